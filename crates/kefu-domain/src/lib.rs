@@ -1,0 +1,27 @@
+//! kefu domain core (客服工单领域核心).
+//!
+//! Everything here is pure: no I/O, no async, no clock reads. Tickets, their
+//! types, channels and priorities, the per-type flows (loaded from data), the
+//! action rules, the priority policy and the audit hash chain live here so
+//! that every rule can be unit-tested exhaustively and every store and
+//! service interprets them the same way.
+
+pub mod action;
+pub mod audit;
+pub mod clock;
+pub mod enums;
+pub mod error;
+pub mod flow;
+pub mod ids;
+pub mod intake;
+pub mod priority;
+pub mod ticket;
+pub mod time;
+pub mod validate;
+
+#[cfg(test)]
+mod flow_tests;
+
+pub use enums::{Channel, Priority, Role, TicketType};
+pub use error::{DomainError, FieldError};
+pub use ids::{CustomerId, TicketId, UserId};

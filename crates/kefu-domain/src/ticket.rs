@@ -1,0 +1,190 @@
+//! The ticket (工单) and the records that hang off it.
+
+use crate::enums::{Channel, Priority, TicketType};
+use crate::ids::{CustomerId, TicketId, UserId};
+use crate::validate::{IdNumber, Phone};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+/// A customer (客户), stored once and found again by phone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Customer {
+    pub id: CustomerId,
+    pub name: String,
+    pub phone: Phone,
+    pub id_number: Option<IdNumber>,
+    pub address: Option<String>,
+    /// Customer level (客户等级), e.g. `vip`, `gold`, `五星`.
+    pub level: Option<String>,
+}
+
+/// The customer's explicit consent to an unsubscribe: how it was
+/// given, when, and the evidence (recording id, form number …).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Consent {
+    pub method: String,
+    pub at: DateTime<Utc>,
+    pub evidence: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ticket {
+    pub id: TicketId,
+    /// Unique human-readable number (工单号), `GD` + Shanghai date + 6 digits.
+    pub number: String,
+    pub channel: Channel,
+    #[serde(rename = "type")]
+    pub ticket_type: TicketType,
+    pub priority: Priority,
+    /// State name from the type's flow; only the flow engine interprets it.
+    pub status: String,
+    pub title: String,
+    pub description: String,
+    pub customer: Customer,
+    pub service_number: Option<String>,
+    pub occurred_at: Option<DateTime<Utc>>,
+    pub location: Option<String>,
+    pub consent: Option<Consent>,
+    /// Who submitted the request (the customer, or who spoke for them).
+    pub submitted_by: String,
+    /// First-contact owner (首问责任人): the staff member who registered the
+    /// ticket. Accountable to the end, never changed.
+    pub first_owner: UserId,
+    pub assignee: Option<UserId>,
+    /// Support tier now handling it: 1 agent, 2 engineer, 3 complaint specialist.
+    pub tier: u8,
+    /// Receiver of a transfer that awaits acceptance.
+    pub transfer_to: Option<UserId>,
+    pub result: Option<String>,
+    pub satisfaction: Option<u8>,
+    pub nps: Option<u8>,
+    pub appeal_count: u32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub archived_at: Option<DateTime<Utc>>,
+}
+
+/// A validated ticket not yet stored: the store assigns id and number.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewTicket {
+    pub channel: Channel,
+    pub ticket_type: TicketType,
+    pub priority: Priority,
+    pub priority_derived: bool,
+    pub title: String,
+    pub description: String,
+    pub customer: NewCustomer,
+    pub service_number: Option<String>,
+    pub occurred_at: Option<DateTime<Utc>>,
+    pub location: Option<String>,
+    pub consent: Option<Consent>,
+    pub submitted_by: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewCustomer {
+    pub name: String,
+    pub phone: Phone,
+    pub id_number: Option<IdNumber>,
+    pub address: Option<String>,
+    pub level: Option<String>,
+}
+
+impl NewTicket {
+    /// Builds the stored ticket once the store has chosen id, number and customer.
+    pub fn into_ticket(
+        self,
+        id: TicketId,
+        number: String,
+        customer: Customer,
+        initial_state: &str,
+        first_owner: UserId,
+        now: DateTime<Utc>,
+    ) -> Ticket {
+        Ticket {
+            id,
+            number,
+            channel: self.channel,
+            ticket_type: self.ticket_type,
+            priority: self.priority,
+            status: initial_state.to_string(),
+            title: self.title,
+            description: self.description,
+            customer,
+            service_number: self.service_number,
+            occurred_at: self.occurred_at,
+            location: self.location,
+            consent: self.consent,
+            submitted_by: self.submitted_by,
+            first_owner,
+            assignee: None,
+            tier: 1,
+            transfer_to: None,
+            result: None,
+            satisfaction: None,
+            nps: None,
+            appeal_count: 0,
+            created_at: now,
+            updated_at: now,
+            resolved_at: None,
+            archived_at: None,
+        }
+    }
+}
+
+/// Formats a ticket number: `GD` + `YYYYMMDD` (Shanghai date) + 6-digit
+/// daily sequence starting at 1.
+pub fn format_number(day: NaiveDate, seq: u32) -> String {
+    format!("GD{}{:06}", day.format("%Y%m%d"), seq)
+}
+
+/// Whether a path segment looks like a ticket number rather than an id.
+pub fn looks_like_number(s: &str) -> bool {
+    s.len() == 16 && s.starts_with("GD") && s[2..].bytes().all(|b| b.is_ascii_digit())
+}
+
+/// A transfer (转接) record, R-18.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Transfer {
+    pub id: i64,
+    pub ticket_id: TicketId,
+    pub from_user: Option<UserId>,
+    pub to_user: UserId,
+    pub reason: String,
+    /// `phone`, `system` or `manual`.
+    pub mode: String,
+    /// `pending`, `accepted` or `rejected`.
+    pub state: String,
+    pub result: Option<String>,
+    pub customer_feedback: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub decided_at: Option<DateTime<Utc>>,
+}
+
+/// A note or reply on a ticket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Comment {
+    pub id: i64,
+    pub ticket_id: TicketId,
+    pub author: UserId,
+    pub body: String,
+    /// Internal notes are for staff only; others are customer-visible replies.
+    pub internal: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn number_format() {
+        let d = NaiveDate::from_ymd_opt(2026, 11, 22).unwrap();
+        assert_eq!(format_number(d, 1), "GD20261122000001");
+        assert_eq!(format_number(d, 999_999), "GD20261122999999");
+        assert!(looks_like_number("GD20261122000001"));
+        assert!(!looks_like_number("12345"));
+        assert!(!looks_like_number("GD2026112200000X"));
+    }
+}

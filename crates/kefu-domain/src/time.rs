@@ -1,0 +1,26 @@
+//! Asia/Shanghai is UTC+8 all year (no daylight saving since 1991), so a fixed
+//! offset is exact and spares the whole tz database.
+
+use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+
+pub fn shanghai() -> FixedOffset {
+    FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset")
+}
+
+/// The calendar date in Shanghai of an instant: ticket numbers use it.
+pub fn shanghai_date(at: DateTime<Utc>) -> NaiveDate {
+    at.with_timezone(&shanghai()).date_naive()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shanghai_date_rolls_over_at_16_utc() {
+        let before: DateTime<Utc> = "2026-11-22T15:59:59Z".parse().unwrap();
+        let after: DateTime<Utc> = "2026-11-22T16:00:00Z".parse().unwrap();
+        assert_eq!(shanghai_date(before).to_string(), "2026-11-22");
+        assert_eq!(shanghai_date(after).to_string(), "2026-11-23");
+    }
+}
