@@ -1,1 +1,190 @@
+//! Embedded SQLite store (the default backend).
+//!
+//! One writer thread owns the only write connection and commits in groups:
+//! it takes every write request waiting in its queue (up to a batch limit),
+//! runs each inside its own SAVEPOINT (so one refusal rolls back only
+//! itself), commits once with `synchronous=FULL`, and only then answers the
+//! callers. A write that was answered is on disk, and many writers share
+//! one fsync. Reads run on a small pool of WAL reader connections in the
+//! blocking thread pool and never wait for the writer.
 
+mod migrate;
+mod rows;
+mod tickets;
+mod users;
+mod writer;
+
+use kefu_domain::audit::AuditEvent;
+use kefu_domain::ticket::{Comment, Customer, Ticket, Transfer};
+use kefu_domain::{TicketId, UserId};
+use kefu_store::*;
+use rusqlite::Connection;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+pub use migrate::known_version;
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    writer: writer::Writer,
+    readers: Arc<ReadPool>,
+}
+
+pub(crate) fn backend(e: rusqlite::Error) -> StoreError {
+    if let rusqlite::Error::SqliteFailure(f, Some(msg)) = &e
+        && f.code == rusqlite::ErrorCode::ConstraintViolation
+        && msg.starts_with("UNIQUE")
+    {
+        return StoreError::Conflict { constraint: unique_constraint_name(msg) };
+    }
+    StoreError::Backend(e.to_string())
+}
+
+/// SQLite names the columns of a unique violation, not the constraint:
+/// map them back to the constraint names both migration trees use.
+fn unique_constraint_name(msg: &str) -> String {
+    let cols = msg.trim_start_matches("UNIQUE constraint failed: ");
+    match cols {
+        "users.username" => "users_username_key",
+        "customers.phone" => "customers_phone_key",
+        "tickets.number" => "tickets_number_key",
+        "idempotency_keys.user_id, idempotency_keys.key" => "idempotency_keys_pkey",
+        other => other,
+    }
+    .to_string()
+}
+
+fn open_connection(path: &Path) -> StoreResult<Connection> {
+    let conn = Connection::open(path).map_err(backend)?;
+    // WAL: readers never block the writer. synchronous=FULL: a commit is on
+    // disk before it returns (survives power loss, not only kill -9).
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+    )
+    .map_err(backend)?;
+    Ok(conn)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and applies migrations.
+    pub fn open(path: impl Into<PathBuf>) -> StoreResult<SqliteStore> {
+        let path = path.into();
+        let mut conn = open_connection(&path)?;
+        migrate::migrate(&mut conn)?;
+        Ok(SqliteStore {
+            writer: writer::Writer::spawn(conn),
+            readers: Arc::new(ReadPool { path, idle: Mutex::new(Vec::new()) }),
+        })
+    }
+
+    /// Applies migrations only, reporting the schema version reached.
+    pub fn migrate_only(path: impl AsRef<Path>) -> StoreResult<i64> {
+        let mut conn = open_connection(path.as_ref())?;
+        migrate::migrate(&mut conn)
+    }
+
+    async fn read<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let pool = self.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = pool.take()?;
+            let out = f(&conn);
+            pool.give_back(conn);
+            out
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("reader task failed: {e}")))?
+    }
+}
+
+/// Idle reader connections; a new one is opened when none is idle.
+struct ReadPool {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+const MAX_IDLE_READERS: usize = 8;
+
+impl ReadPool {
+    fn take(&self) -> StoreResult<Connection> {
+        if let Some(c) = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop() {
+            return Ok(c);
+        }
+        open_connection(&self.path)
+    }
+
+    fn give_back(&self, conn: Connection) {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < MAX_IDLE_READERS {
+            idle.push(conn);
+        }
+    }
+}
+
+impl Store for SqliteStore {
+    async fn create_user(&self, user: NewUser) -> StoreResult<User> {
+        self.writer.run(move |c| users::create(c, &user)).await
+    }
+    async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
+        let name = username.to_string();
+        self.read(move |c| users::by_username(c, &name)).await
+    }
+    async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>> {
+        self.read(move |c| users::by_id(c, id)).await
+    }
+    async fn list_users(&self) -> StoreResult<Vec<User>> {
+        self.read(users::list).await
+    }
+    async fn set_password(&self, id: UserId, password_hash: String) -> StoreResult<()> {
+        self.writer.run(move |c| users::set_password(c, id, &password_hash)).await
+    }
+    async fn create_session(&self, session: Session) -> StoreResult<()> {
+        self.writer.run(move |c| users::create_session(c, &session)).await
+    }
+    async fn session(&self, token_hash: &str) -> StoreResult<Option<Session>> {
+        let h = token_hash.to_string();
+        self.read(move |c| users::session(c, &h)).await
+    }
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
+        let h = token_hash.to_string();
+        self.writer.run(move |c| users::delete_session(c, &h)).await
+    }
+
+    async fn create_ticket(&self, op: CreateTicket) -> StoreResult<Written> {
+        self.writer.run(move |c| tickets::create(c, op)).await
+    }
+    async fn mutate_ticket(&self, op: MutateTicket) -> StoreResult<Written> {
+        self.writer.run(move |c| tickets::mutate(c, op)).await
+    }
+    async fn ticket(&self, key: TicketKey) -> StoreResult<Option<Ticket>> {
+        self.read(move |c| tickets::get(c, &key)).await
+    }
+    async fn list_tickets(&self, filter: TicketFilter) -> StoreResult<Page<Ticket>> {
+        self.read(move |c| tickets::list(c, &filter)).await
+    }
+    async fn events(&self, ticket: TicketId) -> StoreResult<Vec<AuditEvent>> {
+        self.read(move |c| rows::events(c, Some(ticket), None, u32::MAX)).await
+    }
+    async fn transfers(&self, ticket: TicketId) -> StoreResult<Vec<Transfer>> {
+        self.read(move |c| rows::transfers(c, ticket)).await
+    }
+    async fn comments(&self, ticket: TicketId) -> StoreResult<Vec<Comment>> {
+        self.read(move |c| rows::comments(c, ticket)).await
+    }
+    async fn customer_by_phone(&self, phone: &str) -> StoreResult<Option<Customer>> {
+        let p = phone.to_string();
+        self.read(move |c| rows::customer_by_phone(c, &p)).await
+    }
+    async fn ticket_count(&self) -> StoreResult<i64> {
+        self.read(|c| c.query_row("SELECT COUNT(*) FROM tickets", [], |r| r.get(0)).map_err(backend)).await
+    }
+    async fn events_after(&self, after: Option<(TicketId, i64)>, limit: u32) -> StoreResult<Vec<AuditEvent>> {
+        self.read(move |c| rows::events(c, None, after, limit)).await
+    }
+    async fn tickets_without_events(&self, limit: u32) -> StoreResult<Vec<TicketId>> {
+        self.read(move |c| rows::tickets_without_events(c, limit)).await
+    }
+}

@@ -1,1 +1,71 @@
+//! The store interface of kefu: everything the services need from a
+//! database, implemented once per backend (`kefu-store-sqlite` today,
+//! PostgreSQL next). Writes that touch a ticket take a decision closure that
+//! runs inside the backend's write transaction, so the rule check, the
+//! ticket change, its audit event and the idempotency record commit together
+//! or not at all.
 
+pub mod conformance;
+mod types;
+
+pub use types::*;
+
+use kefu_domain::audit::AuditEvent;
+use kefu_domain::ticket::{Comment, Customer, Ticket, Transfer};
+use kefu_domain::{TicketId, UserId};
+use std::future::Future;
+
+/// Errors callers match on. Refusals from a decision closure come back as
+/// `Domain` unchanged.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error(transparent)]
+    Domain(#[from] kefu_domain::DomainError),
+    /// A unique constraint, named as in both migration trees.
+    #[error("already exists: {constraint}")]
+    Conflict { constraint: String },
+    #[error("the database schema is at version {found}, newer than this binary knows ({known}); upgrade kefu")]
+    SchemaTooNew { found: i64, known: i64 },
+    #[error("database error: {0}")]
+    Backend(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The store. Implementations are cheap to clone handles.
+pub trait Store: Clone + Send + Sync + 'static {
+    // --- staff and sessions ---
+    fn create_user(&self, user: NewUser) -> impl Future<Output = StoreResult<User>> + Send;
+    fn user_by_username(&self, username: &str) -> impl Future<Output = StoreResult<Option<User>>> + Send;
+    fn user_by_id(&self, id: UserId) -> impl Future<Output = StoreResult<Option<User>>> + Send;
+    fn list_users(&self) -> impl Future<Output = StoreResult<Vec<User>>> + Send;
+    fn set_password(&self, id: UserId, password_hash: String) -> impl Future<Output = StoreResult<()>> + Send;
+    fn create_session(&self, session: Session) -> impl Future<Output = StoreResult<()>> + Send;
+    fn session(&self, token_hash: &str) -> impl Future<Output = StoreResult<Option<Session>>> + Send;
+    fn delete_session(&self, token_hash: &str) -> impl Future<Output = StoreResult<()>> + Send;
+
+    // --- tickets ---
+    /// Registers a ticket: finds or creates the customer by phone, draws the
+    /// next number of the Shanghai day, writes the ticket and its first
+    /// audit event, and records the idempotency key, in one transaction.
+    fn create_ticket(&self, op: CreateTicket) -> impl Future<Output = StoreResult<Written>> + Send;
+    /// Loads the ticket inside a write transaction, runs `op.decide` on it
+    /// and writes what it returns with its audit event.
+    fn mutate_ticket(&self, op: MutateTicket) -> impl Future<Output = StoreResult<Written>> + Send;
+    fn ticket(&self, key: TicketKey) -> impl Future<Output = StoreResult<Option<Ticket>>> + Send;
+    fn list_tickets(&self, filter: TicketFilter) -> impl Future<Output = StoreResult<Page<Ticket>>> + Send;
+    fn events(&self, ticket: TicketId) -> impl Future<Output = StoreResult<Vec<AuditEvent>>> + Send;
+    fn transfers(&self, ticket: TicketId) -> impl Future<Output = StoreResult<Vec<Transfer>>> + Send;
+    fn comments(&self, ticket: TicketId) -> impl Future<Output = StoreResult<Vec<Comment>>> + Send;
+    fn customer_by_phone(&self, phone: &str) -> impl Future<Output = StoreResult<Option<Customer>>> + Send;
+    fn ticket_count(&self) -> impl Future<Output = StoreResult<i64>> + Send;
+
+    // --- audit ---
+    /// Events of all tickets in (ticket, seq) order, after `after`, at most
+    /// `limit`: lets `kefu audit verify` stream every chain.
+    fn events_after(&self, after: Option<(TicketId, i64)>, limit: u32) -> impl Future<Output = StoreResult<Vec<AuditEvent>>> + Send;
+    /// Tickets that have no audit event at all (a broken chain by definition).
+    fn tickets_without_events(&self, limit: u32) -> impl Future<Output = StoreResult<Vec<TicketId>>> + Send;
+}

@@ -1,0 +1,173 @@
+//! Row ⇄ domain conversions and the simple reads.
+
+use crate::backend;
+use chrono::{DateTime, Utc};
+use kefu_domain::audit::{AuditEvent, canonical_time};
+use kefu_domain::ticket::{Comment, Customer, Transfer};
+use kefu_domain::validate::{IdNumber, Phone};
+use kefu_domain::{CustomerId, TicketId, UserId};
+use kefu_store::{StoreError, StoreResult};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+pub fn ts(t: DateTime<Utc>) -> String {
+    canonical_time(t)
+}
+
+pub fn parse_ts(s: &str) -> rusqlite::Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+}
+
+pub fn opt_ts(s: Option<String>) -> rusqlite::Result<Option<DateTime<Utc>>> {
+    s.as_deref().map(parse_ts).transpose()
+}
+
+pub fn json(s: &str) -> rusqlite::Result<serde_json::Value> {
+    serde_json::from_str(s).map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+}
+
+pub fn decode_err(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(format!("stored {what} cannot be decoded: {e}"))
+}
+
+pub const CUSTOMER_COLS: &str = "c.id, c.name, c.phone, c.id_number, c.address, c.level";
+
+/// Reads the customer columns starting at `at`.
+pub fn customer(r: &Row, at: usize) -> rusqlite::Result<Customer> {
+    let phone: String = r.get(at + 2)?;
+    let id_number: Option<String> = r.get(at + 3)?;
+    // Stored values were validated on the way in; re-parse so the types hold.
+    let conv = |e: kefu_domain::FieldError| {
+        rusqlite::Error::FromSqlConversionFailure(at, rusqlite::types::Type::Text, e.message.into())
+    };
+    Ok(Customer {
+        id: CustomerId(r.get(at)?),
+        name: r.get(at + 1)?,
+        phone: Phone::parse(&phone, "phone").map_err(conv)?,
+        id_number: id_number.map(|n| IdNumber::parse(&n, "id_number")).transpose().map_err(conv)?,
+        address: r.get(at + 4)?,
+        level: r.get(at + 5)?,
+    })
+}
+
+pub fn customer_by_phone(c: &Connection, phone: &str) -> StoreResult<Option<Customer>> {
+    c.prepare_cached(&format!("SELECT {CUSTOMER_COLS} FROM customers c WHERE c.phone = ?1"))
+        .map_err(backend)?
+        .query_row([phone], |r| customer(r, 0))
+        .optional()
+        .map_err(backend)
+}
+
+const EVENT_COLS: &str = "ticket_id, seq, at, actor, actor_name, action, data, before, after, prev_hash, hash";
+
+fn event(r: &Row) -> rusqlite::Result<AuditEvent> {
+    Ok(AuditEvent {
+        ticket_id: TicketId(r.get(0)?),
+        seq: r.get(1)?,
+        at: parse_ts(&r.get::<_, String>(2)?)?,
+        actor: r.get::<_, Option<i64>>(3)?.map(UserId),
+        actor_name: r.get(4)?,
+        action: r.get(5)?,
+        data: json(&r.get::<_, String>(6)?)?,
+        before: json(&r.get::<_, String>(7)?)?,
+        after: json(&r.get::<_, String>(8)?)?,
+        prev_hash: r.get(9)?,
+        hash: r.get(10)?,
+    })
+}
+
+pub fn insert_event(c: &Connection, e: &AuditEvent) -> StoreResult<()> {
+    c.prepare_cached(&format!("INSERT INTO ticket_events ({EVENT_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"))
+        .map_err(backend)?
+        .execute(params![
+            e.ticket_id.0,
+            e.seq,
+            ts(e.at),
+            e.actor.map(|a| a.0),
+            e.actor_name,
+            e.action,
+            e.data.to_string(),
+            e.before.to_string(),
+            e.after.to_string(),
+            e.prev_hash,
+            e.hash
+        ])
+        .map_err(backend)?;
+    Ok(())
+}
+
+/// The events of one ticket, or of all tickets after a (ticket, seq) cursor.
+pub fn events(c: &Connection, ticket: Option<TicketId>, after: Option<(TicketId, i64)>, limit: u32) -> StoreResult<Vec<AuditEvent>> {
+    let (t, s) = after.map_or((-1, -1), |(t, s)| (t.0, s));
+    let rows = match ticket {
+        Some(id) => c
+            .prepare_cached(&format!("SELECT {EVENT_COLS} FROM ticket_events WHERE ticket_id = ?1 ORDER BY seq"))
+            .map_err(backend)?
+            .query_map([id.0], event)
+            .map_err(backend)?
+            .collect::<Result<Vec<_>, _>>(),
+        None => c
+            .prepare_cached(&format!(
+                "SELECT {EVENT_COLS} FROM ticket_events WHERE (ticket_id, seq) > (?1, ?2) ORDER BY ticket_id, seq LIMIT ?3"
+            ))
+            .map_err(backend)?
+            .query_map(params![t, s, limit], event)
+            .map_err(backend)?
+            .collect::<Result<Vec<_>, _>>(),
+    };
+    rows.map_err(backend)
+}
+
+pub fn tickets_without_events(c: &Connection, limit: u32) -> StoreResult<Vec<TicketId>> {
+    c.prepare_cached("SELECT id FROM tickets t WHERE NOT EXISTS (SELECT 1 FROM ticket_events e WHERE e.ticket_id = t.id) ORDER BY id LIMIT ?1")
+        .map_err(backend)?
+        .query_map([limit], |r| Ok(TicketId(r.get(0)?)))
+        .map_err(backend)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(backend)
+}
+
+pub fn transfers(c: &Connection, ticket: TicketId) -> StoreResult<Vec<Transfer>> {
+    c.prepare_cached(
+        "SELECT id, ticket_id, from_user, to_user, reason, mode, state, result, customer_feedback, created_at, decided_at
+         FROM transfers WHERE ticket_id = ?1 ORDER BY id",
+    )
+    .map_err(backend)?
+    .query_map([ticket.0], |r| {
+        Ok(Transfer {
+            id: r.get(0)?,
+            ticket_id: TicketId(r.get(1)?),
+            from_user: r.get::<_, Option<i64>>(2)?.map(UserId),
+            to_user: UserId(r.get(3)?),
+            reason: r.get(4)?,
+            mode: r.get(5)?,
+            state: r.get(6)?,
+            result: r.get(7)?,
+            customer_feedback: r.get(8)?,
+            created_at: parse_ts(&r.get::<_, String>(9)?)?,
+            decided_at: opt_ts(r.get(10)?)?,
+        })
+    })
+    .map_err(backend)?
+    .collect::<Result<Vec<_>, _>>()
+    .map_err(backend)
+}
+
+pub fn comments(c: &Connection, ticket: TicketId) -> StoreResult<Vec<Comment>> {
+    c.prepare_cached("SELECT id, ticket_id, author, body, internal, created_at FROM comments WHERE ticket_id = ?1 ORDER BY id")
+        .map_err(backend)?
+        .query_map([ticket.0], |r| {
+            Ok(Comment {
+                id: r.get(0)?,
+                ticket_id: TicketId(r.get(1)?),
+                author: UserId(r.get(2)?),
+                body: r.get(3)?,
+                internal: r.get(4)?,
+                created_at: parse_ts(&r.get::<_, String>(5)?)?,
+            })
+        })
+        .map_err(backend)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(backend)
+}

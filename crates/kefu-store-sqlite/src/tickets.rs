@@ -1,0 +1,292 @@
+//! Ticket writes (run on the writer thread) and ticket queries.
+
+use crate::backend;
+use crate::rows::{self, CUSTOMER_COLS, decode_err, ts};
+use chrono::{DateTime, Utc};
+use kefu_domain::action::{TransferChange, diff};
+use kefu_domain::audit::{AuditEvent, GENESIS};
+use kefu_domain::ticket::{Customer, NewCustomer, Ticket, format_number};
+use kefu_domain::time::shanghai_date;
+use kefu_domain::{TicketId, UserId};
+use kefu_store::*;
+use rusqlite::types::ToSql;
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::{Value, json};
+
+/// Daily sequences have six digits.
+const MAX_DAILY_SEQ: i64 = 999_999;
+
+fn replay(c: &Connection, key: &Option<IdempotencyKey>) -> StoreResult<Option<Written>> {
+    let Some(k) = key else { return Ok(None) };
+    let found: Option<(u16, String)> = c
+        .prepare_cached("SELECT status, body FROM idempotency_keys WHERE user_id = ?1 AND key = ?2")
+        .map_err(backend)?
+        .query_row(params![k.user.0, k.key], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
+        .map_err(backend)?;
+    found
+        .map(|(status, body)| Ok(Written::Replayed { status, body: serde_json::from_str(&body).map_err(|e| decode_err("response", e))? }))
+        .transpose()
+}
+
+fn remember(c: &Connection, key: &Option<IdempotencyKey>, status: u16, body: &Value, now: DateTime<Utc>) -> StoreResult<()> {
+    if let Some(k) = key {
+        c.prepare_cached("INSERT INTO idempotency_keys (user_id, key, status, body, created_at) VALUES (?1, ?2, ?3, ?4, ?5)")
+            .map_err(backend)?
+            .execute(params![k.user.0, k.key, status, body.to_string(), ts(now)])
+            .map_err(backend)?;
+    }
+    Ok(())
+}
+
+/// Finds the customer by phone, updating what the new contact told us, or
+/// creates them.
+fn upsert_customer(c: &Connection, n: &NewCustomer, now: DateTime<Utc>) -> StoreResult<Customer> {
+    let id: i64 = c
+        .prepare_cached(
+            "INSERT INTO customers (name, phone, id_number, address, level, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
+             ON CONFLICT (phone) DO UPDATE SET
+               name = excluded.name,
+               id_number = COALESCE(excluded.id_number, customers.id_number),
+               address = COALESCE(excluded.address, customers.address),
+               level = COALESCE(excluded.level, customers.level),
+               updated_at = excluded.updated_at
+             RETURNING id",
+        )
+        .map_err(backend)?
+        .query_row(
+            params![n.name, n.phone.as_str(), n.id_number.as_ref().map(|i| i.as_str()), n.address, n.level, ts(now)],
+            |r| r.get(0),
+        )
+        .map_err(backend)?;
+    c.prepare_cached(&format!("SELECT {CUSTOMER_COLS} FROM customers c WHERE c.id = ?1"))
+        .map_err(backend)?
+        .query_row([id], |r| rows::customer(r, 0))
+        .map_err(backend)
+}
+
+fn next_number(c: &Connection, now: DateTime<Utc>) -> StoreResult<String> {
+    let day = shanghai_date(now);
+    let seq: i64 = c
+        .prepare_cached(
+            "INSERT INTO ticket_numbers (day, last_seq) VALUES (?1, 1)
+             ON CONFLICT (day) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq",
+        )
+        .map_err(backend)?
+        .query_row([day.format("%Y%m%d").to_string()], |r| r.get(0))
+        .map_err(backend)?;
+    if seq > MAX_DAILY_SEQ {
+        return Err(StoreError::Backend(format!("the daily ticket sequence of {day} is exhausted")));
+    }
+    Ok(format_number(day, seq as u32))
+}
+
+/// The stored document: the ticket without its id and customer (columns).
+fn doc(t: &Ticket) -> StoreResult<String> {
+    let mut v = serde_json::to_value(t).map_err(|e| decode_err("ticket", e))?;
+    if let Value::Object(m) = &mut v {
+        m.remove("id");
+        m.remove("customer");
+        m.insert("customer_id".into(), json!(t.customer.id));
+    }
+    Ok(v.to_string())
+}
+
+pub fn create(c: &Connection, op: CreateTicket) -> StoreResult<Written> {
+    if let Some(w) = replay(c, &op.idempotency)? {
+        return Ok(w);
+    }
+    let customer = upsert_customer(c, &op.ticket.customer, op.now)?;
+    let number = next_number(c, op.now)?;
+    let ticket = op.ticket.into_ticket(TicketId(0), number, customer, &op.initial_state, op.actor.id, op.now);
+    let id: i64 = c
+        .prepare_cached(
+            "INSERT INTO tickets (number, channel, type, priority, status, customer_id, first_owner, assignee, created_at, updated_at, doc)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, ?8, ?8, ?9) RETURNING id",
+        )
+        .map_err(backend)?
+        .query_row(
+            params![
+                ticket.number,
+                ticket.channel.as_str(),
+                ticket.ticket_type.as_str(),
+                ticket.priority.as_str(),
+                ticket.status,
+                ticket.customer.id.0,
+                ticket.first_owner.0,
+                ts(ticket.created_at),
+                doc(&ticket)?
+            ],
+            |r| r.get(0),
+        )
+        .map_err(backend)?;
+    let ticket = Ticket { id: TicketId(id), ..ticket };
+    let after: Value = serde_json::from_str(&doc(&ticket)?).map_err(|e| decode_err("ticket", e))?;
+    let event = AuditEvent::seal(ticket.id, 1, op.now, Some(op.actor.id), &op.actor.username, "create", json!({}), json!({}), after, GENESIS);
+    rows::insert_event(c, &event)?;
+    let body = (op.render)(&ticket);
+    remember(c, &op.idempotency, 201, &body, op.now)?;
+    Ok(Written::New { ticket: Box::new(ticket), body })
+}
+
+fn last_link(c: &Connection, id: TicketId) -> StoreResult<(i64, String)> {
+    c.prepare_cached("SELECT seq, hash FROM ticket_events WHERE ticket_id = ?1 ORDER BY seq DESC LIMIT 1")
+        .map_err(backend)?
+        .query_row([id.0], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
+        .map_err(backend)
+        .map(|o| o.unwrap_or((0, GENESIS.to_string())))
+}
+
+pub fn mutate(c: &Connection, op: MutateTicket) -> StoreResult<Written> {
+    if let Some(w) = replay(c, &op.idempotency)? {
+        return Ok(w);
+    }
+    let before = get(c, &TicketKey::Id(op.ticket))?.ok_or(StoreError::NotFound)?;
+    let m = (op.decide)(&before)?;
+    let t = &m.ticket;
+    c.prepare_cached(
+        "UPDATE tickets SET priority = ?2, status = ?3, assignee = ?4, updated_at = ?5, doc = ?6 WHERE id = ?1",
+    )
+    .map_err(backend)?
+    .execute(params![t.id.0, t.priority.as_str(), t.status, t.assignee.map(|a| a.0), ts(t.updated_at), doc(t)?])
+    .map_err(backend)?;
+    let (seq, prev) = last_link(c, t.id)?;
+    let (b, a) = diff(&before, t);
+    let mut data = m.data.clone();
+    if let (Some(cm), Value::Object(d)) = (&m.comment, &mut data) {
+        d.insert("body".into(), json!(cm.body));
+    }
+    let event = AuditEvent::seal(t.id, seq + 1, op.now, Some(op.actor.id), &op.actor.username, &m.action, data, b, a, &prev);
+    rows::insert_event(c, &event)?;
+    if let Some(change) = &m.transfer {
+        record_transfer(c, t.id, change, op.now)?;
+    }
+    if let Some(cm) = &m.comment {
+        c.prepare_cached("INSERT INTO comments (ticket_id, author, body, internal, created_at) VALUES (?1, ?2, ?3, ?4, ?5)")
+            .map_err(backend)?
+            .execute(params![t.id.0, op.actor.id.0, cm.body, cm.internal, ts(op.now)])
+            .map_err(backend)?;
+    }
+    let body = (op.render)(t);
+    remember(c, &op.idempotency, op.status, &body, op.now)?;
+    Ok(Written::New { ticket: Box::new(m.ticket), body })
+}
+
+fn record_transfer(c: &Connection, id: TicketId, change: &TransferChange, now: DateTime<Utc>) -> StoreResult<()> {
+    match change {
+        TransferChange::Open { from, to, reason, mode } => c
+            .prepare_cached(
+                "INSERT INTO transfers (ticket_id, from_user, to_user, reason, mode, state, created_at) VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6)",
+            )
+            .map_err(backend)?
+            .execute(params![id.0, from.map(|u: UserId| u.0), to.0, reason, mode, ts(now)]),
+        TransferChange::Close { accepted, reason } => c
+            .prepare_cached(
+                "UPDATE transfers SET state = ?2, result = ?3, decided_at = ?4
+                 WHERE id = (SELECT MAX(id) FROM transfers WHERE ticket_id = ?1 AND state = 'pending')",
+            )
+            .map_err(backend)?
+            .execute(params![id.0, if *accepted { "accepted" } else { "rejected" }, reason, ts(now)]),
+    }
+    .map_err(backend)?;
+    Ok(())
+}
+
+const TICKET_SELECT: &str = "SELECT t.id, t.doc, c.id, c.name, c.phone, c.id_number, c.address, c.level FROM tickets t JOIN customers c ON c.id = t.customer_id";
+
+fn ticket_row(r: &rusqlite::Row) -> rusqlite::Result<Ticket> {
+    let id: i64 = r.get(0)?;
+    let mut doc = rows::json(&r.get::<_, String>(1)?)?;
+    let customer = rows::customer(r, 2)?;
+    if let Value::Object(m) = &mut doc {
+        m.insert("id".into(), json!(id));
+        m.insert("customer".into(), serde_json::to_value(&customer).unwrap_or(Value::Null));
+    }
+    serde_json::from_value(doc).map_err(|e| rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, Box::new(e)))
+}
+
+pub fn get(c: &Connection, key: &TicketKey) -> StoreResult<Option<Ticket>> {
+    let (sql, arg): (String, Box<dyn ToSql>) = match key {
+        TicketKey::Id(id) => (format!("{TICKET_SELECT} WHERE t.id = ?1"), Box::new(id.0)),
+        TicketKey::Number(n) => (format!("{TICKET_SELECT} WHERE t.number = ?1"), Box::new(n.clone())),
+    };
+    c.prepare_cached(&sql).map_err(backend)?.query_row([arg], ticket_row).optional().map_err(backend)
+}
+
+/// WHERE clause and its parameters for a filter; bare `?` placeholders
+/// bind in order.
+fn conditions(f: &TicketFilter) -> (String, Vec<Box<dyn ToSql>>) {
+    let mut sql: Vec<&str> = Vec::new();
+    let mut args: Vec<Box<dyn ToSql>> = Vec::new();
+    let mut add = |clause: &'static str, arg: Box<dyn ToSql>| {
+        sql.push(clause);
+        args.push(arg);
+    };
+    if let Some(v) = &f.status {
+        add("t.status = ?", Box::new(v.clone()));
+    }
+    if let Some(v) = f.ticket_type {
+        add("t.type = ?", Box::new(v.as_str()));
+    }
+    if let Some(v) = f.priority {
+        add("t.priority = ?", Box::new(v.as_str()));
+    }
+    if let Some(v) = f.channel {
+        add("t.channel = ?", Box::new(v.as_str()));
+    }
+    if let Some(v) = f.assignee {
+        add("t.assignee = ?", Box::new(v.0));
+    }
+    if let Some(v) = f.first_owner {
+        add("t.first_owner = ?", Box::new(v.0));
+    }
+    if let Some(v) = &f.customer_phone {
+        add("t.customer_id = (SELECT id FROM customers WHERE phone = ?)", Box::new(v.clone()));
+    }
+    if let Some(v) = &f.number {
+        add("t.number = ?", Box::new(v.clone()));
+    }
+    if let Some(v) = f.created_from {
+        add("t.created_at >= ?", Box::new(ts(v)));
+    }
+    if let Some(v) = f.created_to {
+        add("t.created_at <= ?", Box::new(ts(v)));
+    }
+    if let Some(v) = f.overdue_at {
+        add("t.next_due_at < ?", Box::new(ts(v)));
+    }
+    if let Some(v) = f.due_before {
+        add("t.next_due_at < ?", Box::new(ts(v)));
+    }
+    if let Some(v) = &f.q {
+        // Substring search until the full-text index arrives.
+        add("(instr(json_extract(t.doc, '$.title'), ?) > 0", Box::new(v.clone()));
+        add("instr(json_extract(t.doc, '$.description'), ?) > 0)", Box::new(v.clone()));
+    }
+    if sql.is_empty() {
+        return (String::new(), args);
+    }
+    let joined = sql.join(" AND ").replace("> 0 AND instr(json_extract(t.doc, '$.description')", "> 0 OR instr(json_extract(t.doc, '$.description')");
+    (format!(" WHERE {joined}"), args)
+}
+
+pub fn list(c: &Connection, f: &TicketFilter) -> StoreResult<Page<Ticket>> {
+    let (cond, args) = conditions(f);
+    let params: Vec<&dyn ToSql> = args.iter().map(|b| b.as_ref()).collect();
+    let total: i64 = c
+        .prepare_cached(&format!("SELECT COUNT(*) FROM tickets t{cond}"))
+        .map_err(backend)?
+        .query_row(params.as_slice(), |r| r.get(0))
+        .map_err(backend)?;
+    let offset = i64::from(f.page.saturating_sub(1)) * i64::from(f.per_page);
+    let items = c
+        .prepare_cached(&format!("{TICKET_SELECT}{cond} ORDER BY t.created_at DESC, t.id DESC LIMIT {} OFFSET {offset}", f.per_page))
+        .map_err(backend)?
+        .query_map(params.as_slice(), ticket_row)
+        .map_err(backend)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(backend)?;
+    Ok(Page { items, total, page: f.page, per_page: f.per_page })
+}

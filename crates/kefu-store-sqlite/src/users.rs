@@ -1,0 +1,93 @@
+//! Staff accounts and login sessions.
+
+use crate::backend;
+use crate::rows::{parse_ts, ts};
+use kefu_domain::{Role, UserId};
+use kefu_store::{NewUser, Session, StoreResult, User};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+const COLS: &str = "id, username, display_name, role, active, password_hash, created_at";
+
+fn user(r: &Row) -> rusqlite::Result<User> {
+    let role: String = r.get(3)?;
+    Ok(User {
+        id: UserId(r.get(0)?),
+        username: r.get(1)?,
+        display_name: r.get(2)?,
+        role: Role::parse(&role, "role")
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(3, rusqlite::types::Type::Text, e.message.into()))?,
+        active: r.get(4)?,
+        password_hash: r.get(5)?,
+        created_at: parse_ts(&r.get::<_, String>(6)?)?,
+    })
+}
+
+pub fn create(c: &Connection, u: &NewUser) -> StoreResult<User> {
+    let id: i64 = c
+        .prepare_cached("INSERT INTO users (username, display_name, role, password_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id")
+        .map_err(backend)?
+        .query_row(params![u.username, u.display_name, u.role.as_str(), u.password_hash, ts(u.now)], |r| r.get(0))
+        .map_err(backend)?;
+    by_id(c, UserId(id)).map(|u| u.expect("the row just inserted"))
+}
+
+pub fn by_username(c: &Connection, name: &str) -> StoreResult<Option<User>> {
+    c.prepare_cached(&format!("SELECT {COLS} FROM users WHERE username = ?1"))
+        .map_err(backend)?
+        .query_row([name], user)
+        .optional()
+        .map_err(backend)
+}
+
+pub fn by_id(c: &Connection, id: UserId) -> StoreResult<Option<User>> {
+    c.prepare_cached(&format!("SELECT {COLS} FROM users WHERE id = ?1"))
+        .map_err(backend)?
+        .query_row([id.0], user)
+        .optional()
+        .map_err(backend)
+}
+
+pub fn list(c: &Connection) -> StoreResult<Vec<User>> {
+    c.prepare_cached(&format!("SELECT {COLS} FROM users ORDER BY id"))
+        .map_err(backend)?
+        .query_map([], user)
+        .map_err(backend)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(backend)
+}
+
+pub fn set_password(c: &Connection, id: UserId, hash: &str) -> StoreResult<()> {
+    let n = c.execute("UPDATE users SET password_hash = ?1 WHERE id = ?2", params![hash, id.0]).map_err(backend)?;
+    if n == 0 {
+        return Err(kefu_store::StoreError::NotFound);
+    }
+    Ok(())
+}
+
+pub fn create_session(c: &Connection, s: &Session) -> StoreResult<()> {
+    c.prepare_cached("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)")
+        .map_err(backend)?
+        .execute(params![s.token_hash, s.user_id.0, ts(s.created_at), ts(s.expires_at)])
+        .map_err(backend)?;
+    Ok(())
+}
+
+pub fn session(c: &Connection, hash: &str) -> StoreResult<Option<Session>> {
+    c.prepare_cached("SELECT token_hash, user_id, created_at, expires_at FROM sessions WHERE token_hash = ?1")
+        .map_err(backend)?
+        .query_row([hash], |r| {
+            Ok(Session {
+                token_hash: r.get(0)?,
+                user_id: UserId(r.get(1)?),
+                created_at: parse_ts(&r.get::<_, String>(2)?)?,
+                expires_at: parse_ts(&r.get::<_, String>(3)?)?,
+            })
+        })
+        .optional()
+        .map_err(backend)
+}
+
+pub fn delete_session(c: &Connection, hash: &str) -> StoreResult<()> {
+    c.execute("DELETE FROM sessions WHERE token_hash = ?1", [hash]).map_err(backend)?;
+    Ok(())
+}
