@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditEvent {
     pub ticket_id: TicketId,
     /// 1-based position in the ticket's chain.
@@ -21,8 +22,11 @@ pub struct AuditEvent {
     pub actor_name: String,
     pub action: String,
     /// The request data (reasons, results, ratings …).
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub data: Value,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub before: Value,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub after: Value,
     pub prev_hash: String,
     pub hash: String,

@@ -14,6 +14,7 @@ pub mod error;
 pub mod flow;
 pub mod ids;
 pub mod intake;
+pub mod policy;
 pub mod priority;
 pub mod ticket;
 pub mod time;

@@ -6,6 +6,7 @@ use crate::enums::{Priority, TicketType};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PriorityPolicy {
     pub default: Priority,
     #[serde(default)]
@@ -14,6 +15,7 @@ pub struct PriorityPolicy {
 
 /// Empty lists mean "any". Keywords match the title or description.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PriorityRule {
     pub priority: Priority,
     #[serde(default)]

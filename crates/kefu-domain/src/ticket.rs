@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// A customer (客户), stored once and found again by phone.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Customer {
     pub id: CustomerId,
     pub name: String,
@@ -21,6 +22,7 @@ pub struct Customer {
 /// The customer's explicit consent to an unsubscribe: how it was
 /// given, when, and the evidence (recording id, form number …).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Consent {
     pub method: String,
     pub at: DateTime<Utc>,
@@ -28,6 +30,7 @@ pub struct Consent {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Ticket {
     pub id: TicketId,
     /// Unique human-readable number (工单号), `GD` + Shanghai date + 6 digits.
@@ -146,6 +149,7 @@ pub fn looks_like_number(s: &str) -> bool {
 
 /// A transfer (转接) record, R-18.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Transfer {
     pub id: i64,
     pub ticket_id: TicketId,
@@ -164,6 +168,7 @@ pub struct Transfer {
 
 /// A note or reply on a ticket.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Comment {
     pub id: i64,
     pub ticket_id: TicketId,

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 /// with area code, stored normalised (mobile: 11 digits; landline:
 /// `0AA-NNNNNNNN`, optional `-EXT`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(transparent)]
 pub struct Phone(String);
 
@@ -96,6 +97,7 @@ fn parse_landline(s: &str) -> Option<String> {
 /// 6-digit region, 8-digit birth date, 3-digit sequence, ISO 7064 MOD 11-2
 /// check character (0-9 or X).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(transparent)]
 pub struct IdNumber(String);
 

@@ -1,0 +1,61 @@
+//! The policy file: every rule and number the manuals leave to the operator.
+//! Shipped defaults live in `policy/default.toml`; an operator's copy in the
+//! config directory replaces them. A malformed file is refused with its line.
+
+use crate::priority::PriorityPolicy;
+use serde::{Deserialize, Serialize};
+
+pub const DEFAULT_POLICY: &str = include_str!("../policy/default.toml");
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    pub priority: PriorityPolicy,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("policy {source_name}: {message}")]
+pub struct PolicyError {
+    pub source_name: String,
+    /// 1-based line of the error, when the parser knows it.
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl Policy {
+    pub fn parse(source_name: &str, text: &str) -> Result<Policy, PolicyError> {
+        toml::from_str(text).map_err(|e| PolicyError {
+            source_name: source_name.to_string(),
+            line: e.span().map(|s| text[..s.start.min(text.len())].lines().count().max(1)),
+            message: e.to_string(),
+        })
+    }
+
+    pub fn defaults() -> Policy {
+        Policy::parse("default policy", DEFAULT_POLICY).expect("the shipped policy is valid")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Priority, TicketType};
+
+    #[test]
+    fn shipped_policy_derives_urgent_complaints_and_faults() {
+        let p = Policy::defaults();
+        assert_eq!(p.priority.derive(TicketType::Complaint, "x", "y", None), Priority::Urgent);
+        assert_eq!(p.priority.derive(TicketType::Fault, "x", "y", None), Priority::Urgent);
+        assert_eq!(p.priority.derive(TicketType::Consultation, "x", "要去工信部投诉", None), Priority::Urgent);
+        assert_eq!(p.priority.derive(TicketType::Account, "x", "y", Some("VIP")), Priority::Important);
+        assert_eq!(p.priority.derive(TicketType::Consultation, "x", "y", None), Priority::Normal);
+    }
+
+    #[test]
+    fn malformed_policy_names_the_line() {
+        let e = Policy::parse("policy.toml", "[priority]\ndefault = \"normal\"\n\n[[priority.rules]]\npriority = \"asap\"\n").unwrap_err();
+        assert_eq!(e.line, Some(5), "{e:?}");
+        assert!(e.message.contains("asap"));
+        assert!(Policy::parse("p", "[priority]\ndefault = \"normal\"\nsurprise = 1\n").is_err());
+    }
+}
