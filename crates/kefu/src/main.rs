@@ -1,1 +1,193 @@
-fn main() {}
+//! `kefu`: the one binary. `serve` runs the API server, `user` manages staff
+//! accounts, `audit verify` checks every hash chain, `migrate` applies schema
+//! migrations, `bench` measures.
+
+mod audit;
+mod bench;
+mod config;
+mod demo;
+mod sample;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use config::{CommonArgs, Config};
+use kefu_domain::Role;
+use kefu_server::Kefu;
+use kefu_store_sqlite::SqliteStore;
+use std::io::IsTerminal;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(name = "kefu", version, about = "kefu 客服工单系统 — customer-service work orders")]
+struct Cli {
+    #[command(flatten)]
+    common: CommonArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server.
+    Serve {
+        /// Address to listen on [env: KEFU_LISTEN] (default 127.0.0.1:8080)
+        #[arg(long)]
+        listen: Option<String>,
+        /// Create demo staff (passwords printed) and a few hundred demo tickets.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Staff accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Audit trail checks.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Benchmarks.
+    Bench {
+        #[command(subcommand)]
+        command: bench::BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a staff account.
+    Add {
+        username: String,
+        /// agent, engineer, complaint_specialist, supervisor, inspector or admin
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        password: String,
+        /// Display name, e.g. 王小明
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Set a staff member's password.
+    Passwd {
+        username: String,
+        #[arg(long)]
+        password: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Verify every ticket's hash chain; exit 1 at the first broken link.
+    Verify,
+}
+
+fn init_logging(cfg: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KEFU_LOG").unwrap_or_else(|_| "info".into());
+    let json = match cfg.log_format.as_str() {
+        "json" => true,
+        "text" => false,
+        _ => !std::io::stderr().is_terminal(),
+    };
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// Opens the configured store and builds the service on the system clock.
+async fn service(cfg: &Config) -> Result<Kefu<SqliteStore>> {
+    let path = cfg.sqlite_path()?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let store = SqliteStore::open(&path).with_context(|| format!("cannot open database {}", path.display()))?;
+    let (flows, policy) = config::load_rules(cfg)?;
+    let settings = kefu_server::Settings { token_ttl: chrono::Duration::hours(cfg.token_ttl_hours), ..Default::default() };
+    Ok(Kefu::new(store, flows, policy, Arc::new(SystemClock), settings).await?)
+}
+
+/// The only place that reads the system clock.
+struct SystemClock;
+
+impl kefu_domain::clock::Clock for SystemClock {
+    /// Microsecond precision: what both stores keep, so a ticket reads back
+    /// exactly as it was written.
+    #[allow(clippy::disallowed_methods)]
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        use chrono::SubsecRound;
+        chrono::Utc::now().trunc_subsecs(6)
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let cfg = Config::load(&cli.common)?;
+    match cli.command {
+        Command::Serve { listen, demo } => {
+            init_logging(&cfg);
+            serve(cfg, listen, demo).await
+        }
+        Command::User { command } => user(&cfg, command).await,
+        Command::Audit { command: AuditCommand::Verify } => {
+            let kefu = service(&cfg).await?;
+            audit::verify(&kefu.store).await
+        }
+        Command::Migrate => {
+            let path = cfg.sqlite_path()?;
+            let v = SqliteStore::migrate_only(&path)?;
+            println!("database {} is at schema version {v}", path.display());
+            Ok(())
+        }
+        Command::Bench { command } => bench::run(command).await,
+    }
+}
+
+async fn serve(mut cfg: Config, listen: Option<String>, demo: bool) -> Result<()> {
+    if let Some(l) = listen {
+        cfg.listen = l;
+    }
+    tracing::info!(config = %cfg.describe(), "starting kefu");
+    let kefu = service(&cfg).await?;
+    if demo {
+        demo::seed(&kefu).await?;
+    }
+    let listener = tokio::net::TcpListener::bind(&cfg.listen).await.with_context(|| format!("cannot listen on {}", cfg.listen))?;
+    let addr = listener.local_addr()?;
+    println!("kefu 客服工单系统已启动 / listening on http://{addr}/");
+    kefu_server::serve(listener, kefu_server::router(kefu), async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
+    Ok(())
+}
+
+async fn user(cfg: &Config, command: UserCommand) -> Result<()> {
+    let kefu = service(cfg).await?;
+    match command {
+        UserCommand::Add { username, role, password, name } => {
+            let role = Role::parse(&role, "role").map_err(|e| anyhow::anyhow!("{} / {}", e.message, e.message_zh))?;
+            let u = kefu.add_user(&username, role, name.as_deref(), &password).await.map_err(explain)?;
+            println!("created user {} (id {}, role {} {})", u.username, u.id, u.role.as_str(), u.role.label_zh());
+        }
+        UserCommand::Passwd { username, password } => {
+            kefu.set_password(&username, &password).await.map_err(explain)?;
+            println!("password of {username} changed");
+        }
+    }
+    Ok(())
+}
+
+/// Service errors as a sentence for the terminal.
+fn explain(e: kefu_server::error::ApiError) -> anyhow::Error {
+    match e {
+        kefu_server::error::ApiError::Invalid(f) => anyhow::anyhow!("{}: {} / {}", f.field, f.message, f.message_zh),
+        kefu_server::error::ApiError::Conflict { constraint } => anyhow::anyhow!("already exists ({constraint}) / 已存在"),
+        other => anyhow::anyhow!(other.to_string()),
+    }
+}

@@ -1,0 +1,202 @@
+//! Staff authentication: argon2id password hashes, random bearer tokens of
+//! which only the SHA-256 is stored, sessions that expire, and the
+//! `CurrentUser` extractor every protected handler takes.
+
+use crate::AppState;
+use crate::error::ApiError;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::{Algorithm, Argon2, Params, Version};
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use chrono::{DateTime, Utc};
+use kefu_domain::flow::Actor;
+use kefu_store::Store;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// argon2id cost. Production uses the crate's recommended defaults; tests
+/// may choose cheaper ones.
+#[derive(Debug, Clone, Copy)]
+pub struct PasswordCost {
+    pub memory_kib: u32,
+    pub iterations: u32,
+}
+
+impl Default for PasswordCost {
+    fn default() -> Self {
+        PasswordCost { memory_kib: Params::DEFAULT_M_COST, iterations: Params::DEFAULT_T_COST }
+    }
+}
+
+impl PasswordCost {
+    fn hasher(self) -> Argon2<'static> {
+        let params = Params::new(self.memory_kib, self.iterations, 1, None).unwrap_or_default();
+        Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+    }
+
+    pub fn hash(self, password: &str) -> Result<String, ApiError> {
+        self.hasher()
+            .hash_password(password.as_bytes())
+            .map(|h| h.to_string())
+            .map_err(|e| ApiError::Internal(format!("password hashing failed: {e}")))
+    }
+}
+
+/// Verifies with the parameters recorded in the hash itself.
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    Argon2::default().verify_password(password.as_bytes(), hash).is_ok()
+}
+
+/// Minimum password rules for staff accounts.
+pub fn check_password_policy(password: &str) -> Result<(), kefu_domain::FieldError> {
+    let long_enough = password.chars().count() >= 8;
+    let kinds = [
+        password.chars().any(|c| c.is_ascii_lowercase()),
+        password.chars().any(|c| c.is_ascii_uppercase()),
+        password.chars().any(|c| c.is_ascii_digit()),
+        password.chars().any(|c| !c.is_ascii_alphanumeric()),
+    ]
+    .iter()
+    .filter(|k| **k)
+    .count();
+    if long_enough && kinds >= 2 && password.len() <= 256 {
+        return Ok(());
+    }
+    Err(kefu_domain::FieldError::new(
+        "password",
+        "a password needs at least 8 characters of at least two kinds (lower case, upper case, digits, symbols)",
+        "密码至少 8 位，且包含小写字母、大写字母、数字、符号中的至少两类",
+    ))
+}
+
+pub fn new_token() -> Result<String, ApiError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| ApiError::Internal(format!("no randomness: {e}")))?;
+    Ok(hex(&bytes))
+}
+
+pub fn token_hash(token: &str) -> String {
+    hex(&Sha256::digest(token.as_bytes()))
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Recently seen sessions, so that a busy client does not cost a database
+/// read per request. Entries are dropped on logout and re-read after
+/// `SESSION_CACHE_SECS`, which bounds how long another node's logout takes
+/// to be seen here.
+#[derive(Default)]
+pub struct SessionCache(Mutex<HashMap<String, CachedSession>>);
+
+const SESSION_CACHE_SECS: i64 = 30;
+
+#[derive(Clone)]
+struct CachedSession {
+    actor: Actor,
+    expires_at: DateTime<Utc>,
+    cached_at: DateTime<Utc>,
+}
+
+impl SessionCache {
+    fn get(&self, hash: &str, now: DateTime<Utc>) -> Option<Actor> {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let s = map.get(hash)?;
+        let fresh = (now - s.cached_at).num_seconds() < SESSION_CACHE_SECS && now < s.expires_at;
+        fresh.then(|| s.actor.clone())
+    }
+
+    fn put(&self, hash: String, actor: Actor, expires_at: DateTime<Utc>, now: DateTime<Utc>) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() > 100_000 {
+            map.retain(|_, s| (now - s.cached_at).num_seconds() < SESSION_CACHE_SECS);
+        }
+        map.insert(hash, CachedSession { actor, expires_at, cached_at: now });
+    }
+
+    pub fn forget(&self, hash: &str) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(hash);
+    }
+}
+
+/// The authenticated staff member behind the bearer token.
+pub struct CurrentUser {
+    pub actor: Actor,
+    pub token_hash: String,
+}
+
+const NO_TOKEN: ApiError = ApiError::Unauthorized {
+    message: "missing or invalid bearer token; log in at POST /api/v1/auth/login",
+    message_zh: "缺少或无效的访问令牌，请先登录",
+};
+
+impl<S: Store> FromRequestParts<AppState<S>> for CurrentUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState<S>) -> Result<Self, ApiError> {
+        let token = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or(NO_TOKEN)?;
+        let hash = token_hash(token.trim());
+        let actor = state.kefu.authenticate(&hash).await?.ok_or(NO_TOKEN)?;
+        Ok(CurrentUser { actor, token_hash: hash })
+    }
+}
+
+impl<S: Store> crate::service::Kefu<S> {
+    /// The actor of a live session, from the cache or the store.
+    pub async fn authenticate(&self, hash: &str) -> Result<Option<Actor>, ApiError> {
+        let now = self.core.clock.now();
+        if let Some(a) = self.core.sessions.get(hash, now) {
+            return Ok(Some(a));
+        }
+        let Some(session) = self.store.session(hash).await? else { return Ok(None) };
+        if session.expires_at <= now {
+            return Ok(None);
+        }
+        let Some(user) = self.store.user_by_id(session.user_id).await? else { return Ok(None) };
+        if !user.active {
+            return Ok(None);
+        }
+        let actor = Actor { id: user.id, username: user.username.clone(), role: user.role };
+        self.core.directory.remember(&user);
+        self.core.sessions.put(hash.to_string(), actor.clone(), session.expires_at, now);
+        Ok(Some(actor))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_hash_and_verify() {
+        let cost = PasswordCost { memory_kib: 1024, iterations: 1 };
+        let h = cost.hash("Secret123").unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify_password("Secret123", &h));
+        assert!(!verify_password("secret123", &h));
+        assert!(!verify_password("Secret123", "not a hash"));
+    }
+
+    #[test]
+    fn password_policy() {
+        assert!(check_password_policy("abcdefgh").is_err());
+        assert!(check_password_policy("abc123").is_err());
+        assert!(check_password_policy("abcdef12").is_ok());
+        assert!(check_password_policy("客服密码abc12345").is_ok());
+    }
+
+    #[test]
+    fn tokens_are_random_and_hashed() {
+        let a = new_token().unwrap();
+        assert_eq!(a.len(), 64);
+        assert_ne!(a, new_token().unwrap());
+        assert_ne!(token_hash(&a), a);
+    }
+}

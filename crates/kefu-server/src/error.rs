@@ -1,0 +1,158 @@
+//! The one error type of the service and HTTP layers, and its single mapping
+//! to status codes and the JSON error body of API.md:
+//! `{"error": {"code", "message", "message_zh", "field", "details"}}`.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use kefu_domain::flow::guard_reason_zh;
+use kefu_domain::{DomainError, FieldError};
+use kefu_store::StoreError;
+use serde_json::{Value, json};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("invalid field {}", .0.field)]
+    Invalid(FieldError),
+    #[error("malformed request: {0}")]
+    Malformed(String),
+    #[error("not authenticated")]
+    Unauthorized { message: &'static str, message_zh: &'static str },
+    #[error("forbidden: {reason}")]
+    Forbidden { reason: String, reason_zh: String },
+    #[error("{what} not found")]
+    NotFound { what: &'static str, what_zh: &'static str },
+    #[error("action {action} not allowed in state {state}")]
+    NotAllowed { action: String, state: String, allowed: Vec<String> },
+    #[error("ticket is archived")]
+    Archived,
+    #[error("conflict on {constraint}")]
+    Conflict { constraint: String },
+    #[error("request body too large")]
+    TooLarge { limit: usize },
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<FieldError> for ApiError {
+    fn from(e: FieldError) -> Self {
+        ApiError::Invalid(e)
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> Self {
+        match e {
+            DomainError::Invalid(f) => ApiError::Invalid(f),
+            DomainError::NotAllowed { action, state, allowed } => ApiError::NotAllowed { action, state, allowed },
+            DomainError::Forbidden { reason, .. } => {
+                let reason_zh = guard_reason_zh(&reason).to_string();
+                ApiError::Forbidden { reason, reason_zh }
+            }
+            DomainError::Archived => ApiError::Archived,
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => ApiError::NotFound { what: "ticket", what_zh: "工单" },
+            StoreError::Domain(d) => d.into(),
+            StoreError::Conflict { constraint } => ApiError::Conflict { constraint },
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+/// The parts of the JSON error body.
+struct Body {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    message_zh: String,
+    field: Option<String>,
+    details: Value,
+}
+
+impl ApiError {
+    fn body(self) -> Body {
+        let plain = |status, code, message: String, message_zh: String| Body { status, code, message, message_zh, field: None, details: json!({}) };
+        match self {
+            ApiError::Invalid(f) => Body {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                code: "validation_failed",
+                message: f.message,
+                message_zh: f.message_zh,
+                field: Some(f.field),
+                details: json!({}),
+            },
+            ApiError::Malformed(m) => plain(StatusCode::BAD_REQUEST, "malformed_request", m, "请求格式错误，无法解析".into()),
+            ApiError::Unauthorized { message, message_zh } => plain(StatusCode::UNAUTHORIZED, "unauthorized", message.into(), message_zh.into()),
+            ApiError::Forbidden { reason, reason_zh } => plain(StatusCode::FORBIDDEN, "forbidden", reason, reason_zh),
+            ApiError::NotFound { what, what_zh } => plain(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"), format!("{what_zh}不存在")),
+            ApiError::NotAllowed { action, state, allowed } => Body {
+                status: StatusCode::CONFLICT,
+                code: "action_not_allowed",
+                message: format!("action '{action}' is not allowed in state '{state}'"),
+                message_zh: format!("当前状态（{state}）下不允许执行操作“{action}”"),
+                field: Some("action".into()),
+                details: json!({"state": state, "allowed_actions": allowed}),
+            },
+            ApiError::Archived => Body {
+                status: StatusCode::CONFLICT,
+                code: "ticket_archived",
+                message: "the ticket is archived and can no longer be changed".into(),
+                message_zh: "工单已归档，不可再修改".into(),
+                field: None,
+                details: json!({"allowed_actions": []}),
+            },
+            ApiError::Conflict { constraint } => Body {
+                status: StatusCode::CONFLICT,
+                code: "already_exists",
+                message: format!("a record with the same value already exists ({constraint})"),
+                message_zh: format!("已存在相同的记录（{constraint}）"),
+                field: None,
+                details: json!({"constraint": constraint}),
+            },
+            ApiError::TooLarge { limit } => plain(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!("the request body exceeds {limit} bytes"),
+                format!("请求体超过 {limit} 字节上限"),
+            ),
+            ApiError::Internal(m) => {
+                tracing::error!(error = %m, "internal error");
+                plain(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "internal server error".into(), "服务器内部错误".into())
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let b = self.body();
+        let mut error = json!({"code": b.code, "message": b.message, "message_zh": b.message_zh, "details": b.details});
+        if let Some(f) = b.field {
+            error["field"] = json!(f);
+        }
+        (b.status, axum::Json(json!({ "error": error }))).into_response()
+    }
+}
+
+/// The error body, for the OpenAPI document.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ErrorDetail {
+    code: String,
+    message: String,
+    message_zh: String,
+    field: Option<String>,
+    #[schema(value_type = Object)]
+    details: Value,
+}

@@ -1,0 +1,85 @@
+//! Flows, policy, health, metrics, the OpenAPI document and the start page.
+
+use crate::AppState;
+use crate::auth::CurrentUser;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{Html, IntoResponse};
+use axum::routing::get;
+use axum::{Json, Router};
+use kefu_store::Store;
+use serde_json::{Value, json};
+use utoipa::OpenApi;
+
+pub fn router<S: Store>() -> Router<AppState<S>> {
+    Router::new()
+        .route("/", get(index::<S>))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics::<S>))
+        .route("/api/openapi.json", get(openapi))
+        .route("/api/v1/flows", get(flows::<S>))
+        .route("/api/v1/policy", get(policy::<S>))
+}
+
+/// The flow of every ticket type: states with labels, actions, roles.
+#[utoipa::path(get, path = "/api/v1/flows", tag = "meta", security(("bearer" = [])), responses((status = 200, description = "flows by type")))]
+pub async fn flows<S: Store>(State(app): State<AppState<S>>, _user: CurrentUser) -> Json<Value> {
+    let flows: Vec<&kefu_domain::flow::Flow> = app.kefu.core.flows.iter().collect();
+    Json(json!({ "flows": flows }))
+}
+
+/// The policy in force.
+#[utoipa::path(get, path = "/api/v1/policy", tag = "meta", security(("bearer" = [])), responses((status = 200, description = "policy")))]
+pub async fn policy<S: Store>(State(app): State<AppState<S>>, _user: CurrentUser) -> Json<Value> {
+    Json(json!({ "policy": app.kefu.core.policy, "calendar_years": [] }))
+}
+
+/// Liveness.
+#[utoipa::path(get, path = "/healthz", tag = "meta", responses((status = 200, description = "ok")))]
+pub async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// Prometheus metrics.
+#[utoipa::path(get, path = "/metrics", tag = "meta", responses((status = 200, description = "Prometheus text format")))]
+pub async fn metrics<S: Store>(State(app): State<AppState<S>>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], app.metrics.render())
+}
+
+async fn openapi() -> impl IntoResponse {
+    Json(super::ApiDoc::openapi())
+}
+
+/// The start page: what is running and where to go next.
+async fn index<S: Store>(State(app): State<AppState<S>>) -> Html<String> {
+    let mut flows = String::new();
+    for f in app.kefu.core.flows.iter() {
+        let states: Vec<String> = f.states.iter().map(|s| format!("{}（{}）", s.zh, s.name)).collect();
+        flows.push_str(&format!("<li><b>{} {}</b>：{}</li>", f.label_zh, f.label_en, html_escape(&states.join(" · "))));
+    }
+    Html(INDEX.replace("{flows}", &flows))
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+const INDEX: &str = r#"<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>kefu 客服工单系统</title>
+<style>body{font-family:system-ui,"PingFang SC","Microsoft YaHei",sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;line-height:1.6;color:#222}
+code,pre{background:#f4f4f4;padding:.1rem .3rem;border-radius:3px}pre{padding:.8rem;overflow:auto}h1{color:#0b5394}</style></head>
+<body>
+<h1>kefu 客服工单系统</h1>
+<p>服务正在运行。This is the kefu work-order API server (customer-service tickets of a telecom operator).</p>
+<h2>开始使用 Getting started</h2>
+<pre>curl -s -X POST localhost:8080/api/v1/auth/login -H 'Content-Type: application/json' \
+  -d '{"username":"agent1","password":"…"}'
+curl -s localhost:8080/api/v1/tickets -H "Authorization: Bearer &lt;token&gt;"</pre>
+<ul>
+<li><a href="/api/openapi.json">OpenAPI 接口文档 (JSON)</a></li>
+<li><a href="/healthz">健康检查 /healthz</a> · <a href="/metrics">指标 /metrics</a></li>
+</ul>
+<h2>工单流程 Flows</h2>
+<ul>{flows}</ul>
+</body></html>"#;

@@ -1,0 +1,217 @@
+//! Tickets: intake, lists with filters, actions, comments, audit trail and
+//! transfer records.
+
+use crate::AppState;
+use crate::auth::CurrentUser;
+use crate::error::ApiError;
+use crate::extract::{ApiJson, IdempotencyHeader};
+use crate::view::TicketView;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use kefu_domain::audit::AuditEvent;
+use kefu_domain::intake::{IntakeRequest, parse_time};
+use kefu_domain::ticket::{Comment, Transfer};
+use kefu_domain::{Channel, FieldError, Priority, TicketType};
+use kefu_store::{Store, TicketFilter, Written};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+pub fn router<S: Store>() -> Router<AppState<S>> {
+    Router::new()
+        .route("/api/v1/tickets", post(create::<S>).get(list::<S>))
+        .route("/api/v1/tickets/{id}", get(get_one::<S>))
+        .route("/api/v1/tickets/{id}/actions", post(act::<S>))
+        .route("/api/v1/tickets/{id}/comments", post(add_comment::<S>).get(comments::<S>))
+        .route("/api/v1/tickets/{id}/events", get(events::<S>))
+        .route("/api/v1/tickets/{id}/transfers", get(transfers::<S>))
+}
+
+fn written(w: Written, fresh_status: StatusCode) -> Response {
+    match w {
+        Written::New { body, .. } => (fresh_status, Json(body)).into_response(),
+        Written::Replayed { status, body } => {
+            let code = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            let mut r = (code, Json(body)).into_response();
+            r.headers_mut().insert("idempotent-replayed", axum::http::HeaderValue::from_static("true"));
+            r
+        }
+    }
+}
+
+/// Register a ticket (受理登记) from any channel.
+#[utoipa::path(post, path = "/api/v1/tickets", tag = "tickets", request_body = IntakeRequest, security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "retries with the same key return the first result")),
+    responses((status = 201, body = TicketView), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn create<S: Store>(
+    State(app): State<AppState<S>>,
+    user: CurrentUser,
+    IdempotencyHeader(key): IdempotencyHeader,
+    ApiJson(req): ApiJson<IntakeRequest>,
+) -> Result<Response, ApiError> {
+    let w = app.kefu.create_ticket(&user.actor, &req, key).await?;
+    Ok(written(w, StatusCode::CREATED))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TicketPage {
+    items: Vec<TicketView>,
+    total: i64,
+    page: u32,
+    per_page: u32,
+}
+
+const FILTERS: &[&str] = &[
+    "status", "type", "priority", "channel", "assignee", "first_owner", "customer_phone", "number", "created_from",
+    "created_to", "overdue", "due_before", "q", "page", "per_page",
+];
+
+fn whole(v: &str, field: &str, min: u32, max: u32) -> Result<u32, FieldError> {
+    v.parse::<u32>().ok().filter(|n| (min..=max).contains(n)).ok_or_else(|| {
+        FieldError::new(field, format!("{field} must be a whole number from {min} to {max}"), format!("{field} 必须是 {min} 到 {max} 之间的整数"))
+    })
+}
+
+/// List tickets, newest first, with the filters of API.md.
+#[utoipa::path(get, path = "/api/v1/tickets", tag = "tickets", security(("bearer" = [])),
+    params(
+        ("status" = Option<String>, Query), ("type" = Option<String>, Query), ("priority" = Option<String>, Query),
+        ("channel" = Option<String>, Query), ("assignee" = Option<String>, Query, description = "username, id or 'me'"),
+        ("first_owner" = Option<String>, Query), ("customer_phone" = Option<String>, Query), ("number" = Option<String>, Query),
+        ("created_from" = Option<String>, Query), ("created_to" = Option<String>, Query), ("overdue" = Option<bool>, Query),
+        ("due_before" = Option<String>, Query), ("q" = Option<String>, Query), ("page" = Option<u32>, Query), ("per_page" = Option<u32>, Query),
+    ),
+    responses((status = 200, body = TicketPage), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn list<S: Store>(
+    State(app): State<AppState<S>>,
+    user: CurrentUser,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Result<Json<Value>, ApiError> {
+    let filter = parse_filter(&app, &user, &params).await?;
+    let page = app.kefu.store.list_tickets(filter).await?;
+    let items: Vec<Value> = page.items.iter().map(|t| app.kefu.view(t, &user.actor)).collect();
+    Ok(Json(serde_json::json!({"items": items, "total": page.total, "page": page.page, "per_page": page.per_page})))
+}
+
+async fn parse_filter<S: Store>(app: &AppState<S>, user: &CurrentUser, params: &[(String, String)]) -> Result<TicketFilter, ApiError> {
+    let mut f = TicketFilter { page: 1, per_page: 50, ..Default::default() };
+    for (k, v) in params {
+        let v = v.trim();
+        match k.as_str() {
+            "status" => f.status = Some(v.to_string()),
+            "type" => f.ticket_type = Some(TicketType::parse(v, "type")?),
+            "priority" => f.priority = Some(Priority::parse(v, "priority")?),
+            "channel" => f.channel = Some(Channel::parse(v, "channel")?),
+            "assignee" | "first_owner" => {
+                let id = if v == "me" { user.actor.id } else { app.kefu.find_staff(v, k).await?.id };
+                if k == "assignee" { f.assignee = Some(id) } else { f.first_owner = Some(id) }
+            }
+            "customer_phone" => f.customer_phone = Some(kefu_domain::validate::Phone::parse(v, "customer_phone")?.as_str().to_string()),
+            "number" => f.number = Some(v.to_string()),
+            "created_from" => f.created_from = Some(parse_time(v, "created_from")?),
+            "created_to" => f.created_to = Some(parse_time(v, "created_to")?),
+            "overdue" => match v {
+                "true" => f.overdue_at = Some(app.kefu.now()),
+                "false" => {}
+                _ => return Err(FieldError::new("overdue", "overdue must be true or false", "overdue 必须是 true 或 false").into()),
+            },
+            "due_before" => f.due_before = Some(parse_time(v, "due_before")?),
+            "q" => f.q = Some(kefu_domain::validate::required_text(Some(v), "q", 100)?),
+            "page" => f.page = whole(v, "page", 1, 1_000_000)?,
+            "per_page" => f.per_page = whole(v, "per_page", 1, 500)?,
+            other => {
+                return Err(FieldError::new(
+                    other,
+                    format!("unknown filter '{other}'; known: {}", FILTERS.join(", ")),
+                    format!("未知的筛选条件“{other}”"),
+                )
+                .into());
+            }
+        }
+    }
+    Ok(f)
+}
+
+/// One ticket, by id or number.
+#[utoipa::path(get, path = "/api/v1/tickets/{id}", tag = "tickets", security(("bearer" = [])),
+    params(("id" = String, Path, description = "numeric id or number (GD…)")),
+    responses((status = 200, body = TicketView), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn get_one<S: Store>(State(app): State<AppState<S>>, user: CurrentUser, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let t = app.kefu.ticket(&id).await?;
+    Ok(Json(app.kefu.view(&t, &user.actor)))
+}
+
+/// `{"action": "...", ...fields}`; see API.md for each action's fields.
+/// Schema only: the handler reads the body as a map, since fields vary by action.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ActionBody {
+    /// dispatch, start, suspend, resume, transfer, accept_transfer, reject_transfer, escalate, approve, reject,
+    /// resolve, notify_result, confirm, appeal, return_visit, review, archive, withdraw, set_priority
+    pub action: String,
+}
+
+/// Take an action on a ticket, as its type's flow allows.
+#[utoipa::path(post, path = "/api/v1/tickets/{id}/actions", tag = "tickets", request_body = ActionBody, security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = TicketView), (status = 403, body = crate::error::ErrorBody),
+        (status = 409, body = crate::error::ErrorBody, description = "not allowed in this state; details.allowed_actions"),
+        (status = 422, body = crate::error::ErrorBody)))]
+pub async fn act<S: Store>(
+    State(app): State<AppState<S>>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+    IdempotencyHeader(key): IdempotencyHeader,
+    ApiJson(body): ApiJson<Map<String, Value>>,
+) -> Result<Response, ApiError> {
+    let w = app.kefu.act(&user.actor, &id, &body, key).await?;
+    Ok(written(w, StatusCode::OK))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct CommentBody {
+    body: Option<String>,
+    /// Internal note (staff only) or customer-visible reply.
+    #[serde(default)]
+    internal: bool,
+}
+
+/// Add an internal note or a customer-visible reply.
+#[utoipa::path(post, path = "/api/v1/tickets/{id}/comments", tag = "tickets", request_body = CommentBody, security(("bearer" = [])),
+    params(("id" = String, Path)), responses((status = 201, body = TicketView), (status = 409, body = crate::error::ErrorBody)))]
+pub async fn add_comment<S: Store>(
+    State(app): State<AppState<S>>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+    IdempotencyHeader(key): IdempotencyHeader,
+    ApiJson(body): ApiJson<CommentBody>,
+) -> Result<Response, ApiError> {
+    let w = app.kefu.comment(&user.actor, &id, body.body.as_deref(), body.internal, key).await?;
+    Ok(written(w, StatusCode::CREATED))
+}
+
+/// Notes and replies on a ticket.
+#[utoipa::path(get, path = "/api/v1/tickets/{id}/comments", tag = "tickets", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = Vec<Comment>)))]
+pub async fn comments<S: Store>(State(app): State<AppState<S>>, _user: CurrentUser, Path(id): Path<String>) -> Result<Json<Vec<Comment>>, ApiError> {
+    let id = app.kefu.ticket_id(&id).await?;
+    Ok(Json(app.kefu.store.comments(id).await?))
+}
+
+/// The audit trail: every change with actor, time, before/after and hash chain.
+#[utoipa::path(get, path = "/api/v1/tickets/{id}/events", tag = "tickets", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = Vec<AuditEvent>)))]
+pub async fn events<S: Store>(State(app): State<AppState<S>>, _user: CurrentUser, Path(id): Path<String>) -> Result<Json<Vec<AuditEvent>>, ApiError> {
+    let id = app.kefu.ticket_id(&id).await?;
+    Ok(Json(app.kefu.store.events(id).await?))
+}
+
+/// Transfer records.
+#[utoipa::path(get, path = "/api/v1/tickets/{id}/transfers", tag = "tickets", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = Vec<Transfer>)))]
+pub async fn transfers<S: Store>(State(app): State<AppState<S>>, _user: CurrentUser, Path(id): Path<String>) -> Result<Json<Vec<Transfer>>, ApiError> {
+    let id = app.kefu.ticket_id(&id).await?;
+    Ok(Json(app.kefu.store.transfers(id).await?))
+}

@@ -1,0 +1,98 @@
+//! The API representation of a ticket: the stored ticket plus what the
+//! caller needs to act on it (labels, people, deadlines, allowed actions).
+
+use crate::directory::{Directory, UserSummary};
+use chrono::{DateTime, Utc};
+use kefu_domain::flow::{Actor, FlowSet};
+use kefu_domain::ticket::{Consent, Customer, Ticket};
+use kefu_domain::{Channel, Priority, TicketId, TicketType};
+use serde::Serialize;
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TicketView {
+    pub id: TicketId,
+    /// 工单号, e.g. GD20261122000001.
+    pub number: String,
+    pub channel: Channel,
+    pub channel_zh: &'static str,
+    #[serde(rename = "type")]
+    pub ticket_type: TicketType,
+    pub type_zh: &'static str,
+    pub priority: Priority,
+    pub priority_zh: &'static str,
+    pub status: String,
+    pub status_zh: String,
+    pub title: String,
+    pub description: String,
+    pub customer: Customer,
+    pub service_number: Option<String>,
+    pub occurred_at: Option<DateTime<Utc>>,
+    pub location: Option<String>,
+    pub consent: Option<Consent>,
+    pub submitted_by: String,
+    /// 首问责任人: registered the ticket, accountable to the end.
+    pub first_owner: UserSummary,
+    pub assignee: Option<UserSummary>,
+    /// 1 = L1 agent, 2 = L2 engineer, 3 = L3 complaint specialist.
+    pub tier: u8,
+    pub transfer_to: Option<UserSummary>,
+    pub result: Option<String>,
+    pub satisfaction: Option<u8>,
+    pub nps: Option<u8>,
+    pub appeal_count: u32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub archived_at: Option<DateTime<Utc>>,
+    pub deadlines: Vec<DeadlineView>,
+    /// What the calling user may do now, from the type's flow.
+    pub allowed_actions: Vec<String>,
+}
+
+/// A deadline on the ticket (filled by the SLA engine).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DeadlineView {
+    pub kind: String,
+    pub due_at: DateTime<Utc>,
+    /// running, paused, met, warning or breached.
+    pub state: String,
+}
+
+pub fn ticket_view(t: &Ticket, viewer: &Actor, flows: &FlowSet, people: &Directory) -> TicketView {
+    let flow = flows.get(t.ticket_type);
+    let status_zh = flow.state(&t.status).map_or_else(|| t.status.clone(), |s| s.zh.clone());
+    TicketView {
+        id: t.id,
+        number: t.number.clone(),
+        channel: t.channel,
+        channel_zh: t.channel.label_zh(),
+        ticket_type: t.ticket_type,
+        type_zh: t.ticket_type.label_zh(),
+        priority: t.priority,
+        priority_zh: t.priority.label_zh(),
+        status: t.status.clone(),
+        status_zh,
+        title: t.title.clone(),
+        description: t.description.clone(),
+        customer: t.customer.clone(),
+        service_number: t.service_number.clone(),
+        occurred_at: t.occurred_at,
+        location: t.location.clone(),
+        consent: t.consent.clone(),
+        submitted_by: t.submitted_by.clone(),
+        first_owner: people.summary(t.first_owner),
+        assignee: t.assignee.map(|a| people.summary(a)),
+        tier: t.tier,
+        transfer_to: t.transfer_to.map(|a| people.summary(a)),
+        result: t.result.clone(),
+        satisfaction: t.satisfaction,
+        nps: t.nps,
+        appeal_count: t.appeal_count,
+        created_at: t.created_at,
+        updated_at: t.updated_at,
+        resolved_at: t.resolved_at,
+        archived_at: t.archived_at,
+        deadlines: Vec::new(),
+        allowed_actions: flow.allowed_actions(t, viewer).iter().map(|a| a.as_str().to_string()).collect(),
+    }
+}

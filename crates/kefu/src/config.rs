@@ -1,0 +1,175 @@
+//! Configuration: defaults, then a TOML file, then `KEFU_*` environment
+//! variables, then command-line flags, each overriding the one before.
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub listen: String,
+    pub data_dir: PathBuf,
+    /// `sqlite://path` (default: `<data_dir>/kefu.db`) or `postgres://…`.
+    pub database_url: Option<String>,
+    /// Where `flows/*.toml` and `policy.toml` overrides are looked for;
+    /// defaults to the config file's directory.
+    pub config_dir: Option<PathBuf>,
+    pub token_ttl_hours: i64,
+    /// `json`, `text`, or `auto` (JSON when stderr is not a terminal).
+    pub log_format: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            config_dir: None,
+            token_ttl_hours: 12,
+            log_format: "auto".into(),
+        }
+    }
+}
+
+/// Flags shared by every subcommand that touches the database.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct CommonArgs {
+    /// Directory for the embedded database [env: KEFU_DATA_DIR]
+    #[arg(long, global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Config file (TOML) [env: KEFU_CONFIG]
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+}
+
+impl Config {
+    pub fn load(args: &CommonArgs) -> Result<Config> {
+        let file = args.config.clone().or_else(|| std::env::var_os("KEFU_CONFIG").map(PathBuf::from));
+        let mut cfg = match &file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
+                let mut c: Config = toml::from_str(&text).with_context(|| format!("config file {} is invalid", path.display()))?;
+                if c.config_dir.is_none() {
+                    c.config_dir = path.parent().map(Path::to_path_buf);
+                }
+                c
+            }
+            None => Config::default(),
+        };
+        cfg.apply_env()?;
+        if let Some(d) = &args.data_dir {
+            cfg.data_dir = d.clone();
+        }
+        Ok(cfg)
+    }
+
+    fn apply_env(&mut self) -> Result<()> {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        if let Some(v) = var("KEFU_LISTEN") {
+            self.listen = v;
+        }
+        if let Some(v) = var("KEFU_DATA_DIR") {
+            self.data_dir = v.into();
+        }
+        if let Some(v) = var("KEFU_DATABASE_URL") {
+            self.database_url = Some(v);
+        }
+        if let Some(v) = var("KEFU_CONFIG_DIR") {
+            self.config_dir = Some(v.into());
+        }
+        if let Some(v) = var("KEFU_TOKEN_TTL_HOURS") {
+            self.token_ttl_hours = v.parse().context("KEFU_TOKEN_TTL_HOURS must be a whole number")?;
+        }
+        if let Some(v) = var("KEFU_LOG_FORMAT") {
+            self.log_format = v;
+        }
+        Ok(())
+    }
+
+    /// The SQLite file this configuration points at.
+    pub fn sqlite_path(&self) -> Result<PathBuf> {
+        match self.database_url.as_deref() {
+            None => Ok(self.data_dir.join("kefu.db")),
+            Some(url) if url.starts_with("sqlite://") => Ok(PathBuf::from(&url["sqlite://".len()..])),
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                bail!("PostgreSQL is not supported by this build yet; use sqlite:// (the default)")
+            }
+            Some(url) => bail!("unsupported database_url '{url}': expected sqlite://… or postgres://…"),
+        }
+    }
+
+    /// The effective configuration for the start-up log (no secrets here yet;
+    /// a database URL's password is masked).
+    pub fn describe(&self) -> String {
+        let db = self.database_url.as_deref().map_or_else(|| format!("sqlite://{}", self.data_dir.join("kefu.db").display()), mask_password);
+        format!(
+            "listen={} data_dir={} database={} config_dir={} token_ttl_hours={}",
+            self.listen,
+            self.data_dir.display(),
+            db,
+            self.config_dir.as_ref().map_or_else(|| "-".to_string(), |d| d.display().to_string()),
+            self.token_ttl_hours
+        )
+    }
+}
+
+fn mask_password(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:****{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Reads the operator's flow and policy overrides from the config directory.
+pub fn load_rules(cfg: &Config) -> Result<(kefu_domain::flow::FlowSet, kefu_domain::policy::Policy)> {
+    let mut overrides = Vec::new();
+    let mut policy = kefu_domain::policy::Policy::defaults();
+    if let Some(dir) = &cfg.config_dir {
+        let flows_dir = dir.join("flows");
+        if flows_dir.is_dir() {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(&flows_dir)?.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "toml")).collect();
+            files.sort();
+            for f in files {
+                overrides.push((f.display().to_string(), std::fs::read_to_string(&f)?));
+            }
+        }
+        let policy_file = dir.join("policy.toml");
+        if policy_file.is_file() {
+            let text = std::fs::read_to_string(&policy_file)?;
+            policy = kefu_domain::policy::Policy::parse(&policy_file.display().to_string(), &text).map_err(|e| {
+                anyhow::anyhow!("{} (line {})", e, e.line.map_or_else(|| "?".to_string(), |l| l.to_string()))
+            })?;
+        }
+    }
+    let flows = kefu_domain::flow::FlowSet::load(&overrides)?;
+    Ok((flows, policy))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_database_passwords() {
+        assert_eq!(mask_password("postgres://kefu:s3cret@db:5432/kefu"), "postgres://kefu:****@db:5432/kefu");
+        assert_eq!(mask_password("sqlite://data/kefu.db"), "sqlite://data/kefu.db");
+    }
+
+    #[test]
+    fn sqlite_path_defaults_into_the_data_dir() {
+        let c = Config { data_dir: "/tmp/x".into(), ..Config::default() };
+        assert_eq!(c.sqlite_path().unwrap(), PathBuf::from("/tmp/x/kefu.db"));
+        let c = Config { database_url: Some("sqlite:///var/kefu.db".into()), ..Config::default() };
+        assert_eq!(c.sqlite_path().unwrap(), PathBuf::from("/var/kefu.db"));
+        let c = Config { database_url: Some("mysql://x".into()), ..Config::default() };
+        assert!(c.sqlite_path().is_err());
+    }
+}

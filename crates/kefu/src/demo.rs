@@ -1,0 +1,132 @@
+//! `kefu serve --demo`: demo staff with fresh printed passwords, and, on an
+//! empty database, a few hundred realistic tickets of every type, channel
+//! and state, spread over the last 30 days. Everything goes through the
+//! ticket service, so demo tickets carry real audit chains.
+
+use crate::sample::{self, Rng};
+use anyhow::Result;
+use chrono::Duration;
+use kefu_domain::Role;
+use kefu_domain::clock::FixedClock;
+use kefu_domain::flow::Actor;
+use kefu_server::Kefu;
+use kefu_store::{Store, Written};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+const STAFF: &[(&str, &str, Role)] = &[
+    ("agent1", "王小明", Role::Agent),
+    ("agent2", "李娜", Role::Agent),
+    ("engineer1", "张建国", Role::Engineer),
+    ("engineer2", "陈志强", Role::Engineer),
+    ("specialist1", "刘敏", Role::ComplaintSpecialist),
+    ("supervisor1", "赵海燕", Role::Supervisor),
+    ("inspector1", "孙晓东", Role::Inspector),
+    ("admin", "系统管理员", Role::Admin),
+];
+
+const DEMO_TICKETS: usize = 300;
+
+fn password() -> Result<String> {
+    let mut b = [0u8; 4];
+    getrandom::fill(&mut b).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    Ok(format!("Kefu-{:02x}{:02x}-{:02x}{:02x}", b[0], b[1], b[2], b[3]))
+}
+
+pub async fn seed<S: Store>(kefu: &Kefu<S>) -> Result<()> {
+    println!("演示账号 Demo staff (passwords are new on every --demo start):");
+    for (username, name, role) in STAFF {
+        let pw = password()?;
+        match kefu.store.user_by_username(username).await? {
+            Some(_) => kefu.set_password(username, &pw).await.map_err(|e| anyhow::anyhow!(e.to_string()))?,
+            None => {
+                kefu.add_user(username, *role, Some(name), &pw).await.map_err(|e| anyhow::anyhow!(e.to_string()))?;
+            }
+        }
+        println!("  {username:<12} {pw}   {} {name}", role.label_zh());
+    }
+    if kefu.store.ticket_count().await? == 0 {
+        let n = seed_tickets(kefu).await?;
+        println!("created {n} demo tickets / 已生成 {n} 张演示工单");
+    }
+    Ok(())
+}
+
+async fn actor<S: Store>(kefu: &Kefu<S>, username: &str) -> Result<Actor> {
+    let u = kefu.store.user_by_username(username).await?.ok_or_else(|| anyhow::anyhow!("demo user {username} missing"))?;
+    Ok(Actor { id: u.id, username: u.username, role: u.role })
+}
+
+/// Who handles a ticket of this type.
+fn handler(ticket_type: &str) -> &'static str {
+    match ticket_type {
+        "complaint" => "specialist1",
+        "fault" | "service_request" => "engineer1",
+        "business" => "engineer2",
+        _ => "agent2",
+    }
+}
+
+/// The steps that take a ticket of a type to archived: (who, action body).
+fn steps(ticket_type: &str) -> Vec<(&'static str, Value)> {
+    let h = handler(ticket_type);
+    let close = vec![
+        ("agent1", json!({"action": "notify_result", "method": "sms"})),
+        ("agent1", json!({"action": "confirm"})),
+        ("agent1", json!({"action": "return_visit", "method": "phone", "reached": true, "satisfaction": 5, "nps": 9, "comment": "客户对处理结果满意"})),
+        ("supervisor1", json!({"action": "review", "passed": true, "comment": "处理及时规范"})),
+        ("supervisor1", json!({"action": "archive"})),
+    ];
+    let mut v = match ticket_type {
+        "unsubscribe" => {
+            return vec![
+                ("agent1", json!({"action": "approve"})),
+                ("agent1", json!({"action": "resolve", "result": "已为客户退订该业务，次月起不再收费"})),
+                ("agent1", json!({"action": "notify_result", "method": "sms"})),
+                ("supervisor1", json!({"action": "review", "passed": true})),
+                ("supervisor1", json!({"action": "archive"})),
+            ];
+        }
+        "business" => vec![
+            ("agent1", json!({"action": "dispatch", "assignee": h})),
+            ("supervisor1", json!({"action": "approve", "comment": "资料齐全，同意办理"})),
+        ],
+        _ => vec![("agent1", json!({"action": "dispatch", "assignee": h}))],
+    };
+    v.push((h, json!({"action": "start"})));
+    v.push((h, json!({"action": "resolve", "result": "已核实并处理完毕，已电话告知客户处理结果"})));
+    v.extend(close);
+    v
+}
+
+async fn seed_tickets<S: Store>(kefu: &Kefu<S>) -> Result<usize> {
+    let start = kefu.now() - Duration::days(30);
+    let clock = Arc::new(FixedClock::new(start));
+    let demo = Kefu::new(kefu.store.clone(), kefu.core.flows.clone(), kefu.core.policy.clone(), clock.clone(), kefu.core.settings.clone())
+        .await
+        .map_err(|e| anyhow::anyhow!(e.to_string()))?;
+    let mut rng = Rng::new(20261122);
+    let registrar = [actor(kefu, "agent1").await?, actor(kefu, "agent2").await?];
+    let step_minutes = Duration::minutes(30 * 24 * 60 / DEMO_TICKETS as i64);
+    for i in 0..DEMO_TICKETS {
+        clock.set(start + step_minutes * i as i32);
+        let req = sample::intake(&mut rng);
+        let ticket_type = req.ticket_type.clone().unwrap_or_default();
+        let who = &registrar[i % 2];
+        let Written::New { ticket, .. } = demo.create_ticket(who, &req, None).await.map_err(|e| anyhow::anyhow!(e.to_string()))? else {
+            continue;
+        };
+        let plan = steps(&ticket_type);
+        // Older tickets have gone further; a few stay where they are.
+        let age_share = (i as f64 / DEMO_TICKETS as f64).min(0.999);
+        let depth = ((1.0 - age_share) * (plan.len() + 2) as f64) as usize + rng.below(3);
+        for (who, body) in plan.into_iter().take(depth) {
+            clock.advance(Duration::minutes(5 + rng.below(90) as i64));
+            let a = actor(kefu, who).await?;
+            let map = body.as_object().cloned().unwrap_or_default();
+            demo.act(&a, &ticket.id.to_string(), &map, None).await.map_err(|e| anyhow::anyhow!("demo step {body}: {e}"))?;
+        }
+    }
+    Ok(DEMO_TICKETS)
+}
+
