@@ -1,0 +1,123 @@
+//! Starts the real server on 127.0.0.1:0 over a fresh SQLite database, with
+//! one logged-in user per role.
+
+#![allow(dead_code)]
+
+use kefu_domain::Role;
+use kefu_domain::clock::FixedClock;
+use kefu_domain::flow::FlowSet;
+use kefu_domain::policy::Policy;
+use kefu_server::auth::PasswordCost;
+use kefu_server::{Kefu, Settings};
+use kefu_store_sqlite::SqliteStore;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub const PASSWORD: &str = "Test-pass-1";
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub tokens: HashMap<&'static str, String>,
+    pub store: SqliteStore,
+    pub clock: Arc<FixedClock>,
+    _dir: tempfile::TempDir,
+}
+
+pub const USERS: &[(&str, Role)] = &[
+    ("agent1", Role::Agent),
+    ("agent2", Role::Agent),
+    ("engineer1", Role::Engineer),
+    ("specialist1", Role::ComplaintSpecialist),
+    ("supervisor1", Role::Supervisor),
+    ("inspector1", Role::Inspector),
+    ("admin", Role::Admin),
+];
+
+pub async fn spawn_app() -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("kefu.db")).unwrap();
+    let clock = Arc::new(FixedClock::new("2026-11-22T02:00:00Z".parse().unwrap()));
+    let settings = Settings { password_cost: PasswordCost { memory_kib: 1024, iterations: 1 }, ..Settings::default() };
+    let kefu = Kefu::new(store.clone(), FlowSet::defaults(), Policy::defaults(), clock.clone(), settings).await.unwrap();
+    for (name, role) in USERS {
+        kefu.add_user(name, *role, None, PASSWORD).await.unwrap();
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(kefu_server::serve(listener, kefu_server::router(kefu), std::future::pending()));
+    let client = reqwest::Client::new();
+    let mut tokens = HashMap::new();
+    for (name, _) in USERS {
+        let r: Value = client
+            .post(format!("{base}/api/v1/auth/login"))
+            .json(&json!({"username": name, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        tokens.insert(*name, r["token"].as_str().unwrap().to_string());
+    }
+    TestApp { base, client, tokens, store, clock, _dir: dir }
+}
+
+impl TestApp {
+    /// Sends a request as `user` (None: no token); returns status and JSON body.
+    pub async fn call(&self, user: Option<&str>, method: Method, path: &str, body: Option<Value>, idem: Option<&str>) -> (StatusCode, Value) {
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(u) = user {
+            req = req.bearer_auth(&self.tokens[u]);
+        }
+        if let Some(k) = idem {
+            req = req.header("Idempotency-Key", k);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    pub async fn get(&self, user: &str, path: &str) -> (StatusCode, Value) {
+        self.call(Some(user), Method::GET, path, None, None).await
+    }
+
+    pub async fn post(&self, user: &str, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Some(user), Method::POST, path, Some(body), None).await
+    }
+
+    pub async fn create(&self, user: &str, body: Value) -> Value {
+        let (s, b) = self.post(user, "/api/v1/tickets", body).await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        b
+    }
+
+    pub async fn act(&self, user: &str, id: &Value, body: Value) -> (StatusCode, Value) {
+        self.post(user, &format!("/api/v1/tickets/{id}/actions"), body).await
+    }
+
+    pub async fn ticket_count(&self) -> i64 {
+        self.get("admin", "/api/v1/tickets?per_page=1").await.1["total"].as_i64().unwrap()
+    }
+}
+
+pub fn ticket_body(ticket_type: &str) -> Value {
+    let mut b = json!({
+        "channel": "phone",
+        "type": ticket_type,
+        "title": "宽带频繁掉线",
+        "description": "客户反映近三天晚上八点后宽带频繁掉线，已重启光猫无效",
+        "customer": {"name": "张三", "phone": "13812345678", "id_number": "11010519491231002X", "address": "北京市朝阳区建设路1号", "level": "vip"},
+        "service_number": "13812345678",
+    });
+    if ticket_type == "unsubscribe" {
+        b["consent"] = json!({"method": "phone", "at": "2026-11-22T01:00:00Z", "evidence": "录音编号 REC20261122001"});
+    }
+    b
+}
