@@ -91,17 +91,47 @@ pub struct ActionRequest {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ActionInput {
-    Dispatch { assignee: String },
+    Dispatch {
+        assignee: String,
+    },
     Plain,
-    WithReason { reason: String },
-    Transfer { to: String, reason: String, mode: String },
-    Escalate { to_tier: Option<u8>, to: Option<String>, reason: String },
-    Approve { comment: Option<String> },
-    Resolve { result: String },
-    NotifyResult { method: String },
-    ReturnVisit { method: String, reached: bool, satisfaction: Option<u8>, nps: Option<u8>, comment: Option<String> },
-    Review { passed: bool, comment: Option<String> },
-    SetPriority { priority: Priority, reason: String },
+    WithReason {
+        reason: String,
+    },
+    Transfer {
+        to: String,
+        reason: String,
+        mode: String,
+    },
+    Escalate {
+        to_tier: Option<u8>,
+        to: Option<String>,
+        reason: String,
+    },
+    Approve {
+        comment: Option<String>,
+    },
+    Resolve {
+        result: String,
+    },
+    NotifyResult {
+        method: String,
+    },
+    ReturnVisit {
+        method: String,
+        reached: bool,
+        satisfaction: Option<u8>,
+        nps: Option<u8>,
+        comment: Option<String>,
+    },
+    Review {
+        passed: bool,
+        comment: Option<String>,
+    },
+    SetPriority {
+        priority: Priority,
+        reason: String,
+    },
 }
 
 fn str_field(fields: &Map<String, Value>, name: &str) -> Result<Option<String>, FieldError> {
@@ -110,7 +140,11 @@ fn str_field(fields: &Map<String, Value>, name: &str) -> Result<Option<String>, 
         Some(Value::String(s)) => Ok(Some(s.clone())),
         // Users may be named by numeric id as well as by username.
         Some(Value::Number(n)) if name == "assignee" || name == "to" => Ok(Some(n.to_string())),
-        Some(_) => Err(FieldError::new(name, format!("{name} must be a string"), format!("{name} 必须是字符串"))),
+        Some(_) => Err(FieldError::new(
+            name,
+            format!("{name} must be a string"),
+            format!("{name} 必须是字符串"),
+        )),
     }
 }
 
@@ -118,11 +152,20 @@ fn bool_field(fields: &Map<String, Value>, name: &str) -> Result<Option<bool>, F
     match fields.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(_) => Err(FieldError::new(name, format!("{name} must be true or false"), format!("{name} 必须是 true 或 false"))),
+        Some(_) => Err(FieldError::new(
+            name,
+            format!("{name} must be true or false"),
+            format!("{name} 必须是 true 或 false"),
+        )),
     }
 }
 
-fn int_field(fields: &Map<String, Value>, name: &str, min: u8, max: u8) -> Result<Option<u8>, FieldError> {
+fn int_field(
+    fields: &Map<String, Value>,
+    name: &str,
+    min: u8,
+    max: u8,
+) -> Result<Option<u8>, FieldError> {
     match fields.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(v) => v
@@ -139,7 +182,12 @@ fn int_field(fields: &Map<String, Value>, name: &str, min: u8, max: u8) -> Resul
     }
 }
 
-fn one_of(fields: &Map<String, Value>, name: &str, allowed: &[&str], default: Option<&str>) -> Result<String, FieldError> {
+fn one_of(
+    fields: &Map<String, Value>,
+    name: &str,
+    allowed: &[&str],
+    default: Option<&str>,
+) -> Result<String, FieldError> {
     let v = match (str_field(fields, name)?, default) {
         (Some(v), _) => v,
         (None, Some(d)) => d.to_string(),
@@ -156,7 +204,11 @@ fn one_of(fields: &Map<String, Value>, name: &str, allowed: &[&str], default: Op
 }
 
 fn reason(fields: &Map<String, Value>) -> Result<String, FieldError> {
-    required_text(str_field(fields, "reason")?.as_deref(), "reason", limits::REASON)
+    required_text(
+        str_field(fields, "reason")?.as_deref(),
+        "reason",
+        limits::REASON,
+    )
 }
 
 impl ActionRequest {
@@ -164,13 +216,23 @@ impl ActionRequest {
     pub fn parse(body: &Map<String, Value>) -> Result<ActionRequest, FieldError> {
         let kind = match body.get("action") {
             Some(Value::String(s)) => ActionKind::parse(s)?,
-            Some(_) => return Err(FieldError::new("action", "action must be a string", "action 必须是字符串")),
+            Some(_) => {
+                return Err(FieldError::new(
+                    "action",
+                    "action must be a string",
+                    "action 必须是字符串",
+                ));
+            }
             None => return Err(FieldError::required("action")),
         };
         let mut fields = body.clone();
         fields.remove("action");
         let input = Self::parse_input(kind, &fields)?;
-        Ok(ActionRequest { kind, fields, input })
+        Ok(ActionRequest {
+            kind,
+            fields,
+            input,
+        })
     }
 
     fn parse_input(kind: ActionKind, f: &Map<String, Value>) -> Result<ActionInput, FieldError> {
@@ -179,8 +241,12 @@ impl ActionRequest {
             K::Dispatch => ActionInput::Dispatch {
                 assignee: required_text(str_field(f, "assignee")?.as_deref(), "assignee", 64)?,
             },
-            K::Start | K::Resume | K::AcceptTransfer | K::Confirm | K::Archive => ActionInput::Plain,
-            K::Suspend | K::RejectTransfer | K::Reject | K::Appeal | K::Withdraw => ActionInput::WithReason { reason: reason(f)? },
+            K::Start | K::Resume | K::AcceptTransfer | K::Confirm | K::Archive => {
+                ActionInput::Plain
+            }
+            K::Suspend | K::RejectTransfer | K::Reject | K::Appeal | K::Withdraw => {
+                ActionInput::WithReason { reason: reason(f)? }
+            }
             K::Transfer => ActionInput::Transfer {
                 to: required_text(str_field(f, "to")?.as_deref(), "to", 64)?,
                 reason: reason(f)?,
@@ -190,28 +256,58 @@ impl ActionRequest {
                 let to_tier = int_field(f, "to_tier", 1, 3)?;
                 let to = optional_text(str_field(f, "to")?.as_deref(), "to", 64)?;
                 if to_tier.is_none() && to.is_none() {
-                    return Err(FieldError::new("to_tier", "escalate needs to_tier (2 or 3) or to (a user)", "升级需要指定 to_tier（2 或 3）或 to（接收人）"));
+                    return Err(FieldError::new(
+                        "to_tier",
+                        "escalate needs to_tier (2 or 3) or to (a user)",
+                        "升级需要指定 to_tier（2 或 3）或 to（接收人）",
+                    ));
                 }
-                ActionInput::Escalate { to_tier, to, reason: reason(f)? }
+                ActionInput::Escalate {
+                    to_tier,
+                    to,
+                    reason: reason(f)?,
+                }
             }
             K::Approve => ActionInput::Approve {
-                comment: optional_text(str_field(f, "comment")?.as_deref(), "comment", limits::COMMENT)?,
+                comment: optional_text(
+                    str_field(f, "comment")?.as_deref(),
+                    "comment",
+                    limits::COMMENT,
+                )?,
             },
             K::Resolve => ActionInput::Resolve {
-                result: required_text(str_field(f, "result")?.as_deref(), "result", limits::RESULT)?,
+                result: required_text(
+                    str_field(f, "result")?.as_deref(),
+                    "result",
+                    limits::RESULT,
+                )?,
             },
-            K::NotifyResult => ActionInput::NotifyResult { method: one_of(f, "method", NOTIFY_METHODS, None)? },
+            K::NotifyResult => ActionInput::NotifyResult {
+                method: one_of(f, "method", NOTIFY_METHODS, None)?,
+            },
             K::ReturnVisit => Self::parse_visit(f)?,
             K::Review => {
-                let passed = bool_field(f, "passed")?.ok_or_else(|| FieldError::required("passed"))?;
-                let comment = optional_text(str_field(f, "comment")?.as_deref(), "comment", limits::COMMENT)?;
+                let passed =
+                    bool_field(f, "passed")?.ok_or_else(|| FieldError::required("passed"))?;
+                let comment = optional_text(
+                    str_field(f, "comment")?.as_deref(),
+                    "comment",
+                    limits::COMMENT,
+                )?;
                 if !passed && comment.is_none() {
-                    return Err(FieldError::new("comment", "a review that does not pass needs a comment", "复核不通过时必须填写意见"));
+                    return Err(FieldError::new(
+                        "comment",
+                        "a review that does not pass needs a comment",
+                        "复核不通过时必须填写意见",
+                    ));
                 }
                 ActionInput::Review { passed, comment }
             }
             K::SetPriority => ActionInput::SetPriority {
-                priority: Priority::parse(&str_field(f, "priority")?.ok_or_else(|| FieldError::required("priority"))?, "priority")?,
+                priority: Priority::parse(
+                    &str_field(f, "priority")?.ok_or_else(|| FieldError::required("priority"))?,
+                    "priority",
+                )?,
                 reason: reason(f)?,
             },
         })
@@ -221,14 +317,22 @@ impl ActionRequest {
         let reached = bool_field(f, "reached")?.ok_or_else(|| FieldError::required("reached"))?;
         let satisfaction = int_field(f, "satisfaction", 1, 5)?;
         if reached && satisfaction.is_none() {
-            return Err(FieldError::new("satisfaction", "a return visit that reached the customer needs satisfaction 1-5", "回访成功时必须填写满意度（1–5）"));
+            return Err(FieldError::new(
+                "satisfaction",
+                "a return visit that reached the customer needs satisfaction 1-5",
+                "回访成功时必须填写满意度（1–5）",
+            ));
         }
         Ok(ActionInput::ReturnVisit {
             method: one_of(f, "method", VISIT_METHODS, None)?,
             reached,
             satisfaction,
             nps: int_field(f, "nps", 0, 10)?,
-            comment: optional_text(str_field(f, "comment")?.as_deref(), "comment", limits::COMMENT)?,
+            comment: optional_text(
+                str_field(f, "comment")?.as_deref(),
+                "comment",
+                limits::COMMENT,
+            )?,
         })
     }
 
@@ -246,8 +350,16 @@ impl ActionRequest {
 /// What a transfer action does to the transfer records.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TransferChange {
-    Open { from: Option<UserId>, to: UserId, reason: String, mode: String },
-    Close { accepted: bool, reason: Option<String> },
+    Open {
+        from: Option<UserId>,
+        to: UserId,
+        reason: String,
+        mode: String,
+    },
+    Close {
+        accepted: bool,
+        reason: Option<String>,
+    },
 }
 
 /// The result of a permitted action.
@@ -277,7 +389,10 @@ pub fn decide(
     }
     let mut next = ticket.clone();
     let transfer = apply_effect(&mut next, actor, request.kind, &request.input, target, now)?;
-    let branch_taken = rule.branch.as_ref().filter(|b| request.fields.get(&b.field) == Some(&b.equals));
+    let branch_taken = rule
+        .branch
+        .as_ref()
+        .filter(|b| request.fields.get(&b.field) == Some(&b.equals));
     if let Some(to) = branch_taken.map(|b| &b.to).or(rule.to.as_ref()) {
         next.status = to.clone();
     }
@@ -290,14 +405,28 @@ pub fn decide(
     })
 }
 
-fn handler_target<'a>(target: Option<&'a StaffRef>, field: &str) -> Result<&'a StaffRef, DomainError> {
+fn handler_target<'a>(
+    target: Option<&'a StaffRef>,
+    field: &str,
+) -> Result<&'a StaffRef, DomainError> {
     let t = target.ok_or_else(|| FieldError::new(field, "unknown user", "用户不存在"))?;
-    let handles = matches!(t.role, Role::Agent | Role::Engineer | Role::ComplaintSpecialist | Role::Supervisor);
+    let handles = matches!(
+        t.role,
+        Role::Agent | Role::Engineer | Role::ComplaintSpecialist | Role::Supervisor
+    );
     if !t.active || !handles {
         return Err(FieldError::new(
             field,
-            format!("{} cannot handle tickets (inactive or role {})", t.username, t.role.as_str()),
-            format!("{} 不能处理工单（已停用或角色为{}）", t.username, t.role.label_zh()),
+            format!(
+                "{} cannot handle tickets (inactive or role {})",
+                t.username,
+                t.role.as_str()
+            ),
+            format!(
+                "{} 不能处理工单（已停用或角色为{}）",
+                t.username,
+                t.role.label_zh()
+            ),
         )
         .into());
     }
@@ -322,7 +451,10 @@ fn apply_effect(
         (ActionKind::AcceptTransfer, _) => return Ok(Some(accept_transfer(t, actor))),
         (ActionKind::RejectTransfer, ActionInput::WithReason { reason }) => {
             t.transfer_to = None;
-            return Ok(Some(TransferChange::Close { accepted: false, reason: Some(reason.clone()) }));
+            return Ok(Some(TransferChange::Close {
+                accepted: false,
+                reason: Some(reason.clone()),
+            }));
         }
         (_, ActionInput::Escalate { to_tier, .. }) => {
             let to = target.map(|s| handler_target(Some(s), "to")).transpose()?;
@@ -333,7 +465,15 @@ fn apply_effect(
             t.resolved_at = Some(now);
         }
         (ActionKind::Appeal, _) => reopen_on_appeal(t),
-        (_, ActionInput::ReturnVisit { reached: true, satisfaction, nps, .. }) => {
+        (
+            _,
+            ActionInput::ReturnVisit {
+                reached: true,
+                satisfaction,
+                nps,
+                ..
+            },
+        ) => {
             t.satisfaction = *satisfaction;
             t.nps = *nps;
         }
@@ -347,7 +487,10 @@ fn apply_effect(
 fn accept_transfer(t: &mut Ticket, actor: &Actor) -> TransferChange {
     t.assignee = t.transfer_to.take();
     t.tier = actor.role.tier().unwrap_or(t.tier);
-    TransferChange::Close { accepted: true, reason: None }
+    TransferChange::Close {
+        accepted: true,
+        reason: None,
+    }
 }
 
 fn dispatch(t: &mut Ticket, to: &StaffRef) {
@@ -357,9 +500,20 @@ fn dispatch(t: &mut Ticket, to: &StaffRef) {
     }
 }
 
-fn transfer(t: &mut Ticket, actor: &Actor, to: &StaffRef, reason: &str, mode: &str) -> Result<Option<TransferChange>, DomainError> {
+fn transfer(
+    t: &mut Ticket,
+    actor: &Actor,
+    to: &StaffRef,
+    reason: &str,
+    mode: &str,
+) -> Result<Option<TransferChange>, DomainError> {
     if t.assignee == Some(to.id) {
-        return Err(FieldError::new("to", "the ticket is already assigned to this user", "工单已由该用户处理").into());
+        return Err(FieldError::new(
+            "to",
+            "the ticket is already assigned to this user",
+            "工单已由该用户处理",
+        )
+        .into());
     }
     t.transfer_to = Some(to.id);
     Ok(Some(TransferChange::Open {
@@ -371,11 +525,16 @@ fn transfer(t: &mut Ticket, actor: &Actor, to: &StaffRef, reason: &str, mode: &s
 }
 
 fn escalate(t: &mut Ticket, to_tier: Option<u8>, to: Option<&StaffRef>) -> Result<(), DomainError> {
-    let tier = to_tier.or_else(|| to.and_then(|s| s.role.tier())).unwrap_or(t.tier);
+    let tier = to_tier
+        .or_else(|| to.and_then(|s| s.role.tier()))
+        .unwrap_or(t.tier);
     if tier <= t.tier && to.is_none() {
         return Err(FieldError::new(
             "to_tier",
-            format!("the ticket is already at tier L{}; escalate to a higher tier", t.tier),
+            format!(
+                "the ticket is already at tier L{}; escalate to a higher tier",
+                t.tier
+            ),
             format!("工单已在 L{} 层级，只能升级到更高层级", t.tier),
         )
         .into());
@@ -400,7 +559,9 @@ pub fn reopen_on_appeal(t: &mut Ticket) {
 /// Fields of a ticket JSON that differ between two snapshots: the
 /// `before`/`after` of an audit event.
 pub fn diff(before: &Ticket, after: &Ticket) -> (Value, Value) {
-    let (Ok(Value::Object(b)), Ok(Value::Object(a))) = (serde_json::to_value(before), serde_json::to_value(after)) else {
+    let (Ok(Value::Object(b)), Ok(Value::Object(a))) =
+        (serde_json::to_value(before), serde_json::to_value(after))
+    else {
         return (json!({}), json!({}));
     };
     let mut out_b = Map::new();

@@ -13,7 +13,11 @@ pub struct FieldError {
 }
 
 impl FieldError {
-    pub fn new(field: impl Into<String>, message: impl Into<String>, zh: impl Into<String>) -> Self {
+    pub fn new(
+        field: impl Into<String>,
+        message: impl Into<String>,
+        zh: impl Into<String>,
+    ) -> Self {
         Self {
             field: field.into(),
             message: message.into(),
@@ -22,7 +26,11 @@ impl FieldError {
     }
 
     pub fn required(field: &str) -> Self {
-        Self::new(field, format!("{field} is required"), format!("{field} 为必填项"))
+        Self::new(
+            field,
+            format!("{field} is required"),
+            format!("{field} 为必填项"),
+        )
     }
 }
 
@@ -39,7 +47,11 @@ pub enum DomainError {
     },
     /// The caller's role (or relation to the ticket) may not take the action.
     #[error("role {role} may not {action}")]
-    Forbidden { action: String, role: String, reason: String },
+    Forbidden {
+        action: String,
+        role: String,
+        reason: String,
+    },
     /// Archived tickets are immutable.
     #[error("ticket is archived and immutable")]
     Archived,

@@ -16,12 +16,21 @@ use std::collections::BTreeMap;
 /// The default flow files, compiled into the binary.
 pub const DEFAULT_FLOWS: &[(&str, &str)] = &[
     ("complaint.toml", include_str!("../flows/complaint.toml")),
-    ("consultation.toml", include_str!("../flows/consultation.toml")),
+    (
+        "consultation.toml",
+        include_str!("../flows/consultation.toml"),
+    ),
     ("business.toml", include_str!("../flows/business.toml")),
     ("account.toml", include_str!("../flows/account.toml")),
-    ("service_request.toml", include_str!("../flows/service_request.toml")),
+    (
+        "service_request.toml",
+        include_str!("../flows/service_request.toml"),
+    ),
     ("fault.toml", include_str!("../flows/fault.toml")),
-    ("unsubscribe.toml", include_str!("../flows/unsubscribe.toml")),
+    (
+        "unsubscribe.toml",
+        include_str!("../flows/unsubscribe.toml"),
+    ),
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -112,9 +121,15 @@ impl Guard {
 
     fn describe(self) -> (&'static str, &'static str) {
         match self {
-            Guard::FirstOwner => ("only the first-contact owner may do this", "仅首问责任人可执行此操作"),
+            Guard::FirstOwner => (
+                "only the first-contact owner may do this",
+                "仅首问责任人可执行此操作",
+            ),
             Guard::Assignee => ("only the assignee may do this", "仅当前处理人可执行此操作"),
-            Guard::TransferTarget => ("only the receiver of the transfer may do this", "仅转派接收人可执行此操作"),
+            Guard::TransferTarget => (
+                "only the receiver of the transfer may do this",
+                "仅转派接收人可执行此操作",
+            ),
         }
     }
 }
@@ -125,7 +140,10 @@ impl Flow {
             file: file.to_string(),
             message: e.to_string(),
         })?;
-        flow.check().map_err(|message| FlowError { file: file.to_string(), message })?;
+        flow.check().map_err(|message| FlowError {
+            file: file.to_string(),
+            message,
+        })?;
         Ok(flow)
     }
 
@@ -142,7 +160,10 @@ impl Flow {
             let targets = rule.to.iter().chain(rule.branch.as_ref().map(|b| &b.to));
             for s in rule.from.iter().chain(targets) {
                 if !known(s) {
-                    return Err(format!("action '{}' names unknown state '{s}'", rule.name.as_str()));
+                    return Err(format!(
+                        "action '{}' names unknown state '{s}'",
+                        rule.name.as_str()
+                    ));
                 }
             }
             if rule.roles.is_empty() {
@@ -170,7 +191,10 @@ impl Flow {
     pub fn allowed_actions(&self, ticket: &Ticket, actor: &Actor) -> Vec<ActionKind> {
         let mut out: Vec<ActionKind> = Vec::new();
         for rule in &self.actions {
-            if rule.from.contains(&ticket.status) && self.permits(rule, ticket, actor) && !out.contains(&rule.name) {
+            if rule.from.contains(&ticket.status)
+                && self.permits(rule, ticket, actor)
+                && !out.contains(&rule.name)
+            {
                 out.push(rule.name);
             }
         }
@@ -179,7 +203,12 @@ impl Flow {
 
     /// The rule under which this actor may take `kind` now, or why not:
     /// wrong state → NotAllowed (409), wrong role or relation → Forbidden (403).
-    pub fn rule_for(&self, ticket: &Ticket, actor: &Actor, kind: ActionKind) -> Result<&ActionRule, DomainError> {
+    pub fn rule_for(
+        &self,
+        ticket: &Ticket,
+        actor: &Actor,
+        kind: ActionKind,
+    ) -> Result<&ActionRule, DomainError> {
         if self.is_final(&ticket.status) {
             return Err(DomainError::Archived);
         }
@@ -192,13 +221,21 @@ impl Flow {
             return Err(DomainError::NotAllowed {
                 action: kind.as_str().to_string(),
                 state: ticket.status.clone(),
-                allowed: self.allowed_actions(ticket, actor).iter().map(|a| a.as_str().to_string()).collect(),
+                allowed: self
+                    .allowed_actions(ticket, actor)
+                    .iter()
+                    .map(|a| a.as_str().to_string())
+                    .collect(),
             });
         }
         if let Some(rule) = in_state.iter().find(|r| self.permits(r, ticket, actor)) {
             return Ok(rule);
         }
-        let reason = match in_state.iter().find(|r| r.roles.contains(&actor.role)).and_then(|r| r.only) {
+        let reason = match in_state
+            .iter()
+            .find(|r| r.roles.contains(&actor.role))
+            .and_then(|r| r.only)
+        {
             Some(guard) => guard.describe().0.to_string(),
             None => format!("role {} may not {}", actor.role.as_str(), kind.as_str()),
         };
@@ -227,7 +264,9 @@ impl FlowSet {
     /// flow of the type it declares.
     pub fn load(overrides: &[(String, String)]) -> Result<FlowSet, FlowError> {
         let mut flows = BTreeMap::new();
-        let defaults = DEFAULT_FLOWS.iter().map(|(f, t)| (f.to_string(), t.to_string()));
+        let defaults = DEFAULT_FLOWS
+            .iter()
+            .map(|(f, t)| (f.to_string(), t.to_string()));
         for (file, text) in defaults.chain(overrides.iter().cloned()) {
             let flow = Flow::parse(&file, &text)?;
             flows.insert(flow.ticket_type, flow);

@@ -16,13 +16,23 @@ pub enum ApiError {
     #[error("malformed request: {0}")]
     Malformed(String),
     #[error("not authenticated")]
-    Unauthorized { message: &'static str, message_zh: &'static str },
+    Unauthorized {
+        message: &'static str,
+        message_zh: &'static str,
+    },
     #[error("forbidden: {reason}")]
     Forbidden { reason: String, reason_zh: String },
     #[error("{what} not found")]
-    NotFound { what: &'static str, what_zh: &'static str },
+    NotFound {
+        what: &'static str,
+        what_zh: &'static str,
+    },
     #[error("action {action} not allowed in state {state}")]
-    NotAllowed { action: String, state: String, allowed: Vec<String> },
+    NotAllowed {
+        action: String,
+        state: String,
+        allowed: Vec<String>,
+    },
     #[error("ticket is archived")]
     Archived,
     #[error("conflict on {constraint}")]
@@ -43,7 +53,15 @@ impl From<DomainError> for ApiError {
     fn from(e: DomainError) -> Self {
         match e {
             DomainError::Invalid(f) => ApiError::Invalid(f),
-            DomainError::NotAllowed { action, state, allowed } => ApiError::NotAllowed { action, state, allowed },
+            DomainError::NotAllowed {
+                action,
+                state,
+                allowed,
+            } => ApiError::NotAllowed {
+                action,
+                state,
+                allowed,
+            },
             DomainError::Forbidden { reason, .. } => {
                 let reason_zh = guard_reason_zh(&reason).to_string();
                 ApiError::Forbidden { reason, reason_zh }
@@ -56,7 +74,10 @@ impl From<DomainError> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::NotFound => ApiError::NotFound { what: "ticket", what_zh: "工单" },
+            StoreError::NotFound => ApiError::NotFound {
+                what: "ticket",
+                what_zh: "工单",
+            },
             StoreError::Domain(d) => d.into(),
             StoreError::Conflict { constraint } => ApiError::Conflict { constraint },
             other => ApiError::Internal(other.to_string()),
@@ -76,7 +97,14 @@ struct Body {
 
 impl ApiError {
     fn body(self) -> Body {
-        let plain = |status, code, message: String, message_zh: String| Body { status, code, message, message_zh, field: None, details: json!({}) };
+        let plain = |status, code, message: String, message_zh: String| Body {
+            status,
+            code,
+            message,
+            message_zh,
+            field: None,
+            details: json!({}),
+        };
         match self {
             ApiError::Invalid(f) => Body {
                 status: StatusCode::UNPROCESSABLE_ENTITY,
@@ -86,11 +114,35 @@ impl ApiError {
                 field: Some(f.field),
                 details: json!({}),
             },
-            ApiError::Malformed(m) => plain(StatusCode::BAD_REQUEST, "malformed_request", m, "请求格式错误，无法解析".into()),
-            ApiError::Unauthorized { message, message_zh } => plain(StatusCode::UNAUTHORIZED, "unauthorized", message.into(), message_zh.into()),
-            ApiError::Forbidden { reason, reason_zh } => plain(StatusCode::FORBIDDEN, "forbidden", reason, reason_zh),
-            ApiError::NotFound { what, what_zh } => plain(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"), format!("{what_zh}不存在")),
-            ApiError::NotAllowed { action, state, allowed } => Body {
+            ApiError::Malformed(m) => plain(
+                StatusCode::BAD_REQUEST,
+                "malformed_request",
+                m,
+                "请求格式错误，无法解析".into(),
+            ),
+            ApiError::Unauthorized {
+                message,
+                message_zh,
+            } => plain(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                message.into(),
+                message_zh.into(),
+            ),
+            ApiError::Forbidden { reason, reason_zh } => {
+                plain(StatusCode::FORBIDDEN, "forbidden", reason, reason_zh)
+            }
+            ApiError::NotFound { what, what_zh } => plain(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("{what} not found"),
+                format!("{what_zh}不存在"),
+            ),
+            ApiError::NotAllowed {
+                action,
+                state,
+                allowed,
+            } => Body {
                 status: StatusCode::CONFLICT,
                 code: "action_not_allowed",
                 message: format!("action '{action}' is not allowed in state '{state}'"),
@@ -122,7 +174,12 @@ impl ApiError {
             ),
             ApiError::Internal(m) => {
                 tracing::error!(error = %m, "internal error");
-                plain(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "internal server error".into(), "服务器内部错误".into())
+                plain(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal_error",
+                    "internal server error".into(),
+                    "服务器内部错误".into(),
+                )
             }
         }
     }

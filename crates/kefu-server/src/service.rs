@@ -3,7 +3,9 @@
 //! request names, and hands the store a decision closure that applies the
 //! flow rules inside the write transaction.
 
-use crate::auth::{PasswordCost, SessionCache, check_password_policy, new_token, token_hash, verify_password};
+use crate::auth::{
+    PasswordCost, SessionCache, check_password_policy, new_token, token_hash, verify_password,
+};
 use crate::directory::{Directory, UserSummary};
 use crate::error::ApiError;
 use crate::view::ticket_view;
@@ -29,7 +31,10 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { token_ttl: Duration::hours(12), password_cost: PasswordCost::default() }
+        Settings {
+            token_ttl: Duration::hours(12),
+            password_cost: PasswordCost::default(),
+        }
     }
 }
 
@@ -51,7 +56,10 @@ pub struct Kefu<S> {
 
 impl<S: Clone> Clone for Kefu<S> {
     fn clone(&self) -> Self {
-        Kefu { store: self.store.clone(), core: self.core.clone() }
+        Kefu {
+            store: self.store.clone(),
+            core: self.core.clone(),
+        }
     }
 }
 
@@ -64,13 +72,29 @@ pub struct LoginResponse {
 }
 
 impl<S: Store> Kefu<S> {
-    pub async fn new(store: S, flows: FlowSet, policy: Policy, clock: Arc<dyn Clock>, settings: Settings) -> Result<Self, ApiError> {
+    pub async fn new(
+        store: S,
+        flows: FlowSet,
+        policy: Policy,
+        clock: Arc<dyn Clock>,
+        settings: Settings,
+    ) -> Result<Self, ApiError> {
         let directory = Directory::default();
         for u in store.list_users().await? {
             directory.remember(&u);
         }
-        let core = Core { flows, policy, clock, directory, sessions: SessionCache::default(), settings };
-        Ok(Kefu { store, core: Arc::new(core) })
+        let core = Core {
+            flows,
+            policy,
+            clock,
+            directory,
+            sessions: SessionCache::default(),
+            settings,
+        };
+        Ok(Kefu {
+            store,
+            core: Arc::new(core),
+        })
     }
 
     pub fn now(&self) -> DateTime<Utc> {
@@ -79,44 +103,96 @@ impl<S: Store> Kefu<S> {
 
     // --- staff ---
 
-    pub async fn add_user(&self, username: &str, role: Role, name: Option<&str>, password: &str) -> Result<UserSummary, ApiError> {
+    pub async fn add_user(
+        &self,
+        username: &str,
+        role: Role,
+        name: Option<&str>,
+        password: &str,
+    ) -> Result<UserSummary, ApiError> {
         let username = required_text(Some(username), "username", 64)?;
-        if !username.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')) {
-            return Err(FieldError::new("username", "a username uses letters, digits, '_', '-' and '.' only", "用户名只能包含字母、数字、下划线、连字符和点").into());
+        if !username
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        {
+            return Err(FieldError::new(
+                "username",
+                "a username uses letters, digits, '_', '-' and '.' only",
+                "用户名只能包含字母、数字、下划线、连字符和点",
+            )
+            .into());
         }
         check_password_policy(password)?;
         let cost = self.core.settings.password_cost;
         let pw = password.to_string();
-        let hash = tokio::task::spawn_blocking(move || cost.hash(&pw)).await.map_err(|e| ApiError::Internal(e.to_string()))??;
+        let hash = tokio::task::spawn_blocking(move || cost.hash(&pw))
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))??;
         let display_name = name.map_or_else(|| username.clone(), str::to_string);
-        let user = self.store.create_user(NewUser { username, display_name, role, password_hash: hash, now: self.now() }).await?;
+        let user = self
+            .store
+            .create_user(NewUser {
+                username,
+                display_name,
+                role,
+                password_hash: hash,
+                now: self.now(),
+            })
+            .await?;
         self.core.directory.remember(&user);
         Ok((&user).into())
     }
 
     pub async fn set_password(&self, username: &str, password: &str) -> Result<(), ApiError> {
         check_password_policy(password)?;
-        let user = self.store.user_by_username(username).await?.ok_or(ApiError::NotFound { what: "user", what_zh: "用户" })?;
+        let user = self
+            .store
+            .user_by_username(username)
+            .await?
+            .ok_or(ApiError::NotFound {
+                what: "user",
+                what_zh: "用户",
+            })?;
         let cost = self.core.settings.password_cost;
         let pw = password.to_string();
-        let hash = tokio::task::spawn_blocking(move || cost.hash(&pw)).await.map_err(|e| ApiError::Internal(e.to_string()))??;
+        let hash = tokio::task::spawn_blocking(move || cost.hash(&pw))
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))??;
         Ok(self.store.set_password(user.id, hash).await?)
     }
 
     pub async fn login(&self, username: &str, password: &str) -> Result<LoginResponse, ApiError> {
-        const BAD: ApiError = ApiError::Unauthorized { message: "wrong username or password", message_zh: "用户名或密码错误" };
+        const BAD: ApiError = ApiError::Unauthorized {
+            message: "wrong username or password",
+            message_zh: "用户名或密码错误",
+        };
         let user = self.store.user_by_username(username).await?;
         // Verify even for unknown users, so timing does not reveal who exists.
-        let hash = user.as_ref().map_or_else(|| DUMMY_HASH.to_string(), |u| u.password_hash.clone());
+        let hash = user
+            .as_ref()
+            .map_or_else(|| DUMMY_HASH.to_string(), |u| u.password_hash.clone());
         let pw = password.to_string();
-        let ok = tokio::task::spawn_blocking(move || verify_password(&pw, &hash)).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+        let ok = tokio::task::spawn_blocking(move || verify_password(&pw, &hash))
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
         let user = user.filter(|u| ok && u.active).ok_or(BAD)?;
         let token = new_token()?;
         let now = self.now();
         let expires_at = now + self.core.settings.token_ttl;
-        self.store.create_session(Session { token_hash: token_hash(&token), user_id: user.id, created_at: now, expires_at }).await?;
+        self.store
+            .create_session(Session {
+                token_hash: token_hash(&token),
+                user_id: user.id,
+                created_at: now,
+                expires_at,
+            })
+            .await?;
         self.core.directory.remember(&user);
-        Ok(LoginResponse { token, expires_at, user: (&user).into() })
+        Ok(LoginResponse {
+            token,
+            expires_at,
+            user: (&user).into(),
+        })
     }
 
     pub async fn logout(&self, hash: &str) -> Result<(), ApiError> {
@@ -126,7 +202,13 @@ impl<S: Store> Kefu<S> {
 
     /// A staff member named by username or numeric id.
     pub async fn find_staff(&self, name: &str, field: &str) -> Result<UserSummary, ApiError> {
-        let unknown = || FieldError::new(field, format!("unknown user '{name}'"), format!("用户“{name}”不存在"));
+        let unknown = || {
+            FieldError::new(
+                field,
+                format!("unknown user '{name}'"),
+                format!("用户“{name}”不存在"),
+            )
+        };
         if let Some(u) = self.core.directory.by_username(name) {
             return Ok(u);
         }
@@ -144,16 +226,37 @@ impl<S: Store> Kefu<S> {
     fn renderer(&self, viewer: &Actor) -> Render {
         let core = self.core.clone();
         let viewer = viewer.clone();
-        Box::new(move |t: &Ticket| serde_json::to_value(ticket_view(t, &viewer, &core.flows, &core.directory)).unwrap_or(Value::Null))
+        Box::new(move |t: &Ticket| {
+            serde_json::to_value(ticket_view(t, &viewer, &core.flows, &core.directory))
+                .unwrap_or(Value::Null)
+        })
     }
 
     fn idem(actor: &Actor, key: Option<String>) -> Option<IdempotencyKey> {
-        key.map(|key| IdempotencyKey { user: actor.id, key })
+        key.map(|key| IdempotencyKey {
+            user: actor.id,
+            key,
+        })
     }
 
-    pub async fn create_ticket(&self, actor: &Actor, req: &IntakeRequest, idempotency: Option<String>) -> Result<Written, ApiError> {
-        if !matches!(actor.role, Role::Agent | Role::Supervisor | Role::Admin | Role::ComplaintSpecialist | Role::Engineer) {
-            return Err(ApiError::Forbidden { reason: format!("role {} may not register tickets", actor.role.as_str()), reason_zh: "当前角色无权登记工单".into() });
+    pub async fn create_ticket(
+        &self,
+        actor: &Actor,
+        req: &IntakeRequest,
+        idempotency: Option<String>,
+    ) -> Result<Written, ApiError> {
+        if !matches!(
+            actor.role,
+            Role::Agent
+                | Role::Supervisor
+                | Role::Admin
+                | Role::ComplaintSpecialist
+                | Role::Engineer
+        ) {
+            return Err(ApiError::Forbidden {
+                reason: format!("role {} may not register tickets", actor.role.as_str()),
+                reason_zh: "当前角色无权登记工单".into(),
+            });
         }
         let ticket = req.parse(&self.core.policy.priority)?;
         let initial_state = self.core.flows.get(ticket.ticket_type).initial.clone();
@@ -176,36 +279,73 @@ impl<S: Store> Kefu<S> {
     }
 
     pub async fn ticket(&self, key: &str) -> Result<Ticket, ApiError> {
-        let not_found = ApiError::NotFound { what: "ticket", what_zh: "工单" };
+        let not_found = ApiError::NotFound {
+            what: "ticket",
+            what_zh: "工单",
+        };
         let key = if looks_like_number(key) {
             TicketKey::Number(key.to_string())
         } else {
             TicketKey::Id(TicketId(key.parse().map_err(|_| not_found)?))
         };
-        self.store.ticket(key).await?.ok_or(ApiError::NotFound { what: "ticket", what_zh: "工单" })
+        self.store.ticket(key).await?.ok_or(ApiError::NotFound {
+            what: "ticket",
+            what_zh: "工单",
+        })
     }
 
     pub fn view(&self, t: &Ticket, viewer: &Actor) -> Value {
         (self.renderer(viewer))(t)
     }
 
-    pub async fn act(&self, actor: &Actor, key: &str, body: &Map<String, Value>, idempotency: Option<String>) -> Result<Written, ApiError> {
+    pub async fn act(
+        &self,
+        actor: &Actor,
+        key: &str,
+        body: &Map<String, Value>,
+        idempotency: Option<String>,
+    ) -> Result<Written, ApiError> {
         let request = ActionRequest::parse(body)?;
         let id = self.ticket_id(key).await?;
         let target = match request.target_user() {
             Some((field, name)) => Some(self.find_staff(name, field).await?),
             None => None,
         };
-        let target = target.map(|u| StaffRef { id: u.id, username: u.username, role: u.role, active: u.active });
+        let target = target.map(|u| StaffRef {
+            id: u.id,
+            username: u.username,
+            role: u.role,
+            active: u.active,
+        });
         let (core, who, now) = (self.core.clone(), actor.clone(), self.now());
         let decide_fn: Decide = Box::new(move |t: &Ticket| {
-            let d = decide(core.flows.get(t.ticket_type), t, &who, &request, target.as_ref(), now)?;
-            Ok(Mutation { ticket: d.ticket, action: d.action.as_str().to_string(), data: d.data, transfer: d.transfer, comment: None })
+            let d = decide(
+                core.flows.get(t.ticket_type),
+                t,
+                &who,
+                &request,
+                target.as_ref(),
+                now,
+            )?;
+            Ok(Mutation {
+                ticket: d.ticket,
+                action: d.action.as_str().to_string(),
+                data: d.data,
+                transfer: d.transfer,
+                comment: None,
+            })
         });
         self.mutate(actor, id, idempotency, decide_fn, 200).await
     }
 
-    pub async fn comment(&self, actor: &Actor, key: &str, body: Option<&str>, internal: bool, idempotency: Option<String>) -> Result<Written, ApiError> {
+    pub async fn comment(
+        &self,
+        actor: &Actor,
+        key: &str,
+        body: Option<&str>,
+        internal: bool,
+        idempotency: Option<String>,
+    ) -> Result<Written, ApiError> {
         let text = required_text(body, "body", limits::COMMENT)?;
         let id = self.ticket_id(key).await?;
         let (core, now) = (self.core.clone(), self.now());
@@ -213,14 +353,33 @@ impl<S: Store> Kefu<S> {
             if core.flows.get(t.ticket_type).is_final(&t.status) {
                 return Err(DomainError::Archived);
             }
-            let ticket = Ticket { updated_at: now, ..t.clone() };
-            let comment = Some(NewComment { body: text, internal });
-            Ok(Mutation { ticket, action: "comment".into(), data: json!({"internal": internal}), transfer: None, comment })
+            let ticket = Ticket {
+                updated_at: now,
+                ..t.clone()
+            };
+            let comment = Some(NewComment {
+                body: text,
+                internal,
+            });
+            Ok(Mutation {
+                ticket,
+                action: "comment".into(),
+                data: json!({"internal": internal}),
+                transfer: None,
+                comment,
+            })
         });
         self.mutate(actor, id, idempotency, decide_fn, 201).await
     }
 
-    async fn mutate(&self, actor: &Actor, id: TicketId, idempotency: Option<String>, decide: Decide, status: u16) -> Result<Written, ApiError> {
+    async fn mutate(
+        &self,
+        actor: &Actor,
+        id: TicketId,
+        idempotency: Option<String>,
+        decide: Decide,
+        status: u16,
+    ) -> Result<Written, ApiError> {
         Ok(self
             .store
             .mutate_ticket(MutateTicket {

@@ -16,7 +16,9 @@ pub fn ts(t: DateTime<Utc>) -> String {
 pub fn parse_ts(s: &str) -> rusqlite::Result<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+        .map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+        })
 }
 
 pub fn opt_ts(s: Option<String>) -> rusqlite::Result<Option<DateTime<Utc>>> {
@@ -24,7 +26,9 @@ pub fn opt_ts(s: Option<String>) -> rusqlite::Result<Option<DateTime<Utc>>> {
 }
 
 pub fn json(s: &str) -> rusqlite::Result<serde_json::Value> {
-    serde_json::from_str(s).map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+    serde_json::from_str(s).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
 }
 
 pub fn decode_err(what: &str, e: impl std::fmt::Display) -> StoreError {
@@ -45,21 +49,27 @@ pub fn customer(r: &Row, at: usize) -> rusqlite::Result<Customer> {
         id: CustomerId(r.get(at)?),
         name: r.get(at + 1)?,
         phone: Phone::parse(&phone, "phone").map_err(conv)?,
-        id_number: id_number.map(|n| IdNumber::parse(&n, "id_number")).transpose().map_err(conv)?,
+        id_number: id_number
+            .map(|n| IdNumber::parse(&n, "id_number"))
+            .transpose()
+            .map_err(conv)?,
         address: r.get(at + 4)?,
         level: r.get(at + 5)?,
     })
 }
 
 pub fn customer_by_phone(c: &Connection, phone: &str) -> StoreResult<Option<Customer>> {
-    c.prepare_cached(&format!("SELECT {CUSTOMER_COLS} FROM customers c WHERE c.phone = ?1"))
-        .map_err(backend)?
-        .query_row([phone], |r| customer(r, 0))
-        .optional()
-        .map_err(backend)
+    c.prepare_cached(&format!(
+        "SELECT {CUSTOMER_COLS} FROM customers c WHERE c.phone = ?1"
+    ))
+    .map_err(backend)?
+    .query_row([phone], |r| customer(r, 0))
+    .optional()
+    .map_err(backend)
 }
 
-const EVENT_COLS: &str = "ticket_id, seq, at, actor, actor_name, action, data, before, after, prev_hash, hash";
+const EVENT_COLS: &str =
+    "ticket_id, seq, at, actor, actor_name, action, data, before, after, prev_hash, hash";
 
 fn event(r: &Row) -> rusqlite::Result<AuditEvent> {
     Ok(AuditEvent {
@@ -98,7 +108,12 @@ pub fn insert_event(c: &Connection, e: &AuditEvent) -> StoreResult<()> {
 }
 
 /// The events of one ticket, or of all tickets after a (ticket, seq) cursor.
-pub fn events(c: &Connection, ticket: Option<TicketId>, after: Option<(TicketId, i64)>, limit: u32) -> StoreResult<Vec<AuditEvent>> {
+pub fn events(
+    c: &Connection,
+    ticket: Option<TicketId>,
+    after: Option<(TicketId, i64)>,
+    limit: u32,
+) -> StoreResult<Vec<AuditEvent>> {
     let (t, s) = after.map_or((-1, -1), |(t, s)| (t.0, s));
     let rows = match ticket {
         Some(id) => c

@@ -25,11 +25,22 @@ fn replay(c: &Connection, key: &Option<IdempotencyKey>) -> StoreResult<Option<Wr
         .optional()
         .map_err(backend)?;
     found
-        .map(|(status, body)| Ok(Written::Replayed { status, body: serde_json::from_str(&body).map_err(|e| decode_err("response", e))? }))
+        .map(|(status, body)| {
+            Ok(Written::Replayed {
+                status,
+                body: serde_json::from_str(&body).map_err(|e| decode_err("response", e))?,
+            })
+        })
         .transpose()
 }
 
-fn remember(c: &Connection, key: &Option<IdempotencyKey>, status: u16, body: &Value, now: DateTime<Utc>) -> StoreResult<()> {
+fn remember(
+    c: &Connection,
+    key: &Option<IdempotencyKey>,
+    status: u16,
+    body: &Value,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
     if let Some(k) = key {
         c.prepare_cached("INSERT INTO idempotency_keys (user_id, key, status, body, created_at) VALUES (?1, ?2, ?3, ?4, ?5)")
             .map_err(backend)?
@@ -56,14 +67,23 @@ fn upsert_customer(c: &Connection, n: &NewCustomer, now: DateTime<Utc>) -> Store
         )
         .map_err(backend)?
         .query_row(
-            params![n.name, n.phone.as_str(), n.id_number.as_ref().map(|i| i.as_str()), n.address, n.level, ts(now)],
+            params![
+                n.name,
+                n.phone.as_str(),
+                n.id_number.as_ref().map(|i| i.as_str()),
+                n.address,
+                n.level,
+                ts(now)
+            ],
             |r| r.get(0),
         )
         .map_err(backend)?;
-    c.prepare_cached(&format!("SELECT {CUSTOMER_COLS} FROM customers c WHERE c.id = ?1"))
-        .map_err(backend)?
-        .query_row([id], |r| rows::customer(r, 0))
-        .map_err(backend)
+    c.prepare_cached(&format!(
+        "SELECT {CUSTOMER_COLS} FROM customers c WHERE c.id = ?1"
+    ))
+    .map_err(backend)?
+    .query_row([id], |r| rows::customer(r, 0))
+    .map_err(backend)
 }
 
 fn next_number(c: &Connection, now: DateTime<Utc>) -> StoreResult<String> {
@@ -77,7 +97,9 @@ fn next_number(c: &Connection, now: DateTime<Utc>) -> StoreResult<String> {
         .query_row([day.format("%Y%m%d").to_string()], |r| r.get(0))
         .map_err(backend)?;
     if seq > MAX_DAILY_SEQ {
-        return Err(StoreError::Backend(format!("the daily ticket sequence of {day} is exhausted")));
+        return Err(StoreError::Backend(format!(
+            "the daily ticket sequence of {day} is exhausted"
+        )));
     }
     Ok(format_number(day, seq as u32))
 }
@@ -99,7 +121,14 @@ pub fn create(c: &Connection, op: CreateTicket) -> StoreResult<Written> {
     }
     let customer = upsert_customer(c, &op.ticket.customer, op.now)?;
     let number = next_number(c, op.now)?;
-    let ticket = op.ticket.into_ticket(TicketId(0), number, customer, &op.initial_state, op.actor.id, op.now);
+    let ticket = op.ticket.into_ticket(
+        TicketId(0),
+        number,
+        customer,
+        &op.initial_state,
+        op.actor.id,
+        op.now,
+    );
     let id: i64 = c
         .prepare_cached(
             "INSERT INTO tickets (number, channel, type, priority, status, customer_id, first_owner, assignee, created_at, updated_at, doc)
@@ -121,22 +150,41 @@ pub fn create(c: &Connection, op: CreateTicket) -> StoreResult<Written> {
             |r| r.get(0),
         )
         .map_err(backend)?;
-    let ticket = Ticket { id: TicketId(id), ..ticket };
+    let ticket = Ticket {
+        id: TicketId(id),
+        ..ticket
+    };
     let after: Value = serde_json::from_str(&doc(&ticket)?).map_err(|e| decode_err("ticket", e))?;
-    let event = AuditEvent::seal(ticket.id, 1, op.now, Some(op.actor.id), &op.actor.username, "create", json!({}), json!({}), after, GENESIS);
+    let event = AuditEvent::seal(
+        ticket.id,
+        1,
+        op.now,
+        Some(op.actor.id),
+        &op.actor.username,
+        "create",
+        json!({}),
+        json!({}),
+        after,
+        GENESIS,
+    );
     rows::insert_event(c, &event)?;
     let body = (op.render)(&ticket);
     remember(c, &op.idempotency, 201, &body, op.now)?;
-    Ok(Written::New { ticket: Box::new(ticket), body })
+    Ok(Written::New {
+        ticket: Box::new(ticket),
+        body,
+    })
 }
 
 fn last_link(c: &Connection, id: TicketId) -> StoreResult<(i64, String)> {
-    c.prepare_cached("SELECT seq, hash FROM ticket_events WHERE ticket_id = ?1 ORDER BY seq DESC LIMIT 1")
-        .map_err(backend)?
-        .query_row([id.0], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()
-        .map_err(backend)
-        .map(|o| o.unwrap_or((0, GENESIS.to_string())))
+    c.prepare_cached(
+        "SELECT seq, hash FROM ticket_events WHERE ticket_id = ?1 ORDER BY seq DESC LIMIT 1",
+    )
+    .map_err(backend)?
+    .query_row([id.0], |r| Ok((r.get(0)?, r.get(1)?)))
+    .optional()
+    .map_err(backend)
+    .map(|o| o.unwrap_or((0, GENESIS.to_string())))
 }
 
 pub fn mutate(c: &Connection, op: MutateTicket) -> StoreResult<Written> {
@@ -158,7 +206,18 @@ pub fn mutate(c: &Connection, op: MutateTicket) -> StoreResult<Written> {
     if let (Some(cm), Value::Object(d)) = (&m.comment, &mut data) {
         d.insert("body".into(), json!(cm.body));
     }
-    let event = AuditEvent::seal(t.id, seq + 1, op.now, Some(op.actor.id), &op.actor.username, &m.action, data, b, a, &prev);
+    let event = AuditEvent::seal(
+        t.id,
+        seq + 1,
+        op.now,
+        Some(op.actor.id),
+        &op.actor.username,
+        &m.action,
+        data,
+        b,
+        a,
+        &prev,
+    );
     rows::insert_event(c, &event)?;
     if let Some(change) = &m.transfer {
         record_transfer(c, t.id, change, op.now)?;
@@ -171,10 +230,18 @@ pub fn mutate(c: &Connection, op: MutateTicket) -> StoreResult<Written> {
     }
     let body = (op.render)(t);
     remember(c, &op.idempotency, op.status, &body, op.now)?;
-    Ok(Written::New { ticket: Box::new(m.ticket), body })
+    Ok(Written::New {
+        ticket: Box::new(m.ticket),
+        body,
+    })
 }
 
-fn record_transfer(c: &Connection, id: TicketId, change: &TransferChange, now: DateTime<Utc>) -> StoreResult<()> {
+fn record_transfer(
+    c: &Connection,
+    id: TicketId,
+    change: &TransferChange,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
     match change {
         TransferChange::Open { from, to, reason, mode } => c
             .prepare_cached(
@@ -202,17 +269,29 @@ fn ticket_row(r: &rusqlite::Row) -> rusqlite::Result<Ticket> {
     let customer = rows::customer(r, 2)?;
     if let Value::Object(m) = &mut doc {
         m.insert("id".into(), json!(id));
-        m.insert("customer".into(), serde_json::to_value(&customer).unwrap_or(Value::Null));
+        m.insert(
+            "customer".into(),
+            serde_json::to_value(&customer).unwrap_or(Value::Null),
+        );
     }
-    serde_json::from_value(doc).map_err(|e| rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, Box::new(e)))
+    serde_json::from_value(doc).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, Box::new(e))
+    })
 }
 
 pub fn get(c: &Connection, key: &TicketKey) -> StoreResult<Option<Ticket>> {
     let (sql, arg): (String, Box<dyn ToSql>) = match key {
         TicketKey::Id(id) => (format!("{TICKET_SELECT} WHERE t.id = ?1"), Box::new(id.0)),
-        TicketKey::Number(n) => (format!("{TICKET_SELECT} WHERE t.number = ?1"), Box::new(n.clone())),
+        TicketKey::Number(n) => (
+            format!("{TICKET_SELECT} WHERE t.number = ?1"),
+            Box::new(n.clone()),
+        ),
     };
-    c.prepare_cached(&sql).map_err(backend)?.query_row([arg], ticket_row).optional().map_err(backend)
+    c.prepare_cached(&sql)
+        .map_err(backend)?
+        .query_row([arg], ticket_row)
+        .optional()
+        .map_err(backend)
 }
 
 /// WHERE clause and its parameters for a filter; bare `?` placeholders
@@ -243,7 +322,10 @@ fn conditions(f: &TicketFilter) -> (String, Vec<Box<dyn ToSql>>) {
         add("t.first_owner = ?", Box::new(v.0));
     }
     if let Some(v) = &f.customer_phone {
-        add("t.customer_id = (SELECT id FROM customers WHERE phone = ?)", Box::new(v.clone()));
+        add(
+            "t.customer_id = (SELECT id FROM customers WHERE phone = ?)",
+            Box::new(v.clone()),
+        );
     }
     if let Some(v) = &f.number {
         add("t.number = ?", Box::new(v.clone()));
@@ -262,13 +344,22 @@ fn conditions(f: &TicketFilter) -> (String, Vec<Box<dyn ToSql>>) {
     }
     if let Some(v) = &f.q {
         // Substring search until the full-text index arrives.
-        add("(instr(json_extract(t.doc, '$.title'), ?) > 0", Box::new(v.clone()));
-        add("instr(json_extract(t.doc, '$.description'), ?) > 0)", Box::new(v.clone()));
+        add(
+            "(instr(json_extract(t.doc, '$.title'), ?) > 0",
+            Box::new(v.clone()),
+        );
+        add(
+            "instr(json_extract(t.doc, '$.description'), ?) > 0)",
+            Box::new(v.clone()),
+        );
     }
     if sql.is_empty() {
         return (String::new(), args);
     }
-    let joined = sql.join(" AND ").replace("> 0 AND instr(json_extract(t.doc, '$.description')", "> 0 OR instr(json_extract(t.doc, '$.description')");
+    let joined = sql.join(" AND ").replace(
+        "> 0 AND instr(json_extract(t.doc, '$.description')",
+        "> 0 OR instr(json_extract(t.doc, '$.description')",
+    );
     (format!(" WHERE {joined}"), args)
 }
 
@@ -282,11 +373,19 @@ pub fn list(c: &Connection, f: &TicketFilter) -> StoreResult<Page<Ticket>> {
         .map_err(backend)?;
     let offset = i64::from(f.page.saturating_sub(1)) * i64::from(f.per_page);
     let items = c
-        .prepare_cached(&format!("{TICKET_SELECT}{cond} ORDER BY t.created_at DESC, t.id DESC LIMIT {} OFFSET {offset}", f.per_page))
+        .prepare_cached(&format!(
+            "{TICKET_SELECT}{cond} ORDER BY t.created_at DESC, t.id DESC LIMIT {} OFFSET {offset}",
+            f.per_page
+        ))
         .map_err(backend)?
         .query_map(params.as_slice(), ticket_row)
         .map_err(backend)?
         .collect::<Result<Vec<_>, _>>()
         .map_err(backend)?;
-    Ok(Page { items, total, page: f.page, per_page: f.per_page })
+    Ok(Page {
+        items,
+        total,
+        page: f.page,
+        per_page: f.per_page,
+    })
 }

@@ -11,7 +11,12 @@ const BATCH: u32 = 20_000;
 pub async fn verify<S: Store>(store: &S) -> Result<()> {
     let (tickets, events) = match check_all(store).await? {
         Ok(counts) => counts,
-        Err(broken) => bail!("audit chain BROKEN at ticket {} event {}: {}", broken.ticket_id, broken.seq, broken.reason),
+        Err(broken) => bail!(
+            "audit chain BROKEN at ticket {} event {}: {}",
+            broken.ticket_id,
+            broken.seq,
+            broken.reason
+        ),
     };
     println!("audit chains intact: {tickets} tickets, {events} events verified");
     Ok(())
@@ -20,7 +25,11 @@ pub async fn verify<S: Store>(store: &S) -> Result<()> {
 /// (tickets, events) checked, or the first broken link.
 pub async fn check_all<S: Store>(store: &S) -> Result<Result<(u64, u64), BrokenLink>> {
     if let Some(id) = store.tickets_without_events(1).await?.first() {
-        return Ok(Err(BrokenLink { ticket_id: *id, seq: 1, reason: "ticket has no events (its registration record is missing)".into() }));
+        return Ok(Err(BrokenLink {
+            ticket_id: *id,
+            seq: 1,
+            reason: "ticket has no events (its registration record is missing)".into(),
+        }));
     }
     let (mut tickets, mut events) = (0u64, 0u64);
     let mut current: Vec<AuditEvent> = Vec::new();

@@ -42,7 +42,15 @@ struct Run {
 impl Run {
     fn report(&mut self, label: &str) -> f64 {
         self.latencies.sort();
-        let pct = |p: f64| self.latencies.get(((self.latencies.len() as f64 * p) as usize).min(self.latencies.len().saturating_sub(1))).copied().unwrap_or_default();
+        let pct = |p: f64| {
+            self.latencies
+                .get(
+                    ((self.latencies.len() as f64 * p) as usize)
+                        .min(self.latencies.len().saturating_sub(1)),
+                )
+                .copied()
+                .unwrap_or_default()
+        };
         let rate = self.latencies.len() as f64 / self.elapsed.as_secs_f64();
         println!(
             "  {label:<44} {rate:>9.0} tickets/s   p50 {:>7.2} ms   p99 {:>7.2} ms   errors {}",
@@ -55,9 +63,17 @@ impl Run {
 }
 
 pub async fn run(cmd: BenchCommand) -> Result<()> {
-    let BenchCommand::Intake { concurrency, count, url, username, password } = cmd;
+    let BenchCommand::Intake {
+        concurrency,
+        count,
+        url,
+        username,
+        password,
+    } = cmd;
     let concurrency = concurrency.max(1);
-    println!("kefu bench intake: {count} tickets, concurrency {concurrency}, SQLite synchronous=FULL (durable commits)");
+    println!(
+        "kefu bench intake: {count} tickets, concurrency {concurrency}, SQLite synchronous=FULL (durable commits)"
+    );
     let bodies = Arc::new(bodies(count));
     let mut http = match url {
         Some(u) => {
@@ -70,10 +86,21 @@ pub async fn run(cmd: BenchCommand) -> Result<()> {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
             let addr = listener.local_addr()?;
             let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-            let server = tokio::spawn(kefu_server::serve(listener, kefu_server::router(kefu), async {
-                let _ = stopped.await;
-            }));
-            let run = http_load(&format!("http://{addr}"), "bench", BENCH_PASSWORD, bodies, concurrency).await?;
+            let server = tokio::spawn(kefu_server::serve(
+                listener,
+                kefu_server::router(kefu),
+                async {
+                    let _ = stopped.await;
+                },
+            ));
+            let run = http_load(
+                &format!("http://{addr}"),
+                "bench",
+                BENCH_PASSWORD,
+                bodies,
+                concurrency,
+            )
+            .await?;
             let _ = stop.send(());
             let _ = server.await;
             run
@@ -100,17 +127,29 @@ async fn bench_service(path: &std::path::Path) -> Result<Kefu<SqliteStore>> {
     )
     .await
     .map_err(|e| anyhow::anyhow!(e.to_string()))?;
-    kefu.add_user("bench", Role::Agent, Some("压测坐席"), BENCH_PASSWORD).await.map_err(|e| anyhow::anyhow!(e.to_string()))?;
+    kefu.add_user("bench", Role::Agent, Some("压测坐席"), BENCH_PASSWORD)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.to_string()))?;
     Ok(kefu)
 }
 
 fn bodies(count: usize) -> Vec<Vec<u8>> {
     let mut rng = Rng::new(42);
-    (0..count).map(|_| sample::intake_json(&mut rng).to_string().into_bytes()).collect()
+    (0..count)
+        .map(|_| sample::intake_json(&mut rng).to_string().into_bytes())
+        .collect()
 }
 
-async fn http_load(base: &str, username: &str, password: &str, bodies: Arc<Vec<Vec<u8>>>, concurrency: usize) -> Result<Run> {
-    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
+async fn http_load(
+    base: &str,
+    username: &str,
+    password: &str,
+    bodies: Arc<Vec<Vec<u8>>>,
+    concurrency: usize,
+) -> Result<Run> {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()?;
     let login: serde_json::Value = client
         .post(format!("{base}/api/v1/auth/login"))
         .json(&serde_json::json!({"username": username, "password": password}))
@@ -118,20 +157,34 @@ async fn http_load(base: &str, username: &str, password: &str, bodies: Arc<Vec<V
         .await?
         .json()
         .await?;
-    let Some(token) = login["token"].as_str().map(str::to_string) else { bail!("login failed: {login}") };
+    let Some(token) = login["token"].as_str().map(str::to_string) else {
+        bail!("login failed: {login}")
+    };
     let next = Arc::new(AtomicUsize::new(0));
     let url = format!("{base}/api/v1/tickets");
     let start = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
-        let (client, token, url, next, bodies) = (client.clone(), token.clone(), url.clone(), next.clone(), bodies.clone());
+        let (client, token, url, next, bodies) = (
+            client.clone(),
+            token.clone(),
+            url.clone(),
+            next.clone(),
+            bodies.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             let (mut lat, mut errors) = (Vec::new(), 0usize);
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(body) = bodies.get(i) else { break };
                 let t = Instant::now();
-                let r = client.post(&url).bearer_auth(&token).header("content-type", "application/json").body(body.clone()).send().await;
+                let r = client
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .header("content-type", "application/json")
+                    .body(body.clone())
+                    .send()
+                    .await;
                 match r {
                     Ok(resp) if resp.status().as_u16() == 201 => {
                         let _ = resp.bytes().await;
@@ -146,8 +199,15 @@ async fn http_load(base: &str, username: &str, password: &str, bodies: Arc<Vec<V
     collect(tasks, start).await
 }
 
-async fn collect(tasks: Vec<tokio::task::JoinHandle<(Vec<Duration>, usize)>>, start: Instant) -> Result<Run> {
-    let mut run = Run { elapsed: Duration::ZERO, latencies: Vec::new(), errors: 0 };
+async fn collect(
+    tasks: Vec<tokio::task::JoinHandle<(Vec<Duration>, usize)>>,
+    start: Instant,
+) -> Result<Run> {
+    let mut run = Run {
+        elapsed: Duration::ZERO,
+        latencies: Vec::new(),
+        errors: 0,
+    };
     for t in tasks {
         let (lat, errors) = t.await?;
         run.latencies.extend(lat);
@@ -160,12 +220,25 @@ async fn collect(tasks: Vec<tokio::task::JoinHandle<(Vec<Duration>, usize)>>, st
 async fn store_load(path: &std::path::Path, count: usize, concurrency: usize) -> Result<Run> {
     let store = SqliteStore::open(path)?;
     let user = store
-        .create_user(kefu_store::NewUser { username: "bench".into(), display_name: "bench".into(), role: Role::Agent, password_hash: "-".into(), now: chrono::DateTime::UNIX_EPOCH })
+        .create_user(kefu_store::NewUser {
+            username: "bench".into(),
+            display_name: "bench".into(),
+            role: Role::Agent,
+            password_hash: "-".into(),
+            now: chrono::DateTime::UNIX_EPOCH,
+        })
         .await?;
-    let actor = Actor { id: user.id, username: user.username, role: Role::Agent };
+    let actor = Actor {
+        id: user.id,
+        username: user.username,
+        role: Role::Agent,
+    };
     let policy = kefu_domain::policy::Policy::defaults();
     let mut rng = Rng::new(42);
-    let tickets: Vec<_> = (0..count).map(|_| sample::intake(&mut rng).parse(&policy.priority)).collect::<Result<_, _>>().map_err(|e| anyhow::anyhow!(e.message))?;
+    let tickets: Vec<_> = (0..count)
+        .map(|_| sample::intake(&mut rng).parse(&policy.priority))
+        .collect::<Result<_, _>>()
+        .map_err(|e| anyhow::anyhow!(e.message))?;
     let tickets = Arc::new(std::sync::Mutex::new(tickets));
     let now = <crate::SystemClock as kefu_domain::clock::Clock>::now(&crate::SystemClock);
     let start = Instant::now();
@@ -175,9 +248,18 @@ async fn store_load(path: &std::path::Path, count: usize, concurrency: usize) ->
         tasks.push(tokio::spawn(async move {
             let (mut lat, mut errors) = (Vec::new(), 0usize);
             loop {
-                let Some(ticket) = tickets.lock().unwrap_or_else(|e| e.into_inner()).pop() else { break };
+                let Some(ticket) = tickets.lock().unwrap_or_else(|e| e.into_inner()).pop() else {
+                    break;
+                };
                 let t = Instant::now();
-                let op = CreateTicket { ticket, actor: actor.clone(), initial_state: "accepted".into(), now, idempotency: None, render: Box::new(|_| serde_json::Value::Null) };
+                let op = CreateTicket {
+                    ticket,
+                    actor: actor.clone(),
+                    initial_state: "accepted".into(),
+                    now,
+                    idempotency: None,
+                    render: Box::new(|_| serde_json::Value::Null),
+                };
                 match store.create_ticket(op).await {
                     Ok(_) => lat.push(t.elapsed()),
                     Err(_) => errors += 1,

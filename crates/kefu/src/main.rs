@@ -18,7 +18,11 @@ use std::io::IsTerminal;
 use std::sync::Arc;
 
 #[derive(Parser)]
-#[command(name = "kefu", version, about = "kefu 客服工单系统 — customer-service work orders")]
+#[command(
+    name = "kefu",
+    version,
+    about = "kefu 客服工单系统 — customer-service work orders"
+)]
 struct Cli {
     #[command(flatten)]
     common: CommonArgs,
@@ -85,13 +89,16 @@ enum AuditCommand {
 }
 
 fn init_logging(cfg: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("KEFU_LOG").unwrap_or_else(|_| "info".into());
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("KEFU_LOG").unwrap_or_else(|_| "info".into());
     let json = match cfg.log_format.as_str() {
         "json" => true,
         "text" => false,
         _ => !std::io::stderr().is_terminal(),
     };
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json {
         builder.json().init();
     } else {
@@ -105,9 +112,13 @@ async fn service(cfg: &Config) -> Result<Kefu<SqliteStore>> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    let store = SqliteStore::open(&path).with_context(|| format!("cannot open database {}", path.display()))?;
+    let store = SqliteStore::open(&path)
+        .with_context(|| format!("cannot open database {}", path.display()))?;
     let (flows, policy) = config::load_rules(cfg)?;
-    let settings = kefu_server::Settings { token_ttl: chrono::Duration::hours(cfg.token_ttl_hours), ..Default::default() };
+    let settings = kefu_server::Settings {
+        token_ttl: chrono::Duration::hours(cfg.token_ttl_hours),
+        ..Default::default()
+    };
     Ok(Kefu::new(store, flows, policy, Arc::new(SystemClock), settings).await?)
 }
 
@@ -134,7 +145,9 @@ async fn main() -> Result<()> {
             serve(cfg, listen, demo).await
         }
         Command::User { command } => user(&cfg, command).await,
-        Command::Audit { command: AuditCommand::Verify } => {
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => {
             let kefu = service(&cfg).await?;
             audit::verify(&kefu.store).await
         }
@@ -157,7 +170,9 @@ async fn serve(mut cfg: Config, listen: Option<String>, demo: bool) -> Result<()
     if demo {
         demo::seed(&kefu).await?;
     }
-    let listener = tokio::net::TcpListener::bind(&cfg.listen).await.with_context(|| format!("cannot listen on {}", cfg.listen))?;
+    let listener = tokio::net::TcpListener::bind(&cfg.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", cfg.listen))?;
     let addr = listener.local_addr()?;
     println!("kefu 客服工单系统已启动 / listening on http://{addr}/");
     kefu_server::serve(listener, kefu_server::router(kefu), async {
@@ -170,13 +185,30 @@ async fn serve(mut cfg: Config, listen: Option<String>, demo: bool) -> Result<()
 async fn user(cfg: &Config, command: UserCommand) -> Result<()> {
     let kefu = service(cfg).await?;
     match command {
-        UserCommand::Add { username, role, password, name } => {
-            let role = Role::parse(&role, "role").map_err(|e| anyhow::anyhow!("{} / {}", e.message, e.message_zh))?;
-            let u = kefu.add_user(&username, role, name.as_deref(), &password).await.map_err(explain)?;
-            println!("created user {} (id {}, role {} {})", u.username, u.id, u.role.as_str(), u.role.label_zh());
+        UserCommand::Add {
+            username,
+            role,
+            password,
+            name,
+        } => {
+            let role = Role::parse(&role, "role")
+                .map_err(|e| anyhow::anyhow!("{} / {}", e.message, e.message_zh))?;
+            let u = kefu
+                .add_user(&username, role, name.as_deref(), &password)
+                .await
+                .map_err(explain)?;
+            println!(
+                "created user {} (id {}, role {} {})",
+                u.username,
+                u.id,
+                u.role.as_str(),
+                u.role.label_zh()
+            );
         }
         UserCommand::Passwd { username, password } => {
-            kefu.set_password(&username, &password).await.map_err(explain)?;
+            kefu.set_password(&username, &password)
+                .await
+                .map_err(explain)?;
             println!("password of {username} changed");
         }
     }
@@ -186,8 +218,12 @@ async fn user(cfg: &Config, command: UserCommand) -> Result<()> {
 /// Service errors as a sentence for the terminal.
 fn explain(e: kefu_server::error::ApiError) -> anyhow::Error {
     match e {
-        kefu_server::error::ApiError::Invalid(f) => anyhow::anyhow!("{}: {} / {}", f.field, f.message, f.message_zh),
-        kefu_server::error::ApiError::Conflict { constraint } => anyhow::anyhow!("already exists ({constraint}) / 已存在"),
+        kefu_server::error::ApiError::Invalid(f) => {
+            anyhow::anyhow!("{}: {} / {}", f.field, f.message, f.message_zh)
+        }
+        kefu_server::error::ApiError::Conflict { constraint } => {
+            anyhow::anyhow!("already exists ({constraint}) / 已存在")
+        }
         other => anyhow::anyhow!(other.to_string()),
     }
 }

@@ -24,13 +24,30 @@ async fn start(data: &Path) -> (Child, String) {
         .spawn()
         .expect("start kefu serve");
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line()).await.expect("server started in time").unwrap().unwrap();
-    let url = line.split("http://").nth(1).expect("printed URL").trim_end_matches('/').to_string();
+    let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+        .await
+        .expect("server started in time")
+        .unwrap()
+        .unwrap();
+    let url = line
+        .split("http://")
+        .nth(1)
+        .expect("printed URL")
+        .trim_end_matches('/')
+        .to_string();
     (child, format!("http://{url}"))
 }
 
 async fn login(client: &reqwest::Client, base: &str) -> String {
-    let r: Value = client.post(format!("{base}/api/v1/auth/login")).json(&json!({"username": "agent1", "password": PASSWORD})).send().await.unwrap().json().await.unwrap();
+    let r: Value = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"username": "agent1", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     r["token"].as_str().unwrap().to_string()
 }
 
@@ -46,7 +63,16 @@ fn body(i: usize) -> Value {
 async fn acknowledged_tickets_survive_sigkill() {
     let dir = tempfile::tempdir().unwrap();
     let status = Command::new(KEFU)
-        .args(["user", "add", "agent1", "--role", "agent", "--password", PASSWORD, "--data-dir"])
+        .args([
+            "user",
+            "add",
+            "agent1",
+            "--role",
+            "agent",
+            "--password",
+            PASSWORD,
+            "--data-dir",
+        ])
         .arg(dir.path())
         .status()
         .await
@@ -59,16 +85,31 @@ async fn acknowledged_tickets_survive_sigkill() {
     let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
     let mut tasks = Vec::new();
     for w in 0..16 {
-        let (client, base, token, acked) = (client.clone(), base.clone(), token.clone(), acknowledged.clone());
+        let (client, base, token, acked) = (
+            client.clone(),
+            base.clone(),
+            token.clone(),
+            acknowledged.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             for i in 0..10_000 {
-                let r = client.post(format!("{base}/api/v1/tickets")).bearer_auth(&token).json(&body(w * 10_000 + i)).send().await;
+                let r = client
+                    .post(format!("{base}/api/v1/tickets"))
+                    .bearer_auth(&token)
+                    .json(&body(w * 10_000 + i))
+                    .send()
+                    .await;
                 let Ok(resp) = r else { return };
                 if resp.status() != 201 {
                     continue;
                 }
-                let Ok(v) = resp.json::<Value>().await else { return };
-                acked.lock().unwrap().push(v["number"].as_str().unwrap().to_string());
+                let Ok(v) = resp.json::<Value>().await else {
+                    return;
+                };
+                acked
+                    .lock()
+                    .unwrap()
+                    .push(v["number"].as_str().unwrap().to_string());
             }
         }));
     }
@@ -86,34 +127,85 @@ async fn acknowledged_tickets_survive_sigkill() {
     let (mut server, base) = start(dir.path()).await;
     let token = login(&client, &base).await;
     for number in &acked {
-        let r = client.get(format!("{base}/api/v1/tickets/{number}")).bearer_auth(&token).send().await.unwrap();
-        assert_eq!(r.status(), 200, "ticket {number} was acknowledged but is gone");
+        let r = client
+            .get(format!("{base}/api/v1/tickets/{number}"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            200,
+            "ticket {number} was acknowledged but is gone"
+        );
     }
-    let total: Value = client.get(format!("{base}/api/v1/tickets?per_page=1")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    let total: Value = client
+        .get(format!("{base}/api/v1/tickets?per_page=1"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(total["total"].as_u64().unwrap() >= acked.len() as u64);
     server.kill().await.unwrap();
 
-    let verify = Command::new(KEFU).args(["audit", "verify", "--data-dir"]).arg(dir.path()).output().await.unwrap();
+    let verify = Command::new(KEFU)
+        .args(["audit", "verify", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .await
+        .unwrap();
     let out = String::from_utf8_lossy(&verify.stdout);
-    assert!(verify.status.success(), "audit verify failed: {out} {}", String::from_utf8_lossy(&verify.stderr));
+    assert!(
+        verify.status.success(),
+        "audit verify failed: {out} {}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
     assert!(out.contains("intact"), "{out}");
 }
 
 #[tokio::test]
 async fn audit_verify_names_the_first_broken_link() {
     let dir = tempfile::tempdir().unwrap();
-    Command::new(KEFU).args(["user", "add", "agent1", "--role", "agent", "--password", PASSWORD, "--data-dir"]).arg(dir.path()).status().await.unwrap();
+    Command::new(KEFU)
+        .args([
+            "user",
+            "add",
+            "agent1",
+            "--role",
+            "agent",
+            "--password",
+            PASSWORD,
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .status()
+        .await
+        .unwrap();
     let (mut server, base) = start(dir.path()).await;
     let client = reqwest::Client::new();
     let token = login(&client, &base).await;
     for i in 0..3 {
-        let r = client.post(format!("{base}/api/v1/tickets")).bearer_auth(&token).json(&body(i)).send().await.unwrap();
+        let r = client
+            .post(format!("{base}/api/v1/tickets"))
+            .bearer_auth(&token)
+            .json(&body(i))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 201);
     }
     server.kill().await.unwrap();
     // Tamper with the second ticket's registration event behind kefu's back.
     assert_eq!(tamper(&dir.path().join("kefu.db")), 1);
-    let verify = Command::new(KEFU).args(["audit", "verify", "--data-dir"]).arg(dir.path()).output().await.unwrap();
+    let verify = Command::new(KEFU)
+        .args(["audit", "verify", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .await
+        .unwrap();
     assert!(!verify.status.success());
     let err = String::from_utf8_lossy(&verify.stderr);
     assert!(err.contains("BROKEN at ticket 2 event 1"), "{err}");
@@ -123,5 +215,9 @@ async fn audit_verify_names_the_first_broken_link() {
 /// access could.
 fn tamper(db: &Path) -> usize {
     let conn = rusqlite::Connection::open(db).unwrap();
-    conn.execute("UPDATE ticket_events SET actor_name = 'mallory' WHERE ticket_id = 2 AND seq = 1", []).unwrap()
+    conn.execute(
+        "UPDATE ticket_events SET actor_name = 'mallory' WHERE ticket_id = 2 AND seq = 1",
+        [],
+    )
+    .unwrap()
 }

@@ -13,14 +13,24 @@ use kefu_store::Store;
 use serde::Deserialize;
 
 pub fn router<S: Store>() -> Router<AppState<S>> {
-    Router::new().route("/api/v1/users", get(users::<S>)).route("/api/v1/customers", get(customer::<S>))
+    Router::new()
+        .route("/api/v1/users", get(users::<S>))
+        .route("/api/v1/customers", get(customer::<S>))
 }
 
 /// Active staff members.
 #[utoipa::path(get, path = "/api/v1/users", tag = "staff", security(("bearer" = [])), responses((status = 200, body = Vec<UserSummary>)))]
-pub async fn users<S: Store>(State(app): State<AppState<S>>, _user: CurrentUser) -> Result<Json<Vec<UserSummary>>, ApiError> {
+pub async fn users<S: Store>(
+    State(app): State<AppState<S>>,
+    _user: CurrentUser,
+) -> Result<Json<Vec<UserSummary>>, ApiError> {
     let all = app.kefu.store.list_users().await?;
-    Ok(Json(all.iter().filter(|u| u.active).map(UserSummary::from).collect()))
+    Ok(Json(
+        all.iter()
+            .filter(|u| u.active)
+            .map(UserSummary::from)
+            .collect(),
+    ))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -31,9 +41,18 @@ pub struct PhoneQuery {
 /// Find a customer by phone number (客户识别).
 #[utoipa::path(get, path = "/api/v1/customers", tag = "staff", params(PhoneQuery), security(("bearer" = [])),
     responses((status = 200, body = Customer), (status = 404, body = crate::error::ErrorBody)))]
-pub async fn customer<S: Store>(State(app): State<AppState<S>>, _user: CurrentUser, Query(q): Query<PhoneQuery>) -> Result<Json<Customer>, ApiError> {
-    let raw = q.phone.ok_or_else(|| kefu_domain::FieldError::required("phone"))?;
+pub async fn customer<S: Store>(
+    State(app): State<AppState<S>>,
+    _user: CurrentUser,
+    Query(q): Query<PhoneQuery>,
+) -> Result<Json<Customer>, ApiError> {
+    let raw = q
+        .phone
+        .ok_or_else(|| kefu_domain::FieldError::required("phone"))?;
     let phone = Phone::parse(&raw, "phone")?;
     let found = app.kefu.store.customer_by_phone(phone.as_str()).await?;
-    found.map(Json).ok_or(ApiError::NotFound { what: "customer", what_zh: "客户" })
+    found.map(Json).ok_or(ApiError::NotFound {
+        what: "customer",
+        what_zh: "客户",
+    })
 }

@@ -24,7 +24,10 @@ pub fn router<S: Store>() -> Router<AppState<S>> {
         .route("/api/v1/tickets", post(create::<S>).get(list::<S>))
         .route("/api/v1/tickets/{id}", get(get_one::<S>))
         .route("/api/v1/tickets/{id}/actions", post(act::<S>))
-        .route("/api/v1/tickets/{id}/comments", post(add_comment::<S>).get(comments::<S>))
+        .route(
+            "/api/v1/tickets/{id}/comments",
+            post(add_comment::<S>).get(comments::<S>),
+        )
         .route("/api/v1/tickets/{id}/events", get(events::<S>))
         .route("/api/v1/tickets/{id}/transfers", get(transfers::<S>))
 }
@@ -35,7 +38,10 @@ fn written(w: Written, fresh_status: StatusCode) -> Response {
         Written::Replayed { status, body } => {
             let code = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
             let mut r = (code, Json(body)).into_response();
-            r.headers_mut().insert("idempotent-replayed", axum::http::HeaderValue::from_static("true"));
+            r.headers_mut().insert(
+                "idempotent-replayed",
+                axum::http::HeaderValue::from_static("true"),
+            );
             r
         }
     }
@@ -64,14 +70,34 @@ pub struct TicketPage {
 }
 
 const FILTERS: &[&str] = &[
-    "status", "type", "priority", "channel", "assignee", "first_owner", "customer_phone", "number", "created_from",
-    "created_to", "overdue", "due_before", "q", "page", "per_page",
+    "status",
+    "type",
+    "priority",
+    "channel",
+    "assignee",
+    "first_owner",
+    "customer_phone",
+    "number",
+    "created_from",
+    "created_to",
+    "overdue",
+    "due_before",
+    "q",
+    "page",
+    "per_page",
 ];
 
 fn whole(v: &str, field: &str, min: u32, max: u32) -> Result<u32, FieldError> {
-    v.parse::<u32>().ok().filter(|n| (min..=max).contains(n)).ok_or_else(|| {
-        FieldError::new(field, format!("{field} must be a whole number from {min} to {max}"), format!("{field} 必须是 {min} 到 {max} 之间的整数"))
-    })
+    v.parse::<u32>()
+        .ok()
+        .filter(|n| (min..=max).contains(n))
+        .ok_or_else(|| {
+            FieldError::new(
+                field,
+                format!("{field} must be a whole number from {min} to {max}"),
+                format!("{field} 必须是 {min} 到 {max} 之间的整数"),
+            )
+        })
 }
 
 /// List tickets, newest first, with the filters of API.md.
@@ -91,12 +117,26 @@ pub async fn list<S: Store>(
 ) -> Result<Json<Value>, ApiError> {
     let filter = parse_filter(&app, &user, &params).await?;
     let page = app.kefu.store.list_tickets(filter).await?;
-    let items: Vec<Value> = page.items.iter().map(|t| app.kefu.view(t, &user.actor)).collect();
-    Ok(Json(serde_json::json!({"items": items, "total": page.total, "page": page.page, "per_page": page.per_page})))
+    let items: Vec<Value> = page
+        .items
+        .iter()
+        .map(|t| app.kefu.view(t, &user.actor))
+        .collect();
+    Ok(Json(
+        serde_json::json!({"items": items, "total": page.total, "page": page.page, "per_page": page.per_page}),
+    ))
 }
 
-async fn parse_filter<S: Store>(app: &AppState<S>, user: &CurrentUser, params: &[(String, String)]) -> Result<TicketFilter, ApiError> {
-    let mut f = TicketFilter { page: 1, per_page: 50, ..Default::default() };
+async fn parse_filter<S: Store>(
+    app: &AppState<S>,
+    user: &CurrentUser,
+    params: &[(String, String)],
+) -> Result<TicketFilter, ApiError> {
+    let mut f = TicketFilter {
+        page: 1,
+        per_page: 50,
+        ..Default::default()
+    };
     for (k, v) in params {
         let v = v.trim();
         match k.as_str() {
@@ -105,17 +145,38 @@ async fn parse_filter<S: Store>(app: &AppState<S>, user: &CurrentUser, params: &
             "priority" => f.priority = Some(Priority::parse(v, "priority")?),
             "channel" => f.channel = Some(Channel::parse(v, "channel")?),
             "assignee" | "first_owner" => {
-                let id = if v == "me" { user.actor.id } else { app.kefu.find_staff(v, k).await?.id };
-                if k == "assignee" { f.assignee = Some(id) } else { f.first_owner = Some(id) }
+                let id = if v == "me" {
+                    user.actor.id
+                } else {
+                    app.kefu.find_staff(v, k).await?.id
+                };
+                if k == "assignee" {
+                    f.assignee = Some(id)
+                } else {
+                    f.first_owner = Some(id)
+                }
             }
-            "customer_phone" => f.customer_phone = Some(kefu_domain::validate::Phone::parse(v, "customer_phone")?.as_str().to_string()),
+            "customer_phone" => {
+                f.customer_phone = Some(
+                    kefu_domain::validate::Phone::parse(v, "customer_phone")?
+                        .as_str()
+                        .to_string(),
+                )
+            }
             "number" => f.number = Some(v.to_string()),
             "created_from" => f.created_from = Some(parse_time(v, "created_from")?),
             "created_to" => f.created_to = Some(parse_time(v, "created_to")?),
             "overdue" => match v {
                 "true" => f.overdue_at = Some(app.kefu.now()),
                 "false" => {}
-                _ => return Err(FieldError::new("overdue", "overdue must be true or false", "overdue 必须是 true 或 false").into()),
+                _ => {
+                    return Err(FieldError::new(
+                        "overdue",
+                        "overdue must be true or false",
+                        "overdue 必须是 true 或 false",
+                    )
+                    .into());
+                }
             },
             "due_before" => f.due_before = Some(parse_time(v, "due_before")?),
             "q" => f.q = Some(kefu_domain::validate::required_text(Some(v), "q", 100)?),
@@ -138,7 +199,11 @@ async fn parse_filter<S: Store>(app: &AppState<S>, user: &CurrentUser, params: &
 #[utoipa::path(get, path = "/api/v1/tickets/{id}", tag = "tickets", security(("bearer" = [])),
     params(("id" = String, Path, description = "numeric id or number (GD…)")),
     responses((status = 200, body = TicketView), (status = 404, body = crate::error::ErrorBody)))]
-pub async fn get_one<S: Store>(State(app): State<AppState<S>>, user: CurrentUser, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn get_one<S: Store>(
+    State(app): State<AppState<S>>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let t = app.kefu.ticket(&id).await?;
     Ok(Json(app.kefu.view(&t, &user.actor)))
 }
@@ -188,14 +253,21 @@ pub async fn add_comment<S: Store>(
     IdempotencyHeader(key): IdempotencyHeader,
     ApiJson(body): ApiJson<CommentBody>,
 ) -> Result<Response, ApiError> {
-    let w = app.kefu.comment(&user.actor, &id, body.body.as_deref(), body.internal, key).await?;
+    let w = app
+        .kefu
+        .comment(&user.actor, &id, body.body.as_deref(), body.internal, key)
+        .await?;
     Ok(written(w, StatusCode::CREATED))
 }
 
 /// Notes and replies on a ticket.
 #[utoipa::path(get, path = "/api/v1/tickets/{id}/comments", tag = "tickets", security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 200, body = Vec<Comment>)))]
-pub async fn comments<S: Store>(State(app): State<AppState<S>>, _user: CurrentUser, Path(id): Path<String>) -> Result<Json<Vec<Comment>>, ApiError> {
+pub async fn comments<S: Store>(
+    State(app): State<AppState<S>>,
+    _user: CurrentUser,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<Comment>>, ApiError> {
     let id = app.kefu.ticket_id(&id).await?;
     Ok(Json(app.kefu.store.comments(id).await?))
 }
@@ -203,7 +275,11 @@ pub async fn comments<S: Store>(State(app): State<AppState<S>>, _user: CurrentUs
 /// The audit trail: every change with actor, time, before/after and hash chain.
 #[utoipa::path(get, path = "/api/v1/tickets/{id}/events", tag = "tickets", security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 200, body = Vec<AuditEvent>)))]
-pub async fn events<S: Store>(State(app): State<AppState<S>>, _user: CurrentUser, Path(id): Path<String>) -> Result<Json<Vec<AuditEvent>>, ApiError> {
+pub async fn events<S: Store>(
+    State(app): State<AppState<S>>,
+    _user: CurrentUser,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<AuditEvent>>, ApiError> {
     let id = app.kefu.ticket_id(&id).await?;
     Ok(Json(app.kefu.store.events(id).await?))
 }
@@ -211,7 +287,11 @@ pub async fn events<S: Store>(State(app): State<AppState<S>>, _user: CurrentUser
 /// Transfer records.
 #[utoipa::path(get, path = "/api/v1/tickets/{id}/transfers", tag = "tickets", security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 200, body = Vec<Transfer>)))]
-pub async fn transfers<S: Store>(State(app): State<AppState<S>>, _user: CurrentUser, Path(id): Path<String>) -> Result<Json<Vec<Transfer>>, ApiError> {
+pub async fn transfers<S: Store>(
+    State(app): State<AppState<S>>,
+    _user: CurrentUser,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<Transfer>>, ApiError> {
     let id = app.kefu.ticket_id(&id).await?;
     Ok(Json(app.kefu.store.transfers(id).await?))
 }
