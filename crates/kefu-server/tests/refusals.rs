@@ -10,6 +10,16 @@ use serde_json::{Value, json};
 /// Breaks one field of a valid request body.
 type Mutator = Box<dyn Fn(&mut Value)>;
 
+fn assert_invalid(status: StatusCode, body: &Value, field: &str) {
+    assert_error(
+        status,
+        body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    );
+    assert_eq!(body["error"]["field"], field, "{body}");
+}
+
 fn assert_error(status: StatusCode, body: &Value, want: StatusCode, code: &str) {
     assert_eq!(status, want, "{body}");
     assert_eq!(body["error"]["code"], code, "{body}");
@@ -100,10 +110,7 @@ async fn invalid_intake_fields_are_named_and_nothing_is_stored() {
     let mut bad_consent = ticket_body("unsubscribe");
     bad_consent["consent"]["method"] = json!("fax");
     let (s, b) = app.post("agent1", "/api/v1/tickets", bad_consent).await;
-    assert_eq!(
-        (s, b["error"]["field"].as_str()),
-        (StatusCode::UNPROCESSABLE_ENTITY, Some("consent.method"))
-    );
+    assert_invalid(s, &b, "consent.method");
     assert_eq!(
         app.ticket_count().await,
         0,
@@ -194,10 +201,7 @@ async fn authentication_and_roles() {
             None,
         )
         .await;
-    assert_eq!(
-        (s, b["error"]["field"].as_str()),
-        (StatusCode::UNPROCESSABLE_ENTITY, Some("password"))
-    );
+    assert_invalid(s, &b, "password");
     // An inspector does not register tickets.
     let (s, b) = app
         .post("inspector1", "/api/v1/tickets", ticket_body("fault"))
@@ -257,10 +261,7 @@ async fn actions_in_the_wrong_state_list_what_is_allowed() {
     let allowed = b["error"]["details"]["allowed_actions"].as_array().unwrap();
     assert!(allowed.contains(&json!("dispatch")) && !allowed.contains(&json!("archive")));
     let (s, b) = app.act("agent1", id, json!({"action": "teleport"})).await;
-    assert_eq!(
-        (s, b["error"]["field"].as_str()),
-        (StatusCode::UNPROCESSABLE_ENTITY, Some("action"))
-    );
+    assert_invalid(s, &b, "action");
     let (s, b) = app
         .act(
             "agent1",
@@ -268,10 +269,7 @@ async fn actions_in_the_wrong_state_list_what_is_allowed() {
             json!({"action": "dispatch", "assignee": "nobody"}),
         )
         .await;
-    assert_eq!(
-        (s, b["error"]["field"].as_str()),
-        (StatusCode::UNPROCESSABLE_ENTITY, Some("assignee"))
-    );
+    assert_invalid(s, &b, "assignee");
     let (s, b) = app
         .act(
             "agent1",
@@ -279,10 +277,7 @@ async fn actions_in_the_wrong_state_list_what_is_allowed() {
             json!({"action": "dispatch", "assignee": "inspector1"}),
         )
         .await;
-    assert_eq!(
-        (s, b["error"]["field"].as_str()),
-        (StatusCode::UNPROCESSABLE_ENTITY, Some("assignee"))
-    );
+    assert_invalid(s, &b, "assignee");
     let (s, _) = app
         .act("agent1", &json!(999999), json!({"action": "start"}))
         .await;
@@ -375,10 +370,7 @@ async fn idempotency_key_returns_the_first_result() {
             Some(&"k".repeat(201)),
         )
         .await;
-    assert_eq!(
-        (s, b["error"]["field"].as_str()),
-        (StatusCode::UNPROCESSABLE_ENTITY, Some("Idempotency-Key"))
-    );
+    assert_invalid(s, &b, "Idempotency-Key");
 }
 
 #[tokio::test]

@@ -138,6 +138,14 @@ pub async fn act<S: Store>(
     .await
 }
 
+/// An agent, an engineer and one fresh ticket registered by the agent.
+async fn agent_engineer_ticket<S: Store>(s: &S) -> (Actor, Actor, Ticket) {
+    let a = staff(s, "agent1", Role::Agent).await;
+    let e = staff(s, "eng1", Role::Engineer).await;
+    let t = ticket_of(&create(s, &a, "13800000001", t0(), None).await);
+    (a, e, t)
+}
+
 pub async fn usernames_are_unique<S: Store>(s: S) {
     staff(&s, "agent1", Role::Agent).await;
     let again = s
@@ -239,9 +247,7 @@ pub async fn concurrent_intake_never_repeats_a_number<S: Store>(s: S) {
 }
 
 pub async fn actions_chain_their_events<S: Store>(s: S) {
-    let a = staff(&s, "agent1", Role::Agent).await;
-    let e = staff(&s, "eng1", Role::Engineer).await;
-    let t = ticket_of(&create(&s, &a, "13800000001", t0(), None).await);
+    let (a, e, t) = agent_engineer_ticket(&s).await;
     act(
         &s,
         &a,
@@ -318,9 +324,7 @@ pub async fn refused_actions_change_nothing<S: Store>(s: S) {
 }
 
 pub async fn action_idempotency_replays<S: Store>(s: S) {
-    let a = staff(&s, "agent1", Role::Agent).await;
-    let e = staff(&s, "eng1", Role::Engineer).await;
-    let t = ticket_of(&create(&s, &a, "13800000001", t0(), None).await);
+    let (a, e, t) = agent_engineer_ticket(&s).await;
     let body = json!({"action": "dispatch", "assignee": "eng1"});
     let first = act(&s, &a, t.id, body.clone(), Some(&e), Some("d1"))
         .await
@@ -332,9 +336,7 @@ pub async fn action_idempotency_replays<S: Store>(s: S) {
 }
 
 pub async fn transfers_are_recorded<S: Store>(s: S) {
-    let a = staff(&s, "agent1", Role::Agent).await;
-    let e = staff(&s, "eng1", Role::Engineer).await;
-    let t = ticket_of(&create(&s, &a, "13800000001", t0(), None).await);
+    let (a, e, t) = agent_engineer_ticket(&s).await;
     act(
         &s,
         &a,

@@ -38,6 +38,28 @@ async fn start(data: &Path) -> (Child, String) {
     (child, format!("http://{url}"))
 }
 
+/// A fresh data directory holding one agent account, made with the CLI.
+async fn data_dir_with_agent() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let status = Command::new(KEFU)
+        .args([
+            "user",
+            "add",
+            "agent1",
+            "--role",
+            "agent",
+            "--password",
+            PASSWORD,
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .status()
+        .await
+        .unwrap();
+    assert!(status.success());
+    dir
+}
+
 async fn login(client: &reqwest::Client, base: &str) -> String {
     let r: Value = client
         .post(format!("{base}/api/v1/auth/login"))
@@ -61,23 +83,7 @@ fn body(i: usize) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_tickets_survive_sigkill() {
-    let dir = tempfile::tempdir().unwrap();
-    let status = Command::new(KEFU)
-        .args([
-            "user",
-            "add",
-            "agent1",
-            "--role",
-            "agent",
-            "--password",
-            PASSWORD,
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .status()
-        .await
-        .unwrap();
-    assert!(status.success());
+    let dir = data_dir_with_agent().await;
     let (mut server, base) = start(dir.path()).await;
     let client = reqwest::Client::new();
     let token = login(&client, &base).await;
@@ -168,22 +174,7 @@ async fn acknowledged_tickets_survive_sigkill() {
 
 #[tokio::test]
 async fn audit_verify_names_the_first_broken_link() {
-    let dir = tempfile::tempdir().unwrap();
-    Command::new(KEFU)
-        .args([
-            "user",
-            "add",
-            "agent1",
-            "--role",
-            "agent",
-            "--password",
-            PASSWORD,
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .status()
-        .await
-        .unwrap();
+    let dir = data_dir_with_agent().await;
     let (mut server, base) = start(dir.path()).await;
     let client = reqwest::Client::new();
     let token = login(&client, &base).await;
