@@ -8,6 +8,7 @@ use kefu_domain::audit::{AuditEvent, GENESIS};
 use kefu_domain::ticket::{Customer, NewCustomer, Ticket, format_number};
 use kefu_domain::time::shanghai_date;
 use kefu_domain::{TicketId, UserId};
+use kefu_store::doc::{registration_after, ticket_doc as doc, ticket_from_doc};
 use kefu_store::*;
 use rusqlite::types::ToSql;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -104,17 +105,6 @@ fn next_number(c: &Connection, now: DateTime<Utc>) -> StoreResult<String> {
     Ok(format_number(day, seq as u32))
 }
 
-/// The stored document: the ticket without its id and customer (columns).
-fn doc(t: &Ticket) -> StoreResult<String> {
-    let mut v = serde_json::to_value(t).map_err(|e| decode_err("ticket", e))?;
-    if let Value::Object(m) = &mut v {
-        m.remove("id");
-        m.remove("customer");
-        m.insert("customer_id".into(), json!(t.customer.id));
-    }
-    Ok(v.to_string())
-}
-
 pub fn create(c: &Connection, op: CreateTicket) -> StoreResult<Written> {
     if let Some(w) = replay(c, &op.idempotency)? {
         return Ok(w);
@@ -154,7 +144,7 @@ pub fn create(c: &Connection, op: CreateTicket) -> StoreResult<Written> {
         id: TicketId(id),
         ..ticket
     };
-    let after: Value = serde_json::from_str(&doc(&ticket)?).map_err(|e| decode_err("ticket", e))?;
+    let after = registration_after(&ticket)?;
     let event = AuditEvent::seal(
         ticket.id,
         1,
@@ -263,20 +253,16 @@ fn record_transfer(
 
 const TICKET_SELECT: &str = "SELECT t.id, t.doc, c.id, c.name, c.phone, c.id_number, c.address, c.level FROM tickets t JOIN customers c ON c.id = t.customer_id";
 
-fn ticket_row(r: &rusqlite::Row) -> rusqlite::Result<Ticket> {
-    let id: i64 = r.get(0)?;
-    let mut doc = rows::json(&r.get::<_, String>(1)?)?;
-    let customer = rows::customer(r, 2)?;
-    if let Value::Object(m) = &mut doc {
-        m.insert("id".into(), json!(id));
-        m.insert(
-            "customer".into(),
-            serde_json::to_value(&customer).unwrap_or(Value::Null),
-        );
-    }
-    serde_json::from_value(doc).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, Box::new(e))
-    })
+/// Ticket columns as read; decoded outside the row callback so a decoding
+/// error keeps its message.
+fn ticket_row(r: &rusqlite::Row) -> rusqlite::Result<(i64, String, kefu_domain::ticket::Customer)> {
+    Ok((r.get(0)?, r.get(1)?, rows::customer(r, 2)?))
+}
+
+fn decode(
+    (id, doc, customer): (i64, String, kefu_domain::ticket::Customer),
+) -> StoreResult<Ticket> {
+    ticket_from_doc(id, &doc, customer)
 }
 
 pub fn get(c: &Connection, key: &TicketKey) -> StoreResult<Option<Ticket>> {
@@ -287,11 +273,13 @@ pub fn get(c: &Connection, key: &TicketKey) -> StoreResult<Option<Ticket>> {
             Box::new(n.clone()),
         ),
     };
-    c.prepare_cached(&sql)
+    let row = c
+        .prepare_cached(&sql)
         .map_err(backend)?
         .query_row([arg], ticket_row)
         .optional()
-        .map_err(backend)
+        .map_err(backend)?;
+    row.map(decode).transpose()
 }
 
 /// WHERE clause and its parameters for a filter; bare `?` placeholders
@@ -381,7 +369,10 @@ pub fn list(c: &Connection, f: &TicketFilter) -> StoreResult<Page<Ticket>> {
         .query_map(params.as_slice(), ticket_row)
         .map_err(backend)?
         .collect::<Result<Vec<_>, _>>()
-        .map_err(backend)?;
+        .map_err(backend)?
+        .into_iter()
+        .map(decode)
+        .collect::<StoreResult<Vec<_>>>()?;
     Ok(Page {
         items,
         total,

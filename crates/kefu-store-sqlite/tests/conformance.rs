@@ -2,9 +2,11 @@
 
 use kefu_store_sqlite::SqliteStore;
 
-fn fresh() -> SqliteStore {
-    let dir = tempfile::tempdir().expect("temp dir").keep();
-    SqliteStore::open(dir.join("kefu.db")).expect("open store")
+/// The store and the directory that holds it (removed when dropped).
+fn fresh() -> (SqliteStore, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SqliteStore::open(dir.path().join("kefu.db")).expect("open store");
+    (store, dir)
 }
 
 kefu_store::conformance_tests!(fresh());

@@ -591,8 +591,9 @@ pub async fn audit_streams_every_chain<S: Store>(s: S) {
     assert!(s.tickets_without_events(10).await.unwrap().is_empty());
 }
 
-/// Expands to one test per capability for a backend. `$make` is an async
-/// expression yielding a fresh, empty store.
+/// Expands to one test per capability for a backend. `$make` is an
+/// expression yielding `(fresh empty store, guard)`; the guard cleans the
+/// database up when the test ends.
 #[macro_export]
 macro_rules! conformance_tests {
     ($make:expr) => {
@@ -607,7 +608,7 @@ macro_rules! conformance_tests {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
-                let store = $make;
+                let (store, _guard) = $make;
                 $crate::conformance::$name(store).await;
             }
         )+

@@ -6,6 +6,8 @@
 //! or not at all.
 
 pub mod conformance;
+pub mod doc;
+pub mod dump;
 mod types;
 
 pub use types::*;
@@ -97,4 +99,25 @@ pub trait Store: Clone + Send + Sync + 'static {
         &self,
         limit: u32,
     ) -> impl Future<Output = StoreResult<Vec<TicketId>>> + Send;
+
+    // --- export and import (kefu export / kefu import) ---
+    /// Rows of a table in its key order, `offset` rows in, at most `limit`,
+    /// in the neutral form of `dump`.
+    fn export_rows(
+        &self,
+        table: &'static dump::TableSpec,
+        offset: u64,
+        limit: u32,
+    ) -> impl Future<Output = StoreResult<Vec<JsonRow>>> + Send;
+    /// Inserts rows exactly as exported (ids kept), in one transaction.
+    fn import_rows(
+        &self,
+        table: &'static dump::TableSpec,
+        rows: Vec<JsonRow>,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// After an import: moves id sequences past the imported ids.
+    fn finish_import(&self) -> impl Future<Output = StoreResult<()>> + Send;
 }
+
+/// A table row in the neutral export form.
+pub type JsonRow = serde_json::Map<String, serde_json::Value>;

@@ -1,0 +1,180 @@
+//! PostgreSQL store, for several `kefu` nodes on one database.
+//!
+//! Every write is one transaction on a pooled connection. What must be
+//! unique or exclusive across nodes is decided by the database: ticket
+//! numbers by a row-locked counter per Shanghai day, idempotency keys by
+//! claiming the key row first (a second node with the same key waits for the
+//! first and then replays its answer), and a ticket change by locking the
+//! ticket row (`SELECT … FOR UPDATE`) while the decision closure runs.
+
+mod dump;
+mod migrate;
+mod rows;
+pub mod testing;
+mod tickets;
+mod users;
+
+use kefu_domain::audit::AuditEvent;
+use kefu_domain::ticket::{Comment, Customer, Ticket, Transfer};
+use kefu_domain::{TicketId, UserId};
+use kefu_store::*;
+use tokio_postgres::NoTls;
+use tokio_postgres::error::SqlState;
+
+pub use migrate::known_version;
+
+#[derive(Clone)]
+pub struct PgStore {
+    pool: deadpool_postgres::Pool,
+}
+
+pub(crate) fn pg(e: tokio_postgres::Error) -> StoreError {
+    if let Some(db) = e.as_db_error()
+        && *db.code() == SqlState::UNIQUE_VIOLATION
+    {
+        return StoreError::Conflict {
+            constraint: db.constraint().unwrap_or("unique").to_string(),
+        };
+    }
+    StoreError::Backend(e.to_string())
+}
+
+/// Connections per node: enough to keep PostgreSQL busy from two cores.
+const POOL_SIZE: usize = 16;
+
+impl PgStore {
+    /// Connects (`postgres://user@host:port/db`, `?options=-c search_path=…`
+    /// selects a schema) and applies missing migrations.
+    pub async fn connect(url: &str) -> StoreResult<PgStore> {
+        let config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e| StoreError::Backend(format!("invalid PostgreSQL URL: {e}")))?;
+        let store = PgStore {
+            pool: pool(config)?,
+        };
+        let mut client = store.client().await?;
+        migrate::migrate(&mut client).await?;
+        Ok(store)
+    }
+
+    /// Applies migrations only, reporting the schema version reached.
+    pub async fn migrate_only(url: &str) -> StoreResult<i64> {
+        let config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e| StoreError::Backend(format!("invalid PostgreSQL URL: {e}")))?;
+        let (mut client, conn) = config.connect(NoTls).await.map_err(pg)?;
+        tokio::spawn(conn);
+        migrate::migrate(&mut client).await
+    }
+
+    pub(crate) async fn client(&self) -> StoreResult<deadpool_postgres::Client> {
+        self.pool
+            .get()
+            .await
+            .map_err(|e| StoreError::Backend(format!("no PostgreSQL connection: {e}")))
+    }
+}
+
+fn pool(config: tokio_postgres::Config) -> StoreResult<deadpool_postgres::Pool> {
+    let manager = deadpool_postgres::Manager::from_config(
+        config,
+        NoTls,
+        deadpool_postgres::ManagerConfig {
+            recycling_method: deadpool_postgres::RecyclingMethod::Fast,
+        },
+    );
+    deadpool_postgres::Pool::builder(manager)
+        .max_size(POOL_SIZE)
+        .runtime(deadpool_postgres::Runtime::Tokio1)
+        .build()
+        .map_err(|e| StoreError::Backend(format!("cannot build the connection pool: {e}")))
+}
+
+impl Store for PgStore {
+    async fn create_user(&self, user: NewUser) -> StoreResult<User> {
+        users::create(&self.client().await?, &user).await
+    }
+    async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
+        users::by_username(&self.client().await?, username).await
+    }
+    async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>> {
+        users::by_id(&self.client().await?, id).await
+    }
+    async fn list_users(&self) -> StoreResult<Vec<User>> {
+        users::list(&self.client().await?).await
+    }
+    async fn set_password(&self, id: UserId, password_hash: String) -> StoreResult<()> {
+        users::set_password(&self.client().await?, id, &password_hash).await
+    }
+    async fn create_session(&self, session: Session) -> StoreResult<()> {
+        users::create_session(&self.client().await?, &session).await
+    }
+    async fn session(&self, token_hash: &str) -> StoreResult<Option<Session>> {
+        users::session(&self.client().await?, token_hash).await
+    }
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
+        users::delete_session(&self.client().await?, token_hash).await
+    }
+
+    async fn create_ticket(&self, op: CreateTicket) -> StoreResult<Written> {
+        tickets::create(&mut self.client().await?, op).await
+    }
+    async fn mutate_ticket(&self, op: MutateTicket) -> StoreResult<Written> {
+        tickets::mutate(&mut self.client().await?, op).await
+    }
+    async fn ticket(&self, key: TicketKey) -> StoreResult<Option<Ticket>> {
+        tickets::get(&self.client().await?, &key, false).await
+    }
+    async fn list_tickets(&self, filter: TicketFilter) -> StoreResult<Page<Ticket>> {
+        tickets::list(&self.client().await?, &filter).await
+    }
+    async fn events(&self, ticket: TicketId) -> StoreResult<Vec<AuditEvent>> {
+        rows::events(&self.client().await?, Some(ticket), None, i64::MAX).await
+    }
+    async fn transfers(&self, ticket: TicketId) -> StoreResult<Vec<Transfer>> {
+        rows::transfers(&self.client().await?, ticket).await
+    }
+    async fn comments(&self, ticket: TicketId) -> StoreResult<Vec<Comment>> {
+        rows::comments(&self.client().await?, ticket).await
+    }
+    async fn customer_by_phone(&self, phone: &str) -> StoreResult<Option<Customer>> {
+        rows::customer_by_phone(&self.client().await?, phone).await
+    }
+    async fn ticket_count(&self) -> StoreResult<i64> {
+        Ok(self
+            .client()
+            .await?
+            .query_one("SELECT COUNT(*) FROM tickets", &[])
+            .await
+            .map_err(pg)?
+            .get(0))
+    }
+    async fn events_after(
+        &self,
+        after: Option<(TicketId, i64)>,
+        limit: u32,
+    ) -> StoreResult<Vec<AuditEvent>> {
+        rows::events(&self.client().await?, None, after, i64::from(limit)).await
+    }
+    async fn tickets_without_events(&self, limit: u32) -> StoreResult<Vec<TicketId>> {
+        rows::tickets_without_events(&self.client().await?, i64::from(limit)).await
+    }
+    async fn export_rows(
+        &self,
+        table: &'static kefu_store::dump::TableSpec,
+        offset: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<JsonRow>> {
+        dump::export(&self.client().await?, table, offset, limit).await
+    }
+    async fn import_rows(
+        &self,
+        table: &'static kefu_store::dump::TableSpec,
+        rows: Vec<JsonRow>,
+    ) -> StoreResult<()> {
+        dump::import(&mut self.client().await?, table, &rows).await
+    }
+    async fn finish_import(&self) -> StoreResult<()> {
+        dump::finish(&self.client().await?).await
+    }
+}

@@ -1,0 +1,179 @@
+//! Row ⇄ domain conversions and the simple reads.
+
+use crate::pg;
+use deadpool_postgres::GenericClient;
+use kefu_domain::audit::AuditEvent;
+use kefu_domain::ticket::{Comment, Customer, Transfer};
+use kefu_domain::validate::{IdNumber, Phone};
+use kefu_domain::{CustomerId, TicketId, UserId};
+use kefu_store::{StoreError, StoreResult};
+use tokio_postgres::Row;
+
+pub fn json(s: &str) -> StoreResult<serde_json::Value> {
+    serde_json::from_str(s).map_err(|e| StoreError::Backend(format!("stored JSON is invalid: {e}")))
+}
+
+pub const CUSTOMER_COLS: &str = "c.id, c.name, c.phone, c.id_number, c.address, c.level";
+
+/// Reads the customer columns starting at `at`.
+pub fn customer(r: &Row, at: usize) -> StoreResult<Customer> {
+    let conv = |e: kefu_domain::FieldError| {
+        StoreError::Backend(format!("stored customer is invalid: {}", e.message))
+    };
+    let id_number: Option<String> = r.get(at + 3);
+    Ok(Customer {
+        id: CustomerId(r.get(at)),
+        name: r.get(at + 1),
+        phone: Phone::parse(r.get(at + 2), "phone").map_err(conv)?,
+        id_number: id_number
+            .map(|n| IdNumber::parse(&n, "id_number"))
+            .transpose()
+            .map_err(conv)?,
+        address: r.get(at + 4),
+        level: r.get(at + 5),
+    })
+}
+
+pub async fn customer_by_phone(
+    c: &impl GenericClient,
+    phone: &str,
+) -> StoreResult<Option<Customer>> {
+    let sql = format!("SELECT {CUSTOMER_COLS} FROM customers c WHERE c.phone = $1");
+    c.query_opt(&sql, &[&phone])
+        .await
+        .map_err(pg)?
+        .map(|r| customer(&r, 0))
+        .transpose()
+}
+
+const EVENT_COLS: &str =
+    "ticket_id, seq, at, actor, actor_name, action, data, before, after, prev_hash, hash";
+
+fn event(r: &Row) -> StoreResult<AuditEvent> {
+    Ok(AuditEvent {
+        ticket_id: TicketId(r.get(0)),
+        seq: r.get(1),
+        at: r.get(2),
+        actor: r.get::<_, Option<i64>>(3).map(UserId),
+        actor_name: r.get(4),
+        action: r.get(5),
+        data: json(r.get(6))?,
+        before: json(r.get(7))?,
+        after: json(r.get(8))?,
+        prev_hash: r.get(9),
+        hash: r.get(10),
+    })
+}
+
+pub async fn insert_event(c: &impl GenericClient, e: &AuditEvent) -> StoreResult<()> {
+    let stmt = c
+        .prepare_cached(&format!("INSERT INTO ticket_events ({EVENT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"))
+        .await
+        .map_err(pg)?;
+    c.execute(
+        &stmt,
+        &[
+            &e.ticket_id.0,
+            &e.seq,
+            &e.at,
+            &e.actor.map(|a| a.0),
+            &e.actor_name,
+            &e.action,
+            &e.data.to_string(),
+            &e.before.to_string(),
+            &e.after.to_string(),
+            &e.prev_hash,
+            &e.hash,
+        ],
+    )
+    .await
+    .map_err(pg)?;
+    Ok(())
+}
+
+pub async fn events(
+    c: &impl GenericClient,
+    ticket: Option<TicketId>,
+    after: Option<(TicketId, i64)>,
+    limit: i64,
+) -> StoreResult<Vec<AuditEvent>> {
+    let rows = match ticket {
+        Some(id) => {
+            c.query(
+                &format!(
+                    "SELECT {EVENT_COLS} FROM ticket_events WHERE ticket_id = $1 ORDER BY seq"
+                ),
+                &[&id.0],
+            )
+            .await
+        }
+        None => {
+            let (t, s) = after.map_or((-1, -1), |(t, s)| (t.0, s));
+            c.query(
+                &format!("SELECT {EVENT_COLS} FROM ticket_events WHERE (ticket_id, seq) > ($1, $2) ORDER BY ticket_id, seq LIMIT $3"),
+                &[&t, &s, &limit],
+            )
+            .await
+        }
+    };
+    rows.map_err(pg)?.iter().map(event).collect()
+}
+
+pub async fn tickets_without_events(
+    c: &impl GenericClient,
+    limit: i64,
+) -> StoreResult<Vec<TicketId>> {
+    let rows = c
+        .query(
+            "SELECT id FROM tickets t WHERE NOT EXISTS (SELECT 1 FROM ticket_events e WHERE e.ticket_id = t.id) ORDER BY id LIMIT $1",
+            &[&limit],
+        )
+        .await
+        .map_err(pg)?;
+    Ok(rows.iter().map(|r| TicketId(r.get(0))).collect())
+}
+
+pub async fn transfers(c: &impl GenericClient, ticket: TicketId) -> StoreResult<Vec<Transfer>> {
+    let rows = c
+        .query(
+            "SELECT id, ticket_id, from_user, to_user, reason, mode, state, result, customer_feedback, created_at, decided_at
+             FROM transfers WHERE ticket_id = $1 ORDER BY id",
+            &[&ticket.0],
+        )
+        .await
+        .map_err(pg)?;
+    Ok(rows
+        .iter()
+        .map(|r| Transfer {
+            id: r.get(0),
+            ticket_id: TicketId(r.get(1)),
+            from_user: r.get::<_, Option<i64>>(2).map(UserId),
+            to_user: UserId(r.get(3)),
+            reason: r.get(4),
+            mode: r.get(5),
+            state: r.get(6),
+            result: r.get(7),
+            customer_feedback: r.get(8),
+            created_at: r.get(9),
+            decided_at: r.get(10),
+        })
+        .collect())
+}
+
+pub async fn comments(c: &impl GenericClient, ticket: TicketId) -> StoreResult<Vec<Comment>> {
+    let rows = c
+        .query("SELECT id, ticket_id, author, body, internal, created_at FROM comments WHERE ticket_id = $1 ORDER BY id", &[&ticket.0])
+        .await
+        .map_err(pg)?;
+    Ok(rows
+        .iter()
+        .map(|r| Comment {
+            id: r.get(0),
+            ticket_id: TicketId(r.get(1)),
+            author: UserId(r.get(2)),
+            body: r.get(3),
+            internal: r.get(4),
+            created_at: r.get(5),
+        })
+        .collect())
+}

@@ -1,0 +1,422 @@
+//! Ticket writes and queries on PostgreSQL.
+
+use crate::pg;
+use crate::rows::{self, json};
+use chrono::{DateTime, Utc};
+use deadpool_postgres::{Client, GenericClient};
+use kefu_domain::TicketId;
+use kefu_domain::action::{TransferChange, diff};
+use kefu_domain::audit::{AuditEvent, GENESIS};
+use kefu_domain::ticket::{Customer, NewCustomer, Ticket, format_number};
+use kefu_domain::time::shanghai_date;
+use kefu_store::doc::{registration_after, ticket_doc, ticket_from_doc};
+use kefu_store::*;
+use serde_json::{Value, json};
+use tokio_postgres::types::ToSql;
+
+const MAX_DAILY_SEQ: i64 = 999_999;
+
+async fn stored_response(
+    c: &impl GenericClient,
+    k: &IdempotencyKey,
+) -> StoreResult<Option<Written>> {
+    let row = c
+        .query_opt("SELECT status, body FROM idempotency_keys WHERE user_id = $1 AND key = $2 AND status > 0", &[&k.user.0, &k.key])
+        .await
+        .map_err(pg)?;
+    row.map(|r| {
+        Ok(Written::Replayed {
+            status: r.get::<_, i64>(0) as u16,
+            body: json(r.get(1))?,
+        })
+    })
+    .transpose()
+}
+
+/// Claims the key inside the transaction. Another node holding the same key
+/// makes this wait until it commits; then its answer is replayed.
+async fn claim(
+    c: &impl GenericClient,
+    key: &Option<IdempotencyKey>,
+    now: DateTime<Utc>,
+) -> StoreResult<Option<Written>> {
+    let Some(k) = key else { return Ok(None) };
+    let inserted = c
+        .execute(
+            "INSERT INTO idempotency_keys (user_id, key, status, body, created_at) VALUES ($1, $2, 0, 'null', $3) ON CONFLICT DO NOTHING",
+            &[&k.user.0, &k.key, &now],
+        )
+        .await
+        .map_err(pg)?;
+    if inserted == 1 {
+        return Ok(None);
+    }
+    stored_response(c, k).await
+}
+
+async fn remember(
+    c: &impl GenericClient,
+    key: &Option<IdempotencyKey>,
+    status: u16,
+    body: &Value,
+) -> StoreResult<()> {
+    if let Some(k) = key {
+        c.execute(
+            "UPDATE idempotency_keys SET status = $3, body = $4 WHERE user_id = $1 AND key = $2",
+            &[&k.user.0, &k.key, &i64::from(status), &body.to_string()],
+        )
+        .await
+        .map_err(pg)?;
+    }
+    Ok(())
+}
+
+async fn upsert_customer(
+    c: &impl GenericClient,
+    n: &NewCustomer,
+    now: DateTime<Utc>,
+) -> StoreResult<Customer> {
+    let stmt = c
+        .prepare_cached(
+            "INSERT INTO customers AS c (name, phone, id_number, address, level, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $6)
+             ON CONFLICT (phone) DO UPDATE SET
+               name = excluded.name,
+               id_number = COALESCE(excluded.id_number, c.id_number),
+               address = COALESCE(excluded.address, c.address),
+               level = COALESCE(excluded.level, c.level),
+               updated_at = excluded.updated_at
+             RETURNING c.id, c.name, c.phone, c.id_number, c.address, c.level",
+        )
+        .await
+        .map_err(pg)?;
+    let row = c
+        .query_one(
+            &stmt,
+            &[
+                &n.name,
+                &n.phone.as_str(),
+                &n.id_number.as_ref().map(|i| i.as_str()),
+                &n.address,
+                &n.level,
+                &now,
+            ],
+        )
+        .await
+        .map_err(pg)?;
+    rows::customer(&row, 0)
+}
+
+/// Draws the next number of the Shanghai day in its own short transaction,
+/// so the counter row is locked only for one statement rather than for the
+/// whole intake. Its commit need not wait for the disk: the ticket that
+/// uses the number commits after it, and flushing that commit flushes this
+/// one; a number whose ticket never commits is skipped, never reused.
+async fn next_number(client: &mut Client, now: DateTime<Utc>) -> StoreResult<String> {
+    let day = shanghai_date(now);
+    let tx = client.transaction().await.map_err(pg)?;
+    tx.batch_execute("SET LOCAL synchronous_commit = off")
+        .await
+        .map_err(pg)?;
+    let stmt = tx
+        .prepare_cached(
+            "INSERT INTO ticket_numbers (day, last_seq) VALUES ($1, 1)
+             ON CONFLICT (day) DO UPDATE SET last_seq = ticket_numbers.last_seq + 1 RETURNING last_seq",
+        )
+        .await
+        .map_err(pg)?;
+    let seq: i64 = tx
+        .query_one(&stmt, &[&day.format("%Y%m%d").to_string()])
+        .await
+        .map_err(pg)?
+        .get(0);
+    tx.commit().await.map_err(pg)?;
+    if seq > MAX_DAILY_SEQ {
+        return Err(StoreError::Backend(format!(
+            "the daily ticket sequence of {day} is exhausted"
+        )));
+    }
+    Ok(format_number(day, seq as u32))
+}
+
+pub async fn create(client: &mut Client, op: CreateTicket) -> StoreResult<Written> {
+    if let Some(k) = &op.idempotency
+        && let Some(w) = stored_response(&*client, k).await?
+    {
+        return Ok(w);
+    }
+    let number = next_number(client, op.now).await?;
+    let tx = client.transaction().await.map_err(pg)?;
+    if let Some(w) = claim(&tx, &op.idempotency, op.now).await? {
+        return Ok(w);
+    }
+    let customer = upsert_customer(&tx, &op.ticket.customer, op.now).await?;
+    let ticket = op.ticket.into_ticket(
+        TicketId(0),
+        number,
+        customer,
+        &op.initial_state,
+        op.actor.id,
+        op.now,
+    );
+    let stmt = tx
+        .prepare_cached(
+            "INSERT INTO tickets (number, channel, type, priority, status, customer_id, first_owner, assignee, created_at, updated_at, doc)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, $8, $9) RETURNING id",
+        )
+        .await
+        .map_err(pg)?;
+    let id: i64 = tx
+        .query_one(
+            &stmt,
+            &[
+                &ticket.number,
+                &ticket.channel.as_str(),
+                &ticket.ticket_type.as_str(),
+                &ticket.priority.as_str(),
+                &ticket.status,
+                &ticket.customer.id.0,
+                &ticket.first_owner.0,
+                &ticket.created_at,
+                &ticket_doc(&ticket)?,
+            ],
+        )
+        .await
+        .map_err(pg)?
+        .get(0);
+    let ticket = Ticket {
+        id: TicketId(id),
+        ..ticket
+    };
+    let event = AuditEvent::seal(
+        ticket.id,
+        1,
+        op.now,
+        Some(op.actor.id),
+        &op.actor.username,
+        "create",
+        json!({}),
+        json!({}),
+        registration_after(&ticket)?,
+        GENESIS,
+    );
+    rows::insert_event(&tx, &event).await?;
+    let body = (op.render)(&ticket);
+    remember(&tx, &op.idempotency, 201, &body).await?;
+    tx.commit().await.map_err(pg)?;
+    Ok(Written::New {
+        ticket: Box::new(ticket),
+        body,
+    })
+}
+
+pub async fn mutate(client: &mut Client, op: MutateTicket) -> StoreResult<Written> {
+    let tx = client.transaction().await.map_err(pg)?;
+    if let Some(w) = claim(&tx, &op.idempotency, op.now).await? {
+        return Ok(w);
+    }
+    // The row lock serialises every change of this ticket across nodes.
+    let before = get(&tx, &TicketKey::Id(op.ticket), true)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let m = (op.decide)(&before)?;
+    let t = &m.ticket;
+    tx.execute(
+        "UPDATE tickets SET priority = $2, status = $3, assignee = $4, updated_at = $5, doc = $6 WHERE id = $1",
+        &[&t.id.0, &t.priority.as_str(), &t.status, &t.assignee.map(|a| a.0), &t.updated_at, &ticket_doc(t)?],
+    )
+    .await
+    .map_err(pg)?;
+    let last = tx
+        .query_opt(
+            "SELECT seq, hash FROM ticket_events WHERE ticket_id = $1 ORDER BY seq DESC LIMIT 1",
+            &[&t.id.0],
+        )
+        .await
+        .map_err(pg)?;
+    let (seq, prev): (i64, String) =
+        last.map_or((0, GENESIS.to_string()), |r| (r.get(0), r.get(1)));
+    let (b, a) = diff(&before, t);
+    let mut data = m.data.clone();
+    if let (Some(cm), Value::Object(d)) = (&m.comment, &mut data) {
+        d.insert("body".into(), json!(cm.body));
+    }
+    let event = AuditEvent::seal(
+        t.id,
+        seq + 1,
+        op.now,
+        Some(op.actor.id),
+        &op.actor.username,
+        &m.action,
+        data,
+        b,
+        a,
+        &prev,
+    );
+    rows::insert_event(&tx, &event).await?;
+    if let Some(change) = &m.transfer {
+        record_transfer(&tx, t.id, change, op.now).await?;
+    }
+    if let Some(cm) = &m.comment {
+        tx.execute(
+            "INSERT INTO comments (ticket_id, author, body, internal, created_at) VALUES ($1, $2, $3, $4, $5)",
+            &[&t.id.0, &op.actor.id.0, &cm.body, &cm.internal, &op.now],
+        )
+        .await
+        .map_err(pg)?;
+    }
+    let body = (op.render)(t);
+    remember(&tx, &op.idempotency, op.status, &body).await?;
+    tx.commit().await.map_err(pg)?;
+    Ok(Written::New {
+        ticket: Box::new(m.ticket),
+        body,
+    })
+}
+
+async fn record_transfer(
+    c: &impl GenericClient,
+    id: TicketId,
+    change: &TransferChange,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    match change {
+        TransferChange::Open { from, to, reason, mode } => c
+            .execute(
+                "INSERT INTO transfers (ticket_id, from_user, to_user, reason, mode, state, created_at) VALUES ($1, $2, $3, $4, $5, 'pending', $6)",
+                &[&id.0, &from.map(|u| u.0), &to.0, reason, mode, &now],
+            )
+            .await,
+        TransferChange::Close { accepted, reason } => c
+            .execute(
+                "UPDATE transfers SET state = $2, result = $3, decided_at = $4
+                 WHERE id = (SELECT MAX(id) FROM transfers WHERE ticket_id = $1 AND state = 'pending')",
+                &[&id.0, &if *accepted { "accepted" } else { "rejected" }, reason, &now],
+            )
+            .await,
+    }
+    .map_err(pg)?;
+    Ok(())
+}
+
+const TICKET_SELECT: &str = "SELECT t.id, t.doc, c.id, c.name, c.phone, c.id_number, c.address, c.level FROM tickets t JOIN customers c ON c.id = t.customer_id";
+
+fn ticket_row(r: &tokio_postgres::Row) -> StoreResult<Ticket> {
+    ticket_from_doc(r.get(0), r.get(1), rows::customer(r, 2)?)
+}
+
+pub async fn get(
+    c: &impl GenericClient,
+    key: &TicketKey,
+    for_update: bool,
+) -> StoreResult<Option<Ticket>> {
+    let lock = if for_update { " FOR UPDATE OF t" } else { "" };
+    let row = match key {
+        TicketKey::Id(id) => {
+            c.query_opt(&format!("{TICKET_SELECT} WHERE t.id = $1{lock}"), &[&id.0])
+                .await
+        }
+        TicketKey::Number(n) => {
+            c.query_opt(&format!("{TICKET_SELECT} WHERE t.number = $1{lock}"), &[n])
+                .await
+        }
+    }
+    .map_err(pg)?;
+    row.as_ref().map(ticket_row).transpose()
+}
+
+/// WHERE clause and its parameters for a filter.
+fn conditions(f: &TicketFilter) -> (String, Vec<Box<dyn ToSql + Sync + Send>>) {
+    let mut sql: Vec<String> = Vec::new();
+    let mut args: Vec<Box<dyn ToSql + Sync + Send>> = Vec::new();
+    let mut add = |clause: &str, arg: Box<dyn ToSql + Sync + Send>| {
+        args.push(arg);
+        sql.push(clause.replace('?', &format!("${}", args.len())));
+    };
+    if let Some(v) = &f.status {
+        add("t.status = ?", Box::new(v.clone()));
+    }
+    if let Some(v) = f.ticket_type {
+        add("t.type = ?", Box::new(v.as_str()));
+    }
+    if let Some(v) = f.priority {
+        add("t.priority = ?", Box::new(v.as_str()));
+    }
+    if let Some(v) = f.channel {
+        add("t.channel = ?", Box::new(v.as_str()));
+    }
+    if let Some(v) = f.assignee {
+        add("t.assignee = ?", Box::new(v.0));
+    }
+    if let Some(v) = f.first_owner {
+        add("t.first_owner = ?", Box::new(v.0));
+    }
+    if let Some(v) = &f.customer_phone {
+        add(
+            "t.customer_id = (SELECT id FROM customers WHERE phone = ?)",
+            Box::new(v.clone()),
+        );
+    }
+    if let Some(v) = &f.number {
+        add("t.number = ?", Box::new(v.clone()));
+    }
+    if let Some(v) = f.created_from {
+        add("t.created_at >= ?", Box::new(v));
+    }
+    if let Some(v) = f.created_to {
+        add("t.created_at <= ?", Box::new(v));
+    }
+    if let Some(v) = f.overdue_at {
+        add("t.next_due_at < ?", Box::new(v));
+    }
+    if let Some(v) = f.due_before {
+        add("t.next_due_at < ?", Box::new(v));
+    }
+    if let Some(v) = &f.q {
+        // Substring search until the full-text index arrives.
+        add("(strpos(t.doc::json->>'title', ?) > 0", Box::new(v.clone()));
+        add(
+            "strpos(t.doc::json->>'description', ?) > 0)",
+            Box::new(v.clone()),
+        );
+    }
+    if sql.is_empty() {
+        return (String::new(), args);
+    }
+    let joined = sql.join(" AND ").replace(
+        "> 0 AND strpos(t.doc::json->>'description'",
+        "> 0 OR strpos(t.doc::json->>'description'",
+    );
+    (format!(" WHERE {joined}"), args)
+}
+
+pub async fn list(c: &impl GenericClient, f: &TicketFilter) -> StoreResult<Page<Ticket>> {
+    let (cond, args) = conditions(f);
+    let params: Vec<&(dyn ToSql + Sync)> = args
+        .iter()
+        .map(|b| b.as_ref() as &(dyn ToSql + Sync))
+        .collect();
+    let total: i64 = c
+        .query_one(&format!("SELECT COUNT(*) FROM tickets t{cond}"), &params)
+        .await
+        .map_err(pg)?
+        .get(0);
+    let offset = i64::from(f.page.saturating_sub(1)) * i64::from(f.per_page);
+    let sql = format!(
+        "{TICKET_SELECT}{cond} ORDER BY t.created_at DESC, t.id DESC LIMIT {} OFFSET {offset}",
+        f.per_page
+    );
+    let items = c
+        .query(&sql, &params)
+        .await
+        .map_err(pg)?
+        .iter()
+        .map(ticket_row)
+        .collect::<StoreResult<Vec<_>>>()?;
+    Ok(Page {
+        items,
+        total,
+        page: f.page,
+        per_page: f.per_page,
+    })
+}

@@ -1,0 +1,175 @@
+//! The backend-neutral description of every table, for `kefu export` and
+//! `kefu import`: rows travel as JSON objects whose values have one form in
+//! every backend (times as canonical RFC 3339 text, JSON columns as JSON,
+//! booleans as booleans), so a move between SQLite and PostgreSQL is
+//! lossless and audit chains still verify.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Int,
+    Text,
+    Time,
+    /// JSON kept as text by both backends.
+    Json,
+    Bool,
+}
+
+#[derive(Debug)]
+pub struct TableSpec {
+    pub name: &'static str,
+    pub columns: &'static [(&'static str, Kind)],
+    /// Columns that order the export (the primary key).
+    pub order_by: &'static str,
+    /// The identity column whose sequence must move past imported ids.
+    pub identity: Option<&'static str>,
+}
+
+use Kind::*;
+
+/// Tables in an order that respects foreign keys.
+pub const TABLES: &[TableSpec] = &[
+    TableSpec {
+        name: "users",
+        columns: &[
+            ("id", Int),
+            ("username", Text),
+            ("display_name", Text),
+            ("role", Text),
+            ("active", Bool),
+            ("password_hash", Text),
+            ("created_at", Time),
+        ],
+        order_by: "id",
+        identity: Some("id"),
+    },
+    TableSpec {
+        name: "sessions",
+        columns: &[
+            ("token_hash", Text),
+            ("user_id", Int),
+            ("created_at", Time),
+            ("expires_at", Time),
+        ],
+        order_by: "token_hash",
+        identity: None,
+    },
+    TableSpec {
+        name: "customers",
+        columns: &[
+            ("id", Int),
+            ("name", Text),
+            ("phone", Text),
+            ("id_number", Text),
+            ("address", Text),
+            ("level", Text),
+            ("created_at", Time),
+            ("updated_at", Time),
+        ],
+        order_by: "id",
+        identity: Some("id"),
+    },
+    TableSpec {
+        name: "ticket_numbers",
+        columns: &[("day", Text), ("last_seq", Int)],
+        order_by: "day",
+        identity: None,
+    },
+    TableSpec {
+        name: "tickets",
+        columns: &[
+            ("id", Int),
+            ("number", Text),
+            ("channel", Text),
+            ("type", Text),
+            ("priority", Text),
+            ("status", Text),
+            ("customer_id", Int),
+            ("first_owner", Int),
+            ("assignee", Int),
+            ("created_at", Time),
+            ("updated_at", Time),
+            ("next_due_at", Time),
+            ("doc", Json),
+        ],
+        order_by: "id",
+        identity: Some("id"),
+    },
+    TableSpec {
+        name: "ticket_events",
+        columns: &[
+            ("ticket_id", Int),
+            ("seq", Int),
+            ("at", Time),
+            ("actor", Int),
+            ("actor_name", Text),
+            ("action", Text),
+            ("data", Json),
+            ("before", Json),
+            ("after", Json),
+            ("prev_hash", Text),
+            ("hash", Text),
+        ],
+        order_by: "ticket_id, seq",
+        identity: None,
+    },
+    TableSpec {
+        name: "transfers",
+        columns: &[
+            ("id", Int),
+            ("ticket_id", Int),
+            ("from_user", Int),
+            ("to_user", Int),
+            ("reason", Text),
+            ("mode", Text),
+            ("state", Text),
+            ("result", Text),
+            ("customer_feedback", Text),
+            ("created_at", Time),
+            ("decided_at", Time),
+        ],
+        order_by: "id",
+        identity: Some("id"),
+    },
+    TableSpec {
+        name: "comments",
+        columns: &[
+            ("id", Int),
+            ("ticket_id", Int),
+            ("author", Int),
+            ("body", Text),
+            ("internal", Bool),
+            ("created_at", Time),
+        ],
+        order_by: "id",
+        identity: Some("id"),
+    },
+    TableSpec {
+        name: "idempotency_keys",
+        columns: &[
+            ("user_id", Int),
+            ("key", Text),
+            ("status", Int),
+            ("body", Json),
+            ("created_at", Time),
+        ],
+        order_by: "user_id, key",
+        identity: None,
+    },
+];
+
+pub fn table(name: &str) -> Option<&'static TableSpec> {
+    TABLES.iter().find(|t| t.name == name)
+}
+
+/// One line of an export file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DumpLine {
+    pub table: String,
+    pub row: Map<String, Value>,
+}
+
+/// Rows per export page and per import batch.
+pub const BATCH: u32 = 2_000;
