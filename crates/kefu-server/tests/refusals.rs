@@ -32,9 +32,7 @@ fn assert_error(status: StatusCode, body: &Value, want: StatusCode, code: &str) 
     );
 }
 
-#[tokio::test]
-async fn invalid_intake_fields_are_named_and_nothing_is_stored() {
-    let app = spawn_app().await;
+async fn invalid_intake_fields_are_named_and_nothing_is_stored(app: TestApp) {
     let cases: Vec<(&str, Mutator)> = vec![
         ("channel", Box::new(|b| b["channel"] = json!("fax"))),
         (
@@ -125,9 +123,7 @@ async fn invalid_intake_fields_are_named_and_nothing_is_stored() {
     );
 }
 
-#[tokio::test]
-async fn malformed_bodies() {
-    let app = spawn_app().await;
+async fn malformed_bodies(app: TestApp) {
     let url = format!("{}/api/v1/tickets", app.base);
     let token = &app.tokens["agent1"];
     let send = |body: Vec<u8>, ct: &'static str| {
@@ -157,9 +153,7 @@ async fn malformed_bodies() {
     assert_eq!(app.ticket_count().await, 0);
 }
 
-#[tokio::test]
-async fn authentication_and_roles() {
-    let app = spawn_app().await;
+async fn authentication_and_roles(app: TestApp) {
     let (s, b) = app
         .call(None, Method::GET, "/api/v1/tickets", None, None)
         .await;
@@ -248,9 +242,7 @@ async fn authentication_and_roles() {
     assert_eq!(s, StatusCode::UNAUTHORIZED);
 }
 
-#[tokio::test]
-async fn actions_in_the_wrong_state_list_what_is_allowed() {
-    let app = spawn_app().await;
+async fn actions_in_the_wrong_state_list_what_is_allowed(app: TestApp) {
     let t = app.create("agent1", ticket_body("complaint")).await;
     let id = &t["id"];
     let (s, b) = app
@@ -290,9 +282,7 @@ async fn actions_in_the_wrong_state_list_what_is_allowed() {
     assert_eq!(events.as_array().unwrap().len(), 1, "refusals add no event");
 }
 
-#[tokio::test]
-async fn list_parameters_are_checked() {
-    let app = spawn_app().await;
+async fn list_parameters_are_checked(app: TestApp) {
     for (q, field) in [
         ("per_page=501", "per_page"),
         ("page=0", "page"),
@@ -312,9 +302,7 @@ async fn list_parameters_are_checked() {
     }
 }
 
-#[tokio::test]
-async fn idempotency_key_returns_the_first_result() {
-    let app = spawn_app().await;
+async fn idempotency_key_returns_the_first_result(app: TestApp) {
     let (s1, b1) = app
         .call(
             Some("agent1"),
@@ -373,9 +361,8 @@ async fn idempotency_key_returns_the_first_result() {
     assert_invalid(s, &b, "Idempotency-Key");
 }
 
-#[tokio::test]
-async fn concurrent_intake_gets_unique_numbers() {
-    let app = std::sync::Arc::new(spawn_app().await);
+async fn concurrent_intake_gets_unique_numbers(app: TestApp) {
+    let app = std::sync::Arc::new(app);
     let mut tasks = Vec::new();
     for i in 0..40 {
         let app = app.clone();
@@ -398,9 +385,7 @@ async fn concurrent_intake_gets_unique_numbers() {
     assert_eq!(numbers.len(), 40);
 }
 
-#[tokio::test]
-async fn tokens_expire() {
-    let app = spawn_app().await;
+async fn tokens_expire(app: TestApp) {
     assert_eq!(
         app.get("agent1", "/api/v1/auth/me").await.1["username"],
         "agent1"
@@ -410,3 +395,14 @@ async fn tokens_expire() {
     let (s, b) = app.get("agent1", "/api/v1/auth/me").await;
     assert_error(s, &b, StatusCode::UNAUTHORIZED, "unauthorized");
 }
+
+both_stores!(
+    invalid_intake_fields_are_named_and_nothing_is_stored,
+    malformed_bodies,
+    authentication_and_roles,
+    actions_in_the_wrong_state_list_what_is_allowed,
+    list_parameters_are_checked,
+    idempotency_key_returns_the_first_result,
+    tokens_expire,
+    concurrent_intake_gets_unique_numbers,
+);

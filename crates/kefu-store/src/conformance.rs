@@ -591,6 +591,76 @@ pub async fn audit_streams_every_chain<S: Store>(s: S) {
     assert!(s.tickets_without_events(10).await.unwrap().is_empty());
 }
 
+/// Every row of every table in the neutral export form.
+pub async fn export_all<S: Store>(s: &S) -> Vec<(String, crate::JsonRow)> {
+    let mut out = Vec::new();
+    for t in crate::dump::TABLES {
+        let mut offset = 0;
+        loop {
+            let rows = s.export_rows(t, offset, 3).await.unwrap();
+            if rows.is_empty() {
+                break;
+            }
+            offset += rows.len() as u64;
+            out.extend(rows.into_iter().map(|r| (t.name.to_string(), r)));
+        }
+    }
+    out
+}
+
+pub async fn export_then_import_is_lossless<S: Store>(a: S, b: S) {
+    let (agent, eng, t) = agent_engineer_ticket(&a).await;
+    create(&a, &agent, "13800000002", t0(), Some("k")).await;
+    act(
+        &a,
+        &agent,
+        t.id,
+        json!({"action": "dispatch", "assignee": "agent1"}),
+        Some(&agent),
+        None,
+    )
+    .await
+    .unwrap();
+    act(
+        &a,
+        &agent,
+        t.id,
+        json!({"action": "transfer", "to": "eng1", "reason": "上门", "mode": "phone"}),
+        Some(&eng),
+        None,
+    )
+    .await
+    .unwrap();
+    a.create_session(Session {
+        token_hash: "h".into(),
+        user_id: agent.id,
+        created_at: t0(),
+        expires_at: t0() + Duration::hours(1),
+    })
+    .await
+    .unwrap();
+    let exported = export_all(&a).await;
+    for table in crate::dump::TABLES {
+        let rows: Vec<crate::JsonRow> = exported
+            .iter()
+            .filter(|(n, _)| n == table.name)
+            .map(|(_, r)| r.clone())
+            .collect();
+        b.import_rows(table, rows).await.unwrap();
+    }
+    b.finish_import().await.unwrap();
+    assert_eq!(export_all(&b).await, exported);
+    assert_eq!(
+        b.ticket(TicketKey::Id(t.id)).await.unwrap(),
+        a.ticket(TicketKey::Id(t.id)).await.unwrap()
+    );
+    verify_chain(t.id, &b.events(t.id).await.unwrap()).unwrap();
+    // New rows continue after the imported ids.
+    let next = ticket_of(&create(&b, &agent, "13800000003", t0(), None).await);
+    assert_eq!(next.id, TicketId(t.id.0 + 2));
+    assert_eq!(next.number, "GD20261122000003");
+}
+
 /// Expands to one test per capability for a backend. `$make` is an
 /// expression yielding `(fresh empty store, guard)`; the guard cleans the
 /// database up when the test ends.
@@ -605,6 +675,12 @@ macro_rules! conformance_tests {
             comments_are_events_too, list_filters_and_pages, audit_streams_every_chain);
     };
     (@each $make:expr; $($name:ident),+) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn export_then_import_is_lossless() {
+            let (a, _guard_a) = $make;
+            let (b, _guard_b) = $make;
+            $crate::conformance::export_then_import_is_lossless(a, b).await;
+        }
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {

@@ -33,6 +33,13 @@ impl Default for Config {
     }
 }
 
+/// Where the data lives.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Backend {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
 /// Flags shared by every subcommand that touches the database.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct CommonArgs {
@@ -95,19 +102,20 @@ impl Config {
         Ok(())
     }
 
-    /// The SQLite file this configuration points at.
-    pub fn sqlite_path(&self) -> Result<PathBuf> {
+    /// The store this configuration points at.
+    pub fn backend(&self) -> Result<Backend> {
         match self.database_url.as_deref() {
-            None => Ok(self.data_dir.join("kefu.db")),
+            None => Ok(Backend::Sqlite(self.data_dir.join("kefu.db"))),
             Some(url) if url.starts_with("sqlite://") => {
-                Ok(PathBuf::from(&url["sqlite://".len()..]))
+                Ok(Backend::Sqlite(PathBuf::from(&url["sqlite://".len()..])))
             }
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-                bail!("PostgreSQL is not supported by this build yet; use sqlite:// (the default)")
+                Ok(Backend::Postgres(url.to_string()))
             }
-            Some(url) => {
-                bail!("unsupported database_url '{url}': expected sqlite://… or postgres://…")
-            }
+            Some(url) => bail!(
+                "unsupported database_url '{}': expected sqlite://… or postgres://…",
+                mask_password(url)
+            ),
         }
     }
 
@@ -196,22 +204,36 @@ mod tests {
     }
 
     #[test]
-    fn sqlite_path_defaults_into_the_data_dir() {
+    fn backend_follows_the_database_url() {
         let c = Config {
             data_dir: "/tmp/x".into(),
             ..Config::default()
         };
-        assert_eq!(c.sqlite_path().unwrap(), PathBuf::from("/tmp/x/kefu.db"));
+        assert_eq!(
+            c.backend().unwrap(),
+            Backend::Sqlite(PathBuf::from("/tmp/x/kefu.db"))
+        );
         let c = Config {
             database_url: Some("sqlite:///var/kefu.db".into()),
             ..Config::default()
         };
-        assert_eq!(c.sqlite_path().unwrap(), PathBuf::from("/var/kefu.db"));
+        assert_eq!(
+            c.backend().unwrap(),
+            Backend::Sqlite(PathBuf::from("/var/kefu.db"))
+        );
+        let c = Config {
+            database_url: Some("postgres://kefu@db/kefu".into()),
+            ..Config::default()
+        };
+        assert_eq!(
+            c.backend().unwrap(),
+            Backend::Postgres("postgres://kefu@db/kefu".into())
+        );
         let c = Config {
             database_url: Some("mysql://x".into()),
             ..Config::default()
         };
-        assert!(c.sqlite_path().is_err());
+        assert!(c.backend().is_err());
     }
 }
 

@@ -7,12 +7,15 @@ mod bench;
 mod config;
 mod demo;
 mod sample;
+mod transfer;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use config::{CommonArgs, Config};
+use config::{Backend, CommonArgs, Config};
 use kefu_domain::Role;
 use kefu_server::Kefu;
+use kefu_store::Store;
+use kefu_store_postgres::PgStore;
 use kefu_store_sqlite::SqliteStore;
 use std::io::IsTerminal;
 use std::sync::Arc;
@@ -53,6 +56,18 @@ enum Command {
     },
     /// Apply database migrations and exit.
     Migrate,
+    /// Write all data to a file (JSON lines), e.g. to move from SQLite to PostgreSQL.
+    Export {
+        /// Output file
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+    /// Load a file written by `kefu export` into an empty database.
+    Import {
+        /// Input file
+        #[arg(long = "in")]
+        input: std::path::PathBuf,
+    },
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -106,20 +121,22 @@ fn init_logging(cfg: &Config) {
     }
 }
 
-/// Opens the configured store and builds the service on the system clock.
-async fn service(cfg: &Config) -> Result<Kefu<SqliteStore>> {
-    let path = cfg.sqlite_path()?;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    let store = SqliteStore::open(&path)
-        .with_context(|| format!("cannot open database {}", path.display()))?;
+/// Builds the service over a store, with the operator's rules and the
+/// system clock.
+async fn service<S: Store>(store: S, cfg: &Config) -> Result<Kefu<S>> {
     let (flows, policy) = config::load_rules(cfg)?;
     let settings = kefu_server::Settings {
         token_ttl: chrono::Duration::hours(cfg.token_ttl_hours),
         ..Default::default()
     };
     Ok(Kefu::new(store, flows, policy, Arc::new(SystemClock), settings).await?)
+}
+
+fn open_sqlite(path: &std::path::Path) -> Result<SqliteStore> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    SqliteStore::open(path).with_context(|| format!("cannot open database {}", path.display()))
 }
 
 /// The only place that reads the system clock.
@@ -140,33 +157,64 @@ async fn main() -> Result<()> {
     let cli = Cli::parse();
     let cfg = Config::load(&cli.common)?;
     match cli.command {
-        Command::Serve { listen, demo } => {
-            init_logging(&cfg);
-            serve(cfg, listen, demo).await
-        }
-        Command::User { command } => user(&cfg, command).await,
-        Command::Audit {
-            command: AuditCommand::Verify,
-        } => {
-            let kefu = service(&cfg).await?;
-            audit::verify(&kefu.store).await
-        }
-        Command::Migrate => {
-            let path = cfg.sqlite_path()?;
-            let v = SqliteStore::migrate_only(&path)?;
-            println!("database {} is at schema version {v}", path.display());
-            Ok(())
-        }
+        Command::Migrate => migrate(&cfg).await,
         Command::Bench { command } => bench::run(command).await,
+        command => {
+            if matches!(command, Command::Serve { .. }) {
+                init_logging(&cfg);
+            }
+            match cfg.backend()? {
+                Backend::Sqlite(path) => run(open_sqlite(&path)?, &cfg, command).await,
+                Backend::Postgres(url) => {
+                    let store = PgStore::connect(&url)
+                        .await
+                        .context("cannot open the PostgreSQL database")?;
+                    run(store, &cfg, command).await
+                }
+            }
+        }
     }
 }
 
-async fn serve(mut cfg: Config, listen: Option<String>, demo: bool) -> Result<()> {
+/// The commands that work on a store, for either backend.
+async fn run<S: Store>(store: S, cfg: &Config, command: Command) -> Result<()> {
+    let kefu = service(store, cfg).await?;
+    match command {
+        Command::Serve { listen, demo } => serve(kefu, cfg.clone(), listen, demo).await,
+        Command::User { command } => user(&kefu, command).await,
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => audit::verify(&kefu.store).await,
+        Command::Export { out } => transfer::export(&kefu.store, &out).await,
+        Command::Import { input } => transfer::import(&kefu.store, &input).await,
+        Command::Migrate | Command::Bench { .. } => {
+            unreachable!("handled before a store is opened")
+        }
+    }
+}
+
+async fn migrate(cfg: &Config) -> Result<()> {
+    let version = match cfg.backend()? {
+        Backend::Sqlite(path) => {
+            open_sqlite(&path).map(drop)?;
+            SqliteStore::migrate_only(&path)?
+        }
+        Backend::Postgres(url) => PgStore::migrate_only(&url).await?,
+    };
+    println!("database schema is at version {version}");
+    Ok(())
+}
+
+async fn serve<S: Store>(
+    kefu: Kefu<S>,
+    mut cfg: Config,
+    listen: Option<String>,
+    demo: bool,
+) -> Result<()> {
     if let Some(l) = listen {
         cfg.listen = l;
     }
     tracing::info!(config = %cfg.describe(), "starting kefu");
-    let kefu = service(&cfg).await?;
     if demo {
         demo::seed(&kefu).await?;
     }
@@ -182,8 +230,7 @@ async fn serve(mut cfg: Config, listen: Option<String>, demo: bool) -> Result<()
     Ok(())
 }
 
-async fn user(cfg: &Config, command: UserCommand) -> Result<()> {
-    let kefu = service(cfg).await?;
+async fn user<S: Store>(kefu: &Kefu<S>, command: UserCommand) -> Result<()> {
     match command {
         UserCommand::Add {
             username,

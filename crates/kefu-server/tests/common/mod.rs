@@ -1,5 +1,6 @@
-//! Starts the real server on 127.0.0.1:0 over a fresh SQLite database, with
-//! one logged-in user per role.
+//! Starts the real server on 127.0.0.1:0 over a fresh database — SQLite in a
+//! temporary directory or a new PostgreSQL schema — with one logged-in user
+//! per role. `both_stores!` runs each test against both.
 
 #![allow(dead_code)]
 
@@ -9,6 +10,9 @@ use kefu_domain::flow::FlowSet;
 use kefu_domain::policy::Policy;
 use kefu_server::auth::PasswordCost;
 use kefu_server::{Kefu, Settings};
+use kefu_store::Store;
+use kefu_store_postgres::PgStore;
+use kefu_store_postgres::testing::TestSchema;
 use kefu_store_sqlite::SqliteStore;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -21,9 +25,38 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub tokens: HashMap<&'static str, String>,
-    pub store: SqliteStore,
     pub clock: Arc<FixedClock>,
-    _dir: tempfile::TempDir,
+    /// Removes the database when the test ends.
+    _guard: Box<dyn std::any::Any + Send + Sync>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs each named `async fn(TestApp)` once per store backend.
+#[macro_export]
+macro_rules! both_stores {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::common::spawn_app(super::common::Backend::Sqlite).await).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::common::spawn_app(super::common::Backend::Postgres).await).await;
+                }
+            )+
+        }
+    };
 }
 
 pub const USERS: &[(&str, Role)] = &[
@@ -36,9 +69,22 @@ pub const USERS: &[(&str, Role)] = &[
     ("admin", Role::Admin),
 ];
 
-pub async fn spawn_app() -> TestApp {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path().join("kefu.db")).unwrap();
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().unwrap();
+            let store = SqliteStore::open(dir.path().join("kefu.db")).unwrap();
+            spawn_with(store, Box::new(dir)).await
+        }
+        Backend::Postgres => {
+            let schema = TestSchema::create().await;
+            let store = PgStore::connect(&schema.url).await.unwrap();
+            spawn_with(store, Box::new(schema)).await
+        }
+    }
+}
+
+async fn spawn_with<S: Store>(store: S, guard: Box<dyn std::any::Any + Send + Sync>) -> TestApp {
     let clock = Arc::new(FixedClock::new("2026-11-22T02:00:00Z".parse().unwrap()));
     let settings = Settings {
         password_cost: PasswordCost {
@@ -48,7 +94,7 @@ pub async fn spawn_app() -> TestApp {
         ..Settings::default()
     };
     let kefu = Kefu::new(
-        store.clone(),
+        store,
         FlowSet::defaults(),
         Policy::defaults(),
         clock.clone(),
@@ -84,9 +130,8 @@ pub async fn spawn_app() -> TestApp {
         base,
         client,
         tokens,
-        store,
         clock,
-        _dir: dir,
+        _guard: guard,
     }
 }
 
