@@ -1,6 +1,7 @@
 //! Kills the real `kefu serve` with SIGKILL in the middle of a concurrent
 //! intake and checks that every ticket answered 201 is there after a
-//! restart, and that every audit chain still verifies.
+//! restart, and that every audit chain still verifies — on SQLite and on
+//! PostgreSQL.
 
 use serde_json::{Value, json};
 use std::path::Path;
@@ -13,10 +14,35 @@ use tokio::process::{Child, Command};
 const KEFU: &str = env!("CARGO_BIN_EXE_kefu");
 const PASSWORD: &str = "Crash-test-1";
 
-async fn start(data: &Path) -> (Child, String) {
-    let mut child = Command::new(KEFU)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data)
+/// Where the server keeps its data for one test.
+enum Target {
+    Sqlite(tempfile::TempDir),
+    Postgres(kefu_store_postgres::testing::TestSchema),
+}
+
+impl Target {
+    /// A kefu command pointed at this target's database.
+    fn kefu(&self) -> Command {
+        let mut c = Command::new(KEFU);
+        match self {
+            Target::Sqlite(dir) => c.env("KEFU_DATA_DIR", dir.path()),
+            Target::Postgres(schema) => c.env("KEFU_DATABASE_URL", &schema.url),
+        };
+        c
+    }
+
+    fn sqlite_file(&self) -> std::path::PathBuf {
+        match self {
+            Target::Sqlite(dir) => dir.path().join("kefu.db"),
+            Target::Postgres(_) => unreachable!("not a file"),
+        }
+    }
+}
+
+async fn start(target: &Target) -> (Child, String) {
+    let mut child = target
+        .kefu()
+        .args(["serve", "--listen", "127.0.0.1:0"])
         .env("KEFU_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -38,10 +64,10 @@ async fn start(data: &Path) -> (Child, String) {
     (child, format!("http://{url}"))
 }
 
-/// A fresh data directory holding one agent account, made with the CLI.
-async fn data_dir_with_agent() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let status = Command::new(KEFU)
+/// A fresh database holding one agent account, made with the CLI.
+async fn with_agent(target: Target) -> Target {
+    let status = target
+        .kefu()
         .args([
             "user",
             "add",
@@ -50,14 +76,23 @@ async fn data_dir_with_agent() -> tempfile::TempDir {
             "agent",
             "--password",
             PASSWORD,
-            "--data-dir",
         ])
-        .arg(dir.path())
         .status()
         .await
         .unwrap();
     assert!(status.success());
-    dir
+    target
+}
+
+async fn sqlite() -> Target {
+    with_agent(Target::Sqlite(tempfile::tempdir().unwrap())).await
+}
+
+async fn postgres() -> Target {
+    with_agent(Target::Postgres(
+        kefu_store_postgres::testing::TestSchema::create().await,
+    ))
+    .await
 }
 
 async fn login(client: &reqwest::Client, base: &str) -> String {
@@ -82,9 +117,17 @@ fn body(i: usize) -> Value {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn acknowledged_tickets_survive_sigkill() {
-    let dir = data_dir_with_agent().await;
-    let (mut server, base) = start(dir.path()).await;
+async fn acknowledged_tickets_survive_sigkill_sqlite() {
+    acknowledged_tickets_survive_sigkill(sqlite().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_tickets_survive_sigkill_postgres() {
+    acknowledged_tickets_survive_sigkill(postgres().await).await;
+}
+
+async fn acknowledged_tickets_survive_sigkill(target: Target) {
+    let (mut server, base) = start(&target).await;
     let client = reqwest::Client::new();
     let token = login(&client, &base).await;
 
@@ -130,7 +173,7 @@ async fn acknowledged_tickets_survive_sigkill() {
     let acked = acknowledged.lock().unwrap().clone();
     assert!(acked.len() >= 300);
 
-    let (mut server, base) = start(dir.path()).await;
+    let (mut server, base) = start(&target).await;
     let token = login(&client, &base).await;
     for number in &acked {
         let r = client
@@ -157,9 +200,9 @@ async fn acknowledged_tickets_survive_sigkill() {
     assert!(total["total"].as_u64().unwrap() >= acked.len() as u64);
     server.kill().await.unwrap();
 
-    let verify = Command::new(KEFU)
-        .args(["audit", "verify", "--data-dir"])
-        .arg(dir.path())
+    let verify = target
+        .kefu()
+        .args(["audit", "verify"])
         .output()
         .await
         .unwrap();
@@ -174,8 +217,8 @@ async fn acknowledged_tickets_survive_sigkill() {
 
 #[tokio::test]
 async fn audit_verify_names_the_first_broken_link() {
-    let dir = data_dir_with_agent().await;
-    let (mut server, base) = start(dir.path()).await;
+    let target = sqlite().await;
+    let (mut server, base) = start(&target).await;
     let client = reqwest::Client::new();
     let token = login(&client, &base).await;
     for i in 0..3 {
@@ -190,10 +233,10 @@ async fn audit_verify_names_the_first_broken_link() {
     }
     server.kill().await.unwrap();
     // Tamper with the second ticket's registration event behind kefu's back.
-    assert_eq!(tamper(&dir.path().join("kefu.db")), 1);
-    let verify = Command::new(KEFU)
-        .args(["audit", "verify", "--data-dir"])
-        .arg(dir.path())
+    assert_eq!(tamper(&target.sqlite_file()), 1);
+    let verify = target
+        .kefu()
+        .args(["audit", "verify"])
         .output()
         .await
         .unwrap();
