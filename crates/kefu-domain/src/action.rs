@@ -91,47 +91,17 @@ pub struct ActionRequest {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ActionInput {
-    Dispatch {
-        assignee: String,
-    },
+    Dispatch { assignee: String },
     Plain,
-    WithReason {
-        reason: String,
-    },
-    Transfer {
-        to: String,
-        reason: String,
-        mode: String,
-    },
-    Escalate {
-        to_tier: Option<u8>,
-        to: Option<String>,
-        reason: String,
-    },
-    Approve {
-        comment: Option<String>,
-    },
-    Resolve {
-        result: String,
-    },
-    NotifyResult {
-        method: String,
-    },
-    ReturnVisit {
-        method: String,
-        reached: bool,
-        satisfaction: Option<u8>,
-        nps: Option<u8>,
-        comment: Option<String>,
-    },
-    Review {
-        passed: bool,
-        comment: Option<String>,
-    },
-    SetPriority {
-        priority: Priority,
-        reason: String,
-    },
+    WithReason { reason: String },
+    Transfer { to: String, reason: String, mode: String },
+    Escalate { to_tier: Option<u8>, to: Option<String>, reason: String },
+    Approve { comment: Option<String> },
+    Resolve { result: String },
+    NotifyResult { method: String },
+    ReturnVisit { method: String, reached: bool, satisfaction: Option<u8>, nps: Option<u8>, comment: Option<String> },
+    Review { passed: bool, comment: Option<String> },
+    SetPriority { priority: Priority, reason: String },
 }
 
 fn str_field(fields: &Map<String, Value>, name: &str) -> Result<Option<String>, FieldError> {
@@ -140,11 +110,7 @@ fn str_field(fields: &Map<String, Value>, name: &str) -> Result<Option<String>, 
         Some(Value::String(s)) => Ok(Some(s.clone())),
         // Users may be named by numeric id as well as by username.
         Some(Value::Number(n)) if name == "assignee" || name == "to" => Ok(Some(n.to_string())),
-        Some(_) => Err(FieldError::new(
-            name,
-            format!("{name} must be a string"),
-            format!("{name} 必须是字符串"),
-        )),
+        Some(_) => Err(FieldError::new(name, format!("{name} must be a string"), format!("{name} 必须是字符串"))),
     }
 }
 
@@ -152,33 +118,26 @@ fn bool_field(fields: &Map<String, Value>, name: &str) -> Result<Option<bool>, F
     match fields.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(_) => Err(FieldError::new(
-            name,
-            format!("{name} must be true or false"),
-            format!("{name} 必须是 true 或 false"),
-        )),
+        Some(_) => {
+            Err(FieldError::new(name, format!("{name} must be true or false"), format!("{name} 必须是 true 或 false")))
+        }
     }
 }
 
-fn int_field(
-    fields: &Map<String, Value>,
-    name: &str,
-    min: u8,
-    max: u8,
-) -> Result<Option<u8>, FieldError> {
+fn int_field(fields: &Map<String, Value>, name: &str, min: u8, max: u8) -> Result<Option<u8>, FieldError> {
     match fields.get(name) {
         None | Some(Value::Null) => Ok(None),
-        Some(v) => v
-            .as_u64()
-            .filter(|n| (u64::from(min)..=u64::from(max)).contains(n))
-            .map(|n| Some(n as u8))
-            .ok_or_else(|| {
-                FieldError::new(
-                    name,
-                    format!("{name} must be a whole number from {min} to {max}"),
-                    format!("{name} 必须是 {min} 到 {max} 之间的整数"),
-                )
-            }),
+        Some(v) => {
+            v.as_u64().filter(|n| (u64::from(min)..=u64::from(max)).contains(n)).map(|n| Some(n as u8)).ok_or_else(
+                || {
+                    FieldError::new(
+                        name,
+                        format!("{name} must be a whole number from {min} to {max}"),
+                        format!("{name} 必须是 {min} 到 {max} 之间的整数"),
+                    )
+                },
+            )
+        }
     }
 }
 
@@ -204,11 +163,7 @@ fn one_of(
 }
 
 fn reason(fields: &Map<String, Value>) -> Result<String, FieldError> {
-    required_text(
-        str_field(fields, "reason")?.as_deref(),
-        "reason",
-        limits::REASON,
-    )
+    required_text(str_field(fields, "reason")?.as_deref(), "reason", limits::REASON)
 }
 
 impl ActionRequest {
@@ -217,33 +172,23 @@ impl ActionRequest {
         let kind = match body.get("action") {
             Some(Value::String(s)) => ActionKind::parse(s)?,
             Some(_) => {
-                return Err(FieldError::new(
-                    "action",
-                    "action must be a string",
-                    "action 必须是字符串",
-                ));
+                return Err(FieldError::new("action", "action must be a string", "action 必须是字符串"));
             }
             None => return Err(FieldError::required("action")),
         };
         let mut fields = body.clone();
         fields.remove("action");
         let input = Self::parse_input(kind, &fields)?;
-        Ok(ActionRequest {
-            kind,
-            fields,
-            input,
-        })
+        Ok(ActionRequest { kind, fields, input })
     }
 
     fn parse_input(kind: ActionKind, f: &Map<String, Value>) -> Result<ActionInput, FieldError> {
         use ActionKind as K;
         Ok(match kind {
-            K::Dispatch => ActionInput::Dispatch {
-                assignee: required_text(str_field(f, "assignee")?.as_deref(), "assignee", 64)?,
-            },
-            K::Start | K::Resume | K::AcceptTransfer | K::Confirm | K::Archive => {
-                ActionInput::Plain
+            K::Dispatch => {
+                ActionInput::Dispatch { assignee: required_text(str_field(f, "assignee")?.as_deref(), "assignee", 64)? }
             }
+            K::Start | K::Resume | K::AcceptTransfer | K::Confirm | K::Archive => ActionInput::Plain,
             K::Suspend | K::RejectTransfer | K::Reject | K::Appeal | K::Withdraw => {
                 ActionInput::WithReason { reason: reason(f)? }
             }
@@ -262,38 +207,19 @@ impl ActionRequest {
                         "升级需要指定 to_tier（2 或 3）或 to（接收人）",
                     ));
                 }
-                ActionInput::Escalate {
-                    to_tier,
-                    to,
-                    reason: reason(f)?,
-                }
+                ActionInput::Escalate { to_tier, to, reason: reason(f)? }
             }
             K::Approve => ActionInput::Approve {
-                comment: optional_text(
-                    str_field(f, "comment")?.as_deref(),
-                    "comment",
-                    limits::COMMENT,
-                )?,
+                comment: optional_text(str_field(f, "comment")?.as_deref(), "comment", limits::COMMENT)?,
             },
             K::Resolve => ActionInput::Resolve {
-                result: required_text(
-                    str_field(f, "result")?.as_deref(),
-                    "result",
-                    limits::RESULT,
-                )?,
+                result: required_text(str_field(f, "result")?.as_deref(), "result", limits::RESULT)?,
             },
-            K::NotifyResult => ActionInput::NotifyResult {
-                method: one_of(f, "method", NOTIFY_METHODS, None)?,
-            },
+            K::NotifyResult => ActionInput::NotifyResult { method: one_of(f, "method", NOTIFY_METHODS, None)? },
             K::ReturnVisit => Self::parse_visit(f)?,
             K::Review => {
-                let passed =
-                    bool_field(f, "passed")?.ok_or_else(|| FieldError::required("passed"))?;
-                let comment = optional_text(
-                    str_field(f, "comment")?.as_deref(),
-                    "comment",
-                    limits::COMMENT,
-                )?;
+                let passed = bool_field(f, "passed")?.ok_or_else(|| FieldError::required("passed"))?;
+                let comment = optional_text(str_field(f, "comment")?.as_deref(), "comment", limits::COMMENT)?;
                 if !passed && comment.is_none() {
                     return Err(FieldError::new(
                         "comment",
@@ -328,11 +254,7 @@ impl ActionRequest {
             reached,
             satisfaction,
             nps: int_field(f, "nps", 0, 10)?,
-            comment: optional_text(
-                str_field(f, "comment")?.as_deref(),
-                "comment",
-                limits::COMMENT,
-            )?,
+            comment: optional_text(str_field(f, "comment")?.as_deref(), "comment", limits::COMMENT)?,
         })
     }
 
@@ -350,16 +272,8 @@ impl ActionRequest {
 /// What a transfer action does to the transfer records.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TransferChange {
-    Open {
-        from: Option<UserId>,
-        to: UserId,
-        reason: String,
-        mode: String,
-    },
-    Close {
-        accepted: bool,
-        reason: Option<String>,
-    },
+    Open { from: Option<UserId>, to: UserId, reason: String, mode: String },
+    Close { accepted: bool, reason: Option<String> },
 }
 
 /// The result of a permitted action.
@@ -389,44 +303,22 @@ pub fn decide(
     }
     let mut next = ticket.clone();
     let transfer = apply_effect(&mut next, actor, request.kind, &request.input, target, now)?;
-    let branch_taken = rule
-        .branch
-        .as_ref()
-        .filter(|b| request.fields.get(&b.field) == Some(&b.equals));
+    let branch_taken = rule.branch.as_ref().filter(|b| request.fields.get(&b.field) == Some(&b.equals));
     if let Some(to) = branch_taken.map(|b| &b.to).or(rule.to.as_ref()) {
         next.status = to.clone();
     }
     next.updated_at = now;
-    Ok(Decision {
-        ticket: next,
-        action: request.kind,
-        data: Value::Object(request.fields.clone()),
-        transfer,
-    })
+    Ok(Decision { ticket: next, action: request.kind, data: Value::Object(request.fields.clone()), transfer })
 }
 
-fn handler_target<'a>(
-    target: Option<&'a StaffRef>,
-    field: &str,
-) -> Result<&'a StaffRef, DomainError> {
+fn handler_target<'a>(target: Option<&'a StaffRef>, field: &str) -> Result<&'a StaffRef, DomainError> {
     let t = target.ok_or_else(|| FieldError::new(field, "unknown user", "用户不存在"))?;
-    let handles = matches!(
-        t.role,
-        Role::Agent | Role::Engineer | Role::ComplaintSpecialist | Role::Supervisor
-    );
+    let handles = matches!(t.role, Role::Agent | Role::Engineer | Role::ComplaintSpecialist | Role::Supervisor);
     if !t.active || !handles {
         return Err(FieldError::new(
             field,
-            format!(
-                "{} cannot handle tickets (inactive or role {})",
-                t.username,
-                t.role.as_str()
-            ),
-            format!(
-                "{} 不能处理工单（已停用或角色为{}）",
-                t.username,
-                t.role.label_zh()
-            ),
+            format!("{} cannot handle tickets (inactive or role {})", t.username, t.role.as_str()),
+            format!("{} 不能处理工单（已停用或角色为{}）", t.username, t.role.label_zh()),
         )
         .into());
     }
@@ -451,10 +343,7 @@ fn apply_effect(
         (ActionKind::AcceptTransfer, _) => return Ok(Some(accept_transfer(t, actor))),
         (ActionKind::RejectTransfer, ActionInput::WithReason { reason }) => {
             t.transfer_to = None;
-            return Ok(Some(TransferChange::Close {
-                accepted: false,
-                reason: Some(reason.clone()),
-            }));
+            return Ok(Some(TransferChange::Close { accepted: false, reason: Some(reason.clone()) }));
         }
         (_, ActionInput::Escalate { to_tier, .. }) => {
             let to = target.map(|s| handler_target(Some(s), "to")).transpose()?;
@@ -465,15 +354,7 @@ fn apply_effect(
             t.resolved_at = Some(now);
         }
         (ActionKind::Appeal, _) => reopen_on_appeal(t),
-        (
-            _,
-            ActionInput::ReturnVisit {
-                reached: true,
-                satisfaction,
-                nps,
-                ..
-            },
-        ) => {
+        (_, ActionInput::ReturnVisit { reached: true, satisfaction, nps, .. }) => {
             t.satisfaction = *satisfaction;
             t.nps = *nps;
         }
@@ -487,10 +368,7 @@ fn apply_effect(
 fn accept_transfer(t: &mut Ticket, actor: &Actor) -> TransferChange {
     t.assignee = t.transfer_to.take();
     t.tier = actor.role.tier().unwrap_or(t.tier);
-    TransferChange::Close {
-        accepted: true,
-        reason: None,
-    }
+    TransferChange::Close { accepted: true, reason: None }
 }
 
 fn dispatch(t: &mut Ticket, to: &StaffRef) {
@@ -508,12 +386,7 @@ fn transfer(
     mode: &str,
 ) -> Result<Option<TransferChange>, DomainError> {
     if t.assignee == Some(to.id) {
-        return Err(FieldError::new(
-            "to",
-            "the ticket is already assigned to this user",
-            "工单已由该用户处理",
-        )
-        .into());
+        return Err(FieldError::new("to", "the ticket is already assigned to this user", "工单已由该用户处理").into());
     }
     t.transfer_to = Some(to.id);
     Ok(Some(TransferChange::Open {
@@ -525,16 +398,11 @@ fn transfer(
 }
 
 fn escalate(t: &mut Ticket, to_tier: Option<u8>, to: Option<&StaffRef>) -> Result<(), DomainError> {
-    let tier = to_tier
-        .or_else(|| to.and_then(|s| s.role.tier()))
-        .unwrap_or(t.tier);
+    let tier = to_tier.or_else(|| to.and_then(|s| s.role.tier())).unwrap_or(t.tier);
     if tier <= t.tier && to.is_none() {
         return Err(FieldError::new(
             "to_tier",
-            format!(
-                "the ticket is already at tier L{}; escalate to a higher tier",
-                t.tier
-            ),
+            format!("the ticket is already at tier L{}; escalate to a higher tier", t.tier),
             format!("工单已在 L{} 层级，只能升级到更高层级", t.tier),
         )
         .into());
@@ -559,8 +427,7 @@ pub fn reopen_on_appeal(t: &mut Ticket) {
 /// Fields of a ticket JSON that differ between two snapshots: the
 /// `before`/`after` of an audit event.
 pub fn diff(before: &Ticket, after: &Ticket) -> (Value, Value) {
-    let (Ok(Value::Object(b)), Ok(Value::Object(a))) =
-        (serde_json::to_value(before), serde_json::to_value(after))
+    let (Ok(Value::Object(b)), Ok(Value::Object(a))) = (serde_json::to_value(before), serde_json::to_value(after))
     else {
         return (json!({}), json!({}));
     };

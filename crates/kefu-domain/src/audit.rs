@@ -45,16 +45,11 @@ pub fn canonical_json(v: &Value) -> String {
         Value::Object(m) => {
             let mut keys: Vec<&String> = m.keys().collect();
             keys.sort();
-            let inner: Vec<String> = keys
-                .iter()
-                .map(|k| format!("{}:{}", Value::String((*k).clone()), canonical_json(&m[*k])))
-                .collect();
+            let inner: Vec<String> =
+                keys.iter().map(|k| format!("{}:{}", Value::String((*k).clone()), canonical_json(&m[*k]))).collect();
             format!("{{{}}}", inner.join(","))
         }
-        Value::Array(a) => format!(
-            "[{}]",
-            a.iter().map(canonical_json).collect::<Vec<_>>().join(",")
-        ),
+        Value::Array(a) => format!("[{}]", a.iter().map(canonical_json).collect::<Vec<_>>().join(",")),
         other => other.to_string(),
     }
 }
@@ -78,8 +73,7 @@ impl AuditEvent {
             ticket_id,
             seq,
             // Truncate to what canonical_time keeps, so the stored value hashes the same.
-            at: DateTime::parse_from_rfc3339(&canonical_time(at))
-                .map_or(at, |t| t.with_timezone(&Utc)),
+            at: DateTime::parse_from_rfc3339(&canonical_time(at)).map_or(at, |t| t.with_timezone(&Utc)),
             actor,
             actor_name: actor_name.to_string(),
             action: action.to_string(),
@@ -121,41 +115,23 @@ pub struct BrokenLink {
 
 /// Checks one ticket's events, given in `seq` order.
 pub fn verify_chain(ticket_id: TicketId, events: &[AuditEvent]) -> Result<(), BrokenLink> {
-    let broken = |seq: i64, reason: String| {
-        Err(BrokenLink {
-            ticket_id,
-            seq,
-            reason,
-        })
-    };
+    let broken = |seq: i64, reason: String| Err(BrokenLink { ticket_id, seq, reason });
     let mut prev = GENESIS.to_string();
     for (i, e) in events.iter().enumerate() {
         let expected_seq = i as i64 + 1;
         if e.seq != expected_seq {
-            return broken(
-                expected_seq,
-                format!("event {expected_seq} is missing (found seq {})", e.seq),
-            );
+            return broken(expected_seq, format!("event {expected_seq} is missing (found seq {})", e.seq));
         }
         if e.prev_hash != prev {
-            return broken(
-                e.seq,
-                "prev_hash does not match the previous event's hash".into(),
-            );
+            return broken(e.seq, "prev_hash does not match the previous event's hash".into());
         }
         if e.compute_hash() != e.hash {
-            return broken(
-                e.seq,
-                "content does not match its hash (event was altered)".into(),
-            );
+            return broken(e.seq, "content does not match its hash (event was altered)".into());
         }
         prev = e.hash.clone();
     }
     if events.is_empty() {
-        return broken(
-            1,
-            "ticket has no events (its registration record is missing)".into(),
-        );
+        return broken(1, "ticket has no events (its registration record is missing)".into());
     }
     Ok(())
 }
@@ -223,10 +199,7 @@ mod tests {
     #[test]
     fn canonical_json_sorts_keys_at_every_level() {
         let a = json!({"b": {"y": 1, "x": [{"d": 1, "c": 2}]}, "a": "中"});
-        assert_eq!(
-            canonical_json(&a),
-            r#"{"a":"中","b":{"x":[{"c":2,"d":1}],"y":1}}"#
-        );
+        assert_eq!(canonical_json(&a), r#"{"a":"中","b":{"x":[{"c":2,"d":1}],"y":1}}"#);
     }
 
     #[test]
@@ -234,9 +207,7 @@ mod tests {
         let c = chain(1);
         let text = canonical_time(c[0].at);
         let mut back = c[0].clone();
-        back.at = DateTime::parse_from_rfc3339(&text)
-            .unwrap()
-            .with_timezone(&Utc);
+        back.at = DateTime::parse_from_rfc3339(&text).unwrap().with_timezone(&Utc);
         assert_eq!(back.compute_hash(), c[0].hash);
     }
 }

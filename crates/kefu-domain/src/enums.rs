@@ -142,13 +142,7 @@ mod tests {
 
     #[test]
     fn serde_uses_api_names() {
-        assert_eq!(
-            serde_json::to_string(&TicketType::ServiceRequest).unwrap(),
-            "\"service_request\""
-        );
-        assert_eq!(
-            serde_json::to_string(&Channel::SelfService).unwrap(),
-            "\"self_service\""
-        );
+        assert_eq!(serde_json::to_string(&TicketType::ServiceRequest).unwrap(), "\"service_request\"");
+        assert_eq!(serde_json::to_string(&Channel::SelfService).unwrap(), "\"self_service\"");
     }
 }

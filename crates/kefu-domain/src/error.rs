@@ -13,24 +13,12 @@ pub struct FieldError {
 }
 
 impl FieldError {
-    pub fn new(
-        field: impl Into<String>,
-        message: impl Into<String>,
-        zh: impl Into<String>,
-    ) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-            message_zh: zh.into(),
-        }
+    pub fn new(field: impl Into<String>, message: impl Into<String>, zh: impl Into<String>) -> Self {
+        Self { field: field.into(), message: message.into(), message_zh: zh.into() }
     }
 
     pub fn required(field: &str) -> Self {
-        Self::new(
-            field,
-            format!("{field} is required"),
-            format!("{field} 为必填项"),
-        )
+        Self::new(field, format!("{field} is required"), format!("{field} 为必填项"))
     }
 }
 
@@ -40,18 +28,10 @@ pub enum DomainError {
     Invalid(FieldError),
     /// The action exists but the ticket's state does not permit it now.
     #[error("action {action} is not allowed in state {state}")]
-    NotAllowed {
-        action: String,
-        state: String,
-        allowed: Vec<String>,
-    },
+    NotAllowed { action: String, state: String, allowed: Vec<String> },
     /// The caller's role (or relation to the ticket) may not take the action.
     #[error("role {role} may not {action}")]
-    Forbidden {
-        action: String,
-        role: String,
-        reason: String,
-    },
+    Forbidden { action: String, role: String, reason: String },
     /// Archived tickets are immutable.
     #[error("ticket is archived and immutable")]
     Archived,

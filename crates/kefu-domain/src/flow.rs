@@ -16,21 +16,12 @@ use std::collections::BTreeMap;
 /// The default flow files, compiled into the binary.
 pub const DEFAULT_FLOWS: &[(&str, &str)] = &[
     ("complaint.toml", include_str!("../flows/complaint.toml")),
-    (
-        "consultation.toml",
-        include_str!("../flows/consultation.toml"),
-    ),
+    ("consultation.toml", include_str!("../flows/consultation.toml")),
     ("business.toml", include_str!("../flows/business.toml")),
     ("account.toml", include_str!("../flows/account.toml")),
-    (
-        "service_request.toml",
-        include_str!("../flows/service_request.toml"),
-    ),
+    ("service_request.toml", include_str!("../flows/service_request.toml")),
     ("fault.toml", include_str!("../flows/fault.toml")),
-    (
-        "unsubscribe.toml",
-        include_str!("../flows/unsubscribe.toml"),
-    ),
+    ("unsubscribe.toml", include_str!("../flows/unsubscribe.toml")),
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -121,29 +112,18 @@ impl Guard {
 
     fn describe(self) -> (&'static str, &'static str) {
         match self {
-            Guard::FirstOwner => (
-                "only the first-contact owner may do this",
-                "仅首问责任人可执行此操作",
-            ),
+            Guard::FirstOwner => ("only the first-contact owner may do this", "仅首问责任人可执行此操作"),
             Guard::Assignee => ("only the assignee may do this", "仅当前处理人可执行此操作"),
-            Guard::TransferTarget => (
-                "only the receiver of the transfer may do this",
-                "仅转派接收人可执行此操作",
-            ),
+            Guard::TransferTarget => ("only the receiver of the transfer may do this", "仅转派接收人可执行此操作"),
         }
     }
 }
 
 impl Flow {
     pub fn parse(file: &str, text: &str) -> Result<Flow, FlowError> {
-        let flow: Flow = toml::from_str(text).map_err(|e| FlowError {
-            file: file.to_string(),
-            message: e.to_string(),
-        })?;
-        flow.check().map_err(|message| FlowError {
-            file: file.to_string(),
-            message,
-        })?;
+        let flow: Flow =
+            toml::from_str(text).map_err(|e| FlowError { file: file.to_string(), message: e.to_string() })?;
+        flow.check().map_err(|message| FlowError { file: file.to_string(), message })?;
         Ok(flow)
     }
 
@@ -160,10 +140,7 @@ impl Flow {
             let targets = rule.to.iter().chain(rule.branch.as_ref().map(|b| &b.to));
             for s in rule.from.iter().chain(targets) {
                 if !known(s) {
-                    return Err(format!(
-                        "action '{}' names unknown state '{s}'",
-                        rule.name.as_str()
-                    ));
+                    return Err(format!("action '{}' names unknown state '{s}'", rule.name.as_str()));
                 }
             }
             if rule.roles.is_empty() {
@@ -183,18 +160,14 @@ impl Flow {
 
     fn permits(&self, rule: &ActionRule, ticket: &Ticket, actor: &Actor) -> bool {
         rule.roles.contains(&actor.role)
-            && (self.override_roles.contains(&actor.role)
-                || rule.only.is_none_or(|g| g.holds(ticket, actor.id)))
+            && (self.override_roles.contains(&actor.role) || rule.only.is_none_or(|g| g.holds(ticket, actor.id)))
     }
 
     /// The actions this actor may take on this ticket now, in flow order.
     pub fn allowed_actions(&self, ticket: &Ticket, actor: &Actor) -> Vec<ActionKind> {
         let mut out: Vec<ActionKind> = Vec::new();
         for rule in &self.actions {
-            if rule.from.contains(&ticket.status)
-                && self.permits(rule, ticket, actor)
-                && !out.contains(&rule.name)
-            {
+            if rule.from.contains(&ticket.status) && self.permits(rule, ticket, actor) && !out.contains(&rule.name) {
                 out.push(rule.name);
             }
         }
@@ -203,47 +176,27 @@ impl Flow {
 
     /// The rule under which this actor may take `kind` now, or why not:
     /// wrong state → NotAllowed (409), wrong role or relation → Forbidden (403).
-    pub fn rule_for(
-        &self,
-        ticket: &Ticket,
-        actor: &Actor,
-        kind: ActionKind,
-    ) -> Result<&ActionRule, DomainError> {
+    pub fn rule_for(&self, ticket: &Ticket, actor: &Actor, kind: ActionKind) -> Result<&ActionRule, DomainError> {
         if self.is_final(&ticket.status) {
             return Err(DomainError::Archived);
         }
-        let in_state: Vec<&ActionRule> = self
-            .actions
-            .iter()
-            .filter(|r| r.name == kind && r.from.contains(&ticket.status))
-            .collect();
+        let in_state: Vec<&ActionRule> =
+            self.actions.iter().filter(|r| r.name == kind && r.from.contains(&ticket.status)).collect();
         if in_state.is_empty() {
             return Err(DomainError::NotAllowed {
                 action: kind.as_str().to_string(),
                 state: ticket.status.clone(),
-                allowed: self
-                    .allowed_actions(ticket, actor)
-                    .iter()
-                    .map(|a| a.as_str().to_string())
-                    .collect(),
+                allowed: self.allowed_actions(ticket, actor).iter().map(|a| a.as_str().to_string()).collect(),
             });
         }
         if let Some(rule) = in_state.iter().find(|r| self.permits(r, ticket, actor)) {
             return Ok(rule);
         }
-        let reason = match in_state
-            .iter()
-            .find(|r| r.roles.contains(&actor.role))
-            .and_then(|r| r.only)
-        {
+        let reason = match in_state.iter().find(|r| r.roles.contains(&actor.role)).and_then(|r| r.only) {
             Some(guard) => guard.describe().0.to_string(),
             None => format!("role {} may not {}", actor.role.as_str(), kind.as_str()),
         };
-        Err(DomainError::Forbidden {
-            action: kind.as_str().to_string(),
-            role: actor.role.as_str().to_string(),
-            reason,
-        })
+        Err(DomainError::Forbidden { action: kind.as_str().to_string(), role: actor.role.as_str().to_string(), reason })
     }
 }
 
@@ -264,18 +217,13 @@ impl FlowSet {
     /// flow of the type it declares.
     pub fn load(overrides: &[(String, String)]) -> Result<FlowSet, FlowError> {
         let mut flows = BTreeMap::new();
-        let defaults = DEFAULT_FLOWS
-            .iter()
-            .map(|(f, t)| (f.to_string(), t.to_string()));
+        let defaults = DEFAULT_FLOWS.iter().map(|(f, t)| (f.to_string(), t.to_string()));
         for (file, text) in defaults.chain(overrides.iter().cloned()) {
             let flow = Flow::parse(&file, &text)?;
             flows.insert(flow.ticket_type, flow);
         }
         if let Some(missing) = TicketType::ALL.iter().find(|t| !flows.contains_key(t)) {
-            return Err(FlowError {
-                file: "flows".into(),
-                message: format!("no flow for type {missing}"),
-            });
+            return Err(FlowError { file: "flows".into(), message: format!("no flow for type {missing}") });
         }
         Ok(FlowSet(flows))
     }

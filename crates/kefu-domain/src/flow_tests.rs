@@ -17,11 +17,7 @@ fn now() -> DateTime<Utc> {
 }
 
 fn actor(id: i64, role: Role) -> Actor {
-    Actor {
-        id: UserId(id),
-        username: format!("u{id}"),
-        role,
-    }
+    Actor { id: UserId(id), username: format!("u{id}"), role }
 }
 
 const AGENT: i64 = 1;
@@ -39,12 +35,7 @@ fn staff(id: i64) -> StaffRef {
         SUPERVISOR => Role::Supervisor,
         _ => Role::Inspector,
     };
-    StaffRef {
-        id: UserId(id),
-        username: format!("u{id}"),
-        role,
-        active: true,
-    }
+    StaffRef { id: UserId(id), username: format!("u{id}"), role, active: true }
 }
 
 fn ticket(t: TicketType) -> Ticket {
@@ -91,23 +82,13 @@ fn request(body: Value) -> ActionRequest {
 
 fn act(flows: &FlowSet, t: &Ticket, who: i64, body: Value) -> Result<Decision, DomainError> {
     let req = request(body);
-    let target = req
-        .target_user()
-        .map(|(_, name)| staff(name.trim_start_matches('u').parse().unwrap()));
+    let target = req.target_user().map(|(_, name)| staff(name.trim_start_matches('u').parse().unwrap()));
     let a = actor(who, staff(who).role);
-    decide(
-        flows.get(t.ticket_type),
-        t,
-        &a,
-        &req,
-        target.as_ref(),
-        now(),
-    )
+    decide(flows.get(t.ticket_type), t, &a, &req, target.as_ref(), now())
 }
 
 fn step(flows: &FlowSet, t: &mut Ticket, who: i64, body: Value, expect_state: &str) {
-    let d = act(flows, t, who, body.clone())
-        .unwrap_or_else(|e| panic!("{body} by {who} in {}: {e:?}", t.status));
+    let d = act(flows, t, who, body.clone()).unwrap_or_else(|e| panic!("{body} by {who} in {}: {e:?}", t.status));
     assert_eq!(d.ticket.status, expect_state, "after {body}");
     *t = d.ticket;
 }
@@ -115,83 +96,39 @@ fn step(flows: &FlowSet, t: &mut Ticket, who: i64, body: Value, expect_state: &s
 /// The steps that take a ticket of each type from accepted to archived.
 fn happy_path(t: TicketType) -> Vec<(i64, Value, &'static str)> {
     let handle = vec![
-        (
-            AGENT,
-            json!({"action": "dispatch", "assignee": "u2"}),
-            "dispatched",
-        ),
+        (AGENT, json!({"action": "dispatch", "assignee": "u2"}), "dispatched"),
         (ENGINEER, json!({"action": "start"}), "in_progress"),
-        (
-            ENGINEER,
-            json!({"action": "suspend", "reason": "等待客户提供截图"}),
-            "suspended",
-        ),
+        (ENGINEER, json!({"action": "suspend", "reason": "等待客户提供截图"}), "suspended"),
         (ENGINEER, json!({"action": "resume"}), "in_progress"),
-        (
-            ENGINEER,
-            json!({"action": "resolve", "result": "已更换光猫"}),
-            "resolved",
-        ),
+        (ENGINEER, json!({"action": "resolve", "result": "已更换光猫"}), "resolved"),
     ];
     let close = vec![
-        (
-            AGENT,
-            json!({"action": "notify_result", "method": "sms"}),
-            "result_notified",
-        ),
+        (AGENT, json!({"action": "notify_result", "method": "sms"}), "result_notified"),
         (AGENT, json!({"action": "confirm"}), "confirmed"),
         (
             AGENT,
             json!({"action": "return_visit", "method": "phone", "reached": true, "satisfaction": 5, "nps": 9}),
             "visited",
         ),
-        (
-            SUPERVISOR,
-            json!({"action": "review", "passed": true, "comment": "处理规范"}),
-            "reviewed",
-        ),
+        (SUPERVISOR, json!({"action": "review", "passed": true, "comment": "处理规范"}), "reviewed"),
         (SUPERVISOR, json!({"action": "archive"}), "archived"),
     ];
     match t {
         TicketType::Business => {
             let mut v = vec![
-                (
-                    AGENT,
-                    json!({"action": "dispatch", "assignee": "u2"}),
-                    "dispatched",
-                ),
-                (
-                    SUPERVISOR,
-                    json!({"action": "approve", "comment": "资料齐全"}),
-                    "approved",
-                ),
+                (AGENT, json!({"action": "dispatch", "assignee": "u2"}), "dispatched"),
+                (SUPERVISOR, json!({"action": "approve", "comment": "资料齐全"}), "approved"),
                 (ENGINEER, json!({"action": "start"}), "in_progress"),
-                (
-                    ENGINEER,
-                    json!({"action": "resolve", "result": "套餐已变更"}),
-                    "resolved",
-                ),
+                (ENGINEER, json!({"action": "resolve", "result": "套餐已变更"}), "resolved"),
             ];
             v.extend(close);
             v
         }
         TicketType::Unsubscribe => vec![
             (AGENT, json!({"action": "approve"}), "operator_confirmed"),
-            (
-                AGENT,
-                json!({"action": "resolve", "result": "已退订视频彩铃"}),
-                "processed",
-            ),
-            (
-                AGENT,
-                json!({"action": "notify_result", "method": "sms"}),
-                "confirmation_sent",
-            ),
-            (
-                SUPERVISOR,
-                json!({"action": "review", "passed": true}),
-                "reviewed",
-            ),
+            (AGENT, json!({"action": "resolve", "result": "已退订视频彩铃"}), "processed"),
+            (AGENT, json!({"action": "notify_result", "method": "sms"}), "confirmation_sent"),
+            (SUPERVISOR, json!({"action": "review", "passed": true}), "reviewed"),
             (SUPERVISOR, json!({"action": "archive"}), "archived"),
         ],
         _ => handle.into_iter().chain(close).collect(),
@@ -220,19 +157,13 @@ fn every_action_outside_its_states_is_refused_with_the_allowed_list() {
         for (who, body, state) in happy_path(tt) {
             let sup = actor(SUPERVISOR, Role::Supervisor);
             for &kind in ActionKind::ALL {
-                let in_state = flow
-                    .actions
-                    .iter()
-                    .any(|r| r.name == kind && r.from.contains(&t.status));
+                let in_state = flow.actions.iter().any(|r| r.name == kind && r.from.contains(&t.status));
                 match flow.rule_for(&t, &sup, kind) {
                     Err(DomainError::NotAllowed { allowed, state, .. }) => {
                         assert!(!in_state, "{tt}/{}: {kind:?} should be possible", t.status);
                         assert_eq!(state, t.status);
-                        let expect: Vec<String> = flow
-                            .allowed_actions(&t, &sup)
-                            .iter()
-                            .map(|a| a.as_str().to_string())
-                            .collect();
+                        let expect: Vec<String> =
+                            flow.allowed_actions(&t, &sup).iter().map(|a| a.as_str().to_string()).collect();
                         assert_eq!(allowed, expect);
                     }
                     Err(DomainError::Forbidden { .. }) | Ok(_) => {
@@ -246,21 +177,10 @@ fn every_action_outside_its_states_is_refused_with_the_allowed_list() {
         // Archived: every action on every role is refused as immutable.
         for &kind in ActionKind::ALL {
             for &role in Role::ALL {
-                assert_eq!(
-                    flows
-                        .get(tt)
-                        .rule_for(&t, &actor(9, role), kind)
-                        .unwrap_err(),
-                    DomainError::Archived
-                );
+                assert_eq!(flows.get(tt).rule_for(&t, &actor(9, role), kind).unwrap_err(), DomainError::Archived);
             }
         }
-        assert!(
-            flows
-                .get(tt)
-                .allowed_actions(&t, &actor(SUPERVISOR, Role::Supervisor))
-                .is_empty()
-        );
+        assert!(flows.get(tt).allowed_actions(&t, &actor(SUPERVISOR, Role::Supervisor)).is_empty());
     }
 }
 
@@ -269,69 +189,35 @@ fn roles_are_checked() {
     let flows = FlowSet::defaults();
     let t = ticket(TicketType::Complaint);
     // An inspector may not dispatch; an agent may not review or archive.
-    let e = act(
-        &flows,
-        &t,
-        INSPECTOR,
-        json!({"action": "dispatch", "assignee": "u2"}),
-    )
-    .unwrap_err();
+    let e = act(&flows, &t, INSPECTOR, json!({"action": "dispatch", "assignee": "u2"})).unwrap_err();
     assert!(matches!(e, DomainError::Forbidden { .. }), "{e:?}");
     let mut visited = t.clone();
     visited.status = "visited".into();
     assert!(matches!(
-        act(
-            &flows,
-            &visited,
-            AGENT,
-            json!({"action": "review", "passed": true})
-        ),
+        act(&flows, &visited, AGENT, json!({"action": "review", "passed": true})),
         Err(DomainError::Forbidden { .. })
     ));
     let mut reviewed = t.clone();
     reviewed.status = "reviewed".into();
-    assert!(matches!(
-        act(&flows, &reviewed, AGENT, json!({"action": "archive"})),
-        Err(DomainError::Forbidden { .. })
-    ));
+    assert!(matches!(act(&flows, &reviewed, AGENT, json!({"action": "archive"})), Err(DomainError::Forbidden { .. })));
     // Business approval is a supervisor's.
     let mut b = ticket(TicketType::Business);
     b.status = "dispatched".into();
-    assert!(matches!(
-        act(&flows, &b, AGENT, json!({"action": "approve"})),
-        Err(DomainError::Forbidden { .. })
-    ));
+    assert!(matches!(act(&flows, &b, AGENT, json!({"action": "approve"})), Err(DomainError::Forbidden { .. })));
 }
 
 #[test]
 fn only_the_assignee_handles_but_a_supervisor_may_step_in() {
     let flows = FlowSet::defaults();
     let mut t = ticket(TicketType::Fault);
-    step(
-        &flows,
-        &mut t,
-        AGENT,
-        json!({"action": "dispatch", "assignee": "u2"}),
-        "dispatched",
-    );
+    step(&flows, &mut t, AGENT, json!({"action": "dispatch", "assignee": "u2"}), "dispatched");
     match act(&flows, &t, AGENT2, json!({"action": "start"})).unwrap_err() {
         DomainError::Forbidden { reason, .. } => assert!(reason.contains("assignee")),
         e => panic!("{e:?}"),
     }
-    step(
-        &flows,
-        &mut t,
-        SUPERVISOR,
-        json!({"action": "start"}),
-        "in_progress",
-    );
+    step(&flows, &mut t, SUPERVISOR, json!({"action": "start"}), "in_progress");
     let agent = actor(AGENT2, Role::Agent);
-    assert!(
-        !flows
-            .get(t.ticket_type)
-            .allowed_actions(&t, &agent)
-            .contains(&ActionKind::Resolve)
-    );
+    assert!(!flows.get(t.ticket_type).allowed_actions(&t, &agent).contains(&ActionKind::Resolve));
 }
 
 #[test]
@@ -339,18 +225,12 @@ fn consultation_first_contact_resolution_is_for_the_first_owner() {
     let flows = FlowSet::defaults();
     let t = ticket(TicketType::Consultation);
     let body = json!({"action": "resolve", "result": "已告知5G套餐资费"});
-    assert!(matches!(
-        act(&flows, &t, AGENT2, body.clone()),
-        Err(DomainError::Forbidden { .. })
-    ));
+    assert!(matches!(act(&flows, &t, AGENT2, body.clone()), Err(DomainError::Forbidden { .. })));
     let d = act(&flows, &t, AGENT, body.clone()).unwrap();
     assert_eq!(d.ticket.status, "resolved");
     // Other types have no first-contact resolution.
     let c = ticket(TicketType::Complaint);
-    assert!(matches!(
-        act(&flows, &c, AGENT, body),
-        Err(DomainError::NotAllowed { .. })
-    ));
+    assert!(matches!(act(&flows, &c, AGENT, body), Err(DomainError::NotAllowed { .. })));
 }
 
 #[test]
@@ -358,55 +238,23 @@ fn withdraw_only_before_resolution() {
     let flows = FlowSet::defaults();
     let mut t = ticket(TicketType::Account);
     let w = json!({"action": "withdraw", "reason": "客户已自行解决"});
-    assert_eq!(
-        act(&flows, &t, AGENT, w.clone()).unwrap().ticket.status,
-        "withdrawn"
-    );
+    assert_eq!(act(&flows, &t, AGENT, w.clone()).unwrap().ticket.status, "withdrawn");
     t.status = "resolved".into();
-    assert!(matches!(
-        act(&flows, &t, AGENT, w.clone()),
-        Err(DomainError::NotAllowed { .. })
-    ));
+    assert!(matches!(act(&flows, &t, AGENT, w.clone()), Err(DomainError::NotAllowed { .. })));
     // A withdrawn ticket can still be archived.
     t.status = "withdrawn".into();
-    assert_eq!(
-        act(&flows, &t, SUPERVISOR, json!({"action": "archive"}))
-            .unwrap()
-            .ticket
-            .status,
-        "archived"
-    );
+    assert_eq!(act(&flows, &t, SUPERVISOR, json!({"action": "archive"})).unwrap().ticket.status, "archived");
 }
 
 #[test]
 fn transfer_accept_and_reject() {
     let flows = FlowSet::defaults();
     let mut t = ticket(TicketType::Fault);
-    step(
-        &flows,
-        &mut t,
-        AGENT,
-        json!({"action": "dispatch", "assignee": "u1"}),
-        "dispatched",
-    );
-    step(
-        &flows,
-        &mut t,
-        AGENT,
-        json!({"action": "start"}),
-        "in_progress",
-    );
-    let d = act(
-        &flows,
-        &t,
-        AGENT,
-        json!({"action": "transfer", "to": "u2", "reason": "需现场排查", "mode": "system"}),
-    )
-    .unwrap();
-    assert!(matches!(
-        d.transfer,
-        Some(crate::action::TransferChange::Open { to: UserId(2), .. })
-    ));
+    step(&flows, &mut t, AGENT, json!({"action": "dispatch", "assignee": "u1"}), "dispatched");
+    step(&flows, &mut t, AGENT, json!({"action": "start"}), "in_progress");
+    let d = act(&flows, &t, AGENT, json!({"action": "transfer", "to": "u2", "reason": "需现场排查", "mode": "system"}))
+        .unwrap();
+    assert!(matches!(d.transfer, Some(crate::action::TransferChange::Open { to: UserId(2), .. })));
     t = d.ticket;
     assert_eq!(t.status, "transfer_pending");
     // Only the receiver decides.
@@ -414,13 +262,7 @@ fn transfer_accept_and_reject() {
         act(&flows, &t, AGENT2, json!({"action": "accept_transfer"})),
         Err(DomainError::Forbidden { .. })
     ));
-    let rejected = act(
-        &flows,
-        &t,
-        ENGINEER,
-        json!({"action": "reject_transfer", "reason": "非本组业务"}),
-    )
-    .unwrap();
+    let rejected = act(&flows, &t, ENGINEER, json!({"action": "reject_transfer", "reason": "非本组业务"})).unwrap();
     assert_eq!(rejected.ticket.assignee, Some(UserId(AGENT)));
     assert_eq!(rejected.ticket.transfer_to, None);
     let accepted = act(&flows, &t, ENGINEER, json!({"action": "accept_transfer"})).unwrap();
@@ -428,13 +270,8 @@ fn transfer_accept_and_reject() {
     assert_eq!(accepted.ticket.tier, 2);
     assert_eq!(accepted.ticket.status, "in_progress");
     // Transfer to the current assignee is refused.
-    let e = act(
-        &flows,
-        &accepted.ticket,
-        ENGINEER,
-        json!({"action": "transfer", "to": "u2", "reason": "x"}),
-    )
-    .unwrap_err();
+    let e =
+        act(&flows, &accepted.ticket, ENGINEER, json!({"action": "transfer", "to": "u2", "reason": "x"})).unwrap_err();
     assert!(matches!(e, DomainError::Invalid(f) if f.field == "to"));
 }
 
@@ -442,36 +279,12 @@ fn transfer_accept_and_reject() {
 fn escalation_moves_the_tier_up_only() {
     let flows = FlowSet::defaults();
     let mut t = ticket(TicketType::Complaint);
-    step(
-        &flows,
-        &mut t,
-        AGENT,
-        json!({"action": "dispatch", "assignee": "u1"}),
-        "dispatched",
-    );
-    step(
-        &flows,
-        &mut t,
-        AGENT,
-        json!({"action": "escalate", "to_tier": 3, "reason": "客户要求升级"}),
-        "dispatched",
-    );
+    step(&flows, &mut t, AGENT, json!({"action": "dispatch", "assignee": "u1"}), "dispatched");
+    step(&flows, &mut t, AGENT, json!({"action": "escalate", "to_tier": 3, "reason": "客户要求升级"}), "dispatched");
     assert_eq!(t.tier, 3);
-    let e = act(
-        &flows,
-        &t,
-        AGENT,
-        json!({"action": "escalate", "to_tier": 2, "reason": "x"}),
-    )
-    .unwrap_err();
+    let e = act(&flows, &t, AGENT, json!({"action": "escalate", "to_tier": 2, "reason": "x"})).unwrap_err();
     assert!(matches!(e, DomainError::Invalid(f) if f.field == "to_tier"));
-    step(
-        &flows,
-        &mut t,
-        AGENT,
-        json!({"action": "escalate", "to": "u3", "reason": "转投诉专员"}),
-        "dispatched",
-    );
+    step(&flows, &mut t, AGENT, json!({"action": "escalate", "to": "u3", "reason": "转投诉专员"}), "dispatched");
     assert_eq!(t.assignee, Some(UserId(SPECIALIST)));
 }
 
@@ -483,31 +296,12 @@ fn branches_appeal_and_failed_visit() {
         step(&flows, &mut t, who, body, state);
     }
     assert_eq!(t.status, "result_notified");
-    let appealed = act(
-        &flows,
-        &t,
-        AGENT,
-        json!({"action": "appeal", "reason": "问题未解决"}),
-    )
-    .unwrap()
-    .ticket;
+    let appealed = act(&flows, &t, AGENT, json!({"action": "appeal", "reason": "问题未解决"})).unwrap().ticket;
     assert_eq!(appealed.status, "in_progress");
     assert_eq!(appealed.appeal_count, 1);
     assert_eq!(appealed.resolved_at, None);
-    step(
-        &flows,
-        &mut t,
-        AGENT,
-        json!({"action": "confirm"}),
-        "confirmed",
-    );
-    step(
-        &flows,
-        &mut t,
-        AGENT,
-        json!({"action": "return_visit", "method": "phone", "reached": false}),
-        "confirmed",
-    );
+    step(&flows, &mut t, AGENT, json!({"action": "confirm"}), "confirmed");
+    step(&flows, &mut t, AGENT, json!({"action": "return_visit", "method": "phone", "reached": false}), "confirmed");
     assert_eq!(t.satisfaction, None);
     step(
         &flows,
@@ -533,41 +327,17 @@ fn bad_action_fields_are_named() {
         (json!({"action": "dispatch"}), "assignee"),
         (json!({"action": "suspend"}), "reason"),
         (json!({"action": "resolve", "result": ""}), "result"),
-        (
-            json!({"action": "notify_result", "method": "pigeon"}),
-            "method",
-        ),
-        (
-            json!({"action": "return_visit", "method": "phone", "reached": true}),
-            "satisfaction",
-        ),
-        (
-            json!({"action": "return_visit", "method": "phone", "reached": true, "satisfaction": 6}),
-            "satisfaction",
-        ),
-        (
-            json!({"action": "return_visit", "method": "phone", "reached": true, "satisfaction": 5, "nps": 11}),
-            "nps",
-        ),
-        (
-            json!({"action": "return_visit", "method": "phone", "reached": "yes"}),
-            "reached",
-        ),
+        (json!({"action": "notify_result", "method": "pigeon"}), "method"),
+        (json!({"action": "return_visit", "method": "phone", "reached": true}), "satisfaction"),
+        (json!({"action": "return_visit", "method": "phone", "reached": true, "satisfaction": 6}), "satisfaction"),
+        (json!({"action": "return_visit", "method": "phone", "reached": true, "satisfaction": 5, "nps": 11}), "nps"),
+        (json!({"action": "return_visit", "method": "phone", "reached": "yes"}), "reached"),
         (json!({"action": "review"}), "passed"),
         (json!({"action": "review", "passed": false}), "comment"),
-        (
-            json!({"action": "set_priority", "priority": "asap", "reason": "x"}),
-            "priority",
-        ),
+        (json!({"action": "set_priority", "priority": "asap", "reason": "x"}), "priority"),
         (json!({"action": "escalate", "reason": "x"}), "to_tier"),
-        (
-            json!({"action": "transfer", "to": "u2", "reason": "x", "mode": "fax"}),
-            "mode",
-        ),
-        (
-            json!({"action": "withdraw", "reason": "x".repeat(1001)}),
-            "reason",
-        ),
+        (json!({"action": "transfer", "to": "u2", "reason": "x", "mode": "fax"}), "mode"),
+        (json!({"action": "withdraw", "reason": "x".repeat(1001)}), "reason"),
     ];
     for (body, field) in bad {
         let e = ActionRequest::parse(body.as_object().unwrap()).unwrap_err();
@@ -577,49 +347,24 @@ fn bad_action_fields_are_named() {
 
 #[test]
 fn overrides_replace_a_flow_and_required_fields_apply() {
-    let mut text = crate::flow::DEFAULT_FLOWS
-        .iter()
-        .find(|(f, _)| *f == "business.toml")
-        .unwrap()
-        .1
-        .to_string();
+    let mut text = crate::flow::DEFAULT_FLOWS.iter().find(|(f, _)| *f == "business.toml").unwrap().1.to_string();
     text = text.replace("name = \"approve\"\nfrom = [\"dispatched\"]\nto = \"approved\"\nroles = [\"supervisor\"]", "name = \"approve\"\nfrom = [\"dispatched\"]\nto = \"approved\"\nroles = [\"supervisor\"]\nrequire = [\"comment\"]");
     let flows = FlowSet::load(&[("business.toml".into(), text)]).unwrap();
     let mut t = ticket(TicketType::Business);
     t.status = "dispatched".into();
     let e = act(&flows, &t, SUPERVISOR, json!({"action": "approve"})).unwrap_err();
     assert!(matches!(e, DomainError::Invalid(f) if f.field == "comment"));
-    assert!(
-        act(
-            &flows,
-            &t,
-            SUPERVISOR,
-            json!({"action": "approve", "comment": "同意"})
-        )
-        .is_ok()
-    );
+    assert!(act(&flows, &t, SUPERVISOR, json!({"action": "approve", "comment": "同意"})).is_ok());
 }
 
 #[test]
 fn malformed_flows_are_refused_with_the_file_and_reason() {
-    let e =
-        FlowSet::load(&[("x.toml".into(), "type = \"fault\"\nlabel_zh = 1".into())]).unwrap_err();
+    let e = FlowSet::load(&[("x.toml".into(), "type = \"fault\"\nlabel_zh = 1".into())]).unwrap_err();
     assert_eq!(e.file, "x.toml");
     let base = crate::flow::DEFAULT_FLOWS[5].1;
-    let e = FlowSet::load(&[(
-        "fault.toml".into(),
-        base.replace("to = \"resolved\"", "to = \"solved\""),
-    )])
-    .unwrap_err();
-    assert!(
-        e.message.contains("unknown state 'solved'"),
-        "{}",
-        e.message
-    );
-    let e = FlowSet::load(&[(
-        "fault.toml".into(),
-        base.replace("name = \"resume\"", "name = \"rewind\""),
-    )])
-    .unwrap_err();
+    let e = FlowSet::load(&[("fault.toml".into(), base.replace("to = \"resolved\"", "to = \"solved\""))]).unwrap_err();
+    assert!(e.message.contains("unknown state 'solved'"), "{}", e.message);
+    let e =
+        FlowSet::load(&[("fault.toml".into(), base.replace("name = \"resume\"", "name = \"rewind\""))]).unwrap_err();
     assert!(e.message.contains("rewind"), "{}", e.message);
 }

@@ -71,63 +71,33 @@ pub struct ConsentInput {
 pub const CONSENT_METHODS: &[&str] = &["phone", "online", "written"];
 
 pub fn parse_time(raw: &str, field: &str) -> Result<DateTime<Utc>, FieldError> {
-    DateTime::parse_from_rfc3339(raw.trim())
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| {
-            FieldError::new(
-                field,
-                format!("'{raw}' is not an RFC 3339 time such as 2026-11-22T08:00:00Z"),
-                format!("“{raw}”不是 RFC 3339 时间格式（如 2026-11-22T08:00:00Z）"),
-            )
-        })
+    DateTime::parse_from_rfc3339(raw.trim()).map(|t| t.with_timezone(&Utc)).map_err(|_| {
+        FieldError::new(
+            field,
+            format!("'{raw}' is not an RFC 3339 time such as 2026-11-22T08:00:00Z"),
+            format!("“{raw}”不是 RFC 3339 时间格式（如 2026-11-22T08:00:00Z）"),
+        )
+    })
 }
 
 impl IntakeRequest {
     pub fn parse(&self, policy: &PriorityPolicy) -> Result<NewTicket, FieldError> {
-        let channel = Channel::parse(
-            self.channel
-                .as_deref()
-                .ok_or_else(|| FieldError::required("channel"))?,
-            "channel",
-        )?;
-        let ticket_type = TicketType::parse(
-            self.ticket_type
-                .as_deref()
-                .ok_or_else(|| FieldError::required("type"))?,
-            "type",
-        )?;
+        let channel =
+            Channel::parse(self.channel.as_deref().ok_or_else(|| FieldError::required("channel"))?, "channel")?;
+        let ticket_type =
+            TicketType::parse(self.ticket_type.as_deref().ok_or_else(|| FieldError::required("type"))?, "type")?;
         let title = required_text(self.title.as_deref(), "title", limits::TITLE)?;
-        let description = required_text(
-            self.description.as_deref(),
-            "description",
-            limits::DESCRIPTION,
-        )?;
-        let customer = self
-            .customer
-            .as_ref()
-            .ok_or_else(|| FieldError::required("customer"))?
-            .parse()?;
-        let service_number = optional_text(
-            self.service_number.as_deref(),
-            "service_number",
-            limits::SERVICE_NUMBER,
-        )?;
-        let occurred_at = self
-            .occurred_at
-            .as_deref()
-            .map(|t| parse_time(t, "occurred_at"))
-            .transpose()?;
+        let description = required_text(self.description.as_deref(), "description", limits::DESCRIPTION)?;
+        let customer = self.customer.as_ref().ok_or_else(|| FieldError::required("customer"))?.parse()?;
+        let service_number = optional_text(self.service_number.as_deref(), "service_number", limits::SERVICE_NUMBER)?;
+        let occurred_at = self.occurred_at.as_deref().map(|t| parse_time(t, "occurred_at")).transpose()?;
         let location = optional_text(self.location.as_deref(), "location", limits::LOCATION)?;
         let consent = parse_consent(ticket_type, self.consent.as_ref())?;
-        let submitted_by =
-            optional_text(self.submitted_by.as_deref(), "submitted_by", limits::NAME)?
-                .unwrap_or_else(|| customer.name.clone());
+        let submitted_by = optional_text(self.submitted_by.as_deref(), "submitted_by", limits::NAME)?
+            .unwrap_or_else(|| customer.name.clone());
         let (priority, priority_derived) = match self.priority.as_deref() {
             Some(p) => (Priority::parse(p, "priority")?, false),
-            None => (
-                policy.derive(ticket_type, &title, &description, customer.level.as_deref()),
-                true,
-            ),
+            None => (policy.derive(ticket_type, &title, &description, customer.level.as_deref()), true),
         };
         Ok(NewTicket {
             channel,
@@ -148,10 +118,7 @@ impl IntakeRequest {
 
 impl CustomerInput {
     pub fn parse(&self) -> Result<NewCustomer, FieldError> {
-        let phone_raw = self
-            .phone
-            .as_deref()
-            .ok_or_else(|| FieldError::required("customer.phone"))?;
+        let phone_raw = self.phone.as_deref().ok_or_else(|| FieldError::required("customer.phone"))?;
         Ok(NewCustomer {
             name: required_text(self.name.as_deref(), "customer.name", limits::NAME)?,
             phone: Phone::parse(phone_raw, "customer.phone")?,
@@ -167,10 +134,7 @@ impl CustomerInput {
 
 /// Unsubscribe needs the customer's explicit consent; other types may
 /// not carry one.
-fn parse_consent(
-    ticket_type: TicketType,
-    raw: Option<&ConsentInput>,
-) -> Result<Option<Consent>, FieldError> {
+fn parse_consent(ticket_type: TicketType, raw: Option<&ConsentInput>) -> Result<Option<Consent>, FieldError> {
     let Some(raw) = raw else {
         if ticket_type == TicketType::Unsubscribe {
             return Err(FieldError::new(
@@ -185,29 +149,13 @@ fn parse_consent(
     if !CONSENT_METHODS.contains(&method.as_str()) {
         return Err(FieldError::new(
             "consent.method",
-            format!(
-                "consent method must be one of: {}",
-                CONSENT_METHODS.join(", ")
-            ),
+            format!("consent method must be one of: {}", CONSENT_METHODS.join(", ")),
             "同意方式必须是 phone（电话）、online（线上）或 written（书面）之一",
         ));
     }
-    let at = parse_time(
-        raw.at
-            .as_deref()
-            .ok_or_else(|| FieldError::required("consent.at"))?,
-        "consent.at",
-    )?;
-    let evidence = required_text(
-        raw.evidence.as_deref(),
-        "consent.evidence",
-        limits::EVIDENCE,
-    )?;
-    Ok(Some(Consent {
-        method,
-        at,
-        evidence,
-    }))
+    let at = parse_time(raw.at.as_deref().ok_or_else(|| FieldError::required("consent.at"))?, "consent.at")?;
+    let evidence = required_text(raw.evidence.as_deref(), "consent.evidence", limits::EVIDENCE)?;
+    Ok(Some(Consent { method, at, evidence }))
 }
 
 #[cfg(test)]

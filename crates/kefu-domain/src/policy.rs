@@ -26,9 +26,7 @@ impl Policy {
     pub fn parse(source_name: &str, text: &str) -> Result<Policy, PolicyError> {
         toml::from_str(text).map_err(|e| PolicyError {
             source_name: source_name.to_string(),
-            line: e
-                .span()
-                .map(|s| text[..s.start.min(text.len())].lines().count().max(1)),
+            line: e.span().map(|s| text[..s.start.min(text.len())].lines().count().max(1)),
             message: e.to_string(),
         })
     }
@@ -46,28 +44,11 @@ mod tests {
     #[test]
     fn shipped_policy_derives_urgent_complaints_and_faults() {
         let p = Policy::defaults();
-        assert_eq!(
-            p.priority.derive(TicketType::Complaint, "x", "y", None),
-            Priority::Urgent
-        );
-        assert_eq!(
-            p.priority.derive(TicketType::Fault, "x", "y", None),
-            Priority::Urgent
-        );
-        assert_eq!(
-            p.priority
-                .derive(TicketType::Consultation, "x", "要去工信部投诉", None),
-            Priority::Urgent
-        );
-        assert_eq!(
-            p.priority
-                .derive(TicketType::Account, "x", "y", Some("VIP")),
-            Priority::Important
-        );
-        assert_eq!(
-            p.priority.derive(TicketType::Consultation, "x", "y", None),
-            Priority::Normal
-        );
+        assert_eq!(p.priority.derive(TicketType::Complaint, "x", "y", None), Priority::Urgent);
+        assert_eq!(p.priority.derive(TicketType::Fault, "x", "y", None), Priority::Urgent);
+        assert_eq!(p.priority.derive(TicketType::Consultation, "x", "要去工信部投诉", None), Priority::Urgent);
+        assert_eq!(p.priority.derive(TicketType::Account, "x", "y", Some("VIP")), Priority::Important);
+        assert_eq!(p.priority.derive(TicketType::Consultation, "x", "y", None), Priority::Normal);
     }
 
     #[test]

@@ -15,10 +15,7 @@ pub struct Phone(String);
 
 impl Phone {
     pub fn parse(raw: &str, field: &str) -> Result<Self, FieldError> {
-        let compact: String = raw
-            .chars()
-            .filter(|c| !matches!(c, ' ' | '(' | ')'))
-            .collect();
+        let compact: String = raw.chars().filter(|c| !matches!(c, ' ' | '(' | ')')).collect();
         let compact = compact
             .strip_prefix("+86")
             .or_else(|| compact.strip_prefix("0086"))
@@ -52,10 +49,7 @@ impl Phone {
 fn parse_mobile(s: &str) -> Option<String> {
     let digits: String = s.chars().filter(|c| *c != '-').collect();
     let b = digits.as_bytes();
-    let ok = b.len() == 11
-        && b[0] == b'1'
-        && (b'3'..=b'9').contains(&b[1])
-        && b.iter().all(u8::is_ascii_digit);
+    let ok = b.len() == 11 && b[0] == b'1' && (b'3'..=b'9').contains(&b[1]) && b.iter().all(u8::is_ascii_digit);
     ok.then_some(digits)
 }
 
@@ -70,11 +64,7 @@ fn parse_landline(s: &str) -> Option<String> {
         if parts.next().is_some() {
             return None;
         }
-        let area_len = if first.starts_with("01") || first.starts_with("02") {
-            3
-        } else {
-            4
-        };
+        let area_len = if first.starts_with("01") || first.starts_with("02") { 3 } else { 4 };
         if first.len() <= area_len {
             return None;
         }
@@ -90,8 +80,7 @@ fn parse_landline(s: &str) -> Option<String> {
     let all_digits = |x: &str| !x.is_empty() && x.bytes().all(|b| b.is_ascii_digit());
     let area_ok = all_digits(area)
         && area.starts_with('0')
-        && (area.len() == 3 && (area.starts_with("01") || area.starts_with("02"))
-            || area.len() == 4);
+        && (area.len() == 3 && (area.starts_with("01") || area.starts_with("02")) || area.len() == 4);
     let local_ok = all_digits(local) && (7..=8).contains(&local.len()) && !local.starts_with('0');
     let ext_ok = ext.is_none_or(|e| all_digits(e) && e.len() <= 6);
     if !(area_ok && local_ok && ext_ok) {
@@ -118,9 +107,8 @@ impl IdNumber {
     pub fn parse(raw: &str, field: &str) -> Result<Self, FieldError> {
         let s = raw.trim().to_ascii_uppercase();
         let b = s.as_bytes();
-        let shape_ok = b.len() == 18
-            && b[..17].iter().all(u8::is_ascii_digit)
-            && (b[17].is_ascii_digit() || b[17] == b'X');
+        let shape_ok =
+            b.len() == 18 && b[..17].iter().all(u8::is_ascii_digit) && (b[17].is_ascii_digit() || b[17] == b'X');
         if !shape_ok {
             return Err(FieldError::new(
                 field,
@@ -131,10 +119,7 @@ impl IdNumber {
         if NaiveDate::parse_from_str(&s[6..14], "%Y%m%d").is_err() {
             return Err(FieldError::new(
                 field,
-                format!(
-                    "the birth date {} in the ID-card number is not a real date",
-                    &s[6..14]
-                ),
+                format!("the birth date {} in the ID-card number is not a real date", &s[6..14]),
                 format!("身份证号码中的出生日期 {} 无效", &s[6..14]),
             ));
         }
@@ -155,11 +140,7 @@ impl IdNumber {
 
 /// The check character for the first 17 digits of an ID number.
 pub fn id_check_char(first17: &[u8]) -> u8 {
-    let sum: u32 = first17
-        .iter()
-        .zip(ID_WEIGHTS)
-        .map(|(d, w)| u32::from(d - b'0') * w)
-        .sum();
+    let sum: u32 = first17.iter().zip(ID_WEIGHTS).map(|(d, w)| u32::from(d - b'0') * w).sum();
     ID_CHECK[(sum % 11) as usize]
 }
 
@@ -172,11 +153,7 @@ pub fn required_text(raw: Option<&str>, field: &str, max: usize) -> Result<Strin
 }
 
 /// An optional text field: empty becomes None; longer than `max` is refused.
-pub fn optional_text(
-    raw: Option<&str>,
-    field: &str,
-    max: usize,
-) -> Result<Option<String>, FieldError> {
+pub fn optional_text(raw: Option<&str>, field: &str, max: usize) -> Result<Option<String>, FieldError> {
     match raw.map(str::trim) {
         None | Some("") => Ok(None),
         Some(s) => limit(s, field, max).map(|s| Some(s.to_string())),
@@ -207,18 +184,9 @@ mod tests {
 
     #[test]
     fn mobile_numbers() {
-        assert_eq!(
-            Phone::parse("13812345678", "p").unwrap().as_str(),
-            "13812345678"
-        );
-        assert_eq!(
-            Phone::parse("+86 138 1234 5678", "p").unwrap().as_str(),
-            "13812345678"
-        );
-        assert_eq!(
-            Phone::parse("138-1234-5678", "p").unwrap().as_str(),
-            "13812345678"
-        );
+        assert_eq!(Phone::parse("13812345678", "p").unwrap().as_str(), "13812345678");
+        assert_eq!(Phone::parse("+86 138 1234 5678", "p").unwrap().as_str(), "13812345678");
+        assert_eq!(Phone::parse("138-1234-5678", "p").unwrap().as_str(), "13812345678");
         assert!(Phone::parse("12812345678", "p").is_err());
         assert!(Phone::parse("1381234567", "p").is_err());
         assert!(Phone::parse("138123456789", "p").is_err());
@@ -228,26 +196,11 @@ mod tests {
 
     #[test]
     fn landline_numbers() {
-        assert_eq!(
-            Phone::parse("010-12345678", "p").unwrap().as_str(),
-            "010-12345678"
-        );
-        assert_eq!(
-            Phone::parse("02112345678", "p").unwrap().as_str(),
-            "021-12345678"
-        );
-        assert_eq!(
-            Phone::parse("0755-1234567", "p").unwrap().as_str(),
-            "0755-1234567"
-        );
-        assert_eq!(
-            Phone::parse("07551234567", "p").unwrap().as_str(),
-            "0755-1234567"
-        );
-        assert_eq!(
-            Phone::parse("010-12345678-123", "p").unwrap().as_str(),
-            "010-12345678-123"
-        );
+        assert_eq!(Phone::parse("010-12345678", "p").unwrap().as_str(), "010-12345678");
+        assert_eq!(Phone::parse("02112345678", "p").unwrap().as_str(), "021-12345678");
+        assert_eq!(Phone::parse("0755-1234567", "p").unwrap().as_str(), "0755-1234567");
+        assert_eq!(Phone::parse("07551234567", "p").unwrap().as_str(), "0755-1234567");
+        assert_eq!(Phone::parse("010-12345678-123", "p").unwrap().as_str(), "010-12345678-123");
         assert!(!Phone::parse("010-12345678", "p").unwrap().is_mobile());
         assert!(Phone::parse("010-123456", "p").is_err());
         assert!(Phone::parse("10-12345678", "p").is_err());
@@ -265,12 +218,7 @@ mod tests {
     fn id_numbers() {
         // The GB 11643 example number.
         assert!(IdNumber::parse("11010519491231002X", "id").is_ok());
-        assert_eq!(
-            IdNumber::parse("11010519491231002x", "id")
-                .unwrap()
-                .as_str(),
-            "11010519491231002X"
-        );
+        assert_eq!(IdNumber::parse("11010519491231002x", "id").unwrap().as_str(), "11010519491231002X");
         let good = with_check("44030419900101123");
         assert!(IdNumber::parse(&good, "id").is_ok());
         // Wrong check digit.
@@ -283,12 +231,7 @@ mod tests {
         assert!(e.message.contains("check digit"));
         // Impossible birth date.
         let feb30 = with_check("44030419900230123");
-        assert!(
-            IdNumber::parse(&feb30, "id")
-                .unwrap_err()
-                .message
-                .contains("birth date")
-        );
+        assert!(IdNumber::parse(&feb30, "id").unwrap_err().message.contains("birth date"));
         // Wrong length and characters.
         assert!(IdNumber::parse("4403041990010112", "id").is_err());
         assert!(IdNumber::parse("4403041990010112AB", "id").is_err());

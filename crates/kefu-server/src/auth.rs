@@ -25,10 +25,7 @@ pub struct PasswordCost {
 
 impl Default for PasswordCost {
     fn default() -> Self {
-        PasswordCost {
-            memory_kib: Params::DEFAULT_M_COST,
-            iterations: Params::DEFAULT_T_COST,
-        }
+        PasswordCost { memory_kib: Params::DEFAULT_M_COST, iterations: Params::DEFAULT_T_COST }
     }
 }
 
@@ -48,9 +45,7 @@ impl PasswordCost {
 
 /// Verifies with the parameters recorded in the hash itself.
 pub fn verify_password(password: &str, hash: &str) -> bool {
-    Argon2::default()
-        .verify_password(password.as_bytes(), hash)
-        .is_ok()
+    Argon2::default().verify_password(password.as_bytes(), hash).is_ok()
 }
 
 /// Minimum password rules for staff accounts.
@@ -118,21 +113,11 @@ impl SessionCache {
         if map.len() > 100_000 {
             map.retain(|_, s| (now - s.cached_at).num_seconds() < SESSION_CACHE_SECS);
         }
-        map.insert(
-            hash,
-            CachedSession {
-                actor,
-                expires_at,
-                cached_at: now,
-            },
-        );
+        map.insert(hash, CachedSession { actor, expires_at, cached_at: now });
     }
 
     pub fn forget(&self, hash: &str) {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(hash);
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(hash);
     }
 }
 
@@ -159,10 +144,7 @@ impl<S: Store> FromRequestParts<AppState<S>> for CurrentUser {
             .ok_or(NO_TOKEN)?;
         let hash = token_hash(token.trim());
         let actor = state.kefu.authenticate(&hash).await?.ok_or(NO_TOKEN)?;
-        Ok(CurrentUser {
-            actor,
-            token_hash: hash,
-        })
+        Ok(CurrentUser { actor, token_hash: hash })
     }
 }
 
@@ -185,15 +167,9 @@ impl<S: Store> crate::service::Kefu<S> {
         if !user.active {
             return Ok(None);
         }
-        let actor = Actor {
-            id: user.id,
-            username: user.username.clone(),
-            role: user.role,
-        };
+        let actor = Actor { id: user.id, username: user.username.clone(), role: user.role };
         self.core.directory.remember(&user);
-        self.core
-            .sessions
-            .put(hash.to_string(), actor.clone(), session.expires_at, now);
+        self.core.sessions.put(hash.to_string(), actor.clone(), session.expires_at, now);
         Ok(Some(actor))
     }
 }
@@ -204,10 +180,7 @@ mod tests {
 
     #[test]
     fn passwords_hash_and_verify() {
-        let cost = PasswordCost {
-            memory_kib: 1024,
-            iterations: 1,
-        };
+        let cost = PasswordCost { memory_kib: 1024, iterations: 1 };
         let h = cost.hash("Secret123").unwrap();
         assert!(h.starts_with("$argon2id$"));
         assert!(verify_password("Secret123", &h));

@@ -36,18 +36,11 @@ pub struct Directory(RwLock<HashMap<UserId, UserSummary>>);
 
 impl Directory {
     pub fn remember(&self, u: &User) {
-        self.0
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(u.id, u.into());
+        self.0.write().unwrap_or_else(|e| e.into_inner()).insert(u.id, u.into());
     }
 
     pub fn get(&self, id: UserId) -> Option<UserSummary> {
-        self.0
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&id)
-            .cloned()
+        self.0.read().unwrap_or_else(|e| e.into_inner()).get(&id).cloned()
     }
 
     /// A summary even for an id the directory has not seen (shown by id).
@@ -62,11 +55,6 @@ impl Directory {
     }
 
     pub fn by_username(&self, name: &str) -> Option<UserSummary> {
-        self.0
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .find(|u| u.username == name)
-            .cloned()
+        self.0.read().unwrap_or_else(|e| e.into_inner()).values().find(|u| u.username == name).cloned()
     }
 }

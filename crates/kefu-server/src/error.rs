@@ -16,23 +16,13 @@ pub enum ApiError {
     #[error("malformed request: {0}")]
     Malformed(String),
     #[error("not authenticated")]
-    Unauthorized {
-        message: &'static str,
-        message_zh: &'static str,
-    },
+    Unauthorized { message: &'static str, message_zh: &'static str },
     #[error("forbidden: {reason}")]
     Forbidden { reason: String, reason_zh: String },
     #[error("{what} not found")]
-    NotFound {
-        what: &'static str,
-        what_zh: &'static str,
-    },
+    NotFound { what: &'static str, what_zh: &'static str },
     #[error("action {action} not allowed in state {state}")]
-    NotAllowed {
-        action: String,
-        state: String,
-        allowed: Vec<String>,
-    },
+    NotAllowed { action: String, state: String, allowed: Vec<String> },
     #[error("ticket is archived")]
     Archived,
     #[error("conflict on {constraint}")]
@@ -53,15 +43,7 @@ impl From<DomainError> for ApiError {
     fn from(e: DomainError) -> Self {
         match e {
             DomainError::Invalid(f) => ApiError::Invalid(f),
-            DomainError::NotAllowed {
-                action,
-                state,
-                allowed,
-            } => ApiError::NotAllowed {
-                action,
-                state,
-                allowed,
-            },
+            DomainError::NotAllowed { action, state, allowed } => ApiError::NotAllowed { action, state, allowed },
             DomainError::Forbidden { reason, .. } => {
                 let reason_zh = guard_reason_zh(&reason).to_string();
                 ApiError::Forbidden { reason, reason_zh }
@@ -74,10 +56,7 @@ impl From<DomainError> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::NotFound => ApiError::NotFound {
-                what: "ticket",
-                what_zh: "工单",
-            },
+            StoreError::NotFound => ApiError::NotFound { what: "ticket", what_zh: "工单" },
             StoreError::Domain(d) => d.into(),
             StoreError::Conflict { constraint } => ApiError::Conflict { constraint },
             other => ApiError::Internal(other.to_string()),
@@ -114,35 +93,17 @@ impl ApiError {
                 field: Some(f.field),
                 details: json!({}),
             },
-            ApiError::Malformed(m) => plain(
-                StatusCode::BAD_REQUEST,
-                "malformed_request",
-                m,
-                "请求格式错误，无法解析".into(),
-            ),
-            ApiError::Unauthorized {
-                message,
-                message_zh,
-            } => plain(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                message.into(),
-                message_zh.into(),
-            ),
-            ApiError::Forbidden { reason, reason_zh } => {
-                plain(StatusCode::FORBIDDEN, "forbidden", reason, reason_zh)
+            ApiError::Malformed(m) => {
+                plain(StatusCode::BAD_REQUEST, "malformed_request", m, "请求格式错误，无法解析".into())
             }
-            ApiError::NotFound { what, what_zh } => plain(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                format!("{what} not found"),
-                format!("{what_zh}不存在"),
-            ),
-            ApiError::NotAllowed {
-                action,
-                state,
-                allowed,
-            } => Body {
+            ApiError::Unauthorized { message, message_zh } => {
+                plain(StatusCode::UNAUTHORIZED, "unauthorized", message.into(), message_zh.into())
+            }
+            ApiError::Forbidden { reason, reason_zh } => plain(StatusCode::FORBIDDEN, "forbidden", reason, reason_zh),
+            ApiError::NotFound { what, what_zh } => {
+                plain(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"), format!("{what_zh}不存在"))
+            }
+            ApiError::NotAllowed { action, state, allowed } => Body {
                 status: StatusCode::CONFLICT,
                 code: "action_not_allowed",
                 message: format!("action '{action}' is not allowed in state '{state}'"),

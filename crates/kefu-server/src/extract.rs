@@ -31,9 +31,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             }
         })?;
         if !json_type {
-            return Err(ApiError::Malformed(
-                "expected Content-Type: application/json".into(),
-            ));
+            return Err(ApiError::Malformed("expected Content-Type: application/json".into()));
         }
         parse_json(&bytes).map(ApiJson)
     }
@@ -66,9 +64,7 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyHeader {
             return Ok(IdempotencyHeader(None));
         };
         match v.to_str() {
-            Ok(s) if !s.trim().is_empty() && s.len() <= 200 => {
-                Ok(IdempotencyHeader(Some(s.trim().to_string())))
-            }
+            Ok(s) if !s.trim().is_empty() && s.len() <= 200 => Ok(IdempotencyHeader(Some(s.trim().to_string()))),
             _ => Err(kefu_domain::FieldError::new(
                 "Idempotency-Key",
                 "the Idempotency-Key header must be 1 to 200 visible ASCII characters",

@@ -24,19 +24,13 @@ pub struct AppState<S> {
 
 impl<S: Clone> Clone for AppState<S> {
     fn clone(&self) -> Self {
-        AppState {
-            kefu: self.kefu.clone(),
-            metrics: self.metrics.clone(),
-        }
+        AppState { kefu: self.kefu.clone(), metrics: self.metrics.clone() }
     }
 }
 
 /// The whole application router.
 pub fn router<S: Store>(kefu: Kefu<S>) -> axum::Router {
-    let state = AppState {
-        kefu,
-        metrics: Arc::new(metrics::Metrics::default()),
-    };
+    let state = AppState { kefu, metrics: Arc::new(metrics::Metrics::default()) };
     http::router(state)
 }
 
@@ -46,7 +40,5 @@ pub async fn serve(
     app: axum::Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }

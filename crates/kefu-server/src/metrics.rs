@@ -9,9 +9,7 @@ use std::fmt::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-const BUCKETS: [f64; 12] = [
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
-];
+const BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
 
 #[derive(Default)]
 pub struct Metrics(Mutex<BTreeMap<(String, String), Series>>);
@@ -27,9 +25,7 @@ struct Series {
 impl Metrics {
     fn observe(&self, method: &str, route: &str, status: u16, secs: f64) {
         let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let s = map
-            .entry((method.to_string(), route.to_string()))
-            .or_default();
+        let s = map.entry((method.to_string(), route.to_string())).or_default();
         *s.by_status.entry(status).or_default() += 1;
         for (i, b) in BUCKETS.iter().enumerate() {
             if secs <= *b {
@@ -46,10 +42,8 @@ impl Metrics {
         out.push_str("# HELP kefu_http_requests_total HTTP requests by method, route and status.\n# TYPE kefu_http_requests_total counter\n");
         for ((m, r), s) in map.iter() {
             for (status, n) in &s.by_status {
-                let _ = writeln!(
-                    out,
-                    "kefu_http_requests_total{{method=\"{m}\",route=\"{r}\",status=\"{status}\"}} {n}"
-                );
+                let _ =
+                    writeln!(out, "kefu_http_requests_total{{method=\"{m}\",route=\"{r}\",status=\"{status}\"}} {n}");
             }
         }
         out.push_str("# HELP kefu_http_request_duration_seconds HTTP request latency.\n# TYPE kefu_http_request_duration_seconds histogram\n");
@@ -65,16 +59,9 @@ impl Metrics {
                 "kefu_http_request_duration_seconds_bucket{{method=\"{m}\",route=\"{r}\",le=\"+Inf\"}} {}",
                 s.count
             );
-            let _ = writeln!(
-                out,
-                "kefu_http_request_duration_seconds_sum{{method=\"{m}\",route=\"{r}\"}} {}",
-                s.sum
-            );
-            let _ = writeln!(
-                out,
-                "kefu_http_request_duration_seconds_count{{method=\"{m}\",route=\"{r}\"}} {}",
-                s.count
-            );
+            let _ = writeln!(out, "kefu_http_request_duration_seconds_sum{{method=\"{m}\",route=\"{r}\"}} {}", s.sum);
+            let _ =
+                writeln!(out, "kefu_http_request_duration_seconds_count{{method=\"{m}\",route=\"{r}\"}} {}", s.count);
         }
         out
     }
@@ -83,16 +70,9 @@ impl Metrics {
 pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = req.method().to_string();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let route =
+        req.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
     let response = next.run(req).await;
-    metrics.observe(
-        &method,
-        &route,
-        response.status().as_u16(),
-        start.elapsed().as_secs_f64(),
-    );
+    metrics.observe(&method, &route, response.status().as_u16(), start.elapsed().as_secs_f64());
     response
 }

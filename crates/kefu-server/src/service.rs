@@ -3,9 +3,7 @@
 //! request names, and hands the store a decision closure that applies the
 //! flow rules inside the write transaction.
 
-use crate::auth::{
-    PasswordCost, SessionCache, check_password_policy, new_token, token_hash, verify_password,
-};
+use crate::auth::{PasswordCost, SessionCache, check_password_policy, new_token, token_hash, verify_password};
 use crate::directory::{Directory, UserSummary};
 use crate::error::ApiError;
 use crate::view::ticket_view;
@@ -31,10 +29,7 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings {
-            token_ttl: Duration::hours(12),
-            password_cost: PasswordCost::default(),
-        }
+        Settings { token_ttl: Duration::hours(12), password_cost: PasswordCost::default() }
     }
 }
 
@@ -56,10 +51,7 @@ pub struct Kefu<S> {
 
 impl<S: Clone> Clone for Kefu<S> {
     fn clone(&self) -> Self {
-        Kefu {
-            store: self.store.clone(),
-            core: self.core.clone(),
-        }
+        Kefu { store: self.store.clone(), core: self.core.clone() }
     }
 }
 
@@ -83,18 +75,8 @@ impl<S: Store> Kefu<S> {
         for u in store.list_users().await? {
             directory.remember(&u);
         }
-        let core = Core {
-            flows,
-            policy,
-            clock,
-            directory,
-            sessions: SessionCache::default(),
-            settings,
-        };
-        Ok(Kefu {
-            store,
-            core: Arc::new(core),
-        })
+        let core = Core { flows, policy, clock, directory, sessions: SessionCache::default(), settings };
+        Ok(Kefu { store, core: Arc::new(core) })
     }
 
     pub fn now(&self) -> DateTime<Utc> {
@@ -111,10 +93,7 @@ impl<S: Store> Kefu<S> {
         password: &str,
     ) -> Result<UserSummary, ApiError> {
         let username = required_text(Some(username), "username", 64)?;
-        if !username
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
-        {
+        if !username.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')) {
             return Err(FieldError::new(
                 "username",
                 "a username uses letters, digits, '_', '-' and '.' only",
@@ -131,13 +110,7 @@ impl<S: Store> Kefu<S> {
         let display_name = name.map_or_else(|| username.clone(), str::to_string);
         let user = self
             .store
-            .create_user(NewUser {
-                username,
-                display_name,
-                role,
-                password_hash: hash,
-                now: self.now(),
-            })
+            .create_user(NewUser { username, display_name, role, password_hash: hash, now: self.now() })
             .await?;
         self.core.directory.remember(&user);
         Ok((&user).into())
@@ -149,10 +122,7 @@ impl<S: Store> Kefu<S> {
             .store
             .user_by_username(username)
             .await?
-            .ok_or(ApiError::NotFound {
-                what: "user",
-                what_zh: "用户",
-            })?;
+            .ok_or(ApiError::NotFound { what: "user", what_zh: "用户" })?;
         let cost = self.core.settings.password_cost;
         let pw = password.to_string();
         let hash = tokio::task::spawn_blocking(move || cost.hash(&pw))
@@ -162,15 +132,11 @@ impl<S: Store> Kefu<S> {
     }
 
     pub async fn login(&self, username: &str, password: &str) -> Result<LoginResponse, ApiError> {
-        const BAD: ApiError = ApiError::Unauthorized {
-            message: "wrong username or password",
-            message_zh: "用户名或密码错误",
-        };
+        const BAD: ApiError =
+            ApiError::Unauthorized { message: "wrong username or password", message_zh: "用户名或密码错误" };
         let user = self.store.user_by_username(username).await?;
         // Verify even for unknown users, so timing does not reveal who exists.
-        let hash = user
-            .as_ref()
-            .map_or_else(|| DUMMY_HASH.to_string(), |u| u.password_hash.clone());
+        let hash = user.as_ref().map_or_else(|| DUMMY_HASH.to_string(), |u| u.password_hash.clone());
         let pw = password.to_string();
         let ok = tokio::task::spawn_blocking(move || verify_password(&pw, &hash))
             .await
@@ -180,19 +146,10 @@ impl<S: Store> Kefu<S> {
         let now = self.now();
         let expires_at = now + self.core.settings.token_ttl;
         self.store
-            .create_session(Session {
-                token_hash: token_hash(&token),
-                user_id: user.id,
-                created_at: now,
-                expires_at,
-            })
+            .create_session(Session { token_hash: token_hash(&token), user_id: user.id, created_at: now, expires_at })
             .await?;
         self.core.directory.remember(&user);
-        Ok(LoginResponse {
-            token,
-            expires_at,
-            user: (&user).into(),
-        })
+        Ok(LoginResponse { token, expires_at, user: (&user).into() })
     }
 
     pub async fn logout(&self, hash: &str) -> Result<(), ApiError> {
@@ -202,13 +159,7 @@ impl<S: Store> Kefu<S> {
 
     /// A staff member named by username or numeric id.
     pub async fn find_staff(&self, name: &str, field: &str) -> Result<UserSummary, ApiError> {
-        let unknown = || {
-            FieldError::new(
-                field,
-                format!("unknown user '{name}'"),
-                format!("用户“{name}”不存在"),
-            )
-        };
+        let unknown = || FieldError::new(field, format!("unknown user '{name}'"), format!("用户“{name}”不存在"));
         if let Some(u) = self.core.directory.by_username(name) {
             return Ok(u);
         }
@@ -227,16 +178,12 @@ impl<S: Store> Kefu<S> {
         let core = self.core.clone();
         let viewer = viewer.clone();
         Box::new(move |t: &Ticket| {
-            serde_json::to_value(ticket_view(t, &viewer, &core.flows, &core.directory))
-                .unwrap_or(Value::Null)
+            serde_json::to_value(ticket_view(t, &viewer, &core.flows, &core.directory)).unwrap_or(Value::Null)
         })
     }
 
     fn idem(actor: &Actor, key: Option<String>) -> Option<IdempotencyKey> {
-        key.map(|key| IdempotencyKey {
-            user: actor.id,
-            key,
-        })
+        key.map(|key| IdempotencyKey { user: actor.id, key })
     }
 
     pub async fn create_ticket(
@@ -247,11 +194,7 @@ impl<S: Store> Kefu<S> {
     ) -> Result<Written, ApiError> {
         if !matches!(
             actor.role,
-            Role::Agent
-                | Role::Supervisor
-                | Role::Admin
-                | Role::ComplaintSpecialist
-                | Role::Engineer
+            Role::Agent | Role::Supervisor | Role::Admin | Role::ComplaintSpecialist | Role::Engineer
         ) {
             return Err(ApiError::Forbidden {
                 reason: format!("role {} may not register tickets", actor.role.as_str()),
@@ -279,19 +222,13 @@ impl<S: Store> Kefu<S> {
     }
 
     pub async fn ticket(&self, key: &str) -> Result<Ticket, ApiError> {
-        let not_found = ApiError::NotFound {
-            what: "ticket",
-            what_zh: "工单",
-        };
+        let not_found = ApiError::NotFound { what: "ticket", what_zh: "工单" };
         let key = if looks_like_number(key) {
             TicketKey::Number(key.to_string())
         } else {
             TicketKey::Id(TicketId(key.parse().map_err(|_| not_found)?))
         };
-        self.store.ticket(key).await?.ok_or(ApiError::NotFound {
-            what: "ticket",
-            what_zh: "工单",
-        })
+        self.store.ticket(key).await?.ok_or(ApiError::NotFound { what: "ticket", what_zh: "工单" })
     }
 
     pub fn view(&self, t: &Ticket, viewer: &Actor) -> Value {
@@ -311,22 +248,10 @@ impl<S: Store> Kefu<S> {
             Some((field, name)) => Some(self.find_staff(name, field).await?),
             None => None,
         };
-        let target = target.map(|u| StaffRef {
-            id: u.id,
-            username: u.username,
-            role: u.role,
-            active: u.active,
-        });
+        let target = target.map(|u| StaffRef { id: u.id, username: u.username, role: u.role, active: u.active });
         let (core, who, now) = (self.core.clone(), actor.clone(), self.now());
         let decide_fn: Decide = Box::new(move |t: &Ticket| {
-            let d = decide(
-                core.flows.get(t.ticket_type),
-                t,
-                &who,
-                &request,
-                target.as_ref(),
-                now,
-            )?;
+            let d = decide(core.flows.get(t.ticket_type), t, &who, &request, target.as_ref(), now)?;
             Ok(Mutation {
                 ticket: d.ticket,
                 action: d.action.as_str().to_string(),
@@ -353,14 +278,8 @@ impl<S: Store> Kefu<S> {
             if core.flows.get(t.ticket_type).is_final(&t.status) {
                 return Err(DomainError::Archived);
             }
-            let ticket = Ticket {
-                updated_at: now,
-                ..t.clone()
-            };
-            let comment = Some(NewComment {
-                body: text,
-                internal,
-            });
+            let ticket = Ticket { updated_at: now, ..t.clone() };
+            let comment = Some(NewComment { body: text, internal });
             Ok(Mutation {
                 ticket,
                 action: "comment".into(),
@@ -397,4 +316,5 @@ impl<S: Store> Kefu<S> {
 
 /// An argon2id hash of a random string, verified against when the username
 /// is unknown.
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$R7dT8KqgRS2U7W4uM1l0mU4P6m8gX0mOQWq6+9YbG1k";
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$R7dT8KqgRS2U7W4uM1l0mU4P6m8gX0mOQWq6+9YbG1k";

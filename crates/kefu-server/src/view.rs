@@ -60,9 +60,7 @@ pub struct DeadlineView {
 
 pub fn ticket_view(t: &Ticket, viewer: &Actor, flows: &FlowSet, people: &Directory) -> TicketView {
     let flow = flows.get(t.ticket_type);
-    let status_zh = flow
-        .state(&t.status)
-        .map_or_else(|| t.status.clone(), |s| s.zh.clone());
+    let status_zh = flow.state(&t.status).map_or_else(|| t.status.clone(), |s| s.zh.clone());
     TicketView {
         id: t.id,
         number: t.number.clone(),
@@ -95,10 +93,6 @@ pub fn ticket_view(t: &Ticket, viewer: &Actor, flows: &FlowSet, people: &Directo
         resolved_at: t.resolved_at,
         archived_at: t.archived_at,
         deadlines: Vec::new(),
-        allowed_actions: flow
-            .allowed_actions(t, viewer)
-            .iter()
-            .map(|a| a.as_str().to_string())
-            .collect(),
+        allowed_actions: flow.allowed_actions(t, viewer).iter().map(|a| a.as_str().to_string()).collect(),
     }
 }

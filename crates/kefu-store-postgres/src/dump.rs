@@ -13,16 +13,13 @@ fn cell(r: &tokio_postgres::Row, i: usize, kind: Kind) -> StoreResult<Value> {
     Ok(match kind {
         Kind::Int => r.get::<_, Option<i64>>(i).map_or(Value::Null, Value::from),
         Kind::Bool => r.get::<_, Option<bool>>(i).map_or(Value::Null, Value::Bool),
-        Kind::Text => r
-            .get::<_, Option<String>>(i)
-            .map_or(Value::Null, Value::String),
-        Kind::Time => r
-            .get::<_, Option<DateTime<Utc>>>(i)
-            .map_or(Value::Null, |t| Value::String(canonical_time(t))),
+        Kind::Text => r.get::<_, Option<String>>(i).map_or(Value::Null, Value::String),
+        Kind::Time => r.get::<_, Option<DateTime<Utc>>>(i).map_or(Value::Null, |t| Value::String(canonical_time(t))),
         Kind::Json => match r.get::<_, Option<String>>(i) {
             None => Value::Null,
-            Some(s) => serde_json::from_str(&s)
-                .map_err(|e| StoreError::Backend(format!("stored JSON is invalid: {e}")))?,
+            Some(s) => {
+                serde_json::from_str(&s).map_err(|e| StoreError::Backend(format!("stored JSON is invalid: {e}")))?
+            }
         },
     })
 }
@@ -33,10 +30,7 @@ fn param(kind: Kind, v: Option<&Value>) -> StoreResult<Box<dyn ToSql + Sync + Se
     Ok(match kind {
         Kind::Int => Box::new(v.map(|v| v.as_i64().ok_or_else(|| bad(v))).transpose()?),
         Kind::Bool => Box::new(v.map(|v| v.as_bool().ok_or_else(|| bad(v))).transpose()?),
-        Kind::Text => Box::new(
-            v.map(|v| v.as_str().map(str::to_string).ok_or_else(|| bad(v)))
-                .transpose()?,
-        ),
+        Kind::Text => Box::new(v.map(|v| v.as_str().map(str::to_string).ok_or_else(|| bad(v))).transpose()?),
         Kind::Time => Box::new(
             v.map(|v| {
                 v.as_str()
@@ -50,19 +44,10 @@ fn param(kind: Kind, v: Option<&Value>) -> StoreResult<Box<dyn ToSql + Sync + Se
     })
 }
 
-pub async fn export(
-    c: &impl GenericClient,
-    t: &TableSpec,
-    offset: u64,
-    limit: u32,
-) -> StoreResult<Vec<JsonRow>> {
+pub async fn export(c: &impl GenericClient, t: &TableSpec, offset: u64, limit: u32) -> StoreResult<Vec<JsonRow>> {
     let cols: Vec<&str> = t.columns.iter().map(|c| c.0).collect();
-    let sql = format!(
-        "SELECT {} FROM {} ORDER BY {} LIMIT {limit} OFFSET {offset}",
-        cols.join(", "),
-        t.name,
-        t.order_by
-    );
+    let sql =
+        format!("SELECT {} FROM {} ORDER BY {} LIMIT {limit} OFFSET {offset}", cols.join(", "), t.name, t.order_by);
     let rows = c.query(&sql, &[]).await.map_err(pg)?;
     rows.iter()
         .map(|r| {
@@ -78,24 +63,13 @@ pub async fn export(
 pub async fn import(client: &mut Client, t: &TableSpec, rows: &[JsonRow]) -> StoreResult<()> {
     let cols: Vec<&str> = t.columns.iter().map(|c| c.0).collect();
     let marks: Vec<String> = (1..=cols.len()).map(|i| format!("${i}")).collect();
-    let sql = format!(
-        "INSERT INTO {} ({}) VALUES ({})",
-        t.name,
-        cols.join(", "),
-        marks.join(", ")
-    );
+    let sql = format!("INSERT INTO {} ({}) VALUES ({})", t.name, cols.join(", "), marks.join(", "));
     let tx = client.transaction().await.map_err(pg)?;
     let stmt = tx.prepare(&sql).await.map_err(pg)?;
     for row in rows {
-        let values = t
-            .columns
-            .iter()
-            .map(|(name, kind)| param(*kind, row.get(*name)))
-            .collect::<StoreResult<Vec<_>>>()?;
-        let refs: Vec<&(dyn ToSql + Sync)> = values
-            .iter()
-            .map(|b| b.as_ref() as &(dyn ToSql + Sync))
-            .collect();
+        let values =
+            t.columns.iter().map(|(name, kind)| param(*kind, row.get(*name))).collect::<StoreResult<Vec<_>>>()?;
+        let refs: Vec<&(dyn ToSql + Sync)> = values.iter().map(|b| b.as_ref() as &(dyn ToSql + Sync)).collect();
         tx.execute(&stmt, &refs).await.map_err(pg)?;
     }
     tx.commit().await.map_err(pg)

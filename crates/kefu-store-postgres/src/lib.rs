@@ -32,9 +32,7 @@ pub(crate) fn pg(e: tokio_postgres::Error) -> StoreError {
     if let Some(db) = e.as_db_error()
         && *db.code() == SqlState::UNIQUE_VIOLATION
     {
-        return StoreError::Conflict {
-            constraint: db.constraint().unwrap_or("unique").to_string(),
-        };
+        return StoreError::Conflict { constraint: db.constraint().unwrap_or("unique").to_string() };
     }
     StoreError::Backend(e.to_string())
 }
@@ -46,12 +44,9 @@ impl PgStore {
     /// Connects (`postgres://user@host:port/db`, `?options=-c search_path=…`
     /// selects a schema) and applies missing migrations.
     pub async fn connect(url: &str) -> StoreResult<PgStore> {
-        let config: tokio_postgres::Config = url
-            .parse()
-            .map_err(|e| StoreError::Backend(format!("invalid PostgreSQL URL: {e}")))?;
-        let store = PgStore {
-            pool: pool(config)?,
-        };
+        let config: tokio_postgres::Config =
+            url.parse().map_err(|e| StoreError::Backend(format!("invalid PostgreSQL URL: {e}")))?;
+        let store = PgStore { pool: pool(config)? };
         let mut client = store.client().await?;
         migrate::migrate(&mut client).await?;
         Ok(store)
@@ -59,19 +54,15 @@ impl PgStore {
 
     /// Applies migrations only, reporting the schema version reached.
     pub async fn migrate_only(url: &str) -> StoreResult<i64> {
-        let config: tokio_postgres::Config = url
-            .parse()
-            .map_err(|e| StoreError::Backend(format!("invalid PostgreSQL URL: {e}")))?;
+        let config: tokio_postgres::Config =
+            url.parse().map_err(|e| StoreError::Backend(format!("invalid PostgreSQL URL: {e}")))?;
         let (mut client, conn) = config.connect(NoTls).await.map_err(pg)?;
         tokio::spawn(conn);
         migrate::migrate(&mut client).await
     }
 
     pub(crate) async fn client(&self) -> StoreResult<deadpool_postgres::Client> {
-        self.pool
-            .get()
-            .await
-            .map_err(|e| StoreError::Backend(format!("no PostgreSQL connection: {e}")))
+        self.pool.get().await.map_err(|e| StoreError::Backend(format!("no PostgreSQL connection: {e}")))
     }
 }
 
@@ -79,9 +70,7 @@ fn pool(config: tokio_postgres::Config) -> StoreResult<deadpool_postgres::Pool> 
     let manager = deadpool_postgres::Manager::from_config(
         config,
         NoTls,
-        deadpool_postgres::ManagerConfig {
-            recycling_method: deadpool_postgres::RecyclingMethod::Fast,
-        },
+        deadpool_postgres::ManagerConfig { recycling_method: deadpool_postgres::RecyclingMethod::Fast },
     );
     deadpool_postgres::Pool::builder(manager)
         .max_size(POOL_SIZE)
@@ -141,19 +130,9 @@ impl Store for PgStore {
         rows::customer_by_phone(&self.client().await?, phone).await
     }
     async fn ticket_count(&self) -> StoreResult<i64> {
-        Ok(self
-            .client()
-            .await?
-            .query_one("SELECT COUNT(*) FROM tickets", &[])
-            .await
-            .map_err(pg)?
-            .get(0))
+        Ok(self.client().await?.query_one("SELECT COUNT(*) FROM tickets", &[]).await.map_err(pg)?.get(0))
     }
-    async fn events_after(
-        &self,
-        after: Option<(TicketId, i64)>,
-        limit: u32,
-    ) -> StoreResult<Vec<AuditEvent>> {
+    async fn events_after(&self, after: Option<(TicketId, i64)>, limit: u32) -> StoreResult<Vec<AuditEvent>> {
         rows::events(&self.client().await?, None, after, i64::from(limit)).await
     }
     async fn tickets_without_events(&self, limit: u32) -> StoreResult<Vec<TicketId>> {
@@ -167,11 +146,7 @@ impl Store for PgStore {
     ) -> StoreResult<Vec<JsonRow>> {
         dump::export(&self.client().await?, table, offset, limit).await
     }
-    async fn import_rows(
-        &self,
-        table: &'static kefu_store::dump::TableSpec,
-        rows: Vec<JsonRow>,
-    ) -> StoreResult<()> {
+    async fn import_rows(&self, table: &'static kefu_store::dump::TableSpec, rows: Vec<JsonRow>) -> StoreResult<()> {
         dump::import(&mut self.client().await?, table, &rows).await
     }
     async fn finish_import(&self) -> StoreResult<()> {

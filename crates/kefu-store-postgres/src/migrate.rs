@@ -5,8 +5,7 @@
 use crate::pg;
 use kefu_store::{StoreError, StoreResult};
 
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "init", include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../migrations/0001_init.sql"))];
 
 /// Any constant shared by all kefu nodes.
 const MIGRATION_LOCK: i64 = 0x6b65_6675;
@@ -17,36 +16,22 @@ pub fn known_version() -> i64 {
 
 pub async fn migrate(client: &mut tokio_postgres::Client) -> StoreResult<i64> {
     let tx = client.transaction().await.map_err(pg)?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
-        .await
-        .map_err(pg)?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await.map_err(pg)?;
     tx.batch_execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
     )
     .await
     .map_err(pg)?;
-    let found: i64 = tx
-        .query_one(
-            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
-            &[],
-        )
-        .await
-        .map_err(pg)?
-        .get(0);
+    let found: i64 =
+        tx.query_one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &[]).await.map_err(pg)?.get(0);
     if found > known_version() {
-        return Err(StoreError::SchemaTooNew {
-            found,
-            known: known_version(),
-        });
+        return Err(StoreError::SchemaTooNew { found, known: known_version() });
     }
     for (version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > found) {
         tx.batch_execute(sql).await.map_err(pg)?;
-        tx.execute(
-            "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
-            &[version, name],
-        )
-        .await
-        .map_err(pg)?;
+        tx.execute("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", &[version, name])
+            .await
+            .map_err(pg)?;
         tracing::info!(version, name, "applied migration");
     }
     tx.commit().await.map_err(pg)?;

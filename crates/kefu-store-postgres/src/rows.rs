@@ -17,37 +17,24 @@ pub const CUSTOMER_COLS: &str = "c.id, c.name, c.phone, c.id_number, c.address, 
 
 /// Reads the customer columns starting at `at`.
 pub fn customer(r: &Row, at: usize) -> StoreResult<Customer> {
-    let conv = |e: kefu_domain::FieldError| {
-        StoreError::Backend(format!("stored customer is invalid: {}", e.message))
-    };
+    let conv = |e: kefu_domain::FieldError| StoreError::Backend(format!("stored customer is invalid: {}", e.message));
     let id_number: Option<String> = r.get(at + 3);
     Ok(Customer {
         id: CustomerId(r.get(at)),
         name: r.get(at + 1),
         phone: Phone::parse(r.get(at + 2), "phone").map_err(conv)?,
-        id_number: id_number
-            .map(|n| IdNumber::parse(&n, "id_number"))
-            .transpose()
-            .map_err(conv)?,
+        id_number: id_number.map(|n| IdNumber::parse(&n, "id_number")).transpose().map_err(conv)?,
         address: r.get(at + 4),
         level: r.get(at + 5),
     })
 }
 
-pub async fn customer_by_phone(
-    c: &impl GenericClient,
-    phone: &str,
-) -> StoreResult<Option<Customer>> {
+pub async fn customer_by_phone(c: &impl GenericClient, phone: &str) -> StoreResult<Option<Customer>> {
     let sql = format!("SELECT {CUSTOMER_COLS} FROM customers c WHERE c.phone = $1");
-    c.query_opt(&sql, &[&phone])
-        .await
-        .map_err(pg)?
-        .map(|r| customer(&r, 0))
-        .transpose()
+    c.query_opt(&sql, &[&phone]).await.map_err(pg)?.map(|r| customer(&r, 0)).transpose()
 }
 
-const EVENT_COLS: &str =
-    "ticket_id, seq, at, actor, actor_name, action, data, before, after, prev_hash, hash";
+const EVENT_COLS: &str = "ticket_id, seq, at, actor, actor_name, action, data, before, after, prev_hash, hash";
 
 fn event(r: &Row) -> StoreResult<AuditEvent> {
     Ok(AuditEvent {
@@ -67,7 +54,9 @@ fn event(r: &Row) -> StoreResult<AuditEvent> {
 
 pub async fn insert_event(c: &impl GenericClient, e: &AuditEvent) -> StoreResult<()> {
     let stmt = c
-        .prepare_cached(&format!("INSERT INTO ticket_events ({EVENT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"))
+        .prepare_cached(&format!(
+            "INSERT INTO ticket_events ({EVENT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        ))
         .await
         .map_err(pg)?;
     c.execute(
@@ -99,13 +88,8 @@ pub async fn events(
 ) -> StoreResult<Vec<AuditEvent>> {
     let rows = match ticket {
         Some(id) => {
-            c.query(
-                &format!(
-                    "SELECT {EVENT_COLS} FROM ticket_events WHERE ticket_id = $1 ORDER BY seq"
-                ),
-                &[&id.0],
-            )
-            .await
+            c.query(&format!("SELECT {EVENT_COLS} FROM ticket_events WHERE ticket_id = $1 ORDER BY seq"), &[&id.0])
+                .await
         }
         None => {
             let (t, s) = after.map_or((-1, -1), |(t, s)| (t.0, s));
@@ -119,10 +103,7 @@ pub async fn events(
     rows.map_err(pg)?.iter().map(event).collect()
 }
 
-pub async fn tickets_without_events(
-    c: &impl GenericClient,
-    limit: i64,
-) -> StoreResult<Vec<TicketId>> {
+pub async fn tickets_without_events(c: &impl GenericClient, limit: i64) -> StoreResult<Vec<TicketId>> {
     let rows = c
         .query(
             "SELECT id FROM tickets t WHERE NOT EXISTS (SELECT 1 FROM ticket_events e WHERE e.ticket_id = t.id) ORDER BY id LIMIT $1",
@@ -162,7 +143,10 @@ pub async fn transfers(c: &impl GenericClient, ticket: TicketId) -> StoreResult<
 
 pub async fn comments(c: &impl GenericClient, ticket: TicketId) -> StoreResult<Vec<Comment>> {
     let rows = c
-        .query("SELECT id, ticket_id, author, body, internal, created_at FROM comments WHERE ticket_id = $1 ORDER BY id", &[&ticket.0])
+        .query(
+            "SELECT id, ticket_id, author, body, internal, created_at FROM comments WHERE ticket_id = $1 ORDER BY id",
+            &[&ticket.0],
+        )
         .await
         .map_err(pg)?;
     Ok(rows

@@ -7,8 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// The server the tests use: `KEFU_TEST_POSTGRES_URL`, by default the local
 /// server with trust authentication.
 pub fn base_url() -> String {
-    std::env::var("KEFU_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    std::env::var("KEFU_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
 /// A schema that lives as long as this value.
@@ -35,10 +34,7 @@ impl TestSchema {
         );
         let base = base_url();
         let client = connect(&base).await;
-        client
-            .batch_execute(&format!("CREATE SCHEMA {name}"))
-            .await
-            .expect("create test schema");
+        client.batch_execute(&format!("CREATE SCHEMA {name}")).await.expect("create test schema");
         let sep = if base.contains('?') { '&' } else { '?' };
         let url = format!("{base}{sep}options=-c%20search_path%3D{name}");
         TestSchema { name, url }
@@ -58,19 +54,11 @@ impl Drop for TestSchema {
         let (base, name) = (base_url(), self.name.clone());
         // Drop may run inside a runtime; do the async work on a thread of its own.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
             rt.block_on(async {
-                let (client, conn) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
-                    .await
-                    .ok()?;
+                let (client, conn) = tokio_postgres::connect(&base, tokio_postgres::NoTls).await.ok()?;
                 tokio::spawn(conn);
-                client
-                    .batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
-                    .await
-                    .ok()
+                client.batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE")).await.ok()
             })
         })
         .join();

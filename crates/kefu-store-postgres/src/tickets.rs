@@ -16,21 +16,15 @@ use tokio_postgres::types::ToSql;
 
 const MAX_DAILY_SEQ: i64 = 999_999;
 
-async fn stored_response(
-    c: &impl GenericClient,
-    k: &IdempotencyKey,
-) -> StoreResult<Option<Written>> {
+async fn stored_response(c: &impl GenericClient, k: &IdempotencyKey) -> StoreResult<Option<Written>> {
     let row = c
-        .query_opt("SELECT status, body FROM idempotency_keys WHERE user_id = $1 AND key = $2 AND status > 0", &[&k.user.0, &k.key])
+        .query_opt(
+            "SELECT status, body FROM idempotency_keys WHERE user_id = $1 AND key = $2 AND status > 0",
+            &[&k.user.0, &k.key],
+        )
         .await
         .map_err(pg)?;
-    row.map(|r| {
-        Ok(Written::Replayed {
-            status: r.get::<_, i64>(0) as u16,
-            body: json(r.get(1))?,
-        })
-    })
-    .transpose()
+    row.map(|r| Ok(Written::Replayed { status: r.get::<_, i64>(0) as u16, body: json(r.get(1))? })).transpose()
 }
 
 /// Claims the key inside the transaction. Another node holding the same key
@@ -54,12 +48,7 @@ async fn claim(
     stored_response(c, k).await
 }
 
-async fn remember(
-    c: &impl GenericClient,
-    key: &Option<IdempotencyKey>,
-    status: u16,
-    body: &Value,
-) -> StoreResult<()> {
+async fn remember(c: &impl GenericClient, key: &Option<IdempotencyKey>, status: u16, body: &Value) -> StoreResult<()> {
     if let Some(k) = key {
         c.execute(
             "UPDATE idempotency_keys SET status = $3, body = $4 WHERE user_id = $1 AND key = $2",
@@ -71,11 +60,7 @@ async fn remember(
     Ok(())
 }
 
-async fn upsert_customer(
-    c: &impl GenericClient,
-    n: &NewCustomer,
-    now: DateTime<Utc>,
-) -> StoreResult<Customer> {
+async fn upsert_customer(c: &impl GenericClient, n: &NewCustomer, now: DateTime<Utc>) -> StoreResult<Customer> {
     let stmt = c
         .prepare_cached(
             "INSERT INTO customers AS c (name, phone, id_number, address, level, created_at, updated_at)
@@ -93,14 +78,7 @@ async fn upsert_customer(
     let row = c
         .query_one(
             &stmt,
-            &[
-                &n.name,
-                &n.phone.as_str(),
-                &n.id_number.as_ref().map(|i| i.as_str()),
-                &n.address,
-                &n.level,
-                &now,
-            ],
+            &[&n.name, &n.phone.as_str(), &n.id_number.as_ref().map(|i| i.as_str()), &n.address, &n.level, &now],
         )
         .await
         .map_err(pg)?;
@@ -115,9 +93,7 @@ async fn upsert_customer(
 async fn next_number(client: &mut Client, now: DateTime<Utc>) -> StoreResult<String> {
     let day = shanghai_date(now);
     let tx = client.transaction().await.map_err(pg)?;
-    tx.batch_execute("SET LOCAL synchronous_commit = off")
-        .await
-        .map_err(pg)?;
+    tx.batch_execute("SET LOCAL synchronous_commit = off").await.map_err(pg)?;
     let stmt = tx
         .prepare_cached(
             "INSERT INTO ticket_numbers (day, last_seq) VALUES ($1, 1)
@@ -125,16 +101,10 @@ async fn next_number(client: &mut Client, now: DateTime<Utc>) -> StoreResult<Str
         )
         .await
         .map_err(pg)?;
-    let seq: i64 = tx
-        .query_one(&stmt, &[&day.format("%Y%m%d").to_string()])
-        .await
-        .map_err(pg)?
-        .get(0);
+    let seq: i64 = tx.query_one(&stmt, &[&day.format("%Y%m%d").to_string()]).await.map_err(pg)?.get(0);
     tx.commit().await.map_err(pg)?;
     if seq > MAX_DAILY_SEQ {
-        return Err(StoreError::Backend(format!(
-            "the daily ticket sequence of {day} is exhausted"
-        )));
+        return Err(StoreError::Backend(format!("the daily ticket sequence of {day} is exhausted")));
     }
     Ok(format_number(day, seq as u32))
 }
@@ -151,14 +121,7 @@ pub async fn create(client: &mut Client, op: CreateTicket) -> StoreResult<Writte
         return Ok(w);
     }
     let customer = upsert_customer(&tx, &op.ticket.customer, op.now).await?;
-    let ticket = op.ticket.into_ticket(
-        TicketId(0),
-        number,
-        customer,
-        &op.initial_state,
-        op.actor.id,
-        op.now,
-    );
+    let ticket = op.ticket.into_ticket(TicketId(0), number, customer, &op.initial_state, op.actor.id, op.now);
     let stmt = tx
         .prepare_cached(
             "INSERT INTO tickets (number, channel, type, priority, status, customer_id, first_owner, assignee, created_at, updated_at, doc)
@@ -184,10 +147,7 @@ pub async fn create(client: &mut Client, op: CreateTicket) -> StoreResult<Writte
         .await
         .map_err(pg)?
         .get(0);
-    let ticket = Ticket {
-        id: TicketId(id),
-        ..ticket
-    };
+    let ticket = Ticket { id: TicketId(id), ..ticket };
     let event = AuditEvent::seal(
         ticket.id,
         1,
@@ -204,10 +164,7 @@ pub async fn create(client: &mut Client, op: CreateTicket) -> StoreResult<Writte
     let body = (op.render)(&ticket);
     remember(&tx, &op.idempotency, 201, &body).await?;
     tx.commit().await.map_err(pg)?;
-    Ok(Written::New {
-        ticket: Box::new(ticket),
-        body,
-    })
+    Ok(Written::New { ticket: Box::new(ticket), body })
 }
 
 pub async fn mutate(client: &mut Client, op: MutateTicket) -> StoreResult<Written> {
@@ -216,9 +173,7 @@ pub async fn mutate(client: &mut Client, op: MutateTicket) -> StoreResult<Writte
         return Ok(w);
     }
     // The row lock serialises every change of this ticket across nodes.
-    let before = get(&tx, &TicketKey::Id(op.ticket), true)
-        .await?
-        .ok_or(StoreError::NotFound)?;
+    let before = get(&tx, &TicketKey::Id(op.ticket), true).await?.ok_or(StoreError::NotFound)?;
     let m = (op.decide)(&before)?;
     let t = &m.ticket;
     tx.execute(
@@ -228,31 +183,17 @@ pub async fn mutate(client: &mut Client, op: MutateTicket) -> StoreResult<Writte
     .await
     .map_err(pg)?;
     let last = tx
-        .query_opt(
-            "SELECT seq, hash FROM ticket_events WHERE ticket_id = $1 ORDER BY seq DESC LIMIT 1",
-            &[&t.id.0],
-        )
+        .query_opt("SELECT seq, hash FROM ticket_events WHERE ticket_id = $1 ORDER BY seq DESC LIMIT 1", &[&t.id.0])
         .await
         .map_err(pg)?;
-    let (seq, prev): (i64, String) =
-        last.map_or((0, GENESIS.to_string()), |r| (r.get(0), r.get(1)));
+    let (seq, prev): (i64, String) = last.map_or((0, GENESIS.to_string()), |r| (r.get(0), r.get(1)));
     let (b, a) = diff(&before, t);
     let mut data = m.data.clone();
     if let (Some(cm), Value::Object(d)) = (&m.comment, &mut data) {
         d.insert("body".into(), json!(cm.body));
     }
-    let event = AuditEvent::seal(
-        t.id,
-        seq + 1,
-        op.now,
-        Some(op.actor.id),
-        &op.actor.username,
-        &m.action,
-        data,
-        b,
-        a,
-        &prev,
-    );
+    let event =
+        AuditEvent::seal(t.id, seq + 1, op.now, Some(op.actor.id), &op.actor.username, &m.action, data, b, a, &prev);
     rows::insert_event(&tx, &event).await?;
     if let Some(change) = &m.transfer {
         record_transfer(&tx, t.id, change, op.now).await?;
@@ -268,10 +209,7 @@ pub async fn mutate(client: &mut Client, op: MutateTicket) -> StoreResult<Writte
     let body = (op.render)(t);
     remember(&tx, &op.idempotency, op.status, &body).await?;
     tx.commit().await.map_err(pg)?;
-    Ok(Written::New {
-        ticket: Box::new(m.ticket),
-        body,
-    })
+    Ok(Written::New { ticket: Box::new(m.ticket), body })
 }
 
 async fn record_transfer(
@@ -305,21 +243,11 @@ fn ticket_row(r: &tokio_postgres::Row) -> StoreResult<Ticket> {
     ticket_from_doc(r.get(0), r.get(1), rows::customer(r, 2)?)
 }
 
-pub async fn get(
-    c: &impl GenericClient,
-    key: &TicketKey,
-    for_update: bool,
-) -> StoreResult<Option<Ticket>> {
+pub async fn get(c: &impl GenericClient, key: &TicketKey, for_update: bool) -> StoreResult<Option<Ticket>> {
     let lock = if for_update { " FOR UPDATE OF t" } else { "" };
     let row = match key {
-        TicketKey::Id(id) => {
-            c.query_opt(&format!("{TICKET_SELECT} WHERE t.id = $1{lock}"), &[&id.0])
-                .await
-        }
-        TicketKey::Number(n) => {
-            c.query_opt(&format!("{TICKET_SELECT} WHERE t.number = $1{lock}"), &[n])
-                .await
-        }
+        TicketKey::Id(id) => c.query_opt(&format!("{TICKET_SELECT} WHERE t.id = $1{lock}"), &[&id.0]).await,
+        TicketKey::Number(n) => c.query_opt(&format!("{TICKET_SELECT} WHERE t.number = $1{lock}"), &[n]).await,
     }
     .map_err(pg)?;
     row.as_ref().map(ticket_row).transpose()
@@ -352,10 +280,7 @@ fn conditions(f: &TicketFilter) -> (String, Vec<Box<dyn ToSql + Sync + Send>>) {
         add("t.first_owner = ?", Box::new(v.0));
     }
     if let Some(v) = &f.customer_phone {
-        add(
-            "t.customer_id = (SELECT id FROM customers WHERE phone = ?)",
-            Box::new(v.clone()),
-        );
+        add("t.customer_id = (SELECT id FROM customers WHERE phone = ?)", Box::new(v.clone()));
     }
     if let Some(v) = &f.number {
         add("t.number = ?", Box::new(v.clone()));
@@ -375,48 +300,24 @@ fn conditions(f: &TicketFilter) -> (String, Vec<Box<dyn ToSql + Sync + Send>>) {
     if let Some(v) = &f.q {
         // Substring search until the full-text index arrives.
         add("(strpos(t.doc::json->>'title', ?) > 0", Box::new(v.clone()));
-        add(
-            "strpos(t.doc::json->>'description', ?) > 0)",
-            Box::new(v.clone()),
-        );
+        add("strpos(t.doc::json->>'description', ?) > 0)", Box::new(v.clone()));
     }
     if sql.is_empty() {
         return (String::new(), args);
     }
-    let joined = sql.join(" AND ").replace(
-        "> 0 AND strpos(t.doc::json->>'description'",
-        "> 0 OR strpos(t.doc::json->>'description'",
-    );
+    let joined = sql
+        .join(" AND ")
+        .replace("> 0 AND strpos(t.doc::json->>'description'", "> 0 OR strpos(t.doc::json->>'description'");
     (format!(" WHERE {joined}"), args)
 }
 
 pub async fn list(c: &impl GenericClient, f: &TicketFilter) -> StoreResult<Page<Ticket>> {
     let (cond, args) = conditions(f);
-    let params: Vec<&(dyn ToSql + Sync)> = args
-        .iter()
-        .map(|b| b.as_ref() as &(dyn ToSql + Sync))
-        .collect();
-    let total: i64 = c
-        .query_one(&format!("SELECT COUNT(*) FROM tickets t{cond}"), &params)
-        .await
-        .map_err(pg)?
-        .get(0);
+    let params: Vec<&(dyn ToSql + Sync)> = args.iter().map(|b| b.as_ref() as &(dyn ToSql + Sync)).collect();
+    let total: i64 = c.query_one(&format!("SELECT COUNT(*) FROM tickets t{cond}"), &params).await.map_err(pg)?.get(0);
     let offset = i64::from(f.page.saturating_sub(1)) * i64::from(f.per_page);
-    let sql = format!(
-        "{TICKET_SELECT}{cond} ORDER BY t.created_at DESC, t.id DESC LIMIT {} OFFSET {offset}",
-        f.per_page
-    );
-    let items = c
-        .query(&sql, &params)
-        .await
-        .map_err(pg)?
-        .iter()
-        .map(ticket_row)
-        .collect::<StoreResult<Vec<_>>>()?;
-    Ok(Page {
-        items,
-        total,
-        page: f.page,
-        per_page: f.per_page,
-    })
+    let sql =
+        format!("{TICKET_SELECT}{cond} ORDER BY t.created_at DESC, t.id DESC LIMIT {} OFFSET {offset}", f.per_page);
+    let items = c.query(&sql, &params).await.map_err(pg)?.iter().map(ticket_row).collect::<StoreResult<Vec<_>>>()?;
+    Ok(Page { items, total, page: f.page, per_page: f.per_page })
 }

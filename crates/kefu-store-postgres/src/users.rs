@@ -26,16 +26,7 @@ pub async fn create(c: &impl GenericClient, u: &NewUser) -> StoreResult<User> {
         "INSERT INTO users (username, display_name, role, password_hash, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING {COLS}"
     );
     let row = c
-        .query_one(
-            &sql,
-            &[
-                &u.username,
-                &u.display_name,
-                &u.role.as_str(),
-                &u.password_hash,
-                &u.now,
-            ],
-        )
+        .query_one(&sql, &[&u.username, &u.display_name, &u.role.as_str(), &u.password_hash, &u.now])
         .await
         .map_err(pg)?;
     user(&row)
@@ -43,42 +34,21 @@ pub async fn create(c: &impl GenericClient, u: &NewUser) -> StoreResult<User> {
 
 pub async fn by_username(c: &impl GenericClient, name: &str) -> StoreResult<Option<User>> {
     let sql = format!("SELECT {COLS} FROM users WHERE username = $1");
-    c.query_opt(&sql, &[&name])
-        .await
-        .map_err(pg)?
-        .as_ref()
-        .map(user)
-        .transpose()
+    c.query_opt(&sql, &[&name]).await.map_err(pg)?.as_ref().map(user).transpose()
 }
 
 pub async fn by_id(c: &impl GenericClient, id: UserId) -> StoreResult<Option<User>> {
     let sql = format!("SELECT {COLS} FROM users WHERE id = $1");
-    c.query_opt(&sql, &[&id.0])
-        .await
-        .map_err(pg)?
-        .as_ref()
-        .map(user)
-        .transpose()
+    c.query_opt(&sql, &[&id.0]).await.map_err(pg)?.as_ref().map(user).transpose()
 }
 
 pub async fn list(c: &impl GenericClient) -> StoreResult<Vec<User>> {
     let sql = format!("SELECT {COLS} FROM users ORDER BY id");
-    c.query(&sql, &[])
-        .await
-        .map_err(pg)?
-        .iter()
-        .map(user)
-        .collect()
+    c.query(&sql, &[]).await.map_err(pg)?.iter().map(user).collect()
 }
 
 pub async fn set_password(c: &impl GenericClient, id: UserId, hash: &str) -> StoreResult<()> {
-    let n = c
-        .execute(
-            "UPDATE users SET password_hash = $1 WHERE id = $2",
-            &[&hash, &id.0],
-        )
-        .await
-        .map_err(pg)?;
+    let n = c.execute("UPDATE users SET password_hash = $1 WHERE id = $2", &[&hash, &id.0]).await.map_err(pg)?;
     if n == 0 {
         return Err(StoreError::NotFound);
     }
@@ -96,7 +66,10 @@ pub async fn create_session(c: &impl GenericClient, s: &Session) -> StoreResult<
 }
 
 pub async fn session(c: &impl GenericClient, hash: &str) -> StoreResult<Option<Session>> {
-    let row = c.query_opt("SELECT token_hash, user_id, created_at, expires_at FROM sessions WHERE token_hash = $1", &[&hash]).await.map_err(pg)?;
+    let row = c
+        .query_opt("SELECT token_hash, user_id, created_at, expires_at FROM sessions WHERE token_hash = $1", &[&hash])
+        .await
+        .map_err(pg)?;
     Ok(row.map(|r| Session {
         token_hash: r.get(0),
         user_id: UserId(r.get(1)),
@@ -106,8 +79,6 @@ pub async fn session(c: &impl GenericClient, hash: &str) -> StoreResult<Option<S
 }
 
 pub async fn delete_session(c: &impl GenericClient, hash: &str) -> StoreResult<()> {
-    c.execute("DELETE FROM sessions WHERE token_hash = $1", &[&hash])
-        .await
-        .map_err(pg)?;
+    c.execute("DELETE FROM sessions WHERE token_hash = $1", &[&hash]).await.map_err(pg)?;
     Ok(())
 }

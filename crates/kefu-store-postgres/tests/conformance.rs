@@ -6,9 +6,7 @@ use kefu_store_postgres::testing::TestSchema;
 
 async fn fresh() -> (PgStore, TestSchema) {
     let schema = TestSchema::create().await;
-    let store = PgStore::connect(&schema.url)
-        .await
-        .expect("connect to the test schema");
+    let store = PgStore::connect(&schema.url).await.expect("connect to the test schema");
     (store, schema)
 }
 

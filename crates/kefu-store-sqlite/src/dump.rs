@@ -13,12 +13,11 @@ fn to_json(kind: Kind, v: Sql) -> StoreResult<Value> {
         (Kind::Int, Sql::Integer(i)) => Value::from(i),
         (Kind::Bool, Sql::Integer(i)) => Value::Bool(i != 0),
         (Kind::Text | Kind::Time, Sql::Text(s)) => Value::String(s),
-        (Kind::Json, Sql::Text(s)) => serde_json::from_str(&s)
-            .map_err(|e| StoreError::Backend(format!("stored JSON is invalid: {e}")))?,
+        (Kind::Json, Sql::Text(s)) => {
+            serde_json::from_str(&s).map_err(|e| StoreError::Backend(format!("stored JSON is invalid: {e}")))?
+        }
         (k, other) => {
-            return Err(StoreError::Backend(format!(
-                "unexpected {other:?} in a {k:?} column"
-            )));
+            return Err(StoreError::Backend(format!("unexpected {other:?} in a {k:?} column")));
         }
     })
 }
@@ -29,36 +28,22 @@ fn to_sql(kind: Kind, v: Option<&Value>) -> StoreResult<Sql> {
         (_, None | Some(Value::Null)) => Sql::Null,
         (Kind::Int, Some(v)) => Sql::Integer(v.as_i64().ok_or_else(|| bad(v))?),
         (Kind::Bool, Some(v)) => Sql::Integer(i64::from(v.as_bool().ok_or_else(|| bad(v))?)),
-        (Kind::Text | Kind::Time, Some(v)) => {
-            Sql::Text(v.as_str().ok_or_else(|| bad(v))?.to_string())
-        }
+        (Kind::Text | Kind::Time, Some(v)) => Sql::Text(v.as_str().ok_or_else(|| bad(v))?.to_string()),
         (Kind::Json, Some(v)) => Sql::Text(v.to_string()),
     })
 }
 
-pub fn export(
-    c: &Connection,
-    t: &TableSpec,
-    offset: u64,
-    limit: u32,
-) -> StoreResult<Vec<Map<String, Value>>> {
+pub fn export(c: &Connection, t: &TableSpec, offset: u64, limit: u32) -> StoreResult<Vec<Map<String, Value>>> {
     let cols: Vec<&str> = t.columns.iter().map(|c| c.0).collect();
-    let sql = format!(
-        "SELECT {} FROM {} ORDER BY {} LIMIT {limit} OFFSET {offset}",
-        cols.join(", "),
-        t.name,
-        t.order_by
-    );
+    let sql =
+        format!("SELECT {} FROM {} ORDER BY {} LIMIT {limit} OFFSET {offset}", cols.join(", "), t.name, t.order_by);
     let mut stmt = c.prepare(&sql).map_err(backend)?;
     let mut rows = stmt.query([]).map_err(backend)?;
     let mut out = Vec::new();
     while let Some(r) = rows.next().map_err(backend)? {
         let mut m = Map::new();
         for (i, (name, kind)) in t.columns.iter().enumerate() {
-            m.insert(
-                (*name).to_string(),
-                to_json(*kind, r.get::<_, Sql>(i).map_err(backend)?)?,
-            );
+            m.insert((*name).to_string(), to_json(*kind, r.get::<_, Sql>(i).map_err(backend)?)?);
         }
         out.push(m);
     }
@@ -68,19 +53,11 @@ pub fn export(
 pub fn import(c: &Connection, t: &TableSpec, rows: &[Map<String, Value>]) -> StoreResult<()> {
     let cols: Vec<&str> = t.columns.iter().map(|c| c.0).collect();
     let marks: Vec<String> = (1..=cols.len()).map(|i| format!("?{i}")).collect();
-    let sql = format!(
-        "INSERT INTO {} ({}) VALUES ({})",
-        t.name,
-        cols.join(", "),
-        marks.join(", ")
-    );
+    let sql = format!("INSERT INTO {} ({}) VALUES ({})", t.name, cols.join(", "), marks.join(", "));
     let mut stmt = c.prepare_cached(&sql).map_err(backend)?;
     for row in rows {
-        let values = t
-            .columns
-            .iter()
-            .map(|(name, kind)| to_sql(*kind, row.get(*name)))
-            .collect::<StoreResult<Vec<_>>>()?;
+        let values =
+            t.columns.iter().map(|(name, kind)| to_sql(*kind, row.get(*name))).collect::<StoreResult<Vec<_>>>()?;
         stmt.execute(params_from_iter(values)).map_err(backend)?;
     }
     Ok(())

@@ -36,9 +36,7 @@ pub(crate) fn backend(e: rusqlite::Error) -> StoreError {
         && f.code == rusqlite::ErrorCode::ConstraintViolation
         && msg.starts_with("UNIQUE")
     {
-        return StoreError::Conflict {
-            constraint: unique_constraint_name(msg),
-        };
+        return StoreError::Conflict { constraint: unique_constraint_name(msg) };
     }
     StoreError::Backend(e.to_string())
 }
@@ -76,10 +74,7 @@ impl SqliteStore {
         migrate::migrate(&mut conn)?;
         Ok(SqliteStore {
             writer: writer::Writer::spawn(conn),
-            readers: Arc::new(ReadPool {
-                path,
-                idle: Mutex::new(Vec::new()),
-            }),
+            readers: Arc::new(ReadPool { path, idle: Mutex::new(Vec::new()) }),
         })
     }
 
@@ -145,14 +140,10 @@ impl Store for SqliteStore {
         self.read(users::list).await
     }
     async fn set_password(&self, id: UserId, password_hash: String) -> StoreResult<()> {
-        self.writer
-            .run(move |c| users::set_password(c, id, &password_hash))
-            .await
+        self.writer.run(move |c| users::set_password(c, id, &password_hash)).await
     }
     async fn create_session(&self, session: Session) -> StoreResult<()> {
-        self.writer
-            .run(move |c| users::create_session(c, &session))
-            .await
+        self.writer.run(move |c| users::create_session(c, &session)).await
     }
     async fn session(&self, token_hash: &str) -> StoreResult<Option<Session>> {
         let h = token_hash.to_string();
@@ -176,8 +167,7 @@ impl Store for SqliteStore {
         self.read(move |c| tickets::list(c, &filter)).await
     }
     async fn events(&self, ticket: TicketId) -> StoreResult<Vec<AuditEvent>> {
-        self.read(move |c| rows::events(c, Some(ticket), None, u32::MAX))
-            .await
+        self.read(move |c| rows::events(c, Some(ticket), None, u32::MAX)).await
     }
     async fn transfers(&self, ticket: TicketId) -> StoreResult<Vec<Transfer>> {
         self.read(move |c| rows::transfers(c, ticket)).await
@@ -190,23 +180,13 @@ impl Store for SqliteStore {
         self.read(move |c| rows::customer_by_phone(c, &p)).await
     }
     async fn ticket_count(&self) -> StoreResult<i64> {
-        self.read(|c| {
-            c.query_row("SELECT COUNT(*) FROM tickets", [], |r| r.get(0))
-                .map_err(backend)
-        })
-        .await
+        self.read(|c| c.query_row("SELECT COUNT(*) FROM tickets", [], |r| r.get(0)).map_err(backend)).await
     }
-    async fn events_after(
-        &self,
-        after: Option<(TicketId, i64)>,
-        limit: u32,
-    ) -> StoreResult<Vec<AuditEvent>> {
-        self.read(move |c| rows::events(c, None, after, limit))
-            .await
+    async fn events_after(&self, after: Option<(TicketId, i64)>, limit: u32) -> StoreResult<Vec<AuditEvent>> {
+        self.read(move |c| rows::events(c, None, after, limit)).await
     }
     async fn tickets_without_events(&self, limit: u32) -> StoreResult<Vec<TicketId>> {
-        self.read(move |c| rows::tickets_without_events(c, limit))
-            .await
+        self.read(move |c| rows::tickets_without_events(c, limit)).await
     }
     async fn export_rows(
         &self,
@@ -214,17 +194,14 @@ impl Store for SqliteStore {
         offset: u64,
         limit: u32,
     ) -> StoreResult<Vec<serde_json::Map<String, serde_json::Value>>> {
-        self.read(move |c| dump::export(c, table, offset, limit))
-            .await
+        self.read(move |c| dump::export(c, table, offset, limit)).await
     }
     async fn import_rows(
         &self,
         table: &'static kefu_store::dump::TableSpec,
         rows: Vec<serde_json::Map<String, serde_json::Value>>,
     ) -> StoreResult<()> {
-        self.writer
-            .run(move |c| dump::import(c, table, &rows))
-            .await
+        self.writer.run(move |c| dump::import(c, table, &rows)).await
     }
     async fn finish_import(&self) -> StoreResult<()> {
         // INTEGER PRIMARY KEY columns continue after the largest id by themselves.

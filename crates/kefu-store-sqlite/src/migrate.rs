@@ -5,8 +5,7 @@
 use kefu_store::{StoreError, StoreResult};
 use rusqlite::Connection;
 
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "init", include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../migrations/0001_init.sql"))];
 
 pub fn known_version() -> i64 {
     MIGRATIONS.last().map_or(0, |m| m.0)
@@ -17,31 +16,20 @@ pub fn current_version(conn: &Connection) -> StoreResult<i64> {
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')))",
     )
     .map_err(crate::backend)?;
-    conn.query_row(
-        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
-        [],
-        |r| r.get(0),
-    )
-    .map_err(crate::backend)
+    conn.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0)).map_err(crate::backend)
 }
 
 /// Applies what is missing; each migration in its own transaction.
 pub fn migrate(conn: &mut Connection) -> StoreResult<i64> {
     let found = current_version(conn)?;
     if found > known_version() {
-        return Err(StoreError::SchemaTooNew {
-            found,
-            known: known_version(),
-        });
+        return Err(StoreError::SchemaTooNew { found, known: known_version() });
     }
     for (version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > found) {
         let tx = conn.transaction().map_err(crate::backend)?;
         tx.execute_batch(sql).map_err(crate::backend)?;
-        tx.execute(
-            "INSERT INTO schema_migrations (version, name) VALUES (?1, ?2)",
-            rusqlite::params![version, name],
-        )
-        .map_err(crate::backend)?;
+        tx.execute("INSERT INTO schema_migrations (version, name) VALUES (?1, ?2)", rusqlite::params![version, name])
+            .map_err(crate::backend)?;
         tx.commit().map_err(crate::backend)?;
         tracing::info!(version, name, "applied migration");
     }

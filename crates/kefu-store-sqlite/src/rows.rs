@@ -16,9 +16,7 @@ pub fn ts(t: DateTime<Utc>) -> String {
 pub fn parse_ts(s: &str) -> rusqlite::Result<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
-        })
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
 }
 
 pub fn opt_ts(s: Option<String>) -> rusqlite::Result<Option<DateTime<Utc>>> {
@@ -26,9 +24,8 @@ pub fn opt_ts(s: Option<String>) -> rusqlite::Result<Option<DateTime<Utc>>> {
 }
 
 pub fn json(s: &str) -> rusqlite::Result<serde_json::Value> {
-    serde_json::from_str(s).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
-    })
+    serde_json::from_str(s)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
 }
 
 pub fn decode_err(what: &str, e: impl std::fmt::Display) -> StoreError {
@@ -49,27 +46,21 @@ pub fn customer(r: &Row, at: usize) -> rusqlite::Result<Customer> {
         id: CustomerId(r.get(at)?),
         name: r.get(at + 1)?,
         phone: Phone::parse(&phone, "phone").map_err(conv)?,
-        id_number: id_number
-            .map(|n| IdNumber::parse(&n, "id_number"))
-            .transpose()
-            .map_err(conv)?,
+        id_number: id_number.map(|n| IdNumber::parse(&n, "id_number")).transpose().map_err(conv)?,
         address: r.get(at + 4)?,
         level: r.get(at + 5)?,
     })
 }
 
 pub fn customer_by_phone(c: &Connection, phone: &str) -> StoreResult<Option<Customer>> {
-    c.prepare_cached(&format!(
-        "SELECT {CUSTOMER_COLS} FROM customers c WHERE c.phone = ?1"
-    ))
-    .map_err(backend)?
-    .query_row([phone], |r| customer(r, 0))
-    .optional()
-    .map_err(backend)
+    c.prepare_cached(&format!("SELECT {CUSTOMER_COLS} FROM customers c WHERE c.phone = ?1"))
+        .map_err(backend)?
+        .query_row([phone], |r| customer(r, 0))
+        .optional()
+        .map_err(backend)
 }
 
-const EVENT_COLS: &str =
-    "ticket_id, seq, at, actor, actor_name, action, data, before, after, prev_hash, hash";
+const EVENT_COLS: &str = "ticket_id, seq, at, actor, actor_name, action, data, before, after, prev_hash, hash";
 
 fn event(r: &Row) -> rusqlite::Result<AuditEvent> {
     Ok(AuditEvent {
@@ -88,22 +79,24 @@ fn event(r: &Row) -> rusqlite::Result<AuditEvent> {
 }
 
 pub fn insert_event(c: &Connection, e: &AuditEvent) -> StoreResult<()> {
-    c.prepare_cached(&format!("INSERT INTO ticket_events ({EVENT_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"))
-        .map_err(backend)?
-        .execute(params![
-            e.ticket_id.0,
-            e.seq,
-            ts(e.at),
-            e.actor.map(|a| a.0),
-            e.actor_name,
-            e.action,
-            e.data.to_string(),
-            e.before.to_string(),
-            e.after.to_string(),
-            e.prev_hash,
-            e.hash
-        ])
-        .map_err(backend)?;
+    c.prepare_cached(&format!(
+        "INSERT INTO ticket_events ({EVENT_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+    ))
+    .map_err(backend)?
+    .execute(params![
+        e.ticket_id.0,
+        e.seq,
+        ts(e.at),
+        e.actor.map(|a| a.0),
+        e.actor_name,
+        e.action,
+        e.data.to_string(),
+        e.before.to_string(),
+        e.after.to_string(),
+        e.prev_hash,
+        e.hash
+    ])
+    .map_err(backend)?;
     Ok(())
 }
 
@@ -170,19 +163,21 @@ pub fn transfers(c: &Connection, ticket: TicketId) -> StoreResult<Vec<Transfer>>
 }
 
 pub fn comments(c: &Connection, ticket: TicketId) -> StoreResult<Vec<Comment>> {
-    c.prepare_cached("SELECT id, ticket_id, author, body, internal, created_at FROM comments WHERE ticket_id = ?1 ORDER BY id")
-        .map_err(backend)?
-        .query_map([ticket.0], |r| {
-            Ok(Comment {
-                id: r.get(0)?,
-                ticket_id: TicketId(r.get(1)?),
-                author: UserId(r.get(2)?),
-                body: r.get(3)?,
-                internal: r.get(4)?,
-                created_at: parse_ts(&r.get::<_, String>(5)?)?,
-            })
+    c.prepare_cached(
+        "SELECT id, ticket_id, author, body, internal, created_at FROM comments WHERE ticket_id = ?1 ORDER BY id",
+    )
+    .map_err(backend)?
+    .query_map([ticket.0], |r| {
+        Ok(Comment {
+            id: r.get(0)?,
+            ticket_id: TicketId(r.get(1)?),
+            author: UserId(r.get(2)?),
+            body: r.get(3)?,
+            internal: r.get(4)?,
+            created_at: parse_ts(&r.get::<_, String>(5)?)?,
         })
-        .map_err(backend)?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(backend)
+    })
+    .map_err(backend)?
+    .collect::<Result<Vec<_>, _>>()
+    .map_err(backend)
 }

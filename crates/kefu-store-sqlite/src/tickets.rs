@@ -27,10 +27,7 @@ fn replay(c: &Connection, key: &Option<IdempotencyKey>) -> StoreResult<Option<Wr
         .map_err(backend)?;
     found
         .map(|(status, body)| {
-            Ok(Written::Replayed {
-                status,
-                body: serde_json::from_str(&body).map_err(|e| decode_err("response", e))?,
-            })
+            Ok(Written::Replayed { status, body: serde_json::from_str(&body).map_err(|e| decode_err("response", e))? })
         })
         .transpose()
 }
@@ -43,10 +40,12 @@ fn remember(
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
     if let Some(k) = key {
-        c.prepare_cached("INSERT INTO idempotency_keys (user_id, key, status, body, created_at) VALUES (?1, ?2, ?3, ?4, ?5)")
-            .map_err(backend)?
-            .execute(params![k.user.0, k.key, status, body.to_string(), ts(now)])
-            .map_err(backend)?;
+        c.prepare_cached(
+            "INSERT INTO idempotency_keys (user_id, key, status, body, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .map_err(backend)?
+        .execute(params![k.user.0, k.key, status, body.to_string(), ts(now)])
+        .map_err(backend)?;
     }
     Ok(())
 }
@@ -68,23 +67,14 @@ fn upsert_customer(c: &Connection, n: &NewCustomer, now: DateTime<Utc>) -> Store
         )
         .map_err(backend)?
         .query_row(
-            params![
-                n.name,
-                n.phone.as_str(),
-                n.id_number.as_ref().map(|i| i.as_str()),
-                n.address,
-                n.level,
-                ts(now)
-            ],
+            params![n.name, n.phone.as_str(), n.id_number.as_ref().map(|i| i.as_str()), n.address, n.level, ts(now)],
             |r| r.get(0),
         )
         .map_err(backend)?;
-    c.prepare_cached(&format!(
-        "SELECT {CUSTOMER_COLS} FROM customers c WHERE c.id = ?1"
-    ))
-    .map_err(backend)?
-    .query_row([id], |r| rows::customer(r, 0))
-    .map_err(backend)
+    c.prepare_cached(&format!("SELECT {CUSTOMER_COLS} FROM customers c WHERE c.id = ?1"))
+        .map_err(backend)?
+        .query_row([id], |r| rows::customer(r, 0))
+        .map_err(backend)
 }
 
 fn next_number(c: &Connection, now: DateTime<Utc>) -> StoreResult<String> {
@@ -98,9 +88,7 @@ fn next_number(c: &Connection, now: DateTime<Utc>) -> StoreResult<String> {
         .query_row([day.format("%Y%m%d").to_string()], |r| r.get(0))
         .map_err(backend)?;
     if seq > MAX_DAILY_SEQ {
-        return Err(StoreError::Backend(format!(
-            "the daily ticket sequence of {day} is exhausted"
-        )));
+        return Err(StoreError::Backend(format!("the daily ticket sequence of {day} is exhausted")));
     }
     Ok(format_number(day, seq as u32))
 }
@@ -111,14 +99,7 @@ pub fn create(c: &Connection, op: CreateTicket) -> StoreResult<Written> {
     }
     let customer = upsert_customer(c, &op.ticket.customer, op.now)?;
     let number = next_number(c, op.now)?;
-    let ticket = op.ticket.into_ticket(
-        TicketId(0),
-        number,
-        customer,
-        &op.initial_state,
-        op.actor.id,
-        op.now,
-    );
+    let ticket = op.ticket.into_ticket(TicketId(0), number, customer, &op.initial_state, op.actor.id, op.now);
     let id: i64 = c
         .prepare_cached(
             "INSERT INTO tickets (number, channel, type, priority, status, customer_id, first_owner, assignee, created_at, updated_at, doc)
@@ -140,10 +121,7 @@ pub fn create(c: &Connection, op: CreateTicket) -> StoreResult<Written> {
             |r| r.get(0),
         )
         .map_err(backend)?;
-    let ticket = Ticket {
-        id: TicketId(id),
-        ..ticket
-    };
+    let ticket = Ticket { id: TicketId(id), ..ticket };
     let after = registration_after(&ticket)?;
     let event = AuditEvent::seal(
         ticket.id,
@@ -160,21 +138,16 @@ pub fn create(c: &Connection, op: CreateTicket) -> StoreResult<Written> {
     rows::insert_event(c, &event)?;
     let body = (op.render)(&ticket);
     remember(c, &op.idempotency, 201, &body, op.now)?;
-    Ok(Written::New {
-        ticket: Box::new(ticket),
-        body,
-    })
+    Ok(Written::New { ticket: Box::new(ticket), body })
 }
 
 fn last_link(c: &Connection, id: TicketId) -> StoreResult<(i64, String)> {
-    c.prepare_cached(
-        "SELECT seq, hash FROM ticket_events WHERE ticket_id = ?1 ORDER BY seq DESC LIMIT 1",
-    )
-    .map_err(backend)?
-    .query_row([id.0], |r| Ok((r.get(0)?, r.get(1)?)))
-    .optional()
-    .map_err(backend)
-    .map(|o| o.unwrap_or((0, GENESIS.to_string())))
+    c.prepare_cached("SELECT seq, hash FROM ticket_events WHERE ticket_id = ?1 ORDER BY seq DESC LIMIT 1")
+        .map_err(backend)?
+        .query_row([id.0], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
+        .map_err(backend)
+        .map(|o| o.unwrap_or((0, GENESIS.to_string())))
 }
 
 pub fn mutate(c: &Connection, op: MutateTicket) -> StoreResult<Written> {
@@ -196,42 +169,26 @@ pub fn mutate(c: &Connection, op: MutateTicket) -> StoreResult<Written> {
     if let (Some(cm), Value::Object(d)) = (&m.comment, &mut data) {
         d.insert("body".into(), json!(cm.body));
     }
-    let event = AuditEvent::seal(
-        t.id,
-        seq + 1,
-        op.now,
-        Some(op.actor.id),
-        &op.actor.username,
-        &m.action,
-        data,
-        b,
-        a,
-        &prev,
-    );
+    let event =
+        AuditEvent::seal(t.id, seq + 1, op.now, Some(op.actor.id), &op.actor.username, &m.action, data, b, a, &prev);
     rows::insert_event(c, &event)?;
     if let Some(change) = &m.transfer {
         record_transfer(c, t.id, change, op.now)?;
     }
     if let Some(cm) = &m.comment {
-        c.prepare_cached("INSERT INTO comments (ticket_id, author, body, internal, created_at) VALUES (?1, ?2, ?3, ?4, ?5)")
-            .map_err(backend)?
-            .execute(params![t.id.0, op.actor.id.0, cm.body, cm.internal, ts(op.now)])
-            .map_err(backend)?;
+        c.prepare_cached(
+            "INSERT INTO comments (ticket_id, author, body, internal, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .map_err(backend)?
+        .execute(params![t.id.0, op.actor.id.0, cm.body, cm.internal, ts(op.now)])
+        .map_err(backend)?;
     }
     let body = (op.render)(t);
     remember(c, &op.idempotency, op.status, &body, op.now)?;
-    Ok(Written::New {
-        ticket: Box::new(m.ticket),
-        body,
-    })
+    Ok(Written::New { ticket: Box::new(m.ticket), body })
 }
 
-fn record_transfer(
-    c: &Connection,
-    id: TicketId,
-    change: &TransferChange,
-    now: DateTime<Utc>,
-) -> StoreResult<()> {
+fn record_transfer(c: &Connection, id: TicketId, change: &TransferChange, now: DateTime<Utc>) -> StoreResult<()> {
     match change {
         TransferChange::Open { from, to, reason, mode } => c
             .prepare_cached(
@@ -259,26 +216,16 @@ fn ticket_row(r: &rusqlite::Row) -> rusqlite::Result<(i64, String, kefu_domain::
     Ok((r.get(0)?, r.get(1)?, rows::customer(r, 2)?))
 }
 
-fn decode(
-    (id, doc, customer): (i64, String, kefu_domain::ticket::Customer),
-) -> StoreResult<Ticket> {
+fn decode((id, doc, customer): (i64, String, kefu_domain::ticket::Customer)) -> StoreResult<Ticket> {
     ticket_from_doc(id, &doc, customer)
 }
 
 pub fn get(c: &Connection, key: &TicketKey) -> StoreResult<Option<Ticket>> {
     let (sql, arg): (String, Box<dyn ToSql>) = match key {
         TicketKey::Id(id) => (format!("{TICKET_SELECT} WHERE t.id = ?1"), Box::new(id.0)),
-        TicketKey::Number(n) => (
-            format!("{TICKET_SELECT} WHERE t.number = ?1"),
-            Box::new(n.clone()),
-        ),
+        TicketKey::Number(n) => (format!("{TICKET_SELECT} WHERE t.number = ?1"), Box::new(n.clone())),
     };
-    let row = c
-        .prepare_cached(&sql)
-        .map_err(backend)?
-        .query_row([arg], ticket_row)
-        .optional()
-        .map_err(backend)?;
+    let row = c.prepare_cached(&sql).map_err(backend)?.query_row([arg], ticket_row).optional().map_err(backend)?;
     row.map(decode).transpose()
 }
 
@@ -310,10 +257,7 @@ fn conditions(f: &TicketFilter) -> (String, Vec<Box<dyn ToSql>>) {
         add("t.first_owner = ?", Box::new(v.0));
     }
     if let Some(v) = &f.customer_phone {
-        add(
-            "t.customer_id = (SELECT id FROM customers WHERE phone = ?)",
-            Box::new(v.clone()),
-        );
+        add("t.customer_id = (SELECT id FROM customers WHERE phone = ?)", Box::new(v.clone()));
     }
     if let Some(v) = &f.number {
         add("t.number = ?", Box::new(v.clone()));
@@ -332,14 +276,8 @@ fn conditions(f: &TicketFilter) -> (String, Vec<Box<dyn ToSql>>) {
     }
     if let Some(v) = &f.q {
         // Substring search until the full-text index arrives.
-        add(
-            "(instr(json_extract(t.doc, '$.title'), ?) > 0",
-            Box::new(v.clone()),
-        );
-        add(
-            "instr(json_extract(t.doc, '$.description'), ?) > 0)",
-            Box::new(v.clone()),
-        );
+        add("(instr(json_extract(t.doc, '$.title'), ?) > 0", Box::new(v.clone()));
+        add("instr(json_extract(t.doc, '$.description'), ?) > 0)", Box::new(v.clone()));
     }
     if sql.is_empty() {
         return (String::new(), args);
@@ -373,10 +311,5 @@ pub fn list(c: &Connection, f: &TicketFilter) -> StoreResult<Page<Ticket>> {
         .into_iter()
         .map(decode)
         .collect::<StoreResult<Vec<_>>>()?;
-    Ok(Page {
-        items,
-        total,
-        page: f.page,
-        per_page: f.per_page,
-    })
+    Ok(Page { items, total, page: f.page, per_page: f.per_page })
 }

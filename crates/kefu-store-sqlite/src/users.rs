@@ -14,13 +14,8 @@ fn user(r: &Row) -> rusqlite::Result<User> {
         id: UserId(r.get(0)?),
         username: r.get(1)?,
         display_name: r.get(2)?,
-        role: Role::parse(&role, "role").map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(
-                3,
-                rusqlite::types::Type::Text,
-                e.message.into(),
-            )
-        })?,
+        role: Role::parse(&role, "role")
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(3, rusqlite::types::Type::Text, e.message.into()))?,
         active: r.get(4)?,
         password_hash: r.get(5)?,
         created_at: parse_ts(&r.get::<_, String>(6)?)?,
@@ -62,12 +57,7 @@ pub fn list(c: &Connection) -> StoreResult<Vec<User>> {
 }
 
 pub fn set_password(c: &Connection, id: UserId, hash: &str) -> StoreResult<()> {
-    let n = c
-        .execute(
-            "UPDATE users SET password_hash = ?1 WHERE id = ?2",
-            params![hash, id.0],
-        )
-        .map_err(backend)?;
+    let n = c.execute("UPDATE users SET password_hash = ?1 WHERE id = ?2", params![hash, id.0]).map_err(backend)?;
     if n == 0 {
         return Err(kefu_store::StoreError::NotFound);
     }
@@ -83,24 +73,21 @@ pub fn create_session(c: &Connection, s: &Session) -> StoreResult<()> {
 }
 
 pub fn session(c: &Connection, hash: &str) -> StoreResult<Option<Session>> {
-    c.prepare_cached(
-        "SELECT token_hash, user_id, created_at, expires_at FROM sessions WHERE token_hash = ?1",
-    )
-    .map_err(backend)?
-    .query_row([hash], |r| {
-        Ok(Session {
-            token_hash: r.get(0)?,
-            user_id: UserId(r.get(1)?),
-            created_at: parse_ts(&r.get::<_, String>(2)?)?,
-            expires_at: parse_ts(&r.get::<_, String>(3)?)?,
+    c.prepare_cached("SELECT token_hash, user_id, created_at, expires_at FROM sessions WHERE token_hash = ?1")
+        .map_err(backend)?
+        .query_row([hash], |r| {
+            Ok(Session {
+                token_hash: r.get(0)?,
+                user_id: UserId(r.get(1)?),
+                created_at: parse_ts(&r.get::<_, String>(2)?)?,
+                expires_at: parse_ts(&r.get::<_, String>(3)?)?,
+            })
         })
-    })
-    .optional()
-    .map_err(backend)
+        .optional()
+        .map_err(backend)
 }
 
 pub fn delete_session(c: &Connection, hash: &str) -> StoreResult<()> {
-    c.execute("DELETE FROM sessions WHERE token_hash = ?1", [hash])
-        .map_err(backend)?;
+    c.execute("DELETE FROM sessions WHERE token_hash = ?1", [hash]).map_err(backend)?;
     Ok(())
 }

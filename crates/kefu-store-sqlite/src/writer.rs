@@ -48,11 +48,8 @@ impl Writer {
             });
             (ok, reply)
         });
-        self.queue
-            .send(job)
-            .map_err(|_| StoreError::Backend("the SQLite writer has stopped".into()))?;
-        rx.await
-            .map_err(|_| StoreError::Backend("the SQLite writer dropped a write".into()))?
+        self.queue.send(job).map_err(|_| StoreError::Backend("the SQLite writer has stopped".into()))?;
+        rx.await.map_err(|_| StoreError::Backend("the SQLite writer dropped a write".into()))?
     }
 }
 
@@ -95,11 +92,7 @@ fn run_in_savepoint(conn: &Connection, job: Job) -> Reply {
         return Box::new(|_| {});
     }
     let (ok, reply) = job(conn);
-    let end = if ok {
-        "RELEASE job"
-    } else {
-        "ROLLBACK TO job; RELEASE job"
-    };
+    let end = if ok { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
     if let Err(e) = conn.execute_batch(end) {
         let msg = e.to_string();
         return Box::new(move |_| reply(Err(msg)));

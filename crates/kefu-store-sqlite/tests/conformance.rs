@@ -17,11 +17,7 @@ fn a_database_from_a_newer_kefu_is_refused() {
     let path = dir.path().join("kefu.db");
     drop(SqliteStore::open(&path).unwrap());
     let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute(
-        "INSERT INTO schema_migrations (version, name) VALUES (99, 'future')",
-        [],
-    )
-    .unwrap();
+    conn.execute("INSERT INTO schema_migrations (version, name) VALUES (99, 'future')", []).unwrap();
     drop(conn);
     match SqliteStore::open(&path) {
         Err(kefu_store::StoreError::SchemaTooNew { found: 99, known }) => {

@@ -28,11 +28,7 @@ pub async fn staff<S: Store>(s: &S, username: &str, role: Role) -> Actor {
         })
         .await
         .unwrap();
-    Actor {
-        id: u.id,
-        username: u.username,
-        role,
-    }
+    Actor { id: u.id, username: u.username, role }
 }
 
 pub fn intake(phone: &str, title: &str) -> kefu_domain::ticket::NewTicket {
@@ -41,17 +37,10 @@ pub fn intake(phone: &str, title: &str) -> kefu_domain::ticket::NewTicket {
         ticket_type: Some("fault".into()),
         title: Some(title.into()),
         description: Some("宽带无法上网，光猫LOS灯红色闪烁".into()),
-        customer: Some(CustomerInput {
-            name: Some("李四".into()),
-            phone: Some(phone.into()),
-            ..Default::default()
-        }),
+        customer: Some(CustomerInput { name: Some("李四".into()), phone: Some(phone.into()), ..Default::default() }),
         ..Default::default()
     }
-    .parse(&PriorityPolicy {
-        default: Priority::Normal,
-        rules: vec![],
-    })
+    .parse(&PriorityPolicy { default: Priority::Normal, rules: vec![] })
     .unwrap()
 }
 
@@ -59,22 +48,13 @@ fn render_number() -> Render {
     Box::new(|t| json!({"number": t.number, "status": t.status}))
 }
 
-pub async fn create<S: Store>(
-    s: &S,
-    actor: &Actor,
-    phone: &str,
-    at: DateTime<Utc>,
-    idem: Option<&str>,
-) -> Written {
+pub async fn create<S: Store>(s: &S, actor: &Actor, phone: &str, at: DateTime<Utc>, idem: Option<&str>) -> Written {
     s.create_ticket(CreateTicket {
         ticket: intake(phone, "宽带断网"),
         actor: actor.clone(),
         initial_state: "accepted".into(),
         now: at,
-        idempotency: idem.map(|k| IdempotencyKey {
-            user: actor.id,
-            key: k.into(),
-        }),
+        idempotency: idem.map(|k| IdempotencyKey { user: actor.id, key: k.into() }),
         render: render_number(),
     })
     .await
@@ -110,20 +90,10 @@ pub async fn act<S: Store>(
         ticket: id,
         actor: actor.clone(),
         now,
-        idempotency: idem.map(|k| IdempotencyKey {
-            user: actor.id,
-            key: k.into(),
-        }),
+        idempotency: idem.map(|k| IdempotencyKey { user: actor.id, key: k.into() }),
         decide: Box::new(move |t| {
             let flows = FlowSet::defaults();
-            let d = decide(
-                flows.get(t.ticket_type),
-                t,
-                &who,
-                &req,
-                staff_ref.as_ref(),
-                now,
-            )?;
+            let d = decide(flows.get(t.ticket_type), t, &who, &req, staff_ref.as_ref(), now)?;
             Ok(Mutation {
                 ticket: d.ticket,
                 action: d.action.as_str().into(),
@@ -157,31 +127,19 @@ pub async fn usernames_are_unique<S: Store>(s: S) {
             now: t0(),
         })
         .await;
-    assert!(
-        matches!(again, Err(StoreError::Conflict { constraint }) if constraint == "users_username_key")
-    );
+    assert!(matches!(again, Err(StoreError::Conflict { constraint }) if constraint == "users_username_key"));
     let u = s.user_by_username("agent1").await.unwrap().unwrap();
-    assert_eq!(
-        s.user_by_id(u.id).await.unwrap().unwrap().username,
-        "agent1"
-    );
+    assert_eq!(s.user_by_id(u.id).await.unwrap().unwrap().username, "agent1");
     assert!(s.user_by_username("nobody").await.unwrap().is_none());
     s.set_password(u.id, "new".into()).await.unwrap();
-    assert_eq!(
-        s.user_by_id(u.id).await.unwrap().unwrap().password_hash,
-        "new"
-    );
+    assert_eq!(s.user_by_id(u.id).await.unwrap().unwrap().password_hash, "new");
     assert_eq!(s.list_users().await.unwrap().len(), 1);
 }
 
 pub async fn sessions_round_trip<S: Store>(s: S) {
     let a = staff(&s, "agent1", Role::Agent).await;
-    let sess = Session {
-        token_hash: "abc".into(),
-        user_id: a.id,
-        created_at: t0(),
-        expires_at: t0() + Duration::hours(8),
-    };
+    let sess =
+        Session { token_hash: "abc".into(), user_id: a.id, created_at: t0(), expires_at: t0() + Duration::hours(8) };
     s.create_session(sess.clone()).await.unwrap();
     assert_eq!(s.session("abc").await.unwrap(), Some(sess));
     s.delete_session("abc").await.unwrap();
@@ -193,8 +151,7 @@ pub async fn numbers_follow_the_shanghai_day<S: Store>(s: S) {
     let first = ticket_of(&create(&s, &a, "13800000001", t0(), None).await);
     let second = ticket_of(&create(&s, &a, "13800000002", t0(), None).await);
     // 16:00 UTC is midnight in Shanghai: a new day, a new sequence.
-    let next_day =
-        ticket_of(&create(&s, &a, "13800000003", t0() + Duration::minutes(30), None).await);
+    let next_day = ticket_of(&create(&s, &a, "13800000003", t0() + Duration::minutes(30), None).await);
     assert_eq!(first.number, "GD20261122000001");
     assert_eq!(second.number, "GD20261122000002");
     assert_eq!(next_day.number, "GD20261123000001");
@@ -221,10 +178,7 @@ pub async fn idempotency_key_replays_the_first_result<S: Store>(s: S) {
     assert_eq!(s.ticket_count().await.unwrap(), 1);
     // The key is scoped to its user.
     let b = staff(&s, "agent2", Role::Agent).await;
-    assert!(matches!(
-        create(&s, &b, "13800000001", t0(), Some("k1")).await,
-        Written::New { .. }
-    ));
+    assert!(matches!(create(&s, &b, "13800000001", t0(), Some("k1")).await, Written::New { .. }));
 }
 
 pub async fn concurrent_intake_never_repeats_a_number<S: Store>(s: S) {
@@ -248,87 +202,39 @@ pub async fn concurrent_intake_never_repeats_a_number<S: Store>(s: S) {
 
 pub async fn actions_chain_their_events<S: Store>(s: S) {
     let (a, e, t) = agent_engineer_ticket(&s).await;
-    act(
-        &s,
-        &a,
-        t.id,
-        json!({"action": "dispatch", "assignee": "eng1"}),
-        Some(&e),
-        None,
-    )
-    .await
-    .unwrap();
-    act(&s, &e, t.id, json!({"action": "start"}), None, None)
-        .await
-        .unwrap();
+    act(&s, &a, t.id, json!({"action": "dispatch", "assignee": "eng1"}), Some(&e), None).await.unwrap();
+    act(&s, &e, t.id, json!({"action": "start"}), None, None).await.unwrap();
     let events = s.events(t.id).await.unwrap();
-    assert_eq!(
-        events.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
-        ["create", "dispatch", "start"]
-    );
+    assert_eq!(events.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(), ["create", "dispatch", "start"]);
     assert_eq!(events[1].after["status"], "dispatched");
     assert_eq!(events[1].before["status"], "accepted");
     assert_eq!(events[2].actor, Some(e.id));
     verify_chain(t.id, &events).unwrap();
-    let stored = s
-        .ticket(TicketKey::Number(t.number.clone()))
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = s.ticket(TicketKey::Number(t.number.clone())).await.unwrap().unwrap();
     assert_eq!(stored.status, "in_progress");
     assert_eq!(stored.assignee, Some(e.id));
-    assert_eq!(
-        s.ticket(TicketKey::Id(t.id)).await.unwrap().unwrap(),
-        stored
-    );
+    assert_eq!(s.ticket(TicketKey::Id(t.id)).await.unwrap().unwrap(), stored);
 }
 
 pub async fn refused_actions_change_nothing<S: Store>(s: S) {
     let a = staff(&s, "agent1", Role::Agent).await;
     let t = ticket_of(&create(&s, &a, "13800000001", t0(), None).await);
-    let r = act(
-        &s,
-        &a,
-        t.id,
-        json!({"action": "resolve", "result": "x"}),
-        None,
-        Some("k"),
-    )
-    .await;
+    let r = act(&s, &a, t.id, json!({"action": "resolve", "result": "x"}), None, Some("k")).await;
     assert!(matches!(r, Err(StoreError::Domain(_))), "{r:?}");
     assert_eq!(s.events(t.id).await.unwrap().len(), 1);
     assert_eq!(s.ticket(TicketKey::Id(t.id)).await.unwrap().unwrap(), t);
     // A refused request does not burn its idempotency key.
     let e = staff(&s, "eng1", Role::Engineer).await;
-    let ok = act(
-        &s,
-        &a,
-        t.id,
-        json!({"action": "dispatch", "assignee": "eng1"}),
-        Some(&e),
-        Some("k"),
-    )
-    .await
-    .unwrap();
+    let ok = act(&s, &a, t.id, json!({"action": "dispatch", "assignee": "eng1"}), Some(&e), Some("k")).await.unwrap();
     assert!(matches!(ok, Written::New { .. }));
-    let missing = act(
-        &s,
-        &a,
-        TicketId(999_999),
-        json!({"action": "start"}),
-        None,
-        None,
-    )
-    .await;
+    let missing = act(&s, &a, TicketId(999_999), json!({"action": "start"}), None, None).await;
     assert!(matches!(missing, Err(StoreError::NotFound)));
 }
 
 pub async fn action_idempotency_replays<S: Store>(s: S) {
     let (a, e, t) = agent_engineer_ticket(&s).await;
     let body = json!({"action": "dispatch", "assignee": "eng1"});
-    let first = act(&s, &a, t.id, body.clone(), Some(&e), Some("d1"))
-        .await
-        .unwrap();
+    let first = act(&s, &a, t.id, body.clone(), Some(&e), Some("d1")).await.unwrap();
     let again = act(&s, &a, t.id, body, Some(&e), Some("d1")).await.unwrap();
     assert!(matches!(again, Written::Replayed { status: 200, .. }));
     assert_eq!(first.body(), again.body());
@@ -337,49 +243,18 @@ pub async fn action_idempotency_replays<S: Store>(s: S) {
 
 pub async fn transfers_are_recorded<S: Store>(s: S) {
     let (a, e, t) = agent_engineer_ticket(&s).await;
-    act(
-        &s,
-        &a,
-        t.id,
-        json!({"action": "dispatch", "assignee": "agent1"}),
-        Some(&a),
-        None,
-    )
-    .await
-    .unwrap();
-    act(
-        &s,
-        &a,
-        t.id,
-        json!({"action": "transfer", "to": "eng1", "reason": "需上门", "mode": "phone"}),
-        Some(&e),
-        None,
-    )
-    .await
-    .unwrap();
+    act(&s, &a, t.id, json!({"action": "dispatch", "assignee": "agent1"}), Some(&a), None).await.unwrap();
+    act(&s, &a, t.id, json!({"action": "transfer", "to": "eng1", "reason": "需上门", "mode": "phone"}), Some(&e), None)
+        .await
+        .unwrap();
     let open = s.transfers(t.id).await.unwrap();
     assert_eq!(open.len(), 1);
-    assert_eq!(
-        (open[0].state.as_str(), open[0].to_user, open[0].from_user),
-        ("pending", e.id, Some(a.id))
-    );
-    act(
-        &s,
-        &e,
-        t.id,
-        json!({"action": "accept_transfer"}),
-        None,
-        None,
-    )
-    .await
-    .unwrap();
+    assert_eq!((open[0].state.as_str(), open[0].to_user, open[0].from_user), ("pending", e.id, Some(a.id)));
+    act(&s, &e, t.id, json!({"action": "accept_transfer"}), None, None).await.unwrap();
     let closed = s.transfers(t.id).await.unwrap();
     assert_eq!(closed[0].state, "accepted");
     assert!(closed[0].decided_at.is_some());
-    let _ = TransferChange::Close {
-        accepted: true,
-        reason: None,
-    };
+    let _ = TransferChange::Close { accepted: true, reason: None };
 }
 
 pub async fn comments_are_events_too<S: Store>(s: S) {
@@ -396,10 +271,7 @@ pub async fn comments_are_events_too<S: Store>(s: S) {
                 action: "comment".into(),
                 data: json!({"internal": true}),
                 transfer: None,
-                comment: Some(NewComment {
-                    body: "已联系客户".into(),
-                    internal: true,
-                }),
+                comment: Some(NewComment { body: "已联系客户".into(), internal: true }),
             })
         }),
         render: render_number(),
@@ -408,10 +280,7 @@ pub async fn comments_are_events_too<S: Store>(s: S) {
     .await
     .unwrap();
     let c = s.comments(t.id).await.unwrap();
-    assert_eq!(
-        (c[0].body.as_str(), c[0].internal, c[0].author),
-        ("已联系客户", true, a.id)
-    );
+    assert_eq!((c[0].body.as_str(), c[0].internal, c[0].author), ("已联系客户", true, a.id));
     assert_eq!(s.events(t.id).await.unwrap().len(), 2);
 }
 
@@ -420,107 +289,31 @@ pub async fn list_filters_and_pages<S: Store>(s: S) {
     let e = staff(&s, "eng1", Role::Engineer).await;
     let mut ids = Vec::new();
     for i in 0..5 {
-        ids.push(
-            ticket_of(
-                &create(
-                    &s,
-                    &a,
-                    &format!("1380000000{i}"),
-                    t0() + Duration::seconds(i),
-                    None,
-                )
-                .await,
-            )
-            .id,
-        );
+        ids.push(ticket_of(&create(&s, &a, &format!("1380000000{i}"), t0() + Duration::seconds(i), None).await).id);
     }
-    act(
-        &s,
-        &a,
-        ids[0],
-        json!({"action": "dispatch", "assignee": "eng1"}),
-        Some(&e),
-        None,
-    )
-    .await
-    .unwrap();
+    act(&s, &a, ids[0], json!({"action": "dispatch", "assignee": "eng1"}), Some(&e), None).await.unwrap();
     let list = |f: TicketFilter| {
         let s = s.clone();
-        async move {
-            s.list_tickets(TicketFilter {
-                page: 1,
-                per_page: 50,
-                ..f
-            })
-            .await
-            .unwrap()
-        }
+        async move { s.list_tickets(TicketFilter { page: 1, per_page: 50, ..f }).await.unwrap() }
     };
     assert_eq!(list(TicketFilter::default()).await.total, 5);
+    assert_eq!(list(TicketFilter { status: Some("dispatched".into()), ..Default::default() }).await.total, 1);
+    assert_eq!(list(TicketFilter { assignee: Some(e.id), ..Default::default() }).await.items[0].id, ids[0]);
+    assert_eq!(list(TicketFilter { first_owner: Some(a.id), ..Default::default() }).await.total, 5);
     assert_eq!(
-        list(TicketFilter {
-            status: Some("dispatched".into()),
-            ..Default::default()
-        })
-        .await
-        .total,
-        1
-    );
-    assert_eq!(
-        list(TicketFilter {
-            assignee: Some(e.id),
-            ..Default::default()
-        })
-        .await
-        .items[0]
-            .id,
-        ids[0]
-    );
-    assert_eq!(
-        list(TicketFilter {
-            first_owner: Some(a.id),
-            ..Default::default()
-        })
-        .await
-        .total,
-        5
-    );
-    assert_eq!(
-        list(TicketFilter {
-            customer_phone: Some("13800000003".into()),
-            ..Default::default()
-        })
-        .await
-        .items[0]
-            .id,
+        list(TicketFilter { customer_phone: Some("13800000003".into()), ..Default::default() }).await.items[0].id,
         ids[3]
     );
     assert_eq!(
-        list(TicketFilter {
-            number: Some("GD20261122000002".into()),
-            ..Default::default()
-        })
-        .await
-        .items[0]
-            .id,
+        list(TicketFilter { number: Some("GD20261122000002".into()), ..Default::default() }).await.items[0].id,
         ids[1]
     );
     assert_eq!(
-        list(TicketFilter {
-            ticket_type: Some(kefu_domain::TicketType::Fault),
-            ..Default::default()
-        })
-        .await
-        .total,
+        list(TicketFilter { ticket_type: Some(kefu_domain::TicketType::Fault), ..Default::default() }).await.total,
         5
     );
     assert_eq!(
-        list(TicketFilter {
-            ticket_type: Some(kefu_domain::TicketType::Complaint),
-            ..Default::default()
-        })
-        .await
-        .total,
+        list(TicketFilter { ticket_type: Some(kefu_domain::TicketType::Complaint), ..Default::default() }).await.total,
         0
     );
     assert_eq!(
@@ -533,45 +326,14 @@ pub async fn list_filters_and_pages<S: Store>(s: S) {
         .total,
         5
     );
-    let from = list(TicketFilter {
-        created_from: Some(t0() + Duration::seconds(3)),
-        ..Default::default()
-    })
-    .await;
+    let from = list(TicketFilter { created_from: Some(t0() + Duration::seconds(3)), ..Default::default() }).await;
     assert_eq!(from.total, 2);
-    let to = list(TicketFilter {
-        created_to: Some(t0() + Duration::seconds(1)),
-        ..Default::default()
-    })
-    .await;
+    let to = list(TicketFilter { created_to: Some(t0() + Duration::seconds(1)), ..Default::default() }).await;
     assert_eq!(to.total, 2);
-    assert_eq!(
-        list(TicketFilter {
-            q: Some("LOS灯".into()),
-            ..Default::default()
-        })
-        .await
-        .total,
-        5
-    );
-    assert_eq!(
-        list(TicketFilter {
-            q: Some("不存在的词".into()),
-            ..Default::default()
-        })
-        .await
-        .total,
-        0
-    );
+    assert_eq!(list(TicketFilter { q: Some("LOS灯".into()), ..Default::default() }).await.total, 5);
+    assert_eq!(list(TicketFilter { q: Some("不存在的词".into()), ..Default::default() }).await.total, 0);
     // Newest first, paged.
-    let p2 = s
-        .list_tickets(TicketFilter {
-            page: 2,
-            per_page: 2,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let p2 = s.list_tickets(TicketFilter { page: 2, per_page: 2, ..Default::default() }).await.unwrap();
     assert_eq!((p2.total, p2.items.len(), p2.items[0].id), (5, 2, ids[2]));
 }
 
@@ -583,10 +345,7 @@ pub async fn audit_streams_every_chain<S: Store>(s: S) {
     let first = s.events_after(None, 2).await.unwrap();
     assert_eq!(first.len(), 2);
     let last = first.last().unwrap();
-    let rest = s
-        .events_after(Some((last.ticket_id, last.seq)), 10)
-        .await
-        .unwrap();
+    let rest = s.events_after(Some((last.ticket_id, last.seq)), 10).await.unwrap();
     assert_eq!(rest.len(), 1);
     assert!(s.tickets_without_events(10).await.unwrap().is_empty());
 }
@@ -611,16 +370,7 @@ pub async fn export_all<S: Store>(s: &S) -> Vec<(String, crate::JsonRow)> {
 pub async fn export_then_import_is_lossless<S: Store>(a: S, b: S) {
     let (agent, eng, t) = agent_engineer_ticket(&a).await;
     create(&a, &agent, "13800000002", t0(), Some("k")).await;
-    act(
-        &a,
-        &agent,
-        t.id,
-        json!({"action": "dispatch", "assignee": "agent1"}),
-        Some(&agent),
-        None,
-    )
-    .await
-    .unwrap();
+    act(&a, &agent, t.id, json!({"action": "dispatch", "assignee": "agent1"}), Some(&agent), None).await.unwrap();
     act(
         &a,
         &agent,
@@ -641,19 +391,13 @@ pub async fn export_then_import_is_lossless<S: Store>(a: S, b: S) {
     .unwrap();
     let exported = export_all(&a).await;
     for table in crate::dump::TABLES {
-        let rows: Vec<crate::JsonRow> = exported
-            .iter()
-            .filter(|(n, _)| n == table.name)
-            .map(|(_, r)| r.clone())
-            .collect();
+        let rows: Vec<crate::JsonRow> =
+            exported.iter().filter(|(n, _)| n == table.name).map(|(_, r)| r.clone()).collect();
         b.import_rows(table, rows).await.unwrap();
     }
     b.finish_import().await.unwrap();
     assert_eq!(export_all(&b).await, exported);
-    assert_eq!(
-        b.ticket(TicketKey::Id(t.id)).await.unwrap(),
-        a.ticket(TicketKey::Id(t.id)).await.unwrap()
-    );
+    assert_eq!(b.ticket(TicketKey::Id(t.id)).await.unwrap(), a.ticket(TicketKey::Id(t.id)).await.unwrap());
     verify_chain(t.id, &b.events(t.id).await.unwrap()).unwrap();
     // New rows continue after the imported ids.
     let next = ticket_of(&create(&b, &agent, "13800000003", t0(), None).await);

@@ -9,8 +9,7 @@ use serde_json::{Value, json};
 
 /// The stored document of a ticket.
 pub fn ticket_doc(t: &Ticket) -> StoreResult<String> {
-    let mut v = serde_json::to_value(t)
-        .map_err(|e| StoreError::Backend(format!("ticket cannot be encoded: {e}")))?;
+    let mut v = serde_json::to_value(t).map_err(|e| StoreError::Backend(format!("ticket cannot be encoded: {e}")))?;
     if let Value::Object(m) = &mut v {
         m.remove("id");
         m.remove("customer");
@@ -21,16 +20,11 @@ pub fn ticket_doc(t: &Ticket) -> StoreResult<String> {
 
 /// The ticket back from its id, document and customer.
 pub fn ticket_from_doc(id: i64, doc: &str, customer: Customer) -> StoreResult<Ticket> {
-    let decode = |e: serde_json::Error| {
-        StoreError::Backend(format!("stored ticket {id} cannot be decoded: {e}"))
-    };
+    let decode = |e: serde_json::Error| StoreError::Backend(format!("stored ticket {id} cannot be decoded: {e}"));
     let mut v: Value = serde_json::from_str(doc).map_err(decode)?;
     if let Value::Object(m) = &mut v {
         m.insert("id".into(), json!(TicketId(id)));
-        m.insert(
-            "customer".into(),
-            serde_json::to_value(&customer).map_err(decode)?,
-        );
+        m.insert("customer".into(), serde_json::to_value(&customer).map_err(decode)?);
     }
     serde_json::from_value(v).map_err(decode)
 }

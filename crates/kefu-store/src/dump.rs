@@ -47,12 +47,7 @@ pub const TABLES: &[TableSpec] = &[
     },
     TableSpec {
         name: "sessions",
-        columns: &[
-            ("token_hash", Text),
-            ("user_id", Int),
-            ("created_at", Time),
-            ("expires_at", Time),
-        ],
+        columns: &[("token_hash", Text), ("user_id", Int), ("created_at", Time), ("expires_at", Time)],
         order_by: "token_hash",
         identity: None,
     },
@@ -71,12 +66,7 @@ pub const TABLES: &[TableSpec] = &[
         order_by: "id",
         identity: Some("id"),
     },
-    TableSpec {
-        name: "ticket_numbers",
-        columns: &[("day", Text), ("last_seq", Int)],
-        order_by: "day",
-        identity: None,
-    },
+    TableSpec { name: "ticket_numbers", columns: &[("day", Text), ("last_seq", Int)], order_by: "day", identity: None },
     TableSpec {
         name: "tickets",
         columns: &[
@@ -148,13 +138,7 @@ pub const TABLES: &[TableSpec] = &[
     },
     TableSpec {
         name: "idempotency_keys",
-        columns: &[
-            ("user_id", Int),
-            ("key", Text),
-            ("status", Int),
-            ("body", Json),
-            ("created_at", Time),
-        ],
+        columns: &[("user_id", Int), ("key", Text), ("status", Int), ("body", Json), ("created_at", Time)],
         order_by: "user_id, key",
         identity: None,
     },

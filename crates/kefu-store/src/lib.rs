@@ -28,9 +28,7 @@ pub enum StoreError {
     /// A unique constraint, named as in both migration trees.
     #[error("already exists: {constraint}")]
     Conflict { constraint: String },
-    #[error(
-        "the database schema is at version {found}, newer than this binary knows ({known}); upgrade kefu"
-    )]
+    #[error("the database schema is at version {found}, newer than this binary knows ({known}); upgrade kefu")]
     SchemaTooNew { found: i64, known: i64 },
     #[error("database error: {0}")]
     Backend(String),
@@ -42,22 +40,12 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub trait Store: Clone + Send + Sync + 'static {
     // --- staff and sessions ---
     fn create_user(&self, user: NewUser) -> impl Future<Output = StoreResult<User>> + Send;
-    fn user_by_username(
-        &self,
-        username: &str,
-    ) -> impl Future<Output = StoreResult<Option<User>>> + Send;
+    fn user_by_username(&self, username: &str) -> impl Future<Output = StoreResult<Option<User>>> + Send;
     fn user_by_id(&self, id: UserId) -> impl Future<Output = StoreResult<Option<User>>> + Send;
     fn list_users(&self) -> impl Future<Output = StoreResult<Vec<User>>> + Send;
-    fn set_password(
-        &self,
-        id: UserId,
-        password_hash: String,
-    ) -> impl Future<Output = StoreResult<()>> + Send;
+    fn set_password(&self, id: UserId, password_hash: String) -> impl Future<Output = StoreResult<()>> + Send;
     fn create_session(&self, session: Session) -> impl Future<Output = StoreResult<()>> + Send;
-    fn session(
-        &self,
-        token_hash: &str,
-    ) -> impl Future<Output = StoreResult<Option<Session>>> + Send;
+    fn session(&self, token_hash: &str) -> impl Future<Output = StoreResult<Option<Session>>> + Send;
     fn delete_session(&self, token_hash: &str) -> impl Future<Output = StoreResult<()>> + Send;
 
     // --- tickets ---
@@ -69,21 +57,11 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// and writes what it returns with its audit event.
     fn mutate_ticket(&self, op: MutateTicket) -> impl Future<Output = StoreResult<Written>> + Send;
     fn ticket(&self, key: TicketKey) -> impl Future<Output = StoreResult<Option<Ticket>>> + Send;
-    fn list_tickets(
-        &self,
-        filter: TicketFilter,
-    ) -> impl Future<Output = StoreResult<Page<Ticket>>> + Send;
-    fn events(&self, ticket: TicketId)
-    -> impl Future<Output = StoreResult<Vec<AuditEvent>>> + Send;
-    fn transfers(
-        &self,
-        ticket: TicketId,
-    ) -> impl Future<Output = StoreResult<Vec<Transfer>>> + Send;
+    fn list_tickets(&self, filter: TicketFilter) -> impl Future<Output = StoreResult<Page<Ticket>>> + Send;
+    fn events(&self, ticket: TicketId) -> impl Future<Output = StoreResult<Vec<AuditEvent>>> + Send;
+    fn transfers(&self, ticket: TicketId) -> impl Future<Output = StoreResult<Vec<Transfer>>> + Send;
     fn comments(&self, ticket: TicketId) -> impl Future<Output = StoreResult<Vec<Comment>>> + Send;
-    fn customer_by_phone(
-        &self,
-        phone: &str,
-    ) -> impl Future<Output = StoreResult<Option<Customer>>> + Send;
+    fn customer_by_phone(&self, phone: &str) -> impl Future<Output = StoreResult<Option<Customer>>> + Send;
     fn ticket_count(&self) -> impl Future<Output = StoreResult<i64>> + Send;
 
     // --- audit ---
@@ -95,10 +73,7 @@ pub trait Store: Clone + Send + Sync + 'static {
         limit: u32,
     ) -> impl Future<Output = StoreResult<Vec<AuditEvent>>> + Send;
     /// Tickets that have no audit event at all (a broken chain by definition).
-    fn tickets_without_events(
-        &self,
-        limit: u32,
-    ) -> impl Future<Output = StoreResult<Vec<TicketId>>> + Send;
+    fn tickets_without_events(&self, limit: u32) -> impl Future<Output = StoreResult<Vec<TicketId>>> + Send;
 
     // --- export and import (kefu export / kefu import) ---
     /// Rows of a table in its key order, `offset` rows in, at most `limit`,

@@ -11,12 +11,9 @@ const BATCH: u32 = 20_000;
 pub async fn verify<S: Store>(store: &S) -> Result<()> {
     let (tickets, events) = match check_all(store).await? {
         Ok(counts) => counts,
-        Err(broken) => bail!(
-            "audit chain BROKEN at ticket {} event {}: {}",
-            broken.ticket_id,
-            broken.seq,
-            broken.reason
-        ),
+        Err(broken) => {
+            bail!("audit chain BROKEN at ticket {} event {}: {}", broken.ticket_id, broken.seq, broken.reason)
+        }
     };
     println!("audit chains intact: {tickets} tickets, {events} events verified");
     Ok(())

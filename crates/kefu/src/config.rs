@@ -53,16 +53,13 @@ pub struct CommonArgs {
 
 impl Config {
     pub fn load(args: &CommonArgs) -> Result<Config> {
-        let file = args
-            .config
-            .clone()
-            .or_else(|| std::env::var_os("KEFU_CONFIG").map(PathBuf::from));
+        let file = args.config.clone().or_else(|| std::env::var_os("KEFU_CONFIG").map(PathBuf::from));
         let mut cfg = match &file {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("cannot read config file {}", path.display()))?;
-                let mut c: Config = toml::from_str(&text)
-                    .with_context(|| format!("config file {} is invalid", path.display()))?;
+                let mut c: Config =
+                    toml::from_str(&text).with_context(|| format!("config file {} is invalid", path.display()))?;
                 if c.config_dir.is_none() {
                     c.config_dir = path.parent().map(Path::to_path_buf);
                 }
@@ -92,9 +89,7 @@ impl Config {
             self.config_dir = Some(v.into());
         }
         if let Some(v) = var("KEFU_TOKEN_TTL_HOURS") {
-            self.token_ttl_hours = v
-                .parse()
-                .context("KEFU_TOKEN_TTL_HOURS must be a whole number")?;
+            self.token_ttl_hours = v.parse().context("KEFU_TOKEN_TTL_HOURS must be a whole number")?;
         }
         if let Some(v) = var("KEFU_LOG_FORMAT") {
             self.log_format = v;
@@ -106,34 +101,29 @@ impl Config {
     pub fn backend(&self) -> Result<Backend> {
         match self.database_url.as_deref() {
             None => Ok(Backend::Sqlite(self.data_dir.join("kefu.db"))),
-            Some(url) if url.starts_with("sqlite://") => {
-                Ok(Backend::Sqlite(PathBuf::from(&url["sqlite://".len()..])))
-            }
+            Some(url) if url.starts_with("sqlite://") => Ok(Backend::Sqlite(PathBuf::from(&url["sqlite://".len()..]))),
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
                 Ok(Backend::Postgres(url.to_string()))
             }
-            Some(url) => bail!(
-                "unsupported database_url '{}': expected sqlite://… or postgres://…",
-                mask_password(url)
-            ),
+            Some(url) => {
+                bail!("unsupported database_url '{}': expected sqlite://… or postgres://…", mask_password(url))
+            }
         }
     }
 
     /// The effective configuration for the start-up log (no secrets here yet;
     /// a database URL's password is masked).
     pub fn describe(&self) -> String {
-        let db = self.database_url.as_deref().map_or_else(
-            || format!("sqlite://{}", self.data_dir.join("kefu.db").display()),
-            mask_password,
-        );
+        let db = self
+            .database_url
+            .as_deref()
+            .map_or_else(|| format!("sqlite://{}", self.data_dir.join("kefu.db").display()), mask_password);
         format!(
             "listen={} data_dir={} database={} config_dir={} token_ttl_hours={}",
             self.listen,
             self.data_dir.display(),
             db,
-            self.config_dir
-                .as_ref()
-                .map_or_else(|| "-".to_string(), |d| d.display().to_string()),
+            self.config_dir.as_ref().map_or_else(|| "-".to_string(), |d| d.display().to_string()),
             self.token_ttl_hours
         )
     }
@@ -153,9 +143,7 @@ fn mask_password(url: &str) -> String {
 }
 
 /// Reads the operator's flow and policy overrides from the config directory.
-pub fn load_rules(
-    cfg: &Config,
-) -> Result<(kefu_domain::flow::FlowSet, kefu_domain::policy::Policy)> {
+pub fn load_rules(cfg: &Config) -> Result<(kefu_domain::flow::FlowSet, kefu_domain::policy::Policy)> {
     let mut overrides = Vec::new();
     let mut policy = kefu_domain::policy::Policy::defaults();
     if let Some(dir) = &cfg.config_dir {
@@ -173,14 +161,9 @@ pub fn load_rules(
         let policy_file = dir.join("policy.toml");
         if policy_file.is_file() {
             let text = std::fs::read_to_string(&policy_file)?;
-            policy = kefu_domain::policy::Policy::parse(&policy_file.display().to_string(), &text)
-                .map_err(|e| {
-                    anyhow::anyhow!(
-                        "{} (line {})",
-                        e,
-                        e.line.map_or_else(|| "?".to_string(), |l| l.to_string())
-                    )
-                })?;
+            policy = kefu_domain::policy::Policy::parse(&policy_file.display().to_string(), &text).map_err(|e| {
+                anyhow::anyhow!("{} (line {})", e, e.line.map_or_else(|| "?".to_string(), |l| l.to_string()))
+            })?;
         }
     }
     let flows = kefu_domain::flow::FlowSet::load(&overrides)?;
@@ -193,46 +176,19 @@ mod tests {
 
     #[test]
     fn masks_database_passwords() {
-        assert_eq!(
-            mask_password("postgres://kefu:s3cret@db:5432/kefu"),
-            "postgres://kefu:****@db:5432/kefu"
-        );
-        assert_eq!(
-            mask_password("sqlite://data/kefu.db"),
-            "sqlite://data/kefu.db"
-        );
+        assert_eq!(mask_password("postgres://kefu:s3cret@db:5432/kefu"), "postgres://kefu:****@db:5432/kefu");
+        assert_eq!(mask_password("sqlite://data/kefu.db"), "sqlite://data/kefu.db");
     }
 
     #[test]
     fn backend_follows_the_database_url() {
-        let c = Config {
-            data_dir: "/tmp/x".into(),
-            ..Config::default()
-        };
-        assert_eq!(
-            c.backend().unwrap(),
-            Backend::Sqlite(PathBuf::from("/tmp/x/kefu.db"))
-        );
-        let c = Config {
-            database_url: Some("sqlite:///var/kefu.db".into()),
-            ..Config::default()
-        };
-        assert_eq!(
-            c.backend().unwrap(),
-            Backend::Sqlite(PathBuf::from("/var/kefu.db"))
-        );
-        let c = Config {
-            database_url: Some("postgres://kefu@db/kefu".into()),
-            ..Config::default()
-        };
-        assert_eq!(
-            c.backend().unwrap(),
-            Backend::Postgres("postgres://kefu@db/kefu".into())
-        );
-        let c = Config {
-            database_url: Some("mysql://x".into()),
-            ..Config::default()
-        };
+        let c = Config { data_dir: "/tmp/x".into(), ..Config::default() };
+        assert_eq!(c.backend().unwrap(), Backend::Sqlite(PathBuf::from("/tmp/x/kefu.db")));
+        let c = Config { database_url: Some("sqlite:///var/kefu.db".into()), ..Config::default() };
+        assert_eq!(c.backend().unwrap(), Backend::Sqlite(PathBuf::from("/var/kefu.db")));
+        let c = Config { database_url: Some("postgres://kefu@db/kefu".into()), ..Config::default() };
+        assert_eq!(c.backend().unwrap(), Backend::Postgres("postgres://kefu@db/kefu".into()));
+        let c = Config { database_url: Some("mysql://x".into()), ..Config::default() };
         assert!(c.backend().is_err());
     }
 }
@@ -248,45 +204,28 @@ mod override_tests {
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
             std::fs::write(p, text).unwrap();
         }
-        let cfg = Config {
-            config_dir: Some(dir.path().to_path_buf()),
-            ..Config::default()
-        };
+        let cfg = Config { config_dir: Some(dir.path().to_path_buf()), ..Config::default() };
         (dir, cfg)
     }
 
     #[test]
     fn flows_and_policy_are_overridden_from_the_config_dir() {
-        let fault = kefu_domain::flow::DEFAULT_FLOWS
-            .iter()
-            .find(|(f, _)| *f == "fault.toml")
-            .unwrap()
-            .1;
+        let fault = kefu_domain::flow::DEFAULT_FLOWS.iter().find(|(f, _)| *f == "fault.toml").unwrap().1;
         let edited = fault.replace("label_zh = \"故障报修\"", "label_zh = \"网络故障\"");
         let policy = "[priority]\ndefault = \"important\"\n";
         let (_d, cfg) = with_dir(&[("flows/fault.toml", &edited), ("policy.toml", policy)]);
         let (flows, policy) = load_rules(&cfg).unwrap();
-        assert_eq!(
-            flows.get(kefu_domain::TicketType::Fault).label_zh,
-            "网络故障"
-        );
+        assert_eq!(flows.get(kefu_domain::TicketType::Fault).label_zh, "网络故障");
         assert_eq!(policy.priority.default, kefu_domain::Priority::Important);
     }
 
     #[test]
     fn malformed_overrides_are_refused_with_file_and_line() {
-        let (_d, cfg) = with_dir(&[(
-            "policy.toml",
-            "[priority]\ndefault = \"normal\"\n[[priority.rules]]\npriority = \"soon\"\n",
-        )]);
+        let (_d, cfg) =
+            with_dir(&[("policy.toml", "[priority]\ndefault = \"normal\"\n[[priority.rules]]\npriority = \"soon\"\n")]);
         let e = load_rules(&cfg).unwrap_err().to_string();
         assert!(e.contains("policy.toml") && e.contains("line 4"), "{e}");
         let (_d, cfg) = with_dir(&[("flows/fault.toml", "type = \"fault\"\n")]);
-        assert!(
-            load_rules(&cfg)
-                .unwrap_err()
-                .to_string()
-                .contains("fault.toml")
-        );
+        assert!(load_rules(&cfg).unwrap_err().to_string().contains("fault.toml"));
     }
 }

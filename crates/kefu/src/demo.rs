@@ -30,10 +30,7 @@ const DEMO_TICKETS: usize = 300;
 fn password() -> Result<String> {
     let mut b = [0u8; 4];
     getrandom::fill(&mut b).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-    Ok(format!(
-        "Kefu-{:02x}{:02x}-{:02x}{:02x}",
-        b[0], b[1], b[2], b[3]
-    ))
+    Ok(format!("Kefu-{:02x}{:02x}-{:02x}{:02x}", b[0], b[1], b[2], b[3]))
 }
 
 pub async fn seed<S: Store>(kefu: &Kefu<S>) -> Result<()> {
@@ -41,14 +38,9 @@ pub async fn seed<S: Store>(kefu: &Kefu<S>) -> Result<()> {
     for (username, name, role) in STAFF {
         let pw = password()?;
         match kefu.store.user_by_username(username).await? {
-            Some(_) => kefu
-                .set_password(username, &pw)
-                .await
-                .map_err(|e| anyhow::anyhow!(e.to_string()))?,
+            Some(_) => kefu.set_password(username, &pw).await.map_err(|e| anyhow::anyhow!(e.to_string()))?,
             None => {
-                kefu.add_user(username, *role, Some(name), &pw)
-                    .await
-                    .map_err(|e| anyhow::anyhow!(e.to_string()))?;
+                kefu.add_user(username, *role, Some(name), &pw).await.map_err(|e| anyhow::anyhow!(e.to_string()))?;
             }
         }
         println!("  {username:<12} {pw}   {} {name}", role.label_zh());
@@ -61,16 +53,9 @@ pub async fn seed<S: Store>(kefu: &Kefu<S>) -> Result<()> {
 }
 
 async fn actor<S: Store>(kefu: &Kefu<S>, username: &str) -> Result<Actor> {
-    let u = kefu
-        .store
-        .user_by_username(username)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("demo user {username} missing"))?;
-    Ok(Actor {
-        id: u.id,
-        username: u.username,
-        role: u.role,
-    })
+    let u =
+        kefu.store.user_by_username(username).await?.ok_or_else(|| anyhow::anyhow!("demo user {username} missing"))?;
+    Ok(Actor { id: u.id, username: u.username, role: u.role })
 }
 
 /// Who handles a ticket of this type.
@@ -87,51 +72,33 @@ fn handler(ticket_type: &str) -> &'static str {
 fn steps(ticket_type: &str) -> Vec<(&'static str, Value)> {
     let h = handler(ticket_type);
     let close = vec![
-        (
-            "agent1",
-            json!({"action": "notify_result", "method": "sms"}),
-        ),
+        ("agent1", json!({"action": "notify_result", "method": "sms"})),
         ("agent1", json!({"action": "confirm"})),
         (
             "agent1",
             json!({"action": "return_visit", "method": "phone", "reached": true, "satisfaction": 5, "nps": 9, "comment": "客户对处理结果满意"}),
         ),
-        (
-            "supervisor1",
-            json!({"action": "review", "passed": true, "comment": "处理及时规范"}),
-        ),
+        ("supervisor1", json!({"action": "review", "passed": true, "comment": "处理及时规范"})),
         ("supervisor1", json!({"action": "archive"})),
     ];
     let mut v = match ticket_type {
         "unsubscribe" => {
             return vec![
                 ("agent1", json!({"action": "approve"})),
-                (
-                    "agent1",
-                    json!({"action": "resolve", "result": "已为客户退订该业务，次月起不再收费"}),
-                ),
-                (
-                    "agent1",
-                    json!({"action": "notify_result", "method": "sms"}),
-                ),
+                ("agent1", json!({"action": "resolve", "result": "已为客户退订该业务，次月起不再收费"})),
+                ("agent1", json!({"action": "notify_result", "method": "sms"})),
                 ("supervisor1", json!({"action": "review", "passed": true})),
                 ("supervisor1", json!({"action": "archive"})),
             ];
         }
         "business" => vec![
             ("agent1", json!({"action": "dispatch", "assignee": h})),
-            (
-                "supervisor1",
-                json!({"action": "approve", "comment": "资料齐全，同意办理"}),
-            ),
+            ("supervisor1", json!({"action": "approve", "comment": "资料齐全，同意办理"})),
         ],
         _ => vec![("agent1", json!({"action": "dispatch", "assignee": h}))],
     };
     v.push((h, json!({"action": "start"})));
-    v.push((
-        h,
-        json!({"action": "resolve", "result": "已核实并处理完毕，已电话告知客户处理结果"}),
-    ));
+    v.push((h, json!({"action": "resolve", "result": "已核实并处理完毕，已电话告知客户处理结果"})));
     v.extend(close);
     v
 }
@@ -156,10 +123,8 @@ async fn seed_tickets<S: Store>(kefu: &Kefu<S>) -> Result<usize> {
         let req = sample::intake(&mut rng);
         let ticket_type = req.ticket_type.clone().unwrap_or_default();
         let who = &registrar[i % 2];
-        let Written::New { ticket, .. } = demo
-            .create_ticket(who, &req, None)
-            .await
-            .map_err(|e| anyhow::anyhow!(e.to_string()))?
+        let Written::New { ticket, .. } =
+            demo.create_ticket(who, &req, None).await.map_err(|e| anyhow::anyhow!(e.to_string()))?
         else {
             continue;
         };

@@ -21,11 +21,7 @@ use std::io::IsTerminal;
 use std::sync::Arc;
 
 #[derive(Parser)]
-#[command(
-    name = "kefu",
-    version,
-    about = "kefu 客服工单系统 — customer-service work orders"
-)]
+#[command(name = "kefu", version, about = "kefu 客服工单系统 — customer-service work orders")]
 struct Cli {
     #[command(flatten)]
     common: CommonArgs,
@@ -104,16 +100,13 @@ enum AuditCommand {
 }
 
 fn init_logging(cfg: &Config) {
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_env("KEFU_LOG").unwrap_or_else(|_| "info".into());
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KEFU_LOG").unwrap_or_else(|_| "info".into());
     let json = match cfg.log_format.as_str() {
         "json" => true,
         "text" => false,
         _ => !std::io::stderr().is_terminal(),
     };
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     if json {
         builder.json().init();
     } else {
@@ -125,10 +118,8 @@ fn init_logging(cfg: &Config) {
 /// system clock.
 async fn service<S: Store>(store: S, cfg: &Config) -> Result<Kefu<S>> {
     let (flows, policy) = config::load_rules(cfg)?;
-    let settings = kefu_server::Settings {
-        token_ttl: chrono::Duration::hours(cfg.token_ttl_hours),
-        ..Default::default()
-    };
+    let settings =
+        kefu_server::Settings { token_ttl: chrono::Duration::hours(cfg.token_ttl_hours), ..Default::default() };
     Ok(Kefu::new(store, flows, policy, Arc::new(SystemClock), settings).await?)
 }
 
@@ -166,9 +157,7 @@ async fn main() -> Result<()> {
             match cfg.backend()? {
                 Backend::Sqlite(path) => run(open_sqlite(&path)?, &cfg, command).await,
                 Backend::Postgres(url) => {
-                    let store = PgStore::connect(&url)
-                        .await
-                        .context("cannot open the PostgreSQL database")?;
+                    let store = PgStore::connect(&url).await.context("cannot open the PostgreSQL database")?;
                     run(store, &cfg, command).await
                 }
             }
@@ -182,9 +171,7 @@ async fn run<S: Store>(store: S, cfg: &Config, command: Command) -> Result<()> {
     match command {
         Command::Serve { listen, demo } => serve(kefu, cfg.clone(), listen, demo).await,
         Command::User { command } => user(&kefu, command).await,
-        Command::Audit {
-            command: AuditCommand::Verify,
-        } => audit::verify(&kefu.store).await,
+        Command::Audit { command: AuditCommand::Verify } => audit::verify(&kefu.store).await,
         Command::Export { out } => transfer::export(&kefu.store, &out).await,
         Command::Import { input } => transfer::import(&kefu.store, &input).await,
         Command::Migrate | Command::Bench { .. } => {
@@ -205,12 +192,7 @@ async fn migrate(cfg: &Config) -> Result<()> {
     Ok(())
 }
 
-async fn serve<S: Store>(
-    kefu: Kefu<S>,
-    mut cfg: Config,
-    listen: Option<String>,
-    demo: bool,
-) -> Result<()> {
+async fn serve<S: Store>(kefu: Kefu<S>, mut cfg: Config, listen: Option<String>, demo: bool) -> Result<()> {
     if let Some(l) = listen {
         cfg.listen = l;
     }
@@ -218,9 +200,8 @@ async fn serve<S: Store>(
     if demo {
         demo::seed(&kefu).await?;
     }
-    let listener = tokio::net::TcpListener::bind(&cfg.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", cfg.listen))?;
+    let listener =
+        tokio::net::TcpListener::bind(&cfg.listen).await.with_context(|| format!("cannot listen on {}", cfg.listen))?;
     let addr = listener.local_addr()?;
     println!("kefu 客服工单系统已启动 / listening on http://{addr}/");
     kefu_server::serve(listener, kefu_server::router(kefu), async {
@@ -232,30 +213,13 @@ async fn serve<S: Store>(
 
 async fn user<S: Store>(kefu: &Kefu<S>, command: UserCommand) -> Result<()> {
     match command {
-        UserCommand::Add {
-            username,
-            role,
-            password,
-            name,
-        } => {
-            let role = Role::parse(&role, "role")
-                .map_err(|e| anyhow::anyhow!("{} / {}", e.message, e.message_zh))?;
-            let u = kefu
-                .add_user(&username, role, name.as_deref(), &password)
-                .await
-                .map_err(explain)?;
-            println!(
-                "created user {} (id {}, role {} {})",
-                u.username,
-                u.id,
-                u.role.as_str(),
-                u.role.label_zh()
-            );
+        UserCommand::Add { username, role, password, name } => {
+            let role = Role::parse(&role, "role").map_err(|e| anyhow::anyhow!("{} / {}", e.message, e.message_zh))?;
+            let u = kefu.add_user(&username, role, name.as_deref(), &password).await.map_err(explain)?;
+            println!("created user {} (id {}, role {} {})", u.username, u.id, u.role.as_str(), u.role.label_zh());
         }
         UserCommand::Passwd { username, password } => {
-            kefu.set_password(&username, &password)
-                .await
-                .map_err(explain)?;
+            kefu.set_password(&username, &password).await.map_err(explain)?;
             println!("password of {username} changed");
         }
     }

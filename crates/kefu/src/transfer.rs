@@ -9,8 +9,7 @@ use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::Path;
 
 pub async fn export<S: Store>(store: &S, out: &Path) -> Result<()> {
-    let file =
-        std::fs::File::create(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let file = std::fs::File::create(out).with_context(|| format!("cannot create {}", out.display()))?;
     let mut w = BufWriter::new(file);
     let mut total = 0u64;
     for t in TABLES {
@@ -22,13 +21,7 @@ pub async fn export<S: Store>(store: &S, out: &Path) -> Result<()> {
             }
             offset += rows.len() as u64;
             for row in rows {
-                serde_json::to_writer(
-                    &mut w,
-                    &DumpLine {
-                        table: t.name.to_string(),
-                        row,
-                    },
-                )?;
+                serde_json::to_writer(&mut w, &DumpLine { table: t.name.to_string(), row })?;
                 w.write_all(b"\n")?;
             }
         }
@@ -44,21 +37,14 @@ pub async fn import<S: Store>(store: &S, input: &Path) -> Result<()> {
     if store.ticket_count().await? > 0 || !store.list_users().await?.is_empty() {
         bail!("the target database is not empty; import only into a fresh database");
     }
-    let file =
-        std::fs::File::open(input).with_context(|| format!("cannot open {}", input.display()))?;
+    let file = std::fs::File::open(input).with_context(|| format!("cannot open {}", input.display()))?;
     let mut batch: Vec<JsonRow> = Vec::new();
     let mut current: Option<&'static kefu_store::dump::TableSpec> = None;
     let mut total = 0u64;
     for (n, line) in BufReader::new(file).lines().enumerate() {
-        let line: DumpLine = serde_json::from_str(&line?).with_context(|| {
-            format!(
-                "line {} of {} is not an export line",
-                n + 1,
-                input.display()
-            )
-        })?;
-        let t = table(&line.table)
-            .with_context(|| format!("line {}: unknown table {}", n + 1, line.table))?;
+        let line: DumpLine = serde_json::from_str(&line?)
+            .with_context(|| format!("line {} of {} is not an export line", n + 1, input.display()))?;
+        let t = table(&line.table).with_context(|| format!("line {}: unknown table {}", n + 1, line.table))?;
         if current.is_some_and(|c| c.name != t.name) || batch.len() >= BATCH as usize {
             flush(store, current, &mut batch).await?;
         }
@@ -80,10 +66,7 @@ async fn flush<S: Store>(
     if let Some(t) = table
         && !batch.is_empty()
     {
-        store
-            .import_rows(t, std::mem::take(batch))
-            .await
-            .with_context(|| format!("importing into {}", t.name))?;
+        store.import_rows(t, std::mem::take(batch)).await.with_context(|| format!("importing into {}", t.name))?;
     }
     Ok(())
 }

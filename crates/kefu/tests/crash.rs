@@ -55,12 +55,7 @@ async fn start(target: &Target) -> (Child, String) {
         .expect("server started in time")
         .unwrap()
         .unwrap();
-    let url = line
-        .split("http://")
-        .nth(1)
-        .expect("printed URL")
-        .trim_end_matches('/')
-        .to_string();
+    let url = line.split("http://").nth(1).expect("printed URL").trim_end_matches('/').to_string();
     (child, format!("http://{url}"))
 }
 
@@ -68,15 +63,7 @@ async fn start(target: &Target) -> (Child, String) {
 async fn with_agent(target: Target) -> Target {
     let status = target
         .kefu()
-        .args([
-            "user",
-            "add",
-            "agent1",
-            "--role",
-            "agent",
-            "--password",
-            PASSWORD,
-        ])
+        .args(["user", "add", "agent1", "--role", "agent", "--password", PASSWORD])
         .status()
         .await
         .unwrap();
@@ -89,10 +76,7 @@ async fn sqlite() -> Target {
 }
 
 async fn postgres() -> Target {
-    with_agent(Target::Postgres(
-        kefu_store_postgres::testing::TestSchema::create().await,
-    ))
-    .await
+    with_agent(Target::Postgres(kefu_store_postgres::testing::TestSchema::create().await)).await
 }
 
 async fn login(client: &reqwest::Client, base: &str) -> String {
@@ -134,12 +118,7 @@ async fn acknowledged_tickets_survive_sigkill(target: Target) {
     let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
     let mut tasks = Vec::new();
     for w in 0..16 {
-        let (client, base, token, acked) = (
-            client.clone(),
-            base.clone(),
-            token.clone(),
-            acknowledged.clone(),
-        );
+        let (client, base, token, acked) = (client.clone(), base.clone(), token.clone(), acknowledged.clone());
         tasks.push(tokio::spawn(async move {
             for i in 0..10_000 {
                 let r = client
@@ -155,10 +134,7 @@ async fn acknowledged_tickets_survive_sigkill(target: Target) {
                 let Ok(v) = resp.json::<Value>().await else {
                     return;
                 };
-                acked
-                    .lock()
-                    .unwrap()
-                    .push(v["number"].as_str().unwrap().to_string());
+                acked.lock().unwrap().push(v["number"].as_str().unwrap().to_string());
             }
         }));
     }
@@ -176,17 +152,8 @@ async fn acknowledged_tickets_survive_sigkill(target: Target) {
     let (mut server, base) = start(&target).await;
     let token = login(&client, &base).await;
     for number in &acked {
-        let r = client
-            .get(format!("{base}/api/v1/tickets/{number}"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            r.status(),
-            200,
-            "ticket {number} was acknowledged but is gone"
-        );
+        let r = client.get(format!("{base}/api/v1/tickets/{number}")).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(r.status(), 200, "ticket {number} was acknowledged but is gone");
     }
     let total: Value = client
         .get(format!("{base}/api/v1/tickets?per_page=1"))
@@ -200,18 +167,9 @@ async fn acknowledged_tickets_survive_sigkill(target: Target) {
     assert!(total["total"].as_u64().unwrap() >= acked.len() as u64);
     server.kill().await.unwrap();
 
-    let verify = target
-        .kefu()
-        .args(["audit", "verify"])
-        .output()
-        .await
-        .unwrap();
+    let verify = target.kefu().args(["audit", "verify"]).output().await.unwrap();
     let out = String::from_utf8_lossy(&verify.stdout);
-    assert!(
-        verify.status.success(),
-        "audit verify failed: {out} {}",
-        String::from_utf8_lossy(&verify.stderr)
-    );
+    assert!(verify.status.success(), "audit verify failed: {out} {}", String::from_utf8_lossy(&verify.stderr));
     assert!(out.contains("intact"), "{out}");
 }
 
@@ -222,24 +180,13 @@ async fn audit_verify_names_the_first_broken_link() {
     let client = reqwest::Client::new();
     let token = login(&client, &base).await;
     for i in 0..3 {
-        let r = client
-            .post(format!("{base}/api/v1/tickets"))
-            .bearer_auth(&token)
-            .json(&body(i))
-            .send()
-            .await
-            .unwrap();
+        let r = client.post(format!("{base}/api/v1/tickets")).bearer_auth(&token).json(&body(i)).send().await.unwrap();
         assert_eq!(r.status(), 201);
     }
     server.kill().await.unwrap();
     // Tamper with the second ticket's registration event behind kefu's back.
     assert_eq!(tamper(&target.sqlite_file()), 1);
-    let verify = target
-        .kefu()
-        .args(["audit", "verify"])
-        .output()
-        .await
-        .unwrap();
+    let verify = target.kefu().args(["audit", "verify"]).output().await.unwrap();
     assert!(!verify.status.success());
     let err = String::from_utf8_lossy(&verify.stderr);
     assert!(err.contains("BROKEN at ticket 2 event 1"), "{err}");
@@ -249,9 +196,5 @@ async fn audit_verify_names_the_first_broken_link() {
 /// access could.
 fn tamper(db: &Path) -> usize {
     let conn = rusqlite::Connection::open(db).unwrap();
-    conn.execute(
-        "UPDATE ticket_events SET actor_name = 'mallory' WHERE ticket_id = 2 AND seq = 1",
-        [],
-    )
-    .unwrap()
+    conn.execute("UPDATE ticket_events SET actor_name = 'mallory' WHERE ticket_id = 2 AND seq = 1", []).unwrap()
 }

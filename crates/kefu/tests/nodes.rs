@@ -24,17 +24,8 @@ async fn node(url: &str) -> (Child, String) {
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .unwrap()
-        .trim_end_matches('/')
-        .to_string();
+    let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line()).await.unwrap().unwrap().unwrap();
+    let addr = line.split("http://").nth(1).unwrap().trim_end_matches('/').to_string();
     (child, format!("http://{addr}"))
 }
 
@@ -62,15 +53,7 @@ fn ticket(i: usize) -> Value {
 async fn two_nodes_share_one_database_safely() {
     let schema = TestSchema::create().await;
     let status = Command::new(KEFU)
-        .args([
-            "user",
-            "add",
-            "agent1",
-            "--role",
-            "agent",
-            "--password",
-            PASSWORD,
-        ])
+        .args(["user", "add", "agent1", "--role", "agent", "--password", PASSWORD])
         .env("KEFU_DATABASE_URL", &schema.url)
         .status()
         .await
@@ -79,10 +62,7 @@ async fn two_nodes_share_one_database_safely() {
     let (_a, url_a) = node(&schema.url).await;
     let (_b, url_b) = node(&schema.url).await;
     let client = reqwest::Client::new();
-    let nodes = [
-        (url_a.clone(), login(&client, &url_a).await),
-        (url_b.clone(), login(&client, &url_b).await),
-    ];
+    let nodes = [(url_a.clone(), login(&client, &url_a).await), (url_b.clone(), login(&client, &url_b).await)];
 
     // Concurrent intake through both nodes.
     let mut tasks = Vec::new();
@@ -101,10 +81,7 @@ async fn two_nodes_share_one_database_safely() {
                     .unwrap();
                 assert_eq!(r.status(), 201);
                 let v: Value = r.json().await.unwrap();
-                out.push((
-                    v["id"].as_i64().unwrap(),
-                    v["number"].as_str().unwrap().to_string(),
-                ));
+                out.push((v["id"].as_i64().unwrap(), v["number"].as_str().unwrap().to_string()));
             }
             out
         }));
@@ -183,24 +160,14 @@ async fn two_nodes_share_one_database_safely() {
         .unwrap();
     assert_eq!(page["total"], 401);
 
-    let verify = Command::new(KEFU)
-        .args(["audit", "verify"])
-        .env("KEFU_DATABASE_URL", &schema.url)
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        verify.status.success(),
-        "{}",
-        String::from_utf8_lossy(&verify.stderr)
-    );
+    let verify =
+        Command::new(KEFU).args(["audit", "verify"]).env("KEFU_DATABASE_URL", &schema.url).output().await.unwrap();
+    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stderr));
     assert!(String::from_utf8_lossy(&verify.stdout).contains("401 tickets, 601 events"));
 }
 
 /// Awaits futures concurrently without an extra crate.
-async fn futures_join<F: std::future::Future + Send + 'static>(
-    fs: impl Iterator<Item = F>,
-) -> Vec<F::Output>
+async fn futures_join<F: std::future::Future + Send + 'static>(fs: impl Iterator<Item = F>) -> Vec<F::Output>
 where
     F::Output: Send,
 {

@@ -33,21 +33,14 @@ pub async fn login<S: Store>(
     State(app): State<AppState<S>>,
     ApiJson(body): ApiJson<LoginBody>,
 ) -> Result<Json<LoginResponse>, ApiError> {
-    let username = body
-        .username
-        .ok_or_else(|| kefu_domain::FieldError::required("username"))?;
-    let password = body
-        .password
-        .ok_or_else(|| kefu_domain::FieldError::required("password"))?;
+    let username = body.username.ok_or_else(|| kefu_domain::FieldError::required("username"))?;
+    let password = body.password.ok_or_else(|| kefu_domain::FieldError::required("password"))?;
     Ok(Json(app.kefu.login(&username, &password).await?))
 }
 
 /// End this session: the token stops working.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])), responses((status = 204)))]
-pub async fn logout<S: Store>(
-    State(app): State<AppState<S>>,
-    user: CurrentUser,
-) -> Result<StatusCode, ApiError> {
+pub async fn logout<S: Store>(State(app): State<AppState<S>>, user: CurrentUser) -> Result<StatusCode, ApiError> {
     app.kefu.logout(&user.token_hash).await?;
     Ok(StatusCode::NO_CONTENT)
 }

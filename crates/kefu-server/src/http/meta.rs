@@ -43,10 +43,7 @@ pub async fn healthz() -> Json<Value> {
 /// Prometheus metrics.
 #[utoipa::path(get, path = "/metrics", tag = "meta", responses((status = 200, description = "Prometheus text format")))]
 pub async fn metrics<S: Store>(State(app): State<AppState<S>>) -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        app.metrics.render(),
-    )
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], app.metrics.render())
 }
 
 async fn openapi() -> impl IntoResponse {
@@ -57,25 +54,14 @@ async fn openapi() -> impl IntoResponse {
 async fn index<S: Store>(State(app): State<AppState<S>>) -> Html<String> {
     let mut flows = String::new();
     for f in app.kefu.core.flows.iter() {
-        let states: Vec<String> = f
-            .states
-            .iter()
-            .map(|s| format!("{}（{}）", s.zh, s.name))
-            .collect();
-        flows.push_str(&format!(
-            "<li><b>{} {}</b>：{}</li>",
-            f.label_zh,
-            f.label_en,
-            html_escape(&states.join(" · "))
-        ));
+        let states: Vec<String> = f.states.iter().map(|s| format!("{}（{}）", s.zh, s.name)).collect();
+        flows.push_str(&format!("<li><b>{} {}</b>：{}</li>", f.label_zh, f.label_en, html_escape(&states.join(" · "))));
     }
     Html(INDEX.replace("{flows}", &flows))
 }
 
 fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 const INDEX: &str = r#"<!doctype html>

@@ -13,9 +13,7 @@ use kefu_store::Store;
 use serde::Deserialize;
 
 pub fn router<S: Store>() -> Router<AppState<S>> {
-    Router::new()
-        .route("/api/v1/users", get(users::<S>))
-        .route("/api/v1/customers", get(customer::<S>))
+    Router::new().route("/api/v1/users", get(users::<S>)).route("/api/v1/customers", get(customer::<S>))
 }
 
 /// Active staff members.
@@ -25,12 +23,7 @@ pub async fn users<S: Store>(
     _user: CurrentUser,
 ) -> Result<Json<Vec<UserSummary>>, ApiError> {
     let all = app.kefu.store.list_users().await?;
-    Ok(Json(
-        all.iter()
-            .filter(|u| u.active)
-            .map(UserSummary::from)
-            .collect(),
-    ))
+    Ok(Json(all.iter().filter(|u| u.active).map(UserSummary::from).collect()))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -46,13 +39,8 @@ pub async fn customer<S: Store>(
     _user: CurrentUser,
     Query(q): Query<PhoneQuery>,
 ) -> Result<Json<Customer>, ApiError> {
-    let raw = q
-        .phone
-        .ok_or_else(|| kefu_domain::FieldError::required("phone"))?;
+    let raw = q.phone.ok_or_else(|| kefu_domain::FieldError::required("phone"))?;
     let phone = Phone::parse(&raw, "phone")?;
     let found = app.kefu.store.customer_by_phone(phone.as_str()).await?;
-    found.map(Json).ok_or(ApiError::NotFound {
-        what: "customer",
-        what_zh: "客户",
-    })
+    found.map(Json).ok_or(ApiError::NotFound { what: "customer", what_zh: "客户" })
 }

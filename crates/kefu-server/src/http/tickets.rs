@@ -24,10 +24,7 @@ pub fn router<S: Store>() -> Router<AppState<S>> {
         .route("/api/v1/tickets", post(create::<S>).get(list::<S>))
         .route("/api/v1/tickets/{id}", get(get_one::<S>))
         .route("/api/v1/tickets/{id}/actions", post(act::<S>))
-        .route(
-            "/api/v1/tickets/{id}/comments",
-            post(add_comment::<S>).get(comments::<S>),
-        )
+        .route("/api/v1/tickets/{id}/comments", post(add_comment::<S>).get(comments::<S>))
         .route("/api/v1/tickets/{id}/events", get(events::<S>))
         .route("/api/v1/tickets/{id}/transfers", get(transfers::<S>))
 }
@@ -38,10 +35,7 @@ fn written(w: Written, fresh_status: StatusCode) -> Response {
         Written::Replayed { status, body } => {
             let code = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
             let mut r = (code, Json(body)).into_response();
-            r.headers_mut().insert(
-                "idempotent-replayed",
-                axum::http::HeaderValue::from_static("true"),
-            );
+            r.headers_mut().insert("idempotent-replayed", axum::http::HeaderValue::from_static("true"));
             r
         }
     }
@@ -88,16 +82,13 @@ const FILTERS: &[&str] = &[
 ];
 
 fn whole(v: &str, field: &str, min: u32, max: u32) -> Result<u32, FieldError> {
-    v.parse::<u32>()
-        .ok()
-        .filter(|n| (min..=max).contains(n))
-        .ok_or_else(|| {
-            FieldError::new(
-                field,
-                format!("{field} must be a whole number from {min} to {max}"),
-                format!("{field} 必须是 {min} 到 {max} 之间的整数"),
-            )
-        })
+    v.parse::<u32>().ok().filter(|n| (min..=max).contains(n)).ok_or_else(|| {
+        FieldError::new(
+            field,
+            format!("{field} must be a whole number from {min} to {max}"),
+            format!("{field} 必须是 {min} 到 {max} 之间的整数"),
+        )
+    })
 }
 
 /// List tickets, newest first, with the filters of API.md.
@@ -117,14 +108,8 @@ pub async fn list<S: Store>(
 ) -> Result<Json<Value>, ApiError> {
     let filter = parse_filter(&app, &user, &params).await?;
     let page = app.kefu.store.list_tickets(filter).await?;
-    let items: Vec<Value> = page
-        .items
-        .iter()
-        .map(|t| app.kefu.view(t, &user.actor))
-        .collect();
-    Ok(Json(
-        serde_json::json!({"items": items, "total": page.total, "page": page.page, "per_page": page.per_page}),
-    ))
+    let items: Vec<Value> = page.items.iter().map(|t| app.kefu.view(t, &user.actor)).collect();
+    Ok(Json(serde_json::json!({"items": items, "total": page.total, "page": page.page, "per_page": page.per_page})))
 }
 
 async fn parse_filter<S: Store>(
@@ -132,11 +117,7 @@ async fn parse_filter<S: Store>(
     user: &CurrentUser,
     params: &[(String, String)],
 ) -> Result<TicketFilter, ApiError> {
-    let mut f = TicketFilter {
-        page: 1,
-        per_page: 50,
-        ..Default::default()
-    };
+    let mut f = TicketFilter { page: 1, per_page: 50, ..Default::default() };
     for (k, v) in params {
         let v = v.trim();
         match k.as_str() {
@@ -145,23 +126,11 @@ async fn parse_filter<S: Store>(
             "priority" => f.priority = Some(Priority::parse(v, "priority")?),
             "channel" => f.channel = Some(Channel::parse(v, "channel")?),
             "assignee" | "first_owner" => {
-                let id = if v == "me" {
-                    user.actor.id
-                } else {
-                    app.kefu.find_staff(v, k).await?.id
-                };
-                if k == "assignee" {
-                    f.assignee = Some(id)
-                } else {
-                    f.first_owner = Some(id)
-                }
+                let id = if v == "me" { user.actor.id } else { app.kefu.find_staff(v, k).await?.id };
+                if k == "assignee" { f.assignee = Some(id) } else { f.first_owner = Some(id) }
             }
             "customer_phone" => {
-                f.customer_phone = Some(
-                    kefu_domain::validate::Phone::parse(v, "customer_phone")?
-                        .as_str()
-                        .to_string(),
-                )
+                f.customer_phone = Some(kefu_domain::validate::Phone::parse(v, "customer_phone")?.as_str().to_string())
             }
             "number" => f.number = Some(v.to_string()),
             "created_from" => f.created_from = Some(parse_time(v, "created_from")?),
@@ -253,10 +222,7 @@ pub async fn add_comment<S: Store>(
     IdempotencyHeader(key): IdempotencyHeader,
     ApiJson(body): ApiJson<CommentBody>,
 ) -> Result<Response, ApiError> {
-    let w = app
-        .kefu
-        .comment(&user.actor, &id, body.body.as_deref(), body.internal, key)
-        .await?;
+    let w = app.kefu.comment(&user.actor, &id, body.body.as_deref(), body.internal, key).await?;
     Ok(written(w, StatusCode::CREATED))
 }
 

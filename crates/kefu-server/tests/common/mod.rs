@@ -86,32 +86,14 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 async fn spawn_with<S: Store>(store: S, guard: Box<dyn std::any::Any + Send + Sync>) -> TestApp {
     let clock = Arc::new(FixedClock::new("2026-11-22T02:00:00Z".parse().unwrap()));
-    let settings = Settings {
-        password_cost: PasswordCost {
-            memory_kib: 1024,
-            iterations: 1,
-        },
-        ..Settings::default()
-    };
-    let kefu = Kefu::new(
-        store,
-        FlowSet::defaults(),
-        Policy::defaults(),
-        clock.clone(),
-        settings,
-    )
-    .await
-    .unwrap();
+    let settings = Settings { password_cost: PasswordCost { memory_kib: 1024, iterations: 1 }, ..Settings::default() };
+    let kefu = Kefu::new(store, FlowSet::defaults(), Policy::defaults(), clock.clone(), settings).await.unwrap();
     for (name, role) in USERS {
         kefu.add_user(name, *role, None, PASSWORD).await.unwrap();
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(kefu_server::serve(
-        listener,
-        kefu_server::router(kefu),
-        std::future::pending(),
-    ));
+    tokio::spawn(kefu_server::serve(listener, kefu_server::router(kefu), std::future::pending()));
     let client = reqwest::Client::new();
     let mut tokens = HashMap::new();
     for (name, _) in USERS {
@@ -126,13 +108,7 @@ async fn spawn_with<S: Store>(store: S, guard: Box<dyn std::any::Any + Send + Sy
             .unwrap();
         tokens.insert(*name, r["token"].as_str().unwrap().to_string());
     }
-    TestApp {
-        base,
-        client,
-        tokens,
-        clock,
-        _guard: guard,
-    }
+    TestApp { base, client, tokens, clock, _guard: guard }
 }
 
 impl TestApp {
@@ -158,10 +134,7 @@ impl TestApp {
         let resp = req.send().await.unwrap();
         let status = resp.status();
         let text = resp.text().await.unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
     }
 
     pub async fn get(&self, user: &str, path: &str) -> (StatusCode, Value) {
@@ -169,8 +142,7 @@ impl TestApp {
     }
 
     pub async fn post(&self, user: &str, path: &str, body: Value) -> (StatusCode, Value) {
-        self.call(Some(user), Method::POST, path, Some(body), None)
-            .await
+        self.call(Some(user), Method::POST, path, Some(body), None).await
     }
 
     pub async fn create(&self, user: &str, body: Value) -> Value {
@@ -180,14 +152,11 @@ impl TestApp {
     }
 
     pub async fn act(&self, user: &str, id: &Value, body: Value) -> (StatusCode, Value) {
-        self.post(user, &format!("/api/v1/tickets/{id}/actions"), body)
-            .await
+        self.post(user, &format!("/api/v1/tickets/{id}/actions"), body).await
     }
 
     pub async fn ticket_count(&self) -> i64 {
-        self.get("admin", "/api/v1/tickets?per_page=1").await.1["total"]
-            .as_i64()
-            .unwrap()
+        self.get("admin", "/api/v1/tickets?per_page=1").await.1["total"].as_i64().unwrap()
     }
 }
 

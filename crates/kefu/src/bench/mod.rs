@@ -3,6 +3,8 @@
 //! the same count inserted straight into the store in-process. Figures are
 //! meant to be read as ratios: these machines are noisy.
 
+mod nodes;
+
 use crate::sample::{self, Rng};
 use anyhow::{Context, Result, bail};
 use kefu_domain::Role;
@@ -30,24 +32,26 @@ pub enum BenchCommand {
         username: String,
         #[arg(long)]
         password: Option<String>,
+        /// Also measure PostgreSQL (one node, then two nodes on one
+        /// database) next to SQLite, each node a `kefu serve` process. The
+        /// bench works in a schema of its own and drops it afterwards.
+        #[arg(long)]
+        postgres: Option<String>,
     },
 }
 
-struct Run {
+pub(crate) struct Run {
     elapsed: Duration,
     latencies: Vec<Duration>,
     errors: usize,
 }
 
 impl Run {
-    fn report(&mut self, label: &str) -> f64 {
+    pub(crate) fn report(&mut self, label: &str) -> f64 {
         self.latencies.sort();
         let pct = |p: f64| {
             self.latencies
-                .get(
-                    ((self.latencies.len() as f64 * p) as usize)
-                        .min(self.latencies.len().saturating_sub(1)),
-                )
+                .get(((self.latencies.len() as f64 * p) as usize).min(self.latencies.len().saturating_sub(1)))
                 .copied()
                 .unwrap_or_default()
         };
@@ -63,14 +67,11 @@ impl Run {
 }
 
 pub async fn run(cmd: BenchCommand) -> Result<()> {
-    let BenchCommand::Intake {
-        concurrency,
-        count,
-        url,
-        username,
-        password,
-    } = cmd;
+    let BenchCommand::Intake { concurrency, count, url, username, password, postgres } = cmd;
     let concurrency = concurrency.max(1);
+    if let Some(pg) = postgres {
+        return nodes::compare(&pg, count, concurrency, Arc::new(bodies(count))).await;
+    }
     println!(
         "kefu bench intake: {count} tickets, concurrency {concurrency}, SQLite synchronous=FULL (durable commits)"
     );
@@ -86,21 +87,10 @@ pub async fn run(cmd: BenchCommand) -> Result<()> {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
             let addr = listener.local_addr()?;
             let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-            let server = tokio::spawn(kefu_server::serve(
-                listener,
-                kefu_server::router(kefu),
-                async {
-                    let _ = stopped.await;
-                },
-            ));
-            let run = http_load(
-                &format!("http://{addr}"),
-                "bench",
-                BENCH_PASSWORD,
-                bodies,
-                concurrency,
-            )
-            .await?;
+            let server = tokio::spawn(kefu_server::serve(listener, kefu_server::router(kefu), async {
+                let _ = stopped.await;
+            }));
+            let run = http_load(&format!("http://{addr}"), "bench", BENCH_PASSWORD, bodies, concurrency).await?;
             let _ = stop.send(());
             let _ = server.await;
             run
@@ -114,7 +104,7 @@ pub async fn run(cmd: BenchCommand) -> Result<()> {
     Ok(())
 }
 
-const BENCH_PASSWORD: &str = "Bench-pass-1";
+pub(crate) const BENCH_PASSWORD: &str = "Bench-pass-1";
 
 async fn bench_service(path: &std::path::Path) -> Result<Kefu<SqliteStore>> {
     let store = SqliteStore::open(path)?;
@@ -135,9 +125,7 @@ async fn bench_service(path: &std::path::Path) -> Result<Kefu<SqliteStore>> {
 
 fn bodies(count: usize) -> Vec<Vec<u8>> {
     let mut rng = Rng::new(42);
-    (0..count)
-        .map(|_| sample::intake_json(&mut rng).to_string().into_bytes())
-        .collect()
+    (0..count).map(|_| sample::intake_json(&mut rng).to_string().into_bytes()).collect()
 }
 
 async fn http_load(
@@ -147,31 +135,37 @@ async fn http_load(
     bodies: Arc<Vec<Vec<u8>>>,
     concurrency: usize,
 ) -> Result<Run> {
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(concurrency)
-        .build()?;
-    let login: serde_json::Value = client
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&serde_json::json!({"username": username, "password": password}))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let Some(token) = login["token"].as_str().map(str::to_string) else {
-        bail!("login failed: {login}")
-    };
+    http_load_nodes(&[base.to_string()], username, password, bodies, concurrency).await
+}
+
+/// Sends the bodies to the nodes with `concurrency` requests in flight,
+/// each worker bound to one node in turn.
+pub(crate) async fn http_load_nodes(
+    bases: &[String],
+    username: &str,
+    password: &str,
+    bodies: Arc<Vec<Vec<u8>>>,
+    concurrency: usize,
+) -> Result<Run> {
+    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
+    let mut targets = Vec::new();
+    for base in bases {
+        let login: serde_json::Value = client
+            .post(format!("{base}/api/v1/auth/login"))
+            .json(&serde_json::json!({"username": username, "password": password}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let Some(token) = login["token"].as_str().map(str::to_string) else { bail!("login failed: {login}") };
+        targets.push((format!("{base}/api/v1/tickets"), token));
+    }
     let next = Arc::new(AtomicUsize::new(0));
-    let url = format!("{base}/api/v1/tickets");
     let start = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..concurrency {
-        let (client, token, url, next, bodies) = (
-            client.clone(),
-            token.clone(),
-            url.clone(),
-            next.clone(),
-            bodies.clone(),
-        );
+    for w in 0..concurrency {
+        let (url, token) = targets[w % targets.len()].clone();
+        let (client, next, bodies) = (client.clone(), next.clone(), bodies.clone());
         tasks.push(tokio::spawn(async move {
             let (mut lat, mut errors) = (Vec::new(), 0usize);
             loop {
@@ -199,15 +193,8 @@ async fn http_load(
     collect(tasks, start).await
 }
 
-async fn collect(
-    tasks: Vec<tokio::task::JoinHandle<(Vec<Duration>, usize)>>,
-    start: Instant,
-) -> Result<Run> {
-    let mut run = Run {
-        elapsed: Duration::ZERO,
-        latencies: Vec::new(),
-        errors: 0,
-    };
+async fn collect(tasks: Vec<tokio::task::JoinHandle<(Vec<Duration>, usize)>>, start: Instant) -> Result<Run> {
+    let mut run = Run { elapsed: Duration::ZERO, latencies: Vec::new(), errors: 0 };
     for t in tasks {
         let (lat, errors) = t.await?;
         run.latencies.extend(lat);
@@ -228,11 +215,7 @@ async fn store_load(path: &std::path::Path, count: usize, concurrency: usize) ->
             now: chrono::DateTime::UNIX_EPOCH,
         })
         .await?;
-    let actor = Actor {
-        id: user.id,
-        username: user.username,
-        role: Role::Agent,
-    };
+    let actor = Actor { id: user.id, username: user.username, role: Role::Agent };
     let policy = kefu_domain::policy::Policy::defaults();
     let mut rng = Rng::new(42);
     let tickets: Vec<_> = (0..count)
