@@ -7,6 +7,7 @@ pub mod directory;
 pub mod error;
 pub mod extract;
 pub mod http;
+pub mod jobs;
 pub mod metrics;
 pub mod service;
 pub mod view;

@@ -14,6 +14,7 @@ pub mod testing;
 mod tickets;
 mod users;
 
+use chrono::{DateTime, Utc};
 use kefu_domain::audit::AuditEvent;
 use kefu_domain::ticket::{Comment, Customer, Ticket, Transfer};
 use kefu_domain::{TicketId, UserId};
@@ -151,5 +152,11 @@ impl Store for PgStore {
     }
     async fn finish_import(&self) -> StoreResult<()> {
         dump::finish(&self.client().await?).await
+    }
+    async fn try_lease(&self, job: &str, holder: &str, now: DateTime<Utc>, ttl: chrono::Duration) -> StoreResult<bool> {
+        users::try_lease(&self.client().await?, job, holder, now, ttl).await
+    }
+    async fn purge_expired_sessions(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        users::purge_expired_sessions(&self.client().await?, now).await
     }
 }

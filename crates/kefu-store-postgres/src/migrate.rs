@@ -5,7 +5,10 @@
 use crate::pg;
 use kefu_store::{StoreError, StoreResult};
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("../migrations/0001_init.sql")),
+    (2, "job_leases", include_str!("../migrations/0002_job_leases.sql")),
+];
 
 /// Any constant shared by all kefu nodes.
 const MIGRATION_LOCK: i64 = 0x6b65_6675;

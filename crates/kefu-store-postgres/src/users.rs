@@ -1,6 +1,7 @@
 //! Staff accounts and login sessions.
 
 use crate::pg;
+use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use kefu_domain::{Role, UserId};
 use kefu_store::{NewUser, Session, StoreError, StoreResult, User};
@@ -81,4 +82,27 @@ pub async fn session(c: &impl GenericClient, hash: &str) -> StoreResult<Option<S
 pub async fn delete_session(c: &impl GenericClient, hash: &str) -> StoreResult<()> {
     c.execute("DELETE FROM sessions WHERE token_hash = $1", &[&hash]).await.map_err(pg)?;
     Ok(())
+}
+
+pub async fn try_lease(
+    c: &impl GenericClient,
+    job: &str,
+    holder: &str,
+    now: DateTime<Utc>,
+    ttl: chrono::Duration,
+) -> StoreResult<bool> {
+    let n = c
+        .execute(
+            "INSERT INTO job_leases (job, holder, expires_at) VALUES ($1, $2, $3)
+             ON CONFLICT (job) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+             WHERE job_leases.holder = excluded.holder OR job_leases.expires_at <= $4",
+            &[&job, &holder, &(now + ttl), &now],
+        )
+        .await
+        .map_err(pg)?;
+    Ok(n == 1)
+}
+
+pub async fn purge_expired_sessions(c: &impl GenericClient, now: DateTime<Utc>) -> StoreResult<u64> {
+    c.execute("DELETE FROM sessions WHERE expires_at <= $1", &[&now]).await.map_err(pg)
 }

@@ -11,3 +11,18 @@ async fn fresh() -> (PgStore, TestSchema) {
 }
 
 kefu_store::conformance_tests!(fresh().await);
+
+#[tokio::test]
+async fn a_database_from_a_newer_kefu_is_refused() {
+    let (_store, schema) = fresh().await;
+    let (client, conn) = tokio_postgres::connect(&schema.url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    client.execute("INSERT INTO schema_migrations (version, name) VALUES (99, 'future')", &[]).await.unwrap();
+    match PgStore::connect(&schema.url).await {
+        Err(kefu_store::StoreError::SchemaTooNew { found: 99, known }) => {
+            assert_eq!(known, kefu_store_postgres::known_version())
+        }
+        Err(e) => panic!("unexpected error {e}"),
+        Ok(_) => panic!("a newer schema was accepted"),
+    }
+}

@@ -15,6 +15,7 @@ mod tickets;
 mod users;
 mod writer;
 
+use chrono::{DateTime, Utc};
 use kefu_domain::audit::AuditEvent;
 use kefu_domain::ticket::{Comment, Customer, Ticket, Transfer};
 use kefu_domain::{TicketId, UserId};
@@ -206,5 +207,12 @@ impl Store for SqliteStore {
     async fn finish_import(&self) -> StoreResult<()> {
         // INTEGER PRIMARY KEY columns continue after the largest id by themselves.
         Ok(())
+    }
+    async fn try_lease(&self, job: &str, holder: &str, now: DateTime<Utc>, ttl: chrono::Duration) -> StoreResult<bool> {
+        let (job, holder) = (job.to_string(), holder.to_string());
+        self.writer.run(move |c| users::try_lease(c, &job, &holder, now, ttl)).await
+    }
+    async fn purge_expired_sessions(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        self.writer.run(move |c| users::purge_expired_sessions(c, now)).await
     }
 }

@@ -5,7 +5,10 @@
 use kefu_store::{StoreError, StoreResult};
 use rusqlite::Connection;
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("../migrations/0001_init.sql")),
+    (2, "job_leases", include_str!("../migrations/0002_job_leases.sql")),
+];
 
 pub fn known_version() -> i64 {
     MIGRATIONS.last().map_or(0, |m| m.0)

@@ -2,6 +2,7 @@
 
 use crate::backend;
 use crate::rows::{parse_ts, ts};
+use chrono::{DateTime, Utc};
 use kefu_domain::{Role, UserId};
 use kefu_store::{NewUser, Session, StoreResult, User};
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -90,4 +91,28 @@ pub fn session(c: &Connection, hash: &str) -> StoreResult<Option<Session>> {
 pub fn delete_session(c: &Connection, hash: &str) -> StoreResult<()> {
     c.execute("DELETE FROM sessions WHERE token_hash = ?1", [hash]).map_err(backend)?;
     Ok(())
+}
+
+pub fn try_lease(
+    c: &Connection,
+    job: &str,
+    holder: &str,
+    now: DateTime<Utc>,
+    ttl: chrono::Duration,
+) -> StoreResult<bool> {
+    let n = c
+        .prepare_cached(
+            "INSERT INTO job_leases (job, holder, expires_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (job) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+             WHERE job_leases.holder = excluded.holder OR job_leases.expires_at <= ?4",
+        )
+        .map_err(backend)?
+        .execute(params![job, holder, ts(now + ttl), ts(now)])
+        .map_err(backend)?;
+    Ok(n == 1)
+}
+
+pub fn purge_expired_sessions(c: &Connection, now: DateTime<Utc>) -> StoreResult<u64> {
+    let n = c.execute("DELETE FROM sessions WHERE expires_at <= ?1", [ts(now)]).map_err(backend)?;
+    Ok(n as u64)
 }

@@ -350,6 +350,35 @@ pub async fn audit_streams_every_chain<S: Store>(s: S) {
     assert!(s.tickets_without_events(10).await.unwrap().is_empty());
 }
 
+pub async fn a_job_runs_on_one_node_and_moves_when_it_dies<S: Store>(s: S) {
+    let ttl = Duration::minutes(5);
+    assert!(s.try_lease("purge", "node-a", t0(), ttl).await.unwrap());
+    assert!(!s.try_lease("purge", "node-b", t0(), ttl).await.unwrap(), "held by node-a");
+    assert!(s.try_lease("other", "node-b", t0(), ttl).await.unwrap(), "leases are per job");
+    // node-a renews while alive.
+    assert!(s.try_lease("purge", "node-a", t0() + Duration::minutes(4), ttl).await.unwrap());
+    assert!(!s.try_lease("purge", "node-b", t0() + Duration::minutes(8), ttl).await.unwrap());
+    // node-a stops renewing (it died): once the lease runs out node-b takes over.
+    assert!(s.try_lease("purge", "node-b", t0() + Duration::minutes(9), ttl).await.unwrap());
+    assert!(!s.try_lease("purge", "node-a", t0() + Duration::minutes(10), ttl).await.unwrap());
+}
+
+pub async fn expired_sessions_are_purged<S: Store>(s: S) {
+    let a = staff(&s, "agent1", Role::Agent).await;
+    for (hash, hours) in [("old", 1), ("live", 10)] {
+        let sess = Session {
+            token_hash: hash.into(),
+            user_id: a.id,
+            created_at: t0(),
+            expires_at: t0() + Duration::hours(hours),
+        };
+        s.create_session(sess).await.unwrap();
+    }
+    assert_eq!(s.purge_expired_sessions(t0() + Duration::hours(2)).await.unwrap(), 1);
+    assert!(s.session("old").await.unwrap().is_none());
+    assert!(s.session("live").await.unwrap().is_some());
+}
+
 /// Every row of every table in the neutral export form.
 pub async fn export_all<S: Store>(s: &S) -> Vec<(String, crate::JsonRow)> {
     let mut out = Vec::new();
@@ -416,7 +445,8 @@ macro_rules! conformance_tests {
             customers_are_found_again_by_phone, idempotency_key_replays_the_first_result,
             concurrent_intake_never_repeats_a_number, actions_chain_their_events,
             refused_actions_change_nothing, action_idempotency_replays, transfers_are_recorded,
-            comments_are_events_too, list_filters_and_pages, audit_streams_every_chain);
+            comments_are_events_too, list_filters_and_pages, audit_streams_every_chain,
+            a_job_runs_on_one_node_and_moves_when_it_dies, expired_sessions_are_purged);
     };
     (@each $make:expr; $($name:ident),+) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

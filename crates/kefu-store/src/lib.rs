@@ -92,6 +92,22 @@ pub trait Store: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = StoreResult<()>> + Send;
     /// After an import: moves id sequences past the imported ids.
     fn finish_import(&self) -> impl Future<Output = StoreResult<()>> + Send;
+
+    // --- background jobs ---
+    /// Takes or renews the lease of `job` for `holder` until `now + ttl`, if
+    /// it is free, expired or already this holder's. True: run the job.
+    fn try_lease(
+        &self,
+        job: &str,
+        holder: &str,
+        now: chrono::DateTime<chrono::Utc>,
+        ttl: chrono::Duration,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Deletes sessions that expired before `now`; returns how many.
+    fn purge_expired_sessions(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
 }
 
 /// A table row in the neutral export form.

@@ -202,6 +202,7 @@ async fn serve<S: Store>(kefu: Kefu<S>, mut cfg: Config, listen: Option<String>,
     }
     let listener =
         tokio::net::TcpListener::bind(&cfg.listen).await.with_context(|| format!("cannot listen on {}", cfg.listen))?;
+    tokio::spawn(kefu_server::jobs::run(kefu.clone()));
     let addr = listener.local_addr()?;
     println!("kefu 客服工单系统已启动 / listening on http://{addr}/");
     kefu_server::serve(listener, kefu_server::router(kefu), async {
