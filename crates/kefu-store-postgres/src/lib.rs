@@ -45,21 +45,23 @@ impl PgStore {
     /// Connects (`postgres://user@host:port/db`, `?options=-c search_path=…`
     /// selects a schema) and applies missing migrations.
     pub async fn connect(url: &str) -> StoreResult<PgStore> {
+        Self::migrate_only(url).await?;
         let config: tokio_postgres::Config =
             url.parse().map_err(|e| StoreError::Backend(format!("invalid PostgreSQL URL: {e}")))?;
-        let store = PgStore { pool: pool(config)? };
-        let mut client = store.client().await?;
-        migrate::migrate(&mut client).await?;
-        Ok(store)
+        Ok(PgStore { pool: pool(config)? })
     }
 
-    /// Applies migrations only, reporting the schema version reached.
+    /// Applies migrations only, on a connection of its own that is closed
+    /// afterwards, reporting the schema version reached.
     pub async fn migrate_only(url: &str) -> StoreResult<i64> {
         let config: tokio_postgres::Config =
             url.parse().map_err(|e| StoreError::Backend(format!("invalid PostgreSQL URL: {e}")))?;
         let (mut client, conn) = config.connect(NoTls).await.map_err(pg)?;
-        tokio::spawn(conn);
-        migrate::migrate(&mut client).await
+        let conn = tokio::spawn(conn);
+        let result = migrate::migrate(&mut client).await;
+        drop(client);
+        let _ = conn.await;
+        result
     }
 
     pub(crate) async fn client(&self) -> StoreResult<deadpool_postgres::Client> {

@@ -17,8 +17,24 @@ pub fn known_version() -> i64 {
     MIGRATIONS.last().map_or(0, |m| m.0)
 }
 
+/// Applies what is missing in one transaction. On any error the
+/// transaction is rolled back explicitly: it holds the migration lock, and
+/// a transaction left open would stall every other node's start.
 pub async fn migrate(client: &mut tokio_postgres::Client) -> StoreResult<i64> {
     let tx = client.transaction().await.map_err(pg)?;
+    match apply(&tx).await {
+        Ok(v) => {
+            tx.commit().await.map_err(pg)?;
+            Ok(v)
+        }
+        Err(e) => {
+            let _ = tx.rollback().await;
+            Err(e)
+        }
+    }
+}
+
+async fn apply(tx: &tokio_postgres::Transaction<'_>) -> StoreResult<i64> {
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await.map_err(pg)?;
     tx.batch_execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
@@ -37,6 +53,5 @@ pub async fn migrate(client: &mut tokio_postgres::Client) -> StoreResult<i64> {
             .map_err(pg)?;
         tracing::info!(version, name, "applied migration");
     }
-    tx.commit().await.map_err(pg)?;
     Ok(known_version())
 }
