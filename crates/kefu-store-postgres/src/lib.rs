@@ -27,6 +27,7 @@ pub use migrate::known_version;
 #[derive(Clone)]
 pub struct PgStore {
     pool: deadpool_postgres::Pool,
+    numbers: std::sync::Arc<tokio::sync::Mutex<tickets::NumberBlock>>,
 }
 
 pub(crate) fn pg(e: tokio_postgres::Error) -> StoreError {
@@ -48,7 +49,7 @@ impl PgStore {
         Self::migrate_only(url).await?;
         let config: tokio_postgres::Config =
             url.parse().map_err(|e| StoreError::Backend(format!("invalid PostgreSQL URL: {e}")))?;
-        Ok(PgStore { pool: pool(config)? })
+        Ok(PgStore { pool: pool(config)?, numbers: Default::default() })
     }
 
     /// Applies migrations only, on a connection of its own that is closed
@@ -109,7 +110,7 @@ impl Store for PgStore {
     }
 
     async fn create_ticket(&self, op: CreateTicket) -> StoreResult<Written> {
-        tickets::create(&mut self.client().await?, op).await
+        tickets::create(&self.numbers, &mut self.client().await?, op).await
     }
     async fn mutate_ticket(&self, op: MutateTicket) -> StoreResult<Written> {
         tickets::mutate(&mut self.client().await?, op).await

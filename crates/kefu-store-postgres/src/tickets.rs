@@ -2,7 +2,7 @@
 
 use crate::pg;
 use crate::rows::{self, json};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::{Client, GenericClient};
 use kefu_domain::TicketId;
 use kefu_domain::action::{TransferChange, diff};
@@ -12,6 +12,7 @@ use kefu_domain::time::shanghai_date;
 use kefu_store::doc::{registration_after, ticket_doc, ticket_from_doc};
 use kefu_store::*;
 use serde_json::{Value, json};
+use tokio::sync::Mutex;
 use tokio_postgres::types::ToSql;
 
 const MAX_DAILY_SEQ: i64 = 999_999;
@@ -85,37 +86,56 @@ async fn upsert_customer(c: &impl GenericClient, n: &NewCustomer, now: DateTime<
     rows::customer(&row, 0)
 }
 
-/// Draws the next number of the Shanghai day in its own short transaction,
-/// so the counter row is locked only for one statement rather than for the
-/// whole intake. Its commit need not wait for the disk: the ticket that
-/// uses the number commits after it, and flushing that commit flushes this
-/// one; a number whose ticket never commits is skipped, never reused.
-async fn next_number(client: &mut Client, now: DateTime<Utc>) -> StoreResult<String> {
+/// Numbers this node has reserved and not yet handed out, for one day.
+#[derive(Debug, Default)]
+pub struct NumberBlock {
+    day: Option<NaiveDate>,
+    next: i64,
+    end: i64,
+}
+
+/// Numbers reserved per round trip to the counter row.
+const BLOCK: i64 = 32;
+
+/// The next ticket number of the Shanghai day. Each node reserves numbers
+/// in blocks from the per-day counter row, in a short transaction of its
+/// own, and hands them out from memory: a number is never issued twice,
+/// across nodes and restarts, and never reused; what a node had reserved
+/// and not used when it stops (or when the day turns) is skipped. The
+/// reservation's commit need not wait for the disk: the ticket that uses the
+/// number commits after it, and flushing that commit flushes this one.
+pub async fn next_number(blocks: &Mutex<NumberBlock>, client: &mut Client, now: DateTime<Utc>) -> StoreResult<String> {
     let day = shanghai_date(now);
-    let tx = client.transaction().await.map_err(pg)?;
-    tx.batch_execute("SET LOCAL synchronous_commit = off").await.map_err(pg)?;
-    let stmt = tx
-        .prepare_cached(
-            "INSERT INTO ticket_numbers (day, last_seq) VALUES ($1, 1)
-             ON CONFLICT (day) DO UPDATE SET last_seq = ticket_numbers.last_seq + 1 RETURNING last_seq",
-        )
-        .await
-        .map_err(pg)?;
-    let seq: i64 = tx.query_one(&stmt, &[&day.format("%Y%m%d").to_string()]).await.map_err(pg)?.get(0);
-    tx.commit().await.map_err(pg)?;
+    let mut block = blocks.lock().await;
+    if block.day != Some(day) || block.next > block.end {
+        let tx = client.transaction().await.map_err(pg)?;
+        tx.batch_execute("SET LOCAL synchronous_commit = off").await.map_err(pg)?;
+        let stmt = tx
+            .prepare_cached(
+                "INSERT INTO ticket_numbers (day, last_seq) VALUES ($1, $2)
+                 ON CONFLICT (day) DO UPDATE SET last_seq = ticket_numbers.last_seq + $2 RETURNING last_seq",
+            )
+            .await
+            .map_err(pg)?;
+        let end: i64 = tx.query_one(&stmt, &[&day.format("%Y%m%d").to_string(), &BLOCK]).await.map_err(pg)?.get(0);
+        tx.commit().await.map_err(pg)?;
+        *block = NumberBlock { day: Some(day), next: end - BLOCK + 1, end };
+    }
+    let seq = block.next;
+    block.next += 1;
     if seq > MAX_DAILY_SEQ {
         return Err(StoreError::Backend(format!("the daily ticket sequence of {day} is exhausted")));
     }
     Ok(format_number(day, seq as u32))
 }
 
-pub async fn create(client: &mut Client, op: CreateTicket) -> StoreResult<Written> {
+pub async fn create(blocks: &Mutex<NumberBlock>, client: &mut Client, op: CreateTicket) -> StoreResult<Written> {
     if let Some(k) = &op.idempotency
         && let Some(w) = stored_response(&*client, k).await?
     {
         return Ok(w);
     }
-    let number = next_number(client, op.now).await?;
+    let number = next_number(blocks, client, op.now).await?;
     let tx = client.transaction().await.map_err(pg)?;
     if let Some(w) = claim(&tx, &op.idempotency, op.now).await? {
         return Ok(w);
