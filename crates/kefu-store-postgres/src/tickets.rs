@@ -10,6 +10,7 @@ use kefu_domain::audit::{AuditEvent, GENESIS};
 use kefu_domain::ticket::{Customer, NewCustomer, Ticket, format_number};
 use kefu_domain::time::shanghai_date;
 use kefu_store::doc::{registration_after, ticket_doc, ticket_from_doc};
+use kefu_store::filter::{Dialect, FilterValue, clauses};
 use kefu_store::*;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
@@ -273,62 +274,46 @@ pub async fn get(c: &impl GenericClient, key: &TicketKey, for_update: bool) -> S
     row.as_ref().map(ticket_row).transpose()
 }
 
-/// WHERE clause and its parameters for a filter.
+struct Postgres;
+
+impl Dialect for Postgres {
+    fn doc_field_contains(field: &str) -> String {
+        format!("strpos(t.doc::json->>'{field}', ?) > 0")
+    }
+}
+
+/// WHERE clause and its parameters; PostgreSQL numbers its placeholders.
 fn conditions(f: &TicketFilter) -> (String, Vec<Box<dyn ToSql + Sync + Send>>) {
-    let mut sql: Vec<String> = Vec::new();
-    let mut args: Vec<Box<dyn ToSql + Sync + Send>> = Vec::new();
-    let mut add = |clause: &str, arg: Box<dyn ToSql + Sync + Send>| {
-        args.push(arg);
-        sql.push(clause.replace('?', &format!("${}", args.len())));
-    };
-    if let Some(v) = &f.status {
-        add("t.status = ?", Box::new(v.clone()));
+    let parts = clauses::<Postgres>(f);
+    if parts.is_empty() {
+        return (String::new(), Vec::new());
     }
-    if let Some(v) = f.ticket_type {
-        add("t.type = ?", Box::new(v.as_str()));
-    }
-    if let Some(v) = f.priority {
-        add("t.priority = ?", Box::new(v.as_str()));
-    }
-    if let Some(v) = f.channel {
-        add("t.channel = ?", Box::new(v.as_str()));
-    }
-    if let Some(v) = f.assignee {
-        add("t.assignee = ?", Box::new(v.0));
-    }
-    if let Some(v) = f.first_owner {
-        add("t.first_owner = ?", Box::new(v.0));
-    }
-    if let Some(v) = &f.customer_phone {
-        add("t.customer_id = (SELECT id FROM customers WHERE phone = ?)", Box::new(v.clone()));
-    }
-    if let Some(v) = &f.number {
-        add("t.number = ?", Box::new(v.clone()));
-    }
-    if let Some(v) = f.created_from {
-        add("t.created_at >= ?", Box::new(v));
-    }
-    if let Some(v) = f.created_to {
-        add("t.created_at <= ?", Box::new(v));
-    }
-    if let Some(v) = f.overdue_at {
-        add("t.next_due_at < ?", Box::new(v));
-    }
-    if let Some(v) = f.due_before {
-        add("t.next_due_at < ?", Box::new(v));
-    }
-    if let Some(v) = &f.q {
-        // Substring search until the full-text index arrives.
-        add("(strpos(t.doc::json->>'title', ?) > 0", Box::new(v.clone()));
-        add("strpos(t.doc::json->>'description', ?) > 0)", Box::new(v.clone()));
-    }
-    if sql.is_empty() {
-        return (String::new(), args);
-    }
-    let joined = sql
-        .join(" AND ")
-        .replace("> 0 AND strpos(t.doc::json->>'description'", "> 0 OR strpos(t.doc::json->>'description'");
-    (format!(" WHERE {joined}"), args)
+    let mut n = 0;
+    let sql: Vec<String> = parts
+        .iter()
+        .map(|(s, _)| {
+            s.split('?').enumerate().fold(String::new(), |mut acc, (i, piece)| {
+                if i > 0 {
+                    n += 1;
+                    acc.push_str(&format!("${n}"));
+                }
+                acc.push_str(piece);
+                acc
+            })
+        })
+        .collect();
+    let args = parts
+        .iter()
+        .flat_map(|(_, v)| v.iter())
+        .map(|v| -> Box<dyn ToSql + Sync + Send> {
+            match v {
+                FilterValue::Text(s) => Box::new(s.clone()),
+                FilterValue::Int(i) => Box::new(*i),
+                FilterValue::Time(t) => Box::new(*t),
+            }
+        })
+        .collect();
+    (format!(" WHERE {}", sql.join(" AND ")), args)
 }
 
 pub async fn list(c: &impl GenericClient, f: &TicketFilter) -> StoreResult<Page<Ticket>> {

@@ -9,6 +9,7 @@ use kefu_domain::ticket::{Customer, NewCustomer, Ticket, format_number};
 use kefu_domain::time::shanghai_date;
 use kefu_domain::{TicketId, UserId};
 use kefu_store::doc::{registration_after, ticket_doc as doc, ticket_from_doc};
+use kefu_store::filter::{Dialect, FilterValue, clauses};
 use kefu_store::*;
 use rusqlite::types::ToSql;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -229,64 +230,33 @@ pub fn get(c: &Connection, key: &TicketKey) -> StoreResult<Option<Ticket>> {
     row.map(decode).transpose()
 }
 
-/// WHERE clause and its parameters for a filter; bare `?` placeholders
-/// bind in order.
+struct Sqlite;
+
+impl Dialect for Sqlite {
+    fn doc_field_contains(field: &str) -> String {
+        format!("instr(json_extract(t.doc, '$.{field}'), ?) > 0")
+    }
+}
+
+/// WHERE clause and its parameters; SQLite binds bare `?` in order.
 fn conditions(f: &TicketFilter) -> (String, Vec<Box<dyn ToSql>>) {
-    let mut sql: Vec<&str> = Vec::new();
-    let mut args: Vec<Box<dyn ToSql>> = Vec::new();
-    let mut add = |clause: &'static str, arg: Box<dyn ToSql>| {
-        sql.push(clause);
-        args.push(arg);
-    };
-    if let Some(v) = &f.status {
-        add("t.status = ?", Box::new(v.clone()));
+    let parts = clauses::<Sqlite>(f);
+    if parts.is_empty() {
+        return (String::new(), Vec::new());
     }
-    if let Some(v) = f.ticket_type {
-        add("t.type = ?", Box::new(v.as_str()));
-    }
-    if let Some(v) = f.priority {
-        add("t.priority = ?", Box::new(v.as_str()));
-    }
-    if let Some(v) = f.channel {
-        add("t.channel = ?", Box::new(v.as_str()));
-    }
-    if let Some(v) = f.assignee {
-        add("t.assignee = ?", Box::new(v.0));
-    }
-    if let Some(v) = f.first_owner {
-        add("t.first_owner = ?", Box::new(v.0));
-    }
-    if let Some(v) = &f.customer_phone {
-        add("t.customer_id = (SELECT id FROM customers WHERE phone = ?)", Box::new(v.clone()));
-    }
-    if let Some(v) = &f.number {
-        add("t.number = ?", Box::new(v.clone()));
-    }
-    if let Some(v) = f.created_from {
-        add("t.created_at >= ?", Box::new(ts(v)));
-    }
-    if let Some(v) = f.created_to {
-        add("t.created_at <= ?", Box::new(ts(v)));
-    }
-    if let Some(v) = f.overdue_at {
-        add("t.next_due_at < ?", Box::new(ts(v)));
-    }
-    if let Some(v) = f.due_before {
-        add("t.next_due_at < ?", Box::new(ts(v)));
-    }
-    if let Some(v) = &f.q {
-        // Substring search until the full-text index arrives.
-        add("(instr(json_extract(t.doc, '$.title'), ?) > 0", Box::new(v.clone()));
-        add("instr(json_extract(t.doc, '$.description'), ?) > 0)", Box::new(v.clone()));
-    }
-    if sql.is_empty() {
-        return (String::new(), args);
-    }
-    let joined = sql.join(" AND ").replace(
-        "> 0 AND instr(json_extract(t.doc, '$.description')",
-        "> 0 OR instr(json_extract(t.doc, '$.description')",
-    );
-    (format!(" WHERE {joined}"), args)
+    let sql: Vec<&str> = parts.iter().map(|(s, _)| s.as_str()).collect();
+    let args = parts
+        .iter()
+        .flat_map(|(_, v)| v.iter())
+        .map(|v| -> Box<dyn ToSql> {
+            match v {
+                FilterValue::Text(s) => Box::new(s.clone()),
+                FilterValue::Int(i) => Box::new(*i),
+                FilterValue::Time(t) => Box::new(ts(*t)),
+            }
+        })
+        .collect();
+    (format!(" WHERE {}", sql.join(" AND ")), args)
 }
 
 pub fn list(c: &Connection, f: &TicketFilter) -> StoreResult<Page<Ticket>> {

@@ -8,6 +8,7 @@
 pub mod conformance;
 pub mod doc;
 pub mod dump;
+pub mod filter;
 mod types;
 
 pub use types::*;

@@ -1,0 +1,69 @@
+//! The list filters of `GET /api/v1/tickets` as SQL clauses over the shared
+//! `tickets t` columns, with `?` for each parameter and backend-neutral
+//! values; each backend numbers the placeholders and binds the values its
+//! own way. The text search clause is the one place the dialects differ.
+
+use crate::TicketFilter;
+use chrono::{DateTime, Utc};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum FilterValue {
+    Text(String),
+    Int(i64),
+    Time(DateTime<Utc>),
+}
+
+/// How a backend takes a JSON field of the ticket document as text.
+pub trait Dialect {
+    /// SQL for "the document field `field` contains the parameter `?`".
+    fn doc_field_contains(field: &str) -> String;
+}
+
+/// The clauses of a filter, ANDed together, each with its parameters.
+pub fn clauses<D: Dialect>(f: &TicketFilter) -> Vec<(String, Vec<FilterValue>)> {
+    use FilterValue::*;
+    let mut out: Vec<(String, Vec<FilterValue>)> = Vec::new();
+    let mut add = |sql: &str, v: FilterValue| out.push((sql.to_string(), vec![v]));
+    if let Some(v) = &f.status {
+        add("t.status = ?", Text(v.clone()));
+    }
+    if let Some(v) = f.ticket_type {
+        add("t.type = ?", Text(v.as_str().into()));
+    }
+    if let Some(v) = f.priority {
+        add("t.priority = ?", Text(v.as_str().into()));
+    }
+    if let Some(v) = f.channel {
+        add("t.channel = ?", Text(v.as_str().into()));
+    }
+    if let Some(v) = f.assignee {
+        add("t.assignee = ?", Int(v.0));
+    }
+    if let Some(v) = f.first_owner {
+        add("t.first_owner = ?", Int(v.0));
+    }
+    if let Some(v) = &f.customer_phone {
+        add("t.customer_id = (SELECT id FROM customers WHERE phone = ?)", Text(v.clone()));
+    }
+    if let Some(v) = &f.number {
+        add("t.number = ?", Text(v.clone()));
+    }
+    if let Some(v) = f.created_from {
+        add("t.created_at >= ?", Time(v));
+    }
+    if let Some(v) = f.created_to {
+        add("t.created_at <= ?", Time(v));
+    }
+    if let Some(v) = f.overdue_at {
+        add("t.next_due_at < ?", Time(v));
+    }
+    if let Some(v) = f.due_before {
+        add("t.next_due_at < ?", Time(v));
+    }
+    if let Some(q) = &f.q {
+        // Substring search until the full-text index arrives.
+        let sql = format!("({} OR {})", D::doc_field_contains("title"), D::doc_field_contains("description"));
+        out.push((sql, vec![Text(q.clone()), Text(q.clone())]));
+    }
+    out
+}
