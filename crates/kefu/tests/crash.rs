@@ -4,93 +4,12 @@
 //! PostgreSQL.
 
 use serde_json::{Value, json};
-use std::path::Path;
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
 
-const KEFU: &str = env!("CARGO_BIN_EXE_kefu");
-const PASSWORD: &str = "Crash-test-1";
+mod common;
 
-/// Where the server keeps its data for one test.
-enum Target {
-    Sqlite(tempfile::TempDir),
-    Postgres(kefu_store_postgres::testing::TestSchema),
-}
-
-impl Target {
-    /// A kefu command pointed at this target's database.
-    fn kefu(&self) -> Command {
-        let mut c = Command::new(KEFU);
-        match self {
-            Target::Sqlite(dir) => c.env("KEFU_DATA_DIR", dir.path()),
-            Target::Postgres(schema) => c.env("KEFU_DATABASE_URL", &schema.url),
-        };
-        c
-    }
-
-    fn sqlite_file(&self) -> std::path::PathBuf {
-        match self {
-            Target::Sqlite(dir) => dir.path().join("kefu.db"),
-            Target::Postgres(_) => unreachable!("not a file"),
-        }
-    }
-}
-
-async fn start(target: &Target) -> (Child, String) {
-    let mut child = target
-        .kefu()
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("KEFU_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start kefu serve");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
-        .await
-        .expect("server started in time")
-        .unwrap()
-        .unwrap();
-    let url = line.split("http://").nth(1).expect("printed URL").trim_end_matches('/').to_string();
-    (child, format!("http://{url}"))
-}
-
-/// A fresh database holding one agent account, made with the CLI.
-async fn with_agent(target: Target) -> Target {
-    let status = target
-        .kefu()
-        .args(["user", "add", "agent1", "--role", "agent", "--password", PASSWORD])
-        .status()
-        .await
-        .unwrap();
-    assert!(status.success());
-    target
-}
-
-async fn sqlite() -> Target {
-    with_agent(Target::Sqlite(tempfile::tempdir().unwrap())).await
-}
-
-async fn postgres() -> Target {
-    with_agent(Target::Postgres(kefu_store_postgres::testing::TestSchema::create().await)).await
-}
-
-async fn login(client: &reqwest::Client, base: &str) -> String {
-    let r: Value = client
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"username": "agent1", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    r["token"].as_str().unwrap().to_string()
-}
+use common::{Target, login};
 
 fn body(i: usize) -> Value {
     json!({
@@ -102,16 +21,16 @@ fn body(i: usize) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_tickets_survive_sigkill_sqlite() {
-    acknowledged_tickets_survive_sigkill(sqlite().await).await;
+    acknowledged_tickets_survive_sigkill(Target::sqlite().await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_tickets_survive_sigkill_postgres() {
-    acknowledged_tickets_survive_sigkill(postgres().await).await;
+    acknowledged_tickets_survive_sigkill(Target::postgres().await).await;
 }
 
 async fn acknowledged_tickets_survive_sigkill(target: Target) {
-    let (mut server, base) = start(&target).await;
+    let (mut server, base) = target.start().await;
     let client = reqwest::Client::new();
     let token = login(&client, &base).await;
 
@@ -149,7 +68,7 @@ async fn acknowledged_tickets_survive_sigkill(target: Target) {
     let acked = acknowledged.lock().unwrap().clone();
     assert!(acked.len() >= 300);
 
-    let (mut server, base) = start(&target).await;
+    let (mut server, base) = target.start().await;
     let token = login(&client, &base).await;
     for number in &acked {
         let r = client.get(format!("{base}/api/v1/tickets/{number}")).bearer_auth(&token).send().await.unwrap();
@@ -175,8 +94,8 @@ async fn acknowledged_tickets_survive_sigkill(target: Target) {
 
 #[tokio::test]
 async fn audit_verify_names_the_first_broken_link() {
-    let target = sqlite().await;
-    let (mut server, base) = start(&target).await;
+    let target = Target::sqlite().await;
+    let (mut server, base) = target.start().await;
     let client = reqwest::Client::new();
     let token = login(&client, &base).await;
     for i in 0..3 {
@@ -194,7 +113,7 @@ async fn audit_verify_names_the_first_broken_link() {
 
 /// Edits an event directly in the database file, as an attacker with file
 /// access could.
-fn tamper(db: &Path) -> usize {
+fn tamper(db: &std::path::Path) -> usize {
     let conn = rusqlite::Connection::open(db).unwrap();
     conn.execute("UPDATE ticket_events SET actor_name = 'mallory' WHERE ticket_id = 2 AND seq = 1", []).unwrap()
 }

@@ -2,45 +2,12 @@
 //! no ticket number twice, no event lost or doubled, idempotency keys
 //! honoured across nodes, every audit chain intact.
 
-use kefu_store_postgres::testing::TestSchema;
 use serde_json::{Value, json};
 use std::collections::HashSet;
-use std::process::Stdio;
-use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
 
-const KEFU: &str = env!("CARGO_BIN_EXE_kefu");
-const PASSWORD: &str = "Node-test-1";
+mod common;
 
-async fn node(url: &str) -> (Child, String) {
-    let mut child = Command::new(KEFU)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("KEFU_DATABASE_URL", url)
-        .env("KEFU_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line()).await.unwrap().unwrap().unwrap();
-    let addr = line.split("http://").nth(1).unwrap().trim_end_matches('/').to_string();
-    (child, format!("http://{addr}"))
-}
-
-async fn login(c: &reqwest::Client, base: &str) -> String {
-    let r: Value = c
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"username": "agent1", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    r["token"].as_str().unwrap().to_string()
-}
+use common::{Target, login};
 
 fn ticket(i: usize) -> Value {
     json!({
@@ -51,16 +18,9 @@ fn ticket(i: usize) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_share_one_database_safely() {
-    let schema = TestSchema::create().await;
-    let status = Command::new(KEFU)
-        .args(["user", "add", "agent1", "--role", "agent", "--password", PASSWORD])
-        .env("KEFU_DATABASE_URL", &schema.url)
-        .status()
-        .await
-        .unwrap();
-    assert!(status.success());
-    let (_a, url_a) = node(&schema.url).await;
-    let (_b, url_b) = node(&schema.url).await;
+    let target = Target::postgres().await;
+    let (_a, url_a) = target.start().await;
+    let (_b, url_b) = target.start().await;
     let client = reqwest::Client::new();
     let nodes = [(url_a.clone(), login(&client, &url_a).await), (url_b.clone(), login(&client, &url_b).await)];
 
@@ -160,8 +120,7 @@ async fn two_nodes_share_one_database_safely() {
         .unwrap();
     assert_eq!(page["total"], 401);
 
-    let verify =
-        Command::new(KEFU).args(["audit", "verify"]).env("KEFU_DATABASE_URL", &schema.url).output().await.unwrap();
+    let verify = target.kefu().args(["audit", "verify"]).output().await.unwrap();
     assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stderr));
     assert!(String::from_utf8_lossy(&verify.stdout).contains("401 tickets, 601 events"));
 }

@@ -1,0 +1,94 @@
+//! Helpers for the tests that run the real `kefu` binary: a fresh database
+//! on either store, `kefu serve` processes on it, and logging in.
+
+#![allow(dead_code)]
+
+use serde_json::{Value, json};
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+pub const KEFU: &str = env!("CARGO_BIN_EXE_kefu");
+pub const PASSWORD: &str = "Binary-test-1";
+
+/// Where the processes of one test keep their data.
+pub enum Target {
+    Sqlite(tempfile::TempDir),
+    Postgres(kefu_store_postgres::testing::TestSchema),
+}
+
+impl Target {
+    /// A fresh SQLite data directory holding one agent account.
+    pub async fn sqlite() -> Target {
+        Target::Sqlite(tempfile::tempdir().unwrap()).with_agent().await
+    }
+
+    /// A fresh PostgreSQL schema holding one agent account.
+    pub async fn postgres() -> Target {
+        Target::Postgres(kefu_store_postgres::testing::TestSchema::create().await).with_agent().await
+    }
+
+    /// A kefu command pointed at this target's database.
+    pub fn kefu(&self) -> Command {
+        let mut c = Command::new(KEFU);
+        match self {
+            Target::Sqlite(dir) => c.env("KEFU_DATA_DIR", dir.path()),
+            Target::Postgres(schema) => c.env("KEFU_DATABASE_URL", &schema.url),
+        };
+        c
+    }
+
+    pub fn sqlite_file(&self) -> std::path::PathBuf {
+        match self {
+            Target::Sqlite(dir) => dir.path().join("kefu.db"),
+            Target::Postgres(_) => unreachable!("not a file"),
+        }
+    }
+
+    async fn with_agent(self) -> Target {
+        let status = self
+            .kefu()
+            .args(["user", "add", "agent1", "--role", "agent", "--password", PASSWORD])
+            .status()
+            .await
+            .unwrap();
+        assert!(status.success());
+        self
+    }
+
+    /// Starts `kefu serve` on a free port; returns the process and its URL.
+    pub async fn start(&self) -> (Child, String) {
+        let mut child = self
+            .kefu()
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("KEFU_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start kefu serve");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+            .await
+            .expect("server started in time")
+            .unwrap()
+            .unwrap();
+        let url = line.split("http://").nth(1).expect("printed URL").trim_end_matches('/').to_string();
+        (child, format!("http://{url}"))
+    }
+}
+
+/// Logs agent1 in; returns the bearer token.
+pub async fn login(client: &reqwest::Client, base: &str) -> String {
+    let r: Value = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"username": "agent1", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    r["token"].as_str().unwrap().to_string()
+}
