@@ -16,6 +16,7 @@ pub mod ids;
 pub mod intake;
 pub mod policy;
 pub mod priority;
+pub mod privacy;
 pub mod ticket;
 pub mod time;
 pub mod validate;

@@ -11,6 +11,9 @@ pub const DEFAULT_POLICY: &str = include_str!("../policy/default.toml");
 #[serde(deny_unknown_fields)]
 pub struct Policy {
     pub priority: PriorityPolicy,
+    /// Absent: every personal field is masked for every role.
+    #[serde(default)]
+    pub privacy: crate::privacy::PrivacyPolicy,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

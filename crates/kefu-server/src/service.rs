@@ -178,7 +178,8 @@ impl<S: Store> Kefu<S> {
         let core = self.core.clone();
         let viewer = viewer.clone();
         Box::new(move |t: &Ticket| {
-            serde_json::to_value(ticket_view(t, &viewer, &core.flows, &core.directory)).unwrap_or(Value::Null)
+            serde_json::to_value(ticket_view(t, &viewer, &core.flows, &core.directory, &core.policy.privacy))
+                .unwrap_or(Value::Null)
         })
     }
 
@@ -318,3 +319,73 @@ impl<S: Store> Kefu<S> {
 /// is unknown.
 const DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$R7dT8KqgRS2U7W4uM1l0mU4P6m8gX0mOQWq6+9YbG1k";
+
+/// What a reveal is about.
+pub enum RevealSubject<'a> {
+    Ticket(&'a str),
+    Customer(kefu_domain::CustomerId),
+}
+
+/// A revealed field, as returned to the caller.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Revealed {
+    pub field: String,
+    pub value: Option<String>,
+    /// The access-log entry that records this view.
+    pub access_log_id: i64,
+}
+
+impl<S: Store> Kefu<S> {
+    /// Shows one personal field in full to a role that may reveal it, and
+    /// records who, when, what and why in the access log first.
+    pub async fn reveal(
+        &self,
+        actor: &Actor,
+        subject: RevealSubject<'_>,
+        field: Option<&str>,
+        reason: Option<&str>,
+    ) -> Result<Revealed, ApiError> {
+        use kefu_domain::privacy::{Access, PersonalField};
+        let field = PersonalField::parse(field.ok_or_else(|| FieldError::required("field"))?)?;
+        let reason = required_text(reason, "reason", 500)?;
+        if self.core.policy.privacy.access(actor.role, field) == Access::Masked {
+            return Err(ApiError::Forbidden {
+                reason: format!("role {} may not reveal {}", actor.role.as_str(), field.as_str()),
+                reason_zh: format!("当前角色无权查看完整的 {}", field.as_str()),
+            });
+        }
+        let (subject, customer, service_number) = match subject {
+            RevealSubject::Ticket(key) => {
+                let t = self.ticket(key).await?;
+                (format!("ticket:{}", t.number), t.customer, t.service_number)
+            }
+            RevealSubject::Customer(id) => {
+                let c = self
+                    .store
+                    .customer_by_id(id)
+                    .await?
+                    .ok_or(ApiError::NotFound { what: "customer", what_zh: "客户" })?;
+                (format!("customer:{}", id.0), c, None)
+            }
+        };
+        let value = match field {
+            PersonalField::Name => Some(customer.name),
+            PersonalField::Phone => Some(customer.phone.as_str().to_string()),
+            PersonalField::IdNumber => customer.id_number.map(|n| n.as_str().to_string()),
+            PersonalField::Address => customer.address,
+            PersonalField::ServiceNumber => service_number,
+        };
+        let entry = AccessEntry {
+            id: 0,
+            at: self.now(),
+            actor: Some(actor.id),
+            actor_name: actor.username.clone(),
+            action: "reveal".into(),
+            subject,
+            field: Some(field.as_str().into()),
+            reason,
+        };
+        let logged = self.store.append_access(entry).await?;
+        Ok(Revealed { field: field.as_str().into(), value, access_log_id: logged.id })
+    }
+}

@@ -4,8 +4,9 @@
 use crate::directory::{Directory, UserSummary};
 use chrono::{DateTime, Utc};
 use kefu_domain::flow::{Actor, FlowSet};
+use kefu_domain::privacy::{Access, PersonalField, PrivacyPolicy};
 use kefu_domain::ticket::{Consent, Customer, Ticket};
-use kefu_domain::{Channel, Priority, TicketId, TicketType};
+use kefu_domain::{Channel, CustomerId, Priority, Role, TicketId, TicketType};
 use serde::Serialize;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -24,8 +25,11 @@ pub struct TicketView {
     pub status_zh: String,
     pub title: String,
     pub description: String,
-    pub customer: Customer,
+    /// Personal fields masked per the caller's role (policy `privacy`).
+    pub customer: CustomerView,
     pub service_number: Option<String>,
+    /// Which personal fields are shown masked to the caller.
+    pub masked_fields: Vec<&'static str>,
     pub occurred_at: Option<DateTime<Utc>>,
     pub location: Option<String>,
     pub consent: Option<Consent>,
@@ -58,7 +62,42 @@ pub struct DeadlineView {
     pub state: String,
 }
 
-pub fn ticket_view(t: &Ticket, viewer: &Actor, flows: &FlowSet, people: &Directory) -> TicketView {
+/// A customer as a role may see them.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CustomerView {
+    pub id: CustomerId,
+    pub name: String,
+    pub phone: String,
+    pub id_number: Option<String>,
+    pub address: Option<String>,
+    pub level: Option<String>,
+}
+
+pub fn customer_view(c: &Customer, role: Role, p: &PrivacyPolicy) -> CustomerView {
+    CustomerView {
+        id: c.id,
+        name: p.show(role, PersonalField::Name, &c.name),
+        phone: p.show(role, PersonalField::Phone, c.phone.as_str()),
+        id_number: c.id_number.as_ref().map(|n| p.show(role, PersonalField::IdNumber, n.as_str())),
+        address: c.address.as_ref().map(|a| p.show(role, PersonalField::Address, a)),
+        level: c.level.clone(),
+    }
+}
+
+/// The personal fields a role sees masked.
+pub fn masked_fields(role: Role, p: &PrivacyPolicy) -> Vec<&'static str> {
+    PersonalField::ALL.iter().filter(|f| p.access(role, **f) != Access::Full).map(|f| f.as_str()).collect()
+}
+
+pub fn ticket_view(
+    t: &Ticket,
+    viewer: &Actor,
+    flows: &FlowSet,
+    people: &Directory,
+    privacy: &PrivacyPolicy,
+) -> TicketView {
+    let role = viewer.role;
+    let text = |s: &str| privacy.show_text(role, s);
     let flow = flows.get(t.ticket_type);
     let status_zh = flow.state(&t.status).map_or_else(|| t.status.clone(), |s| s.zh.clone());
     TicketView {
@@ -72,19 +111,20 @@ pub fn ticket_view(t: &Ticket, viewer: &Actor, flows: &FlowSet, people: &Directo
         priority_zh: t.priority.label_zh(),
         status: t.status.clone(),
         status_zh,
-        title: t.title.clone(),
-        description: t.description.clone(),
-        customer: t.customer.clone(),
-        service_number: t.service_number.clone(),
+        title: text(&t.title),
+        description: text(&t.description),
+        customer: customer_view(&t.customer, role, privacy),
+        service_number: t.service_number.as_ref().map(|n| privacy.show(role, PersonalField::ServiceNumber, n)),
+        masked_fields: masked_fields(role, privacy),
         occurred_at: t.occurred_at,
         location: t.location.clone(),
-        consent: t.consent.clone(),
+        consent: t.consent.clone().map(|c| Consent { evidence: text(&c.evidence), ..c }),
         submitted_by: t.submitted_by.clone(),
         first_owner: people.summary(t.first_owner),
         assignee: t.assignee.map(|a| people.summary(a)),
         tier: t.tier,
         transfer_to: t.transfer_to.map(|a| people.summary(a)),
-        result: t.result.clone(),
+        result: t.result.as_deref().map(text),
         satisfaction: t.satisfaction,
         nps: t.nps,
         appeal_count: t.appeal_count,
@@ -94,5 +134,29 @@ pub fn ticket_view(t: &Ticket, viewer: &Actor, flows: &FlowSet, people: &Directo
         archived_at: t.archived_at,
         deadlines: Vec::new(),
         allowed_actions: flow.allowed_actions(t, viewer).iter().map(|a| a.as_str().to_string()).collect(),
+    }
+}
+
+/// Masks personal data inside stored JSON (audit data, before/after): phone
+/// and ID numbers in every string, and service numbers by their field.
+pub fn mask_json(v: &serde_json::Value, role: Role, p: &PrivacyPolicy) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => Value::String(p.show_text(role, s)),
+        Value::Array(a) => Value::Array(a.iter().map(|x| mask_json(x, role, p)).collect()),
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, x)| {
+                    let masked = match (k.as_str(), x) {
+                        ("service_number", Value::String(s)) => {
+                            Value::String(p.show(role, PersonalField::ServiceNumber, s))
+                        }
+                        _ => mask_json(x, role, p),
+                    };
+                    (k.clone(), masked)
+                })
+                .collect(),
+        ),
+        other => other.clone(),
     }
 }

@@ -4,9 +4,6 @@
 mod common;
 
 use common::*;
-use kefu_domain::TicketId;
-use kefu_domain::audit::AuditEvent;
-use kefu_domain::audit::verify_chain;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -77,9 +74,12 @@ async fn every_type_walks_to_archived_over_http(app: TestApp) {
         assert_eq!(events.len(), path.len() + 1, "{ticket_type}");
         assert_eq!(events[0]["action"], "create");
         assert!(events.iter().all(|e| e["hash"].as_str().unwrap().len() == 64));
-        // The chain served over HTTP verifies as it is.
-        let served: Vec<AuditEvent> = serde_json::from_value(Value::Array(events.clone())).unwrap();
-        verify_chain(TicketId(id.as_i64().unwrap()), &served).unwrap();
+        // The chain links up as served; its content is masked per role, so
+        // hashes are rechecked on the server (`kefu audit verify`).
+        for pair in events.windows(2) {
+            assert_eq!(pair[1]["prev_hash"], pair[0]["hash"]);
+        }
+        assert_eq!(events[0]["after"]["service_number"], "138****5678", "personal data masked in the audit view");
     }
     // Ten channels work; remaining channels on a consultation.
     for ch in &channels[7..] {

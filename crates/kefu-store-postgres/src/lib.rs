@@ -17,7 +17,7 @@ mod users;
 use chrono::{DateTime, Utc};
 use kefu_domain::audit::AuditEvent;
 use kefu_domain::ticket::{Comment, Customer, Ticket, Transfer};
-use kefu_domain::{TicketId, UserId};
+use kefu_domain::{CustomerId, TicketId, UserId};
 use kefu_store::*;
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
@@ -161,5 +161,14 @@ impl Store for PgStore {
     }
     async fn purge_expired_sessions(&self, now: DateTime<Utc>) -> StoreResult<u64> {
         users::purge_expired_sessions(&self.client().await?, now).await
+    }
+    async fn append_access(&self, entry: AccessEntry) -> StoreResult<AccessEntry> {
+        rows::append_access(&self.client().await?, entry).await
+    }
+    async fn access_log(&self, page: u32, per_page: u32) -> StoreResult<Page<AccessEntry>> {
+        rows::access_log(&self.client().await?, page, per_page).await
+    }
+    async fn customer_by_id(&self, id: CustomerId) -> StoreResult<Option<Customer>> {
+        rows::customer_by_id(&self.client().await?, id).await
     }
 }

@@ -6,7 +6,7 @@ use kefu_domain::audit::AuditEvent;
 use kefu_domain::ticket::{Comment, Customer, Transfer};
 use kefu_domain::validate::{IdNumber, Phone};
 use kefu_domain::{CustomerId, TicketId, UserId};
-use kefu_store::{StoreError, StoreResult};
+use kefu_store::{AccessEntry, Page, StoreError, StoreResult};
 use tokio_postgres::Row;
 
 pub fn json(s: &str) -> StoreResult<serde_json::Value> {
@@ -32,6 +32,11 @@ pub fn customer(r: &Row, at: usize) -> StoreResult<Customer> {
 pub async fn customer_by_phone(c: &impl GenericClient, phone: &str) -> StoreResult<Option<Customer>> {
     let sql = format!("SELECT {CUSTOMER_COLS} FROM customers c WHERE c.phone = $1");
     c.query_opt(&sql, &[&phone]).await.map_err(pg)?.map(|r| customer(&r, 0)).transpose()
+}
+
+pub async fn customer_by_id(c: &impl GenericClient, id: CustomerId) -> StoreResult<Option<Customer>> {
+    let sql = format!("SELECT {CUSTOMER_COLS} FROM customers c WHERE c.id = $1");
+    c.query_opt(&sql, &[&id.0]).await.map_err(pg)?.map(|r| customer(&r, 0)).transpose()
 }
 
 const EVENT_COLS: &str = "ticket_id, seq, at, actor, actor_name, action, data, before, after, prev_hash, hash";
@@ -160,4 +165,41 @@ pub async fn comments(c: &impl GenericClient, ticket: TicketId) -> StoreResult<V
             created_at: r.get(5),
         })
         .collect())
+}
+
+pub async fn append_access(c: &impl GenericClient, e: AccessEntry) -> StoreResult<AccessEntry> {
+    let row = c
+        .query_one(
+            "INSERT INTO access_log (at, actor, actor_name, action, subject, field, reason) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+            &[&e.at, &e.actor.map(|a| a.0), &e.actor_name, &e.action, &e.subject, &e.field, &e.reason],
+        )
+        .await
+        .map_err(pg)?;
+    Ok(AccessEntry { id: row.get(0), ..e })
+}
+
+pub async fn access_log(c: &impl GenericClient, page: u32, per_page: u32) -> StoreResult<Page<AccessEntry>> {
+    let total: i64 = c.query_one("SELECT COUNT(*) FROM access_log", &[]).await.map_err(pg)?.get(0);
+    let offset = i64::from(page.saturating_sub(1)) * i64::from(per_page);
+    let rows = c
+        .query(
+            "SELECT id, at, actor, actor_name, action, subject, field, reason FROM access_log ORDER BY id DESC LIMIT $1 OFFSET $2",
+            &[&i64::from(per_page), &offset],
+        )
+        .await
+        .map_err(pg)?;
+    let items = rows
+        .iter()
+        .map(|r| AccessEntry {
+            id: r.get(0),
+            at: r.get(1),
+            actor: r.get::<_, Option<i64>>(2).map(UserId),
+            actor_name: r.get(3),
+            action: r.get(4),
+            subject: r.get(5),
+            field: r.get(6),
+            reason: r.get(7),
+        })
+        .collect();
+    Ok(Page { items, total, page, per_page })
 }

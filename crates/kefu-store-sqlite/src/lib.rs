@@ -18,7 +18,7 @@ mod writer;
 use chrono::{DateTime, Utc};
 use kefu_domain::audit::AuditEvent;
 use kefu_domain::ticket::{Comment, Customer, Ticket, Transfer};
-use kefu_domain::{TicketId, UserId};
+use kefu_domain::{CustomerId, TicketId, UserId};
 use kefu_store::*;
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
@@ -214,5 +214,14 @@ impl Store for SqliteStore {
     }
     async fn purge_expired_sessions(&self, now: DateTime<Utc>) -> StoreResult<u64> {
         self.writer.run(move |c| users::purge_expired_sessions(c, now)).await
+    }
+    async fn append_access(&self, entry: AccessEntry) -> StoreResult<AccessEntry> {
+        self.writer.run(move |c| rows::append_access(c, entry)).await
+    }
+    async fn access_log(&self, page: u32, per_page: u32) -> StoreResult<Page<AccessEntry>> {
+        self.read(move |c| rows::access_log(c, page, per_page)).await
+    }
+    async fn customer_by_id(&self, id: CustomerId) -> StoreResult<Option<Customer>> {
+        self.read(move |c| rows::customer_by_id(c, id)).await
     }
 }

@@ -6,7 +6,7 @@ use kefu_domain::audit::{AuditEvent, canonical_time};
 use kefu_domain::ticket::{Comment, Customer, Transfer};
 use kefu_domain::validate::{IdNumber, Phone};
 use kefu_domain::{CustomerId, TicketId, UserId};
-use kefu_store::{StoreError, StoreResult};
+use kefu_store::{AccessEntry, Page, StoreError, StoreResult};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 pub fn ts(t: DateTime<Utc>) -> String {
@@ -56,6 +56,14 @@ pub fn customer_by_phone(c: &Connection, phone: &str) -> StoreResult<Option<Cust
     c.prepare_cached(&format!("SELECT {CUSTOMER_COLS} FROM customers c WHERE c.phone = ?1"))
         .map_err(backend)?
         .query_row([phone], |r| customer(r, 0))
+        .optional()
+        .map_err(backend)
+}
+
+pub fn customer_by_id(c: &Connection, id: CustomerId) -> StoreResult<Option<Customer>> {
+    c.prepare_cached(&format!("SELECT {CUSTOMER_COLS} FROM customers c WHERE c.id = ?1"))
+        .map_err(backend)?
+        .query_row([id.0], |r| customer(r, 0))
         .optional()
         .map_err(backend)
 }
@@ -180,4 +188,41 @@ pub fn comments(c: &Connection, ticket: TicketId) -> StoreResult<Vec<Comment>> {
     .map_err(backend)?
     .collect::<Result<Vec<_>, _>>()
     .map_err(backend)
+}
+
+pub fn append_access(c: &Connection, e: AccessEntry) -> StoreResult<AccessEntry> {
+    let id: i64 = c
+        .prepare_cached(
+            "INSERT INTO access_log (at, actor, actor_name, action, subject, field, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
+        )
+        .map_err(backend)?
+        .query_row(params![ts(e.at), e.actor.map(|a| a.0), e.actor_name, e.action, e.subject, e.field, e.reason], |r| r.get(0))
+        .map_err(backend)?;
+    Ok(AccessEntry { id, ..e })
+}
+
+pub fn access_log(c: &Connection, page: u32, per_page: u32) -> StoreResult<Page<AccessEntry>> {
+    let total: i64 = c.query_row("SELECT COUNT(*) FROM access_log", [], |r| r.get(0)).map_err(backend)?;
+    let offset = i64::from(page.saturating_sub(1)) * i64::from(per_page);
+    let items = c
+        .prepare_cached(
+            "SELECT id, at, actor, actor_name, action, subject, field, reason FROM access_log ORDER BY id DESC LIMIT ?1 OFFSET ?2",
+        )
+        .map_err(backend)?
+        .query_map(params![per_page, offset], |r| {
+            Ok(AccessEntry {
+                id: r.get(0)?,
+                at: parse_ts(&r.get::<_, String>(1)?)?,
+                actor: r.get::<_, Option<i64>>(2)?.map(UserId),
+                actor_name: r.get(3)?,
+                action: r.get(4)?,
+                subject: r.get(5)?,
+                field: r.get(6)?,
+                reason: r.get(7)?,
+            })
+        })
+        .map_err(backend)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(backend)?;
+    Ok(Page { items, total, page, per_page })
 }

@@ -167,6 +167,8 @@ pub async fn customers_are_found_again_by_phone<S: Store>(s: S) {
     let c = s.customer_by_phone("13912345678").await.unwrap().unwrap();
     assert_eq!(c.id, t1.customer.id);
     assert!(s.customer_by_phone("13900000000").await.unwrap().is_none());
+    assert_eq!(s.customer_by_id(c.id).await.unwrap(), Some(c));
+    assert!(s.customer_by_id(kefu_domain::CustomerId(999_999)).await.unwrap().is_none());
 }
 
 pub async fn idempotency_key_replays_the_first_result<S: Store>(s: S) {
@@ -379,6 +381,28 @@ pub async fn expired_sessions_are_purged<S: Store>(s: S) {
     assert!(s.session("live").await.unwrap().is_some());
 }
 
+pub async fn access_log_appends_and_lists_newest_first<S: Store>(s: S) {
+    let a = staff(&s, "agent1", Role::Agent).await;
+    for (i, field) in ["customer.phone", "customer.id_number", "customer.address"].iter().enumerate() {
+        let e = AccessEntry {
+            id: 0,
+            at: t0() + Duration::minutes(i as i64),
+            actor: Some(a.id),
+            actor_name: a.username.clone(),
+            action: "reveal".into(),
+            subject: "ticket:GD20261122000001".into(),
+            field: Some((*field).into()),
+            reason: "回拨客户核实故障".into(),
+        };
+        assert!(s.append_access(e).await.unwrap().id > 0);
+    }
+    let page = s.access_log(1, 2).await.unwrap();
+    assert_eq!((page.total, page.items.len()), (3, 2));
+    assert_eq!(page.items[0].field.as_deref(), Some("customer.address"));
+    assert_eq!(page.items[0].at, t0() + Duration::minutes(2));
+    assert_eq!(s.access_log(2, 2).await.unwrap().items[0].field.as_deref(), Some("customer.phone"));
+}
+
 /// Every row of every table in the neutral export form.
 pub async fn export_all<S: Store>(s: &S) -> Vec<(String, crate::JsonRow)> {
     let mut out = Vec::new();
@@ -454,7 +478,8 @@ macro_rules! conformance_tests {
             concurrent_intake_never_repeats_a_number, actions_chain_their_events,
             refused_actions_change_nothing, action_idempotency_replays, transfers_are_recorded,
             comments_are_events_too, list_filters_and_pages, audit_streams_every_chain,
-            a_job_runs_on_one_node_and_moves_when_it_dies, expired_sessions_are_purged);
+            a_job_runs_on_one_node_and_moves_when_it_dies, expired_sessions_are_purged,
+            access_log_appends_and_lists_newest_first);
     };
     (@each $make:expr; $($name:ident),+) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -137,6 +137,21 @@ pub const TABLES: &[TableSpec] = &[
         identity: Some("id"),
     },
     TableSpec {
+        name: "access_log",
+        columns: &[
+            ("id", Int),
+            ("at", Time),
+            ("actor", Int),
+            ("actor_name", Text),
+            ("action", Text),
+            ("subject", Text),
+            ("field", Text),
+            ("reason", Text),
+        ],
+        order_by: "id",
+        identity: Some("id"),
+    },
+    TableSpec {
         name: "idempotency_keys",
         columns: &[("user_id", Int), ("key", Text), ("status", Int), ("body", Json), ("created_at", Time)],
         order_by: "user_id, key",

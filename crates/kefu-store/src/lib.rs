@@ -15,7 +15,7 @@ pub use types::*;
 
 use kefu_domain::audit::AuditEvent;
 use kefu_domain::ticket::{Comment, Customer, Ticket, Transfer};
-use kefu_domain::{TicketId, UserId};
+use kefu_domain::{CustomerId, TicketId, UserId};
 use std::future::Future;
 
 /// Errors callers match on. Refusals from a decision closure come back as
@@ -109,6 +109,13 @@ pub trait Store: Clone + Send + Sync + 'static {
         &self,
         now: chrono::DateTime<chrono::Utc>,
     ) -> impl Future<Output = StoreResult<u64>> + Send;
+
+    // --- access log (append-only) ---
+    /// Appends an entry; `entry.id` is ignored and the stored entry returned.
+    fn append_access(&self, entry: AccessEntry) -> impl Future<Output = StoreResult<AccessEntry>> + Send;
+    /// Entries newest first.
+    fn access_log(&self, page: u32, per_page: u32) -> impl Future<Output = StoreResult<Page<AccessEntry>>> + Send;
+    fn customer_by_id(&self, id: CustomerId) -> impl Future<Output = StoreResult<Option<Customer>>> + Send;
 }
 
 /// A table row in the neutral export form.

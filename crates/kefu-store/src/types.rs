@@ -139,3 +139,19 @@ pub struct Page<T> {
     pub page: u32,
     pub per_page: u32,
 }
+
+/// One entry of the access log: a reveal of a personal field or an export.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AccessEntry {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub actor: Option<UserId>,
+    pub actor_name: String,
+    /// `reveal` or `export`.
+    pub action: String,
+    /// What was looked at: `ticket:GD…`, `customer:12`, `all`.
+    pub subject: String,
+    pub field: Option<String>,
+    pub reason: String,
+}

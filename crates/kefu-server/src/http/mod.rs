@@ -2,6 +2,7 @@
 
 mod auth;
 mod meta;
+mod privacy;
 mod staff;
 mod tickets;
 
@@ -23,6 +24,7 @@ use utoipa::OpenApi;
         tickets::events, tickets::transfers,
         staff::users, staff::customer,
         meta::flows, meta::policy, meta::healthz, meta::metrics,
+        privacy::reveal_ticket, privacy::reveal_customer, privacy::access_log,
     ),
     components(schemas(
         crate::error::ErrorBody, crate::view::TicketView, crate::service::LoginResponse,
@@ -53,6 +55,7 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .merge(tickets::router())
         .merge(staff::router())
         .merge(meta::router())
+        .merge(privacy::router())
         .with_state(state)
         .layer(axum::middleware::from_fn_with_state(metrics, crate::metrics::track))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

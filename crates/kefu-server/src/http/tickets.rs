@@ -5,7 +5,7 @@ use crate::AppState;
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, IdempotencyHeader};
-use crate::view::TicketView;
+use crate::view::{TicketView, mask_json};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -231,11 +231,13 @@ pub async fn add_comment<S: Store>(
     responses((status = 200, body = Vec<Comment>)))]
 pub async fn comments<S: Store>(
     State(app): State<AppState<S>>,
-    _user: CurrentUser,
+    user: CurrentUser,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<Comment>>, ApiError> {
     let id = app.kefu.ticket_id(&id).await?;
-    Ok(Json(app.kefu.store.comments(id).await?))
+    let privacy = &app.kefu.core.policy.privacy;
+    let comments = app.kefu.store.comments(id).await?;
+    Ok(Json(comments.into_iter().map(|c| Comment { body: privacy.show_text(user.actor.role, &c.body), ..c }).collect()))
 }
 
 /// The audit trail: every change with actor, time, before/after and hash chain.
@@ -243,11 +245,26 @@ pub async fn comments<S: Store>(
     responses((status = 200, body = Vec<AuditEvent>)))]
 pub async fn events<S: Store>(
     State(app): State<AppState<S>>,
-    _user: CurrentUser,
+    user: CurrentUser,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<AuditEvent>>, ApiError> {
     let id = app.kefu.ticket_id(&id).await?;
-    Ok(Json(app.kefu.store.events(id).await?))
+    let (role, privacy) = (user.actor.role, &app.kefu.core.policy.privacy);
+    // Personal data is masked as everywhere else, so a client cannot
+    // recompute the hashes from what it is shown; `kefu audit verify`
+    // checks the stored chain.
+    let events = app.kefu.store.events(id).await?;
+    Ok(Json(
+        events
+            .into_iter()
+            .map(|e| AuditEvent {
+                data: mask_json(&e.data, role, privacy),
+                before: mask_json(&e.before, role, privacy),
+                after: mask_json(&e.after, role, privacy),
+                ..e
+            })
+            .collect(),
+    ))
 }
 
 /// Transfer records.
@@ -255,9 +272,16 @@ pub async fn events<S: Store>(
     responses((status = 200, body = Vec<Transfer>)))]
 pub async fn transfers<S: Store>(
     State(app): State<AppState<S>>,
-    _user: CurrentUser,
+    user: CurrentUser,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<Transfer>>, ApiError> {
     let id = app.kefu.ticket_id(&id).await?;
-    Ok(Json(app.kefu.store.transfers(id).await?))
+    let text = |s: &str| app.kefu.core.policy.privacy.show_text(user.actor.role, s);
+    let transfers = app.kefu.store.transfers(id).await?;
+    Ok(Json(
+        transfers
+            .into_iter()
+            .map(|t| Transfer { reason: text(&t.reason), result: t.result.as_deref().map(text), ..t })
+            .collect(),
+    ))
 }

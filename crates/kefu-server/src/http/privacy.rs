@@ -1,0 +1,80 @@
+//! Revealing personal fields (with a reason, logged) and the access log.
+
+use crate::AppState;
+use crate::auth::CurrentUser;
+use crate::error::ApiError;
+use crate::extract::ApiJson;
+use crate::service::{RevealSubject, Revealed};
+use axum::extract::{Path, Query, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use kefu_domain::{CustomerId, Role};
+use kefu_store::{AccessEntry, Page, Store};
+use serde::Deserialize;
+
+pub fn router<S: Store>() -> Router<AppState<S>> {
+    Router::new()
+        .route("/api/v1/tickets/{id}/reveal", post(reveal_ticket::<S>))
+        .route("/api/v1/customers/{id}/reveal", post(reveal_customer::<S>))
+        .route("/api/v1/access-log", get(access_log::<S>))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct RevealBody {
+    /// customer.name, customer.phone, customer.id_number, customer.address or service_number
+    field: Option<String>,
+    /// Why the full value is needed; kept in the access log.
+    reason: Option<String>,
+}
+
+/// Reveal one personal field of a ticket's customer in full (logged).
+#[utoipa::path(post, path = "/api/v1/tickets/{id}/reveal", tag = "privacy", request_body = RevealBody, security(("bearer" = [])),
+    params(("id" = String, Path)), responses((status = 200, body = Revealed), (status = 403, body = crate::error::ErrorBody)))]
+pub async fn reveal_ticket<S: Store>(
+    State(app): State<AppState<S>>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<RevealBody>,
+) -> Result<Json<Revealed>, ApiError> {
+    let r =
+        app.kefu.reveal(&user.actor, RevealSubject::Ticket(&id), body.field.as_deref(), body.reason.as_deref()).await?;
+    Ok(Json(r))
+}
+
+/// Reveal one personal field of a customer in full (logged).
+#[utoipa::path(post, path = "/api/v1/customers/{id}/reveal", tag = "privacy", request_body = RevealBody, security(("bearer" = [])),
+    params(("id" = i64, Path)), responses((status = 200, body = Revealed), (status = 403, body = crate::error::ErrorBody)))]
+pub async fn reveal_customer<S: Store>(
+    State(app): State<AppState<S>>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    ApiJson(body): ApiJson<RevealBody>,
+) -> Result<Json<Revealed>, ApiError> {
+    let subject = RevealSubject::Customer(CustomerId(id));
+    Ok(Json(app.kefu.reveal(&user.actor, subject, body.field.as_deref(), body.reason.as_deref()).await?))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct PageQuery {
+    page: Option<u32>,
+    per_page: Option<u32>,
+}
+
+/// Every reveal and export: who, when, what, why. Administrators and quality inspectors only.
+#[utoipa::path(get, path = "/api/v1/access-log", tag = "privacy", params(PageQuery), security(("bearer" = [])),
+    responses((status = 200, body = Vec<AccessEntry>), (status = 403, body = crate::error::ErrorBody)))]
+pub async fn access_log<S: Store>(
+    State(app): State<AppState<S>>,
+    user: CurrentUser,
+    Query(q): Query<PageQuery>,
+) -> Result<Json<Page<AccessEntry>>, ApiError> {
+    if !matches!(user.actor.role, Role::Admin | Role::Inspector) {
+        return Err(ApiError::Forbidden {
+            reason: "only administrators and quality inspectors read the access log".into(),
+            reason_zh: "仅系统管理员和质检员可查看访问日志".into(),
+        });
+    }
+    let page = q.page.unwrap_or(1).max(1);
+    let per_page = q.per_page.unwrap_or(50).clamp(1, 500);
+    Ok(Json(app.kefu.store.access_log(page, per_page).await?))
+}
