@@ -57,6 +57,9 @@ enum Command {
         /// Output file
         #[arg(long)]
         out: std::path::PathBuf,
+        /// Why the data leaves the system; kept in the access log.
+        #[arg(long)]
+        reason: String,
     },
     /// Load a file written by `kefu export` into an empty database.
     Import {
@@ -172,7 +175,7 @@ async fn run<S: Store>(store: S, cfg: &Config, command: Command) -> Result<()> {
         Command::Serve { listen, demo } => serve(kefu, cfg.clone(), listen, demo).await,
         Command::User { command } => user(&kefu, command).await,
         Command::Audit { command: AuditCommand::Verify } => audit::verify(&kefu.store).await,
-        Command::Export { out } => transfer::export(&kefu.store, &out).await,
+        Command::Export { out, reason } => transfer::export(&kefu, &out, &reason).await,
         Command::Import { input } => transfer::import(&kefu.store, &input).await,
         Command::Migrate | Command::Bench { .. } => {
             unreachable!("handled before a store is opened")

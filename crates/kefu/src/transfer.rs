@@ -8,7 +8,25 @@ use kefu_store::{JsonRow, Store};
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::Path;
 
-pub async fn export<S: Store>(store: &S, out: &Path) -> Result<()> {
+/// Writes every table to `out`, after recording the export in the access
+/// log (who: the operating-system user running the command).
+pub async fn export<S: Store>(kefu: &kefu_server::Kefu<S>, out: &Path, reason: &str) -> Result<()> {
+    let store = &kefu.store;
+    let reason =
+        kefu_domain::validate::required_text(Some(reason), "reason", 500).map_err(|e| anyhow::anyhow!(e.message))?;
+    let who = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    store
+        .append_access(kefu_store::AccessEntry {
+            id: 0,
+            at: kefu.now(),
+            actor: None,
+            actor_name: format!("cli:{who}"),
+            action: "export".into(),
+            subject: format!("all data to {}", out.display()),
+            field: None,
+            reason,
+        })
+        .await?;
     let file = std::fs::File::create(out).with_context(|| format!("cannot create {}", out.display()))?;
     let mut w = BufWriter::new(file);
     let mut total = 0u64;
