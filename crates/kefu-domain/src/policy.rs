@@ -11,9 +11,29 @@ pub const DEFAULT_POLICY: &str = include_str!("../policy/default.toml");
 #[serde(deny_unknown_fields)]
 pub struct Policy {
     pub priority: PriorityPolicy,
+    #[serde(default)]
+    pub security: SecurityPolicy,
     /// Absent: every personal field is masked for every role.
     #[serde(default)]
     pub privacy: crate::privacy::PrivacyPolicy,
+}
+
+/// Login protection (issue 4 hardening): the numbers are policy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecurityPolicy {
+    /// Wrong passwords in a row that lock an account.
+    pub max_failed_logins: u32,
+    /// How long a locked account stays locked.
+    pub lockout_minutes: u32,
+    /// Login attempts one client address may make per minute (per node).
+    pub login_attempts_per_minute: u32,
+}
+
+impl Default for SecurityPolicy {
+    fn default() -> Self {
+        SecurityPolicy { max_failed_logins: 5, lockout_minutes: 15, login_attempts_per_minute: 30 }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -121,6 +121,33 @@ impl SessionCache {
     }
 }
 
+/// Login attempts per client address in the last minute, on this node.
+#[derive(Default)]
+pub struct LoginLimiter(Mutex<HashMap<std::net::IpAddr, Vec<DateTime<Utc>>>>);
+
+impl LoginLimiter {
+    /// Counts an attempt; refuses it once `per_minute` were made in the
+    /// last minute.
+    pub fn check(&self, ip: std::net::IpAddr, now: DateTime<Utc>, per_minute: u32) -> Result<(), ApiError> {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() > 10_000 {
+            map.retain(|_, v| v.iter().any(|t| (now - *t).num_seconds() < 60));
+        }
+        let attempts = map.entry(ip).or_default();
+        attempts.retain(|t| (now - *t).num_seconds() < 60);
+        if attempts.len() >= per_minute as usize {
+            let oldest = attempts.first().copied().unwrap_or(now);
+            return Err(ApiError::RateLimited {
+                retry_after_secs: (60 - (now - oldest).num_seconds()).max(1) as u64,
+                message: "too many login attempts from this address; wait a minute".into(),
+                message_zh: "该地址登录尝试过于频繁，请稍后再试".into(),
+            });
+        }
+        attempts.push(now);
+        Ok(())
+    }
+}
+
 /// The authenticated staff member behind the bearer token.
 pub struct CurrentUser {
     pub actor: Actor,

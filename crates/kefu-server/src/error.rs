@@ -29,6 +29,8 @@ pub enum ApiError {
     Conflict { constraint: String },
     #[error("request body too large")]
     TooLarge { limit: usize },
+    #[error("too many requests")]
+    RateLimited { retry_after_secs: u64, message: String, message_zh: String },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -133,6 +135,14 @@ impl ApiError {
                 format!("the request body exceeds {limit} bytes"),
                 format!("请求体超过 {limit} 字节上限"),
             ),
+            ApiError::RateLimited { retry_after_secs, message, message_zh } => Body {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                code: "rate_limited",
+                message,
+                message_zh,
+                field: None,
+                details: json!({"retry_after_secs": retry_after_secs}),
+            },
             ApiError::Internal(m) => {
                 tracing::error!(error = %m, "internal error");
                 plain(
@@ -148,12 +158,22 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let retry_after = match &self {
+            ApiError::RateLimited { retry_after_secs, .. } => Some(*retry_after_secs),
+            _ => None,
+        };
         let b = self.body();
         let mut error = json!({"code": b.code, "message": b.message, "message_zh": b.message_zh, "details": b.details});
         if let Some(f) = b.field {
             error["field"] = json!(f);
         }
-        (b.status, axum::Json(json!({ "error": error }))).into_response()
+        let mut response = (b.status, axum::Json(json!({ "error": error }))).into_response();
+        if let Some(secs) = retry_after
+            && let Ok(v) = axum::http::HeaderValue::from_str(&secs.to_string())
+        {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+        }
+        response
     }
 }
 

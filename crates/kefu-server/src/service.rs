@@ -41,6 +41,7 @@ pub struct Core {
     pub clock: Arc<dyn Clock>,
     pub directory: Directory,
     pub sessions: SessionCache,
+    pub login_limiter: crate::auth::LoginLimiter,
     pub settings: Settings,
 }
 
@@ -75,7 +76,15 @@ impl<S: Store> Kefu<S> {
         for u in store.list_users().await? {
             directory.remember(&u);
         }
-        let core = Core { flows, policy, clock, directory, sessions: SessionCache::default(), settings };
+        let core = Core {
+            flows,
+            policy,
+            clock,
+            directory,
+            sessions: SessionCache::default(),
+            login_limiter: Default::default(),
+            settings,
+        };
         Ok(Kefu { store, core: Arc::new(core) })
     }
 
@@ -131,19 +140,46 @@ impl<S: Store> Kefu<S> {
         Ok(self.store.set_password(user.id, hash).await?)
     }
 
-    pub async fn login(&self, username: &str, password: &str) -> Result<LoginResponse, ApiError> {
+    /// Checks a password. Wrong passwords count against the account (in the
+    /// store, so across nodes) and lock it per the security policy; a
+    /// client address is limited in how often it may try.
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+        client: Option<std::net::IpAddr>,
+    ) -> Result<LoginResponse, ApiError> {
         const BAD: ApiError =
             ApiError::Unauthorized { message: "wrong username or password", message_zh: "用户名或密码错误" };
+        let now = self.now();
+        let security = &self.core.policy.security;
+        if let Some(ip) = client {
+            self.core.login_limiter.check(ip, now, security.login_attempts_per_minute)?;
+        }
         let user = self.store.user_by_username(username).await?;
+        if let Some(until) = user.as_ref().and_then(|u| u.locked_until).filter(|t| *t > now) {
+            return Err(locked(until, now));
+        }
         // Verify even for unknown users, so timing does not reveal who exists.
         let hash = user.as_ref().map_or_else(|| DUMMY_HASH.to_string(), |u| u.password_hash.clone());
         let pw = password.to_string();
         let ok = tokio::task::spawn_blocking(move || verify_password(&pw, &hash))
             .await
             .map_err(|e| ApiError::Internal(e.to_string()))?;
-        let user = user.filter(|u| ok && u.active).ok_or(BAD)?;
+        let Some(user) = user.filter(|u| u.active) else { return Err(BAD) };
+        if !ok {
+            let lock = Duration::minutes(i64::from(security.lockout_minutes));
+            if let Some(until) = self.store.record_login_failure(user.id, now, security.max_failed_logins, lock).await?
+            {
+                tracing::warn!(user = %user.id, "account locked after repeated wrong passwords");
+                return Err(locked(until, now));
+            }
+            return Err(BAD);
+        }
+        if user.failed_logins > 0 || user.locked_until.is_some() {
+            self.store.reset_login_failures(user.id).await?;
+        }
         let token = new_token()?;
-        let now = self.now();
         let expires_at = now + self.core.settings.token_ttl;
         self.store
             .create_session(Session { token_hash: token_hash(&token), user_id: user.id, created_at: now, expires_at })
@@ -312,6 +348,17 @@ impl<S: Store> Kefu<S> {
                 status,
             })
             .await?)
+    }
+}
+
+fn locked(until: DateTime<Utc>, now: DateTime<Utc>) -> ApiError {
+    ApiError::RateLimited {
+        retry_after_secs: (until - now).num_seconds().max(1) as u64,
+        message: format!("the account is locked after repeated wrong passwords until {}", until.to_rfc3339()),
+        message_zh: format!(
+            "密码错误次数过多，账号已锁定至 {}",
+            until.with_timezone(&kefu_domain::time::shanghai()).format("%Y-%m-%d %H:%M")
+        ),
     }
 }
 

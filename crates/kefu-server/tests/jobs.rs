@@ -17,8 +17,8 @@ async fn session_purge_runs_on_one_node<S: Store>(store: S) {
         .unwrap();
     let node_b = Kefu::new(store, FlowSet::defaults(), Policy::defaults(), clock.clone(), settings).await.unwrap();
     node_a.add_user("agent1", Role::Agent, None, "Test-pass-1").await.unwrap();
-    node_a.login("agent1", "Test-pass-1").await.unwrap();
-    node_b.login("agent1", "Test-pass-1").await.unwrap();
+    node_a.login("agent1", "Test-pass-1", None).await.unwrap();
+    node_b.login("agent1", "Test-pass-1", None).await.unwrap();
     assert_eq!(jobs::tick(&node_a, "a").await.unwrap(), Some(0), "nothing expired yet");
     clock.advance(chrono::Duration::minutes(3));
     assert_eq!(jobs::tick(&node_b, "b").await.unwrap(), None, "node a holds the lease");

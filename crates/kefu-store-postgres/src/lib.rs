@@ -171,4 +171,16 @@ impl Store for PgStore {
     async fn customer_by_id(&self, id: CustomerId) -> StoreResult<Option<Customer>> {
         rows::customer_by_id(&self.client().await?, id).await
     }
+    async fn record_login_failure(
+        &self,
+        id: UserId,
+        now: DateTime<Utc>,
+        max: u32,
+        lock: chrono::Duration,
+    ) -> StoreResult<Option<DateTime<Utc>>> {
+        users::record_login_failure(&self.client().await?, id, now, max, lock).await
+    }
+    async fn reset_login_failures(&self, id: UserId) -> StoreResult<()> {
+        users::reset_login_failures(&self.client().await?, id).await
+    }
 }

@@ -7,7 +7,7 @@ use kefu_domain::{Role, UserId};
 use kefu_store::{NewUser, Session, StoreError, StoreResult, User};
 use tokio_postgres::Row;
 
-const COLS: &str = "id, username, display_name, role, active, password_hash, created_at";
+const COLS: &str = "id, username, display_name, role, active, password_hash, created_at, failed_logins, locked_until";
 
 fn user(r: &Row) -> StoreResult<User> {
     let role: String = r.get(3);
@@ -19,6 +19,8 @@ fn user(r: &Row) -> StoreResult<User> {
         active: r.get(4),
         password_hash: r.get(5),
         created_at: r.get(6),
+        failed_logins: r.get(7),
+        locked_until: r.get(8),
     })
 }
 
@@ -105,4 +107,30 @@ pub async fn try_lease(
 
 pub async fn purge_expired_sessions(c: &impl GenericClient, now: DateTime<Utc>) -> StoreResult<u64> {
     c.execute("DELETE FROM sessions WHERE expires_at <= $1", &[&now]).await.map_err(pg)
+}
+
+pub async fn record_login_failure(
+    c: &impl GenericClient,
+    id: UserId,
+    now: DateTime<Utc>,
+    max: u32,
+    lock: chrono::Duration,
+) -> StoreResult<Option<DateTime<Utc>>> {
+    let row = c
+        .query_one(
+            "UPDATE users SET
+               locked_until = CASE WHEN failed_logins + 1 >= $2 THEN $3 ELSE locked_until END,
+               failed_logins = CASE WHEN failed_logins + 1 >= $2 THEN 0 ELSE failed_logins + 1 END
+             WHERE id = $1 RETURNING locked_until",
+            &[&id.0, &i64::from(max), &(now + lock)],
+        )
+        .await
+        .map_err(pg)?;
+    let locked: Option<DateTime<Utc>> = row.get(0);
+    Ok(locked.filter(|t| *t > now))
+}
+
+pub async fn reset_login_failures(c: &impl GenericClient, id: UserId) -> StoreResult<()> {
+    c.execute("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1", &[&id.0]).await.map_err(pg)?;
+    Ok(())
 }

@@ -224,4 +224,16 @@ impl Store for SqliteStore {
     async fn customer_by_id(&self, id: CustomerId) -> StoreResult<Option<Customer>> {
         self.read(move |c| rows::customer_by_id(c, id)).await
     }
+    async fn record_login_failure(
+        &self,
+        id: UserId,
+        now: DateTime<Utc>,
+        max: u32,
+        lock: chrono::Duration,
+    ) -> StoreResult<Option<DateTime<Utc>>> {
+        self.writer.run(move |c| users::record_login_failure(c, id, now, max, lock)).await
+    }
+    async fn reset_login_failures(&self, id: UserId) -> StoreResult<()> {
+        self.writer.run(move |c| users::reset_login_failures(c, id)).await
+    }
 }

@@ -7,7 +7,7 @@ use kefu_domain::{Role, UserId};
 use kefu_store::{NewUser, Session, StoreResult, User};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-const COLS: &str = "id, username, display_name, role, active, password_hash, created_at";
+const COLS: &str = "id, username, display_name, role, active, password_hash, created_at, failed_logins, locked_until";
 
 fn user(r: &Row) -> rusqlite::Result<User> {
     let role: String = r.get(3)?;
@@ -20,6 +20,8 @@ fn user(r: &Row) -> rusqlite::Result<User> {
         active: r.get(4)?,
         password_hash: r.get(5)?,
         created_at: parse_ts(&r.get::<_, String>(6)?)?,
+        failed_logins: r.get(7)?,
+        locked_until: crate::rows::opt_ts(r.get(8)?)?,
     })
 }
 
@@ -115,4 +117,30 @@ pub fn try_lease(
 pub fn purge_expired_sessions(c: &Connection, now: DateTime<Utc>) -> StoreResult<u64> {
     let n = c.execute("DELETE FROM sessions WHERE expires_at <= ?1", [ts(now)]).map_err(backend)?;
     Ok(n as u64)
+}
+
+pub fn record_login_failure(
+    c: &Connection,
+    id: UserId,
+    now: DateTime<Utc>,
+    max: u32,
+    lock: chrono::Duration,
+) -> StoreResult<Option<DateTime<Utc>>> {
+    let locked: Option<String> = c
+        .prepare_cached(
+            "UPDATE users SET
+               locked_until = CASE WHEN failed_logins + 1 >= ?2 THEN ?3 ELSE locked_until END,
+               failed_logins = CASE WHEN failed_logins + 1 >= ?2 THEN 0 ELSE failed_logins + 1 END
+             WHERE id = ?1 RETURNING locked_until",
+        )
+        .map_err(backend)?
+        .query_row(params![id.0, max, ts(now + lock)], |r| r.get(0))
+        .map_err(backend)?;
+    let locked = crate::rows::opt_ts(locked).map_err(backend)?;
+    Ok(locked.filter(|t| *t > now))
+}
+
+pub fn reset_login_failures(c: &Connection, id: UserId) -> StoreResult<()> {
+    c.execute("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = ?1", [id.0]).map_err(backend)?;
+    Ok(())
 }

@@ -403,6 +403,21 @@ pub async fn access_log_appends_and_lists_newest_first<S: Store>(s: S) {
     assert_eq!(s.access_log(2, 2).await.unwrap().items[0].field.as_deref(), Some("customer.phone"));
 }
 
+pub async fn wrong_passwords_lock_an_account<S: Store>(s: S) {
+    let a = staff(&s, "agent1", Role::Agent).await;
+    let lock = Duration::minutes(15);
+    for _ in 0..4 {
+        assert_eq!(s.record_login_failure(a.id, t0(), 5, lock).await.unwrap(), None);
+    }
+    assert_eq!(s.user_by_id(a.id).await.unwrap().unwrap().failed_logins, 4);
+    assert_eq!(s.record_login_failure(a.id, t0(), 5, lock).await.unwrap(), Some(t0() + lock));
+    let u = s.user_by_id(a.id).await.unwrap().unwrap();
+    assert_eq!((u.failed_logins, u.locked_until), (0, Some(t0() + lock)));
+    s.reset_login_failures(a.id).await.unwrap();
+    let u = s.user_by_id(a.id).await.unwrap().unwrap();
+    assert_eq!((u.failed_logins, u.locked_until), (0, None));
+}
+
 /// Every row of every table in the neutral export form.
 pub async fn export_all<S: Store>(s: &S) -> Vec<(String, crate::JsonRow)> {
     let mut out = Vec::new();
@@ -479,7 +494,7 @@ macro_rules! conformance_tests {
             refused_actions_change_nothing, action_idempotency_replays, transfers_are_recorded,
             comments_are_events_too, list_filters_and_pages, audit_streams_every_chain,
             a_job_runs_on_one_node_and_moves_when_it_dies, expired_sessions_are_purged,
-            access_log_appends_and_lists_newest_first);
+            access_log_appends_and_lists_newest_first, wrong_passwords_lock_an_account);
     };
     (@each $make:expr; $($name:ident),+) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

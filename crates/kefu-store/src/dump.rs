@@ -41,6 +41,8 @@ pub const TABLES: &[TableSpec] = &[
             ("active", Bool),
             ("password_hash", Text),
             ("created_at", Time),
+            ("failed_logins", Int),
+            ("locked_until", Time),
         ],
         order_by: "id",
         identity: Some("id"),

@@ -116,6 +116,19 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// Entries newest first.
     fn access_log(&self, page: u32, per_page: u32) -> impl Future<Output = StoreResult<Page<AccessEntry>>> + Send;
     fn customer_by_id(&self, id: CustomerId) -> impl Future<Output = StoreResult<Option<Customer>>> + Send;
+
+    // --- login protection ---
+    /// Counts a wrong password; at `max` in a row the account locks until
+    /// `now + lock` and the count starts again. Returns the lock, if any.
+    fn record_login_failure(
+        &self,
+        id: UserId,
+        now: chrono::DateTime<chrono::Utc>,
+        max: u32,
+        lock: chrono::Duration,
+    ) -> impl Future<Output = StoreResult<Option<chrono::DateTime<chrono::Utc>>>> + Send;
+    /// A successful login clears the count.
+    fn reset_login_failures(&self, id: UserId) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
 /// A table row in the neutral export form.

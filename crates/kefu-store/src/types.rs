@@ -18,6 +18,11 @@ pub struct User {
     #[serde(skip)]
     pub password_hash: String,
     pub created_at: DateTime<Utc>,
+    /// Wrong passwords in a row since the last success or lock.
+    #[serde(skip)]
+    pub failed_logins: i64,
+    #[serde(skip)]
+    pub locked_until: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone)]

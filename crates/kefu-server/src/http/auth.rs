@@ -6,7 +6,7 @@ use crate::directory::UserSummary;
 use crate::error::ApiError;
 use crate::extract::ApiJson;
 use crate::service::LoginResponse;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -31,11 +31,12 @@ pub struct LoginBody {
     responses((status = 200, body = LoginResponse), (status = 401, body = crate::error::ErrorBody)))]
 pub async fn login<S: Store>(
     State(app): State<AppState<S>>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
     ApiJson(body): ApiJson<LoginBody>,
 ) -> Result<Json<LoginResponse>, ApiError> {
     let username = body.username.ok_or_else(|| kefu_domain::FieldError::required("username"))?;
     let password = body.password.ok_or_else(|| kefu_domain::FieldError::required("password"))?;
-    Ok(Json(app.kefu.login(&username, &password).await?))
+    Ok(Json(app.kefu.login(&username, &password, Some(peer.ip())).await?))
 }
 
 /// End this session: the token stops working.
