@@ -72,7 +72,13 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next
     let method = req.method().to_string();
     let route =
         req.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
-    let response = next.run(req).await;
-    metrics.observe(&method, &route, response.status().as_u16(), start.elapsed().as_secs_f64());
+    // The span names the route template, never the concrete path: paths
+    // hold ticket numbers and query strings may hold phone numbers.
+    let span = tracing::info_span!("request", %method, %route);
+    let response = tracing::Instrument::instrument(next.run(req), span.clone()).await;
+    let status = response.status().as_u16();
+    let secs = start.elapsed().as_secs_f64();
+    metrics.observe(&method, &route, status, secs);
+    span.in_scope(|| tracing::debug!(status, ms = secs * 1e3, "handled"));
     response
 }

@@ -59,12 +59,17 @@ impl Target {
 
     /// Starts `kefu serve` on a free port; returns the process and its URL.
     pub async fn start(&self) -> (Child, String) {
+        self.start_logging("warn", Stdio::null()).await
+    }
+
+    /// Starts `kefu serve` logging at `level` into `log`.
+    pub async fn start_logging(&self, level: &str, log: Stdio) -> (Child, String) {
         let mut child = self
             .kefu()
             .args(["serve", "--listen", "127.0.0.1:0"])
-            .env("KEFU_LOG", "warn")
+            .env("KEFU_LOG", level)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(log)
             .kill_on_drop(true)
             .spawn()
             .expect("start kefu serve");
