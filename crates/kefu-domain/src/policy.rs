@@ -13,9 +13,27 @@ pub struct Policy {
     pub priority: PriorityPolicy,
     #[serde(default)]
     pub security: SecurityPolicy,
+    /// Absent: no authenticated endpoint is open to anyone.
+    #[serde(default)]
+    pub access: AccessPolicy,
     /// Absent: every personal field is masked for every role.
     #[serde(default)]
     pub privacy: crate::privacy::PrivacyPolicy,
+}
+
+/// Which roles may call which endpoint, keyed `"METHOD /path/{template}"`.
+/// An endpoint the table does not name is closed to every role.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessPolicy {
+    pub endpoints: std::collections::BTreeMap<String, Vec<crate::Role>>,
+}
+
+impl AccessPolicy {
+    /// None: the endpoint has no rule (closed). Some(allowed?) otherwise.
+    pub fn allows(&self, endpoint: &str, role: crate::Role) -> Option<bool> {
+        self.endpoints.get(endpoint).map(|roles| roles.contains(&role))
+    }
 }
 
 /// Login protection (issue 4 hardening): the numbers are policy.

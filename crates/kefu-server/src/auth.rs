@@ -149,6 +149,7 @@ impl LoginLimiter {
 }
 
 /// The authenticated staff member behind the bearer token.
+#[derive(Clone)]
 pub struct CurrentUser {
     pub actor: Actor,
     pub token_hash: String,
@@ -162,17 +163,28 @@ const NO_TOKEN: ApiError = ApiError::Unauthorized {
 impl<S: Store> FromRequestParts<AppState<S>> for CurrentUser {
     type Rejection = ApiError;
 
+    /// The access middleware has usually authenticated the request already.
     async fn from_request_parts(parts: &mut Parts, state: &AppState<S>) -> Result<Self, ApiError> {
-        let token = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or(NO_TOKEN)?;
-        let hash = token_hash(token.trim());
-        let actor = state.kefu.authenticate(&hash).await?.ok_or(NO_TOKEN)?;
-        Ok(CurrentUser { actor, token_hash: hash })
+        if let Some(user) = parts.extensions.get::<CurrentUser>() {
+            return Ok(user.clone());
+        }
+        authenticate(state, &parts.headers).await
     }
+}
+
+/// The user behind the request's bearer token, or 401.
+pub async fn authenticate<S: Store>(
+    state: &AppState<S>,
+    headers: &axum::http::HeaderMap,
+) -> Result<CurrentUser, ApiError> {
+    let token = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(NO_TOKEN)?;
+    let hash = token_hash(token.trim());
+    let actor = state.kefu.authenticate(&hash).await?.ok_or(NO_TOKEN)?;
+    Ok(CurrentUser { actor, token_hash: hash })
 }
 
 impl<S: Store> crate::service::Kefu<S> {

@@ -7,10 +7,15 @@ mod staff;
 mod tickets;
 
 use crate::AppState;
+use crate::auth::authenticate;
+use crate::error::ApiError;
 use crate::extract::BODY_LIMIT;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use kefu_store::Store;
 use tower_http::set_header::SetResponseHeaderLayer;
 use utoipa::OpenApi;
@@ -48,6 +53,44 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
+/// Endpoints anyone may call; every other one needs a token and a rule in
+/// the policy's `[access.endpoints]` table.
+pub const PUBLIC: &[&str] =
+    &["GET /", "GET /healthz", "GET /metrics", "GET /api/openapi.json", "POST /api/v1/auth/login"];
+
+/// Enforces the endpoint table: authenticate, then allow the role only if
+/// the table names it for this endpoint. No rule means closed.
+async fn authorize<S: Store>(State(state): State<AppState<S>>, mut req: Request, next: Next) -> Response {
+    let Some(path) = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()) else {
+        return next.run(req).await;
+    };
+    let endpoint = format!("{} {path}", req.method());
+    if PUBLIC.contains(&endpoint.as_str()) {
+        return next.run(req).await;
+    }
+    let user = match authenticate(&state, req.headers()).await {
+        Ok(u) => u,
+        Err(e) => return e.into_response(),
+    };
+    let role = user.actor.role;
+    match state.kefu.core.policy.access.allows(&endpoint, role) {
+        Some(true) => {
+            req.extensions_mut().insert(user);
+            next.run(req).await
+        }
+        Some(false) => ApiError::Forbidden {
+            reason: format!("role {} may not call {endpoint}", role.as_str()),
+            reason_zh: format!("角色“{}”无权访问该接口", role.label_zh()),
+        }
+        .into_response(),
+        None => ApiError::Forbidden {
+            reason: format!("no access rule for {endpoint}; it is closed"),
+            reason_zh: "该接口未配置访问规则，已禁止访问".into(),
+        }
+        .into_response(),
+    }
+}
+
 pub fn router<S: Store>(state: AppState<S>) -> Router {
     let metrics = state.metrics.clone();
     Router::new()
@@ -56,6 +99,7 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .merge(staff::router())
         .merge(meta::router())
         .merge(privacy::router())
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), authorize::<S>))
         .with_state(state)
         .layer(axum::middleware::from_fn_with_state(metrics, crate::metrics::track))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
