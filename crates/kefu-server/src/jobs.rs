@@ -35,12 +35,42 @@ pub async fn tick<S: Store>(kefu: &Kefu<S>, node: &str) -> Result<Option<u64>, A
     Ok(Some(purged))
 }
 
+/// Customers re-encrypted per batch (each batch is one short transaction).
+const REENCRYPT_BATCH: u32 = 500;
+
+/// Brings every customer under the active encryption key: rows written
+/// before encryption, or under a key since rotated. Runs on one node at a
+/// time; returns how many rows it re-encrypted, or None without the lease.
+pub async fn reencrypt<S: Store>(kefu: &Kefu<S>, node: &str) -> Result<Option<u64>, ApiError> {
+    let now = kefu.now();
+    if !kefu.store.try_lease("reencrypt", node, now, Duration::seconds(LEASE)).await? {
+        return Ok(None);
+    }
+    let mut total = 0;
+    loop {
+        let n = kefu.store.reencrypt_customers(REENCRYPT_BATCH).await?;
+        total += n;
+        if n < u64::from(REENCRYPT_BATCH) {
+            break;
+        }
+        // Renew the lease between batches of a long run.
+        kefu.store.try_lease("reencrypt", node, kefu.now(), Duration::seconds(LEASE)).await?;
+    }
+    if total > 0 {
+        tracing::info!(total, "re-encrypted customer records under the active key");
+    }
+    Ok(Some(total))
+}
+
 /// Runs the jobs until the process ends.
 pub async fn run<S: Store>(kefu: Kefu<S>) {
     let node = node_name();
     loop {
         if let Err(e) = tick(&kefu, &node).await {
-            tracing::warn!(error = %e, "background job failed; will retry");
+            tracing::warn!(error = %e, "session purge failed; will retry");
+        }
+        if let Err(e) = reencrypt(&kefu, &node).await {
+            tracing::warn!(error = %e, "re-encryption failed; will retry");
         }
         tokio::time::sleep(PERIOD).await;
     }

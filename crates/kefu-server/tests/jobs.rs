@@ -36,11 +36,17 @@ async fn session_purge_runs_on_one_node<S: Store>(store: S) {
 #[tokio::test]
 async fn sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    session_purge_runs_on_one_node(kefu_store_sqlite::SqliteStore::open(dir.path().join("k.db")).unwrap()).await;
+    session_purge_runs_on_one_node(
+        kefu_store_sqlite::SqliteStore::open(dir.path().join("k.db"), kefu_store::crypto::test_cipher()).unwrap(),
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn postgres() {
     let schema = kefu_store_postgres::testing::TestSchema::create().await;
-    session_purge_runs_on_one_node(kefu_store_postgres::PgStore::connect(&schema.url).await.unwrap()).await;
+    session_purge_runs_on_one_node(
+        kefu_store_postgres::PgStore::connect(&schema.url, kefu_store::crypto::test_cipher()).await.unwrap(),
+    )
+    .await;
 }

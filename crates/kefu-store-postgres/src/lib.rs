@@ -18,6 +18,7 @@ use chrono::{DateTime, Utc};
 use kefu_domain::audit::AuditEvent;
 use kefu_domain::ticket::{Comment, Customer, Ticket, Transfer};
 use kefu_domain::{CustomerId, TicketId, UserId};
+use kefu_store::crypto::FieldCipher;
 use kefu_store::*;
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
@@ -28,6 +29,7 @@ pub use migrate::known_version;
 pub struct PgStore {
     pool: deadpool_postgres::Pool,
     numbers: std::sync::Arc<tokio::sync::Mutex<tickets::NumberBlock>>,
+    cipher: std::sync::Arc<FieldCipher>,
 }
 
 pub(crate) fn pg(e: tokio_postgres::Error) -> StoreError {
@@ -45,11 +47,12 @@ const POOL_SIZE: usize = 16;
 impl PgStore {
     /// Connects (`postgres://user@host:port/db`, `?options=-c search_path=…`
     /// selects a schema) and applies missing migrations.
-    pub async fn connect(url: &str) -> StoreResult<PgStore> {
+    /// `cipher` encrypts and decrypts the sensitive customer fields.
+    pub async fn connect(url: &str, cipher: std::sync::Arc<FieldCipher>) -> StoreResult<PgStore> {
         Self::migrate_only(url).await?;
         let config: tokio_postgres::Config =
             url.parse().map_err(|e| StoreError::Backend(format!("invalid PostgreSQL URL: {e}")))?;
-        Ok(PgStore { pool: pool(config)?, numbers: Default::default() })
+        Ok(PgStore { pool: pool(config)?, numbers: Default::default(), cipher })
     }
 
     /// Applies migrations only, on a connection of its own that is closed
@@ -110,16 +113,16 @@ impl Store for PgStore {
     }
 
     async fn create_ticket(&self, op: CreateTicket) -> StoreResult<Written> {
-        tickets::create(&self.numbers, &mut self.client().await?, op).await
+        tickets::create(&self.numbers, &mut self.client().await?, op, &self.cipher).await
     }
     async fn mutate_ticket(&self, op: MutateTicket) -> StoreResult<Written> {
-        tickets::mutate(&mut self.client().await?, op).await
+        tickets::mutate(&mut self.client().await?, op, &self.cipher).await
     }
     async fn ticket(&self, key: TicketKey) -> StoreResult<Option<Ticket>> {
-        tickets::get(&self.client().await?, &key, false).await
+        tickets::get(&self.client().await?, &key, false, &self.cipher).await
     }
     async fn list_tickets(&self, filter: TicketFilter) -> StoreResult<Page<Ticket>> {
-        tickets::list(&self.client().await?, &filter).await
+        tickets::list(&self.client().await?, &filter, &self.cipher).await
     }
     async fn events(&self, ticket: TicketId) -> StoreResult<Vec<AuditEvent>> {
         rows::events(&self.client().await?, Some(ticket), None, i64::MAX).await
@@ -131,7 +134,7 @@ impl Store for PgStore {
         rows::comments(&self.client().await?, ticket).await
     }
     async fn customer_by_phone(&self, phone: &str) -> StoreResult<Option<Customer>> {
-        rows::customer_by_phone(&self.client().await?, phone).await
+        rows::customer_by_phone(&self.client().await?, phone, &self.cipher).await
     }
     async fn ticket_count(&self) -> StoreResult<i64> {
         Ok(self.client().await?.query_one("SELECT COUNT(*) FROM tickets", &[]).await.map_err(pg)?.get(0))
@@ -169,7 +172,7 @@ impl Store for PgStore {
         rows::access_log(&self.client().await?, page, per_page).await
     }
     async fn customer_by_id(&self, id: CustomerId) -> StoreResult<Option<Customer>> {
-        rows::customer_by_id(&self.client().await?, id).await
+        rows::customer_by_id(&self.client().await?, id, &self.cipher).await
     }
     async fn record_login_failure(
         &self,
@@ -182,5 +185,8 @@ impl Store for PgStore {
     }
     async fn reset_login_failures(&self, id: UserId) -> StoreResult<()> {
         users::reset_login_failures(&self.client().await?, id).await
+    }
+    async fn reencrypt_customers(&self, batch: u32) -> StoreResult<u64> {
+        rows::reencrypt_customers(&mut self.client().await?, batch, &self.cipher).await
     }
 }

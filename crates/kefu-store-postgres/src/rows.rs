@@ -4,8 +4,9 @@ use crate::pg;
 use deadpool_postgres::GenericClient;
 use kefu_domain::audit::AuditEvent;
 use kefu_domain::ticket::{Comment, Customer, Transfer};
-use kefu_domain::validate::{IdNumber, Phone};
 use kefu_domain::{CustomerId, TicketId, UserId};
+use kefu_store::crypto::FieldCipher;
+use kefu_store::doc::{RawCustomer, open_customer, phone_index, seal_customer};
 use kefu_store::{AccessEntry, Page, StoreError, StoreResult};
 use tokio_postgres::Row;
 
@@ -15,28 +16,82 @@ pub fn json(s: &str) -> StoreResult<serde_json::Value> {
 
 pub const CUSTOMER_COLS: &str = "c.id, c.name, c.phone, c.id_number, c.address, c.level";
 
-/// Reads the customer columns starting at `at`.
-pub fn customer(r: &Row, at: usize) -> StoreResult<Customer> {
-    let conv = |e: kefu_domain::FieldError| StoreError::Backend(format!("stored customer is invalid: {}", e.message));
-    let id_number: Option<String> = r.get(at + 3);
-    Ok(Customer {
-        id: CustomerId(r.get(at)),
+/// Reads the customer columns starting at `at`, still encrypted.
+pub fn raw_customer(r: &Row, at: usize) -> RawCustomer {
+    RawCustomer {
+        id: r.get(at),
         name: r.get(at + 1),
-        phone: Phone::parse(r.get(at + 2), "phone").map_err(conv)?,
-        id_number: id_number.map(|n| IdNumber::parse(&n, "id_number")).transpose().map_err(conv)?,
+        phone: r.get(at + 2),
+        id_number: r.get(at + 3),
         address: r.get(at + 4),
         level: r.get(at + 5),
-    })
+    }
 }
 
-pub async fn customer_by_phone(c: &impl GenericClient, phone: &str) -> StoreResult<Option<Customer>> {
-    let sql = format!("SELECT {CUSTOMER_COLS} FROM customers c WHERE c.phone = $1");
-    c.query_opt(&sql, &[&phone]).await.map_err(pg)?.map(|r| customer(&r, 0)).transpose()
+pub async fn customer_by_phone(
+    c: &impl GenericClient,
+    phone: &str,
+    cipher: &FieldCipher,
+) -> StoreResult<Option<Customer>> {
+    let sql = format!("SELECT {CUSTOMER_COLS} FROM customers c WHERE c.phone_idx = $1");
+    let row = c.query_opt(&sql, &[&phone_index(cipher, phone)]).await.map_err(pg)?;
+    row.map(|r| open_customer(raw_customer(&r, 0), cipher)).transpose()
 }
 
-pub async fn customer_by_id(c: &impl GenericClient, id: CustomerId) -> StoreResult<Option<Customer>> {
+pub async fn customer_by_id(
+    c: &impl GenericClient,
+    id: CustomerId,
+    cipher: &FieldCipher,
+) -> StoreResult<Option<Customer>> {
     let sql = format!("SELECT {CUSTOMER_COLS} FROM customers c WHERE c.id = $1");
-    c.query_opt(&sql, &[&id.0]).await.map_err(pg)?.map(|r| customer(&r, 0)).transpose()
+    let row = c.query_opt(&sql, &[&id.0]).await.map_err(pg)?;
+    row.map(|r| open_customer(raw_customer(&r, 0), cipher)).transpose()
+}
+
+/// Re-encrypts up to `batch` customers whose sensitive fields are not yet
+/// under the active key (or not encrypted at all), filling the indexes.
+/// Rows are locked and skipped if another node holds them.
+pub async fn reencrypt_customers(
+    client: &mut deadpool_postgres::Client,
+    batch: u32,
+    cipher: &FieldCipher,
+) -> StoreResult<u64> {
+    let prefix = format!("enc:{}:%", cipher.active_key());
+    let tx = client.transaction().await.map_err(pg)?;
+    let due = tx
+        .query(
+            &format!(
+                "SELECT {CUSTOMER_COLS} FROM customers c
+                 WHERE c.phone_idx IS NULL OR c.phone NOT LIKE $1
+                    OR (c.id_number IS NOT NULL AND c.id_number NOT LIKE $1)
+                    OR (c.address IS NOT NULL AND c.address NOT LIKE $1)
+                 ORDER BY c.id LIMIT $2 FOR UPDATE SKIP LOCKED"
+            ),
+            &[&prefix, &i64::from(batch)],
+        )
+        .await
+        .map_err(pg)?;
+    for row in &due {
+        let raw = raw_customer(row, 0);
+        let id = raw.id;
+        let cu = open_customer(raw, cipher)?;
+        let new = kefu_domain::ticket::NewCustomer {
+            name: cu.name,
+            phone: cu.phone,
+            id_number: cu.id_number,
+            address: cu.address,
+            level: cu.level,
+        };
+        let s = seal_customer(&new, cipher);
+        tx.execute(
+            "UPDATE customers SET phone = $2, phone_idx = $3, id_number = $4, id_idx = $5, address = $6 WHERE id = $1",
+            &[&id, &s.phone, &s.phone_idx, &s.id_number, &s.id_idx, &s.address],
+        )
+        .await
+        .map_err(pg)?;
+    }
+    tx.commit().await.map_err(pg)?;
+    Ok(due.len() as u64)
 }
 
 const EVENT_COLS: &str = "ticket_id, seq, at, actor, actor_name, action, data, before, after, prev_hash, hash";

@@ -9,7 +9,8 @@ use kefu_domain::action::{TransferChange, diff};
 use kefu_domain::audit::{AuditEvent, GENESIS};
 use kefu_domain::ticket::{Customer, NewCustomer, Ticket, format_number};
 use kefu_domain::time::shanghai_date;
-use kefu_store::doc::{registration_after, ticket_doc, ticket_from_doc};
+use kefu_store::crypto::FieldCipher;
+use kefu_store::doc::{open_customer, phone_index, registration_after, seal_customer, ticket_doc, ticket_from_doc};
 use kefu_store::filter::{Dialect, FilterValue, clauses};
 use kefu_store::*;
 use serde_json::{Value, json};
@@ -62,14 +63,23 @@ async fn remember(c: &impl GenericClient, key: &Option<IdempotencyKey>, status: 
     Ok(())
 }
 
-async fn upsert_customer(c: &impl GenericClient, n: &NewCustomer, now: DateTime<Utc>) -> StoreResult<Customer> {
+/// Finds the customer by phone (its blind index), updating what the new
+/// contact told us, or creates them. Sensitive fields are stored encrypted.
+async fn upsert_customer(
+    c: &impl GenericClient,
+    n: &NewCustomer,
+    now: DateTime<Utc>,
+    cipher: &FieldCipher,
+) -> StoreResult<Customer> {
+    let s = seal_customer(n, cipher);
     let stmt = c
         .prepare_cached(
-            "INSERT INTO customers AS c (name, phone, id_number, address, level, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $6)
-             ON CONFLICT (phone) DO UPDATE SET
+            "INSERT INTO customers AS c (name, phone, phone_idx, id_number, id_idx, address, level, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
+             ON CONFLICT (phone_idx) DO UPDATE SET
                name = excluded.name,
                id_number = COALESCE(excluded.id_number, c.id_number),
+               id_idx = COALESCE(excluded.id_idx, c.id_idx),
                address = COALESCE(excluded.address, c.address),
                level = COALESCE(excluded.level, c.level),
                updated_at = excluded.updated_at
@@ -78,13 +88,10 @@ async fn upsert_customer(c: &impl GenericClient, n: &NewCustomer, now: DateTime<
         .await
         .map_err(pg)?;
     let row = c
-        .query_one(
-            &stmt,
-            &[&n.name, &n.phone.as_str(), &n.id_number.as_ref().map(|i| i.as_str()), &n.address, &n.level, &now],
-        )
+        .query_one(&stmt, &[&s.name, &s.phone, &s.phone_idx, &s.id_number, &s.id_idx, &s.address, &s.level, &now])
         .await
         .map_err(pg)?;
-    rows::customer(&row, 0)
+    open_customer(rows::raw_customer(&row, 0), cipher)
 }
 
 /// Numbers this node has reserved and not yet handed out, for one day.
@@ -130,7 +137,12 @@ pub async fn next_number(blocks: &Mutex<NumberBlock>, client: &mut Client, now: 
     Ok(format_number(day, seq as u32))
 }
 
-pub async fn create(blocks: &Mutex<NumberBlock>, client: &mut Client, op: CreateTicket) -> StoreResult<Written> {
+pub async fn create(
+    blocks: &Mutex<NumberBlock>,
+    client: &mut Client,
+    op: CreateTicket,
+    cipher: &FieldCipher,
+) -> StoreResult<Written> {
     if let Some(k) = &op.idempotency
         && let Some(w) = stored_response(&*client, k).await?
     {
@@ -141,7 +153,7 @@ pub async fn create(blocks: &Mutex<NumberBlock>, client: &mut Client, op: Create
     if let Some(w) = claim(&tx, &op.idempotency, op.now).await? {
         return Ok(w);
     }
-    let customer = upsert_customer(&tx, &op.ticket.customer, op.now).await?;
+    let customer = upsert_customer(&tx, &op.ticket.customer, op.now, cipher).await?;
     let ticket = op.ticket.into_ticket(TicketId(0), number, customer, &op.initial_state, op.actor.id, op.now);
     let stmt = tx
         .prepare_cached(
@@ -188,13 +200,13 @@ pub async fn create(blocks: &Mutex<NumberBlock>, client: &mut Client, op: Create
     Ok(Written::New { ticket: Box::new(ticket), body })
 }
 
-pub async fn mutate(client: &mut Client, op: MutateTicket) -> StoreResult<Written> {
+pub async fn mutate(client: &mut Client, op: MutateTicket, cipher: &FieldCipher) -> StoreResult<Written> {
     let tx = client.transaction().await.map_err(pg)?;
     if let Some(w) = claim(&tx, &op.idempotency, op.now).await? {
         return Ok(w);
     }
     // The row lock serialises every change of this ticket across nodes.
-    let before = get(&tx, &TicketKey::Id(op.ticket), true).await?.ok_or(StoreError::NotFound)?;
+    let before = get(&tx, &TicketKey::Id(op.ticket), true, cipher).await?.ok_or(StoreError::NotFound)?;
     let m = (op.decide)(&before)?;
     let t = &m.ticket;
     tx.execute(
@@ -260,18 +272,23 @@ async fn record_transfer(
 
 const TICKET_SELECT: &str = "SELECT t.id, t.doc, c.id, c.name, c.phone, c.id_number, c.address, c.level FROM tickets t JOIN customers c ON c.id = t.customer_id";
 
-fn ticket_row(r: &tokio_postgres::Row) -> StoreResult<Ticket> {
-    ticket_from_doc(r.get(0), r.get(1), rows::customer(r, 2)?)
+fn ticket_row(r: &tokio_postgres::Row, cipher: &FieldCipher) -> StoreResult<Ticket> {
+    ticket_from_doc(r.get(0), r.get(1), open_customer(rows::raw_customer(r, 2), cipher)?)
 }
 
-pub async fn get(c: &impl GenericClient, key: &TicketKey, for_update: bool) -> StoreResult<Option<Ticket>> {
+pub async fn get(
+    c: &impl GenericClient,
+    key: &TicketKey,
+    for_update: bool,
+    cipher: &FieldCipher,
+) -> StoreResult<Option<Ticket>> {
     let lock = if for_update { " FOR UPDATE OF t" } else { "" };
     let row = match key {
         TicketKey::Id(id) => c.query_opt(&format!("{TICKET_SELECT} WHERE t.id = $1{lock}"), &[&id.0]).await,
         TicketKey::Number(n) => c.query_opt(&format!("{TICKET_SELECT} WHERE t.number = $1{lock}"), &[n]).await,
     }
     .map_err(pg)?;
-    row.as_ref().map(ticket_row).transpose()
+    row.as_ref().map(|r| ticket_row(r, cipher)).transpose()
 }
 
 struct Postgres;
@@ -316,13 +333,21 @@ fn conditions(f: &TicketFilter) -> (String, Vec<Box<dyn ToSql + Sync + Send>>) {
     (format!(" WHERE {}", sql.join(" AND ")), args)
 }
 
-pub async fn list(c: &impl GenericClient, f: &TicketFilter) -> StoreResult<Page<Ticket>> {
+pub async fn list(c: &impl GenericClient, f: &TicketFilter, cipher: &FieldCipher) -> StoreResult<Page<Ticket>> {
+    // Phone lookups go through the blind index.
+    let f = &TicketFilter { customer_phone: f.customer_phone.as_deref().map(|p| phone_index(cipher, p)), ..f.clone() };
     let (cond, args) = conditions(f);
     let params: Vec<&(dyn ToSql + Sync)> = args.iter().map(|b| b.as_ref() as &(dyn ToSql + Sync)).collect();
     let total: i64 = c.query_one(&format!("SELECT COUNT(*) FROM tickets t{cond}"), &params).await.map_err(pg)?.get(0);
     let offset = i64::from(f.page.saturating_sub(1)) * i64::from(f.per_page);
     let sql =
         format!("{TICKET_SELECT}{cond} ORDER BY t.created_at DESC, t.id DESC LIMIT {} OFFSET {offset}", f.per_page);
-    let items = c.query(&sql, &params).await.map_err(pg)?.iter().map(ticket_row).collect::<StoreResult<Vec<_>>>()?;
+    let items = c
+        .query(&sql, &params)
+        .await
+        .map_err(pg)?
+        .iter()
+        .map(|r| ticket_row(r, cipher))
+        .collect::<StoreResult<Vec<_>>>()?;
     Ok(Page { items, total, page: f.page, per_page: f.per_page })
 }

@@ -6,7 +6,8 @@ use kefu_store_postgres::testing::TestSchema;
 
 async fn fresh() -> (PgStore, TestSchema) {
     let schema = TestSchema::create().await;
-    let store = PgStore::connect(&schema.url).await.expect("connect to the test schema");
+    let store =
+        PgStore::connect(&schema.url, kefu_store::crypto::test_cipher()).await.expect("connect to the test schema");
     (store, schema)
 }
 
@@ -18,7 +19,7 @@ async fn a_database_from_a_newer_kefu_is_refused() {
     let (client, conn) = tokio_postgres::connect(&schema.url, tokio_postgres::NoTls).await.unwrap();
     tokio::spawn(conn);
     client.execute("INSERT INTO schema_migrations (version, name) VALUES (99, 'future')", &[]).await.unwrap();
-    match PgStore::connect(&schema.url).await {
+    match PgStore::connect(&schema.url, kefu_store::crypto::test_cipher()).await {
         Err(kefu_store::StoreError::SchemaTooNew { found: 99, known }) => {
             assert_eq!(known, kefu_store_postgres::known_version())
         }

@@ -19,6 +19,7 @@ use chrono::{DateTime, Utc};
 use kefu_domain::audit::AuditEvent;
 use kefu_domain::ticket::{Comment, Customer, Ticket, Transfer};
 use kefu_domain::{CustomerId, TicketId, UserId};
+use kefu_store::crypto::FieldCipher;
 use kefu_store::*;
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
@@ -30,6 +31,7 @@ pub use migrate::known_version;
 pub struct SqliteStore {
     writer: writer::Writer,
     readers: Arc<ReadPool>,
+    cipher: Arc<FieldCipher>,
 }
 
 pub(crate) fn backend(e: rusqlite::Error) -> StoreError {
@@ -48,7 +50,7 @@ fn unique_constraint_name(msg: &str) -> String {
     let cols = msg.trim_start_matches("UNIQUE constraint failed: ");
     match cols {
         "users.username" => "users_username_key",
-        "customers.phone" => "customers_phone_key",
+        "customers.phone_idx" => "customers_phone_key",
         "tickets.number" => "tickets_number_key",
         "idempotency_keys.user_id, idempotency_keys.key" => "idempotency_keys_pkey",
         other => other,
@@ -69,13 +71,15 @@ fn open_connection(path: &Path) -> StoreResult<Connection> {
 
 impl SqliteStore {
     /// Opens (creating if needed) the database file and applies migrations.
-    pub fn open(path: impl Into<PathBuf>) -> StoreResult<SqliteStore> {
+    /// `cipher` encrypts and decrypts the sensitive customer fields.
+    pub fn open(path: impl Into<PathBuf>, cipher: Arc<FieldCipher>) -> StoreResult<SqliteStore> {
         let path = path.into();
         let mut conn = open_connection(&path)?;
         migrate::migrate(&mut conn)?;
         Ok(SqliteStore {
             writer: writer::Writer::spawn(conn),
             readers: Arc::new(ReadPool { path, idle: Mutex::new(Vec::new()) }),
+            cipher,
         })
     }
 
@@ -156,16 +160,20 @@ impl Store for SqliteStore {
     }
 
     async fn create_ticket(&self, op: CreateTicket) -> StoreResult<Written> {
-        self.writer.run(move |c| tickets::create(c, op)).await
+        let k = self.cipher.clone();
+        self.writer.run(move |c| tickets::create(c, op, &k)).await
     }
     async fn mutate_ticket(&self, op: MutateTicket) -> StoreResult<Written> {
-        self.writer.run(move |c| tickets::mutate(c, op)).await
+        let k = self.cipher.clone();
+        self.writer.run(move |c| tickets::mutate(c, op, &k)).await
     }
     async fn ticket(&self, key: TicketKey) -> StoreResult<Option<Ticket>> {
-        self.read(move |c| tickets::get(c, &key)).await
+        let k = self.cipher.clone();
+        self.read(move |c| tickets::get(c, &key, &k)).await
     }
     async fn list_tickets(&self, filter: TicketFilter) -> StoreResult<Page<Ticket>> {
-        self.read(move |c| tickets::list(c, &filter)).await
+        let k = self.cipher.clone();
+        self.read(move |c| tickets::list(c, &filter, &k)).await
     }
     async fn events(&self, ticket: TicketId) -> StoreResult<Vec<AuditEvent>> {
         self.read(move |c| rows::events(c, Some(ticket), None, u32::MAX)).await
@@ -178,7 +186,8 @@ impl Store for SqliteStore {
     }
     async fn customer_by_phone(&self, phone: &str) -> StoreResult<Option<Customer>> {
         let p = phone.to_string();
-        self.read(move |c| rows::customer_by_phone(c, &p)).await
+        let k = self.cipher.clone();
+        self.read(move |c| rows::customer_by_phone(c, &p, &k)).await
     }
     async fn ticket_count(&self) -> StoreResult<i64> {
         self.read(|c| c.query_row("SELECT COUNT(*) FROM tickets", [], |r| r.get(0)).map_err(backend)).await
@@ -222,7 +231,8 @@ impl Store for SqliteStore {
         self.read(move |c| rows::access_log(c, page, per_page)).await
     }
     async fn customer_by_id(&self, id: CustomerId) -> StoreResult<Option<Customer>> {
-        self.read(move |c| rows::customer_by_id(c, id)).await
+        let k = self.cipher.clone();
+        self.read(move |c| rows::customer_by_id(c, id, &k)).await
     }
     async fn record_login_failure(
         &self,
@@ -235,5 +245,9 @@ impl Store for SqliteStore {
     }
     async fn reset_login_failures(&self, id: UserId) -> StoreResult<()> {
         self.writer.run(move |c| users::reset_login_failures(c, id)).await
+    }
+    async fn reencrypt_customers(&self, batch: u32) -> StoreResult<u64> {
+        let k = self.cipher.clone();
+        self.writer.run(move |c| rows::reencrypt_customers(c, batch, &k)).await
     }
 }

@@ -10,6 +10,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (2, "job_leases", include_str!("../migrations/0002_job_leases.sql")),
     (3, "access_log", include_str!("../migrations/0003_access_log.sql")),
     (4, "login_lockout", include_str!("../migrations/0004_login_lockout.sql")),
+    (5, "encrypted_customers", include_str!("../migrations/0005_encrypted_customers.sql")),
 ];
 
 pub fn known_version() -> i64 {

@@ -4,8 +4,9 @@ use crate::backend;
 use chrono::{DateTime, Utc};
 use kefu_domain::audit::{AuditEvent, canonical_time};
 use kefu_domain::ticket::{Comment, Customer, Transfer};
-use kefu_domain::validate::{IdNumber, Phone};
 use kefu_domain::{CustomerId, TicketId, UserId};
+use kefu_store::crypto::FieldCipher;
+use kefu_store::doc::{RawCustomer, open_customer, phone_index, seal_customer};
 use kefu_store::{AccessEntry, Page, StoreError, StoreResult};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
@@ -34,38 +35,78 @@ pub fn decode_err(what: &str, e: impl std::fmt::Display) -> StoreError {
 
 pub const CUSTOMER_COLS: &str = "c.id, c.name, c.phone, c.id_number, c.address, c.level";
 
-/// Reads the customer columns starting at `at`.
-pub fn customer(r: &Row, at: usize) -> rusqlite::Result<Customer> {
-    let phone: String = r.get(at + 2)?;
-    let id_number: Option<String> = r.get(at + 3)?;
-    // Stored values were validated on the way in; re-parse so the types hold.
-    let conv = |e: kefu_domain::FieldError| {
-        rusqlite::Error::FromSqlConversionFailure(at, rusqlite::types::Type::Text, e.message.into())
-    };
-    Ok(Customer {
-        id: CustomerId(r.get(at)?),
+/// Reads the customer columns starting at `at`, still encrypted.
+pub fn raw_customer(r: &Row, at: usize) -> rusqlite::Result<RawCustomer> {
+    Ok(RawCustomer {
+        id: r.get(at)?,
         name: r.get(at + 1)?,
-        phone: Phone::parse(&phone, "phone").map_err(conv)?,
-        id_number: id_number.map(|n| IdNumber::parse(&n, "id_number")).transpose().map_err(conv)?,
+        phone: r.get(at + 2)?,
+        id_number: r.get(at + 3)?,
         address: r.get(at + 4)?,
         level: r.get(at + 5)?,
     })
 }
 
-pub fn customer_by_phone(c: &Connection, phone: &str) -> StoreResult<Option<Customer>> {
-    c.prepare_cached(&format!("SELECT {CUSTOMER_COLS} FROM customers c WHERE c.phone = ?1"))
+fn customer_where(
+    c: &Connection,
+    clause: &str,
+    arg: &dyn rusqlite::ToSql,
+    cipher: &FieldCipher,
+) -> StoreResult<Option<Customer>> {
+    let raw = c
+        .prepare_cached(&format!("SELECT {CUSTOMER_COLS} FROM customers c WHERE {clause}"))
         .map_err(backend)?
-        .query_row([phone], |r| customer(r, 0))
+        .query_row([arg], |r| raw_customer(r, 0))
         .optional()
-        .map_err(backend)
+        .map_err(backend)?;
+    raw.map(|r| open_customer(r, cipher)).transpose()
 }
 
-pub fn customer_by_id(c: &Connection, id: CustomerId) -> StoreResult<Option<Customer>> {
-    c.prepare_cached(&format!("SELECT {CUSTOMER_COLS} FROM customers c WHERE c.id = ?1"))
+pub fn customer_by_phone(c: &Connection, phone: &str, cipher: &FieldCipher) -> StoreResult<Option<Customer>> {
+    customer_where(c, "c.phone_idx = ?1", &phone_index(cipher, phone), cipher)
+}
+
+pub fn customer_by_id(c: &Connection, id: CustomerId, cipher: &FieldCipher) -> StoreResult<Option<Customer>> {
+    customer_where(c, "c.id = ?1", &id.0, cipher)
+}
+
+/// Re-encrypts up to `batch` customers whose sensitive fields are not yet
+/// under the active key (or not encrypted at all), filling the indexes.
+pub fn reencrypt_customers(c: &Connection, batch: u32, cipher: &FieldCipher) -> StoreResult<u64> {
+    let prefix = format!("enc:{}:%", cipher.active_key());
+    let due = c
+        .prepare_cached(&format!(
+            "SELECT {CUSTOMER_COLS} FROM customers c
+             WHERE c.phone_idx IS NULL OR c.phone NOT LIKE ?1
+                OR (c.id_number IS NOT NULL AND c.id_number NOT LIKE ?1)
+                OR (c.address IS NOT NULL AND c.address NOT LIKE ?1)
+             ORDER BY c.id LIMIT ?2"
+        ))
         .map_err(backend)?
-        .query_row([id.0], |r| customer(r, 0))
-        .optional()
-        .map_err(backend)
+        .query_map(params![prefix, batch], |r| raw_customer(r, 0))
+        .map_err(backend)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(backend)?;
+    for raw in &due {
+        let cu = open_customer(raw.clone(), cipher)?;
+        let s = seal_customer(
+            &kefu_domain::ticket::NewCustomer {
+                name: cu.name,
+                phone: cu.phone,
+                id_number: cu.id_number,
+                address: cu.address,
+                level: cu.level,
+            },
+            cipher,
+        );
+        c.prepare_cached(
+            "UPDATE customers SET phone = ?2, phone_idx = ?3, id_number = ?4, id_idx = ?5, address = ?6 WHERE id = ?1",
+        )
+        .map_err(backend)?
+        .execute(params![raw.id, s.phone, s.phone_idx, s.id_number, s.id_idx, s.address])
+        .map_err(backend)?;
+    }
+    Ok(due.len() as u64)
 }
 
 const EVENT_COLS: &str = "ticket_id, seq, at, actor, actor_name, action, data, before, after, prev_hash, hash";

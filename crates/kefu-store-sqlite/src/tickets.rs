@@ -1,14 +1,17 @@
 //! Ticket writes (run on the writer thread) and ticket queries.
 
 use crate::backend;
-use crate::rows::{self, CUSTOMER_COLS, decode_err, ts};
+use crate::rows::{self, decode_err, ts};
 use chrono::{DateTime, Utc};
 use kefu_domain::action::{TransferChange, diff};
 use kefu_domain::audit::{AuditEvent, GENESIS};
 use kefu_domain::ticket::{Customer, NewCustomer, Ticket, format_number};
 use kefu_domain::time::shanghai_date;
 use kefu_domain::{TicketId, UserId};
-use kefu_store::doc::{registration_after, ticket_doc as doc, ticket_from_doc};
+use kefu_store::crypto::FieldCipher;
+use kefu_store::doc::{
+    RawCustomer, open_customer, phone_index, registration_after, seal_customer, ticket_doc as doc, ticket_from_doc,
+};
 use kefu_store::filter::{Dialect, FilterValue, clauses};
 use kefu_store::*;
 use rusqlite::types::ToSql;
@@ -51,31 +54,29 @@ fn remember(
     Ok(())
 }
 
-/// Finds the customer by phone, updating what the new contact told us, or
-/// creates them.
-fn upsert_customer(c: &Connection, n: &NewCustomer, now: DateTime<Utc>) -> StoreResult<Customer> {
+/// Finds the customer by phone (its blind index), updating what the new
+/// contact told us, or creates them. Sensitive fields are stored encrypted.
+fn upsert_customer(c: &Connection, n: &NewCustomer, now: DateTime<Utc>, cipher: &FieldCipher) -> StoreResult<Customer> {
+    let s = seal_customer(n, cipher);
     let id: i64 = c
         .prepare_cached(
-            "INSERT INTO customers (name, phone, id_number, address, level, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
-             ON CONFLICT (phone) DO UPDATE SET
+            "INSERT INTO customers (name, phone, phone_idx, id_number, id_idx, address, level, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)
+             ON CONFLICT (phone_idx) DO UPDATE SET
                name = excluded.name,
                id_number = COALESCE(excluded.id_number, customers.id_number),
+               id_idx = COALESCE(excluded.id_idx, customers.id_idx),
                address = COALESCE(excluded.address, customers.address),
                level = COALESCE(excluded.level, customers.level),
                updated_at = excluded.updated_at
              RETURNING id",
         )
         .map_err(backend)?
-        .query_row(
-            params![n.name, n.phone.as_str(), n.id_number.as_ref().map(|i| i.as_str()), n.address, n.level, ts(now)],
-            |r| r.get(0),
-        )
+        .query_row(params![s.name, s.phone, s.phone_idx, s.id_number, s.id_idx, s.address, s.level, ts(now)], |r| {
+            r.get(0)
+        })
         .map_err(backend)?;
-    c.prepare_cached(&format!("SELECT {CUSTOMER_COLS} FROM customers c WHERE c.id = ?1"))
-        .map_err(backend)?
-        .query_row([id], |r| rows::customer(r, 0))
-        .map_err(backend)
+    rows::customer_by_id(c, kefu_domain::CustomerId(id), cipher)?.ok_or(StoreError::NotFound)
 }
 
 fn next_number(c: &Connection, now: DateTime<Utc>) -> StoreResult<String> {
@@ -94,11 +95,11 @@ fn next_number(c: &Connection, now: DateTime<Utc>) -> StoreResult<String> {
     Ok(format_number(day, seq as u32))
 }
 
-pub fn create(c: &Connection, op: CreateTicket) -> StoreResult<Written> {
+pub fn create(c: &Connection, op: CreateTicket, cipher: &FieldCipher) -> StoreResult<Written> {
     if let Some(w) = replay(c, &op.idempotency)? {
         return Ok(w);
     }
-    let customer = upsert_customer(c, &op.ticket.customer, op.now)?;
+    let customer = upsert_customer(c, &op.ticket.customer, op.now, cipher)?;
     let number = next_number(c, op.now)?;
     let ticket = op.ticket.into_ticket(TicketId(0), number, customer, &op.initial_state, op.actor.id, op.now);
     let id: i64 = c
@@ -151,11 +152,11 @@ fn last_link(c: &Connection, id: TicketId) -> StoreResult<(i64, String)> {
         .map(|o| o.unwrap_or((0, GENESIS.to_string())))
 }
 
-pub fn mutate(c: &Connection, op: MutateTicket) -> StoreResult<Written> {
+pub fn mutate(c: &Connection, op: MutateTicket, cipher: &FieldCipher) -> StoreResult<Written> {
     if let Some(w) = replay(c, &op.idempotency)? {
         return Ok(w);
     }
-    let before = get(c, &TicketKey::Id(op.ticket))?.ok_or(StoreError::NotFound)?;
+    let before = get(c, &TicketKey::Id(op.ticket), cipher)?.ok_or(StoreError::NotFound)?;
     let m = (op.decide)(&before)?;
     let t = &m.ticket;
     c.prepare_cached(
@@ -213,21 +214,21 @@ const TICKET_SELECT: &str = "SELECT t.id, t.doc, c.id, c.name, c.phone, c.id_num
 
 /// Ticket columns as read; decoded outside the row callback so a decoding
 /// error keeps its message.
-fn ticket_row(r: &rusqlite::Row) -> rusqlite::Result<(i64, String, kefu_domain::ticket::Customer)> {
-    Ok((r.get(0)?, r.get(1)?, rows::customer(r, 2)?))
+fn ticket_row(r: &rusqlite::Row) -> rusqlite::Result<(i64, String, RawCustomer)> {
+    Ok((r.get(0)?, r.get(1)?, rows::raw_customer(r, 2)?))
 }
 
-fn decode((id, doc, customer): (i64, String, kefu_domain::ticket::Customer)) -> StoreResult<Ticket> {
-    ticket_from_doc(id, &doc, customer)
+fn decode((id, doc, customer): (i64, String, RawCustomer), cipher: &FieldCipher) -> StoreResult<Ticket> {
+    ticket_from_doc(id, &doc, open_customer(customer, cipher)?)
 }
 
-pub fn get(c: &Connection, key: &TicketKey) -> StoreResult<Option<Ticket>> {
+pub fn get(c: &Connection, key: &TicketKey, cipher: &FieldCipher) -> StoreResult<Option<Ticket>> {
     let (sql, arg): (String, Box<dyn ToSql>) = match key {
         TicketKey::Id(id) => (format!("{TICKET_SELECT} WHERE t.id = ?1"), Box::new(id.0)),
         TicketKey::Number(n) => (format!("{TICKET_SELECT} WHERE t.number = ?1"), Box::new(n.clone())),
     };
     let row = c.prepare_cached(&sql).map_err(backend)?.query_row([arg], ticket_row).optional().map_err(backend)?;
-    row.map(decode).transpose()
+    row.map(|r| decode(r, cipher)).transpose()
 }
 
 struct Sqlite;
@@ -259,7 +260,9 @@ fn conditions(f: &TicketFilter) -> (String, Vec<Box<dyn ToSql>>) {
     (format!(" WHERE {}", sql.join(" AND ")), args)
 }
 
-pub fn list(c: &Connection, f: &TicketFilter) -> StoreResult<Page<Ticket>> {
+pub fn list(c: &Connection, f: &TicketFilter, cipher: &FieldCipher) -> StoreResult<Page<Ticket>> {
+    // Phone lookups go through the blind index.
+    let f = &TicketFilter { customer_phone: f.customer_phone.as_deref().map(|p| phone_index(cipher, p)), ..f.clone() };
     let (cond, args) = conditions(f);
     let params: Vec<&dyn ToSql> = args.iter().map(|b| b.as_ref()).collect();
     let total: i64 = c
@@ -279,7 +282,7 @@ pub fn list(c: &Connection, f: &TicketFilter) -> StoreResult<Page<Ticket>> {
         .collect::<Result<Vec<_>, _>>()
         .map_err(backend)?
         .into_iter()
-        .map(decode)
+        .map(|r| decode(r, cipher))
         .collect::<StoreResult<Vec<_>>>()?;
     Ok(Page { items, total, page: f.page, per_page: f.per_page })
 }

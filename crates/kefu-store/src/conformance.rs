@@ -418,6 +418,61 @@ pub async fn wrong_passwords_lock_an_account<S: Store>(s: S) {
     assert_eq!((u.failed_logins, u.locked_until), (0, None));
 }
 
+pub async fn sensitive_fields_are_encrypted_at_rest<S: Store>(s: S) {
+    let a = staff(&s, "agent1", Role::Agent).await;
+    let mut ticket = intake("13712345678", "宽带断网");
+    ticket.customer.id_number = Some(kefu_domain::validate::IdNumber::parse("11010519491231002X", "id").unwrap());
+    ticket.customer.address = Some("北京市朝阳区建设路88号".into());
+    let op = CreateTicket {
+        ticket,
+        actor: a.clone(),
+        initial_state: "accepted".into(),
+        now: t0(),
+        idempotency: None,
+        render: render_number(),
+    };
+    let t = ticket_of(&s.create_ticket(op).await.unwrap());
+    // Everything the database holds, table by table: no plaintext.
+    let all = serde_json::to_string(&export_all(&s).await).unwrap();
+    for secret in ["13712345678", "11010519491231002X", "建设路88号"] {
+        assert!(!all.contains(secret), "{secret} is stored in plain text");
+    }
+    // Yet reads decrypt and lookups by phone work through the blind index.
+    let c = s.customer_by_phone("13712345678").await.unwrap().unwrap();
+    assert_eq!(c.id_number.unwrap().as_str(), "11010519491231002X");
+    assert_eq!(
+        s.ticket(TicketKey::Id(t.id)).await.unwrap().unwrap().customer.address.as_deref(),
+        Some("北京市朝阳区建设路88号")
+    );
+    let filter =
+        TicketFilter { customer_phone: Some("13712345678".into()), page: 1, per_page: 10, ..Default::default() };
+    assert_eq!(s.list_tickets(filter).await.unwrap().total, 1);
+}
+
+pub async fn plaintext_customers_are_encrypted_in_batches<S: Store>(s: S) {
+    // Rows as an older kefu wrote them: plaintext, no index.
+    let table = crate::dump::table("customers").unwrap();
+    let rows: Vec<crate::JsonRow> = (1..=5)
+        .map(|i| {
+            serde_json::from_value(json!({
+                "id": i, "name": "旧客户", "phone": format!("1380000000{i}"), "id_number": null,
+                "address": "上海市浦东新区某路", "level": null, "created_at": "2026-01-01T00:00:00.000000Z",
+                "updated_at": "2026-01-01T00:00:00.000000Z", "phone_idx": null, "id_idx": null,
+            }))
+            .unwrap()
+        })
+        .collect();
+    s.import_rows(table, rows).await.unwrap();
+    assert!(s.customer_by_phone("13800000003").await.unwrap().is_none(), "no index yet");
+    assert_eq!(s.reencrypt_customers(2).await.unwrap(), 2);
+    assert_eq!(s.reencrypt_customers(100).await.unwrap(), 3);
+    assert_eq!(s.reencrypt_customers(100).await.unwrap(), 0, "nothing left");
+    let c = s.customer_by_phone("13800000003").await.unwrap().unwrap();
+    assert_eq!(c.address.as_deref(), Some("上海市浦东新区某路"));
+    let all = serde_json::to_string(&export_all(&s).await).unwrap();
+    assert!(!all.contains("13800000003") && !all.contains("浦东新区某路"));
+}
+
 /// Every row of every table in the neutral export form.
 pub async fn export_all<S: Store>(s: &S) -> Vec<(String, crate::JsonRow)> {
     let mut out = Vec::new();
@@ -494,7 +549,8 @@ macro_rules! conformance_tests {
             refused_actions_change_nothing, action_idempotency_replays, transfers_are_recorded,
             comments_are_events_too, list_filters_and_pages, audit_streams_every_chain,
             a_job_runs_on_one_node_and_moves_when_it_dies, expired_sessions_are_purged,
-            access_log_appends_and_lists_newest_first, wrong_passwords_lock_an_account);
+            access_log_appends_and_lists_newest_first, wrong_passwords_lock_an_account,
+            sensitive_fields_are_encrypted_at_rest, plaintext_customers_are_encrypted_in_batches);
     };
     (@each $make:expr; $($name:ident),+) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

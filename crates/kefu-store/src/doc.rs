@@ -34,3 +34,63 @@ pub fn ticket_from_doc(id: i64, doc: &str, customer: Customer) -> StoreResult<Ti
 pub fn registration_after(t: &Ticket) -> StoreResult<Value> {
     serde_json::from_str(&ticket_doc(t)?).map_err(|e| StoreError::Backend(e.to_string()))
 }
+
+/// Customer columns as stored: phone, ID number and address encrypted.
+#[derive(Debug, Clone)]
+pub struct StoredCustomer {
+    pub name: String,
+    pub phone: String,
+    /// Blind index of the phone: lookups and the uniqueness of customers.
+    pub phone_idx: String,
+    pub id_number: Option<String>,
+    pub id_idx: Option<String>,
+    pub address: Option<String>,
+    pub level: Option<String>,
+}
+
+/// Encrypts what is sensitive in a customer and computes the blind indexes.
+pub fn seal_customer(n: &kefu_domain::ticket::NewCustomer, cipher: &crate::crypto::FieldCipher) -> StoredCustomer {
+    let id = n.id_number.as_ref().map(|i| i.as_str());
+    StoredCustomer {
+        name: n.name.clone(),
+        phone: cipher.encrypt(n.phone.as_str()),
+        phone_idx: phone_index(cipher, n.phone.as_str()),
+        id_number: id.map(|i| cipher.encrypt(i)),
+        id_idx: id.map(|i| cipher.blind_index("id_number", i)),
+        address: n.address.as_deref().map(|a| cipher.encrypt(a)),
+        level: n.level.clone(),
+    }
+}
+
+pub fn phone_index(cipher: &crate::crypto::FieldCipher, phone: &str) -> String {
+    cipher.blind_index("phone", phone)
+}
+
+/// Raw customer columns as read.
+#[derive(Debug, Clone)]
+pub struct RawCustomer {
+    pub id: i64,
+    pub name: String,
+    pub phone: String,
+    pub id_number: Option<String>,
+    pub address: Option<String>,
+    pub level: Option<String>,
+}
+
+/// Decrypts and re-parses a stored customer.
+pub fn open_customer(raw: RawCustomer, cipher: &crate::crypto::FieldCipher) -> StoreResult<Customer> {
+    use kefu_domain::validate::{IdNumber, Phone};
+    let bad = |e: kefu_domain::FieldError| {
+        StoreError::Backend(format!("stored customer {} is invalid: {}", raw.id, e.message))
+    };
+    let phone = cipher.decrypt(&raw.phone)?;
+    let id_number = raw.id_number.as_deref().map(|v| cipher.decrypt(v)).transpose()?;
+    Ok(Customer {
+        id: kefu_domain::CustomerId(raw.id),
+        name: raw.name.clone(),
+        phone: Phone::parse(&phone, "phone").map_err(bad)?,
+        id_number: id_number.map(|n| IdNumber::parse(&n, "id_number")).transpose().map_err(bad)?,
+        address: raw.address.as_deref().map(|v| cipher.decrypt(v)).transpose()?,
+        level: raw.level.clone(),
+    })
+}

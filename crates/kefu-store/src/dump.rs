@@ -62,6 +62,8 @@ pub const TABLES: &[TableSpec] = &[
             ("id_number", Text),
             ("address", Text),
             ("level", Text),
+            ("phone_idx", Text),
+            ("id_idx", Text),
             ("created_at", Time),
             ("updated_at", Time),
         ],

@@ -43,7 +43,8 @@ pub fn clauses<D: Dialect>(f: &TicketFilter) -> Vec<(String, Vec<FilterValue>)> 
         add("t.first_owner = ?", Int(v.0));
     }
     if let Some(v) = &f.customer_phone {
-        add("t.customer_id = (SELECT id FROM customers WHERE phone = ?)", Text(v.clone()));
+        // The backend passes the phone's blind index here (phones are encrypted).
+        add("t.customer_id = (SELECT id FROM customers WHERE phone_idx = ?)", Text(v.clone()));
     }
     if let Some(v) = &f.number {
         add("t.number = ?", Text(v.clone()));

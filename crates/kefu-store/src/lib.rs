@@ -6,6 +6,7 @@
 //! or not at all.
 
 pub mod conformance;
+pub mod crypto;
 pub mod doc;
 pub mod dump;
 pub mod filter;
@@ -129,6 +130,11 @@ pub trait Store: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = StoreResult<Option<chrono::DateTime<chrono::Utc>>>> + Send;
     /// A successful login clears the count.
     fn reset_login_failures(&self, id: UserId) -> impl Future<Output = StoreResult<()>> + Send;
+
+    // --- encryption at rest ---
+    /// Re-encrypts up to `batch` customers not yet under the active key (or
+    /// stored before encryption); returns how many. Run until it returns 0.
+    fn reencrypt_customers(&self, batch: u32) -> impl Future<Output = StoreResult<u64>> + Send;
 }
 
 /// A table row in the neutral export form.

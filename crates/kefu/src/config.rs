@@ -16,6 +16,9 @@ pub struct Config {
     /// defaults to the config file's directory.
     pub config_dir: Option<PathBuf>,
     pub token_ttl_hours: i64,
+    /// Field-encryption key file (default `<data_dir>/keys.toml`, created
+    /// on first start). `KEFU_KEYS` may instead carry the file's contents.
+    pub keys_file: Option<PathBuf>,
     /// `json`, `text`, or `auto` (JSON when stderr is not a terminal).
     pub log_format: String,
 }
@@ -28,6 +31,7 @@ impl Default for Config {
             database_url: None,
             config_dir: None,
             token_ttl_hours: 12,
+            keys_file: None,
             log_format: "auto".into(),
         }
     }
@@ -91,6 +95,9 @@ impl Config {
         if let Some(v) = var("KEFU_TOKEN_TTL_HOURS") {
             self.token_ttl_hours = v.parse().context("KEFU_TOKEN_TTL_HOURS must be a whole number")?;
         }
+        if let Some(v) = var("KEFU_KEYS_FILE") {
+            self.keys_file = Some(v.into());
+        }
         if let Some(v) = var("KEFU_LOG_FORMAT") {
             self.log_format = v;
         }
@@ -139,6 +146,44 @@ fn mask_password(url: &str) -> String {
             }
         }
         _ => url.to_string(),
+    }
+}
+
+/// Where the field-encryption keys come from.
+pub enum KeySource {
+    Env(String),
+    File(PathBuf),
+}
+
+impl Config {
+    pub fn key_source(&self) -> KeySource {
+        match std::env::var("KEFU_KEYS").ok().filter(|v| !v.trim().is_empty()) {
+            Some(text) => KeySource::Env(text),
+            None => KeySource::File(self.keys_file.clone().unwrap_or_else(|| self.data_dir.join("keys.toml"))),
+        }
+    }
+
+    /// The cipher for the sensitive customer fields, creating a key file
+    /// with fresh keys on first start.
+    pub fn cipher(&self) -> Result<std::sync::Arc<kefu_store::crypto::FieldCipher>> {
+        let cipher = match self.key_source() {
+            KeySource::Env(text) => {
+                kefu_store::crypto::FieldCipher::from_toml(&text).map_err(|e| anyhow::anyhow!("KEFU_KEYS: {e}"))?
+            }
+            KeySource::File(path) => {
+                let (c, created) =
+                    kefu_store::crypto::FieldCipher::load_or_create(&path).map_err(|e| anyhow::anyhow!(e))?;
+                if created {
+                    eprintln!(
+                        "generated new field-encryption keys in {} — keep a copy apart from the database backups; \
+                         without it the customers' phone, ID and address fields cannot be read",
+                        path.display()
+                    );
+                }
+                c
+            }
+        };
+        Ok(std::sync::Arc::new(cipher))
     }
 }
 

@@ -61,6 +61,11 @@ enum Command {
         #[arg(long)]
         reason: String,
     },
+    /// Field-encryption keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Load a file written by `kefu export` into an empty database.
     Import {
         /// Input file
@@ -97,6 +102,14 @@ enum UserCommand {
 }
 
 #[derive(Subcommand)]
+enum KeysCommand {
+    /// Add a new key to the key file, make it active, and re-encrypt every
+    /// customer record with it in batches (safe while nodes serve: they
+    /// pick the new key up from the file when they first meet it).
+    Rotate,
+}
+
+#[derive(Subcommand)]
 enum AuditCommand {
     /// Verify every ticket's hash chain; exit 1 at the first broken link.
     Verify,
@@ -126,11 +139,16 @@ async fn service<S: Store>(store: S, cfg: &Config) -> Result<Kefu<S>> {
     Ok(Kefu::new(store, flows, policy, Arc::new(SystemClock), settings).await?)
 }
 
-fn open_sqlite(path: &std::path::Path) -> Result<SqliteStore> {
+fn create_parent(path: &std::path::Path) -> Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    SqliteStore::open(path).with_context(|| format!("cannot open database {}", path.display()))
+    Ok(())
+}
+
+fn open_sqlite(path: &std::path::Path, cipher: Arc<kefu_store::crypto::FieldCipher>) -> Result<SqliteStore> {
+    create_parent(path)?;
+    SqliteStore::open(path, cipher).with_context(|| format!("cannot open database {}", path.display()))
 }
 
 /// The only place that reads the system clock.
@@ -157,10 +175,14 @@ async fn main() -> Result<()> {
             if matches!(command, Command::Serve { .. }) {
                 init_logging(&cfg);
             }
+            if matches!(command, Command::Keys { command: KeysCommand::Rotate }) {
+                rotate_key_file(&cfg)?;
+            }
+            let cipher = cfg.cipher()?;
             match cfg.backend()? {
-                Backend::Sqlite(path) => run(open_sqlite(&path)?, &cfg, command).await,
+                Backend::Sqlite(path) => run(open_sqlite(&path, cipher)?, &cfg, command).await,
                 Backend::Postgres(url) => {
-                    let store = PgStore::connect(&url).await.context("cannot open the PostgreSQL database")?;
+                    let store = PgStore::connect(&url, cipher).await.context("cannot open the PostgreSQL database")?;
                     run(store, &cfg, command).await
                 }
             }
@@ -177,16 +199,44 @@ async fn run<S: Store>(store: S, cfg: &Config, command: Command) -> Result<()> {
         Command::Audit { command: AuditCommand::Verify } => audit::verify(&kefu.store).await,
         Command::Export { out, reason } => transfer::export(&kefu, &out, &reason).await,
         Command::Import { input } => transfer::import(&kefu.store, &input).await,
+        Command::Keys { command: KeysCommand::Rotate } => reencrypt_all(&kefu.store).await,
         Command::Migrate | Command::Bench { .. } => {
             unreachable!("handled before a store is opened")
         }
     }
 }
 
+fn rotate_key_file(cfg: &Config) -> Result<()> {
+    match cfg.key_source() {
+        config::KeySource::Env(_) => {
+            anyhow::bail!("the keys come from KEFU_KEYS; rotate them where that value is kept, or use a key file")
+        }
+        config::KeySource::File(path) => {
+            let id = kefu_store::crypto::FieldCipher::rotate(&path).map_err(|e| anyhow::anyhow!(e))?;
+            println!("key {id} added to {} and made active", path.display());
+            Ok(())
+        }
+    }
+}
+
+/// Re-encrypts every customer under the active key, batch by batch.
+async fn reencrypt_all<S: Store>(store: &S) -> Result<()> {
+    let mut total = 0;
+    loop {
+        let n = store.reencrypt_customers(500).await?;
+        total += n;
+        if n == 0 {
+            break;
+        }
+    }
+    println!("re-encrypted {total} customer records");
+    Ok(())
+}
+
 async fn migrate(cfg: &Config) -> Result<()> {
     let version = match cfg.backend()? {
         Backend::Sqlite(path) => {
-            open_sqlite(&path).map(drop)?;
+            create_parent(&path)?;
             SqliteStore::migrate_only(&path)?
         }
         Backend::Postgres(url) => PgStore::migrate_only(&url).await?,

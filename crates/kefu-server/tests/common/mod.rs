@@ -73,12 +73,12 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     match backend {
         Backend::Sqlite => {
             let dir = tempfile::tempdir().unwrap();
-            let store = SqliteStore::open(dir.path().join("kefu.db")).unwrap();
+            let store = SqliteStore::open(dir.path().join("kefu.db"), kefu_store::crypto::test_cipher()).unwrap();
             spawn_with(store, Box::new(dir)).await
         }
         Backend::Postgres => {
             let schema = TestSchema::create().await;
-            let store = PgStore::connect(&schema.url).await.unwrap();
+            let store = PgStore::connect(&schema.url, kefu_store::crypto::test_cipher()).await.unwrap();
             spawn_with(store, Box::new(schema)).await
         }
     }

@@ -107,7 +107,7 @@ pub async fn run(cmd: BenchCommand) -> Result<()> {
 pub(crate) const BENCH_PASSWORD: &str = "Bench-pass-1";
 
 async fn bench_service(path: &std::path::Path) -> Result<Kefu<SqliteStore>> {
-    let store = SqliteStore::open(path)?;
+    let store = SqliteStore::open(path, Arc::new(kefu_store::crypto::FieldCipher::random()))?;
     let kefu = Kefu::new(
         store,
         kefu_domain::flow::FlowSet::defaults(),
@@ -205,7 +205,7 @@ async fn collect(tasks: Vec<tokio::task::JoinHandle<(Vec<Duration>, usize)>>, st
 }
 
 async fn store_load(path: &std::path::Path, count: usize, concurrency: usize) -> Result<Run> {
-    let store = SqliteStore::open(path)?;
+    let store = SqliteStore::open(path, Arc::new(kefu_store::crypto::FieldCipher::random()))?;
     let user = store
         .create_user(kefu_store::NewUser {
             username: "bench".into(),

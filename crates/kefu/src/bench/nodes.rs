@@ -91,16 +91,23 @@ pub async fn compare(pg: &str, count: usize, concurrency: usize, bodies: Arc<Vec
     let dir = tempfile::tempdir()?;
     let sqlite_env: Env =
         vec![("KEFU_DATA_DIR", dir.path().display().to_string()), ("KEFU_DATABASE_URL", String::new())];
+    // The PostgreSQL nodes share one key file, made by the first process.
+    let keys = dir.path().join("pg-keys.toml").display().to_string();
     let sqlite = measure("SQLite, 1 node", &sqlite_env, 1, bodies.clone(), concurrency).await?;
     let one = Schema::create(pg, "one").await?;
-    let pg1 =
-        measure("PostgreSQL, 1 node", &vec![("KEFU_DATABASE_URL", one.url.clone())], 1, bodies.clone(), concurrency)
-            .await?;
+    let pg1 = measure(
+        "PostgreSQL, 1 node",
+        &vec![("KEFU_DATABASE_URL", one.url.clone()), ("KEFU_KEYS_FILE", keys.clone())],
+        1,
+        bodies.clone(),
+        concurrency,
+    )
+    .await?;
     one.drop().await?;
     let two = Schema::create(pg, "two").await?;
     let pg2 = measure(
         "PostgreSQL, 2 nodes on one database",
-        &vec![("KEFU_DATABASE_URL", two.url.clone())],
+        &vec![("KEFU_DATABASE_URL", two.url.clone()), ("KEFU_KEYS_FILE", keys.clone())],
         2,
         bodies,
         concurrency,

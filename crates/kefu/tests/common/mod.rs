@@ -12,6 +12,9 @@ use tokio::process::{Child, Command};
 pub const KEFU: &str = env!("CARGO_BIN_EXE_kefu");
 pub const PASSWORD: &str = "Binary-test-1";
 
+/// Field-encryption keys for the tests (32 bytes each, base64).
+pub const TEST_KEYS: &str = "active = 1\nindex_key = \"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"\n[keys]\n1 = \"ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=\"\n";
+
 /// Where the processes of one test keep their data.
 pub enum Target {
     Sqlite(tempfile::TempDir),
@@ -29,9 +32,12 @@ impl Target {
         Target::Postgres(kefu_store_postgres::testing::TestSchema::create().await).with_agent().await
     }
 
-    /// A kefu command pointed at this target's database.
+    /// A kefu command pointed at this target's database. All targets of a
+    /// test process share one set of field-encryption keys (through
+    /// `KEFU_KEYS`), so data exported from one imports into another.
     pub fn kefu(&self) -> Command {
         let mut c = Command::new(KEFU);
+        c.env("KEFU_KEYS", TEST_KEYS);
         match self {
             Target::Sqlite(dir) => c.env("KEFU_DATA_DIR", dir.path()),
             Target::Postgres(schema) => c.env("KEFU_DATABASE_URL", &schema.url),

@@ -1,0 +1,256 @@
+//! Encryption at rest of sensitive customer fields (R-40): ChaCha20-Poly1305
+//! with a random nonce per value, keys identified by number so they can be
+//! rotated, and a keyed hash (HMAC-SHA256, the "blind index") so that phone
+//! and ID-number lookups work without the plaintext in the database.
+//!
+//! Keys live in a TOML file or the `KEFU_KEYS` environment variable, never
+//! in the database:
+//!
+//! ```toml
+//! active = 2            # new values are encrypted with this key
+//! index_key = "…"       # base64, 32 bytes; never rotated (the indexes depend on it)
+//! [keys]
+//! 1 = "…"               # base64, 32 bytes; old keys stay to read old values
+//! 2 = "…"
+//! ```
+//!
+//! A stored value reads `enc:<key id>:<base64 nonce‖ciphertext>`; a value
+//! without that prefix is plaintext written before encryption was enabled
+//! and is re-encrypted by the background job.
+
+use crate::{StoreError, StoreResult};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use chacha20poly1305::aead::{Aead, KeyInit};
+use chacha20poly1305::{ChaCha20Poly1305, Nonce};
+use hmac::{Hmac, Mac};
+use serde::Deserialize;
+use sha2::Sha256;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::RwLock;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyFile {
+    active: u32,
+    index_key: String,
+    keys: BTreeMap<String, String>,
+}
+
+#[derive(Clone)]
+struct KeySet {
+    active: u32,
+    keys: BTreeMap<u32, [u8; 32]>,
+    index_key: [u8; 32],
+}
+
+pub struct FieldCipher {
+    keys: RwLock<KeySet>,
+    /// Where the keys came from, to re-read them when a value names a key
+    /// this process does not know yet (another node rotated).
+    source: Option<PathBuf>,
+}
+
+fn key_bytes(b64: &str, what: &str) -> Result<[u8; 32], String> {
+    let raw = B64.decode(b64.trim()).map_err(|e| format!("{what} is not base64: {e}"))?;
+    raw.try_into().map_err(|_| format!("{what} must be 32 bytes"))
+}
+
+fn random_key() -> [u8; 32] {
+    let mut k = [0u8; 32];
+    getrandom::fill(&mut k).expect("the operating system's random source");
+    k
+}
+
+impl KeySet {
+    fn parse(text: &str) -> Result<KeySet, String> {
+        let f: KeyFile = toml::from_str(text).map_err(|e| e.to_string())?;
+        let mut keys = BTreeMap::new();
+        for (id, k) in &f.keys {
+            let id: u32 = id.parse().map_err(|_| format!("key id '{id}' is not a number"))?;
+            keys.insert(id, key_bytes(k, &format!("key {id}"))?);
+        }
+        if !keys.contains_key(&f.active) {
+            return Err(format!("the active key {} is not in [keys]", f.active));
+        }
+        Ok(KeySet { active: f.active, keys, index_key: key_bytes(&f.index_key, "index_key")? })
+    }
+
+    fn to_toml(&self) -> String {
+        let keys: String = self.keys.iter().map(|(id, k)| format!("{id} = \"{}\"\n", B64.encode(k))).collect();
+        format!(
+            "# kefu field-encryption keys. Keep this file away from the database and its backups;\n\
+             # without it the encrypted fields cannot be read.\nactive = {}\nindex_key = \"{}\"\n\n[keys]\n{keys}",
+            self.active,
+            B64.encode(self.index_key)
+        )
+    }
+}
+
+impl FieldCipher {
+    /// Keys from TOML text (e.g. the `KEFU_KEYS` variable).
+    pub fn from_toml(text: &str) -> Result<FieldCipher, String> {
+        Ok(FieldCipher { keys: RwLock::new(KeySet::parse(text)?), source: None })
+    }
+
+    /// Keys from a file, created with fresh random keys if it does not exist.
+    pub fn load_or_create(path: &Path) -> Result<(FieldCipher, bool), String> {
+        let created = !path.exists();
+        if created {
+            let set = KeySet { active: 1, keys: BTreeMap::from([(1, random_key())]), index_key: random_key() };
+            write_private(path, &set.to_toml())?;
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let set = KeySet::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok((FieldCipher { keys: RwLock::new(set), source: Some(path.to_path_buf()) }, created))
+    }
+
+    /// Fresh random keys held only in memory.
+    pub fn random() -> FieldCipher {
+        let set = KeySet { active: 1, keys: BTreeMap::from([(1, random_key())]), index_key: random_key() };
+        FieldCipher { keys: RwLock::new(set), source: None }
+    }
+
+    /// Adds a new key to the key file and makes it active; returns its id.
+    /// Values are then re-encrypted in batches by `Store::reencrypt_customers`.
+    pub fn rotate(path: &Path) -> Result<u32, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let mut set = KeySet::parse(&text)?;
+        let id = set.keys.keys().max().copied().unwrap_or(0) + 1;
+        set.keys.insert(id, random_key());
+        set.active = id;
+        write_private(path, &set.to_toml())?;
+        Ok(id)
+    }
+
+    pub fn active_key(&self) -> u32 {
+        self.read().active
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, KeySet> {
+        self.keys.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn encrypt(&self, plain: &str) -> String {
+        let set = self.read();
+        let cipher = ChaCha20Poly1305::new_from_slice(&set.keys[&set.active]).expect("32-byte key");
+        let mut nonce = [0u8; 12];
+        getrandom::fill(&mut nonce).expect("the operating system's random source");
+        let ct = cipher.encrypt(&Nonce::from(nonce), plain.as_bytes()).expect("encryption cannot fail");
+        let mut out = nonce.to_vec();
+        out.extend(ct);
+        format!("enc:{}:{}", set.active, B64.encode(out))
+    }
+
+    /// The plaintext of a stored value (plaintext passes through).
+    pub fn decrypt(&self, stored: &str) -> StoreResult<String> {
+        let Some(rest) = stored.strip_prefix("enc:") else { return Ok(stored.to_string()) };
+        let bad = |why: &str| StoreError::Backend(format!("encrypted field cannot be read: {why}"));
+        let (id, b64) = rest.split_once(':').ok_or_else(|| bad("malformed"))?;
+        let id: u32 = id.parse().map_err(|_| bad("malformed key id"))?;
+        if !self.read().keys.contains_key(&id) {
+            self.reload();
+        }
+        let key = self.read().keys.get(&id).copied().ok_or_else(|| bad(&format!("key {id} is not loaded")))?;
+        let raw = B64.decode(b64).map_err(|_| bad("not base64"))?;
+        if raw.len() < 12 {
+            return Err(bad("too short"));
+        }
+        let (nonce, ct) = raw.split_at(12);
+        let nonce: [u8; 12] = nonce.try_into().map_err(|_| bad("nonce"))?;
+        let plain = ChaCha20Poly1305::new_from_slice(&key)
+            .expect("32-byte key")
+            .decrypt(&Nonce::from(nonce), ct)
+            .map_err(|_| bad("wrong key or altered value"))?;
+        String::from_utf8(plain).map_err(|_| bad("not UTF-8"))
+    }
+
+    /// Whether a stored value is encrypted with the active key.
+    pub fn is_current(&self, stored: &str) -> bool {
+        stored.starts_with(&format!("enc:{}:", self.active_key()))
+    }
+
+    /// The blind index of a value: HMAC-SHA256 under the index key, over the
+    /// kind of value and the value, in hex.
+    pub fn blind_index(&self, kind: &str, value: &str) -> String {
+        let mut mac = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(&self.read().index_key).expect("any key length");
+        mac.update(kind.as_bytes());
+        mac.update(&[0]);
+        mac.update(value.as_bytes());
+        mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    fn reload(&self) {
+        let Some(path) = &self.source else { return };
+        if let Ok(set) = std::fs::read_to_string(path).map_err(|e| e.to_string()).and_then(|t| KeySet::parse(&t)) {
+            *self.keys.write().unwrap_or_else(|e| e.into_inner()) = set;
+        }
+    }
+}
+
+/// Writes a key file readable by its owner only.
+fn write_private(path: &Path, text: &str) -> Result<(), String> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    }
+    let tmp = path.with_extension("tmp");
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    opts.mode(0o600);
+    let mut f = opts.open(&tmp).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+    f.write_all(text.as_bytes()).and_then(|_| f.sync_all()).map_err(|e| e.to_string())?;
+    std::fs::rename(&tmp, path).map_err(|e| e.to_string())
+}
+
+/// One cipher per test process, so stores made in one test can read each
+/// other's exports.
+pub fn test_cipher() -> std::sync::Arc<FieldCipher> {
+    static CIPHER: std::sync::OnceLock<std::sync::Arc<FieldCipher>> = std::sync::OnceLock::new();
+    CIPHER.get_or_init(|| std::sync::Arc::new(FieldCipher::random())).clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_rotation_and_index() {
+        let dir = tempfile_dir();
+        let path = dir.join("keys.toml");
+        let (c, created) = FieldCipher::load_or_create(&path).unwrap();
+        assert!(created);
+        let v = c.encrypt("11010519491231002X");
+        assert!(v.starts_with("enc:1:") && !v.contains("1101051949"));
+        assert_ne!(v, c.encrypt("11010519491231002X"), "random nonce per value");
+        assert_eq!(c.decrypt(&v).unwrap(), "11010519491231002X");
+        assert_eq!(c.decrypt("plain legacy").unwrap(), "plain legacy");
+        let idx = c.blind_index("phone", "13812345678");
+        assert_eq!(idx, c.blind_index("phone", "13812345678"));
+        assert_ne!(idx, c.blind_index("id_number", "13812345678"));
+        // Rotation: a new active key; old values still read; this process
+        // learns the new key from the file when it meets a value using it.
+        assert_eq!(FieldCipher::rotate(&path).unwrap(), 2);
+        let (other, _) = FieldCipher::load_or_create(&path).unwrap();
+        let v2 = other.encrypt("x");
+        assert!(v2.starts_with("enc:2:"));
+        assert_eq!(c.decrypt(&v2).unwrap(), "x");
+        assert_eq!(other.decrypt(&v).unwrap(), "11010519491231002X");
+        assert_eq!(other.blind_index("phone", "13812345678"), idx, "the index key never rotates");
+        // Tampering is detected.
+        let mut t = v.clone();
+        t.replace_range(t.len() - 3..t.len() - 2, if t.ends_with("A==") { "B" } else { "A" });
+        assert!(c.decrypt(&t).is_err() || c.decrypt(&t).unwrap() != "11010519491231002X");
+        assert!(FieldCipher::from_toml("active = 3\nindex_key = \"\"\n[keys]\n").is_err());
+    }
+
+    fn tempfile_dir() -> PathBuf {
+        let d = std::env::temp_dir().join(format!("kefu-keys-{}-{}", std::process::id(), random_key()[0]));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+}
