@@ -13,6 +13,8 @@ pub struct Policy {
     pub priority: PriorityPolicy,
     #[serde(default)]
     pub security: SecurityPolicy,
+    #[serde(default)]
+    pub retention: RetentionPolicy,
     /// Absent: no authenticated endpoint is open to anyone.
     #[serde(default)]
     pub access: AccessPolicy,
@@ -33,6 +35,31 @@ impl AccessPolicy {
     /// None: the endpoint has no rule (closed). Some(allowed?) otherwise.
     pub fn allows(&self, endpoint: &str, role: crate::Role) -> Option<bool> {
         self.endpoints.get(endpoint).map(|roles| roles.contains(&role))
+    }
+}
+
+/// How long records are kept, counted from a ticket's archiving.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionPolicy {
+    /// Tickets with their transfer and communication records.
+    pub ticket_years: u32,
+}
+
+impl Default for RetentionPolicy {
+    fn default() -> Self {
+        RetentionPolicy { ticket_years: 3 }
+    }
+}
+
+impl RetentionPolicy {
+    /// Until when a ticket must be kept: `ticket_years` after its archiving,
+    /// or indefinitely (None) while it is not archived.
+    pub fn ticket_kept_until(
+        &self,
+        archived_at: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Option<chrono::DateTime<chrono::Utc>> {
+        archived_at.map(|a| a.checked_add_months(chrono::Months::new(12 * self.ticket_years)).unwrap_or(a))
     }
 }
 

@@ -29,6 +29,11 @@ pub enum ApiError {
     Conflict { constraint: String },
     #[error("request body too large")]
     TooLarge { limit: usize },
+    /// Records that the retention policy still keeps.
+    #[error("retained")]
+    /// `until`: the last ticket's retention end; None while a ticket is not
+    /// archived. `past_due`: every ticket is past retention but still held.
+    Retained { until: Option<chrono::DateTime<chrono::Utc>>, past_due: bool },
     #[error("too many requests")]
     RateLimited { retry_after_secs: u64, message: String, message_zh: String },
     #[error("internal error: {0}")]
@@ -135,6 +140,33 @@ impl ApiError {
                 format!("the request body exceeds {limit} bytes"),
                 format!("请求体超过 {limit} 字节上限"),
             ),
+            ApiError::Retained { until, past_due } => Body {
+                status: StatusCode::CONFLICT,
+                code: "retention_period",
+                message: match (until, past_due) {
+                    (_, true) => {
+                        "the customer's tickets are past retention but not yet removed; erase after the retention run"
+                            .into()
+                    }
+                    (Some(t), _) => format!(
+                        "the customer's tickets must be kept until {}; erasure is possible after that",
+                        t.to_rfc3339()
+                    ),
+                    (None, _) => {
+                        "the customer has tickets not yet archived; they are kept for years after archiving".into()
+                    }
+                },
+                message_zh: match (until, past_due) {
+                    (_, true) => "该客户的工单已过保存期限但尚未清理，请在保存期清理后再删除".into(),
+                    (Some(t), _) => format!(
+                        "该客户的工单须保存至 {}，届时方可删除",
+                        t.with_timezone(&kefu_domain::time::shanghai()).format("%Y-%m-%d")
+                    ),
+                    (None, _) => "该客户有尚未归档的工单，归档后仍须按期限保存".into(),
+                },
+                field: None,
+                details: json!({"kept_until": until}),
+            },
             ApiError::RateLimited { retry_after_secs, message, message_zh } => Body {
                 status: StatusCode::TOO_MANY_REQUESTS,
                 code: "rate_limited",

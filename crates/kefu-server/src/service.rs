@@ -427,3 +427,96 @@ impl<S: Store> Kefu<S> {
         Ok(Revealed { field: field.as_str().into(), value, access_log_id: logged.id })
     }
 }
+
+impl<S: Store> Kefu<S> {
+    /// Every ticket of a customer, whole (no masking), oldest first.
+    async fn tickets_of(&self, customer: &kefu_domain::ticket::Customer) -> Result<Vec<Ticket>, ApiError> {
+        let mut out = Vec::new();
+        for page in 1.. {
+            let filter = TicketFilter {
+                customer_phone: Some(customer.phone.as_str().into()),
+                page,
+                per_page: 500,
+                ..Default::default()
+            };
+            let got = self.store.list_tickets(filter).await?;
+            let done = got.items.len() < 500;
+            out.extend(got.items);
+            if done {
+                break;
+            }
+        }
+        out.reverse();
+        Ok(out)
+    }
+
+    async fn customer_or_404(&self, id: kefu_domain::CustomerId) -> Result<kefu_domain::ticket::Customer, ApiError> {
+        self.store.customer_by_id(id).await?.ok_or(ApiError::NotFound { what: "customer", what_zh: "客户" })
+    }
+
+    async fn log_access(
+        &self,
+        actor: &Actor,
+        action: &str,
+        subject: String,
+        reason: String,
+    ) -> Result<AccessEntry, ApiError> {
+        let entry = AccessEntry {
+            id: 0,
+            at: self.now(),
+            actor: Some(actor.id),
+            actor_name: actor.username.clone(),
+            action: action.into(),
+            subject,
+            field: None,
+            reason,
+        };
+        Ok(self.store.append_access(entry).await?)
+    }
+
+    /// Everything held about one customer, machine-readable, for the
+    /// customer's right of access (PIPL art. 45); recorded in the access log.
+    pub async fn export_customer(
+        &self,
+        actor: &Actor,
+        id: kefu_domain::CustomerId,
+        reason: Option<&str>,
+    ) -> Result<Value, ApiError> {
+        let reason = required_text(reason, "reason", 500)?;
+        let customer = self.customer_or_404(id).await?;
+        let mut tickets = Vec::new();
+        for t in self.tickets_of(&customer).await? {
+            let (comments, transfers, events) =
+                (self.store.comments(t.id).await?, self.store.transfers(t.id).await?, self.store.events(t.id).await?);
+            tickets.push(json!({"ticket": t, "comments": comments, "transfers": transfers, "events": events}));
+        }
+        let logged = self.log_access(actor, "export", format!("customer:{}", id.0), reason).await?;
+        Ok(json!({"exported_at": logged.at, "access_log_id": logged.id, "customer": customer, "tickets": tickets}))
+    }
+
+    /// Erases a customer on request where retention allows: only
+    /// when no ticket of theirs is still kept. Recorded in the access log.
+    pub async fn erase_customer(
+        &self,
+        actor: &Actor,
+        id: kefu_domain::CustomerId,
+        reason: Option<&str>,
+    ) -> Result<Value, ApiError> {
+        let reason = required_text(reason, "reason", 500)?;
+        let customer = self.customer_or_404(id).await?;
+        let tickets = self.tickets_of(&customer).await?;
+        if !tickets.is_empty() {
+            let retention = &self.core.policy.retention;
+            let kept: Option<Vec<DateTime<Utc>>> =
+                tickets.iter().map(|t| retention.ticket_kept_until(t.archived_at)).collect();
+            // Tickets past their retention are removed by the retention job;
+            // until then they still name the customer.
+            let until = kept.and_then(|k| k.into_iter().max());
+            let past_due = until.is_some_and(|u| u <= self.now());
+            return Err(ApiError::Retained { until, past_due });
+        }
+        self.store.delete_customer(id).await?;
+        let logged = self.log_access(actor, "erase", format!("customer:{}", id.0), reason).await?;
+        Ok(json!({"erased": true, "access_log_id": logged.id}))
+    }
+}

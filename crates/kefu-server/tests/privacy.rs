@@ -122,4 +122,61 @@ async fn reveals_need_a_reason_and_a_known_field(app: TestApp) {
     assert_eq!(log["items"][0]["subject"], format!("customer:{customer}"));
 }
 
-both_stores!(matrix_follows_the_policy, free_text_and_history_are_masked, reveals_need_a_reason_and_a_known_field);
+async fn customers_can_have_their_data_and_erasure_where_retention_allows(mut app: TestApp) {
+    let t = app.create("agent1", ticket_body("fault")).await;
+    let customer = t["customer"]["id"].as_i64().unwrap();
+    let export = format!("/api/v1/customers/{customer}/export");
+    let (s, b) = app.post("supervisor1", &export, json!({})).await;
+    assert_eq!((s, b["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("reason")));
+    assert_eq!(app.post("agent1", &export, json!({"reason": "x"})).await.0, StatusCode::FORBIDDEN);
+    let (s, data) = app.post("supervisor1", &export, json!({"reason": "客户申请查阅个人信息 SR-1"})).await;
+    assert_eq!(s, StatusCode::OK, "{data}");
+    assert_eq!(data["customer"]["id_number"], ID, "the customer gets their data in full");
+    assert_eq!(data["tickets"].as_array().unwrap().len(), 1);
+    assert_eq!(data["tickets"][0]["events"][0]["action"], "create");
+    let (_, log) = app.get("admin", "/api/v1/access-log").await;
+    assert_eq!(
+        (log["items"][0]["action"].as_str(), log["items"][0]["subject"].as_str()),
+        (Some("export"), Some(&*format!("customer:{customer}")))
+    );
+
+    // Erasure: refused while the ticket is open, then while it is retained.
+    let erase = format!("/api/v1/customers/{customer}/erase");
+    let (s, b) = app.post("supervisor1", &erase, json!({"reason": "客户申请删除"})).await;
+    assert_eq!((s, b["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("retention_period")));
+    assert!(b["error"]["details"]["kept_until"].is_null());
+    let u = app
+        .create("agent1", {
+            let mut b = ticket_body("unsubscribe");
+            b["customer"]["phone"] = json!("13900001111");
+            b
+        })
+        .await;
+    for (who, body) in [
+        ("agent1", json!({"action": "approve"})),
+        ("agent1", json!({"action": "resolve", "result": "已退订"})),
+        ("agent1", json!({"action": "notify_result", "method": "sms"})),
+        ("supervisor1", json!({"action": "review", "passed": true})),
+        ("supervisor1", json!({"action": "archive"})),
+    ] {
+        assert_eq!(app.act(who, &u["id"], body).await.0, StatusCode::OK);
+    }
+    let other = u["customer"]["id"].as_i64().unwrap();
+    let (s, b) =
+        app.post("supervisor1", &format!("/api/v1/customers/{other}/erase"), json!({"reason": "客户申请删除"})).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    let until = b["error"]["details"]["kept_until"].as_str().unwrap();
+    assert!(until.starts_with("2029-11-22"), "three years after archiving: {until}");
+    app.clock.advance(chrono::Duration::days(3 * 366));
+    app.relogin("supervisor1").await;
+    let (_, b) =
+        app.post("supervisor1", &format!("/api/v1/customers/{other}/erase"), json!({"reason": "客户申请删除"})).await;
+    assert!(b["error"]["message"].as_str().unwrap().contains("past retention"), "{b}");
+}
+
+both_stores!(
+    matrix_follows_the_policy,
+    free_text_and_history_are_masked,
+    reveals_need_a_reason_and_a_known_field,
+    customers_can_have_their_data_and_erasure_where_retention_allows,
+);

@@ -189,4 +189,21 @@ impl Store for PgStore {
     async fn reencrypt_customers(&self, batch: u32) -> StoreResult<u64> {
         rows::reencrypt_customers(&mut self.client().await?, batch, &self.cipher).await
     }
+    async fn delete_customer(&self, id: CustomerId) -> StoreResult<()> {
+        let client = self.client().await?;
+        let used: i64 =
+            client.query_one("SELECT COUNT(*) FROM tickets WHERE customer_id = $1", &[&id.0]).await.map_err(pg)?.get(0);
+        if used > 0 {
+            return Err(StoreError::Conflict { constraint: "tickets_customer_id_fkey".into() });
+        }
+        // A ticket registered meanwhile makes the foreign key refuse this.
+        match client.execute("DELETE FROM customers WHERE id = $1", &[&id.0]).await {
+            Ok(0) => Err(StoreError::NotFound),
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some(&SqlState::FOREIGN_KEY_VIOLATION) => {
+                Err(StoreError::Conflict { constraint: "tickets_customer_id_fkey".into() })
+            }
+            Err(e) => Err(pg(e)),
+        }
+    }
 }

@@ -250,4 +250,20 @@ impl Store for SqliteStore {
         let k = self.cipher.clone();
         self.writer.run(move |c| rows::reencrypt_customers(c, batch, &k)).await
     }
+    async fn delete_customer(&self, id: CustomerId) -> StoreResult<()> {
+        self.writer
+            .run(move |c| {
+                let used: i64 = c
+                    .query_row("SELECT COUNT(*) FROM tickets WHERE customer_id = ?1", [id.0], |r| r.get(0))
+                    .map_err(backend)?;
+                if used > 0 {
+                    return Err(StoreError::Conflict { constraint: "tickets_customer_id_fkey".into() });
+                }
+                match c.execute("DELETE FROM customers WHERE id = ?1", [id.0]).map_err(backend)? {
+                    0 => Err(StoreError::NotFound),
+                    _ => Ok(()),
+                }
+            })
+            .await
+    }
 }

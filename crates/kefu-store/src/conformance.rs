@@ -473,6 +473,22 @@ pub async fn plaintext_customers_are_encrypted_in_batches<S: Store>(s: S) {
     assert!(!all.contains("13800000003") && !all.contains("浦东新区某路"));
 }
 
+pub async fn customers_without_tickets_can_be_deleted<S: Store>(s: S) {
+    let a = staff(&s, "agent1", Role::Agent).await;
+    let t = ticket_of(&create(&s, &a, "13800000001", t0(), None).await);
+    assert!(matches!(s.delete_customer(t.customer.id).await, Err(StoreError::Conflict { .. })));
+    let table = crate::dump::table("customers").unwrap();
+    let row: crate::JsonRow = serde_json::from_value(json!({
+        "id": 77, "name": "无工单客户", "phone": "13800000077", "id_number": null, "address": null, "level": null,
+        "created_at": "2026-01-01T00:00:00.000000Z", "updated_at": "2026-01-01T00:00:00.000000Z", "phone_idx": null, "id_idx": null,
+    }))
+    .unwrap();
+    s.import_rows(table, vec![row]).await.unwrap();
+    s.delete_customer(kefu_domain::CustomerId(77)).await.unwrap();
+    assert!(s.customer_by_id(kefu_domain::CustomerId(77)).await.unwrap().is_none());
+    assert!(matches!(s.delete_customer(kefu_domain::CustomerId(77)).await, Err(StoreError::NotFound)));
+}
+
 /// Every row of every table in the neutral export form.
 pub async fn export_all<S: Store>(s: &S) -> Vec<(String, crate::JsonRow)> {
     let mut out = Vec::new();
@@ -550,7 +566,8 @@ macro_rules! conformance_tests {
             comments_are_events_too, list_filters_and_pages, audit_streams_every_chain,
             a_job_runs_on_one_node_and_moves_when_it_dies, expired_sessions_are_purged,
             access_log_appends_and_lists_newest_first, wrong_passwords_lock_an_account,
-            sensitive_fields_are_encrypted_at_rest, plaintext_customers_are_encrypted_in_batches);
+            sensitive_fields_are_encrypted_at_rest, plaintext_customers_are_encrypted_in_batches,
+            customers_without_tickets_can_be_deleted);
     };
     (@each $make:expr; $($name:ident),+) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -135,6 +135,9 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// Re-encrypts up to `batch` customers not yet under the active key (or
     /// stored before encryption); returns how many. Run until it returns 0.
     fn reencrypt_customers(&self, batch: u32) -> impl Future<Output = StoreResult<u64>> + Send;
+    /// Deletes a customer no ticket refers to (erasure on request);
+    /// `Conflict` if tickets still refer to them.
+    fn delete_customer(&self, id: CustomerId) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
 /// A table row in the neutral export form.

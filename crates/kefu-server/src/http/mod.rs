@@ -29,7 +29,8 @@ use utoipa::OpenApi;
         tickets::events, tickets::transfers,
         staff::users, staff::customer,
         meta::flows, meta::policy, meta::healthz, meta::metrics,
-        privacy::reveal_ticket, privacy::reveal_customer, privacy::access_log,
+        privacy::reveal_ticket, privacy::reveal_customer, privacy::access_log, privacy::export_customer,
+        privacy::erase_customer,
     ),
     components(schemas(
         crate::error::ErrorBody, crate::view::TicketView, crate::service::LoginResponse,

@@ -17,6 +17,8 @@ pub fn router<S: Store>() -> Router<AppState<S>> {
         .route("/api/v1/tickets/{id}/reveal", post(reveal_ticket::<S>))
         .route("/api/v1/customers/{id}/reveal", post(reveal_customer::<S>))
         .route("/api/v1/access-log", get(access_log::<S>))
+        .route("/api/v1/customers/{id}/export", post(export_customer::<S>))
+        .route("/api/v1/customers/{id}/erase", post(erase_customer::<S>))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -71,4 +73,34 @@ pub async fn access_log<S: Store>(
     let page = q.page.unwrap_or(1).max(1);
     let per_page = q.per_page.unwrap_or(50).clamp(1, 500);
     Ok(Json(app.kefu.store.access_log(page, per_page).await?))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct ReasonBody {
+    /// Why; kept in the access log (e.g. the customer's request number).
+    reason: Option<String>,
+}
+
+/// Everything held about one customer, in full, as JSON (right of access); logged.
+#[utoipa::path(post, path = "/api/v1/customers/{id}/export", tag = "privacy", request_body = ReasonBody, security(("bearer" = [])),
+    params(("id" = i64, Path)), responses((status = 200, description = "customer, tickets, notes, transfers, events"), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn export_customer<S: Store>(
+    State(app): State<AppState<S>>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    ApiJson(body): ApiJson<ReasonBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    Ok(Json(app.kefu.export_customer(&user.actor, CustomerId(id), body.reason.as_deref()).await?))
+}
+
+/// Erase a customer on request, where retention allows; logged. 409 `retention_period` otherwise.
+#[utoipa::path(post, path = "/api/v1/customers/{id}/erase", tag = "privacy", request_body = ReasonBody, security(("bearer" = [])),
+    params(("id" = i64, Path)), responses((status = 200, description = "erased"), (status = 409, body = crate::error::ErrorBody)))]
+pub async fn erase_customer<S: Store>(
+    State(app): State<AppState<S>>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    ApiJson(body): ApiJson<ReasonBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    Ok(Json(app.kefu.erase_customer(&user.actor, CustomerId(id), body.reason.as_deref()).await?))
 }

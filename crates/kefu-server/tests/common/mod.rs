@@ -112,6 +112,14 @@ async fn spawn_with<S: Store>(store: S, guard: Box<dyn std::any::Any + Send + Sy
 }
 
 impl TestApp {
+    /// Logs a user in again (after the clock moved past the token's life).
+    pub async fn relogin(&mut self, user: &'static str) {
+        let (_, r) = self
+            .call(None, Method::POST, "/api/v1/auth/login", Some(json!({"username": user, "password": PASSWORD})), None)
+            .await;
+        self.tokens.insert(user, r["token"].as_str().unwrap().to_string());
+    }
+
     /// Sends a request as `user` (None: no token); returns status and JSON body.
     pub async fn call(
         &self,
