@@ -62,10 +62,82 @@ pub async fn reencrypt<S: Store>(kefu: &Kefu<S>, node: &str) -> Result<Option<u6
     Ok(Some(total))
 }
 
+/// What a retention run removed.
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize)]
+pub struct RetentionReport {
+    pub tickets: u64,
+    pub customers: u64,
+}
+
+/// Removes what the retention policy no longer keeps: archived
+/// tickets past `ticket_years` with their events, transfers and notes, then
+/// customers left without any ticket. Each removal is recorded in the
+/// access log; the chains of the tickets that remain are untouched.
+pub async fn retention<S: Store>(kefu: &Kefu<S>, who: &str) -> Result<RetentionReport, ApiError> {
+    let now = kefu.now();
+    let years = kefu.core.policy.retention.ticket_years;
+    let cutoff = now.checked_sub_months(chrono::Months::new(12 * years)).unwrap_or(now);
+    let mut report = RetentionReport::default();
+    let mut customers = std::collections::BTreeSet::new();
+    loop {
+        let due = kefu.store.retention_due(cutoff, 200).await?;
+        if due.is_empty() {
+            break;
+        }
+        for d in due {
+            kefu.store.purge_ticket(d.ticket).await?;
+            let why = format!("archived {}; kept {years} years", d.archived_at.to_rfc3339());
+            record(kefu, who, format!("ticket:{}", d.number), why).await?;
+            customers.insert(d.customer);
+            report.tickets += 1;
+        }
+    }
+    for c in customers {
+        match kefu.store.delete_customer(c).await {
+            Ok(()) => {
+                record(kefu, who, format!("customer:{}", c.0), "no ticket of theirs is kept any longer".into()).await?;
+                report.customers += 1;
+            }
+            // Other tickets of theirs are still kept (or the customer is gone).
+            Err(kefu_store::StoreError::Conflict { .. } | kefu_store::StoreError::NotFound) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(report)
+}
+
+async fn record<S: Store>(kefu: &Kefu<S>, who: &str, subject: String, reason: String) -> Result<(), ApiError> {
+    let entry = kefu_store::AccessEntry {
+        id: 0,
+        at: kefu.now(),
+        actor: None,
+        actor_name: who.to_string(),
+        action: "retention_delete".into(),
+        subject,
+        field: None,
+        reason,
+    };
+    kefu.store.append_access(entry).await?;
+    Ok(())
+}
+
 /// Runs the jobs until the process ends.
 pub async fn run<S: Store>(kefu: Kefu<S>) {
     let node = node_name();
+    let mut next_retention = tokio::time::Instant::now();
     loop {
+        // Retention runs daily, on whichever node holds its lease.
+        if tokio::time::Instant::now() >= next_retention {
+            next_retention += std::time::Duration::from_secs(24 * 3600);
+            match kefu.store.try_lease("retention", &node, kefu.now(), Duration::hours(1)).await {
+                Ok(true) => match retention(&kefu, &format!("job:{node}")).await {
+                    Ok(r) => tracing::info!(tickets = r.tickets, customers = r.customers, "retention run"),
+                    Err(e) => tracing::warn!(error = %e, "retention run failed; next run tomorrow"),
+                },
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, "retention lease failed"),
+            }
+        }
         if let Err(e) = tick(&kefu, &node).await {
             tracing::warn!(error = %e, "session purge failed; will retry");
         }

@@ -33,6 +33,86 @@ async fn session_purge_runs_on_one_node<S: Store>(store: S) {
     assert_eq!(jobs::tick(&node_a, "a").await.unwrap(), None, "a returning node waits its turn");
 }
 
+/// Retention removes what is due and nothing else, and says so.
+async fn retention_removes_only_what_is_due<S: Store>(store: S) {
+    use kefu_domain::intake::{ConsentInput, CustomerInput, IntakeRequest};
+    let clock = Arc::new(FixedClock::new("2026-11-22T02:00:00Z".parse().unwrap()));
+    let settings = Settings { password_cost: PasswordCost { memory_kib: 1024, iterations: 1 }, ..Settings::default() };
+    let kefu =
+        Kefu::new(store.clone(), FlowSet::defaults(), Policy::defaults(), clock.clone(), settings).await.unwrap();
+    let agent = kefu.add_user("agent1", Role::Agent, None, "Test-pass-1").await.unwrap();
+    let sup = kefu.add_user("supervisor1", Role::Supervisor, None, "Test-pass-1").await.unwrap();
+    let actor = |u: &kefu_server::directory::UserSummary| kefu_domain::flow::Actor {
+        id: u.id,
+        username: u.username.clone(),
+        role: u.role,
+    };
+    let request = |phone: &str| IntakeRequest {
+        channel: Some("phone".into()),
+        ticket_type: Some("unsubscribe".into()),
+        title: Some("退订彩铃".into()),
+        description: Some("客户要求退订".into()),
+        customer: Some(CustomerInput { name: Some("郑十".into()), phone: Some(phone.into()), ..Default::default() }),
+        consent: Some(ConsentInput {
+            method: Some("phone".into()),
+            at: Some("2026-11-22T01:00:00Z".into()),
+            evidence: Some("REC-9".into()),
+        }),
+        ..Default::default()
+    };
+    let mut archived = Vec::new();
+    for phone in ["13700000001", "13700000002"] {
+        let kefu_store::Written::New { ticket, .. } =
+            kefu.create_ticket(&actor(&agent), &request(phone), None).await.unwrap()
+        else {
+            panic!()
+        };
+        for (who, body) in [
+            (&agent, serde_json::json!({"action": "approve"})),
+            (&agent, serde_json::json!({"action": "resolve", "result": "已退订"})),
+            (&agent, serde_json::json!({"action": "notify_result", "method": "sms"})),
+            (&sup, serde_json::json!({"action": "review", "passed": true})),
+            (&sup, serde_json::json!({"action": "archive"})),
+        ] {
+            kefu.act(&actor(who), &ticket.id.to_string(), body.as_object().unwrap(), None).await.unwrap();
+        }
+        archived.push(ticket);
+    }
+    // The second customer also has a ticket that is still open.
+    kefu.create_ticket(&actor(&agent), &request("13700000002"), None).await.unwrap();
+    assert_eq!(jobs::retention(&kefu, "test").await.unwrap(), jobs::RetentionReport::default(), "nothing due yet");
+    clock.advance(chrono::Duration::days(3 * 365 + 2));
+    let report = jobs::retention(&kefu, "test").await.unwrap();
+    assert_eq!(report, jobs::RetentionReport { tickets: 2, customers: 1 });
+    for t in &archived {
+        assert!(store.ticket(kefu_store::TicketKey::Id(t.id)).await.unwrap().is_none());
+    }
+    assert!(store.customer_by_phone("13700000001").await.unwrap().is_none(), "no ticket left: customer removed");
+    assert!(store.customer_by_phone("13700000002").await.unwrap().is_some(), "an open ticket keeps the customer");
+    assert_eq!(store.ticket_count().await.unwrap(), 1);
+    let log = store.access_log(1, 10).await.unwrap();
+    assert_eq!(log.items.iter().filter(|e| e.action == "retention_delete").count(), 3);
+    assert_eq!(jobs::retention(&kefu, "test").await.unwrap(), jobs::RetentionReport::default(), "idempotent");
+}
+
+#[tokio::test]
+async fn retention_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    retention_removes_only_what_is_due(
+        kefu_store_sqlite::SqliteStore::open(dir.path().join("k.db"), kefu_store::crypto::test_cipher()).unwrap(),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn retention_postgres() {
+    let schema = kefu_store_postgres::testing::TestSchema::create().await;
+    retention_removes_only_what_is_due(
+        kefu_store_postgres::PgStore::connect(&schema.url, kefu_store::crypto::test_cipher()).await.unwrap(),
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn sqlite() {
     let dir = tempfile::tempdir().unwrap();

@@ -206,4 +206,38 @@ impl Store for PgStore {
             Err(e) => Err(pg(e)),
         }
     }
+    async fn retention_due(&self, cutoff: DateTime<Utc>, limit: u32) -> StoreResult<Vec<RetentionDue>> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT id, number, customer_id, (doc::json->>'archived_at')::timestamptz AS archived FROM tickets
+                 WHERE status = 'archived' AND (doc::json->>'archived_at')::timestamptz <= $1
+                 ORDER BY archived, id LIMIT $2",
+                &[&cutoff, &i64::from(limit)],
+            )
+            .await
+            .map_err(pg)?;
+        Ok(rows
+            .iter()
+            .map(|r| RetentionDue {
+                ticket: TicketId(r.get(0)),
+                number: r.get(1),
+                customer: CustomerId(r.get(2)),
+                archived_at: r.get(3),
+            })
+            .collect())
+    }
+    async fn purge_ticket(&self, id: TicketId) -> StoreResult<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        for table in ["comments", "transfers", "ticket_events"] {
+            tx.execute(&format!("DELETE FROM {table} WHERE ticket_id = $1"), &[&id.0]).await.map_err(pg)?;
+        }
+        let n = tx.execute("DELETE FROM tickets WHERE id = $1", &[&id.0]).await.map_err(pg)?;
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        tx.commit().await.map_err(pg)
+    }
 }

@@ -266,4 +266,10 @@ impl Store for SqliteStore {
             })
             .await
     }
+    async fn retention_due(&self, cutoff: DateTime<Utc>, limit: u32) -> StoreResult<Vec<RetentionDue>> {
+        self.read(move |c| rows::retention_due(c, cutoff, limit)).await
+    }
+    async fn purge_ticket(&self, id: TicketId) -> StoreResult<()> {
+        self.writer.run(move |c| rows::purge_ticket(c, id)).await
+    }
 }

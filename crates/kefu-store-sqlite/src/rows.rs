@@ -267,3 +267,33 @@ pub fn access_log(c: &Connection, page: u32, per_page: u32) -> StoreResult<Page<
         .map_err(backend)?;
     Ok(Page { items, total, page, per_page })
 }
+
+pub fn retention_due(c: &Connection, cutoff: DateTime<Utc>, limit: u32) -> StoreResult<Vec<kefu_store::RetentionDue>> {
+    c.prepare_cached(
+        "SELECT id, number, customer_id, json_extract(doc, '$.archived_at') FROM tickets
+         WHERE status = 'archived' AND julianday(json_extract(doc, '$.archived_at')) <= julianday(?1)
+         ORDER BY julianday(json_extract(doc, '$.archived_at')), id LIMIT ?2",
+    )
+    .map_err(backend)?
+    .query_map(params![ts(cutoff), limit], |r| {
+        Ok(kefu_store::RetentionDue {
+            ticket: TicketId(r.get(0)?),
+            number: r.get(1)?,
+            customer: CustomerId(r.get(2)?),
+            archived_at: parse_ts(&r.get::<_, String>(3)?)?,
+        })
+    })
+    .map_err(backend)?
+    .collect::<Result<Vec<_>, _>>()
+    .map_err(backend)
+}
+
+pub fn purge_ticket(c: &Connection, id: TicketId) -> StoreResult<()> {
+    for table in ["comments", "transfers", "ticket_events"] {
+        c.execute(&format!("DELETE FROM {table} WHERE ticket_id = ?1"), [id.0]).map_err(backend)?;
+    }
+    match c.execute("DELETE FROM tickets WHERE id = ?1", [id.0]).map_err(backend)? {
+        0 => Err(StoreError::NotFound),
+        _ => Ok(()),
+    }
+}

@@ -489,6 +489,46 @@ pub async fn customers_without_tickets_can_be_deleted<S: Store>(s: S) {
     assert!(matches!(s.delete_customer(kefu_domain::CustomerId(77)).await, Err(StoreError::NotFound)));
 }
 
+pub async fn retention_finds_and_purges_only_what_is_due<S: Store>(s: S) {
+    let (a, _e, old) = agent_engineer_ticket(&s).await;
+    let young = ticket_of(&create(&s, &a, "13800000002", t0(), None).await);
+    let open = ticket_of(&create(&s, &a, "13800000003", t0(), None).await);
+    // Archive two tickets at different times (the flow is not the point here).
+    for (t, at) in [(&old, t0()), (&young, t0() + Duration::days(400))] {
+        s.mutate_ticket(MutateTicket {
+            ticket: t.id,
+            actor: a.clone(),
+            now: at,
+            idempotency: None,
+            decide: Box::new(move |t| {
+                let ticket = Ticket { status: "archived".into(), archived_at: Some(at), ..t.clone() };
+                Ok(Mutation {
+                    ticket,
+                    action: "archive".into(),
+                    data: json!({}),
+                    transfer: None,
+                    comment: Some(NewComment { body: "归档".into(), internal: true }),
+                })
+            }),
+            render: render_number(),
+            status: 200,
+        })
+        .await
+        .unwrap();
+    }
+    let due = s.retention_due(t0() + Duration::days(365), 10).await.unwrap();
+    assert_eq!(due.iter().map(|d| d.ticket).collect::<Vec<_>>(), vec![old.id]);
+    assert_eq!((due[0].number.as_str(), due[0].archived_at), (old.number.as_str(), t0()));
+    s.purge_ticket(old.id).await.unwrap();
+    assert!(s.ticket(TicketKey::Id(old.id)).await.unwrap().is_none());
+    assert!(s.events(old.id).await.unwrap().is_empty() && s.comments(old.id).await.unwrap().is_empty());
+    for t in [&young, &open] {
+        verify_chain(t.id, &s.events(t.id).await.unwrap()).unwrap();
+    }
+    assert!(s.tickets_without_events(10).await.unwrap().is_empty());
+    assert!(matches!(s.purge_ticket(old.id).await, Err(StoreError::NotFound)));
+}
+
 /// Every row of every table in the neutral export form.
 pub async fn export_all<S: Store>(s: &S) -> Vec<(String, crate::JsonRow)> {
     let mut out = Vec::new();
@@ -567,7 +607,7 @@ macro_rules! conformance_tests {
             a_job_runs_on_one_node_and_moves_when_it_dies, expired_sessions_are_purged,
             access_log_appends_and_lists_newest_first, wrong_passwords_lock_an_account,
             sensitive_fields_are_encrypted_at_rest, plaintext_customers_are_encrypted_in_batches,
-            customers_without_tickets_can_be_deleted);
+            customers_without_tickets_can_be_deleted, retention_finds_and_purges_only_what_is_due);
     };
     (@each $make:expr; $($name:ident),+) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

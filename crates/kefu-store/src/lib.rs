@@ -138,6 +138,17 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// Deletes a customer no ticket refers to (erasure on request);
     /// `Conflict` if tickets still refer to them.
     fn delete_customer(&self, id: CustomerId) -> impl Future<Output = StoreResult<()>> + Send;
+
+    // --- retention (R-42) ---
+    /// Archived tickets archived at or before `cutoff`, oldest first.
+    fn retention_due(
+        &self,
+        cutoff: chrono::DateTime<chrono::Utc>,
+        limit: u32,
+    ) -> impl Future<Output = StoreResult<Vec<RetentionDue>>> + Send;
+    /// Deletes a ticket with its events, transfers, notes and idempotency
+    /// records, in one transaction. Other tickets' chains are untouched.
+    fn purge_ticket(&self, id: TicketId) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
 /// A table row in the neutral export form.

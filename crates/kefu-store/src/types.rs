@@ -160,3 +160,12 @@ pub struct AccessEntry {
     pub field: Option<String>,
     pub reason: String,
 }
+
+/// An archived ticket whose retention has run out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetentionDue {
+    pub ticket: TicketId,
+    pub number: String,
+    pub customer: kefu_domain::CustomerId,
+    pub archived_at: DateTime<Utc>,
+}

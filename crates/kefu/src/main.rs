@@ -61,6 +61,11 @@ enum Command {
         #[arg(long)]
         reason: String,
     },
+    /// Records retention.
+    Retention {
+        #[command(subcommand)]
+        command: RetentionCommand,
+    },
     /// Field-encryption keys.
     Keys {
         #[command(subcommand)]
@@ -99,6 +104,12 @@ enum UserCommand {
         #[arg(long)]
         password: String,
     },
+}
+
+#[derive(Subcommand)]
+enum RetentionCommand {
+    /// Remove what the retention policy no longer keeps, now.
+    Run,
 }
 
 #[derive(Subcommand)]
@@ -200,6 +211,12 @@ async fn run<S: Store>(store: S, cfg: &Config, command: Command) -> Result<()> {
         Command::Export { out, reason } => transfer::export(&kefu, &out, &reason).await,
         Command::Import { input } => transfer::import(&kefu.store, &input).await,
         Command::Keys { command: KeysCommand::Rotate } => reencrypt_all(&kefu.store).await,
+        Command::Retention { command: RetentionCommand::Run } => {
+            let who = format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into()));
+            let r = kefu_server::jobs::retention(&kefu, &who).await.map_err(explain)?;
+            println!("retention run: removed {} tickets and {} customers", r.tickets, r.customers);
+            Ok(())
+        }
         Command::Migrate | Command::Bench { .. } => {
             unreachable!("handled before a store is opened")
         }
