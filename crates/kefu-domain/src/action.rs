@@ -9,7 +9,7 @@ use crate::flow::{Actor, Flow};
 use crate::ids::UserId;
 use crate::intake::limits;
 use crate::ticket::Ticket;
-use crate::validate::{optional_text, required_text};
+use crate::validate::{optional_free_text, optional_text, required_free_text, required_text};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -163,7 +163,7 @@ fn one_of(
 }
 
 fn reason(fields: &Map<String, Value>) -> Result<String, FieldError> {
-    required_text(str_field(fields, "reason")?.as_deref(), "reason", limits::REASON)
+    required_free_text(str_field(fields, "reason")?.as_deref(), "reason", limits::REASON)
 }
 
 impl ActionRequest {
@@ -178,6 +178,9 @@ impl ActionRequest {
         };
         let mut fields = body.clone();
         fields.remove("action");
+        // The fields are kept in the audit trail as sent: redact ID numbers.
+        let fields: Map<String, Value> =
+            fields.iter().map(|(k, v)| (k.clone(), crate::privacy::redact_json(v))).collect();
         let input = Self::parse_input(kind, &fields)?;
         Ok(ActionRequest { kind, fields, input })
     }
@@ -210,16 +213,16 @@ impl ActionRequest {
                 ActionInput::Escalate { to_tier, to, reason: reason(f)? }
             }
             K::Approve => ActionInput::Approve {
-                comment: optional_text(str_field(f, "comment")?.as_deref(), "comment", limits::COMMENT)?,
+                comment: optional_free_text(str_field(f, "comment")?.as_deref(), "comment", limits::COMMENT)?,
             },
             K::Resolve => ActionInput::Resolve {
-                result: required_text(str_field(f, "result")?.as_deref(), "result", limits::RESULT)?,
+                result: required_free_text(str_field(f, "result")?.as_deref(), "result", limits::RESULT)?,
             },
             K::NotifyResult => ActionInput::NotifyResult { method: one_of(f, "method", NOTIFY_METHODS, None)? },
             K::ReturnVisit => Self::parse_visit(f)?,
             K::Review => {
                 let passed = bool_field(f, "passed")?.ok_or_else(|| FieldError::required("passed"))?;
-                let comment = optional_text(str_field(f, "comment")?.as_deref(), "comment", limits::COMMENT)?;
+                let comment = optional_free_text(str_field(f, "comment")?.as_deref(), "comment", limits::COMMENT)?;
                 if !passed && comment.is_none() {
                     return Err(FieldError::new(
                         "comment",
@@ -254,7 +257,7 @@ impl ActionRequest {
             reached,
             satisfaction,
             nps: int_field(f, "nps", 0, 10)?,
-            comment: optional_text(str_field(f, "comment")?.as_deref(), "comment", limits::COMMENT)?,
+            comment: optional_free_text(str_field(f, "comment")?.as_deref(), "comment", limits::COMMENT)?,
         })
     }
 

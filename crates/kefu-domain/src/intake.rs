@@ -6,7 +6,7 @@ use crate::enums::{Channel, TicketType};
 use crate::error::FieldError;
 use crate::priority::PriorityPolicy;
 use crate::ticket::{Consent, NewCustomer, NewTicket};
-use crate::validate::{IdNumber, Phone, optional_text, required_text};
+use crate::validate::{IdNumber, Phone, optional_free_text, optional_text, required_free_text, required_text};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
@@ -86,12 +86,12 @@ impl IntakeRequest {
             Channel::parse(self.channel.as_deref().ok_or_else(|| FieldError::required("channel"))?, "channel")?;
         let ticket_type =
             TicketType::parse(self.ticket_type.as_deref().ok_or_else(|| FieldError::required("type"))?, "type")?;
-        let title = required_text(self.title.as_deref(), "title", limits::TITLE)?;
-        let description = required_text(self.description.as_deref(), "description", limits::DESCRIPTION)?;
+        let title = required_free_text(self.title.as_deref(), "title", limits::TITLE)?;
+        let description = required_free_text(self.description.as_deref(), "description", limits::DESCRIPTION)?;
         let customer = self.customer.as_ref().ok_or_else(|| FieldError::required("customer"))?.parse()?;
         let service_number = optional_text(self.service_number.as_deref(), "service_number", limits::SERVICE_NUMBER)?;
         let occurred_at = self.occurred_at.as_deref().map(|t| parse_time(t, "occurred_at")).transpose()?;
-        let location = optional_text(self.location.as_deref(), "location", limits::LOCATION)?;
+        let location = optional_free_text(self.location.as_deref(), "location", limits::LOCATION)?;
         let consent = parse_consent(ticket_type, self.consent.as_ref())?;
         let submitted_by = optional_text(self.submitted_by.as_deref(), "submitted_by", limits::NAME)?
             .unwrap_or_else(|| customer.name.clone());
@@ -154,7 +154,7 @@ fn parse_consent(ticket_type: TicketType, raw: Option<&ConsentInput>) -> Result<
         ));
     }
     let at = parse_time(raw.at.as_deref().ok_or_else(|| FieldError::required("consent.at"))?, "consent.at")?;
-    let evidence = required_text(raw.evidence.as_deref(), "consent.evidence", limits::EVIDENCE)?;
+    let evidence = required_free_text(raw.evidence.as_deref(), "consent.evidence", limits::EVIDENCE)?;
     Ok(Some(Consent { method, at, evidence }))
 }
 

@@ -179,7 +179,9 @@ pub fn mask_text(text: &str, phones: bool, ids: bool) -> String {
         }
         let run: String = chars[start..i].iter().collect();
         let is_mobile = run.len() == 11 && run.starts_with('1');
-        let is_id = run.len() == 18;
+        // Only real ID numbers (valid birth date and check digit), so that
+        // order and account numbers of the same length pass untouched.
+        let is_id = run.len() == 18 && crate::validate::IdNumber::parse(&run, "text").is_ok();
         out.push_str(&match () {
             _ if phones && is_mobile => mask_phone(&run),
             _ if ids && is_id => mask_id_number(&run),
@@ -187,6 +189,24 @@ pub fn mask_text(text: &str, phones: bool, ids: bool) -> String {
         });
     }
     out
+}
+
+/// Free text is stored with ID numbers masked: the full number belongs in
+/// `customer.id_number`, which is encrypted (R-40, data minimisation).
+pub fn redact_id_numbers(text: &str) -> String {
+    mask_text(text, false, true)
+}
+
+/// The same for every string inside a JSON value (raw request fields that
+/// go into the audit trail).
+pub fn redact_json(v: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => Value::String(redact_id_numbers(s)),
+        Value::Array(a) => Value::Array(a.iter().map(redact_json).collect()),
+        Value::Object(m) => Value::Object(m.iter().map(|(k, x)| (k.clone(), redact_json(x))).collect()),
+        other => other.clone(),
+    }
 }
 
 #[cfg(test)]
@@ -207,10 +227,10 @@ mod tests {
 
     #[test]
     fn free_text_loses_phone_and_id_numbers() {
-        let t = "客户电话13812345678，身份证11010519491231002X，订单号2026112200001234，套餐129元";
+        let t = "客户电话13812345678，身份证11010519491231002X，订单号202611220000123456，套餐129元";
         assert_eq!(
             mask_text(t, true, true),
-            "客户电话138****5678，身份证110105********002X，订单号2026112200001234，套餐129元"
+            "客户电话138****5678，身份证110105********002X，订单号202611220000123456，套餐129元"
         );
         assert_eq!(mask_text(t, false, false), t);
         assert!(mask_text(t, true, false).contains("11010519491231002X"));
@@ -230,5 +250,25 @@ mod tests {
     fn fields_parse_by_api_path() {
         assert_eq!(PersonalField::parse("customer.id_number").unwrap(), PersonalField::IdNumber);
         assert_eq!(PersonalField::parse("customer.salary").unwrap_err().field, "field");
+    }
+}
+
+#[cfg(test)]
+mod redaction_tests {
+    use super::*;
+
+    #[test]
+    fn free_text_keeps_no_valid_id_number() {
+        assert_eq!(redact_id_numbers("身份证11010519491231002X已核实"), "身份证110105********002X已核实");
+        // Not an ID number (bad check digit): untouched, and so are phones.
+        assert_eq!(
+            redact_id_numbers("单号110105194912310021，电话13812345678"),
+            "单号110105194912310021，电话13812345678"
+        );
+        let v = serde_json::json!({"reason": "身份证11010519491231002X", "n": 1, "list": ["11010519491231002X"]});
+        assert_eq!(
+            redact_json(&v).to_string(),
+            r#"{"list":["110105********002X"],"n":1,"reason":"身份证110105********002X"}"#
+        );
     }
 }

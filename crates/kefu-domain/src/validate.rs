@@ -160,6 +160,17 @@ pub fn optional_text(raw: Option<&str>, field: &str, max: usize) -> Result<Optio
     }
 }
 
+/// A required free-text field (title, description, result, note …): as
+/// `required_text`, with ID numbers inside it redacted.
+pub fn required_free_text(raw: Option<&str>, field: &str, max: usize) -> Result<String, FieldError> {
+    required_text(raw, field, max).map(|s| crate::privacy::redact_id_numbers(&s))
+}
+
+/// An optional free-text field, ID numbers redacted.
+pub fn optional_free_text(raw: Option<&str>, field: &str, max: usize) -> Result<Option<String>, FieldError> {
+    optional_text(raw, field, max).map(|o| o.map(|s| crate::privacy::redact_id_numbers(&s)))
+}
+
 fn limit<'a>(s: &'a str, field: &str, max: usize) -> Result<&'a str, FieldError> {
     let n = s.chars().count();
     if n > max {

@@ -299,7 +299,7 @@ impl<S: Store> Kefu<S> {
         internal: bool,
         idempotency: Option<String>,
     ) -> Result<Written, ApiError> {
-        let text = required_text(body, "body", limits::COMMENT)?;
+        let text = kefu_domain::validate::required_free_text(body, "body", limits::COMMENT)?;
         let id = self.ticket_id(key).await?;
         let (core, now) = (self.core.clone(), self.now());
         let decide_fn: Decide = Box::new(move |t: &Ticket| {

@@ -75,7 +75,7 @@ async fn database_file_alone_reveals_nothing_and_keys_rotate() {
     let client = reqwest::Client::new();
     let token = common::login(&client, &base).await;
     let body = json!({
-        "channel": "store", "type": "account", "title": "销户", "description": "客户申请注销宽带账户",
+        "channel": "store", "type": "account", "title": "销户", "description": format!("客户申请注销宽带账户，身份证号{ID}"),
         "customer": {"name": "吴九", "phone": PHONE, "id_number": ID, "address": "浙江省杭州市西湖区文三路99号"},
     });
     let t: Value = client
