@@ -10,7 +10,9 @@ use kefu_domain::audit::{AuditEvent, GENESIS};
 use kefu_domain::ticket::{Customer, NewCustomer, Ticket, format_number};
 use kefu_domain::time::shanghai_date;
 use kefu_store::crypto::FieldCipher;
-use kefu_store::doc::{open_customer, phone_index, registration_after, seal_customer, ticket_doc, ticket_from_doc};
+use kefu_store::doc::{
+    customer_after_upsert, open_customer, phone_index, registration_after, seal_customer, ticket_doc, ticket_from_doc,
+};
 use kefu_store::filter::{Dialect, FilterValue, clauses};
 use kefu_store::*;
 use serde_json::{Value, json};
@@ -83,7 +85,7 @@ async fn upsert_customer(
                address = COALESCE(excluded.address, c.address),
                level = COALESCE(excluded.level, c.level),
                updated_at = excluded.updated_at
-             RETURNING c.id, c.name, c.phone, c.id_number, c.address, c.level",
+             RETURNING c.id, c.id_number, c.address, c.level",
         )
         .await
         .map_err(pg)?;
@@ -91,7 +93,7 @@ async fn upsert_customer(
         .query_one(&stmt, &[&s.name, &s.phone, &s.phone_idx, &s.id_number, &s.id_idx, &s.address, &s.level, &now])
         .await
         .map_err(pg)?;
-    open_customer(rows::raw_customer(&row, 0), cipher)
+    customer_after_upsert(row.get(0), n, row.get(1), row.get(2), row.get(3), cipher)
 }
 
 /// Numbers this node has reserved and not yet handed out, for one day.

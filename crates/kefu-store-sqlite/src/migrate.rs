@@ -3,7 +3,7 @@
 //! know was written by a newer kefu: refuse it rather than guess.
 
 use kefu_store::{StoreError, StoreResult};
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/0001_init.sql")),
@@ -31,6 +31,24 @@ pub fn migrate(conn: &mut Connection) -> StoreResult<i64> {
     if found > known_version() {
         return Err(StoreError::SchemaTooNew { found, known: known_version() });
     }
+    // Table rebuilds (SQLite cannot drop a constraint in place) need foreign
+    // keys off, which only takes effect outside a transaction; the keys are
+    // checked as a whole afterwards.
+    conn.execute_batch("PRAGMA foreign_keys = OFF").map_err(crate::backend)?;
+    let applied = apply_missing(conn, found);
+    conn.execute_batch("PRAGMA foreign_keys = ON").map_err(crate::backend)?;
+    applied?;
+    let broken: Option<String> = conn
+        .query_row("SELECT \"table\" FROM pragma_foreign_key_check LIMIT 1", [], |r| r.get(0))
+        .optional()
+        .map_err(crate::backend)?;
+    if let Some(table) = broken {
+        return Err(StoreError::Backend(format!("migration left a broken foreign key in {table}")));
+    }
+    Ok(known_version())
+}
+
+fn apply_missing(conn: &mut Connection, found: i64) -> StoreResult<()> {
     for (version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > found) {
         let tx = conn.transaction().map_err(crate::backend)?;
         tx.execute_batch(sql).map_err(crate::backend)?;
@@ -39,5 +57,5 @@ pub fn migrate(conn: &mut Connection) -> StoreResult<i64> {
         tx.commit().map_err(crate::backend)?;
         tracing::info!(version, name, "applied migration");
     }
-    Ok(known_version())
+    Ok(())
 }

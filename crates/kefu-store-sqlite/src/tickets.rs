@@ -10,7 +10,8 @@ use kefu_domain::time::shanghai_date;
 use kefu_domain::{TicketId, UserId};
 use kefu_store::crypto::FieldCipher;
 use kefu_store::doc::{
-    RawCustomer, open_customer, phone_index, registration_after, seal_customer, ticket_doc as doc, ticket_from_doc,
+    RawCustomer, customer_after_upsert, open_customer, phone_index, registration_after, seal_customer,
+    ticket_doc as doc, ticket_from_doc,
 };
 use kefu_store::filter::{Dialect, FilterValue, clauses};
 use kefu_store::*;
@@ -58,7 +59,7 @@ fn remember(
 /// contact told us, or creates them. Sensitive fields are stored encrypted.
 fn upsert_customer(c: &Connection, n: &NewCustomer, now: DateTime<Utc>, cipher: &FieldCipher) -> StoreResult<Customer> {
     let s = seal_customer(n, cipher);
-    let id: i64 = c
+    let (id, stored_id, stored_address, stored_level): (i64, Option<String>, Option<String>, Option<String>) = c
         .prepare_cached(
             "INSERT INTO customers (name, phone, phone_idx, id_number, id_idx, address, level, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)
@@ -69,14 +70,14 @@ fn upsert_customer(c: &Connection, n: &NewCustomer, now: DateTime<Utc>, cipher: 
                address = COALESCE(excluded.address, customers.address),
                level = COALESCE(excluded.level, customers.level),
                updated_at = excluded.updated_at
-             RETURNING id",
+             RETURNING id, id_number, address, level",
         )
         .map_err(backend)?
         .query_row(params![s.name, s.phone, s.phone_idx, s.id_number, s.id_idx, s.address, s.level, ts(now)], |r| {
-            r.get(0)
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
         })
         .map_err(backend)?;
-    rows::customer_by_id(c, kefu_domain::CustomerId(id), cipher)?.ok_or(StoreError::NotFound)
+    customer_after_upsert(id, n, stored_id, stored_address, stored_level, cipher)
 }
 
 fn next_number(c: &Connection, now: DateTime<Utc>) -> StoreResult<String> {

@@ -94,3 +94,37 @@ pub fn open_customer(raw: RawCustomer, cipher: &crate::crypto::FieldCipher) -> S
         level: raw.level.clone(),
     })
 }
+
+/// The customer after an upsert, from what the request carried; only the
+/// stored fields the request left out (kept by the upsert) are decrypted.
+pub fn customer_after_upsert(
+    id: i64,
+    n: &kefu_domain::ticket::NewCustomer,
+    stored_id_number: Option<String>,
+    stored_address: Option<String>,
+    stored_level: Option<String>,
+    cipher: &crate::crypto::FieldCipher,
+) -> StoreResult<Customer> {
+    use kefu_domain::validate::IdNumber;
+    let id_number = match &n.id_number {
+        Some(i) => Some(i.clone()),
+        None => stored_id_number
+            .map(|v| cipher.decrypt(&v))
+            .transpose()?
+            .map(|v| IdNumber::parse(&v, "id_number"))
+            .transpose()
+            .map_err(|e| StoreError::Backend(format!("stored customer {id} is invalid: {}", e.message)))?,
+    };
+    let address = match &n.address {
+        Some(a) => Some(a.clone()),
+        None => stored_address.map(|v| cipher.decrypt(&v)).transpose()?,
+    };
+    Ok(Customer {
+        id: kefu_domain::CustomerId(id),
+        name: n.name.clone(),
+        phone: n.phone.clone(),
+        id_number,
+        address,
+        level: n.level.clone().or(stored_level),
+    })
+}
