@@ -154,10 +154,23 @@ pub fn mask_address(addr: &str) -> String {
     format!("{kept}****")
 }
 
+/// Whether `text` has `n` ASCII digits in a row (most text has none, and
+/// then needs no masking at all).
+fn has_digit_run(text: &str, n: usize) -> bool {
+    let mut run = 0;
+    for b in text.bytes() {
+        run = if b.is_ascii_digit() { run + 1 } else { 0 };
+        if run >= n {
+            return true;
+        }
+    }
+    false
+}
+
 /// Masks 11-digit mainland mobile numbers and 18-character ID numbers found
 /// in free text.
 pub fn mask_text(text: &str, phones: bool, ids: bool) -> String {
-    if !phones && !ids {
+    if (!phones && !ids) || !has_digit_run(text, 11) {
         return text.to_string();
     }
     let chars: Vec<char> = text.chars().collect();
