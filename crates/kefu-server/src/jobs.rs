@@ -11,6 +11,8 @@ use kefu_store::Store;
 /// How long a lease lasts without renewal; a dead node's jobs resume
 /// elsewhere within this time.
 const LEASE: i64 = 5 * 60;
+/// How long a retried request is still answered from its first result.
+const IDEMPOTENCY_DAYS: i64 = 7;
 /// How often a node tries to run its jobs.
 const PERIOD: std::time::Duration = std::time::Duration::from_secs(60);
 
@@ -29,6 +31,10 @@ pub async fn tick<S: Store>(kefu: &Kefu<S>, node: &str) -> Result<Option<u64>, A
         return Ok(None);
     }
     let purged = kefu.store.purge_expired_sessions(now).await?;
+    let replays = kefu.store.purge_idempotency(now - Duration::days(IDEMPOTENCY_DAYS)).await?;
+    if replays > 0 {
+        tracing::info!(replays, "purged old idempotency records");
+    }
     if purged > 0 {
         tracing::info!(purged, "purged expired sessions");
     }

@@ -240,4 +240,7 @@ impl Store for PgStore {
         }
         tx.commit().await.map_err(pg)
     }
+    async fn purge_idempotency(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        self.client().await?.execute("DELETE FROM idempotency_keys WHERE created_at < $1", &[&before]).await.map_err(pg)
+    }
 }

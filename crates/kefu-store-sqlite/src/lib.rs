@@ -272,4 +272,14 @@ impl Store for SqliteStore {
     async fn purge_ticket(&self, id: TicketId) -> StoreResult<()> {
         self.writer.run(move |c| rows::purge_ticket(c, id)).await
     }
+    async fn purge_idempotency(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        self.writer
+            .run(move |c| {
+                let n = c
+                    .execute("DELETE FROM idempotency_keys WHERE created_at < ?1", [rows::ts(before)])
+                    .map_err(backend)?;
+                Ok(n as u64)
+            })
+            .await
+    }
 }

@@ -178,6 +178,10 @@ pub async fn idempotency_key_replays_the_first_result<S: Store>(s: S) {
     assert!(matches!(again, Written::Replayed { status: 201, .. }));
     assert_eq!(first.body(), again.body());
     assert_eq!(s.ticket_count().await.unwrap(), 1);
+    // Old records are purged; a purged key no longer replays.
+    assert_eq!(s.purge_idempotency(t0()).await.unwrap(), 0);
+    assert_eq!(s.purge_idempotency(t0() + Duration::seconds(1)).await.unwrap(), 1);
+    assert!(matches!(create(&s, &a, "13800000001", t0(), Some("k1")).await, Written::New { .. }));
     // The key is scoped to its user.
     let b = staff(&s, "agent2", Role::Agent).await;
     assert!(matches!(create(&s, &b, "13800000001", t0(), Some("k1")).await, Written::New { .. }));

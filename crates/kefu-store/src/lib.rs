@@ -149,6 +149,10 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// Deletes a ticket with its events, transfers, notes and idempotency
     /// records, in one transaction. Other tickets' chains are untouched.
     fn purge_ticket(&self, id: TicketId) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Deletes idempotency records created before `before` (they only
+    /// serve retries, and hold rendered responses); returns how many.
+    fn purge_idempotency(&self, before: chrono::DateTime<chrono::Utc>)
+    -> impl Future<Output = StoreResult<u64>> + Send;
 }
 
 /// A table row in the neutral export form.
