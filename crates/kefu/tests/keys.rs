@@ -4,36 +4,12 @@
 
 mod common;
 
-use common::{KEFU, PASSWORD};
+use common::{Target, login};
 use serde_json::{Value, json};
 use std::path::Path;
-use std::process::Stdio;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
 
 const ID: &str = "11010519491231002X";
 const PHONE: &str = "13566667777";
-
-/// A kefu command on `dir`, keys in the default key file `dir/keys.toml`.
-fn kefu(dir: &Path) -> Command {
-    let mut c = Command::new(KEFU);
-    c.env("KEFU_DATA_DIR", dir).env_remove("KEFU_KEYS");
-    c
-}
-
-async fn serve(dir: &Path) -> (Child, String) {
-    let mut child = kefu(dir)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("KEFU_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let line = BufReader::new(child.stdout.take().unwrap()).lines().next_line().await.unwrap().unwrap();
-    let addr = line.split("http://").nth(1).unwrap().trim_end_matches('/').to_string();
-    (child, format!("http://{addr}"))
-}
 
 fn raw_database(dir: &Path) -> Vec<u8> {
     let mut bytes = std::fs::read(dir.join("kefu.db")).unwrap();
@@ -63,17 +39,12 @@ async fn reveal_id(base: &str, client: &reqwest::Client, token: &str, ticket: &V
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn database_file_alone_reveals_nothing_and_keys_rotate() {
-    let dir = tempfile::tempdir().unwrap();
-    let status = kefu(dir.path())
-        .args(["user", "add", "agent1", "--role", "agent", "--password", PASSWORD])
-        .status()
-        .await
-        .unwrap();
-    assert!(status.success());
-    assert!(dir.path().join("keys.toml").exists(), "first start creates the key file");
-    let (mut server, base) = serve(dir.path()).await;
+    let target = Target::sqlite_with_key_file().await;
+    let dir = target.dir();
+    assert!(dir.join("keys.toml").exists(), "first start creates the key file");
+    let (mut server, base) = target.start().await;
     let client = reqwest::Client::new();
-    let token = common::login(&client, &base).await;
+    let token = login(&client, &base).await;
     let body = json!({
         "channel": "store", "type": "account", "title": "销户", "description": format!("客户申请注销宽带账户，身份证号{ID}"),
         "customer": {"name": "吴九", "phone": PHONE, "id_number": ID, "address": "浙江省杭州市西湖区文三路99号"},
@@ -91,23 +62,23 @@ async fn database_file_alone_reveals_nothing_and_keys_rotate() {
     let ticket = t["id"].clone();
     server.kill().await.unwrap();
 
-    let raw = raw_database(dir.path());
+    let raw = raw_database(dir);
     for secret in [ID, PHONE, "文三路99号"] {
         assert!(!contains(&raw, secret), "the database file holds {secret} in plain text");
     }
 
-    let out = kefu(dir.path()).args(["keys", "rotate"]).output().await.unwrap();
+    let out = target.kefu().args(["keys", "rotate"]).output().await.unwrap();
     let printed = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{printed} {}", String::from_utf8_lossy(&out.stderr));
     assert!(printed.contains("key 2") && printed.contains("re-encrypted 1 customer"), "{printed}");
-    let conn = rusqlite::Connection::open(dir.path().join("kefu.db")).unwrap();
+    let conn = rusqlite::Connection::open(target.sqlite_file()).unwrap();
     let (phone, id): (String, String) =
         conn.query_row("SELECT phone, id_number FROM customers", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
     assert!(phone.starts_with("enc:2:") && id.starts_with("enc:2:"), "{phone} {id}");
     drop(conn);
 
-    let (mut server, base) = serve(dir.path()).await;
-    let token = common::login(&client, &base).await;
+    let (mut server, base) = target.start().await;
+    let token = login(&client, &base).await;
     assert_eq!(reveal_id(&base, &client, &token, &ticket).await, ID);
     let found: Value = client
         .get(format!("{base}/api/v1/tickets?customer_phone={PHONE}"))
@@ -122,9 +93,9 @@ async fn database_file_alone_reveals_nothing_and_keys_rotate() {
     server.kill().await.unwrap();
 
     // Without the key file the data cannot be read.
-    std::fs::remove_file(dir.path().join("keys.toml")).unwrap();
-    let (mut server, base) = serve(dir.path()).await;
-    let token = common::login(&client, &base).await;
+    std::fs::remove_file(dir.join("keys.toml")).unwrap();
+    let (mut server, base) = target.start().await;
+    let token = login(&client, &base).await;
     let r = client.get(format!("{base}/api/v1/tickets/{ticket}")).bearer_auth(&token).send().await.unwrap();
     assert_eq!(r.status(), 500, "a fresh key cannot decrypt the old data");
     server.kill().await.unwrap();

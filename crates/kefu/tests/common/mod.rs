@@ -18,6 +18,8 @@ pub const TEST_KEYS: &str = "active = 1\nindex_key = \"AAECAwQFBgcICQoLDA0ODxARE
 /// Where the processes of one test keep their data.
 pub enum Target {
     Sqlite(tempfile::TempDir),
+    /// SQLite with its keys in the default key file `<dir>/keys.toml`.
+    SqliteKeyFile(tempfile::TempDir),
     Postgres(kefu_store_postgres::testing::TestSchema),
 }
 
@@ -25,6 +27,19 @@ impl Target {
     /// A fresh SQLite data directory holding one agent account.
     pub async fn sqlite() -> Target {
         Target::Sqlite(tempfile::tempdir().unwrap()).with_agent().await
+    }
+
+    /// A fresh SQLite data directory with a key file, holding one agent.
+    pub async fn sqlite_with_key_file() -> Target {
+        Target::SqliteKeyFile(tempfile::tempdir().unwrap()).with_agent().await
+    }
+
+    /// The data directory of a SQLite target.
+    pub fn dir(&self) -> &std::path::Path {
+        match self {
+            Target::Sqlite(dir) | Target::SqliteKeyFile(dir) => dir.path(),
+            Target::Postgres(_) => unreachable!("no data directory"),
+        }
     }
 
     /// A fresh PostgreSQL schema holding one agent account.
@@ -40,6 +55,7 @@ impl Target {
         c.env("KEFU_KEYS", TEST_KEYS);
         match self {
             Target::Sqlite(dir) => c.env("KEFU_DATA_DIR", dir.path()),
+            Target::SqliteKeyFile(dir) => c.env("KEFU_DATA_DIR", dir.path()).env_remove("KEFU_KEYS"),
             Target::Postgres(schema) => c.env("KEFU_DATABASE_URL", &schema.url),
         };
         c
@@ -47,7 +63,7 @@ impl Target {
 
     pub fn sqlite_file(&self) -> std::path::PathBuf {
         match self {
-            Target::Sqlite(dir) => dir.path().join("kefu.db"),
+            Target::Sqlite(dir) | Target::SqliteKeyFile(dir) => dir.path().join("kefu.db"),
             Target::Postgres(_) => unreachable!("not a file"),
         }
     }
