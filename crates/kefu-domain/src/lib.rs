@@ -8,6 +8,7 @@
 
 pub mod action;
 pub mod audit;
+pub mod calendar;
 pub mod clock;
 pub mod enums;
 pub mod error;
