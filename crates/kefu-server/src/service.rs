@@ -43,6 +43,8 @@ pub struct Core {
     pub sessions: SessionCache,
     pub login_limiter: crate::auth::LoginLimiter,
     pub settings: Settings,
+    /// The working-day calendar; the shipped years unless `with_calendar`.
+    pub calendar: kefu_domain::calendar::Calendar,
 }
 
 pub struct Kefu<S> {
@@ -84,8 +86,19 @@ impl<S: Store> Kefu<S> {
             sessions: SessionCache::default(),
             login_limiter: Default::default(),
             settings,
+            calendar: kefu_domain::calendar::Calendar::defaults(),
         };
         Ok(Kefu { store, core: Arc::new(core) })
+    }
+
+    /// Replaces the calendar (operator-added years). Call before the service
+    /// is shared.
+    pub fn with_calendar(mut self, calendar: kefu_domain::calendar::Calendar) -> Self {
+        match Arc::get_mut(&mut self.core) {
+            Some(core) => core.calendar = calendar,
+            None => tracing::error!("with_calendar called on a shared service; calendar unchanged"),
+        }
+        self
     }
 
     pub fn now(&self) -> DateTime<Utc> {

@@ -187,6 +187,23 @@ impl Config {
     }
 }
 
+/// The working-day calendar: the shipped years plus `<config_dir>/calendar/*.toml`
+/// (a new year, or a corrected one). A malformed file stops the start.
+pub fn load_calendar(cfg: &Config) -> Result<kefu_domain::calendar::Calendar> {
+    let mut extra = Vec::new();
+    if let Some(dir) = cfg.config_dir.as_ref().map(|d| d.join("calendar")).filter(|d| d.is_dir()) {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        files.sort();
+        for f in files {
+            extra.push((f.display().to_string(), std::fs::read_to_string(&f)?));
+        }
+    }
+    Ok(kefu_domain::calendar::Calendar::load(&extra)?)
+}
+
 /// Reads the operator's flow and policy overrides from the config directory.
 pub fn load_rules(cfg: &Config) -> Result<(kefu_domain::flow::FlowSet, kefu_domain::policy::Policy)> {
     let mut overrides = Vec::new();
@@ -262,6 +279,16 @@ mod override_tests {
         let (flows, policy) = load_rules(&cfg).unwrap();
         assert_eq!(flows.get(kefu_domain::TicketType::Fault).label_zh, "网络故障");
         assert_eq!(policy.priority.default, kefu_domain::Priority::Important);
+    }
+
+    #[test]
+    fn calendar_years_are_added_from_the_config_dir() {
+        let y = "year = 2027\nsource = \"test\"\n[[holidays]]\nname = \"元旦\"\nfrom = \"2027-01-01\"\nto = \"2027-01-01\"\n";
+        let (_d, cfg) = with_dir(&[("calendar/2027.toml", y)]);
+        let cal = load_calendar(&cfg).unwrap();
+        assert_eq!(cal.years(), vec![2025, 2026, 2027]);
+        let (_d, cfg) = with_dir(&[("calendar/2027.toml", "year = 2027\n")]);
+        assert!(load_calendar(&cfg).unwrap_err().to_string().contains("2027.toml"));
     }
 
     #[test]

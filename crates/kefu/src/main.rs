@@ -61,6 +61,11 @@ enum Command {
         #[arg(long)]
         reason: String,
     },
+    /// The working-day calendar.
+    Calendar {
+        #[command(subcommand)]
+        command: CalendarCommand,
+    },
     /// Records retention.
     Retention {
         #[command(subcommand)]
@@ -104,6 +109,21 @@ enum UserCommand {
         #[arg(long)]
         password: String,
     },
+}
+
+#[derive(Subcommand)]
+enum CalendarCommand {
+    /// Print an instant plus N working days (or hours), in the input's offset.
+    Add {
+        /// RFC 3339, e.g. 2026-02-14T10:00:00+08:00
+        from: String,
+        #[arg(long, conflicts_with = "hours", required_unless_present = "hours")]
+        working_days: Option<u32>,
+        #[arg(long)]
+        hours: Option<i64>,
+    },
+    /// Print whether a date (YYYY-MM-DD) is a working day, and why.
+    Day { date: chrono::NaiveDate },
 }
 
 #[derive(Subcommand)]
@@ -181,6 +201,7 @@ async fn main() -> Result<()> {
     let cfg = Config::load(&cli.common)?;
     match cli.command {
         Command::Migrate => migrate(&cfg).await,
+        Command::Calendar { command } => calendar(&cfg, command),
         Command::Bench { command } => bench::run(command).await,
         command => {
             if matches!(command, Command::Serve { .. }) {
@@ -217,10 +238,32 @@ async fn run<S: Store>(store: S, cfg: &Config, command: Command) -> Result<()> {
             println!("retention run: removed {} tickets and {} customers", r.tickets, r.customers);
             Ok(())
         }
-        Command::Migrate | Command::Bench { .. } => {
+        Command::Migrate | Command::Bench { .. } | Command::Calendar { .. } => {
             unreachable!("handled before a store is opened")
         }
     }
+}
+
+fn calendar(cfg: &Config, command: CalendarCommand) -> Result<()> {
+    let cal = config::load_calendar(cfg)?;
+    match command {
+        CalendarCommand::Add { from, working_days, hours } => {
+            let start =
+                chrono::DateTime::parse_from_rfc3339(&from).with_context(|| format!("'{from}' is not RFC 3339"))?;
+            let utc = start.with_timezone(&chrono::Utc);
+            let due = match (working_days, hours) {
+                (Some(n), _) => cal.add_working_days(utc, n)?,
+                (None, Some(h)) => cal.add_hours(utc, h),
+                (None, None) => anyhow::bail!("give --working-days or --hours"),
+            };
+            println!("{}", due.with_timezone(start.offset()).to_rfc3339());
+        }
+        CalendarCommand::Day { date } => {
+            let kind = cal.day(date)?;
+            println!("{date} {} {}", if kind.is_working() { "working" } else { "off" }, kind.reason_zh());
+        }
+    }
+    Ok(())
 }
 
 fn rotate_key_file(cfg: &Config) -> Result<()> {

@@ -31,7 +31,8 @@ pub async fn flows<S: Store>(State(app): State<AppState<S>>, _user: CurrentUser)
 /// The policy in force.
 #[utoipa::path(get, path = "/api/v1/policy", tag = "meta", security(("bearer" = [])), responses((status = 200, description = "policy")))]
 pub async fn policy<S: Store>(State(app): State<AppState<S>>, _user: CurrentUser) -> Json<Value> {
-    Json(json!({ "policy": app.kefu.core.policy, "calendar_years": [] }))
+    let cal = &app.kefu.core.calendar;
+    Json(json!({ "policy": app.kefu.core.policy, "calendar_years": cal.years(), "calendar_sources": cal.sources() }))
 }
 
 /// Liveness.

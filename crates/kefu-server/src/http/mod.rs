@@ -1,6 +1,7 @@
 //! HTTP routes, one module per resource, merged here.
 
 mod auth;
+mod calendar;
 mod meta;
 mod privacy;
 mod staff;
@@ -30,7 +31,7 @@ use utoipa::OpenApi;
         staff::users, staff::customer,
         meta::flows, meta::policy, meta::healthz, meta::metrics,
         privacy::reveal_ticket, privacy::reveal_customer, privacy::access_log, privacy::export_customer,
-        privacy::erase_customer,
+        privacy::erase_customer, calendar::add, calendar::day,
     ),
     components(schemas(
         crate::error::ErrorBody, crate::view::TicketView, crate::service::LoginResponse,
@@ -100,6 +101,7 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .merge(staff::router())
         .merge(meta::router())
         .merge(privacy::router())
+        .merge(calendar::router())
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), authorize::<S>))
         .with_state(state)
         .layer(axum::middleware::from_fn_with_state(metrics, crate::metrics::track))
