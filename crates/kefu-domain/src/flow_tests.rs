@@ -73,6 +73,7 @@ fn ticket(t: TicketType) -> Ticket {
         updated_at: now(),
         resolved_at: None,
         archived_at: None,
+        deadlines: Vec::new(),
     }
 }
 

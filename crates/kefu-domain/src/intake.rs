@@ -112,6 +112,7 @@ impl IntakeRequest {
             location,
             consent,
             submitted_by,
+            deadlines: Vec::new(),
         })
     }
 }

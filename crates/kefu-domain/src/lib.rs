@@ -18,6 +18,7 @@ pub mod intake;
 pub mod policy;
 pub mod priority;
 pub mod privacy;
+pub mod sla;
 pub mod ticket;
 pub mod time;
 pub mod validate;

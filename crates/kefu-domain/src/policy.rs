@@ -15,6 +15,9 @@ pub struct Policy {
     pub security: SecurityPolicy,
     #[serde(default)]
     pub retention: RetentionPolicy,
+    /// Time limits (R-10…R-13). Absent: no deadlines.
+    #[serde(default)]
+    pub sla: crate::sla::SlaPolicy,
     /// Absent: no authenticated endpoint is open to anyone.
     #[serde(default)]
     pub access: AccessPolicy,
@@ -92,11 +95,17 @@ pub struct PolicyError {
 
 impl Policy {
     pub fn parse(source_name: &str, text: &str) -> Result<Policy, PolicyError> {
-        toml::from_str(text).map_err(|e| PolicyError {
+        let policy: Policy = toml::from_str(text).map_err(|e| PolicyError {
             source_name: source_name.to_string(),
             line: e.span().map(|s| text[..s.start.min(text.len())].lines().count().max(1)),
             message: e.to_string(),
-        })
+        })?;
+        policy.sla.check().map_err(|message| PolicyError {
+            source_name: source_name.to_string(),
+            line: None,
+            message,
+        })?;
+        Ok(policy)
     }
 
     pub fn defaults() -> Policy {

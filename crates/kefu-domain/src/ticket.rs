@@ -66,6 +66,9 @@ pub struct Ticket {
     pub updated_at: DateTime<Utc>,
     pub resolved_at: Option<DateTime<Utc>>,
     pub archived_at: Option<DateTime<Utc>>,
+    /// Time limits running on the ticket (SLA policy); older documents have none.
+    #[serde(default)]
+    pub deadlines: Vec<crate::sla::Deadline>,
 }
 
 /// A validated ticket not yet stored: the store assigns id and number.
@@ -83,6 +86,8 @@ pub struct NewTicket {
     pub location: Option<String>,
     pub consent: Option<Consent>,
     pub submitted_by: String,
+    /// Deadlines started at registration (filled by the service from the policy).
+    pub deadlines: Vec<crate::sla::Deadline>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -132,6 +137,7 @@ impl NewTicket {
             updated_at: now,
             resolved_at: None,
             archived_at: None,
+            deadlines: self.deadlines,
         }
     }
 }

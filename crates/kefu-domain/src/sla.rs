@@ -1,0 +1,426 @@
+//! Deadlines (时限) by policy (R-10…R-13). The policy lists deadline rules:
+//! which tickets a rule applies to (types, priorities), its limit (minutes,
+//! natural hours or working days on the official calendar), the actions
+//! that start it and the actions that meet it. A ticket carries its
+//! deadlines; every action updates them here, in the same decision that
+//! changes the ticket:
+//! - a rule whose `starts_on` names the action (or `create`) starts (again);
+//! - a running deadline whose `met_by` names the action is met;
+//! - entering a pausing state (挂起) pauses every running deadline, leaving
+//!   it resumes them and moves their due time by the time paused;
+//! - a priority change recomputes running deadlines from their start;
+//! - withdrawing or archiving cancels what still runs.
+//!
+//! Warning and breach are read against the clock (`DeadlineState`); the
+//! watcher records them as events.
+
+use crate::action::ActionKind;
+use crate::calendar::{Calendar, CalendarError};
+use crate::enums::{Priority, TicketType};
+use crate::ticket::Ticket;
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlaPolicy {
+    /// Share of a deadline's span after which it is in warning (预警).
+    pub warning_threshold: f64,
+    /// Ticket states in which the clocks stop.
+    pub pause_states: Vec<String>,
+    pub deadlines: Vec<DeadlineRule>,
+}
+
+impl Default for SlaPolicy {
+    fn default() -> Self {
+        SlaPolicy { warning_threshold: 0.8, pause_states: vec!["suspended".into()], deadlines: Vec::new() }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeadlineRule {
+    pub kind: String,
+    pub label_zh: String,
+    /// Empty: every type / priority. A more specific rule for the same kind
+    /// is listed first: the first match wins.
+    #[serde(default)]
+    pub types: Vec<TicketType>,
+    #[serde(default)]
+    pub priorities: Vec<Priority>,
+    pub minutes: Option<i64>,
+    pub hours: Option<i64>,
+    pub working_days: Option<u32>,
+    /// `create` or action names.
+    pub starts_on: Vec<String>,
+    pub met_by: Vec<ActionKind>,
+}
+
+impl DeadlineRule {
+    fn applies(&self, t: TicketType, p: Priority) -> bool {
+        (self.types.is_empty() || self.types.contains(&t))
+            && (self.priorities.is_empty() || self.priorities.contains(&p))
+    }
+
+    fn due(&self, cal: &Calendar, from: DateTime<Utc>) -> Result<DateTime<Utc>, CalendarError> {
+        match (self.minutes, self.hours, self.working_days) {
+            (Some(m), _, _) => Ok(from + Duration::minutes(m)),
+            (_, Some(h), _) => Ok(cal.add_hours(from, h)),
+            (_, _, Some(d)) => cal.add_working_days(from, d),
+            _ => Ok(from),
+        }
+    }
+
+    fn check(&self) -> Result<(), String> {
+        let limits = [self.minutes.is_some(), self.hours.is_some(), self.working_days.is_some()];
+        if limits.iter().filter(|x| **x).count() != 1 {
+            return Err(format!("deadline '{}' needs exactly one of minutes, hours, working_days", self.kind));
+        }
+        if self.starts_on.is_empty() || self.met_by.is_empty() {
+            return Err(format!("deadline '{}' needs starts_on and met_by", self.kind));
+        }
+        for s in &self.starts_on {
+            if s != "create" && ActionKind::parse(s).is_err() {
+                return Err(format!("deadline '{}': unknown start '{s}'", self.kind));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl SlaPolicy {
+    pub fn check(&self) -> Result<(), String> {
+        if !(0.0..1.0).contains(&self.warning_threshold) {
+            return Err("warning_threshold must be between 0 and 1".into());
+        }
+        self.deadlines.iter().try_for_each(DeadlineRule::check)
+    }
+
+    /// The rule for a kind, as it applies to this type and priority.
+    fn rule(&self, kind: &str, t: TicketType, p: Priority) -> Option<&DeadlineRule> {
+        self.deadlines.iter().find(|r| r.kind == kind && r.applies(t, p))
+    }
+
+    /// The longest working-day limit: the calendar must reach this far.
+    pub fn max_working_days(&self) -> u32 {
+        self.deadlines.iter().filter_map(|r| r.working_days).max().unwrap_or(0)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    Running,
+    Paused,
+    Met,
+    Cancelled,
+}
+
+/// A deadline on a ticket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Deadline {
+    pub kind: String,
+    pub label_zh: String,
+    pub started_at: DateTime<Utc>,
+    pub due_at: DateTime<Utc>,
+    pub warn_at: DateTime<Utc>,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub phase: Phase,
+    pub met_at: Option<DateTime<Utc>>,
+    pub paused_at: Option<DateTime<Utc>>,
+    /// Time spent paused so far, in seconds.
+    pub paused_secs: i64,
+}
+
+/// What a deadline is at an instant: running, paused, met, warning, breached.
+pub fn state_at(d: &Deadline, now: DateTime<Utc>) -> &'static str {
+    match d.phase {
+        Phase::Met => {
+            if d.met_at.is_some_and(|m| m > d.due_at) {
+                "breached"
+            } else {
+                "met"
+            }
+        }
+        Phase::Cancelled => "cancelled",
+        Phase::Paused => "paused",
+        Phase::Running if now >= d.due_at => "breached",
+        Phase::Running if now >= d.warn_at => "warning",
+        Phase::Running => "running",
+    }
+}
+
+fn new_deadline(
+    policy: &SlaPolicy,
+    rule: &DeadlineRule,
+    cal: &Calendar,
+    start: DateTime<Utc>,
+) -> Result<Deadline, CalendarError> {
+    let due_at = rule.due(cal, start)?;
+    let span = (due_at - start).num_seconds() as f64;
+    let warn_at = start + Duration::seconds((span * policy.warning_threshold) as i64);
+    Ok(Deadline {
+        kind: rule.kind.clone(),
+        label_zh: rule.label_zh.clone(),
+        started_at: start,
+        due_at,
+        warn_at,
+        phase: Phase::Running,
+        met_at: None,
+        paused_at: None,
+        paused_secs: 0,
+    })
+}
+
+/// Starts the deadlines whose rules start on `event` (`create` or an action).
+fn start(
+    policy: &SlaPolicy,
+    cal: &Calendar,
+    t: &mut Ticket,
+    event: &str,
+    now: DateTime<Utc>,
+) -> Result<(), CalendarError> {
+    for rule in &policy.deadlines {
+        if !rule.starts_on.iter().any(|s| s == event)
+            || policy.rule(&rule.kind, t.ticket_type, t.priority) != Some(rule)
+        {
+            continue;
+        }
+        let fresh = new_deadline(policy, rule, cal, now)?;
+        match t.deadlines.iter_mut().find(|d| d.kind == rule.kind) {
+            Some(existing) => *existing = fresh,
+            None => t.deadlines.push(fresh),
+        }
+    }
+    Ok(())
+}
+
+/// Deadlines at registration of a ticket of this type and priority.
+pub fn on_create(
+    policy: &SlaPolicy,
+    cal: &Calendar,
+    ticket_type: TicketType,
+    priority: Priority,
+    now: DateTime<Utc>,
+) -> Result<Vec<Deadline>, CalendarError> {
+    let mut out: Vec<Deadline> = Vec::new();
+    for rule in policy.deadlines.iter().filter(|r| r.starts_on.iter().any(|s| s == "create")) {
+        if policy.rule(&rule.kind, ticket_type, priority) == Some(rule) && !out.iter().any(|d| d.kind == rule.kind) {
+            out.push(new_deadline(policy, rule, cal, now)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Updates `after`'s deadlines for an action taken at `now` on `before`.
+pub fn on_action(
+    policy: &SlaPolicy,
+    cal: &Calendar,
+    before: &Ticket,
+    after: &mut Ticket,
+    action: ActionKind,
+    now: DateTime<Utc>,
+) -> Result<(), CalendarError> {
+    let paused_before = policy.pause_states.contains(&before.status);
+    let paused_after = policy.pause_states.contains(&after.status);
+    for d in after.deadlines.iter_mut() {
+        match d.phase {
+            Phase::Running if paused_after && !paused_before => {
+                d.phase = Phase::Paused;
+                d.paused_at = Some(now);
+            }
+            Phase::Paused if !paused_after => {
+                let paused = now - d.paused_at.unwrap_or(now);
+                d.paused_secs += paused.num_seconds();
+                d.due_at += paused;
+                d.warn_at += paused;
+                d.paused_at = None;
+                d.phase = Phase::Running;
+            }
+            _ => {}
+        }
+    }
+    if action == ActionKind::SetPriority && before.priority != after.priority {
+        recompute(policy, cal, after)?;
+    }
+    for d in after.deadlines.iter_mut().filter(|d| matches!(d.phase, Phase::Running | Phase::Paused)) {
+        let met = policy.rule(&d.kind, after.ticket_type, after.priority).is_some_and(|r| r.met_by.contains(&action));
+        if met {
+            d.phase = Phase::Met;
+            d.met_at = Some(now);
+        }
+    }
+    start(policy, cal, after, action.as_str(), now)?;
+    if matches!(action, ActionKind::Withdraw | ActionKind::Archive) {
+        for d in after.deadlines.iter_mut().filter(|d| matches!(d.phase, Phase::Running | Phase::Paused)) {
+            d.phase = Phase::Cancelled;
+        }
+    }
+    Ok(())
+}
+
+/// After a priority change: running deadlines from their start under the
+/// rule for the new priority, keeping the time paused so far.
+fn recompute(policy: &SlaPolicy, cal: &Calendar, t: &mut Ticket) -> Result<(), CalendarError> {
+    let (ty, pr) = (t.ticket_type, t.priority);
+    for d in t.deadlines.iter_mut().filter(|d| matches!(d.phase, Phase::Running | Phase::Paused)) {
+        if let Some(rule) = policy.rule(&d.kind, ty, pr) {
+            let fresh = new_deadline(policy, rule, cal, d.started_at)?;
+            let paused = Duration::seconds(d.paused_secs);
+            d.due_at = fresh.due_at + paused;
+            d.warn_at = fresh.warn_at + paused;
+        }
+    }
+    Ok(())
+}
+
+/// The earliest due time of what still runs: the store indexes it, so the
+/// watcher and the `overdue` filter never scan tickets that are not due.
+pub fn next_due(t: &Ticket) -> Option<DateTime<Utc>> {
+    t.deadlines.iter().filter(|d| d.phase == Phase::Running).map(|d| d.due_at).min()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::Policy;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn ticket(t: TicketType, p: Priority, now: DateTime<Utc>) -> Ticket {
+        let policy = Policy::defaults().sla;
+        let deadlines = on_create(&policy, &Calendar::defaults(), t, p, now).unwrap();
+        let mut json = serde_json::json!({
+            "id": 1, "number": "GD20261123000001", "channel": "phone", "type": t, "priority": p, "status": "accepted",
+            "title": "t", "description": "d",
+            "customer": {"id": 1, "name": "张三", "phone": "13812345678", "id_number": null, "address": null, "level": null},
+            "service_number": null, "occurred_at": null, "location": null, "consent": null, "submitted_by": "张三",
+            "first_owner": 1, "assignee": null, "tier": 1, "transfer_to": null, "result": null, "satisfaction": null,
+            "nps": null, "appeal_count": 0, "created_at": now, "updated_at": now, "resolved_at": null, "archived_at": null,
+        });
+        json["deadlines"] = serde_json::to_value(&deadlines).unwrap();
+        serde_json::from_value(json).unwrap()
+    }
+
+    fn due(t: &Ticket, kind: &str) -> DateTime<Utc> {
+        t.deadlines.iter().find(|d| d.kind == kind).unwrap_or_else(|| panic!("no {kind}")).due_at
+    }
+
+    fn phase(t: &Ticket, kind: &str) -> Phase {
+        t.deadlines.iter().find(|d| d.kind == kind).unwrap().phase
+    }
+
+    /// Applies an action: the status change as the flow would make it.
+    fn step(t: &Ticket, action: ActionKind, status: &str, now: DateTime<Utc>) -> Ticket {
+        let mut after = Ticket { status: status.into(), ..t.clone() };
+        on_action(&Policy::defaults().sla, &Calendar::defaults(), t, &mut after, action, now).unwrap();
+        after
+    }
+
+    #[test]
+    fn registration_starts_the_limits_of_the_table() {
+        let now = at("2026-11-23T10:00:00+08:00");
+        let c = ticket(TicketType::Complaint, Priority::Urgent, now);
+        assert_eq!(due(&c, "response"), now + Duration::minutes(30));
+        assert_eq!(due(&c, "resolution"), now + Duration::hours(24));
+        assert_eq!(due(&ticket(TicketType::Complaint, Priority::Normal, now), "resolution"), now + Duration::hours(48));
+        assert_eq!(due(&ticket(TicketType::Fault, Priority::Urgent, now), "resolution"), now + Duration::hours(2));
+        assert_eq!(
+            due(&ticket(TicketType::Consultation, Priority::Normal, now), "resolution"),
+            now + Duration::hours(48)
+        );
+        assert_eq!(
+            due(&ticket(TicketType::Business, Priority::Normal, now), "resolution"),
+            at("2026-11-24T10:00:00+08:00")
+        );
+        assert_eq!(
+            due(&ticket(TicketType::Account, Priority::Normal, now), "resolution"),
+            at("2026-11-26T10:00:00+08:00")
+        );
+        // Seven working days from a Monday: the next Wednesday week.
+        assert_eq!(
+            due(&ticket(TicketType::ServiceRequest, Priority::Normal, now), "resolution"),
+            at("2026-12-02T10:00:00+08:00")
+        );
+        let u = ticket(TicketType::Unsubscribe, Priority::Important, now);
+        assert_eq!(
+            (due(&u, "confirmation"), due(&u, "resolution")),
+            (now + Duration::hours(24), now + Duration::hours(72))
+        );
+        assert_eq!(c.deadlines[0].warn_at, now + Duration::minutes(24), "80 % of 30 minutes");
+        assert_eq!(next_due(&c), Some(now + Duration::minutes(30)));
+    }
+
+    #[test]
+    fn actions_meet_pause_restart_and_cancel() {
+        let t0 = at("2026-11-23T10:00:00+08:00");
+        let t = ticket(TicketType::Complaint, Priority::Normal, t0);
+        let t = step(&t, ActionKind::Dispatch, "dispatched", t0 + Duration::minutes(10));
+        assert_eq!(phase(&t, "response"), Phase::Met);
+        assert_eq!(next_due(&t), Some(t0 + Duration::hours(48)));
+        let t = step(&t, ActionKind::Start, "in_progress", t0 + Duration::hours(1));
+        let t = step(&t, ActionKind::Suspend, "suspended", t0 + Duration::hours(2));
+        assert_eq!(phase(&t, "resolution"), Phase::Paused);
+        assert_eq!(next_due(&t), None, "paused clocks are not due");
+        let t = step(&t, ActionKind::Resume, "in_progress", t0 + Duration::hours(5));
+        assert_eq!(due(&t, "resolution"), t0 + Duration::hours(51), "moved by the 3 hours paused");
+        // Priority up: recomputed from the start, paused time kept.
+        let mut up = Ticket { priority: Priority::Urgent, ..t.clone() };
+        on_action(
+            &Policy::defaults().sla,
+            &Calendar::defaults(),
+            &t,
+            &mut up,
+            ActionKind::SetPriority,
+            t0 + Duration::hours(6),
+        )
+        .unwrap();
+        assert_eq!(due(&up, "resolution"), t0 + Duration::hours(27));
+        let r = step(&up, ActionKind::Resolve, "resolved", t0 + Duration::hours(8));
+        assert_eq!(phase(&r, "resolution"), Phase::Met);
+        assert_eq!(due(&r, "result_notice"), t0 + Duration::hours(32));
+        assert_eq!(due(&r, "return_visit"), t0 + Duration::hours(56));
+        // The customer appeals: the resolution clock starts again.
+        let n = step(&r, ActionKind::NotifyResult, "result_notified", t0 + Duration::hours(9));
+        let a = step(&n, ActionKind::Appeal, "in_progress", t0 + Duration::hours(10));
+        assert_eq!((phase(&a, "resolution"), due(&a, "resolution")), (Phase::Running, t0 + Duration::hours(34)));
+        let w = step(&a, ActionKind::Withdraw, "withdrawn", t0 + Duration::hours(11));
+        assert!(w.deadlines.iter().all(|d| d.phase != Phase::Running));
+    }
+
+    #[test]
+    fn states_against_the_clock() {
+        let t0 = at("2026-11-23T10:00:00+08:00");
+        let t = ticket(TicketType::Fault, Priority::Urgent, t0);
+        let r = t.deadlines.iter().find(|d| d.kind == "resolution").unwrap();
+        assert_eq!(state_at(r, t0 + Duration::minutes(60)), "running");
+        assert_eq!(state_at(r, t0 + Duration::minutes(100)), "warning");
+        assert_eq!(state_at(r, t0 + Duration::minutes(120)), "breached");
+        let late = step(&t, ActionKind::Resolve, "resolved", t0 + Duration::hours(3));
+        let r = late.deadlines.iter().find(|d| d.kind == "resolution").unwrap();
+        assert_eq!(state_at(r, t0 + Duration::hours(4)), "breached", "met late stays a breach");
+        let ok = step(&t, ActionKind::Resolve, "resolved", t0 + Duration::hours(1));
+        assert_eq!(
+            state_at(ok.deadlines.iter().find(|d| d.kind == "resolution").unwrap(), t0 + Duration::hours(4)),
+            "met"
+        );
+    }
+
+    #[test]
+    fn malformed_rules_are_refused_at_policy_load() {
+        let mut text = crate::policy::DEFAULT_POLICY.to_string();
+        text = text.replacen(
+            "minutes = 30\nstarts_on = [\"create\"]",
+            "minutes = 30\nhours = 1\nstarts_on = [\"create\"]",
+            1,
+        );
+        let e = Policy::parse("policy.toml", &text).unwrap_err();
+        assert!(e.message.contains("exactly one"), "{e:?}");
+        let bad_start =
+            crate::policy::DEFAULT_POLICY.replacen("starts_on = [\"transfer\"]", "starts_on = [\"teleport\"]", 1);
+        assert!(Policy::parse("p", &bad_start).unwrap_err().message.contains("teleport"));
+    }
+}
