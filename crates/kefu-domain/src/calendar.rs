@@ -83,6 +83,15 @@ pub enum CalendarError {
     Invalid { file: String, message: String },
 }
 
+impl From<CalendarError> for crate::DomainError {
+    fn from(e: CalendarError) -> Self {
+        match e {
+            CalendarError::YearNotLoaded(y) => crate::DomainError::CalendarMissing(y),
+            CalendarError::Invalid { .. } => crate::DomainError::CalendarMissing(0),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 struct Year {
     source: String,

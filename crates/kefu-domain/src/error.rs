@@ -35,6 +35,9 @@ pub enum DomainError {
     /// Archived tickets are immutable.
     #[error("ticket is archived and immutable")]
     Archived,
+    /// A deadline falls in a year whose working-day calendar is not loaded.
+    #[error("no working-day calendar is loaded for {0}")]
+    CalendarMissing(i32),
 }
 
 impl From<FieldError> for DomainError {

@@ -34,6 +34,8 @@ pub enum ApiError {
     /// `until`: the last ticket's retention end; None while a ticket is not
     /// archived. `past_due`: every ticket is past retention but still held.
     Retained { until: Option<chrono::DateTime<chrono::Utc>>, past_due: bool },
+    #[error("no calendar for {year}")]
+    CalendarMissing { year: i32 },
     #[error("too many requests")]
     RateLimited { retry_after_secs: u64, message: String, message_zh: String },
     #[error("internal error: {0}")]
@@ -56,6 +58,7 @@ impl From<DomainError> for ApiError {
                 ApiError::Forbidden { reason, reason_zh }
             }
             DomainError::Archived => ApiError::Archived,
+            DomainError::CalendarMissing(year) => ApiError::CalendarMissing { year },
         }
     }
 }
@@ -166,6 +169,16 @@ impl ApiError {
                 },
                 field: None,
                 details: json!({"kept_until": until}),
+            },
+            ApiError::CalendarMissing { year } => Body {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                code: "calendar_not_loaded",
+                message: format!(
+                    "a deadline falls in {year}, for which no working-day calendar is loaded; an administrator must add it"
+                ),
+                message_zh: format!("时限落在 {year} 年，但未加载该年的工作日历，请管理员补充节假日安排"),
+                field: None,
+                details: json!({"year": year}),
             },
             ApiError::RateLimited { retry_after_secs, message, message_zh } => Body {
                 status: StatusCode::TOO_MANY_REQUESTS,

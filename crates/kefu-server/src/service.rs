@@ -227,8 +227,15 @@ impl<S: Store> Kefu<S> {
         let core = self.core.clone();
         let viewer = viewer.clone();
         Box::new(move |t: &Ticket| {
-            serde_json::to_value(ticket_view(t, &viewer, &core.flows, &core.directory, &core.policy.privacy))
-                .unwrap_or(Value::Null)
+            serde_json::to_value(ticket_view(
+                t,
+                &viewer,
+                &core.flows,
+                &core.directory,
+                &core.policy.privacy,
+                core.clock.now(),
+            ))
+            .unwrap_or(Value::Null)
         })
     }
 
@@ -242,15 +249,24 @@ impl<S: Store> Kefu<S> {
         req: &IntakeRequest,
         idempotency: Option<String>,
     ) -> Result<Written, ApiError> {
-        let ticket = req.parse(&self.core.policy.priority)?;
+        let mut ticket = req.parse(&self.core.policy.priority)?;
         let initial_state = self.core.flows.get(ticket.ticket_type).initial.clone();
+        let now = self.now();
+        ticket.deadlines = kefu_domain::sla::on_create(
+            &self.core.policy.sla,
+            &self.core.calendar,
+            ticket.ticket_type,
+            ticket.priority,
+            now,
+        )
+        .map_err(DomainError::from)?;
         Ok(self
             .store
             .create_ticket(CreateTicket {
                 ticket,
                 actor: actor.clone(),
                 initial_state,
-                now: self.now(),
+                now,
                 idempotency: Self::idem(actor, idempotency),
                 render: self.renderer(actor),
             })
@@ -292,7 +308,8 @@ impl<S: Store> Kefu<S> {
         let target = target.map(|u| StaffRef { id: u.id, username: u.username, role: u.role, active: u.active });
         let (core, who, now) = (self.core.clone(), actor.clone(), self.now());
         let decide_fn: Decide = Box::new(move |t: &Ticket| {
-            let d = decide(core.flows.get(t.ticket_type), t, &who, &request, target.as_ref(), now)?;
+            let mut d = decide(core.flows.get(t.ticket_type), t, &who, &request, target.as_ref(), now)?;
+            kefu_domain::sla::on_action(&core.policy.sla, &core.calendar, t, &mut d.ticket, d.action, now)?;
             Ok(Mutation {
                 ticket: d.ticket,
                 action: d.action.as_str().to_string(),

@@ -57,8 +57,9 @@ pub struct TicketView {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DeadlineView {
     pub kind: String,
+    pub label_zh: String,
     pub due_at: DateTime<Utc>,
-    /// running, paused, met, warning or breached.
+    /// running, paused, met, warning, breached or cancelled.
     pub state: String,
 }
 
@@ -95,6 +96,7 @@ pub fn ticket_view(
     flows: &FlowSet,
     people: &Directory,
     privacy: &PrivacyPolicy,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> TicketView {
     let role = viewer.role;
     let text = |s: &str| privacy.show_text(role, s);
@@ -132,7 +134,16 @@ pub fn ticket_view(
         updated_at: t.updated_at,
         resolved_at: t.resolved_at,
         archived_at: t.archived_at,
-        deadlines: Vec::new(),
+        deadlines: t
+            .deadlines
+            .iter()
+            .map(|d| DeadlineView {
+                kind: d.kind.clone(),
+                label_zh: d.label_zh.clone(),
+                due_at: d.due_at,
+                state: kefu_domain::sla::state_at(d, now).to_string(),
+            })
+            .collect(),
         allowed_actions: flow.allowed_actions(t, viewer).iter().map(|a| a.as_str().to_string()).collect(),
     }
 }

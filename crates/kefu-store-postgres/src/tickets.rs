@@ -7,6 +7,7 @@ use deadpool_postgres::{Client, GenericClient};
 use kefu_domain::TicketId;
 use kefu_domain::action::{TransferChange, diff};
 use kefu_domain::audit::{AuditEvent, GENESIS};
+use kefu_domain::sla::next_due;
 use kefu_domain::ticket::{Customer, NewCustomer, Ticket, format_number};
 use kefu_domain::time::shanghai_date;
 use kefu_store::crypto::FieldCipher;
@@ -159,8 +160,8 @@ pub async fn create(
     let ticket = op.ticket.into_ticket(TicketId(0), number, customer, &op.initial_state, op.actor.id, op.now);
     let stmt = tx
         .prepare_cached(
-            "INSERT INTO tickets (number, channel, type, priority, status, customer_id, first_owner, assignee, created_at, updated_at, doc)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, $8, $9) RETURNING id",
+            "INSERT INTO tickets (number, channel, type, priority, status, customer_id, first_owner, assignee, created_at, updated_at, doc, next_due_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, $8, $9, $10) RETURNING id",
         )
         .await
         .map_err(pg)?;
@@ -177,6 +178,7 @@ pub async fn create(
                 &ticket.first_owner.0,
                 &ticket.created_at,
                 &ticket_doc(&ticket)?,
+                &next_due(&ticket),
             ],
         )
         .await
@@ -212,8 +214,8 @@ pub async fn mutate(client: &mut Client, op: MutateTicket, cipher: &FieldCipher)
     let m = (op.decide)(&before)?;
     let t = &m.ticket;
     tx.execute(
-        "UPDATE tickets SET priority = $2, status = $3, assignee = $4, updated_at = $5, doc = $6 WHERE id = $1",
-        &[&t.id.0, &t.priority.as_str(), &t.status, &t.assignee.map(|a| a.0), &t.updated_at, &ticket_doc(t)?],
+        "UPDATE tickets SET priority = $2, status = $3, assignee = $4, updated_at = $5, doc = $6, next_due_at = $7 WHERE id = $1",
+        &[&t.id.0, &t.priority.as_str(), &t.status, &t.assignee.map(|a| a.0), &t.updated_at, &ticket_doc(t)?, &next_due(t)],
     )
     .await
     .map_err(pg)?;

@@ -5,6 +5,7 @@ use crate::rows::{self, decode_err, ts};
 use chrono::{DateTime, Utc};
 use kefu_domain::action::{TransferChange, diff};
 use kefu_domain::audit::{AuditEvent, GENESIS};
+use kefu_domain::sla::next_due;
 use kefu_domain::ticket::{Customer, NewCustomer, Ticket, format_number};
 use kefu_domain::time::shanghai_date;
 use kefu_domain::{TicketId, UserId};
@@ -105,8 +106,8 @@ pub fn create(c: &Connection, op: CreateTicket, cipher: &FieldCipher) -> StoreRe
     let ticket = op.ticket.into_ticket(TicketId(0), number, customer, &op.initial_state, op.actor.id, op.now);
     let id: i64 = c
         .prepare_cached(
-            "INSERT INTO tickets (number, channel, type, priority, status, customer_id, first_owner, assignee, created_at, updated_at, doc)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, ?8, ?8, ?9) RETURNING id",
+            "INSERT INTO tickets (number, channel, type, priority, status, customer_id, first_owner, assignee, created_at, updated_at, doc, next_due_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, ?8, ?8, ?9, ?10) RETURNING id",
         )
         .map_err(backend)?
         .query_row(
@@ -119,7 +120,8 @@ pub fn create(c: &Connection, op: CreateTicket, cipher: &FieldCipher) -> StoreRe
                 ticket.customer.id.0,
                 ticket.first_owner.0,
                 ts(ticket.created_at),
-                doc(&ticket)?
+                doc(&ticket)?,
+                next_due(&ticket).map(ts)
             ],
             |r| r.get(0),
         )
@@ -161,10 +163,18 @@ pub fn mutate(c: &Connection, op: MutateTicket, cipher: &FieldCipher) -> StoreRe
     let m = (op.decide)(&before)?;
     let t = &m.ticket;
     c.prepare_cached(
-        "UPDATE tickets SET priority = ?2, status = ?3, assignee = ?4, updated_at = ?5, doc = ?6 WHERE id = ?1",
+        "UPDATE tickets SET priority = ?2, status = ?3, assignee = ?4, updated_at = ?5, doc = ?6, next_due_at = ?7 WHERE id = ?1",
     )
     .map_err(backend)?
-    .execute(params![t.id.0, t.priority.as_str(), t.status, t.assignee.map(|a| a.0), ts(t.updated_at), doc(t)?])
+    .execute(params![
+        t.id.0,
+        t.priority.as_str(),
+        t.status,
+        t.assignee.map(|a| a.0),
+        ts(t.updated_at),
+        doc(t)?,
+        next_due(t).map(ts)
+    ])
     .map_err(backend)?;
     let (seq, prev) = last_link(c, t.id)?;
     let (b, a) = diff(&before, t);

@@ -167,7 +167,26 @@ async fn service<S: Store>(store: S, cfg: &Config) -> Result<Kefu<S>> {
     let (flows, policy) = config::load_rules(cfg)?;
     let settings =
         kefu_server::Settings { token_ttl: chrono::Duration::hours(cfg.token_ttl_hours), ..Default::default() };
-    Ok(Kefu::new(store, flows, policy, Arc::new(SystemClock), settings).await?)
+    let calendar = config::load_calendar(cfg)?;
+    check_calendar(&calendar, &policy)?;
+    Ok(Kefu::new(store, flows, policy, Arc::new(SystemClock), settings).await?.with_calendar(calendar))
+}
+
+/// Deadlines must never fall in a year without a calendar. Refuse to start
+/// when this year is missing; warn when the longest working-day limit
+/// already reaches into a missing year (the next notice is due).
+fn check_calendar(calendar: &kefu_domain::calendar::Calendar, policy: &kefu_domain::policy::Policy) -> Result<()> {
+    use kefu_domain::clock::Clock;
+    let now = SystemClock.now();
+    if let Err(e) = calendar.is_working_time(now) {
+        anyhow::bail!("{e}");
+    }
+    let reach = policy.sla.max_working_days() + 10;
+    if let Err(e) = calendar.add_working_days(now, reach) {
+        tracing::warn!(error = %e, "deadlines will soon fall in a year without a calendar");
+        eprintln!("warning: {e}");
+    }
+    Ok(())
 }
 
 fn create_parent(path: &std::path::Path) -> Result<()> {

@@ -86,24 +86,28 @@ impl Target {
 
     /// Starts `kefu serve` logging at `level` into `log`.
     pub async fn start_logging(&self, level: &str, log: Stdio) -> (Child, String) {
-        let mut child = self
-            .kefu()
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .env("KEFU_LOG", level)
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start kefu serve");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
-            .await
-            .expect("server started in time")
-            .unwrap()
-            .unwrap();
-        let url = line.split("http://").nth(1).expect("printed URL").trim_end_matches('/').to_string();
-        (child, format!("http://{url}"))
+        let mut cmd = self.kefu();
+        cmd.env("KEFU_LOG", level).stderr(log);
+        start_with(cmd).await
     }
+}
+
+/// Starts `kefu serve` from a prepared command (environment set).
+pub async fn start_with(mut cmd: Command) -> (Child, String) {
+    let mut child = cmd
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start kefu serve");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+        .await
+        .expect("server started in time")
+        .unwrap()
+        .unwrap();
+    let url = line.split("http://").nth(1).expect("printed URL").trim_end_matches('/').to_string();
+    (child, format!("http://{url}"))
 }
 
 /// Logs agent1 in; returns the bearer token.
