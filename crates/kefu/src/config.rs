@@ -187,48 +187,35 @@ impl Config {
     }
 }
 
+/// `(file name, text)` of every `*.toml` in `<config_dir>/<sub>`, sorted.
+fn toml_files(cfg: &Config, sub: &str) -> Result<Vec<(String, String)>> {
+    let Some(dir) = cfg.config_dir.as_ref().map(|d| d.join(sub)).filter(|d| d.is_dir()) else {
+        return Ok(Vec::new());
+    };
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    files.into_iter().map(|f| Ok((f.display().to_string(), std::fs::read_to_string(&f)?))).collect()
+}
+
 /// The working-day calendar: the shipped years plus `<config_dir>/calendar/*.toml`
 /// (a new year, or a corrected one). A malformed file stops the start.
 pub fn load_calendar(cfg: &Config) -> Result<kefu_domain::calendar::Calendar> {
-    let mut extra = Vec::new();
-    if let Some(dir) = cfg.config_dir.as_ref().map(|d| d.join("calendar")).filter(|d| d.is_dir()) {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-            .collect();
-        files.sort();
-        for f in files {
-            extra.push((f.display().to_string(), std::fs::read_to_string(&f)?));
-        }
-    }
-    Ok(kefu_domain::calendar::Calendar::load(&extra)?)
+    Ok(kefu_domain::calendar::Calendar::load(&toml_files(cfg, "calendar")?)?)
 }
 
 /// Reads the operator's flow and policy overrides from the config directory.
 pub fn load_rules(cfg: &Config) -> Result<(kefu_domain::flow::FlowSet, kefu_domain::policy::Policy)> {
-    let mut overrides = Vec::new();
     let mut policy = kefu_domain::policy::Policy::defaults();
-    if let Some(dir) = &cfg.config_dir {
-        let flows_dir = dir.join("flows");
-        if flows_dir.is_dir() {
-            let mut files: Vec<PathBuf> = std::fs::read_dir(&flows_dir)?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-                .collect();
-            files.sort();
-            for f in files {
-                overrides.push((f.display().to_string(), std::fs::read_to_string(&f)?));
-            }
-        }
-        let policy_file = dir.join("policy.toml");
-        if policy_file.is_file() {
-            let text = std::fs::read_to_string(&policy_file)?;
-            policy = kefu_domain::policy::Policy::parse(&policy_file.display().to_string(), &text).map_err(|e| {
-                anyhow::anyhow!("{} (line {})", e, e.line.map_or_else(|| "?".to_string(), |l| l.to_string()))
-            })?;
-        }
+    if let Some(policy_file) = cfg.config_dir.as_ref().map(|d| d.join("policy.toml")).filter(|f| f.is_file()) {
+        let text = std::fs::read_to_string(&policy_file)?;
+        policy = kefu_domain::policy::Policy::parse(&policy_file.display().to_string(), &text).map_err(|e| {
+            anyhow::anyhow!("{} (line {})", e, e.line.map_or_else(|| "?".to_string(), |l| l.to_string()))
+        })?;
     }
-    let flows = kefu_domain::flow::FlowSet::load(&overrides)?;
+    let flows = kefu_domain::flow::FlowSet::load(&toml_files(cfg, "flows")?)?;
     Ok((flows, policy))
 }
 
