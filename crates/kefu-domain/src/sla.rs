@@ -29,12 +29,59 @@ pub struct SlaPolicy {
     /// Ticket states in which the clocks stop.
     pub pause_states: Vec<String>,
     pub deadlines: Vec<DeadlineRule>,
+    /// Who hears of a breach, step by step: the first step at the
+    /// due time, each later one `after_minutes` past it if still not met.
+    #[serde(default)]
+    pub escalation: Vec<EscalationStep>,
+    /// Who hears of a warning.
+    #[serde(default)]
+    pub warn: Vec<Recipient>,
 }
 
 impl Default for SlaPolicy {
     fn default() -> Self {
-        SlaPolicy { warning_threshold: 0.8, pause_states: vec!["suspended".into()], deadlines: Vec::new() }
+        SlaPolicy {
+            warning_threshold: 0.8,
+            pause_states: vec!["suspended".into()],
+            deadlines: Vec::new(),
+            escalation: Vec::new(),
+            warn: Vec::new(),
+        }
     }
+}
+
+/// Who to notify.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Recipient {
+    /// The current handler.
+    Owner,
+    /// The first-contact owner (首问责任人), who stays accountable.
+    FirstOwner,
+    /// The handler's team lead (until teams exist: the supervisors).
+    TeamLead,
+    /// The customer-service supervisors (客服主管).
+    Supervisor,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EscalationStep {
+    pub after_minutes: i64,
+    pub notify: Vec<Recipient>,
+}
+
+/// An alert the watcher raises on a ticket.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Alert {
+    pub kind: String,
+    pub label_zh: String,
+    /// `warning` or `breach`; `escalation` for later breach steps.
+    pub level: &'static str,
+    /// 0 for warnings and the breach itself, then 1, 2 … along the chain.
+    pub step: u32,
+    pub due_at: DateTime<Utc>,
+    pub notify: Vec<Recipient>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -131,6 +178,12 @@ pub struct Deadline {
     pub paused_at: Option<DateTime<Utc>>,
     /// Time spent paused so far, in seconds.
     pub paused_secs: i64,
+    /// The warning was raised (once).
+    #[serde(default)]
+    pub warned: bool,
+    /// Escalation steps taken after the breach (0: breach not yet raised).
+    #[serde(default)]
+    pub escalations: u32,
 }
 
 /// What a deadline is at an instant: running, paused, met, warning, breached.
@@ -170,6 +223,8 @@ fn new_deadline(
         met_at: None,
         paused_at: None,
         paused_secs: 0,
+        warned: false,
+        escalations: 0,
     })
 }
 
@@ -273,6 +328,61 @@ fn recompute(policy: &SlaPolicy, cal: &Calendar, t: &mut Ticket) -> Result<(), C
         }
     }
     Ok(())
+}
+
+/// When the next alert of a deadline is due, if any.
+fn next_alert_of(policy: &SlaPolicy, d: &Deadline) -> Option<DateTime<Utc>> {
+    if d.phase != Phase::Running {
+        return None;
+    }
+    if !d.warned && d.warn_at < d.due_at {
+        return Some(d.warn_at);
+    }
+    let step = d.escalations as usize;
+    match step {
+        0 => Some(d.due_at),
+        _ => policy.escalation.get(step).map(|s| d.due_at + Duration::minutes(s.after_minutes)),
+    }
+}
+
+/// The earliest instant at which the watcher has something to raise on
+/// this ticket: stored and indexed, so a watcher tick reads only tickets
+/// that have an alert due.
+pub fn next_alert(policy: &SlaPolicy, t: &Ticket) -> Option<DateTime<Utc>> {
+    t.deadlines.iter().filter_map(|d| next_alert_of(policy, d)).min()
+}
+
+/// Raises every alert due at `now` on the ticket, marking it raised so it
+/// is never raised twice. Returns the alerts, in deadline order.
+pub fn raise_alerts(policy: &SlaPolicy, t: &mut Ticket, now: DateTime<Utc>) -> Vec<Alert> {
+    let mut out = Vec::new();
+    for d in t.deadlines.iter_mut() {
+        while next_alert_of(policy, d).is_some_and(|at| at <= now) {
+            let alert = if !d.warned && d.warn_at < d.due_at {
+                d.warned = true;
+                Alert {
+                    kind: d.kind.clone(),
+                    label_zh: d.label_zh.clone(),
+                    level: "warning",
+                    step: 0,
+                    due_at: d.due_at,
+                    notify: policy.warn.clone(),
+                }
+            } else {
+                let step = d.escalations;
+                d.warned = true;
+                d.escalations += 1;
+                let notify = policy.escalation.get(step as usize).map(|s| s.notify.clone()).unwrap_or_default();
+                let level = if step == 0 { "breach" } else { "escalation" };
+                Alert { kind: d.kind.clone(), label_zh: d.label_zh.clone(), level, step, due_at: d.due_at, notify }
+            };
+            out.push(alert);
+            if d.escalations as usize >= policy.escalation.len().max(1) {
+                break;
+            }
+        }
+    }
+    out
 }
 
 /// The earliest due time of what still runs: the store indexes it, so the
@@ -407,6 +517,46 @@ mod tests {
             state_at(ok.deadlines.iter().find(|d| d.kind == "resolution").unwrap(), t0 + Duration::hours(4)),
             "met"
         );
+    }
+
+    #[test]
+    fn alerts_are_raised_once_each_along_the_chain() {
+        let policy = Policy::defaults().sla;
+        let t0 = at("2026-11-23T10:00:00+08:00");
+        let mut t = ticket(TicketType::Fault, Priority::Urgent, t0);
+        t.deadlines.retain(|d| d.kind == "resolution"); // 2 hours; warning at 96 minutes
+        assert_eq!(next_alert(&policy, &t), Some(t0 + Duration::minutes(96)));
+        assert!(raise_alerts(&policy, &mut t, t0 + Duration::minutes(95)).is_empty());
+        let a = raise_alerts(&policy, &mut t, t0 + Duration::minutes(100));
+        assert_eq!(
+            (a.len(), a[0].level, a[0].notify.clone()),
+            (1, "warning", vec![Recipient::Owner, Recipient::FirstOwner])
+        );
+        assert!(raise_alerts(&policy, &mut t, t0 + Duration::minutes(110)).is_empty(), "never twice");
+        assert_eq!(next_alert(&policy, &t), Some(t0 + Duration::minutes(120)));
+        let b = raise_alerts(&policy, &mut t, t0 + Duration::minutes(121));
+        assert_eq!((b[0].level, b[0].step), ("breach", 0));
+        assert_eq!(next_alert(&policy, &t), Some(t0 + Duration::minutes(180)));
+        let c = raise_alerts(&policy, &mut t, t0 + Duration::minutes(400));
+        let steps: Vec<(&str, u32, Vec<Recipient>)> = c.iter().map(|a| (a.level, a.step, a.notify.clone())).collect();
+        assert_eq!(
+            steps,
+            vec![("escalation", 1, vec![Recipient::TeamLead]), ("escalation", 2, vec![Recipient::Supervisor])]
+        );
+        assert_eq!(next_alert(&policy, &t), None, "the chain is done");
+        // A watcher that was down for hours raises everything due, in order.
+        let mut late = ticket(TicketType::Fault, Priority::Urgent, t0);
+        late.deadlines.retain(|d| d.kind == "resolution");
+        let all: Vec<&str> =
+            raise_alerts(&policy, &mut late, t0 + Duration::hours(10)).iter().map(|a| a.level).collect();
+        assert_eq!(all, vec!["warning", "breach", "escalation", "escalation"]);
+        // Paused or met deadlines raise nothing.
+        let mut paused = ticket(TicketType::Fault, Priority::Urgent, t0);
+        paused = step(&paused, ActionKind::Dispatch, "dispatched", t0);
+        paused = step(&paused, ActionKind::Start, "in_progress", t0);
+        paused = step(&paused, ActionKind::Suspend, "suspended", t0);
+        assert_eq!(next_alert(&policy, &paused), None);
+        assert!(raise_alerts(&policy, &mut paused, t0 + Duration::hours(10)).is_empty());
     }
 
     #[test]
