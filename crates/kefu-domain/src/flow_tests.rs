@@ -74,6 +74,7 @@ fn ticket(t: TicketType) -> Ticket {
         resolved_at: None,
         archived_at: None,
         deadlines: Vec::new(),
+        next_alert_at: None,
     }
 }
 

@@ -113,6 +113,7 @@ impl IntakeRequest {
             consent,
             submitted_by,
             deadlines: Vec::new(),
+            next_alert_at: None,
         })
     }
 }

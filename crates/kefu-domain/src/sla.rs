@@ -348,8 +348,8 @@ fn next_alert_of(policy: &SlaPolicy, d: &Deadline) -> Option<DateTime<Utc>> {
 /// The earliest instant at which the watcher has something to raise on
 /// this ticket: stored and indexed, so a watcher tick reads only tickets
 /// that have an alert due.
-pub fn next_alert(policy: &SlaPolicy, t: &Ticket) -> Option<DateTime<Utc>> {
-    t.deadlines.iter().filter_map(|d| next_alert_of(policy, d)).min()
+pub fn next_alert(policy: &SlaPolicy, deadlines: &[Deadline]) -> Option<DateTime<Utc>> {
+    deadlines.iter().filter_map(|d| next_alert_of(policy, d)).min()
 }
 
 /// Raises every alert due at `now` on the ticket, marking it raised so it
@@ -410,6 +410,7 @@ mod tests {
             "service_number": null, "occurred_at": null, "location": null, "consent": null, "submitted_by": "张三",
             "first_owner": 1, "assignee": null, "tier": 1, "transfer_to": null, "result": null, "satisfaction": null,
             "nps": null, "appeal_count": 0, "created_at": now, "updated_at": now, "resolved_at": null, "archived_at": null,
+            "next_alert_at": null,
         });
         json["deadlines"] = serde_json::to_value(&deadlines).unwrap();
         serde_json::from_value(json).unwrap()
@@ -525,7 +526,7 @@ mod tests {
         let t0 = at("2026-11-23T10:00:00+08:00");
         let mut t = ticket(TicketType::Fault, Priority::Urgent, t0);
         t.deadlines.retain(|d| d.kind == "resolution"); // 2 hours; warning at 96 minutes
-        assert_eq!(next_alert(&policy, &t), Some(t0 + Duration::minutes(96)));
+        assert_eq!(next_alert(&policy, &t.deadlines), Some(t0 + Duration::minutes(96)));
         assert!(raise_alerts(&policy, &mut t, t0 + Duration::minutes(95)).is_empty());
         let a = raise_alerts(&policy, &mut t, t0 + Duration::minutes(100));
         assert_eq!(
@@ -533,17 +534,17 @@ mod tests {
             (1, "warning", vec![Recipient::Owner, Recipient::FirstOwner])
         );
         assert!(raise_alerts(&policy, &mut t, t0 + Duration::minutes(110)).is_empty(), "never twice");
-        assert_eq!(next_alert(&policy, &t), Some(t0 + Duration::minutes(120)));
+        assert_eq!(next_alert(&policy, &t.deadlines), Some(t0 + Duration::minutes(120)));
         let b = raise_alerts(&policy, &mut t, t0 + Duration::minutes(121));
         assert_eq!((b[0].level, b[0].step), ("breach", 0));
-        assert_eq!(next_alert(&policy, &t), Some(t0 + Duration::minutes(180)));
+        assert_eq!(next_alert(&policy, &t.deadlines), Some(t0 + Duration::minutes(180)));
         let c = raise_alerts(&policy, &mut t, t0 + Duration::minutes(400));
         let steps: Vec<(&str, u32, Vec<Recipient>)> = c.iter().map(|a| (a.level, a.step, a.notify.clone())).collect();
         assert_eq!(
             steps,
             vec![("escalation", 1, vec![Recipient::TeamLead]), ("escalation", 2, vec![Recipient::Supervisor])]
         );
-        assert_eq!(next_alert(&policy, &t), None, "the chain is done");
+        assert_eq!(next_alert(&policy, &t.deadlines), None, "the chain is done");
         // A watcher that was down for hours raises everything due, in order.
         let mut late = ticket(TicketType::Fault, Priority::Urgent, t0);
         late.deadlines.retain(|d| d.kind == "resolution");
@@ -555,7 +556,7 @@ mod tests {
         paused = step(&paused, ActionKind::Dispatch, "dispatched", t0);
         paused = step(&paused, ActionKind::Start, "in_progress", t0);
         paused = step(&paused, ActionKind::Suspend, "suspended", t0);
-        assert_eq!(next_alert(&policy, &paused), None);
+        assert_eq!(next_alert(&policy, &paused.deadlines), None);
         assert!(raise_alerts(&policy, &mut paused, t0 + Duration::hours(10)).is_empty());
     }
 

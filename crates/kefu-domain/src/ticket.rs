@@ -69,6 +69,9 @@ pub struct Ticket {
     /// Time limits running on the ticket (SLA policy); older documents have none.
     #[serde(default)]
     pub deadlines: Vec<crate::sla::Deadline>,
+    /// When the SLA watcher next has an alert to raise (kept by the service).
+    #[serde(default)]
+    pub next_alert_at: Option<DateTime<Utc>>,
 }
 
 /// A validated ticket not yet stored: the store assigns id and number.
@@ -88,6 +91,7 @@ pub struct NewTicket {
     pub submitted_by: String,
     /// Deadlines started at registration (filled by the service from the policy).
     pub deadlines: Vec<crate::sla::Deadline>,
+    pub next_alert_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -138,6 +142,7 @@ impl NewTicket {
             resolved_at: None,
             archived_at: None,
             deadlines: self.deadlines,
+            next_alert_at: self.next_alert_at,
         }
     }
 }

@@ -260,6 +260,7 @@ impl<S: Store> Kefu<S> {
             now,
         )
         .map_err(DomainError::from)?;
+        ticket.next_alert_at = kefu_domain::sla::next_alert(&self.core.policy.sla, &ticket.deadlines);
         Ok(self
             .store
             .create_ticket(CreateTicket {
@@ -310,6 +311,7 @@ impl<S: Store> Kefu<S> {
         let decide_fn: Decide = Box::new(move |t: &Ticket| {
             let mut d = decide(core.flows.get(t.ticket_type), t, &who, &request, target.as_ref(), now)?;
             kefu_domain::sla::on_action(&core.policy.sla, &core.calendar, t, &mut d.ticket, d.action, now)?;
+            d.ticket.next_alert_at = kefu_domain::sla::next_alert(&core.policy.sla, &d.ticket.deadlines);
             Ok(Mutation {
                 ticket: d.ticket,
                 action: d.action.as_str().to_string(),

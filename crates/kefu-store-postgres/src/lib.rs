@@ -243,4 +243,16 @@ impl Store for PgStore {
     async fn purge_idempotency(&self, before: DateTime<Utc>) -> StoreResult<u64> {
         self.client().await?.execute("DELETE FROM idempotency_keys WHERE created_at < $1", &[&before]).await.map_err(pg)
     }
+    async fn alerts_due(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<TicketId>> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT id FROM tickets WHERE next_alert_at IS NOT NULL AND next_alert_at <= $1 ORDER BY next_alert_at LIMIT $2",
+                &[&now, &i64::from(limit)],
+            )
+            .await
+            .map_err(pg)?;
+        Ok(rows.iter().map(|r| TicketId(r.get(0))).collect())
+    }
 }

@@ -160,8 +160,8 @@ pub async fn create(
     let ticket = op.ticket.into_ticket(TicketId(0), number, customer, &op.initial_state, op.actor.id, op.now);
     let stmt = tx
         .prepare_cached(
-            "INSERT INTO tickets (number, channel, type, priority, status, customer_id, first_owner, assignee, created_at, updated_at, doc, next_due_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, $8, $9, $10) RETURNING id",
+            "INSERT INTO tickets (number, channel, type, priority, status, customer_id, first_owner, assignee, created_at, updated_at, doc, next_due_at, next_alert_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, $8, $9, $10, $11) RETURNING id",
         )
         .await
         .map_err(pg)?;
@@ -179,6 +179,7 @@ pub async fn create(
                 &ticket.created_at,
                 &ticket_doc(&ticket)?,
                 &next_due(&ticket),
+                &ticket.next_alert_at,
             ],
         )
         .await
@@ -214,8 +215,8 @@ pub async fn mutate(client: &mut Client, op: MutateTicket, cipher: &FieldCipher)
     let m = (op.decide)(&before)?;
     let t = &m.ticket;
     tx.execute(
-        "UPDATE tickets SET priority = $2, status = $3, assignee = $4, updated_at = $5, doc = $6, next_due_at = $7 WHERE id = $1",
-        &[&t.id.0, &t.priority.as_str(), &t.status, &t.assignee.map(|a| a.0), &t.updated_at, &ticket_doc(t)?, &next_due(t)],
+        "UPDATE tickets SET priority = $2, status = $3, assignee = $4, updated_at = $5, doc = $6, next_due_at = $7, next_alert_at = $8 WHERE id = $1",
+        &[&t.id.0, &t.priority.as_str(), &t.status, &t.assignee.map(|a| a.0), &t.updated_at, &ticket_doc(t)?, &next_due(t), &t.next_alert_at],
     )
     .await
     .map_err(pg)?;

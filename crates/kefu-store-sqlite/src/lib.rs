@@ -282,4 +282,17 @@ impl Store for SqliteStore {
             })
             .await
     }
+    async fn alerts_due(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<TicketId>> {
+        self.read(move |c| {
+            c.prepare_cached(
+                "SELECT id FROM tickets WHERE next_alert_at IS NOT NULL AND next_alert_at <= ?1 ORDER BY next_alert_at LIMIT ?2",
+            )
+            .map_err(backend)?
+            .query_map(rusqlite::params![rows::ts(now), limit], |r| Ok(TicketId(r.get(0)?)))
+            .map_err(backend)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(backend)
+        })
+        .await
+    }
 }

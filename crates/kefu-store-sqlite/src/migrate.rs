@@ -11,6 +11,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (3, "access_log", include_str!("../migrations/0003_access_log.sql")),
     (4, "login_lockout", include_str!("../migrations/0004_login_lockout.sql")),
     (5, "encrypted_customers", include_str!("../migrations/0005_encrypted_customers.sql")),
+    (6, "sla_alerts", include_str!("../migrations/0006_sla_alerts.sql")),
 ];
 
 pub fn known_version() -> i64 {

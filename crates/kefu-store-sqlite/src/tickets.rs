@@ -106,8 +106,8 @@ pub fn create(c: &Connection, op: CreateTicket, cipher: &FieldCipher) -> StoreRe
     let ticket = op.ticket.into_ticket(TicketId(0), number, customer, &op.initial_state, op.actor.id, op.now);
     let id: i64 = c
         .prepare_cached(
-            "INSERT INTO tickets (number, channel, type, priority, status, customer_id, first_owner, assignee, created_at, updated_at, doc, next_due_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, ?8, ?8, ?9, ?10) RETURNING id",
+            "INSERT INTO tickets (number, channel, type, priority, status, customer_id, first_owner, assignee, created_at, updated_at, doc, next_due_at, next_alert_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, ?8, ?8, ?9, ?10, ?11) RETURNING id",
         )
         .map_err(backend)?
         .query_row(
@@ -121,7 +121,8 @@ pub fn create(c: &Connection, op: CreateTicket, cipher: &FieldCipher) -> StoreRe
                 ticket.first_owner.0,
                 ts(ticket.created_at),
                 doc(&ticket)?,
-                next_due(&ticket).map(ts)
+                next_due(&ticket).map(ts),
+                ticket.next_alert_at.map(ts)
             ],
             |r| r.get(0),
         )
@@ -163,7 +164,7 @@ pub fn mutate(c: &Connection, op: MutateTicket, cipher: &FieldCipher) -> StoreRe
     let m = (op.decide)(&before)?;
     let t = &m.ticket;
     c.prepare_cached(
-        "UPDATE tickets SET priority = ?2, status = ?3, assignee = ?4, updated_at = ?5, doc = ?6, next_due_at = ?7 WHERE id = ?1",
+        "UPDATE tickets SET priority = ?2, status = ?3, assignee = ?4, updated_at = ?5, doc = ?6, next_due_at = ?7, next_alert_at = ?8 WHERE id = ?1",
     )
     .map_err(backend)?
     .execute(params![
@@ -173,7 +174,8 @@ pub fn mutate(c: &Connection, op: MutateTicket, cipher: &FieldCipher) -> StoreRe
         t.assignee.map(|a| a.0),
         ts(t.updated_at),
         doc(t)?,
-        next_due(t).map(ts)
+        next_due(t).map(ts),
+        t.next_alert_at.map(ts)
     ])
     .map_err(backend)?;
     let (seq, prev) = last_link(c, t.id)?;

@@ -86,6 +86,7 @@ pub const TABLES: &[TableSpec] = &[
             ("created_at", Time),
             ("updated_at", Time),
             ("next_due_at", Time),
+            ("next_alert_at", Time),
             ("doc", Json),
         ],
         order_by: "id",

@@ -153,6 +153,14 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// serve retries, and hold rendered responses); returns how many.
     fn purge_idempotency(&self, before: chrono::DateTime<chrono::Utc>)
     -> impl Future<Output = StoreResult<u64>> + Send;
+
+    // --- SLA watcher ---
+    /// Tickets whose next alert is due at `now`, earliest first (indexed).
+    fn alerts_due(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        limit: u32,
+    ) -> impl Future<Output = StoreResult<Vec<TicketId>>> + Send;
 }
 
 /// A table row in the neutral export form.
