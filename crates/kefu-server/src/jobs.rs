@@ -13,8 +13,8 @@ use kefu_store::Store;
 const LEASE: i64 = 5 * 60;
 /// How long a retried request is still answered from its first result.
 const IDEMPOTENCY_DAYS: i64 = 7;
-/// How often a node tries to run its jobs.
-const PERIOD: std::time::Duration = std::time::Duration::from_secs(60);
+/// How often the SLA watcher looks; the other jobs run every fourth time.
+const PERIOD: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// A name for this node in lease records: random per process.
 pub fn node_name() -> String {
@@ -39,6 +39,30 @@ pub async fn tick<S: Store>(kefu: &Kefu<S>, node: &str) -> Result<Option<u64>, A
         tracing::info!(purged, "purged expired sessions");
     }
     Ok(Some(purged))
+}
+
+/// Raises every SLA alert that is due, on the node holding the watcher's
+/// lease. Reads only tickets with an alert due (indexed). Returns how many
+/// alerts were raised, or None without the lease.
+pub async fn watch_sla<S: Store>(kefu: &Kefu<S>, node: &str) -> Result<Option<usize>, ApiError> {
+    if !kefu.store.try_lease("sla_watcher", node, kefu.now(), Duration::seconds(LEASE)).await? {
+        return Ok(None);
+    }
+    let mut raised = 0;
+    loop {
+        let due = kefu.store.alerts_due(kefu.now(), 200).await?;
+        let batch = due.len();
+        for id in due {
+            raised += kefu.raise_sla_alerts(id).await?;
+        }
+        if batch < 200 {
+            break;
+        }
+    }
+    if raised > 0 {
+        tracing::info!(raised, "SLA alerts raised");
+    }
+    Ok(Some(raised))
 }
 
 /// Customers re-encrypted per batch (each batch is one short transaction).
@@ -131,6 +155,7 @@ async fn record<S: Store>(kefu: &Kefu<S>, who: &str, subject: String, reason: St
 pub async fn run<S: Store>(kefu: Kefu<S>) {
     let node = node_name();
     let mut next_retention = tokio::time::Instant::now();
+    let mut round: u64 = 0;
     loop {
         // Retention runs daily, on whichever node holds its lease.
         if tokio::time::Instant::now() >= next_retention {
@@ -144,11 +169,17 @@ pub async fn run<S: Store>(kefu: Kefu<S>) {
                 Err(e) => tracing::warn!(error = %e, "retention lease failed"),
             }
         }
-        if let Err(e) = tick(&kefu, &node).await {
-            tracing::warn!(error = %e, "session purge failed; will retry");
+        if let Err(e) = watch_sla(&kefu, &node).await {
+            tracing::warn!(error = %e, "SLA watcher failed; will retry");
         }
-        if let Err(e) = reencrypt(&kefu, &node).await {
-            tracing::warn!(error = %e, "re-encryption failed; will retry");
+        round += 1;
+        if round % 4 == 1 {
+            if let Err(e) = tick(&kefu, &node).await {
+                tracing::warn!(error = %e, "session purge failed; will retry");
+            }
+            if let Err(e) = reencrypt(&kefu, &node).await {
+                tracing::warn!(error = %e, "re-encryption failed; will retry");
+            }
         }
         tokio::time::sleep(PERIOD).await;
     }

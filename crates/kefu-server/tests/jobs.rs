@@ -95,6 +95,97 @@ async fn retention_removes_only_what_is_due<S: Store>(store: S) {
     assert_eq!(jobs::retention(&kefu, "test").await.unwrap(), jobs::RetentionReport::default(), "idempotent");
 }
 
+/// The SLA watcher raises each alert once, names whom to notify, survives
+/// a restart without doubling anything, and runs on one node at a time.
+async fn sla_watcher_raises_each_alert_once<S: Store>(store: S) {
+    use kefu_domain::intake::{CustomerInput, IntakeRequest};
+    let clock = Arc::new(FixedClock::new("2026-11-23T02:00:00Z".parse().unwrap()));
+    let settings = Settings { password_cost: PasswordCost { memory_kib: 1024, iterations: 1 }, ..Settings::default() };
+    let node = |s: S| Kefu::new(s, FlowSet::defaults(), Policy::defaults(), clock.clone(), settings.clone());
+    let a = node(store.clone()).await.unwrap();
+    let agent = a.add_user("agent1", Role::Agent, None, "Test-pass-1").await.unwrap();
+    a.add_user("supervisor1", Role::Supervisor, None, "Test-pass-1").await.unwrap();
+    let actor = kefu_domain::flow::Actor { id: agent.id, username: agent.username.clone(), role: agent.role };
+    let req = IntakeRequest {
+        channel: Some("phone".into()),
+        ticket_type: Some("fault".into()),
+        title: Some("宽带断网".into()),
+        description: Some("光猫LOS灯红".into()),
+        customer: Some(CustomerInput {
+            name: Some("钱一".into()),
+            phone: Some("13600001111".into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let kefu_store::Written::New { ticket, .. } = a.create_ticket(&actor, &req, None).await.unwrap() else { panic!() };
+    let alerts = |events: Vec<kefu_domain::audit::AuditEvent>| -> Vec<String> {
+        events
+            .iter()
+            .filter(|e| e.action == "sla_alert")
+            .flat_map(|e| {
+                e.data["alerts"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| format!("{}:{}", x["kind"].as_str().unwrap(), x["level"].as_str().unwrap()))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    assert_eq!(jobs::watch_sla(&a, "a").await.unwrap(), Some(0), "nothing due at registration");
+    // 25 minutes: the 30-minute response is in warning.
+    clock.advance(chrono::Duration::minutes(25));
+    assert_eq!(jobs::watch_sla(&a, "a").await.unwrap(), Some(1));
+    assert_eq!(jobs::watch_sla(&a, "a").await.unwrap(), Some(0), "never twice");
+    assert_eq!(jobs::watch_sla(&a, "b").await.unwrap(), None, "node a holds the watcher");
+    // A restarted node (new service, same database) raises nothing again.
+    let restarted = node(store.clone()).await.unwrap();
+    assert_eq!(jobs::watch_sla(&restarted, "a").await.unwrap(), Some(0));
+    // 2 h 05: the response breached at 30 min and went to the team lead at
+    // 90 min; the resolution (2 h) was warned at 96 min and breached at 120.
+    clock.advance(chrono::Duration::minutes(100));
+    assert_eq!(jobs::watch_sla(&restarted, "a").await.unwrap(), Some(4));
+    let events = store.events(ticket.id).await.unwrap();
+    assert_eq!(
+        alerts(events.clone()),
+        vec!["response:warning", "response:breach", "response:escalation", "resolution:warning", "resolution:breach"]
+    );
+    let breach = events.iter().rev().find(|e| e.action == "sla_alert").unwrap();
+    assert_eq!(breach.actor, None, "raised by kefu itself");
+    assert_eq!(breach.actor_name, "system:sla-watcher");
+    assert_eq!(breach.data["alerts"][0]["notify"], serde_json::json!(["agent1"]), "owner and first owner: both agent1");
+    assert_eq!(
+        breach.data["alerts"][1]["notify"],
+        serde_json::json!(["supervisor1"]),
+        "team lead: the supervisors for now"
+    );
+    // An hour after its breach the resolution goes to the team lead too.
+    clock.advance(chrono::Duration::minutes(61));
+    assert_eq!(jobs::watch_sla(&restarted, "a").await.unwrap(), Some(1));
+    let last = store.events(ticket.id).await.unwrap().into_iter().rev().find(|e| e.action == "sla_alert").unwrap();
+    assert_eq!(last.data["alerts"][0]["notify"], serde_json::json!(["supervisor1"]));
+    kefu_domain::audit::verify_chain(ticket.id, &store.events(ticket.id).await.unwrap()).unwrap();
+}
+
+#[tokio::test]
+async fn sla_watcher_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    sla_watcher_raises_each_alert_once(
+        kefu_store_sqlite::SqliteStore::open(dir.path().join("k.db"), kefu_store::crypto::test_cipher()).unwrap(),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn sla_watcher_postgres() {
+    let schema = kefu_store_postgres::testing::TestSchema::create().await;
+    sla_watcher_raises_each_alert_once(
+        kefu_store_postgres::PgStore::connect(&schema.url, kefu_store::crypto::test_cipher()).await.unwrap(),
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn retention_sqlite() {
     let dir = tempfile::tempdir().unwrap();

@@ -230,8 +230,9 @@ pub async fn mutate(client: &mut Client, op: MutateTicket, cipher: &FieldCipher)
     if let (Some(cm), Value::Object(d)) = (&m.comment, &mut data) {
         d.insert("body".into(), json!(cm.body));
     }
-    let event =
-        AuditEvent::seal(t.id, seq + 1, op.now, Some(op.actor.id), &op.actor.username, &m.action, data, b, a, &prev);
+    // Changes kefu makes by itself (SYSTEM) name no user.
+    let actor = Some(op.actor.id).filter(|a| *a != SYSTEM);
+    let event = AuditEvent::seal(t.id, seq + 1, op.now, actor, &op.actor.username, &m.action, data, b, a, &prev);
     rows::insert_event(&tx, &event).await?;
     if let Some(change) = &m.transfer {
         record_transfer(&tx, t.id, change, op.now).await?;

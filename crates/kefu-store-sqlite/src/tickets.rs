@@ -184,8 +184,9 @@ pub fn mutate(c: &Connection, op: MutateTicket, cipher: &FieldCipher) -> StoreRe
     if let (Some(cm), Value::Object(d)) = (&m.comment, &mut data) {
         d.insert("body".into(), json!(cm.body));
     }
-    let event =
-        AuditEvent::seal(t.id, seq + 1, op.now, Some(op.actor.id), &op.actor.username, &m.action, data, b, a, &prev);
+    // Changes kefu makes by itself (SYSTEM) name no user.
+    let actor = Some(op.actor.id).filter(|a| *a != SYSTEM);
+    let event = AuditEvent::seal(t.id, seq + 1, op.now, actor, &op.actor.username, &m.action, data, b, a, &prev);
     rows::insert_event(c, &event)?;
     if let Some(change) = &m.transfer {
         record_transfer(c, t.id, change, op.now)?;

@@ -169,3 +169,7 @@ pub struct RetentionDue {
     pub customer: kefu_domain::CustomerId,
     pub archived_at: DateTime<Utc>,
 }
+
+/// The actor of changes kefu makes by itself (the SLA watcher): events
+/// record no user, and the actor name says which job it was.
+pub const SYSTEM: UserId = UserId(0);
