@@ -273,6 +273,69 @@ mod tests {
         }
     }
 
+    /// Every holiday and adjusted working day of both notices, written out
+    /// from the notices' text independently of the data files.
+    #[test]
+    fn every_listed_day_of_both_notices() {
+        let c = Calendar::defaults();
+        let ranges = [
+            ("2025-01-01", "2025-01-01"),
+            ("2025-01-28", "2025-02-04"),
+            ("2025-04-04", "2025-04-06"),
+            ("2025-05-01", "2025-05-05"),
+            ("2025-05-31", "2025-06-02"),
+            ("2025-10-01", "2025-10-08"),
+            ("2026-01-01", "2026-01-03"),
+            ("2026-02-15", "2026-02-23"),
+            ("2026-04-04", "2026-04-06"),
+            ("2026-05-01", "2026-05-05"),
+            ("2026-06-19", "2026-06-21"),
+            ("2026-09-25", "2026-09-27"),
+            ("2026-10-01", "2026-10-07"),
+        ];
+        for (from, to) in ranges {
+            let mut day = d(from);
+            while day <= d(to) {
+                assert!(matches!(c.day(day).unwrap(), DayKind::Holiday { .. }), "{day} is a holiday");
+                day = day.succ_opt().unwrap();
+            }
+            // The days around a holiday are ordinary unless adjusted.
+            assert!(!matches!(c.day(d(to).succ_opt().unwrap()).unwrap(), DayKind::Holiday { .. }));
+        }
+        let adjusted = [
+            "2025-01-26",
+            "2025-02-08",
+            "2025-04-27",
+            "2025-09-28",
+            "2025-10-11",
+            "2026-01-04",
+            "2026-02-14",
+            "2026-02-28",
+            "2026-05-09",
+            "2026-09-20",
+            "2026-10-10",
+        ];
+        for a in adjusted {
+            assert!(matches!(c.day(d(a)).unwrap(), DayKind::AdjustedWorkday { .. }), "{a} is worked");
+        }
+    }
+
+    #[test]
+    fn starts_on_adjusted_saturdays_and_holidays() {
+        let c = Calendar::defaults();
+        // Saturday 2026-02-14 is worked: + 1 working day → the first day after the festival.
+        assert_eq!(c.add_working_days(at("2026-02-14T10:00:00+08:00"), 1).unwrap(), at("2026-02-24T10:00:00+08:00"));
+        // Sunday 2026-01-04 is worked: + 1 → Monday 01-05, same clock time.
+        assert_eq!(c.add_working_days(at("2026-01-04T16:30:00+08:00"), 1).unwrap(), at("2026-01-05T16:30:00+08:00"));
+        // Started on New Year's Day 2026: counted from 00:00 of Sunday 01-04.
+        assert_eq!(c.add_working_days(at("2026-01-01T09:00:00+08:00"), 1).unwrap(), at("2026-01-05T00:00:00+08:00"));
+        // Started on the 2025 National Day: 2 working days are 10-09 and 10-10 (10-11 is worked too).
+        assert_eq!(c.add_working_days(at("2025-10-03T12:00:00+08:00"), 2).unwrap(), at("2025-10-11T00:00:00+08:00"));
+        assert_eq!(c.add_working_days(at("2025-10-03T12:00:00+08:00"), 3).unwrap(), at("2025-10-12T00:00:00+08:00"));
+        // Friday before the 2025 Spring Festival week ends on the adjusted Sunday 01-26.
+        assert_eq!(c.add_working_days(at("2025-01-24T10:00:00+08:00"), 1).unwrap(), at("2025-01-26T10:00:00+08:00"));
+    }
+
     #[test]
     fn adding_working_days() {
         let c = Calendar::defaults();

@@ -52,8 +52,16 @@ pub async fn watch_sla<S: Store>(kefu: &Kefu<S>, node: &str) -> Result<Option<us
     loop {
         let due = kefu.store.alerts_due(kefu.now(), 200).await?;
         let batch = due.len();
-        for id in due {
-            raised += kefu.raise_sla_alerts(id).await?;
+        // Concurrently, so the store can commit the batch together.
+        let tasks: Vec<_> = due
+            .into_iter()
+            .map(|id| {
+                let kefu = kefu.clone();
+                tokio::spawn(async move { kefu.raise_sla_alerts(id).await })
+            })
+            .collect();
+        for t in tasks {
+            raised += t.await.map_err(|e| ApiError::Internal(e.to_string()))??;
         }
         if batch < 200 {
             break;

@@ -4,6 +4,7 @@
 //! meant to be read as ratios: these machines are noisy.
 
 mod nodes;
+mod sla;
 
 use crate::sample::{self, Rng};
 use anyhow::{Context, Result, bail};
@@ -38,6 +39,15 @@ pub enum BenchCommand {
         #[arg(long)]
         postgres: Option<String>,
     },
+    /// SLA watcher tick time with many open tickets (SQLite, in-process).
+    Sla {
+        /// Open tickets whose alerts are not due.
+        #[arg(long, default_value_t = 1_000_000)]
+        open: usize,
+        /// Tickets with an alert due in the second measurement.
+        #[arg(long, default_value_t = 1_000)]
+        due: usize,
+    },
 }
 
 pub(crate) struct Run {
@@ -67,7 +77,12 @@ impl Run {
 }
 
 pub async fn run(cmd: BenchCommand) -> Result<()> {
-    let BenchCommand::Intake { concurrency, count, url, username, password, postgres } = cmd;
+    let (concurrency, count, url, username, password, postgres) = match cmd {
+        BenchCommand::Intake { concurrency, count, url, username, password, postgres } => {
+            (concurrency, count, url, username, password, postgres)
+        }
+        BenchCommand::Sla { open, due } => return sla::run(open, due).await,
+    };
     let concurrency = concurrency.max(1);
     if let Some(pg) = postgres {
         return nodes::compare(&pg, count, concurrency, Arc::new(bodies(count))).await;
