@@ -313,6 +313,7 @@ impl<S: Store> Kefu<S> {
             kefu_domain::sla::on_action(&core.policy.sla, &core.calendar, t, &mut d.ticket, d.action, now)?;
             d.ticket.next_alert_at = kefu_domain::sla::next_alert(&core.policy.sla, &d.ticket.deadlines);
             Ok(Mutation {
+                breaches: Vec::new(),
                 ticket: d.ticket,
                 action: d.action.as_str().to_string(),
                 data: d.data,
@@ -341,6 +342,7 @@ impl<S: Store> Kefu<S> {
             let ticket = Ticket { updated_at: now, ..t.clone() };
             let comment = Some(NewComment { body: text, internal });
             Ok(Mutation {
+                breaches: Vec::new(),
                 ticket,
                 action: "comment".into(),
                 data: json!({"internal": internal}),
@@ -577,7 +579,13 @@ impl<S: Store> Kefu<S> {
                 .collect();
             // With nothing due (a stale index entry) the event records the re-timing.
             let action = if alerts.is_empty() { "sla_check" } else { "sla_alert" };
+            let breaches: Vec<Breach> = alerts
+                .iter()
+                .filter(|a| a.level == "breach")
+                .map(|a| Breach { kind: a.kind.clone(), due_at: a.due_at, breached_at: now })
+                .collect();
             Ok(Mutation {
+                breaches,
                 ticket: next,
                 action: action.into(),
                 data: json!({"alerts": listed}),

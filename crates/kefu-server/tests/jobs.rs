@@ -151,6 +151,8 @@ async fn sla_watcher_raises_each_alert_once<S: Store>(store: S) {
         alerts(events.clone()),
         vec!["response:warning", "response:breach", "response:escalation", "resolution:warning", "resolution:breach"]
     );
+    let records: Vec<String> = store.breaches(ticket.id).await.unwrap().iter().map(|b| b.kind.clone()).collect();
+    assert_eq!(records, vec!["response", "resolution"], "one breach record per breached deadline");
     let breach = events.iter().rev().find(|e| e.action == "sla_alert").unwrap();
     assert_eq!(breach.actor, None, "raised by kefu itself");
     assert_eq!(breach.actor_name, "system:sla-watcher");

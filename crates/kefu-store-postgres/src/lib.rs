@@ -231,7 +231,7 @@ impl Store for PgStore {
     async fn purge_ticket(&self, id: TicketId) -> StoreResult<()> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg)?;
-        for table in ["comments", "transfers", "ticket_events"] {
+        for table in ["comments", "transfers", "sla_breaches", "ticket_events"] {
             tx.execute(&format!("DELETE FROM {table} WHERE ticket_id = $1"), &[&id.0]).await.map_err(pg)?;
         }
         let n = tx.execute("DELETE FROM tickets WHERE id = $1", &[&id.0]).await.map_err(pg)?;
@@ -254,5 +254,14 @@ impl Store for PgStore {
             .await
             .map_err(pg)?;
         Ok(rows.iter().map(|r| TicketId(r.get(0))).collect())
+    }
+    async fn breaches(&self, ticket: TicketId) -> StoreResult<Vec<Breach>> {
+        let rows = self
+            .client()
+            .await?
+            .query("SELECT kind, due_at, breached_at FROM sla_breaches WHERE ticket_id = $1 ORDER BY id", &[&ticket.0])
+            .await
+            .map_err(pg)?;
+        Ok(rows.iter().map(|r| Breach { kind: r.get(0), due_at: r.get(1), breached_at: r.get(2) }).collect())
     }
 }

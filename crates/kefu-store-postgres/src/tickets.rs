@@ -237,6 +237,14 @@ pub async fn mutate(client: &mut Client, op: MutateTicket, cipher: &FieldCipher)
     if let Some(change) = &m.transfer {
         record_transfer(&tx, t.id, change, op.now).await?;
     }
+    for b in &m.breaches {
+        tx.execute(
+            "INSERT INTO sla_breaches (ticket_id, kind, due_at, breached_at) VALUES ($1, $2, $3, $4)",
+            &[&t.id.0, &b.kind, &b.due_at, &b.breached_at],
+        )
+        .await
+        .map_err(pg)?;
+    }
     if let Some(cm) = &m.comment {
         tx.execute(
             "INSERT INTO comments (ticket_id, author, body, internal, created_at) VALUES ($1, $2, $3, $4, $5)",

@@ -295,4 +295,21 @@ impl Store for SqliteStore {
         })
         .await
     }
+    async fn breaches(&self, ticket: TicketId) -> StoreResult<Vec<Breach>> {
+        self.read(move |c| {
+            c.prepare_cached("SELECT kind, due_at, breached_at FROM sla_breaches WHERE ticket_id = ?1 ORDER BY id")
+                .map_err(backend)?
+                .query_map([ticket.0], |r| {
+                    Ok(Breach {
+                        kind: r.get(0)?,
+                        due_at: rows::parse_ts(&r.get::<_, String>(1)?)?,
+                        breached_at: rows::parse_ts(&r.get::<_, String>(2)?)?,
+                    })
+                })
+                .map_err(backend)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(backend)
+        })
+        .await
+    }
 }

@@ -12,6 +12,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (4, "login_lockout", include_str!("../migrations/0004_login_lockout.sql")),
     (5, "encrypted_customers", include_str!("../migrations/0005_encrypted_customers.sql")),
     (6, "sla_alerts", include_str!("../migrations/0006_sla_alerts.sql")),
+    (7, "sla_breaches", include_str!("../migrations/0007_sla_breaches.sql")),
 ];
 
 pub fn known_version() -> i64 {

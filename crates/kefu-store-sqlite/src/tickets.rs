@@ -191,6 +191,12 @@ pub fn mutate(c: &Connection, op: MutateTicket, cipher: &FieldCipher) -> StoreRe
     if let Some(change) = &m.transfer {
         record_transfer(c, t.id, change, op.now)?;
     }
+    for b in &m.breaches {
+        c.prepare_cached("INSERT INTO sla_breaches (ticket_id, kind, due_at, breached_at) VALUES (?1, ?2, ?3, ?4)")
+            .map_err(backend)?
+            .execute(params![t.id.0, b.kind, ts(b.due_at), ts(b.breached_at)])
+            .map_err(backend)?;
+    }
     if let Some(cm) = &m.comment {
         c.prepare_cached(
             "INSERT INTO comments (ticket_id, author, body, internal, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",

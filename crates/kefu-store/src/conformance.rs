@@ -95,6 +95,7 @@ pub async fn act<S: Store>(
             let flows = FlowSet::defaults();
             let d = decide(flows.get(t.ticket_type), t, &who, &req, staff_ref.as_ref(), now)?;
             Ok(Mutation {
+                breaches: Vec::new(),
                 ticket: d.ticket,
                 action: d.action.as_str().into(),
                 data: d.data,
@@ -273,6 +274,7 @@ pub async fn comments_are_events_too<S: Store>(s: S) {
         idempotency: None,
         decide: Box::new(|t| {
             Ok(Mutation {
+                breaches: Vec::new(),
                 ticket: t.clone(),
                 action: "comment".into(),
                 data: json!({"internal": true}),
@@ -507,6 +509,7 @@ pub async fn retention_finds_and_purges_only_what_is_due<S: Store>(s: S) {
             decide: Box::new(move |t| {
                 let ticket = Ticket { status: "archived".into(), archived_at: Some(at), ..t.clone() };
                 Ok(Mutation {
+                    breaches: Vec::new(),
                     ticket,
                     action: "archive".into(),
                     data: json!({}),

@@ -142,6 +142,12 @@ pub const TABLES: &[TableSpec] = &[
         identity: Some("id"),
     },
     TableSpec {
+        name: "sla_breaches",
+        columns: &[("id", Int), ("ticket_id", Int), ("kind", Text), ("due_at", Time), ("breached_at", Time)],
+        order_by: "id",
+        identity: Some("id"),
+    },
+    TableSpec {
         name: "access_log",
         columns: &[
             ("id", Int),

@@ -161,6 +161,8 @@ pub trait Store: Clone + Send + Sync + 'static {
         now: chrono::DateTime<chrono::Utc>,
         limit: u32,
     ) -> impl Future<Output = StoreResult<Vec<TicketId>>> + Send;
+    /// The breaches recorded on a ticket.
+    fn breaches(&self, ticket: TicketId) -> impl Future<Output = StoreResult<Vec<Breach>>> + Send;
 }
 
 /// A table row in the neutral export form.

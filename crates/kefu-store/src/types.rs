@@ -72,6 +72,16 @@ pub struct Mutation {
     pub data: Value,
     pub transfer: Option<TransferChange>,
     pub comment: Option<NewComment>,
+    /// Breaches the SLA watcher records with this change.
+    pub breaches: Vec<Breach>,
+}
+
+/// A breached deadline, kept for the KPIs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Breach {
+    pub kind: String,
+    pub due_at: DateTime<Utc>,
+    pub breached_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone)]
