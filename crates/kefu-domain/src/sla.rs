@@ -462,6 +462,8 @@ mod tests {
             (now + Duration::hours(24), now + Duration::hours(72))
         );
         assert_eq!(c.deadlines[0].warn_at, now + Duration::minutes(24), "80 % of 30 minutes");
+        assert_eq!(due(&c, "dispatch"), now + Duration::hours(24));
+        assert_eq!(due(&c, "closed_loop"), at("2026-12-02T10:00:00+08:00"), "7 working days");
         assert_eq!(next_due(&c), Some(now + Duration::minutes(30)));
     }
 
