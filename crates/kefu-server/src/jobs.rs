@@ -145,17 +145,7 @@ pub async fn retention<S: Store>(kefu: &Kefu<S>, who: &str) -> Result<RetentionR
 }
 
 async fn record<S: Store>(kefu: &Kefu<S>, who: &str, subject: String, reason: String) -> Result<(), ApiError> {
-    let entry = kefu_store::AccessEntry {
-        id: 0,
-        at: kefu.now(),
-        actor: None,
-        actor_name: who.to_string(),
-        action: "retention_delete".into(),
-        subject,
-        field: None,
-        reason,
-    };
-    kefu.store.append_access(entry).await?;
+    kefu.log_access((None, who), "retention_delete", subject, None, reason).await?;
     Ok(())
 }
 

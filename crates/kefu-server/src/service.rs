@@ -447,17 +447,8 @@ impl<S: Store> Kefu<S> {
             PersonalField::Address => customer.address,
             PersonalField::ServiceNumber => service_number,
         };
-        let entry = AccessEntry {
-            id: 0,
-            at: self.now(),
-            actor: Some(actor.id),
-            actor_name: actor.username.clone(),
-            action: "reveal".into(),
-            subject,
-            field: Some(field.as_str().into()),
-            reason,
-        };
-        let logged = self.store.append_access(entry).await?;
+        let who = (Some(actor.id), actor.username.as_str());
+        let logged = self.log_access(who, "reveal", subject, Some(field.as_str()), reason).await?;
         Ok(Revealed { field: field.as_str().into(), value, access_log_id: logged.id })
     }
 }
@@ -488,21 +479,24 @@ impl<S: Store> Kefu<S> {
         self.store.customer_by_id(id).await?.ok_or(ApiError::NotFound { what: "customer", what_zh: "客户" })
     }
 
-    async fn log_access(
+    /// Appends to the access log, now. `actor` is None for kefu's own jobs
+    /// and the command line, which `actor_name` then names.
+    pub async fn log_access(
         &self,
-        actor: &Actor,
+        (actor, actor_name): (Option<UserId>, &str),
         action: &str,
         subject: String,
+        field: Option<&str>,
         reason: String,
     ) -> Result<AccessEntry, ApiError> {
         let entry = AccessEntry {
             id: 0,
             at: self.now(),
-            actor: Some(actor.id),
-            actor_name: actor.username.clone(),
+            actor,
+            actor_name: actor_name.into(),
             action: action.into(),
             subject,
-            field: None,
+            field: field.map(str::to_string),
             reason,
         };
         Ok(self.store.append_access(entry).await?)
@@ -524,7 +518,9 @@ impl<S: Store> Kefu<S> {
                 (self.store.comments(t.id).await?, self.store.transfers(t.id).await?, self.store.events(t.id).await?);
             tickets.push(json!({"ticket": t, "comments": comments, "transfers": transfers, "events": events}));
         }
-        let logged = self.log_access(actor, "export", format!("customer:{}", id.0), reason).await?;
+        let logged = self
+            .log_access((Some(actor.id), &actor.username), "export", format!("customer:{}", id.0), None, reason)
+            .await?;
         Ok(json!({"exported_at": logged.at, "access_log_id": logged.id, "customer": customer, "tickets": tickets}))
     }
 
@@ -550,7 +546,9 @@ impl<S: Store> Kefu<S> {
             return Err(ApiError::Retained { until, past_due });
         }
         self.store.delete_customer(id).await?;
-        let logged = self.log_access(actor, "erase", format!("customer:{}", id.0), reason).await?;
+        let logged = self
+            .log_access((Some(actor.id), &actor.username), "erase", format!("customer:{}", id.0), None, reason)
+            .await?;
         Ok(json!({"erased": true, "access_log_id": logged.id}))
     }
 }

@@ -5,18 +5,19 @@ use crate::rows::{self, json};
 use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::{Client, GenericClient};
 use kefu_domain::TicketId;
-use kefu_domain::action::{TransferChange, diff};
-use kefu_domain::audit::{AuditEvent, GENESIS};
+use kefu_domain::action::TransferChange;
+use kefu_domain::audit::GENESIS;
 use kefu_domain::sla::next_due;
 use kefu_domain::ticket::{Customer, NewCustomer, Ticket, format_number};
 use kefu_domain::time::shanghai_date;
 use kefu_store::crypto::FieldCipher;
 use kefu_store::doc::{
-    customer_after_upsert, open_customer, phone_index, registration_after, seal_customer, ticket_doc, ticket_from_doc,
+    customer_after_upsert, mutation_event, open_customer, phone_index, registration_event, seal_customer, ticket_doc,
+    ticket_from_doc,
 };
 use kefu_store::filter::{Dialect, FilterValue, clauses};
 use kefu_store::*;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::Mutex;
 use tokio_postgres::types::ToSql;
 
@@ -186,18 +187,7 @@ pub async fn create(
         .map_err(pg)?
         .get(0);
     let ticket = Ticket { id: TicketId(id), ..ticket };
-    let event = AuditEvent::seal(
-        ticket.id,
-        1,
-        op.now,
-        Some(op.actor.id),
-        &op.actor.username,
-        "create",
-        json!({}),
-        json!({}),
-        registration_after(&ticket)?,
-        GENESIS,
-    );
+    let event = registration_event(&ticket, &op.actor, op.now)?;
     rows::insert_event(&tx, &event).await?;
     let body = (op.render)(&ticket);
     remember(&tx, &op.idempotency, 201, &body).await?;
@@ -225,14 +215,7 @@ pub async fn mutate(client: &mut Client, op: MutateTicket, cipher: &FieldCipher)
         .await
         .map_err(pg)?;
     let (seq, prev): (i64, String) = last.map_or((0, GENESIS.to_string()), |r| (r.get(0), r.get(1)));
-    let (b, a) = diff(&before, t);
-    let mut data = m.data.clone();
-    if let (Some(cm), Value::Object(d)) = (&m.comment, &mut data) {
-        d.insert("body".into(), json!(cm.body));
-    }
-    // Changes kefu makes by itself (SYSTEM) name no user.
-    let actor = Some(op.actor.id).filter(|a| *a != SYSTEM);
-    let event = AuditEvent::seal(t.id, seq + 1, op.now, actor, &op.actor.username, &m.action, data, b, a, &prev);
+    let event = mutation_event(&before, &m, &op.actor, op.now, (seq, &prev));
     rows::insert_event(&tx, &event).await?;
     if let Some(change) = &m.transfer {
         record_transfer(&tx, t.id, change, op.now).await?;

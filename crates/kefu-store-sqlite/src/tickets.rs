@@ -3,22 +3,22 @@
 use crate::backend;
 use crate::rows::{self, decode_err, ts};
 use chrono::{DateTime, Utc};
-use kefu_domain::action::{TransferChange, diff};
-use kefu_domain::audit::{AuditEvent, GENESIS};
+use kefu_domain::action::TransferChange;
+use kefu_domain::audit::GENESIS;
 use kefu_domain::sla::next_due;
 use kefu_domain::ticket::{Customer, NewCustomer, Ticket, format_number};
 use kefu_domain::time::shanghai_date;
 use kefu_domain::{TicketId, UserId};
 use kefu_store::crypto::FieldCipher;
 use kefu_store::doc::{
-    RawCustomer, customer_after_upsert, open_customer, phone_index, registration_after, seal_customer,
+    RawCustomer, customer_after_upsert, mutation_event, open_customer, phone_index, registration_event, seal_customer,
     ticket_doc as doc, ticket_from_doc,
 };
 use kefu_store::filter::{Dialect, FilterValue, clauses};
 use kefu_store::*;
 use rusqlite::types::ToSql;
 use rusqlite::{Connection, OptionalExtension, params};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// Daily sequences have six digits.
 const MAX_DAILY_SEQ: i64 = 999_999;
@@ -128,19 +128,7 @@ pub fn create(c: &Connection, op: CreateTicket, cipher: &FieldCipher) -> StoreRe
         )
         .map_err(backend)?;
     let ticket = Ticket { id: TicketId(id), ..ticket };
-    let after = registration_after(&ticket)?;
-    let event = AuditEvent::seal(
-        ticket.id,
-        1,
-        op.now,
-        Some(op.actor.id),
-        &op.actor.username,
-        "create",
-        json!({}),
-        json!({}),
-        after,
-        GENESIS,
-    );
+    let event = registration_event(&ticket, &op.actor, op.now)?;
     rows::insert_event(c, &event)?;
     let body = (op.render)(&ticket);
     remember(c, &op.idempotency, 201, &body, op.now)?;
@@ -179,14 +167,7 @@ pub fn mutate(c: &Connection, op: MutateTicket, cipher: &FieldCipher) -> StoreRe
     ])
     .map_err(backend)?;
     let (seq, prev) = last_link(c, t.id)?;
-    let (b, a) = diff(&before, t);
-    let mut data = m.data.clone();
-    if let (Some(cm), Value::Object(d)) = (&m.comment, &mut data) {
-        d.insert("body".into(), json!(cm.body));
-    }
-    // Changes kefu makes by itself (SYSTEM) name no user.
-    let actor = Some(op.actor.id).filter(|a| *a != SYSTEM);
-    let event = AuditEvent::seal(t.id, seq + 1, op.now, actor, &op.actor.username, &m.action, data, b, a, &prev);
+    let event = mutation_event(&before, &m, &op.actor, op.now, (seq, &prev));
     rows::insert_event(c, &event)?;
     if let Some(change) = &m.transfer {
         record_transfer(c, t.id, change, op.now)?;

@@ -128,3 +128,43 @@ pub fn customer_after_upsert(
         level: n.level.clone().or(stored_level),
     })
 }
+
+/// The first audit event of a ticket's chain: its registration.
+pub fn registration_event(
+    t: &Ticket,
+    actor: &kefu_domain::flow::Actor,
+    now: chrono::DateTime<chrono::Utc>,
+) -> StoreResult<kefu_domain::audit::AuditEvent> {
+    use kefu_domain::audit::{AuditEvent, GENESIS};
+    Ok(AuditEvent::seal(
+        t.id,
+        1,
+        now,
+        Some(actor.id),
+        &actor.username,
+        "create",
+        json!({}),
+        json!({}),
+        registration_after(t)?,
+        GENESIS,
+    ))
+}
+
+/// The audit event of a change, chained after the event `(seq, prev)`: the
+/// fields that changed, the request data (with a note's body), and no user
+/// for changes kefu makes by itself.
+pub fn mutation_event(
+    before: &Ticket,
+    m: &crate::Mutation,
+    actor: &kefu_domain::flow::Actor,
+    now: chrono::DateTime<chrono::Utc>,
+    (seq, prev): (i64, &str),
+) -> kefu_domain::audit::AuditEvent {
+    let (b, a) = kefu_domain::action::diff(before, &m.ticket);
+    let mut data = m.data.clone();
+    if let (Some(cm), Value::Object(d)) = (&m.comment, &mut data) {
+        d.insert("body".into(), json!(cm.body));
+    }
+    let who = Some(actor.id).filter(|a| *a != crate::SYSTEM);
+    kefu_domain::audit::AuditEvent::seal(m.ticket.id, seq + 1, now, who, &actor.username, &m.action, data, b, a, prev)
+}

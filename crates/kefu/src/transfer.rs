@@ -15,18 +15,9 @@ pub async fn export<S: Store>(kefu: &kefu_server::Kefu<S>, out: &Path, reason: &
     let reason =
         kefu_domain::validate::required_text(Some(reason), "reason", 500).map_err(|e| anyhow::anyhow!(e.message))?;
     let who = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
-    store
-        .append_access(kefu_store::AccessEntry {
-            id: 0,
-            at: kefu.now(),
-            actor: None,
-            actor_name: format!("cli:{who}"),
-            action: "export".into(),
-            subject: format!("all data to {}", out.display()),
-            field: None,
-            reason,
-        })
-        .await?;
+    kefu.log_access((None, &format!("cli:{who}")), "export", format!("all data to {}", out.display()), None, reason)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.to_string()))?;
     let file = std::fs::File::create(out).with_context(|| format!("cannot create {}", out.display()))?;
     let mut w = BufWriter::new(file);
     let mut total = 0u64;
