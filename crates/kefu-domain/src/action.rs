@@ -6,10 +6,11 @@
 use crate::enums::{Priority, Role};
 use crate::error::{DomainError, FieldError};
 use crate::flow::{Actor, Flow};
-use crate::ids::UserId;
+use crate::ids::{DepartmentId, TeamId, UserId};
 use crate::intake::limits;
+use crate::org::Membership;
 use crate::ticket::Ticket;
-use crate::validate::{optional_free_text, optional_text, required_free_text, required_text};
+use crate::validate::{optional_free_text, optional_text, required_free_text};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -44,6 +45,7 @@ macro_rules! action_kinds {
 
 action_kinds! {
     Dispatch = ("dispatch", "派单"),
+    Redispatch = ("redispatch", "改派"),
     Start = ("start", "开始处理"),
     Suspend = ("suspend", "挂起"),
     Resume = ("resume", "恢复处理"),
@@ -76,6 +78,46 @@ pub struct StaffRef {
     pub username: String,
     pub role: Role,
     pub active: bool,
+    pub org: Membership,
+}
+
+/// Who or where an action sends the ticket, as the service resolved it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    Staff(StaffRef),
+    Team {
+        id: TeamId,
+        department: DepartmentId,
+    },
+    Department {
+        id: DepartmentId,
+    },
+    /// Nobody can take it now: it waits in this team's queue (or the
+    /// general one), flagged.
+    Queue {
+        team: Option<TeamId>,
+    },
+}
+
+/// What the service must resolve before `decide` can run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Wanted<'a> {
+    User {
+        field: &'static str,
+        name: &'a str,
+    },
+    Team {
+        field: &'static str,
+        code: &'a str,
+    },
+    Department {
+        field: &'static str,
+        code: &'a str,
+    },
+    /// The best candidate by the dispatch rules (at this tier, if given).
+    Auto {
+        tier: Option<u8>,
+    },
 }
 
 /// A parsed action request. User references are still names here; the
@@ -91,17 +133,50 @@ pub struct ActionRequest {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ActionInput {
-    Dispatch { assignee: String },
+    /// Dispatch or re-dispatch; no assignee: automatic by the rules.
+    Dispatch {
+        assignee: Option<String>,
+        reason: Option<String>,
+    },
     Plain,
-    WithReason { reason: String },
-    Transfer { to: String, reason: String, mode: String },
-    Escalate { to_tier: Option<u8>, to: Option<String>, reason: String },
-    Approve { comment: Option<String> },
-    Resolve { result: String },
-    NotifyResult { method: String },
-    ReturnVisit { method: String, reached: bool, satisfaction: Option<u8>, nps: Option<u8>, comment: Option<String> },
-    Review { passed: bool, comment: Option<String> },
-    SetPriority { priority: Priority, reason: String },
+    WithReason {
+        reason: String,
+    },
+    Transfer {
+        to: Receiver<String>,
+        reason: String,
+        mode: String,
+    },
+    Escalate {
+        to_tier: Option<u8>,
+        to: Option<String>,
+        to_supervisor: bool,
+        reason: String,
+    },
+    Approve {
+        comment: Option<String>,
+    },
+    Resolve {
+        result: String,
+    },
+    NotifyResult {
+        method: String,
+    },
+    ReturnVisit {
+        method: String,
+        reached: bool,
+        satisfaction: Option<u8>,
+        nps: Option<u8>,
+        comment: Option<String>,
+    },
+    Review {
+        passed: bool,
+        comment: Option<String>,
+    },
+    SetPriority {
+        priority: Priority,
+        reason: String,
+    },
 }
 
 fn str_field(fields: &Map<String, Value>, name: &str) -> Result<Option<String>, FieldError> {
@@ -109,7 +184,9 @@ fn str_field(fields: &Map<String, Value>, name: &str) -> Result<Option<String>, 
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
         // Users may be named by numeric id as well as by username.
-        Some(Value::Number(n)) if name == "assignee" || name == "to" => Ok(Some(n.to_string())),
+        Some(Value::Number(n)) if matches!(name, "assignee" | "to" | "to_team" | "to_department") => {
+            Ok(Some(n.to_string()))
+        }
         Some(_) => Err(FieldError::new(name, format!("{name} must be a string"), format!("{name} 必须是字符串"))),
     }
 }
@@ -188,30 +265,24 @@ impl ActionRequest {
     fn parse_input(kind: ActionKind, f: &Map<String, Value>) -> Result<ActionInput, FieldError> {
         use ActionKind as K;
         Ok(match kind {
-            K::Dispatch => {
-                ActionInput::Dispatch { assignee: required_text(str_field(f, "assignee")?.as_deref(), "assignee", 64)? }
-            }
+            K::Dispatch => ActionInput::Dispatch {
+                assignee: optional_text(str_field(f, "assignee")?.as_deref(), "assignee", 64)?,
+                reason: optional_free_text(str_field(f, "reason")?.as_deref(), "reason", limits::REASON)?,
+            },
+            K::Redispatch => ActionInput::Dispatch {
+                assignee: optional_text(str_field(f, "assignee")?.as_deref(), "assignee", 64)?,
+                reason: Some(reason(f)?),
+            },
             K::Start | K::Resume | K::AcceptTransfer | K::Confirm | K::Archive => ActionInput::Plain,
             K::Suspend | K::RejectTransfer | K::Reject | K::Appeal | K::Withdraw => {
                 ActionInput::WithReason { reason: reason(f)? }
             }
             K::Transfer => ActionInput::Transfer {
-                to: required_text(str_field(f, "to")?.as_deref(), "to", 64)?,
+                to: Self::receiver(f)?,
                 reason: reason(f)?,
                 mode: one_of(f, "mode", TRANSFER_MODES, Some("manual"))?,
             },
-            K::Escalate => {
-                let to_tier = int_field(f, "to_tier", 1, 3)?;
-                let to = optional_text(str_field(f, "to")?.as_deref(), "to", 64)?;
-                if to_tier.is_none() && to.is_none() {
-                    return Err(FieldError::new(
-                        "to_tier",
-                        "escalate needs to_tier (2 or 3) or to (a user)",
-                        "升级需要指定 to_tier（2 或 3）或 to（接收人）",
-                    ));
-                }
-                ActionInput::Escalate { to_tier, to, reason: reason(f)? }
-            }
+            K::Escalate => Self::parse_escalate(f)?,
             K::Approve => ActionInput::Approve {
                 comment: optional_free_text(str_field(f, "comment")?.as_deref(), "comment", limits::COMMENT)?,
             },
@@ -242,6 +313,49 @@ impl ActionRequest {
         })
     }
 
+    /// Exactly one of `to` (a person), `to_team`, `to_department`.
+    fn receiver(f: &Map<String, Value>) -> Result<Receiver<String>, FieldError> {
+        let user = optional_text(str_field(f, "to")?.as_deref(), "to", 64)?;
+        let team = optional_text(str_field(f, "to_team")?.as_deref(), "to_team", 64)?;
+        let dept = optional_text(str_field(f, "to_department")?.as_deref(), "to_department", 64)?;
+        match (user, team, dept) {
+            (Some(u), None, None) => Ok(Receiver::User(u)),
+            (None, Some(t), None) => Ok(Receiver::Team(t)),
+            (None, None, Some(d)) => Ok(Receiver::Department(d)),
+            (None, None, None) => Err(FieldError::new(
+                "to",
+                "transfer needs to (a person), to_team or to_department",
+                "转派需要指定 to（接收人）、to_team（班组）或 to_department（部门）",
+            )),
+            _ => Err(FieldError::new(
+                "to",
+                "name only one of to, to_team, to_department",
+                "to、to_team、to_department 只能指定其中一个",
+            )),
+        }
+    }
+
+    fn parse_escalate(f: &Map<String, Value>) -> Result<ActionInput, FieldError> {
+        let to_tier = int_field(f, "to_tier", 1, 3)?;
+        let to = optional_text(str_field(f, "to")?.as_deref(), "to", 64)?;
+        let to_supervisor = bool_field(f, "to_supervisor")?.unwrap_or(false);
+        if to_supervisor && (to_tier.is_some() || to.is_some()) {
+            return Err(FieldError::new(
+                "to_supervisor",
+                "escalate either to the supervisor or to a tier or person, not both",
+                "升级至主管时不能同时指定层级或接收人",
+            ));
+        }
+        if to_tier.is_none() && to.is_none() && !to_supervisor {
+            return Err(FieldError::new(
+                "to_tier",
+                "escalate needs to_tier (2 or 3), to (a user) or to_supervisor",
+                "升级需要指定 to_tier（2 或 3）、to（接收人）或 to_supervisor",
+            ));
+        }
+        Ok(ActionInput::Escalate { to_tier, to, to_supervisor, reason: reason(f)? })
+    }
+
     fn parse_visit(f: &Map<String, Value>) -> Result<ActionInput, FieldError> {
         let reached = bool_field(f, "reached")?.ok_or_else(|| FieldError::required("reached"))?;
         let satisfaction = int_field(f, "satisfaction", 1, 5)?;
@@ -261,22 +375,54 @@ impl ActionRequest {
         })
     }
 
-    /// The field naming a user this action needs resolved, if any.
-    pub fn target_user(&self) -> Option<(&'static str, &str)> {
+    /// Whom or what this action names, for the service to resolve.
+    pub fn wanted(&self) -> Option<Wanted<'_>> {
         match &self.input {
-            ActionInput::Dispatch { assignee } => Some(("assignee", assignee)),
-            ActionInput::Transfer { to, .. } => Some(("to", to)),
-            ActionInput::Escalate { to: Some(to), .. } => Some(("to", to)),
+            ActionInput::Dispatch { assignee: Some(a), .. } => Some(Wanted::User { field: "assignee", name: a }),
+            ActionInput::Dispatch { assignee: None, .. } => Some(Wanted::Auto { tier: None }),
+            ActionInput::Transfer { to: Receiver::User(u), .. } => Some(Wanted::User { field: "to", name: u }),
+            ActionInput::Transfer { to: Receiver::Team(t), .. } => Some(Wanted::Team { field: "to_team", code: t }),
+            ActionInput::Transfer { to: Receiver::Department(d), .. } => {
+                Some(Wanted::Department { field: "to_department", code: d })
+            }
+            ActionInput::Escalate { to: Some(to), .. } => Some(Wanted::User { field: "to", name: to }),
+            ActionInput::Escalate { to_tier: Some(tier), .. } => Some(Wanted::Auto { tier: Some(*tier) }),
             _ => None,
         }
     }
 }
 
-/// What a transfer action does to the transfer records.
+/// The receiver of a transfer: a person, a team or a department (named in
+/// a request, or resolved to ids in a record).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Receiver<T> {
+    User(T),
+    Team(T),
+    Department(T),
+}
+
+/// What an action does to the transfer records.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TransferChange {
-    Open { from: Option<UserId>, to: UserId, reason: String, mode: String },
-    Close { accepted: bool, reason: Option<String> },
+    Open {
+        from: Option<UserId>,
+        to: Receiver<i64>,
+        reason: String,
+        mode: String,
+    },
+    /// The receiver accepted or rejected the pending transfer.
+    Close {
+        accepted: bool,
+        reason: Option<String>,
+        by: UserId,
+    },
+    /// What became of the last accepted transfer: the resolution, and the
+    /// customer's word on it.
+    Outcome {
+        result: Option<String>,
+        customer_feedback: Option<String>,
+    },
 }
 
 /// The result of a permitted action.
@@ -295,7 +441,7 @@ pub fn decide(
     ticket: &Ticket,
     actor: &Actor,
     request: &ActionRequest,
-    target: Option<&StaffRef>,
+    target: Option<&Target>,
     now: DateTime<Utc>,
 ) -> Result<Decision, DomainError> {
     let rule = flow.rule_for(ticket, actor, request.kind)?;
@@ -306,26 +452,38 @@ pub fn decide(
     }
     let mut next = ticket.clone();
     let transfer = apply_effect(&mut next, actor, request.kind, &request.input, target, now)?;
-    let branch_taken = rule.branch.as_ref().filter(|b| request.fields.get(&b.field) == Some(&b.equals));
-    if let Some(to) = branch_taken.map(|b| &b.to).or(rule.to.as_ref()) {
-        next.status = to.clone();
+    match rule.branch.as_ref().filter(|b| request.fields.get(&b.field) == Some(&b.equals)) {
+        Some(branch) => {
+            if let Some(to) = &branch.to {
+                next.status = to.clone();
+            }
+        }
+        None => {
+            if let Some(to) = &rule.to {
+                next.status = to.clone();
+            }
+        }
     }
+    next.open = flow.is_open(&next.status);
     next.updated_at = now;
     Ok(Decision { ticket: next, action: request.kind, data: Value::Object(request.fields.clone()), transfer })
 }
 
-fn handler_target<'a>(target: Option<&'a StaffRef>, field: &str) -> Result<&'a StaffRef, DomainError> {
-    let t = target.ok_or_else(|| FieldError::new(field, "unknown user", "用户不存在"))?;
-    let handles = matches!(t.role, Role::Agent | Role::Engineer | Role::ComplaintSpecialist | Role::Supervisor);
-    if !t.active || !handles {
+fn handler(s: &StaffRef, field: &str) -> Result<(), DomainError> {
+    let handles = matches!(s.role, Role::Agent | Role::Engineer | Role::ComplaintSpecialist | Role::Supervisor);
+    if !s.active || !handles {
         return Err(FieldError::new(
             field,
-            format!("{} cannot handle tickets (inactive or role {})", t.username, t.role.as_str()),
-            format!("{} 不能处理工单（已停用或角色为{}）", t.username, t.role.label_zh()),
+            format!("{} cannot handle tickets (inactive or role {})", s.username, s.role.as_str()),
+            format!("{} 不能处理工单（已停用或角色为{}）", s.username, s.role.label_zh()),
         )
         .into());
     }
-    Ok(t)
+    Ok(())
+}
+
+fn unknown(field: &str) -> DomainError {
+    FieldError::new(field, "unknown user", "用户不存在").into()
 }
 
 /// The per-action effect on the ticket beyond the state change: one small
@@ -335,28 +493,34 @@ fn apply_effect(
     actor: &Actor,
     kind: ActionKind,
     input: &ActionInput,
-    target: Option<&StaffRef>,
+    target: Option<&Target>,
     now: DateTime<Utc>,
 ) -> Result<Option<TransferChange>, DomainError> {
     match (kind, input) {
-        (_, ActionInput::Dispatch { .. }) => dispatch(t, handler_target(target, "assignee")?),
+        (_, ActionInput::Dispatch { .. }) => dispatch(t, kind, target)?,
         (_, ActionInput::Transfer { reason, mode, .. }) => {
-            return transfer(t, actor, handler_target(target, "to")?, reason, mode);
+            return transfer(t, actor, target, reason, mode).map(Some);
         }
         (ActionKind::AcceptTransfer, _) => return Ok(Some(accept_transfer(t, actor))),
         (ActionKind::RejectTransfer, ActionInput::WithReason { reason }) => {
-            t.transfer_to = None;
-            return Ok(Some(TransferChange::Close { accepted: false, reason: Some(reason.clone()) }));
+            clear_transfer(t);
+            return Ok(Some(TransferChange::Close { accepted: false, reason: Some(reason.clone()), by: actor.id }));
         }
-        (_, ActionInput::Escalate { to_tier, .. }) => {
-            let to = target.map(|s| handler_target(Some(s), "to")).transpose()?;
-            escalate(t, *to_tier, to)?;
-        }
+        (_, ActionInput::Escalate { to_tier, to_supervisor, .. }) => escalate(t, *to_tier, *to_supervisor, target)?,
         (_, ActionInput::Resolve { result }) => {
             t.result = Some(result.clone());
             t.resolved_at = Some(now);
+            return Ok(Some(TransferChange::Outcome { result: Some(result.clone()), customer_feedback: None }));
         }
-        (ActionKind::Appeal, _) => reopen_on_appeal(t),
+        (ActionKind::Confirm, _) => {
+            let feedback = Some("客户确认结果 / confirmed by the customer".to_string());
+            return Ok(Some(TransferChange::Outcome { result: None, customer_feedback: feedback }));
+        }
+        (ActionKind::Appeal, ActionInput::WithReason { reason }) => {
+            reopen_on_appeal(t);
+            let feedback = Some(format!("客户申诉 / appeal: {reason}"));
+            return Ok(Some(TransferChange::Outcome { result: None, customer_feedback: feedback }));
+        }
         (_, ActionInput::ReturnVisit { reached: true, satisfaction, nps, .. }) => {
             t.satisfaction = *satisfaction;
             t.nps = *nps;
@@ -368,41 +532,114 @@ fn apply_effect(
     Ok(None)
 }
 
-fn accept_transfer(t: &mut Ticket, actor: &Actor) -> TransferChange {
-    t.assignee = t.transfer_to.take();
-    t.tier = actor.role.tier().unwrap_or(t.tier);
-    TransferChange::Close { accepted: true, reason: None }
+fn clear_transfer(t: &mut Ticket) {
+    t.transfer_to = None;
+    t.transfer_team = None;
+    t.transfer_department = None;
 }
 
-fn dispatch(t: &mut Ticket, to: &StaffRef) {
-    t.assignee = Some(to.id);
-    if let Some(tier) = to.role.tier() {
-        t.tier = tier;
+/// Whoever accepts takes the ticket: the named receiver, or a member of
+/// the team or department it was sent to.
+fn accept_transfer(t: &mut Ticket, actor: &Actor) -> TransferChange {
+    clear_transfer(t);
+    t.assignee = Some(actor.id);
+    t.tier = actor.org.tier.unwrap_or(t.tier);
+    t.team = actor.org.team.or(t.team);
+    t.unassignable = false;
+    TransferChange::Close { accepted: true, reason: None, by: actor.id }
+}
+
+/// Gives the ticket to a person: its tier and team become theirs.
+fn assign(t: &mut Ticket, s: &StaffRef) {
+    t.assignee = Some(s.id);
+    t.tier = s.org.tier.unwrap_or(t.tier);
+    t.team = s.org.team.or(t.team);
+    t.unassignable = false;
+}
+
+fn dispatch(t: &mut Ticket, kind: ActionKind, target: Option<&Target>) -> Result<(), DomainError> {
+    match target {
+        Some(Target::Staff(s)) => {
+            handler(s, "assignee")?;
+            if kind == ActionKind::Redispatch && t.assignee == Some(s.id) {
+                return Err(FieldError::new(
+                    "assignee",
+                    "the ticket is already assigned to this user",
+                    "工单已由该用户处理",
+                )
+                .into());
+            }
+            assign(t, s);
+            Ok(())
+        }
+        Some(Target::Queue { .. }) => Err(DomainError::NoCandidate { tier: t.tier }),
+        _ => Err(unknown("assignee")),
     }
 }
 
 fn transfer(
     t: &mut Ticket,
     actor: &Actor,
-    to: &StaffRef,
+    target: Option<&Target>,
     reason: &str,
     mode: &str,
-) -> Result<Option<TransferChange>, DomainError> {
-    if t.assignee == Some(to.id) {
-        return Err(FieldError::new("to", "the ticket is already assigned to this user", "工单已由该用户处理").into());
-    }
-    t.transfer_to = Some(to.id);
-    Ok(Some(TransferChange::Open {
+) -> Result<TransferChange, DomainError> {
+    let to = match target {
+        Some(Target::Staff(s)) => {
+            handler(s, "to")?;
+            if t.assignee == Some(s.id) {
+                return Err(
+                    FieldError::new("to", "the ticket is already assigned to this user", "工单已由该用户处理").into()
+                );
+            }
+            t.transfer_to = Some(s.id);
+            Receiver::User(s.id.0)
+        }
+        Some(Target::Team { id, .. }) => {
+            t.transfer_team = Some(*id);
+            Receiver::Team(id.0)
+        }
+        Some(Target::Department { id }) => {
+            t.transfer_department = Some(*id);
+            Receiver::Department(id.0)
+        }
+        _ => return Err(unknown("to")),
+    };
+    Ok(TransferChange::Open {
         from: t.assignee.or(Some(actor.id)),
-        to: to.id,
+        to,
         reason: reason.to_string(),
         mode: mode.to_string(),
-    }))
+    })
 }
 
-fn escalate(t: &mut Ticket, to_tier: Option<u8>, to: Option<&StaffRef>) -> Result<(), DomainError> {
-    let tier = to_tier.or_else(|| to.and_then(|s| s.role.tier())).unwrap_or(t.tier);
-    if tier <= t.tier && to.is_none() {
+fn escalate(
+    t: &mut Ticket,
+    to_tier: Option<u8>,
+    to_supervisor: bool,
+    target: Option<&Target>,
+) -> Result<(), DomainError> {
+    if to_supervisor {
+        if t.supervised {
+            return Err(FieldError::new(
+                "to_supervisor",
+                "the ticket is already escalated to the supervisor",
+                "工单已升级至主管督办",
+            )
+            .into());
+        }
+        t.supervised = true;
+        return Ok(());
+    }
+    let person = match target {
+        Some(Target::Staff(s)) => {
+            handler(s, "to")?;
+            Some(s)
+        }
+        _ => None,
+    };
+    let tier = to_tier.or_else(|| person.and_then(|s| s.org.tier)).unwrap_or(t.tier);
+    if tier <= t.tier && person.is_none() {
         return Err(FieldError::new(
             "to_tier",
             format!("the ticket is already at tier L{}; escalate to a higher tier", t.tier),
@@ -410,10 +647,16 @@ fn escalate(t: &mut Ticket, to_tier: Option<u8>, to: Option<&StaffRef>) -> Resul
         )
         .into());
     }
-    t.tier = tier;
-    if let Some(s) = to {
-        t.assignee = Some(s.id);
+    match (person, target) {
+        (Some(s), _) => assign(t, s),
+        (None, Some(Target::Queue { team })) => {
+            t.assignee = None;
+            t.team = team.or(t.team);
+            t.unassignable = true;
+        }
+        _ => return Err(unknown("to")),
     }
+    t.tier = tier;
     Ok(())
 }
 

@@ -38,6 +38,12 @@ pub enum DomainError {
     /// A deadline falls in a year whose working-day calendar is not loaded.
     #[error("no working-day calendar is loaded for {0}")]
     CalendarMissing(i32),
+    /// Nobody on duty with free capacity and the skills can take the ticket.
+    #[error("no on-duty L{tier} handler with free capacity can take the ticket")]
+    NoCandidate { tier: u8 },
+    /// The chosen handler filled up meanwhile (another dispatch won).
+    #[error("{username} has no free capacity")]
+    CapacityFull { username: String },
 }
 
 impl From<FieldError> for DomainError {

@@ -49,6 +49,29 @@ pub struct StateDef {
     /// A final state admits no action at all (archived: immutable, R-42).
     #[serde(default, rename = "final")]
     pub is_final: bool,
+    /// The ticket weighs on its handler here (counts against capacity).
+    /// States after resolution and withdrawal say `open = false`.
+    #[serde(default = "yes")]
+    pub open: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `only = "assignee"` or `only = ["first_owner", "team_lead"]`.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Guard>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(Guard),
+        Many(Vec<Guard>),
+    }
+    Ok(match Option::<OneOrMany>::deserialize(d)? {
+        None => Vec::new(),
+        Some(OneOrMany::One(g)) => vec![g],
+        Some(OneOrMany::Many(v)) => v,
+    })
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -59,9 +82,11 @@ pub struct ActionRule {
     /// Target state; absent means the action keeps the state.
     pub to: Option<String>,
     pub roles: Vec<Role>,
-    /// Who among those roles: the ticket's first owner, its assignee or the
-    /// receiver of a pending transfer.
-    pub only: Option<Guard>,
+    /// Who among those roles: the ticket's first owner, its assignee, the
+    /// receiver of a pending transfer or the lead of the ticket's team; any
+    /// one of those listed suffices. Empty: anyone with the role.
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub only: Vec<Guard>,
     /// Fields the request must carry, beyond what the action itself needs.
     #[serde(default)]
     pub require: Vec<String>,
@@ -76,6 +101,7 @@ pub enum Guard {
     FirstOwner,
     Assignee,
     TransferTarget,
+    TeamLead,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -83,7 +109,8 @@ pub enum Guard {
 pub struct Branch {
     pub field: String,
     pub equals: serde_json::Value,
-    pub to: String,
+    /// Absent: the branch keeps the state.
+    pub to: Option<String>,
 }
 
 /// Who is acting: the authenticated staff member.
@@ -92,6 +119,21 @@ pub struct Actor {
     pub id: UserId,
     pub username: String,
     pub role: Role,
+    /// Team, department, teams led and tier.
+    #[serde(default)]
+    pub org: crate::org::Membership,
+}
+
+impl Actor {
+    /// An actor outside any team (kefu's own jobs, tests, the command line).
+    pub fn new(id: UserId, username: impl Into<String>, role: Role) -> Actor {
+        Actor {
+            id,
+            username: username.into(),
+            role,
+            org: crate::org::Membership { tier: role.tier(), ..Default::default() },
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -102,11 +144,16 @@ pub struct FlowError {
 }
 
 impl Guard {
-    fn holds(self, ticket: &Ticket, actor: UserId) -> bool {
+    fn holds(self, ticket: &Ticket, actor: &Actor) -> bool {
         match self {
-            Guard::FirstOwner => ticket.first_owner == actor,
-            Guard::Assignee => ticket.assignee == Some(actor),
-            Guard::TransferTarget => ticket.transfer_to == Some(actor),
+            Guard::FirstOwner => ticket.first_owner == actor.id,
+            Guard::Assignee => ticket.assignee == Some(actor.id),
+            Guard::TransferTarget => {
+                ticket.transfer_to == Some(actor.id)
+                    || ticket.transfer_team.is_some_and(|t| actor.org.team == Some(t))
+                    || ticket.transfer_department.is_some_and(|d| actor.org.department == Some(d))
+            }
+            Guard::TeamLead => ticket.team.is_some_and(|t| actor.org.leads.contains(&t)),
         }
     }
 
@@ -115,6 +162,7 @@ impl Guard {
             Guard::FirstOwner => ("only the first-contact owner may do this", "仅首问责任人可执行此操作"),
             Guard::Assignee => ("only the assignee may do this", "仅当前处理人可执行此操作"),
             Guard::TransferTarget => ("only the receiver of the transfer may do this", "仅转派接收人可执行此操作"),
+            Guard::TeamLead => ("only the lead of the ticket's team may do this", "仅工单所属班组的组长可执行此操作"),
         }
     }
 }
@@ -137,7 +185,7 @@ impl Flow {
             return Err("no final state is defined".into());
         }
         for rule in &self.actions {
-            let targets = rule.to.iter().chain(rule.branch.as_ref().map(|b| &b.to));
+            let targets = rule.to.iter().chain(rule.branch.as_ref().and_then(|b| b.to.as_ref()));
             for s in rule.from.iter().chain(targets) {
                 if !known(s) {
                     return Err(format!("action '{}' names unknown state '{s}'", rule.name.as_str()));
@@ -158,9 +206,16 @@ impl Flow {
         self.state(state).is_some_and(|s| s.is_final)
     }
 
+    /// Whether a ticket in this state weighs on its handler.
+    pub fn is_open(&self, state: &str) -> bool {
+        self.state(state).is_some_and(|s| s.open && !s.is_final)
+    }
+
     fn permits(&self, rule: &ActionRule, ticket: &Ticket, actor: &Actor) -> bool {
         rule.roles.contains(&actor.role)
-            && (self.override_roles.contains(&actor.role) || rule.only.is_none_or(|g| g.holds(ticket, actor.id)))
+            && (self.override_roles.contains(&actor.role)
+                || rule.only.is_empty()
+                || rule.only.iter().any(|g| g.holds(ticket, actor)))
     }
 
     /// The actions this actor may take on this ticket now, in flow order.
@@ -192,7 +247,7 @@ impl Flow {
         if let Some(rule) = in_state.iter().find(|r| self.permits(r, ticket, actor)) {
             return Ok(rule);
         }
-        let reason = match in_state.iter().find(|r| r.roles.contains(&actor.role)).and_then(|r| r.only) {
+        let reason = match in_state.iter().find(|r| r.roles.contains(&actor.role)).and_then(|r| r.only.first()) {
             Some(guard) => guard.describe().0.to_string(),
             None => format!("role {} may not {}", actor.role.as_str(), kind.as_str()),
         };
@@ -202,7 +257,7 @@ impl Flow {
 
 /// Why a guard refused, in Chinese, for error messages.
 pub fn guard_reason_zh(reason_en: &str) -> &'static str {
-    [Guard::FirstOwner, Guard::Assignee, Guard::TransferTarget]
+    [Guard::FirstOwner, Guard::Assignee, Guard::TransferTarget, Guard::TeamLead]
         .into_iter()
         .find(|g| g.describe().0 == reason_en)
         .map_or("当前角色无权执行此操作", |g| g.describe().1)

@@ -2,13 +2,12 @@
 //! action outside its states is refused with the allowed list, roles and
 //! guards are enforced, branches and effects do what the flow says.
 
-use crate::action::{ActionKind, ActionRequest, Decision, StaffRef, decide};
-use crate::enums::{Channel, Priority, Role, TicketType};
+use crate::action::{ActionKind, ActionRequest, Decision, StaffRef, Target, Wanted, decide};
+use crate::enums::{Priority, Role, TicketType};
 use crate::error::DomainError;
 use crate::flow::{Actor, FlowSet};
-use crate::ids::{CustomerId, TicketId, UserId};
-use crate::ticket::{Customer, Ticket};
-use crate::validate::Phone;
+use crate::ids::UserId;
+use crate::ticket::Ticket;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
@@ -17,7 +16,7 @@ fn now() -> DateTime<Utc> {
 }
 
 fn actor(id: i64, role: Role) -> Actor {
-    Actor { id: UserId(id), username: format!("u{id}"), role }
+    Actor::new(UserId(id), format!("u{id}"), role)
 }
 
 const AGENT: i64 = 1;
@@ -35,47 +34,17 @@ fn staff(id: i64) -> StaffRef {
         SUPERVISOR => Role::Supervisor,
         _ => Role::Inspector,
     };
-    StaffRef { id: UserId(id), username: format!("u{id}"), role, active: true }
+    let org = crate::org::Membership { tier: role.tier(), ..Default::default() };
+    StaffRef { id: UserId(id), username: format!("u{id}"), role, active: true, org }
 }
 
 fn ticket(t: TicketType) -> Ticket {
-    Ticket {
-        id: TicketId(1),
-        number: "GD20261122000001".into(),
-        channel: Channel::Phone,
-        ticket_type: t,
-        priority: Priority::Normal,
-        status: "accepted".into(),
-        title: "宽带掉线".into(),
-        description: "晚上频繁掉线".into(),
-        customer: Customer {
-            id: CustomerId(1),
-            name: "张三".into(),
-            phone: Phone::parse("13812345678", "p").unwrap(),
-            id_number: None,
-            address: None,
-            level: None,
-        },
-        service_number: None,
-        occurred_at: None,
-        location: None,
-        consent: None,
-        submitted_by: "张三".into(),
-        first_owner: UserId(AGENT),
-        assignee: None,
-        tier: 1,
-        transfer_to: None,
-        result: None,
-        satisfaction: None,
-        nps: None,
-        appeal_count: 0,
-        created_at: now(),
-        updated_at: now(),
-        resolved_at: None,
-        archived_at: None,
-        deadlines: Vec::new(),
-        next_alert_at: None,
-    }
+    let mut t = crate::ticket::sample(t, Priority::Normal);
+    t.number = "GD20261122000001".into();
+    t.first_owner = UserId(AGENT);
+    t.created_at = now();
+    t.updated_at = now();
+    t
 }
 
 fn request(body: Value) -> ActionRequest {
@@ -84,7 +53,11 @@ fn request(body: Value) -> ActionRequest {
 
 fn act(flows: &FlowSet, t: &Ticket, who: i64, body: Value) -> Result<Decision, DomainError> {
     let req = request(body);
-    let target = req.target_user().map(|(_, name)| staff(name.trim_start_matches('u').parse().unwrap()));
+    let target = match req.wanted() {
+        Some(Wanted::User { name, .. }) => Some(Target::Staff(staff(name.trim_start_matches('u').parse().unwrap()))),
+        Some(Wanted::Auto { .. }) => Some(Target::Queue { team: None }),
+        _ => None,
+    };
     let a = actor(who, staff(who).role);
     decide(flows.get(t.ticket_type), t, &a, &req, target.as_ref(), now())
 }
@@ -256,7 +229,10 @@ fn transfer_accept_and_reject() {
     step(&flows, &mut t, AGENT, json!({"action": "start"}), "in_progress");
     let d = act(&flows, &t, AGENT, json!({"action": "transfer", "to": "u2", "reason": "需现场排查", "mode": "system"}))
         .unwrap();
-    assert!(matches!(d.transfer, Some(crate::action::TransferChange::Open { to: UserId(2), .. })));
+    assert!(matches!(
+        d.transfer,
+        Some(crate::action::TransferChange::Open { to: crate::action::Receiver::User(2), .. })
+    ));
     t = d.ticket;
     assert_eq!(t.status, "transfer_pending");
     // Only the receiver decides.
@@ -326,7 +302,11 @@ fn bad_action_fields_are_named() {
     let bad = [
         (json!({"action": "fly"}), "action"),
         (json!({}), "action"),
-        (json!({"action": "dispatch"}), "assignee"),
+        (json!({"action": "redispatch", "assignee": "u2"}), "reason"),
+        (json!({"action": "dispatch", "assignee": ["u2"]}), "assignee"),
+        (json!({"action": "transfer", "reason": "x"}), "to"),
+        (json!({"action": "transfer", "to": "u2", "to_team": "net", "reason": "x"}), "to"),
+        (json!({"action": "escalate", "to_supervisor": true, "to_tier": 3, "reason": "x"}), "to_supervisor"),
         (json!({"action": "suspend"}), "reason"),
         (json!({"action": "resolve", "result": ""}), "result"),
         (json!({"action": "notify_result", "method": "pigeon"}), "method"),
@@ -369,4 +349,107 @@ fn malformed_flows_are_refused_with_the_file_and_reason() {
     let e =
         FlowSet::load(&[("fault.toml".into(), base.replace("name = \"resume\"", "name = \"rewind\""))]).unwrap_err();
     assert!(e.message.contains("rewind"), "{}", e.message);
+}
+
+fn lead_of(team: i64, id: i64, role: Role) -> Actor {
+    let mut a = actor(id, role);
+    a.org.leads = vec![crate::TeamId(team)];
+    a.org.team = Some(crate::TeamId(team));
+    a
+}
+
+#[test]
+fn dispatch_is_for_the_first_owner_or_the_team_lead_and_happens_once() {
+    let flows = FlowSet::defaults();
+    let flow = flows.get(TicketType::Fault);
+    let mut t = ticket(TicketType::Fault);
+    t.team = Some(crate::TeamId(7));
+    let req = request(json!({"action": "dispatch", "assignee": "u2"}));
+    let to = Target::Staff(staff(ENGINEER));
+    // Another agent may not; the first owner and the team's lead may.
+    let e = decide(flow, &t, &actor(AGENT2, Role::Agent), &req, Some(&to), now()).unwrap_err();
+    assert!(matches!(e, DomainError::Forbidden { .. }), "{e:?}");
+    let by_lead = decide(flow, &t, &lead_of(7, AGENT2, Role::Agent), &req, Some(&to), now()).unwrap();
+    assert_eq!(by_lead.ticket.assignee, Some(UserId(ENGINEER)));
+    assert_eq!(by_lead.ticket.tier, 2);
+    // A second dispatch meets a dispatched ticket: 409 with redispatch offered to the lead.
+    match decide(flow, &by_lead.ticket, &lead_of(7, AGENT2, Role::Agent), &req, Some(&to), now()).unwrap_err() {
+        DomainError::NotAllowed { allowed, .. } => assert!(allowed.contains(&"redispatch".to_string()), "{allowed:?}"),
+        e => panic!("{e:?}"),
+    }
+    // Re-dispatch: the lead only, with a reason, to someone else.
+    let re = request(json!({"action": "redispatch", "assignee": "u6", "reason": "工程师请假"}));
+    let to6 = Target::Staff(staff(AGENT2));
+    let e = decide(flow, &by_lead.ticket, &actor(AGENT, Role::Agent), &re, Some(&to6), now()).unwrap_err();
+    assert!(matches!(e, DomainError::Forbidden { .. }), "first owner is not the lead: {e:?}");
+    let moved = decide(flow, &by_lead.ticket, &lead_of(7, 9, Role::Agent), &re, Some(&to6), now()).unwrap();
+    assert_eq!((moved.ticket.assignee, moved.ticket.status.as_str()), (Some(UserId(AGENT2)), "dispatched"));
+    // Automatic dispatch that found nobody is refused, changing nothing.
+    let auto = request(json!({"action": "dispatch"}));
+    let e = decide(flow, &t, &actor(AGENT, Role::Agent), &auto, Some(&Target::Queue { team: None }), now());
+    assert!(matches!(e, Err(DomainError::NoCandidate { .. })));
+}
+
+#[test]
+fn transfer_to_a_team_is_accepted_by_any_member() {
+    let flows = FlowSet::defaults();
+    let mut t = ticket(TicketType::Fault);
+    step(&flows, &mut t, AGENT, json!({"action": "dispatch", "assignee": "u1"}), "dispatched");
+    let flow = flows.get(TicketType::Fault);
+    let req = request(json!({"action": "transfer", "to_team": "network", "reason": "需网络组排查", "mode": "phone"}));
+    let team = Target::Team { id: crate::TeamId(3), department: crate::DepartmentId(1) };
+    let d = decide(flow, &t, &actor(AGENT, Role::Agent), &req, Some(&team), now()).unwrap();
+    assert!(
+        matches!(&d.transfer, Some(crate::action::TransferChange::Open { to: crate::action::Receiver::Team(3), mode, .. }) if mode == "phone")
+    );
+    let pending = d.ticket;
+    let outsider = actor(ENGINEER, Role::Engineer);
+    let accept = request(json!({"action": "accept_transfer"}));
+    assert!(matches!(decide(flow, &pending, &outsider, &accept, None, now()), Err(DomainError::Forbidden { .. })));
+    let mut member = actor(ENGINEER, Role::Engineer);
+    member.org.team = Some(crate::TeamId(3));
+    member.org.tier = Some(2);
+    let took = decide(flow, &pending, &member, &accept, None, now()).unwrap();
+    assert_eq!(
+        (took.ticket.assignee, took.ticket.tier, took.ticket.team),
+        (Some(UserId(ENGINEER)), 2, Some(crate::TeamId(3)))
+    );
+    assert_eq!(took.ticket.transfer_team, None);
+    // Department members may accept a transfer to their department.
+    let dept = Target::Department { id: crate::DepartmentId(5) };
+    let req = request(json!({"action": "transfer", "to_department": "technical", "reason": "x"}));
+    let pending = decide(flow, &t, &actor(AGENT, Role::Agent), &req, Some(&dept), now()).unwrap().ticket;
+    let mut in_dept = actor(SPECIALIST, Role::ComplaintSpecialist);
+    in_dept.org.department = Some(crate::DepartmentId(5));
+    assert!(decide(flow, &pending, &in_dept, &accept, None, now()).is_ok());
+}
+
+#[test]
+fn escalation_to_the_supervisor_keeps_the_state_and_to_a_tier_queues_when_nobody_is_free() {
+    let flows = FlowSet::defaults();
+    let flow = flows.get(TicketType::Complaint);
+    let mut t = ticket(TicketType::Complaint);
+    step(&flows, &mut t, AGENT, json!({"action": "dispatch", "assignee": "u1"}), "dispatched");
+    step(&flows, &mut t, AGENT, json!({"action": "start"}), "in_progress");
+    let sup = request(json!({"action": "escalate", "to_supervisor": true, "reason": "客户多次来电"}));
+    let d = decide(flow, &t, &actor(AGENT, Role::Agent), &sup, None, now()).unwrap();
+    assert_eq!((d.ticket.status.as_str(), d.ticket.supervised, d.ticket.tier), ("in_progress", true, 1));
+    assert!(decide(flow, &d.ticket, &actor(AGENT, Role::Agent), &sup, None, now()).is_err(), "only once");
+    let up = request(json!({"action": "escalate", "to_tier": 3, "reason": "升级投诉"}));
+    let q = Target::Queue { team: Some(crate::TeamId(4)) };
+    let d = decide(flow, &t, &actor(AGENT, Role::Agent), &up, Some(&q), now()).unwrap();
+    assert_eq!(d.ticket.status, "dispatched");
+    assert_eq!((d.ticket.tier, d.ticket.assignee, d.ticket.unassignable), (3, None, true));
+    assert_eq!(d.ticket.team, Some(crate::TeamId(4)));
+}
+
+#[test]
+fn open_states_follow_the_flow() {
+    let flows = FlowSet::defaults();
+    let mut t = ticket(TicketType::Fault);
+    for (who, body, state) in happy_path(TicketType::Fault) {
+        step(&flows, &mut t, who, body, state);
+        let open = matches!(state, "dispatched" | "in_progress" | "suspended");
+        assert_eq!(t.open, open, "{state}");
+    }
 }

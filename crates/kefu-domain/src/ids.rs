@@ -23,3 +23,5 @@ macro_rules! id_type {
 id_type!(TicketId, "Database id of a ticket (工单).");
 id_type!(UserId, "Database id of a staff user (员工账号).");
 id_type!(CustomerId, "Database id of a customer (客户).");
+id_type!(TeamId, "Database id of a team (班组).");
+id_type!(DepartmentId, "Database id of a department (部门).");

@@ -46,6 +46,8 @@ pub struct IntakeRequest {
     /// Required for unsubscribe.
     pub consent: Option<ConsentInput>,
     pub submitted_by: Option<String>,
+    /// Business line (宽带, 移动, 固话 …), used by dispatch rules and skills.
+    pub business_line: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -114,6 +116,7 @@ impl IntakeRequest {
             submitted_by,
             deadlines: Vec::new(),
             next_alert_at: None,
+            business_line: optional_text(self.business_line.as_deref(), "business_line", limits::LEVEL)?,
         })
     }
 }

@@ -24,6 +24,9 @@ pub struct Policy {
     /// Absent: every personal field is masked for every role.
     #[serde(default)]
     pub privacy: crate::privacy::PrivacyPolicy,
+    /// Dispatch rules, capacities, supervisor escalation.
+    #[serde(default)]
+    pub dispatch: crate::dispatch::DispatchPolicy,
 }
 
 /// Which roles may call which endpoint, keyed `"METHOD /path/{template}"`.
@@ -100,7 +103,7 @@ impl Policy {
             line: e.span().map(|s| text[..s.start.min(text.len())].lines().count().max(1)),
             message: e.to_string(),
         })?;
-        policy.sla.check().map_err(|message| PolicyError {
+        policy.sla.check().and_then(|()| policy.dispatch.check()).map_err(|message| PolicyError {
             source_name: source_name.to_string(),
             line: None,
             message,

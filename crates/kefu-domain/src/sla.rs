@@ -95,6 +95,13 @@ pub struct DeadlineRule {
     pub types: Vec<TicketType>,
     #[serde(default)]
     pub priorities: Vec<Priority>,
+    /// Support tiers the rule applies at (empty: all). A tier's own limit
+    /// starts when the ticket reaches it and is met when it leaves.
+    #[serde(default)]
+    pub tiers: Vec<u8>,
+    /// On breach, escalate the ticket to this tier automatically if it is
+    /// still below it.
+    pub escalate_to: Option<u8>,
     pub minutes: Option<i64>,
     pub hours: Option<i64>,
     pub working_days: Option<u32>,
@@ -104,9 +111,10 @@ pub struct DeadlineRule {
 }
 
 impl DeadlineRule {
-    fn applies(&self, t: TicketType, p: Priority) -> bool {
+    fn applies(&self, t: TicketType, p: Priority, tier: u8) -> bool {
         (self.types.is_empty() || self.types.contains(&t))
             && (self.priorities.is_empty() || self.priorities.contains(&p))
+            && (self.tiers.is_empty() || self.tiers.contains(&tier))
     }
 
     fn due(&self, cal: &Calendar, from: DateTime<Utc>) -> Result<DateTime<Utc>, CalendarError> {
@@ -131,6 +139,9 @@ impl DeadlineRule {
                 return Err(format!("deadline '{}': unknown start '{s}'", self.kind));
             }
         }
+        if self.tiers.iter().chain(self.escalate_to.iter()).any(|t| !(1..=3).contains(t)) {
+            return Err(format!("deadline '{}': tiers are 1, 2 or 3", self.kind));
+        }
         Ok(())
     }
 }
@@ -143,9 +154,15 @@ impl SlaPolicy {
         self.deadlines.iter().try_for_each(DeadlineRule::check)
     }
 
-    /// The rule for a kind, as it applies to this type and priority.
-    fn rule(&self, kind: &str, t: TicketType, p: Priority) -> Option<&DeadlineRule> {
-        self.deadlines.iter().find(|r| r.kind == kind && r.applies(t, p))
+    /// The rule for a kind, as it applies to this type, priority and tier.
+    fn rule(&self, kind: &str, t: TicketType, p: Priority, tier: u8) -> Option<&DeadlineRule> {
+        self.deadlines.iter().find(|r| r.kind == kind && r.applies(t, p, tier))
+    }
+
+    /// The tier a breach of this deadline escalates the ticket to, if the
+    /// ticket is still below it.
+    pub fn escalation_for(&self, kind: &str, t: &Ticket) -> Option<u8> {
+        self.rule(kind, t.ticket_type, t.priority, t.tier).and_then(|r| r.escalate_to).filter(|to| *to > t.tier)
     }
 
     /// The longest working-day limit: the calendar must reach this far.
@@ -228,17 +245,20 @@ fn new_deadline(
     })
 }
 
-/// Starts the deadlines whose rules start on `event` (`create` or an action).
+/// Starts the deadlines whose rules start on `event` (an action); a tier's
+/// limit only when the action brought the ticket to that tier.
 fn start(
     policy: &SlaPolicy,
     cal: &Calendar,
     t: &mut Ticket,
     event: &str,
+    entered_tier: bool,
     now: DateTime<Utc>,
 ) -> Result<(), CalendarError> {
     for rule in &policy.deadlines {
         if !rule.starts_on.iter().any(|s| s == event)
-            || policy.rule(&rule.kind, t.ticket_type, t.priority) != Some(rule)
+            || (!rule.tiers.is_empty() && !entered_tier)
+            || policy.rule(&rule.kind, t.ticket_type, t.priority, t.tier) != Some(rule)
         {
             continue;
         }
@@ -261,7 +281,8 @@ pub fn on_create(
 ) -> Result<Vec<Deadline>, CalendarError> {
     let mut out: Vec<Deadline> = Vec::new();
     for rule in policy.deadlines.iter().filter(|r| r.starts_on.iter().any(|s| s == "create")) {
-        if policy.rule(&rule.kind, ticket_type, priority) == Some(rule) && !out.iter().any(|d| d.kind == rule.kind) {
+        // Every ticket starts at tier 1.
+        if policy.rule(&rule.kind, ticket_type, priority, 1) == Some(rule) && !out.iter().any(|d| d.kind == rule.kind) {
             out.push(new_deadline(policy, rule, cal, now)?);
         }
     }
@@ -300,13 +321,17 @@ pub fn on_action(
         recompute(policy, cal, after)?;
     }
     for d in after.deadlines.iter_mut().filter(|d| matches!(d.phase, Phase::Running | Phase::Paused)) {
-        let met = policy.rule(&d.kind, after.ticket_type, after.priority).is_some_and(|r| r.met_by.contains(&action));
+        // Met under the rule it ran under (the tier before the action).
+        let rule = policy.rule(&d.kind, before.ticket_type, after.priority, before.tier);
+        let left_tier = before.tier != after.tier && rule.is_some_and(|r| !r.tiers.is_empty());
+        let met = left_tier || rule.is_some_and(|r| r.met_by.contains(&action));
         if met {
             d.phase = Phase::Met;
             d.met_at = Some(now);
         }
     }
-    start(policy, cal, after, action.as_str(), now)?;
+    let entered_tier = before.tier != after.tier;
+    start(policy, cal, after, action.as_str(), entered_tier, now)?;
     if matches!(action, ActionKind::Withdraw | ActionKind::Archive) {
         for d in after.deadlines.iter_mut().filter(|d| matches!(d.phase, Phase::Running | Phase::Paused)) {
             d.phase = Phase::Cancelled;
@@ -318,9 +343,9 @@ pub fn on_action(
 /// After a priority change: running deadlines from their start under the
 /// rule for the new priority, keeping the time paused so far.
 fn recompute(policy: &SlaPolicy, cal: &Calendar, t: &mut Ticket) -> Result<(), CalendarError> {
-    let (ty, pr) = (t.ticket_type, t.priority);
+    let (ty, pr, tier) = (t.ticket_type, t.priority, t.tier);
     for d in t.deadlines.iter_mut().filter(|d| matches!(d.phase, Phase::Running | Phase::Paused)) {
-        if let Some(rule) = policy.rule(&d.kind, ty, pr) {
+        if let Some(rule) = policy.rule(&d.kind, ty, pr, tier) {
             let fresh = new_deadline(policy, rule, cal, d.started_at)?;
             let paused = Duration::seconds(d.paused_secs);
             d.due_at = fresh.due_at + paused;
@@ -383,6 +408,12 @@ pub fn raise_alerts(policy: &SlaPolicy, t: &mut Ticket, now: DateTime<Utc>) -> V
         }
     }
     out
+}
+
+/// The earliest warning time of what still runs: with `next_due`, the
+/// store finds tickets in warning (some warn time passed, no due time).
+pub fn next_warn(t: &Ticket) -> Option<DateTime<Utc>> {
+    t.deadlines.iter().filter(|d| d.phase == Phase::Running).map(|d| d.warn_at).min()
 }
 
 /// The earliest due time of what still runs: the store indexes it, so the
@@ -473,7 +504,8 @@ mod tests {
         let t = ticket(TicketType::Complaint, Priority::Normal, t0);
         let t = step(&t, ActionKind::Dispatch, "dispatched", t0 + Duration::minutes(10));
         assert_eq!(phase(&t, "response"), Phase::Met);
-        assert_eq!(next_due(&t), Some(t0 + Duration::hours(48)));
+        // Still at L1: the tier limit of complaints (24 h) comes first.
+        assert_eq!(next_due(&t), Some(t0 + Duration::hours(24)));
         let t = step(&t, ActionKind::Start, "in_progress", t0 + Duration::hours(1));
         let t = step(&t, ActionKind::Suspend, "suspended", t0 + Duration::hours(2));
         assert_eq!(phase(&t, "resolution"), Phase::Paused);
@@ -502,6 +534,48 @@ mod tests {
         assert_eq!((phase(&a, "resolution"), due(&a, "resolution")), (Phase::Running, t0 + Duration::hours(34)));
         let w = step(&a, ActionKind::Withdraw, "withdrawn", t0 + Duration::hours(11));
         assert!(w.deadlines.iter().all(|d| d.phase != Phase::Running));
+    }
+
+    #[test]
+    fn tier_limits_start_on_reaching_the_tier_end_on_leaving_and_name_the_escalation() {
+        let policy = Policy::defaults().sla;
+        let t0 = at("2026-11-23T10:00:00+08:00");
+        let f = ticket(TicketType::Fault, Priority::Normal, t0);
+        assert_eq!(due(&f, "tier_limit"), t0 + Duration::hours(2), "faults: 2 h at L1");
+        assert_eq!(policy.escalation_for("tier_limit", &f), Some(2));
+        assert_eq!(policy.escalation_for("resolution", &f), None);
+        let c = ticket(TicketType::Complaint, Priority::Normal, t0);
+        assert_eq!(due(&c, "tier_limit"), t0 + Duration::hours(24));
+        assert_eq!(policy.escalation_for("tier_limit", &c), Some(3));
+        assert!(
+            ticket(TicketType::Consultation, Priority::Normal, t0).deadlines.iter().all(|d| d.kind != "tier_limit")
+        );
+        // Escalated to L3 after 3 hours: the L1 limit is met, the L3 limits start.
+        let mut up = Ticket { status: "dispatched".into(), tier: 3, ..c.clone() };
+        let t1 = t0 + Duration::hours(3);
+        on_action(&policy, &Calendar::defaults(), &c, &mut up, ActionKind::Escalate, t1).unwrap();
+        assert_eq!(phase(&up, "tier_limit"), Phase::Met);
+        assert_eq!(
+            (due(&up, "l3_initial"), due(&up, "l3_solution")),
+            (t1 + Duration::hours(24), t1 + Duration::hours(48))
+        );
+        assert_eq!(policy.escalation_for("tier_limit", &up), None, "already above");
+        // Starting at L3 meets the initial limit; a re-dispatch within L3 restarts nothing.
+        let started = step(&up, ActionKind::Start, "in_progress", t1 + Duration::hours(1));
+        assert_eq!(phase(&started, "l3_initial"), Phase::Met);
+        let again = step(&started, ActionKind::Redispatch, "dispatched", t1 + Duration::hours(2));
+        assert_eq!(due(&again, "l3_solution"), t1 + Duration::hours(48));
+        // A complaint dispatched straight to an L3 specialist starts the L3 limits at dispatch.
+        let mut direct = Ticket { status: "dispatched".into(), tier: 3, ..c.clone() };
+        on_action(&policy, &Calendar::defaults(), &c, &mut direct, ActionKind::Dispatch, t0).unwrap();
+        assert_eq!(due(&direct, "l3_solution"), t0 + Duration::hours(48));
+        // A transfer must be taken within the hour, then resolved within 24 h.
+        let sent = step(&started, ActionKind::Transfer, "transfer_pending", t1 + Duration::hours(2));
+        assert_eq!(due(&sent, "transfer_acceptance"), t1 + Duration::hours(3));
+        let took =
+            step(&sent, ActionKind::AcceptTransfer, "in_progress", t1 + Duration::hours(2) + Duration::minutes(20));
+        assert_eq!(phase(&took, "transfer_acceptance"), Phase::Met);
+        assert_eq!(due(&took, "after_transfer"), t1 + Duration::hours(26) + Duration::minutes(20));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The ticket (工单) and the records that hang off it.
 
 use crate::enums::{Channel, Priority, TicketType};
-use crate::ids::{CustomerId, TicketId, UserId};
+use crate::ids::{CustomerId, DepartmentId, TeamId, TicketId, UserId};
 use crate::validate::{IdNumber, Phone};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -72,6 +72,32 @@ pub struct Ticket {
     /// When the SLA watcher next has an alert to raise (kept by the service).
     #[serde(default)]
     pub next_alert_at: Option<DateTime<Utc>>,
+    /// Business line (宽带, 移动 …), matched by dispatch rules and skills.
+    #[serde(default)]
+    pub business_line: Option<String>,
+    /// The team the ticket belongs to: its handler's, or the queue it waits in.
+    #[serde(default)]
+    pub team: Option<TeamId>,
+    /// A transfer awaiting acceptance by any member of this team …
+    #[serde(default)]
+    pub transfer_team: Option<TeamId>,
+    /// … or of this department.
+    #[serde(default)]
+    pub transfer_department: Option<DepartmentId>,
+    /// Automatic dispatch found nobody: the ticket waits in its team's queue.
+    #[serde(default)]
+    pub unassignable: bool,
+    /// Escalated to the supervisor (主管督办): on appeal or repeated breach.
+    #[serde(default)]
+    pub supervised: bool,
+    /// The state weighs on its handler (counts against capacity); kept by
+    /// the service from the flow.
+    #[serde(default = "yes")]
+    pub open: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// A validated ticket not yet stored: the store assigns id and number.
@@ -92,6 +118,7 @@ pub struct NewTicket {
     /// Deadlines started at registration (filled by the service from the policy).
     pub deadlines: Vec<crate::sla::Deadline>,
     pub next_alert_at: Option<DateTime<Utc>>,
+    pub business_line: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -143,6 +170,13 @@ impl NewTicket {
             archived_at: None,
             deadlines: self.deadlines,
             next_alert_at: self.next_alert_at,
+            business_line: self.business_line,
+            team: None,
+            transfer_team: None,
+            transfer_department: None,
+            unassignable: false,
+            supervised: false,
+            open: true,
         }
     }
 }
@@ -158,14 +192,19 @@ pub fn looks_like_number(s: &str) -> bool {
     s.len() == 16 && s.starts_with("GD") && s[2..].bytes().all(|b| b.is_ascii_digit())
 }
 
-/// A transfer (转接) record, R-18.
+/// A transfer (转接) record, R-18. The receiver is a person, a team or a
+/// department; whoever accepts is recorded.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Transfer {
     pub id: i64,
     pub ticket_id: TicketId,
     pub from_user: Option<UserId>,
-    pub to_user: UserId,
+    pub to_user: Option<UserId>,
+    pub to_team: Option<TeamId>,
+    pub to_department: Option<DepartmentId>,
+    /// Who accepted or rejected it.
+    pub decided_by: Option<UserId>,
     pub reason: String,
     /// `phone`, `system` or `manual`.
     pub mode: String,
@@ -187,7 +226,60 @@ pub struct Comment {
     pub body: String,
     /// Internal notes are for staff only; others are customer-visible replies.
     pub internal: bool,
+    /// Colleagues named with `@username`, who were notified.
+    #[serde(default)]
+    pub mentions: Vec<UserId>,
     pub created_at: DateTime<Utc>,
+}
+
+/// A ticket for unit tests: a normal consultation-style record in `accepted`.
+#[cfg(test)]
+pub fn sample(tt: crate::TicketType, p: crate::Priority) -> Ticket {
+    let now: DateTime<Utc> = "2026-11-23T02:00:00Z".parse().unwrap();
+    Ticket {
+        id: TicketId(1),
+        number: "GD20261123000001".into(),
+        channel: Channel::Phone,
+        ticket_type: tt,
+        priority: p,
+        status: "accepted".into(),
+        title: "宽带掉线".into(),
+        description: "晚上频繁掉线".into(),
+        customer: Customer {
+            id: CustomerId(1),
+            name: "张三".into(),
+            phone: Phone::parse("13812345678", "phone").unwrap(),
+            id_number: None,
+            address: None,
+            level: None,
+        },
+        service_number: None,
+        occurred_at: None,
+        location: None,
+        consent: None,
+        submitted_by: "张三".into(),
+        first_owner: UserId(1),
+        assignee: None,
+        tier: 1,
+        transfer_to: None,
+        result: None,
+        satisfaction: None,
+        nps: None,
+        appeal_count: 0,
+        created_at: now,
+        updated_at: now,
+        resolved_at: None,
+        archived_at: None,
+        deadlines: Vec::new(),
+        next_alert_at: None,
+        business_line: None,
+        team: None,
+        transfer_team: None,
+        transfer_department: None,
+        unassignable: false,
+        supervised: false,
+        open: true,
+    }
 }
 
 #[cfg(test)]

@@ -119,6 +119,11 @@ impl SessionCache {
     pub fn forget(&self, hash: &str) {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(hash);
     }
+
+    /// Forgets every session (their actors carry team membership).
+    pub fn clear(&self) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
 }
 
 /// Login attempts per client address in the last minute, on this node.
@@ -206,7 +211,8 @@ impl<S: Store> crate::service::Kefu<S> {
         if !user.active {
             return Ok(None);
         }
-        let actor = Actor { id: user.id, username: user.username.clone(), role: user.role };
+        let org = self.org().await?.membership(&user);
+        let actor = Actor { id: user.id, username: user.username.clone(), role: user.role, org };
         self.core.directory.remember(&user);
         self.core.sessions.put(hash.to_string(), actor.clone(), session.expires_at, now);
         Ok(Some(actor))

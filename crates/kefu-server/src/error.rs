@@ -36,6 +36,12 @@ pub enum ApiError {
     Retained { until: Option<chrono::DateTime<chrono::Utc>>, past_due: bool },
     #[error("no calendar for {year}")]
     CalendarMissing { year: i32 },
+    /// Nobody can take the ticket now (automatic dispatch).
+    #[error("no candidate at tier {tier}")]
+    NoCandidate { tier: u8 },
+    /// The chosen handler filled up meanwhile.
+    #[error("{username} is at capacity")]
+    CapacityFull { username: String },
     #[error("too many requests")]
     RateLimited { retry_after_secs: u64, message: String, message_zh: String },
     #[error("internal error: {0}")]
@@ -59,6 +65,8 @@ impl From<DomainError> for ApiError {
             }
             DomainError::Archived => ApiError::Archived,
             DomainError::CalendarMissing(year) => ApiError::CalendarMissing { year },
+            DomainError::NoCandidate { tier } => ApiError::NoCandidate { tier },
+            DomainError::CapacityFull { username } => ApiError::CapacityFull { username },
         }
     }
 }
@@ -179,6 +187,24 @@ impl ApiError {
                 message_zh: format!("时限落在 {year} 年，但未加载该年的工作日历，请管理员补充节假日安排"),
                 field: None,
                 details: json!({"year": year}),
+            },
+            ApiError::NoCandidate { tier } => Body {
+                status: StatusCode::CONFLICT,
+                code: "no_candidate",
+                message: format!(
+                    "no on-duty L{tier} handler with free capacity and the needed skills; name an assignee or wait"
+                ),
+                message_zh: format!("暂无在岗、有空余容量且技能匹配的 L{tier} 处理人，请指定处理人或稍后再派"),
+                field: Some("assignee".into()),
+                details: json!({"tier": tier}),
+            },
+            ApiError::CapacityFull { username } => Body {
+                status: StatusCode::CONFLICT,
+                code: "capacity_full",
+                message: format!("{username} has no free capacity"),
+                message_zh: format!("{username} 的工单容量已满"),
+                field: Some("assignee".into()),
+                details: json!({"assignee": username}),
             },
             ApiError::RateLimited { retry_after_secs, message, message_zh } => Body {
                 status: StatusCode::TOO_MANY_REQUESTS,

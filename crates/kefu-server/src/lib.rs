@@ -9,6 +9,8 @@ pub mod extract;
 pub mod http;
 pub mod jobs;
 pub mod metrics;
+pub mod notices;
+pub mod org;
 pub mod service;
 pub mod view;
 

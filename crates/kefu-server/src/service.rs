@@ -8,7 +8,7 @@ use crate::directory::{Directory, UserSummary};
 use crate::error::ApiError;
 use crate::view::ticket_view;
 use chrono::{DateTime, Duration, Utc};
-use kefu_domain::action::{ActionRequest, StaffRef, decide};
+use kefu_domain::action::{ActionKind, ActionRequest, Target, Wanted, decide};
 use kefu_domain::clock::Clock;
 use kefu_domain::flow::{Actor, FlowSet};
 use kefu_domain::intake::{IntakeRequest, limits};
@@ -45,6 +45,8 @@ pub struct Core {
     pub settings: Settings,
     /// The working-day calendar; the shipped years unless `with_calendar`.
     pub calendar: kefu_domain::calendar::Calendar,
+    /// Staff, teams and departments, cached briefly.
+    pub org: crate::org::OrgCache,
 }
 
 pub struct Kefu<S> {
@@ -87,6 +89,7 @@ impl<S: Store> Kefu<S> {
             login_limiter: Default::default(),
             settings,
             calendar: kefu_domain::calendar::Calendar::defaults(),
+            org: Default::default(),
         };
         Ok(Kefu { store, core: Arc::new(core) })
     }
@@ -261,7 +264,7 @@ impl<S: Store> Kefu<S> {
         )
         .map_err(DomainError::from)?;
         ticket.next_alert_at = kefu_domain::sla::next_alert(&self.core.policy.sla, &ticket.deadlines);
-        Ok(self
+        let written = self
             .store
             .create_ticket(CreateTicket {
                 ticket,
@@ -271,7 +274,20 @@ impl<S: Store> Kefu<S> {
                 idempotency: Self::idem(actor, idempotency),
                 render: self.renderer(actor),
             })
-            .await?)
+            .await?;
+        let Written::New { ticket, .. } = &written else { return Ok(written) };
+        if !self.core.policy.dispatch.on_create {
+            return Ok(written);
+        }
+        // Registered and acknowledged; dispatch is a second step, so a
+        // dispatch that fails leaves the ticket in the unassigned queue.
+        match self.auto_dispatch(ticket.id).await {
+            Ok(t) => Ok(Written::New { body: self.view(&t, actor), ticket: Box::new(t) }),
+            Err(e) => {
+                tracing::warn!(ticket = %ticket.id, error = %e, "automatic dispatch failed; the ticket stays unassigned");
+                Ok(written)
+            }
+        }
     }
 
     /// Resolves a path segment that is either a numeric id or a ticket number.
@@ -301,27 +317,143 @@ impl<S: Store> Kefu<S> {
         idempotency: Option<String>,
     ) -> Result<Written, ApiError> {
         let request = ActionRequest::parse(body)?;
-        let id = self.ticket_id(key).await?;
-        let target = match request.target_user() {
-            Some((field, name)) => Some(self.find_staff(name, field).await?),
-            None => None,
+        let current = self.ticket(key).await?;
+        let mut passed_over: Vec<UserId> = Vec::new();
+        loop {
+            let resolved = self.resolve(&request, &current, &passed_over).await?;
+            let chosen = resolved.capacity.as_ref().map(|c| c.user);
+            match self.act_resolved(actor, current.id, request.clone(), resolved, idempotency.clone()).await {
+                // Someone else's dispatch filled the chosen handler: next best.
+                Err(ApiError::CapacityFull { .. }) if passed_over.len() < 3 && chosen.is_some() => {
+                    passed_over.extend(chosen);
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Turns what a request names into a target: a person, team or
+    /// department, or for automatic dispatch the best candidate (with a
+    /// capacity check for the store) or the queue.
+    async fn resolve(&self, request: &ActionRequest, t: &Ticket, passed_over: &[UserId]) -> Result<Resolved, ApiError> {
+        let org = self.org().await?;
+        let mut out = Resolved { target: None, capacity: None, rule: None, org: org.clone() };
+        let Some(wanted) = request.wanted() else { return Ok(out) };
+        let unknown = |field: &str, key: &str| -> ApiError {
+            FieldError::new(field, format!("unknown {field} '{key}'"), format!("{field}“{key}”不存在")).into()
         };
-        let target = target.map(|u| StaffRef { id: u.id, username: u.username, role: u.role, active: u.active });
+        out.target = Some(match wanted {
+            Wanted::User { field, name } => {
+                let id = self.find_staff(name, field).await?.id;
+                let u = match org.user(id) {
+                    Some(u) => u.clone(),
+                    None => self.store.user_by_id(id).await?.ok_or_else(|| unknown(field, name))?,
+                };
+                Target::Staff(org.staff_ref(&u))
+            }
+            Wanted::Team { field, code } => {
+                let team = org.team_by_key(code).ok_or_else(|| unknown(field, code))?;
+                Target::Team { id: team.id, department: team.department }
+            }
+            Wanted::Department { field, code } => {
+                Target::Department { id: org.department_by_key(code).ok_or_else(|| unknown(field, code))?.id }
+            }
+            Wanted::Auto { tier } => {
+                let (plan, org) = self.plan(t, tier).await?;
+                out.rule = plan.rule.clone();
+                match plan.ranked.iter().find(|id| !passed_over.contains(id)).and_then(|id| org.user(*id)) {
+                    Some(u) => {
+                        let max = u.profile.capacity.unwrap_or(self.core.policy.dispatch.default_capacity);
+                        out.capacity = Some(CapacityCheck { user: u.id, username: u.username.clone(), max });
+                        Target::Staff(org.staff_ref(u))
+                    }
+                    None => Target::Queue { team: plan.queue_team },
+                }
+            }
+        });
+        Ok(out)
+    }
+
+    async fn act_resolved(
+        &self,
+        actor: &Actor,
+        id: TicketId,
+        request: ActionRequest,
+        resolved: Resolved,
+        idempotency: Option<String>,
+    ) -> Result<Written, ApiError> {
         let (core, who, now) = (self.core.clone(), actor.clone(), self.now());
+        let Resolved { target, capacity, rule, org } = resolved;
         let decide_fn: Decide = Box::new(move |t: &Ticket| {
             let mut d = decide(core.flows.get(t.ticket_type), t, &who, &request, target.as_ref(), now)?;
+            if d.action == ActionKind::Appeal && core.policy.dispatch.supervisor_on_appeal {
+                d.ticket.supervised = true;
+            }
             kefu_domain::sla::on_action(&core.policy.sla, &core.calendar, t, &mut d.ticket, d.action, now)?;
-            d.ticket.next_alert_at = kefu_domain::sla::next_alert(&core.policy.sla, &d.ticket.deadlines);
+            settle(&core, &mut d.ticket);
+            let notices = crate::notices::for_action(&org, t, &d.ticket, d.action, &who);
+            let mut data = d.data;
+            if let (Some(rule), Value::Object(m)) = (&rule, &mut data) {
+                m.insert("dispatch_rule".into(), json!(rule));
+                m.insert("automatic".into(), json!(true));
+            }
+            let changes_assignee = d.ticket.assignee != t.assignee;
             Ok(Mutation {
-                breaches: Vec::new(),
-                ticket: d.ticket,
-                action: d.action.as_str().to_string(),
-                data: d.data,
                 transfer: d.transfer,
-                comment: None,
+                notices,
+                capacity: capacity.filter(|_| changes_assignee),
+                ..Mutation::new(d.ticket, d.action.as_str(), data)
             })
         });
         self.mutate(actor, id, idempotency, decide_fn, 200).await
+    }
+
+    /// Dispatches a ticket by the rules, as kefu itself; if nobody can take
+    /// it, it waits in its team's queue, flagged, and the lead hears of it.
+    pub async fn auto_dispatch(&self, id: TicketId) -> Result<Ticket, ApiError> {
+        let system = Actor::new(SYSTEM, "system:dispatch", Role::Admin);
+        let t = self.ticket(&id.0.to_string()).await?;
+        let allowed = self.core.flows.get(t.ticket_type).allowed_actions(&t, &system);
+        let body = if allowed.contains(&ActionKind::Dispatch) {
+            json!({"action": "dispatch", "mode": "system"})
+        } else if allowed.contains(&ActionKind::Redispatch) {
+            json!({"action": "redispatch", "mode": "system", "reason": "自动派单 / automatic dispatch"})
+        } else {
+            return Ok(t);
+        };
+        let body = body.as_object().cloned().unwrap_or_default();
+        match self.act(&system, &id.0.to_string(), &body, None).await {
+            Ok(w) => written_ticket(w),
+            // Nobody free, or everyone chosen filled up meanwhile: it waits.
+            Err(ApiError::NoCandidate { .. } | ApiError::CapacityFull { .. }) => self.queue(id).await,
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Puts a ticket nobody can take into its team's queue, flagged.
+    async fn queue(&self, id: TicketId) -> Result<Ticket, ApiError> {
+        let t = self.ticket(&id.0.to_string()).await?;
+        if t.unassignable {
+            return Ok(t);
+        }
+        let (plan, org) = self.plan(&t, None).await?;
+        let core = self.core.clone();
+        let decide_fn: Decide = Box::new(move |t: &Ticket| {
+            let mut next = Ticket { team: plan.queue_team.or(t.team), unassignable: true, ..t.clone() };
+            settle(&core, &mut next);
+            let mut out = crate::notices::Notices::new(SYSTEM);
+            let n = &t.number;
+            out.add(
+                org.lead_or_supervisors(next.team),
+                "queued",
+                &format!("ticket {n}: nobody on duty can take it (L{}); it waits in the queue", plan.tier),
+                &format!("工单 {n} 暂无在岗可派人员（L{}），已进入队列等待派单", plan.tier),
+            );
+            let data = json!({"tier": plan.tier, "dispatch_rule": plan.rule, "team": next.team});
+            Ok(Mutation { notices: out.into_vec(), ..Mutation::new(next, "queue", data) })
+        });
+        let system = Actor::new(SYSTEM, "system:dispatch", Role::Admin);
+        written_ticket(self.mutate(&system, id, None, decide_fn, 200).await?)
     }
 
     pub async fn comment(
@@ -334,21 +466,26 @@ impl<S: Store> Kefu<S> {
     ) -> Result<Written, ApiError> {
         let text = kefu_domain::validate::required_free_text(body, "body", limits::COMMENT)?;
         let id = self.ticket_id(key).await?;
-        let (core, now) = (self.core.clone(), self.now());
+        let org = self.org().await?;
+        let mentions = mentioned(&org, &text);
+        let (core, now, who) = (self.core.clone(), self.now(), actor.clone());
         let decide_fn: Decide = Box::new(move |t: &Ticket| {
             if core.flows.get(t.ticket_type).is_final(&t.status) {
                 return Err(DomainError::Archived);
             }
-            let ticket = Ticket { updated_at: now, ..t.clone() };
-            let comment = Some(NewComment { body: text, internal });
-            Ok(Mutation {
-                breaches: Vec::new(),
-                ticket,
-                action: "comment".into(),
-                data: json!({"internal": internal}),
-                transfer: None,
-                comment,
-            })
+            let mut ticket = Ticket { updated_at: now, ..t.clone() };
+            settle(&core, &mut ticket);
+            let mut notices = crate::notices::Notices::new(who.id);
+            let (n, by) = (&t.number, &who.username);
+            notices.add(
+                mentions.iter().copied(),
+                "mention",
+                &format!("{by} mentioned you on ticket {n}"),
+                &format!("{by} 在工单 {n} 的{}中提到了您", if internal { "内部备注" } else { "回复" }),
+            );
+            let data = json!({"internal": internal, "mentions": mentions});
+            let comment = Some(NewComment { body: text, internal, mentions: mentions.clone() });
+            Ok(Mutation { comment, notices: notices.into_vec(), ..Mutation::new(ticket, "comment", data) })
         });
         self.mutate(actor, id, idempotency, decide_fn, 201).await
     }
@@ -555,43 +692,108 @@ impl<S: Store> Kefu<S> {
 
 impl<S: Store> Kefu<S> {
     /// Raises the SLA alerts due on one ticket (warning, breach, escalation
-    /// steps), in the ticket's own write transaction: an `sla_alert` audit
-    /// event lists each alert and the staff to notify, and the deadlines
-    /// remember what was raised, so nothing is raised twice — on any node,
-    /// across restarts. Returns how many alerts were raised.
+    /// steps), in the ticket's own write transaction: an audit event lists
+    /// each alert and the staff notified, notices go to them, and the
+    /// deadlines remember what was raised, so nothing is raised twice — on
+    /// any node, across restarts. A breach of a tier's limit escalates the
+    /// ticket to the next tier in the same change, and repeated
+    /// breaches bring in the supervisor. Returns how many alerts were raised.
     pub async fn raise_sla_alerts(&self, id: TicketId) -> Result<usize, ApiError> {
         let (core, now) = (self.core.clone(), self.now());
+        let current = self.ticket(&id.0.to_string()).await?;
+        // Peek: will a breach escalate the ticket? Then choose its handler first.
+        let mut probe = current.clone();
+        let due = kefu_domain::sla::raise_alerts(&core.policy.sla, &mut probe, now);
+        let tier = due
+            .iter()
+            .filter(|a| a.level == "breach")
+            .filter_map(|a| core.policy.sla.escalation_for(&a.kind, &current))
+            .max();
+        let escalation = match tier {
+            Some(tier) => {
+                let (plan, org) = self.plan(&current, Some(tier)).await?;
+                let target = match plan.ranked.first().and_then(|u| org.user(*u)) {
+                    Some(u) => Target::Staff(org.staff_ref(u)),
+                    None => Target::Queue { team: plan.queue_team },
+                };
+                Some((tier, target))
+            }
+            None => None,
+        };
+        let org = self.org().await?;
         let raised = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let count = raised.clone();
         let decide_fn: Decide = Box::new(move |t: &Ticket| {
             let mut next = t.clone();
             let alerts = kefu_domain::sla::raise_alerts(&core.policy.sla, &mut next, now);
-            next.next_alert_at = kefu_domain::sla::next_alert(&core.policy.sla, &next.deadlines);
             count.store(alerts.len(), std::sync::atomic::Ordering::Relaxed);
+            let watcher = Actor::new(SYSTEM, "system:sla-watcher", Role::Supervisor);
+            let mut action = if alerts.is_empty() { "sla_check" } else { "sla_alert" };
+            let mut escalated = Value::Null;
+            let mut notices = Vec::new();
+            if let Some((tier, target)) = &escalation
+                && let Some(a) = alerts
+                    .iter()
+                    .find(|a| a.level == "breach" && core.policy.sla.escalation_for(&a.kind, t) == Some(*tier))
+            {
+                let reason = format!("{}超时，自动升级 / {} breached: escalated automatically", a.label_zh, a.kind);
+                let body = json!({"action": "escalate", "to_tier": tier, "reason": reason});
+                let req = ActionRequest::parse(body.as_object().expect("an object"))?;
+                match decide(core.flows.get(t.ticket_type), &next, &watcher, &req, Some(target), now) {
+                    Ok(mut d) => {
+                        let flow_before = next.clone();
+                        kefu_domain::sla::on_action(
+                            &core.policy.sla,
+                            &core.calendar,
+                            &flow_before,
+                            &mut d.ticket,
+                            d.action,
+                            now,
+                        )?;
+                        escalated = json!({"from_tier": t.tier, "to_tier": d.ticket.tier, "reason": reason,
+                                           "assignee": d.ticket.assignee.map(|u| org.username(u))});
+                        next = d.ticket;
+                        action = "escalate";
+                    }
+                    Err(e) => escalated = json!({"skipped": e.to_string()}),
+                }
+            }
+            let breached = next.deadlines.iter().filter(|d| d.escalations > 0).count() as u32;
+            let after = core.policy.dispatch.supervisor_after_breaches;
+            if !next.supervised && after > 0 && breached >= after {
+                next.supervised = true;
+            }
+            settle(&core, &mut next);
+            if action == "escalate" || next.supervised != t.supervised {
+                notices.extend(crate::notices::for_action(&org, t, &next, ActionKind::Escalate, &watcher));
+            }
+            let mut alert_notices = crate::notices::Notices::new(SYSTEM);
+            crate::notices::for_alerts(&org, &next, &alerts, &mut alert_notices);
+            notices.extend(alert_notices.into_vec());
             let listed: Vec<Value> = alerts
                 .iter()
                 .map(|a| {
+                    let notify: Vec<String> =
+                        crate::notices::recipients(&org, t, &a.notify).into_iter().map(|u| org.username(u)).collect();
                     json!({"kind": a.kind, "label_zh": a.label_zh, "level": a.level, "step": a.step, "due_at": a.due_at,
-                           "notify": recipients(&core, t, &a.notify)})
+                           "notify": notify})
                 })
                 .collect();
-            // With nothing due (a stale index entry) the event records the re-timing.
-            let action = if alerts.is_empty() { "sla_check" } else { "sla_alert" };
             let breaches: Vec<Breach> = alerts
                 .iter()
                 .filter(|a| a.level == "breach")
                 .map(|a| Breach { kind: a.kind.clone(), due_at: a.due_at, breached_at: now })
                 .collect();
-            Ok(Mutation {
-                breaches,
-                ticket: next,
-                action: action.into(),
-                data: json!({"alerts": listed}),
-                transfer: None,
-                comment: None,
-            })
+            let mut data = json!({"alerts": listed});
+            if !escalated.is_null() {
+                data["escalation"] = escalated;
+            }
+            if next.supervised && !t.supervised {
+                data["supervised"] = json!({"breaches": breached});
+            }
+            Ok(Mutation { breaches, notices, ..Mutation::new(next, action, data) })
         });
-        let system = Actor { id: SYSTEM, username: "system:sla-watcher".into(), role: Role::Admin };
+        let system = Actor::new(SYSTEM, "system:sla-watcher", Role::Admin);
         let op = MutateTicket {
             ticket: id,
             actor: system.clone(),
@@ -606,22 +808,39 @@ impl<S: Store> Kefu<S> {
     }
 }
 
-/// Usernames to notify for a list of recipients; team leads are the
-/// supervisors until teams exist.
-fn recipients(core: &Core, t: &Ticket, who: &[kefu_domain::sla::Recipient]) -> Vec<String> {
-    use kefu_domain::sla::Recipient;
-    let name = |id: UserId| core.directory.summary(id).username;
-    let mut out: Vec<String> = Vec::new();
-    for r in who {
-        let names = match r {
-            Recipient::Owner => vec![name(t.assignee.unwrap_or(t.first_owner))],
-            Recipient::FirstOwner => vec![name(t.first_owner)],
-            Recipient::TeamLead | Recipient::Supervisor => core.directory.with_role(Role::Supervisor),
-        };
-        for n in names {
-            if !out.contains(&n) {
-                out.push(n);
-            }
+/// What `resolve` found for an action.
+struct Resolved {
+    target: Option<Target>,
+    capacity: Option<CapacityCheck>,
+    rule: Option<String>,
+    org: Arc<crate::org::OrgSnapshot>,
+}
+
+/// Keeps the fields derived from the flow and the deadlines in step with
+/// the ticket: whether it weighs on its handler, when the watcher is due.
+fn settle(core: &Core, t: &mut Ticket) {
+    t.open = core.flows.get(t.ticket_type).is_open(&t.status);
+    t.next_alert_at = kefu_domain::sla::next_alert(&core.policy.sla, &t.deadlines);
+}
+
+fn written_ticket(w: Written) -> Result<Ticket, ApiError> {
+    match w {
+        Written::New { ticket, .. } => Ok(*ticket),
+        Written::Replayed { .. } => Err(ApiError::Internal("a system change was replayed".into())),
+    }
+}
+
+/// Active colleagues named `@username` in a text.
+fn mentioned(org: &crate::org::OrgSnapshot, text: &str) -> Vec<UserId> {
+    let mut out = Vec::new();
+    for part in text.split('@').skip(1) {
+        let name: String =
+            part.chars().take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')).collect();
+        let name = name.trim_end_matches('.');
+        if let Some(u) = org.users.iter().find(|u| u.active && u.username == name)
+            && !out.contains(&u.id)
+        {
+            out.push(u.id);
         }
     }
     out

@@ -40,6 +40,16 @@ pub struct TicketView {
     /// 1 = L1 agent, 2 = L2 engineer, 3 = L3 complaint specialist.
     pub tier: u8,
     pub transfer_to: Option<UserSummary>,
+    /// A transfer awaiting any member of this team or department.
+    pub transfer_team: Option<kefu_domain::TeamId>,
+    pub transfer_department: Option<kefu_domain::DepartmentId>,
+    /// The team of the handler, or whose queue the ticket waits in.
+    pub team: Option<kefu_domain::TeamId>,
+    /// Automatic dispatch found nobody free: waiting in the team queue.
+    pub unassignable: bool,
+    /// Escalated to the supervisor (主管督办).
+    pub supervised: bool,
+    pub business_line: Option<String>,
     pub result: Option<String>,
     pub satisfaction: Option<u8>,
     pub nps: Option<u8>,
@@ -126,6 +136,12 @@ pub fn ticket_view(
         assignee: t.assignee.map(|a| people.summary(a)),
         tier: t.tier,
         transfer_to: t.transfer_to.map(|a| people.summary(a)),
+        transfer_team: t.transfer_team,
+        transfer_department: t.transfer_department,
+        team: t.team,
+        unassignable: t.unassignable,
+        supervised: t.supervised,
+        business_line: t.business_line.clone(),
         result: t.result.as_deref().map(text),
         satisfaction: t.satisfaction,
         nps: t.nps,

@@ -56,4 +56,4 @@ async fn deadlines_follow_the_ticket(mut app: TestApp) {
     assert!(suspend["after"]["deadlines"].is_array());
 }
 
-both_stores!(deadlines_follow_the_ticket);
+both_stores!(policy = manual_dispatch(); deadlines_follow_the_ticket);

@@ -42,11 +42,8 @@ async fn retention_removes_only_what_is_due<S: Store>(store: S) {
         Kefu::new(store.clone(), FlowSet::defaults(), Policy::defaults(), clock.clone(), settings).await.unwrap();
     let agent = kefu.add_user("agent1", Role::Agent, None, "Test-pass-1").await.unwrap();
     let sup = kefu.add_user("supervisor1", Role::Supervisor, None, "Test-pass-1").await.unwrap();
-    let actor = |u: &kefu_server::directory::UserSummary| kefu_domain::flow::Actor {
-        id: u.id,
-        username: u.username.clone(),
-        role: u.role,
-    };
+    let actor =
+        |u: &kefu_server::directory::UserSummary| kefu_domain::flow::Actor::new(u.id, u.username.clone(), u.role);
     let request = |phone: &str| IntakeRequest {
         channel: Some("phone".into()),
         ticket_type: Some("unsubscribe".into()),
@@ -101,11 +98,16 @@ async fn sla_watcher_raises_each_alert_once<S: Store>(store: S) {
     use kefu_domain::intake::{CustomerInput, IntakeRequest};
     let clock = Arc::new(FixedClock::new("2026-11-23T02:00:00Z".parse().unwrap()));
     let settings = Settings { password_cost: PasswordCost { memory_kib: 1024, iterations: 1 }, ..Settings::default() };
-    let node = |s: S| Kefu::new(s, FlowSet::defaults(), Policy::defaults(), clock.clone(), settings.clone());
+    // Alerts only: no automatic dispatch, no tier limits (their escalation
+    // is tested in dispatch.rs).
+    let mut policy = Policy::defaults();
+    policy.dispatch.on_create = false;
+    policy.sla.deadlines.retain(|d| d.kind != "tier_limit");
+    let node = |s: S| Kefu::new(s, FlowSet::defaults(), policy.clone(), clock.clone(), settings.clone());
     let a = node(store.clone()).await.unwrap();
     let agent = a.add_user("agent1", Role::Agent, None, "Test-pass-1").await.unwrap();
     a.add_user("supervisor1", Role::Supervisor, None, "Test-pass-1").await.unwrap();
-    let actor = kefu_domain::flow::Actor { id: agent.id, username: agent.username.clone(), role: agent.role };
+    let actor = kefu_domain::flow::Actor::new(agent.id, agent.username.clone(), agent.role);
     let req = IntakeRequest {
         channel: Some("phone".into()),
         ticket_type: Some("fault".into()),

@@ -225,6 +225,7 @@ async fn openapi_health_and_metrics(app: TestApp) {
 }
 
 both_stores!(
+    policy = manual_dispatch();
     every_type_walks_to_archived_over_http,
     archived_tickets_are_immutable,
     consultation_resolved_at_first_contact_and_appeal_reopens,

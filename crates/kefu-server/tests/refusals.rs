@@ -263,6 +263,7 @@ async fn one_address_may_only_try_so_often(app: TestApp) {
 }
 
 both_stores!(
+    policy = manual_dispatch();
     invalid_intake_fields_are_named_and_nothing_is_stored,
     malformed_bodies,
     authentication_and_roles,

@@ -9,6 +9,7 @@
 
 mod dump;
 mod migrate;
+mod org;
 mod rows;
 pub mod testing;
 mod tickets;
@@ -16,8 +17,9 @@ mod users;
 
 use chrono::{DateTime, Utc};
 use kefu_domain::audit::AuditEvent;
+use kefu_domain::org::{Department, StaffProfile, Team};
 use kefu_domain::ticket::{Comment, Customer, Ticket, Transfer};
-use kefu_domain::{CustomerId, TicketId, UserId};
+use kefu_domain::{CustomerId, TeamId, TicketId, UserId};
 use kefu_store::crypto::FieldCipher;
 use kefu_store::*;
 use tokio_postgres::NoTls;
@@ -231,7 +233,7 @@ impl Store for PgStore {
     async fn purge_ticket(&self, id: TicketId) -> StoreResult<()> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg)?;
-        for table in ["comments", "transfers", "sla_breaches", "ticket_events"] {
+        for table in ["comments", "transfers", "sla_breaches", "notices", "ticket_events"] {
             tx.execute(&format!("DELETE FROM {table} WHERE ticket_id = $1"), &[&id.0]).await.map_err(pg)?;
         }
         let n = tx.execute("DELETE FROM tickets WHERE id = $1", &[&id.0]).await.map_err(pg)?;
@@ -263,5 +265,41 @@ impl Store for PgStore {
             .await
             .map_err(pg)?;
         Ok(rows.iter().map(|r| Breach { kind: r.get(0), due_at: r.get(1), breached_at: r.get(2) }).collect())
+    }
+
+    async fn create_department(&self, code: String, name: String, now: DateTime<Utc>) -> StoreResult<Department> {
+        org::create_department(&self.client().await?, &code, &name, now).await
+    }
+    async fn departments(&self) -> StoreResult<Vec<Department>> {
+        org::departments(&self.client().await?).await
+    }
+    async fn create_team(&self, team: NewTeam, now: DateTime<Utc>) -> StoreResult<Team> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        let t = org::create_team(&tx, &team, now).await?;
+        tx.commit().await.map_err(pg)?;
+        Ok(t)
+    }
+    async fn update_team(&self, id: TeamId, name: Option<String>, lead: Option<Option<UserId>>) -> StoreResult<Team> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        let t = org::update_team(&tx, id, name.as_deref(), lead).await?;
+        tx.commit().await.map_err(pg)?;
+        Ok(t)
+    }
+    async fn teams(&self) -> StoreResult<Vec<Team>> {
+        org::teams(&self.client().await?).await
+    }
+    async fn set_profile(&self, id: UserId, profile: StaffProfile) -> StoreResult<User> {
+        users::set_profile(&self.client().await?, id, &profile).await
+    }
+    async fn staff_loads(&self, ids: Vec<UserId>) -> StoreResult<Vec<(UserId, u32)>> {
+        org::staff_loads(&self.client().await?, &ids).await
+    }
+    async fn notices(&self, user: UserId, unread_only: bool, page: u32, per_page: u32) -> StoreResult<Page<Notice>> {
+        org::notices(&self.client().await?, user, unread_only, page, per_page).await
+    }
+    async fn read_notices(&self, user: UserId, id: Option<i64>, now: DateTime<Utc>) -> StoreResult<u64> {
+        org::read_notices(&self.client().await?, user, id, now).await
     }
 }

@@ -13,6 +13,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (5, "encrypted_customers", include_str!("../migrations/0005_encrypted_customers.sql")),
     (6, "sla_alerts", include_str!("../migrations/0006_sla_alerts.sql")),
     (7, "sla_breaches", include_str!("../migrations/0007_sla_breaches.sql")),
+    (8, "dispatch", include_str!("../migrations/0008_dispatch.sql")),
 ];
 
 /// Any constant shared by all kefu nodes.

@@ -177,7 +177,8 @@ pub async fn tickets_without_events(c: &impl GenericClient, limit: i64) -> Store
 pub async fn transfers(c: &impl GenericClient, ticket: TicketId) -> StoreResult<Vec<Transfer>> {
     let rows = c
         .query(
-            "SELECT id, ticket_id, from_user, to_user, reason, mode, state, result, customer_feedback, created_at, decided_at
+            "SELECT id, ticket_id, from_user, to_user, to_team, to_department, decided_by, reason, mode, state, result,
+                    customer_feedback, created_at, decided_at
              FROM transfers WHERE ticket_id = $1 ORDER BY id",
             &[&ticket.0],
         )
@@ -189,14 +190,17 @@ pub async fn transfers(c: &impl GenericClient, ticket: TicketId) -> StoreResult<
             id: r.get(0),
             ticket_id: TicketId(r.get(1)),
             from_user: r.get::<_, Option<i64>>(2).map(UserId),
-            to_user: UserId(r.get(3)),
-            reason: r.get(4),
-            mode: r.get(5),
-            state: r.get(6),
-            result: r.get(7),
-            customer_feedback: r.get(8),
-            created_at: r.get(9),
-            decided_at: r.get(10),
+            to_user: r.get::<_, Option<i64>>(3).map(UserId),
+            to_team: r.get::<_, Option<i64>>(4).map(kefu_domain::TeamId),
+            to_department: r.get::<_, Option<i64>>(5).map(kefu_domain::DepartmentId),
+            decided_by: r.get::<_, Option<i64>>(6).map(UserId),
+            reason: r.get(7),
+            mode: r.get(8),
+            state: r.get(9),
+            result: r.get(10),
+            customer_feedback: r.get(11),
+            created_at: r.get(12),
+            decided_at: r.get(13),
         })
         .collect())
 }
@@ -204,7 +208,7 @@ pub async fn transfers(c: &impl GenericClient, ticket: TicketId) -> StoreResult<
 pub async fn comments(c: &impl GenericClient, ticket: TicketId) -> StoreResult<Vec<Comment>> {
     let rows = c
         .query(
-            "SELECT id, ticket_id, author, body, internal, created_at FROM comments WHERE ticket_id = $1 ORDER BY id",
+            "SELECT id, ticket_id, author, body, internal, created_at, mentions FROM comments WHERE ticket_id = $1 ORDER BY id",
             &[&ticket.0],
         )
         .await
@@ -218,6 +222,7 @@ pub async fn comments(c: &impl GenericClient, ticket: TicketId) -> StoreResult<V
             body: r.get(3),
             internal: r.get(4),
             created_at: r.get(5),
+            mentions: serde_json::from_str(r.get::<_, &str>(6)).unwrap_or_default(),
         })
         .collect())
 }

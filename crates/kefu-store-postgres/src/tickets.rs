@@ -7,13 +7,13 @@ use deadpool_postgres::{Client, GenericClient};
 use kefu_domain::TicketId;
 use kefu_domain::action::TransferChange;
 use kefu_domain::audit::GENESIS;
-use kefu_domain::sla::next_due;
+use kefu_domain::sla::{next_due, next_warn};
 use kefu_domain::ticket::{Customer, NewCustomer, Ticket, format_number};
 use kefu_domain::time::shanghai_date;
 use kefu_store::crypto::FieldCipher;
 use kefu_store::doc::{
-    customer_after_upsert, mutation_event, open_customer, phone_index, registration_event, seal_customer, ticket_doc,
-    ticket_from_doc,
+    customer_after_upsert, mutation_event, open_customer, phone_index, receiver_columns, registration_event,
+    seal_customer, ticket_doc, ticket_from_doc, transfer_key,
 };
 use kefu_store::filter::{Dialect, FilterValue, clauses};
 use kefu_store::*;
@@ -161,8 +161,8 @@ pub async fn create(
     let ticket = op.ticket.into_ticket(TicketId(0), number, customer, &op.initial_state, op.actor.id, op.now);
     let stmt = tx
         .prepare_cached(
-            "INSERT INTO tickets (number, channel, type, priority, status, customer_id, first_owner, assignee, created_at, updated_at, doc, next_due_at, next_alert_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, $8, $9, $10, $11) RETURNING id",
+            "INSERT INTO tickets (number, channel, type, priority, status, customer_id, first_owner, assignee, created_at, updated_at, doc, next_due_at, next_alert_at, next_warn_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, $8, $9, $10, $11, $12) RETURNING id",
         )
         .await
         .map_err(pg)?;
@@ -181,6 +181,7 @@ pub async fn create(
                 &ticket_doc(&ticket)?,
                 &next_due(&ticket),
                 &ticket.next_alert_at,
+                &next_warn(&ticket),
             ],
         )
         .await
@@ -205,11 +206,43 @@ pub async fn mutate(client: &mut Client, op: MutateTicket, cipher: &FieldCipher)
     let m = (op.decide)(&before)?;
     let t = &m.ticket;
     tx.execute(
-        "UPDATE tickets SET priority = $2, status = $3, assignee = $4, updated_at = $5, doc = $6, next_due_at = $7, next_alert_at = $8 WHERE id = $1",
-        &[&t.id.0, &t.priority.as_str(), &t.status, &t.assignee.map(|a| a.0), &t.updated_at, &ticket_doc(t)?, &next_due(t), &t.next_alert_at],
+        "UPDATE tickets SET priority = $2, status = $3, assignee = $4, updated_at = $5, doc = $6, next_due_at = $7,
+                next_alert_at = $8, is_open = $9, team_id = $10, tier = $11, transfer_key = $12, next_warn_at = $13
+         WHERE id = $1",
+        &[
+            &t.id.0,
+            &t.priority.as_str(),
+            &t.status,
+            &t.assignee.map(|a| a.0),
+            &t.updated_at,
+            &ticket_doc(t)?,
+            &next_due(t),
+            &t.next_alert_at,
+            &i64::from(t.open),
+            &t.team.map(|x| x.0),
+            &i64::from(t.tier),
+            &transfer_key(t),
+            &next_warn(t),
+        ],
     )
     .await
     .map_err(pg)?;
+    if let Some(cap) = &m.capacity {
+        // Lock the person: concurrent dispatches to them on any node take turns.
+        tx.execute("SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE", &[&cap.user.0]).await.map_err(pg)?;
+        let held: i64 = tx
+            .query_one("SELECT COUNT(*) FROM tickets WHERE is_open = 1 AND assignee = $1", &[&cap.user.0])
+            .await
+            .map_err(pg)?
+            .get(0);
+        if held > i64::from(cap.max) {
+            return Err(StoreError::Domain(kefu_domain::DomainError::CapacityFull { username: cap.username.clone() }));
+        }
+    }
+    if let Some(new) = t.assignee.filter(|a| before.assignee != Some(*a)) {
+        tx.execute("UPDATE users SET last_assigned_at = $2 WHERE id = $1", &[&new.0, &op.now]).await.map_err(pg)?;
+    }
+    crate::org::insert_notices(&tx, t.id, &m.notices, op.now).await?;
     let last = tx
         .query_opt("SELECT seq, hash FROM ticket_events WHERE ticket_id = $1 ORDER BY seq DESC LIMIT 1", &[&t.id.0])
         .await
@@ -230,8 +263,8 @@ pub async fn mutate(client: &mut Client, op: MutateTicket, cipher: &FieldCipher)
     }
     if let Some(cm) = &m.comment {
         tx.execute(
-            "INSERT INTO comments (ticket_id, author, body, internal, created_at) VALUES ($1, $2, $3, $4, $5)",
-            &[&t.id.0, &op.actor.id.0, &cm.body, &cm.internal, &op.now],
+            "INSERT INTO comments (ticket_id, author, body, internal, created_at, mentions) VALUES ($1, $2, $3, $4, $5, $6)",
+            &[&t.id.0, &op.actor.id.0, &cm.body, &cm.internal, &op.now, &serde_json::json!(cm.mentions).to_string()],
         )
         .await
         .map_err(pg)?;
@@ -249,17 +282,27 @@ async fn record_transfer(
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
     match change {
-        TransferChange::Open { from, to, reason, mode } => c
+        TransferChange::Open { from, to, reason, mode } => {
+            let (user, team, dept) = receiver_columns(to);
+            c.execute(
+                "INSERT INTO transfers (ticket_id, from_user, to_user, to_team, to_department, reason, mode, state, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8)",
+                &[&id.0, &from.map(|u| u.0), &user, &team, &dept, reason, mode, &now],
+            )
+            .await
+        }
+        TransferChange::Close { accepted, reason, by } => c
             .execute(
-                "INSERT INTO transfers (ticket_id, from_user, to_user, reason, mode, state, created_at) VALUES ($1, $2, $3, $4, $5, 'pending', $6)",
-                &[&id.0, &from.map(|u| u.0), &to.0, reason, mode, &now],
+                "UPDATE transfers SET state = $2, result = $3, decided_at = $4, decided_by = $5
+                 WHERE id = (SELECT MAX(id) FROM transfers WHERE ticket_id = $1 AND state = 'pending')",
+                &[&id.0, &if *accepted { "accepted" } else { "rejected" }, reason, &now, &by.0],
             )
             .await,
-        TransferChange::Close { accepted, reason } => c
+        TransferChange::Outcome { result, customer_feedback } => c
             .execute(
-                "UPDATE transfers SET state = $2, result = $3, decided_at = $4
-                 WHERE id = (SELECT MAX(id) FROM transfers WHERE ticket_id = $1 AND state = 'pending')",
-                &[&id.0, &if *accepted { "accepted" } else { "rejected" }, reason, &now],
+                "UPDATE transfers SET result = COALESCE($2, result), customer_feedback = COALESCE($3, customer_feedback)
+                 WHERE id = (SELECT MAX(id) FROM transfers WHERE ticket_id = $1 AND state = 'accepted')",
+                &[&id.0, result, customer_feedback],
             )
             .await,
     }

@@ -3,11 +3,13 @@
 use crate::pg;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
-use kefu_domain::{Role, UserId};
+use kefu_domain::org::StaffProfile;
+use kefu_domain::{Role, TeamId, UserId};
 use kefu_store::{NewUser, Session, StoreError, StoreResult, User};
 use tokio_postgres::Row;
 
-const COLS: &str = "id, username, display_name, role, active, password_hash, created_at, failed_logins, locked_until";
+const COLS: &str = "id, username, display_name, role, active, password_hash, created_at, failed_logins, locked_until,
+                    team_id, tier, skills, capacity, on_duty, last_assigned_at";
 
 fn user(r: &Row) -> StoreResult<User> {
     let role: String = r.get(3);
@@ -21,6 +23,14 @@ fn user(r: &Row) -> StoreResult<User> {
         created_at: r.get(6),
         failed_logins: r.get(7),
         locked_until: r.get(8),
+        profile: StaffProfile {
+            team: r.get::<_, Option<i64>>(9).map(TeamId),
+            tier: r.get::<_, Option<i64>>(10).map(|t| t as u8),
+            skills: serde_json::from_str(r.get::<_, &str>(11)).unwrap_or_default(),
+            capacity: r.get::<_, Option<i64>>(12).map(|c| c as u32),
+            on_duty: r.get(13),
+        },
+        last_assigned_at: r.get(14),
     })
 }
 
@@ -133,4 +143,19 @@ pub async fn record_login_failure(
 pub async fn reset_login_failures(c: &impl GenericClient, id: UserId) -> StoreResult<()> {
     c.execute("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1", &[&id.0]).await.map_err(pg)?;
     Ok(())
+}
+
+pub async fn set_profile(c: &impl GenericClient, id: UserId, p: &StaffProfile) -> StoreResult<User> {
+    let skills = serde_json::to_string(&p.skills).map_err(|e| StoreError::Backend(e.to_string()))?;
+    let sql = format!(
+        "UPDATE users SET team_id = $2, tier = $3, skills = $4, capacity = $5, on_duty = $6 WHERE id = $1 RETURNING {COLS}"
+    );
+    let row = c
+        .query_opt(
+            &sql,
+            &[&id.0, &p.team.map(|t| t.0), &p.tier.map(i64::from), &skills, &p.capacity.map(i64::from), &p.on_duty],
+        )
+        .await
+        .map_err(pg)?;
+    row.as_ref().map(user).transpose()?.ok_or(StoreError::NotFound)
 }

@@ -187,7 +187,8 @@ pub fn tickets_without_events(c: &Connection, limit: u32) -> StoreResult<Vec<Tic
 
 pub fn transfers(c: &Connection, ticket: TicketId) -> StoreResult<Vec<Transfer>> {
     c.prepare_cached(
-        "SELECT id, ticket_id, from_user, to_user, reason, mode, state, result, customer_feedback, created_at, decided_at
+        "SELECT id, ticket_id, from_user, to_user, to_team, to_department, decided_by, reason, mode, state, result,
+                customer_feedback, created_at, decided_at
          FROM transfers WHERE ticket_id = ?1 ORDER BY id",
     )
     .map_err(backend)?
@@ -196,14 +197,17 @@ pub fn transfers(c: &Connection, ticket: TicketId) -> StoreResult<Vec<Transfer>>
             id: r.get(0)?,
             ticket_id: TicketId(r.get(1)?),
             from_user: r.get::<_, Option<i64>>(2)?.map(UserId),
-            to_user: UserId(r.get(3)?),
-            reason: r.get(4)?,
-            mode: r.get(5)?,
-            state: r.get(6)?,
-            result: r.get(7)?,
-            customer_feedback: r.get(8)?,
-            created_at: parse_ts(&r.get::<_, String>(9)?)?,
-            decided_at: opt_ts(r.get(10)?)?,
+            to_user: r.get::<_, Option<i64>>(3)?.map(UserId),
+            to_team: r.get::<_, Option<i64>>(4)?.map(kefu_domain::TeamId),
+            to_department: r.get::<_, Option<i64>>(5)?.map(kefu_domain::DepartmentId),
+            decided_by: r.get::<_, Option<i64>>(6)?.map(UserId),
+            reason: r.get(7)?,
+            mode: r.get(8)?,
+            state: r.get(9)?,
+            result: r.get(10)?,
+            customer_feedback: r.get(11)?,
+            created_at: parse_ts(&r.get::<_, String>(12)?)?,
+            decided_at: opt_ts(r.get(13)?)?,
         })
     })
     .map_err(backend)?
@@ -213,7 +217,7 @@ pub fn transfers(c: &Connection, ticket: TicketId) -> StoreResult<Vec<Transfer>>
 
 pub fn comments(c: &Connection, ticket: TicketId) -> StoreResult<Vec<Comment>> {
     c.prepare_cached(
-        "SELECT id, ticket_id, author, body, internal, created_at FROM comments WHERE ticket_id = ?1 ORDER BY id",
+        "SELECT id, ticket_id, author, body, internal, created_at, mentions FROM comments WHERE ticket_id = ?1 ORDER BY id",
     )
     .map_err(backend)?
     .query_map([ticket.0], |r| {
@@ -224,6 +228,7 @@ pub fn comments(c: &Connection, ticket: TicketId) -> StoreResult<Vec<Comment>> {
             body: r.get(3)?,
             internal: r.get(4)?,
             created_at: parse_ts(&r.get::<_, String>(5)?)?,
+            mentions: serde_json::from_value(json(&r.get::<_, String>(6)?)?).unwrap_or_default(),
         })
     })
     .map_err(backend)?
@@ -289,7 +294,7 @@ pub fn retention_due(c: &Connection, cutoff: DateTime<Utc>, limit: u32) -> Store
 }
 
 pub fn purge_ticket(c: &Connection, id: TicketId) -> StoreResult<()> {
-    for table in ["comments", "transfers", "sla_breaches", "ticket_events"] {
+    for table in ["comments", "transfers", "sla_breaches", "notices", "ticket_events"] {
         c.execute(&format!("DELETE FROM {table} WHERE ticket_id = ?1"), [id.0]).map_err(backend)?;
     }
     match c.execute("DELETE FROM tickets WHERE id = ?1", [id.0]).map_err(backend)? {

@@ -5,14 +5,14 @@ use crate::rows::{self, decode_err, ts};
 use chrono::{DateTime, Utc};
 use kefu_domain::action::TransferChange;
 use kefu_domain::audit::GENESIS;
-use kefu_domain::sla::next_due;
+use kefu_domain::sla::{next_due, next_warn};
 use kefu_domain::ticket::{Customer, NewCustomer, Ticket, format_number};
 use kefu_domain::time::shanghai_date;
 use kefu_domain::{TicketId, UserId};
 use kefu_store::crypto::FieldCipher;
 use kefu_store::doc::{
-    RawCustomer, customer_after_upsert, mutation_event, open_customer, phone_index, registration_event, seal_customer,
-    ticket_doc as doc, ticket_from_doc,
+    RawCustomer, customer_after_upsert, mutation_event, open_customer, phone_index, receiver_columns,
+    registration_event, seal_customer, ticket_doc as doc, ticket_from_doc, transfer_key,
 };
 use kefu_store::filter::{Dialect, FilterValue, clauses};
 use kefu_store::*;
@@ -106,8 +106,8 @@ pub fn create(c: &Connection, op: CreateTicket, cipher: &FieldCipher) -> StoreRe
     let ticket = op.ticket.into_ticket(TicketId(0), number, customer, &op.initial_state, op.actor.id, op.now);
     let id: i64 = c
         .prepare_cached(
-            "INSERT INTO tickets (number, channel, type, priority, status, customer_id, first_owner, assignee, created_at, updated_at, doc, next_due_at, next_alert_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, ?8, ?8, ?9, ?10, ?11) RETURNING id",
+            "INSERT INTO tickets (number, channel, type, priority, status, customer_id, first_owner, assignee, created_at, updated_at, doc, next_due_at, next_alert_at, next_warn_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, ?8, ?8, ?9, ?10, ?11, ?12) RETURNING id",
         )
         .map_err(backend)?
         .query_row(
@@ -122,7 +122,8 @@ pub fn create(c: &Connection, op: CreateTicket, cipher: &FieldCipher) -> StoreRe
                 ts(ticket.created_at),
                 doc(&ticket)?,
                 next_due(&ticket).map(ts),
-                ticket.next_alert_at.map(ts)
+                ticket.next_alert_at.map(ts),
+                next_warn(&ticket).map(ts)
             ],
             |r| r.get(0),
         )
@@ -152,7 +153,9 @@ pub fn mutate(c: &Connection, op: MutateTicket, cipher: &FieldCipher) -> StoreRe
     let m = (op.decide)(&before)?;
     let t = &m.ticket;
     c.prepare_cached(
-        "UPDATE tickets SET priority = ?2, status = ?3, assignee = ?4, updated_at = ?5, doc = ?6, next_due_at = ?7, next_alert_at = ?8 WHERE id = ?1",
+        "UPDATE tickets SET priority = ?2, status = ?3, assignee = ?4, updated_at = ?5, doc = ?6, next_due_at = ?7,
+                next_alert_at = ?8, is_open = ?9, team_id = ?10, tier = ?11, transfer_key = ?12, next_warn_at = ?13
+         WHERE id = ?1",
     )
     .map_err(backend)?
     .execute(params![
@@ -163,9 +166,27 @@ pub fn mutate(c: &Connection, op: MutateTicket, cipher: &FieldCipher) -> StoreRe
         ts(t.updated_at),
         doc(t)?,
         next_due(t).map(ts),
-        t.next_alert_at.map(ts)
+        t.next_alert_at.map(ts),
+        t.open,
+        t.team.map(|x| x.0),
+        t.tier,
+        transfer_key(t),
+        next_warn(t).map(ts)
     ])
     .map_err(backend)?;
+    if let Some(cap) = &m.capacity {
+        // The writer is single: no other dispatch can interleave here.
+        if crate::org::load_of(c, cap.user)? > cap.max {
+            return Err(StoreError::Domain(kefu_domain::DomainError::CapacityFull { username: cap.username.clone() }));
+        }
+    }
+    if let Some(new) = t.assignee.filter(|a| before.assignee != Some(*a)) {
+        c.prepare_cached("UPDATE users SET last_assigned_at = ?2 WHERE id = ?1")
+            .map_err(backend)?
+            .execute(params![new.0, ts(op.now)])
+            .map_err(backend)?;
+    }
+    crate::org::insert_notices(c, t.id, &m.notices, op.now)?;
     let (seq, prev) = last_link(c, t.id)?;
     let event = mutation_event(&before, &m, &op.actor, op.now, (seq, &prev));
     rows::insert_event(c, &event)?;
@@ -180,10 +201,10 @@ pub fn mutate(c: &Connection, op: MutateTicket, cipher: &FieldCipher) -> StoreRe
     }
     if let Some(cm) = &m.comment {
         c.prepare_cached(
-            "INSERT INTO comments (ticket_id, author, body, internal, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO comments (ticket_id, author, body, internal, created_at, mentions) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )
         .map_err(backend)?
-        .execute(params![t.id.0, op.actor.id.0, cm.body, cm.internal, ts(op.now)])
+        .execute(params![t.id.0, op.actor.id.0, cm.body, cm.internal, ts(op.now), serde_json::json!(cm.mentions).to_string()])
         .map_err(backend)?;
     }
     let body = (op.render)(t);
@@ -193,19 +214,29 @@ pub fn mutate(c: &Connection, op: MutateTicket, cipher: &FieldCipher) -> StoreRe
 
 fn record_transfer(c: &Connection, id: TicketId, change: &TransferChange, now: DateTime<Utc>) -> StoreResult<()> {
     match change {
-        TransferChange::Open { from, to, reason, mode } => c
-            .prepare_cached(
-                "INSERT INTO transfers (ticket_id, from_user, to_user, reason, mode, state, created_at) VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6)",
+        TransferChange::Open { from, to, reason, mode } => {
+            let (user, team, dept) = receiver_columns(to);
+            c.prepare_cached(
+                "INSERT INTO transfers (ticket_id, from_user, to_user, to_team, to_department, reason, mode, state, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8)",
             )
             .map_err(backend)?
-            .execute(params![id.0, from.map(|u: UserId| u.0), to.0, reason, mode, ts(now)]),
-        TransferChange::Close { accepted, reason } => c
+            .execute(params![id.0, from.map(|u: UserId| u.0), user, team, dept, reason, mode, ts(now)])
+        }
+        TransferChange::Close { accepted, reason, by } => c
             .prepare_cached(
-                "UPDATE transfers SET state = ?2, result = ?3, decided_at = ?4
+                "UPDATE transfers SET state = ?2, result = ?3, decided_at = ?4, decided_by = ?5
                  WHERE id = (SELECT MAX(id) FROM transfers WHERE ticket_id = ?1 AND state = 'pending')",
             )
             .map_err(backend)?
-            .execute(params![id.0, if *accepted { "accepted" } else { "rejected" }, reason, ts(now)]),
+            .execute(params![id.0, if *accepted { "accepted" } else { "rejected" }, reason, ts(now), by.0]),
+        TransferChange::Outcome { result, customer_feedback } => c
+            .prepare_cached(
+                "UPDATE transfers SET result = COALESCE(?2, result), customer_feedback = COALESCE(?3, customer_feedback)
+                 WHERE id = (SELECT MAX(id) FROM transfers WHERE ticket_id = ?1 AND state = 'accepted')",
+            )
+            .map_err(backend)?
+            .execute(params![id.0, result, customer_feedback]),
     }
     .map_err(backend)?;
     Ok(())

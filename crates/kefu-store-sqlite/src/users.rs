@@ -3,11 +3,13 @@
 use crate::backend;
 use crate::rows::{parse_ts, ts};
 use chrono::{DateTime, Utc};
-use kefu_domain::{Role, UserId};
+use kefu_domain::org::StaffProfile;
+use kefu_domain::{Role, TeamId, UserId};
 use kefu_store::{NewUser, Session, StoreResult, User};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-const COLS: &str = "id, username, display_name, role, active, password_hash, created_at, failed_logins, locked_until";
+const COLS: &str = "id, username, display_name, role, active, password_hash, created_at, failed_logins, locked_until,
+                    team_id, tier, skills, capacity, on_duty, last_assigned_at";
 
 fn user(r: &Row) -> rusqlite::Result<User> {
     let role: String = r.get(3)?;
@@ -22,6 +24,14 @@ fn user(r: &Row) -> rusqlite::Result<User> {
         created_at: parse_ts(&r.get::<_, String>(6)?)?,
         failed_logins: r.get(7)?,
         locked_until: crate::rows::opt_ts(r.get(8)?)?,
+        profile: StaffProfile {
+            team: r.get::<_, Option<i64>>(9)?.map(TeamId),
+            tier: r.get(10)?,
+            skills: serde_json::from_value(crate::rows::json(&r.get::<_, String>(11)?)?).unwrap_or_default(),
+            capacity: r.get(12)?,
+            on_duty: r.get(13)?,
+        },
+        last_assigned_at: crate::rows::opt_ts(r.get(14)?)?,
     })
 }
 
@@ -143,4 +153,19 @@ pub fn record_login_failure(
 pub fn reset_login_failures(c: &Connection, id: UserId) -> StoreResult<()> {
     c.execute("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = ?1", [id.0]).map_err(backend)?;
     Ok(())
+}
+
+pub fn set_profile(c: &Connection, id: UserId, p: &StaffProfile) -> StoreResult<User> {
+    let skills = serde_json::to_string(&p.skills).map_err(|e| kefu_store::StoreError::Backend(e.to_string()))?;
+    let n = c
+        .prepare_cached(
+            "UPDATE users SET team_id = ?2, tier = ?3, skills = ?4, capacity = ?5, on_duty = ?6 WHERE id = ?1",
+        )
+        .map_err(backend)?
+        .execute(params![id.0, p.team.map(|t| t.0), p.tier, skills, p.capacity, p.on_duty])
+        .map_err(backend)?;
+    if n == 0 {
+        return Err(kefu_store::StoreError::NotFound);
+    }
+    by_id(c, id).map(|u| u.expect("the row just updated"))
 }

@@ -28,7 +28,7 @@ pub async fn staff<S: Store>(s: &S, username: &str, role: Role) -> Actor {
         })
         .await
         .unwrap();
-    Actor { id: u.id, username: u.username, role }
+    Actor::new(u.id, u.username, role)
 }
 
 pub fn intake(phone: &str, title: &str) -> kefu_domain::ticket::NewTicket {
@@ -78,11 +78,14 @@ pub async fn act<S: Store>(
     idem: Option<&str>,
 ) -> StoreResult<Written> {
     let req = ActionRequest::parse(body.as_object().unwrap()).unwrap();
-    let staff_ref = target.map(|a| kefu_domain::action::StaffRef {
-        id: a.id,
-        username: a.username.clone(),
-        role: a.role,
-        active: true,
+    let staff_ref = target.map(|a| {
+        kefu_domain::action::Target::Staff(kefu_domain::action::StaffRef {
+            id: a.id,
+            username: a.username.clone(),
+            role: a.role,
+            active: true,
+            org: a.org.clone(),
+        })
     });
     let who = actor.clone();
     let now = t0() + Duration::minutes(5);
@@ -94,14 +97,7 @@ pub async fn act<S: Store>(
         decide: Box::new(move |t| {
             let flows = FlowSet::defaults();
             let d = decide(flows.get(t.ticket_type), t, &who, &req, staff_ref.as_ref(), now)?;
-            Ok(Mutation {
-                breaches: Vec::new(),
-                ticket: d.ticket,
-                action: d.action.as_str().into(),
-                data: d.data,
-                transfer: d.transfer,
-                comment: None,
-            })
+            Ok(Mutation { transfer: d.transfer, ..Mutation::new(d.ticket, d.action.as_str(), d.data) })
         }),
         render: render_number(),
         status: 200,
@@ -256,12 +252,13 @@ pub async fn transfers_are_recorded<S: Store>(s: S) {
         .unwrap();
     let open = s.transfers(t.id).await.unwrap();
     assert_eq!(open.len(), 1);
-    assert_eq!((open[0].state.as_str(), open[0].to_user, open[0].from_user), ("pending", e.id, Some(a.id)));
+    assert_eq!((open[0].state.as_str(), open[0].to_user, open[0].from_user), ("pending", Some(e.id), Some(a.id)));
     act(&s, &e, t.id, json!({"action": "accept_transfer"}), None, None).await.unwrap();
     let closed = s.transfers(t.id).await.unwrap();
     assert_eq!(closed[0].state, "accepted");
     assert!(closed[0].decided_at.is_some());
-    let _ = TransferChange::Close { accepted: true, reason: None };
+    assert_eq!(closed[0].decided_by, Some(e.id));
+    let _ = TransferChange::Close { accepted: true, reason: None, by: e.id };
 }
 
 pub async fn comments_are_events_too<S: Store>(s: S) {
@@ -273,14 +270,8 @@ pub async fn comments_are_events_too<S: Store>(s: S) {
         now: t0(),
         idempotency: None,
         decide: Box::new(|t| {
-            Ok(Mutation {
-                breaches: Vec::new(),
-                ticket: t.clone(),
-                action: "comment".into(),
-                data: json!({"internal": true}),
-                transfer: None,
-                comment: Some(NewComment { body: "已联系客户".into(), internal: true }),
-            })
+            let comment = Some(NewComment { body: "已联系客户".into(), internal: true, mentions: Vec::new() });
+            Ok(Mutation { comment, ..Mutation::new(t.clone(), "comment", json!({"internal": true})) })
         }),
         render: render_number(),
         status: 201,
@@ -508,14 +499,8 @@ pub async fn retention_finds_and_purges_only_what_is_due<S: Store>(s: S) {
             idempotency: None,
             decide: Box::new(move |t| {
                 let ticket = Ticket { status: "archived".into(), archived_at: Some(at), ..t.clone() };
-                Ok(Mutation {
-                    breaches: Vec::new(),
-                    ticket,
-                    action: "archive".into(),
-                    data: json!({}),
-                    transfer: None,
-                    comment: Some(NewComment { body: "归档".into(), internal: true }),
-                })
+                let comment = Some(NewComment { body: "归档".into(), internal: true, mentions: Vec::new() });
+                Ok(Mutation { comment, ..Mutation::new(ticket, "archive", json!({})) })
             }),
             render: render_number(),
             status: 200,

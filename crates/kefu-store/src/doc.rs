@@ -168,3 +168,35 @@ pub fn mutation_event(
     let who = Some(actor.id).filter(|a| *a != crate::SYSTEM);
     kefu_domain::audit::AuditEvent::seal(m.ticket.id, seq + 1, now, who, &actor.username, &m.action, data, b, a, prev)
 }
+
+/// Who may accept a pending transfer, as one indexed column: `u:<user>`,
+/// `t:<team>` or `d:<department>`; the "awaiting my acceptance" queue asks
+/// for the caller's three keys.
+pub fn transfer_key(t: &Ticket) -> Option<String> {
+    t.transfer_to
+        .map(|u| format!("u:{u}"))
+        .or_else(|| t.transfer_team.map(|x| format!("t:{x}")))
+        .or_else(|| t.transfer_department.map(|x| format!("d:{x}")))
+}
+
+/// The keys a staff member accepts transfers under.
+pub fn transfer_keys_of(
+    user: kefu_domain::UserId,
+    team: Option<kefu_domain::TeamId>,
+    department: Option<kefu_domain::DepartmentId>,
+) -> Vec<String> {
+    let mut keys = vec![format!("u:{user}")];
+    keys.extend(team.map(|x| format!("t:{x}")));
+    keys.extend(department.map(|x| format!("d:{x}")));
+    keys
+}
+
+/// A transfer receiver as the (to_user, to_team, to_department) columns.
+pub fn receiver_columns(to: &kefu_domain::action::Receiver<i64>) -> (Option<i64>, Option<i64>, Option<i64>) {
+    use kefu_domain::action::Receiver;
+    match to {
+        Receiver::User(u) => (Some(*u), None, None),
+        Receiver::Team(t) => (None, Some(*t), None),
+        Receiver::Department(d) => (None, None, Some(*d)),
+    }
+}

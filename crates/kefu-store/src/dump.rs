@@ -29,8 +29,22 @@ pub struct TableSpec {
 
 use Kind::*;
 
-/// Tables in an order that respects foreign keys.
+/// Tables in an order that respects foreign keys (users and teams refer to
+/// each other: teams come first with their leads, which the import sets
+/// after the users; see `deferred`).
 pub const TABLES: &[TableSpec] = &[
+    TableSpec {
+        name: "departments",
+        columns: &[("id", Int), ("code", Text), ("name", Text), ("created_at", Time)],
+        order_by: "id",
+        identity: Some("id"),
+    },
+    TableSpec {
+        name: "teams",
+        columns: &[("id", Int), ("department_id", Int), ("code", Text), ("name", Text), ("created_at", Time)],
+        order_by: "id",
+        identity: Some("id"),
+    },
     TableSpec {
         name: "users",
         columns: &[
@@ -43,6 +57,12 @@ pub const TABLES: &[TableSpec] = &[
             ("created_at", Time),
             ("failed_logins", Int),
             ("locked_until", Time),
+            ("team_id", Int),
+            ("tier", Int),
+            ("skills", Json),
+            ("capacity", Int),
+            ("on_duty", Bool),
+            ("last_assigned_at", Time),
         ],
         order_by: "id",
         identity: Some("id"),
@@ -87,6 +107,11 @@ pub const TABLES: &[TableSpec] = &[
             ("updated_at", Time),
             ("next_due_at", Time),
             ("next_alert_at", Time),
+            ("is_open", Int),
+            ("team_id", Int),
+            ("tier", Int),
+            ("transfer_key", Text),
+            ("next_warn_at", Time),
             ("doc", Json),
         ],
         order_by: "id",
@@ -117,6 +142,9 @@ pub const TABLES: &[TableSpec] = &[
             ("ticket_id", Int),
             ("from_user", Int),
             ("to_user", Int),
+            ("to_team", Int),
+            ("to_department", Int),
+            ("decided_by", Int),
             ("reason", Text),
             ("mode", Text),
             ("state", Text),
@@ -136,7 +164,29 @@ pub const TABLES: &[TableSpec] = &[
             ("author", Int),
             ("body", Text),
             ("internal", Bool),
+            ("mentions", Json),
             ("created_at", Time),
+        ],
+        order_by: "id",
+        identity: Some("id"),
+    },
+    TableSpec {
+        name: "team_leads",
+        columns: &[("team_id", Int), ("user_id", Int)],
+        order_by: "team_id",
+        identity: None,
+    },
+    TableSpec {
+        name: "notices",
+        columns: &[
+            ("id", Int),
+            ("user_id", Int),
+            ("ticket_id", Int),
+            ("kind", Text),
+            ("message", Text),
+            ("message_zh", Text),
+            ("created_at", Time),
+            ("read_at", Time),
         ],
         order_by: "id",
         identity: Some("id"),

@@ -61,6 +61,29 @@ pub fn clauses<D: Dialect>(f: &TicketFilter) -> Vec<(String, Vec<FilterValue>)> 
     if let Some(v) = f.due_before {
         add("t.next_due_at < ?", Time(v));
     }
+    if let Some(v) = f.team {
+        add("t.team_id = ?", Int(v.0));
+    }
+    if let Some(v) = f.tier {
+        add("t.tier = ?", Int(i64::from(v)));
+    }
+    // Literal, not bound: the planner matches it to the partial indexes
+    // (`WHERE is_open = 1`) that keep the queues fast.
+    match f.open {
+        Some(true) => out.push(("t.is_open = 1".into(), Vec::new())),
+        Some(false) => out.push(("t.is_open = 0".into(), Vec::new())),
+        None => {}
+    }
+    if f.unassigned {
+        out.push(("t.assignee IS NULL AND t.is_open = 1".into(), Vec::new()));
+    }
+    if !f.awaiting.is_empty() {
+        let marks = vec!["?"; f.awaiting.len()].join(", ");
+        out.push((format!("t.transfer_key IN ({marks})"), f.awaiting.iter().map(|k| Text(k.clone())).collect()));
+    }
+    if let Some(v) = f.warning_at {
+        out.push(("t.next_warn_at <= ? AND t.next_due_at > ?".into(), vec![Time(v), Time(v)]));
+    }
     if let Some(q) = &f.q {
         // Substring search until the full-text index arrives.
         let sql = format!("({} OR {})", D::doc_field_contains("title"), D::doc_field_contains("description"));

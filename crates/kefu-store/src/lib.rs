@@ -15,8 +15,9 @@ mod types;
 pub use types::*;
 
 use kefu_domain::audit::AuditEvent;
+use kefu_domain::org::{Department, StaffProfile, Team};
 use kefu_domain::ticket::{Comment, Customer, Ticket, Transfer};
-use kefu_domain::{CustomerId, TicketId, UserId};
+use kefu_domain::{CustomerId, TeamId, TicketId, UserId};
 use std::future::Future;
 
 /// Errors callers match on. Refusals from a decision closure come back as
@@ -163,6 +164,50 @@ pub trait Store: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = StoreResult<Vec<TicketId>>> + Send;
     /// The breaches recorded on a ticket.
     fn breaches(&self, ticket: TicketId) -> impl Future<Output = StoreResult<Vec<Breach>>> + Send;
+
+    // --- organisation and dispatch (R-16, R-17) ---
+    /// `Conflict { departments_code_key }` if the code is taken.
+    fn create_department(
+        &self,
+        code: String,
+        name: String,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> impl Future<Output = StoreResult<Department>> + Send;
+    fn departments(&self) -> impl Future<Output = StoreResult<Vec<Department>>> + Send;
+    /// `Conflict { teams_code_key }` if the code is taken.
+    fn create_team(
+        &self,
+        team: NewTeam,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> impl Future<Output = StoreResult<Team>> + Send;
+    /// Renames a team and/or sets or clears its lead.
+    fn update_team(
+        &self,
+        id: TeamId,
+        name: Option<String>,
+        lead: Option<Option<UserId>>,
+    ) -> impl Future<Output = StoreResult<Team>> + Send;
+    fn teams(&self) -> impl Future<Output = StoreResult<Vec<Team>>> + Send;
+    fn set_profile(&self, id: UserId, profile: StaffProfile) -> impl Future<Output = StoreResult<User>> + Send;
+    /// Open tickets held by each of these staff (those holding none are left out).
+    fn staff_loads(&self, ids: Vec<UserId>) -> impl Future<Output = StoreResult<Vec<(UserId, u32)>>> + Send;
+
+    // --- staff notices ---
+    /// A staff member's notices, newest first.
+    fn notices(
+        &self,
+        user: UserId,
+        unread_only: bool,
+        page: u32,
+        per_page: u32,
+    ) -> impl Future<Output = StoreResult<Page<Notice>>> + Send;
+    /// Marks a notice (or, with None, all of them) read; returns how many changed.
+    fn read_notices(
+        &self,
+        user: UserId,
+        id: Option<i64>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
 }
 
 /// A table row in the neutral export form.

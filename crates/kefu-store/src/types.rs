@@ -3,8 +3,9 @@
 use chrono::{DateTime, Utc};
 use kefu_domain::action::TransferChange;
 use kefu_domain::flow::Actor;
+use kefu_domain::org::StaffProfile;
 use kefu_domain::ticket::{NewTicket, Ticket};
-use kefu_domain::{Channel, DomainError, Priority, Role, TicketId, TicketType, UserId};
+use kefu_domain::{Channel, DepartmentId, DomainError, Priority, Role, TeamId, TicketId, TicketType, UserId};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -23,6 +24,10 @@ pub struct User {
     pub failed_logins: i64,
     #[serde(skip)]
     pub locked_until: Option<DateTime<Utc>>,
+    /// Team, tier, skills, capacity, on duty.
+    pub profile: StaffProfile,
+    /// When a ticket was last given to them (fair tie-breaking in dispatch).
+    pub last_assigned_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone)]
@@ -74,6 +79,69 @@ pub struct Mutation {
     pub comment: Option<NewComment>,
     /// Breaches the SLA watcher records with this change.
     pub breaches: Vec<Breach>,
+    /// Staff notices caused by the change, written with it.
+    pub notices: Vec<NewNotice>,
+    /// For automatic dispatch: refuse the write (`CapacityFull`) if the new
+    /// assignee would then hold more open tickets than this.
+    pub capacity: Option<CapacityCheck>,
+}
+
+impl Mutation {
+    /// A change with nothing recorded beside its audit event.
+    pub fn new(ticket: Ticket, action: impl Into<String>, data: Value) -> Mutation {
+        Mutation {
+            ticket,
+            action: action.into(),
+            data,
+            transfer: None,
+            comment: None,
+            breaches: Vec::new(),
+            notices: Vec::new(),
+            capacity: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CapacityCheck {
+    pub user: UserId,
+    pub username: String,
+    pub max: u32,
+}
+
+/// A notice to a staff member (站内通知): transfers, results, mentions,
+/// escalations, deadline warnings and breaches.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewNotice {
+    pub user: UserId,
+    pub kind: String,
+    pub message: String,
+    pub message_zh: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Notice {
+    pub id: i64,
+    pub user: UserId,
+    pub ticket_id: Option<TicketId>,
+    pub ticket_number: Option<String>,
+    /// `dispatch`, `transfer`, `transfer_accepted`, `transfer_rejected`,
+    /// `resolved`, `escalation`, `supervised`, `mention`, `sla_warning`,
+    /// `sla_breach`, `queued`.
+    pub kind: String,
+    pub message: String,
+    pub message_zh: String,
+    pub created_at: DateTime<Utc>,
+    pub read_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewTeam {
+    pub department: DepartmentId,
+    pub code: String,
+    pub name: String,
+    pub lead: Option<UserId>,
 }
 
 /// A breached deadline, kept for the KPIs.
@@ -88,6 +156,7 @@ pub struct Breach {
 pub struct NewComment {
     pub body: String,
     pub internal: bool,
+    pub mentions: Vec<UserId>,
 }
 
 pub type Decide = Box<dyn FnOnce(&Ticket) -> Result<Mutation, DomainError> + Send>;
@@ -143,6 +212,16 @@ pub struct TicketFilter {
     pub due_before: Option<DateTime<Utc>>,
     /// Substring of title or description.
     pub q: Option<String>,
+    pub team: Option<TeamId>,
+    pub tier: Option<u8>,
+    /// Open (weighing on a handler) or not.
+    pub open: Option<bool>,
+    /// Open tickets nobody holds.
+    pub unassigned: bool,
+    /// Transfers awaiting acceptance by any of these receivers (`transfer_key`).
+    pub awaiting: Vec<String>,
+    /// Some deadline in warning at this instant and none breached.
+    pub warning_at: Option<DateTime<Utc>>,
     pub page: u32,
     pub per_page: u32,
 }

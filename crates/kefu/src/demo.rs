@@ -46,6 +46,7 @@ pub async fn seed<S: Store>(kefu: &Kefu<S>) -> Result<()> {
         println!("  {username:<12} {pw}   {} {name}", role.label_zh());
     }
     if kefu.store.ticket_count().await? == 0 {
+        seed_org(kefu).await?;
         let n = seed_tickets(kefu).await?;
         println!("created {n} demo tickets / 已生成 {n} 张演示工单");
     }
@@ -55,22 +56,15 @@ pub async fn seed<S: Store>(kefu: &Kefu<S>) -> Result<()> {
 async fn actor<S: Store>(kefu: &Kefu<S>, username: &str) -> Result<Actor> {
     let u =
         kefu.store.user_by_username(username).await?.ok_or_else(|| anyhow::anyhow!("demo user {username} missing"))?;
-    Ok(Actor { id: u.id, username: u.username, role: u.role })
+    Ok(Actor::new(u.id, u.username, u.role))
 }
 
-/// Who handles a ticket of this type.
-fn handler(ticket_type: &str) -> &'static str {
-    match ticket_type {
-        "complaint" => "specialist1",
-        "fault" | "service_request" => "engineer1",
-        "business" => "engineer2",
-        _ => "agent2",
-    }
-}
+/// Stands for whoever automatic dispatch gave the ticket to.
+const HANDLER: &str = "@handler";
 
 /// The steps that take a ticket of a type to archived: (who, action body).
 fn steps(ticket_type: &str) -> Vec<(&'static str, Value)> {
-    let h = handler(ticket_type);
+    let h = HANDLER;
     let close = vec![
         ("agent1", json!({"action": "notify_result", "method": "sms"})),
         ("agent1", json!({"action": "confirm"})),
@@ -91,16 +85,35 @@ fn steps(ticket_type: &str) -> Vec<(&'static str, Value)> {
                 ("supervisor1", json!({"action": "archive"})),
             ];
         }
-        "business" => vec![
-            ("agent1", json!({"action": "dispatch", "assignee": h})),
-            ("supervisor1", json!({"action": "approve", "comment": "资料齐全，同意办理"})),
-        ],
-        _ => vec![("agent1", json!({"action": "dispatch", "assignee": h}))],
+        "business" => vec![("supervisor1", json!({"action": "approve", "comment": "资料齐全，同意办理"}))],
+        _ => vec![],
     };
     v.push((h, json!({"action": "start"})));
     v.push((h, json!({"action": "resolve", "result": "已核实并处理完毕，已电话告知客户处理结果"})));
     v.extend(close);
     v
+}
+
+/// Departments, teams with leads, and the staff in them.
+async fn seed_org<S: Store>(kefu: &Kefu<S>) -> Result<()> {
+    let e = |e: kefu_server::error::ApiError| anyhow::anyhow!(e.to_string());
+    for (code, name) in [("service", "客服部"), ("technical", "技术部"), ("complaints", "投诉处理中心")] {
+        kefu.create_department(Some(code), Some(name)).await.map_err(e)?;
+    }
+    let teams = [
+        ("service", "hotline", "热线一组", "supervisor1", &["agent1", "agent2", "supervisor1"][..]),
+        ("technical", "network", "网络维护组", "engineer1", &["engineer1", "engineer2"][..]),
+        ("complaints", "complaint", "投诉处理组", "specialist1", &["specialist1"][..]),
+    ];
+    for (dept, code, name, lead, members) in teams {
+        kefu.create_team(Some(dept), Some(code), Some(name), Some(lead)).await.map_err(e)?;
+        for m in members {
+            let mut p = serde_json::Map::new();
+            p.insert("team".into(), json!(code));
+            kefu.set_profile(m, &p).await.map_err(e)?;
+        }
+    }
+    Ok(())
 }
 
 async fn seed_tickets<S: Store>(kefu: &Kefu<S>) -> Result<usize> {
@@ -132,9 +145,12 @@ async fn seed_tickets<S: Store>(kefu: &Kefu<S>) -> Result<usize> {
         // Older tickets have gone further; a few stay where they are.
         let age_share = (i as f64 / DEMO_TICKETS as f64).min(0.999);
         let depth = ((1.0 - age_share) * (plan.len() + 2) as f64) as usize + rng.below(3);
+        // Dispatched at registration; a ticket nobody could take waits in its queue.
+        let org = demo.org().await.map_err(|e| anyhow::anyhow!(e.to_string()))?;
+        let Some(handler) = ticket.assignee.map(|u| org.username(u)) else { continue };
         for (who, body) in plan.into_iter().take(depth) {
             clock.advance(Duration::minutes(5 + rng.below(90) as i64));
-            let a = actor(kefu, who).await?;
+            let a = actor(kefu, if who == HANDLER { &handler } else { who }).await?;
             let map = body.as_object().cloned().unwrap_or_default();
             demo.act(&a, &ticket.id.to_string(), &map, None)
                 .await

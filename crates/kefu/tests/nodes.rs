@@ -87,9 +87,10 @@ async fn two_nodes_share_one_database_safely() {
         let seqs: Vec<i64> = events.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
         assert_eq!(
             seqs,
-            (1..=11).collect::<Vec<_>>(),
-            "ticket {id}: one registration and ten comments, none lost or doubled"
+            (1..=12).collect::<Vec<_>>(),
+            "ticket {id}: registration, dispatch (or queue) and ten comments, none lost or doubled"
         );
+        assert!(matches!(events[1]["action"].as_str(), Some("dispatch" | "queue")), "{}", events[1]);
     }
 
     // The same idempotency key sent to both nodes at once creates one ticket.
@@ -122,7 +123,12 @@ async fn two_nodes_share_one_database_safely() {
 
     let verify = target.kefu().args(["audit", "verify"]).output().await.unwrap();
     assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stderr));
-    assert!(String::from_utf8_lossy(&verify.stdout).contains("401 tickets, 601 events"));
+    // Each ticket: registration, automatic dispatch or queueing; 200 comments.
+    assert!(
+        String::from_utf8_lossy(&verify.stdout).contains("401 tickets, 1002 events"),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
 }
 
 /// Awaits futures concurrently without an extra crate.

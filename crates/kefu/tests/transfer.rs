@@ -46,7 +46,7 @@ async fn sqlite_to_postgres_and_back_is_lossless() {
     run(&sqlite, &["export", "--out", first.to_str().unwrap(), "--reason", "迁移测试"]).await;
     let postgres = Target::Postgres(kefu_store_postgres::testing::TestSchema::create().await);
     assert!(run(&postgres, &["import", "--in", first.to_str().unwrap()]).await.contains("imported"));
-    assert!(run(&postgres, &["audit", "verify"]).await.contains("5 tickets, 5 events"));
+    assert!(run(&postgres, &["audit", "verify"]).await.contains("5 tickets, 10 events"));
     run(&postgres, &["export", "--out", second.to_str().unwrap(), "--reason", "回迁测试"]).await;
     assert_eq!(rows(&first), rows(&second), "SQLite → PostgreSQL changes nothing");
 

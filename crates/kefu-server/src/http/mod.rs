@@ -3,6 +3,7 @@
 mod auth;
 mod calendar;
 mod meta;
+mod org;
 mod privacy;
 mod staff;
 mod tickets;
@@ -28,7 +29,8 @@ use utoipa::OpenApi;
         auth::login, auth::logout, auth::me,
         tickets::create, tickets::list, tickets::get_one, tickets::act, tickets::add_comment, tickets::comments,
         tickets::events, tickets::transfers,
-        staff::users, staff::customer,
+        org::users, org::set_profile, org::set_duty, org::departments, org::create_department, org::teams,
+        org::create_team, org::update_team, org::notices, org::read_notices, staff::customer,
         meta::flows, meta::policy, meta::healthz, meta::metrics,
         privacy::reveal_ticket, privacy::reveal_customer, privacy::access_log, privacy::export_customer,
         privacy::erase_customer, calendar::add, calendar::day,
@@ -37,6 +39,8 @@ use utoipa::OpenApi;
         crate::error::ErrorBody, crate::view::TicketView, crate::service::LoginResponse,
         kefu_domain::intake::IntakeRequest, tickets::ActionBody, tickets::CommentBody, tickets::TicketPage,
         kefu_domain::audit::AuditEvent, kefu_domain::ticket::Transfer, kefu_domain::ticket::Comment,
+        crate::org::StaffView, kefu_domain::org::Department, kefu_domain::org::Team, kefu_domain::org::Skills,
+        kefu_store::Notice,
     )),
     modifiers(&BearerAuth),
 )]
@@ -99,6 +103,7 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .merge(auth::router())
         .merge(tickets::router())
         .merge(staff::router())
+        .merge(org::router())
         .merge(meta::router())
         .merge(privacy::router())
         .merge(calendar::router())

@@ -1,8 +1,7 @@
-//! Staff list (for dispatch pickers) and customer lookup by phone.
+//! Customer lookup by phone.
 
 use crate::AppState;
 use crate::auth::CurrentUser;
-use crate::directory::UserSummary;
 use crate::error::ApiError;
 use crate::view::{CustomerView, customer_view};
 use axum::extract::{Query, State};
@@ -13,17 +12,7 @@ use kefu_store::Store;
 use serde::Deserialize;
 
 pub fn router<S: Store>() -> Router<AppState<S>> {
-    Router::new().route("/api/v1/users", get(users::<S>)).route("/api/v1/customers", get(customer::<S>))
-}
-
-/// Active staff members.
-#[utoipa::path(get, path = "/api/v1/users", tag = "staff", security(("bearer" = [])), responses((status = 200, body = Vec<UserSummary>)))]
-pub async fn users<S: Store>(
-    State(app): State<AppState<S>>,
-    _user: CurrentUser,
-) -> Result<Json<Vec<UserSummary>>, ApiError> {
-    let all = app.kefu.store.list_users().await?;
-    Ok(Json(all.iter().filter(|u| u.active).map(UserSummary::from).collect()))
+    Router::new().route("/api/v1/customers", get(customer::<S>))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

@@ -15,6 +15,7 @@ use kefu_domain::audit::AuditEvent;
 use kefu_domain::intake::{IntakeRequest, parse_time};
 use kefu_domain::ticket::{Comment, Transfer};
 use kefu_domain::{Channel, FieldError, Priority, TicketType};
+use kefu_store::doc::transfer_keys_of;
 use kefu_store::{Store, TicketFilter, Written};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -77,9 +78,30 @@ const FILTERS: &[&str] = &[
     "overdue",
     "due_before",
     "q",
+    "queue",
+    "team",
+    "tier",
+    "open",
+    "unassigned",
+    "warning",
     "page",
     "per_page",
 ];
+
+/// The work queues: each a preset of the list filters for the caller.
+pub const QUEUES: &[&str] = &["mine", "team", "unassigned", "awaiting_acceptance", "overdue", "warning"];
+
+fn flag(v: &str, field: &str) -> Result<bool, FieldError> {
+    match v {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(FieldError::new(
+            field,
+            format!("{field} must be true or false"),
+            format!("{field} 必须是 true 或 false"),
+        )),
+    }
+}
 
 fn whole(v: &str, field: &str, min: u32, max: u32) -> Result<u32, FieldError> {
     v.parse::<u32>().ok().filter(|n| (min..=max).contains(n)).ok_or_else(|| {
@@ -98,7 +120,11 @@ fn whole(v: &str, field: &str, min: u32, max: u32) -> Result<u32, FieldError> {
         ("channel" = Option<String>, Query), ("assignee" = Option<String>, Query, description = "username, id or 'me'"),
         ("first_owner" = Option<String>, Query), ("customer_phone" = Option<String>, Query), ("number" = Option<String>, Query),
         ("created_from" = Option<String>, Query), ("created_to" = Option<String>, Query), ("overdue" = Option<bool>, Query),
-        ("due_before" = Option<String>, Query), ("q" = Option<String>, Query), ("page" = Option<u32>, Query), ("per_page" = Option<u32>, Query),
+        ("due_before" = Option<String>, Query), ("q" = Option<String>, Query),
+        ("queue" = Option<String>, Query, description = "mine (open tickets I hold), team (my team's open tickets), unassigned (open, nobody holds them), awaiting_acceptance (transfers to me, my team or department), overdue, warning"),
+        ("team" = Option<String>, Query, description = "team code or id"), ("tier" = Option<u8>, Query),
+        ("open" = Option<bool>, Query), ("unassigned" = Option<bool>, Query), ("warning" = Option<bool>, Query),
+        ("page" = Option<u32>, Query), ("per_page" = Option<u32>, Query),
     ),
     responses((status = 200, body = TicketPage), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn list<S: Store>(
@@ -148,6 +174,22 @@ async fn parse_filter<S: Store>(
                 }
             },
             "due_before" => f.due_before = Some(parse_time(v, "due_before")?),
+            "queue" => queue(app, user, v, &mut f).await?,
+            "team" => {
+                let org = app.kefu.org().await?;
+                let team = if v == "mine" { user.actor.org.team } else { org.team_by_key(v).map(|t| t.id) };
+                f.team = Some(team.ok_or_else(|| {
+                    FieldError::new("team", format!("unknown team '{v}'"), format!("班组“{v}”不存在"))
+                })?);
+            }
+            "tier" => f.tier = Some(whole(v, "tier", 1, 3)? as u8),
+            "open" => f.open = Some(flag(v, "open")?),
+            "unassigned" => f.unassigned = flag(v, "unassigned")?,
+            "warning" => {
+                if flag(v, "warning")? {
+                    f.warning_at = Some(app.kefu.now());
+                }
+            }
             "q" => f.q = Some(kefu_domain::validate::required_text(Some(v), "q", 100)?),
             "page" => f.page = whole(v, "page", 1, 1_000_000)?,
             "per_page" => f.per_page = whole(v, "per_page", 1, 500)?,
@@ -162,6 +204,39 @@ async fn parse_filter<S: Store>(
         }
     }
     Ok(f)
+}
+
+/// Sets the filters of a work queue for the caller.
+async fn queue<S: Store>(app: &AppState<S>, user: &CurrentUser, v: &str, f: &mut TicketFilter) -> Result<(), ApiError> {
+    let me = &user.actor;
+    match v {
+        "mine" => {
+            f.assignee = Some(me.id);
+            f.open = Some(true);
+        }
+        "team" => {
+            let team = me
+                .org
+                .team
+                .or_else(|| me.org.leads.first().copied())
+                .ok_or_else(|| FieldError::new("queue", "you belong to no team", "您尚未加入任何班组"))?;
+            f.team = Some(team);
+            f.open = Some(true);
+        }
+        "unassigned" => f.unassigned = true,
+        "awaiting_acceptance" => f.awaiting = transfer_keys_of(me.id, me.org.team, me.org.department),
+        "overdue" => f.overdue_at = Some(app.kefu.now()),
+        "warning" => f.warning_at = Some(app.kefu.now()),
+        _ => {
+            return Err(FieldError::new(
+                "queue",
+                format!("queue must be one of: {}", QUEUES.join(", ")),
+                format!("queue 必须是以下之一：{}", QUEUES.join("、")),
+            )
+            .into());
+        }
+    }
+    Ok(())
 }
 
 /// One ticket, by id or number.

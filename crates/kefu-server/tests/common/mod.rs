@@ -36,15 +36,18 @@ pub enum Backend {
     Postgres,
 }
 
-/// Runs each named `async fn(TestApp)` once per store backend.
+/// Runs each named `async fn(TestApp)` once per store backend, under the
+/// shipped policy, or under the policy an expression builds:
+/// `both_stores!(policy = manual_dispatch(); a, b)`.
 #[macro_export]
 macro_rules! both_stores {
-    ($($name:ident),+ $(,)?) => {
+    (policy = $policy:expr; $($name:ident),+ $(,)?) => {
         mod sqlite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    super::$name(super::common::spawn_app(super::common::Backend::Sqlite).await).await;
+                    use super::common::*;
+                    super::$name(spawn_app_with(Backend::Sqlite, $policy).await).await;
                 }
             )+
         }
@@ -52,11 +55,24 @@ macro_rules! both_stores {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    super::$name(super::common::spawn_app(super::common::Backend::Postgres).await).await;
+                    use super::common::*;
+                    super::$name(spawn_app_with(Backend::Postgres, $policy).await).await;
                 }
             )+
         }
     };
+    ($($name:ident),+ $(,)?) => {
+        both_stores!(policy = kefu_domain::policy::Policy::defaults(); $($name),+);
+    };
+}
+
+/// The shipped policy with dispatch left to people: tickets stay
+/// `accepted` at registration until someone dispatches them. The lifecycle
+/// tests walk the flows step by step this way.
+pub fn manual_dispatch() -> Policy {
+    let mut p = Policy::defaults();
+    p.dispatch.on_create = false;
+    p
 }
 
 pub const USERS: &[(&str, Role)] = &[
@@ -70,24 +86,28 @@ pub const USERS: &[(&str, Role)] = &[
 ];
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, Policy::defaults()).await
+}
+
+pub async fn spawn_app_with(backend: Backend, policy: Policy) -> TestApp {
     match backend {
         Backend::Sqlite => {
             let dir = tempfile::tempdir().unwrap();
             let store = SqliteStore::open(dir.path().join("kefu.db"), kefu_store::crypto::test_cipher()).unwrap();
-            spawn_with(store, Box::new(dir)).await
+            spawn_with(store, Box::new(dir), policy).await
         }
         Backend::Postgres => {
             let schema = TestSchema::create().await;
             let store = PgStore::connect(&schema.url, kefu_store::crypto::test_cipher()).await.unwrap();
-            spawn_with(store, Box::new(schema)).await
+            spawn_with(store, Box::new(schema), policy).await
         }
     }
 }
 
-async fn spawn_with<S: Store>(store: S, guard: Box<dyn std::any::Any + Send + Sync>) -> TestApp {
+async fn spawn_with<S: Store>(store: S, guard: Box<dyn std::any::Any + Send + Sync>, policy: Policy) -> TestApp {
     let clock = Arc::new(FixedClock::new("2026-11-22T02:00:00Z".parse().unwrap()));
     let settings = Settings { password_cost: PasswordCost { memory_kib: 1024, iterations: 1 }, ..Settings::default() };
-    let kefu = Kefu::new(store, FlowSet::defaults(), Policy::defaults(), clock.clone(), settings).await.unwrap();
+    let kefu = Kefu::new(store, FlowSet::defaults(), policy, clock.clone(), settings).await.unwrap();
     for (name, role) in USERS {
         kefu.add_user(name, *role, None, PASSWORD).await.unwrap();
     }

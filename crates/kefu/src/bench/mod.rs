@@ -230,7 +230,7 @@ async fn store_load(path: &std::path::Path, count: usize, concurrency: usize) ->
             now: chrono::DateTime::UNIX_EPOCH,
         })
         .await?;
-    let actor = Actor { id: user.id, username: user.username, role: Role::Agent };
+    let actor = Actor::new(user.id, user.username, Role::Agent);
     let policy = kefu_domain::policy::Policy::defaults();
     let mut rng = Rng::new(42);
     let tickets: Vec<_> = (0..count)

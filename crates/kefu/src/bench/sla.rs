@@ -83,7 +83,7 @@ pub async fn run(open: usize, due: usize) -> Result<()> {
     let kefu = service(&dir.path().join("full.db"), clock.clone()).await?;
     let u =
         kefu.add_user("bench", Role::Agent, None, "Bench-pass-1").await.map_err(|e| anyhow::anyhow!(e.to_string()))?;
-    let actor = Actor { id: u.id, username: u.username, role: Role::Agent };
+    let actor = Actor::new(u.id, u.username, Role::Agent);
     // The due ones are registered an hour earlier: their 30-minute response deadlines have passed.
     fill(&kefu, &actor, due, 7).await?;
     // Numbers have six digits per Shanghai day, so the open tickets are

@@ -1,0 +1,330 @@
+//! The organisation as the service uses it: a snapshot of staff (with
+//! their profiles), teams and departments, cached for a few seconds so that
+//! dispatch, guards and notices cost no query. Changes made on this node
+//! drop the cache at once; other nodes see them within `ORG_TTL`. Loads
+//! are never cached: dispatch reads them fresh and the store re-checks
+//! capacity when it writes.
+
+use crate::error::ApiError;
+use crate::service::Kefu;
+use kefu_domain::action::StaffRef;
+use kefu_domain::dispatch::{Candidate, Plan};
+use kefu_domain::org::{Department, Membership, Skills, StaffProfile, Team, parse_code, parse_tier, parse_words};
+use kefu_domain::ticket::Ticket;
+use kefu_domain::validate::required_text;
+use kefu_domain::{DepartmentId, FieldError, Role, TeamId, TicketType, UserId};
+use kefu_store::{NewTeam, Store, User};
+use serde_json::{Map, Value};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const ORG_TTL: Duration = Duration::from_secs(5);
+
+pub struct OrgSnapshot {
+    pub users: Vec<User>,
+    pub teams: Vec<Team>,
+    pub departments: Vec<Department>,
+    taken: Instant,
+}
+
+#[derive(Default)]
+pub struct OrgCache(Mutex<Option<Arc<OrgSnapshot>>>);
+
+impl OrgSnapshot {
+    pub fn user(&self, id: UserId) -> Option<&User> {
+        self.users.iter().find(|u| u.id == id)
+    }
+
+    pub fn team(&self, id: TeamId) -> Option<&Team> {
+        self.teams.iter().find(|t| t.id == id)
+    }
+
+    /// A team by code or numeric id.
+    pub fn team_by_key(&self, key: &str) -> Option<&Team> {
+        self.teams.iter().find(|t| t.code == key || key.parse() == Ok(t.id.0))
+    }
+
+    pub fn department_by_key(&self, key: &str) -> Option<&Department> {
+        self.departments.iter().find(|d| d.code == key || key.parse() == Ok(d.id.0))
+    }
+
+    pub fn membership(&self, u: &User) -> Membership {
+        let team = u.profile.team;
+        Membership {
+            team,
+            department: team.and_then(|t| self.team(t)).map(|t| t.department),
+            leads: self.teams.iter().filter(|t| t.lead == Some(u.id)).map(|t| t.id).collect(),
+            tier: u.profile.tier_for(u.role),
+        }
+    }
+
+    pub fn staff_ref(&self, u: &User) -> StaffRef {
+        StaffRef { id: u.id, username: u.username.clone(), role: u.role, active: u.active, org: self.membership(u) }
+    }
+
+    /// The lead of a team, if it has one and they are active.
+    pub fn lead_of(&self, team: Option<TeamId>) -> Option<UserId> {
+        team.and_then(|t| self.team(t)).and_then(|t| t.lead).filter(|l| self.user(*l).is_some_and(|u| u.active))
+    }
+
+    /// Active members of a team, or of every team of a department.
+    pub fn members(&self, team: Option<TeamId>, department: Option<DepartmentId>) -> Vec<UserId> {
+        self.users
+            .iter()
+            .filter(|u| u.active)
+            .filter(|u| {
+                team.is_some_and(|t| u.profile.team == Some(t))
+                    || department.is_some_and(|d| self.membership(u).department == Some(d))
+            })
+            .map(|u| u.id)
+            .collect()
+    }
+
+    pub fn with_role(&self, role: Role) -> Vec<UserId> {
+        self.users.iter().filter(|u| u.active && u.role == role).map(|u| u.id).collect()
+    }
+
+    /// Who hears of a team's trouble: its lead, else the supervisors.
+    pub fn lead_or_supervisors(&self, team: Option<TeamId>) -> Vec<UserId> {
+        self.lead_of(team).map_or_else(|| self.with_role(Role::Supervisor), |l| vec![l])
+    }
+
+    pub fn username(&self, id: UserId) -> String {
+        self.user(id).map_or_else(|| format!("#{id}"), |u| u.username.clone())
+    }
+}
+
+impl<S: Store> Kefu<S> {
+    /// The organisation snapshot, at most `ORG_TTL` old.
+    pub async fn org(&self) -> Result<Arc<OrgSnapshot>, ApiError> {
+        if let Some(s) = self.core.org.0.lock().unwrap_or_else(|e| e.into_inner()).as_ref()
+            && s.taken.elapsed() < ORG_TTL
+        {
+            return Ok(s.clone());
+        }
+        let users = self.store.list_users().await?;
+        for u in &users {
+            self.core.directory.remember(u);
+        }
+        let snap = Arc::new(OrgSnapshot {
+            users,
+            teams: self.store.teams().await?,
+            departments: self.store.departments().await?,
+            taken: Instant::now(),
+        });
+        *self.core.org.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(snap.clone());
+        Ok(snap)
+    }
+
+    /// Drops the snapshot and the cached sessions (whose actors carry
+    /// team membership) after a change to the organisation.
+    pub fn forget_org(&self) {
+        *self.core.org.0.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        self.core.sessions.clear();
+    }
+
+    /// Dispatch candidates with their loads read now.
+    pub async fn plan(&self, t: &Ticket, tier: Option<u8>) -> Result<(Plan, Arc<OrgSnapshot>), ApiError> {
+        let org = self.org().await?;
+        let default_capacity = self.core.policy.dispatch.default_capacity;
+        let handlers: Vec<&User> = org.users.iter().filter(|u| u.active && u.profile.on_duty).collect();
+        let loads = self.store.staff_loads(handlers.iter().map(|u| u.id).collect()).await?;
+        let candidates: Vec<Candidate> = handlers
+            .iter()
+            .filter(|u| matches!(u.role, Role::Agent | Role::Engineer | Role::ComplaintSpecialist | Role::Supervisor))
+            .map(|u| Candidate {
+                id: u.id,
+                username: u.username.clone(),
+                tier: u.profile.tier_for(u.role),
+                team: u.profile.team,
+                skills: u.profile.skills.clone(),
+                capacity: u.profile.capacity.unwrap_or(default_capacity),
+                on_duty: u.profile.on_duty,
+                active: u.active,
+                load: loads.iter().find(|(id, _)| *id == u.id).map_or(0, |(_, n)| *n),
+                last_assigned_at: u.last_assigned_at,
+            })
+            .collect();
+        let plan = self.core.policy.dispatch.plan(t, tier, &candidates, &org.teams, &org.departments);
+        Ok((plan, org))
+    }
+
+    pub async fn create_department(&self, code: Option<&str>, name: Option<&str>) -> Result<Department, ApiError> {
+        let code = parse_code(code, "code")?;
+        let name = required_text(name, "name", 64)?;
+        let d = self.store.create_department(code, name, self.now()).await?;
+        self.forget_org();
+        Ok(d)
+    }
+
+    pub async fn create_team(
+        &self,
+        department: Option<&str>,
+        code: Option<&str>,
+        name: Option<&str>,
+        lead: Option<&str>,
+    ) -> Result<Team, ApiError> {
+        let code = parse_code(code, "code")?;
+        let name = required_text(name, "name", 64)?;
+        let org = self.org().await?;
+        let dept_key = required_text(department, "department", 64)?;
+        let department = org.department_by_key(&dept_key).ok_or_else(|| unknown("department", &dept_key))?.id;
+        let lead = match lead {
+            Some(l) => Some(self.find_staff(l, "lead").await?.id),
+            None => None,
+        };
+        let t = self.store.create_team(NewTeam { department, code, name, lead }, self.now()).await?;
+        self.forget_org();
+        Ok(t)
+    }
+
+    /// Renames a team and/or sets its lead (`lead: null` clears it).
+    pub async fn update_team(&self, key: &str, body: &Map<String, Value>) -> Result<Team, ApiError> {
+        let org = self.org().await?;
+        let team = org.team_by_key(key).ok_or(ApiError::NotFound { what: "team", what_zh: "班组" })?;
+        let name = match body.get("name") {
+            None => None,
+            Some(v) => Some(required_text(v.as_str(), "name", 64)?),
+        };
+        let lead = match body.get("lead") {
+            None => None,
+            Some(Value::Null) => Some(None),
+            Some(Value::String(s)) => Some(Some(self.find_staff(s, "lead").await?.id)),
+            Some(Value::Number(n)) => Some(Some(self.find_staff(&n.to_string(), "lead").await?.id)),
+            Some(_) => {
+                return Err(
+                    FieldError::new("lead", "lead must be a username or null", "lead 必须是用户名或 null").into()
+                );
+            }
+        };
+        let t = self.store.update_team(team.id, name, lead).await?;
+        self.forget_org();
+        Ok(t)
+    }
+
+    /// Changes a staff member's profile; fields absent keep their value,
+    /// `null` resets team, tier and capacity to none / the defaults.
+    pub async fn set_profile(&self, key: &str, body: &Map<String, Value>) -> Result<User, ApiError> {
+        let org = self.org().await?;
+        let id = self.find_staff(key, "user").await?.id;
+        let user = org.user(id).cloned().ok_or(ApiError::NotFound { what: "user", what_zh: "用户" })?;
+        let mut p = user.profile.clone();
+        if let Some(v) = body.get("team") {
+            p.team = match v {
+                Value::Null => None,
+                v => {
+                    let k = v.as_str().map_or_else(|| v.to_string(), str::to_string);
+                    Some(org.team_by_key(&k).ok_or_else(|| unknown("team", &k))?.id)
+                }
+            };
+        }
+        if let Some(v) = body.get("tier") {
+            p.tier = match v {
+                Value::Null => None,
+                v => Some(parse_tier(v.as_i64().ok_or_else(|| bad_int("tier"))?, "tier")?),
+            };
+        }
+        if let Some(v) = body.get("capacity") {
+            p.capacity = match v {
+                Value::Null => None,
+                v => Some(v.as_u64().filter(|n| (1..=1000).contains(n)).ok_or_else(|| {
+                    FieldError::new("capacity", "capacity must be 1 to 1000", "容量必须是 1 到 1000 之间的整数")
+                })? as u32),
+            };
+        }
+        if let Some(v) = body.get("on_duty") {
+            p.on_duty = v.as_bool().ok_or_else(|| {
+                FieldError::new("on_duty", "on_duty must be true or false", "on_duty 必须是 true 或 false")
+            })?;
+        }
+        if let Some(v) = body.get("skills") {
+            p.skills = parse_skills(v)?;
+        }
+        let u = self.store.set_profile(id, p).await?;
+        self.forget_org();
+        Ok(u)
+    }
+}
+
+fn unknown(field: &str, key: &str) -> ApiError {
+    FieldError::new(field, format!("unknown {field} '{key}'"), format!("{field}“{key}”不存在")).into()
+}
+
+fn bad_int(field: &str) -> FieldError {
+    FieldError::new(field, format!("{field} must be a whole number"), format!("{field} 必须是整数"))
+}
+
+fn words(v: Option<&Value>, field: &str) -> Result<Vec<String>, FieldError> {
+    let list = match v {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(a)) => a,
+        Some(_) => {
+            return Err(FieldError::new(field, format!("{field} must be a list"), format!("{field} 必须是列表")));
+        }
+    };
+    let strings: Option<Vec<String>> = list.iter().map(|x| x.as_str().map(str::to_string)).collect();
+    parse_words(strings.ok_or_else(|| FieldError::new(field, "entries must be text", "列表项必须是文本"))?, field)
+}
+
+/// `{"types": [...], "business_lines": [...], "regions": [...]}`.
+pub fn parse_skills(v: &Value) -> Result<Skills, FieldError> {
+    let obj =
+        v.as_object().ok_or_else(|| FieldError::new("skills", "skills must be an object", "skills 必须是对象"))?;
+    if let Some(k) = obj.keys().find(|k| !matches!(k.as_str(), "types" | "business_lines" | "regions")) {
+        return Err(FieldError::new(format!("skills.{k}"), "unknown skill kind", "未知的技能类别"));
+    }
+    let types = words(obj.get("types"), "skills.types")?
+        .iter()
+        .map(|t| TicketType::parse(t, "skills.types"))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Skills {
+        types,
+        business_lines: words(obj.get("business_lines"), "skills.business_lines")?,
+        regions: words(obj.get("regions"), "skills.regions")?,
+    })
+}
+
+/// A staff member as listed by `GET /api/v1/users`: who, where, what they
+/// handle and how much they hold.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct StaffView {
+    pub id: UserId,
+    pub username: String,
+    pub name: String,
+    pub role: Role,
+    pub role_zh: &'static str,
+    pub active: bool,
+    pub team: Option<TeamId>,
+    pub department: Option<DepartmentId>,
+    /// Teams this person leads.
+    pub leads: Vec<TeamId>,
+    pub tier: Option<u8>,
+    pub skills: Skills,
+    pub capacity: u32,
+    pub on_duty: bool,
+    /// Open tickets held now.
+    pub load: u32,
+}
+
+impl StaffView {
+    pub fn new(u: &User, org: &OrgSnapshot, default_capacity: u32, load: u32) -> StaffView {
+        let m = org.membership(u);
+        let StaffProfile { skills, capacity, on_duty, .. } = u.profile.clone();
+        StaffView {
+            id: u.id,
+            username: u.username.clone(),
+            name: u.display_name.clone(),
+            role: u.role,
+            role_zh: u.role.label_zh(),
+            active: u.active,
+            team: m.team,
+            department: m.department,
+            leads: m.leads,
+            tier: m.tier,
+            skills,
+            capacity: capacity.unwrap_or(default_capacity),
+            on_duty,
+            load,
+        }
+    }
+}
