@@ -639,7 +639,8 @@ fn escalate(
         _ => None,
     };
     let tier = to_tier.or_else(|| person.and_then(|s| s.org.tier)).unwrap_or(t.tier);
-    if tier <= t.tier && person.is_none() {
+    // Named by tier: only upwards. Named by person: to them, at their tier.
+    if tier <= t.tier && (to_tier.is_some() || person.is_none()) {
         return Err(FieldError::new(
             "to_tier",
             format!("the ticket is already at tier L{}; escalate to a higher tier", t.tier),

@@ -157,12 +157,13 @@ impl Guard {
         }
     }
 
-    fn describe(self) -> (&'static str, &'static str) {
+    /// Who the guard lets through, in English and Chinese.
+    fn who(self) -> (&'static str, &'static str) {
         match self {
-            Guard::FirstOwner => ("only the first-contact owner may do this", "仅首问责任人可执行此操作"),
-            Guard::Assignee => ("only the assignee may do this", "仅当前处理人可执行此操作"),
-            Guard::TransferTarget => ("only the receiver of the transfer may do this", "仅转派接收人可执行此操作"),
-            Guard::TeamLead => ("only the lead of the ticket's team may do this", "仅工单所属班组的组长可执行此操作"),
+            Guard::FirstOwner => ("the first-contact owner", "首问责任人"),
+            Guard::Assignee => ("the assignee", "当前处理人"),
+            Guard::TransferTarget => ("the receiver of the transfer", "转派接收人"),
+            Guard::TeamLead => ("the lead of the ticket's team", "工单所属班组的组长"),
         }
     }
 }
@@ -247,20 +248,24 @@ impl Flow {
         if let Some(rule) = in_state.iter().find(|r| self.permits(r, ticket, actor)) {
             return Ok(rule);
         }
-        let reason = match in_state.iter().find(|r| r.roles.contains(&actor.role)).and_then(|r| r.only.first()) {
-            Some(guard) => guard.describe().0.to_string(),
-            None => format!("role {} may not {}", actor.role.as_str(), kind.as_str()),
+        let guards = in_state.iter().find(|r| r.roles.contains(&actor.role)).map(|r| r.only.as_slice()).unwrap_or(&[]);
+        let reason = match guards {
+            [] => format!("role {} may not {}", actor.role.as_str(), kind.as_str()),
+            gs => format!("only {} may do this", gs.iter().map(|g| g.who().0).collect::<Vec<_>>().join(" or ")),
         };
         Err(DomainError::Forbidden { action: kind.as_str().to_string(), role: actor.role.as_str().to_string(), reason })
     }
 }
 
 /// Why a guard refused, in Chinese, for error messages.
-pub fn guard_reason_zh(reason_en: &str) -> &'static str {
-    [Guard::FirstOwner, Guard::Assignee, Guard::TransferTarget, Guard::TeamLead]
-        .into_iter()
-        .find(|g| g.describe().0 == reason_en)
-        .map_or("当前角色无权执行此操作", |g| g.describe().1)
+pub fn guard_reason_zh(reason_en: &str) -> String {
+    let Some(who) = reason_en.strip_prefix("only ").and_then(|r| r.strip_suffix(" may do this")) else {
+        return "当前角色无权执行此操作".into();
+    };
+    let all = [Guard::FirstOwner, Guard::Assignee, Guard::TransferTarget, Guard::TeamLead];
+    let zh: Vec<&str> =
+        who.split(" or ").filter_map(|en| all.iter().find(|g| g.who().0 == en).map(|g| g.who().1)).collect();
+    format!("仅{}可执行此操作", zh.join("或"))
 }
 
 /// The flows of all ticket types.

@@ -60,7 +60,7 @@ impl From<DomainError> for ApiError {
             DomainError::Invalid(f) => ApiError::Invalid(f),
             DomainError::NotAllowed { action, state, allowed } => ApiError::NotAllowed { action, state, allowed },
             DomainError::Forbidden { reason, .. } => {
-                let reason_zh = guard_reason_zh(&reason).to_string();
+                let reason_zh = guard_reason_zh(&reason);
                 ApiError::Forbidden { reason, reason_zh }
             }
             DomainError::Archived => ApiError::Archived,

@@ -73,6 +73,29 @@ pub async fn watch_sla<S: Store>(kefu: &Kefu<S>, node: &str) -> Result<Option<us
     Ok(Some(raised))
 }
 
+/// Offers the tickets waiting in queues (automatic dispatch found nobody)
+/// to whoever is free now, oldest first, under a lease. Returns how many
+/// were dispatched, or None without the lease.
+pub async fn dispatch_waiting<S: Store>(kefu: &Kefu<S>, node: &str) -> Result<Option<usize>, ApiError> {
+    if !kefu.store.try_lease("dispatch_retry", node, kefu.now(), Duration::seconds(LEASE)).await? {
+        return Ok(None);
+    }
+    let waiting = kefu
+        .store
+        .list_tickets(kefu_store::TicketFilter { unassigned: true, page: 1, per_page: 200, ..Default::default() })
+        .await?;
+    let mut dispatched = 0;
+    for t in waiting.items.iter().rev().filter(|t| t.unassignable) {
+        if kefu.auto_dispatch(t.id).await?.assignee.is_some() {
+            dispatched += 1;
+        }
+    }
+    if dispatched > 0 {
+        tracing::info!(dispatched, "waiting tickets dispatched");
+    }
+    Ok(Some(dispatched))
+}
+
 /// Customers re-encrypted per batch (each batch is one short transaction).
 const REENCRYPT_BATCH: u32 = 500;
 
@@ -171,6 +194,12 @@ pub async fn run<S: Store>(kefu: Kefu<S>) {
             tracing::warn!(error = %e, "SLA watcher failed; will retry");
         }
         round += 1;
+        let retry_rounds = (kefu.core.policy.dispatch.retry_seconds / PERIOD.as_secs().max(1)).max(1);
+        if round.is_multiple_of(retry_rounds)
+            && let Err(e) = dispatch_waiting(&kefu, &node).await
+        {
+            tracing::warn!(error = %e, "dispatch of waiting tickets failed; will retry");
+        }
         if round % 4 == 1 {
             if let Err(e) = tick(&kefu, &node).await {
                 tracing::warn!(error = %e, "session purge failed; will retry");

@@ -54,6 +54,8 @@ fn unique_constraint_name(msg: &str) -> String {
         "users.username" => "users_username_key",
         "customers.phone_idx" => "customers_phone_key",
         "tickets.number" => "tickets_number_key",
+        "departments.code" => "departments_code_key",
+        "teams.code" => "teams_code_key",
         "idempotency_keys.user_id, idempotency_keys.key" => "idempotency_keys_pkey",
         other => other,
     }

@@ -26,9 +26,15 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub tokens: HashMap<&'static str, String>,
     pub clock: Arc<FixedClock>,
+    /// Runs one round of the SLA watcher and of the dispatch of waiting
+    /// tickets, as the background jobs would: (alerts raised, dispatched).
+    pub jobs: Jobs,
     /// Removes the database when the test ends.
     _guard: Box<dyn std::any::Any + Send + Sync>,
 }
+
+pub type Jobs =
+    Arc<dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = (usize, usize)> + Send>> + Send + Sync>;
 
 #[derive(Debug, Clone, Copy)]
 pub enum Backend {
@@ -113,6 +119,15 @@ async fn spawn_with<S: Store>(store: S, guard: Box<dyn std::any::Any + Send + Sy
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
+    let k = kefu.clone();
+    let jobs: Jobs = Arc::new(move || {
+        let k = k.clone();
+        Box::pin(async move {
+            let raised = kefu_server::jobs::watch_sla(&k, "test").await.unwrap().unwrap_or(0);
+            let dispatched = kefu_server::jobs::dispatch_waiting(&k, "test").await.unwrap().unwrap_or(0);
+            (raised, dispatched)
+        })
+    });
     tokio::spawn(kefu_server::serve(listener, kefu_server::router(kefu), std::future::pending()));
     let client = reqwest::Client::new();
     let mut tokens = HashMap::new();
@@ -128,7 +143,7 @@ async fn spawn_with<S: Store>(store: S, guard: Box<dyn std::any::Any + Send + Sy
             .unwrap();
         tokens.insert(*name, r["token"].as_str().unwrap().to_string());
     }
-    TestApp { base, client, tokens, clock, _guard: guard }
+    TestApp { base, client, tokens, clock, jobs, _guard: guard }
 }
 
 impl TestApp {
@@ -181,6 +196,17 @@ impl TestApp {
 
     pub async fn act(&self, user: &str, id: &Value, body: Value) -> (StatusCode, Value) {
         self.post(user, &format!("/api/v1/tickets/{id}/actions"), body).await
+    }
+
+    pub async fn put(&self, user: &str, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Some(user), Method::PUT, path, Some(body), None).await
+    }
+
+    /// Sends and asserts the status, returning the body.
+    pub async fn ok(&self, user: &str, method: Method, path: &str, body: Option<Value>, want: StatusCode) -> Value {
+        let (s, b) = self.call(Some(user), method, path, body, None).await;
+        assert_eq!(s, want, "{path}: {b}");
+        b
     }
 
     pub async fn ticket_count(&self) -> i64 {
