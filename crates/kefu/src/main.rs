@@ -6,6 +6,7 @@ mod audit;
 mod bench;
 mod config;
 mod demo;
+mod org;
 mod sample;
 mod transfer;
 
@@ -44,6 +45,11 @@ enum Command {
     User {
         #[command(subcommand)]
         command: UserCommand,
+    },
+    /// Departments and teams.
+    Org {
+        #[command(subcommand)]
+        command: org::OrgCommand,
     },
     /// Audit trail checks.
     Audit {
@@ -109,6 +115,8 @@ enum UserCommand {
         #[arg(long)]
         password: String,
     },
+    /// Set a staff member's team, tier, skills, capacity or duty.
+    Set(org::ProfileArgs),
 }
 
 #[derive(Subcommand)]
@@ -247,6 +255,7 @@ async fn run<S: Store>(store: S, cfg: &Config, command: Command) -> Result<()> {
     match command {
         Command::Serve { listen, demo } => serve(kefu, cfg.clone(), listen, demo).await,
         Command::User { command } => user(&kefu, command).await,
+        Command::Org { command } => org::run(&kefu, command).await,
         Command::Audit { command: AuditCommand::Verify } => audit::verify(&kefu.store).await,
         Command::Export { out, reason } => transfer::export(&kefu, &out, &reason).await,
         Command::Import { input } => transfer::import(&kefu.store, &input).await,
@@ -355,6 +364,7 @@ async fn user<S: Store>(kefu: &Kefu<S>, command: UserCommand) -> Result<()> {
             kefu.set_password(&username, &password).await.map_err(explain)?;
             println!("password of {username} changed");
         }
+        UserCommand::Set(args) => org::set_profile(kefu, args).await?,
     }
     Ok(())
 }
