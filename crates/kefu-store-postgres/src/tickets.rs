@@ -380,8 +380,11 @@ pub async fn list(c: &impl GenericClient, f: &TicketFilter, cipher: &FieldCipher
     let params: Vec<&(dyn ToSql + Sync)> = args.iter().map(|b| b.as_ref() as &(dyn ToSql + Sync)).collect();
     let total: i64 = c.query_one(&format!("SELECT COUNT(*) FROM tickets t{cond}"), &params).await.map_err(pg)?.get(0);
     let offset = i64::from(f.page.saturating_sub(1)) * i64::from(f.per_page);
-    let sql =
-        format!("{TICKET_SELECT}{cond} ORDER BY t.created_at DESC, t.id DESC LIMIT {} OFFSET {offset}", f.per_page);
+    let sql = format!(
+        "{TICKET_SELECT}{cond} ORDER BY {} LIMIT {} OFFSET {offset}",
+        kefu_store::filter::order_by(f),
+        f.per_page
+    );
     let items = c
         .query(&sql, &params)
         .await

@@ -305,7 +305,8 @@ pub fn list(c: &Connection, f: &TicketFilter, cipher: &FieldCipher) -> StoreResu
     let offset = i64::from(f.page.saturating_sub(1)) * i64::from(f.per_page);
     let items = c
         .prepare_cached(&format!(
-            "{TICKET_SELECT}{cond} ORDER BY t.created_at DESC, t.id DESC LIMIT {} OFFSET {offset}",
+            "{TICKET_SELECT}{cond} ORDER BY {} LIMIT {} OFFSET {offset}",
+            kefu_store::filter::order_by(f),
             f.per_page
         ))
         .map_err(backend)?

@@ -91,3 +91,9 @@ pub fn clauses<D: Dialect>(f: &TicketFilter) -> Vec<(String, Vec<FilterValue>)> 
     }
     out
 }
+
+/// The ORDER BY of a list: newest first, or most urgent first (the
+/// overdue and warning queues), each served by an index.
+pub fn order_by(f: &TicketFilter) -> &'static str {
+    if f.due_first { "t.next_due_at ASC, t.id ASC" } else { "t.created_at DESC, t.id DESC" }
+}

@@ -222,6 +222,8 @@ pub struct TicketFilter {
     pub awaiting: Vec<String>,
     /// Some deadline in warning at this instant and none breached.
     pub warning_at: Option<DateTime<Utc>>,
+    /// Most urgent first (earliest running deadline) instead of newest first.
+    pub due_first: bool,
     pub page: u32,
     pub per_page: u32,
 }

@@ -84,6 +84,7 @@ const FILTERS: &[&str] = &[
     "open",
     "unassigned",
     "warning",
+    "sort",
     "page",
     "per_page",
 ];
@@ -124,6 +125,7 @@ fn whole(v: &str, field: &str, min: u32, max: u32) -> Result<u32, FieldError> {
         ("queue" = Option<String>, Query, description = "mine (open tickets I hold), team (my team's open tickets), unassigned (open, nobody holds them), awaiting_acceptance (transfers to me, my team or department), overdue, warning"),
         ("team" = Option<String>, Query, description = "team code or id"), ("tier" = Option<u8>, Query),
         ("open" = Option<bool>, Query), ("unassigned" = Option<bool>, Query), ("warning" = Option<bool>, Query),
+        ("sort" = Option<String>, Query, description = "newest (default) or due: earliest running deadline first (the overdue and warning queues sort so)"),
         ("page" = Option<u32>, Query), ("per_page" = Option<u32>, Query),
     ),
     responses((status = 200, body = TicketPage), (status = 422, body = crate::error::ErrorBody)))]
@@ -184,6 +186,17 @@ async fn parse_filter<S: Store>(
             }
             "tier" => f.tier = Some(whole(v, "tier", 1, 3)? as u8),
             "open" => f.open = Some(flag(v, "open")?),
+            "sort" => {
+                f.due_first = match v {
+                    "due" => true,
+                    "newest" => false,
+                    _ => {
+                        return Err(
+                            FieldError::new("sort", "sort must be newest or due", "sort 必须是 newest 或 due").into()
+                        );
+                    }
+                }
+            }
             "unassigned" => f.unassigned = flag(v, "unassigned")?,
             "warning" => {
                 if flag(v, "warning")? {
@@ -225,8 +238,14 @@ async fn queue<S: Store>(app: &AppState<S>, user: &CurrentUser, v: &str, f: &mut
         }
         "unassigned" => f.unassigned = true,
         "awaiting_acceptance" => f.awaiting = transfer_keys_of(me.id, me.org.team, me.org.department),
-        "overdue" => f.overdue_at = Some(app.kefu.now()),
-        "warning" => f.warning_at = Some(app.kefu.now()),
+        "overdue" => {
+            f.overdue_at = Some(app.kefu.now());
+            f.due_first = true;
+        }
+        "warning" => {
+            f.warning_at = Some(app.kefu.now());
+            f.due_first = true;
+        }
         _ => {
             return Err(FieldError::new(
                 "queue",

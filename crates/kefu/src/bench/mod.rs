@@ -4,6 +4,7 @@
 //! meant to be read as ratios: these machines are noisy.
 
 mod nodes;
+mod queues;
 mod sla;
 
 use crate::sample::{self, Rng};
@@ -48,6 +49,12 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 1_000)]
         due: usize,
     },
+    /// The work queues of the list API (mine, team, unassigned, awaiting
+    /// acceptance, overdue, warning) at many tickets (SQLite, in-process).
+    Queues {
+        #[arg(long, default_value_t = 1_000_000)]
+        tickets: usize,
+    },
 }
 
 pub(crate) struct Run {
@@ -82,6 +89,7 @@ pub async fn run(cmd: BenchCommand) -> Result<()> {
             (concurrency, count, url, username, password, postgres)
         }
         BenchCommand::Sla { open, due } => return sla::run(open, due).await,
+        BenchCommand::Queues { tickets } => return queues::run(tickets).await,
     };
     let concurrency = concurrency.max(1);
     if let Some(pg) = postgres {
