@@ -412,6 +412,24 @@ async fn queues_notes_and_mentions(app: TestApp) {
     assert!(count(app.get("agent2", "/api/v1/notices?unread=true").await.1) > 0, "others' notices untouched");
 }
 
+async fn an_appeal_brings_in_the_supervisor(app: TestApp) {
+    setup_org(&app).await;
+    let t = app.create("agent1", consultation()).await;
+    let (id, holder) = (t["id"].clone(), t["assignee"]["username"].as_str().unwrap().to_string());
+    for (who, body) in [
+        (holder.as_str(), json!({"action": "start"})),
+        (holder.as_str(), json!({"action": "resolve", "result": "已告知资费"})),
+        ("agent1", json!({"action": "notify_result", "method": "sms"})),
+    ] {
+        let (s, b) = app.act(who, &id, body).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+    }
+    assert_eq!(app.get("supervisor1", "/api/v1/notices").await.1["total"], 0);
+    let (s, t) = app.act("agent1", &id, json!({"action": "appeal", "reason": "客户不认可答复"})).await;
+    assert_eq!((s, t["supervised"].as_bool(), t["status"].as_str()), (StatusCode::OK, Some(true), Some("in_progress")));
+    assert!(notices(&app, "supervisor1").await.contains(&"supervised".to_string()));
+}
+
 both_stores!(
     policy = super::placed_rules();
     automatic_dispatch_balances_load_and_respects_duty_capacity_and_skills,
@@ -419,4 +437,5 @@ both_stores!(
     transfers_to_teams_and_departments_are_recorded_limited_and_followed,
     escalation_by_hand_and_on_a_tier_breach,
     queues_notes_and_mentions,
+    an_appeal_brings_in_the_supervisor,
 );
