@@ -86,7 +86,7 @@ pub async fn dispatch_waiting<S: Store>(kefu: &Kefu<S>, node: &str) -> Result<Op
         .await?;
     let mut dispatched = 0;
     for t in waiting.items.iter().rev().filter(|t| t.unassignable) {
-        if kefu.auto_dispatch(t.id).await?.assignee.is_some() {
+        if kefu.auto_dispatch(t).await?.assignee.is_some() {
             dispatched += 1;
         }
     }

@@ -281,7 +281,7 @@ impl<S: Store> Kefu<S> {
         }
         // Registered and acknowledged; dispatch is a second step, so a
         // dispatch that fails leaves the ticket in the unassigned queue.
-        match self.auto_dispatch(ticket.id).await {
+        match self.auto_dispatch(ticket).await {
             Ok(t) => Ok(Written::New { body: self.view(&t, actor), ticket: Box::new(t) }),
             Err(e) => {
                 tracing::warn!(ticket = %ticket.id, error = %e, "automatic dispatch failed; the ticket stays unassigned");
@@ -318,9 +318,28 @@ impl<S: Store> Kefu<S> {
     ) -> Result<Written, ApiError> {
         let request = ActionRequest::parse(body)?;
         let current = self.ticket(key).await?;
+        self.act_on(actor, &current, request, idempotency).await
+    }
+
+    /// `act` on a ticket already read.
+    async fn act_on(
+        &self,
+        actor: &Actor,
+        current: &Ticket,
+        request: ActionRequest,
+        idempotency: Option<String>,
+    ) -> Result<Written, ApiError> {
         let mut passed_over: Vec<UserId> = Vec::new();
         loop {
-            let resolved = self.resolve(&request, &current, &passed_over).await?;
+            let resolved = self.resolve(&request, current, &passed_over).await?;
+            // Nobody to dispatch to: say so without a write, once the
+            // caller is known to be allowed to dispatch at all.
+            if let Some(Target::Queue { .. }) = resolved.target
+                && matches!(request.kind, ActionKind::Dispatch | ActionKind::Redispatch)
+            {
+                self.core.flows.get(current.ticket_type).rule_for(current, actor, request.kind)?;
+                return Err(ApiError::NoCandidate { tier: current.tier });
+            }
             let chosen = resolved.capacity.as_ref().map(|c| c.user);
             match self.act_resolved(actor, current.id, request.clone(), resolved, idempotency.clone()).await {
                 // Someone else's dispatch filled the chosen handler: next best.
@@ -410,33 +429,32 @@ impl<S: Store> Kefu<S> {
 
     /// Dispatches a ticket by the rules, as kefu itself; if nobody can take
     /// it, it waits in its team's queue, flagged, and the lead hears of it.
-    pub async fn auto_dispatch(&self, id: TicketId) -> Result<Ticket, ApiError> {
+    pub async fn auto_dispatch(&self, t: &Ticket) -> Result<Ticket, ApiError> {
         let system = Actor::new(SYSTEM, "system:dispatch", Role::Admin);
-        let t = self.ticket(&id.0.to_string()).await?;
         let allowed = self.core.flows.get(t.ticket_type).allowed_actions(&t, &system);
         let body = if allowed.contains(&ActionKind::Dispatch) {
             json!({"action": "dispatch", "mode": "system"})
         } else if allowed.contains(&ActionKind::Redispatch) {
             json!({"action": "redispatch", "mode": "system", "reason": "自动派单 / automatic dispatch"})
         } else {
-            return Ok(t);
+            return Ok(t.clone());
         };
-        let body = body.as_object().cloned().unwrap_or_default();
-        match self.act(&system, &id.0.to_string(), &body, None).await {
+        let request = ActionRequest::parse(body.as_object().expect("an object"))?;
+        match self.act_on(&system, t, request, None).await {
             Ok(w) => written_ticket(w),
             // Nobody free, or everyone chosen filled up meanwhile: it waits.
-            Err(ApiError::NoCandidate { .. } | ApiError::CapacityFull { .. }) => self.queue(id).await,
+            Err(ApiError::NoCandidate { .. } | ApiError::CapacityFull { .. }) => self.queue(t).await,
             Err(e) => Err(e),
         }
     }
 
     /// Puts a ticket nobody can take into its team's queue, flagged.
-    async fn queue(&self, id: TicketId) -> Result<Ticket, ApiError> {
-        let t = self.ticket(&id.0.to_string()).await?;
+    async fn queue(&self, t: &Ticket) -> Result<Ticket, ApiError> {
         if t.unassignable {
-            return Ok(t);
+            return Ok(t.clone());
         }
-        let (plan, org) = self.plan(&t, None).await?;
+        let id = t.id;
+        let (plan, org) = self.plan(t, None).await?;
         let core = self.core.clone();
         let decide_fn: Decide = Box::new(move |t: &Ticket| {
             let mut next = Ticket { team: plan.queue_team.or(t.team), unassignable: true, ..t.clone() };

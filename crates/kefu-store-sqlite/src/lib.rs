@@ -116,7 +116,9 @@ struct ReadPool {
     idle: Mutex<Vec<Connection>>,
 }
 
-const MAX_IDLE_READERS: usize = 8;
+// Every request reads (dispatch reads loads and the ticket): opening a
+// connection per read costs more than the read, so keep a few dozen.
+const MAX_IDLE_READERS: usize = 32;
 
 impl ReadPool {
     fn take(&self) -> StoreResult<Connection> {
