@@ -431,7 +431,7 @@ impl<S: Store> Kefu<S> {
     /// it, it waits in its team's queue, flagged, and the lead hears of it.
     pub async fn auto_dispatch(&self, t: &Ticket) -> Result<Ticket, ApiError> {
         let system = Actor::new(SYSTEM, "system:dispatch", Role::Admin);
-        let allowed = self.core.flows.get(t.ticket_type).allowed_actions(&t, &system);
+        let allowed = self.core.flows.get(t.ticket_type).allowed_actions(t, &system);
         let body = if allowed.contains(&ActionKind::Dispatch) {
             json!({"action": "dispatch", "mode": "system"})
         } else if allowed.contains(&ActionKind::Redispatch) {
