@@ -264,6 +264,10 @@ impl<S: Store> Kefu<S> {
         )
         .map_err(DomainError::from)?;
         ticket.next_alert_at = kefu_domain::sla::next_alert(&self.core.policy.sla, &ticket.deadlines);
+        let follow_up = match self.core.policy.dispatch.on_create {
+            true => Some(self.dispatch_on_create(&provisional(&ticket, &initial_state, actor, now)).await?),
+            false => None,
+        };
         let written = self
             .store
             .create_ticket(CreateTicket {
@@ -272,15 +276,16 @@ impl<S: Store> Kefu<S> {
                 initial_state,
                 now,
                 idempotency: Self::idem(actor, idempotency),
+                follow_up,
                 render: self.renderer(actor),
             })
             .await?;
         let Written::New { ticket, .. } = &written else { return Ok(written) };
-        if !self.core.policy.dispatch.on_create {
+        if !self.core.policy.dispatch.on_create || ticket.assignee.is_some() || ticket.unassignable {
             return Ok(written);
         }
-        // Registered and acknowledged; dispatch is a second step, so a
-        // dispatch that fails leaves the ticket in the unassigned queue.
+        // The chosen handler filled up meanwhile (the store refused the
+        // follow-up): registered anyway; dispatch again, next candidates first.
         match self.auto_dispatch(ticket).await {
             Ok(t) => Ok(Written::New { body: self.view(&t, actor), ticket: Box::new(t) }),
             Err(e) => {
@@ -401,9 +406,16 @@ impl<S: Store> Kefu<S> {
         resolved: Resolved,
         idempotency: Option<String>,
     ) -> Result<Written, ApiError> {
+        let decide_fn = self.action_decider(actor, request, resolved);
+        self.mutate(actor, id, idempotency, decide_fn, 200).await
+    }
+
+    /// The decision of an action, as the store runs it on the locked ticket:
+    /// the flow rule, deadlines, derived fields, notices, capacity re-check.
+    fn action_decider(&self, actor: &Actor, request: ActionRequest, resolved: Resolved) -> Decide {
         let (core, who, now) = (self.core.clone(), actor.clone(), self.now());
         let Resolved { target, capacity, rule, org } = resolved;
-        let decide_fn: Decide = Box::new(move |t: &Ticket| {
+        Box::new(move |t: &Ticket| {
             let mut d = decide(core.flows.get(t.ticket_type), t, &who, &request, target.as_ref(), now)?;
             if d.action == ActionKind::Appeal && core.policy.dispatch.supervisor_on_appeal {
                 d.ticket.supervised = true;
@@ -423,8 +435,7 @@ impl<S: Store> Kefu<S> {
                 capacity: capacity.filter(|_| changes_assignee),
                 ..Mutation::new(d.ticket, d.action.as_str(), data)
             })
-        });
-        self.mutate(actor, id, idempotency, decide_fn, 200).await
+        })
     }
 
     /// Dispatches a ticket by the rules, as kefu itself; if nobody can take
@@ -453,10 +464,15 @@ impl<S: Store> Kefu<S> {
         if t.unassignable {
             return Ok(t.clone());
         }
-        let id = t.id;
         let (plan, org) = self.plan(t, None).await?;
+        let system = Actor::new(SYSTEM, "system:dispatch", Role::Admin);
+        written_ticket(self.mutate(&system, t.id, None, self.queue_decider(plan, org), 200).await?)
+    }
+
+    /// Puts the ticket in the plan's team queue, flagged, and tells the lead.
+    fn queue_decider(&self, plan: kefu_domain::dispatch::Plan, org: Arc<crate::org::OrgSnapshot>) -> Decide {
         let core = self.core.clone();
-        let decide_fn: Decide = Box::new(move |t: &Ticket| {
+        Box::new(move |t: &Ticket| {
             let mut next = Ticket { team: plan.queue_team.or(t.team), unassignable: true, ..t.clone() };
             settle(&core, &mut next);
             let mut out = crate::notices::Notices::new(SYSTEM);
@@ -469,9 +485,31 @@ impl<S: Store> Kefu<S> {
             );
             let data = json!({"tier": plan.tier, "dispatch_rule": plan.rule, "team": next.team});
             Ok(Mutation { notices: out.into_vec(), ..Mutation::new(next, "queue", data) })
-        });
+        })
+    }
+
+    /// Automatic dispatch of a ticket being registered, decided now and
+    /// written in the registration's transaction: to the best candidate,
+    /// or into the queue when nobody is free.
+    async fn dispatch_on_create(&self, t: &Ticket) -> Result<FollowUp, ApiError> {
         let system = Actor::new(SYSTEM, "system:dispatch", Role::Admin);
-        written_ticket(self.mutate(&system, id, None, decide_fn, 200).await?)
+        let (plan, org) = self.plan(t, None).await?;
+        let decide = match plan.ranked.first().and_then(|id| org.user(*id)) {
+            Some(u) => {
+                let max = u.profile.capacity.unwrap_or(self.core.policy.dispatch.default_capacity);
+                let resolved = Resolved {
+                    target: Some(Target::Staff(org.staff_ref(u))),
+                    capacity: Some(CapacityCheck { user: u.id, username: u.username.clone(), max }),
+                    rule: plan.rule.clone(),
+                    org: org.clone(),
+                };
+                let body = json!({"action": "dispatch", "mode": "system"});
+                let request = ActionRequest::parse(body.as_object().expect("an object"))?;
+                self.action_decider(&system, request, resolved)
+            }
+            None => self.queue_decider(plan, org),
+        };
+        Ok(FollowUp { actor: system, decide })
     }
 
     pub async fn comment(
@@ -824,6 +862,21 @@ impl<S: Store> Kefu<S> {
         self.store.mutate_ticket(op).await?;
         Ok(raised.load(std::sync::atomic::Ordering::Relaxed))
     }
+}
+
+/// The ticket as it will be registered, for dispatch to plan on before
+/// the store assigns id, number and customer.
+fn provisional(t: &kefu_domain::ticket::NewTicket, state: &str, actor: &Actor, now: DateTime<Utc>) -> Ticket {
+    let c = &t.customer;
+    let customer = kefu_domain::ticket::Customer {
+        id: kefu_domain::CustomerId(0),
+        name: c.name.clone(),
+        phone: c.phone.clone(),
+        id_number: c.id_number.clone(),
+        address: c.address.clone(),
+        level: c.level.clone(),
+    };
+    t.clone().into_ticket(TicketId(0), String::new(), customer, state, actor.id, now)
 }
 
 /// What `resolve` found for an action.

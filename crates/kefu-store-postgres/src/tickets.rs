@@ -190,6 +190,7 @@ pub async fn create(
     let ticket = Ticket { id: TicketId(id), ..ticket };
     let event = registration_event(&ticket, &op.actor, op.now)?;
     rows::insert_event(&tx, &event).await?;
+    let ticket = follow_up(&tx, ticket, op.follow_up, op.now).await?;
     let body = (op.render)(&ticket);
     remember(&tx, &op.idempotency, 201, &body).await?;
     tx.commit().await.map_err(pg)?;
@@ -204,6 +205,22 @@ pub async fn mutate(client: &mut Client, op: MutateTicket, cipher: &FieldCipher)
     // The row lock serialises every change of this ticket across nodes.
     let before = get(&tx, &TicketKey::Id(op.ticket), true, cipher).await?.ok_or(StoreError::NotFound)?;
     let m = (op.decide)(&before)?;
+    write_mutation(&tx, &before, &m, &op.actor, op.now).await?;
+    let body = (op.render)(&m.ticket);
+    remember(&tx, &op.idempotency, op.status, &body).await?;
+    tx.commit().await.map_err(pg)?;
+    Ok(Written::New { ticket: Box::new(m.ticket), body })
+}
+
+/// Writes what a decision returned: the ticket row, the capacity re-check,
+/// notices, the audit event and the transfer, breach and comment records.
+async fn write_mutation(
+    tx: &impl GenericClient,
+    before: &Ticket,
+    m: &Mutation,
+    actor: &kefu_domain::flow::Actor,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
     let t = &m.ticket;
     tx.execute(
         "UPDATE tickets SET priority = $2, status = $3, assignee = $4, updated_at = $5, doc = $6, next_due_at = $7,
@@ -240,18 +257,18 @@ pub async fn mutate(client: &mut Client, op: MutateTicket, cipher: &FieldCipher)
         }
     }
     if let Some(new) = t.assignee.filter(|a| before.assignee != Some(*a)) {
-        tx.execute("UPDATE users SET last_assigned_at = $2 WHERE id = $1", &[&new.0, &op.now]).await.map_err(pg)?;
+        tx.execute("UPDATE users SET last_assigned_at = $2 WHERE id = $1", &[&new.0, &now]).await.map_err(pg)?;
     }
-    crate::org::insert_notices(&tx, t.id, &m.notices, op.now).await?;
+    crate::org::insert_notices(tx, t.id, &m.notices, now).await?;
     let last = tx
         .query_opt("SELECT seq, hash FROM ticket_events WHERE ticket_id = $1 ORDER BY seq DESC LIMIT 1", &[&t.id.0])
         .await
         .map_err(pg)?;
     let (seq, prev): (i64, String) = last.map_or((0, GENESIS.to_string()), |r| (r.get(0), r.get(1)));
-    let event = mutation_event(&before, &m, &op.actor, op.now, (seq, &prev));
-    rows::insert_event(&tx, &event).await?;
+    let event = mutation_event(before, m, actor, now, (seq, &prev));
+    rows::insert_event(tx, &event).await?;
     if let Some(change) = &m.transfer {
-        record_transfer(&tx, t.id, change, op.now).await?;
+        record_transfer(tx, t.id, change, now).await?;
     }
     for b in &m.breaches {
         tx.execute(
@@ -264,15 +281,40 @@ pub async fn mutate(client: &mut Client, op: MutateTicket, cipher: &FieldCipher)
     if let Some(cm) = &m.comment {
         tx.execute(
             "INSERT INTO comments (ticket_id, author, body, internal, created_at, mentions) VALUES ($1, $2, $3, $4, $5, $6)",
-            &[&t.id.0, &op.actor.id.0, &cm.body, &cm.internal, &op.now, &serde_json::json!(cm.mentions).to_string()],
+            &[&t.id.0, &actor.id.0, &cm.body, &cm.internal, &now, &serde_json::json!(cm.mentions).to_string()],
         )
         .await
         .map_err(pg)?;
     }
-    let body = (op.render)(t);
-    remember(&tx, &op.idempotency, op.status, &body).await?;
-    tx.commit().await.map_err(pg)?;
-    Ok(Written::New { ticket: Box::new(m.ticket), body })
+    Ok(())
+}
+
+/// Applies the follow-up change of a registration (automatic dispatch) in
+/// its own savepoint: if the decision or the store refuses it, the
+/// registration stands alone.
+async fn follow_up(
+    tx: &impl GenericClient,
+    ticket: Ticket,
+    follow: Option<FollowUp>,
+    now: DateTime<Utc>,
+) -> StoreResult<Ticket> {
+    let Some(f) = follow else { return Ok(ticket) };
+    tx.execute("SAVEPOINT follow_up", &[]).await.map_err(pg)?;
+    let applied = match (f.decide)(&ticket) {
+        Ok(m) => write_mutation(tx, &ticket, &m, &f.actor, now).await.map(|()| m.ticket),
+        Err(e) => Err(StoreError::from(e)),
+    };
+    match applied {
+        Ok(t) => {
+            tx.execute("RELEASE SAVEPOINT follow_up", &[]).await.map_err(pg)?;
+            Ok(t)
+        }
+        Err(StoreError::Domain(_)) => {
+            tx.execute("ROLLBACK TO SAVEPOINT follow_up", &[]).await.map_err(pg)?;
+            Ok(ticket)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 async fn record_transfer(

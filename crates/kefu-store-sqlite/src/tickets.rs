@@ -131,6 +131,7 @@ pub fn create(c: &Connection, op: CreateTicket, cipher: &FieldCipher) -> StoreRe
     let ticket = Ticket { id: TicketId(id), ..ticket };
     let event = registration_event(&ticket, &op.actor, op.now)?;
     rows::insert_event(c, &event)?;
+    let ticket = follow_up(c, ticket, op.follow_up, op.now)?;
     let body = (op.render)(&ticket);
     remember(c, &op.idempotency, 201, &body, op.now)?;
     Ok(Written::New { ticket: Box::new(ticket), body })
@@ -151,6 +152,21 @@ pub fn mutate(c: &Connection, op: MutateTicket, cipher: &FieldCipher) -> StoreRe
     }
     let before = get(c, &TicketKey::Id(op.ticket), cipher)?.ok_or(StoreError::NotFound)?;
     let m = (op.decide)(&before)?;
+    write_mutation(c, &before, &m, &op.actor, op.now)?;
+    let body = (op.render)(&m.ticket);
+    remember(c, &op.idempotency, op.status, &body, op.now)?;
+    Ok(Written::New { ticket: Box::new(m.ticket), body })
+}
+
+/// Writes what a decision returned: the ticket row, the capacity re-check,
+/// notices, the audit event and the transfer, breach and comment records.
+fn write_mutation(
+    c: &Connection,
+    before: &Ticket,
+    m: &Mutation,
+    actor: &kefu_domain::flow::Actor,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
     let t = &m.ticket;
     c.prepare_cached(
         "UPDATE tickets SET priority = ?2, status = ?3, assignee = ?4, updated_at = ?5, doc = ?6, next_due_at = ?7,
@@ -183,15 +199,15 @@ pub fn mutate(c: &Connection, op: MutateTicket, cipher: &FieldCipher) -> StoreRe
     if let Some(new) = t.assignee.filter(|a| before.assignee != Some(*a)) {
         c.prepare_cached("UPDATE users SET last_assigned_at = ?2 WHERE id = ?1")
             .map_err(backend)?
-            .execute(params![new.0, ts(op.now)])
+            .execute(params![new.0, ts(now)])
             .map_err(backend)?;
     }
-    crate::org::insert_notices(c, t.id, &m.notices, op.now)?;
+    crate::org::insert_notices(c, t.id, &m.notices, now)?;
     let (seq, prev) = last_link(c, t.id)?;
-    let event = mutation_event(&before, &m, &op.actor, op.now, (seq, &prev));
+    let event = mutation_event(before, m, actor, now, (seq, &prev));
     rows::insert_event(c, &event)?;
     if let Some(change) = &m.transfer {
-        record_transfer(c, t.id, change, op.now)?;
+        record_transfer(c, t.id, change, now)?;
     }
     for b in &m.breaches {
         c.prepare_cached("INSERT INTO sla_breaches (ticket_id, kind, due_at, breached_at) VALUES (?1, ?2, ?3, ?4)")
@@ -204,12 +220,33 @@ pub fn mutate(c: &Connection, op: MutateTicket, cipher: &FieldCipher) -> StoreRe
             "INSERT INTO comments (ticket_id, author, body, internal, created_at, mentions) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )
         .map_err(backend)?
-        .execute(params![t.id.0, op.actor.id.0, cm.body, cm.internal, ts(op.now), serde_json::json!(cm.mentions).to_string()])
+        .execute(params![t.id.0, actor.id.0, cm.body, cm.internal, ts(now), serde_json::json!(cm.mentions).to_string()])
         .map_err(backend)?;
     }
-    let body = (op.render)(t);
-    remember(c, &op.idempotency, op.status, &body, op.now)?;
-    Ok(Written::New { ticket: Box::new(m.ticket), body })
+    Ok(())
+}
+
+/// Applies the follow-up change of a registration (automatic dispatch) in
+/// its own savepoint: if the decision or the store refuses it, the
+/// registration stands alone.
+fn follow_up(c: &Connection, ticket: Ticket, follow: Option<FollowUp>, now: DateTime<Utc>) -> StoreResult<Ticket> {
+    let Some(f) = follow else { return Ok(ticket) };
+    c.execute_batch("SAVEPOINT follow_up").map_err(backend)?;
+    let applied = (f.decide)(&ticket).map_err(StoreError::from).and_then(|m| {
+        write_mutation(c, &ticket, &m, &f.actor, now)?;
+        Ok(m.ticket)
+    });
+    match applied {
+        Ok(t) => {
+            c.execute_batch("RELEASE follow_up").map_err(backend)?;
+            Ok(t)
+        }
+        Err(StoreError::Domain(_)) => {
+            c.execute_batch("ROLLBACK TO follow_up; RELEASE follow_up").map_err(backend)?;
+            Ok(ticket)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 fn record_transfer(c: &Connection, id: TicketId, change: &TransferChange, now: DateTime<Utc>) -> StoreResult<()> {

@@ -55,6 +55,7 @@ pub async fn create<S: Store>(s: &S, actor: &Actor, phone: &str, at: DateTime<Ut
         initial_state: "accepted".into(),
         now: at,
         idempotency: idem.map(|k| IdempotencyKey { user: actor.id, key: k.into() }),
+        follow_up: None,
         render: render_number(),
     })
     .await
@@ -426,6 +427,7 @@ pub async fn sensitive_fields_are_encrypted_at_rest<S: Store>(s: S) {
         initial_state: "accepted".into(),
         now: t0(),
         idempotency: None,
+        follow_up: None,
         render: render_number(),
     };
     let t = ticket_of(&s.create_ticket(op).await.unwrap());
@@ -732,6 +734,46 @@ pub async fn notices_are_written_with_their_change<S: Store>(s: S) {
     assert_eq!(s.notices(a.id, false, 1, 10).await.unwrap().total, 0);
 }
 
+pub async fn a_follow_up_commits_with_the_registration_or_not_at_all<S: Store>(s: S) {
+    let a = staff(&s, "agent1", Role::Agent).await;
+    let e = staff(&s, "eng1", Role::Engineer).await;
+    let system = Actor::new(SYSTEM, "system:dispatch", Role::Admin);
+    let register = |phone: &str, refuse: bool| {
+        let (to, actor) = (e.clone(), system.clone());
+        CreateTicket {
+            ticket: intake(phone, "宽带断网"),
+            actor: a.clone(),
+            initial_state: "accepted".into(),
+            now: t0(),
+            idempotency: None,
+            follow_up: Some(FollowUp {
+                actor,
+                decide: Box::new(move |t| {
+                    let next = Ticket { assignee: Some(to.id), status: "dispatched".into(), ..t.clone() };
+                    // Refused by the store: the handler is full (capacity 0).
+                    let capacity = refuse.then(|| CapacityCheck { user: to.id, username: to.username.clone(), max: 0 });
+                    Ok(Mutation { capacity, ..Mutation::new(next, "dispatch", json!({"automatic": true})) })
+                }),
+            }),
+            render: Box::new(|t| json!({"status": t.status})),
+        }
+    };
+    let w = s.create_ticket(register("13800000001", false)).await.unwrap();
+    assert_eq!(w.body()["status"], "dispatched", "the response shows the follow-up");
+    let t = ticket_of(&w);
+    let events = s.events(t.id).await.unwrap();
+    assert_eq!(events.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(), ["create", "dispatch"]);
+    assert_eq!((events[1].actor, events[1].actor_name.as_str()), (None, "system:dispatch"));
+    verify_chain(t.id, &events).unwrap();
+    assert_eq!(s.ticket(TicketKey::Id(t.id)).await.unwrap().unwrap().assignee, Some(e.id));
+    // Refused: the registration stands alone, nothing of the follow-up remains.
+    let w = s.create_ticket(register("13800000002", true)).await.unwrap();
+    let t = ticket_of(&w);
+    assert_eq!((t.status.as_str(), t.assignee), ("accepted", None));
+    assert_eq!(s.events(t.id).await.unwrap().len(), 1);
+    assert_eq!(s.staff_loads(vec![e.id]).await.unwrap(), vec![(e.id, 1)], "only the first ticket");
+}
+
 #[macro_export]
 macro_rules! conformance_tests {
     ($make:expr) => {
@@ -746,7 +788,7 @@ macro_rules! conformance_tests {
             sensitive_fields_are_encrypted_at_rest, plaintext_customers_are_encrypted_in_batches,
             customers_without_tickets_can_be_deleted, retention_finds_and_purges_only_what_is_due,
             organisation_round_trips, loads_count_open_tickets_and_capacity_is_rechecked,
-            notices_are_written_with_their_change);
+            notices_are_written_with_their_change, a_follow_up_commits_with_the_registration_or_not_at_all);
     };
     (@each $make:expr; $($name:ident),+) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -65,7 +65,17 @@ pub struct CreateTicket {
     pub initial_state: String,
     pub now: DateTime<Utc>,
     pub idempotency: Option<IdempotencyKey>,
+    /// A change applied to the new ticket in the same transaction, as its
+    /// own audit event (automatic dispatch). If it is refused, the
+    /// registration commits alone and the ticket comes back as registered.
+    pub follow_up: Option<FollowUp>,
+    /// Renders the ticket as it is after the follow-up.
     pub render: Render,
+}
+
+pub struct FollowUp {
+    pub actor: Actor,
+    pub decide: Decide,
 }
 
 /// The outcome of a decision: the ticket as it must become and what to

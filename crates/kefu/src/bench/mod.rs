@@ -264,6 +264,7 @@ async fn store_load(path: &std::path::Path, count: usize, concurrency: usize) ->
                     initial_state: "accepted".into(),
                     now,
                     idempotency: None,
+                    follow_up: None,
                     render: Box::new(|_| serde_json::Value::Null),
                 };
                 match store.create_ticket(op).await {

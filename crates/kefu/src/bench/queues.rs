@@ -104,6 +104,7 @@ async fn fill(kefu: &Kefu<SqliteStore>, org: &Arc<Org>, actor: &Actor, from: usi
             initial_state: "accepted".into(),
             now,
             idempotency: None,
+            follow_up: None,
             render: Box::new(|_| serde_json::Value::Null),
         };
         let (store, org, actor) = (kefu.store.clone(), org.clone(), actor.clone());

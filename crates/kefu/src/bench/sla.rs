@@ -41,6 +41,7 @@ async fn fill(kefu: &Kefu<SqliteStore>, actor: &Actor, n: usize, seed: u64) -> R
             initial_state: "accepted".into(),
             now,
             idempotency: None,
+            follow_up: None,
             render: Box::new(|_| serde_json::Value::Null),
         };
         let store = kefu.store.clone();
