@@ -46,8 +46,8 @@ CREATE INDEX tickets_team_open_idx ON tickets (team_id, created_at) WHERE is_ope
 CREATE INDEX tickets_transfer_key_idx ON tickets (transfer_key) WHERE transfer_key IS NOT NULL;
 -- Warning = some warn time passed and no due time: both answered from the index.
 CREATE INDEX tickets_due_warn_idx ON tickets (next_due_at, next_warn_at) WHERE next_due_at IS NOT NULL;
--- It answers everything the index on next_due_at alone did.
-DROP INDEX tickets_next_due_idx;
+-- (The index on next_due_at alone stays: it serves overdue, most urgent first,
+-- in index order.)
 
 ALTER TABLE transfers ALTER COLUMN to_user DROP NOT NULL;
 ALTER TABLE transfers ADD COLUMN to_team BIGINT REFERENCES teams (id);
