@@ -82,7 +82,11 @@ impl SqliteStore {
         migrate::migrate(&mut conn)?;
         Ok(SqliteStore {
             writer: writer::Writer::spawn(conn),
-            readers: Arc::new(ReadPool { path, idle: Mutex::new(Vec::new()) }),
+            readers: Arc::new(ReadPool {
+                path,
+                idle: Mutex::new(Vec::new()),
+                permits: Arc::new(tokio::sync::Semaphore::new(MAX_READERS)),
+            }),
             cipher,
         })
     }
@@ -99,10 +103,20 @@ impl SqliteStore {
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
         let pool = self.readers.clone();
+        // At most MAX_READERS reads at once, each on a kept connection:
+        // waiting for one is far cheaper than opening (and parsing the
+        // schema for) a new one.
+        let permit = pool
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| StoreError::Backend(format!("reader pool closed: {e}")))?;
         tokio::task::spawn_blocking(move || {
             let conn = pool.take()?;
             let out = f(&conn);
             pool.give_back(conn);
+            drop(permit);
             out
         })
         .await
@@ -110,15 +124,15 @@ impl SqliteStore {
     }
 }
 
-/// Idle reader connections; a new one is opened when none is idle.
+/// Reader connections, opened on demand and kept: at most MAX_READERS
+/// reads run at once, so at most that many connections exist.
 struct ReadPool {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
+    permits: Arc<tokio::sync::Semaphore>,
 }
 
-// Every request reads (dispatch reads loads and the ticket): opening a
-// connection per read costs more than the read, so keep a few dozen.
-const MAX_IDLE_READERS: usize = 32;
+const MAX_READERS: usize = 16;
 
 impl ReadPool {
     fn take(&self) -> StoreResult<Connection> {
@@ -130,7 +144,7 @@ impl ReadPool {
 
     fn give_back(&self, conn: Connection) {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        if idle.len() < MAX_IDLE_READERS {
+        if idle.len() < MAX_READERS {
             idle.push(conn);
         }
     }

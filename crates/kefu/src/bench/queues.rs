@@ -7,7 +7,7 @@
 //! baseline of the same run: the first page of one person's tickets, a
 //! list filter with its own index since the first release.
 
-use crate::sample::{self, Rng};
+use crate::sample::Rng;
 use anyhow::{Result, anyhow};
 use chrono::{DateTime, Duration, Utc};
 use kefu_domain::clock::FixedClock;
@@ -19,7 +19,7 @@ use kefu_domain::ticket::Ticket;
 use kefu_domain::{Role, TeamId, UserId};
 use kefu_server::Kefu;
 use kefu_store::doc::transfer_keys_of;
-use kefu_store::{CreateTicket, MutateTicket, Mutation, NewTeam, NewUser, Store, TicketFilter, Written};
+use kefu_store::{MutateTicket, Mutation, NewTeam, NewUser, Store, TicketFilter, Written};
 use kefu_store_sqlite::SqliteStore;
 use std::sync::Arc;
 use std::time::Instant;
@@ -90,23 +90,11 @@ fn place(mut t: Ticket, i: usize, org: &Org) -> Ticket {
 
 /// Registers `n` tickets at the clock's time and places each.
 async fn fill(kefu: &Kefu<SqliteStore>, org: &Arc<Org>, actor: &Actor, from: usize, n: usize) -> Result<()> {
-    let policy = kefu.core.policy.clone();
     let now = kefu.now();
     let mut rng = Rng::new(from as u64 + 11);
     let mut pending = Vec::new();
     for i in from..from + n {
-        let mut t = sample::intake(&mut rng).parse(&policy.priority).map_err(|e| anyhow!(e.message))?;
-        t.deadlines = kefu_domain::sla::on_create(&policy.sla, &kefu.core.calendar, t.ticket_type, t.priority, now)?;
-        t.next_alert_at = kefu_domain::sla::next_alert(&policy.sla, &t.deadlines);
-        let op = CreateTicket {
-            ticket: t,
-            actor: actor.clone(),
-            initial_state: "accepted".into(),
-            now,
-            idempotency: None,
-            follow_up: None,
-            render: Box::new(|_| serde_json::Value::Null),
-        };
+        let op = super::sla::registration(kefu, &mut rng, actor)?;
         let (store, org, actor) = (kefu.store.clone(), org.clone(), actor.clone());
         pending.push(tokio::spawn(async move {
             let Written::New { ticket, .. } = store.create_ticket(op).await? else { return Ok(()) };

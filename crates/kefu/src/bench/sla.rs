@@ -27,23 +27,10 @@ async fn service(path: &std::path::Path, clock: Arc<FixedClock>) -> Result<Kefu<
 /// Registers `n` tickets at the clock's time straight into the store, with
 /// their deadlines, 64 at a time (the writer commits them in groups).
 async fn fill(kefu: &Kefu<SqliteStore>, actor: &Actor, n: usize, seed: u64) -> Result<()> {
-    let policy = kefu.core.policy.clone();
-    let now = kefu.now();
     let mut rng = Rng::new(seed);
     let mut pending = Vec::new();
     for i in 0..n {
-        let mut t = sample::intake(&mut rng).parse(&policy.priority).map_err(|e| anyhow::anyhow!(e.message))?;
-        t.deadlines = kefu_domain::sla::on_create(&policy.sla, &kefu.core.calendar, t.ticket_type, t.priority, now)?;
-        t.next_alert_at = kefu_domain::sla::next_alert(&policy.sla, &t.deadlines);
-        let op = CreateTicket {
-            ticket: t,
-            actor: actor.clone(),
-            initial_state: "accepted".into(),
-            now,
-            idempotency: None,
-            follow_up: None,
-            render: Box::new(|_| serde_json::Value::Null),
-        };
+        let op = registration(kefu, &mut rng, actor)?;
         let store = kefu.store.clone();
         pending.push(tokio::spawn(async move { store.create_ticket(op).await }));
         if pending.len() == 256 || i + 1 == n {
@@ -113,4 +100,23 @@ pub async fn run(open: usize, due: usize) -> Result<()> {
         with_due / due.max(1) as f64
     );
     Ok(())
+}
+
+/// A sample registration at the service's time, with its deadlines, for
+/// the store directly (no HTTP, no automatic dispatch).
+pub(super) fn registration(kefu: &Kefu<SqliteStore>, rng: &mut Rng, actor: &Actor) -> Result<CreateTicket> {
+    let policy = &kefu.core.policy;
+    let now = kefu.now();
+    let mut t = sample::intake(rng).parse(&policy.priority).map_err(|e| anyhow::anyhow!(e.message))?;
+    t.deadlines = kefu_domain::sla::on_create(&policy.sla, &kefu.core.calendar, t.ticket_type, t.priority, now)?;
+    t.next_alert_at = kefu_domain::sla::next_alert(&policy.sla, &t.deadlines);
+    Ok(CreateTicket {
+        ticket: t,
+        actor: actor.clone(),
+        initial_state: "accepted".into(),
+        now,
+        idempotency: None,
+        follow_up: None,
+        render: Box::new(|_| serde_json::Value::Null),
+    })
 }
