@@ -54,20 +54,6 @@ impl Directory {
         })
     }
 
-    /// Active staff of a role, by username.
-    pub fn with_role(&self, role: Role) -> Vec<String> {
-        let mut v: Vec<String> = self
-            .0
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .filter(|u| u.role == role && u.active)
-            .map(|u| u.username.clone())
-            .collect();
-        v.sort();
-        v
-    }
-
     pub fn by_username(&self, name: &str) -> Option<UserSummary> {
         self.0.read().unwrap_or_else(|e| e.into_inner()).values().find(|u| u.username == name).cloned()
     }

@@ -385,17 +385,29 @@ impl<S: Store> Kefu<S> {
             Wanted::Auto { tier } => {
                 let (plan, org) = self.plan(t, tier).await?;
                 out.rule = plan.rule.clone();
-                match plan.ranked.iter().find(|id| !passed_over.contains(id)).and_then(|id| org.user(*id)) {
-                    Some(u) => {
-                        let max = u.profile.capacity.unwrap_or(self.core.policy.dispatch.default_capacity);
-                        out.capacity = Some(CapacityCheck { user: u.id, username: u.username.clone(), max });
-                        Target::Staff(org.staff_ref(u))
+                match self.pick(&plan, &org, passed_over) {
+                    Some((target, capacity)) => {
+                        out.capacity = Some(capacity);
+                        target
                     }
                     None => Target::Queue { team: plan.queue_team },
                 }
             }
         });
         Ok(out)
+    }
+
+    /// The best candidate of a plan not passed over, with the capacity the
+    /// store re-checks when it writes; None: nobody can take the ticket.
+    fn pick(
+        &self,
+        plan: &kefu_domain::dispatch::Plan,
+        org: &crate::org::OrgSnapshot,
+        passed_over: &[UserId],
+    ) -> Option<(Target, CapacityCheck)> {
+        let u = plan.ranked.iter().find(|id| !passed_over.contains(id)).and_then(|id| org.user(*id))?;
+        let max = u.profile.capacity.unwrap_or(self.core.policy.dispatch.default_capacity);
+        Some((Target::Staff(org.staff_ref(u)), CapacityCheck { user: u.id, username: u.username.clone(), max }))
     }
 
     async fn act_resolved(
@@ -494,12 +506,11 @@ impl<S: Store> Kefu<S> {
     async fn dispatch_on_create(&self, t: &Ticket) -> Result<FollowUp, ApiError> {
         let system = Actor::new(SYSTEM, "system:dispatch", Role::Admin);
         let (plan, org) = self.plan(t, None).await?;
-        let decide = match plan.ranked.first().and_then(|id| org.user(*id)) {
-            Some(u) => {
-                let max = u.profile.capacity.unwrap_or(self.core.policy.dispatch.default_capacity);
+        let decide = match self.pick(&plan, &org, &[]) {
+            Some((target, capacity)) => {
                 let resolved = Resolved {
-                    target: Some(Target::Staff(org.staff_ref(u))),
-                    capacity: Some(CapacityCheck { user: u.id, username: u.username.clone(), max }),
+                    target: Some(target),
+                    capacity: Some(capacity),
                     rule: plan.rule.clone(),
                     org: org.clone(),
                 };
@@ -768,10 +779,7 @@ impl<S: Store> Kefu<S> {
         let escalation = match tier {
             Some(tier) => {
                 let (plan, org) = self.plan(&current, Some(tier)).await?;
-                let target = match plan.ranked.first().and_then(|u| org.user(*u)) {
-                    Some(u) => Target::Staff(org.staff_ref(u)),
-                    None => Target::Queue { team: plan.queue_team },
-                };
+                let target = self.pick(&plan, &org, &[]).map_or(Target::Queue { team: plan.queue_team }, |(t, _)| t);
                 Some((tier, target))
             }
             None => None,
