@@ -518,6 +518,17 @@ fn apply_effect(
         }
         (ActionKind::Appeal, ActionInput::WithReason { reason }) => {
             reopen_on_appeal(t);
+            // Escalated by the policy: to a handler of the appeal tier, or
+            // into that tier's queue when nobody is free.
+            match target {
+                Some(Target::Staff(s)) => assign(t, s),
+                Some(Target::Queue { team }) => {
+                    t.assignee = None;
+                    t.team = team.or(t.team);
+                    t.unassignable = true;
+                }
+                _ => {}
+            }
             let feedback = Some(format!("客户申诉 / appeal: {reason}"));
             return Ok(Some(TransferChange::Outcome { result: None, customer_feedback: feedback }));
         }

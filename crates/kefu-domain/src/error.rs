@@ -44,6 +44,9 @@ pub enum DomainError {
     /// The chosen handler filled up meanwhile (another dispatch won).
     #[error("{username} has no free capacity")]
     CapacityFull { username: String },
+    /// Archive refused: steps of the customer loop are missing.
+    #[error("the loop is not closed: missing {}", .missing.join(", "))]
+    LoopIncomplete { missing: Vec<String> },
 }
 
 impl From<FieldError> for DomainError {

@@ -199,6 +199,11 @@ impl Flow {
         Ok(())
     }
 
+    /// Whether the flow has the action at all (from any state).
+    pub fn has_action(&self, kind: ActionKind) -> bool {
+        self.actions.iter().any(|r| r.name == kind)
+    }
+
     pub fn state(&self, name: &str) -> Option<&StateDef> {
         self.states.iter().find(|s| s.name == name)
     }

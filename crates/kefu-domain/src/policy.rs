@@ -27,6 +27,9 @@ pub struct Policy {
     /// Dispatch rules, capacities, supervisor escalation.
     #[serde(default)]
     pub dispatch: crate::dispatch::DispatchPolicy,
+    /// Result notice, confirmation, appeal, return visits (R-25…R-28).
+    #[serde(default)]
+    pub customer_loop: crate::customer_loop::LoopPolicy,
 }
 
 /// Which roles may call which endpoint, keyed `"METHOD /path/{template}"`.
@@ -103,11 +106,12 @@ impl Policy {
             line: e.span().map(|s| text[..s.start.min(text.len())].lines().count().max(1)),
             message: e.to_string(),
         })?;
-        policy.sla.check().and_then(|()| policy.dispatch.check()).map_err(|message| PolicyError {
-            source_name: source_name.to_string(),
-            line: None,
-            message,
-        })?;
+        policy
+            .sla
+            .check()
+            .and_then(|()| policy.dispatch.check())
+            .and_then(|()| policy.customer_loop.check())
+            .map_err(|message| PolicyError { source_name: source_name.to_string(), line: None, message })?;
         Ok(policy)
     }
 

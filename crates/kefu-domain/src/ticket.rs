@@ -94,6 +94,10 @@ pub struct Ticket {
     /// the service from the flow.
     #[serde(default = "yes")]
     pub open: bool,
+    /// Result notice, confirmation, appeal, return visit and review since
+    /// the last resolution.
+    #[serde(default)]
+    pub customer_loop: crate::customer_loop::CustomerLoop,
 }
 
 fn yes() -> bool {
@@ -177,6 +181,7 @@ impl NewTicket {
             unassignable: false,
             supervised: false,
             open: true,
+            customer_loop: Default::default(),
         }
     }
 }
@@ -279,6 +284,7 @@ pub fn sample(tt: crate::TicketType, p: crate::Priority) -> Ticket {
         unassignable: false,
         supervised: false,
         open: true,
+        customer_loop: Default::default(),
     }
 }
 

@@ -42,6 +42,9 @@ pub enum ApiError {
     /// The chosen handler filled up meanwhile.
     #[error("{username} is at capacity")]
     CapacityFull { username: String },
+    /// Archive refused: these loop steps are missing.
+    #[error("loop not closed: {missing:?}")]
+    LoopIncomplete { missing: Vec<String> },
     #[error("too many requests")]
     RateLimited { retry_after_secs: u64, message: String, message_zh: String },
     #[error("internal error: {0}")]
@@ -67,6 +70,7 @@ impl From<DomainError> for ApiError {
             DomainError::CalendarMissing(year) => ApiError::CalendarMissing { year },
             DomainError::NoCandidate { tier } => ApiError::NoCandidate { tier },
             DomainError::CapacityFull { username } => ApiError::CapacityFull { username },
+            DomainError::LoopIncomplete { missing } => ApiError::LoopIncomplete { missing },
         }
     }
 }
@@ -129,6 +133,17 @@ impl ApiError {
                 field: Some("action".into()),
                 details: json!({"state": state, "allowed_actions": allowed}),
             },
+            ApiError::LoopIncomplete { missing } => {
+                let zh: Vec<&str> = missing.iter().map(|s| kefu_domain::customer_loop::step_zh(s)).collect();
+                Body {
+                    status: StatusCode::CONFLICT,
+                    code: "loop_incomplete",
+                    message: format!("the loop is not closed; missing: {}", missing.join(", ")),
+                    message_zh: format!("闭环未完成，不能归档；缺少：{}", zh.join("、")),
+                    field: Some("action".into()),
+                    details: json!({"missing": missing, "missing_zh": zh}),
+                }
+            }
             ApiError::Archived => Body {
                 status: StatusCode::CONFLICT,
                 code: "ticket_archived",

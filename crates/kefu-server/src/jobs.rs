@@ -96,6 +96,36 @@ pub async fn dispatch_waiting<S: Store>(kefu: &Kefu<S>, node: &str) -> Result<Op
     Ok(Some(dispatched))
 }
 
+/// The customer loop's timers, under a lease: result notices nobody
+/// answered in time are confirmed by default, and due return visits by
+/// SMS or online get their survey link. Returns (confirmed, invited), or
+/// None without the lease.
+pub async fn customer_loop<S: Store>(kefu: &Kefu<S>, node: &str) -> Result<Option<(usize, usize)>, ApiError> {
+    if !kefu.store.try_lease("customer_loop", node, kefu.now(), Duration::seconds(LEASE)).await? {
+        return Ok(None);
+    }
+    let confirmed = kefu.auto_confirm().await?;
+    let invited = kefu.invite_visits().await?;
+    if confirmed + invited > 0 {
+        tracing::info!(confirmed, invited, "customer loop: confirmed by default, return visits invited");
+    }
+    Ok(Some((confirmed, invited)))
+}
+
+/// How often the outbox worker looks for messages to send.
+const OUTBOX_PERIOD: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Sends customer messages until the process ends. Runs on every node:
+/// each message is claimed by one of them.
+pub async fn run_outbox<S: Store>(kefu: Kefu<S>, node: String) {
+    loop {
+        if let Err(e) = crate::delivery::deliver(&kefu, &node).await {
+            tracing::warn!(error = %e, "outbox delivery failed; will retry");
+        }
+        tokio::time::sleep(OUTBOX_PERIOD).await;
+    }
+}
+
 /// Customers re-encrypted per batch (each batch is one short transaction).
 const REENCRYPT_BATCH: u32 = 500;
 
@@ -175,6 +205,7 @@ async fn record<S: Store>(kefu: &Kefu<S>, who: &str, subject: String, reason: St
 /// Runs the jobs until the process ends.
 pub async fn run<S: Store>(kefu: Kefu<S>) {
     let node = node_name();
+    tokio::spawn(run_outbox(kefu.clone(), node.clone()));
     let mut next_retention = tokio::time::Instant::now();
     let mut round: u64 = 0;
     loop {
@@ -192,6 +223,9 @@ pub async fn run<S: Store>(kefu: Kefu<S>) {
         }
         if let Err(e) = watch_sla(&kefu, &node).await {
             tracing::warn!(error = %e, "SLA watcher failed; will retry");
+        }
+        if let Err(e) = customer_loop(&kefu, &node).await {
+            tracing::warn!(error = %e, "customer loop job failed; will retry");
         }
         round += 1;
         let retry_rounds = (kefu.core.policy.dispatch.retry_seconds / PERIOD.as_secs().max(1)).max(1);

@@ -3,11 +3,14 @@
 //! the backend at run time and calls `router::<ThatStore>`.
 
 pub mod auth;
+pub mod customer_loop;
+pub mod delivery;
 pub mod directory;
 pub mod error;
 pub mod extract;
 pub mod http;
 pub mod jobs;
+pub mod links;
 pub mod metrics;
 pub mod notices;
 pub mod org;

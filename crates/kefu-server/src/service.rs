@@ -25,11 +25,26 @@ use std::sync::Arc;
 pub struct Settings {
     pub token_ttl: Duration,
     pub password_cost: PasswordCost,
+    /// Channels, retries and claims of customer messages.
+    pub delivery: crate::delivery::DeliveryConfig,
+    /// Where customers reach kefu: the base of the links in messages.
+    pub public_url: String,
+    /// Signs customer links; shared by every node.
+    pub link_key: crate::links::LinkKey,
+    /// Message texts (shipped, or the operator's copies).
+    pub templates: kefu_domain::templates::Templates,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { token_ttl: Duration::hours(12), password_cost: PasswordCost::default() }
+        Settings {
+            token_ttl: Duration::hours(12),
+            password_cost: PasswordCost::default(),
+            delivery: Default::default(),
+            public_url: "http://127.0.0.1:8080".into(),
+            link_key: crate::links::LinkKey::random(),
+            templates: kefu_domain::templates::Templates::defaults(),
+        }
     }
 }
 
@@ -47,6 +62,8 @@ pub struct Core {
     pub calendar: kefu_domain::calendar::Calendar,
     /// Staff, teams and departments, cached briefly.
     pub org: crate::org::OrgCache,
+    /// The adapters that deliver customer messages.
+    pub channels: crate::delivery::Channels,
 }
 
 pub struct Kefu<S> {
@@ -80,7 +97,10 @@ impl<S: Store> Kefu<S> {
         for u in store.list_users().await? {
             directory.remember(&u);
         }
+        crate::delivery::install_tls_provider();
+        let channels = crate::delivery::Channels::from_config(&settings.delivery).map_err(ApiError::Internal)?;
         let core = Core {
+            channels,
             flows,
             policy,
             clock,
@@ -278,6 +298,7 @@ impl<S: Store> Kefu<S> {
                 idempotency: Self::idem(actor, idempotency),
                 follow_up,
                 render: self.renderer(actor),
+                messages: crate::customer_loop::receipt(self.core.clone(), now),
             })
             .await?;
         let Written::New { ticket, .. } = &written else { return Ok(written) };
@@ -361,8 +382,18 @@ impl<S: Store> Kefu<S> {
     /// capacity check for the store) or the queue.
     async fn resolve(&self, request: &ActionRequest, t: &Ticket, passed_over: &[UserId]) -> Result<Resolved, ApiError> {
         let org = self.org().await?;
-        let mut out = Resolved { target: None, capacity: None, rule: None, org: org.clone() };
-        let Some(wanted) = request.wanted() else { return Ok(out) };
+        let mut out = Resolved { target: None, capacity: None, rule: None, org: org.clone(), delivered: None };
+        if request.kind == ActionKind::Archive {
+            out.delivered = crate::customer_loop::notice_delivered(self, t).await?;
+        }
+        // An appeal on a type the policy escalates by tier goes to a handler
+        // of that tier (complaints: L3), chosen like any dispatch.
+        let appeal_tier = self.core.policy.customer_loop.appeal_tier_for(t.ticket_type);
+        let wanted = match (request.kind, appeal_tier) {
+            (ActionKind::Appeal, Some(tier)) => Some(Wanted::Auto { tier: Some(tier) }),
+            _ => request.wanted(),
+        };
+        let Some(wanted) = wanted else { return Ok(out) };
         let unknown = |field: &str, key: &str| -> ApiError {
             FieldError::new(field, format!("unknown {field} '{key}'"), format!("{field}“{key}”不存在")).into()
         };
@@ -426,15 +457,22 @@ impl<S: Store> Kefu<S> {
     /// the flow rule, deadlines, derived fields, notices, capacity re-check.
     fn action_decider(&self, actor: &Actor, request: ActionRequest, resolved: Resolved) -> Decide {
         let (core, who, now) = (self.core.clone(), actor.clone(), self.now());
-        let Resolved { target, capacity, rule, org } = resolved;
+        let Resolved { target, capacity, rule, org, delivered } = resolved;
         Box::new(move |t: &Ticket| {
             let mut d = decide(core.flows.get(t.ticket_type), t, &who, &request, target.as_ref(), now)?;
-            if d.action == ActionKind::Appeal && core.policy.dispatch.supervisor_on_appeal {
+            let outbox = crate::customer_loop::on_action(&core, t, &mut d, &who, &request, delivered, now)?;
+            // Appeals the policy does not send up a tier (or that found
+            // nobody free there) go to the supervisors.
+            let by_tier = matches!(target, Some(Target::Staff(_)));
+            if d.action == ActionKind::Appeal && core.policy.dispatch.supervisor_on_appeal && !by_tier {
                 d.ticket.supervised = true;
             }
             kefu_domain::sla::on_action(&core.policy.sla, &core.calendar, t, &mut d.ticket, d.action, now)?;
             settle(&core, &mut d.ticket);
-            let notices = crate::notices::for_action(&org, t, &d.ticket, d.action, &who);
+            let mut notices = crate::notices::for_action(&org, t, &d.ticket, d.action, &who);
+            if d.action == ActionKind::Appeal {
+                notices.extend(crate::customer_loop::appeal_notices(&core, t, &d.ticket, &request));
+            }
             let mut data = d.data;
             if let (Some(rule), Value::Object(m)) = (&rule, &mut data) {
                 m.insert("dispatch_rule".into(), json!(rule));
@@ -444,6 +482,7 @@ impl<S: Store> Kefu<S> {
             Ok(Mutation {
                 transfer: d.transfer,
                 notices,
+                outbox,
                 capacity: capacity.filter(|_| changes_assignee),
                 ..Mutation::new(d.ticket, d.action.as_str(), data)
             })
@@ -513,6 +552,7 @@ impl<S: Store> Kefu<S> {
                     capacity: Some(capacity),
                     rule: plan.rule.clone(),
                     org: org.clone(),
+                    delivered: None,
                 };
                 let body = json!({"action": "dispatch", "mode": "system"});
                 let request = ActionRequest::parse(body.as_object().expect("an object"))?;
@@ -555,6 +595,17 @@ impl<S: Store> Kefu<S> {
             Ok(Mutation { comment, notices: notices.into_vec(), ..Mutation::new(ticket, "comment", data) })
         });
         self.mutate(actor, id, idempotency, decide_fn, 201).await
+    }
+
+    /// An action taken by kefu itself or by a customer's link: no
+    /// idempotency key, the ticket as it became.
+    pub async fn act_as(&self, actor: &Actor, t: &Ticket, request: ActionRequest) -> Result<Ticket, ApiError> {
+        written_ticket(self.act_on(actor, t, request, None).await?)
+    }
+
+    /// A change kefu makes by itself, decided by `decide`.
+    pub async fn system_change(&self, actor: &Actor, id: TicketId, decide: Decide) -> Result<(), ApiError> {
+        self.mutate(actor, id, None, decide, 200).await.map(|_| ())
     }
 
     async fn mutate(
@@ -893,6 +944,8 @@ struct Resolved {
     capacity: Option<CapacityCheck>,
     rule: Option<String>,
     org: Arc<crate::org::OrgSnapshot>,
+    /// For archive: whether the result notice reached its gateway.
+    delivered: Option<bool>,
 }
 
 /// Keeps the fields derived from the flow and the deadlines in step with

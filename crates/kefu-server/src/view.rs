@@ -59,6 +59,9 @@ pub struct TicketView {
     pub resolved_at: Option<DateTime<Utc>>,
     pub archived_at: Option<DateTime<Utc>>,
     pub deadlines: Vec<DeadlineView>,
+    /// Result notice, confirmation, appeal, return visit and review since
+    /// the last resolution (R-25…R-28).
+    pub customer_loop: kefu_domain::customer_loop::CustomerLoop,
     /// What the calling user may do now, from the type's flow.
     pub allowed_actions: Vec<String>,
 }
@@ -160,6 +163,13 @@ pub fn ticket_view(
                 state: kefu_domain::sla::state_at(d, now).to_string(),
             })
             .collect(),
+        customer_loop: {
+            let mut l = t.customer_loop.clone();
+            if let Some(v) = l.visit.as_mut() {
+                v.comment = v.comment.as_deref().map(|c| privacy.show_text(viewer.role, c));
+            }
+            l
+        },
         allowed_actions: flow.allowed_actions(t, viewer).iter().map(|a| a.as_str().to_string()).collect(),
     }
 }

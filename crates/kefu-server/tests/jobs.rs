@@ -67,7 +67,7 @@ async fn retention_removes_only_what_is_due<S: Store>(store: S) {
         for (who, body) in [
             (&agent, serde_json::json!({"action": "approve"})),
             (&agent, serde_json::json!({"action": "resolve", "result": "已退订"})),
-            (&agent, serde_json::json!({"action": "notify_result", "method": "sms"})),
+            (&agent, serde_json::json!({"action": "notify_result", "method": "phone"})),
             (&sup, serde_json::json!({"action": "review", "passed": true})),
             (&sup, serde_json::json!({"action": "archive"})),
         ] {

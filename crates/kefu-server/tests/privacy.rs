@@ -155,7 +155,7 @@ async fn customers_can_have_their_data_and_erasure_where_retention_allows(mut ap
     for (who, body) in [
         ("agent1", json!({"action": "approve"})),
         ("agent1", json!({"action": "resolve", "result": "已退订"})),
-        ("agent1", json!({"action": "notify_result", "method": "sms"})),
+        ("agent1", json!({"action": "notify_result", "method": "phone"})),
         ("supervisor1", json!({"action": "review", "passed": true})),
         ("supervisor1", json!({"action": "archive"})),
     ] {

@@ -10,6 +10,7 @@
 mod dump;
 mod migrate;
 mod org;
+mod outbox;
 mod rows;
 pub mod testing;
 mod tickets;
@@ -233,7 +234,7 @@ impl Store for PgStore {
     async fn purge_ticket(&self, id: TicketId) -> StoreResult<()> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg)?;
-        for table in ["comments", "transfers", "sla_breaches", "notices", "ticket_events"] {
+        for table in ["comments", "transfers", "sla_breaches", "notices", "outbox", "visits", "ticket_events"] {
             tx.execute(&format!("DELETE FROM {table} WHERE ticket_id = $1"), &[&id.0]).await.map_err(pg)?;
         }
         let n = tx.execute("DELETE FROM tickets WHERE id = $1", &[&id.0]).await.map_err(pg)?;
@@ -301,5 +302,41 @@ impl Store for PgStore {
     }
     async fn read_notices(&self, user: UserId, id: Option<i64>, now: DateTime<Utc>) -> StoreResult<u64> {
         org::read_notices(&self.client().await?, user, id, now).await
+    }
+
+    async fn claim_messages(
+        &self,
+        node: &str,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>> {
+        outbox::claim(&self.client().await?, node, now, lease, limit, &self.cipher).await
+    }
+    async fn finish_message(&self, id: i64, node: &str, outcome: SendOutcome, now: DateTime<Utc>) -> StoreResult<bool> {
+        outbox::finish(&self.client().await?, id, node, &outcome, now).await
+    }
+    async fn message_receipt(
+        &self,
+        provider_id: &str,
+        delivered: bool,
+        detail: Option<String>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<TicketId>> {
+        outbox::receipt(&self.client().await?, provider_id, delivered, detail, now).await
+    }
+    async fn messages(&self, ticket: TicketId) -> StoreResult<Vec<Message>> {
+        outbox::messages(&self.client().await?, ticket, &self.cipher).await
+    }
+    async fn visits(&self, filter: VisitFilter) -> StoreResult<Page<VisitRow>> {
+        outbox::visits(&self.client().await?, &filter).await
+    }
+    async fn visit_counts(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        satisfied_at: u8,
+    ) -> StoreResult<Vec<VisitCounts>> {
+        outbox::counts(&self.client().await?, from, to, satisfied_at).await
     }
 }

@@ -14,6 +14,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (6, "sla_alerts", include_str!("../migrations/0006_sla_alerts.sql")),
     (7, "sla_breaches", include_str!("../migrations/0007_sla_breaches.sql")),
     (8, "dispatch", include_str!("../migrations/0008_dispatch.sql")),
+    (9, "customer_loop", include_str!("../migrations/0009_customer_loop.sql")),
 ];
 
 /// Any constant shared by all kefu nodes.

@@ -190,7 +190,10 @@ pub async fn create(
     let ticket = Ticket { id: TicketId(id), ..ticket };
     let event = registration_event(&ticket, &op.actor, op.now)?;
     rows::insert_event(&tx, &event).await?;
-    let ticket = follow_up(&tx, ticket, op.follow_up, op.now).await?;
+    let ticket = follow_up(&tx, ticket, op.follow_up, op.now, cipher).await?;
+    if let Some(make) = op.messages {
+        crate::outbox::insert_messages(&tx, ticket.id, &make(&ticket), cipher, op.now).await?;
+    }
     let body = (op.render)(&ticket);
     remember(&tx, &op.idempotency, 201, &body).await?;
     tx.commit().await.map_err(pg)?;
@@ -205,7 +208,7 @@ pub async fn mutate(client: &mut Client, op: MutateTicket, cipher: &FieldCipher)
     // The row lock serialises every change of this ticket across nodes.
     let before = get(&tx, &TicketKey::Id(op.ticket), true, cipher).await?.ok_or(StoreError::NotFound)?;
     let m = (op.decide)(&before)?;
-    write_mutation(&tx, &before, &m, &op.actor, op.now).await?;
+    write_mutation(&tx, &before, &m, &op.actor, op.now, cipher).await?;
     let body = (op.render)(&m.ticket);
     remember(&tx, &op.idempotency, op.status, &body).await?;
     tx.commit().await.map_err(pg)?;
@@ -220,6 +223,7 @@ async fn write_mutation(
     m: &Mutation,
     actor: &kefu_domain::flow::Actor,
     now: DateTime<Utc>,
+    cipher: &FieldCipher,
 ) -> StoreResult<()> {
     let t = &m.ticket;
     tx.execute(
@@ -260,6 +264,8 @@ async fn write_mutation(
         tx.execute("UPDATE users SET last_assigned_at = $2 WHERE id = $1", &[&new.0, &now]).await.map_err(pg)?;
     }
     crate::org::insert_notices(tx, t.id, &m.notices, now).await?;
+    crate::outbox::insert_messages(tx, t.id, &m.outbox, cipher, now).await?;
+    crate::outbox::sync_visit(tx, before, t).await?;
     let last = tx
         .query_opt("SELECT seq, hash FROM ticket_events WHERE ticket_id = $1 ORDER BY seq DESC LIMIT 1", &[&t.id.0])
         .await
@@ -297,11 +303,12 @@ async fn follow_up(
     ticket: Ticket,
     follow: Option<FollowUp>,
     now: DateTime<Utc>,
+    cipher: &FieldCipher,
 ) -> StoreResult<Ticket> {
     let Some(f) = follow else { return Ok(ticket) };
     tx.execute("SAVEPOINT follow_up", &[]).await.map_err(pg)?;
     let applied = match (f.decide)(&ticket) {
-        Ok(m) => write_mutation(tx, &ticket, &m, &f.actor, now).await.map(|()| m.ticket),
+        Ok(m) => write_mutation(tx, &ticket, &m, &f.actor, now, cipher).await.map(|()| m.ticket),
         Err(e) => Err(StoreError::from(e)),
     };
     match applied {

@@ -294,7 +294,7 @@ pub fn retention_due(c: &Connection, cutoff: DateTime<Utc>, limit: u32) -> Store
 }
 
 pub fn purge_ticket(c: &Connection, id: TicketId) -> StoreResult<()> {
-    for table in ["comments", "transfers", "sla_breaches", "notices", "ticket_events"] {
+    for table in ["comments", "transfers", "sla_breaches", "notices", "outbox", "visits", "ticket_events"] {
         c.execute(&format!("DELETE FROM {table} WHERE ticket_id = ?1"), [id.0]).map_err(backend)?;
     }
     match c.execute("DELETE FROM tickets WHERE id = ?1", [id.0]).map_err(backend)? {

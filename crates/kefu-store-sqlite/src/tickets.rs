@@ -131,7 +131,10 @@ pub fn create(c: &Connection, op: CreateTicket, cipher: &FieldCipher) -> StoreRe
     let ticket = Ticket { id: TicketId(id), ..ticket };
     let event = registration_event(&ticket, &op.actor, op.now)?;
     rows::insert_event(c, &event)?;
-    let ticket = follow_up(c, ticket, op.follow_up, op.now)?;
+    let ticket = follow_up(c, ticket, op.follow_up, op.now, cipher)?;
+    if let Some(make) = op.messages {
+        crate::outbox::insert_messages(c, ticket.id, &make(&ticket), cipher, op.now)?;
+    }
     let body = (op.render)(&ticket);
     remember(c, &op.idempotency, 201, &body, op.now)?;
     Ok(Written::New { ticket: Box::new(ticket), body })
@@ -152,7 +155,7 @@ pub fn mutate(c: &Connection, op: MutateTicket, cipher: &FieldCipher) -> StoreRe
     }
     let before = get(c, &TicketKey::Id(op.ticket), cipher)?.ok_or(StoreError::NotFound)?;
     let m = (op.decide)(&before)?;
-    write_mutation(c, &before, &m, &op.actor, op.now)?;
+    write_mutation(c, &before, &m, &op.actor, op.now, cipher)?;
     let body = (op.render)(&m.ticket);
     remember(c, &op.idempotency, op.status, &body, op.now)?;
     Ok(Written::New { ticket: Box::new(m.ticket), body })
@@ -166,6 +169,7 @@ fn write_mutation(
     m: &Mutation,
     actor: &kefu_domain::flow::Actor,
     now: DateTime<Utc>,
+    cipher: &FieldCipher,
 ) -> StoreResult<()> {
     let t = &m.ticket;
     c.prepare_cached(
@@ -203,6 +207,8 @@ fn write_mutation(
             .map_err(backend)?;
     }
     crate::org::insert_notices(c, t.id, &m.notices, now)?;
+    crate::outbox::insert_messages(c, t.id, &m.outbox, cipher, now)?;
+    crate::outbox::sync_visit(c, before, t)?;
     let (seq, prev) = last_link(c, t.id)?;
     let event = mutation_event(before, m, actor, now, (seq, &prev));
     rows::insert_event(c, &event)?;
@@ -229,11 +235,17 @@ fn write_mutation(
 /// Applies the follow-up change of a registration (automatic dispatch) in
 /// its own savepoint: if the decision or the store refuses it, the
 /// registration stands alone.
-fn follow_up(c: &Connection, ticket: Ticket, follow: Option<FollowUp>, now: DateTime<Utc>) -> StoreResult<Ticket> {
+fn follow_up(
+    c: &Connection,
+    ticket: Ticket,
+    follow: Option<FollowUp>,
+    now: DateTime<Utc>,
+    cipher: &FieldCipher,
+) -> StoreResult<Ticket> {
     let Some(f) = follow else { return Ok(ticket) };
     c.execute_batch("SAVEPOINT follow_up").map_err(backend)?;
     let applied = (f.decide)(&ticket).map_err(StoreError::from).and_then(|m| {
-        write_mutation(c, &ticket, &m, &f.actor, now)?;
+        write_mutation(c, &ticket, &m, &f.actor, now, cipher)?;
         Ok(m.ticket)
     });
     match applied {

@@ -208,6 +208,47 @@ pub trait Store: Clone + Send + Sync + 'static {
         id: Option<i64>,
         now: chrono::DateTime<chrono::Utc>,
     ) -> impl Future<Output = StoreResult<u64>> + Send;
+
+    // --- customer messages (outbox) ---
+    /// Claims up to `limit` pending messages due at `now` for `node` until
+    /// `now + lease`: no other node gets them meanwhile.
+    fn claim_messages(
+        &self,
+        node: &str,
+        now: chrono::DateTime<chrono::Utc>,
+        lease: chrono::Duration,
+        limit: u32,
+    ) -> impl Future<Output = StoreResult<Vec<Message>>> + Send;
+    /// Records the outcome of an attempt on a message `node` holds; false
+    /// if its claim ran out and another node may have it.
+    fn finish_message(
+        &self,
+        id: i64,
+        node: &str,
+        outcome: SendOutcome,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// A delivery receipt from the gateway; the message's ticket, if known.
+    fn message_receipt(
+        &self,
+        provider_id: &str,
+        delivered: bool,
+        detail: Option<String>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> impl Future<Output = StoreResult<Option<TicketId>>> + Send;
+    /// A ticket's messages, oldest first, recipients decrypted.
+    fn messages(&self, ticket: TicketId) -> impl Future<Output = StoreResult<Vec<Message>>> + Send;
+
+    // --- return visits (R-26, R-27) ---
+    fn visits(&self, filter: VisitFilter) -> impl Future<Output = StoreResult<Page<VisitRow>>> + Send;
+    /// Per team, over tickets resolved in `[from, to)`; ratings at or above
+    /// `satisfied_at` count as satisfied.
+    fn visit_counts(
+        &self,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+        satisfied_at: u8,
+    ) -> impl Future<Output = StoreResult<Vec<VisitCounts>>> + Send;
 }
 
 /// A table row in the neutral export form.

@@ -71,7 +71,13 @@ pub struct CreateTicket {
     pub follow_up: Option<FollowUp>,
     /// Renders the ticket as it is after the follow-up.
     pub render: Render,
+    /// Messages to the customer about the new ticket (the receipt), made
+    /// once its number is known and written in the same transaction.
+    pub messages: Option<MessagesFn>,
 }
+
+/// Makes the outbox messages of a ticket just written.
+pub type MessagesFn = Box<dyn FnOnce(&Ticket) -> Vec<NewMessage> + Send>;
 
 pub struct FollowUp {
     pub actor: Actor,
@@ -94,6 +100,9 @@ pub struct Mutation {
     /// For automatic dispatch: refuse the write (`CapacityFull`) if the new
     /// assignee would then hold more open tickets than this.
     pub capacity: Option<CapacityCheck>,
+    /// Messages to the customer (outbox), written with the change and
+    /// delivered afterwards by the outbox worker.
+    pub outbox: Vec<NewMessage>,
 }
 
 impl Mutation {
@@ -108,6 +117,7 @@ impl Mutation {
             breaches: Vec::new(),
             notices: Vec::new(),
             capacity: None,
+            outbox: Vec::new(),
         }
     }
 }
@@ -144,6 +154,97 @@ pub struct Notice {
     pub message_zh: String,
     pub created_at: DateTime<Utc>,
     pub read_at: Option<DateTime<Utc>>,
+}
+
+/// A message for the outbox (通知发件箱): SMS or e-mail to a customer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewMessage {
+    /// The template it was made from: `receipt`, `result`, `visit_invitation` …
+    pub kind: String,
+    /// `sms` or `email`.
+    pub channel: String,
+    /// Phone number or e-mail address; stored encrypted.
+    pub recipient: String,
+    pub subject: String,
+    pub body: String,
+}
+
+/// A message in the outbox with its delivery state: `pending` (waiting or
+/// retrying), `sent` (the gateway took it), `delivered` (receipt), `failed`
+/// (given up, or the receipt said undeliverable).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Message {
+    pub id: i64,
+    pub ticket_id: Option<TicketId>,
+    pub kind: String,
+    pub channel: String,
+    pub recipient: String,
+    pub subject: String,
+    pub body: String,
+    pub state: String,
+    pub attempts: u32,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    /// The gateway's id of the message, matched by delivery receipts.
+    pub provider_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+/// What one delivery attempt came to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SendOutcome {
+    Sent { provider_id: Option<String> },
+    Retry { at: DateTime<Utc>, error: String },
+    Failed { error: String },
+}
+
+/// The return-visit tasks (回访任务) list: by state and method.
+#[derive(Debug, Clone, Default)]
+pub struct VisitFilter {
+    pub state: Option<String>,
+    pub method: Option<String>,
+    pub team: Option<TeamId>,
+    pub page: u32,
+    pub per_page: u32,
+}
+
+/// A return-visit task as listed (the projection of a ticket's visit).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct VisitRow {
+    pub ticket_id: TicketId,
+    pub number: String,
+    pub ticket_type: String,
+    pub team: Option<TeamId>,
+    pub method: String,
+    pub state: String,
+    pub attempts: u32,
+    pub resolved_at: DateTime<Utc>,
+    pub due_at: DateTime<Utc>,
+    pub satisfaction: Option<u8>,
+    pub nps: Option<u8>,
+    pub visited_at: Option<DateTime<Utc>>,
+}
+
+/// Return-visit figures of one team over a period of resolutions (R-26,
+/// Tickets reopened by an appeal count with their new resolution.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct VisitCounts {
+    pub team: Option<TeamId>,
+    pub resolved: i64,
+    pub visited: i64,
+    pub unreachable: i64,
+    /// Ratings 1–5 given, their sum, and how many were ≥ the satisfied mark.
+    pub rated: i64,
+    pub rating_sum: i64,
+    pub satisfied: i64,
+    /// NPS answers, promoters (9–10) and detractors (0–6).
+    pub nps_answers: i64,
+    pub promoters: i64,
+    pub detractors: i64,
 }
 
 #[derive(Debug, Clone)]

@@ -21,6 +21,11 @@ pub struct Config {
     pub keys_file: Option<PathBuf>,
     /// `json`, `text`, or `auto` (JSON when stderr is not a terminal).
     pub log_format: String,
+    /// Where customers reach kefu (the links in SMS and e-mail), e.g.
+    /// `https://kefu.example.com`; default `http://<listen>`.
+    pub public_url: Option<String>,
+    /// Customer messages: `[delivery.smtp]`, `[delivery.sms]`, retries.
+    pub delivery: kefu_server::delivery::DeliveryConfig,
 }
 
 impl Default for Config {
@@ -33,6 +38,8 @@ impl Default for Config {
             token_ttl_hours: 12,
             keys_file: None,
             log_format: "auto".into(),
+            public_url: None,
+            delivery: Default::default(),
         }
     }
 }
@@ -100,6 +107,9 @@ impl Config {
         }
         if let Some(v) = var("KEFU_LOG_FORMAT") {
             self.log_format = v;
+        }
+        if let Some(v) = var("KEFU_PUBLIC_URL") {
+            self.public_url = Some(v);
         }
         Ok(())
     }
@@ -217,6 +227,25 @@ pub fn load_rules(cfg: &Config) -> Result<(kefu_domain::flow::FlowSet, kefu_doma
     }
     let flows = kefu_domain::flow::FlowSet::load(&toml_files(cfg, "flows")?)?;
     Ok((flows, policy))
+}
+
+/// The message templates, with the operator's copies from
+/// `<config dir>/templates/*.toml`.
+pub fn load_templates(cfg: &Config) -> Result<kefu_domain::templates::Templates> {
+    let files: Vec<(String, String)> = toml_files(cfg, "templates")?
+        .into_iter()
+        .map(|(path, text)| {
+            let name =
+                std::path::Path::new(&path).file_name().map_or(path.clone(), |n| n.to_string_lossy().into_owned());
+            (name, text)
+        })
+        .collect();
+    kefu_domain::templates::Templates::load(&files).map_err(|e| {
+        anyhow::anyhow!(
+            "{}/templates: {e}",
+            cfg.config_dir.as_ref().map_or_else(String::new, |d| d.display().to_string())
+        )
+    })
 }
 
 #[cfg(test)]

@@ -66,7 +66,7 @@ const HANDLER: &str = "@handler";
 fn steps(ticket_type: &str) -> Vec<(&'static str, Value)> {
     let h = HANDLER;
     let close = vec![
-        ("agent1", json!({"action": "notify_result", "method": "sms"})),
+        ("agent1", json!({"action": "notify_result", "method": "phone"})),
         ("agent1", json!({"action": "confirm"})),
         (
             "agent1",
@@ -80,7 +80,7 @@ fn steps(ticket_type: &str) -> Vec<(&'static str, Value)> {
             return vec![
                 ("agent1", json!({"action": "approve"})),
                 ("agent1", json!({"action": "resolve", "result": "已为客户退订该业务，次月起不再收费"})),
-                ("agent1", json!({"action": "notify_result", "method": "sms"})),
+                ("agent1", json!({"action": "notify_result", "method": "phone"})),
                 ("supervisor1", json!({"action": "review", "passed": true})),
                 ("supervisor1", json!({"action": "archive"})),
             ];

@@ -173,11 +173,33 @@ fn init_logging(cfg: &Config) {
 /// system clock.
 async fn service<S: Store>(store: S, cfg: &Config) -> Result<Kefu<S>> {
     let (flows, policy) = config::load_rules(cfg)?;
-    let settings =
-        kefu_server::Settings { token_ttl: chrono::Duration::hours(cfg.token_ttl_hours), ..Default::default() };
+    // Customer links are signed with a key derived from the field keys,
+    // which every node of one database shares.
+    let link_key = kefu_server::links::LinkKey::new(cfg.cipher()?.blind_index("portal_link", "v1").as_bytes());
+    let settings = kefu_server::Settings {
+        token_ttl: chrono::Duration::hours(cfg.token_ttl_hours),
+        delivery: delivery(cfg),
+        public_url: cfg.public_url.clone().unwrap_or_else(|| format!("http://{}", cfg.listen)),
+        link_key,
+        templates: config::load_templates(cfg)?,
+        ..Default::default()
+    };
     let calendar = config::load_calendar(cfg)?;
     check_calendar(&calendar, &policy)?;
     Ok(Kefu::new(store, flows, policy, Arc::new(SystemClock), settings).await?.with_calendar(calendar))
+}
+
+/// The delivery settings; with no SMS gateway and no SMTP server
+/// configured, messages are written to `<data dir>/messages.log` instead,
+/// where whoever tries kefu out finds the customers' links.
+fn delivery(cfg: &Config) -> kefu_server::delivery::DeliveryConfig {
+    let mut d = cfg.delivery.clone();
+    if d.log_file.is_none() && (d.sms.is_none() || d.smtp.is_none()) {
+        let path = cfg.data_dir.join("messages.log");
+        tracing::warn!(path = %path.display(), "no SMS gateway or SMTP server configured: those messages go to this file");
+        d.log_file = Some(path);
+    }
+    d
 }
 
 /// Deadlines must never fall in a year without a calendar. Refuse to start
@@ -224,6 +246,7 @@ impl kefu_domain::clock::Clock for SystemClock {
 
 #[tokio::main]
 async fn main() -> Result<()> {
+    kefu_server::delivery::install_tls_provider();
     let cli = Cli::parse();
     let cfg = Config::load(&cli.common)?;
     match cli.command {

@@ -27,7 +27,7 @@ async fn a_year_added_in_the_config_dir_is_used() {
     let mut cmd = target.kefu();
     cmd.env("KEFU_CONFIG_DIR", config.path());
     let (mut server, base) = common::start_with(cmd).await;
-    let client = reqwest::Client::new();
+    let client = common::client();
     let token = login(&client, &base).await;
     let policy: Value =
         client.get(format!("{base}/api/v1/policy")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();

@@ -31,7 +31,7 @@ async fn acknowledged_tickets_survive_sigkill_postgres() {
 
 async fn acknowledged_tickets_survive_sigkill(target: Target) {
     let (mut server, base) = target.start().await;
-    let client = reqwest::Client::new();
+    let client = common::client();
     let token = login(&client, &base).await;
 
     let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
@@ -96,7 +96,7 @@ async fn acknowledged_tickets_survive_sigkill(target: Target) {
 async fn audit_verify_names_the_first_broken_link() {
     let target = Target::sqlite().await;
     let (mut server, base) = target.start().await;
-    let client = reqwest::Client::new();
+    let client = common::client();
     let token = login(&client, &base).await;
     for i in 0..3 {
         let r = client.post(format!("{base}/api/v1/tickets")).bearer_auth(&token).json(&body(i)).send().await.unwrap();

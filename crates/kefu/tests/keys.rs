@@ -43,7 +43,7 @@ async fn database_file_alone_reveals_nothing_and_keys_rotate() {
     let dir = target.dir();
     assert!(dir.join("keys.toml").exists(), "first start creates the key file");
     let (mut server, base) = target.start().await;
-    let client = reqwest::Client::new();
+    let client = common::client();
     let token = login(&client, &base).await;
     let body = json!({
         "channel": "store", "type": "account", "title": "销户", "description": format!("客户申请注销宽带账户，身份证号{ID}"),

@@ -19,7 +19,7 @@ async fn the_server_log_holds_no_phone_or_id_number() {
     let log_path = dir.path().join("kefu.log");
     let log = std::fs::File::create(&log_path).unwrap();
     let (mut server, base) = target.start_logging("debug", Stdio::from(log)).await;
-    let c = reqwest::Client::new();
+    let c = common::client();
     let token = login(&c, &base).await;
     let post = |path: String, body: Value| c.post(format!("{base}{path}")).bearer_auth(&token).json(&body).send();
     let id_number = format!("{}{}", &ID[..17], kefu_domain::validate::id_check_char(&ID.as_bytes()[..17]) as char);

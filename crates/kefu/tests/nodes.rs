@@ -21,7 +21,7 @@ async fn two_nodes_share_one_database_safely() {
     let target = Target::postgres().await;
     let (_a, url_a) = target.start().await;
     let (_b, url_b) = target.start().await;
-    let client = reqwest::Client::new();
+    let client = common::client();
     let nodes = [(url_a.clone(), login(&client, &url_a).await), (url_b.clone(), login(&client, &url_b).await)];
 
     // Concurrent intake through both nodes.

@@ -49,7 +49,7 @@ async fn org_set_up_from_the_cli_drives_dispatch() {
     assert!(String::from_utf8_lossy(&dup.stderr).contains("已存在"));
 
     let (mut server, base) = target.start().await;
-    let client = reqwest::Client::new();
+    let client = common::client();
     let token = login(&client, &base).await;
     let body = json!({
         "channel": "phone", "type": "fault", "title": "宽带断网", "description": "光猫LOS灯红",

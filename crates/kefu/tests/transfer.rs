@@ -29,7 +29,7 @@ fn rows(path: &Path) -> Vec<Value> {
 async fn sqlite_to_postgres_and_back_is_lossless() {
     let sqlite = Target::sqlite().await;
     let (mut server, base) = sqlite.start().await;
-    let client = reqwest::Client::new();
+    let client = common::client();
     let token = login(&client, &base).await;
     for i in 0..5 {
         let body = json!({

@@ -2,8 +2,10 @@
 
 mod auth;
 mod calendar;
+mod customer_loop;
 mod meta;
 mod org;
+mod portal;
 mod privacy;
 mod staff;
 mod tickets;
@@ -34,13 +36,14 @@ use utoipa::OpenApi;
         meta::flows, meta::policy, meta::healthz, meta::metrics,
         privacy::reveal_ticket, privacy::reveal_customer, privacy::access_log, privacy::export_customer,
         privacy::erase_customer, calendar::add, calendar::day,
+        customer_loop::messages, customer_loop::sms_receipts, customer_loop::return_visits, customer_loop::visit_report,
     ),
     components(schemas(
         crate::error::ErrorBody, crate::view::TicketView, crate::service::LoginResponse,
         kefu_domain::intake::IntakeRequest, tickets::ActionBody, tickets::CommentBody, tickets::TicketPage,
         kefu_domain::audit::AuditEvent, kefu_domain::ticket::Transfer, kefu_domain::ticket::Comment,
         crate::org::StaffView, kefu_domain::org::Department, kefu_domain::org::Team, kefu_domain::org::Skills,
-        kefu_store::Notice,
+        kefu_store::Notice, kefu_store::Message,
     )),
     modifiers(&BearerAuth),
 )]
@@ -61,8 +64,15 @@ impl utoipa::Modify for BearerAuth {
 
 /// Endpoints anyone may call; every other one needs a token and a rule in
 /// the policy's `[access.endpoints]` table.
-pub const PUBLIC: &[&str] =
-    &["GET /", "GET /healthz", "GET /metrics", "GET /api/openapi.json", "POST /api/v1/auth/login"];
+pub const PUBLIC: &[&str] = &[
+    "GET /",
+    "GET /healthz",
+    "GET /metrics",
+    "GET /api/openapi.json",
+    "POST /api/v1/auth/login",
+    // The SMS gateway proves itself with its receipt token.
+    "POST /api/v1/sms/receipts",
+];
 
 /// Enforces the endpoint table: authenticate, then allow the role only if
 /// the table names it for this endpoint. No rule means closed.
@@ -71,7 +81,7 @@ async fn authorize<S: Store>(State(state): State<AppState<S>>, mut req: Request,
         return next.run(req).await;
     };
     let endpoint = format!("{} {path}", req.method());
-    if PUBLIC.contains(&endpoint.as_str()) {
+    if PUBLIC.contains(&endpoint.as_str()) || portal::PUBLIC.contains(&endpoint.as_str()) {
         return next.run(req).await;
     }
     let user = match authenticate(&state, req.headers()).await {
@@ -107,6 +117,8 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .merge(meta::router())
         .merge(privacy::router())
         .merge(calendar::router())
+        .merge(customer_loop::router())
+        .merge(portal::router())
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), authorize::<S>))
         .with_state(state)
         .layer(axum::middleware::from_fn_with_state(metrics, crate::metrics::track))

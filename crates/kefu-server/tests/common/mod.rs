@@ -9,6 +9,7 @@ use kefu_domain::clock::FixedClock;
 use kefu_domain::flow::FlowSet;
 use kefu_domain::policy::Policy;
 use kefu_server::auth::PasswordCost;
+pub use kefu_server::delivery::DeliveryConfig;
 use kefu_server::{Kefu, Settings};
 use kefu_store::Store;
 use kefu_store_postgres::PgStore;
@@ -29,12 +30,19 @@ pub struct TestApp {
     /// Runs one round of the SLA watcher and of the dispatch of waiting
     /// tickets, as the background jobs would: (alerts raised, dispatched).
     pub jobs: Jobs,
+    /// Runs one round of the outbox worker and of the customer-loop job:
+    /// (messages sent, confirmed by default, visits invited).
+    pub loop_jobs: LoopJobs,
+    /// The file messages go to when no channel is configured.
+    pub messages_log: std::path::PathBuf,
     /// Removes the database when the test ends.
     _guard: Box<dyn std::any::Any + Send + Sync>,
 }
 
 pub type Jobs =
     Arc<dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = (usize, usize)> + Send>> + Send + Sync>;
+pub type LoopJobs =
+    Arc<dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = (usize, usize, usize)> + Send>> + Send + Sync>;
 
 #[derive(Debug, Clone, Copy)]
 pub enum Backend {
@@ -96,29 +104,60 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 }
 
 pub async fn spawn_app_with(backend: Backend, policy: Policy) -> TestApp {
+    spawn_app_delivering(backend, policy, DeliveryConfig::default()).await
+}
+
+/// With the customer messages going where `delivery` says; channels it
+/// leaves out write to the test's `messages_log`.
+pub async fn spawn_app_delivering(backend: Backend, policy: Policy, mut delivery: DeliveryConfig) -> TestApp {
+    let logs = tempfile::tempdir().unwrap();
+    let messages_log = logs.path().join("messages.log");
+    delivery.log_file = Some(messages_log.clone());
     match backend {
         Backend::Sqlite => {
             let dir = tempfile::tempdir().unwrap();
             let store = SqliteStore::open(dir.path().join("kefu.db"), kefu_store::crypto::test_cipher()).unwrap();
-            spawn_with(store, Box::new(dir), policy).await
+            spawn_with(store, Box::new((dir, logs)), policy, delivery, messages_log).await
         }
         Backend::Postgres => {
             let schema = TestSchema::create().await;
             let store = PgStore::connect(&schema.url, kefu_store::crypto::test_cipher()).await.unwrap();
-            spawn_with(store, Box::new(schema), policy).await
+            spawn_with(store, Box::new((schema, logs)), policy, delivery, messages_log).await
         }
     }
 }
 
-async fn spawn_with<S: Store>(store: S, guard: Box<dyn std::any::Any + Send + Sync>, policy: Policy) -> TestApp {
+async fn spawn_with<S: Store>(
+    store: S,
+    guard: Box<dyn std::any::Any + Send + Sync>,
+    policy: Policy,
+    delivery: DeliveryConfig,
+    messages_log: std::path::PathBuf,
+) -> TestApp {
     let clock = Arc::new(FixedClock::new("2026-11-22T02:00:00Z".parse().unwrap()));
-    let settings = Settings { password_cost: PasswordCost { memory_kib: 1024, iterations: 1 }, ..Settings::default() };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let settings = Settings {
+        password_cost: PasswordCost { memory_kib: 1024, iterations: 1 },
+        delivery,
+        public_url: base.clone(),
+        ..Settings::default()
+    };
     let kefu = Kefu::new(store, FlowSet::defaults(), policy, clock.clone(), settings).await.unwrap();
     for (name, role) in USERS {
         kefu.add_user(name, *role, None, PASSWORD).await.unwrap();
     }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
+    let k = kefu.clone();
+    let loop_jobs: LoopJobs = Arc::new(move || {
+        let k = k.clone();
+        Box::pin(async move {
+            let sent = kefu_server::delivery::deliver(&k, "test").await.unwrap();
+            let (confirmed, invited) = kefu_server::jobs::customer_loop(&k, "test").await.unwrap().unwrap_or((0, 0));
+            // The invitations just written go out in the same round.
+            let sent = sent + kefu_server::delivery::deliver(&k, "test").await.unwrap();
+            (sent, confirmed, invited)
+        })
+    });
     let k = kefu.clone();
     let jobs: Jobs = Arc::new(move || {
         let k = k.clone();
@@ -129,7 +168,7 @@ async fn spawn_with<S: Store>(store: S, guard: Box<dyn std::any::Any + Send + Sy
         })
     });
     tokio::spawn(kefu_server::serve(listener, kefu_server::router(kefu), std::future::pending()));
-    let client = reqwest::Client::new();
+    let client = client();
     let mut tokens = HashMap::new();
     for (name, _) in USERS {
         let r: Value = client
@@ -143,7 +182,7 @@ async fn spawn_with<S: Store>(store: S, guard: Box<dyn std::any::Any + Send + Sy
             .unwrap();
         tokens.insert(*name, r["token"].as_str().unwrap().to_string());
     }
-    TestApp { base, client, tokens, clock, jobs, _guard: guard }
+    TestApp { base, client, tokens, clock, jobs, loop_jobs, messages_log, _guard: guard }
 }
 
 impl TestApp {
@@ -227,4 +266,10 @@ pub fn ticket_body(ticket_type: &str) -> Value {
         b["consent"] = json!({"method": "phone", "at": "2026-11-22T01:00:00Z", "evidence": "录音编号 REC20261122001"});
     }
     b
+}
+
+/// An HTTP client (with the TLS crypto provider installed first).
+pub fn client() -> reqwest::Client {
+    kefu_server::delivery::install_tls_provider();
+    reqwest::Client::new()
 }

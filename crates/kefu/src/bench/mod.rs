@@ -265,6 +265,7 @@ async fn store_load(path: &std::path::Path, count: usize, concurrency: usize) ->
                     now,
                     idempotency: None,
                     follow_up: None,
+                    messages: None,
                     render: Box::new(|_| serde_json::Value::Null),
                 };
                 match store.create_ticket(op).await {

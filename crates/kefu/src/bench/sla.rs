@@ -117,6 +117,7 @@ pub(super) fn registration(kefu: &Kefu<SqliteStore>, rng: &mut Rng, actor: &Acto
         now,
         idempotency: None,
         follow_up: None,
+        messages: None,
         render: Box::new(|_| serde_json::Value::Null),
     })
 }

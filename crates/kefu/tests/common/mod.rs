@@ -123,3 +123,9 @@ pub async fn login(client: &reqwest::Client, base: &str) -> String {
         .unwrap();
     r["token"].as_str().unwrap().to_string()
 }
+
+/// An HTTP client (with the TLS crypto provider installed first).
+pub fn client() -> reqwest::Client {
+    kefu_server::delivery::install_tls_provider();
+    reqwest::Client::new()
+}
