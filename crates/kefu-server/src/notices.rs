@@ -9,6 +9,7 @@ use crate::org::OrgSnapshot;
 use kefu_domain::action::ActionKind;
 use kefu_domain::flow::Actor;
 use kefu_domain::sla::{Alert, Recipient};
+use kefu_domain::templates::Templates;
 use kefu_domain::ticket::Ticket;
 use kefu_domain::{Role, UserId};
 use kefu_store::NewNotice;
@@ -40,6 +41,7 @@ impl Notices {
 /// What an action tells whom.
 pub fn for_action(
     org: &OrgSnapshot,
+    texts: &Templates,
     before: &Ticket,
     after: &Ticket,
     action: ActionKind,
@@ -60,12 +62,8 @@ pub fn for_action(
             let receivers = after
                 .transfer_to
                 .map_or_else(|| org.members(after.transfer_team, after.transfer_department), |u| vec![u]);
-            out.add(
-                receivers,
-                "transfer",
-                &format!("ticket {n} is transferred to you by {who}; accept or reject it"),
-                &format!("工单 {n} 由 {who} 转派给您，请接收或拒绝"),
-            );
+            let text = texts.render("staff_transfer", "zh", &[("number", n), ("by", who)]);
+            out.add(receivers, "transfer", &text.body_en, &text.body);
             out.add(
                 [after.first_owner],
                 "transfer",
@@ -156,23 +154,19 @@ pub fn recipients(org: &OrgSnapshot, t: &Ticket, who: &[Recipient]) -> Vec<UserI
     out
 }
 
-/// The notices of SLA alerts.
-pub fn for_alerts(org: &OrgSnapshot, t: &Ticket, alerts: &[Alert], out: &mut Notices) {
-    let n = &t.number;
+/// The notices of SLA alerts, worded by the `staff_sla_warning` and
+/// `staff_sla_breach` templates.
+pub fn for_alerts(org: &OrgSnapshot, texts: &Templates, t: &Ticket, alerts: &[Alert], out: &mut Notices) {
     for a in alerts {
-        let due = a.due_at.with_timezone(&kefu_domain::time::shanghai()).format("%m-%d %H:%M");
-        let (kind, en, zh) = match a.level {
-            "warning" => (
-                "sla_warning",
-                format!("ticket {n}: {} is due at {due}", a.kind),
-                format!("预警：工单 {n} 的{}时限将于 {due} 到期", a.label_zh),
-            ),
-            _ => (
-                "sla_breach",
-                format!("ticket {n}: {} was due at {due} and is breached", a.kind),
-                format!("超时：工单 {n} 的{}时限已于 {due} 到期", a.label_zh),
-            ),
-        };
-        out.add(recipients(org, t, &a.notify), kind, &en, &zh);
+        let due = a.due_at.with_timezone(&kefu_domain::time::shanghai()).format("%m-%d %H:%M").to_string();
+        let kind = if a.level == "warning" { "sla_warning" } else { "sla_breach" };
+        let vars = [
+            ("number", t.number.as_str()),
+            ("kind", a.kind.as_str()),
+            ("label_zh", a.label_zh.as_str()),
+            ("due", &due),
+        ];
+        let text = texts.render(&format!("staff_{kind}"), "zh", &vars);
+        out.add(recipients(org, t, &a.notify), kind, &text.body_en, &text.body);
     }
 }

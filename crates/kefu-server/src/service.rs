@@ -469,7 +469,7 @@ impl<S: Store> Kefu<S> {
             }
             kefu_domain::sla::on_action(&core.policy.sla, &core.calendar, t, &mut d.ticket, d.action, now)?;
             settle(&core, &mut d.ticket);
-            let mut notices = crate::notices::for_action(&org, t, &d.ticket, d.action, &who);
+            let mut notices = crate::notices::for_action(&org, &core.settings.templates, t, &d.ticket, d.action, &who);
             if d.action == ActionKind::Appeal {
                 notices.extend(crate::customer_loop::appeal_notices(&core, t, &d.ticket, &request));
             }
@@ -583,13 +583,10 @@ impl<S: Store> Kefu<S> {
             let mut ticket = Ticket { updated_at: now, ..t.clone() };
             settle(&core, &mut ticket);
             let mut notices = crate::notices::Notices::new(who.id);
-            let (n, by) = (&t.number, &who.username);
-            notices.add(
-                mentions.iter().copied(),
-                "mention",
-                &format!("{by} mentioned you on ticket {n}"),
-                &format!("{by} 在工单 {n} 的{}中提到了您", if internal { "内部备注" } else { "回复" }),
-            );
+            let place = if internal { "内部备注" } else { "回复" };
+            let vars = [("number", t.number.as_str()), ("by", who.username.as_str()), ("where_zh", place)];
+            let notice = core.settings.templates.render("staff_mention", "zh", &vars);
+            notices.add(mentions.iter().copied(), "mention", &notice.body_en, &notice.body);
             let data = json!({"internal": internal, "mentions": mentions});
             let comment = Some(NewComment { body: text, internal, mentions: mentions.clone() });
             Ok(Mutation { comment, notices: notices.into_vec(), ..Mutation::new(ticket, "comment", data) })
@@ -880,10 +877,17 @@ impl<S: Store> Kefu<S> {
             }
             settle(&core, &mut next);
             if action == "escalate" || next.supervised != t.supervised {
-                notices.extend(crate::notices::for_action(&org, t, &next, ActionKind::Escalate, &watcher));
+                notices.extend(crate::notices::for_action(
+                    &org,
+                    &core.settings.templates,
+                    t,
+                    &next,
+                    ActionKind::Escalate,
+                    &watcher,
+                ));
             }
             let mut alert_notices = crate::notices::Notices::new(SYSTEM);
-            crate::notices::for_alerts(&org, &next, &alerts, &mut alert_notices);
+            crate::notices::for_alerts(&org, &core.settings.templates, &next, &alerts, &mut alert_notices);
             notices.extend(alert_notices.into_vec());
             let listed: Vec<Value> = alerts
                 .iter()
