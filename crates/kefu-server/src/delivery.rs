@@ -28,6 +28,9 @@ pub struct DeliveryConfig {
     pub retry_base_seconds: i64,
     /// How long a node holds the messages it claimed.
     pub claim_seconds: i64,
+    /// Messages one node sends at once (gateways answer in tens of
+    /// milliseconds; one at a time would cap a node at a few dozen a second).
+    pub parallel: usize,
     /// Messages of a channel with no adapter configured are appended to
     /// this file instead (the demo: read the customer's links there).
     pub log_file: Option<std::path::PathBuf>,
@@ -41,6 +44,7 @@ impl Default for DeliveryConfig {
             max_attempts: 8,
             retry_base_seconds: 30,
             claim_seconds: 120,
+            parallel: 16,
             log_file: None,
         }
     }
@@ -317,31 +321,47 @@ pub fn dotted<'a>(v: &'a serde_json::Value, path: &str) -> Option<&'a serde_json
 /// Messages claimed per round.
 const BATCH: u32 = 50;
 
-/// One round of the outbox worker: sends what is due. Returns how many
-/// messages were sent (taken by their gateway).
+/// One round of the outbox worker: sends what is due, up to `parallel`
+/// messages at once. Returns how many messages were sent (taken by their
+/// gateway).
 pub async fn deliver<S: Store>(kefu: &Kefu<S>, node: &str) -> Result<usize, ApiError> {
     let cfg = &kefu.core.settings.delivery;
+    let limit = Arc::new(tokio::sync::Semaphore::new(cfg.parallel.max(1)));
     let mut sent = 0;
     loop {
         let now = kefu.now();
         let claimed = kefu.store.claim_messages(node, now, Duration::seconds(cfg.claim_seconds), BATCH).await?;
         let n = claimed.len();
+        let mut tasks = tokio::task::JoinSet::new();
         for m in claimed {
-            let outcome = attempt(kefu, &m).await;
-            if matches!(outcome, SendOutcome::Sent { .. }) {
+            let (kefu, node, limit) = (kefu.clone(), node.to_string(), limit.clone());
+            tasks.spawn(async move {
+                let _slot = limit.acquire_owned().await;
+                send_one(&kefu, &node, m).await
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            if done.map_err(|e| ApiError::Internal(e.to_string()))?? {
                 sent += 1;
-            }
-            if let SendOutcome::Failed { error } | SendOutcome::Retry { error, .. } = &outcome {
-                tracing::warn!(message = m.id, channel = %m.channel, attempt = m.attempts + 1, %error, "message not sent");
-            }
-            if !kefu.store.finish_message(m.id, node, outcome, kefu.now()).await? {
-                tracing::warn!(message = m.id, "claim ran out before the outcome was recorded");
             }
         }
         if n < BATCH as usize {
             return Ok(sent);
         }
     }
+}
+
+/// Sends one claimed message and records the outcome; true if sent.
+async fn send_one<S: Store>(kefu: &Kefu<S>, node: &str, m: Message) -> Result<bool, ApiError> {
+    let outcome = attempt(kefu, &m).await;
+    let sent = matches!(outcome, SendOutcome::Sent { .. });
+    if let SendOutcome::Failed { error } | SendOutcome::Retry { error, .. } = &outcome {
+        tracing::warn!(message = m.id, channel = %m.channel, attempt = m.attempts + 1, %error, "message not sent");
+    }
+    if !kefu.store.finish_message(m.id, node, outcome, kefu.now()).await? {
+        tracing::warn!(message = m.id, "claim ran out before the outcome was recorded");
+    }
+    Ok(sent)
 }
 
 async fn attempt<S: Store>(kefu: &Kefu<S>, m: &Message) -> SendOutcome {

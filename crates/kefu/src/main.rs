@@ -274,6 +274,12 @@ async fn main() -> Result<()> {
 
 /// The commands that work on a store, for either backend.
 async fn run<S: Store>(store: S, cfg: &Config, command: Command) -> Result<()> {
+    // `serve --listen` also moves the default base of customer links.
+    let mut cfg = cfg.clone();
+    if let Command::Serve { listen: Some(l), .. } = &command {
+        cfg.listen = l.clone();
+    }
+    let cfg = &cfg;
     let kefu = service(store, cfg).await?;
     match command {
         Command::Serve { listen, demo } => serve(kefu, cfg.clone(), listen, demo).await,

@@ -4,6 +4,7 @@
 //! meant to be read as ratios: these machines are noisy.
 
 mod nodes;
+mod outbox;
 mod queues;
 mod sla;
 
@@ -55,6 +56,15 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 1_000_000)]
         tickets: usize,
     },
+    /// Customer messages through the outbox to a local SMS gateway, one
+    /// and two workers, against plain POSTs (SQLite, in-process).
+    Outbox {
+        #[arg(long, default_value_t = 5_000)]
+        count: usize,
+        /// How long the gateway takes to answer.
+        #[arg(long, default_value_t = 20)]
+        gateway_ms: u64,
+    },
 }
 
 pub(crate) struct Run {
@@ -90,6 +100,7 @@ pub async fn run(cmd: BenchCommand) -> Result<()> {
         }
         BenchCommand::Sla { open, due } => return sla::run(open, due).await,
         BenchCommand::Queues { tickets } => return queues::run(tickets).await,
+        BenchCommand::Outbox { count, gateway_ms } => return outbox::run(count, gateway_ms).await,
     };
     let concurrency = concurrency.max(1);
     if let Some(pg) = postgres {
