@@ -229,18 +229,26 @@ impl<S: Store> Kefu<S> {
     /// online; visits by phone wait in the return-visit queue for an agent.
     pub async fn invite_visits(&self) -> Result<usize, ApiError> {
         let mut done = 0;
-        loop {
-            let filter = VisitFilter { state: Some("pending".into()), page: 1, per_page: 200, ..Default::default() };
-            let due: Vec<VisitRow> =
-                self.store.visits(filter).await?.items.into_iter().filter(|v| v.method != "phone").collect();
-            if due.is_empty() {
-                return Ok(done);
-            }
-            for v in &due {
-                self.invite(v.ticket_id).await?;
-                done += 1;
+        for method in ["sms", "online"] {
+            loop {
+                let filter = VisitFilter {
+                    state: Some("pending".into()),
+                    method: Some(method.into()),
+                    page: 1,
+                    per_page: 200,
+                    ..Default::default()
+                };
+                let due: Vec<VisitRow> = self.store.visits(filter).await?.items;
+                for v in &due {
+                    self.invite(v.ticket_id).await?;
+                    done += 1;
+                }
+                if due.len() < 200 {
+                    break;
+                }
             }
         }
+        Ok(done)
     }
 
     async fn invite(&self, id: TicketId) -> Result<(), ApiError> {
