@@ -436,6 +436,86 @@ async fn bad_links_change_nothing(backend: Backend) {
     assert_eq!(s, StatusCode::GONE);
 }
 
+/// Every type from intake to archive over the API and the portal, each
+/// notice received by the SMTP server or the SMS gateway.
+async fn every_type_goes_from_intake_to_archive(backend: Backend) {
+    let Loop { app, sms, smtp } = start(backend, 0).await;
+    let types = ["complaint", "consultation", "business", "account", "service_request", "fault", "unsubscribe"];
+    for (i, ty) in types.iter().enumerate() {
+        let phone = format!("1391234{i:04}");
+        let mut body = ticket_body(ty);
+        body["customer"]["phone"] = json!(phone);
+        let t = app.create("agent1", body).await;
+        let (id, number) = (t["id"].clone(), t["number"].as_str().unwrap().to_string());
+        let handler = match *ty {
+            "complaint" => "specialist1",
+            "fault" => "engineer1",
+            _ => "agent2",
+        };
+        let mut steps = match *ty {
+            "unsubscribe" => vec![
+                ("agent1", json!({"action": "approve"})),
+                ("agent1", json!({"action": "resolve", "result": "已退订"})),
+            ],
+            "business" => vec![
+                ("agent1", json!({"action": "dispatch", "assignee": handler})),
+                ("supervisor1", json!({"action": "approve"})),
+                (handler, json!({"action": "start"})),
+                (handler, json!({"action": "resolve", "result": "已办理"})),
+            ],
+            _ => vec![
+                ("agent1", json!({"action": "dispatch", "assignee": handler})),
+                (handler, json!({"action": "start"})),
+                (handler, json!({"action": "resolve", "result": "已处理"})),
+            ],
+        };
+        let email = format!("customer{i}@example.com");
+        steps.push(match i % 2 {
+            0 => ("agent1", json!({"action": "notify_result", "method": "sms"})),
+            _ => ("agent1", json!({"action": "notify_result", "method": "email", "email": email})),
+        });
+        for (who, b) in steps {
+            let (s, r) = app.act(who, &id, b.clone()).await;
+            assert_eq!(s, StatusCode::OK, "{ty}: {b}: {r}");
+        }
+        (app.loop_jobs)().await;
+        // Sent in parallel: they may arrive in either order.
+        let texts = sms.texts_to(&phone);
+        assert!(texts.iter().any(|t| t.contains(&number) && t.contains("已受理")), "{ty}: receipt {texts:?}");
+        let notice = if i % 2 == 0 {
+            texts.iter().find(|t| !t.contains("已受理")).cloned().unwrap_or_else(|| panic!("{ty}: no result SMS"))
+        } else {
+            let mail = smtp.mails().into_iter().find(|m| m["rcpt_tos"] == json!([email])).expect("result e-mail");
+            mail["body"].as_str().unwrap().to_string()
+        };
+        assert!(notice.contains(&number), "{ty}: {notice}");
+        if *ty != "unsubscribe" {
+            let link = link_in(&notice);
+            assert_eq!(form(&app, &format!("{link}/confirm"), &[]).await.0, StatusCode::SEE_OTHER, "{ty}");
+            (app.loop_jobs)().await;
+            if *ty == "complaint" {
+                let visit = json!({"action": "return_visit", "method": "phone", "reached": true, "satisfaction": 4});
+                assert_eq!(app.act("agent1", &id, visit).await.0, StatusCode::OK);
+            } else {
+                let invitation = sms.texts_to(&phone).pop().unwrap();
+                assert!(invitation.contains("评价"), "{ty}: {invitation}");
+                let survey = format!("{}/survey", link_in(&invitation));
+                assert_eq!(form(&app, &survey, &[("satisfaction", "5")]).await.0, StatusCode::SEE_OTHER, "{ty}");
+            }
+        }
+        for (who, b) in [
+            ("supervisor1", json!({"action": "review", "passed": true, "comment": "合格"})),
+            ("supervisor1", json!({"action": "archive"})),
+        ] {
+            let (s, r) = app.act(who, &id, b).await;
+            assert_eq!(s, StatusCode::OK, "{ty}: {r}");
+        }
+        assert_eq!(ticket(&app, &id).await["status"], "archived", "{ty}");
+    }
+    let (_, r) = app.get("supervisor1", "/api/v1/reports/return-visits?from=2026-11-22&to=2026-11-22").await;
+    assert_eq!((r["total"]["resolved"].as_i64(), r["total"]["coverage"].as_f64()), (Some(6), Some(1.0)), "{r}");
+}
+
 macro_rules! on_both {
     ($($name:ident),+) => {
         mod sqlite { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::common::Backend::Sqlite).await; } )+ }
@@ -444,6 +524,7 @@ macro_rules! on_both {
 }
 
 on_both!(
+    every_type_goes_from_intake_to_archive,
     a_ticket_closes_its_loop_through_real_messages,
     no_loop_step_can_be_skipped,
     an_appeal_reopens_and_escalates,
