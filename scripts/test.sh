@@ -2,9 +2,12 @@
 # The test command of README.md: every unit, conformance and integration
 # test of the workspace, on SQLite and on PostgreSQL (which it starts, or
 # installs on a fresh Debian machine when run as root), and with a real
-# SMTP server for the e-mail tests (aiosmtpd, installed if missing).
+# SMTP server for the e-mail tests (aiosmtpd, installed if missing); then
+# the console's browser tests (scripts/e2e.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/ensure-postgres.sh
 source scripts/ensure-smtp.sh
 cargo test --workspace --locked "$@"
+# The web console in a real browser (chromium, playwright-core).
+scripts/e2e.sh

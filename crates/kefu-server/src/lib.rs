@@ -3,6 +3,7 @@
 //! the backend at run time and calls `router::<ThatStore>`.
 
 pub mod auth;
+pub mod console;
 pub mod customer_loop;
 pub mod delivery;
 pub mod directory;

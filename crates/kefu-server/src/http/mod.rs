@@ -8,7 +8,7 @@ mod org;
 mod portal;
 mod privacy;
 mod staff;
-mod tickets;
+pub(crate) mod tickets;
 
 use crate::AppState;
 use crate::auth::authenticate;
@@ -81,7 +81,10 @@ async fn authorize<S: Store>(State(state): State<AppState<S>>, mut req: Request,
         return next.run(req).await;
     };
     let endpoint = format!("{} {path}", req.method());
-    if PUBLIC.contains(&endpoint.as_str()) || portal::PUBLIC.contains(&endpoint.as_str()) {
+    if PUBLIC.contains(&endpoint.as_str())
+        || portal::PUBLIC.contains(&endpoint.as_str())
+        || crate::console::is_console(&path)
+    {
         return next.run(req).await;
     }
     let user = match authenticate(&state, req.headers()).await {
@@ -119,6 +122,7 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .merge(calendar::router())
         .merge(customer_loop::router())
         .merge(portal::router())
+        .merge(crate::console::router())
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), authorize::<S>))
         .with_state(state)
         .layer(axum::middleware::from_fn_with_state(metrics, crate::metrics::track))

@@ -140,7 +140,7 @@ pub async fn list<S: Store>(
     Ok(Json(serde_json::json!({"items": items, "total": page.total, "page": page.page, "per_page": page.per_page})))
 }
 
-async fn parse_filter<S: Store>(
+pub(crate) async fn parse_filter<S: Store>(
     app: &AppState<S>,
     user: &CurrentUser,
     params: &[(String, String)],

@@ -1,0 +1,88 @@
+//! The web console (工作台) for agents, engineers, complaint specialists and
+//! supervisors: server-rendered pages over the same service the API uses,
+//! zh-CN first with an English switch, a little inline JavaScript (live
+//! countdowns, Ctrl+Enter) and no asset from elsewhere. The session is the
+//! API's: logging in sets it as an HttpOnly, SameSite=Strict cookie, and
+//! forms are refused unless they come from the console's own origin.
+
+mod pages;
+
+use crate::AppState;
+use crate::auth::{CurrentUser, token_hash};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use kefu_store::Store;
+
+pub use pages::router;
+
+pub const SESSION_COOKIE: &str = "kefu_session";
+const LANG_COOKIE: &str = "kefu_lang";
+
+/// The console's pages are public to the access middleware: each one
+/// authenticates by the session cookie (or sends to the login page) and
+/// checks the role against the same endpoint table as the API.
+pub fn is_console(path: &str) -> bool {
+    path == "/console" || path.starts_with("/console/")
+}
+
+/// The console's language: Chinese unless the user switched to English.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Zh,
+    En,
+}
+
+impl Lang {
+    pub fn of(headers: &HeaderMap) -> Lang {
+        match cookie(headers, LANG_COOKIE).as_deref() {
+            Some("en") => Lang::En,
+            _ => Lang::Zh,
+        }
+    }
+
+    /// The text in this language.
+    pub fn t<'a>(self, zh: &'a str, en: &'a str) -> &'a str {
+        match self {
+            Lang::Zh => zh,
+            Lang::En => en,
+        }
+    }
+}
+
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// The signed-in user of a console request, if any.
+pub async fn user<S: Store>(app: &AppState<S>, headers: &HeaderMap) -> Option<CurrentUser> {
+    let token = cookie(headers, SESSION_COOKIE)?;
+    let hash = token_hash(&token);
+    let actor = app.kefu.authenticate(&hash).await.ok()??;
+    Some(CurrentUser { actor, token_hash: hash })
+}
+
+/// Forms count only from the console itself: a cross-site POST carries
+/// another Origin (the SameSite cookie already keeps it unauthenticated).
+pub fn same_origin(headers: &HeaderMap) -> bool {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    match (headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()), host) {
+        (None, _) => true,
+        (Some(origin), Some(host)) => origin.split_once("://").is_some_and(|(_, h)| h == host),
+        (Some(_), None) => false,
+    }
+}
+
+pub fn to_login() -> Response {
+    Redirect::to("/console/login").into_response()
+}
+
+pub fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+}

@@ -1,0 +1,95 @@
+//! The console's pages over HTTP: the session cookie, the login redirect,
+//! the origin check on forms and the role gate. (The whole day's work in a
+//! real browser is `e2e/console.mjs`.)
+
+mod common;
+
+use common::*;
+use reqwest::StatusCode;
+use reqwest::header::{COOKIE, LOCATION, ORIGIN, SET_COOKIE};
+
+fn no_redirects() -> reqwest::Client {
+    client();
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+async fn login(app: &TestApp, user: &str) -> String {
+    let r = no_redirects()
+        .post(format!("{}/console/login", app.base))
+        .form(&[("username", user), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let cookie = r.headers()[SET_COOKIE].to_str().unwrap().to_string();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    cookie.split(';').next().unwrap().to_string()
+}
+
+async fn console_sessions_forms_and_roles(app: TestApp) {
+    let c = no_redirects();
+    let r = c.get(format!("{}/console", app.base)).send().await.unwrap();
+    assert_eq!((r.status(), r.headers()[LOCATION].to_str().unwrap()), (StatusCode::SEE_OTHER, "/console/login"));
+    let r = c
+        .post(format!("{}/console/login", app.base))
+        .form(&[("username", "agent1"), ("password", "wrong-Pass-1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(r.text().await.unwrap().contains("用户名或密码错误"));
+    let agent = login(&app, "agent1").await;
+    let page = c.get(format!("{}/console", app.base)).header(COOKIE, &agent).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert_eq!(page.headers()["referrer-policy"], "same-origin");
+    assert!(page.text().await.unwrap().contains("工作台"));
+    // A form posted from another site is refused and registers nothing.
+    let before = app.ticket_count().await;
+    let form = [
+        ("customer.phone", "13812345678"),
+        ("customer.name", "张三"),
+        ("channel", "phone"),
+        ("type", "fault"),
+        ("title", "t"),
+        ("description", "d"),
+    ];
+    let r = c
+        .post(format!("{}/console/new", app.base))
+        .header(COOKIE, &agent)
+        .header(ORIGIN, "http://evil.example")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.ticket_count().await, before);
+    let host = app.base.trim_start_matches("http://").to_string();
+    let r = c
+        .post(format!("{}/console/new", app.base))
+        .header(COOKIE, &agent)
+        .header(ORIGIN, format!("http://{host}"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let to = r.headers()[LOCATION].to_str().unwrap().to_string();
+    assert!(to.starts_with("/console/tickets/GD") && to.ends_with("?created=1"), "{to}");
+    assert_eq!(app.ticket_count().await, before + 1);
+    let page = c.get(format!("{}{to}", app.base)).header(COOKIE, &agent).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("id=\"flash\"") && page.contains("138****5678"), "masked for agents");
+    // The dashboard is the supervisors'; an agent gets 403.
+    let r = c.get(format!("{}/console/dashboard", app.base)).header(COOKIE, &agent).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let sup = login(&app, "supervisor1").await;
+    let r = c.get(format!("{}/console/dashboard?partial=1", app.base)).header(COOKIE, &sup).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().matches("<svg").count() >= 3);
+    // Logging out ends the session on the server too.
+    let r = c.post(format!("{}/console/logout", app.base)).header(COOKIE, &agent).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = c.get(format!("{}/console", app.base)).header(COOKIE, &agent).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+}
+
+both_stores!(console_sessions_forms_and_roles);

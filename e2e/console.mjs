@@ -1,0 +1,228 @@
+// Browser tests of the kefu console: playwright-core drives Debian's
+// chromium (headless, no sandbox, no background networking) against a real
+// `kefu serve --demo` on a fresh data directory. An agent registers a
+// ticket with the keyboard alone; its handler starts it and transfers it; the
+// colleague accepts and resolves it; the agent notifies the customer, records
+// the confirmation and the return visit; the supervisor reviews and
+// archives. Refusals are checked on the way (wrong password, invalid phone,
+// a review returned without a comment, a role kept off a page). Screenshots of
+// the main pages go to docs/screenshots/.
+//
+//   KEFU_BIN=target/debug/kefu node e2e/console.mjs
+
+import { chromium } from 'playwright-core';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const shots = join(root, 'docs', 'screenshots');
+mkdirSync(shots, { recursive: true });
+const bin = process.env.KEFU_BIN || join(root, 'target', 'debug', 'kefu');
+const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
+
+/** Starts `kefu serve --demo` on a free port; resolves with its URL and the demo passwords. */
+function startKefu() {
+  const dataDir = mkdtempSync(join(tmpdir(), 'kefu-e2e-'));
+  const child = spawn(bin, ['serve', '--demo', '--listen', '127.0.0.1:0', '--data-dir', dataDir], {
+    env: { ...process.env, KEFU_LOG_FORMAT: 'json', RUST_LOG: 'warn' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const passwords = {};
+    const timer = setTimeout(() => reject(new Error(`kefu did not start:\n${out}`)), 180_000);
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      for (const m of out.matchAll(/^\s+(\w+)\s+(Kefu-[\w-]+)/gm)) passwords[m[1]] = m[2];
+      const url = out.match(/listening on (http:\/\/[\d.:]+)\//);
+      if (url) {
+        clearTimeout(timer);
+        resolve({ child, base: url[1], passwords });
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`kefu exited with ${code}:\n${out}`)));
+  });
+}
+
+let failures = 0;
+async function step(name, fn) {
+  const started = Date.now();
+  try {
+    await fn();
+    console.log(`ok   ${name} (${Date.now() - started} ms)`);
+  } catch (e) {
+    failures += 1;
+    console.log(`FAIL ${name}\n${e.stack}`);
+    throw e;
+  }
+}
+
+const { child, base, passwords } = await startKefu();
+const browser = await chromium.launch({
+  executablePath: chromiumPath,
+  headless: true,
+  args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+});
+
+/** A logged-in page of its own (own cookies) for a user, at 1366×768 unless told. */
+async function session(user, viewport = { width: 1366, height: 768 }) {
+  const context = await browser.newContext({ viewport, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
+  const page = await context.newPage();
+  await page.goto(`${base}/console/login`);
+  await page.fill('#username', user);
+  await page.fill('#password', passwords[user]);
+  await page.press('#password', 'Enter');
+  await page.waitForURL(`${base}/console`);
+  return page;
+}
+
+async function act(page, action, fill = async () => {}) {
+  const form = page.locator(`#act-${action}`);
+  await form.waitFor();
+  await fill(form);
+  await Promise.all([page.waitForNavigation(), form.locator('button[type=submit]').click()]);
+}
+
+async function status(page) {
+  return (await page.locator('#status').textContent()).trim();
+}
+
+let number;
+try {
+  await step('wrong password is refused on the login page', async () => {
+    const context = await browser.newContext({ viewport: { width: 1366, height: 768 } });
+    const page = await context.newPage();
+    await page.goto(`${base}/console/login`);
+    await page.screenshot({ path: join(shots, 'login.png') });
+    await page.fill('#username', 'agent1');
+    await page.fill('#password', 'wrong-password-1');
+    await page.press('#password', 'Enter');
+    await page.locator('#login-error').waitFor();
+    assert.match(await page.locator('#login-error').textContent(), /用户名或密码错误/);
+    await context.close();
+  });
+
+  const agent = await session('agent1');
+
+  await step('the workbench shows the queues with live countdowns', async () => {
+    await agent.goto(`${base}/console?queue=all`);
+    assert.ok((await agent.locator('#tickets tbody tr').count()) > 10);
+    await agent.waitForFunction(() => [...document.querySelectorAll('.due[data-due]')].some((e) => /剩余|超时/.test(e.textContent)));
+    await agent.goto(`${base}/console`);
+    await agent.screenshot({ path: join(shots, 'workbench.png') });
+  });
+
+  await step('an invalid phone is named next to its field and nothing is registered', async () => {
+    await agent.goto(`${base}/console/new`);
+    await agent.fill('[name="customer.phone"]', '12345');
+    await agent.fill('[name="customer.name"]', '王五');
+    await agent.fill('#title', '测试');
+    await agent.fill('#description', '测试');
+    await Promise.all([agent.waitForNavigation(), agent.press('#description', 'Control+Enter')]);
+    await agent.locator('#err-customer-phone').waitFor();
+    assert.equal(new URL(agent.url()).pathname, '/console/new');
+  });
+
+  await step('an agent registers a fault with the keyboard alone and sees its number at once', async () => {
+    await agent.goto(`${base}/console/new?phone=13812345678`);
+    await agent.locator('#history').waitFor();
+    await agent.focus('[name="customer.phone"]');
+    await agent.keyboard.press('Control+A');
+    await agent.keyboard.type('13812345678');
+    await agent.keyboard.press('Tab');
+    await agent.keyboard.type('张三');
+    await agent.keyboard.press('Tab'); // channel: phone (the default)
+    await agent.keyboard.press('Tab'); // type
+    for (let i = 0; i < 5; i++) await agent.keyboard.press('ArrowDown'); // 投诉 → … → 故障报修
+    await agent.screenshot({ path: join(shots, 'intake.png') });
+    await agent.focus('#title');
+    await agent.keyboard.type('宽带无法上网');
+    await agent.keyboard.press('Tab');
+    await agent.keyboard.type('光猫LOS灯红色闪烁，已重启无效');
+    await Promise.all([agent.waitForNavigation(), agent.keyboard.press('Control+Enter')]);
+    await agent.locator('#flash').waitFor();
+    number = (await agent.locator('h1').textContent()).match(/GD\d{14}/)[0];
+    assert.match(await agent.locator('#flash').textContent(), new RegExp(number));
+  });
+
+  let handler;
+  let colleague;
+  await step('the fault was dispatched to an L2 engineer, who starts it and transfers it', async () => {
+    const text = await agent.locator('dl.kv').textContent();
+    handler = text.match(/\((engineer\d)\)/)[1];
+    colleague = handler === 'engineer1' ? 'engineer2' : 'engineer1';
+    const eng = await session(handler);
+    await eng.goto(`${base}/console/tickets/${number}`);
+    await eng.screenshot({ path: join(shots, 'ticket.png'), fullPage: true });
+    await act(eng, 'start');
+    assert.match(await status(eng), /处理中/);
+    await act(eng, 'transfer', async (f) => {
+      await f.locator('select[name=to]').selectOption(colleague);
+      await f.locator('input[name=reason]').fill('需要网络维护组现场处理');
+    });
+    assert.match(await status(eng), /转派待接收/);
+  });
+
+  await step('the colleague accepts the transfer and resolves the ticket', async () => {
+    const eng = await session(colleague);
+    await eng.goto(`${base}/console?queue=awaiting_acceptance`);
+    await eng.locator(`#tickets a:has-text("${number}")`).click();
+    await act(eng, 'accept_transfer');
+    await act(eng, 'resolve', (f) => f.locator('textarea[name=result]').fill('更换光猫后恢复正常'));
+    assert.match(await status(eng), /已办结/);
+  });
+
+  await step('the agent notifies the result, records the confirmation and the return visit', async () => {
+    await agent.goto(`${base}/console/tickets/${number}`);
+    await act(agent, 'notify_result', (f) => f.locator('select[name=method]').selectOption('phone'));
+    await act(agent, 'confirm');
+    await act(agent, 'return_visit', (f) => f.locator('select[name=satisfaction]').selectOption('5'));
+    assert.match(await status(agent), /已回访/);
+  });
+
+  const supervisor = await session('supervisor1');
+  await step('a review returned without a comment is refused next to its field', async () => {
+    await supervisor.goto(`${base}/console/tickets/${number}`);
+    await act(supervisor, 'review', (f) => f.locator('select[name=passed]').selectOption('false'));
+    await supervisor.locator('#act-review .field-err[data-field=comment]').waitFor();
+    assert.match(await status(supervisor), /已回访/);
+  });
+
+  await step('the supervisor reviews and archives', async () => {
+    await act(supervisor, 'review', (f) => f.locator('input[name=comment]').fill('处理规范'));
+    await act(supervisor, 'archive');
+    assert.match(await status(supervisor), /已归档/);
+    assert.equal(await supervisor.locator('#act-archive').count(), 0);
+    const timeline = await supervisor.locator('#timeline').textContent();
+    for (const a of ['登记', '转派', '办结', '复核', '归档']) assert.ok(timeline.includes(a), `${a} in the timeline`);
+  });
+
+  await step('the supervisor dashboard draws its charts; an agent may not open it', async () => {
+    await supervisor.goto(`${base}/console/dashboard`);
+    assert.ok((await supervisor.locator('svg.chart').count()) >= 3);
+    await supervisor.screenshot({ path: join(shots, 'dashboard.png'), fullPage: true });
+    const r = await agent.goto(`${base}/console/dashboard`);
+    assert.equal(r.status(), 403);
+  });
+
+  await step('English switch, and the workbench on a phone-sized screen', async () => {
+    await agent.goto(`${base}/console`);
+    await agent.click('header a:has-text("English")');
+    assert.match(await agent.locator('h1').textContent(), /Workbench/);
+    await agent.click('header a:has-text("中文")');
+    const phone = await session('agent1', { width: 390, height: 844 });
+    await phone.goto(`${base}/console?queue=all`);
+    const width = await phone.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(width <= 390, `page fits the phone (${width}px)`);
+    await phone.screenshot({ path: join(shots, 'phone.png') });
+  });
+} finally {
+  await browser.close();
+  child.kill();
+}
+console.log(failures ? `${failures} failed` : 'all browser tests passed');
+process.exit(failures ? 1 : 0);
