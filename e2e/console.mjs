@@ -152,7 +152,7 @@ try {
   let handler;
   let colleague;
   await step('the fault was dispatched to an L2 engineer, who starts it and transfers it', async () => {
-    const text = await agent.locator('dl.kv').textContent();
+    const text = await agent.locator('dl.kv').first().textContent();
     handler = text.match(/\((engineer\d)\)/)[1];
     colleague = handler === 'engineer1' ? 'engineer2' : 'engineer1';
     const eng = await session(handler);
@@ -203,7 +203,8 @@ try {
 
   await step('the supervisor dashboard draws its charts; an agent may not open it', async () => {
     await supervisor.goto(`${base}/console/dashboard`);
-    assert.ok((await supervisor.locator('svg.chart').count()) >= 3);
+    assert.ok((await supervisor.locator('svg.chart').count()) >= 5);
+    assert.match(await supervisor.locator('#today').textContent(), /按时办结率/);
     await supervisor.screenshot({ path: join(shots, 'dashboard.png'), fullPage: true });
     const r = await agent.goto(`${base}/console/dashboard`);
     assert.equal(r.status(), 403);

@@ -354,6 +354,7 @@ fn add(total: &mut VisitCounts, r: &VisitCounts) {
     total.nps_answers += r.nps_answers;
     total.promoters += r.promoters;
     total.detractors += r.detractors;
+    total.late += r.late;
 }
 
 fn ratio(a: i64, b: i64) -> Option<f64> {
@@ -373,6 +374,8 @@ fn figures(r: &VisitCounts, target: f64) -> Value {
         "rated": r.rated,
         "satisfaction_avg": ratio(r.rating_sum, r.rated),
         "satisfied_rate": ratio(r.satisfied, r.rated),
+        "late": r.late,
+        "on_time_rate": ratio(r.resolved - r.late, r.resolved),
         "nps": (r.nps_answers > 0).then(|| ((r.promoters - r.detractors) as f64 * 100.0 / r.nps_answers as f64).round()),
     })
 }

@@ -223,7 +223,9 @@ pub async fn counts(
             COUNT(*) FILTER (WHERE satisfaction >= $3),
             COUNT(nps),
             COUNT(*) FILTER (WHERE nps >= 9),
-            COUNT(*) FILTER (WHERE nps <= 6)
+            COUNT(*) FILTER (WHERE nps <= 6),
+            COUNT(*) FILTER (WHERE EXISTS (SELECT 1 FROM sla_breaches b WHERE b.ticket_id = visits.ticket_id
+                                           AND b.kind = 'resolution' AND b.breached_at <= visits.resolved_at))
          FROM visits WHERE resolved_at >= $1 AND resolved_at < $2 AND state <> 'cancelled'
          GROUP BY team_id ORDER BY team_id NULLS FIRST";
     let rows = c.query(sql, &[&from, &to, &i64::from(satisfied_at)]).await.map_err(pg)?;
@@ -240,6 +242,7 @@ pub async fn counts(
             nps_answers: r.get(7),
             promoters: r.get(8),
             detractors: r.get(9),
+            late: r.get(10),
         })
         .collect())
 }

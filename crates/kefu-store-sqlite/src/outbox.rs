@@ -218,7 +218,9 @@ pub const COUNTS_SELECT: &str = "SELECT team_id,
         SUM(CASE WHEN satisfaction >= ?3 THEN 1 ELSE 0 END),
         COUNT(nps),
         SUM(CASE WHEN nps >= 9 THEN 1 ELSE 0 END),
-        SUM(CASE WHEN nps <= 6 THEN 1 ELSE 0 END)
+        SUM(CASE WHEN nps <= 6 THEN 1 ELSE 0 END),
+        SUM(CASE WHEN EXISTS (SELECT 1 FROM sla_breaches b WHERE b.ticket_id = visits.ticket_id
+                              AND b.kind = 'resolution' AND b.breached_at <= visits.resolved_at) THEN 1 ELSE 0 END)
      FROM visits WHERE resolved_at >= ?1 AND resolved_at < ?2 AND state <> 'cancelled'
      GROUP BY team_id ORDER BY team_id";
 
@@ -242,6 +244,7 @@ pub fn counts(
                 nps_answers: r.get(7)?,
                 promoters: r.get::<_, Option<i64>>(8)?.unwrap_or(0),
                 detractors: r.get::<_, Option<i64>>(9)?.unwrap_or(0),
+                late: r.get::<_, Option<i64>>(10)?.unwrap_or(0),
             })
         })
         .map_err(backend)?

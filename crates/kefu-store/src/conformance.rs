@@ -893,7 +893,13 @@ pub async fn visits_follow_the_ticket_and_are_counted<S: Store>(s: S) {
             decide: Box::new(move |t| {
                 let mut next = t.clone();
                 next.customer_loop.visit = Some(task);
-                Ok(Mutation::new(next, "resolve", json!({})))
+                // The first one was resolved late.
+                let breaches = if i == 0 {
+                    vec![Breach { kind: "resolution".into(), due_at: t0(), breached_at: t0() }]
+                } else {
+                    vec![]
+                };
+                Ok(Mutation { breaches, ..Mutation::new(next, "resolve", json!({})) })
             }),
             render: render_number(),
             status: 200,
@@ -914,6 +920,7 @@ pub async fn visits_follow_the_ticket_and_are_counted<S: Store>(s: S) {
     let c = &c[0];
     assert_eq!((c.resolved, c.visited, c.unreachable), (3, 1, 1), "the cancelled resolution does not count");
     assert_eq!((c.rated, c.rating_sum, c.satisfied, c.nps_answers, c.promoters), (1, 5, 1, 1, 1));
+    assert_eq!(c.late, 1, "resolved after its resolution deadline was breached");
     assert!(s.visit_counts(t0() + Duration::hours(1), t0() + Duration::hours(2), 4).await.unwrap()[0].resolved == 1);
 }
 

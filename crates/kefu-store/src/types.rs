@@ -245,6 +245,8 @@ pub struct VisitCounts {
     pub nps_answers: i64,
     pub promoters: i64,
     pub detractors: i64,
+    /// Resolved after their `resolution` deadline was breached.
+    pub late: i64,
 }
 
 #[derive(Debug, Clone)]

@@ -375,6 +375,7 @@ async fn serve<S: Store>(kefu: Kefu<S>, mut cfg: Config, listen: Option<String>,
     tokio::spawn(kefu_server::jobs::run(kefu.clone()));
     let addr = listener.local_addr()?;
     println!("kefu 客服工单系统已启动 / listening on http://{addr}/");
+    println!("工作台 Console: http://{addr}/console   客户自助 Portal: http://{addr}/portal");
     kefu_server::serve(listener, kefu_server::router(kefu), async {
         let _ = tokio::signal::ctrl_c().await;
     })

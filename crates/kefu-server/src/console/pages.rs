@@ -708,6 +708,7 @@ async fn render_ticket<S: Store>(
         l("处理结果", "Result"),
         esc(v["result"].as_str().unwrap_or("—")),
     ));
+    body.push_str(&more_fields(lang, &v));
     body.push_str(&deadlines(lang, &v));
     body.push_str(&format!(
         "<h2>{}</h2><div class=\"actions\">{}</div>",
@@ -716,6 +717,53 @@ async fn render_ticket<S: Store>(
     ));
     body.push_str(&timeline(app, user, lang, &t).await);
     html(status, layout(lang, Some(user), v["number"].as_str().unwrap_or(""), &body))
+}
+
+/// The fields a ticket may or may not have, each shown when present
+/// (personal ones as the view masked them for this role).
+fn more_fields(lang: Lang, v: &Value) -> String {
+    let text = |x: &Value| match x {
+        Value::Null => None,
+        Value::String(s) if s.is_empty() => None,
+        Value::String(s) => Some(esc(s)),
+        Value::Bool(true) => Some(lang.t("是", "yes").to_string()),
+        Value::Bool(false) => None,
+        Value::Number(n) if n.as_i64() == Some(0) => None,
+        other => Some(esc(&other.to_string())),
+    };
+    let rows = [
+        (lang.t("证件号码", "ID number"), text(&v["customer"]["id_number"])),
+        (lang.t("客户等级", "Customer level"), text(&v["customer"]["level"])),
+        (lang.t("业务号码", "Service number"), text(&v["service_number"])),
+        (lang.t("业务线", "Business line"), text(&v["business_line"])),
+        (lang.t("故障地点", "Location"), text(&v["location"])),
+        (lang.t("发生时间", "Occurred at"), v["occurred_at"].as_str().map(shown)),
+        (
+            lang.t("退订同意", "Consent"),
+            v["consent"]["method"]
+                .as_str()
+                .map(|m| format!("{} · {}", esc(m), esc(v["consent"]["evidence"].as_str().unwrap_or("")))),
+        ),
+        (lang.t("主管督办", "Supervised"), text(&v["supervised"])),
+        (lang.t("待派（无人可派）", "Waiting in queue"), text(&v["unassignable"])),
+        (lang.t("申诉次数", "Appeals"), text(&v["appeal_count"])),
+        (lang.t("确认方式", "Confirmed by"), text(&v["customer_loop"]["confirmed_by"])),
+        (lang.t("回访", "Return visit"), text(&v["customer_loop"]["visit"]["state"])),
+        (
+            lang.t("已屏蔽字段", "Masked fields"),
+            v["masked_fields"]
+                .as_array()
+                .filter(|a| !a.is_empty())
+                .map(|a| esc(&a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "))),
+        ),
+    ];
+    let shown_rows: String =
+        rows.iter().filter_map(|(k, v)| v.as_ref().map(|v| format!("<dt>{k}</dt><dd>{v}</dd>"))).collect();
+    if shown_rows.is_empty() {
+        String::new()
+    } else {
+        format!("<div class=\"card\"><dl class=\"kv\" id=\"more\">{shown_rows}</dl></div>")
+    }
 }
 
 /// An RFC 3339 time from a view, shown in Shanghai time.
@@ -1086,6 +1134,20 @@ async fn dashboard_panels<S: Store>(app: &AppState<S>, lang: Lang) -> String {
         let n = count(app, TicketFilter { ticket_type: Some(*t), open: Some(true), ..Default::default() }).await;
         by_type.push((lang.t(t.label_zh(), t.as_str()).to_string(), n as f64));
     }
+    // Open states of the shipped flows (an operator's own states show under their type).
+    let mut by_state = Vec::new();
+    for (state, zh, en) in [
+        ("accepted", "已受理", "accepted"),
+        ("dispatched", "已派单", "dispatched"),
+        ("approved", "已审批", "approved"),
+        ("operator_confirmed", "已确认退订", "confirmed (unsub.)"),
+        ("in_progress", "处理中", "in progress"),
+        ("suspended", "已挂起", "suspended"),
+        ("transfer_pending", "转派待接收", "transfer pending"),
+    ] {
+        let n = count(app, TicketFilter { status: Some(state.into()), open: Some(true), ..Default::default() }).await;
+        by_state.push((lang.t(zh, en).to_string(), n as f64));
+    }
     let warnings = count(app, TicketFilter { warning_at: Some(now), ..Default::default() }).await;
     let overdue = count(app, TicketFilter { overdue_at: Some(now), ..Default::default() }).await;
     let unassigned = count(app, TicketFilter { unassigned: true, ..Default::default() }).await;
@@ -1099,11 +1161,31 @@ async fn dashboard_panels<S: Store>(app: &AppState<S>, lang: Lang) -> String {
         .await
         .unwrap_or(Value::Null);
     let total = &report["total"];
+    let day = app.kefu.visit_report(today, now + chrono::Duration::seconds(1)).await.unwrap_or(Value::Null);
+    let day = &day["total"];
     let pct = |v: &Value| v.as_f64().map_or("—".to_string(), |x| format!("{:.1}%", x * 100.0));
     format!(
-        "<div class=\"grid\"><div class=\"card\"><h2>{}</h2>{}</div>\
+        "<div class=\"grid\"><div class=\"card\" id=\"today\"><h2>{}</h2><dl class=\"kv\"><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd></dl>{}</div>\
+         <div class=\"card\"><h2>{}</h2>{}</div>\
+         <div class=\"card\"><h2>{}</h2>{}</div>\
          <div class=\"card\"><h2>{}</h2>{}</div>\
          <div class=\"card\" id=\"visits\"><h2>{}</h2><dl class=\"kv\"><dt>{}</dt><dd>{} / {}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd><dt>NPS</dt><dd>{}</dd></dl>{}</div></div>",
+        l("今日办结", "Resolved today"),
+        l("办结", "Resolved"),
+        day["resolved"],
+        l("超时办结", "Resolved late"),
+        day["late"],
+        l("按时办结率", "On-time rate"),
+        pct(&day["on_time_rate"]),
+        bar_chart(&[
+            (
+                l("按时", "on time").into(),
+                (day["resolved"].as_i64().unwrap_or(0) - day["late"].as_i64().unwrap_or(0)) as f64
+            ),
+            (l("超时", "late").into(), day["late"].as_i64().unwrap_or(0) as f64),
+        ]),
+        l("在办工单（按状态）", "Open tickets by state"),
+        bar_chart(&by_state),
         l("在办工单（按类型）", "Open tickets by type"),
         bar_chart(&by_type),
         l("预警与超时", "Warnings and breaches now"),

@@ -78,6 +78,7 @@ code,pre{background:#f4f4f4;padding:.1rem .3rem;border-radius:3px}pre{padding:.8
   -d '{"username":"agent1","password":"…"}'
 curl -s localhost:8080/api/v1/tickets -H "Authorization: Bearer &lt;token&gt;"</pre>
 <ul>
+<li><a href="/console">工作台 Staff console</a></li>
 <li><a href="/portal">客户自助查询 Customer portal</a></li>
 <li><a href="/api/openapi.json">OpenAPI 接口文档 (JSON)</a></li>
 <li><a href="/healthz">健康检查 /healthz</a> · <a href="/metrics">指标 /metrics</a></li>
