@@ -210,6 +210,14 @@ try {
     assert.equal(r.status(), 403);
   });
 
+  await step('the return-visit queue lists the phone visits due', async () => {
+    await agent.goto(`${base}/console`);
+    await agent.click('header a:has-text("回访任务")');
+    await agent.locator('#visits').waitFor();
+    assert.ok((await agent.locator('#visits tbody tr').count()) >= 1);
+    await agent.screenshot({ path: join(shots, 'visits.png') });
+  });
+
   await step('English switch, and the workbench on a phone-sized screen', async () => {
     await agent.goto(`${base}/console`);
     await agent.click('header a:has-text("English")');

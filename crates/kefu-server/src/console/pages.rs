@@ -26,6 +26,7 @@ pub fn router<S: Store>() -> Router<AppState<S>> {
         .route("/console/tickets/{key}/act", post(act::<S>))
         .route("/console/tickets/{key}/comment", post(comment::<S>))
         .route("/console/dashboard", get(dashboard::<S>))
+        .route("/console/visits", get(visits::<S>))
 }
 
 type Fields = HashMap<String, String>;
@@ -63,6 +64,9 @@ fn layout(lang: Lang, user: Option<&CurrentUser>, title: &str, body: &str) -> St
             let mut links = vec![format!("<a href=\"/console\">{}</a>", l("工作台", "Workbench"))];
             if matches!(role, Role::Agent | Role::Engineer | Role::ComplaintSpecialist | Role::Supervisor) {
                 links.push(format!("<a href=\"/console/new\" accesskey=\"n\">{}</a>", l("登记工单", "New ticket")));
+            }
+            if app_visits(role) {
+                links.push(format!("<a href=\"/console/visits\">{}</a>", l("回访任务", "Return visits")));
             }
             if matches!(role, Role::Supervisor | Role::Inspector | Role::Admin) {
                 links.push(format!("<a href=\"/console/dashboard\">{}</a>", l("主管看板", "Dashboard")));
@@ -1101,6 +1105,89 @@ async fn comment<S: Store>(
             render_ticket(&app, &user, lang, &key, None, Some(("comment".into(), None, msg)), status).await
         }
     }
+}
+
+// --- return visits ---
+
+/// Roles the return-visit queue is for (as in the shipped endpoint table).
+fn app_visits(role: Role) -> bool {
+    matches!(role, Role::Agent | Role::ComplaintSpecialist | Role::Supervisor | Role::Inspector)
+}
+
+/// The return visits due by phone (回访任务), earliest due first, each
+/// linking to its ticket, where the visit is recorded.
+async fn visits<S: Store>(State(app): State<AppState<S>>, headers: HeaderMap, Query(q): Query<Fields>) -> Response {
+    let user = match gate(&app, &headers, "GET /api/v1/return-visits").await {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let lang = Lang::of(&headers);
+    let l = |zh, en| lang.t(zh, en);
+    let page = q.get("page").and_then(|p| p.parse().ok()).filter(|p| *p >= 1).unwrap_or(1);
+    let filter = kefu_store::VisitFilter {
+        state: Some("pending".into()),
+        method: Some("phone".into()),
+        page,
+        per_page: 30,
+        ..Default::default()
+    };
+    let rows = match app.kefu.store.visits(filter).await {
+        Ok(p) => {
+            let mut out = format!(
+                "<table id=\"visits\"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
+                l("工单号", "Number"),
+                l("类型", "Type"),
+                l("办结时间", "Resolved"),
+                l("已尝试", "Attempts"),
+                l("回访时限", "Due")
+            );
+            if p.items.is_empty() {
+                out.push_str(&format!(
+                    "<tr><td colspan=\"5\" class=\"muted\">{}</td></tr>",
+                    l("没有待回访的工单", "Nothing to visit")
+                ));
+            }
+            for v in &p.items {
+                let ty = TicketType::parse(&v.ticket_type, "type")
+                    .map_or(v.ticket_type.clone(), |t| lang.t(t.label_zh(), t.as_str()).to_string());
+                let due = v.due_at.to_rfc3339();
+                let state = if v.due_at <= app.kefu.now() { "breached" } else { "running" };
+                out.push_str(&format!(
+                    "<tr><td><a href=\"/console/tickets/{n}\">{n}</a></td><td>{ty}</td><td>{}</td><td>{}</td><td>{} <span class=\"due s-{state}\" data-due=\"{due}\"></span></td></tr>",
+                    shown(&v.resolved_at.to_rfc3339()),
+                    v.attempts,
+                    shown(&due),
+                    n = esc(&v.number),
+                ));
+            }
+            out.push_str("</tbody></table>");
+            let pages = ((p.total.max(1) as u64).div_ceil(30)) as u32;
+            let prev = if page > 1 {
+                format!("<a href=\"/console/visits?page={}\">{}</a>", page - 1, l("上一页", "Previous"))
+            } else {
+                String::new()
+            };
+            let next = if page < pages {
+                format!("<a href=\"/console/visits?page={}\">{}</a>", page + 1, l("下一页", "Next"))
+            } else {
+                String::new()
+            };
+            format!(
+                "{out}<div class=\"pager\">{prev}<span class=\"muted\">{page} / {pages} · {}</span>{next}</div>",
+                p.total
+            )
+        }
+        Err(e) => format!("<p class=\"err\">{}</p>", esc(&error_text(lang, &e.into()).2)),
+    };
+    let body = format!(
+        "<h1>{}</h1><p class=\"muted\">{}</p><div class=\"scroll\">{rows}</div>",
+        l("回访任务（电话）", "Return visits by phone"),
+        l(
+            "客户确认结果后到期；短信与线上回访由系统自动发送。",
+            "Due once the customer has confirmed; SMS and online visits are sent by the system."
+        )
+    );
+    html(StatusCode::OK, layout(lang, Some(&user), l("回访任务", "Return visits"), &body))
 }
 
 // --- dashboard ---
