@@ -111,6 +111,11 @@ try {
   await step('the workbench shows the queues with live countdowns', async () => {
     await agent.goto(`${base}/console?queue=all`);
     assert.ok((await agent.locator('#tickets tbody tr').count()) > 10);
+    const firstRow = await agent.locator('#tickets tbody tr').first().textContent();
+    await agent.click('a[rel=next]');
+    assert.notEqual(await agent.locator('#tickets tbody tr').first().textContent(), firstRow, 'the next page');
+    await agent.click('a[rel=first]');
+    assert.equal(await agent.locator('#tickets tbody tr').first().textContent(), firstRow, 'back to the first page');
     await agent.waitForFunction(() => [...document.querySelectorAll('.due[data-due]')].some((e) => /剩余|超时/.test(e.textContent)));
     await agent.goto(`${base}/console`);
     await agent.screenshot({ path: join(shots, 'workbench.png') });

@@ -425,9 +425,13 @@ fn conditions(f: &TicketFilter) -> (String, Vec<Box<dyn ToSql + Sync + Send>>) {
 pub async fn list(c: &impl GenericClient, f: &TicketFilter, cipher: &FieldCipher) -> StoreResult<Page<Ticket>> {
     // Phone lookups go through the blind index.
     let f = &TicketFilter { customer_phone: f.customer_phone.as_deref().map(|p| phone_index(cipher, p)), ..f.clone() };
+    // The total counts the whole list; a cursor only says where the page starts.
+    let (all, all_args) = conditions(&TicketFilter { after: None, ..f.clone() });
+    let all_params: Vec<&(dyn ToSql + Sync)> = all_args.iter().map(|b| b.as_ref() as &(dyn ToSql + Sync)).collect();
+    let total: i64 =
+        c.query_one(&format!("SELECT COUNT(*) FROM tickets t{all}"), &all_params).await.map_err(pg)?.get(0);
     let (cond, args) = conditions(f);
     let params: Vec<&(dyn ToSql + Sync)> = args.iter().map(|b| b.as_ref() as &(dyn ToSql + Sync)).collect();
-    let total: i64 = c.query_one(&format!("SELECT COUNT(*) FROM tickets t{cond}"), &params).await.map_err(pg)?.get(0);
     let offset = i64::from(f.page.saturating_sub(1)) * i64::from(f.per_page);
     let sql = format!(
         "{TICKET_SELECT}{cond} ORDER BY {} LIMIT {} OFFSET {offset}",

@@ -344,13 +344,16 @@ fn conditions(f: &TicketFilter) -> (String, Vec<Box<dyn ToSql>>) {
 pub fn list(c: &Connection, f: &TicketFilter, cipher: &FieldCipher) -> StoreResult<Page<Ticket>> {
     // Phone lookups go through the blind index.
     let f = &TicketFilter { customer_phone: f.customer_phone.as_deref().map(|p| phone_index(cipher, p)), ..f.clone() };
+    // The total counts the whole list; a cursor only says where the page starts.
+    let (all, all_args) = conditions(&TicketFilter { after: None, ..f.clone() });
+    let all_params: Vec<&dyn ToSql> = all_args.iter().map(|b| b.as_ref()).collect();
+    let total: i64 = c
+        .prepare_cached(&format!("SELECT COUNT(*) FROM tickets t{all}"))
+        .map_err(backend)?
+        .query_row(all_params.as_slice(), |r| r.get(0))
+        .map_err(backend)?;
     let (cond, args) = conditions(f);
     let params: Vec<&dyn ToSql> = args.iter().map(|b| b.as_ref()).collect();
-    let total: i64 = c
-        .prepare_cached(&format!("SELECT COUNT(*) FROM tickets t{cond}"))
-        .map_err(backend)?
-        .query_row(params.as_slice(), |r| r.get(0))
-        .map_err(backend)?;
     let offset = i64::from(f.page.saturating_sub(1)) * i64::from(f.per_page);
     let items = c
         .prepare_cached(&format!(

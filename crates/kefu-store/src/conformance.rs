@@ -777,6 +777,34 @@ pub async fn a_follow_up_commits_with_the_registration_or_not_at_all<S: Store>(s
     assert_eq!(s.staff_loads(vec![e.id]).await.unwrap(), vec![(e.id, 1)], "only the first ticket");
 }
 
+/// Keyset pages walk the newest-first order without gaps or repeats, ties
+/// on the registration time broken by id.
+pub async fn keyset_pages_follow_the_newest_first_order<S: Store>(s: S) {
+    let a = staff(&s, "agent1", Role::Agent).await;
+    let mut want = Vec::new();
+    for i in 0..7 {
+        // Two at each instant: the id breaks the tie.
+        let at = t0() + Duration::minutes(i / 2);
+        want.push(ticket_of(&create(&s, &a, &format!("1380000020{i}"), at, None).await).id);
+    }
+    want.reverse();
+    let mut got = Vec::new();
+    let mut after = None;
+    loop {
+        let page = s.list_tickets(TicketFilter { after, page: 1, per_page: 3, ..Default::default() }).await.unwrap();
+        assert_eq!(page.total, 7, "the total counts the whole list");
+        got.extend(page.items.iter().map(|t| t.id));
+        match page.items.last() {
+            Some(last) if page.items.len() == 3 => after = Some(Cursor::of(last)),
+            _ => break,
+        }
+    }
+    assert_eq!(got, want);
+    let c = Cursor::of(&s.ticket(TicketKey::Id(want[2])).await.unwrap().unwrap());
+    assert_eq!(Cursor::parse(&c.encode()), Some(c));
+    assert_eq!(Cursor::parse("x.1"), None);
+}
+
 fn sms(kind: &str, to: &str) -> NewMessage {
     NewMessage {
         kind: kind.into(),
@@ -939,7 +967,8 @@ macro_rules! conformance_tests {
             customers_without_tickets_can_be_deleted, retention_finds_and_purges_only_what_is_due,
             organisation_round_trips, loads_count_open_tickets_and_capacity_is_rechecked,
             notices_are_written_with_their_change, a_follow_up_commits_with_the_registration_or_not_at_all,
-            outbox_messages_are_claimed_once_and_tracked, visits_follow_the_ticket_and_are_counted);
+            outbox_messages_are_claimed_once_and_tracked, visits_follow_the_ticket_and_are_counted,
+            keyset_pages_follow_the_newest_first_order);
     };
     (@each $make:expr; $($name:ident),+) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

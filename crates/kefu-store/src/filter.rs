@@ -84,6 +84,14 @@ pub fn clauses<D: Dialect>(f: &TicketFilter) -> Vec<(String, Vec<FilterValue>)> 
     if let Some(v) = f.warning_at {
         out.push(("t.next_warn_at <= ? AND t.next_due_at > ?".into(), vec![Time(v), Time(v)]));
     }
+    if let Some(c) = f.after.filter(|_| !f.due_first) {
+        // Row-value comparison spelled out: both backends use the
+        // (created_at, id) order of the index for it.
+        out.push((
+            "(t.created_at < ? OR (t.created_at = ? AND t.id < ?))".into(),
+            vec![Time(c.created_at), Time(c.created_at), Int(c.id.0)],
+        ));
+    }
     if let Some(q) = &f.q {
         // Substring search until the full-text index arrives.
         let sql = format!("({} OR {})", D::doc_field_contains("title"), D::doc_field_contains("description"));

@@ -337,8 +337,35 @@ pub struct TicketFilter {
     pub warning_at: Option<DateTime<Utc>>,
     /// Most urgent first (earliest running deadline) instead of newest first.
     pub due_first: bool,
+    /// Keyset paging of the newest-first order: only tickets after this
+    /// one (older), so a deep page costs what the first one does.
+    pub after: Option<Cursor>,
     pub page: u32,
     pub per_page: u32,
+}
+
+/// A position in the newest-first order: the last ticket of a page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub created_at: DateTime<Utc>,
+    pub id: TicketId,
+}
+
+impl Cursor {
+    pub fn of(t: &Ticket) -> Cursor {
+        Cursor { created_at: t.created_at, id: t.id }
+    }
+
+    /// `<microseconds since the epoch>.<id>`: opaque to clients.
+    pub fn encode(&self) -> String {
+        format!("{}.{}", self.created_at.timestamp_micros(), self.id.0)
+    }
+
+    pub fn parse(s: &str) -> Option<Cursor> {
+        let (micros, id) = s.split_once('.')?;
+        let created_at = DateTime::from_timestamp_micros(micros.parse().ok()?)?;
+        Some(Cursor { created_at, id: TicketId(id.parse().ok()?) })
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

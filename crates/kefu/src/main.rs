@@ -374,8 +374,13 @@ async fn serve<S: Store>(kefu: Kefu<S>, mut cfg: Config, listen: Option<String>,
         tokio::net::TcpListener::bind(&cfg.listen).await.with_context(|| format!("cannot listen on {}", cfg.listen))?;
     tokio::spawn(kefu_server::jobs::run(kefu.clone()));
     let addr = listener.local_addr()?;
-    println!("kefu 客服工单系统已启动 / listening on http://{addr}/");
-    println!("工作台 Console: http://{addr}/console   客户自助 Portal: http://{addr}/portal");
+    // One line (whoever started us may read just that and close the pipe);
+    // a closed stdout is no reason to stop serving.
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stdout(),
+        "kefu 客服工单系统已启动 / listening on http://{addr}/ · 工作台 console http://{addr}/console · 客户自助 portal http://{addr}/portal"
+    );
     kefu_server::serve(listener, kefu_server::router(kefu), async {
         let _ = tokio::signal::ctrl_c().await;
     })

@@ -261,16 +261,23 @@ async fn workbench<S: Store>(State(app): State<AppState<S>>, headers: HeaderMap,
             lang.t(zh, en)
         ));
     }
-    let extra: Vec<(String, String)> = ["q", "type", "status", "priority", "page"]
+    let extra: Vec<(String, String)> = ["q", "type", "status", "priority", "page", "after"]
         .iter()
         .filter_map(|k| q.get(*k).filter(|v| !v.trim().is_empty()).map(|v| (k.to_string(), v.clone())))
         .collect();
     let params = queue_params(queue, &extra);
     let (rows, pager, error) = match crate::http::tickets::parse_filter(&app, &user, &params).await {
-        Ok(f) => match app.kefu.store.list_tickets(TicketFilter { per_page: 30, ..f }).await {
+        Ok(f) => match app.kefu.store.list_tickets(TicketFilter { per_page: 30, ..f.clone() }).await {
             Ok(page) => {
                 let views: Vec<Value> = page.items.iter().map(|t| app.kefu.view(t, &user.actor)).collect();
-                (ticket_rows(lang, &views), pager(lang, queue, &extra, page.page, page.per_page, page.total), None)
+                let pager = if f.due_first {
+                    pager(lang, queue, &extra, page.page, page.per_page, page.total)
+                } else {
+                    // Newest first: keyset links, as fast on the last page as on the first.
+                    let next = page.items.last().filter(|_| page.items.len() == 30).map(kefu_store::Cursor::of);
+                    cursor_pager(lang, queue, &extra, next, page.total)
+                };
+                (ticket_rows(lang, &views), pager, None)
             }
             Err(e) => (String::new(), String::new(), Some(describe(&e.into()).2)),
         },
@@ -338,6 +345,32 @@ fn pager(lang: Lang, queue: &str, extra: &[(String, String)], page: u32, per_pag
         String::new()
     };
     format!("<div class=\"pager\">{prev}<span class=\"muted\">{page} / {pages} · {total}</span>{next}</div>")
+}
+
+fn cursor_pager(
+    lang: Lang,
+    queue: &str,
+    extra: &[(String, String)],
+    next: Option<kefu_store::Cursor>,
+    total: i64,
+) -> String {
+    let base: Vec<String> = std::iter::once(format!("queue={queue}"))
+        .chain(extra.iter().filter(|(k, _)| k != "after" && k != "page").map(|(k, v)| format!("{k}={}", url_encode(v))))
+        .collect();
+    let first = if extra.iter().any(|(k, _)| k == "after") {
+        format!("<a href=\"/console?{}\" rel=\"first\">{}</a>", base.join("&"), lang.t("第一页", "First page"))
+    } else {
+        String::new()
+    };
+    let next = next.map_or(String::new(), |c| {
+        format!(
+            "<a href=\"/console?{}&after={}\" rel=\"next\">{}</a>",
+            base.join("&"),
+            c.encode(),
+            lang.t("下一页", "Next")
+        )
+    });
+    format!("<div class=\"pager\">{first}<span class=\"muted\">{} {total}</span>{next}</div>", lang.t("共", "total"))
 }
 
 fn url_encode(s: &str) -> String {

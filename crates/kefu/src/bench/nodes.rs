@@ -43,7 +43,7 @@ async fn start_node(env: &Env) -> Result<(Child, String)> {
         .spawn()?;
     let mut lines = BufReader::new(child.stdout.take().context("node stdout")?).lines();
     let line = lines.next_line().await?.context("the node exited before serving")?;
-    let addr = line.split("http://").nth(1).context("the node printed no URL")?.trim_end_matches('/');
+    let addr = line.split("http://").nth(1).context("the node printed no URL")?.split(['/', ' ']).next().unwrap_or("");
     Ok((child, format!("http://{addr}")))
 }
 

@@ -178,6 +178,26 @@ pub async fn run(tickets: usize) -> Result<()> {
         ("warning, most urgent first", TicketFilter { warning_at: Some(now), due_first: true, ..page.clone() }),
         ("all, newest first (no filter)", page.clone()),
     ];
+    // Deep pages of the whole list: the page-number way and the cursor way.
+    let deep = (tickets / 2 / 50).max(1) as u32;
+    let mut cursor_page = page.clone();
+    let at_depth = store.list_tickets(TicketFilter { page: deep, ..page.clone() }).await?.items;
+    let at_depth_prev = store.list_tickets(TicketFilter { page: deep - 1, ..page.clone() }).await?.items;
+    cursor_page.after = at_depth_prev.last().map(kefu_store::Cursor::of);
+    anyhow::ensure!(
+        deep == 1
+            || store.list_tickets(cursor_page.clone()).await?.items.first().map(|t| t.id)
+                == at_depth.first().map(|t| t.id),
+        "the cursor page and the numbered page differ"
+    );
+    let queues: Vec<(String, TicketFilter)> = queues
+        .into_iter()
+        .map(|(n, f)| (n.to_string(), f))
+        .chain([
+            (format!("all, page {deep} by number"), TicketFilter { page: deep, ..page.clone() }),
+            (format!("all, page {deep} by cursor"), cursor_page),
+        ])
+        .collect();
     println!("  registered and placed {tickets} tickets in {fill_secs:.0} s");
     let mut base = None;
     for (name, f) in &queues {

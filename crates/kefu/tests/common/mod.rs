@@ -106,7 +106,7 @@ pub async fn start_with(mut cmd: Command) -> (Child, String) {
         .expect("server started in time")
         .unwrap()
         .unwrap();
-    let url = line.split("http://").nth(1).expect("printed URL").trim_end_matches('/').to_string();
+    let url = line.split("http://").nth(1).expect("printed URL").split(['/', ' ']).next().unwrap().to_string();
     (child, format!("http://{url}"))
 }
 
