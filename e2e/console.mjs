@@ -143,6 +143,8 @@ try {
     await agent.keyboard.press('Tab'); // channel: phone (the default)
     await agent.keyboard.press('Tab'); // type
     for (let i = 0; i < 5; i++) await agent.keyboard.press('ArrowDown'); // 投诉 → … → 故障报修
+    // The policy's suggestion follows the form: faults are urgent.
+    await agent.waitForFunction(() => /策略建议：紧急/.test(document.getElementById('priority-hint').textContent));
     await agent.screenshot({ path: join(shots, 'intake.png') });
     await agent.focus('#title');
     await agent.keyboard.type('宽带无法上网');

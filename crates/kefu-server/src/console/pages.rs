@@ -27,6 +27,7 @@ pub fn router<S: Store>() -> Router<AppState<S>> {
         .route("/console/tickets/{key}/comment", post(comment::<S>))
         .route("/console/dashboard", get(dashboard::<S>))
         .route("/console/visits", get(visits::<S>))
+        .route("/console/priority", get(priority_hint::<S>))
 }
 
 type Fields = HashMap<String, String>;
@@ -53,6 +54,8 @@ input[type=checkbox],input[type=radio]{width:auto}button,.btn{font:inherit;paddi
 const JS: &str = r#"(function(){var zh=document.documentElement.lang!=='en';function fmt(ms){var m=Math.floor(Math.abs(ms)/60000),d=Math.floor(m/1440),h=Math.floor(m%1440/60),mm=m%60,s=Math.floor(Math.abs(ms)/1000)%60;var t=d>0?(zh?d+'天'+h+'时':d+'d '+h+'h'):h>0?(zh?h+'时'+mm+'分':h+'h '+mm+'m'):(zh?mm+'分'+s+'秒':mm+'m '+s+'s');return ms<0?(zh?'超时 '+t:'over by '+t):(zh?'剩余 '+t:t+' left')}
 function tick(){var now=Date.now();document.querySelectorAll('.due[data-due]').forEach(function(e){e.textContent=fmt(new Date(e.dataset.due).getTime()-now)})}tick();setInterval(tick,1000);
 document.querySelectorAll('form textarea').forEach(function(t){t.addEventListener('keydown',function(e){if(e.key==='Enter'&&(e.ctrlKey||e.metaKey)){e.preventDefault();t.form.requestSubmit()}})});
+var hint=document.getElementById('priority-hint');if(hint){var f=hint.closest('form'),timer;function ask(){var q=new URLSearchParams();['type','title','description','customer.level'].forEach(function(n){var e=f.elements[n];if(e)q.set(n,e.value)});fetch('/console/priority?'+q,{credentials:'same-origin'}).then(function(r){return r.ok?r.text():''}).then(function(t){hint.textContent=t})}
+f.addEventListener('input',function(){clearTimeout(timer);timer=setTimeout(ask,250)});f.addEventListener('change',ask);ask()}
 var live=document.querySelector('[data-refresh]');if(live){setInterval(function(){fetch(live.dataset.refresh,{credentials:'same-origin'}).then(function(r){return r.ok?r.text():null}).then(function(h){if(h){live.innerHTML=h;tick()}})},live.dataset.every*1000)}})();"#;
 
 fn layout(lang: Lang, user: Option<&CurrentUser>, title: &str, body: &str) -> String {
@@ -533,7 +536,8 @@ fn intake_html(
          <div><label for=\"customer.name\">{} *</label><input id=\"customer.name\" name=\"customer.name\" value=\"{}\" required>{}</div>\
          <div><label for=\"channel\">{} *</label>{}{}</div>\
          <div><label for=\"type\">{} *</label>{}{}</div>\
-         <div><label for=\"priority\">{}</label>{}{}</div>\
+         <div><label for=\"priority\">{}</label>{}{}<span class=\"muted\" id=\"priority-hint\" aria-live=\"polite\"></span></div>\
+         <div><label for=\"customer.level\">{}</label><input id=\"customer.level\" name=\"customer.level\" value=\"{}\" placeholder=\"vip / 金卡 / 五星\"></div>\
          <div><label for=\"service_number\">{}</label><input id=\"service_number\" name=\"service_number\" value=\"{}\">{}</div>\
          <div><label for=\"customer.id_number\">{}</label><input id=\"customer.id_number\" name=\"customer.id_number\" value=\"{}\">{}</div>\
          <div><label for=\"customer.address\">{}</label><input id=\"customer.address\" name=\"customer.address\" value=\"{}\">{}</div>\
@@ -562,6 +566,8 @@ fn intake_html(
         l("优先级", "Priority"),
         select("priority", prios, Some(l("按策略自动判定", "Derived by policy"))),
         note("priority"),
+        l("客户等级", "Customer level"),
+        v("customer.level"),
         l("业务号码", "Service number"),
         v("service_number"),
         note("service_number"),
@@ -653,6 +659,24 @@ async fn intake<S: Store>(State(app): State<AppState<S>>, headers: HeaderMap, Fo
             html(status, intake_html(lang, &user, &f, "", Some((field, msg))))
         }
     }
+}
+
+/// What the policy would derive for the intake form as filled so far.
+async fn priority_hint<S: Store>(
+    State(app): State<AppState<S>>,
+    headers: HeaderMap,
+    Query(q): Query<Fields>,
+) -> Response {
+    if let Err(r) = gate(&app, &headers, "POST /api/v1/tickets").await {
+        return r;
+    }
+    let lang = Lang::of(&headers);
+    let get = |k: &str| q.get(k).map_or("", |v| v.as_str());
+    let Ok(ty) = TicketType::parse(get("type"), "type") else { return html(StatusCode::OK, String::new()) };
+    let level = Some(get("customer.level")).filter(|l| !l.trim().is_empty());
+    let p = app.kefu.core.policy.priority.derive(ty, get("title"), get("description"), level);
+    let text = format!("{}{}", lang.t("策略建议：", "Policy suggests: "), lang.t(p.label_zh(), p.as_str()));
+    (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response()
 }
 
 // --- ticket ---
