@@ -85,12 +85,9 @@ pub fn clauses<D: Dialect>(f: &TicketFilter) -> Vec<(String, Vec<FilterValue>)> 
         out.push(("t.next_warn_at <= ? AND t.next_due_at > ?".into(), vec![Time(v), Time(v)]));
     }
     if let Some(c) = f.after.filter(|_| !f.due_first) {
-        // Row-value comparison spelled out: both backends use the
-        // (created_at, id) order of the index for it.
-        out.push((
-            "(t.created_at < ? OR (t.created_at = ? AND t.id < ?))".into(),
-            vec![Time(c.created_at), Time(c.created_at), Int(c.id.0)],
-        ));
+        // A row-value comparison: both backends walk the (created_at, id)
+        // index from the cursor instead of counting past OFFSET rows.
+        out.push(("(t.created_at, t.id) < (?, ?)".into(), vec![Time(c.created_at), Int(c.id.0)]));
     }
     if let Some(q) = &f.q {
         // Substring search until the full-text index arrives.
