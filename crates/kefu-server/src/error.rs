@@ -97,6 +97,13 @@ struct Body {
 }
 
 impl ApiError {
+    /// Status, field, English and Chinese message, as the JSON error body
+    /// says them (for the console's pages).
+    pub fn parts(self) -> (StatusCode, Option<String>, String, String) {
+        let b = self.body();
+        (b.status, b.field, b.message, b.message_zh)
+    }
+
     fn body(self) -> Body {
         let plain = |status, code, message: String, message_zh: String| Body {
             status,

@@ -59,7 +59,7 @@ impl LinkKey {
         let (Ok(id), Ok(exp)) = (id.parse::<i64>(), exp.parse::<i64>()) else { return Err(LinkError::Malformed) };
         let want = self.mac(&format!("{id}.{exp}"));
         // Constant-time comparison: the signature is a secret until it matches.
-        if want.len() != sig.len() || want.bytes().zip(sig.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) != 0 {
+        if !crate::auth::same(&want, sig) {
             return Err(LinkError::BadSignature);
         }
         if now.timestamp() >= exp {

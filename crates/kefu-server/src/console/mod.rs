@@ -83,6 +83,15 @@ pub fn to_login() -> Response {
     Redirect::to("/console/login").into_response()
 }
 
+/// Escapes text for HTML (element content and quoted attributes).
 pub fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn escapes_markup() {
+        assert_eq!(super::esc("<b a=\"x\">&'"), "&lt;b a=&quot;x&quot;&gt;&amp;&#39;");
+    }
 }

@@ -104,39 +104,11 @@ fn html(status: StatusCode, page: String) -> Response {
         .into_response()
 }
 
-fn error_text(lang: Lang, e: &ApiError) -> (StatusCode, Option<String>, String) {
-    let (code, field, zh, en) = describe(e);
-    (StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), field, lang.t(&zh, &en).to_string())
-}
-
-/// Status, field, Chinese and English message of a service error, as the
-/// API would say it.
-fn describe(e: &ApiError) -> (u16, Option<String>, String, String) {
-    match e {
-        ApiError::Invalid(f) => (422, Some(f.field.clone()), f.message_zh.clone(), f.message.clone()),
-        ApiError::NotAllowed { action, state, .. } => (
-            409,
-            None,
-            format!("当前状态（{state}）下不能执行“{action}”"),
-            format!("'{action}' is not allowed in state '{state}'"),
-        ),
-        ApiError::Forbidden { reason, reason_zh } => (403, None, reason_zh.clone(), reason.clone()),
-        ApiError::LoopIncomplete { missing } => {
-            let zh: Vec<&str> = missing.iter().map(|s| kefu_domain::customer_loop::step_zh(s)).collect();
-            (
-                409,
-                None,
-                format!("闭环未完成，不能归档；缺少：{}", zh.join("、")),
-                format!("loop not closed; missing: {}", missing.join(", ")),
-            )
-        }
-        ApiError::NoCandidate { tier } => {
-            (409, None, format!("L{tier} 暂无在岗可派人员"), format!("nobody on duty at L{tier} can take it"))
-        }
-        ApiError::Archived => (409, None, "工单已归档，不可修改".into(), "the ticket is archived".into()),
-        ApiError::NotFound { what, what_zh } => (404, None, format!("{what_zh}不存在"), format!("{what} not found")),
-        other => (500, None, "系统繁忙，请稍后再试".into(), other.to_string()),
-    }
+/// Status, field and message (in the page's language) of a service error:
+/// the API's own mapping.
+fn error_text(lang: Lang, e: ApiError) -> (StatusCode, Option<String>, String) {
+    let (status, field, en, zh) = e.parts();
+    (status, field, lang.t(&zh, &en).to_string())
 }
 
 // --- login ---
@@ -183,11 +155,7 @@ async fn login<S: Store>(
                 .into_response()
         }
         Err(e) => {
-            let msg = match &e {
-                ApiError::Unauthorized { message, message_zh } => lang.t(message_zh, message).to_string(),
-                ApiError::RateLimited { message, message_zh, .. } => lang.t(message_zh, message).to_string(),
-                other => describe(other).2,
-            };
+            let msg = error_text(lang, e).2;
             html(StatusCode::UNAUTHORIZED, login_html(lang, Some(&msg)))
         }
     }
@@ -282,9 +250,9 @@ async fn workbench<S: Store>(State(app): State<AppState<S>>, headers: HeaderMap,
                 };
                 (ticket_rows(lang, &views), pager, None)
             }
-            Err(e) => (String::new(), String::new(), Some(describe(&e.into()).2)),
+            Err(e) => (String::new(), String::new(), Some(error_text(lang, e.into()).2)),
         },
-        Err(e) => (String::new(), String::new(), Some(error_text(lang, &e).2)),
+        Err(e) => (String::new(), String::new(), Some(error_text(lang, e).2)),
     };
     let value = |k: &str| esc(q.get(k).map_or("", String::as_str));
     let options = |all: &[(&str, &str, &str)], k: &str| {
@@ -480,7 +448,7 @@ async fn customer_history<S: Store>(app: &AppState<S>, user: &CurrentUser, lang:
             }
             Err(_) => String::new(),
         },
-        Err(e) => format!("<p class=\"err\">{}</p>", esc(&error_text(lang, &e).2)),
+        Err(e) => format!("<p class=\"err\">{}</p>", esc(&error_text(lang, e).2)),
     }
 }
 
@@ -655,7 +623,7 @@ async fn intake<S: Store>(State(app): State<AppState<S>>, headers: HeaderMap, Fo
             Redirect::to(&format!("/console/tickets/{number}?created=1")).into_response()
         }
         Err(e) => {
-            let (status, field, msg) = error_text(lang, &e);
+            let (status, field, msg) = error_text(lang, e);
             html(status, intake_html(lang, &user, &f, "", Some((field, msg))))
         }
     }
@@ -719,7 +687,7 @@ async fn render_ticket<S: Store>(
     let t = match app.kefu.ticket(key).await {
         Ok(t) => t,
         Err(e) => {
-            let (s, _, m) = error_text(lang, &e);
+            let (s, _, m) = error_text(lang, e);
             return html(s, layout(lang, Some(user), "404", &format!("<p class=\"err\">{}</p>", esc(&m))));
         }
     };
@@ -1134,7 +1102,7 @@ async fn act<S: Store>(
     match app.kefu.act(&user.actor, &key, &action_json(&f), None).await {
         Ok(_) => Redirect::to(&format!("/console/tickets/{key}?done={}", url_encode(&action))).into_response(),
         Err(e) => {
-            let (status, field, msg) = error_text(lang, &e);
+            let (status, field, msg) = error_text(lang, e);
             render_ticket(&app, &user, lang, &key, None, Some((action, field, msg)), status).await
         }
     }
@@ -1158,7 +1126,7 @@ async fn comment<S: Store>(
     match app.kefu.comment(&user.actor, &key, f.get("body").map(String::as_str), internal, None).await {
         Ok(_) => Redirect::to(&format!("/console/tickets/{key}?done=comment")).into_response(),
         Err(e) => {
-            let (status, _, msg) = error_text(lang, &e);
+            let (status, _, msg) = error_text(lang, e);
             render_ticket(&app, &user, lang, &key, None, Some(("comment".into(), None, msg)), status).await
         }
     }
@@ -1234,7 +1202,7 @@ async fn visits<S: Store>(State(app): State<AppState<S>>, headers: HeaderMap, Qu
                 p.total
             )
         }
-        Err(e) => format!("<p class=\"err\">{}</p>", esc(&error_text(lang, &e.into()).2)),
+        Err(e) => format!("<p class=\"err\">{}</p>", esc(&error_text(lang, e.into()).2)),
     };
     let body = format!(
         "<h1>{}</h1><p class=\"muted\">{}</p><div class=\"scroll\">{rows}</div>",

@@ -56,13 +56,14 @@ async fn index<S: Store>(State(app): State<AppState<S>>) -> Html<String> {
     let mut flows = String::new();
     for f in app.kefu.core.flows.iter() {
         let states: Vec<String> = f.states.iter().map(|s| format!("{}（{}）", s.zh, s.name)).collect();
-        flows.push_str(&format!("<li><b>{} {}</b>：{}</li>", f.label_zh, f.label_en, html_escape(&states.join(" · "))));
+        flows.push_str(&format!(
+            "<li><b>{} {}</b>：{}</li>",
+            f.label_zh,
+            f.label_en,
+            crate::console::esc(&states.join(" · "))
+        ));
     }
     Html(INDEX.replace("{flows}", &flows))
-}
-
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 const INDEX: &str = r#"<!doctype html>

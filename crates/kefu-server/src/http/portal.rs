@@ -5,6 +5,7 @@
 //! clear page and changes nothing.
 
 use crate::AppState;
+use crate::console::esc;
 use crate::customer_loop::customer_actor;
 use crate::error::ApiError;
 use crate::links::LinkError;
@@ -33,10 +34,6 @@ pub fn router<S: Store>() -> Router<AppState<S>> {
 /// phone are the proof).
 pub const PUBLIC: &[&str] =
     &["GET /portal", "POST /portal/lookup", "GET /portal/t/{token}", "POST /portal/t/{token}/{answer}"];
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
-}
 
 fn page(status: StatusCode, title: &str, body: &str) -> Response {
     let html = format!(
@@ -268,13 +265,5 @@ async fn answer<S: Store>(
             let now = app.kefu.ticket_by_link(&token).await.unwrap_or(t);
             render(&app, &now, &token, None, Some(&message), status)
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn escapes_markup() {
-        assert_eq!(super::esc("<b a=\"x\">&'"), "&lt;b a=&quot;x&quot;&gt;&amp;&#39;");
     }
 }
