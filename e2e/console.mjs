@@ -6,9 +6,10 @@
 // the confirmation and the return visit; the supervisor reviews and
 // archives. Refusals are checked on the way (wrong password, invalid phone,
 // a review returned without a comment, a role kept off a page). Screenshots of
-// the main pages go to docs/screenshots/.
+// the main pages go to a temporary directory, or where KEFU_SCREENSHOTS says
+// (the README's pictures are made so):
 //
-//   KEFU_BIN=target/debug/kefu node e2e/console.mjs
+//   KEFU_SCREENSHOTS=docs/screenshots scripts/e2e.sh
 
 import { chromium } from 'playwright-core';
 import { spawn } from 'node:child_process';
@@ -19,7 +20,9 @@ import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const shots = join(root, 'docs', 'screenshots');
+const shots = process.env.KEFU_SCREENSHOTS
+  ? join(process.cwd(), process.env.KEFU_SCREENSHOTS)
+  : mkdtempSync(join(tmpdir(), 'kefu-screenshots-'));
 mkdirSync(shots, { recursive: true });
 const bin = process.env.KEFU_BIN || join(root, 'target', 'debug', 'kefu');
 const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
