@@ -107,6 +107,20 @@ pub async fn act<S: Store>(
     .await
 }
 
+/// A change decided by `decide`, at t0, as `actor`.
+async fn change<S: Store>(s: &S, actor: &Actor, id: TicketId, decide: Decide) -> StoreResult<Written> {
+    let op = MutateTicket {
+        ticket: id,
+        actor: actor.clone(),
+        now: t0(),
+        idempotency: None,
+        decide,
+        render: render_number(),
+        status: 200,
+    };
+    s.mutate_ticket(op).await
+}
+
 /// An agent, an engineer and one fresh ticket registered by the agent.
 async fn agent_engineer_ticket<S: Store>(s: &S) -> (Actor, Actor, Ticket) {
     let a = staff(s, "agent1", Role::Agent).await;
@@ -696,30 +710,16 @@ pub async fn notices_are_written_with_their_change<S: Store>(s: S) {
         message_zh: "通知".into(),
     };
     let notices = vec![notice(&e, "dispatch"), notice(&a, "transfer")];
-    s.mutate_ticket(MutateTicket {
-        ticket: t.id,
-        actor: a.clone(),
-        now: t0(),
-        idempotency: None,
-        decide: Box::new(move |t| Ok(Mutation { notices, ..Mutation::new(t.clone(), "dispatch", json!({})) })),
-        render: render_number(),
-        status: 200,
-    })
+    change(
+        &s,
+        &a,
+        t.id,
+        Box::new(move |t| Ok(Mutation { notices, ..Mutation::new(t.clone(), "dispatch", json!({})) })),
+    )
     .await
     .unwrap();
     // A refused change writes none.
-    let refused = s
-        .mutate_ticket(MutateTicket {
-            ticket: t.id,
-            actor: a.clone(),
-            now: t0(),
-            idempotency: None,
-            decide: Box::new(|_| Err(kefu_domain::DomainError::Archived)),
-            render: render_number(),
-            status: 200,
-        })
-        .await;
-    assert!(refused.is_err());
+    assert!(change(&s, &a, t.id, Box::new(|_| Err(kefu_domain::DomainError::Archived))).await.is_err());
     let mine = s.notices(e.id, false, 1, 10).await.unwrap();
     assert_eq!(mine.total, 1);
     let n = &mine.items[0];
@@ -835,34 +835,16 @@ pub async fn outbox_messages_are_claimed_once_and_tracked<S: Store>(s: S) {
     assert_eq!((got[0].kind.as_str(), got[0].state.as_str()), (format!("receipt {}", t.number).as_str(), "pending"));
     assert_eq!(got[0].recipient, "13800000009");
     // A refused change writes none of its messages.
-    let refused = s
-        .mutate_ticket(MutateTicket {
-            ticket: t.id,
-            actor: a.clone(),
-            now: t0(),
-            idempotency: None,
-            decide: Box::new(|_| Err(kefu_domain::DomainError::Archived)),
-            render: render_number(),
-            status: 200,
-        })
-        .await;
-    assert!(refused.is_err());
-    let second = s
-        .mutate_ticket(MutateTicket {
-            ticket: t.id,
-            actor: a.clone(),
-            now: t0(),
-            idempotency: None,
-            decide: Box::new(|t| {
-                Ok(Mutation {
-                    outbox: vec![sms("result", "13800000009")],
-                    ..Mutation::new(t.clone(), "notify", json!({}))
-                })
-            }),
-            render: render_number(),
-            status: 200,
-        })
-        .await;
+    assert!(change(&s, &a, t.id, Box::new(|_| Err(kefu_domain::DomainError::Archived))).await.is_err());
+    let second = change(
+        &s,
+        &a,
+        t.id,
+        Box::new(|t| {
+            Ok(Mutation { outbox: vec![sms("result", "13800000009")], ..Mutation::new(t.clone(), "notify", json!({})) })
+        }),
+    )
+    .await;
     assert!(second.is_ok());
     let lease = Duration::minutes(5);
     let now = t0() + Duration::seconds(1);
@@ -913,27 +895,18 @@ pub async fn visits_follow_the_ticket_and_are_counted<S: Store>(s: S) {
             comment: None,
             visited_at: None,
         };
-        s.mutate_ticket(MutateTicket {
-            ticket: t.id,
-            actor: a.clone(),
-            now: t0(),
-            idempotency: None,
-            decide: Box::new(move |t| {
-                let mut next = t.clone();
-                next.customer_loop.visit = Some(task);
-                // The first one was resolved late.
-                let breaches = if i == 0 {
-                    vec![Breach { kind: "resolution".into(), due_at: t0(), breached_at: t0() }]
-                } else {
-                    vec![]
-                };
-                Ok(Mutation { breaches, ..Mutation::new(next, "resolve", json!({})) })
-            }),
-            render: render_number(),
-            status: 200,
-        })
-        .await
-        .unwrap();
+        let decide: Decide = Box::new(move |t| {
+            let mut next = t.clone();
+            next.customer_loop.visit = Some(task);
+            // The first one was resolved late.
+            let breaches = if i == 0 {
+                vec![Breach { kind: "resolution".into(), due_at: t0(), breached_at: t0() }]
+            } else {
+                vec![]
+            };
+            Ok(Mutation { breaches, ..Mutation::new(next, "resolve", json!({})) })
+        });
+        change(&s, &a, t.id, decide).await.unwrap();
         ids.push(t.id);
     }
     let all = s.visits(VisitFilter { page: 1, per_page: 10, ..Default::default() }).await.unwrap();
