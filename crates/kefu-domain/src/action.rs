@@ -66,6 +66,27 @@ action_kinds! {
     SetPriority = ("set_priority", "调整优先级"),
 }
 
+impl ActionKind {
+    /// The fields each action reads besides `action`: anything else in the
+    /// body is refused, so a typo is not silently ignored.
+    pub fn fields(self) -> &'static [&'static str] {
+        use ActionKind as K;
+        match self {
+            K::Dispatch | K::Redispatch => &["assignee", "reason", "mode"],
+            K::Start | K::Resume | K::AcceptTransfer | K::Confirm | K::Archive => &[],
+            K::Suspend | K::RejectTransfer | K::Reject | K::Appeal | K::Withdraw => &["reason"],
+            K::Transfer => &["to", "to_team", "to_department", "reason", "mode"],
+            K::Escalate => &["to_tier", "to", "to_supervisor", "reason"],
+            K::Approve => &["comment"],
+            K::Resolve => &["result"],
+            K::NotifyResult => &["method", "email"],
+            K::ReturnVisit => &["method", "reached", "satisfaction", "nps", "comment"],
+            K::Review => &["passed", "comment"],
+            K::SetPriority => &["priority", "reason"],
+        }
+    }
+}
+
 pub const TRANSFER_MODES: &[&str] = &["phone", "system", "manual"];
 pub const NOTIFY_METHODS: &[&str] = &["sms", "email", "phone", "online", "letter"];
 pub const VISIT_METHODS: &[&str] = &["phone", "sms", "online"];
@@ -253,6 +274,15 @@ impl ActionRequest {
             }
             None => return Err(FieldError::required("action")),
         };
+        let known = kind.fields();
+        if let Some(unknown) = body.keys().find(|k| k.as_str() != "action" && !known.contains(&k.as_str())) {
+            let list = if known.is_empty() { "none".to_string() } else { known.join(", ") };
+            return Err(FieldError::new(
+                unknown.clone(),
+                format!("'{unknown}' is not a field of the action {}; its fields: {list}", kind.as_str()),
+                format!("“{unknown}”不是操作“{}”的字段", kind.label_zh()),
+            ));
+        }
         let mut fields = body.clone();
         fields.remove("action");
         // The fields are kept in the audit trail as sent: redact ID numbers.

@@ -28,6 +28,7 @@ pub mod limits {
 /// The body of `POST /api/v1/tickets`, as it arrives.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct IntakeRequest {
     /// phone, web, app, wechat, sms, email, self_service, store, community, onsite
     pub channel: Option<String>,
@@ -52,6 +53,7 @@ pub struct IntakeRequest {
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct CustomerInput {
     pub name: Option<String>,
     pub phone: Option<String>,
@@ -62,6 +64,7 @@ pub struct CustomerInput {
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct ConsentInput {
     /// phone, online or written.
     pub method: Option<String>,

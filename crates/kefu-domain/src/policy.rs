@@ -76,17 +76,37 @@ impl RetentionPolicy {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SecurityPolicy {
-    /// Wrong passwords in a row that lock an account.
+    /// Wrong passwords (from anywhere, counted on every node) after which an
+    /// account is guarded: only addresses it has logged in from may try.
     pub max_failed_logins: u32,
-    /// How long a locked account stays locked.
+    /// How long an account stays guarded.
     pub lockout_minutes: u32,
-    /// Login attempts one client address may make per minute (per node).
+    /// Login attempts one client address may make per minute, for any
+    /// accounts (per node); a call centre behind one NAT address logs in
+    /// together at shift start, so this is generous.
     pub login_attempts_per_minute: u32,
+    /// Wrong passwords one address may send for one account before it has
+    /// to wait; each further one doubles the wait, from
+    /// `pair_first_delay_seconds` up to `pair_max_delay_seconds`.
+    pub pair_free_failures: u32,
+    pub pair_first_delay_seconds: u32,
+    pub pair_max_delay_seconds: u32,
+    /// Customer portal look-ups (ticket number + phone) one address may make
+    /// per minute (per node).
+    pub portal_lookups_per_minute: u32,
 }
 
 impl Default for SecurityPolicy {
     fn default() -> Self {
-        SecurityPolicy { max_failed_logins: 5, lockout_minutes: 15, login_attempts_per_minute: 30 }
+        SecurityPolicy {
+            max_failed_logins: 20,
+            lockout_minutes: 15,
+            login_attempts_per_minute: 600,
+            pair_free_failures: 3,
+            pair_first_delay_seconds: 2,
+            pair_max_delay_seconds: 900,
+            portal_lookups_per_minute: 30,
+        }
     }
 }
 

@@ -14,26 +14,34 @@ use serde::{Deserialize, Serialize};
 pub struct Phone(String);
 
 impl Phone {
+    /// Total over any UTF-8: full-width digits and punctuation are folded to
+    /// ASCII (IME input), then anything but digits, `+`, `-`, spaces and
+    /// parentheses is refused — never sliced, never a panic.
     pub fn parse(raw: &str, field: &str) -> Result<Self, FieldError> {
-        let compact: String = raw.chars().filter(|c| !matches!(c, ' ' | '(' | ')')).collect();
-        let compact = compact
-            .strip_prefix("+86")
-            .or_else(|| compact.strip_prefix("0086"))
-            .unwrap_or(&compact)
-            .trim_start_matches('-')
-            .to_string();
-        if let Some(p) = parse_mobile(&compact) {
-            return Ok(Phone(p));
+        let folded = fold_width(raw);
+        let compact: String = folded.chars().filter(|c| !matches!(c, ' ' | '(' | ')')).collect();
+        let plain_ascii = compact.chars().all(|c| c.is_ascii_digit() || matches!(c, '+' | '-'));
+        if plain_ascii {
+            let compact = compact
+                .strip_prefix("+86")
+                .or_else(|| compact.strip_prefix("0086"))
+                .unwrap_or(&compact)
+                .trim_start_matches('-')
+                .to_string();
+            if let Some(p) = parse_mobile(&compact) {
+                return Ok(Phone(p));
+            }
+            if let Some(p) = parse_landline(&compact) {
+                return Ok(Phone(p));
+            }
         }
-        if let Some(p) = parse_landline(&compact) {
-            return Ok(Phone(p));
-        }
+        let shown = shown(raw);
         Err(FieldError::new(
             field,
             format!(
-                "'{raw}' is not a mainland mobile (11 digits, 1[3-9]…) or landline (area code + 7–8 digits) number"
+                "'{shown}' is not a mainland mobile (11 digits, 1[3-9]…) or landline (area code + 7–8 digits) number"
             ),
-            format!("“{raw}”不是有效的手机号（11位，以13–19开头）或固定电话（区号+7至8位号码）"),
+            format!("“{shown}”不是有效的手机号（11位，以13–19开头）或固定电话（区号+7至8位号码）"),
         ))
     }
 
@@ -44,6 +52,39 @@ impl Phone {
     pub fn is_mobile(&self) -> bool {
         !self.0.starts_with('0')
     }
+}
+
+/// Full-width digits, letters and the punctuation phone numbers use, as
+/// Chinese input methods type them, folded to ASCII; the ideographic space
+/// becomes a space. Everything else is kept as it is.
+pub fn fold_width(raw: &str) -> String {
+    raw.chars()
+        .map(|c| match c {
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+            '\u{3000}' => ' ',
+            _ => c,
+        })
+        .collect()
+}
+
+/// An input as an error message may quote it: at most 40 characters, with
+/// control and invisible formatting characters written as escapes.
+pub fn shown(raw: &str) -> String {
+    let mut out: String = raw
+        .chars()
+        .take(40)
+        .map(|c| if c.is_control() || is_invisible(c) { c.escape_unicode().to_string() } else { c.to_string() })
+        .collect();
+    if raw.chars().nth(40).is_some() {
+        out.push('…');
+    }
+    out
+}
+
+/// Zero-width and bidirectional formatting characters (Unicode Cf in the
+/// ranges text fields meet), which change how text looks without showing.
+pub fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
 }
 
 fn parse_mobile(s: &str) -> Option<String> {
@@ -105,7 +146,7 @@ const ID_CHECK: &[u8; 11] = b"10X98765432";
 
 impl IdNumber {
     pub fn parse(raw: &str, field: &str) -> Result<Self, FieldError> {
-        let s = raw.trim().to_ascii_uppercase();
+        let s = fold_width(raw).trim().to_ascii_uppercase();
         let b = s.as_bytes();
         let shape_ok =
             b.len() == 18 && b[..17].iter().all(u8::is_ascii_digit) && (b[17].is_ascii_digit() || b[17] == b'X');
@@ -172,6 +213,14 @@ pub fn optional_free_text(raw: Option<&str>, field: &str, max: usize) -> Result<
 }
 
 fn limit<'a>(s: &'a str, field: &str, max: usize) -> Result<&'a str, FieldError> {
+    if let Some(c) = s.chars().find(|c| forbidden_in_text(*c)) {
+        let code = format!("U+{:04X}", c as u32);
+        return Err(FieldError::new(
+            field,
+            format!("{field} contains the control character {code}, which text may not hold"),
+            format!("{field} 含有不允许的控制字符 {code}"),
+        ));
+    }
     let n = s.chars().count();
     if n > max {
         return Err(FieldError::new(
@@ -181,6 +230,13 @@ fn limit<'a>(s: &'a str, field: &str, max: usize) -> Result<&'a str, FieldError>
         ));
     }
     Ok(s)
+}
+
+/// Control characters other than tab and line breaks, and the
+/// bidirectional overrides that make text read other than it is stored.
+pub fn forbidden_in_text(c: char) -> bool {
+    (c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+        || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 #[cfg(test)]

@@ -89,56 +89,14 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Recently seen sessions, so that a busy client does not cost a database
-/// read per request. Entries are dropped on logout and re-read after
-/// `SESSION_CACHE_SECS`, which bounds how long another node's logout takes
-/// to be seen here.
-#[derive(Default)]
-pub struct SessionCache(Mutex<HashMap<String, CachedSession>>);
-
-const SESSION_CACHE_SECS: i64 = 30;
-
-#[derive(Clone)]
-struct CachedSession {
-    actor: Actor,
-    expires_at: DateTime<Utc>,
-    cached_at: DateTime<Utc>,
-}
-
-impl SessionCache {
-    fn get(&self, hash: &str, now: DateTime<Utc>) -> Option<Actor> {
-        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let s = map.get(hash)?;
-        let fresh = (now - s.cached_at).num_seconds() < SESSION_CACHE_SECS && now < s.expires_at;
-        fresh.then(|| s.actor.clone())
-    }
-
-    fn put(&self, hash: String, actor: Actor, expires_at: DateTime<Utc>, now: DateTime<Utc>) {
-        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if map.len() > 100_000 {
-            map.retain(|_, s| (now - s.cached_at).num_seconds() < SESSION_CACHE_SECS);
-        }
-        map.insert(hash, CachedSession { actor, expires_at, cached_at: now });
-    }
-
-    pub fn forget(&self, hash: &str) {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(hash);
-    }
-
-    /// Forgets every session (their actors carry team membership).
-    pub fn clear(&self) {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).clear();
-    }
-}
-
 /// Login attempts per client address in the last minute, on this node.
 #[derive(Default)]
 pub struct LoginLimiter(Mutex<HashMap<std::net::IpAddr, Vec<DateTime<Utc>>>>);
 
 impl LoginLimiter {
-    /// Counts an attempt; refuses it once `per_minute` were made in the
-    /// last minute.
-    pub fn check(&self, ip: std::net::IpAddr, now: DateTime<Utc>, per_minute: u32) -> Result<(), ApiError> {
+    /// Counts an attempt; false once `per_minute` were made in the last
+    /// minute.
+    pub fn allow(&self, ip: std::net::IpAddr, now: DateTime<Utc>, per_minute: u32) -> bool {
         let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
         if map.len() > 10_000 {
             map.retain(|_, v| v.iter().any(|t| (now - *t).num_seconds() < 60));
@@ -146,15 +104,58 @@ impl LoginLimiter {
         let attempts = map.entry(ip).or_default();
         attempts.retain(|t| (now - *t).num_seconds() < 60);
         if attempts.len() >= per_minute as usize {
-            let oldest = attempts.first().copied().unwrap_or(now);
-            return Err(ApiError::RateLimited {
-                retry_after_secs: (60 - (now - oldest).num_seconds()).max(1) as u64,
-                message: "too many login attempts from this address; wait a minute".into(),
-                message_zh: "该地址登录尝试过于频繁，请稍后再试".into(),
-            });
+            return false;
         }
         attempts.push(now);
-        Ok(())
+        true
+    }
+}
+
+/// Wrong passwords per (account name, address) on this node, and when the
+/// next try is allowed: a guesser at one address slows down exponentially
+/// while the real user elsewhere is untouched.
+#[derive(Default)]
+pub struct PairThrottle(Mutex<HashMap<(String, std::net::IpAddr), PairState>>);
+
+#[derive(Clone, Copy)]
+struct PairState {
+    failures: u32,
+    next_at: DateTime<Utc>,
+}
+
+impl PairThrottle {
+    /// Whether the pair may try now.
+    pub fn allows(&self, name: &str, ip: std::net::IpAddr, now: DateTime<Utc>) -> bool {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(&(name.to_lowercase(), ip)).is_none_or(|s| now >= s.next_at)
+    }
+
+    /// Counts a wrong password; past `free` failures the next try waits
+    /// `first` seconds, doubling each time, up to `max`.
+    pub fn failed(
+        &self,
+        name: &str,
+        ip: std::net::IpAddr,
+        now: DateTime<Utc>,
+        p: &kefu_domain::policy::SecurityPolicy,
+    ) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() > 100_000 {
+            let horizon = chrono::Duration::seconds(i64::from(p.pair_max_delay_seconds));
+            map.retain(|_, s| now - s.next_at < horizon);
+        }
+        let s = map.entry((name.to_lowercase(), ip)).or_insert(PairState { failures: 0, next_at: now });
+        s.failures += 1;
+        let over = s.failures.saturating_sub(p.pair_free_failures);
+        let wait = match over {
+            0 => 0,
+            n => (u64::from(p.pair_first_delay_seconds) << (n - 1).min(30)).min(u64::from(p.pair_max_delay_seconds)),
+        };
+        s.next_at = now + chrono::Duration::seconds(wait as i64);
+    }
+
+    pub fn succeeded(&self, name: &str, ip: std::net::IpAddr) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(&(name.to_lowercase(), ip));
     }
 }
 
@@ -190,20 +191,29 @@ pub async fn authenticate<S: Store>(
     let token = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(bearer_token)
         .ok_or(NO_TOKEN)?;
     let hash = token_hash(token.trim());
     let actor = state.kefu.authenticate(&hash).await?.ok_or(NO_TOKEN)?;
     Ok(CurrentUser { actor, token_hash: hash })
 }
 
+/// The token of an `Authorization: Bearer <token>` header; the scheme is
+/// case-insensitive (RFC 9110 §11.1).
+pub fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
 impl<S: Store> crate::service::Kefu<S> {
     /// The actor of a live session, from the cache or the store.
+    ///
+    /// Read from the store on every request, on purpose: a password change,
+    /// a disabled account or a new role ends the sessions on every node at
+    /// once, which no per-node cache of sessions can promise.
     pub async fn authenticate(&self, hash: &str) -> Result<Option<Actor>, ApiError> {
         let now = self.core.clock.now();
-        if let Some(a) = self.core.sessions.get(hash, now) {
-            return Ok(Some(a));
-        }
         let Some(session) = self.store.session(hash).await? else {
             return Ok(None);
         };
@@ -219,7 +229,6 @@ impl<S: Store> crate::service::Kefu<S> {
         let org = self.org().await?.membership(&user);
         let actor = Actor { id: user.id, username: user.username.clone(), role: user.role, org };
         self.core.directory.remember(&user);
-        self.core.sessions.put(hash.to_string(), actor.clone(), session.expires_at, now);
         Ok(Some(actor))
     }
 }

@@ -293,7 +293,11 @@ impl<S: Store> Kefu<S> {
     /// A fresh link for a customer who proved the ticket is theirs by its
     /// number and their phone number.
     pub async fn lookup_link(&self, number: &str, phone: &str) -> Result<Option<String>, ApiError> {
-        let t = match self.store.ticket(TicketKey::Number(number.trim().to_uppercase())).await? {
+        let number = number.trim().to_uppercase();
+        if !kefu_domain::ticket::looks_like_number(&number) {
+            return Ok(None);
+        }
+        let t = match self.store.ticket(TicketKey::Number(number)).await? {
             Some(t) if t.customer.phone.as_str() == phone.trim() => t,
             _ => return Ok(None),
         };

@@ -15,6 +15,12 @@ pub enum ApiError {
     Invalid(FieldError),
     #[error("malformed request: {0}")]
     Malformed(String),
+    /// The same key twice in one JSON object.
+    #[error("duplicate key {field}")]
+    DuplicateKey { field: String },
+    /// The client took too long to send its request.
+    #[error("request timeout")]
+    Timeout,
     #[error("not authenticated")]
     Unauthorized { message: &'static str, message_zh: &'static str },
     #[error("forbidden: {reason}")]
@@ -81,6 +87,11 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound => ApiError::NotFound { what: "ticket", what_zh: "工单" },
             StoreError::Domain(d) => d.into(),
             StoreError::Conflict { constraint } => ApiError::Conflict { constraint },
+            StoreError::IdempotencyMismatch => ApiError::Invalid(FieldError::new(
+                "Idempotency-Key",
+                "this Idempotency-Key was used for a different request; use a new key for a new request",
+                "该 Idempotency-Key 已用于另一个不同的请求，新请求请使用新的键",
+            )),
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -125,6 +136,20 @@ impl ApiError {
             ApiError::Malformed(m) => {
                 plain(StatusCode::BAD_REQUEST, "malformed_request", m, "请求格式错误，无法解析".into())
             }
+            ApiError::DuplicateKey { field } => Body {
+                status: StatusCode::BAD_REQUEST,
+                code: "duplicate_key",
+                message: format!("the key '{field}' appears more than once; send each field once"),
+                message_zh: format!("字段“{field}”重复出现，每个字段只能出现一次"),
+                field: Some(field),
+                details: json!({}),
+            },
+            ApiError::Timeout => plain(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                "the request was not received in time".into(),
+                "请求发送超时".into(),
+            ),
             ApiError::Unauthorized { message, message_zh } => {
                 plain(StatusCode::UNAUTHORIZED, "unauthorized", message.into(), message_zh.into())
             }
@@ -255,6 +280,7 @@ impl IntoResponse for ApiError {
             ApiError::RateLimited { retry_after_secs, .. } => Some(*retry_after_secs),
             _ => None,
         };
+        let unauthorized = matches!(self, ApiError::Unauthorized { .. });
         let b = self.body();
         let mut error = json!({"code": b.code, "message": b.message, "message_zh": b.message_zh, "details": b.details});
         if let Some(f) = b.field {
@@ -266,8 +292,31 @@ impl IntoResponse for ApiError {
         {
             response.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
         }
+        if unauthorized {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer realm=\"kefu\""),
+            );
+        }
         response
     }
+}
+
+/// The JSON error body for a status the framework answered by itself
+/// (unknown route, wrong method, a rejection outside our extractors), so
+/// that every error of the API has the same shape.
+pub fn for_status(status: StatusCode) -> Response {
+    let (code, message, message_zh) = match status.as_u16() {
+        404 => ("not_found", "no such resource", "资源不存在"),
+        405 => ("method_not_allowed", "this method is not allowed here", "不支持该请求方法"),
+        408 => ("request_timeout", "the request was not received in time", "请求发送超时"),
+        413 => ("body_too_large", "the request body is too large", "请求体过大"),
+        415 => ("unsupported_media_type", "expected Content-Type: application/json", "请求须为 JSON 格式"),
+        400..=499 => ("malformed_request", "the request could not be understood", "请求格式错误，无法解析"),
+        _ => ("internal_error", "internal server error", "服务器内部错误"),
+    };
+    let error = json!({"code": code, "message": message, "message_zh": message_zh, "details": {}});
+    (status, axum::Json(json!({ "error": error }))).into_response()
 }
 
 /// The error body, for the OpenAPI document.

@@ -116,11 +116,9 @@ impl<S: Store> Kefu<S> {
         Ok(snap)
     }
 
-    /// Drops the snapshot and the cached sessions (whose actors carry
-    /// team membership) after a change to the organisation.
+    /// Drops the snapshot after a change to the organisation.
     pub fn forget_org(&self) {
         *self.core.org.0.lock().unwrap_or_else(|e| e.into_inner()) = None;
-        self.core.sessions.clear();
     }
 
     /// Dispatch candidates with their loads read now.
@@ -209,6 +207,15 @@ impl<S: Store> Kefu<S> {
         let id = self.find_staff(key, "user").await?.id;
         let user = org.user(id).cloned().ok_or(ApiError::NotFound { what: "user", what_zh: "用户" })?;
         let mut p = user.profile.clone();
+        const FIELDS: &[&str] = &["team", "tier", "skills", "capacity", "on_duty"];
+        if let Some(k) = body.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+            return Err(FieldError::new(
+                k.clone(),
+                format!("unknown field '{k}'; a profile has: {}", FIELDS.join(", ")),
+                format!("未知字段“{k}”"),
+            )
+            .into());
+        }
         if let Some(v) = body.get("team") {
             p.team = match v {
                 Value::Null => None,

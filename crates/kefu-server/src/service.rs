@@ -3,7 +3,7 @@
 //! request names, and hands the store a decision closure that applies the
 //! flow rules inside the write transaction.
 
-use crate::auth::{PasswordCost, SessionCache, check_password_policy, new_token, token_hash, verify_password};
+use crate::auth::{PasswordCost, check_password_policy, new_token, token_hash, verify_password};
 use crate::directory::{Directory, UserSummary};
 use crate::error::ApiError;
 use crate::view::ticket_view;
@@ -33,6 +33,9 @@ pub struct Settings {
     pub link_key: crate::links::LinkKey,
     /// Message texts (shipped, or the operator's copies).
     pub templates: kefu_domain::templates::Templates,
+    /// The bearer token of the metrics scraper; without one, only
+    /// administrators read `/metrics`.
+    pub metrics_token: Option<String>,
 }
 
 impl Default for Settings {
@@ -44,6 +47,7 @@ impl Default for Settings {
             public_url: "http://127.0.0.1:8080".into(),
             link_key: crate::links::LinkKey::random(),
             templates: kefu_domain::templates::Templates::defaults(),
+            metrics_token: None,
         }
     }
 }
@@ -55,8 +59,10 @@ pub struct Core {
     pub policy: Policy,
     pub clock: Arc<dyn Clock>,
     pub directory: Directory,
-    pub sessions: SessionCache,
     pub login_limiter: crate::auth::LoginLimiter,
+    pub login_pairs: crate::auth::PairThrottle,
+    /// Portal look-ups (number + phone) per address.
+    pub portal_limiter: crate::auth::LoginLimiter,
     pub settings: Settings,
     /// The working-day calendar; the shipped years unless `with_calendar`.
     pub calendar: kefu_domain::calendar::Calendar,
@@ -75,6 +81,15 @@ impl<S: Clone> Clone for Kefu<S> {
     fn clone(&self) -> Self {
         Kefu { store: self.store.clone(), core: self.core.clone() }
     }
+}
+
+/// An `Idempotency-Key` as a request carries it: the key, the route it was
+/// sent to (`METHOD /path`) and a fingerprint of the body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Idem {
+    pub key: String,
+    pub scope: String,
+    pub fingerprint: String,
 }
 
 /// The body of a successful login.
@@ -105,8 +120,9 @@ impl<S: Store> Kefu<S> {
             policy,
             clock,
             directory,
-            sessions: SessionCache::default(),
             login_limiter: Default::default(),
+            login_pairs: Default::default(),
+            portal_limiter: Default::default(),
             settings,
             calendar: kefu_domain::calendar::Calendar::defaults(),
             org: Default::default(),
@@ -138,7 +154,7 @@ impl<S: Store> Kefu<S> {
         password: &str,
     ) -> Result<UserSummary, ApiError> {
         let username = required_text(Some(username), "username", 64)?;
-        if !username.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')) {
+        if !valid_username(&username) {
             return Err(FieldError::new(
                 "username",
                 "a username uses letters, digits, '_', '-' and '.' only",
@@ -176,9 +192,32 @@ impl<S: Store> Kefu<S> {
         Ok(self.store.set_password(user.id, hash).await?)
     }
 
-    /// Checks a password. Wrong passwords count against the account (in the
-    /// store, so across nodes) and lock it per the security policy; a
-    /// client address is limited in how often it may try.
+    /// Changes a staff member's role or disables/enables the account; the
+    /// account's sessions end on every node.
+    pub async fn set_account(
+        &self,
+        username: &str,
+        role: Option<Role>,
+        active: Option<bool>,
+    ) -> Result<UserSummary, ApiError> {
+        let user = self
+            .store
+            .user_by_username(username)
+            .await?
+            .ok_or(ApiError::NotFound { what: "user", what_zh: "用户" })?;
+        let user = self.store.set_account(user.id, role, active).await?;
+        self.core.directory.remember(&user);
+        self.forget_org();
+        Ok((&user).into())
+    }
+
+    /// Checks a password. Every refusal is the same 401, whether the
+    /// account is unknown, the password wrong or the attempt throttled, so
+    /// nobody learns who exists or who is being attacked. Throttles (policy
+    /// `[security]`): per address for any accounts; per (account, address)
+    /// with doubling waits; per account from anywhere, which guards the
+    /// account so that only addresses it logged in from may try — an
+    /// attacker elsewhere cannot lock the real user out.
     pub async fn login(
         &self,
         username: &str,
@@ -189,32 +228,47 @@ impl<S: Store> Kefu<S> {
             ApiError::Unauthorized { message: "wrong username or password", message_zh: "用户名或密码错误" };
         let now = self.now();
         let security = &self.core.policy.security;
-        if let Some(ip) = client {
-            self.core.login_limiter.check(ip, now, security.login_attempts_per_minute)?;
-        }
-        let user = self.store.user_by_username(username).await?;
-        if let Some(until) = user.as_ref().and_then(|u| u.locked_until).filter(|t| *t > now) {
-            return Err(locked(until, now));
-        }
-        // Verify even for unknown users, so timing does not reveal who exists.
+        let ip = client.unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+        let throttled = !self.core.login_limiter.allow(ip, now, security.login_attempts_per_minute)
+            || !self.core.login_pairs.allows(username, ip, now);
+        // A name no account can have is not looked up (nor sent to the database).
+        let user = match valid_username(username) {
+            true => self.store.user_by_username(username).await?,
+            false => None,
+        };
+        let addr = ip.to_string();
+        let guarded = match user.as_ref() {
+            Some(u) if u.locked_until.is_some_and(|t| t > now) => {
+                !self.store.known_login_address(u.id, addr.clone()).await?
+            }
+            _ => false,
+        };
+        // Verify even when the answer is already no, so that timing does
+        // not tell an unknown account or a throttled one from a wrong password.
         let hash = user.as_ref().map_or_else(|| DUMMY_HASH.to_string(), |u| u.password_hash.clone());
         let pw = password.to_string();
         let ok = tokio::task::spawn_blocking(move || verify_password(&pw, &hash))
             .await
             .map_err(|e| ApiError::Internal(e.to_string()))?;
-        let Some(user) = user.filter(|u| u.active) else { return Err(BAD) };
-        if !ok {
-            let lock = Duration::minutes(i64::from(security.lockout_minutes));
-            if let Some(until) = self.store.record_login_failure(user.id, now, security.max_failed_logins, lock).await?
-            {
-                tracing::warn!(user = %user.id, "account locked after repeated wrong passwords");
-                return Err(locked(until, now));
-            }
+        if throttled || guarded {
             return Err(BAD);
         }
+        let known = user.as_ref().map(|u| u.id);
+        let Some(user) = user.filter(|u| u.active && ok) else {
+            self.core.login_pairs.failed(username, ip, now, security);
+            if let Some(id) = known.filter(|_| !ok) {
+                let lock = Duration::minutes(i64::from(security.lockout_minutes));
+                if self.store.record_login_failure(id, now, security.max_failed_logins, lock).await?.is_some() {
+                    tracing::warn!(user = %id, "account guarded after repeated wrong passwords");
+                }
+            }
+            return Err(BAD);
+        };
+        self.core.login_pairs.succeeded(username, ip);
         if user.failed_logins > 0 || user.locked_until.is_some() {
             self.store.reset_login_failures(user.id).await?;
         }
+        self.store.remember_login_address(user.id, addr, now).await?;
         let token = new_token()?;
         let expires_at = now + self.core.settings.token_ttl;
         self.store
@@ -225,7 +279,6 @@ impl<S: Store> Kefu<S> {
     }
 
     pub async fn logout(&self, hash: &str) -> Result<(), ApiError> {
-        self.core.sessions.forget(hash);
         Ok(self.store.delete_session(hash).await?)
     }
 
@@ -234,6 +287,9 @@ impl<S: Store> Kefu<S> {
         let unknown = || FieldError::new(field, format!("unknown user '{name}'"), format!("用户“{name}”不存在"));
         if let Some(u) = self.core.directory.by_username(name) {
             return Ok(u);
+        }
+        if !valid_username(name) && name.parse::<i64>().is_err() {
+            return Err(unknown().into());
         }
         let user = match name.parse::<i64>() {
             Ok(id) => self.store.user_by_id(UserId(id)).await?,
@@ -262,15 +318,15 @@ impl<S: Store> Kefu<S> {
         })
     }
 
-    fn idem(actor: &Actor, key: Option<String>) -> Option<IdempotencyKey> {
-        key.map(|key| IdempotencyKey { user: actor.id, key })
+    fn idem(actor: &Actor, key: Option<Idem>) -> Option<IdempotencyKey> {
+        key.map(|k| IdempotencyKey { user: actor.id, key: k.key, scope: k.scope, fingerprint: k.fingerprint })
     }
 
     pub async fn create_ticket(
         &self,
         actor: &Actor,
         req: &IntakeRequest,
-        idempotency: Option<String>,
+        idempotency: Option<Idem>,
     ) -> Result<Written, ApiError> {
         let mut ticket = req.parse(&self.core.policy.priority)?;
         let initial_state = self.core.flows.get(ticket.ticket_type).initial.clone();
@@ -340,7 +396,7 @@ impl<S: Store> Kefu<S> {
         actor: &Actor,
         key: &str,
         body: &Map<String, Value>,
-        idempotency: Option<String>,
+        idempotency: Option<Idem>,
     ) -> Result<Written, ApiError> {
         let request = ActionRequest::parse(body)?;
         let current = self.ticket(key).await?;
@@ -353,7 +409,7 @@ impl<S: Store> Kefu<S> {
         actor: &Actor,
         current: &Ticket,
         request: ActionRequest,
-        idempotency: Option<String>,
+        idempotency: Option<Idem>,
     ) -> Result<Written, ApiError> {
         let mut passed_over: Vec<UserId> = Vec::new();
         loop {
@@ -447,7 +503,7 @@ impl<S: Store> Kefu<S> {
         id: TicketId,
         request: ActionRequest,
         resolved: Resolved,
-        idempotency: Option<String>,
+        idempotency: Option<Idem>,
     ) -> Result<Written, ApiError> {
         let decide_fn = self.action_decider(actor, request, resolved);
         self.mutate(actor, id, idempotency, decide_fn, 200).await
@@ -569,7 +625,7 @@ impl<S: Store> Kefu<S> {
         key: &str,
         body: Option<&str>,
         internal: bool,
-        idempotency: Option<String>,
+        idempotency: Option<Idem>,
     ) -> Result<Written, ApiError> {
         let text = kefu_domain::validate::required_free_text(body, "body", limits::COMMENT)?;
         let id = self.ticket_id(key).await?;
@@ -609,7 +665,7 @@ impl<S: Store> Kefu<S> {
         &self,
         actor: &Actor,
         id: TicketId,
-        idempotency: Option<String>,
+        idempotency: Option<Idem>,
         decide: Decide,
         status: u16,
     ) -> Result<Written, ApiError> {
@@ -628,15 +684,9 @@ impl<S: Store> Kefu<S> {
     }
 }
 
-fn locked(until: DateTime<Utc>, now: DateTime<Utc>) -> ApiError {
-    ApiError::RateLimited {
-        retry_after_secs: (until - now).num_seconds().max(1) as u64,
-        message: format!("the account is locked after repeated wrong passwords until {}", until.to_rfc3339()),
-        message_zh: format!(
-            "密码错误次数过多，账号已锁定至 {}",
-            until.with_timezone(&kefu_domain::time::shanghai()).format("%Y-%m-%d %H:%M")
-        ),
-    }
+/// What a username may be: 1 to 64 ASCII letters, digits, `_`, `-`, `.`.
+pub fn valid_username(name: &str) -> bool {
+    (1..=64).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
 /// An argon2id hash of a random string, verified against when the username

@@ -7,7 +7,7 @@ mod common;
 
 use common::*;
 use kefu_domain::policy::Policy;
-use kefu_server::http::PUBLIC;
+use kefu_server::http::{OWN_AUTH, PUBLIC};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -28,12 +28,18 @@ async fn every_role_on_every_endpoint(app: TestApp) {
     for rule in policy.access.endpoints.keys() {
         assert!(documented.contains(rule), "stale access rule for {rule}");
     }
+    // Metrics: administrators (or the scraper's token), nobody else.
+    for (user, role) in USERS {
+        let (status, _) = app.call(Some(user), Method::GET, "/metrics", None, None).await;
+        let want = if *role == kefu_domain::Role::Admin { StatusCode::OK } else { StatusCode::FORBIDDEN };
+        assert_eq!(status, want, "{user} on /metrics");
+    }
     let mut checked = 0;
     // Logging out ends the session, so it goes last.
     endpoints.sort_by_key(|(m, p)| p.ends_with("/logout") && m == "POST");
     for (method, path) in &endpoints {
         let endpoint = format!("{method} {path}");
-        if PUBLIC.contains(&endpoint.as_str()) {
+        if PUBLIC.contains(&endpoint.as_str()) || OWN_AUTH.contains(&endpoint.as_str()) {
             continue;
         }
         let allowed_roles =

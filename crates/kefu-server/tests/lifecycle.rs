@@ -222,7 +222,9 @@ async fn openapi_health_and_metrics(app: TestApp) {
     }
     assert_eq!(app.call(None, reqwest::Method::GET, "/healthz", None, None).await.1["status"], "ok");
     app.get("agent1", "/api/v1/tickets").await;
-    let (_, m) = app.call(None, reqwest::Method::GET, "/metrics", None, None).await;
+    let (s, _) = app.call(None, reqwest::Method::GET, "/metrics", None, None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "metrics are not public");
+    let (_, m) = app.get("admin", "/metrics").await;
     let m = m.as_str().unwrap().to_string();
     assert!(m.contains(r#"kefu_http_requests_total{method="GET",route="/api/v1/tickets",status="200"} 1"#), "{m}");
     assert!(m.contains("kefu_http_request_duration_seconds_bucket"));

@@ -105,6 +105,14 @@ impl Store for PgStore {
     async fn set_password(&self, id: UserId, password_hash: String) -> StoreResult<()> {
         users::set_password(&self.client().await?, id, &password_hash).await
     }
+    async fn set_account(
+        &self,
+        id: UserId,
+        role: Option<kefu_domain::Role>,
+        active: Option<bool>,
+    ) -> StoreResult<User> {
+        users::set_account(&self.client().await?, id, role, active).await
+    }
     async fn create_session(&self, session: Session) -> StoreResult<()> {
         users::create_session(&self.client().await?, &session).await
     }
@@ -188,6 +196,14 @@ impl Store for PgStore {
     }
     async fn reset_login_failures(&self, id: UserId) -> StoreResult<()> {
         users::reset_login_failures(&self.client().await?, id).await
+    }
+    async fn remember_login_address(&self, id: UserId, addr: String, now: DateTime<Utc>) -> StoreResult<()> {
+        let addr_idx = self.cipher.blind_index("login_address", &addr);
+        users::remember_login_address(&self.client().await?, id, &addr_idx, now).await
+    }
+    async fn known_login_address(&self, id: UserId, addr: String) -> StoreResult<bool> {
+        let addr_idx = self.cipher.blind_index("login_address", &addr);
+        users::known_login_address(&self.client().await?, id, &addr_idx).await
     }
     async fn reencrypt_customers(&self, batch: u32) -> StoreResult<u64> {
         rows::reencrypt_customers(&mut self.client().await?, batch, &self.cipher).await

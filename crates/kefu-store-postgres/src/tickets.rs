@@ -26,12 +26,16 @@ const MAX_DAILY_SEQ: i64 = 999_999;
 async fn stored_response(c: &impl GenericClient, k: &IdempotencyKey) -> StoreResult<Option<Written>> {
     let row = c
         .query_opt(
-            "SELECT status, body FROM idempotency_keys WHERE user_id = $1 AND key = $2 AND status > 0",
-            &[&k.user.0, &k.key],
+            "SELECT status, body, fingerprint FROM idempotency_keys WHERE user_id = $1 AND key = $2 AND status > 0",
+            &[&k.user.0, &k.stored()],
         )
         .await
         .map_err(pg)?;
-    row.map(|r| Ok(Written::Replayed { status: r.get::<_, i64>(0) as u16, body: json(r.get(1))? })).transpose()
+    let Some(r) = row else { return Ok(None) };
+    if r.get::<_, Option<String>>(2).is_some_and(|f| f != k.fingerprint) {
+        return Err(StoreError::IdempotencyMismatch);
+    }
+    Ok(Some(Written::Replayed { status: r.get::<_, i64>(0) as u16, body: json(r.get(1))? }))
 }
 
 /// Claims the key inside the transaction. Another node holding the same key
@@ -44,8 +48,8 @@ async fn claim(
     let Some(k) = key else { return Ok(None) };
     let inserted = c
         .execute(
-            "INSERT INTO idempotency_keys (user_id, key, status, body, created_at) VALUES ($1, $2, 0, 'null', $3) ON CONFLICT DO NOTHING",
-            &[&k.user.0, &k.key, &now],
+            "INSERT INTO idempotency_keys (user_id, key, status, body, created_at, fingerprint) VALUES ($1, $2, 0, 'null', $3, $4) ON CONFLICT DO NOTHING",
+            &[&k.user.0, &k.stored(), &now, &k.fingerprint],
         )
         .await
         .map_err(pg)?;
@@ -59,7 +63,7 @@ async fn remember(c: &impl GenericClient, key: &Option<IdempotencyKey>, status: 
     if let Some(k) = key {
         c.execute(
             "UPDATE idempotency_keys SET status = $3, body = $4 WHERE user_id = $1 AND key = $2",
-            &[&k.user.0, &k.key, &i64::from(status), &body.to_string()],
+            &[&k.user.0, &k.stored(), &i64::from(status), &body.to_string()],
         )
         .await
         .map_err(pg)?;

@@ -60,12 +60,33 @@ pub async fn list(c: &impl GenericClient) -> StoreResult<Vec<User>> {
     c.query(&sql, &[]).await.map_err(pg)?.iter().map(user).collect()
 }
 
+/// A new password ends every session of the account (one statement, so
+/// both or neither).
 pub async fn set_password(c: &impl GenericClient, id: UserId, hash: &str) -> StoreResult<()> {
-    let n = c.execute("UPDATE users SET password_hash = $1 WHERE id = $2", &[&hash, &id.0]).await.map_err(pg)?;
+    let sql = "WITH u AS (UPDATE users SET password_hash = $1 WHERE id = $2 RETURNING id),
+                    s AS (DELETE FROM sessions WHERE user_id IN (SELECT id FROM u))
+               SELECT count(*) FROM u";
+    let n: i64 = c.query_one(sql, &[&hash, &id.0]).await.map_err(pg)?.get(0);
     if n == 0 {
         return Err(StoreError::NotFound);
     }
     Ok(())
+}
+
+/// A new role or a disabled account ends every session of the account.
+pub async fn set_account(
+    c: &impl GenericClient,
+    id: UserId,
+    role: Option<Role>,
+    active: Option<bool>,
+) -> StoreResult<User> {
+    let sql = format!(
+        "WITH u AS (UPDATE users SET role = COALESCE($1, role), active = COALESCE($2, active) WHERE id = $3 RETURNING {COLS}),
+              s AS (DELETE FROM sessions WHERE user_id IN (SELECT id FROM u))
+         SELECT {COLS} FROM u"
+    );
+    let row = c.query_opt(&sql, &[&role.map(|r| r.as_str()), &active, &id.0]).await.map_err(pg)?;
+    row.as_ref().map(user).transpose()?.ok_or(StoreError::NotFound)
 }
 
 pub async fn create_session(c: &impl GenericClient, s: &Session) -> StoreResult<()> {
@@ -138,6 +159,30 @@ pub async fn record_login_failure(
         .map_err(pg)?;
     let locked: Option<DateTime<Utc>> = row.get(0);
     Ok(locked.filter(|t| *t > now))
+}
+
+pub async fn remember_login_address(
+    c: &impl GenericClient,
+    id: UserId,
+    addr: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    c.execute(
+        "INSERT INTO login_addresses (user_id, addr_idx, last_at) VALUES ($1, $2, $3)
+         ON CONFLICT (user_id, addr_idx) DO UPDATE SET last_at = excluded.last_at",
+        &[&id.0, &addr, &now],
+    )
+    .await
+    .map_err(pg)?;
+    Ok(())
+}
+
+pub async fn known_login_address(c: &impl GenericClient, id: UserId, addr: &str) -> StoreResult<bool> {
+    let row = c
+        .query_opt("SELECT 1 FROM login_addresses WHERE user_id = $1 AND addr_idx = $2", &[&id.0, &addr])
+        .await
+        .map_err(pg)?;
+    Ok(row.is_some())
 }
 
 pub async fn reset_login_failures(c: &impl GenericClient, id: UserId) -> StoreResult<()> {

@@ -168,6 +168,14 @@ impl Store for SqliteStore {
     async fn set_password(&self, id: UserId, password_hash: String) -> StoreResult<()> {
         self.writer.run(move |c| users::set_password(c, id, &password_hash)).await
     }
+    async fn set_account(
+        &self,
+        id: UserId,
+        role: Option<kefu_domain::Role>,
+        active: Option<bool>,
+    ) -> StoreResult<User> {
+        self.writer.run(move |c| users::set_account(c, id, role, active)).await
+    }
     async fn create_session(&self, session: Session) -> StoreResult<()> {
         self.writer.run(move |c| users::create_session(c, &session)).await
     }
@@ -266,6 +274,14 @@ impl Store for SqliteStore {
     }
     async fn reset_login_failures(&self, id: UserId) -> StoreResult<()> {
         self.writer.run(move |c| users::reset_login_failures(c, id)).await
+    }
+    async fn remember_login_address(&self, id: UserId, addr: String, now: DateTime<Utc>) -> StoreResult<()> {
+        let addr_idx = self.cipher.blind_index("login_address", &addr);
+        self.writer.run(move |c| users::remember_login_address(c, id, &addr_idx, now)).await
+    }
+    async fn known_login_address(&self, id: UserId, addr: String) -> StoreResult<bool> {
+        let addr_idx = self.cipher.blind_index("login_address", &addr);
+        self.read(move |c| users::known_login_address(c, id, &addr_idx)).await
     }
     async fn reencrypt_customers(&self, batch: u32) -> StoreResult<u64> {
         let k = self.cipher.clone();

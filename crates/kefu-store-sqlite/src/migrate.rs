@@ -15,6 +15,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (7, "sla_breaches", include_str!("../migrations/0007_sla_breaches.sql")),
     (8, "dispatch", include_str!("../migrations/0008_dispatch.sql")),
     (9, "customer_loop", include_str!("../migrations/0009_customer_loop.sql")),
+    (10, "trust", include_str!("../migrations/0010_trust.sql")),
 ];
 
 pub fn known_version() -> i64 {

@@ -25,17 +25,17 @@ const MAX_DAILY_SEQ: i64 = 999_999;
 
 fn replay(c: &Connection, key: &Option<IdempotencyKey>) -> StoreResult<Option<Written>> {
     let Some(k) = key else { return Ok(None) };
-    let found: Option<(u16, String)> = c
-        .prepare_cached("SELECT status, body FROM idempotency_keys WHERE user_id = ?1 AND key = ?2")
+    let found: Option<(u16, String, Option<String>)> = c
+        .prepare_cached("SELECT status, body, fingerprint FROM idempotency_keys WHERE user_id = ?1 AND key = ?2")
         .map_err(backend)?
-        .query_row(params![k.user.0, k.key], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row(params![k.user.0, k.stored()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()
         .map_err(backend)?;
-    found
-        .map(|(status, body)| {
-            Ok(Written::Replayed { status, body: serde_json::from_str(&body).map_err(|e| decode_err("response", e))? })
-        })
-        .transpose()
+    let Some((status, body, fingerprint)) = found else { return Ok(None) };
+    if fingerprint.is_some_and(|f| f != k.fingerprint) {
+        return Err(StoreError::IdempotencyMismatch);
+    }
+    Ok(Some(Written::Replayed { status, body: serde_json::from_str(&body).map_err(|e| decode_err("response", e))? }))
 }
 
 fn remember(
@@ -47,10 +47,10 @@ fn remember(
 ) -> StoreResult<()> {
     if let Some(k) = key {
         c.prepare_cached(
-            "INSERT INTO idempotency_keys (user_id, key, status, body, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO idempotency_keys (user_id, key, status, body, created_at, fingerprint) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )
         .map_err(backend)?
-        .execute(params![k.user.0, k.key, status, body.to_string(), ts(now)])
+        .execute(params![k.user.0, k.stored(), status, body.to_string(), ts(now), k.fingerprint])
         .map_err(backend)?;
     }
     Ok(())

@@ -69,11 +69,32 @@ pub fn list(c: &Connection) -> StoreResult<Vec<User>> {
         .map_err(backend)
 }
 
+/// A new password ends every session of the account.
 pub fn set_password(c: &Connection, id: UserId, hash: &str) -> StoreResult<()> {
     let n = c.execute("UPDATE users SET password_hash = ?1 WHERE id = ?2", params![hash, id.0]).map_err(backend)?;
     if n == 0 {
         return Err(kefu_store::StoreError::NotFound);
     }
+    end_sessions(c, id)
+}
+
+/// A new role or a disabled account ends every session of the account.
+pub fn set_account(c: &Connection, id: UserId, role: Option<Role>, active: Option<bool>) -> StoreResult<User> {
+    let n = c
+        .execute(
+            "UPDATE users SET role = COALESCE(?1, role), active = COALESCE(?2, active) WHERE id = ?3",
+            params![role.map(|r| r.as_str()), active, id.0],
+        )
+        .map_err(backend)?;
+    if n == 0 {
+        return Err(kefu_store::StoreError::NotFound);
+    }
+    end_sessions(c, id)?;
+    by_id(c, id).map(|u| u.expect("the row just updated"))
+}
+
+fn end_sessions(c: &Connection, id: UserId) -> StoreResult<()> {
+    c.execute("DELETE FROM sessions WHERE user_id = ?1", [id.0]).map_err(backend)?;
     Ok(())
 }
 
@@ -148,6 +169,24 @@ pub fn record_login_failure(
         .map_err(backend)?;
     let locked = crate::rows::opt_ts(locked).map_err(backend)?;
     Ok(locked.filter(|t| *t > now))
+}
+
+pub fn remember_login_address(c: &Connection, id: UserId, addr: &str, now: DateTime<Utc>) -> StoreResult<()> {
+    c.prepare_cached(
+        "INSERT INTO login_addresses (user_id, addr_idx, last_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT (user_id, addr_idx) DO UPDATE SET last_at = excluded.last_at",
+    )
+    .map_err(backend)?
+    .execute(params![id.0, addr, ts(now)])
+    .map_err(backend)?;
+    Ok(())
+}
+
+pub fn known_login_address(c: &Connection, id: UserId, addr: &str) -> StoreResult<bool> {
+    c.prepare_cached("SELECT 1 FROM login_addresses WHERE user_id = ?1 AND addr_idx = ?2")
+        .map_err(backend)?
+        .exists(params![id.0, addr])
+        .map_err(backend)
 }
 
 pub fn reset_login_failures(c: &Connection, id: UserId) -> StoreResult<()> {

@@ -54,7 +54,12 @@ pub async fn create<S: Store>(s: &S, actor: &Actor, phone: &str, at: DateTime<Ut
         actor: actor.clone(),
         initial_state: "accepted".into(),
         now: at,
-        idempotency: idem.map(|k| IdempotencyKey { user: actor.id, key: k.into() }),
+        idempotency: idem.map(|k| IdempotencyKey {
+            user: actor.id,
+            key: k.into(),
+            scope: "POST /t".into(),
+            fingerprint: "f".into(),
+        }),
         follow_up: None,
         messages: None,
         render: render_number(),
@@ -95,7 +100,12 @@ pub async fn act<S: Store>(
         ticket: id,
         actor: actor.clone(),
         now,
-        idempotency: idem.map(|k| IdempotencyKey { user: actor.id, key: k.into() }),
+        idempotency: idem.map(|k| IdempotencyKey {
+            user: actor.id,
+            key: k.into(),
+            scope: "POST /t".into(),
+            fingerprint: "f".into(),
+        }),
         decide: Box::new(move |t| {
             let flows = FlowSet::defaults();
             let d = decide(flows.get(t.ticket_type), t, &who, &req, staff_ref.as_ref(), now)?;

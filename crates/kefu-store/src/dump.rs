@@ -255,8 +255,21 @@ pub const TABLES: &[TableSpec] = &[
     },
     TableSpec {
         name: "idempotency_keys",
-        columns: &[("user_id", Int), ("key", Text), ("status", Int), ("body", Json), ("created_at", Time)],
+        columns: &[
+            ("user_id", Int),
+            ("key", Text),
+            ("status", Int),
+            ("body", Json),
+            ("created_at", Time),
+            ("fingerprint", Text),
+        ],
         order_by: "user_id, key",
+        identity: None,
+    },
+    TableSpec {
+        name: "login_addresses",
+        columns: &[("user_id", Int), ("addr_idx", Text), ("last_at", Time)],
+        order_by: "user_id, addr_idx",
         identity: None,
     },
 ];

@@ -35,6 +35,9 @@ pub enum StoreError {
     SchemaTooNew { found: i64, known: i64 },
     #[error("database error: {0}")]
     Backend(String),
+    /// An Idempotency-Key reused with a different request body.
+    #[error("idempotency key reused with a different request")]
+    IdempotencyMismatch,
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -46,7 +49,16 @@ pub trait Store: Clone + Send + Sync + 'static {
     fn user_by_username(&self, username: &str) -> impl Future<Output = StoreResult<Option<User>>> + Send;
     fn user_by_id(&self, id: UserId) -> impl Future<Output = StoreResult<Option<User>>> + Send;
     fn list_users(&self) -> impl Future<Output = StoreResult<Vec<User>>> + Send;
+    /// Sets the password and ends every session of the account.
     fn set_password(&self, id: UserId, password_hash: String) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Changes the role and/or whether the account is active, and ends
+    /// every session of the account.
+    fn set_account(
+        &self,
+        id: UserId,
+        role: Option<kefu_domain::Role>,
+        active: Option<bool>,
+    ) -> impl Future<Output = StoreResult<User>> + Send;
     fn create_session(&self, session: Session) -> impl Future<Output = StoreResult<()>> + Send;
     fn session(&self, token_hash: &str) -> impl Future<Output = StoreResult<Option<Session>>> + Send;
     fn delete_session(&self, token_hash: &str) -> impl Future<Output = StoreResult<()>> + Send;
@@ -131,6 +143,16 @@ pub trait Store: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = StoreResult<Option<chrono::DateTime<chrono::Utc>>>> + Send;
     /// A successful login clears the count.
     fn reset_login_failures(&self, id: UserId) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Records that the account logged in from the address (stored as a
+    /// keyed hash, like the blind indexes).
+    fn remember_login_address(
+        &self,
+        id: UserId,
+        addr: String,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Whether the account ever logged in from the address.
+    fn known_login_address(&self, id: UserId, addr: String) -> impl Future<Output = StoreResult<bool>> + Send;
 
     // --- encryption at rest ---
     /// Re-encrypts up to `batch` customers not yet under the active key (or

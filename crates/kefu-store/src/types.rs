@@ -52,7 +52,18 @@ pub struct Session {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotencyKey {
     pub user: UserId,
+    /// `METHOD /path` of the request: a key is scoped by user and route.
+    pub scope: String,
     pub key: String,
+    /// A hash of the request body: the same key with another body is refused.
+    pub fingerprint: String,
+}
+
+impl IdempotencyKey {
+    /// The stored key: scope and key, so that one key on two routes are two.
+    pub fn stored(&self) -> String {
+        format!("{}\n{}", self.scope, self.key)
+    }
 }
 
 /// Turns the written ticket into the response body that is returned and

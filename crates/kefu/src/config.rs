@@ -26,6 +26,11 @@ pub struct Config {
     pub public_url: Option<String>,
     /// Customer messages: `[delivery.smtp]`, `[delivery.sms]`, retries.
     pub delivery: kefu_server::delivery::DeliveryConfig,
+    /// The bearer token the metrics scraper sends to `/metrics`
+    /// (`KEFU_METRICS_TOKEN`); without one, only administrators read it.
+    pub metrics_token: Option<String>,
+    /// Connection limits: `[http] header_timeout_secs`, `max_connections_per_address`.
+    pub http: kefu_server::ServeLimits,
 }
 
 impl Default for Config {
@@ -40,6 +45,8 @@ impl Default for Config {
             log_format: "auto".into(),
             public_url: None,
             delivery: Default::default(),
+            metrics_token: None,
+            http: Default::default(),
         }
     }
 }
@@ -102,11 +109,17 @@ impl Config {
         if let Some(v) = var("KEFU_TOKEN_TTL_HOURS") {
             self.token_ttl_hours = v.parse().context("KEFU_TOKEN_TTL_HOURS must be a whole number")?;
         }
+        if !(1..=24 * 30).contains(&self.token_ttl_hours) {
+            bail!("token_ttl_hours (KEFU_TOKEN_TTL_HOURS) is {}: it must be from 1 to 720 hours", self.token_ttl_hours);
+        }
         if let Some(v) = var("KEFU_KEYS_FILE") {
             self.keys_file = Some(v.into());
         }
         if let Some(v) = var("KEFU_LOG_FORMAT") {
             self.log_format = v;
+        }
+        if let Some(v) = var("KEFU_METRICS_TOKEN") {
+            self.metrics_token = Some(v);
         }
         if let Some(v) = var("KEFU_PUBLIC_URL") {
             self.public_url = Some(v);

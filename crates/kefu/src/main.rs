@@ -117,6 +117,17 @@ enum UserCommand {
     },
     /// Set a staff member's team, tier, skills, capacity or duty.
     Set(org::ProfileArgs),
+    /// Disable an account: it can no longer log in, its sessions end.
+    Disable { username: String },
+    /// Enable a disabled account again.
+    Enable { username: String },
+    /// Change an account's role; its sessions end.
+    Role {
+        username: String,
+        /// agent, engineer, complaint_specialist, supervisor, inspector or admin
+        #[arg(long)]
+        role: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -182,6 +193,7 @@ async fn service<S: Store>(store: S, cfg: &Config) -> Result<Kefu<S>> {
         public_url: cfg.public_url.clone().unwrap_or_else(|| format!("http://{}", cfg.listen)),
         link_key,
         templates: config::load_templates(cfg)?,
+        metrics_token: cfg.metrics_token.clone(),
         ..Default::default()
     };
     let calendar = config::load_calendar(cfg)?;
@@ -381,11 +393,23 @@ async fn serve<S: Store>(kefu: Kefu<S>, mut cfg: Config, listen: Option<String>,
         std::io::stdout(),
         "kefu 客服工单系统已启动 / listening on http://{addr}/ · 工作台 console http://{addr}/console · 客户自助 portal http://{addr}/portal"
     );
-    kefu_server::serve(listener, kefu_server::router(kefu), async {
+    quiet_panics();
+    kefu_server::serve_with(listener, kefu_server::router(kefu), cfg.http.clone(), async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await?;
     Ok(())
+}
+
+/// A panic (a bug) is logged as one line with where it happened: neither
+/// its message nor a backtrace, which may quote the request's personal data
+/// and, repeated by a client, flood the logs. The handler's client gets a
+/// 500 with the JSON error body (the router catches the panic).
+fn quiet_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let at = info.location().map(|l| format!("{}:{}", l.file(), l.line())).unwrap_or_default();
+        tracing::error!(at = %at, "panic");
+    }));
 }
 
 async fn user<S: Store>(kefu: &Kefu<S>, command: UserCommand) -> Result<()> {
@@ -400,6 +424,19 @@ async fn user<S: Store>(kefu: &Kefu<S>, command: UserCommand) -> Result<()> {
             println!("password of {username} changed");
         }
         UserCommand::Set(args) => org::set_profile(kefu, args).await?,
+        UserCommand::Disable { username } => {
+            kefu.set_account(&username, None, Some(false)).await.map_err(explain)?;
+            println!("{username} disabled; their sessions ended");
+        }
+        UserCommand::Enable { username } => {
+            kefu.set_account(&username, None, Some(true)).await.map_err(explain)?;
+            println!("{username} enabled");
+        }
+        UserCommand::Role { username, role } => {
+            let role = Role::parse(&role, "role").map_err(|e| anyhow::anyhow!("{} / {}", e.message, e.message_zh))?;
+            kefu.set_account(&username, Some(role), None).await.map_err(explain)?;
+            println!("{username} is now {} {}; their sessions ended", role.as_str(), role.label_zh());
+        }
     }
     Ok(())
 }

@@ -21,6 +21,7 @@ pub fn router<S: Store>() -> Router<AppState<S>> {
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct LoginBody {
     username: Option<String>,
     password: Option<String>,

@@ -68,7 +68,7 @@ pub async fn sms_receipts<S: Store>(
     State(app): State<AppState<S>>,
     headers: HeaderMap,
     Query(q): Query<std::collections::HashMap<String, String>>,
-    Json(body): Json<Value>,
+    raw: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
     const DENIED: ApiError =
         ApiError::Unauthorized { message: "receipt token missing or wrong", message_zh: "回执令牌缺失或错误" };
@@ -78,6 +78,8 @@ pub async fn sms_receipts<S: Store>(
     if given.is_none_or(|g| !crate::auth::same(g, want)) {
         return Err(DENIED);
     }
+    // One receipt or a list: any JSON value (duplicate keys refused).
+    let body = crate::extract::strict_value(&raw)?;
     let items = match body {
         Value::Array(items) => items,
         one => vec![one],

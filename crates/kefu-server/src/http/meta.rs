@@ -41,10 +41,30 @@ pub async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// Prometheus metrics.
-#[utoipa::path(get, path = "/metrics", tag = "meta", responses((status = 200, description = "Prometheus text format")))]
-pub async fn metrics<S: Store>(State(app): State<AppState<S>>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], app.metrics.render())
+/// Prometheus metrics, for the scraper's token (`metrics_token`,
+/// `KEFU_METRICS_TOKEN`) or an administrator's session: request counts and
+/// latencies per route say how the service is used and are not public.
+#[utoipa::path(get, path = "/metrics", tag = "meta", security(("bearer" = [])),
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+pub async fn metrics<S: Store>(
+    State(app): State<AppState<S>>,
+    headers: axum::http::HeaderMap,
+) -> Result<impl IntoResponse, crate::error::ApiError> {
+    let token = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(crate::auth::bearer_token);
+    let scraper = match (&app.kefu.core.settings.metrics_token, token) {
+        (Some(want), Some(given)) => crate::auth::same(want, given),
+        _ => false,
+    };
+    if !scraper {
+        let user = crate::auth::authenticate(&app, &headers).await?;
+        if user.actor.role != kefu_domain::Role::Admin {
+            return Err(crate::error::ApiError::Forbidden {
+                reason: "metrics are for the scraper's token or an administrator".into(),
+                reason_zh: "监控指标仅对采集令牌或管理员开放".into(),
+            });
+        }
+    }
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], app.metrics.render()))
 }
 
 async fn openapi() -> impl IntoResponse {

@@ -43,11 +43,46 @@ use utoipa::OpenApi;
         kefu_domain::intake::IntakeRequest, tickets::ActionBody, tickets::CommentBody, tickets::TicketPage,
         kefu_domain::audit::AuditEvent, kefu_domain::ticket::Transfer, kefu_domain::ticket::Comment,
         crate::org::StaffView, kefu_domain::org::Department, kefu_domain::org::Team, kefu_domain::org::Skills,
-        kefu_store::Notice, kefu_store::Message,
+        kefu_store::Notice, kefu_store::Message, privacy::AccessLogPage,
     )),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &ErrorResponses),
 )]
 pub struct ApiDoc;
+
+/// Every error a request can meet, on every operation: the document says
+/// what the server may answer, and each error has the one JSON body.
+struct ErrorResponses;
+
+impl utoipa::Modify for ErrorResponses {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+        const ERRORS: &[(&str, &str)] = &[
+            ("400", "malformed request: invalid JSON, a duplicate key, a body that is not an object"),
+            ("401", "no or bad token"),
+            ("403", "the role or the caller's relation to the record does not allow it"),
+            ("404", "unknown, or not visible to the caller"),
+            ("405", "method not allowed"),
+            ("408", "the request was not received in time"),
+            ("409", "not allowed in the current state"),
+            ("413", "body too large"),
+            ("415", "not JSON"),
+            ("422", "an invalid field, named in error.field"),
+            ("429", "rate limited"),
+            ("500", "internal error"),
+            ("503", "a needed calendar year is not loaded"),
+        ];
+        for item in doc.paths.paths.values_mut() {
+            let ops = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
+            for op in ops.into_iter().flatten() {
+                for (code, why) in ERRORS {
+                    let content = ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build();
+                    let response = ResponseBuilder::new().description(*why).content("application/json", content);
+                    op.responses.responses.entry(code.to_string()).or_insert_with(|| RefOr::T(response.build()));
+                }
+            }
+        }
+    }
+}
 
 struct BearerAuth;
 
@@ -67,12 +102,15 @@ impl utoipa::Modify for BearerAuth {
 pub const PUBLIC: &[&str] = &[
     "GET /",
     "GET /healthz",
-    "GET /metrics",
     "GET /api/openapi.json",
     "POST /api/v1/auth/login",
     // The SMS gateway proves itself with its receipt token.
     "POST /api/v1/sms/receipts",
 ];
+
+/// Endpoints that check their caller themselves instead of by the endpoint
+/// table: the metrics scraper has a token of its own, not a session.
+pub const OWN_AUTH: &[&str] = &["GET /metrics"];
 
 /// Enforces the endpoint table: authenticate, then allow the role only if
 /// the table names it for this endpoint. No rule means closed.
@@ -82,6 +120,7 @@ async fn authorize<S: Store>(State(state): State<AppState<S>>, mut req: Request,
     };
     let endpoint = format!("{} {path}", req.method());
     if PUBLIC.contains(&endpoint.as_str())
+        || OWN_AUTH.contains(&endpoint.as_str())
         || portal::PUBLIC.contains(&endpoint.as_str())
         || crate::console::is_console(&path)
     {
@@ -110,6 +149,35 @@ async fn authorize<S: Store>(State(state): State<AppState<S>>, mut req: Request,
     }
 }
 
+/// Every error of the API in the JSON error body: a rejection axum
+/// answered by itself in plain text (a path that is not UTF-8, a query
+/// that does not parse, an unknown route, a wrong method) is rewritten.
+async fn json_errors(req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    let api = path.starts_with("/api/") || path == "/healthz" || path == "/metrics";
+    let response = next.run(req).await;
+    if !api || response.status().as_u16() < 400 {
+        return response;
+    }
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json {
+        return response;
+    }
+    crate::error::for_status(response.status())
+}
+
+/// A panic in a handler becomes a logged 500 with the JSON error body; the
+/// log names neither the request nor the panic's message (which may quote
+/// personal data), only that it happened.
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked; answered 500");
+    crate::error::for_status(axum::http::StatusCode::INTERNAL_SERVER_ERROR)
+}
+
 pub fn router<S: Store>(state: AppState<S>) -> Router {
     let metrics = state.metrics.clone();
     Router::new()
@@ -125,6 +193,9 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .merge(crate::console::router())
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), authorize::<S>))
         .with_state(state)
+        .layer(axum::middleware::from_fn(crate::extract::buffer_body))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
+        .layer(axum::middleware::from_fn(json_errors))
         .layer(axum::middleware::from_fn_with_state(metrics, crate::metrics::track))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(SetResponseHeaderLayer::if_not_present(

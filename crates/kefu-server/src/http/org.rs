@@ -66,6 +66,7 @@ pub async fn set_profile<S: Store>(
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct DutyBody {
     on_duty: Option<bool>,
 }
@@ -106,6 +107,7 @@ pub async fn departments<S: Store>(
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct DepartmentBody {
     /// Lowercase code used by dispatch rules, e.g. `technical`.
     code: Option<String>,
@@ -130,6 +132,7 @@ pub async fn teams<S: Store>(State(app): State<AppState<S>>, _u: CurrentUser) ->
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TeamBody {
     /// Department code or id.
     department: Option<String>,
@@ -187,6 +190,7 @@ pub async fn notices<S: Store>(
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ReadBody {
     /// One notice; absent: all of mine.
     id: Option<i64>,

@@ -75,7 +75,7 @@ async fn lookup<S: Store>(
     Form(f): Form<LookupForm>,
 ) -> Response {
     let security = &app.kefu.core.policy.security;
-    if app.kefu.core.login_limiter.check(peer.ip(), app.kefu.now(), security.login_attempts_per_minute).is_err() {
+    if !app.kefu.core.portal_limiter.allow(peer.ip(), app.kefu.now(), security.portal_lookups_per_minute) {
         let body = format!(
             "<p class=\"error\">查询过于频繁，请稍后再试。Too many attempts; try again in a minute.</p>{LOOKUP_FORM}"
         );

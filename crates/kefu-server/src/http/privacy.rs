@@ -22,6 +22,7 @@ pub fn router<S: Store>() -> Router<AppState<S>> {
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RevealBody {
     /// customer.name, customer.phone, customer.id_number, customer.address or service_number
     field: Option<String>,
@@ -56,6 +57,16 @@ pub async fn reveal_customer<S: Store>(
     Ok(Json(app.kefu.reveal(&user.actor, subject, body.field.as_deref(), body.reason.as_deref()).await?))
 }
 
+/// A page of the access log (schema of the response).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct AccessLogPage {
+    items: Vec<AccessEntry>,
+    total: i64,
+    page: u32,
+    per_page: u32,
+}
+
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct PageQuery {
     page: Option<u32>,
@@ -64,7 +75,7 @@ pub struct PageQuery {
 
 /// Every reveal and export: who, when, what, why. Administrators and quality inspectors only.
 #[utoipa::path(get, path = "/api/v1/access-log", tag = "privacy", params(PageQuery), security(("bearer" = [])),
-    responses((status = 200, body = Vec<AccessEntry>), (status = 403, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = AccessLogPage), (status = 403, body = crate::error::ErrorBody)))]
 pub async fn access_log<S: Store>(
     State(app): State<AppState<S>>,
     _user: CurrentUser,
@@ -76,6 +87,7 @@ pub async fn access_log<S: Store>(
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ReasonBody {
     /// Why; kept in the access log (e.g. the customer's request number).
     reason: Option<String>,

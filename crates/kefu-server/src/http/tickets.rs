@@ -4,7 +4,7 @@
 use crate::AppState;
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
-use crate::extract::{ApiJson, IdempotencyHeader};
+use crate::extract::Idempotent;
 use crate::view::{TicketView, mask_json};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -14,6 +14,7 @@ use axum::{Json, Router};
 use kefu_domain::audit::AuditEvent;
 use kefu_domain::intake::{IntakeRequest, parse_time};
 use kefu_domain::ticket::{Comment, Transfer};
+use kefu_domain::validate::shown;
 use kefu_domain::{Channel, FieldError, Priority, TicketType};
 use kefu_store::doc::transfer_keys_of;
 use kefu_store::{Store, TicketFilter, Written};
@@ -49,8 +50,7 @@ fn written(w: Written, fresh_status: StatusCode) -> Response {
 pub async fn create<S: Store>(
     State(app): State<AppState<S>>,
     user: CurrentUser,
-    IdempotencyHeader(key): IdempotencyHeader,
-    ApiJson(req): ApiJson<IntakeRequest>,
+    Idempotent { key, body: req }: Idempotent<IntakeRequest>,
 ) -> Result<Response, ApiError> {
     let w = app.kefu.create_ticket(&user.actor, &req, key).await?;
     Ok(written(w, StatusCode::CREATED))
@@ -159,8 +159,26 @@ pub(crate) async fn parse_filter<S: Store>(
     let mut f = TicketFilter { page: 1, per_page: 50, ..Default::default() };
     for (k, v) in params {
         let v = v.trim();
+        if let Some(c) = v.chars().find(|c| kefu_domain::validate::forbidden_in_text(*c)) {
+            return Err(FieldError::new(
+                k.clone(),
+                format!("{k} contains the control character U+{:04X}", c as u32),
+                format!("{k} 含有不允许的控制字符 U+{:04X}", c as u32),
+            )
+            .into());
+        }
         match k.as_str() {
-            "status" => f.status = Some(v.to_string()),
+            "status" => {
+                if !app.kefu.core.flows.iter().any(|flow| flow.state(v).is_some()) {
+                    return Err(FieldError::new(
+                        "status",
+                        format!("'{}' is not a state of any ticket flow (see GET /api/v1/flows)", shown(v)),
+                        format!("“{}”不是任何工单流程中的状态", shown(v)),
+                    )
+                    .into());
+                }
+                f.status = Some(v.to_string())
+            }
             "type" => f.ticket_type = Some(TicketType::parse(v, "type")?),
             "priority" => f.priority = Some(Priority::parse(v, "priority")?),
             "channel" => f.channel = Some(Channel::parse(v, "channel")?),
@@ -171,7 +189,18 @@ pub(crate) async fn parse_filter<S: Store>(
             "customer_phone" => {
                 f.customer_phone = Some(kefu_domain::validate::Phone::parse(v, "customer_phone")?.as_str().to_string())
             }
-            "number" => f.number = Some(v.to_string()),
+            "number" => {
+                let n = v.to_uppercase();
+                if !kefu_domain::ticket::looks_like_number(&n) {
+                    return Err(FieldError::new(
+                        "number",
+                        "a ticket number is GD followed by 14 digits, e.g. GD20261122000001",
+                        "工单号为 GD 加 14 位数字，如 GD20261122000001",
+                    )
+                    .into());
+                }
+                f.number = Some(n)
+            }
             "created_from" => f.created_from = Some(parse_time(v, "created_from")?),
             "created_to" => f.created_to = Some(parse_time(v, "created_to")?),
             "overdue" => match v {
@@ -311,14 +340,14 @@ pub async fn act<S: Store>(
     State(app): State<AppState<S>>,
     user: CurrentUser,
     Path(id): Path<String>,
-    IdempotencyHeader(key): IdempotencyHeader,
-    ApiJson(body): ApiJson<Map<String, Value>>,
+    Idempotent { key, body }: Idempotent<Map<String, Value>>,
 ) -> Result<Response, ApiError> {
     let w = app.kefu.act(&user.actor, &id, &body, key).await?;
     Ok(written(w, StatusCode::OK))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CommentBody {
     body: Option<String>,
     /// Internal note (staff only) or customer-visible reply.
@@ -333,8 +362,7 @@ pub async fn add_comment<S: Store>(
     State(app): State<AppState<S>>,
     user: CurrentUser,
     Path(id): Path<String>,
-    IdempotencyHeader(key): IdempotencyHeader,
-    ApiJson(body): ApiJson<CommentBody>,
+    Idempotent { key, body }: Idempotent<CommentBody>,
 ) -> Result<Response, ApiError> {
     let w = app.kefu.comment(&user.actor, &id, body.body.as_deref(), body.internal, key).await?;
     Ok(written(w, StatusCode::CREATED))

@@ -109,7 +109,21 @@ pub async fn spawn_app_with(backend: Backend, policy: Policy) -> TestApp {
 
 /// With the customer messages going where `delivery` says; channels it
 /// leaves out write to the test's `messages_log`.
-pub async fn spawn_app_delivering(backend: Backend, policy: Policy, mut delivery: DeliveryConfig) -> TestApp {
+pub async fn spawn_app_delivering(backend: Backend, policy: Policy, delivery: DeliveryConfig) -> TestApp {
+    spawn_app_full(backend, policy, delivery, kefu_server::ServeLimits::default()).await
+}
+
+/// With the server's connection limits set.
+pub async fn spawn_app_limited(backend: Backend, limits: kefu_server::ServeLimits) -> TestApp {
+    spawn_app_full(backend, Policy::defaults(), DeliveryConfig::default(), limits).await
+}
+
+pub async fn spawn_app_full(
+    backend: Backend,
+    policy: Policy,
+    mut delivery: DeliveryConfig,
+    limits: kefu_server::ServeLimits,
+) -> TestApp {
     let logs = tempfile::tempdir().unwrap();
     let messages_log = logs.path().join("messages.log");
     delivery.log_file = Some(messages_log.clone());
@@ -117,12 +131,12 @@ pub async fn spawn_app_delivering(backend: Backend, policy: Policy, mut delivery
         Backend::Sqlite => {
             let dir = tempfile::tempdir().unwrap();
             let store = SqliteStore::open(dir.path().join("kefu.db"), kefu_store::crypto::test_cipher()).unwrap();
-            spawn_with(store, Box::new((dir, logs)), policy, delivery, messages_log).await
+            spawn_with(store, Box::new((dir, logs)), policy, delivery, messages_log, limits).await
         }
         Backend::Postgres => {
             let schema = TestSchema::create().await;
             let store = PgStore::connect(&schema.url, kefu_store::crypto::test_cipher()).await.unwrap();
-            spawn_with(store, Box::new((schema, logs)), policy, delivery, messages_log).await
+            spawn_with(store, Box::new((schema, logs)), policy, delivery, messages_log, limits).await
         }
     }
 }
@@ -133,6 +147,7 @@ async fn spawn_with<S: Store>(
     policy: Policy,
     delivery: DeliveryConfig,
     messages_log: std::path::PathBuf,
+    limits: kefu_server::ServeLimits,
 ) -> TestApp {
     let clock = Arc::new(FixedClock::new("2026-11-22T02:00:00Z".parse().unwrap()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -167,7 +182,7 @@ async fn spawn_with<S: Store>(
             (raised, dispatched)
         })
     });
-    tokio::spawn(kefu_server::serve(listener, kefu_server::router(kefu), std::future::pending()));
+    tokio::spawn(kefu_server::serve_with(listener, kefu_server::router(kefu), limits, std::future::pending()));
     let client = client();
     let mut tokens = HashMap::new();
     for (name, _) in USERS {

@@ -1,0 +1,485 @@
+//! Issue 13: the holes a security review and a fuzzer found, each as the
+//! attack that found it. Every test here failed before its fix.
+
+mod common;
+
+use common::*;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+fn assert_error(status: StatusCode, body: &Value, want: StatusCode, code: &str) {
+    assert_eq!(status, want, "{body}");
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert!(!body["error"]["message"].as_str().unwrap_or("").is_empty(), "{body}");
+    assert!(!body["error"]["message_zh"].as_str().unwrap_or("").is_empty(), "{body}");
+}
+
+/// Sends raw bytes as a JSON body; returns status, content type and body.
+async fn raw(app: &TestApp, user: &str, method: Method, path: &str, body: &str) -> (StatusCode, String, Value) {
+    let r = app
+        .client
+        .request(method, format!("{}{path}", app.base))
+        .bearer_auth(&app.tokens[user])
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("the server answers (no dropped connection)");
+    let status = r.status();
+    let ct = r.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let text = r.text().await.unwrap();
+    (status, ct, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+// --- hole 2: a stray character drops the connection ---
+
+async fn stray_characters_get_an_answer(app: TestApp) {
+    // Full-width digits (as Chinese input methods type them) are folded.
+    let mut b = ticket_body("fault");
+    b["customer"]["phone"] = json!("１３８１２３４５６７８");
+    let t = app.create("agent1", b).await;
+    assert_eq!(t["customer"]["phone"], "138****5678");
+    // Anything else that is not a phone number: 422 naming the field.
+    for phone in
+        ["138\u{200b}12345678", "\u{200b}\u{202e}", "０１０－１２３４５６７８x", "宽带宽带宽带", "1381234567８９"]
+    {
+        let mut b = ticket_body("fault");
+        b["customer"]["phone"] = json!(phone);
+        let (s, b) = app.post("agent1", "/api/v1/tickets", b).await;
+        assert_error(s, &b, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        assert_eq!(b["error"]["field"], "customer.phone");
+    }
+    let (s, b) = app.get("agent1", "/api/v1/tickets?customer_phone=%E2%80%8B%E2%80%AE").await;
+    assert_error(s, &b, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(b["error"]["field"], "customer_phone");
+    let mut b = ticket_body("fault");
+    b["customer"]["id_number"] = json!("１１０１０５１９４９１２３１００２Ｘ");
+    app.create("agent1", b).await;
+}
+
+/// A small deterministic generator (xorshift) of nasty Unicode: every
+/// request field gets arbitrary strings, and the server answers each with a
+/// status and a JSON body — 201 or a 4xx naming the field, never a 500 or a
+/// dropped connection.
+struct Nasty(u64);
+
+const POOL: &[&str] = &[
+    "１",
+    "３",
+    "８",
+    "０",
+    "－",
+    "＋",
+    "（",
+    "）",
+    "\u{3000}",
+    "\u{200b}",
+    "\u{200d}",
+    "\u{202e}",
+    "\u{2066}",
+    "\u{feff}",
+    "\u{0}",
+    "\u{7}",
+    "\u{1b}",
+    "\n",
+    "\t",
+    "\u{85}",
+    "\u{a0}",
+    "é",
+    "e\u{301}",
+    "𝟙",
+    "😀",
+    "👨‍👩‍👧",
+    "宽",
+    "带",
+    "号",
+    "路",
+    "区",
+    "1",
+    "3",
+    "8",
+    "0",
+    "-",
+    "+",
+    " ",
+    "X",
+    "x",
+    "\"",
+    "\\",
+    "<",
+    ">",
+    "&",
+    "'",
+    "%",
+    "{",
+    "}",
+    "\u{fffd}",
+    "\u{10ffff}",
+    "ǅ",
+    "ß",
+    "İ",
+    "\u{2028}",
+    "\u{e000}",
+];
+
+impl Nasty {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn string(&mut self) -> String {
+        let len = (self.next() % 24) as usize;
+        (0..len).map(|_| POOL[(self.next() % POOL.len() as u64) as usize]).collect()
+    }
+}
+
+async fn arbitrary_unicode_in_every_field_is_answered(app: TestApp) {
+    let mut nasty = Nasty(0x9e37_79b9_7f4a_7c15);
+    let fields: &[&[&str]] = &[
+        &["channel"],
+        &["type"],
+        &["title"],
+        &["description"],
+        &["customer", "name"],
+        &["customer", "phone"],
+        &["customer", "id_number"],
+        &["customer", "address"],
+        &["customer", "level"],
+        &["service_number"],
+        &["priority"],
+        &["occurred_at"],
+        &["location"],
+        &["submitted_by"],
+        &["business_line"],
+    ];
+    let t = app.create("agent1", ticket_body("consultation")).await;
+    let mut answered = 0;
+    for round in 0..12 {
+        for path in fields {
+            let mut b = ticket_body("fault");
+            let value = nasty.string();
+            match path {
+                [a] => b[*a] = json!(value),
+                [a, c] => b[*a][*c] = json!(value),
+                _ => unreachable!(),
+            }
+            let (s, ct, body) = raw(&app, "agent1", Method::POST, "/api/v1/tickets", &b.to_string()).await;
+            assert!(s == StatusCode::CREATED || s.is_client_error(), "{path:?} = {value:?}: {s} {body}");
+            assert!(ct.starts_with("application/json"), "{path:?}: {ct}");
+            if s.is_client_error() {
+                assert!(body["error"]["field"].is_string(), "{path:?} = {value:?}: {body}");
+            }
+            answered += 1;
+        }
+        // Action fields and list filters too.
+        let v = nasty.string();
+        for body in [
+            json!({"action": "set_priority", "priority": v, "reason": v}),
+            json!({"action": "suspend", "reason": v}),
+            json!({"action": v}),
+        ] {
+            let (s, ct, b) =
+                raw(&app, "agent1", Method::POST, &format!("/api/v1/tickets/{}/actions", t["id"]), &body.to_string())
+                    .await;
+            assert!(s.is_success() || s.is_client_error(), "round {round}: {s} {b}");
+            assert!(ct.starts_with("application/json"));
+        }
+        for filter in ["customer_phone", "number", "q", "status", "created_from", "assignee", "team"] {
+            let q: String = url_encode(&v);
+            let (s, b) = app.get("agent1", &format!("/api/v1/tickets?{filter}={q}")).await;
+            assert!(s.is_success() || s.is_client_error(), "{filter}={v:?}: {s} {b}");
+            assert!(b.is_object(), "{filter}: {b}");
+        }
+        let (s, b) = app.get("agent1", &format!("/api/v1/tickets/{}", url_encode(&v))).await;
+        assert!(s.is_client_error() || s.is_success(), "{s} {b}");
+        assert!(b.is_object(), "{b}");
+    }
+    assert_eq!(answered, 12 * fields.len());
+}
+
+fn url_encode(s: &str) -> String {
+    s.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+}
+
+// --- hole 6: anyone can lock the staff out, and learn who exists ---
+
+fn client_from(ip: &str) -> reqwest::Client {
+    kefu_server::delivery::install_tls_provider();
+    reqwest::Client::builder().local_address(ip.parse::<std::net::IpAddr>().unwrap()).build().unwrap()
+}
+
+async fn login_from(app: &TestApp, ip: &str, username: &str, password: &str) -> (StatusCode, Value) {
+    let r = client_from(ip)
+        .post(format!("{}/api/v1/auth/login", app.base))
+        .json(&json!({"username": username, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    (r.status(), r.json().await.unwrap())
+}
+
+async fn nobody_can_lock_the_staff_out_or_learn_who_exists(app: TestApp) {
+    // An attacker at one address guesses agent1's password many times.
+    let mut answers = Vec::new();
+    for _ in 0..30 {
+        answers.push(login_from(&app, "127.0.0.2", "agent1", "Wrong-pass-1").await);
+    }
+    // The same answer for an unknown account, a wrong password, a throttled try.
+    answers.push(login_from(&app, "127.0.0.2", "no-such-user", "Wrong-pass-1").await);
+    answers.push(login_from(&app, "127.0.0.5", "no-such-user", "Wrong-pass-1").await);
+    let first = answers[0].clone();
+    assert_eq!(first.0, StatusCode::UNAUTHORIZED);
+    for a in &answers {
+        assert_eq!(a, &first, "every refusal looks the same");
+    }
+    // The attacker's address is throttled even with the right password …
+    assert_eq!(login_from(&app, "127.0.0.2", "agent1", PASSWORD).await, first);
+    // … while the real user, at the address they work from, logs in.
+    assert_eq!(login_from(&app, "127.0.0.1", "agent1", PASSWORD).await.0, StatusCode::OK);
+    // The doubling wait runs out (max 15 minutes).
+    app.clock.advance(chrono::Duration::minutes(16));
+    assert_eq!(login_from(&app, "127.0.0.2", "agent1", PASSWORD).await.0, StatusCode::OK);
+
+    // Many addresses (a botnet): past the account's ceiling only the
+    // addresses the account has logged in from may try; the real user's
+    // own address still gets in.
+    for i in 0..25 {
+        let ip = format!("127.0.1.{}", 10 + i);
+        assert_eq!(login_from(&app, &ip, "agent2", "Wrong-pass-1").await, first);
+    }
+    assert_eq!(login_from(&app, "127.0.0.9", "agent2", PASSWORD).await, first, "a new address waits while guarded");
+    assert_eq!(login_from(&app, "127.0.0.1", "agent2", PASSWORD).await.0, StatusCode::OK, "the real user gets in");
+
+    // A call centre behind one NAT address logs in together at shift start.
+    for _ in 0..5 {
+        for (user, _) in USERS {
+            assert_eq!(login_from(&app, "127.0.0.1", user, PASSWORD).await.0, StatusCode::OK, "{user}");
+        }
+    }
+}
+
+// --- hole 8: ambiguous requests are applied ---
+
+async fn ambiguous_requests_are_refused(app: TestApp) {
+    let t = app.create("agent1", ticket_body("fault")).await;
+    let path = format!("/api/v1/tickets/{}/actions", t["id"]);
+    let (s, _, b) = raw(
+        &app,
+        "agent1",
+        Method::POST,
+        &path,
+        r#"{"action":"set_priority","priority":"normal","reason":"x","action":"withdraw"}"#,
+    )
+    .await;
+    assert_error(s, &b, StatusCode::BAD_REQUEST, "duplicate_key");
+    assert_eq!(b["error"]["field"], "action");
+    let (s, _, b) = raw(
+        &app,
+        "agent1",
+        Method::POST,
+        "/api/v1/tickets",
+        r#"{"channel":"phone","customer":{"name":"a","name":"b"}}"#,
+    )
+    .await;
+    assert_error(s, &b, StatusCode::BAD_REQUEST, "duplicate_key");
+    assert_eq!(b["error"]["field"], "customer.name");
+    let (_, now) = app.get("agent1", &format!("/api/v1/tickets/{}", t["id"])).await;
+    assert_ne!(now["status"], "withdrawn", "nothing was applied");
+    // Unknown fields are named, in every write body.
+    let (s, b) = app.put("admin", "/api/v1/users/6/profile", json!({"role": "admin"})).await;
+    assert_error(s, &b, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(b["error"]["field"], "role");
+    let mut body = ticket_body("fault");
+    body["customer"]["salary"] = json!(1);
+    let (s, b) = app.post("agent1", "/api/v1/tickets", body).await;
+    assert_error(s, &b, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(b["error"]["field"], "customer.salary");
+    let (s, b) = app.act("agent1", &t["id"], json!({"action": "suspend", "reason": "等待", "until": "tomorrow"})).await;
+    assert_error(s, &b, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(b["error"]["field"], "until");
+    // Control characters in text.
+    for bad in ["宽带\u{0}断网", "a\u{1b}[31m", "\u{202e}tpircs"] {
+        let mut body = ticket_body("fault");
+        body["title"] = json!(bad);
+        let (s, b) = app.post("agent1", "/api/v1/tickets", body).await;
+        assert_error(s, &b, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        assert_eq!(b["error"]["field"], "title");
+    }
+    // A body that is not an object names no internal type.
+    let (s, _, b) = raw(&app, "agent1", Method::POST, "/api/v1/tickets", "[1,2,3]").await;
+    assert_error(s, &b, StatusCode::BAD_REQUEST, "malformed_request");
+    let (s, _, b) = raw(&app, "agent1", Method::POST, "/api/v1/tickets", r#"{"customer":[1]}"#).await;
+    assert_error(s, &b, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert!(!b.to_string().contains("struct"), "{b}");
+    assert!(!b.to_string().contains("Input"), "{b}");
+}
+
+// --- hole 9: idempotency keys cross endpoints ---
+
+async fn idempotency_keys_are_scoped_and_bound_to_their_request(app: TestApp) {
+    let (s, t) =
+        app.call(Some("agent1"), Method::POST, "/api/v1/tickets", Some(ticket_body("fault")), Some("k-1")).await;
+    assert_eq!(s, StatusCode::CREATED);
+    // The same key on another route is another request.
+    let body = json!({"action": "set_priority", "priority": "important", "reason": "客户要求"});
+    let path = format!("/api/v1/tickets/{}/actions", t["id"]);
+    let (s, b) = app.call(Some("agent1"), Method::POST, &path, Some(body.clone()), Some("k-1")).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["priority"], "important", "the action ran; no ticket creation was replayed");
+    // A retry is replayed …
+    let (s, again) = app.call(Some("agent1"), Method::POST, &path, Some(body), Some("k-1")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(again["updated_at"], b["updated_at"]);
+    // … a different body under the same key is refused, and changes nothing.
+    let other = json!({"action": "set_priority", "priority": "normal", "reason": "客户要求"});
+    let (s, e) = app.call(Some("agent1"), Method::POST, &path, Some(other), Some("k-1")).await;
+    assert_error(s, &e, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(e["error"]["field"], "Idempotency-Key");
+    let (_, now) = app.get("agent1", &path.replace("/actions", "")).await;
+    assert_eq!(now["priority"], "important");
+    let mut changed = ticket_body("fault");
+    changed["title"] = json!("另一张工单");
+    let (s, _) = app.call(Some("agent1"), Method::POST, "/api/v1/tickets", Some(changed), Some("k-1")).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    // Keys are per user: another agent's identical key is their own.
+    let (s, _) =
+        app.call(Some("agent2"), Method::POST, "/api/v1/tickets", Some(ticket_body("fault")), Some("k-1")).await;
+    assert_eq!(s, StatusCode::CREATED);
+    assert_eq!(app.ticket_count().await, 2);
+}
+
+// --- hole 10: slow clients hold connections forever ---
+
+async fn slow_clients_are_cut_off(app: TestApp) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = app.base.trim_start_matches("http://").to_string();
+    // Headers at a trickle: the connection is closed after the header limit (1 s).
+    let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let started = std::time::Instant::now();
+    let mut closed = false;
+    for b in b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaa" {
+        if s.write_all(&[*b]).await.is_err() {
+            closed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        if started.elapsed() > std::time::Duration::from_secs(4) {
+            break;
+        }
+    }
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(3), s.read_to_end(&mut buf)).await;
+    assert!(closed || matches!(read, Ok(Ok(_)) | Ok(Err(_))), "the server closed the trickling connection");
+    assert!(started.elapsed() < std::time::Duration::from_secs(8));
+    // A body at a trickle: 408 with the JSON error body after the body limit (1 s).
+    let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /api/v1/tickets HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{",
+        app.tokens["agent1"]
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(5), s.read(&mut buf)).await.unwrap().unwrap();
+    let text = String::from_utf8_lossy(&buf[..n]);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("request_timeout"), "{text}");
+    // Connections per address are capped (4 here): the fifth is closed.
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        let mut c = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+        let mut buf = vec![0u8; 1024];
+        let n = c.read(&mut buf).await.unwrap();
+        assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+        held.push(c);
+    }
+    let mut fifth = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let _ = fifth.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    let mut buf = vec![0u8; 1024];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(3), fifth.read(&mut buf)).await.unwrap().unwrap_or(0);
+    assert_eq!(n, 0, "the fifth connection from one address is closed: {}", String::from_utf8_lossy(&buf[..n]));
+    drop(held);
+}
+
+// --- hole 11: the contract lies in places ---
+
+async fn every_error_is_json_and_documented(app: TestApp) {
+    let t = app.create("agent1", ticket_body("fault")).await;
+    for path in [
+        "/api/v1/tickets/%FF%FE",
+        "/api/v1/customers/..%2F1/reveal",
+        "/api/v1/calendar/add?from=2026-11-22T10:00:00%2B08:00&working_days=-5",
+        "/api/v1/no-such-thing",
+    ] {
+        let method = if path.contains("reveal") { Method::POST } else { Method::GET };
+        let (s, ct, b) = raw(&app, "supervisor1", method, path, "{}").await;
+        assert!(s.is_client_error(), "{path}: {s}");
+        assert!(ct.starts_with("application/json"), "{path}: {ct} {b}");
+        assert!(b["error"]["code"].is_string(), "{path}: {b}");
+    }
+    let r = app
+        .client
+        .post(format!("{}/api/v1/sms/receipts", app.base))
+        .header("content-type", "text/plain")
+        .body("hello")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
+    // An unknown state is an error, not an empty list.
+    let (s, b) = app.get("agent1", "/api/v1/tickets?status=abc").await;
+    assert_error(s, &b, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(b["error"]["field"], "status");
+    // The scheme is case-insensitive; a 401 says how to authenticate.
+    let r = app
+        .client
+        .get(format!("{}/api/v1/tickets/{}", app.base, t["id"]))
+        .header("authorization", format!("bearer {}", app.tokens["agent1"]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = app.client.get(format!("{}/api/v1/tickets", app.base)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(r.headers()["www-authenticate"].to_str().unwrap().starts_with("Bearer"));
+    // Metrics are not public.
+    let (s, _) = app.call(None, Method::GET, "/metrics", None, None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    // The document lists every error status on every operation, and the
+    // access log as the page it is.
+    let (_, doc) = app.call(None, Method::GET, "/api/openapi.json", None, None).await;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            for code in ["400", "401", "403", "404", "409", "413", "422", "429"] {
+                assert!(op["responses"].get(code).is_some(), "{method} {path} does not document {code}");
+            }
+        }
+    }
+    let log = &doc["paths"]["/api/v1/access-log"]["get"]["responses"]["200"]["content"]["application/json"]["schema"];
+    assert!(!log.to_string().contains("\"array\""), "access log is a page, not an array: {log}");
+}
+
+both_stores!(
+    stray_characters_get_an_answer,
+    arbitrary_unicode_in_every_field_is_answered,
+    nobody_can_lock_the_staff_out_or_learn_who_exists,
+    ambiguous_requests_are_refused,
+    idempotency_keys_are_scoped_and_bound_to_their_request,
+    every_error_is_json_and_documented,
+);
+
+mod limited {
+    use super::common::*;
+
+    fn limits() -> kefu_server::ServeLimits {
+        kefu_server::ServeLimits { header_timeout_secs: 1, body_timeout_secs: 1, max_connections_per_address: 4 }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn slow_clients_are_cut_off() {
+        super::slow_clients_are_cut_off(spawn_app_limited(Backend::Sqlite, limits()).await).await;
+    }
+}
