@@ -18,8 +18,20 @@ use kefu_domain::{DomainError, FieldError, Role, TicketId};
 use kefu_store::*;
 use serde_json::{Value, json};
 
-/// The actor name of a customer answering through a signed link.
+/// The actor name of a customer answering through the link in a message
+/// sent to their own phone or e-mail.
 pub const PORTAL: &str = "customer:portal";
+/// The actor name of whoever answers through a link got by looking the
+/// ticket up with its number and the customer's phone.
+pub const LOOKUP: &str = "customer:lookup";
+
+/// Where the customer's link goes in a stored message: the signed link is
+/// put in only as the message leaves for its gateway, so no staff view of
+/// the message (nor the database) holds a link that acts as the customer.
+pub const LINK_MARK: &str = "⟦link⟧";
+
+/// What staff see in place of the link.
+pub const LINK_SHOWN: &str = "［客户专用链接 / customer's link］";
 /// The actor name of confirmation by default.
 pub const AUTO_CONFIRM: &str = "system:auto-confirm";
 const VISIT_SCHEDULER: &str = "system:visit-scheduler";
@@ -27,7 +39,7 @@ const VISIT_SCHEDULER: &str = "system:visit-scheduler";
 /// How an answer arrived, from who gave it.
 pub fn via(actor: &Actor) -> Via {
     match actor.username.as_str() {
-        PORTAL => Via::Portal,
+        PORTAL | LOOKUP => Via::Portal,
         AUTO_CONFIRM => Via::Default,
         _ => Via::Staff,
     }
@@ -35,8 +47,23 @@ pub fn via(actor: &Actor) -> Via {
 
 /// The customer, acting through a signed link: allowed what the flows let
 /// an agent record on their behalf (confirm, appeal, rate).
-pub fn customer_actor() -> Actor {
-    Actor::new(SYSTEM, PORTAL, Role::Agent)
+pub fn customer_actor(kind: crate::links::LinkKind) -> Actor {
+    let name = match kind {
+        crate::links::LinkKind::Message => PORTAL,
+        crate::links::LinkKind::Lookup => LOOKUP,
+    };
+    Actor::new(SYSTEM, name, Role::Agent)
+}
+
+/// The message as it leaves for its gateway: the customer's signed link
+/// put in, valid for the policy's time from when the message was written.
+pub fn with_link(core: &Core, m: &Message) -> Message {
+    let mut out = m.clone();
+    if let Some(id) = m.ticket_id.filter(|_| m.body.contains(LINK_MARK)) {
+        let link = portal_link(core, id, m.created_at);
+        out.body = m.body.replace(LINK_MARK, &link);
+    }
+    out
 }
 
 fn when(t: DateTime<Utc>) -> String {
@@ -55,12 +82,12 @@ fn message(core: &Core, kind: &str, channel: &str, to: String, vars: &[(&str, &s
 }
 
 /// The receipt (受理回执) of a new ticket, by SMS to the customer's phone.
-pub fn receipt(core: std::sync::Arc<Core>, now: DateTime<Utc>) -> Option<MessagesFn> {
+pub fn receipt(core: std::sync::Arc<Core>) -> Option<MessagesFn> {
     if !core.policy.customer_loop.receipt {
         return None;
     }
     Some(Box::new(move |t: &Ticket| {
-        let link = portal_link(&core, t.id, now);
+        let link = LINK_MARK.to_string();
         let vars = [
             ("number", t.number.as_str()),
             ("type_zh", t.ticket_type.label_zh()),
@@ -146,7 +173,7 @@ fn result_notice(
     };
     let kind =
         if t.ticket_type == kefu_domain::TicketType::Unsubscribe { "unsubscribe_confirmation" } else { "result" };
-    let link = portal_link(core, t.id, now);
+    let link = LINK_MARK.to_string();
     let handler = t.assignee.map_or_else(|| "客服中心".to_string(), |a| core.directory.summary(a).name);
     let hours = core.policy.customer_loop.auto_confirm_hours.to_string();
     let vars = [
@@ -261,7 +288,7 @@ impl<S: Store> Kefu<S> {
             };
             v.state = VisitState::Invited;
             let method = v.method.clone();
-            let link = portal_link(&core, t.id, now);
+            let link = LINK_MARK.to_string();
             let valid = when(now + Duration::hours(i64::from(core.policy.customer_loop.link_valid_hours)));
             let vars =
                 [("number", t.number.as_str()), ("title", t.title.as_str()), ("link", &link), ("valid_until", &valid)];
@@ -286,8 +313,13 @@ impl<S: Store> Kefu<S> {
 
     /// The ticket a signed link names, or why the link is refused.
     pub async fn ticket_by_link(&self, token: &str) -> Result<Ticket, LinkError> {
-        let id = self.core.settings.link_key.verify(token, self.now())?;
-        self.store.ticket(TicketKey::Id(id)).await.ok().flatten().ok_or(LinkError::Malformed)
+        Ok(self.ticket_and_link(token).await?.0)
+    }
+
+    async fn ticket_and_link(&self, token: &str) -> Result<(Ticket, crate::links::LinkKind), LinkError> {
+        let (id, kind) = self.core.settings.link_key.verify(token, self.now())?;
+        let t = self.store.ticket(TicketKey::Id(id)).await.ok().flatten().ok_or(LinkError::Malformed)?;
+        Ok((t, kind))
     }
 
     /// A fresh link for a customer who proved the ticket is theirs by its
@@ -302,7 +334,7 @@ impl<S: Store> Kefu<S> {
             _ => return Ok(None),
         };
         let expires = self.now() + Duration::hours(1);
-        Ok(Some(self.core.settings.link_key.sign(t.id, expires)))
+        Ok(Some(self.core.settings.link_key.sign_lookup(t.id, expires)))
     }
 
     /// The customer's answer through a signed link: confirm, appeal or the
@@ -312,7 +344,8 @@ impl<S: Store> Kefu<S> {
         token: &str,
         body: &serde_json::Map<String, Value>,
     ) -> Result<Ticket, ApiError> {
-        let t = self.ticket_by_link(token).await.map_err(|_| ApiError::NotFound { what: "link", what_zh: "链接" })?;
+        let (t, kind) =
+            self.ticket_and_link(token).await.map_err(|_| ApiError::NotFound { what: "link", what_zh: "链接" })?;
         let request = ActionRequest::parse(body)?;
         if !matches!(request.kind, ActionKind::Confirm | ActionKind::Appeal | ActionKind::ReturnVisit) {
             return Err(ApiError::Forbidden {
@@ -320,7 +353,7 @@ impl<S: Store> Kefu<S> {
                 reason_zh: "客户只能确认、申诉或填写满意度调查".into(),
             });
         }
-        self.act_as(&customer_actor(), &t, request).await
+        self.act_as(&customer_actor(kind), &t, request).await
     }
 
     /// Return-visit figures per team and in total over resolutions in

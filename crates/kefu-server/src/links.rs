@@ -46,27 +46,50 @@ impl LinkKey {
         B64.encode(&m.finalize().into_bytes()[..18])
     }
 
+    /// A link for the messages sent to the customer's own phone or address.
     pub fn sign(&self, ticket: TicketId, expires: DateTime<Utc>) -> String {
         let payload = format!("{}.{}", ticket.0, expires.timestamp());
         format!("{payload}.{}", self.mac(&payload))
     }
 
-    pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<TicketId, LinkError> {
-        let mut parts = token.splitn(3, '.');
-        let (Some(id), Some(exp), Some(sig)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(LinkError::Malformed);
+    /// A link for whoever looked the ticket up by its number and the
+    /// customer's phone: marked as such, so that what is done through it is
+    /// recorded apart from answers through the customer's own messages.
+    pub fn sign_lookup(&self, ticket: TicketId, expires: DateTime<Utc>) -> String {
+        let payload = format!("{}.{}.l", ticket.0, expires.timestamp());
+        format!("{payload}.{}", self.mac(&payload))
+    }
+
+    pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<(TicketId, LinkKind), LinkError> {
+        let parts: Vec<&str> = token.split('.').collect();
+        let (id, exp, kind, sig) = match parts.as_slice() {
+            [id, exp, sig] => (*id, *exp, LinkKind::Message, *sig),
+            [id, exp, "l", sig] => (*id, *exp, LinkKind::Lookup, *sig),
+            _ => return Err(LinkError::Malformed),
         };
         let (Ok(id), Ok(exp)) = (id.parse::<i64>(), exp.parse::<i64>()) else { return Err(LinkError::Malformed) };
-        let want = self.mac(&format!("{id}.{exp}"));
+        let payload = match kind {
+            LinkKind::Message => format!("{id}.{exp}"),
+            LinkKind::Lookup => format!("{id}.{exp}.l"),
+        };
         // Constant-time comparison: the signature is a secret until it matches.
-        if !crate::auth::same(&want, sig) {
+        if !crate::auth::same(&self.mac(&payload), sig) {
             return Err(LinkError::BadSignature);
         }
         if now.timestamp() >= exp {
             return Err(LinkError::Expired);
         }
-        Ok(TicketId(id))
+        Ok((TicketId(id), kind))
     }
+}
+
+/// How the holder of a link came by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkKind {
+    /// In a message to the customer's own phone or e-mail.
+    Message,
+    /// By looking the ticket up with its number and the customer's phone.
+    Lookup,
 }
 
 #[cfg(test)]
@@ -78,7 +101,10 @@ mod tests {
         let k = LinkKey::new(b"secret");
         let now: DateTime<Utc> = "2026-11-22T02:00:00Z".parse().unwrap();
         let token = k.sign(TicketId(7), now + chrono::Duration::hours(1));
-        assert_eq!(k.verify(&token, now), Ok(TicketId(7)));
+        assert_eq!(k.verify(&token, now), Ok((TicketId(7), LinkKind::Message)));
+        let lookup = k.sign_lookup(TicketId(7), now + chrono::Duration::hours(1));
+        assert_eq!(k.verify(&lookup, now), Ok((TicketId(7), LinkKind::Lookup)));
+        assert_eq!(k.verify(&lookup.replace(".l.", "."), now), Err(LinkError::BadSignature));
         assert_eq!(k.verify(&token, now + chrono::Duration::hours(1)), Err(LinkError::Expired));
         let other = token.replacen('7', "8", 1);
         assert_eq!(k.verify(&other, now), Err(LinkError::BadSignature));

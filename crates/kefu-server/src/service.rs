@@ -354,7 +354,7 @@ impl<S: Store> Kefu<S> {
                 idempotency: Self::idem(actor, idempotency),
                 follow_up,
                 render: self.renderer(actor),
-                messages: crate::customer_loop::receipt(self.core.clone(), now),
+                messages: crate::customer_loop::receipt(self.core.clone()),
             })
             .await?;
         let Written::New { ticket, .. } = &written else { return Ok(written) };

@@ -462,7 +462,58 @@ async fn every_error_is_json_and_documented(app: TestApp) {
     assert!(!log.to_string().contains("\"array\""), "access log is a page, not an array: {log}");
 }
 
+// --- hole 1: staff can act as the customer ---
+
+/// Posts a portal form without following the redirect.
+async fn portal_form(app: &TestApp, path: &str, fields: &[(&str, &str)]) -> (StatusCode, String) {
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let r = client.post(format!("{}{path}", app.base)).form(fields).send().await.unwrap();
+    let status = r.status();
+    let location = r.headers().get("location").map(|l| l.to_str().unwrap().to_string());
+    (status, location.unwrap_or(r.text().await.unwrap()))
+}
+
+async fn staff_never_hold_the_customers_link(app: TestApp) {
+    let t = app.create("agent1", ticket_body("fault")).await;
+    let id = t["id"].clone();
+    assert_eq!(t["assignee"]["username"], "engineer1", "dispatched at registration");
+    for (who, body) in [
+        ("engineer1", json!({"action": "start"})),
+        ("engineer1", json!({"action": "resolve", "result": "已更换光猫"})),
+        ("agent1", json!({"action": "notify_result", "method": "sms"})),
+    ] {
+        let (s, b) = app.act(who, &id, body).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+    }
+    assert_eq!((app.loop_jobs)().await.0, 2, "receipt and result sent");
+    // The customer's phone got the links …
+    let sent = std::fs::read_to_string(&app.messages_log).unwrap();
+    assert_eq!(sent.matches("/portal/t/").count(), 2, "{sent}");
+    // … no staff view of the messages holds one.
+    for user in ["agent1", "engineer1", "specialist1", "supervisor1", "inspector1"] {
+        let (s, msgs) = app.get(user, &format!("/api/v1/tickets/{id}/messages")).await;
+        assert_eq!(s, StatusCode::OK, "{user}: {msgs}");
+        let text = msgs.to_string();
+        assert!(!text.contains("/portal/t/"), "{user} sees a customer link: {text}");
+        assert!(text.contains("客户专用链接"), "{user}: {text}");
+    }
+    let (_, events) = app.get("supervisor1", &format!("/api/v1/tickets/{id}/events")).await;
+    assert!(!events.to_string().contains("/portal/t/"));
+    // Someone who looks the ticket up by number and phone gets a link of
+    // another kind, and what they do is recorded as such …
+    let number = t["number"].as_str().unwrap();
+    let (s, to) = portal_form(&app, "/portal/lookup", &[("number", number), ("phone", "13812345678")]).await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "{to}");
+    let (s, _) = portal_form(&app, &format!("{to}/confirm"), &[]).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (_, events) = app.get("supervisor1", &format!("/api/v1/tickets/{id}/events")).await;
+    let last = events.as_array().unwrap().last().unwrap().clone();
+    assert_eq!((last["action"].as_str(), last["actor_name"].as_str()), (Some("confirm"), Some("customer:lookup")));
+    assert!(last["actor"].is_null(), "no staff account acted");
+}
+
 both_stores!(
+    staff_never_hold_the_customers_link,
     stray_characters_get_an_answer,
     arbitrary_unicode_in_every_field_is_answered,
     nobody_can_lock_the_staff_out_or_learn_who_exists,

@@ -174,7 +174,7 @@ fn render<S: Store>(
         body.push_str(&format!("<dt>确认情况</dt><dd>{who}</dd>"));
     }
     body.push_str("</dl></div>");
-    let customer = customer_actor();
+    let customer = customer_actor(crate::links::LinkKind::Message);
     let allowed = flow.allowed_actions(t, &customer);
     if allowed.contains(&ActionKind::Confirm) || allowed.contains(&ActionKind::Appeal) {
         let hours = core.policy.customer_loop.auto_confirm_hours;
