@@ -66,16 +66,17 @@ impl PersonalField {
     }
 }
 
-/// How a role sees a field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// How a role sees a field, from the most closed to the most open (the
+/// order `min` relies on).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Access {
-    /// Shown in full.
-    Full,
-    /// Masked; the role may reveal it with a reason, which is logged.
-    Reveal,
     /// Masked, and the role may not reveal it.
     Masked,
+    /// Masked; the role may reveal it with a reason, which is logged.
+    Reveal,
+    /// Shown in full.
+    Full,
 }
 
 /// The role-to-field table of the policy. A role or field the table does
@@ -87,7 +88,18 @@ pub struct PrivacyPolicy {
 }
 
 impl PrivacyPolicy {
+    /// A service number is the customer's phone number (or another line of
+    /// theirs): it is never shown more openly than the phone, or its
+    /// reveal and access-log entry could be bypassed through it.
     pub fn access(&self, role: Role, field: PersonalField) -> Access {
+        let own = self.rule(role, field);
+        match field {
+            PersonalField::ServiceNumber => own.min(self.rule(role, PersonalField::Phone)),
+            _ => own,
+        }
+    }
+
+    fn rule(&self, role: Role, field: PersonalField) -> Access {
         self.fields.get(&role).and_then(|m| m.get(&field)).copied().unwrap_or(Access::Masked)
     }
 
@@ -104,7 +116,11 @@ impl PrivacyPolicy {
     pub fn show_text(&self, role: Role, text: &str) -> String {
         let phones = self.access(role, PersonalField::Phone) != Access::Full;
         let ids = self.access(role, PersonalField::IdNumber) != Access::Full;
-        mask_text(text, phones, ids)
+        let masked = mask_text(text, phones, ids);
+        match self.access(role, PersonalField::Address) {
+            Access::Full => masked,
+            _ => mask_street_numbers(&masked),
+        }
     }
 }
 
@@ -154,52 +170,159 @@ pub fn mask_address(addr: &str) -> String {
     format!("{kept}****")
 }
 
-/// Whether `text` has `n` ASCII digits in a row (most text has none, and
-/// then needs no masking at all).
-fn has_digit_run(text: &str, n: usize) -> bool {
-    let mut run = 0;
-    for b in text.bytes() {
-        run = if b.is_ascii_digit() { run + 1 } else { 0 };
-        if run >= n {
-            return true;
-        }
+fn digit(c: char) -> Option<char> {
+    match c {
+        '0'..='9' => Some(c),
+        '０'..='９' => char::from_u32(c as u32 - 0xFEE0),
+        _ => None,
     }
-    false
 }
 
-/// Masks 11-digit mainland mobile numbers and 18-character ID numbers found
-/// in free text.
+/// Separators people write inside phone numbers.
+fn separator(c: char) -> bool {
+    matches!(c, ' ' | '-' | '－' | '\u{3000}' | '\u{a0}' | '.')
+}
+
+fn is_mobile(d: &str) -> bool {
+    let b = d.as_bytes();
+    b.len() == 11 && b[0] == b'1' && (b'3'..=b'9').contains(&b[1])
+}
+
+/// Digit groups of a run like `+86 139-8765 4321`: each group's char range.
+fn digit_groups(chars: &[char], start: usize) -> (Vec<(usize, usize)>, usize) {
+    let mut groups = Vec::new();
+    let mut i = start;
+    loop {
+        let g = i;
+        while i < chars.len() && digit(chars[i]).is_some() {
+            i += 1;
+        }
+        groups.push((g, i));
+        // One separator between two groups keeps the run going.
+        if i + 1 < chars.len() && separator(chars[i]) && digit(chars[i + 1]).is_some() {
+            i += 1;
+            continue;
+        }
+        return (groups, i);
+    }
+}
+
+/// Masks the phone numbers and ID numbers in free text: mainland mobiles
+/// written whole or in groups (`13987654321`, `139-8765-4321`,
+/// `139 8765 4321`, `+86 139 8765 4321`, `8613987654321`, full-width
+/// digits too), landlines written with their area code and a dash
+/// (`010-12345678`), and valid 18-character ID numbers. Order and account
+/// numbers that are neither pass untouched.
 pub fn mask_text(text: &str, phones: bool, ids: bool) -> String {
-    if (!phones && !ids) || !has_digit_run(text, 11) {
+    if (!phones && !ids) || text.chars().filter(|c| digit(*c).is_some()).count() < 7 {
         return text.to_string();
     }
+    let mut chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        if digit(chars[i]).is_none() {
+            i += 1;
+            continue;
+        }
+        let (groups, end) = digit_groups(&chars, i);
+        mask_run(&mut chars, &groups, phones, ids);
+        i = end.max(i + 1);
+    }
+    chars.into_iter().collect()
+}
+
+fn group_digits(chars: &[char], (a, b): (usize, usize)) -> String {
+    chars[a..b].iter().filter_map(|c| digit(*c)).collect()
+}
+
+/// Masks, inside one run of digit groups, every phone or ID number that a
+/// sequence of whole groups spells.
+fn mask_run(chars: &mut [char], groups: &[(usize, usize)], phones: bool, ids: bool) {
+    let mut g = 0;
+    while g < groups.len() {
+        let mut acc = String::new();
+        let mut matched = None;
+        for (j, range) in groups.iter().enumerate().skip(g) {
+            acc.push_str(&group_digits(chars, *range));
+            if acc.len() > 18 {
+                break;
+            }
+            let core = if acc.len() == 13 && acc.starts_with("86") { &acc[2..] } else { acc.as_str() };
+            if phones && is_mobile(core) {
+                // Keep the first 3 and last 4 digits of the number itself.
+                let offset = acc.len() - 11;
+                matched = Some((j, offset + 3, offset + 7));
+                break;
+            }
+            if phones && j == g + 1 && is_landline(&group_digits(chars, groups[g]), &group_digits(chars, *range)) {
+                let area = groups[g].1 - groups[g].0;
+                matched = Some((j, area, acc.len() - 4));
+                break;
+            }
+        }
+        if let Some((j, from, to)) = matched {
+            mask_digits(chars, &groups[g..=j], from, to);
+            g = j + 1;
+            continue;
+        }
+        let (a, b) = groups[g];
+        let own = group_digits(chars, groups[g]);
+        // An ID number ends in X: the group stops before it.
+        let with_x = b < chars.len() && matches!(chars[b], 'X' | 'x' | 'Ｘ' | 'ｘ') && own.len() == 17;
+        let id: String = if with_x { format!("{own}X") } else { own.clone() };
+        if ids && id.len() == 18 && crate::validate::IdNumber::parse(&id, "text").is_ok() {
+            for c in chars.iter_mut().take(b - 4 + usize::from(with_x)).skip(a + 6) {
+                *c = '*';
+            }
+        }
+        g += 1;
+    }
+}
+
+/// `0AA(A)` then a 7–8 digit local number.
+fn is_landline(area: &str, local: &str) -> bool {
+    area.starts_with('0') && (3..=4).contains(&area.len()) && (7..=8).contains(&local.len()) && !local.starts_with('0')
+}
+
+/// Replaces the digits numbered `from..to` (counting digits only) across
+/// `groups` by `*`, keeping separators.
+fn mask_digits(chars: &mut [char], groups: &[(usize, usize)], from: usize, to: usize) {
+    let mut n = 0;
+    for &(a, b) in groups {
+        for c in chars.iter_mut().take(b).skip(a) {
+            if (from..to).contains(&n) {
+                *c = '*';
+            }
+            n += 1;
+        }
+    }
+}
+
+/// Street numbers in free text (`建设路1号3单元502室` → `建设路****`): the
+/// house and flat after a road, lane or estate name, when they carry a unit
+/// word (号, 栋, 单元, 室 …), so that counts like "知道3个" stay.
+pub fn mask_street_numbers(text: &str) -> String {
+    const PLACE: &[char] = &['路', '街', '道', '巷', '弄', '村', '园', '苑', '里', '区', '镇', '城', '庄', '厦'];
+    const UNIT: &[char] =
+        &['号', '栋', '幢', '单', '元', '室', '楼', '层', '座', '门', '户', '院', '弄', '#', '-', '－'];
+    const MARK: &[char] = &['号', '栋', '幢', '单', '室', '#'];
     let chars: Vec<char> = text.chars().collect();
     let mut out = String::with_capacity(text.len());
     let mut i = 0;
     while i < chars.len() {
-        if !chars[i].is_ascii_digit() {
-            out.push(chars[i]);
-            i += 1;
-            continue;
+        out.push(chars[i]);
+        if PLACE.contains(&chars[i]) && chars.get(i + 1).is_some_and(|c| digit(*c).is_some()) {
+            let mut j = i + 1;
+            while j < chars.len() && (digit(chars[j]).is_some() || UNIT.contains(&chars[j])) {
+                j += 1;
+            }
+            if chars[i + 1..j].iter().any(|c| MARK.contains(c)) {
+                out.push_str("****");
+                i = j;
+                continue;
+            }
         }
-        let start = i;
-        while i < chars.len() && chars[i].is_ascii_digit() {
-            i += 1;
-        }
-        // An ID number may end in X.
-        if i - start == 17 && i < chars.len() && matches!(chars[i], 'X' | 'x') {
-            i += 1;
-        }
-        let run: String = chars[start..i].iter().collect();
-        let is_mobile = run.len() == 11 && run.starts_with('1');
-        // Only real ID numbers (valid birth date and check digit), so that
-        // order and account numbers of the same length pass untouched.
-        let is_id = run.len() == 18 && crate::validate::IdNumber::parse(&run, "text").is_ok();
-        out.push_str(&match () {
-            _ if phones && is_mobile => mask_phone(&run),
-            _ if ids && is_id => mask_id_number(&run),
-            _ => run,
-        });
+        i += 1;
     }
     out
 }
@@ -247,6 +370,45 @@ mod tests {
         );
         assert_eq!(mask_text(t, false, false), t);
         assert!(mask_text(t, true, false).contains("11010519491231002X"));
+    }
+
+    #[test]
+    fn phones_written_with_separators_are_masked() {
+        for (text, want) in [
+            ("电话139-8765-4321", "电话139-****-4321"),
+            ("电话139 8765 4321。", "电话139 **** 4321。"),
+            ("+86 139 8765 4321", "+86 139 **** 4321"),
+            ("8613987654321", "86139****4321"),
+            ("86 13987654321", "86 139****4321"),
+            ("１３９８７６５４３２１", "１３９****４３２１"),
+            ("固话010-12345678转", "固话010-****5678转"),
+            ("0755-1234567", "0755-***4567"),
+            ("单号202611220000123456 13812345678", "单号202611220000123456 138****5678"),
+            ("2026-11-22 10:00 来电", "2026-11-22 10:00 来电"),
+            ("套餐129元，流量30GB，订单号 1234 5678 9012", "套餐129元，流量30GB，订单号 1234 5678 9012"),
+        ] {
+            assert_eq!(mask_text(text, true, true), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn street_numbers_are_masked() {
+        assert_eq!(
+            mask_street_numbers("上门地址：北京市朝阳区建设路1号3单元502室"),
+            "上门地址：北京市朝阳区建设路****"
+        );
+        assert_eq!(mask_street_numbers("海淀区中关村大街27号院"), "海淀区中关村大街****");
+        assert_eq!(mask_street_numbers("我知道3个办法，第2条路"), "我知道3个办法，第2条路");
+        assert_eq!(mask_street_numbers("幸福小区12栋"), "幸福小区****");
+    }
+
+    #[test]
+    fn a_service_number_is_never_more_open_than_the_phone() {
+        let mut p = PrivacyPolicy::default();
+        let e = p.fields.entry(Role::Engineer).or_default();
+        e.insert(PersonalField::Phone, Access::Reveal);
+        e.insert(PersonalField::ServiceNumber, Access::Full);
+        assert_eq!(p.access(Role::Engineer, PersonalField::ServiceNumber), Access::Reveal);
     }
 
     #[test]

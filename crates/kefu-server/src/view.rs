@@ -132,9 +132,10 @@ pub fn ticket_view(
         service_number: t.service_number.as_ref().map(|n| privacy.show(role, PersonalField::ServiceNumber, n)),
         masked_fields: masked_fields(role, privacy),
         occurred_at: t.occurred_at,
-        location: t.location.clone(),
+        location: t.location.as_deref().map(|l| privacy.show(role, PersonalField::Address, l)),
         consent: t.consent.clone().map(|c| Consent { evidence: text(&c.evidence), ..c }),
-        submitted_by: t.submitted_by.clone(),
+        // Usually the customer's own name (or whoever called for them).
+        submitted_by: privacy.show(role, PersonalField::Name, &t.submitted_by),
         first_owner: people.summary(t.first_owner),
         assignee: t.assignee.map(|a| people.summary(a)),
         tier: t.tier,
@@ -175,7 +176,8 @@ pub fn ticket_view(
 }
 
 /// Masks personal data inside stored JSON (audit data, before/after): phone
-/// and ID numbers in every string, and service numbers by their field.
+/// and ID numbers and street numbers in every string, and service numbers,
+/// locations and who submitted by their field.
 pub fn mask_json(v: &serde_json::Value, role: Role, p: &PrivacyPolicy) -> serde_json::Value {
     use serde_json::Value;
     match v {
@@ -188,6 +190,8 @@ pub fn mask_json(v: &serde_json::Value, role: Role, p: &PrivacyPolicy) -> serde_
                         ("service_number", Value::String(s)) => {
                             Value::String(p.show(role, PersonalField::ServiceNumber, s))
                         }
+                        ("location", Value::String(s)) => Value::String(p.show(role, PersonalField::Address, s)),
+                        ("submitted_by", Value::String(s)) => Value::String(p.show(role, PersonalField::Name, s)),
                         _ => mask_json(x, role, p),
                     };
                     (k.clone(), masked)

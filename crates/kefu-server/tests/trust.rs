@@ -512,7 +512,55 @@ async fn staff_never_hold_the_customers_link(app: TestApp) {
     assert!(last["actor"].is_null(), "no staff account acted");
 }
 
+// --- hole 3: masking gaps ---
+
+async fn personal_data_is_masked_wherever_it_is_written(app: TestApp) {
+    let mut b = ticket_body("fault");
+    b["description"] = json!(
+        "客户另留电话139-8765-4321、139 8765 4321、+86 139 8765 4321、8613987654321，上门地址朝阳区建设路1号3单元502室"
+    );
+    b["location"] = json!("北京市朝阳区建设路1号3单元502室");
+    b["submitted_by"] = json!("李四");
+    let t = app.create("agent1", b).await;
+    let id = t["id"].clone();
+    let (s, _) = app
+        .post(
+            "agent1",
+            &format!("/api/v1/tickets/{id}/comments"),
+            json!({"body": "回拨 139 8765 4321 未接通", "internal": true}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    for user in ["agent1", "engineer1", "specialist1", "supervisor1", "inspector1", "admin"] {
+        let (_, v) = app.get(user, &format!("/api/v1/tickets/{id}")).await;
+        let (_, events) = app.get(user, &format!("/api/v1/tickets/{id}/events")).await;
+        let (_, comments) = app.get(user, &format!("/api/v1/tickets/{id}/comments")).await;
+        let seen = format!("{v}{events}{comments}");
+        let phone_full = matches!(user, "specialist1");
+        let address_full = matches!(user, "engineer1");
+        for written in ["139-8765-4321", "139 8765 4321", "8613987654321", "13987654321"] {
+            assert_eq!(seen.contains(written), phone_full, "{user} and {written}: {seen}");
+        }
+        assert_eq!(seen.contains("建设路1号"), address_full, "{user}: {seen}");
+        // The service number is the customer's phone: as open as the phone.
+        assert_eq!(v["service_number"] == "13812345678", phone_full, "{user}: {}", v["service_number"]);
+        let names_full = !matches!(user, "inspector1" | "admin");
+        assert_eq!(v["submitted_by"] == "李四", names_full, "{user}: {}", v["submitted_by"]);
+    }
+    // The engineer reveals the service number like the phone: logged.
+    let (s, r) = app
+        .post(
+            "engineer1",
+            &format!("/api/v1/tickets/{id}/reveal"),
+            json!({"field": "service_number", "reason": "上门前电话预约客户"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert!(r["access_log_id"].as_i64().unwrap() > 0);
+}
+
 both_stores!(
+    personal_data_is_masked_wherever_it_is_written,
     staff_never_hold_the_customers_link,
     stray_characters_get_an_answer,
     arbitrary_unicode_in_every_field_is_answered,

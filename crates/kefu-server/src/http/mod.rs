@@ -99,18 +99,12 @@ impl utoipa::Modify for BearerAuth {
 
 /// Endpoints anyone may call; every other one needs a token and a rule in
 /// the policy's `[access.endpoints]` table.
-pub const PUBLIC: &[&str] = &[
-    "GET /",
-    "GET /healthz",
-    "GET /api/openapi.json",
-    "POST /api/v1/auth/login",
-    // The SMS gateway proves itself with its receipt token.
-    "POST /api/v1/sms/receipts",
-];
+pub const PUBLIC: &[&str] = &["GET /", "GET /healthz", "GET /api/openapi.json", "POST /api/v1/auth/login"];
 
 /// Endpoints that check their caller themselves instead of by the endpoint
-/// table: the metrics scraper has a token of its own, not a session.
-pub const OWN_AUTH: &[&str] = &["GET /metrics"];
+/// table: the metrics scraper and the SMS gateway have tokens of their own,
+/// not sessions.
+pub const OWN_AUTH: &[&str] = &["GET /metrics", "POST /api/v1/sms/receipts"];
 
 /// Enforces the endpoint table: authenticate, then allow the role only if
 /// the table names it for this endpoint. No rule means closed.
