@@ -6,6 +6,7 @@
 //! that every rule can be unit-tested exhaustively and every store and
 //! service interprets them the same way.
 
+pub mod access;
 pub mod action;
 pub mod audit;
 pub mod calendar;

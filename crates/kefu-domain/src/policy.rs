@@ -38,9 +38,46 @@ pub struct Policy {
 #[serde(deny_unknown_fields)]
 pub struct AccessPolicy {
     pub endpoints: std::collections::BTreeMap<String, Vec<crate::Role>>,
+    /// Which relations to a ticket let each role see it (`[access.see]`);
+    /// the shipped table when a policy file leaves it out.
+    #[serde(default = "shipped_see")]
+    pub see: RelationTable,
+    /// Which relations let each role act on it (`[access.act]`).
+    #[serde(default = "shipped_act")]
+    pub act: RelationTable,
+}
+
+pub type RelationTable = std::collections::BTreeMap<crate::Role, Vec<crate::access::Relation>>;
+
+/// The need-to-know tables of the shipped policy.
+fn shipped_tables() -> (RelationTable, RelationTable) {
+    #[derive(Deserialize)]
+    struct Shipped {
+        access: Tables,
+    }
+    #[derive(Deserialize)]
+    struct Tables {
+        see: RelationTable,
+        act: RelationTable,
+    }
+    let s: Shipped = toml::from_str(DEFAULT_POLICY).expect("the shipped policy has [access.see] and [access.act]");
+    (s.access.see, s.access.act)
+}
+
+fn shipped_see() -> RelationTable {
+    shipped_tables().0
+}
+
+fn shipped_act() -> RelationTable {
+    shipped_tables().1
 }
 
 impl AccessPolicy {
+    /// The need-to-know tables.
+    pub fn need_to_know(&self) -> crate::access::NeedToKnow {
+        crate::access::NeedToKnow { see: self.see.clone(), act: self.act.clone() }
+    }
+
     /// None: the endpoint has no rule (closed). Some(allowed?) otherwise.
     pub fn allows(&self, endpoint: &str, role: crate::Role) -> Option<bool> {
         self.endpoints.get(endpoint).map(|roles| roles.contains(&role))

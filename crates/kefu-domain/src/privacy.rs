@@ -81,10 +81,26 @@ pub enum Access {
 
 /// The role-to-field table of the policy. A role or field the table does
 /// not name is masked: new data is private until the policy says otherwise.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PrivacyPolicy {
     pub fields: BTreeMap<Role, BTreeMap<PersonalField, Access>>,
+    /// Reasons a reveal may name from a list (the console offers them).
+    #[serde(default)]
+    pub reveal_reasons: Vec<String>,
+    /// Or a reason written out, at least this many characters.
+    #[serde(default = "default_reason_chars")]
+    pub reveal_reason_min_chars: usize,
+}
+
+fn default_reason_chars() -> usize {
+    10
+}
+
+impl Default for PrivacyPolicy {
+    fn default() -> Self {
+        PrivacyPolicy { fields: BTreeMap::new(), reveal_reasons: Vec::new(), reveal_reason_min_chars: 10 }
+    }
 }
 
 impl PrivacyPolicy {

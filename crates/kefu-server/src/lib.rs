@@ -2,6 +2,7 @@
 //! the OpenAPI document. Generic over the store backend; the binary picks
 //! the backend at run time and calls `router::<ThatStore>`.
 
+pub mod access;
 pub mod auth;
 pub mod console;
 pub mod customer_loop;

@@ -57,6 +57,8 @@ impl Default for Settings {
 pub struct Core {
     pub flows: FlowSet,
     pub policy: Policy,
+    /// Who sees and acts on which tickets (the policy's `[access.see]`, `[access.act]`).
+    pub need_to_know: kefu_domain::access::NeedToKnow,
     pub clock: Arc<dyn Clock>,
     pub directory: Directory,
     pub login_limiter: crate::auth::LoginLimiter,
@@ -116,6 +118,7 @@ impl<S: Store> Kefu<S> {
         let channels = crate::delivery::Channels::from_config(&settings.delivery).map_err(ApiError::Internal)?;
         let core = Core {
             channels,
+            need_to_know: policy.access.need_to_know(),
             flows,
             policy,
             clock,
@@ -400,6 +403,7 @@ impl<S: Store> Kefu<S> {
     ) -> Result<Written, ApiError> {
         let request = ActionRequest::parse(body)?;
         let current = self.ticket(key).await?;
+        self.check_may_act(actor, &current).await?;
         self.act_on(actor, &current, request, idempotency).await
     }
 
@@ -628,7 +632,13 @@ impl<S: Store> Kefu<S> {
         idempotency: Option<Idem>,
     ) -> Result<Written, ApiError> {
         let text = kefu_domain::validate::required_free_text(body, "body", limits::COMMENT)?;
-        let id = self.ticket_id(key).await?;
+        // An internal note needs to see the ticket; a reply to the customer
+        // speaks for its handling and needs to be one of its people.
+        let current = self.visible_ticket(actor, key).await?;
+        if !internal {
+            self.check_may_act(actor, &current).await?;
+        }
+        let id = current.id;
         let org = self.org().await?;
         let mentions = mentioned(&org, &text);
         let (core, now, who) = (self.core.clone(), self.now(), actor.clone());
@@ -722,6 +732,19 @@ impl<S: Store> Kefu<S> {
         use kefu_domain::privacy::{Access, PersonalField};
         let field = PersonalField::parse(field.ok_or_else(|| FieldError::required("field"))?)?;
         let reason = required_text(reason, "reason", 500)?;
+        let privacy = &self.core.policy.privacy;
+        if !kefu_domain::access::reason_is_real(&reason, &privacy.reveal_reasons, privacy.reveal_reason_min_chars) {
+            return Err(FieldError::new(
+                "reason",
+                format!(
+                    "name one of the listed reasons or write the reason out (at least {} characters): {}",
+                    privacy.reveal_reason_min_chars,
+                    privacy.reveal_reasons.join("; ")
+                ),
+                format!("请选择规定的查看事由，或写明具体事由（至少 {} 个字）", privacy.reveal_reason_min_chars),
+            )
+            .into());
+        }
         if self.core.policy.privacy.access(actor.role, field) == Access::Masked {
             return Err(ApiError::Forbidden {
                 reason: format!("role {} may not reveal {}", actor.role.as_str(), field.as_str()),
@@ -730,7 +753,7 @@ impl<S: Store> Kefu<S> {
         }
         let (subject, customer, service_number) = match subject {
             RevealSubject::Ticket(key) => {
-                let t = self.ticket(key).await?;
+                let t = self.visible_ticket(actor, key).await?;
                 (format!("ticket:{}", t.number), t.customer, t.service_number)
             }
             RevealSubject::Customer(id) => {
@@ -739,6 +762,17 @@ impl<S: Store> Kefu<S> {
                     .customer_by_id(id)
                     .await?
                     .ok_or(ApiError::NotFound { what: "customer", what_zh: "客户" })?;
+                // A customer is revealed only to someone one of whose tickets they are.
+                let theirs = TicketFilter {
+                    customer_phone: Some(c.phone.as_str().into()),
+                    visible: self.visibility(actor),
+                    page: 1,
+                    per_page: 1,
+                    ..Default::default()
+                };
+                if self.store.list_tickets(theirs).await?.total == 0 {
+                    return Err(ApiError::NotFound { what: "customer", what_zh: "客户" });
+                }
                 (format!("customer:{}", id.0), c, None)
             }
         };

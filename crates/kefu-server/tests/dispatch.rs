@@ -203,8 +203,9 @@ async fn two_leads_dispatching_at_once_exactly_one_wins(app: TestApp) {
     let to = if t["assignee"]["username"] == "agent1" { "agent2" } else { "agent1" };
     let (s, b) = app.act("agent2", &id, json!({"action": "redispatch", "assignee": to})).await;
     assert_eq!((s, b["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("reason")));
+    // Not one of the ticket's people: as if it did not exist (need to know).
     let (s, _) = app.act("engineer1", &id, json!({"action": "redispatch", "assignee": to, "reason": "x"})).await;
-    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_eq!(s, StatusCode::NOT_FOUND);
     let (s, b) = app.act("agent2", &id, json!({"action": "redispatch", "assignee": to, "reason": "均衡工作量"})).await;
     assert_eq!((s, b["assignee"]["username"].as_str()), (StatusCode::OK, Some(to)), "{b}");
 }
@@ -232,8 +233,8 @@ async fn transfers_to_teams_and_departments_are_recorded_limited_and_followed(ap
     assert_eq!(app.get("agent2", "/api/v1/tickets?queue=awaiting_acceptance").await.1["total"], 0);
     assert!(notices(&app, "specialist1").await.contains(&"transfer".to_string()));
     assert!(notices(&app, "agent1").await.contains(&"transfer".to_string()));
-    // Only a member of the team accepts.
-    assert_eq!(app.act("agent2", &id, json!({"action": "accept_transfer"})).await.0, StatusCode::FORBIDDEN);
+    // Only a member of the team accepts; to anyone else it does not exist.
+    assert_eq!(app.act("agent2", &id, json!({"action": "accept_transfer"})).await.0, StatusCode::NOT_FOUND);
     let (s, t) = app.act("specialist1", &id, json!({"action": "accept_transfer"})).await;
     assert_eq!(s, StatusCode::OK, "{t}");
     assert_eq!((t["assignee"]["username"].as_str(), t["tier"].as_u64()), (Some("specialist1"), Some(3)));
@@ -321,8 +322,7 @@ async fn escalation_by_hand_and_on_a_tier_breach(app: TestApp) {
     assert_eq!(fault["unassignable"], true, "no engineer on duty");
     // It waits in the network team's queue: the hotline lead may not dispatch it, its own lead may.
     let (s, e) = app.act("agent2", &fid, json!({"action": "dispatch", "assignee": "agent1"})).await;
-    assert_eq!(s, StatusCode::FORBIDDEN);
-    assert_eq!(e["error"]["message_zh"], "仅首问责任人或工单所属班组的组长可执行此操作");
+    assert_eq!(s, StatusCode::NOT_FOUND, "not the hotline lead's ticket: {e}");
     let (s, d) =
         app.act("engineer1", &fid, json!({"action": "dispatch", "assignee": "agent1", "reason": "先由一线排查"})).await;
     assert_eq!((s, d["tier"].as_u64()), (StatusCode::OK, Some(1)), "{d}");

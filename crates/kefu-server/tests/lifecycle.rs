@@ -121,8 +121,9 @@ async fn consultation_resolved_at_first_contact_and_appeal_reopens(app: TestApp)
     let t = app.create("agent1", ticket_body("consultation")).await;
     let id = t["id"].clone();
     assert!(t["allowed_actions"].as_array().unwrap().contains(&json!("resolve")));
+    // Not agent2's ticket: to them it does not exist (need to know).
     let (s, _) = app.act("agent2", &id, json!({"action": "resolve", "result": "已答复"})).await;
-    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_eq!(s, StatusCode::NOT_FOUND);
     let (s, b) = app.act("agent1", &id, json!({"action": "resolve", "result": "已告知资费标准"})).await;
     assert_eq!((s, b["status"].as_str()), (StatusCode::OK, Some("resolved")));
     app.act("agent1", &id, json!({"action": "notify_result", "method": "phone"})).await;
@@ -160,6 +161,7 @@ async fn transfers_are_recorded_and_served(app: TestApp) {
 async fn comments_and_lookups(app: TestApp) {
     let t = app.create("agent1", ticket_body("fault")).await;
     let id = t["id"].clone();
+    app.act("agent1", &id, json!({"action": "dispatch", "assignee": "engineer1"})).await;
     let (s, _) = app
         .post(
             "engineer1",
@@ -190,14 +192,17 @@ async fn list_filters_over_http(app: TestApp) {
     other["customer"]["phone"] = json!("010-12345678");
     other["channel"] = json!("web");
     let acc = app.create("agent2", other).await;
+    // A supervisor sees every ticket; agents see theirs (need to know).
     let total = |q: &'static str| {
         let app = &app;
-        async move { app.get("agent1", &format!("/api/v1/tickets?{q}")).await.1["total"].as_i64().unwrap() }
+        async move { app.get("supervisor1", &format!("/api/v1/tickets?{q}")).await.1["total"].as_i64().unwrap() }
     };
     assert_eq!(total("type=fault").await, 1);
     assert_eq!(total("channel=web").await, 1);
     assert_eq!(total("first_owner=agent2").await, 1);
-    assert_eq!(total("first_owner=me").await, 3);
+    assert_eq!(total("first_owner=agent1").await, 3);
+    let mine = app.get("agent1", "/api/v1/tickets").await.1;
+    assert_eq!(mine["total"], 3, "agent1 sees the three they registered, not agent2's");
     assert_eq!(total("customer_phone=01012345678").await, 1);
     assert_eq!(total("priority=urgent").await, 2);
     assert_eq!(total("status=accepted").await, 4);
@@ -205,8 +210,12 @@ async fn list_filters_over_http(app: TestApp) {
     assert_eq!(total("created_from=2026-11-22T00:00:00Z&created_to=2026-11-22T23:00:00Z").await, 4);
     assert_eq!(total("overdue=true").await, 0);
     let number = acc["number"].as_str().unwrap();
-    assert_eq!(app.get("agent1", &format!("/api/v1/tickets?number={number}")).await.1["items"][0]["type"], "account");
-    let (_, page) = app.get("agent1", "/api/v1/tickets?per_page=3&page=2").await;
+    assert_eq!(
+        app.get("supervisor1", &format!("/api/v1/tickets?number={number}")).await.1["items"][0]["type"],
+        "account"
+    );
+    assert_eq!(app.get("agent1", &format!("/api/v1/tickets?number={number}")).await.1["total"], 0);
+    let (_, page) = app.get("supervisor1", "/api/v1/tickets?per_page=3&page=2").await;
     assert_eq!(
         (page["items"].as_array().unwrap().len(), page["page"].as_i64(), page["per_page"].as_i64()),
         (1, Some(2), Some(3))

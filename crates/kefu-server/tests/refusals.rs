@@ -109,9 +109,13 @@ async fn authentication_and_roles(app: TestApp) {
     let (s, b) = app.act("inspector1", &t["id"], json!({"action": "dispatch", "assignee": "engineer1"})).await;
     assert_error(s, &b, StatusCode::FORBIDDEN, "forbidden");
     app.act("agent1", &t["id"], json!({"action": "dispatch", "assignee": "engineer1"})).await;
-    let (s, b) = app.act("agent2", &t["id"], json!({"action": "start"})).await;
+    // The first owner is one of its people, but only the handler starts it.
+    let (s, b) = app.act("agent1", &t["id"], json!({"action": "start"})).await;
     assert_error(s, &b, StatusCode::FORBIDDEN, "forbidden");
     assert!(b["error"]["message_zh"].as_str().unwrap().contains("处理人"));
+    // To anyone else the ticket does not exist.
+    let (s, b) = app.act("agent2", &t["id"], json!({"action": "start"})).await;
+    assert_error(s, &b, StatusCode::NOT_FOUND, "not_found");
     // Logout ends the session.
     let (s, _) = app.call(Some("agent2"), Method::POST, "/api/v1/auth/logout", None, None).await;
     assert_eq!(s, StatusCode::NO_CONTENT);

@@ -13,3 +13,8 @@ CREATE TABLE login_addresses (
 -- request it answered is remembered by a fingerprint of its body, so that
 -- the same key with another body is refused instead of replayed.
 ALTER TABLE idempotency_keys ADD COLUMN fingerprint TEXT;
+
+-- Need to know: the tickets a transfer involved a person in (from, to,
+-- decided by) are among those they may see.
+CREATE INDEX transfers_from_idx ON transfers (from_user);
+CREATE INDEX transfers_decided_idx ON transfers (decided_by);

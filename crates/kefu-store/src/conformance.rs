@@ -208,6 +208,97 @@ pub async fn idempotency_key_replays_the_first_result<S: Store>(s: S) {
     // The key is scoped to its user.
     let b = staff(&s, "agent2", Role::Agent).await;
     assert!(matches!(create(&s, &b, "13800000001", t0(), Some("k1")).await, Written::New { .. }));
+    // The same key with another body is refused, not replayed; on another
+    // route it is another key.
+    let keyed = |scope: &str, fingerprint: &str| IdempotencyKey {
+        user: b.id,
+        key: "k1".into(),
+        scope: scope.into(),
+        fingerprint: fingerprint.into(),
+    };
+    let op = |key: IdempotencyKey| CreateTicket {
+        ticket: intake("13800000001", "宽带断网"),
+        actor: b.clone(),
+        initial_state: "accepted".into(),
+        now: t0(),
+        idempotency: Some(key),
+        follow_up: None,
+        messages: None,
+        render: render_number(),
+    };
+    assert!(matches!(s.create_ticket(op(keyed("POST /t", "other"))).await, Err(StoreError::IdempotencyMismatch)));
+    assert!(matches!(s.create_ticket(op(keyed("POST /u", "other"))).await, Ok(Written::New { .. })));
+}
+
+pub async fn account_changes_end_sessions_and_addresses_are_remembered<S: Store>(s: S) {
+    let a = staff(&s, "agent1", Role::Agent).await;
+    let session = |h: &str| Session {
+        token_hash: h.into(),
+        user_id: a.id,
+        created_at: t0(),
+        expires_at: t0() + Duration::hours(8),
+    };
+    s.create_session(session("s1")).await.unwrap();
+    s.set_password(a.id, "new-hash".into()).await.unwrap();
+    assert_eq!(s.session("s1").await.unwrap(), None, "a new password ends the session");
+    s.create_session(session("s2")).await.unwrap();
+    let u = s.set_account(a.id, Some(Role::Engineer), None).await.unwrap();
+    assert_eq!((u.role, u.active), (Role::Engineer, true));
+    assert_eq!(s.session("s2").await.unwrap(), None, "a new role ends the session");
+    s.create_session(session("s3")).await.unwrap();
+    assert!(!s.set_account(a.id, None, Some(false)).await.unwrap().active);
+    assert_eq!(s.session("s3").await.unwrap(), None, "disabling ends the session");
+    assert!(matches!(s.set_account(UserId(999_999), None, Some(true)).await, Err(StoreError::NotFound)));
+    assert!(!s.known_login_address(a.id, "10.0.0.1".into()).await.unwrap());
+    s.remember_login_address(a.id, "10.0.0.1".into(), t0()).await.unwrap();
+    s.remember_login_address(a.id, "10.0.0.1".into(), t0() + Duration::hours(1)).await.unwrap();
+    assert!(s.known_login_address(a.id, "10.0.0.1".into()).await.unwrap());
+    assert!(!s.known_login_address(a.id, "10.0.0.2".into()).await.unwrap());
+}
+
+pub async fn lists_show_only_what_the_caller_may_see<S: Store>(s: S) {
+    use kefu_domain::access::Relation as R;
+    let (a, e, t) = agent_engineer_ticket(&s).await;
+    let b = staff(&s, "agent2", Role::Agent).await;
+    let other = ticket_of(&create(&s, &b, "13800000009", t0() + Duration::seconds(5), None).await);
+    let visible = |who: &Actor, relations: Vec<R>| Visible {
+        user: who.id,
+        relations,
+        team: None,
+        leads: Vec::new(),
+        transfer_keys: crate::doc::transfer_keys_of(who.id, None, None),
+    };
+    let ids = |f: TicketFilter| {
+        let s = s.clone();
+        async move {
+            let page = s.list_tickets(TicketFilter { page: 1, per_page: 50, ..f }).await.unwrap();
+            page.items.iter().map(|t| t.id).collect::<Vec<_>>()
+        }
+    };
+    let all = vec![R::Assignee, R::FirstOwner, R::Transferred, R::Team, R::LedTeam];
+    assert_eq!(ids(TicketFilter { visible: Some(visible(&a, all.clone())), ..Default::default() }).await, vec![t.id]);
+    assert_eq!(
+        ids(TicketFilter { visible: Some(visible(&b, all.clone())), ..Default::default() }).await,
+        vec![other.id]
+    );
+    assert!(ids(TicketFilter { visible: Some(visible(&e, all.clone())), ..Default::default() }).await.is_empty());
+    assert!(ids(TicketFilter { visible: Some(visible(&a, vec![])), ..Default::default() }).await.is_empty());
+    assert_eq!(ids(TicketFilter { visible: Some(visible(&e, vec![R::All])), ..Default::default() }).await.len(), 2);
+    // A transfer to the engineer and its acceptance: the sender still sees it.
+    act(&s, &a, t.id, json!({"action": "dispatch", "assignee": "agent1"}), Some(&a), None).await.unwrap();
+    act(&s, &a, t.id, json!({"action": "transfer", "to": "eng1", "reason": "需上门", "mode": "phone"}), Some(&e), None)
+        .await
+        .unwrap();
+    let transferred = vec![R::Transferred];
+    assert_eq!(
+        ids(TicketFilter { visible: Some(visible(&e, transferred.clone())), ..Default::default() }).await,
+        vec![t.id]
+    );
+    act(&s, &e, t.id, json!({"action": "accept_transfer"}), None, None).await.unwrap();
+    assert_eq!(ids(TicketFilter { visible: Some(visible(&a, transferred)), ..Default::default() }).await, vec![t.id]);
+    // Combined with the other filters (ANDed).
+    let f = TicketFilter { visible: Some(visible(&e, all)), status: Some("accepted".into()), ..Default::default() };
+    assert!(ids(f).await.is_empty());
 }
 
 pub async fn concurrent_intake_never_repeats_a_number<S: Store>(s: S) {
@@ -951,7 +1042,8 @@ macro_rules! conformance_tests {
             organisation_round_trips, loads_count_open_tickets_and_capacity_is_rechecked,
             notices_are_written_with_their_change, a_follow_up_commits_with_the_registration_or_not_at_all,
             outbox_messages_are_claimed_once_and_tracked, visits_follow_the_ticket_and_are_counted,
-            keyset_pages_follow_the_newest_first_order);
+            keyset_pages_follow_the_newest_first_order,
+            account_changes_end_sessions_and_addresses_are_remembered, lists_show_only_what_the_caller_may_see);
     };
     (@each $make:expr; $($name:ident),+) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -89,12 +89,70 @@ pub fn clauses<D: Dialect>(f: &TicketFilter) -> Vec<(String, Vec<FilterValue>)> 
         // index from the cursor instead of counting past OFFSET rows.
         out.push(("(t.created_at, t.id) < (?, ?)".into(), vec![Time(c.created_at), Int(c.id.0)]));
     }
+    if let Some(v) = &f.visible {
+        out.push(visible_clause(v));
+    }
     if let Some(q) = &f.q {
         // Substring search until the full-text index arrives.
         let sql = format!("({} OR {})", D::doc_field_contains("title"), D::doc_field_contains("description"));
         out.push((sql, vec![Text(q.clone()), Text(q.clone())]));
     }
     out
+}
+
+/// Need to know as one OR of the caller's relations; each term is served
+/// by an index (assignee, first owner, team, transfer key, the transfer
+/// records by person, the visit projection by state).
+fn visible_clause(v: &crate::Visible) -> (String, Vec<FilterValue>) {
+    use FilterValue::*;
+    use kefu_domain::access::Relation as R;
+    let mut terms: Vec<String> = Vec::new();
+    let mut params = Vec::new();
+    let me = Int(v.user.0);
+    for r in &v.relations {
+        match r {
+            R::All => return ("1 = 1".into(), Vec::new()),
+            R::Assignee => {
+                terms.push("t.assignee = ?".into());
+                params.push(me.clone());
+            }
+            R::FirstOwner => {
+                terms.push("t.first_owner = ?".into());
+                params.push(me.clone());
+            }
+            R::Team => {
+                if let Some(team) = v.team {
+                    terms.push("t.team_id = ?".into());
+                    params.push(Int(team.0));
+                }
+            }
+            R::LedTeam => {
+                if !v.leads.is_empty() {
+                    terms.push(format!("t.team_id IN ({})", vec!["?"; v.leads.len()].join(", ")));
+                    params.extend(v.leads.iter().map(|t| Int(t.0)));
+                }
+            }
+            R::Transferred => {
+                if !v.transfer_keys.is_empty() {
+                    terms.push(format!("t.transfer_key IN ({})", vec!["?"; v.transfer_keys.len()].join(", ")));
+                    params.extend(v.transfer_keys.iter().map(|k| Text(k.clone())));
+                }
+                terms.push(
+                    "t.id IN (SELECT ticket_id FROM transfers WHERE from_user = ? OR to_user = ? OR decided_by = ?)"
+                        .into(),
+                );
+                params.extend([me.clone(), me.clone(), me.clone()]);
+            }
+            R::VisitDue => {
+                terms
+                    .push("t.id IN (SELECT ticket_id FROM visits WHERE state = 'pending' AND method = 'phone')".into());
+            }
+        }
+    }
+    if terms.is_empty() {
+        return ("1 = 0".into(), Vec::new());
+    }
+    (format!("({})", terms.join(" OR ")), params)
 }
 
 /// The ORDER BY of a list: newest first, or most urgent first (the

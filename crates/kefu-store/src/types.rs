@@ -353,6 +353,20 @@ pub struct TicketFilter {
     pub after: Option<Cursor>,
     pub page: u32,
     pub per_page: u32,
+    /// Need to know: only the tickets the caller stands in one of these
+    /// relations to (None: every ticket).
+    pub visible: Option<Visible>,
+}
+
+/// The relations that let a caller see a ticket, with what they need.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Visible {
+    pub user: UserId,
+    pub relations: Vec<kefu_domain::access::Relation>,
+    pub team: Option<TeamId>,
+    pub leads: Vec<TeamId>,
+    /// The caller's keys of pending transfers (`u:`, `t:`, `d:`).
+    pub transfer_keys: Vec<String>,
 }
 
 /// A position in the newest-first order: the last ticket of a page.

@@ -684,7 +684,7 @@ async fn render_ticket<S: Store>(
     status: StatusCode,
 ) -> Response {
     let l = |zh, en| lang.t(zh, en);
-    let t = match app.kefu.ticket(key).await {
+    let t = match app.kefu.visible_ticket(&user.actor, key).await {
         Ok(t) => t,
         Err(e) => {
             let (s, _, m) = error_text(lang, e);

@@ -34,7 +34,7 @@ pub async fn messages<S: Store>(
     user: CurrentUser,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<Message>>, ApiError> {
-    let id = app.kefu.ticket_id(&id).await?;
+    let id = app.kefu.visible_ticket(&user.actor, &id).await?.id;
     let privacy = &app.kefu.core.policy.privacy;
     let role = user.actor.role;
     let full = privacy.access(role, PersonalField::Phone) == Access::Full;

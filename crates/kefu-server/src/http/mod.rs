@@ -200,3 +200,36 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
         .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    /// A handler that panics answers 500 with the JSON error body (the
+    /// connection is not dropped), and the body does not echo the input.
+    #[tokio::test]
+    async fn a_panic_is_a_json_500() {
+        let app: Router = Router::new()
+            .route(
+                "/api/v1/boom/{phone}",
+                get(|axum::extract::Path(p): axum::extract::Path<String>| async move {
+                    if p.len() > 3 {
+                        panic!("cannot handle {p}");
+                    }
+                    "ok"
+                }),
+            )
+            .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
+            .layer(axum::middleware::from_fn(json_errors));
+        let req = axum::http::Request::get("/api/v1/boom/13812345678").body(Body::empty()).unwrap();
+        let r = app.oneshot(req).await.unwrap();
+        assert_eq!(r.status(), axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(r.headers()[header::CONTENT_TYPE].to_str().unwrap().starts_with("application/json"));
+        let body = axum::body::to_bytes(r.into_body(), 10_000).await.unwrap();
+        let text = String::from_utf8_lossy(&body);
+        assert!(text.contains("internal_error") && !text.contains("13812345678"), "{text}");
+    }
+}

@@ -156,7 +156,8 @@ pub(crate) async fn parse_filter<S: Store>(
     user: &CurrentUser,
     params: &[(String, String)],
 ) -> Result<TicketFilter, ApiError> {
-    let mut f = TicketFilter { page: 1, per_page: 50, ..Default::default() };
+    // Need to know: every list shows only what the caller may see.
+    let mut f = TicketFilter { page: 1, per_page: 50, visible: app.kefu.visibility(&user.actor), ..Default::default() };
     for (k, v) in params {
         let v = v.trim();
         if let Some(c) = v.chars().find(|c| kefu_domain::validate::forbidden_in_text(*c)) {
@@ -316,7 +317,7 @@ pub async fn get_one<S: Store>(
     user: CurrentUser,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let t = app.kefu.ticket(&id).await?;
+    let t = app.kefu.visible_ticket(&user.actor, &id).await?;
     Ok(Json(app.kefu.view(&t, &user.actor)))
 }
 
@@ -376,7 +377,7 @@ pub async fn comments<S: Store>(
     user: CurrentUser,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<Comment>>, ApiError> {
-    let id = app.kefu.ticket_id(&id).await?;
+    let id = app.kefu.visible_ticket(&user.actor, &id).await?.id;
     let privacy = &app.kefu.core.policy.privacy;
     let comments = app.kefu.store.comments(id).await?;
     Ok(Json(comments.into_iter().map(|c| Comment { body: privacy.show_text(user.actor.role, &c.body), ..c }).collect()))
@@ -390,7 +391,7 @@ pub async fn events<S: Store>(
     user: CurrentUser,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<AuditEvent>>, ApiError> {
-    let id = app.kefu.ticket_id(&id).await?;
+    let id = app.kefu.visible_ticket(&user.actor, &id).await?.id;
     let (role, privacy) = (user.actor.role, &app.kefu.core.policy.privacy);
     // Personal data is masked as everywhere else, so a client cannot
     // recompute the hashes from what it is shown; `kefu audit verify`
@@ -417,7 +418,7 @@ pub async fn transfers<S: Store>(
     user: CurrentUser,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<Transfer>>, ApiError> {
-    let id = app.kefu.ticket_id(&id).await?;
+    let id = app.kefu.visible_ticket(&user.actor, &id).await?.id;
     let text = |s: &str| app.kefu.core.policy.privacy.show_text(user.actor.role, s);
     let transfers = app.kefu.store.transfers(id).await?;
     Ok(Json(
