@@ -223,37 +223,82 @@ fn digit_groups(chars: &[char], start: usize) -> (Vec<(usize, usize)>, usize) {
     }
 }
 
-/// Masks the phone numbers and ID numbers in free text: mainland mobiles
+/// A phone or ID number found in free text: its chars `start..end` and the
+/// positions a mask stars out.
+struct Found {
+    start: usize,
+    end: usize,
+    masked: Vec<usize>,
+}
+
+/// Finds the phone numbers and ID numbers in free text: mainland mobiles
 /// written whole or in groups (`13987654321`, `139-8765-4321`,
 /// `139 8765 4321`, `+86 139 8765 4321`, `8613987654321`, full-width
 /// digits too), landlines written with their area code and a dash
 /// (`010-12345678`), and valid 18-character ID numbers. Order and account
 /// numbers that are neither pass untouched.
-pub fn mask_text(text: &str, phones: bool, ids: bool) -> String {
-    if (!phones && !ids) || text.chars().filter(|c| digit(*c).is_some()).count() < 7 {
-        return text.to_string();
+fn find_numbers(chars: &[char], phones: bool, ids: bool) -> Vec<Found> {
+    let mut out = Vec::new();
+    if (!phones && !ids) || chars.iter().filter(|c| digit(**c).is_some()).count() < 7 {
+        return out;
     }
-    let mut chars: Vec<char> = text.chars().collect();
     let mut i = 0;
     while i < chars.len() {
         if digit(chars[i]).is_none() {
             i += 1;
             continue;
         }
-        let (groups, end) = digit_groups(&chars, i);
-        mask_run(&mut chars, &groups, phones, ids);
+        let (groups, end) = digit_groups(chars, i);
+        find_in_run(chars, &groups, phones, ids, &mut out);
         i = end.max(i + 1);
     }
+    out
+}
+
+/// Masks the phone and ID numbers in free text (see `find_numbers`).
+pub fn mask_text(text: &str, phones: bool, ids: bool) -> String {
+    let mut chars: Vec<char> = text.chars().collect();
+    let found = find_numbers(&chars, phones, ids);
+    if found.is_empty() {
+        return text.to_string();
+    }
+    for f in found {
+        for p in f.masked {
+            chars[p] = '*';
+        }
+    }
     chars.into_iter().collect()
+}
+
+/// The byte ranges of personal data in free text — phone numbers however
+/// written, ID numbers, street numbers — which the store seals at rest.
+pub fn personal_spans(text: &str) -> Vec<std::ops::Range<usize>> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut spans: Vec<(usize, usize)> = find_numbers(&chars, true, true).iter().map(|f| (f.start, f.end)).collect();
+    spans.extend(find_streets(&chars));
+    if spans.is_empty() {
+        return Vec::new();
+    }
+    spans.sort_unstable();
+    let mut merged: Vec<(usize, usize)> = Vec::new();
+    for (a, b) in spans {
+        match merged.last_mut() {
+            Some(last) if a <= last.1 => last.1 = last.1.max(b),
+            _ => merged.push((a, b)),
+        }
+    }
+    // Char positions to byte offsets.
+    let offsets: Vec<usize> = text.char_indices().map(|(i, _)| i).chain(std::iter::once(text.len())).collect();
+    merged.into_iter().map(|(a, b)| offsets[a]..offsets[b]).collect()
 }
 
 fn group_digits(chars: &[char], (a, b): (usize, usize)) -> String {
     chars[a..b].iter().filter_map(|c| digit(*c)).collect()
 }
 
-/// Masks, inside one run of digit groups, every phone or ID number that a
+/// Finds, inside one run of digit groups, every phone or ID number that a
 /// sequence of whole groups spells.
-fn mask_run(chars: &mut [char], groups: &[(usize, usize)], phones: bool, ids: bool) {
+fn find_in_run(chars: &[char], groups: &[(usize, usize)], phones: bool, ids: bool, out: &mut Vec<Found>) {
     let mut g = 0;
     while g < groups.len() {
         let mut acc = String::new();
@@ -277,7 +322,9 @@ fn mask_run(chars: &mut [char], groups: &[(usize, usize)], phones: bool, ids: bo
             }
         }
         if let Some((j, from, to)) = matched {
-            mask_digits(chars, &groups[g..=j], from, to);
+            // A leading + (of +86) belongs to the number.
+            let start = groups[g].0 - usize::from(groups[g].0 > 0 && matches!(chars[groups[g].0 - 1], '+' | '＋'));
+            out.push(Found { start, end: groups[j].1, masked: digit_positions(&groups[g..=j], from, to) });
             g = j + 1;
             continue;
         }
@@ -287,9 +334,7 @@ fn mask_run(chars: &mut [char], groups: &[(usize, usize)], phones: bool, ids: bo
         let with_x = b < chars.len() && matches!(chars[b], 'X' | 'x' | 'Ｘ' | 'ｘ') && own.len() == 17;
         let id: String = if with_x { format!("{own}X") } else { own.clone() };
         if ids && id.len() == 18 && crate::validate::IdNumber::parse(&id, "text").is_ok() {
-            for c in chars.iter_mut().take(b - 4 + usize::from(with_x)).skip(a + 6) {
-                *c = '*';
-            }
+            out.push(Found { start: a, end: b + usize::from(with_x), masked: (a + 6..a + 14).collect() });
         }
         g += 1;
     }
@@ -300,40 +345,49 @@ fn is_landline(area: &str, local: &str) -> bool {
     area.starts_with('0') && (3..=4).contains(&area.len()) && (7..=8).contains(&local.len()) && !local.starts_with('0')
 }
 
-/// Replaces the digits numbered `from..to` (counting digits only) across
-/// `groups` by `*`, keeping separators.
-fn mask_digits(chars: &mut [char], groups: &[(usize, usize)], from: usize, to: usize) {
-    let mut n = 0;
-    for &(a, b) in groups {
-        for c in chars.iter_mut().take(b).skip(a) {
-            if (from..to).contains(&n) {
-                *c = '*';
-            }
-            n += 1;
-        }
-    }
+/// The char positions of the digits numbered `from..to` (counting digits
+/// only) across `groups`.
+fn digit_positions(groups: &[(usize, usize)], from: usize, to: usize) -> Vec<usize> {
+    groups.iter().flat_map(|&(a, b)| a..b).enumerate().filter(|(n, _)| (from..to).contains(n)).map(|(_, p)| p).collect()
 }
 
 /// Street numbers in free text (`建设路1号3单元502室` → `建设路****`): the
 /// house and flat after a road, lane or estate name, when they carry a unit
 /// word (号, 栋, 单元, 室 …), so that counts like "知道3个" stay.
 pub fn mask_street_numbers(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let found = find_streets(&chars);
+    if found.is_empty() {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    for (a, b) in found {
+        out.extend(&chars[i..a]);
+        out.push_str("****");
+        i = b;
+    }
+    out.extend(&chars[i..]);
+    out
+}
+
+/// The char ranges of street numbers: after a road, lane or estate name, a
+/// run of digits and unit words that has at least one unit word.
+fn find_streets(chars: &[char]) -> Vec<(usize, usize)> {
     const PLACE: &[char] = &['路', '街', '道', '巷', '弄', '村', '园', '苑', '里', '区', '镇', '城', '庄', '厦'];
     const UNIT: &[char] =
         &['号', '栋', '幢', '单', '元', '室', '楼', '层', '座', '门', '户', '院', '弄', '#', '-', '－'];
     const MARK: &[char] = &['号', '栋', '幢', '单', '室', '#'];
-    let chars: Vec<char> = text.chars().collect();
-    let mut out = String::with_capacity(text.len());
+    let mut out = Vec::new();
     let mut i = 0;
     while i < chars.len() {
-        out.push(chars[i]);
         if PLACE.contains(&chars[i]) && chars.get(i + 1).is_some_and(|c| digit(*c).is_some()) {
             let mut j = i + 1;
             while j < chars.len() && (digit(chars[j]).is_some() || UNIT.contains(&chars[j])) {
                 j += 1;
             }
             if chars[i + 1..j].iter().any(|c| MARK.contains(c)) {
-                out.push_str("****");
+                out.push((i + 1, j));
                 i = j;
                 continue;
             }
@@ -405,6 +459,14 @@ mod tests {
         ] {
             assert_eq!(mask_text(text, true, true), want, "{text}");
         }
+    }
+
+    #[test]
+    fn personal_spans_cover_what_masks_hide() {
+        let t = "电话+86 139-8765-4321，住建设路1号3单元，身份证11010519491231002X，订单12345678";
+        let spans: Vec<&str> = personal_spans(t).into_iter().map(|r| &t[r]).collect();
+        assert_eq!(spans, vec!["+86 139-8765-4321", "1号3单元", "11010519491231002X"]);
+        assert!(personal_spans("宽带断网三天了").is_empty());
     }
 
     #[test]

@@ -22,6 +22,7 @@ use kefu_domain::org::{Department, StaffProfile, Team};
 use kefu_domain::ticket::{Comment, Customer, Ticket, Transfer};
 use kefu_domain::{CustomerId, TeamId, TicketId, UserId};
 use kefu_store::crypto::FieldCipher;
+use kefu_store::seal;
 use kefu_store::*;
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
@@ -136,13 +137,16 @@ impl Store for PgStore {
         tickets::list(&self.client().await?, &filter, &self.cipher).await
     }
     async fn events(&self, ticket: TicketId) -> StoreResult<Vec<AuditEvent>> {
-        rows::events(&self.client().await?, Some(ticket), None, i64::MAX).await
+        let events = rows::events(&self.client().await?, Some(ticket), None, i64::MAX).await?;
+        events.into_iter().map(|e| seal::open_event(&self.cipher, e)).collect()
     }
     async fn transfers(&self, ticket: TicketId) -> StoreResult<Vec<Transfer>> {
-        rows::transfers(&self.client().await?, ticket).await
+        let transfers = rows::transfers(&self.client().await?, ticket).await?;
+        transfers.into_iter().map(|t| seal::open_transfer(&self.cipher, t)).collect()
     }
     async fn comments(&self, ticket: TicketId) -> StoreResult<Vec<Comment>> {
-        rows::comments(&self.client().await?, ticket).await
+        let comments = rows::comments(&self.client().await?, ticket).await?;
+        comments.into_iter().map(|c| Ok(Comment { body: seal::open_text(&self.cipher, &c.body)?, ..c })).collect()
     }
     async fn customer_by_phone(&self, phone: &str) -> StoreResult<Option<Customer>> {
         rows::customer_by_phone(&self.client().await?, phone, &self.cipher).await
@@ -151,7 +155,8 @@ impl Store for PgStore {
         Ok(self.client().await?.query_one("SELECT COUNT(*) FROM tickets", &[]).await.map_err(pg)?.get(0))
     }
     async fn events_after(&self, after: Option<(TicketId, i64)>, limit: u32) -> StoreResult<Vec<AuditEvent>> {
-        rows::events(&self.client().await?, None, after, i64::from(limit)).await
+        let events = rows::events(&self.client().await?, None, after, i64::from(limit)).await?;
+        events.into_iter().map(|e| seal::open_event(&self.cipher, e)).collect()
     }
     async fn tickets_without_events(&self, limit: u32) -> StoreResult<Vec<TicketId>> {
         rows::tickets_without_events(&self.client().await?, i64::from(limit)).await
@@ -177,10 +182,19 @@ impl Store for PgStore {
         users::purge_expired_sessions(&self.client().await?, now).await
     }
     async fn append_access(&self, entry: AccessEntry) -> StoreResult<AccessEntry> {
-        rows::append_access(&self.client().await?, entry).await
+        let reason = entry.reason.clone();
+        let sealed = AccessEntry { reason: seal::seal_text(&self.cipher, &entry.reason), ..entry };
+        let logged = rows::append_access(&self.client().await?, sealed).await?;
+        Ok(AccessEntry { reason, ..logged })
     }
     async fn access_log(&self, page: u32, per_page: u32) -> StoreResult<Page<AccessEntry>> {
-        rows::access_log(&self.client().await?, page, per_page).await
+        let log = rows::access_log(&self.client().await?, page, per_page).await?;
+        let items = log
+            .items
+            .into_iter()
+            .map(|e| Ok(AccessEntry { reason: seal::open_text(&self.cipher, &e.reason)?, ..e }))
+            .collect::<StoreResult<_>>()?;
+        Ok(Page { items, ..log })
     }
     async fn customer_by_id(&self, id: CustomerId) -> StoreResult<Option<Customer>> {
         rows::customer_by_id(&self.client().await?, id, &self.cipher).await
@@ -314,7 +328,14 @@ impl Store for PgStore {
         org::staff_loads(&self.client().await?, &ids).await
     }
     async fn notices(&self, user: UserId, unread_only: bool, page: u32, per_page: u32) -> StoreResult<Page<Notice>> {
-        org::notices(&self.client().await?, user, unread_only, page, per_page).await
+        let got = org::notices(&self.client().await?, user, unread_only, page, per_page).await?;
+        let open = |n: Notice| -> StoreResult<Notice> {
+            let (message, message_zh) =
+                (seal::open_text(&self.cipher, &n.message)?, seal::open_text(&self.cipher, &n.message_zh)?);
+            Ok(Notice { message, message_zh, ..n })
+        };
+        let items = got.items.into_iter().map(open).collect::<StoreResult<_>>()?;
+        Ok(Page { items, ..got })
     }
     async fn read_notices(&self, user: UserId, id: Option<i64>, now: DateTime<Utc>) -> StoreResult<u64> {
         org::read_notices(&self.client().await?, user, id, now).await

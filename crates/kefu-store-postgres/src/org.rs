@@ -114,11 +114,14 @@ pub async fn insert_notices(
     ticket: TicketId,
     notices: &[NewNotice],
     now: DateTime<Utc>,
+    cipher: &kefu_store::crypto::FieldCipher,
 ) -> StoreResult<()> {
+    use kefu_store::seal::seal_text;
     for n in notices {
+        let (message, message_zh) = (seal_text(cipher, &n.message), seal_text(cipher, &n.message_zh));
         c.execute(
             "INSERT INTO notices (user_id, ticket_id, kind, message, message_zh, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-            &[&n.user.0, &ticket.0, &n.kind, &n.message, &n.message_zh, &now],
+            &[&n.user.0, &ticket.0, &n.kind, &message, &message_zh, &now],
         )
         .await
         .map_err(pg)?;

@@ -6,6 +6,7 @@ use deadpool_postgres::GenericClient;
 use kefu_domain::ticket::Ticket;
 use kefu_domain::{TeamId, TicketId};
 use kefu_store::crypto::FieldCipher;
+use kefu_store::seal::{open_text, seal_text};
 use kefu_store::{Message, NewMessage, Page, SendOutcome, StoreResult, VisitCounts, VisitFilter, VisitRow};
 use tokio_postgres::Row;
 
@@ -18,10 +19,11 @@ pub async fn insert_messages(
 ) -> StoreResult<()> {
     for m in messages {
         let recipient = cipher.encrypt(&m.recipient);
+        let (subject, body) = (seal_text(cipher, &m.subject), seal_text(cipher, &m.body));
         c.execute(
             "INSERT INTO outbox (ticket_id, kind, channel, recipient, subject, body, state, next_attempt_at, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $7)",
-            &[&ticket.0, &m.kind, &m.channel, &recipient, &m.subject, &m.body, &now],
+            &[&ticket.0, &m.kind, &m.channel, &recipient, &subject, &body, &now],
         )
         .await
         .map_err(pg)?;
@@ -74,8 +76,8 @@ fn message(r: &Row, cipher: &FieldCipher) -> StoreResult<Message> {
         kind: r.get(2),
         channel: r.get(3),
         recipient: cipher.decrypt(r.get(4))?,
-        subject: r.get(5),
-        body: r.get(6),
+        subject: open_text(cipher, r.get(5))?,
+        body: open_text(cipher, r.get(6))?,
         state: r.get(7),
         attempts: r.get::<_, i64>(8) as u32,
         next_attempt_at: r.get(9),

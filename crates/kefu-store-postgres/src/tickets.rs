@@ -16,6 +16,7 @@ use kefu_store::doc::{
     seal_customer, ticket_doc, ticket_from_doc, transfer_key,
 };
 use kefu_store::filter::{Dialect, FilterValue, clauses};
+use kefu_store::seal::{open_json, seal_event, seal_json, seal_text};
 use kefu_store::*;
 use serde_json::Value;
 use tokio::sync::Mutex;
@@ -23,7 +24,11 @@ use tokio_postgres::types::ToSql;
 
 const MAX_DAILY_SEQ: i64 = 999_999;
 
-async fn stored_response(c: &impl GenericClient, k: &IdempotencyKey) -> StoreResult<Option<Written>> {
+async fn stored_response(
+    c: &impl GenericClient,
+    k: &IdempotencyKey,
+    cipher: &FieldCipher,
+) -> StoreResult<Option<Written>> {
     let row = c
         .query_opt(
             "SELECT status, body, fingerprint FROM idempotency_keys WHERE user_id = $1 AND key = $2 AND status > 0",
@@ -35,7 +40,7 @@ async fn stored_response(c: &impl GenericClient, k: &IdempotencyKey) -> StoreRes
     if r.get::<_, Option<String>>(2).is_some_and(|f| f != k.fingerprint) {
         return Err(StoreError::IdempotencyMismatch);
     }
-    Ok(Some(Written::Replayed { status: r.get::<_, i64>(0) as u16, body: json(r.get(1))? }))
+    Ok(Some(Written::Replayed { status: r.get::<_, i64>(0) as u16, body: open_json(cipher, json(r.get(1))?)? }))
 }
 
 /// Claims the key inside the transaction. Another node holding the same key
@@ -44,6 +49,7 @@ async fn claim(
     c: &impl GenericClient,
     key: &Option<IdempotencyKey>,
     now: DateTime<Utc>,
+    cipher: &FieldCipher,
 ) -> StoreResult<Option<Written>> {
     let Some(k) = key else { return Ok(None) };
     let inserted = c
@@ -56,14 +62,19 @@ async fn claim(
     if inserted == 1 {
         return Ok(None);
     }
-    stored_response(c, k).await
+    stored_response(c, k, cipher).await
 }
 
-async fn remember(c: &impl GenericClient, key: &Option<IdempotencyKey>, status: u16, body: &Value) -> StoreResult<()> {
+async fn remember(
+    c: &impl GenericClient,
+    key: &Option<IdempotencyKey>,
+    (status, body): (u16, &Value),
+    cipher: &FieldCipher,
+) -> StoreResult<()> {
     if let Some(k) = key {
         c.execute(
             "UPDATE idempotency_keys SET status = $3, body = $4 WHERE user_id = $1 AND key = $2",
-            &[&k.user.0, &k.stored(), &i64::from(status), &body.to_string()],
+            &[&k.user.0, &k.stored(), &i64::from(status), &seal_json(cipher, body).to_string()],
         )
         .await
         .map_err(pg)?;
@@ -152,13 +163,13 @@ pub async fn create(
     cipher: &FieldCipher,
 ) -> StoreResult<Written> {
     if let Some(k) = &op.idempotency
-        && let Some(w) = stored_response(&*client, k).await?
+        && let Some(w) = stored_response(&*client, k, cipher).await?
     {
         return Ok(w);
     }
     let number = next_number(blocks, client, op.now).await?;
     let tx = client.transaction().await.map_err(pg)?;
-    if let Some(w) = claim(&tx, &op.idempotency, op.now).await? {
+    if let Some(w) = claim(&tx, &op.idempotency, op.now, cipher).await? {
         return Ok(w);
     }
     let customer = upsert_customer(&tx, &op.ticket.customer, op.now, cipher).await?;
@@ -182,7 +193,7 @@ pub async fn create(
                 &ticket.customer.id.0,
                 &ticket.first_owner.0,
                 &ticket.created_at,
-                &ticket_doc(&ticket)?,
+                &ticket_doc(&ticket, cipher)?,
                 &next_due(&ticket),
                 &ticket.next_alert_at,
                 &next_warn(&ticket),
@@ -193,20 +204,20 @@ pub async fn create(
         .get(0);
     let ticket = Ticket { id: TicketId(id), ..ticket };
     let event = registration_event(&ticket, &op.actor, op.now)?;
-    rows::insert_event(&tx, &event).await?;
+    rows::insert_event(&tx, &seal_event(cipher, &event)).await?;
     let ticket = follow_up(&tx, ticket, op.follow_up, op.now, cipher).await?;
     if let Some(make) = op.messages {
         crate::outbox::insert_messages(&tx, ticket.id, &make(&ticket), cipher, op.now).await?;
     }
     let body = (op.render)(&ticket);
-    remember(&tx, &op.idempotency, 201, &body).await?;
+    remember(&tx, &op.idempotency, (201, &body), cipher).await?;
     tx.commit().await.map_err(pg)?;
     Ok(Written::New { ticket: Box::new(ticket), body })
 }
 
 pub async fn mutate(client: &mut Client, op: MutateTicket, cipher: &FieldCipher) -> StoreResult<Written> {
     let tx = client.transaction().await.map_err(pg)?;
-    if let Some(w) = claim(&tx, &op.idempotency, op.now).await? {
+    if let Some(w) = claim(&tx, &op.idempotency, op.now, cipher).await? {
         return Ok(w);
     }
     // The row lock serialises every change of this ticket across nodes.
@@ -214,7 +225,7 @@ pub async fn mutate(client: &mut Client, op: MutateTicket, cipher: &FieldCipher)
     let m = (op.decide)(&before)?;
     write_mutation(&tx, &before, &m, &op.actor, op.now, cipher).await?;
     let body = (op.render)(&m.ticket);
-    remember(&tx, &op.idempotency, op.status, &body).await?;
+    remember(&tx, &op.idempotency, (op.status, &body), cipher).await?;
     tx.commit().await.map_err(pg)?;
     Ok(Written::New { ticket: Box::new(m.ticket), body })
 }
@@ -240,7 +251,7 @@ async fn write_mutation(
             &t.status,
             &t.assignee.map(|a| a.0),
             &t.updated_at,
-            &ticket_doc(t)?,
+            &ticket_doc(t, cipher)?,
             &next_due(t),
             &t.next_alert_at,
             &i64::from(t.open),
@@ -267,7 +278,7 @@ async fn write_mutation(
     if let Some(new) = t.assignee.filter(|a| before.assignee != Some(*a)) {
         tx.execute("UPDATE users SET last_assigned_at = $2 WHERE id = $1", &[&new.0, &now]).await.map_err(pg)?;
     }
-    crate::org::insert_notices(tx, t.id, &m.notices, now).await?;
+    crate::org::insert_notices(tx, t.id, &m.notices, now, cipher).await?;
     crate::outbox::insert_messages(tx, t.id, &m.outbox, cipher, now).await?;
     crate::outbox::sync_visit(tx, before, t).await?;
     let last = tx
@@ -276,9 +287,9 @@ async fn write_mutation(
         .map_err(pg)?;
     let (seq, prev): (i64, String) = last.map_or((0, GENESIS.to_string()), |r| (r.get(0), r.get(1)));
     let event = mutation_event(before, m, actor, now, (seq, &prev));
-    rows::insert_event(tx, &event).await?;
+    rows::insert_event(tx, &seal_event(cipher, &event)).await?;
     if let Some(change) = &m.transfer {
-        record_transfer(tx, t.id, change, now).await?;
+        record_transfer(tx, t.id, change, now, cipher).await?;
     }
     for b in &m.breaches {
         tx.execute(
@@ -291,7 +302,7 @@ async fn write_mutation(
     if let Some(cm) = &m.comment {
         tx.execute(
             "INSERT INTO comments (ticket_id, author, body, internal, created_at, mentions) VALUES ($1, $2, $3, $4, $5, $6)",
-            &[&t.id.0, &actor.id.0, &cm.body, &cm.internal, &now, &serde_json::json!(cm.mentions).to_string()],
+            &[&t.id.0, &actor.id.0, &seal_text(cipher, &cm.body), &cm.internal, &now, &serde_json::json!(cm.mentions).to_string()],
         )
         .await
         .map_err(pg)?;
@@ -333,14 +344,16 @@ async fn record_transfer(
     id: TicketId,
     change: &TransferChange,
     now: DateTime<Utc>,
+    cipher: &FieldCipher,
 ) -> StoreResult<()> {
+    let seal = |t: &Option<String>| t.as_deref().map(|t| seal_text(cipher, t));
     match change {
         TransferChange::Open { from, to, reason, mode } => {
             let (user, team, dept) = receiver_columns(to);
             c.execute(
                 "INSERT INTO transfers (ticket_id, from_user, to_user, to_team, to_department, reason, mode, state, created_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8)",
-                &[&id.0, &from.map(|u| u.0), &user, &team, &dept, reason, mode, &now],
+                &[&id.0, &from.map(|u| u.0), &user, &team, &dept, &seal_text(cipher, reason), mode, &now],
             )
             .await
         }
@@ -348,14 +361,14 @@ async fn record_transfer(
             .execute(
                 "UPDATE transfers SET state = $2, result = $3, decided_at = $4, decided_by = $5
                  WHERE id = (SELECT MAX(id) FROM transfers WHERE ticket_id = $1 AND state = 'pending')",
-                &[&id.0, &if *accepted { "accepted" } else { "rejected" }, reason, &now, &by.0],
+                &[&id.0, &if *accepted { "accepted" } else { "rejected" }, &seal(reason), &now, &by.0],
             )
             .await,
         TransferChange::Outcome { result, customer_feedback } => c
             .execute(
                 "UPDATE transfers SET result = COALESCE($2, result), customer_feedback = COALESCE($3, customer_feedback)
                  WHERE id = (SELECT MAX(id) FROM transfers WHERE ticket_id = $1 AND state = 'accepted')",
-                &[&id.0, result, customer_feedback],
+                &[&id.0, &seal(result), &seal(customer_feedback)],
             )
             .await,
     }
@@ -366,7 +379,7 @@ async fn record_transfer(
 const TICKET_SELECT: &str = "SELECT t.id, t.doc, c.id, c.name, c.phone, c.id_number, c.address, c.level FROM tickets t JOIN customers c ON c.id = t.customer_id";
 
 fn ticket_row(r: &tokio_postgres::Row, cipher: &FieldCipher) -> StoreResult<Ticket> {
-    ticket_from_doc(r.get(0), r.get(1), open_customer(rows::raw_customer(r, 2), cipher)?)
+    ticket_from_doc(r.get(0), r.get(1), open_customer(rows::raw_customer(r, 2), cipher)?, cipher)
 }
 
 pub async fn get(

@@ -205,13 +205,16 @@ impl Store for SqliteStore {
         self.read(move |c| tickets::list(c, &filter, &k)).await
     }
     async fn events(&self, ticket: TicketId) -> StoreResult<Vec<AuditEvent>> {
-        self.read(move |c| rows::events(c, Some(ticket), None, u32::MAX)).await
+        let k = self.cipher.clone();
+        self.read(move |c| rows::events(c, Some(ticket), None, u32::MAX, &k)).await
     }
     async fn transfers(&self, ticket: TicketId) -> StoreResult<Vec<Transfer>> {
-        self.read(move |c| rows::transfers(c, ticket)).await
+        let k = self.cipher.clone();
+        self.read(move |c| rows::transfers(c, ticket, &k)).await
     }
     async fn comments(&self, ticket: TicketId) -> StoreResult<Vec<Comment>> {
-        self.read(move |c| rows::comments(c, ticket)).await
+        let k = self.cipher.clone();
+        self.read(move |c| rows::comments(c, ticket, &k)).await
     }
     async fn customer_by_phone(&self, phone: &str) -> StoreResult<Option<Customer>> {
         let p = phone.to_string();
@@ -222,7 +225,8 @@ impl Store for SqliteStore {
         self.read(|c| c.query_row("SELECT COUNT(*) FROM tickets", [], |r| r.get(0)).map_err(backend)).await
     }
     async fn events_after(&self, after: Option<(TicketId, i64)>, limit: u32) -> StoreResult<Vec<AuditEvent>> {
-        self.read(move |c| rows::events(c, None, after, limit)).await
+        let k = self.cipher.clone();
+        self.read(move |c| rows::events(c, None, after, limit, &k)).await
     }
     async fn tickets_without_events(&self, limit: u32) -> StoreResult<Vec<TicketId>> {
         self.read(move |c| rows::tickets_without_events(c, limit)).await
@@ -254,10 +258,12 @@ impl Store for SqliteStore {
         self.writer.run(move |c| users::purge_expired_sessions(c, now)).await
     }
     async fn append_access(&self, entry: AccessEntry) -> StoreResult<AccessEntry> {
-        self.writer.run(move |c| rows::append_access(c, entry)).await
+        let k = self.cipher.clone();
+        self.writer.run(move |c| rows::append_access(c, entry, &k)).await
     }
     async fn access_log(&self, page: u32, per_page: u32) -> StoreResult<Page<AccessEntry>> {
-        self.read(move |c| rows::access_log(c, page, per_page)).await
+        let k = self.cipher.clone();
+        self.read(move |c| rows::access_log(c, page, per_page, &k)).await
     }
     async fn customer_by_id(&self, id: CustomerId) -> StoreResult<Option<Customer>> {
         let k = self.cipher.clone();
@@ -372,7 +378,8 @@ impl Store for SqliteStore {
         self.read(move |c| org::staff_loads(c, &ids)).await
     }
     async fn notices(&self, user: UserId, unread_only: bool, page: u32, per_page: u32) -> StoreResult<Page<Notice>> {
-        self.read(move |c| org::notices(c, user, unread_only, page, per_page)).await
+        let k = self.cipher.clone();
+        self.read(move |c| org::notices(c, user, (unread_only, page, per_page), &k)).await
     }
     async fn read_notices(&self, user: UserId, id: Option<i64>, now: DateTime<Utc>) -> StoreResult<u64> {
         self.writer.run(move |c| org::read_notices(c, user, id, now)).await

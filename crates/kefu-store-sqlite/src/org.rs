@@ -5,6 +5,7 @@ use crate::rows::{opt_ts, parse_ts, ts};
 use chrono::{DateTime, Utc};
 use kefu_domain::org::{Department, Team};
 use kefu_domain::{DepartmentId, TeamId, TicketId, UserId};
+use kefu_store::seal::{open_text, seal_text};
 use kefu_store::{NewNotice, NewTeam, Notice, Page, StoreError, StoreResult};
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -120,19 +121,31 @@ pub fn load_of(c: &Connection, id: UserId) -> StoreResult<u32> {
     Ok(staff_loads(c, &[id])?.first().map_or(0, |(_, n)| *n))
 }
 
-pub fn insert_notices(c: &Connection, ticket: TicketId, notices: &[NewNotice], now: DateTime<Utc>) -> StoreResult<()> {
+pub fn insert_notices(
+    c: &Connection,
+    ticket: TicketId,
+    notices: &[NewNotice],
+    now: DateTime<Utc>,
+    cipher: &kefu_store::crypto::FieldCipher,
+) -> StoreResult<()> {
     let mut stmt = c
         .prepare_cached(
             "INSERT INTO notices (user_id, ticket_id, kind, message, message_zh, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )
         .map_err(backend)?;
     for n in notices {
-        stmt.execute(params![n.user.0, ticket.0, n.kind, n.message, n.message_zh, ts(now)]).map_err(backend)?;
+        let (message, message_zh) = (seal_text(cipher, &n.message), seal_text(cipher, &n.message_zh));
+        stmt.execute(params![n.user.0, ticket.0, n.kind, message, message_zh, ts(now)]).map_err(backend)?;
     }
     Ok(())
 }
 
-pub fn notices(c: &Connection, user: UserId, unread_only: bool, page: u32, per_page: u32) -> StoreResult<Page<Notice>> {
+pub fn notices(
+    c: &Connection,
+    user: UserId,
+    (unread_only, page, per_page): (bool, u32, u32),
+    cipher: &kefu_store::crypto::FieldCipher,
+) -> StoreResult<Page<Notice>> {
     let cond = if unread_only { " AND n.read_at IS NULL" } else { "" };
     let total: i64 = c
         .prepare_cached(&format!("SELECT COUNT(*) FROM notices n WHERE n.user_id = ?1{cond}"))
@@ -162,7 +175,13 @@ pub fn notices(c: &Connection, user: UserId, unread_only: bool, page: u32, per_p
         })
         .map_err(backend)?
         .collect::<Result<Vec<_>, _>>()
-        .map_err(backend)?;
+        .map_err(backend)?
+        .into_iter()
+        .map(|n| {
+            let (message, message_zh) = (open_text(cipher, &n.message)?, open_text(cipher, &n.message_zh)?);
+            Ok(Notice { message, message_zh, ..n })
+        })
+        .collect::<StoreResult<_>>()?;
     Ok(Page { items, total, page, per_page })
 }
 

@@ -6,6 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 use kefu_domain::TicketId;
 use kefu_domain::ticket::Ticket;
 use kefu_store::crypto::FieldCipher;
+use kefu_store::seal::{open_text, seal_text};
 use kefu_store::{Message, NewMessage, Page, SendOutcome, StoreResult, VisitCounts, VisitFilter, VisitRow};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
@@ -24,7 +25,8 @@ pub fn insert_messages(
         .map_err(backend)?;
     for m in messages {
         let recipient = cipher.encrypt(&m.recipient);
-        stmt.execute(params![ticket.0, m.kind, m.channel, recipient, m.subject, m.body, ts(now)]).map_err(backend)?;
+        let (subject, body) = (seal_text(cipher, &m.subject), seal_text(cipher, &m.body));
+        stmt.execute(params![ticket.0, m.kind, m.channel, recipient, subject, body, ts(now)]).map_err(backend)?;
     }
     Ok(())
 }
@@ -92,6 +94,8 @@ fn message(r: &Row) -> rusqlite::Result<Message> {
 
 fn decrypted(mut m: Message, cipher: &FieldCipher) -> StoreResult<Message> {
     m.recipient = cipher.decrypt(&m.recipient)?;
+    m.subject = open_text(cipher, &m.subject)?;
+    m.body = open_text(cipher, &m.body)?;
     Ok(m)
 }
 

@@ -7,6 +7,7 @@ use kefu_domain::ticket::{Comment, Customer, Transfer};
 use kefu_domain::{CustomerId, TicketId, UserId};
 use kefu_store::crypto::FieldCipher;
 use kefu_store::doc::{RawCustomer, open_customer, phone_index, seal_customer};
+use kefu_store::seal::{open_event, open_text, open_transfer, seal_text};
 use kefu_store::{AccessEntry, Page, StoreError, StoreResult};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
@@ -155,6 +156,7 @@ pub fn events(
     ticket: Option<TicketId>,
     after: Option<(TicketId, i64)>,
     limit: u32,
+    cipher: &FieldCipher,
 ) -> StoreResult<Vec<AuditEvent>> {
     let (t, s) = after.map_or((-1, -1), |(t, s)| (t.0, s));
     let rows = match ticket {
@@ -173,7 +175,7 @@ pub fn events(
             .map_err(backend)?
             .collect::<Result<Vec<_>, _>>(),
     };
-    rows.map_err(backend)
+    rows.map_err(backend)?.into_iter().map(|e| open_event(cipher, e)).collect()
 }
 
 pub fn tickets_without_events(c: &Connection, limit: u32) -> StoreResult<Vec<TicketId>> {
@@ -185,7 +187,7 @@ pub fn tickets_without_events(c: &Connection, limit: u32) -> StoreResult<Vec<Tic
         .map_err(backend)
 }
 
-pub fn transfers(c: &Connection, ticket: TicketId) -> StoreResult<Vec<Transfer>> {
+pub fn transfers(c: &Connection, ticket: TicketId, cipher: &FieldCipher) -> StoreResult<Vec<Transfer>> {
     c.prepare_cached(
         "SELECT id, ticket_id, from_user, to_user, to_team, to_department, decided_by, reason, mode, state, result,
                 customer_feedback, created_at, decided_at
@@ -212,10 +214,13 @@ pub fn transfers(c: &Connection, ticket: TicketId) -> StoreResult<Vec<Transfer>>
     })
     .map_err(backend)?
     .collect::<Result<Vec<_>, _>>()
-    .map_err(backend)
+    .map_err(backend)?
+    .into_iter()
+    .map(|t| open_transfer(cipher, t))
+    .collect()
 }
 
-pub fn comments(c: &Connection, ticket: TicketId) -> StoreResult<Vec<Comment>> {
+pub fn comments(c: &Connection, ticket: TicketId, cipher: &FieldCipher) -> StoreResult<Vec<Comment>> {
     c.prepare_cached(
         "SELECT id, ticket_id, author, body, internal, created_at, mentions FROM comments WHERE ticket_id = ?1 ORDER BY id",
     )
@@ -233,21 +238,27 @@ pub fn comments(c: &Connection, ticket: TicketId) -> StoreResult<Vec<Comment>> {
     })
     .map_err(backend)?
     .collect::<Result<Vec<_>, _>>()
-    .map_err(backend)
+    .map_err(backend)?
+    .into_iter()
+    .map(|c| Ok(Comment { body: open_text(cipher, &c.body)?, ..c }))
+    .collect()
 }
 
-pub fn append_access(c: &Connection, e: AccessEntry) -> StoreResult<AccessEntry> {
+pub fn append_access(c: &Connection, e: AccessEntry, cipher: &FieldCipher) -> StoreResult<AccessEntry> {
     let id: i64 = c
         .prepare_cached(
             "INSERT INTO access_log (at, actor, actor_name, action, subject, field, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
         )
         .map_err(backend)?
-        .query_row(params![ts(e.at), e.actor.map(|a| a.0), e.actor_name, e.action, e.subject, e.field, e.reason], |r| r.get(0))
+        .query_row(
+            params![ts(e.at), e.actor.map(|a| a.0), e.actor_name, e.action, e.subject, e.field, seal_text(cipher, &e.reason)],
+            |r| r.get(0),
+        )
         .map_err(backend)?;
     Ok(AccessEntry { id, ..e })
 }
 
-pub fn access_log(c: &Connection, page: u32, per_page: u32) -> StoreResult<Page<AccessEntry>> {
+pub fn access_log(c: &Connection, page: u32, per_page: u32, cipher: &FieldCipher) -> StoreResult<Page<AccessEntry>> {
     let total: i64 = c.query_row("SELECT COUNT(*) FROM access_log", [], |r| r.get(0)).map_err(backend)?;
     let offset = i64::from(page.saturating_sub(1)) * i64::from(per_page);
     let items = c
@@ -269,7 +280,10 @@ pub fn access_log(c: &Connection, page: u32, per_page: u32) -> StoreResult<Page<
         })
         .map_err(backend)?
         .collect::<Result<Vec<_>, _>>()
-        .map_err(backend)?;
+        .map_err(backend)?
+        .into_iter()
+        .map(|e| Ok(AccessEntry { reason: open_text(cipher, &e.reason)?, ..e }))
+        .collect::<StoreResult<_>>()?;
     Ok(Page { items, total, page, per_page })
 }
 

@@ -15,6 +15,7 @@ use kefu_store::doc::{
     registration_event, seal_customer, ticket_doc as doc, ticket_from_doc, transfer_key,
 };
 use kefu_store::filter::{Dialect, FilterValue, clauses};
+use kefu_store::seal::{open_json, seal_event, seal_json, seal_text};
 use kefu_store::*;
 use rusqlite::types::ToSql;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -23,7 +24,7 @@ use serde_json::Value;
 /// Daily sequences have six digits.
 const MAX_DAILY_SEQ: i64 = 999_999;
 
-fn replay(c: &Connection, key: &Option<IdempotencyKey>) -> StoreResult<Option<Written>> {
+fn replay(c: &Connection, key: &Option<IdempotencyKey>, cipher: &FieldCipher) -> StoreResult<Option<Written>> {
     let Some(k) = key else { return Ok(None) };
     let found: Option<(u16, String, Option<String>)> = c
         .prepare_cached("SELECT status, body, fingerprint FROM idempotency_keys WHERE user_id = ?1 AND key = ?2")
@@ -35,22 +36,23 @@ fn replay(c: &Connection, key: &Option<IdempotencyKey>) -> StoreResult<Option<Wr
     if fingerprint.is_some_and(|f| f != k.fingerprint) {
         return Err(StoreError::IdempotencyMismatch);
     }
-    Ok(Some(Written::Replayed { status, body: serde_json::from_str(&body).map_err(|e| decode_err("response", e))? }))
+    let body = open_json(cipher, serde_json::from_str(&body).map_err(|e| decode_err("response", e))?)?;
+    Ok(Some(Written::Replayed { status, body }))
 }
 
 fn remember(
     c: &Connection,
     key: &Option<IdempotencyKey>,
-    status: u16,
-    body: &Value,
+    (status, body): (u16, &Value),
     now: DateTime<Utc>,
+    cipher: &FieldCipher,
 ) -> StoreResult<()> {
     if let Some(k) = key {
         c.prepare_cached(
             "INSERT INTO idempotency_keys (user_id, key, status, body, created_at, fingerprint) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )
         .map_err(backend)?
-        .execute(params![k.user.0, k.stored(), status, body.to_string(), ts(now), k.fingerprint])
+        .execute(params![k.user.0, k.stored(), status, seal_json(cipher, body).to_string(), ts(now), k.fingerprint])
         .map_err(backend)?;
     }
     Ok(())
@@ -98,7 +100,7 @@ fn next_number(c: &Connection, now: DateTime<Utc>) -> StoreResult<String> {
 }
 
 pub fn create(c: &Connection, op: CreateTicket, cipher: &FieldCipher) -> StoreResult<Written> {
-    if let Some(w) = replay(c, &op.idempotency)? {
+    if let Some(w) = replay(c, &op.idempotency, cipher)? {
         return Ok(w);
     }
     let customer = upsert_customer(c, &op.ticket.customer, op.now, cipher)?;
@@ -120,7 +122,7 @@ pub fn create(c: &Connection, op: CreateTicket, cipher: &FieldCipher) -> StoreRe
                 ticket.customer.id.0,
                 ticket.first_owner.0,
                 ts(ticket.created_at),
-                doc(&ticket)?,
+                doc(&ticket, cipher)?,
                 next_due(&ticket).map(ts),
                 ticket.next_alert_at.map(ts),
                 next_warn(&ticket).map(ts)
@@ -130,13 +132,13 @@ pub fn create(c: &Connection, op: CreateTicket, cipher: &FieldCipher) -> StoreRe
         .map_err(backend)?;
     let ticket = Ticket { id: TicketId(id), ..ticket };
     let event = registration_event(&ticket, &op.actor, op.now)?;
-    rows::insert_event(c, &event)?;
+    rows::insert_event(c, &seal_event(cipher, &event))?;
     let ticket = follow_up(c, ticket, op.follow_up, op.now, cipher)?;
     if let Some(make) = op.messages {
         crate::outbox::insert_messages(c, ticket.id, &make(&ticket), cipher, op.now)?;
     }
     let body = (op.render)(&ticket);
-    remember(c, &op.idempotency, 201, &body, op.now)?;
+    remember(c, &op.idempotency, (201, &body), op.now, cipher)?;
     Ok(Written::New { ticket: Box::new(ticket), body })
 }
 
@@ -150,14 +152,14 @@ fn last_link(c: &Connection, id: TicketId) -> StoreResult<(i64, String)> {
 }
 
 pub fn mutate(c: &Connection, op: MutateTicket, cipher: &FieldCipher) -> StoreResult<Written> {
-    if let Some(w) = replay(c, &op.idempotency)? {
+    if let Some(w) = replay(c, &op.idempotency, cipher)? {
         return Ok(w);
     }
     let before = get(c, &TicketKey::Id(op.ticket), cipher)?.ok_or(StoreError::NotFound)?;
     let m = (op.decide)(&before)?;
     write_mutation(c, &before, &m, &op.actor, op.now, cipher)?;
     let body = (op.render)(&m.ticket);
-    remember(c, &op.idempotency, op.status, &body, op.now)?;
+    remember(c, &op.idempotency, (op.status, &body), op.now, cipher)?;
     Ok(Written::New { ticket: Box::new(m.ticket), body })
 }
 
@@ -184,7 +186,7 @@ fn write_mutation(
         t.status,
         t.assignee.map(|a| a.0),
         ts(t.updated_at),
-        doc(t)?,
+        doc(t, cipher)?,
         next_due(t).map(ts),
         t.next_alert_at.map(ts),
         t.open,
@@ -206,14 +208,14 @@ fn write_mutation(
             .execute(params![new.0, ts(now)])
             .map_err(backend)?;
     }
-    crate::org::insert_notices(c, t.id, &m.notices, now)?;
+    crate::org::insert_notices(c, t.id, &m.notices, now, cipher)?;
     crate::outbox::insert_messages(c, t.id, &m.outbox, cipher, now)?;
     crate::outbox::sync_visit(c, before, t)?;
     let (seq, prev) = last_link(c, t.id)?;
     let event = mutation_event(before, m, actor, now, (seq, &prev));
-    rows::insert_event(c, &event)?;
+    rows::insert_event(c, &seal_event(cipher, &event))?;
     if let Some(change) = &m.transfer {
-        record_transfer(c, t.id, change, now)?;
+        record_transfer(c, t.id, change, now, cipher)?;
     }
     for b in &m.breaches {
         c.prepare_cached("INSERT INTO sla_breaches (ticket_id, kind, due_at, breached_at) VALUES (?1, ?2, ?3, ?4)")
@@ -226,7 +228,14 @@ fn write_mutation(
             "INSERT INTO comments (ticket_id, author, body, internal, created_at, mentions) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )
         .map_err(backend)?
-        .execute(params![t.id.0, actor.id.0, cm.body, cm.internal, ts(now), serde_json::json!(cm.mentions).to_string()])
+        .execute(params![
+            t.id.0,
+            actor.id.0,
+            seal_text(cipher, &cm.body),
+            cm.internal,
+            ts(now),
+            serde_json::json!(cm.mentions).to_string()
+        ])
         .map_err(backend)?;
     }
     Ok(())
@@ -261,7 +270,14 @@ fn follow_up(
     }
 }
 
-fn record_transfer(c: &Connection, id: TicketId, change: &TransferChange, now: DateTime<Utc>) -> StoreResult<()> {
+fn record_transfer(
+    c: &Connection,
+    id: TicketId,
+    change: &TransferChange,
+    now: DateTime<Utc>,
+    cipher: &FieldCipher,
+) -> StoreResult<()> {
+    let seal = |t: &Option<String>| t.as_deref().map(|t| seal_text(cipher, t));
     match change {
         TransferChange::Open { from, to, reason, mode } => {
             let (user, team, dept) = receiver_columns(to);
@@ -270,7 +286,7 @@ fn record_transfer(c: &Connection, id: TicketId, change: &TransferChange, now: D
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8)",
             )
             .map_err(backend)?
-            .execute(params![id.0, from.map(|u: UserId| u.0), user, team, dept, reason, mode, ts(now)])
+            .execute(params![id.0, from.map(|u: UserId| u.0), user, team, dept, seal_text(cipher, reason), mode, ts(now)])
         }
         TransferChange::Close { accepted, reason, by } => c
             .prepare_cached(
@@ -278,14 +294,14 @@ fn record_transfer(c: &Connection, id: TicketId, change: &TransferChange, now: D
                  WHERE id = (SELECT MAX(id) FROM transfers WHERE ticket_id = ?1 AND state = 'pending')",
             )
             .map_err(backend)?
-            .execute(params![id.0, if *accepted { "accepted" } else { "rejected" }, reason, ts(now), by.0]),
+            .execute(params![id.0, if *accepted { "accepted" } else { "rejected" }, seal(reason), ts(now), by.0]),
         TransferChange::Outcome { result, customer_feedback } => c
             .prepare_cached(
                 "UPDATE transfers SET result = COALESCE(?2, result), customer_feedback = COALESCE(?3, customer_feedback)
                  WHERE id = (SELECT MAX(id) FROM transfers WHERE ticket_id = ?1 AND state = 'accepted')",
             )
             .map_err(backend)?
-            .execute(params![id.0, result, customer_feedback]),
+            .execute(params![id.0, seal(result), seal(customer_feedback)]),
     }
     .map_err(backend)?;
     Ok(())
@@ -300,7 +316,7 @@ fn ticket_row(r: &rusqlite::Row) -> rusqlite::Result<(i64, String, RawCustomer)>
 }
 
 fn decode((id, doc, customer): (i64, String, RawCustomer), cipher: &FieldCipher) -> StoreResult<Ticket> {
-    ticket_from_doc(id, &doc, open_customer(customer, cipher)?)
+    ticket_from_doc(id, &doc, open_customer(customer, cipher)?, cipher)
 }
 
 pub fn get(c: &Connection, key: &TicketKey, cipher: &FieldCipher) -> StoreResult<Option<Ticket>> {

@@ -7,21 +7,31 @@ use kefu_domain::TicketId;
 use kefu_domain::ticket::{Customer, Ticket};
 use serde_json::{Value, json};
 
-/// The stored document of a ticket.
-pub fn ticket_doc(t: &Ticket) -> StoreResult<String> {
+/// The document of a ticket, open (what the audit trail records).
+fn doc_value(t: &Ticket) -> StoreResult<Value> {
     let mut v = serde_json::to_value(t).map_err(|e| StoreError::Backend(format!("ticket cannot be encoded: {e}")))?;
     if let Value::Object(m) = &mut v {
         m.remove("id");
         m.remove("customer");
         m.insert("customer_id".into(), json!(t.customer.id));
     }
-    Ok(v.to_string())
+    Ok(v)
 }
 
-/// The ticket back from its id, document and customer.
-pub fn ticket_from_doc(id: i64, doc: &str, customer: Customer) -> StoreResult<Ticket> {
+/// The stored document of a ticket, its personal data sealed.
+pub fn ticket_doc(t: &Ticket, cipher: &crate::crypto::FieldCipher) -> StoreResult<String> {
+    Ok(crate::seal::seal_json(cipher, &doc_value(t)?).to_string())
+}
+
+/// The ticket back from its id, stored document and customer.
+pub fn ticket_from_doc(
+    id: i64,
+    doc: &str,
+    customer: Customer,
+    cipher: &crate::crypto::FieldCipher,
+) -> StoreResult<Ticket> {
     let decode = |e: serde_json::Error| StoreError::Backend(format!("stored ticket {id} cannot be decoded: {e}"));
-    let mut v: Value = serde_json::from_str(doc).map_err(decode)?;
+    let mut v: Value = crate::seal::open_json(cipher, serde_json::from_str(doc).map_err(decode)?)?;
     if let Value::Object(m) = &mut v {
         m.insert("id".into(), json!(TicketId(id)));
         m.insert("customer".into(), serde_json::to_value(&customer).map_err(decode)?);
@@ -32,7 +42,7 @@ pub fn ticket_from_doc(id: i64, doc: &str, customer: Customer) -> StoreResult<Ti
 /// The `after` of a registration event: the document, which names the
 /// customer by id and so keeps personal data out of the audit trail.
 pub fn registration_after(t: &Ticket) -> StoreResult<Value> {
-    serde_json::from_str(&ticket_doc(t)?).map_err(|e| StoreError::Backend(e.to_string()))
+    doc_value(t)
 }
 
 /// Customer columns as stored: phone, ID number and address encrypted.

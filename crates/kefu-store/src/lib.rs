@@ -10,6 +10,7 @@ pub mod crypto;
 pub mod doc;
 pub mod dump;
 pub mod filter;
+pub mod seal;
 mod types;
 
 pub use types::*;

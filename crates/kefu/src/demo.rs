@@ -61,15 +61,18 @@ async fn actor<S: Store>(kefu: &Kefu<S>, username: &str) -> Result<Actor> {
 
 /// Stands for whoever automatic dispatch gave the ticket to.
 const HANDLER: &str = "@handler";
+/// Stands for the agent who registered the ticket (首问), who closes the
+/// loop with the customer: need to know lets the ticket's own people act.
+const REGISTRAR: &str = "@registrar";
 
 /// The steps that take a ticket of a type to archived: (who, action body).
 fn steps(ticket_type: &str) -> Vec<(&'static str, Value)> {
     let h = HANDLER;
     let close = vec![
-        ("agent1", json!({"action": "notify_result", "method": "phone"})),
-        ("agent1", json!({"action": "confirm"})),
+        (REGISTRAR, json!({"action": "notify_result", "method": "phone"})),
+        (REGISTRAR, json!({"action": "confirm"})),
         (
-            "agent1",
+            REGISTRAR,
             json!({"action": "return_visit", "method": "phone", "reached": true, "satisfaction": 5, "nps": 9, "comment": "客户对处理结果满意"}),
         ),
         ("supervisor1", json!({"action": "review", "passed": true, "comment": "处理及时规范"})),
@@ -78,9 +81,9 @@ fn steps(ticket_type: &str) -> Vec<(&'static str, Value)> {
     let mut v = match ticket_type {
         "unsubscribe" => {
             return vec![
-                ("agent1", json!({"action": "approve"})),
-                ("agent1", json!({"action": "resolve", "result": "已为客户退订该业务，次月起不再收费"})),
-                ("agent1", json!({"action": "notify_result", "method": "phone"})),
+                (REGISTRAR, json!({"action": "approve"})),
+                (REGISTRAR, json!({"action": "resolve", "result": "已为客户退订该业务，次月起不再收费"})),
+                (REGISTRAR, json!({"action": "notify_result", "method": "phone"})),
                 ("supervisor1", json!({"action": "review", "passed": true})),
                 ("supervisor1", json!({"action": "archive"})),
             ];
@@ -150,7 +153,12 @@ async fn seed_tickets<S: Store>(kefu: &Kefu<S>) -> Result<usize> {
         let Some(handler) = ticket.assignee.map(|u| org.username(u)) else { continue };
         for (who, body) in plan.into_iter().take(depth) {
             clock.advance(Duration::minutes(5 + rng.below(90) as i64));
-            let a = actor(kefu, if who == HANDLER { &handler } else { who }).await?;
+            let name = match who {
+                HANDLER => handler.as_str(),
+                REGISTRAR => registrar[i % 2].username.as_str(),
+                other => other,
+            };
+            let a = actor(kefu, name).await?;
             let map = body.as_object().cloned().unwrap_or_default();
             demo.act(&a, &ticket.id.to_string(), &map, None)
                 .await

@@ -27,7 +27,7 @@ async fn reveal_id(base: &str, client: &reqwest::Client, token: &str, ticket: &V
     let r: Value = client
         .post(format!("{base}/api/v1/tickets/{ticket}/reveal"))
         .bearer_auth(token)
-        .json(&json!({"field": "customer.id_number", "reason": "核实身份"}))
+        .json(&json!({"field": "customer.id_number", "reason": "核实客户身份"}))
         .send()
         .await
         .unwrap()
