@@ -3,11 +3,14 @@
 # test of the workspace, on SQLite and on PostgreSQL (which it starts, or
 # installs on a fresh Debian machine when run as root), and with a real
 # SMTP server for the e-mail tests (aiosmtpd, installed if missing); then
-# the console's browser tests (scripts/e2e.sh).
+# schemathesis and a Unicode corpus against a live server (scripts/fuzz-api.sh)
+# and the console's browser tests (scripts/e2e.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/ensure-postgres.sh
 source scripts/ensure-smtp.sh
 cargo test --workspace --locked "$@"
+# The API under a fuzzer (schemathesis) and a crafted Unicode corpus.
+scripts/fuzz-api.sh
 # The web console in a real browser (chromium, playwright-core).
 scripts/e2e.sh
