@@ -304,6 +304,61 @@ mod tests {
         assert!(IdNumber::parse("4403041990010112AB", "id").is_err());
     }
 
+    /// Arbitrary Unicode, deterministically: strings drawn from characters
+    /// that broke parsers (multi-byte digits, invisible marks, controls,
+    /// astral characters) mixed with the ASCII a phone or ID number has.
+    fn nasty_strings(n: usize) -> Vec<String> {
+        const POOL: &[char] = &[
+            '1', '3', '8', '0', '9', 'X', 'x', '-', '+', ' ', '(', ')', '１', '３', '８', '０', 'Ｘ', '－', '＋', '\u{3000}',
+            '\u{200b}', '\u{200d}', '\u{202e}', '\u{2066}', '\u{feff}', '\u{0}', '\u{7}', '\u{1b}', '\n', '\u{85}', 'é',
+            '\u{301}', '𝟙', '😀', '宽', '号', '路', '区', '\u{fffd}', '\u{10ffff}', 'İ', 'ß', '٣', '߁', '৪',
+        ];
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        (0..n)
+            .map(|_| {
+                let len = (next() % 30) as usize;
+                (0..len).map(|_| POOL[(next() % POOL.len() as u64) as usize]).collect()
+            })
+            .collect()
+    }
+
+    /// Every parser is total: any string gives a value or a FieldError
+    /// naming the field, never a panic; and what is accepted is plain.
+    #[test]
+    fn parsers_are_total_over_any_unicode() {
+        for s in nasty_strings(20_000) {
+            if let Ok(p) = Phone::parse(&s, "customer.phone") {
+                assert!(p.as_str().chars().all(|c| c.is_ascii_digit() || c == '-'), "{s:?} gave {p:?}");
+            } else {
+                assert_eq!(Phone::parse(&s, "customer.phone").unwrap_err().field, "customer.phone");
+            }
+            if let Ok(id) = IdNumber::parse(&s, "customer.id_number") {
+                assert!(id.as_str().chars().all(|c| c.is_ascii_digit() || c == 'X'), "{s:?} gave {id:?}");
+            }
+            if let Ok(t) = required_text(Some(&s), "title", 200) {
+                assert!(!t.chars().any(forbidden_in_text), "{s:?}");
+            }
+            let _ = optional_free_text(Some(&s), "description", 10_000);
+            let _ = crate::privacy::mask_text(&s, true, true);
+            let _ = crate::privacy::mask_street_numbers(&s);
+            for r in crate::privacy::personal_spans(&s) {
+                assert!(s.is_char_boundary(r.start) && s.is_char_boundary(r.end), "{s:?}");
+            }
+            let _ = crate::intake::parse_time(&s, "occurred_at");
+            let _ = crate::ticket::looks_like_number(&s);
+            let _ = shown(&s);
+        }
+        // The full-width and separated forms of a real number are the number.
+        assert_eq!(Phone::parse("１３８－１２３４－５６７８", "p").unwrap().as_str(), "13812345678");
+        assert!(Phone::parse("138\u{200b}12345678", "p").is_err());
+    }
+
     #[test]
     fn text_limits_count_characters_not_bytes() {
         let title = "宽".repeat(200);
