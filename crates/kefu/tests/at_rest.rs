@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{PASSWORD, Target, client, login};
+use common::{PASSWORD, Target, client, login, login_as};
 use serde_json::{Value, json};
 
 const PHONE: &str = "13566667777";
@@ -75,16 +75,7 @@ async fn write_everywhere(base: &str) -> Value {
         json!({"action": "transfer", "to": "agent2", "reason": format!("客户{PHONE}要求转交"), "mode": "system"});
     call(&c, base, &token, &format!("{path}/actions"), transfer).await;
     let c2 = client();
-    let r: Value = c2
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"username": "agent2", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token2 = r["token"].as_str().unwrap().to_string();
+    let token2 = login_as(&c2, base, "agent2").await;
     call(&c2, base, &token2, &format!("{path}/actions"), json!({"action": "accept_transfer"})).await;
     let result = format!("已向客户{PHONE}说明资费，并登记上门地址{LOCATION}");
     call(&c2, base, &token2, &format!("{path}/actions"), json!({"action": "resolve", "result": result})).await;
@@ -105,11 +96,16 @@ fn assert_sealed(raw: &[u8], source: &str) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn nothing_personal_in_the_sqlite_file() {
-    let target = Target::sqlite().await;
+/// The target with a second agent, to transfer to.
+async fn with_agent2(target: Target) -> Target {
     let out = target.kefu().args(["user", "add", "agent2", "--role", "agent", "--password", PASSWORD]).output().await;
     assert!(out.unwrap().status.success());
+    target
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_personal_in_the_sqlite_file() {
+    let target = with_agent2(Target::sqlite().await).await;
     let (mut server, base) = target.start().await;
     write_everywhere(&base).await;
     // The outbox delivers the notice (into messages.log) within a few seconds.
@@ -124,9 +120,7 @@ async fn nothing_personal_in_the_sqlite_file() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nothing_personal_in_a_postgres_dump() {
-    let target = Target::postgres().await;
-    let out = target.kefu().args(["user", "add", "agent2", "--role", "agent", "--password", PASSWORD]).output().await;
-    assert!(out.unwrap().status.success());
+    let target = with_agent2(Target::postgres().await).await;
     let (mut server, base) = target.start().await;
     write_everywhere(&base).await;
     server.kill().await.unwrap();

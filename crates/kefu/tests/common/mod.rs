@@ -112,9 +112,14 @@ pub async fn start_with(mut cmd: Command) -> (Child, String) {
 
 /// Logs agent1 in; returns the bearer token.
 pub async fn login(client: &reqwest::Client, base: &str) -> String {
+    login_as(client, base, "agent1").await
+}
+
+/// Logs a user (with the tests' password) in; returns the bearer token.
+pub async fn login_as(client: &reqwest::Client, base: &str, username: &str) -> String {
     let r: Value = client
         .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"username": "agent1", "password": PASSWORD}))
+        .json(&json!({"username": username, "password": PASSWORD}))
         .send()
         .await
         .unwrap()
