@@ -17,7 +17,7 @@ cargo build --locked -p kefu --quiet
 dir=$(mktemp -d -t kefu-fuzz-XXXXXX)
 target/debug/kefu serve --demo --listen 127.0.0.1:0 --data-dir "$dir" >"$dir/out" 2>"$dir/log" &
 pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$dir"' EXIT
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
 for _ in $(seq 1 120); do
     grep -q "listening on" "$dir/out" 2>/dev/null && break
     kill -0 $pid 2>/dev/null || { cat "$dir/log" >&2; exit 1; }
