@@ -12,8 +12,8 @@ use kefu_domain::ticket::{Customer, NewCustomer, Ticket, format_number};
 use kefu_domain::time::shanghai_date;
 use kefu_store::crypto::FieldCipher;
 use kefu_store::doc::{
-    customer_after_upsert, mutation_event, open_customer, phone_index, receiver_columns, registration_event,
-    seal_customer, ticket_doc, ticket_from_doc, transfer_key,
+    customer_after_upsert, mutation_event, open_customer, phone_index, receiver_columns, seal_customer, sealed_doc,
+    sealed_registration_event, ticket_doc, ticket_from_doc, transfer_key,
 };
 use kefu_store::filter::{Dialect, FilterValue, clauses};
 use kefu_store::seal::{open_json, seal_event, seal_json, seal_text};
@@ -174,6 +174,7 @@ pub async fn create(
     }
     let customer = upsert_customer(&tx, &op.ticket.customer, op.now, cipher).await?;
     let ticket = op.ticket.into_ticket(TicketId(0), number, customer, &op.initial_state, op.actor.id, op.now);
+    let sealed = sealed_doc(&ticket, cipher)?;
     let stmt = tx
         .prepare_cached(
             "INSERT INTO tickets (number, channel, type, priority, status, customer_id, first_owner, assignee, created_at, updated_at, doc, next_due_at, next_alert_at, next_warn_at)
@@ -193,7 +194,7 @@ pub async fn create(
                 &ticket.customer.id.0,
                 &ticket.first_owner.0,
                 &ticket.created_at,
-                &ticket_doc(&ticket, cipher)?,
+                &sealed.to_string(),
                 &next_due(&ticket),
                 &ticket.next_alert_at,
                 &next_warn(&ticket),
@@ -203,8 +204,7 @@ pub async fn create(
         .map_err(pg)?
         .get(0);
     let ticket = Ticket { id: TicketId(id), ..ticket };
-    let event = registration_event(&ticket, &op.actor, op.now)?;
-    rows::insert_event(&tx, &seal_event(cipher, &event)).await?;
+    rows::insert_event(&tx, &sealed_registration_event(&ticket, &op.actor, op.now, sealed)?).await?;
     let ticket = follow_up(&tx, ticket, op.follow_up, op.now, cipher).await?;
     if let Some(make) = op.messages {
         crate::outbox::insert_messages(&tx, ticket.id, &make(&ticket), cipher, op.now).await?;

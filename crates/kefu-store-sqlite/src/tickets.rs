@@ -11,8 +11,8 @@ use kefu_domain::time::shanghai_date;
 use kefu_domain::{TicketId, UserId};
 use kefu_store::crypto::FieldCipher;
 use kefu_store::doc::{
-    RawCustomer, customer_after_upsert, mutation_event, open_customer, phone_index, receiver_columns,
-    registration_event, seal_customer, ticket_doc as doc, ticket_from_doc, transfer_key,
+    RawCustomer, customer_after_upsert, mutation_event, open_customer, phone_index, receiver_columns, seal_customer,
+    sealed_doc, sealed_registration_event, ticket_doc as doc, ticket_from_doc, transfer_key,
 };
 use kefu_store::filter::{Dialect, FilterValue, clauses};
 use kefu_store::seal::{open_json, seal_event, seal_json, seal_text};
@@ -106,6 +106,7 @@ pub fn create(c: &Connection, op: CreateTicket, cipher: &FieldCipher) -> StoreRe
     let customer = upsert_customer(c, &op.ticket.customer, op.now, cipher)?;
     let number = next_number(c, op.now)?;
     let ticket = op.ticket.into_ticket(TicketId(0), number, customer, &op.initial_state, op.actor.id, op.now);
+    let sealed = sealed_doc(&ticket, cipher)?;
     let id: i64 = c
         .prepare_cached(
             "INSERT INTO tickets (number, channel, type, priority, status, customer_id, first_owner, assignee, created_at, updated_at, doc, next_due_at, next_alert_at, next_warn_at)
@@ -122,7 +123,7 @@ pub fn create(c: &Connection, op: CreateTicket, cipher: &FieldCipher) -> StoreRe
                 ticket.customer.id.0,
                 ticket.first_owner.0,
                 ts(ticket.created_at),
-                doc(&ticket, cipher)?,
+                sealed.to_string(),
                 next_due(&ticket).map(ts),
                 ticket.next_alert_at.map(ts),
                 next_warn(&ticket).map(ts)
@@ -131,8 +132,7 @@ pub fn create(c: &Connection, op: CreateTicket, cipher: &FieldCipher) -> StoreRe
         )
         .map_err(backend)?;
     let ticket = Ticket { id: TicketId(id), ..ticket };
-    let event = registration_event(&ticket, &op.actor, op.now)?;
-    rows::insert_event(c, &seal_event(cipher, &event))?;
+    rows::insert_event(c, &sealed_registration_event(&ticket, &op.actor, op.now, sealed)?)?;
     let ticket = follow_up(c, ticket, op.follow_up, op.now, cipher)?;
     if let Some(make) = op.messages {
         crate::outbox::insert_messages(c, ticket.id, &make(&ticket), cipher, op.now)?;

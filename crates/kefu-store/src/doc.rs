@@ -20,7 +20,25 @@ fn doc_value(t: &Ticket) -> StoreResult<Value> {
 
 /// The stored document of a ticket, its personal data sealed.
 pub fn ticket_doc(t: &Ticket, cipher: &crate::crypto::FieldCipher) -> StoreResult<String> {
-    Ok(crate::seal::seal_json(cipher, &doc_value(t)?).to_string())
+    Ok(sealed_doc(t, cipher)?.to_string())
+}
+
+/// The document of a new ticket, sealed, as a value: stored as the ticket's
+/// document and, the same value, as its registration event's `after`, so
+/// that registration seals the ticket's text once.
+pub fn sealed_doc(t: &Ticket, cipher: &crate::crypto::FieldCipher) -> StoreResult<Value> {
+    Ok(crate::seal::seal_json(cipher, &doc_value(t)?))
+}
+
+/// The registration event as stored: hashed over the open document, its
+/// `after` the document as sealed for the ticket row.
+pub fn sealed_registration_event(
+    t: &Ticket,
+    actor: &kefu_domain::flow::Actor,
+    now: chrono::DateTime<chrono::Utc>,
+    sealed: Value,
+) -> StoreResult<kefu_domain::audit::AuditEvent> {
+    Ok(kefu_domain::audit::AuditEvent { after: sealed, ..registration_event(t, actor, now)? })
 }
 
 /// The ticket back from its id, stored document and customer.
