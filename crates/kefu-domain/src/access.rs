@@ -23,7 +23,7 @@ pub enum Relation {
     /// A transfer of it was to or from them (or is waiting for them, their
     /// team or their department).
     Transferred,
-    /// It is with their team (the team queue).
+    /// It is open and with their team (the team queue).
     Team,
     /// It is with a team they lead.
     LedTeam,
@@ -101,7 +101,9 @@ pub fn relations(t: &Ticket, actor: &Actor, transferred_before: bool) -> Vec<Rel
     if waiting_for_me || transferred_before {
         out.push(Relation::Transferred);
     }
-    if t.team.is_some() && t.team == m.team {
+    // The team's queue: its open tickets (a closed one is its handler's,
+    // registrar's and lead's business).
+    if t.open && t.team.is_some() && t.team == m.team {
         out.push(Relation::Team);
     }
     if t.team.is_some_and(|team| m.leads.contains(&team)) {
@@ -147,6 +149,7 @@ mod tests {
         t.first_owner = UserId(1);
         t.assignee = Some(UserId(2));
         t.team = Some(TeamId(10));
+        t.open = true;
         t
     }
 

@@ -56,15 +56,30 @@ impl<S: Store> Kefu<S> {
         }
     }
 
-    /// Refuses an actor who may not act on the ticket: 403 if they may see
-    /// it, 404 if not even that.
-    pub async fn check_may_act(&self, actor: &Actor, t: &Ticket) -> Result<(), ApiError> {
+    /// Whether the actor may act on the ticket (the flows then say how).
+    pub async fn may_act(&self, actor: &Actor, t: &Ticket) -> Result<bool, ApiError> {
         if is_system(actor) {
-            return Ok(());
+            return Ok(true);
         }
         let need = &self.core.need_to_know;
         let has = self.relations_for(actor, t, need.act_relations(actor.role)).await?;
-        if need.may_act(actor.role, &has) {
+        Ok(need.may_act(actor.role, &has))
+    }
+
+    /// The ticket as the actor sees it, offering no action to someone who
+    /// sees it but is not one of its people.
+    pub async fn view_for(&self, actor: &Actor, t: &Ticket) -> Result<serde_json::Value, ApiError> {
+        let mut v = self.view(t, actor);
+        if !self.may_act(actor, t).await? {
+            v["allowed_actions"] = serde_json::json!([]);
+        }
+        Ok(v)
+    }
+
+    /// Refuses an actor who may not act on the ticket: 403 if they may see
+    /// it, 404 if not even that.
+    pub async fn check_may_act(&self, actor: &Actor, t: &Ticket) -> Result<(), ApiError> {
+        if self.may_act(actor, t).await? {
             return Ok(());
         }
         if !self.may_see(actor, t).await? {

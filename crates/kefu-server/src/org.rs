@@ -180,6 +180,7 @@ impl<S: Store> Kefu<S> {
     pub async fn update_team(&self, key: &str, body: &Map<String, Value>) -> Result<Team, ApiError> {
         let org = self.org().await?;
         let team = org.team_by_key(key).ok_or(ApiError::NotFound { what: "team", what_zh: "班组" })?;
+        only_fields(body, &["name", "lead"])?;
         let name = match body.get("name") {
             None => None,
             Some(v) => Some(required_text(v.as_str(), "name", 64)?),
@@ -207,15 +208,7 @@ impl<S: Store> Kefu<S> {
         let id = self.find_staff(key, "user").await?.id;
         let user = org.user(id).cloned().ok_or(ApiError::NotFound { what: "user", what_zh: "用户" })?;
         let mut p = user.profile.clone();
-        const FIELDS: &[&str] = &["team", "tier", "skills", "capacity", "on_duty"];
-        if let Some(k) = body.keys().find(|k| !FIELDS.contains(&k.as_str())) {
-            return Err(FieldError::new(
-                k.clone(),
-                format!("unknown field '{k}'; a profile has: {}", FIELDS.join(", ")),
-                format!("未知字段“{k}”"),
-            )
-            .into());
-        }
+        only_fields(body, &["team", "tier", "skills", "capacity", "on_duty"])?;
         if let Some(v) = body.get("team") {
             p.team = match v {
                 Value::Null => None,
@@ -271,6 +264,18 @@ fn words(v: Option<&Value>, field: &str) -> Result<Vec<String>, FieldError> {
     };
     let strings: Option<Vec<String>> = list.iter().map(|x| x.as_str().map(str::to_string)).collect();
     parse_words(strings.ok_or_else(|| FieldError::new(field, "entries must be text", "列表项必须是文本"))?, field)
+}
+
+/// Refuses a body field the request does not have, naming it.
+fn only_fields(body: &Map<String, Value>, fields: &[&str]) -> Result<(), FieldError> {
+    match body.keys().find(|k| !fields.contains(&k.as_str())) {
+        Some(k) => Err(FieldError::new(
+            k.clone(),
+            format!("unknown field '{k}'; this body has: {}", fields.join(", ")),
+            format!("未知字段“{k}”"),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// `{"types": [...], "business_lines": [...], "regions": [...]}`.

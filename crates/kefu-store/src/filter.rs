@@ -122,7 +122,8 @@ fn visible_clause(v: &crate::Visible) -> (String, Vec<FilterValue>) {
             }
             R::Team => {
                 if let Some(team) = v.team {
-                    terms.push("t.team_id = ?".into());
+                    // Literal is_open: the planner takes the team queue's partial index.
+                    terms.push("(t.team_id = ? AND t.is_open = 1)".into());
                     params.push(Int(team.0));
                 }
             }

@@ -691,7 +691,7 @@ async fn render_ticket<S: Store>(
             return html(s, layout(lang, Some(user), "404", &format!("<p class=\"err\">{}</p>", esc(&m))));
         }
     };
-    let v = app.kefu.view(&t, &user.actor);
+    let v = app.kefu.view_for(&user.actor, &t).await.unwrap_or_else(|_| app.kefu.view(&t, &user.actor));
     let s = |k: &str| esc(v[k].as_str().unwrap_or(""));
     let mut body = format!(
         "<h1>{} <span class=\"muted\" id=\"status\">{}</span></h1>",

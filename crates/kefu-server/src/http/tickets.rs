@@ -318,7 +318,7 @@ pub async fn get_one<S: Store>(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let t = app.kefu.visible_ticket(&user.actor, &id).await?;
-    Ok(Json(app.kefu.view(&t, &user.actor)))
+    Ok(Json(app.kefu.view_for(&user.actor, &t).await?))
 }
 
 /// `{"action": "...", ...fields}`; see API.md for each action's fields.

@@ -56,6 +56,20 @@ async fn organisation(store: &SqliteStore, now: DateTime<Utc>) -> Result<Org> {
     Ok(Org { staff, teams })
 }
 
+/// The list filter of need to know for the second agent (the first one
+/// registered every ticket here), under the shipped policy.
+fn need_to_know(org: &Org) -> kefu_store::Visible {
+    let (user, team) = org.staff[1];
+    let need = Policy::defaults().access.need_to_know();
+    kefu_store::Visible {
+        user,
+        relations: need.see_relations(Role::Agent).to_vec(),
+        team: Some(team),
+        leads: Vec::new(),
+        transfer_keys: transfer_keys_of(user, Some(team), Some(kefu_domain::DepartmentId(1))),
+    }
+}
+
 /// Where ticket `i` stands, as the service would have left it.
 fn place(mut t: Ticket, i: usize, org: &Org) -> Ticket {
     // Staff and teams do not follow the placement pattern.
@@ -177,6 +191,18 @@ pub async fn run(tickets: usize) -> Result<()> {
         ("overdue, most urgent first", TicketFilter { overdue_at: Some(now), due_first: true, ..page.clone() }),
         ("warning, most urgent first", TicketFilter { warning_at: Some(now), due_first: true, ..page.clone() }),
         ("all, newest first (no filter)", page.clone()),
+        // Need to know (issue 13): what another agent may see — what they
+        // hold, registered, were transferred, or their team's queue.
+        ("all I may see (need to know)", TicketFilter { visible: Some(need_to_know(&org)), ..page.clone() }),
+        (
+            "mine (open), need to know",
+            TicketFilter {
+                assignee: Some(org.staff[1].0),
+                open: Some(true),
+                visible: Some(need_to_know(&org)),
+                ..page.clone()
+            },
+        ),
     ];
     // Deep pages of the whole list: the page-number way and the cursor way.
     let deep = (tickets / 2 / 50).max(1) as u32;
