@@ -39,11 +39,12 @@ seconds=${KEFU_FUZZ_SECONDS:-75}
 seed=${KEFU_FUZZ_SEED:-20261130}
 for user in admin agent1; do
     echo "== schemathesis as $user (${seconds}s, seed $seed)"
-    st run "$base/api/openapi.json" \
+    # From the temporary directory: schemathesis keeps a cache where it runs.
+    (cd "$dir" && st run "$base/api/openapi.json" \
         -H "Authorization: Bearer $(token $user)" \
         --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
         --exclude-path /api/v1/auth/logout \
-        --max-time "$seconds" --workers 2 --seed "$seed" --warnings off
+        --max-time "$seconds" --workers 2 --seed "$seed" --warnings off)
 done
 echo "== crafted Unicode corpus"
 python3 scripts/unicode_corpus.py "$base" "$(token agent1)"
