@@ -6,7 +6,7 @@
 use crate::Kefu;
 use crate::error::ApiError;
 use chrono::Duration;
-use kefu_store::Store;
+use kefu_store::prelude::*;
 
 /// How long a lease lasts without renewal; a dead node's jobs resume
 /// elsewhere within this time.

@@ -21,7 +21,7 @@ pub mod view;
 
 pub use service::{Kefu, Settings};
 
-use kefu_store::Store;
+use kefu_store::prelude::*;
 use std::sync::Arc;
 
 /// The state every handler receives.

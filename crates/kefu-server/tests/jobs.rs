@@ -6,7 +6,7 @@ use kefu_domain::flow::FlowSet;
 use kefu_domain::policy::Policy;
 use kefu_server::auth::PasswordCost;
 use kefu_server::{Kefu, Settings, jobs};
-use kefu_store::Store;
+use kefu_store::prelude::*;
 use std::sync::Arc;
 
 async fn session_purge_runs_on_one_node<S: Store>(store: S) {

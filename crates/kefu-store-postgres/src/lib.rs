@@ -90,7 +90,7 @@ fn pool(config: tokio_postgres::Config) -> StoreResult<deadpool_postgres::Pool> 
         .map_err(|e| StoreError::Backend(format!("cannot build the connection pool: {e}")))
 }
 
-impl Store for PgStore {
+impl AccountStore for PgStore {
     async fn create_user(&self, user: NewUser) -> StoreResult<User> {
         users::create(&self.client().await?, &user).await
     }
@@ -123,7 +123,29 @@ impl Store for PgStore {
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
         users::delete_session(&self.client().await?, token_hash).await
     }
+    async fn record_login_failure(
+        &self,
+        id: UserId,
+        now: DateTime<Utc>,
+        max: u32,
+        lock: chrono::Duration,
+    ) -> StoreResult<Option<DateTime<Utc>>> {
+        users::record_login_failure(&self.client().await?, id, now, max, lock).await
+    }
+    async fn reset_login_failures(&self, id: UserId) -> StoreResult<()> {
+        users::reset_login_failures(&self.client().await?, id).await
+    }
+    async fn remember_login_address(&self, id: UserId, addr: String, now: DateTime<Utc>) -> StoreResult<()> {
+        let addr_idx = self.cipher.blind_index("login_address", &addr);
+        users::remember_login_address(&self.client().await?, id, &addr_idx, now).await
+    }
+    async fn known_login_address(&self, id: UserId, addr: String) -> StoreResult<bool> {
+        let addr_idx = self.cipher.blind_index("login_address", &addr);
+        users::known_login_address(&self.client().await?, id, &addr_idx).await
+    }
+}
 
+impl TicketStore for PgStore {
     async fn create_ticket(&self, op: CreateTicket) -> StoreResult<Written> {
         tickets::create(&self.numbers, &mut self.client().await?, op, &self.cipher).await
     }
@@ -161,6 +183,30 @@ impl Store for PgStore {
     async fn tickets_without_events(&self, limit: u32) -> StoreResult<Vec<TicketId>> {
         rows::tickets_without_events(&self.client().await?, i64::from(limit)).await
     }
+    async fn alerts_due(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<TicketId>> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT id FROM tickets WHERE next_alert_at IS NOT NULL AND next_alert_at <= $1 ORDER BY next_alert_at LIMIT $2",
+                &[&now, &i64::from(limit)],
+            )
+            .await
+            .map_err(pg)?;
+        Ok(rows.iter().map(|r| TicketId(r.get(0))).collect())
+    }
+    async fn breaches(&self, ticket: TicketId) -> StoreResult<Vec<Breach>> {
+        let rows = self
+            .client()
+            .await?
+            .query("SELECT kind, due_at, breached_at FROM sla_breaches WHERE ticket_id = $1 ORDER BY id", &[&ticket.0])
+            .await
+            .map_err(pg)?;
+        Ok(rows.iter().map(|r| Breach { kind: r.get(0), due_at: r.get(1), breached_at: r.get(2) }).collect())
+    }
+}
+
+impl DumpStore for PgStore {
     async fn export_rows(
         &self,
         table: &'static kefu_store::dump::TableSpec,
@@ -175,12 +221,18 @@ impl Store for PgStore {
     async fn finish_import(&self) -> StoreResult<()> {
         dump::finish(&self.client().await?).await
     }
+}
+
+impl JobStore for PgStore {
     async fn try_lease(&self, job: &str, holder: &str, now: DateTime<Utc>, ttl: chrono::Duration) -> StoreResult<bool> {
         users::try_lease(&self.client().await?, job, holder, now, ttl).await
     }
     async fn purge_expired_sessions(&self, now: DateTime<Utc>) -> StoreResult<u64> {
         users::purge_expired_sessions(&self.client().await?, now).await
     }
+}
+
+impl PrivacyStore for PgStore {
     async fn append_access(&self, entry: AccessEntry) -> StoreResult<AccessEntry> {
         let reason = entry.reason.clone();
         let sealed = AccessEntry { reason: seal::seal_text(&self.cipher, &entry.reason), ..entry };
@@ -198,26 +250,6 @@ impl Store for PgStore {
     }
     async fn customer_by_id(&self, id: CustomerId) -> StoreResult<Option<Customer>> {
         rows::customer_by_id(&self.client().await?, id, &self.cipher).await
-    }
-    async fn record_login_failure(
-        &self,
-        id: UserId,
-        now: DateTime<Utc>,
-        max: u32,
-        lock: chrono::Duration,
-    ) -> StoreResult<Option<DateTime<Utc>>> {
-        users::record_login_failure(&self.client().await?, id, now, max, lock).await
-    }
-    async fn reset_login_failures(&self, id: UserId) -> StoreResult<()> {
-        users::reset_login_failures(&self.client().await?, id).await
-    }
-    async fn remember_login_address(&self, id: UserId, addr: String, now: DateTime<Utc>) -> StoreResult<()> {
-        let addr_idx = self.cipher.blind_index("login_address", &addr);
-        users::remember_login_address(&self.client().await?, id, &addr_idx, now).await
-    }
-    async fn known_login_address(&self, id: UserId, addr: String) -> StoreResult<bool> {
-        let addr_idx = self.cipher.blind_index("login_address", &addr);
-        users::known_login_address(&self.client().await?, id, &addr_idx).await
     }
     async fn reencrypt_customers(&self, batch: u32) -> StoreResult<u64> {
         rows::reencrypt_customers(&mut self.client().await?, batch, &self.cipher).await
@@ -276,28 +308,9 @@ impl Store for PgStore {
     async fn purge_idempotency(&self, before: DateTime<Utc>) -> StoreResult<u64> {
         self.client().await?.execute("DELETE FROM idempotency_keys WHERE created_at < $1", &[&before]).await.map_err(pg)
     }
-    async fn alerts_due(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<TicketId>> {
-        let rows = self
-            .client()
-            .await?
-            .query(
-                "SELECT id FROM tickets WHERE next_alert_at IS NOT NULL AND next_alert_at <= $1 ORDER BY next_alert_at LIMIT $2",
-                &[&now, &i64::from(limit)],
-            )
-            .await
-            .map_err(pg)?;
-        Ok(rows.iter().map(|r| TicketId(r.get(0))).collect())
-    }
-    async fn breaches(&self, ticket: TicketId) -> StoreResult<Vec<Breach>> {
-        let rows = self
-            .client()
-            .await?
-            .query("SELECT kind, due_at, breached_at FROM sla_breaches WHERE ticket_id = $1 ORDER BY id", &[&ticket.0])
-            .await
-            .map_err(pg)?;
-        Ok(rows.iter().map(|r| Breach { kind: r.get(0), due_at: r.get(1), breached_at: r.get(2) }).collect())
-    }
+}
 
+impl OrgStore for PgStore {
     async fn create_department(&self, code: String, name: String, now: DateTime<Utc>) -> StoreResult<Department> {
         org::create_department(&self.client().await?, &code, &name, now).await
     }
@@ -340,7 +353,9 @@ impl Store for PgStore {
     async fn read_notices(&self, user: UserId, id: Option<i64>, now: DateTime<Utc>) -> StoreResult<u64> {
         org::read_notices(&self.client().await?, user, id, now).await
     }
+}
 
+impl OutboxStore for PgStore {
     async fn claim_messages(
         &self,
         node: &str,

@@ -151,7 +151,7 @@ impl ReadPool {
     }
 }
 
-impl Store for SqliteStore {
+impl AccountStore for SqliteStore {
     async fn create_user(&self, user: NewUser) -> StoreResult<User> {
         self.writer.run(move |c| users::create(c, &user)).await
     }
@@ -187,7 +187,29 @@ impl Store for SqliteStore {
         let h = token_hash.to_string();
         self.writer.run(move |c| users::delete_session(c, &h)).await
     }
+    async fn record_login_failure(
+        &self,
+        id: UserId,
+        now: DateTime<Utc>,
+        max: u32,
+        lock: chrono::Duration,
+    ) -> StoreResult<Option<DateTime<Utc>>> {
+        self.writer.run(move |c| users::record_login_failure(c, id, now, max, lock)).await
+    }
+    async fn reset_login_failures(&self, id: UserId) -> StoreResult<()> {
+        self.writer.run(move |c| users::reset_login_failures(c, id)).await
+    }
+    async fn remember_login_address(&self, id: UserId, addr: String, now: DateTime<Utc>) -> StoreResult<()> {
+        let addr_idx = self.cipher.blind_index("login_address", &addr);
+        self.writer.run(move |c| users::remember_login_address(c, id, &addr_idx, now)).await
+    }
+    async fn known_login_address(&self, id: UserId, addr: String) -> StoreResult<bool> {
+        let addr_idx = self.cipher.blind_index("login_address", &addr);
+        self.read(move |c| users::known_login_address(c, id, &addr_idx)).await
+    }
+}
 
+impl TicketStore for SqliteStore {
     async fn create_ticket(&self, op: CreateTicket) -> StoreResult<Written> {
         let k = self.cipher.clone();
         self.writer.run(move |c| tickets::create(c, op, &k)).await
@@ -231,6 +253,39 @@ impl Store for SqliteStore {
     async fn tickets_without_events(&self, limit: u32) -> StoreResult<Vec<TicketId>> {
         self.read(move |c| rows::tickets_without_events(c, limit)).await
     }
+    async fn alerts_due(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<TicketId>> {
+        self.read(move |c| {
+            c.prepare_cached(
+                "SELECT id FROM tickets WHERE next_alert_at IS NOT NULL AND next_alert_at <= ?1 ORDER BY next_alert_at LIMIT ?2",
+            )
+            .map_err(backend)?
+            .query_map(rusqlite::params![rows::ts(now), limit], |r| Ok(TicketId(r.get(0)?)))
+            .map_err(backend)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(backend)
+        })
+        .await
+    }
+    async fn breaches(&self, ticket: TicketId) -> StoreResult<Vec<Breach>> {
+        self.read(move |c| {
+            c.prepare_cached("SELECT kind, due_at, breached_at FROM sla_breaches WHERE ticket_id = ?1 ORDER BY id")
+                .map_err(backend)?
+                .query_map([ticket.0], |r| {
+                    Ok(Breach {
+                        kind: r.get(0)?,
+                        due_at: rows::parse_ts(&r.get::<_, String>(1)?)?,
+                        breached_at: rows::parse_ts(&r.get::<_, String>(2)?)?,
+                    })
+                })
+                .map_err(backend)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(backend)
+        })
+        .await
+    }
+}
+
+impl DumpStore for SqliteStore {
     async fn export_rows(
         &self,
         table: &'static kefu_store::dump::TableSpec,
@@ -250,6 +305,9 @@ impl Store for SqliteStore {
         // INTEGER PRIMARY KEY columns continue after the largest id by themselves.
         Ok(())
     }
+}
+
+impl JobStore for SqliteStore {
     async fn try_lease(&self, job: &str, holder: &str, now: DateTime<Utc>, ttl: chrono::Duration) -> StoreResult<bool> {
         let (job, holder) = (job.to_string(), holder.to_string());
         self.writer.run(move |c| users::try_lease(c, &job, &holder, now, ttl)).await
@@ -257,6 +315,9 @@ impl Store for SqliteStore {
     async fn purge_expired_sessions(&self, now: DateTime<Utc>) -> StoreResult<u64> {
         self.writer.run(move |c| users::purge_expired_sessions(c, now)).await
     }
+}
+
+impl PrivacyStore for SqliteStore {
     async fn append_access(&self, entry: AccessEntry) -> StoreResult<AccessEntry> {
         let k = self.cipher.clone();
         self.writer.run(move |c| rows::append_access(c, entry, &k)).await
@@ -268,26 +329,6 @@ impl Store for SqliteStore {
     async fn customer_by_id(&self, id: CustomerId) -> StoreResult<Option<Customer>> {
         let k = self.cipher.clone();
         self.read(move |c| rows::customer_by_id(c, id, &k)).await
-    }
-    async fn record_login_failure(
-        &self,
-        id: UserId,
-        now: DateTime<Utc>,
-        max: u32,
-        lock: chrono::Duration,
-    ) -> StoreResult<Option<DateTime<Utc>>> {
-        self.writer.run(move |c| users::record_login_failure(c, id, now, max, lock)).await
-    }
-    async fn reset_login_failures(&self, id: UserId) -> StoreResult<()> {
-        self.writer.run(move |c| users::reset_login_failures(c, id)).await
-    }
-    async fn remember_login_address(&self, id: UserId, addr: String, now: DateTime<Utc>) -> StoreResult<()> {
-        let addr_idx = self.cipher.blind_index("login_address", &addr);
-        self.writer.run(move |c| users::remember_login_address(c, id, &addr_idx, now)).await
-    }
-    async fn known_login_address(&self, id: UserId, addr: String) -> StoreResult<bool> {
-        let addr_idx = self.cipher.blind_index("login_address", &addr);
-        self.read(move |c| users::known_login_address(c, id, &addr_idx)).await
     }
     async fn reencrypt_customers(&self, batch: u32) -> StoreResult<u64> {
         let k = self.cipher.clone();
@@ -325,37 +366,9 @@ impl Store for SqliteStore {
             })
             .await
     }
-    async fn alerts_due(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<TicketId>> {
-        self.read(move |c| {
-            c.prepare_cached(
-                "SELECT id FROM tickets WHERE next_alert_at IS NOT NULL AND next_alert_at <= ?1 ORDER BY next_alert_at LIMIT ?2",
-            )
-            .map_err(backend)?
-            .query_map(rusqlite::params![rows::ts(now), limit], |r| Ok(TicketId(r.get(0)?)))
-            .map_err(backend)?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(backend)
-        })
-        .await
-    }
-    async fn breaches(&self, ticket: TicketId) -> StoreResult<Vec<Breach>> {
-        self.read(move |c| {
-            c.prepare_cached("SELECT kind, due_at, breached_at FROM sla_breaches WHERE ticket_id = ?1 ORDER BY id")
-                .map_err(backend)?
-                .query_map([ticket.0], |r| {
-                    Ok(Breach {
-                        kind: r.get(0)?,
-                        due_at: rows::parse_ts(&r.get::<_, String>(1)?)?,
-                        breached_at: rows::parse_ts(&r.get::<_, String>(2)?)?,
-                    })
-                })
-                .map_err(backend)?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(backend)
-        })
-        .await
-    }
+}
 
+impl OrgStore for SqliteStore {
     async fn create_department(&self, code: String, name: String, now: DateTime<Utc>) -> StoreResult<Department> {
         self.writer.run(move |c| org::create_department(c, &code, &name, now)).await
     }
@@ -384,7 +397,9 @@ impl Store for SqliteStore {
     async fn read_notices(&self, user: UserId, id: Option<i64>, now: DateTime<Utc>) -> StoreResult<u64> {
         self.writer.run(move |c| org::read_notices(c, user, id, now)).await
     }
+}
 
+impl OutboxStore for SqliteStore {
     async fn claim_messages(
         &self,
         node: &str,

@@ -30,7 +30,7 @@ fn a_database_from_a_newer_kefu_is_refused() {
 
 #[tokio::test]
 async fn an_older_database_is_upgraded_and_its_customers_encrypted() {
-    use kefu_store::Store;
+    use kefu_store::prelude::*;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("kefu.db");
     // A database as kefu left it at schema version 4, with plaintext data.

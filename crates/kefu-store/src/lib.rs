@@ -43,8 +43,20 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// The store. Implementations are cheap to clone handles.
-pub trait Store: Clone + Send + Sync + 'static {
+/// Every store trait, for code that calls a concrete backend's methods.
+pub mod prelude {
+    pub use crate::{AccountStore, DumpStore, JobStore, OrgStore, OutboxStore, PrivacyStore, Store, TicketStore};
+}
+
+/// The store: every capability. Handlers and jobs take one type parameter
+/// `S: Store`; each capability is a trait of its own (one file per backend
+/// and one conformance file each), and a new capability adds its trait here.
+pub trait Store: AccountStore + TicketStore + DumpStore + JobStore + PrivacyStore + OrgStore + OutboxStore {}
+
+impl<T: AccountStore + TicketStore + DumpStore + JobStore + PrivacyStore + OrgStore + OutboxStore> Store for T {}
+
+/// Staff accounts, sessions and login protection (`users`, `sessions`, `login_addresses`).
+pub trait AccountStore: Clone + Send + Sync + 'static {
     // --- staff and sessions ---
     fn create_user(&self, user: NewUser) -> impl Future<Output = StoreResult<User>> + Send;
     fn user_by_username(&self, username: &str) -> impl Future<Output = StoreResult<Option<User>>> + Send;
@@ -64,6 +76,32 @@ pub trait Store: Clone + Send + Sync + 'static {
     fn session(&self, token_hash: &str) -> impl Future<Output = StoreResult<Option<Session>>> + Send;
     fn delete_session(&self, token_hash: &str) -> impl Future<Output = StoreResult<()>> + Send;
 
+    // --- login protection ---
+    /// Counts a wrong password; at `max` in a row the account locks until
+    /// `now + lock` and the count starts again. Returns the lock, if any.
+    fn record_login_failure(
+        &self,
+        id: UserId,
+        now: chrono::DateTime<chrono::Utc>,
+        max: u32,
+        lock: chrono::Duration,
+    ) -> impl Future<Output = StoreResult<Option<chrono::DateTime<chrono::Utc>>>> + Send;
+    /// A successful login clears the count.
+    fn reset_login_failures(&self, id: UserId) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Records that the account logged in from the address (stored as a
+    /// keyed hash, like the blind indexes).
+    fn remember_login_address(
+        &self,
+        id: UserId,
+        addr: String,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Whether the account ever logged in from the address.
+    fn known_login_address(&self, id: UserId, addr: String) -> impl Future<Output = StoreResult<bool>> + Send;
+}
+
+/// Tickets: intake, changes decided inside the write, reads, lists, the audit trail, transfer records, notes, and what the SLA watcher needs.
+pub trait TicketStore: Clone + Send + Sync + 'static {
     // --- tickets ---
     /// Registers a ticket: finds or creates the customer by phone, draws the
     /// next number of the Shanghai day, writes the ticket and its first
@@ -91,6 +129,19 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// Tickets that have no audit event at all (a broken chain by definition).
     fn tickets_without_events(&self, limit: u32) -> impl Future<Output = StoreResult<Vec<TicketId>>> + Send;
 
+    // --- SLA watcher ---
+    /// Tickets whose next alert is due at `now`, earliest first (indexed).
+    fn alerts_due(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        limit: u32,
+    ) -> impl Future<Output = StoreResult<Vec<TicketId>>> + Send;
+    /// The breaches recorded on a ticket.
+    fn breaches(&self, ticket: TicketId) -> impl Future<Output = StoreResult<Vec<Breach>>> + Send;
+}
+
+/// Export and import of every table (`kefu export` / `kefu import`).
+pub trait DumpStore: Clone + Send + Sync + 'static {
     // --- export and import (kefu export / kefu import) ---
     /// Rows of a table in its key order, `offset` rows in, at most `limit`,
     /// in the neutral form of `dump`.
@@ -108,7 +159,10 @@ pub trait Store: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = StoreResult<()>> + Send;
     /// After an import: moves id sequences past the imported ids.
     fn finish_import(&self) -> impl Future<Output = StoreResult<()>> + Send;
+}
 
+/// Background jobs: leases that keep a job on one node, and purges.
+pub trait JobStore: Clone + Send + Sync + 'static {
     // --- background jobs ---
     /// Takes or renews the lease of `job` for `holder` until `now + ttl`, if
     /// it is free, expired or already this holder's. True: run the job.
@@ -124,36 +178,16 @@ pub trait Store: Clone + Send + Sync + 'static {
         &self,
         now: chrono::DateTime<chrono::Utc>,
     ) -> impl Future<Output = StoreResult<u64>> + Send;
+}
 
+/// Personal data: the access log, customers and their encryption at rest, retention.
+pub trait PrivacyStore: Clone + Send + Sync + 'static {
     // --- access log (append-only) ---
     /// Appends an entry; `entry.id` is ignored and the stored entry returned.
     fn append_access(&self, entry: AccessEntry) -> impl Future<Output = StoreResult<AccessEntry>> + Send;
     /// Entries newest first.
     fn access_log(&self, page: u32, per_page: u32) -> impl Future<Output = StoreResult<Page<AccessEntry>>> + Send;
     fn customer_by_id(&self, id: CustomerId) -> impl Future<Output = StoreResult<Option<Customer>>> + Send;
-
-    // --- login protection ---
-    /// Counts a wrong password; at `max` in a row the account locks until
-    /// `now + lock` and the count starts again. Returns the lock, if any.
-    fn record_login_failure(
-        &self,
-        id: UserId,
-        now: chrono::DateTime<chrono::Utc>,
-        max: u32,
-        lock: chrono::Duration,
-    ) -> impl Future<Output = StoreResult<Option<chrono::DateTime<chrono::Utc>>>> + Send;
-    /// A successful login clears the count.
-    fn reset_login_failures(&self, id: UserId) -> impl Future<Output = StoreResult<()>> + Send;
-    /// Records that the account logged in from the address (stored as a
-    /// keyed hash, like the blind indexes).
-    fn remember_login_address(
-        &self,
-        id: UserId,
-        addr: String,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> impl Future<Output = StoreResult<()>> + Send;
-    /// Whether the account ever logged in from the address.
-    fn known_login_address(&self, id: UserId, addr: String) -> impl Future<Output = StoreResult<bool>> + Send;
 
     // --- encryption at rest ---
     /// Re-encrypts up to `batch` customers not yet under the active key (or
@@ -177,17 +211,10 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// serve retries, and hold rendered responses); returns how many.
     fn purge_idempotency(&self, before: chrono::DateTime<chrono::Utc>)
     -> impl Future<Output = StoreResult<u64>> + Send;
+}
 
-    // --- SLA watcher ---
-    /// Tickets whose next alert is due at `now`, earliest first (indexed).
-    fn alerts_due(
-        &self,
-        now: chrono::DateTime<chrono::Utc>,
-        limit: u32,
-    ) -> impl Future<Output = StoreResult<Vec<TicketId>>> + Send;
-    /// The breaches recorded on a ticket.
-    fn breaches(&self, ticket: TicketId) -> impl Future<Output = StoreResult<Vec<Breach>>> + Send;
-
+/// The organisation (departments, teams, staff profiles, loads) and staff notices.
+pub trait OrgStore: Clone + Send + Sync + 'static {
     // --- organisation and dispatch (R-16, R-17) ---
     /// `Conflict { departments_code_key }` if the code is taken.
     fn create_department(
@@ -231,7 +258,10 @@ pub trait Store: Clone + Send + Sync + 'static {
         id: Option<i64>,
         now: chrono::DateTime<chrono::Utc>,
     ) -> impl Future<Output = StoreResult<u64>> + Send;
+}
 
+/// Customer messages (the outbox) and the return-visit projection.
+pub trait OutboxStore: Clone + Send + Sync + 'static {
     // --- customer messages (outbox) ---
     /// Claims up to `limit` pending messages due at `now` for `node` until
     /// `now + lease`: no other node gets them meanwhile.

@@ -4,7 +4,7 @@
 use anyhow::{Result, bail};
 use kefu_domain::TicketId;
 use kefu_domain::audit::{AuditEvent, BrokenLink, verify_chain};
-use kefu_store::Store;
+use kefu_store::prelude::*;
 
 const BATCH: u32 = 20_000;
 

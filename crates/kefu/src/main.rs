@@ -15,7 +15,7 @@ use clap::{Parser, Subcommand};
 use config::{Backend, CommonArgs, Config};
 use kefu_domain::Role;
 use kefu_server::Kefu;
-use kefu_store::Store;
+use kefu_store::prelude::*;
 use kefu_store_postgres::PgStore;
 use kefu_store_sqlite::SqliteStore;
 use std::io::IsTerminal;

@@ -4,7 +4,7 @@
 use anyhow::Result;
 use clap::Subcommand;
 use kefu_server::Kefu;
-use kefu_store::Store;
+use kefu_store::prelude::*;
 use serde_json::{Map, Value, json};
 
 #[derive(Subcommand)]

@@ -11,7 +11,7 @@ use crate::AppState;
 use crate::auth::{CurrentUser, token_hash};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use kefu_store::Store;
+use kefu_store::prelude::*;
 
 pub use pages::router;
 

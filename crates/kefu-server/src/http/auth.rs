@@ -10,7 +10,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use kefu_store::Store;
+use kefu_store::prelude::*;
 use serde::Deserialize;
 
 pub fn router<S: Store>() -> Router<AppState<S>> {

@@ -12,7 +12,7 @@ use kefu_domain::FieldError;
 use kefu_domain::calendar::CalendarError;
 use kefu_domain::intake::parse_time;
 use kefu_domain::time::shanghai;
-use kefu_store::Store;
+use kefu_store::prelude::*;
 use serde::Deserialize;
 use serde_json::{Value, json};
 

@@ -7,7 +7,7 @@ use axum::http::header;
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 use axum::{Json, Router};
-use kefu_store::Store;
+use kefu_store::prelude::*;
 use serde_json::{Value, json};
 use utoipa::OpenApi;
 

@@ -20,7 +20,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use kefu_store::Store;
+use kefu_store::prelude::*;
 use tower_http::set_header::SetResponseHeaderLayer;
 use utoipa::OpenApi;
 

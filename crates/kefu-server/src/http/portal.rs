@@ -17,7 +17,7 @@ use axum::routing::{get, post};
 use kefu_domain::action::ActionKind;
 use kefu_domain::customer_loop::VisitState;
 use kefu_domain::ticket::Ticket;
-use kefu_store::Store;
+use kefu_store::prelude::*;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;

@@ -8,7 +8,7 @@ use axum::extract::{Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use kefu_domain::validate::Phone;
-use kefu_store::Store;
+use kefu_store::prelude::*;
 use serde::Deserialize;
 
 pub fn router<S: Store>() -> Router<AppState<S>> {

@@ -11,7 +11,7 @@ use kefu_domain::policy::Policy;
 use kefu_server::auth::PasswordCost;
 pub use kefu_server::delivery::DeliveryConfig;
 use kefu_server::{Kefu, Settings};
-use kefu_store::Store;
+use kefu_store::prelude::*;
 use kefu_store_postgres::PgStore;
 use kefu_store_postgres::testing::TestSchema;
 use kefu_store_sqlite::SqliteStore;

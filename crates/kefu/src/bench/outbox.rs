@@ -13,7 +13,7 @@ use kefu_domain::clock::FixedClock;
 use kefu_domain::flow::{Actor, FlowSet};
 use kefu_domain::policy::Policy;
 use kefu_server::Kefu;
-use kefu_store::Store;
+use kefu_store::prelude::*;
 use kefu_store_sqlite::SqliteStore;
 use serde_json::{Value, json};
 use std::collections::HashMap;
