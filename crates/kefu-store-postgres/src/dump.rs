@@ -88,3 +88,29 @@ pub async fn finish(c: &impl GenericClient) -> StoreResult<()> {
     }
     Ok(())
 }
+
+/// The store capabilities kept in this file: DumpStore.
+mod capability {
+    use crate::*;
+
+    impl DumpStore for PgStore {
+        async fn export_rows(
+            &self,
+            table: &'static kefu_store::dump::TableSpec,
+            offset: u64,
+            limit: u32,
+        ) -> StoreResult<Vec<JsonRow>> {
+            dump::export(&self.client().await?, table, offset, limit).await
+        }
+        async fn import_rows(
+            &self,
+            table: &'static kefu_store::dump::TableSpec,
+            rows: Vec<JsonRow>,
+        ) -> StoreResult<()> {
+            dump::import(&mut self.client().await?, table, &rows).await
+        }
+        async fn finish_import(&self) -> StoreResult<()> {
+            dump::finish(&self.client().await?).await
+        }
+    }
+}

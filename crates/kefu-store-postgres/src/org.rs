@@ -191,3 +191,64 @@ pub async fn read_notices(
     }
     .map_err(pg)
 }
+
+/// The store capabilities kept in this file: OrgStore.
+mod capability {
+    use crate::*;
+
+    impl OrgStore for PgStore {
+        async fn create_department(&self, code: String, name: String, now: DateTime<Utc>) -> StoreResult<Department> {
+            org::create_department(&self.client().await?, &code, &name, now).await
+        }
+        async fn departments(&self) -> StoreResult<Vec<Department>> {
+            org::departments(&self.client().await?).await
+        }
+        async fn create_team(&self, team: NewTeam, now: DateTime<Utc>) -> StoreResult<Team> {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await.map_err(pg)?;
+            let t = org::create_team(&tx, &team, now).await?;
+            tx.commit().await.map_err(pg)?;
+            Ok(t)
+        }
+        async fn update_team(
+            &self,
+            id: TeamId,
+            name: Option<String>,
+            lead: Option<Option<UserId>>,
+        ) -> StoreResult<Team> {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await.map_err(pg)?;
+            let t = org::update_team(&tx, id, name.as_deref(), lead).await?;
+            tx.commit().await.map_err(pg)?;
+            Ok(t)
+        }
+        async fn teams(&self) -> StoreResult<Vec<Team>> {
+            org::teams(&self.client().await?).await
+        }
+        async fn set_profile(&self, id: UserId, profile: StaffProfile) -> StoreResult<User> {
+            users::set_profile(&self.client().await?, id, &profile).await
+        }
+        async fn staff_loads(&self, ids: Vec<UserId>) -> StoreResult<Vec<(UserId, u32)>> {
+            org::staff_loads(&self.client().await?, &ids).await
+        }
+        async fn notices(
+            &self,
+            user: UserId,
+            unread_only: bool,
+            page: u32,
+            per_page: u32,
+        ) -> StoreResult<Page<Notice>> {
+            let got = org::notices(&self.client().await?, user, unread_only, page, per_page).await?;
+            let open = |n: Notice| -> StoreResult<Notice> {
+                let (message, message_zh) =
+                    (seal::open_text(&self.cipher, &n.message)?, seal::open_text(&self.cipher, &n.message_zh)?);
+                Ok(Notice { message, message_zh, ..n })
+            };
+            let items = got.items.into_iter().map(open).collect::<StoreResult<_>>()?;
+            Ok(Page { items, ..got })
+        }
+        async fn read_notices(&self, user: UserId, id: Option<i64>, now: DateTime<Utc>) -> StoreResult<u64> {
+            org::read_notices(&self.client().await?, user, id, now).await
+        }
+    }
+}

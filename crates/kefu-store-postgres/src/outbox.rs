@@ -248,3 +248,52 @@ pub async fn counts(
         })
         .collect())
 }
+
+/// The store capabilities kept in this file: OutboxStore.
+mod capability {
+    use crate::*;
+
+    impl OutboxStore for PgStore {
+        async fn claim_messages(
+            &self,
+            node: &str,
+            now: DateTime<Utc>,
+            lease: chrono::Duration,
+            limit: u32,
+        ) -> StoreResult<Vec<Message>> {
+            outbox::claim(&self.client().await?, node, now, lease, limit, &self.cipher).await
+        }
+        async fn finish_message(
+            &self,
+            id: i64,
+            node: &str,
+            outcome: SendOutcome,
+            now: DateTime<Utc>,
+        ) -> StoreResult<bool> {
+            outbox::finish(&self.client().await?, id, node, &outcome, now).await
+        }
+        async fn message_receipt(
+            &self,
+            provider_id: &str,
+            delivered: bool,
+            detail: Option<String>,
+            now: DateTime<Utc>,
+        ) -> StoreResult<Option<TicketId>> {
+            outbox::receipt(&self.client().await?, provider_id, delivered, detail, now).await
+        }
+        async fn messages(&self, ticket: TicketId) -> StoreResult<Vec<Message>> {
+            outbox::messages(&self.client().await?, ticket, &self.cipher).await
+        }
+        async fn visits(&self, filter: VisitFilter) -> StoreResult<Page<VisitRow>> {
+            outbox::visits(&self.client().await?, &filter).await
+        }
+        async fn visit_counts(
+            &self,
+            from: DateTime<Utc>,
+            to: DateTime<Utc>,
+            satisfied_at: u8,
+        ) -> StoreResult<Vec<VisitCounts>> {
+            outbox::counts(&self.client().await?, from, to, satisfied_at).await
+        }
+    }
+}

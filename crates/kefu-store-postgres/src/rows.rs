@@ -263,3 +263,93 @@ pub async fn access_log(c: &impl GenericClient, page: u32, per_page: u32) -> Sto
         .collect();
     Ok(Page { items, total, page, per_page })
 }
+
+/// The store capabilities kept in this file: PrivacyStore.
+mod capability {
+    use crate::*;
+
+    impl PrivacyStore for PgStore {
+        async fn append_access(&self, entry: AccessEntry) -> StoreResult<AccessEntry> {
+            let reason = entry.reason.clone();
+            let sealed = AccessEntry { reason: seal::seal_text(&self.cipher, &entry.reason), ..entry };
+            let logged = rows::append_access(&self.client().await?, sealed).await?;
+            Ok(AccessEntry { reason, ..logged })
+        }
+        async fn access_log(&self, page: u32, per_page: u32) -> StoreResult<Page<AccessEntry>> {
+            let log = rows::access_log(&self.client().await?, page, per_page).await?;
+            let items = log
+                .items
+                .into_iter()
+                .map(|e| Ok(AccessEntry { reason: seal::open_text(&self.cipher, &e.reason)?, ..e }))
+                .collect::<StoreResult<_>>()?;
+            Ok(Page { items, ..log })
+        }
+        async fn customer_by_id(&self, id: CustomerId) -> StoreResult<Option<Customer>> {
+            rows::customer_by_id(&self.client().await?, id, &self.cipher).await
+        }
+        async fn reencrypt_customers(&self, batch: u32) -> StoreResult<u64> {
+            rows::reencrypt_customers(&mut self.client().await?, batch, &self.cipher).await
+        }
+        async fn delete_customer(&self, id: CustomerId) -> StoreResult<()> {
+            let client = self.client().await?;
+            let used: i64 = client
+                .query_one("SELECT COUNT(*) FROM tickets WHERE customer_id = $1", &[&id.0])
+                .await
+                .map_err(pg)?
+                .get(0);
+            if used > 0 {
+                return Err(StoreError::Conflict { constraint: "tickets_customer_id_fkey".into() });
+            }
+            // A ticket registered meanwhile makes the foreign key refuse this.
+            match client.execute("DELETE FROM customers WHERE id = $1", &[&id.0]).await {
+                Ok(0) => Err(StoreError::NotFound),
+                Ok(_) => Ok(()),
+                Err(e) if e.code() == Some(&SqlState::FOREIGN_KEY_VIOLATION) => {
+                    Err(StoreError::Conflict { constraint: "tickets_customer_id_fkey".into() })
+                }
+                Err(e) => Err(pg(e)),
+            }
+        }
+        async fn retention_due(&self, cutoff: DateTime<Utc>, limit: u32) -> StoreResult<Vec<RetentionDue>> {
+            let rows = self
+                .client()
+                .await?
+                .query(
+                    "SELECT id, number, customer_id, (doc::json->>'archived_at')::timestamptz AS archived FROM tickets
+                     WHERE status = 'archived' AND (doc::json->>'archived_at')::timestamptz <= $1
+                     ORDER BY archived, id LIMIT $2",
+                    &[&cutoff, &i64::from(limit)],
+                )
+                .await
+                .map_err(pg)?;
+            Ok(rows
+                .iter()
+                .map(|r| RetentionDue {
+                    ticket: TicketId(r.get(0)),
+                    number: r.get(1),
+                    customer: CustomerId(r.get(2)),
+                    archived_at: r.get(3),
+                })
+                .collect())
+        }
+        async fn purge_ticket(&self, id: TicketId) -> StoreResult<()> {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await.map_err(pg)?;
+            for table in ["comments", "transfers", "sla_breaches", "notices", "outbox", "visits", "ticket_events"] {
+                tx.execute(&format!("DELETE FROM {table} WHERE ticket_id = $1"), &[&id.0]).await.map_err(pg)?;
+            }
+            let n = tx.execute("DELETE FROM tickets WHERE id = $1", &[&id.0]).await.map_err(pg)?;
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            tx.commit().await.map_err(pg)
+        }
+        async fn purge_idempotency(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+            self.client()
+                .await?
+                .execute("DELETE FROM idempotency_keys WHERE created_at < $1", &[&before])
+                .await
+                .map_err(pg)
+        }
+    }
+}

@@ -464,3 +464,72 @@ pub async fn list(c: &impl GenericClient, f: &TicketFilter, cipher: &FieldCipher
         .collect::<StoreResult<Vec<_>>>()?;
     Ok(Page { items, total, page: f.page, per_page: f.per_page })
 }
+
+/// The store capabilities kept in this file: TicketStore.
+mod capability {
+    use crate::*;
+
+    impl TicketStore for PgStore {
+        async fn create_ticket(&self, op: CreateTicket) -> StoreResult<Written> {
+            tickets::create(&self.numbers, &mut self.client().await?, op, &self.cipher).await
+        }
+        async fn mutate_ticket(&self, op: MutateTicket) -> StoreResult<Written> {
+            tickets::mutate(&mut self.client().await?, op, &self.cipher).await
+        }
+        async fn ticket(&self, key: TicketKey) -> StoreResult<Option<Ticket>> {
+            tickets::get(&self.client().await?, &key, false, &self.cipher).await
+        }
+        async fn list_tickets(&self, filter: TicketFilter) -> StoreResult<Page<Ticket>> {
+            tickets::list(&self.client().await?, &filter, &self.cipher).await
+        }
+        async fn events(&self, ticket: TicketId) -> StoreResult<Vec<AuditEvent>> {
+            let events = rows::events(&self.client().await?, Some(ticket), None, i64::MAX).await?;
+            events.into_iter().map(|e| seal::open_event(&self.cipher, e)).collect()
+        }
+        async fn transfers(&self, ticket: TicketId) -> StoreResult<Vec<Transfer>> {
+            let transfers = rows::transfers(&self.client().await?, ticket).await?;
+            transfers.into_iter().map(|t| seal::open_transfer(&self.cipher, t)).collect()
+        }
+        async fn comments(&self, ticket: TicketId) -> StoreResult<Vec<Comment>> {
+            let comments = rows::comments(&self.client().await?, ticket).await?;
+            comments.into_iter().map(|c| Ok(Comment { body: seal::open_text(&self.cipher, &c.body)?, ..c })).collect()
+        }
+        async fn customer_by_phone(&self, phone: &str) -> StoreResult<Option<Customer>> {
+            rows::customer_by_phone(&self.client().await?, phone, &self.cipher).await
+        }
+        async fn ticket_count(&self) -> StoreResult<i64> {
+            Ok(self.client().await?.query_one("SELECT COUNT(*) FROM tickets", &[]).await.map_err(pg)?.get(0))
+        }
+        async fn events_after(&self, after: Option<(TicketId, i64)>, limit: u32) -> StoreResult<Vec<AuditEvent>> {
+            let events = rows::events(&self.client().await?, None, after, i64::from(limit)).await?;
+            events.into_iter().map(|e| seal::open_event(&self.cipher, e)).collect()
+        }
+        async fn tickets_without_events(&self, limit: u32) -> StoreResult<Vec<TicketId>> {
+            rows::tickets_without_events(&self.client().await?, i64::from(limit)).await
+        }
+        async fn alerts_due(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<TicketId>> {
+            let rows = self
+                .client()
+                .await?
+                .query(
+                    "SELECT id FROM tickets WHERE next_alert_at IS NOT NULL AND next_alert_at <= $1 ORDER BY next_alert_at LIMIT $2",
+                    &[&now, &i64::from(limit)],
+                )
+                .await
+                .map_err(pg)?;
+            Ok(rows.iter().map(|r| TicketId(r.get(0))).collect())
+        }
+        async fn breaches(&self, ticket: TicketId) -> StoreResult<Vec<Breach>> {
+            let rows = self
+                .client()
+                .await?
+                .query(
+                    "SELECT kind, due_at, breached_at FROM sla_breaches WHERE ticket_id = $1 ORDER BY id",
+                    &[&ticket.0],
+                )
+                .await
+                .map_err(pg)?;
+            Ok(rows.iter().map(|r| Breach { kind: r.get(0), due_at: r.get(1), breached_at: r.get(2) }).collect())
+        }
+    }
+}

@@ -204,3 +204,77 @@ pub async fn set_profile(c: &impl GenericClient, id: UserId, p: &StaffProfile) -
         .map_err(pg)?;
     row.as_ref().map(user).transpose()?.ok_or(StoreError::NotFound)
 }
+
+/// The store capabilities kept in this file: AccountStore, JobStore.
+mod capability {
+    use crate::*;
+
+    impl AccountStore for PgStore {
+        async fn create_user(&self, user: NewUser) -> StoreResult<User> {
+            users::create(&self.client().await?, &user).await
+        }
+        async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
+            users::by_username(&self.client().await?, username).await
+        }
+        async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>> {
+            users::by_id(&self.client().await?, id).await
+        }
+        async fn list_users(&self) -> StoreResult<Vec<User>> {
+            users::list(&self.client().await?).await
+        }
+        async fn set_password(&self, id: UserId, password_hash: String) -> StoreResult<()> {
+            users::set_password(&self.client().await?, id, &password_hash).await
+        }
+        async fn set_account(
+            &self,
+            id: UserId,
+            role: Option<kefu_domain::Role>,
+            active: Option<bool>,
+        ) -> StoreResult<User> {
+            users::set_account(&self.client().await?, id, role, active).await
+        }
+        async fn create_session(&self, session: Session) -> StoreResult<()> {
+            users::create_session(&self.client().await?, &session).await
+        }
+        async fn session(&self, token_hash: &str) -> StoreResult<Option<Session>> {
+            users::session(&self.client().await?, token_hash).await
+        }
+        async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
+            users::delete_session(&self.client().await?, token_hash).await
+        }
+        async fn record_login_failure(
+            &self,
+            id: UserId,
+            now: DateTime<Utc>,
+            max: u32,
+            lock: chrono::Duration,
+        ) -> StoreResult<Option<DateTime<Utc>>> {
+            users::record_login_failure(&self.client().await?, id, now, max, lock).await
+        }
+        async fn reset_login_failures(&self, id: UserId) -> StoreResult<()> {
+            users::reset_login_failures(&self.client().await?, id).await
+        }
+        async fn remember_login_address(&self, id: UserId, addr: String, now: DateTime<Utc>) -> StoreResult<()> {
+            let addr_idx = self.cipher.blind_index("login_address", &addr);
+            users::remember_login_address(&self.client().await?, id, &addr_idx, now).await
+        }
+        async fn known_login_address(&self, id: UserId, addr: String) -> StoreResult<bool> {
+            let addr_idx = self.cipher.blind_index("login_address", &addr);
+            users::known_login_address(&self.client().await?, id, &addr_idx).await
+        }
+    }
+    impl JobStore for PgStore {
+        async fn try_lease(
+            &self,
+            job: &str,
+            holder: &str,
+            now: DateTime<Utc>,
+            ttl: chrono::Duration,
+        ) -> StoreResult<bool> {
+            users::try_lease(&self.client().await?, job, holder, now, ttl).await
+        }
+        async fn purge_expired_sessions(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+            users::purge_expired_sessions(&self.client().await?, now).await
+        }
+    }
+}

@@ -62,3 +62,30 @@ pub fn import(c: &Connection, t: &TableSpec, rows: &[Map<String, Value>]) -> Sto
     }
     Ok(())
 }
+
+/// The store capabilities kept in this file: DumpStore.
+mod capability {
+    use crate::*;
+
+    impl DumpStore for SqliteStore {
+        async fn export_rows(
+            &self,
+            table: &'static kefu_store::dump::TableSpec,
+            offset: u64,
+            limit: u32,
+        ) -> StoreResult<Vec<serde_json::Map<String, serde_json::Value>>> {
+            self.read(move |c| dump::export(c, table, offset, limit)).await
+        }
+        async fn import_rows(
+            &self,
+            table: &'static kefu_store::dump::TableSpec,
+            rows: Vec<serde_json::Map<String, serde_json::Value>>,
+        ) -> StoreResult<()> {
+            self.writer.run(move |c| dump::import(c, table, &rows)).await
+        }
+        async fn finish_import(&self) -> StoreResult<()> {
+            // INTEGER PRIMARY KEY columns continue after the largest id by themselves.
+            Ok(())
+        }
+    }
+}

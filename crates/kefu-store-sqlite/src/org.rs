@@ -199,3 +199,50 @@ pub fn read_notices(c: &Connection, user: UserId, id: Option<i64>, now: DateTime
     .map_err(backend)?;
     Ok(n as u64)
 }
+
+/// The store capabilities kept in this file: OrgStore.
+mod capability {
+    use crate::*;
+
+    impl OrgStore for SqliteStore {
+        async fn create_department(&self, code: String, name: String, now: DateTime<Utc>) -> StoreResult<Department> {
+            self.writer.run(move |c| org::create_department(c, &code, &name, now)).await
+        }
+        async fn departments(&self) -> StoreResult<Vec<Department>> {
+            self.read(org::departments).await
+        }
+        async fn create_team(&self, team: NewTeam, now: DateTime<Utc>) -> StoreResult<Team> {
+            self.writer.run(move |c| org::create_team(c, &team, now)).await
+        }
+        async fn update_team(
+            &self,
+            id: TeamId,
+            name: Option<String>,
+            lead: Option<Option<UserId>>,
+        ) -> StoreResult<Team> {
+            self.writer.run(move |c| org::update_team(c, id, name.as_deref(), lead)).await
+        }
+        async fn teams(&self) -> StoreResult<Vec<Team>> {
+            self.read(org::teams).await
+        }
+        async fn set_profile(&self, id: UserId, profile: StaffProfile) -> StoreResult<User> {
+            self.writer.run(move |c| users::set_profile(c, id, &profile)).await
+        }
+        async fn staff_loads(&self, ids: Vec<UserId>) -> StoreResult<Vec<(UserId, u32)>> {
+            self.read(move |c| org::staff_loads(c, &ids)).await
+        }
+        async fn notices(
+            &self,
+            user: UserId,
+            unread_only: bool,
+            page: u32,
+            per_page: u32,
+        ) -> StoreResult<Page<Notice>> {
+            let k = self.cipher.clone();
+            self.read(move |c| org::notices(c, user, (unread_only, page, per_page), &k)).await
+        }
+        async fn read_notices(&self, user: UserId, id: Option<i64>, now: DateTime<Utc>) -> StoreResult<u64> {
+            self.writer.run(move |c| org::read_notices(c, user, id, now)).await
+        }
+    }
+}

@@ -255,3 +255,56 @@ pub fn counts(
         .collect::<Result<Vec<_>, _>>()
         .map_err(backend)
 }
+
+/// The store capabilities kept in this file: OutboxStore.
+mod capability {
+    use crate::*;
+
+    impl OutboxStore for SqliteStore {
+        async fn claim_messages(
+            &self,
+            node: &str,
+            now: DateTime<Utc>,
+            lease: chrono::Duration,
+            limit: u32,
+        ) -> StoreResult<Vec<Message>> {
+            let (k, node) = (self.cipher.clone(), node.to_string());
+            self.writer.run(move |c| outbox::claim(c, &node, now, lease, limit, &k)).await
+        }
+        async fn finish_message(
+            &self,
+            id: i64,
+            node: &str,
+            outcome: SendOutcome,
+            now: DateTime<Utc>,
+        ) -> StoreResult<bool> {
+            let node = node.to_string();
+            self.writer.run(move |c| outbox::finish(c, id, &node, &outcome, now)).await
+        }
+        async fn message_receipt(
+            &self,
+            provider_id: &str,
+            delivered: bool,
+            detail: Option<String>,
+            now: DateTime<Utc>,
+        ) -> StoreResult<Option<TicketId>> {
+            let id = provider_id.to_string();
+            self.writer.run(move |c| outbox::receipt(c, &id, delivered, detail, now)).await
+        }
+        async fn messages(&self, ticket: TicketId) -> StoreResult<Vec<Message>> {
+            let k = self.cipher.clone();
+            self.read(move |c| outbox::messages(c, ticket, &k)).await
+        }
+        async fn visits(&self, filter: VisitFilter) -> StoreResult<Page<VisitRow>> {
+            self.read(move |c| outbox::visits(c, &filter)).await
+        }
+        async fn visit_counts(
+            &self,
+            from: DateTime<Utc>,
+            to: DateTime<Utc>,
+            satisfied_at: u8,
+        ) -> StoreResult<Vec<VisitCounts>> {
+            self.read(move |c| outbox::counts(c, from, to, satisfied_at)).await
+        }
+    }
+}

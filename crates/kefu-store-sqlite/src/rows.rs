@@ -316,3 +316,59 @@ pub fn purge_ticket(c: &Connection, id: TicketId) -> StoreResult<()> {
         _ => Ok(()),
     }
 }
+
+/// The store capabilities kept in this file: PrivacyStore.
+mod capability {
+    use crate::*;
+
+    impl PrivacyStore for SqliteStore {
+        async fn append_access(&self, entry: AccessEntry) -> StoreResult<AccessEntry> {
+            let k = self.cipher.clone();
+            self.writer.run(move |c| rows::append_access(c, entry, &k)).await
+        }
+        async fn access_log(&self, page: u32, per_page: u32) -> StoreResult<Page<AccessEntry>> {
+            let k = self.cipher.clone();
+            self.read(move |c| rows::access_log(c, page, per_page, &k)).await
+        }
+        async fn customer_by_id(&self, id: CustomerId) -> StoreResult<Option<Customer>> {
+            let k = self.cipher.clone();
+            self.read(move |c| rows::customer_by_id(c, id, &k)).await
+        }
+        async fn reencrypt_customers(&self, batch: u32) -> StoreResult<u64> {
+            let k = self.cipher.clone();
+            self.writer.run(move |c| rows::reencrypt_customers(c, batch, &k)).await
+        }
+        async fn delete_customer(&self, id: CustomerId) -> StoreResult<()> {
+            self.writer
+                .run(move |c| {
+                    let used: i64 = c
+                        .query_row("SELECT COUNT(*) FROM tickets WHERE customer_id = ?1", [id.0], |r| r.get(0))
+                        .map_err(backend)?;
+                    if used > 0 {
+                        return Err(StoreError::Conflict { constraint: "tickets_customer_id_fkey".into() });
+                    }
+                    match c.execute("DELETE FROM customers WHERE id = ?1", [id.0]).map_err(backend)? {
+                        0 => Err(StoreError::NotFound),
+                        _ => Ok(()),
+                    }
+                })
+                .await
+        }
+        async fn retention_due(&self, cutoff: DateTime<Utc>, limit: u32) -> StoreResult<Vec<RetentionDue>> {
+            self.read(move |c| rows::retention_due(c, cutoff, limit)).await
+        }
+        async fn purge_ticket(&self, id: TicketId) -> StoreResult<()> {
+            self.writer.run(move |c| rows::purge_ticket(c, id)).await
+        }
+        async fn purge_idempotency(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+            self.writer
+                .run(move |c| {
+                    let n = c
+                        .execute("DELETE FROM idempotency_keys WHERE created_at < ?1", [rows::ts(before)])
+                        .map_err(backend)?;
+                    Ok(n as u64)
+                })
+                .await
+        }
+    }
+}

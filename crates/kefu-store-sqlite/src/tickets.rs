@@ -387,3 +387,84 @@ pub fn list(c: &Connection, f: &TicketFilter, cipher: &FieldCipher) -> StoreResu
         .collect::<StoreResult<Vec<_>>>()?;
     Ok(Page { items, total, page: f.page, per_page: f.per_page })
 }
+
+/// The store capabilities kept in this file: TicketStore.
+mod capability {
+    use crate::*;
+
+    impl TicketStore for SqliteStore {
+        async fn create_ticket(&self, op: CreateTicket) -> StoreResult<Written> {
+            let k = self.cipher.clone();
+            self.writer.run(move |c| tickets::create(c, op, &k)).await
+        }
+        async fn mutate_ticket(&self, op: MutateTicket) -> StoreResult<Written> {
+            let k = self.cipher.clone();
+            self.writer.run(move |c| tickets::mutate(c, op, &k)).await
+        }
+        async fn ticket(&self, key: TicketKey) -> StoreResult<Option<Ticket>> {
+            let k = self.cipher.clone();
+            self.read(move |c| tickets::get(c, &key, &k)).await
+        }
+        async fn list_tickets(&self, filter: TicketFilter) -> StoreResult<Page<Ticket>> {
+            let k = self.cipher.clone();
+            self.read(move |c| tickets::list(c, &filter, &k)).await
+        }
+        async fn events(&self, ticket: TicketId) -> StoreResult<Vec<AuditEvent>> {
+            let k = self.cipher.clone();
+            self.read(move |c| rows::events(c, Some(ticket), None, u32::MAX, &k)).await
+        }
+        async fn transfers(&self, ticket: TicketId) -> StoreResult<Vec<Transfer>> {
+            let k = self.cipher.clone();
+            self.read(move |c| rows::transfers(c, ticket, &k)).await
+        }
+        async fn comments(&self, ticket: TicketId) -> StoreResult<Vec<Comment>> {
+            let k = self.cipher.clone();
+            self.read(move |c| rows::comments(c, ticket, &k)).await
+        }
+        async fn customer_by_phone(&self, phone: &str) -> StoreResult<Option<Customer>> {
+            let p = phone.to_string();
+            let k = self.cipher.clone();
+            self.read(move |c| rows::customer_by_phone(c, &p, &k)).await
+        }
+        async fn ticket_count(&self) -> StoreResult<i64> {
+            self.read(|c| c.query_row("SELECT COUNT(*) FROM tickets", [], |r| r.get(0)).map_err(backend)).await
+        }
+        async fn events_after(&self, after: Option<(TicketId, i64)>, limit: u32) -> StoreResult<Vec<AuditEvent>> {
+            let k = self.cipher.clone();
+            self.read(move |c| rows::events(c, None, after, limit, &k)).await
+        }
+        async fn tickets_without_events(&self, limit: u32) -> StoreResult<Vec<TicketId>> {
+            self.read(move |c| rows::tickets_without_events(c, limit)).await
+        }
+        async fn alerts_due(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<TicketId>> {
+            self.read(move |c| {
+                c.prepare_cached(
+                    "SELECT id FROM tickets WHERE next_alert_at IS NOT NULL AND next_alert_at <= ?1 ORDER BY next_alert_at LIMIT ?2",
+                )
+                .map_err(backend)?
+                .query_map(rusqlite::params![rows::ts(now), limit], |r| Ok(TicketId(r.get(0)?)))
+                .map_err(backend)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(backend)
+            })
+            .await
+        }
+        async fn breaches(&self, ticket: TicketId) -> StoreResult<Vec<Breach>> {
+            self.read(move |c| {
+                c.prepare_cached("SELECT kind, due_at, breached_at FROM sla_breaches WHERE ticket_id = ?1 ORDER BY id")
+                    .map_err(backend)?
+                    .query_map([ticket.0], |r| {
+                        Ok(Breach {
+                            kind: r.get(0)?,
+                            due_at: rows::parse_ts(&r.get::<_, String>(1)?)?,
+                            breached_at: rows::parse_ts(&r.get::<_, String>(2)?)?,
+                        })
+                    })
+                    .map_err(backend)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(backend)
+            })
+            .await
+        }
+    }
+}

@@ -208,3 +208,81 @@ pub fn set_profile(c: &Connection, id: UserId, p: &StaffProfile) -> StoreResult<
     }
     by_id(c, id).map(|u| u.expect("the row just updated"))
 }
+
+/// The store capabilities kept in this file: AccountStore, JobStore.
+mod capability {
+    use crate::*;
+
+    impl AccountStore for SqliteStore {
+        async fn create_user(&self, user: NewUser) -> StoreResult<User> {
+            self.writer.run(move |c| users::create(c, &user)).await
+        }
+        async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
+            let name = username.to_string();
+            self.read(move |c| users::by_username(c, &name)).await
+        }
+        async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>> {
+            self.read(move |c| users::by_id(c, id)).await
+        }
+        async fn list_users(&self) -> StoreResult<Vec<User>> {
+            self.read(users::list).await
+        }
+        async fn set_password(&self, id: UserId, password_hash: String) -> StoreResult<()> {
+            self.writer.run(move |c| users::set_password(c, id, &password_hash)).await
+        }
+        async fn set_account(
+            &self,
+            id: UserId,
+            role: Option<kefu_domain::Role>,
+            active: Option<bool>,
+        ) -> StoreResult<User> {
+            self.writer.run(move |c| users::set_account(c, id, role, active)).await
+        }
+        async fn create_session(&self, session: Session) -> StoreResult<()> {
+            self.writer.run(move |c| users::create_session(c, &session)).await
+        }
+        async fn session(&self, token_hash: &str) -> StoreResult<Option<Session>> {
+            let h = token_hash.to_string();
+            self.read(move |c| users::session(c, &h)).await
+        }
+        async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
+            let h = token_hash.to_string();
+            self.writer.run(move |c| users::delete_session(c, &h)).await
+        }
+        async fn record_login_failure(
+            &self,
+            id: UserId,
+            now: DateTime<Utc>,
+            max: u32,
+            lock: chrono::Duration,
+        ) -> StoreResult<Option<DateTime<Utc>>> {
+            self.writer.run(move |c| users::record_login_failure(c, id, now, max, lock)).await
+        }
+        async fn reset_login_failures(&self, id: UserId) -> StoreResult<()> {
+            self.writer.run(move |c| users::reset_login_failures(c, id)).await
+        }
+        async fn remember_login_address(&self, id: UserId, addr: String, now: DateTime<Utc>) -> StoreResult<()> {
+            let addr_idx = self.cipher.blind_index("login_address", &addr);
+            self.writer.run(move |c| users::remember_login_address(c, id, &addr_idx, now)).await
+        }
+        async fn known_login_address(&self, id: UserId, addr: String) -> StoreResult<bool> {
+            let addr_idx = self.cipher.blind_index("login_address", &addr);
+            self.read(move |c| users::known_login_address(c, id, &addr_idx)).await
+        }
+    }
+    impl JobStore for SqliteStore {
+        async fn try_lease(
+            &self,
+            job: &str,
+            holder: &str,
+            now: DateTime<Utc>,
+            ttl: chrono::Duration,
+        ) -> StoreResult<bool> {
+            let (job, holder) = (job.to_string(), holder.to_string());
+            self.writer.run(move |c| users::try_lease(c, &job, &holder, now, ttl)).await
+        }
+        async fn purge_expired_sessions(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+            self.writer.run(move |c| users::purge_expired_sessions(c, now)).await
+        }
+    }
+}
