@@ -6,9 +6,9 @@
 
 use crate::Role;
 use crate::flow::Actor;
+use crate::policy::AccessPolicy;
 use crate::ticket::Ticket;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 /// How a staff member stands to a ticket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -45,18 +45,10 @@ impl Relation {
     }
 }
 
-/// The relations each role needs to see, and to act on, a ticket. A role
-/// the table does not name sees and does nothing.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NeedToKnow {
-    #[serde(default)]
-    pub see: BTreeMap<Role, Vec<Relation>>,
-    #[serde(default)]
-    pub act: BTreeMap<Role, Vec<Relation>>,
-}
-
-impl NeedToKnow {
+/// Need to know as the policy's `[access.see]` and `[access.act]` say it:
+/// the relations each role needs to see, and to act on, a ticket. A role
+/// the tables do not name sees and does nothing.
+impl AccessPolicy {
     pub fn see_relations(&self, role: Role) -> &[Relation] {
         self.see.get(&role).map_or(&[], Vec::as_slice)
     }
@@ -153,8 +145,8 @@ mod tests {
         t
     }
 
-    fn policy() -> NeedToKnow {
-        let mut p = NeedToKnow::default();
+    fn policy() -> AccessPolicy {
+        let mut p = AccessPolicy::default();
         use Relation::*;
         p.see.insert(Role::Agent, vec![Assignee, FirstOwner, Transferred, Team, LedTeam]);
         p.act.insert(Role::Agent, vec![Assignee, FirstOwner, Transferred, LedTeam]);

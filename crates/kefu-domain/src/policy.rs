@@ -73,11 +73,6 @@ fn shipped_act() -> RelationTable {
 }
 
 impl AccessPolicy {
-    /// The need-to-know tables.
-    pub fn need_to_know(&self) -> crate::access::NeedToKnow {
-        crate::access::NeedToKnow { see: self.see.clone(), act: self.act.clone() }
-    }
-
     /// None: the endpoint has no rule (closed). Some(allowed?) otherwise.
     pub fn allows(&self, endpoint: &str, role: crate::Role) -> Option<bool> {
         self.endpoints.get(endpoint).map(|roles| roles.contains(&role))

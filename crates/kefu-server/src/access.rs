@@ -17,13 +17,28 @@ fn is_system(actor: &Actor) -> bool {
     actor.id == SYSTEM
 }
 
+/// What an actor may do with a ticket.
+struct Standing {
+    see: bool,
+    act: bool,
+}
+
 impl<S: Store> Kefu<S> {
-    /// The actor's relations to the ticket that `needed` asks about; past
-    /// transfer records are read only when they could make the difference.
-    async fn relations_for(&self, actor: &Actor, t: &Ticket, needed: &[Relation]) -> Result<Vec<Relation>, ApiError> {
-        let cheap = relations(t, actor, false);
-        let satisfied = needed.contains(&Relation::All) || needed.iter().any(|r| cheap.contains(r));
-        if satisfied || !needed.contains(&Relation::Transferred) {
+    /// Whether the actor may see and act on the ticket, from their
+    /// relations to it; past transfer records are read (once) only when
+    /// they could make the difference.
+    async fn standing(&self, actor: &Actor, t: &Ticket) -> Result<Standing, ApiError> {
+        if is_system(actor) {
+            return Ok(Standing { see: true, act: true });
+        }
+        let need = &self.core.policy.access;
+        let role = actor.role;
+        let judge = |has: &[Relation]| Standing { see: need.may_see(role, has), act: need.may_act(role, has) };
+        let cheap = judge(&relations(t, actor, false));
+        let asks_transfers = |needed: &[Relation]| needed.contains(&Relation::Transferred);
+        let undecided = (!cheap.see && asks_transfers(need.see_relations(role)))
+            || (!cheap.act && asks_transfers(need.act_relations(role)));
+        if !undecided {
             return Ok(cheap);
         }
         let me = Some(actor.id);
@@ -33,70 +48,47 @@ impl<S: Store> Kefu<S> {
             .await?
             .iter()
             .any(|x| x.from_user == me || x.to_user == me || x.decided_by == me);
-        Ok(relations(t, actor, before))
-    }
-
-    /// Whether the actor may see the ticket.
-    pub async fn may_see(&self, actor: &Actor, t: &Ticket) -> Result<bool, ApiError> {
-        if is_system(actor) {
-            return Ok(true);
-        }
-        let need = &self.core.need_to_know;
-        let has = self.relations_for(actor, t, need.see_relations(actor.role)).await?;
-        Ok(need.may_see(actor.role, &has))
+        Ok(judge(&relations(t, actor, before)))
     }
 
     /// The ticket by id or number, if the actor may see it; 404 otherwise,
     /// as for a ticket that does not exist.
     pub async fn visible_ticket(&self, actor: &Actor, key: &str) -> Result<Ticket, ApiError> {
-        let t = self.ticket(key).await?;
-        match self.may_see(actor, &t).await? {
-            true => Ok(t),
-            false => Err(NOT_FOUND),
-        }
+        self.ticket_for(actor, key, false).await
     }
 
-    /// Whether the actor may act on the ticket (the flows then say how).
-    pub async fn may_act(&self, actor: &Actor, t: &Ticket) -> Result<bool, ApiError> {
-        if is_system(actor) {
-            return Ok(true);
+    /// The ticket by id or number for an actor who means to see it or, with
+    /// `acting`, to act on it: 404 to someone who may not see it, 403 to
+    /// someone who sees it but is not one of its people.
+    pub async fn ticket_for(&self, actor: &Actor, key: &str, acting: bool) -> Result<Ticket, ApiError> {
+        let t = self.ticket(key).await?;
+        match self.standing(actor, &t).await? {
+            Standing { act: true, .. } => Ok(t),
+            Standing { see: true, .. } if !acting => Ok(t),
+            Standing { see: false, .. } => Err(NOT_FOUND),
+            Standing { see: true, act: false } => Err(ApiError::Forbidden {
+                reason: format!(
+                    "you are not one of this ticket's people (handler, registrar, transfer, team lead); a {} may not act on it",
+                    actor.role.as_str()
+                ),
+                reason_zh: "您与该工单无处理关系（非处理人、首问、转派相关人或班组长），不能操作".into(),
+            }),
         }
-        let need = &self.core.need_to_know;
-        let has = self.relations_for(actor, t, need.act_relations(actor.role)).await?;
-        Ok(need.may_act(actor.role, &has))
     }
 
     /// The ticket as the actor sees it, offering no action to someone who
     /// sees it but is not one of its people.
     pub async fn view_for(&self, actor: &Actor, t: &Ticket) -> Result<serde_json::Value, ApiError> {
         let mut v = self.view(t, actor);
-        if !self.may_act(actor, t).await? {
+        if !self.standing(actor, t).await?.act {
             v["allowed_actions"] = serde_json::json!([]);
         }
         Ok(v)
     }
 
-    /// Refuses an actor who may not act on the ticket: 403 if they may see
-    /// it, 404 if not even that.
-    pub async fn check_may_act(&self, actor: &Actor, t: &Ticket) -> Result<(), ApiError> {
-        if self.may_act(actor, t).await? {
-            return Ok(());
-        }
-        if !self.may_see(actor, t).await? {
-            return Err(NOT_FOUND);
-        }
-        Err(ApiError::Forbidden {
-            reason: format!(
-                "you are not one of this ticket's people (handler, registrar, transfer, team lead); a {} may not act on it",
-                actor.role.as_str()
-            ),
-            reason_zh: "您与该工单无处理关系（非处理人、首问、转派相关人或班组长），不能操作".into(),
-        })
-    }
-
     /// The list filter of the actor's need to know; None for those who see all.
     pub fn visibility(&self, actor: &Actor) -> Option<Visible> {
-        let need = &self.core.need_to_know;
+        let need = &self.core.policy.access;
         if is_system(actor) || need.sees_all(actor.role) {
             return None;
         }

@@ -57,8 +57,6 @@ impl Default for Settings {
 pub struct Core {
     pub flows: FlowSet,
     pub policy: Policy,
-    /// Who sees and acts on which tickets (the policy's `[access.see]`, `[access.act]`).
-    pub need_to_know: kefu_domain::access::NeedToKnow,
     pub clock: Arc<dyn Clock>,
     pub directory: Directory,
     pub login_limiter: crate::auth::LoginLimiter,
@@ -118,7 +116,6 @@ impl<S: Store> Kefu<S> {
         let channels = crate::delivery::Channels::from_config(&settings.delivery).map_err(ApiError::Internal)?;
         let core = Core {
             channels,
-            need_to_know: policy.access.need_to_know(),
             flows,
             policy,
             clock,
@@ -291,12 +288,11 @@ impl<S: Store> Kefu<S> {
         if let Some(u) = self.core.directory.by_username(name) {
             return Ok(u);
         }
-        if !valid_username(name) && name.parse::<i64>().is_err() {
-            return Err(unknown().into());
-        }
         let user = match name.parse::<i64>() {
             Ok(id) => self.store.user_by_id(UserId(id)).await?,
-            Err(_) => self.store.user_by_username(name).await?,
+            // A name no account can have is not sent to the database.
+            Err(_) if valid_username(name) => self.store.user_by_username(name).await?,
+            Err(_) => None,
         };
         let user = user.ok_or_else(unknown)?;
         self.core.directory.remember(&user);
@@ -402,8 +398,7 @@ impl<S: Store> Kefu<S> {
         idempotency: Option<Idem>,
     ) -> Result<Written, ApiError> {
         let request = ActionRequest::parse(body)?;
-        let current = self.ticket(key).await?;
-        self.check_may_act(actor, &current).await?;
+        let current = self.ticket_for(actor, key, true).await?;
         self.act_on(actor, &current, request, idempotency).await
     }
 
@@ -634,11 +629,7 @@ impl<S: Store> Kefu<S> {
         let text = kefu_domain::validate::required_free_text(body, "body", limits::COMMENT)?;
         // An internal note needs to see the ticket; a reply to the customer
         // speaks for its handling and needs to be one of its people.
-        let current = self.visible_ticket(actor, key).await?;
-        if !internal {
-            self.check_may_act(actor, &current).await?;
-        }
-        let id = current.id;
+        let id = self.ticket_for(actor, key, !internal).await?.id;
         let org = self.org().await?;
         let mentions = mentioned(&org, &text);
         let (core, now, who) = (self.core.clone(), self.now(), actor.clone());
@@ -745,7 +736,7 @@ impl<S: Store> Kefu<S> {
             )
             .into());
         }
-        if self.core.policy.privacy.access(actor.role, field) == Access::Masked {
+        if privacy.access(actor.role, field) == Access::Masked {
             return Err(ApiError::Forbidden {
                 reason: format!("role {} may not reveal {}", actor.role.as_str(), field.as_str()),
                 reason_zh: format!("当前角色无权查看完整的 {}", field.as_str()),

@@ -574,7 +574,7 @@ async fn personal_data_is_masked_wherever_it_is_written(app: TestApp) {
 /// not see it, exactly as for a ticket that does not exist.
 async fn people_see_and_act_on_their_tickets_only(app: TestApp) {
     use kefu_domain::access::Relation as R;
-    let need = kefu_domain::policy::Policy::defaults().access.need_to_know();
+    let need = kefu_domain::policy::Policy::defaults().access;
     app.post("admin", "/api/v1/departments", json!({"code": "service", "name": "客服部"})).await;
     for (code, name) in [("hotline", "热线一组"), ("network", "网络维护组")] {
         let (s, b) =

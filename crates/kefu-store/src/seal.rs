@@ -55,20 +55,17 @@ pub fn open_text(cipher: &FieldCipher, text: &str) -> StoreResult<String> {
     let mut rest = text;
     while let Some(i) = rest.find(OPEN) {
         out.push_str(&rest[..i]);
-        let after = &rest[i + OPEN.len()..];
-        match after.find(CLOSE) {
-            Some(j) if after[..j].starts_with("enc:") => match cipher.decrypt(&after[..j]) {
-                Ok(plain) => out.push_str(&plain),
-                Err(_) => out.push_str(&rest[i..i + OPEN.len() + j + CLOSE.len()]),
-            },
-            Some(j) => out.push_str(&rest[i..i + OPEN.len() + j + CLOSE.len()]),
-            None => {
-                out.push_str(&rest[i..]);
-                return Ok(out);
-            }
+        let inner = &rest[i + OPEN.len()..];
+        let Some(j) = inner.find(CLOSE) else {
+            out.push_str(&rest[i..]);
+            return Ok(out);
+        };
+        let whole = &rest[i..i + OPEN.len() + j + CLOSE.len()];
+        match inner[..j].starts_with("enc:").then(|| cipher.decrypt(&inner[..j])) {
+            Some(Ok(plain)) => out.push_str(&plain),
+            _ => out.push_str(whole),
         }
-        let j = after.find(CLOSE).unwrap_or(after.len());
-        rest = &after[(j + CLOSE.len()).min(after.len())..];
+        rest = &inner[j + CLOSE.len()..];
     }
     out.push_str(rest);
     Ok(out)
