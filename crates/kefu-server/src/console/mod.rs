@@ -4,19 +4,39 @@
 //! countdowns, Ctrl+Enter) and no asset from elsewhere. The session is the
 //! API's: logging in sets it as an HttpOnly, SameSite=Strict cookie, and
 //! forms are refused unless they come from the console's own origin.
+//!
+//! One module per page family, each with its router and its templates under
+//! `templates/console/`; askama escapes every value the templates print.
 
-mod pages;
+mod dashboard;
+mod intake;
+mod layout;
+mod login;
+mod ticket;
+mod ticket_forms;
+mod visits;
+mod workbench;
 
 use crate::AppState;
 use crate::auth::{CurrentUser, token_hash};
+use axum::Router;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use kefu_store::prelude::*;
 
-pub use pages::router;
-
 pub const SESSION_COOKIE: &str = "kefu_session";
 const LANG_COOKIE: &str = "kefu_lang";
+
+/// Every console page, one router per page family.
+pub fn router<S: Store>() -> Router<AppState<S>> {
+    Router::new()
+        .merge(login::router())
+        .merge(workbench::router())
+        .merge(intake::router())
+        .merge(ticket::router())
+        .merge(visits::router())
+        .merge(dashboard::router())
+}
 
 /// The console's pages are public to the access middleware: each one
 /// authenticates by the session cookie (or sends to the login page) and
@@ -46,6 +66,21 @@ impl Lang {
             Lang::Zh => zh,
             Lang::En => en,
         }
+    }
+
+    /// The value of `<html lang>`.
+    pub fn code(self) -> &'static str {
+        self.t("zh-CN", "en")
+    }
+
+    /// The language the switch link leads to, as `/console/lang?to=` takes it.
+    pub fn other(self) -> &'static str {
+        self.t("en", "zh")
+    }
+
+    /// The switch link's text, in the language it leads to.
+    pub fn other_name(self) -> &'static str {
+        self.t("English", "中文")
     }
 }
 
@@ -81,17 +116,4 @@ pub fn same_origin(headers: &HeaderMap) -> bool {
 
 pub fn to_login() -> Response {
     Redirect::to("/console/login").into_response()
-}
-
-/// Escapes text for HTML (element content and quoted attributes).
-pub fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn escapes_markup() {
-        assert_eq!(super::esc("<b a=\"x\">&'"), "&lt;b a=&quot;x&quot;&gt;&amp;&#39;");
-    }
 }

@@ -2,9 +2,10 @@
 
 use crate::AppState;
 use crate::auth::CurrentUser;
+use askama::Template;
 use axum::extract::State;
-use axum::http::header;
-use axum::response::{Html, IntoResponse};
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use kefu_store::prelude::*;
@@ -71,39 +72,30 @@ async fn openapi() -> impl IntoResponse {
     Json(super::ApiDoc::openapi())
 }
 
-/// The start page: what is running and where to go next.
-async fn index<S: Store>(State(app): State<AppState<S>>) -> Html<String> {
-    let mut flows = String::new();
-    for f in app.kefu.core.flows.iter() {
-        let states: Vec<String> = f.states.iter().map(|s| format!("{}（{}）", s.zh, s.name)).collect();
-        flows.push_str(&format!(
-            "<li><b>{} {}</b>：{}</li>",
-            f.label_zh,
-            f.label_en,
-            crate::console::esc(&states.join(" · "))
-        ));
-    }
-    Html(INDEX.replace("{flows}", &flows))
+/// The start page (`templates/index.html`): what is running and where to go next.
+#[derive(Template)]
+#[template(path = "index.html")]
+struct Index {
+    /// Each flow: its Chinese and English name and its states.
+    flows: Vec<(String, String, String)>,
 }
 
-const INDEX: &str = r#"<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>kefu 客服工单系统</title>
-<style>body{font-family:system-ui,"PingFang SC","Microsoft YaHei",sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;line-height:1.6;color:#222}
-code,pre{background:#f4f4f4;padding:.1rem .3rem;border-radius:3px}pre{padding:.8rem;overflow:auto}h1{color:#0b5394}</style></head>
-<body>
-<h1>kefu 客服工单系统</h1>
-<p>服务正在运行。This is the kefu work-order API server (customer-service tickets of a telecom operator).</p>
-<h2>开始使用 Getting started</h2>
-<pre>curl -s -X POST localhost:8080/api/v1/auth/login -H 'Content-Type: application/json' \
-  -d '{"username":"agent1","password":"…"}'
-curl -s localhost:8080/api/v1/tickets -H "Authorization: Bearer &lt;token&gt;"</pre>
-<ul>
-<li><a href="/console">工作台 Staff console</a></li>
-<li><a href="/portal">客户自助查询 Customer portal</a></li>
-<li><a href="/api/openapi.json">OpenAPI 接口文档 (JSON)</a></li>
-<li><a href="/healthz">健康检查 /healthz</a> · <a href="/metrics">指标 /metrics</a></li>
-</ul>
-<h2>工单流程 Flows</h2>
-<ul>{flows}</ul>
-</body></html>"#;
+async fn index<S: Store>(State(app): State<AppState<S>>) -> Response {
+    let flows = app
+        .kefu
+        .core
+        .flows
+        .iter()
+        .map(|f| {
+            let states: Vec<String> = f.states.iter().map(|s| format!("{}（{}）", s.zh, s.name)).collect();
+            (f.label_zh.clone(), f.label_en.clone(), states.join(" · "))
+        })
+        .collect();
+    match (Index { flows }).render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "start page template failed");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}

@@ -5,10 +5,10 @@
 //! clear page and changes nothing.
 
 use crate::AppState;
-use crate::console::esc;
 use crate::customer_loop::customer_actor;
 use crate::error::ApiError;
 use crate::links::LinkError;
+use askama::Template;
 use axum::Router;
 use axum::extract::{ConnectInfo, Form, Path, Query, State};
 use axum::http::StatusCode;
@@ -35,29 +35,34 @@ pub fn router<S: Store>() -> Router<AppState<S>> {
 pub const PUBLIC: &[&str] =
     &["GET /portal", "POST /portal/lookup", "GET /portal/t/{token}", "POST /portal/t/{token}/{answer}"];
 
-fn page(status: StatusCode, title: &str, body: &str) -> Response {
-    let html = format!(
-        r#"<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title} · 客服中心</title>
-<style>body{{font-family:system-ui,"PingFang SC","Microsoft YaHei",sans-serif;max-width:40rem;margin:1.5rem auto;padding:0 1rem;line-height:1.6;color:#222}}
-h1{{color:#0b5394;font-size:1.4rem}}.card{{border:1px solid #ddd;border-radius:6px;padding:1rem;margin:1rem 0}}
-label{{display:block;margin:.5rem 0 .2rem}}input,textarea,select{{font:inherit;padding:.4rem;width:100%;box-sizing:border-box}}
-button{{font:inherit;padding:.5rem 1.2rem;margin-top:.8rem;background:#0b5394;color:#fff;border:0;border-radius:4px;cursor:pointer}}
-button.secondary{{background:#a61c00}}.muted{{color:#666;font-size:.9rem}}.error{{color:#a61c00;font-weight:bold}}.ok{{color:#38761d;font-weight:bold}}
-dl{{display:grid;grid-template-columns:7rem 1fr;gap:.2rem .8rem}}dt{{color:#666}}dd{{margin:0}}.stars label{{display:inline;margin-right:.8rem}}.stars input{{width:auto}}</style></head>
-<body><h1>{title}</h1>{body}<p class="muted">客服热线 10000 · Customer service</p></body></html>"#
-    );
-    (status, Html(html)).into_response()
+/// A page that says something and may offer the look-up form
+/// (`templates/portal/message.html`); the first line is the error, if any.
+#[derive(Template)]
+#[template(path = "portal/message.html")]
+struct Message<'a> {
+    title: &'a str,
+    lines: &'a [&'a str],
+    lookup: bool,
 }
 
-const LOOKUP_FORM: &str = r#"<form class="card" method="post" action="/portal/lookup">
-<label for="number">工单号 Ticket number</label><input id="number" name="number" required placeholder="GD20261122000001" autocomplete="off">
-<label for="phone">手机号码 Phone</label><input id="phone" name="phone" required inputmode="tel" autocomplete="tel">
-<button type="submit">查询 Look up</button></form>"#;
+fn page(status: StatusCode, page: &impl Template) -> Response {
+    match page.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "portal template failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, Html("<!doctype html><p>500</p>".to_string())).into_response()
+        }
+    }
+}
+
+fn message(status: StatusCode, title: &str, lines: &[&str], lookup: bool) -> Response {
+    page(status, &Message { title, lines, lookup })
+}
+
+const LOOKUP_TITLE: &str = "工单查询 Track your request";
 
 async fn lookup_page() -> Response {
-    page(StatusCode::OK, "工单查询 Track your request", LOOKUP_FORM)
+    message(StatusCode::OK, LOOKUP_TITLE, &[], true)
 }
 
 #[derive(Debug, Deserialize)]
@@ -76,18 +81,14 @@ async fn lookup<S: Store>(
 ) -> Response {
     let security = &app.kefu.core.policy.security;
     if !app.kefu.core.portal_limiter.allow(peer.ip(), app.kefu.now(), security.portal_lookups_per_minute) {
-        let body = format!(
-            "<p class=\"error\">查询过于频繁，请稍后再试。Too many attempts; try again in a minute.</p>{LOOKUP_FORM}"
-        );
-        return page(StatusCode::TOO_MANY_REQUESTS, "工单查询 Track your request", &body);
+        let why = "查询过于频繁，请稍后再试。Too many attempts; try again in a minute.";
+        return message(StatusCode::TOO_MANY_REQUESTS, LOOKUP_TITLE, &[why], true);
     }
     match app.kefu.lookup_link(&f.number, &f.phone).await {
         Ok(Some(token)) => Redirect::to(&format!("/portal/t/{token}")).into_response(),
         Ok(None) => {
-            let body = format!(
-                "<p class=\"error\">未找到该工单，请核对工单号和手机号码。No ticket matches this number and phone.</p>{LOOKUP_FORM}"
-            );
-            page(StatusCode::NOT_FOUND, "工单查询 Track your request", &body)
+            let why = "未找到该工单，请核对工单号和手机号码。No ticket matches this number and phone.";
+            message(StatusCode::NOT_FOUND, LOOKUP_TITLE, &[why], true)
         }
         Err(e) => failure(&e),
     }
@@ -95,11 +96,7 @@ async fn lookup<S: Store>(
 
 fn failure(e: &ApiError) -> Response {
     tracing::warn!(error = %e, "portal request failed");
-    page(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "系统繁忙",
-        "<p class=\"error\">系统繁忙，请稍后再试。Please try again later.</p>",
-    )
+    message(StatusCode::INTERNAL_SERVER_ERROR, "系统繁忙", &["系统繁忙，请稍后再试。Please try again later."], false)
 }
 
 fn bad_link(e: LinkError) -> Response {
@@ -107,10 +104,8 @@ fn bad_link(e: LinkError) -> Response {
         LinkError::Expired => "该链接已过期。This link has expired.",
         LinkError::Malformed | LinkError::BadSignature => "该链接无效。This link is not valid.",
     };
-    let body = format!(
-        "<p class=\"error\">{why}</p><p>您可以通过工单号和手机号码重新查询。You can look your request up again:</p>{LOOKUP_FORM}"
-    );
-    page(StatusCode::GONE, "链接无效 Link not valid", &body)
+    let again = "您可以通过工单号和手机号码重新查询。You can look your request up again:";
+    message(StatusCode::GONE, "链接无效 Link not valid", &[why, again], true)
 }
 
 async fn ticket_page<S: Store>(
@@ -124,6 +119,24 @@ async fn ticket_page<S: Store>(
     }
 }
 
+#[derive(Template)]
+#[template(path = "portal/ticket.html")]
+struct TicketPage<'a> {
+    title: String,
+    t: &'a Ticket,
+    token: &'a str,
+    done: Option<&'static str>,
+    error: Option<&'a str>,
+    created: String,
+    state: String,
+    result: Option<(&'a str, String)>,
+    confirmed: Option<&'static str>,
+    hours: u32,
+    confirm: bool,
+    appeal: bool,
+    survey: bool,
+}
+
 /// The ticket page: progress, result, and the answers open now.
 fn render<S: Store>(
     app: &AppState<S>,
@@ -135,88 +148,41 @@ fn render<S: Store>(
 ) -> Response {
     let core = &app.kefu.core;
     let flow = core.flows.get(t.ticket_type);
-    let state_zh = flow.state(&t.status).map_or(t.status.clone(), |s| format!("{}（{}）", s.zh, s.en));
     let local = |d: chrono::DateTime<chrono::Utc>| {
         d.with_timezone(&kefu_domain::time::shanghai()).format("%Y-%m-%d %H:%M").to_string()
     };
-    let mut body = String::new();
-    match done {
-        Some("confirm") => body.push_str("<p class=\"ok\">感谢您的确认。Thank you for confirming.</p>"),
-        Some("appeal") => body.push_str("<p class=\"ok\">您的申诉已受理，我们将重新处理并尽快与您联系。Your appeal is registered; we will handle the request again.</p>"),
-        Some("survey") => body.push_str("<p class=\"ok\">感谢您的评价！Thank you for your rating!</p>"),
-        _ => {}
-    }
-    if let Some(e) = error {
-        body.push_str(&format!("<p class=\"error\" id=\"error\">{}</p>", esc(e)));
-    }
-    body.push_str(&format!(
-        "<div class=\"card\"><dl><dt>工单号</dt><dd id=\"number\">{}</dd><dt>类型</dt><dd>{}</dd><dt>标题</dt><dd>{}</dd>\
-         <dt>受理时间</dt><dd>{}</dd><dt>当前状态</dt><dd id=\"status\">{}</dd>",
-        esc(&t.number),
-        t.ticket_type.label_zh(),
-        esc(&t.title),
-        local(t.created_at),
-        esc(&state_zh)
-    ));
-    if let (Some(result), Some(at)) = (&t.result, t.resolved_at) {
-        body.push_str(&format!(
-            "<dt>处理结果</dt><dd id=\"result\">{}</dd><dt>办结时间</dt><dd>{}</dd>",
-            esc(result),
-            local(at)
-        ));
-    }
-    if let Some(by) = &t.customer_loop.confirmed_by {
-        let who = match by.as_str() {
-            "customer" => "您本人确认",
-            "agent" => "经客服人员确认",
-            _ => "逾期未答复，默认确认",
-        };
-        body.push_str(&format!("<dt>确认情况</dt><dd>{who}</dd>"));
-    }
-    body.push_str("</dl></div>");
-    let customer = customer_actor(crate::links::LinkKind::Message);
-    let allowed = flow.allowed_actions(t, &customer);
-    if allowed.contains(&ActionKind::Confirm) || allowed.contains(&ActionKind::Appeal) {
-        let hours = core.policy.customer_loop.auto_confirm_hours;
-        body.push_str(&format!(
-            "<div class=\"card\"><p>请确认处理结果。若 {hours} 小时内未答复，将视为您已确认。\
-             Please confirm the result; without an answer within {hours} hours it counts as confirmed.</p>"
-        ));
-        if allowed.contains(&ActionKind::Confirm) {
-            body.push_str(&format!(
-                "<form method=\"post\" action=\"/portal/t/{token}/confirm\"><button type=\"submit\" id=\"confirm\">确认结果 Confirm</button></form>"
-            ));
-        }
-        if allowed.contains(&ActionKind::Appeal) {
-            body.push_str(&format!(
-                "<form method=\"post\" action=\"/portal/t/{token}/appeal\"><label for=\"reason\">不满意？请说明原因后申诉 Not satisfied? Tell us why</label>\
-                 <textarea id=\"reason\" name=\"reason\" rows=\"3\" required maxlength=\"500\"></textarea>\
-                 <button type=\"submit\" class=\"secondary\" id=\"appeal\">提交申诉 Appeal</button></form>"
-            ));
-        }
-        body.push_str("</div>");
-    }
+    let done = match done {
+        Some("confirm") => Some("感谢您的确认。Thank you for confirming."),
+        Some("appeal") => Some(
+            "您的申诉已受理，我们将重新处理并尽快与您联系。Your appeal is registered; we will handle the request again.",
+        ),
+        Some("survey") => Some("感谢您的评价！Thank you for your rating!"),
+        _ => None,
+    };
+    let confirmed = t.customer_loop.confirmed_by.as_deref().map(|by| match by {
+        "customer" => "您本人确认",
+        "agent" => "经客服人员确认",
+        _ => "逾期未答复，默认确认",
+    });
+    let allowed = flow.allowed_actions(t, &customer_actor(crate::links::LinkKind::Message));
     let invited =
         t.customer_loop.visit.as_ref().is_some_and(|v| matches!(v.state, VisitState::Pending | VisitState::Invited));
-    if invited && allowed.contains(&ActionKind::ReturnVisit) {
-        let stars: String = (1..=5)
-            .rev()
-            .map(|n| {
-                format!("<label><input type=\"radio\" name=\"satisfaction\" value=\"{n}\" required> {n} 分</label>")
-            })
-            .collect();
-        let nps: String =
-            (0..=10).rev().map(|n| format!("<option value=\"{n}\">{n}</option>")).collect::<Vec<_>>().join("");
-        body.push_str(&format!(
-            "<form class=\"card\" method=\"post\" action=\"/portal/t/{token}/survey\"><p>服务满意度调查 Satisfaction survey</p>\
-             <div class=\"stars\">{stars}</div>\
-             <label for=\"nps\">您向亲友推荐我们的可能性（0–10）How likely are you to recommend us?</label>\
-             <select id=\"nps\" name=\"nps\"><option value=\"\">不回答</option>{nps}</select>\
-             <label for=\"comment\">意见与建议 Comments</label><textarea id=\"comment\" name=\"comment\" rows=\"3\" maxlength=\"500\"></textarea>\
-             <button type=\"submit\" id=\"survey\">提交评价 Submit</button></form>"
-        ));
-    }
-    page(status, &format!("工单 {}", esc(&t.number)), &body)
+    let page_ = TicketPage {
+        title: format!("工单 {}", t.number),
+        t,
+        token,
+        done,
+        error,
+        created: local(t.created_at),
+        state: flow.state(&t.status).map_or(t.status.clone(), |s| format!("{}（{}）", s.zh, s.en)),
+        result: t.result.as_deref().zip(t.resolved_at.map(local)),
+        confirmed,
+        hours: core.policy.customer_loop.auto_confirm_hours,
+        confirm: allowed.contains(&ActionKind::Confirm),
+        appeal: allowed.contains(&ActionKind::Appeal),
+        survey: invited && allowed.contains(&ActionKind::ReturnVisit),
+    };
+    page(status, &page_)
 }
 
 /// A customer's answer: confirm, appeal (with a reason) or the survey.
@@ -245,7 +211,7 @@ async fn answer<S: Store>(
                    "satisfaction": int("satisfaction"), "nps": int("nps"),
                    "comment": form.get("comment").filter(|c| !c.trim().is_empty())})
         }
-        _ => return page(StatusCode::NOT_FOUND, "页面不存在", "<p class=\"error\">页面不存在。Not found.</p>"),
+        _ => return message(StatusCode::NOT_FOUND, "页面不存在", &["页面不存在。Not found."], false),
     };
     let Value::Object(body) = body else { unreachable!("built as an object") };
     let body: Map<String, Value> = body.into_iter().filter(|(_, v)| !v.is_null()).collect();

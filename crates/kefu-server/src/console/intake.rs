@@ -1,0 +1,220 @@
+//! Intake (登记工单): the registration form with the customer's history by
+//! phone and the policy's priority hint as the agent types.
+
+use super::Lang;
+use super::layout::{Fields, Opt, Shell, error_text, gate, html, render};
+use super::workbench::Row;
+use crate::AppState;
+use crate::auth::CurrentUser;
+use crate::error::ApiError;
+use askama::Template;
+use axum::Router;
+use axum::extract::{Form, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use kefu_domain::{Channel, Priority, TicketType};
+use kefu_store::{Store, TicketFilter};
+use serde_json::{Map, Value, json};
+
+pub fn router<S: Store>() -> Router<AppState<S>> {
+    Router::new()
+        .route("/console/new", get(intake_page::<S>).post(intake::<S>))
+        .route("/console/priority", get(priority_hint::<S>))
+}
+
+/// The customer's earlier tickets, found by phone.
+struct History {
+    total: i64,
+    rows: Vec<Row>,
+}
+
+#[derive(Template)]
+#[template(path = "console/intake.html")]
+struct IntakePage<'a> {
+    shell: Shell<'a>,
+    f: &'a Fields,
+    history: Option<History>,
+    history_error: Option<String>,
+    /// The field the service refused (`None`: the error is the form's).
+    error_field: Option<String>,
+    error: Option<String>,
+    channels: Vec<Opt>,
+    types: Vec<Opt>,
+    priorities: Vec<Opt>,
+    consent_methods: Vec<Opt>,
+}
+
+impl IntakePage<'_> {
+    /// A field's value as submitted ("" if not).
+    fn v(&self, k: &str) -> &str {
+        self.f.get(k).map_or("", String::as_str)
+    }
+
+    /// The phone to register: as typed, or the one looked up.
+    fn phone(&self) -> &str {
+        if self.f.contains_key("customer.phone") { self.v("customer.phone") } else { self.v("phone") }
+    }
+
+    /// The message for `field`, if the service refused that field.
+    fn err(&self, field: &str) -> Option<&str> {
+        self.error.as_deref().filter(|_| self.error_field.as_deref() == Some(field))
+    }
+
+    /// The form-level message: the error itself, or a pointer to the marked field.
+    fn general(&self) -> Option<&str> {
+        let error = self.error.as_deref()?;
+        Some(match self.error_field {
+            None => error,
+            Some(_) => self.shell.t("请修正标出的字段。", "Please correct the marked field."),
+        })
+    }
+}
+
+fn intake_html(
+    status: StatusCode,
+    lang: Lang,
+    user: &CurrentUser,
+    f: &Fields,
+    history: Result<Option<History>, String>,
+    error: Option<(Option<String>, String)>,
+) -> Response {
+    let current = |k: &str| f.get(k).map_or("", String::as_str).to_string();
+    let options = |all: Vec<(&str, &str, &str)>, k: &str| {
+        let cur = current(k);
+        all.into_iter().map(|(v, zh, en)| Opt::new(v, lang.t(zh, en), &cur)).collect::<Vec<_>>()
+    };
+    let (error_field, error) = error.map_or((None, None), |(f, m)| (f, Some(m)));
+    let (history, history_error) = match history {
+        Ok(h) => (h, None),
+        Err(e) => (None, Some(e)),
+    };
+    let page = IntakePage {
+        shell: Shell::new(lang, Some(user), lang.t("登记工单", "New ticket")),
+        f,
+        history,
+        history_error,
+        error_field,
+        error,
+        channels: options(Channel::ALL.iter().map(|c| (c.as_str(), c.label_zh(), c.as_str())).collect(), "channel"),
+        types: options(TicketType::ALL.iter().map(|t| (t.as_str(), t.label_zh(), t.as_str())).collect(), "type"),
+        priorities: options(Priority::ALL.iter().map(|p| (p.as_str(), p.label_zh(), p.as_str())).collect(), "priority"),
+        consent_methods: options(
+            vec![
+                ("phone", "电话录音", "phone (recorded)"),
+                ("online", "线上确认", "online"),
+                ("written", "书面", "in writing"),
+            ],
+            "consent.method",
+        ),
+    };
+    render(status, &page)
+}
+
+async fn intake_page<S: Store>(
+    State(app): State<AppState<S>>,
+    headers: HeaderMap,
+    Query(q): Query<Fields>,
+) -> Response {
+    let user = match gate(&app, &headers, "POST /api/v1/tickets").await {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let lang = Lang::of(&headers);
+    let history = match q.get("phone").map(|p| p.trim()).filter(|p| !p.is_empty()) {
+        Some(phone) => customer_history(&app, &user, lang, phone).await,
+        None => Ok(None),
+    };
+    intake_html(StatusCode::OK, lang, &user, &q, history, None)
+}
+
+async fn customer_history<S: Store>(
+    app: &AppState<S>,
+    user: &CurrentUser,
+    lang: Lang,
+    phone: &str,
+) -> Result<Option<History>, String> {
+    let params = vec![("customer_phone".to_string(), phone.to_string())];
+    let f = crate::http::tickets::parse_filter(app, user, &params).await.map_err(|e| error_text(lang, e).2)?;
+    Ok(app.kefu.store.list_tickets(TicketFilter { per_page: 10, ..f }).await.ok().map(|p| History {
+        total: p.total,
+        rows: p.items.iter().map(|t| Row::of(lang, &app.kefu.view(t, &user.actor))).collect(),
+    }))
+}
+
+/// Form fields as the JSON of `POST /api/v1/tickets`.
+fn intake_json(f: &Fields, now: chrono::DateTime<chrono::Utc>) -> Value {
+    let mut body = Map::new();
+    let mut customer = Map::new();
+    for (k, v) in f {
+        let v = v.trim();
+        if v.is_empty() {
+            continue;
+        }
+        match k.split_once('.') {
+            Some(("customer", field)) => {
+                customer.insert(field.into(), json!(v));
+            }
+            Some(_) => {}
+            None => {
+                body.insert(k.clone(), json!(v));
+            }
+        }
+    }
+    body.insert("customer".into(), Value::Object(customer));
+    if let Some(method) = f.get("consent.method").filter(|m| !m.is_empty()) {
+        body.insert(
+            "consent".into(),
+            json!({"method": method, "at": now.to_rfc3339(), "evidence": f.get("consent.evidence").map_or("", |e| e.trim())}),
+        );
+    }
+    body.remove("phone");
+    Value::Object(body)
+}
+
+async fn intake<S: Store>(State(app): State<AppState<S>>, headers: HeaderMap, Form(f): Form<Fields>) -> Response {
+    let user = match gate(&app, &headers, "POST /api/v1/tickets").await {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let lang = Lang::of(&headers);
+    if !super::same_origin(&headers) {
+        let refused = Some((None, "forbidden".to_string()));
+        return intake_html(StatusCode::FORBIDDEN, lang, &user, &f, Ok(None), refused);
+    }
+    let body = intake_json(&f, app.kefu.now());
+    let parsed = serde_json::from_value::<kefu_domain::intake::IntakeRequest>(body)
+        .map_err(|e| ApiError::Malformed(e.to_string()));
+    let created = match parsed {
+        Ok(req) => app.kefu.create_ticket(&user.actor, &req, None).await,
+        Err(e) => Err(e),
+    };
+    match created {
+        Ok(w) => {
+            let number = w.body()["number"].as_str().unwrap_or("").to_string();
+            Redirect::to(&format!("/console/tickets/{number}?created=1")).into_response()
+        }
+        Err(e) => {
+            let (status, field, msg) = error_text(lang, e);
+            intake_html(status, lang, &user, &f, Ok(None), Some((field, msg)))
+        }
+    }
+}
+
+/// What the policy would derive for the intake form as filled so far.
+async fn priority_hint<S: Store>(
+    State(app): State<AppState<S>>,
+    headers: HeaderMap,
+    Query(q): Query<Fields>,
+) -> Response {
+    if let Err(r) = gate(&app, &headers, "POST /api/v1/tickets").await {
+        return r;
+    }
+    let lang = Lang::of(&headers);
+    let get = |k: &str| q.get(k).map_or("", |v| v.as_str());
+    let Ok(ty) = TicketType::parse(get("type"), "type") else { return html(StatusCode::OK, String::new()) };
+    let level = Some(get("customer.level")).filter(|l| !l.trim().is_empty());
+    let p = app.kefu.core.policy.priority.derive(ty, get("title"), get("description"), level);
+    let text = format!("{}{}", lang.t("策略建议：", "Policy suggests: "), lang.t(p.label_zh(), p.as_str()));
+    (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response()
+}

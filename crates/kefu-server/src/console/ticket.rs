@@ -1,0 +1,358 @@
+//! The ticket page: what the viewer may see of a ticket, its deadlines, the
+//! actions open to them, the timeline, transfers, customer messages and
+//! notes; and the posts of its action and note forms.
+
+use super::Lang;
+use super::layout::{Fields, Shell, error_text, forbidden, gate, message, render, shown, url_encode};
+use super::ticket_forms::{ActionForm, Kind, action_forms};
+use crate::AppState;
+use crate::auth::CurrentUser;
+use askama::Template;
+use axum::Router;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use kefu_domain::ticket::Ticket;
+use kefu_store::Store;
+use serde_json::{Map, Value, json};
+
+pub fn router<S: Store>() -> Router<AppState<S>> {
+    Router::new()
+        .route("/console/tickets/{key}", get(ticket_page::<S>))
+        .route("/console/tickets/{key}/act", post(act::<S>))
+        .route("/console/tickets/{key}/comment", post(comment::<S>))
+}
+
+/// A line of the timeline, transfers, messages or notes.
+struct Entry {
+    at: String,
+    title: String,
+    who: String,
+    detail: String,
+    note: String,
+}
+
+struct Deadline {
+    label: String,
+    due: String,
+    state: String,
+    state_label: String,
+    /// The due time for the live countdown, while the clock runs.
+    live: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "console/ticket.html")]
+struct TicketPage<'a> {
+    shell: Shell<'a>,
+    v: &'a Value,
+    number: &'a str,
+    status: String,
+    flash: Option<String>,
+    error: Option<String>,
+    kind: String,
+    priority: String,
+    channel: String,
+    created: String,
+    first_owner: String,
+    handler: String,
+    satisfaction: String,
+    more: Vec<(&'static str, String)>,
+    deadlines: Vec<Deadline>,
+    actions: Vec<ActionForm>,
+    events: Vec<Entry>,
+    transfers: Vec<Entry>,
+    messages: Vec<Entry>,
+    comments: Vec<Entry>,
+}
+
+impl TicketPage<'_> {
+    /// A string field of the view ("" if absent).
+    fn s(&self, k: &str) -> &str {
+        self.v[k].as_str().unwrap_or("")
+    }
+
+    fn customer(&self, k: &str) -> &str {
+        self.v["customer"][k].as_str().unwrap_or("—")
+    }
+}
+
+async fn ticket_page<S: Store>(
+    State(app): State<AppState<S>>,
+    headers: HeaderMap,
+    Path(key): Path<String>,
+    Query(q): Query<Fields>,
+) -> Response {
+    let user = match gate(&app, &headers, "GET /api/v1/tickets/{id}").await {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let lang = Lang::of(&headers);
+    let flash = if q.contains_key("created") {
+        Some(lang.t("工单已登记，工单号：", "Registered as ").to_string())
+    } else {
+        q.get("done").map(|a| format!("{}{}", lang.t("已完成操作：", "Done: "), action_label(lang, a)))
+    };
+    render_ticket(&app, &user, lang, &key, flash, None, StatusCode::OK).await
+}
+
+/// The label of an action or audit event in `lang`.
+pub fn action_label(lang: Lang, a: &str) -> String {
+    kefu_domain::action::ActionKind::parse(a)
+        .map_or_else(|_| other_label(lang, a), |k| lang.t(k.label_zh(), k.as_str()).to_string())
+}
+
+/// Labels of audit events that are not flow actions.
+fn other_label(lang: Lang, a: &str) -> String {
+    let (zh, en) = match a {
+        "create" => ("登记", "registered"),
+        "comment" => ("备注", "note"),
+        "queue" => ("进入队列", "queued"),
+        "sla_alert" => ("时限提醒", "deadline alert"),
+        "visit_invite" => ("发送回访邀请", "survey sent"),
+        other => (other, other),
+    };
+    lang.t(zh, en).to_string()
+}
+
+fn state_label(lang: Lang, state: &str) -> String {
+    let (zh, en) = match state {
+        "running" => ("进行中", "running"),
+        "paused" => ("已暂停", "paused"),
+        "met" => ("已达成", "met"),
+        "warning" => ("预警", "warning"),
+        "breached" => ("已超时", "breached"),
+        "cancelled" => ("已取消", "cancelled"),
+        other => (other, other),
+    };
+    lang.t(zh, en).to_string()
+}
+
+/// The page of ticket `key` for `user`, with a flash after a success or the
+/// error of a refused action (action, field, message).
+async fn render_ticket<S: Store>(
+    app: &AppState<S>,
+    user: &CurrentUser,
+    lang: Lang,
+    key: &str,
+    flash: Option<String>,
+    error: Option<(String, Option<String>, String)>,
+    status: StatusCode,
+) -> Response {
+    let t = match app.kefu.visible_ticket(&user.actor, key).await {
+        Ok(t) => t,
+        Err(e) => {
+            let (s, _, m) = error_text(lang, e);
+            return message(s, lang, Some(user), "404", &m);
+        }
+    };
+    let v = app.kefu.view_for(&user.actor, &t).await.unwrap_or_else(|_| app.kefu.view(&t, &user.actor));
+    let label = |k: &str| lang.t(v[format!("{k}_zh")].as_str().unwrap_or(""), v[k].as_str().unwrap_or("")).to_string();
+    let person = |p: &Value| {
+        p["name"].as_str().map_or("—".to_string(), |n| format!("{n} ({})", p["username"].as_str().unwrap_or("")))
+    };
+    let number = v["number"].as_str().unwrap_or("");
+    // A flash that ends by announcing the number gets the number appended.
+    let flash = flash.map(|f| if f.ends_with('：') || f.ends_with(' ') { format!("{f}{number}") } else { f });
+    let actions = action_forms(app, lang, &v, &error).await;
+    let (events, transfers, messages, comments) = timeline(app, user, lang, &t).await;
+    let page = TicketPage {
+        shell: Shell::new(lang, Some(user), number),
+        v: &v,
+        number,
+        status: label("status"),
+        flash,
+        error: error.as_ref().filter(|(_, field, _)| field.is_none()).map(|(_, _, m)| m.clone()),
+        kind: label("type"),
+        priority: label("priority"),
+        channel: label("channel"),
+        created: shown(v["created_at"].as_str().unwrap_or("")),
+        first_owner: person(&v["first_owner"]),
+        handler: person(&v["assignee"]),
+        satisfaction: v["satisfaction"].as_i64().map_or("—".into(), |n| n.to_string()),
+        more: more_fields(lang, &v),
+        deadlines: deadlines(lang, &v),
+        actions,
+        events,
+        transfers,
+        messages,
+        comments,
+    };
+    render(status, &page)
+}
+
+/// The fields a ticket may or may not have, each shown when present
+/// (personal ones as the view masked them for this role).
+fn more_fields(lang: Lang, v: &Value) -> Vec<(&'static str, String)> {
+    let text = |x: &Value| match x {
+        Value::Null => None,
+        Value::String(s) if s.is_empty() => None,
+        Value::String(s) => Some(s.clone()),
+        Value::Bool(true) => Some(lang.t("是", "yes").to_string()),
+        Value::Bool(false) => None,
+        Value::Number(n) if n.as_i64() == Some(0) => None,
+        other => Some(other.to_string()),
+    };
+    let consent =
+        v["consent"]["method"].as_str().map(|m| format!("{m} · {}", v["consent"]["evidence"].as_str().unwrap_or("")));
+    let masked = v["masked_fields"]
+        .as_array()
+        .filter(|a| !a.is_empty())
+        .map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "));
+    let rows = [
+        (lang.t("证件号码", "ID number"), text(&v["customer"]["id_number"])),
+        (lang.t("客户等级", "Customer level"), text(&v["customer"]["level"])),
+        (lang.t("业务号码", "Service number"), text(&v["service_number"])),
+        (lang.t("业务线", "Business line"), text(&v["business_line"])),
+        (lang.t("故障地点", "Location"), text(&v["location"])),
+        (lang.t("发生时间", "Occurred at"), v["occurred_at"].as_str().map(shown)),
+        (lang.t("退订同意", "Consent"), consent),
+        (lang.t("主管督办", "Supervised"), text(&v["supervised"])),
+        (lang.t("待派（无人可派）", "Waiting in queue"), text(&v["unassignable"])),
+        (lang.t("申诉次数", "Appeals"), text(&v["appeal_count"])),
+        (lang.t("确认方式", "Confirmed by"), text(&v["customer_loop"]["confirmed_by"])),
+        (lang.t("回访", "Return visit"), text(&v["customer_loop"]["visit"]["state"])),
+        (lang.t("已屏蔽字段", "Masked fields"), masked),
+    ];
+    rows.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))).collect()
+}
+
+fn deadlines(lang: Lang, v: &Value) -> Vec<Deadline> {
+    v["deadlines"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|d| {
+            let state = d["state"].as_str().unwrap_or("");
+            let due = d["due_at"].as_str().unwrap_or("");
+            Deadline {
+                label: d["label_zh"].as_str().unwrap_or("").to_string(),
+                due: shown(due),
+                state: state.to_string(),
+                state_label: state_label(lang, state),
+                live: matches!(state, "running" | "warning" | "breached").then(|| due.to_string()),
+            }
+        })
+        .collect()
+}
+
+/// Events, transfers, customer messages and notes, personal data masked
+/// as the viewer's role requires.
+async fn timeline<S: Store>(
+    app: &AppState<S>,
+    user: &CurrentUser,
+    lang: Lang,
+    t: &Ticket,
+) -> (Vec<Entry>, Vec<Entry>, Vec<Entry>, Vec<Entry>) {
+    let (role, privacy) = (user.actor.role, &app.kefu.core.policy.privacy);
+    let local = |d: chrono::DateTime<chrono::Utc>| {
+        d.with_timezone(&kefu_domain::time::shanghai()).format("%m-%d %H:%M").to_string()
+    };
+    let entry = |at, title: String, who: String, detail: String, note: String| Entry {
+        at: local(at),
+        title,
+        who,
+        detail,
+        note,
+    };
+    let store = &app.kefu.store;
+    let events = store.events(t.id).await.unwrap_or_default().into_iter().map(|e| {
+        let data = crate::view::mask_json(&e.data, role, privacy);
+        let detail = ["reason", "result", "comment", "method"]
+            .iter()
+            .filter_map(|k| data[k].as_str().map(str::to_string))
+            .collect::<Vec<_>>()
+            .join(" · ");
+        entry(e.at, action_label(lang, &e.action), e.actor_name, detail, String::new())
+    });
+    let transfers = store
+        .transfers(t.id)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|tr| entry(tr.created_at, tr.mode, privacy.show_text(role, &tr.reason), tr.state, String::new()));
+    let messages = store
+        .messages(t.id)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| entry(m.created_at, m.kind, m.channel, m.state, m.last_error.unwrap_or_default()));
+    let comments = store.comments(t.id).await.unwrap_or_default().into_iter().map(|c| {
+        let kind =
+            if c.internal { lang.t("（内部）", "(internal)") } else { lang.t("（回复客户）", "(reply)") };
+        let author = app.kefu.core.directory.summary(c.author).name;
+        entry(c.created_at, author, kind.to_string(), privacy.show_text(role, &c.body), String::new())
+    });
+    (events.collect(), transfers.collect(), messages.collect(), comments.collect())
+}
+
+/// Form fields as an action body: booleans and numbers typed, blanks left out.
+fn action_json(f: &Fields) -> Map<String, Value> {
+    let mut m = Map::new();
+    for (k, v) in f {
+        let v = v.trim();
+        if v.is_empty() {
+            continue;
+        }
+        let value = match k.as_str() {
+            "reached" | "passed" | "to_supervisor" => json!(v == "true"),
+            "satisfaction" | "nps" | "to_tier" => v.parse::<i64>().map_or(json!(v), |n| json!(n)),
+            _ => json!(v),
+        };
+        m.insert(k.clone(), value);
+    }
+    // An unchecked box sends nothing: a visit form without `reached` did not reach.
+    if f.get("action").map(String::as_str) == Some("return_visit") && !m.contains_key("reached") {
+        m.insert("reached".into(), json!(false));
+    }
+    m
+}
+
+async fn act<S: Store>(
+    State(app): State<AppState<S>>,
+    headers: HeaderMap,
+    Path(key): Path<String>,
+    Form(f): Form<Fields>,
+) -> Response {
+    let user = match gate(&app, &headers, "POST /api/v1/tickets/{id}/actions").await {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let lang = Lang::of(&headers);
+    let action = f.get("action").cloned().unwrap_or_default();
+    if !super::same_origin(&headers) {
+        return forbidden(lang, &user);
+    }
+    match app.kefu.act(&user.actor, &key, &action_json(&f), None).await {
+        Ok(_) => Redirect::to(&format!("/console/tickets/{key}?done={}", url_encode(&action))).into_response(),
+        Err(e) => {
+            let (status, field, msg) = error_text(lang, e);
+            render_ticket(&app, &user, lang, &key, None, Some((action, field, msg)), status).await
+        }
+    }
+}
+
+async fn comment<S: Store>(
+    State(app): State<AppState<S>>,
+    headers: HeaderMap,
+    Path(key): Path<String>,
+    Form(f): Form<Fields>,
+) -> Response {
+    let user = match gate(&app, &headers, "POST /api/v1/tickets/{id}/comments").await {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let lang = Lang::of(&headers);
+    if !super::same_origin(&headers) {
+        return forbidden(lang, &user);
+    }
+    let internal = f.get("internal").map(String::as_str) == Some("true");
+    match app.kefu.comment(&user.actor, &key, f.get("body").map(String::as_str), internal, None).await {
+        Ok(_) => Redirect::to(&format!("/console/tickets/{key}?done=comment")).into_response(),
+        Err(e) => {
+            let (status, _, msg) = error_text(lang, e);
+            render_ticket(&app, &user, lang, &key, None, Some(("comment".into(), None, msg)), status).await
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! The action forms of the ticket page: one per action the viewer may take
+//! now, with the fields that action needs (as data; the template draws them).
+
+use super::Lang;
+use super::layout::Opt;
+use crate::AppState;
+use kefu_domain::Role;
+use kefu_store::Store;
+use serde_json::Value;
+
+/// One control of an action form.
+pub struct Control {
+    pub kind: Kind,
+    pub label: String,
+    pub name: &'static str,
+    pub required: bool,
+    /// The `type` of an input (`text`, `email`, `number`).
+    pub input_type: &'static str,
+    pub placeholder: &'static str,
+    pub range: Option<(i32, i32)>,
+    pub checked: bool,
+    pub options: Vec<Opt>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Input,
+    Area,
+    Select,
+    Check,
+}
+
+impl Control {
+    fn new(kind: Kind, name: &'static str, label: &str) -> Control {
+        Control {
+            kind,
+            label: label.to_string(),
+            name,
+            required: false,
+            input_type: "text",
+            placeholder: "",
+            range: None,
+            checked: false,
+            options: Vec::new(),
+        }
+    }
+
+    fn text(name: &'static str, label: &str) -> Control {
+        Control { required: true, ..Control::new(Kind::Input, name, label) }
+    }
+
+    fn optional(name: &'static str, label: &str) -> Control {
+        Control::new(Kind::Input, name, label)
+    }
+
+    fn area(name: &'static str, label: &str) -> Control {
+        Control { required: true, ..Control::new(Kind::Area, name, label) }
+    }
+
+    fn choose(name: &'static str, label: &str, opts: &[(&str, &str)]) -> Control {
+        let options = opts.iter().map(|(v, l)| Opt::new(v, l, "")).collect();
+        Control { options, ..Control::new(Kind::Select, name, label) }
+    }
+}
+
+/// One action's form.
+pub struct ActionForm {
+    pub action: String,
+    pub label: String,
+    pub warn: bool,
+    pub controls: Vec<Control>,
+    /// The field the service refused when this action was last tried, and why.
+    pub error: Option<(String, String)>,
+}
+
+/// The forms of the actions `v` (a ticket view) allows now.
+pub async fn action_forms<S: Store>(
+    app: &AppState<S>,
+    lang: Lang,
+    v: &Value,
+    error: &Option<(String, Option<String>, String)>,
+) -> Vec<ActionForm> {
+    let staff = staff(app, lang).await;
+    let mut out = Vec::new();
+    for a in v["allowed_actions"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+        let error = match error {
+            Some((action, Some(field), msg)) if action == a => Some((field.clone(), msg.clone())),
+            _ => None,
+        };
+        out.push(ActionForm {
+            action: a.to_string(),
+            label: super::ticket::action_label(lang, a),
+            warn: matches!(a, "withdraw" | "reject" | "appeal"),
+            controls: controls(lang, a, &staff),
+            error,
+        });
+    }
+    out
+}
+
+/// Who work may be handed to: active staff other than inspectors and admins.
+async fn staff<S: Store>(app: &AppState<S>, lang: Lang) -> Vec<Opt> {
+    let Ok(org) = app.kefu.org().await else { return Vec::new() };
+    org.users
+        .iter()
+        .filter(|u| u.active && !matches!(u.role, Role::Inspector | Role::Admin))
+        .map(|u| {
+            let label = format!("{} {} ({})", u.display_name, u.username, lang.t(u.role.label_zh(), u.role.as_str()));
+            Opt { value: u.username.clone(), label, selected: false }
+        })
+        .collect()
+}
+
+fn people(name: &'static str, label: &str, staff: &[Opt], automatic: Option<&str>) -> Control {
+    let blank = automatic.map(|a| Opt { value: String::new(), label: a.to_string(), selected: false });
+    let everyone = staff.iter().map(|o| Opt { value: o.value.clone(), label: o.label.clone(), selected: false });
+    Control { options: blank.into_iter().chain(everyone).collect(), ..Control::new(Kind::Select, name, label) }
+}
+
+fn controls(lang: Lang, action: &str, staff: &[Opt]) -> Vec<Control> {
+    let l = |zh, en| lang.t(zh, en);
+    let reason = || Control::text("reason", l("原因", "Reason"));
+    let auto = Some(l("按规则自动", "automatic"));
+    match action {
+        "dispatch" => vec![people("assignee", l("处理人", "Handler"), staff, auto)],
+        "redispatch" => vec![people("assignee", l("改派给", "To"), staff, auto), reason()],
+        "transfer" => vec![
+            people("to", l("转派给", "To"), staff, None),
+            reason(),
+            Control::choose(
+                "mode",
+                l("方式", "Mode"),
+                &[("manual", l("人工", "manual")), ("phone", l("电话", "phone")), ("system", l("系统", "system"))],
+            ),
+        ],
+        "escalate" => vec![Control::choose("to_tier", l("升级到", "Up to"), &[("2", "L2"), ("3", "L3")]), reason()],
+        "suspend" | "reject_transfer" | "reject" | "appeal" | "withdraw" => vec![reason()],
+        "resolve" => vec![Control::area("result", l("处理结果", "Result"))],
+        "approve" => vec![Control::optional("comment", l("意见", "Comment"))],
+        "notify_result" => vec![
+            Control::choose(
+                "method",
+                l("方式", "Method"),
+                &[
+                    ("sms", l("短信", "SMS")),
+                    ("phone", l("电话", "phone")),
+                    ("email", l("电子邮件", "e-mail")),
+                    ("online", l("线上", "online")),
+                    ("letter", l("信函", "letter")),
+                ],
+            ),
+            Control {
+                input_type: "email",
+                placeholder: "name@example.com",
+                ..Control::optional("email", l("邮箱（电子邮件方式）", "E-mail (for e-mail)"))
+            },
+        ],
+        "return_visit" => vec![
+            Control::choose(
+                "method",
+                l("方式", "Method"),
+                &[("phone", l("电话", "phone")), ("sms", l("短信", "SMS")), ("online", l("线上", "online"))],
+            ),
+            Control {
+                checked: true,
+                ..Control::new(Kind::Check, "reached", l("已联系到客户", "Reached the customer"))
+            },
+            Control::choose(
+                "satisfaction",
+                l("满意度", "Satisfaction"),
+                &[("5", "5"), ("4", "4"), ("3", "3"), ("2", "2"), ("1", "1"), ("", "—")],
+            ),
+            Control { input_type: "number", range: Some((0, 10)), ..Control::optional("nps", "NPS 0–10") },
+            Control::optional("comment", l("备注", "Comment")),
+        ],
+        "review" => vec![
+            Control::choose(
+                "passed",
+                l("复核结论", "Verdict"),
+                &[("true", l("通过", "pass")), ("false", l("退回", "return"))],
+            ),
+            Control::optional("comment", l("意见", "Comment")),
+        ],
+        "set_priority" => vec![
+            Control::choose(
+                "priority",
+                l("优先级", "Priority"),
+                &[
+                    ("urgent", l("紧急", "urgent")),
+                    ("important", l("重要", "important")),
+                    ("normal", l("一般", "normal")),
+                ],
+            ),
+            reason(),
+        ],
+        _ => Vec::new(),
+    }
+}
