@@ -35,6 +35,8 @@ pub struct TestApp {
     pub loop_jobs: LoopJobs,
     /// The file messages go to when no channel is configured.
     pub messages_log: std::path::PathBuf,
+    /// Adds a staff member (username, role, display name) with `PASSWORD`.
+    pub add_user: AddUser,
     /// Removes the database when the test ends.
     _guard: Box<dyn std::any::Any + Send + Sync>,
 }
@@ -43,6 +45,12 @@ pub type Jobs =
     Arc<dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = (usize, usize)> + Send>> + Send + Sync>;
 pub type LoopJobs =
     Arc<dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = (usize, usize, usize)> + Send>> + Send + Sync>;
+
+pub type AddUser = Arc<
+    dyn Fn(&'static str, Role, &'static str) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
+        + Send
+        + Sync,
+>;
 
 #[derive(Debug, Clone, Copy)]
 pub enum Backend {
@@ -182,6 +190,13 @@ async fn spawn_with<S: Store>(
             (raised, dispatched)
         })
     });
+    let k = kefu.clone();
+    let add_user: AddUser = Arc::new(move |username, role, name| {
+        let k = k.clone();
+        Box::pin(async move {
+            k.add_user(username, role, Some(name), PASSWORD).await.unwrap();
+        })
+    });
     tokio::spawn(kefu_server::serve_with(listener, kefu_server::router(kefu), limits, std::future::pending()));
     let client = client();
     let mut tokens = HashMap::new();
@@ -197,7 +212,7 @@ async fn spawn_with<S: Store>(
             .unwrap();
         tokens.insert(*name, r["token"].as_str().unwrap().to_string());
     }
-    TestApp { base, client, tokens, clock, jobs, loop_jobs, messages_log, _guard: guard }
+    TestApp { base, client, tokens, clock, jobs, loop_jobs, messages_log, add_user, _guard: guard }
 }
 
 impl TestApp {
