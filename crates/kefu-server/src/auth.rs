@@ -206,33 +206,6 @@ pub fn bearer_token(value: &str) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
-impl<S: Store> crate::service::Kefu<S> {
-    /// The actor of a live session, from the cache or the store.
-    ///
-    /// Read from the store on every request, on purpose: a password change,
-    /// a disabled account or a new role ends the sessions on every node at
-    /// once, which no per-node cache of sessions can promise.
-    pub async fn authenticate(&self, hash: &str) -> Result<Option<Actor>, ApiError> {
-        let now = self.core.clock.now();
-        let Some(session) = self.store.session(hash).await? else {
-            return Ok(None);
-        };
-        if session.expires_at <= now {
-            return Ok(None);
-        }
-        let Some(user) = self.store.user_by_id(session.user_id).await? else {
-            return Ok(None);
-        };
-        if !user.active {
-            return Ok(None);
-        }
-        let org = self.org().await?.membership(&user);
-        let actor = Actor { id: user.id, username: user.username.clone(), role: user.role, org };
-        self.core.directory.remember(&user);
-        Ok(Some(actor))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

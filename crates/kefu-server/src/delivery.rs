@@ -369,7 +369,7 @@ async fn attempt<S: Store>(kefu: &Kefu<S>, m: &Message) -> SendOutcome {
     let Some(transport) = kefu.core.channels.get(&m.channel) else {
         return SendOutcome::Failed { error: format!("no {} channel is configured", m.channel) };
     };
-    let outgoing = crate::customer_loop::with_link(&kefu.core, m);
+    let outgoing = crate::service::messages::with_link(&kefu.core, m);
     match transport.send(&outgoing).await {
         Ok(provider_id) => SendOutcome::Sent { provider_id },
         Err(e) if e.permanent || m.attempts + 1 >= cfg.max_attempts => SendOutcome::Failed { error: e.message },

@@ -2,10 +2,8 @@
 //! the OpenAPI document. Generic over the store backend; the binary picks
 //! the backend at run time and calls `router::<ThatStore>`.
 
-pub mod access;
 pub mod auth;
 pub mod console;
-pub mod customer_loop;
 pub mod delivery;
 pub mod directory;
 pub mod error;
@@ -14,8 +12,6 @@ pub mod http;
 pub mod jobs;
 pub mod links;
 pub mod metrics;
-pub mod notices;
-pub mod org;
 pub mod service;
 pub mod view;
 

@@ -44,8 +44,9 @@ pub async fn messages<S: Store>(
             (false, "email") => mask_email(&m.recipient),
             (false, _) => privacy.show(role, PersonalField::Phone, &m.recipient),
         };
-        let body =
-            privacy.show_text(role, &m.body).replace(crate::customer_loop::LINK_MARK, crate::customer_loop::LINK_SHOWN);
+        let body = privacy
+            .show_text(role, &m.body)
+            .replace(crate::service::messages::LINK_MARK, crate::service::messages::LINK_SHOWN);
         Message { recipient, body, ..m }
     };
     Ok(Json(app.kefu.store.messages(id).await?.into_iter().map(masked).collect()))

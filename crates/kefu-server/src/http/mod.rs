@@ -42,7 +42,7 @@ use utoipa::OpenApi;
         crate::error::ErrorBody, crate::view::TicketView, crate::service::LoginResponse,
         kefu_domain::intake::IntakeRequest, tickets::ActionBody, tickets::CommentBody, tickets::TicketPage,
         kefu_domain::audit::AuditEvent, kefu_domain::ticket::Transfer, kefu_domain::ticket::Comment,
-        crate::org::StaffView, kefu_domain::org::Department, kefu_domain::org::Team, kefu_domain::org::Skills,
+        crate::service::org::StaffView, kefu_domain::org::Department, kefu_domain::org::Team, kefu_domain::org::Skills,
         kefu_store::Notice, kefu_store::Message, privacy::AccessLogPage,
     )),
     modifiers(&BearerAuth, &ErrorResponses),

@@ -5,7 +5,7 @@ use crate::AppState;
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
 use crate::extract::ApiJson;
-use crate::org::StaffView;
+use crate::service::org::StaffView;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};

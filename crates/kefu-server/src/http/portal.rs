@@ -5,9 +5,9 @@
 //! clear page and changes nothing.
 
 use crate::AppState;
-use crate::customer_loop::customer_actor;
 use crate::error::ApiError;
 use crate::links::LinkError;
+use crate::service::customer_loop::customer_actor;
 use askama::Template;
 use axum::Router;
 use axum::extract::{ConnectInfo, Form, Path, Query, State};

@@ -62,7 +62,7 @@ async fn fill(kefu: &Kefu<SqliteStore>, n: usize) -> Result<()> {
     let mut pending = Vec::new();
     for i in 0..n {
         let mut op = super::sla::registration(kefu, &mut rng, &actor)?;
-        op.messages = kefu_server::customer_loop::receipt(kefu.core.clone());
+        op.messages = kefu_server::service::messages::receipt(kefu.core.clone());
         let store = kefu.store.clone();
         pending.push(tokio::spawn(async move { store.create_ticket(op).await }));
         if pending.len() == 256 || i + 1 == n {

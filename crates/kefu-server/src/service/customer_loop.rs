@@ -1,49 +1,24 @@
-//! The customer loop in the service (R-15, R-25…R-28): the messages an
-//! action sends (receipt, result notice, visit invitation), the archive
-//! gate, appeals that escalate, confirmation by default after the policy's
-//! time, the return-visit scheduler, delivery receipts, the customer's
-//! signed links, and the return-visit coverage report.
+//! The customer's side of the loop (R-25…R-28) as the service runs it:
+//! confirmation by default after the policy's time, the return-visit
+//! scheduler, delivery receipts, the ticket behind a signed link and the
+//! portal's look-up, the customer's answers, and the return-visit coverage
+//! report. What an action sends the customer is `messages`'.
 
 use crate::Kefu;
 use crate::error::ApiError;
 use crate::links::LinkError;
-use crate::service::Core;
 use chrono::{DateTime, Duration, Utc};
-use kefu_domain::action::{ActionInput, ActionKind, ActionRequest, Decision};
-use kefu_domain::customer_loop::{self as cl, Via, VisitState};
+use kefu_domain::action::{ActionKind, ActionRequest};
+use kefu_domain::customer_loop::VisitState;
 use kefu_domain::flow::Actor;
 use kefu_domain::ticket::Ticket;
-use kefu_domain::{DomainError, FieldError, Role, TicketId};
+use kefu_domain::{Role, TicketId};
 
+use super::messages::{AUTO_CONFIRM, LOOKUP, PORTAL, visit_invitation};
 use kefu_store::*;
 use serde_json::{Value, json};
 
-/// The actor name of a customer answering through the link in a message
-/// sent to their own phone or e-mail.
-pub const PORTAL: &str = "customer:portal";
-/// The actor name of whoever answers through a link got by looking the
-/// ticket up with its number and the customer's phone.
-pub const LOOKUP: &str = "customer:lookup";
-
-/// Where the customer's link goes in a stored message: the signed link is
-/// put in only as the message leaves for its gateway, so no staff view of
-/// the message (nor the database) holds a link that acts as the customer.
-pub const LINK_MARK: &str = "⟦link⟧";
-
-/// What staff see in place of the link.
-pub const LINK_SHOWN: &str = "［客户专用链接 / customer's link］";
-/// The actor name of confirmation by default.
-pub const AUTO_CONFIRM: &str = "system:auto-confirm";
 const VISIT_SCHEDULER: &str = "system:visit-scheduler";
-
-/// How an answer arrived, from who gave it.
-pub fn via(actor: &Actor) -> Via {
-    match actor.username.as_str() {
-        PORTAL | LOOKUP => Via::Portal,
-        AUTO_CONFIRM => Via::Default,
-        _ => Via::Staff,
-    }
-}
 
 /// The customer, acting through a signed link: allowed what the flows let
 /// an agent record on their behalf (confirm, appeal, rate).
@@ -53,168 +28,6 @@ pub fn customer_actor(kind: crate::links::LinkKind) -> Actor {
         crate::links::LinkKind::Lookup => LOOKUP,
     };
     Actor::new(SYSTEM, name, Role::Agent)
-}
-
-/// The message as it leaves for its gateway: the customer's signed link
-/// put in, valid for the policy's time from when the message was written.
-pub fn with_link(core: &Core, m: &Message) -> Message {
-    let mut out = m.clone();
-    if let Some(id) = m.ticket_id.filter(|_| m.body.contains(LINK_MARK)) {
-        let link = portal_link(core, id, m.created_at);
-        out.body = m.body.replace(LINK_MARK, &link);
-    }
-    out
-}
-
-fn when(t: DateTime<Utc>) -> String {
-    t.with_timezone(&kefu_domain::time::shanghai()).format("%Y-%m-%d %H:%M").to_string()
-}
-
-/// A signed link to the ticket's portal page, valid for the policy's time.
-pub fn portal_link(core: &Core, id: TicketId, now: DateTime<Utc>) -> String {
-    let expires = now + Duration::hours(i64::from(core.policy.customer_loop.link_valid_hours));
-    format!("{}/portal/t/{}", core.settings.public_url.trim_end_matches('/'), core.settings.link_key.sign(id, expires))
-}
-
-fn message(core: &Core, kind: &str, channel: &str, to: String, vars: &[(&str, &str)]) -> NewMessage {
-    let r = core.settings.templates.render(kind, &core.policy.customer_loop.language, vars);
-    NewMessage { kind: kind.into(), channel: channel.into(), recipient: to, subject: r.subject, body: r.body }
-}
-
-/// The receipt (受理回执) of a new ticket, by SMS to the customer's phone.
-pub fn receipt(core: std::sync::Arc<Core>) -> Option<MessagesFn> {
-    if !core.policy.customer_loop.receipt {
-        return None;
-    }
-    Some(Box::new(move |t: &Ticket| {
-        let link = LINK_MARK.to_string();
-        let vars = [
-            ("number", t.number.as_str()),
-            ("type_zh", t.ticket_type.label_zh()),
-            ("type_en", t.ticket_type.as_str()),
-            ("title", t.title.as_str()),
-            ("created_at", &when(t.created_at)),
-            ("link", &link),
-        ];
-        vec![message(&core, "receipt", "sms", t.customer.phone.as_str().to_string(), &vars)]
-    }))
-}
-
-/// What the archive gate knows beyond the ticket: whether the result
-/// notice sent by SMS or e-mail reached its gateway.
-pub async fn notice_delivered<S: Store>(kefu: &Kefu<S>, t: &Ticket) -> Result<Option<bool>, ApiError> {
-    let l = &t.customer_loop;
-    if !matches!(l.notice_method.as_deref(), Some("sms" | "email")) {
-        return Ok(None);
-    }
-    let since = l.notified_at.unwrap_or(t.created_at);
-    let messages = kefu.store.messages(t.id).await?;
-    let last = messages
-        .iter()
-        .rev()
-        .find(|m| matches!(m.kind.as_str(), "result" | "unsubscribe_confirmation") && m.created_at >= since);
-    Ok(Some(last.is_some_and(|m| matches!(m.state.as_str(), "sent" | "delivered"))))
-}
-
-/// The loop's part of an action, run in the decision: the archive gate,
-/// the loop record, the unreachable visit, and the messages to send.
-pub fn on_action(
-    core: &Core,
-    before: &Ticket,
-    d: &mut Decision,
-    who: &Actor,
-    request: &ActionRequest,
-    delivered: Option<bool>,
-    now: DateTime<Utc>,
-) -> Result<Vec<NewMessage>, DomainError> {
-    let flow = core.flows.get(before.ticket_type);
-    if d.action == ActionKind::Archive {
-        let missing = cl::missing_for_archive(flow, before, delivered);
-        if !missing.is_empty() {
-            return Err(DomainError::LoopIncomplete { missing: missing.iter().map(|s| s.to_string()).collect() });
-        }
-    }
-    let has_visit = flow.has_action(ActionKind::ReturnVisit);
-    let policy = &core.policy.customer_loop;
-    if cl::apply(policy, &mut d.ticket, d.action, &request.input, via(who), has_visit, now) {
-        // Unreachable after the policy's attempts: the visit is done, as such.
-        if let Some(to) = flow.rule_for(before, who, ActionKind::ReturnVisit)?.to.clone() {
-            d.ticket.status = to;
-            d.ticket.open = flow.is_open(&d.ticket.status);
-        }
-        if let Value::Object(m) = &mut d.data {
-            m.insert("unreachable".into(), json!(true));
-        }
-    }
-    if d.action == ActionKind::Confirm
-        && let Value::Object(m) = &mut d.data
-    {
-        m.insert("confirmed_by".into(), json!(d.ticket.customer_loop.confirmed_by));
-    }
-    match (&request.input, d.action) {
-        (ActionInput::NotifyResult { method }, _) => result_notice(core, &d.ticket, method, request, now),
-        _ => Ok(Vec::new()),
-    }
-}
-
-/// The result notice (处理结果, or 退订确认 for an unsubscribe) by SMS or
-/// e-mail; by phone, letter or in person nothing is sent, only recorded.
-fn result_notice(
-    core: &Core,
-    t: &Ticket,
-    method: &str,
-    request: &ActionRequest,
-    now: DateTime<Utc>,
-) -> Result<Vec<NewMessage>, DomainError> {
-    let to = match method {
-        "sms" => t.customer.phone.as_str().to_string(),
-        "email" => email(request.fields.get("email"))?,
-        _ => return Ok(Vec::new()),
-    };
-    let kind =
-        if t.ticket_type == kefu_domain::TicketType::Unsubscribe { "unsubscribe_confirmation" } else { "result" };
-    let link = LINK_MARK.to_string();
-    let handler = t.assignee.map_or_else(|| "客服中心".to_string(), |a| core.directory.summary(a).name);
-    let hours = core.policy.customer_loop.auto_confirm_hours.to_string();
-    let vars = [
-        ("number", t.number.as_str()),
-        ("title", t.title.as_str()),
-        ("result", t.result.as_deref().unwrap_or("")),
-        ("handler", &handler),
-        ("resolved_at", &when(t.resolved_at.unwrap_or(now))),
-        ("link", &link),
-        ("confirm_hours", &hours),
-    ];
-    Ok(vec![message(core, kind, method, to, &vars)])
-}
-
-/// The address a result notice by e-mail goes to (the customer gives it
-/// for this notice; it is kept encrypted with the message).
-fn email(v: Option<&Value>) -> Result<String, FieldError> {
-    let bad = || FieldError::new("email", "a valid e-mail address is required", "请填写有效的电子邮箱地址");
-    let s = v.and_then(Value::as_str).map(str::trim).ok_or_else(bad)?;
-    let (local, domain) = s.split_once('@').ok_or_else(bad)?;
-    let ok = !local.is_empty()
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && s.len() <= 254
-        && !s.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';'));
-    if ok { Ok(s.to_string()) } else { Err(bad()) }
-}
-
-/// A staff notice of an appeal, to the handler and the first-contact owner.
-pub fn appeal_notices(core: &Core, before: &Ticket, after: &Ticket, request: &ActionRequest) -> Vec<NewNotice> {
-    let reason = match &request.input {
-        ActionInput::WithReason { reason } => reason.as_str(),
-        _ => "",
-    };
-    let vars = [("number", after.number.as_str()), ("reason", reason)];
-    let zh = core.settings.templates.render("staff_appeal", "zh", &vars);
-    let mut out = crate::notices::Notices::new(SYSTEM);
-    let who = [Some(after.first_owner), before.assignee, after.assignee];
-    out.add(who.into_iter().flatten(), "appeal", &zh.body_en, &zh.body);
-    out.into_vec()
 }
 
 impl<S: Store> Kefu<S> {
@@ -288,11 +101,7 @@ impl<S: Store> Kefu<S> {
             };
             v.state = VisitState::Invited;
             let method = v.method.clone();
-            let link = LINK_MARK.to_string();
-            let valid = when(now + Duration::hours(i64::from(core.policy.customer_loop.link_valid_hours)));
-            let vars =
-                [("number", t.number.as_str()), ("title", t.title.as_str()), ("link", &link), ("valid_until", &valid)];
-            let invitation = message(&core, "visit_invitation", "sms", t.customer.phone.as_str().to_string(), &vars);
+            let invitation = visit_invitation(&core, t, now);
             next.updated_at = now;
             let data = json!({"method": method, "channel": "sms"});
             Ok(Mutation { outbox: vec![invitation], ..Mutation::new(next, "visit_invite", data) })
@@ -420,15 +229,6 @@ fn figures(r: &VisitCounts, target: f64) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn e_mail_addresses_are_checked() {
-        assert_eq!(email(Some(&json!(" li.si@example.com "))).unwrap(), "li.si@example.com");
-        for bad in ["", "nobody", "a@b", "a b@c.com", "@c.com", "a@.com", "x@y.com>", "a@b.c;d@e.f"] {
-            assert!(email(Some(&json!(bad))).is_err(), "{bad}");
-        }
-        assert_eq!(email(None).unwrap_err().field, "email");
-    }
 
     #[test]
     fn coverage_and_nps_figures() {

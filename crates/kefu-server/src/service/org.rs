@@ -1,106 +1,25 @@
-//! The organisation as the service uses it: a snapshot of staff (with
-//! their profiles), teams and departments, cached for a few seconds so that
-//! dispatch, guards and notices cost no query. Changes made on this node
-//! drop the cache at once; other nodes see them within `ORG_TTL`. Loads
-//! are never cached: dispatch reads them fresh and the store re-checks
-//! capacity when it writes.
+//! The organisation as the service keeps it: departments, teams, staff
+//! profiles (team, tier, skills, capacity, duty), the dispatch plan for a
+//! ticket, and the cached snapshot (`directory::OrgSnapshot`) they all read.
 
+use crate::directory::OrgSnapshot;
 use crate::error::ApiError;
 use crate::service::Kefu;
-use kefu_domain::action::StaffRef;
 use kefu_domain::dispatch::{Candidate, Plan};
-use kefu_domain::org::{Department, Membership, Skills, StaffProfile, Team, parse_code, parse_tier, parse_words};
+use kefu_domain::org::{Department, Skills, StaffProfile, Team, parse_code, parse_tier, parse_words};
 use kefu_domain::ticket::Ticket;
 use kefu_domain::validate::required_text;
 use kefu_domain::{DepartmentId, FieldError, Role, TeamId, TicketType, UserId};
 use kefu_store::{NewTeam, Store, User};
 use serde_json::{Map, Value};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
-const ORG_TTL: Duration = Duration::from_secs(5);
-
-pub struct OrgSnapshot {
-    pub users: Vec<User>,
-    pub teams: Vec<Team>,
-    pub departments: Vec<Department>,
-    taken: Instant,
-}
-
-#[derive(Default)]
-pub struct OrgCache(Mutex<Option<Arc<OrgSnapshot>>>);
-
-impl OrgSnapshot {
-    pub fn user(&self, id: UserId) -> Option<&User> {
-        self.users.iter().find(|u| u.id == id)
-    }
-
-    pub fn team(&self, id: TeamId) -> Option<&Team> {
-        self.teams.iter().find(|t| t.id == id)
-    }
-
-    /// A team by code or numeric id.
-    pub fn team_by_key(&self, key: &str) -> Option<&Team> {
-        self.teams.iter().find(|t| t.code == key || key.parse() == Ok(t.id.0))
-    }
-
-    pub fn department_by_key(&self, key: &str) -> Option<&Department> {
-        self.departments.iter().find(|d| d.code == key || key.parse() == Ok(d.id.0))
-    }
-
-    pub fn membership(&self, u: &User) -> Membership {
-        let team = u.profile.team;
-        Membership {
-            team,
-            department: team.and_then(|t| self.team(t)).map(|t| t.department),
-            leads: self.teams.iter().filter(|t| t.lead == Some(u.id)).map(|t| t.id).collect(),
-            tier: u.profile.tier_for(u.role),
-        }
-    }
-
-    pub fn staff_ref(&self, u: &User) -> StaffRef {
-        StaffRef { id: u.id, username: u.username.clone(), role: u.role, active: u.active, org: self.membership(u) }
-    }
-
-    /// The lead of a team, if it has one and they are active.
-    pub fn lead_of(&self, team: Option<TeamId>) -> Option<UserId> {
-        team.and_then(|t| self.team(t)).and_then(|t| t.lead).filter(|l| self.user(*l).is_some_and(|u| u.active))
-    }
-
-    /// Active members of a team, or of every team of a department.
-    pub fn members(&self, team: Option<TeamId>, department: Option<DepartmentId>) -> Vec<UserId> {
-        self.users
-            .iter()
-            .filter(|u| u.active)
-            .filter(|u| {
-                team.is_some_and(|t| u.profile.team == Some(t))
-                    || department.is_some_and(|d| self.membership(u).department == Some(d))
-            })
-            .map(|u| u.id)
-            .collect()
-    }
-
-    pub fn with_role(&self, role: Role) -> Vec<UserId> {
-        self.users.iter().filter(|u| u.active && u.role == role).map(|u| u.id).collect()
-    }
-
-    /// Who hears of a team's trouble: its lead, else the supervisors.
-    pub fn lead_or_supervisors(&self, team: Option<TeamId>) -> Vec<UserId> {
-        self.lead_of(team).map_or_else(|| self.with_role(Role::Supervisor), |l| vec![l])
-    }
-
-    pub fn username(&self, id: UserId) -> String {
-        self.user(id).map_or_else(|| format!("#{id}"), |u| u.username.clone())
-    }
-}
+use std::sync::Arc;
+use std::time::Instant;
 
 impl<S: Store> Kefu<S> {
     /// The organisation snapshot, at most `ORG_TTL` old.
     pub async fn org(&self) -> Result<Arc<OrgSnapshot>, ApiError> {
-        if let Some(s) = self.core.org.0.lock().unwrap_or_else(|e| e.into_inner()).as_ref()
-            && s.taken.elapsed() < ORG_TTL
-        {
-            return Ok(s.clone());
+        if let Some(s) = self.core.org.fresh() {
+            return Ok(s);
         }
         let users = self.store.list_users().await?;
         for u in &users {
@@ -112,13 +31,13 @@ impl<S: Store> Kefu<S> {
             departments: self.store.departments().await?,
             taken: Instant::now(),
         });
-        *self.core.org.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(snap.clone());
+        self.core.org.keep(snap.clone());
         Ok(snap)
     }
 
     /// Drops the snapshot after a change to the organisation.
     pub fn forget_org(&self) {
-        *self.core.org.0.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        self.core.org.clear();
     }
 
     /// Dispatch candidates with their loads read now.

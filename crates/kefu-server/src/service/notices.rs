@@ -5,7 +5,7 @@
 //! of a queue a ticket waits in, colleagues mentioned in a note, and the
 //! recipients of SLA warnings and breaches.
 
-use crate::org::OrgSnapshot;
+use crate::directory::OrgSnapshot;
 use kefu_domain::action::ActionKind;
 use kefu_domain::flow::Actor;
 use kefu_domain::sla::{Alert, Recipient};
