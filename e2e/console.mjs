@@ -239,6 +239,25 @@ try {
     assert.ok(width <= 390, `page fits the phone (${width}px)`);
     await phone.screenshot({ path: join(shots, 'phone.png') });
   });
+
+  await step('signing in leads back to the page that asked for it, never off the site', async () => {
+    const context = await browser.newContext({ viewport: { width: 1366, height: 768 } });
+    const page = await context.newPage();
+    await page.goto(`${base}/console/tickets/${number}`);
+    assert.match(page.url(), /\/console\/login\?next=/);
+    await page.fill('#username', 'supervisor1');
+    await page.fill('#password', passwords.supervisor1);
+    await page.press('#password', 'Enter');
+    await page.waitForURL(`${base}/console/tickets/${number}`);
+    assert.match(await page.locator('h1').textContent(), new RegExp(number));
+    await context.clearCookies();
+    await page.goto(`${base}/console/login?next=${encodeURIComponent('https://example.com/console')}`);
+    await page.fill('#username', 'supervisor1');
+    await page.fill('#password', passwords.supervisor1);
+    await page.press('#password', 'Enter');
+    await page.waitForURL(`${base}/console`);
+    await context.close();
+  });
 } finally {
   await browser.close();
   child.kill();

@@ -23,14 +23,17 @@ pub fn router<S: Store>() -> Router<AppState<S>> {
 struct LoginPage<'a> {
     shell: Shell<'a>,
     error: Option<&'a str>,
+    /// The page to return to after signing in.
+    next: &'a str,
 }
 
-fn login_html(status: StatusCode, lang: Lang, error: Option<&str>) -> Response {
-    render(status, &LoginPage { shell: Shell::new(lang, None, lang.t("登录", "Sign in")), error })
+fn login_html(status: StatusCode, lang: Lang, error: Option<&str>, next: &str) -> Response {
+    render(status, &LoginPage { shell: Shell::new(lang, None, lang.t("登录", "Sign in")), error, next })
 }
 
-async fn login_page(headers: HeaderMap) -> Response {
-    login_html(StatusCode::OK, Lang::of(&headers), None)
+async fn login_page(headers: HeaderMap, Query(q): Query<Fields>) -> Response {
+    let next = super::safe_next(q.get("next").map(String::as_str));
+    login_html(StatusCode::OK, Lang::of(&headers), None, &next)
 }
 
 async fn login<S: Store>(
@@ -40,8 +43,9 @@ async fn login<S: Store>(
     Form(f): Form<Fields>,
 ) -> Response {
     let lang = Lang::of(&headers);
+    let next = super::safe_next(f.get("next").map(String::as_str));
     if !same_origin(&headers) {
-        return login_html(StatusCode::FORBIDDEN, lang, Some("forbidden"));
+        return login_html(StatusCode::FORBIDDEN, lang, Some("forbidden"), &next);
     }
     let (u, p) = (f.get("username").map_or("", |s| s.trim()), f.get("password").map_or("", String::as_str));
     match app.kefu.login(u, p, Some(peer.ip())).await {
@@ -49,12 +53,11 @@ async fn login<S: Store>(
             let max_age = (r.expires_at - app.kefu.now()).num_seconds().max(0);
             let cookie =
                 format!("{SESSION_COOKIE}={}; Path=/console; HttpOnly; SameSite=Strict; Max-Age={max_age}", r.token);
-            (StatusCode::SEE_OTHER, [(header::SET_COOKIE, cookie), (header::LOCATION, "/console".to_string())])
-                .into_response()
+            (StatusCode::SEE_OTHER, [(header::SET_COOKIE, cookie), (header::LOCATION, next)]).into_response()
         }
         Err(e) => {
             let msg = super::layout::error_text(lang, e).2;
-            login_html(StatusCode::UNAUTHORIZED, lang, Some(&msg))
+            login_html(StatusCode::UNAUTHORIZED, lang, Some(&msg), &next)
         }
     }
 }

@@ -36,6 +36,40 @@ pub fn router<S: Store>() -> Router<AppState<S>> {
         .merge(ticket::router())
         .merge(visits::router())
         .merge(dashboard::router())
+        .layer(axum::middleware::from_fn(remember_next))
+}
+
+/// A page that sends its visitor to the login page remembers itself, so
+/// that signing in leads back to it (a link from a notice, a colleague, a
+/// bookmark) instead of to the workbench.
+async fn remember_next(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let wanted = (req.method() == axum::http::Method::GET)
+        .then(|| req.uri().path_and_query().map(|p| p.as_str().to_string()))
+        .flatten()
+        .filter(|p| !p.starts_with("/console/login"));
+    let mut res = next.run(req).await;
+    if let Some(path) = wanted
+        && res.headers().get(header::LOCATION).is_some_and(|l| l == "/console/login")
+    {
+        let to = format!("/console/login?next={}", layout::url_encode(&path));
+        if let Ok(v) = header::HeaderValue::from_str(&to) {
+            res.headers_mut().insert(header::LOCATION, v);
+        }
+    }
+    res
+}
+
+/// Where to go after signing in: `next` if it is a console path of this
+/// site (never another origin), else the workbench. Non-ASCII is
+/// percent-encoded, as a Location header needs.
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(p) if p.starts_with("/console") && !p.contains('\\') => p
+            .bytes()
+            .map(|b| if b.is_ascii_graphic() { (b as char).to_string() } else { format!("%{b:02X}") })
+            .collect(),
+        _ => "/console".to_string(),
+    }
 }
 
 /// The console's pages are public to the access middleware: each one
@@ -116,4 +150,19 @@ pub fn same_origin(headers: &HeaderMap) -> bool {
 
 pub fn to_login() -> Response {
     Redirect::to("/console/login").into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_console_paths_are_followed_after_login() {
+        assert_eq!(safe_next(Some("/console/tickets/GD1?done=x")), "/console/tickets/GD1?done=x");
+        assert_eq!(safe_next(Some("/console?q=宽带 掉线")), "/console?q=%E5%AE%BD%E5%B8%A6%20%E6%8E%89%E7%BA%BF");
+        for bad in ["https://evil.example/console", "//evil.example/console", "/api/v1/tickets", "/console\\x", ""] {
+            assert_eq!(safe_next(Some(bad)), "/console", "{bad}");
+        }
+        assert_eq!(safe_next(None), "/console");
+    }
 }
