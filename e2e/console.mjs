@@ -130,6 +130,7 @@ try {
     await agent.fill('[name="customer.name"]', '王五');
     await agent.fill('#title', '测试');
     await agent.fill('#description', '测试');
+    await agent.selectOption('#type', 'fault');
     await Promise.all([agent.waitForNavigation(), agent.press('#description', 'Control+Enter')]);
     await agent.locator('#err-customer-phone').waitFor();
     assert.equal(new URL(agent.url()).pathname, '/console/new');
@@ -144,8 +145,9 @@ try {
     await agent.keyboard.press('Tab');
     await agent.keyboard.type('张三');
     await agent.keyboard.press('Tab'); // channel: phone (the default)
-    await agent.keyboard.press('Tab'); // type
-    for (let i = 0; i < 5; i++) await agent.keyboard.press('ArrowDown'); // 投诉 → … → 故障报修
+    await agent.keyboard.press('Tab'); // type: nothing chosen until the agent chooses
+    assert.equal(await agent.locator('#type').inputValue(), '');
+    for (let i = 0; i < 6; i++) await agent.keyboard.press('ArrowDown'); // 请选择 → 投诉 → … → 故障报修
     // The policy's suggestion follows the form: faults are urgent.
     await agent.waitForFunction(() => /策略建议：紧急/.test(document.getElementById('priority-hint').textContent));
     await agent.screenshot({ path: join(shots, 'intake.png') });
@@ -168,6 +170,7 @@ try {
     const eng = await session(handler);
     await eng.goto(`${base}/console/tickets/${number}`);
     await eng.screenshot({ path: join(shots, 'ticket.png'), fullPage: true });
+    assert.equal(await eng.locator('#act-set_priority select[name=priority]').inputValue(), '', 'no priority preselected');
     await act(eng, 'start');
     assert.match(await status(eng), /处理中/);
     await act(eng, 'transfer', async (f) => {
@@ -190,20 +193,31 @@ try {
     await agent.goto(`${base}/console/tickets/${number}`);
     await act(agent, 'notify_result', (f) => f.locator('select[name=method]').selectOption('phone'));
     await act(agent, 'confirm');
-    await act(agent, 'return_visit', (f) => f.locator('select[name=satisfaction]').selectOption('5'));
+    // No judgement is made for the agent: neither "reached" nor a rating is preselected.
+    const visit = agent.locator('#act-return_visit');
+    assert.equal(await visit.locator('input[name=reached]:checked').count(), 0);
+    assert.equal(await visit.locator('select[name=satisfaction]').inputValue(), '');
+    await act(agent, 'return_visit', async (f) => {
+      await f.locator('input[name=reached][value=true]').check();
+      await f.locator('select[name=satisfaction]').selectOption('4');
+    });
     assert.match(await status(agent), /已回访/);
   });
 
   const supervisor = await session('supervisor1');
   await step('a review returned without a comment is refused next to its field', async () => {
     await supervisor.goto(`${base}/console/tickets/${number}`);
+    assert.equal(await supervisor.locator('#act-review select[name=passed]').inputValue(), '', 'no verdict preselected');
     await act(supervisor, 'review', (f) => f.locator('select[name=passed]').selectOption('false'));
     await supervisor.locator('#act-review .field-err[data-field=comment]').waitFor();
     assert.match(await status(supervisor), /已回访/);
   });
 
   await step('the supervisor reviews and archives', async () => {
-    await act(supervisor, 'review', (f) => f.locator('input[name=comment]').fill('处理规范'));
+    await act(supervisor, 'review', async (f) => {
+      await f.locator('select[name=passed]').selectOption('true');
+      await f.locator('input[name=comment]').fill('处理规范');
+    });
     await act(supervisor, 'archive');
     assert.match(await status(supervisor), /已归档/);
     assert.equal(await supervisor.locator('#act-archive').count(), 0);

@@ -302,10 +302,8 @@ fn action_json(f: &Fields) -> Map<String, Value> {
         };
         m.insert(k.clone(), value);
     }
-    // An unchecked box sends nothing: a visit form without `reached` did not reach.
-    if f.get("action").map(String::as_str) == Some("return_visit") && !m.contains_key("reached") {
-        m.insert("reached".into(), json!(false));
-    }
+    // No default for a judgement: a visit form without `reached` is refused
+    // by the service (the person must say whether the customer was reached).
     m
 }
 

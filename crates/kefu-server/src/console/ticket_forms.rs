@@ -18,7 +18,6 @@ pub struct Control {
     pub input_type: &'static str,
     pub placeholder: &'static str,
     pub range: Option<(i32, i32)>,
-    pub checked: bool,
     pub options: Vec<Opt>,
 }
 
@@ -27,7 +26,8 @@ pub enum Kind {
     Input,
     Area,
     Select,
-    Check,
+    /// Radio buttons, none chosen: a judgement the person must make.
+    Radio,
 }
 
 impl Control {
@@ -40,7 +40,6 @@ impl Control {
             input_type: "text",
             placeholder: "",
             range: None,
-            checked: false,
             options: Vec::new(),
         }
     }
@@ -60,6 +59,18 @@ impl Control {
     fn choose(name: &'static str, label: &str, opts: &[(&str, &str)]) -> Control {
         let options = opts.iter().map(|(v, l)| Opt::new(v, l, "")).collect();
         Control { options, ..Control::new(Kind::Select, name, label) }
+    }
+
+    /// A judgement (a verdict, a priority, a rating): nothing is chosen
+    /// until the person chooses; `required` unless it may stay blank.
+    fn judge(name: &'static str, label: &str, blank: &str, opts: &[(&str, &str)], required: bool) -> Control {
+        let options = std::iter::once(("", blank)).chain(opts.iter().copied()).map(|(v, l)| Opt::new(v, l, "x"));
+        Control { options: options.collect(), required, ..Control::new(Kind::Select, name, label) }
+    }
+
+    fn yes_no(name: &'static str, label: &str, yes: &str, no: &str) -> Control {
+        let options = vec![Opt::new("true", yes, ""), Opt::new("false", no, "")];
+        Control { options, required: true, ..Control::new(Kind::Radio, name, label) }
     }
 }
 
@@ -161,35 +172,43 @@ fn controls(lang: Lang, action: &str, staff: &[Opt]) -> Vec<Control> {
                 l("方式", "Method"),
                 &[("phone", l("电话", "phone")), ("sms", l("短信", "SMS")), ("online", l("线上", "online"))],
             ),
-            Control {
-                checked: true,
-                ..Control::new(Kind::Check, "reached", l("已联系到客户", "Reached the customer"))
-            },
-            Control::choose(
+            Control::yes_no(
+                "reached",
+                l("是否联系到客户", "Reached the customer?"),
+                l("已联系到", "yes"),
+                l("未联系到", "no"),
+            ),
+            Control::judge(
                 "satisfaction",
-                l("满意度", "Satisfaction"),
-                &[("5", "5"), ("4", "4"), ("3", "3"), ("2", "2"), ("1", "1"), ("", "—")],
+                l("满意度（联系到时填写）", "Satisfaction (when reached)"),
+                l("请选择", "Choose"),
+                &[("5", "5"), ("4", "4"), ("3", "3"), ("2", "2"), ("1", "1")],
+                false,
             ),
             Control { input_type: "number", range: Some((0, 10)), ..Control::optional("nps", "NPS 0–10") },
             Control::optional("comment", l("备注", "Comment")),
         ],
         "review" => vec![
-            Control::choose(
+            Control::judge(
                 "passed",
                 l("复核结论", "Verdict"),
+                l("请选择", "Choose"),
                 &[("true", l("通过", "pass")), ("false", l("退回", "return"))],
+                true,
             ),
             Control::optional("comment", l("意见", "Comment")),
         ],
         "set_priority" => vec![
-            Control::choose(
+            Control::judge(
                 "priority",
                 l("优先级", "Priority"),
+                l("请选择", "Choose"),
                 &[
                     ("urgent", l("紧急", "urgent")),
                     ("important", l("重要", "important")),
                     ("normal", l("一般", "normal")),
                 ],
+                true,
             ),
             reason(),
         ],
