@@ -46,7 +46,8 @@ async fn remember_next(req: axum::extract::Request, next: axum::middleware::Next
     let wanted = (req.method() == axum::http::Method::GET)
         .then(|| req.uri().path_and_query().map(|p| p.as_str().to_string()))
         .flatten()
-        .filter(|p| !p.starts_with("/console/login"));
+        // The workbench is where signing in leads anyway.
+        .filter(|p| p != "/console" && !p.starts_with("/console/login"));
     let mut res = next.run(req).await;
     if let Some(path) = wanted
         && res.headers().get(header::LOCATION).is_some_and(|l| l == "/console/login")
