@@ -225,6 +225,23 @@ try {
     for (const a of ['登记', '转派', '办结', '复核', '归档']) assert.ok(timeline.includes(a), `${a} in the timeline`);
   });
 
+  await step('finished tickets stop counting: met deadlines are fixed, the overdue queue holds open work', async () => {
+    // The archived ticket of this run: every deadline met on time, none counting.
+    assert.equal(await supervisor.locator('#deadlines .due[data-due]').count(), 0);
+    assert.match(await supervisor.locator('#deadlines').textContent(), /按时达成/);
+    // No archived ticket of the demo month shows a live countdown, late ones included.
+    await supervisor.goto(`${base}/console?queue=all&status=archived`);
+    for (;;) {
+      assert.ok((await supervisor.locator('#tickets tbody tr').count()) > 0);
+      assert.equal(await supervisor.locator('#tickets .due[data-due]').count(), 0, supervisor.url());
+      const next = supervisor.locator('a[rel=next]');
+      if ((await next.count()) === 0) break;
+      await Promise.all([supervisor.waitForNavigation(), next.click()]);
+    }
+    await supervisor.goto(`${base}/console?queue=overdue`);
+    assert.match(await supervisor.locator('#queue-counts').textContent(), /只含在办工单.*办结/);
+  });
+
   await step('the supervisor dashboard draws its charts; an agent may not open it', async () => {
     await supervisor.goto(`${base}/console/dashboard`);
     assert.ok((await supervisor.locator('svg.chart').count()) >= 5);

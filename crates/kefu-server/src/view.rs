@@ -74,6 +74,8 @@ pub struct DeadlineView {
     pub due_at: DateTime<Utc>,
     /// running, paused, met, warning, breached or cancelled.
     pub state: String,
+    /// When it was met (a met deadline is `breached` if this is after `due_at`).
+    pub met_at: Option<DateTime<Utc>>,
 }
 
 /// A customer as a role may see them.
@@ -162,6 +164,7 @@ pub fn ticket_view(
                 label_zh: d.label_zh.clone(),
                 due_at: d.due_at,
                 state: kefu_domain::sla::state_at(d, now).to_string(),
+                met_at: d.met_at,
             })
             .collect(),
         customer_loop: {

@@ -40,6 +40,8 @@ struct Deadline {
     state_label: String,
     /// The due time for the live countdown, while the clock runs.
     live: Option<String>,
+    /// For a deadline that is met: on time, or how late — fixed, not counting on.
+    outcome: String,
 }
 
 #[derive(Template)]
@@ -226,15 +228,44 @@ fn deadlines(lang: Lang, v: &Value) -> Vec<Deadline> {
         .map(|d| {
             let state = d["state"].as_str().unwrap_or("");
             let due = d["due_at"].as_str().unwrap_or("");
+            let met = d["met_at"].as_str().and_then(|m| chrono::DateTime::parse_from_rfc3339(m).ok());
+            let due_at = chrono::DateTime::parse_from_rfc3339(due).ok();
+            let outcome = match (met, due_at) {
+                (Some(m), Some(d)) if m > d => {
+                    format!("{} {}", lang.t("超时达成，晚了", "met late by"), span(lang, m - d))
+                }
+                (Some(_), _) => lang.t("按时达成", "met on time").to_string(),
+                _ => String::new(),
+            };
             Deadline {
                 label: d["label_zh"].as_str().unwrap_or("").to_string(),
                 due: shown(due),
                 state: state.to_string(),
-                state_label: state_label(lang, state),
-                live: matches!(state, "running" | "warning" | "breached").then(|| due.to_string()),
+                state_label: if met.is_some() {
+                    lang.t("已达成", "met").to_string()
+                } else {
+                    state_label(lang, state)
+                },
+                live: (met.is_none() && matches!(state, "running" | "warning" | "breached")).then(|| due.to_string()),
+                outcome,
             }
         })
         .collect()
+}
+
+/// A length of time as people say it: days and hours, hours and minutes,
+/// or minutes.
+fn span(lang: Lang, d: chrono::Duration) -> String {
+    let m = d.num_minutes().max(0);
+    let (days, hours, minutes) = (m / 1440, m % 1440 / 60, m % 60);
+    match lang {
+        Lang::Zh if days > 0 => format!("{days}天{hours}时"),
+        Lang::Zh if hours > 0 => format!("{hours}时{minutes}分"),
+        Lang::Zh => format!("{minutes}分"),
+        Lang::En if days > 0 => format!("{days}d {hours}h"),
+        Lang::En if hours > 0 => format!("{hours}h {minutes}m"),
+        Lang::En => format!("{minutes}m"),
+    }
 }
 
 /// Events, transfers, customer messages and notes, personal data masked

@@ -72,6 +72,8 @@ fn next_deadline(v: &Value) -> Option<Due> {
     v["deadlines"]
         .as_array()?
         .iter()
+        // A deadline met late reads `breached` too, but it no longer runs.
+        .filter(|d| d["met_at"].is_null())
         .filter(|d| matches!(d["state"].as_str(), Some("running" | "warning" | "breached" | "paused")))
         .min_by_key(|d| d["due_at"].as_str().unwrap_or("").to_string())
         .map(|d| Due {
@@ -122,6 +124,8 @@ struct Workbench<'a> {
     types: Vec<Opt>,
     priorities: Vec<Opt>,
     error: Option<String>,
+    /// What the overdue and warning queues count.
+    counts: Option<String>,
     rows: Vec<Row>,
     pager: Pager,
 }
@@ -157,10 +161,27 @@ async fn workbench<S: Store>(State(app): State<AppState<S>>, headers: HeaderMap,
             .map(|p| Opt::new(p.as_str(), lang.t(p.label_zh(), p.as_str()), current("priority")))
             .collect(),
         error,
+        counts: counts(&app, lang, queue),
         rows,
         pager,
     };
     render(StatusCode::OK, &page)
+}
+
+/// For the overdue and warning queues: that they hold open work only, and
+/// which deadlines they look at (the policy's kinds, by their labels).
+fn counts<S: Store>(app: &AppState<S>, lang: Lang, queue: &str) -> Option<String> {
+    if !matches!(queue, "overdue" | "warning") {
+        return None;
+    }
+    let mut labels: Vec<&str> = Vec::new();
+    for d in &app.kefu.core.policy.sla.deadlines {
+        if !labels.contains(&d.label_zh.as_str()) {
+            labels.push(&d.label_zh);
+        }
+    }
+    let head = lang.t("只含在办工单；计入的时限：", "Open tickets only; deadlines counted: ");
+    Some(format!("{head}{}", labels.join(lang.t("、", ", "))))
 }
 
 /// The queue tabs with their counts (a queue the role may not list is left out).

@@ -288,12 +288,15 @@ async fn queue<S: Store>(app: &AppState<S>, user: &CurrentUser, v: &str, f: &mut
         }
         "unassigned" => f.unassigned = true,
         "awaiting_acceptance" => f.awaiting = transfer_keys_of(me.id, me.org.team, me.org.department),
+        // Open work only: a finished ticket is late in the reports, not in a queue.
         "overdue" => {
             f.overdue_at = Some(app.kefu.now());
+            f.open = Some(true);
             f.due_first = true;
         }
         "warning" => {
             f.warning_at = Some(app.kefu.now());
+            f.open = Some(true);
             f.due_first = true;
         }
         _ => {
