@@ -92,4 +92,53 @@ async fn console_sessions_forms_and_roles(app: TestApp) {
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
 }
 
-both_stores!(console_sessions_forms_and_roles);
+/// The hidden token of the page's form: the same submission sent twice.
+fn token_of(page: &str) -> String {
+    let at = page.find("name=\"form_token\" value=\"").expect("the form carries its token") + 26;
+    page[at..].split('"').next().unwrap().to_string()
+}
+
+/// A form sent twice (Ctrl+Enter twice, a reloaded POST) acts once: the
+/// repeat gets the first result; the same token with other fields is refused.
+async fn a_form_counts_once(app: TestApp) {
+    let c = no_redirects();
+    let agent = login(&app, "agent1").await;
+    let page = c.get(format!("{}/console/new", app.base)).header(COOKIE, &agent).send().await.unwrap();
+    let token = token_of(&page.text().await.unwrap());
+    let before = app.ticket_count().await;
+    let mut form = vec![
+        ("customer.phone", "13812345678"),
+        ("customer.name", "张三"),
+        ("channel", "phone"),
+        ("type", "fault"),
+        ("title", "宽带无法上网"),
+        ("description", "光猫LOS灯红色闪烁"),
+        ("form_token", token.as_str()),
+    ];
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let r = c.post(format!("{}/console/new", app.base)).header(COOKIE, &agent).form(&form).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        seen.push(r.headers()[LOCATION].to_str().unwrap().to_string());
+    }
+    assert_eq!(app.ticket_count().await, before + 1, "one ticket for one submission");
+    assert_eq!(seen[0], seen[1], "the repeat leads to the same ticket");
+    form[4] = ("title", "另一件事");
+    let r = c.post(format!("{}/console/new", app.base)).header(COOKIE, &agent).form(&form).send().await.unwrap();
+    assert!(r.status().is_client_error(), "a token reused for another form is refused: {}", r.status());
+    assert_eq!(app.ticket_count().await, before + 1);
+    // A note sent twice is one note.
+    let ticket = seen[0].trim_start_matches("/console/tickets/").split('?').next().unwrap().to_string();
+    let page = c.get(format!("{}/console/tickets/{ticket}", app.base)).header(COOKIE, &agent).send().await.unwrap();
+    let token = token_of(&page.text().await.unwrap());
+    let note = [("body", "已联系客户，约明早上门"), ("internal", "true"), ("form_token", token.as_str())];
+    for _ in 0..2 {
+        let path = format!("{}/console/tickets/{ticket}/comment", app.base);
+        let r = c.post(path).header(COOKIE, &agent).form(&note).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    }
+    let (_, comments) = app.get("agent1", &format!("/api/v1/tickets/{ticket}/comments")).await;
+    assert_eq!(comments.as_array().map(Vec::len), Some(1), "{comments}");
+}
+
+both_stores!(console_sessions_forms_and_roles, a_form_counts_once);

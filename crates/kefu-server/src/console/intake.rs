@@ -2,7 +2,7 @@
 //! phone and the policy's priority hint as the agent types.
 
 use super::Lang;
-use super::layout::{Fields, Opt, Shell, error_text, gate, html, render};
+use super::layout::{Fields, Opt, Shell, error_text, form_token, gate, html, render, take_token};
 use super::workbench::Row;
 use crate::AppState;
 use crate::auth::CurrentUser;
@@ -43,6 +43,8 @@ struct IntakePage<'a> {
     types: Vec<Opt>,
     priorities: Vec<Opt>,
     consent_methods: Vec<Opt>,
+    /// Makes this form's submission count once.
+    token: String,
 }
 
 impl IntakePage<'_> {
@@ -107,6 +109,7 @@ fn intake_html(
             ],
             "consent.method",
         ),
+        token: form_token(),
     };
     render(status, &page)
 }
@@ -172,7 +175,7 @@ fn intake_json(f: &Fields, now: chrono::DateTime<chrono::Utc>) -> Value {
     Value::Object(body)
 }
 
-async fn intake<S: Store>(State(app): State<AppState<S>>, headers: HeaderMap, Form(f): Form<Fields>) -> Response {
+async fn intake<S: Store>(State(app): State<AppState<S>>, headers: HeaderMap, Form(mut f): Form<Fields>) -> Response {
     let user = match gate(&app, &headers, "POST /api/v1/tickets").await {
         Ok(u) => u,
         Err(r) => return r,
@@ -182,11 +185,12 @@ async fn intake<S: Store>(State(app): State<AppState<S>>, headers: HeaderMap, Fo
         let refused = Some((None, "forbidden".to_string()));
         return intake_html(StatusCode::FORBIDDEN, lang, &user, &f, Ok(None), refused);
     }
+    let once = take_token(&mut f, "POST /console/new");
     let body = intake_json(&f, app.kefu.now());
     let parsed = serde_json::from_value::<kefu_domain::intake::IntakeRequest>(body)
         .map_err(|e| ApiError::Malformed(e.to_string()));
     let created = match parsed {
-        Ok(req) => app.kefu.create_ticket(&user.actor, &req, None).await,
+        Ok(req) => app.kefu.create_ticket(&user.actor, &req, once).await,
         Err(e) => Err(e),
     };
     match created {

@@ -132,6 +132,33 @@ pub async fn gate<S: Store>(app: &AppState<S>, headers: &HeaderMap, endpoint: &s
     Ok(user)
 }
 
+/// The hidden field that makes a console form count once.
+pub const FORM_TOKEN: &str = "form_token";
+
+/// A fresh token for the forms of a page. Without randomness the forms go
+/// unguarded rather than broken.
+pub fn form_token() -> String {
+    crate::auth::new_token().unwrap_or_default()
+}
+
+/// Takes the form's token out of its fields, as the service's idempotency
+/// key for `scope`: a repeat of the same submission (Ctrl+Enter twice, a
+/// reloaded POST) replays the first result instead of acting twice. The
+/// fingerprint is of the fields as sent, so the same token with other
+/// fields is refused, not replayed.
+pub fn take_token(f: &mut Fields, scope: &str) -> Option<crate::service::Idem> {
+    let key =
+        f.remove(FORM_TOKEN).filter(|k| (1..=200).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()))?;
+    let mut fields: Vec<(&String, &String)> = f.iter().collect();
+    fields.sort();
+    let mut text = String::new();
+    for (k, v) in fields {
+        text.push_str(&format!("{}={}\n", k.escape_default(), v.escape_default()));
+    }
+    let fingerprint = crate::auth::hex(&<sha2::Sha256 as sha2::Digest>::digest(text.as_bytes()));
+    Some(crate::service::Idem { key, scope: format!("console {scope}"), fingerprint })
+}
+
 /// An RFC 3339 time from a view, shown in Shanghai time.
 pub fn shown(rfc3339: &str) -> String {
     chrono::DateTime::parse_from_rfc3339(rfc3339).map_or_else(

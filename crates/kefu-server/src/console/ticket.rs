@@ -3,7 +3,9 @@
 //! notes; and the posts of its action and note forms.
 
 use super::Lang;
-use super::layout::{Fields, Shell, error_text, forbidden, gate, message, render, shown, url_encode};
+use super::layout::{
+    Fields, Shell, error_text, forbidden, form_token, gate, message, render, shown, take_token, url_encode,
+};
 use super::ticket_forms::{ActionForm, Kind, action_forms};
 use crate::AppState;
 use crate::auth::CurrentUser;
@@ -67,6 +69,8 @@ struct TicketPage<'a> {
     transfers: Vec<Entry>,
     messages: Vec<Entry>,
     comments: Vec<Entry>,
+    /// Makes the page's form submissions count once.
+    token: String,
 }
 
 impl TicketPage<'_> {
@@ -180,6 +184,7 @@ async fn render_ticket<S: Store>(
         transfers,
         messages,
         comments,
+        token: form_token(),
     };
     render(status, &page)
 }
@@ -342,7 +347,7 @@ async fn act<S: Store>(
     State(app): State<AppState<S>>,
     headers: HeaderMap,
     Path(key): Path<String>,
-    Form(f): Form<Fields>,
+    Form(mut f): Form<Fields>,
 ) -> Response {
     let user = match gate(&app, &headers, "POST /api/v1/tickets/{id}/actions").await {
         Ok(u) => u,
@@ -353,7 +358,8 @@ async fn act<S: Store>(
     if !super::same_origin(&headers) {
         return forbidden(lang, &user);
     }
-    match app.kefu.act(&user.actor, &key, &action_json(&f), None).await {
+    let once = take_token(&mut f, &format!("POST /console/tickets/{key}/act"));
+    match app.kefu.act(&user.actor, &key, &action_json(&f), once).await {
         Ok(_) => Redirect::to(&format!("/console/tickets/{key}?done={}", url_encode(&action))).into_response(),
         Err(e) => {
             let (status, field, msg) = error_text(lang, e);
@@ -366,7 +372,7 @@ async fn comment<S: Store>(
     State(app): State<AppState<S>>,
     headers: HeaderMap,
     Path(key): Path<String>,
-    Form(f): Form<Fields>,
+    Form(mut f): Form<Fields>,
 ) -> Response {
     let user = match gate(&app, &headers, "POST /api/v1/tickets/{id}/comments").await {
         Ok(u) => u,
@@ -377,7 +383,8 @@ async fn comment<S: Store>(
         return forbidden(lang, &user);
     }
     let internal = f.get("internal").map(String::as_str) == Some("true");
-    match app.kefu.comment(&user.actor, &key, f.get("body").map(String::as_str), internal, None).await {
+    let once = take_token(&mut f, &format!("POST /console/tickets/{key}/comment"));
+    match app.kefu.comment(&user.actor, &key, f.get("body").map(String::as_str), internal, once).await {
         Ok(_) => Redirect::to(&format!("/console/tickets/{key}?done=comment")).into_response(),
         Err(e) => {
             let (status, _, msg) = error_text(lang, e);
