@@ -114,8 +114,9 @@ fn fill(s: &str, vars: &[(&str, &str)]) -> String {
         let after = &rest[i + 1..];
         match after.split_once('}') {
             Some((name, tail)) => {
-                out.push_str(vars.iter().find(|(k, _)| *k == name).map_or("", |(_, v)| v));
-                rest = tail;
+                let value = vars.iter().find(|(k, _)| *k == name).map_or("", |(_, v)| v.trim_end());
+                out.push_str(value);
+                rest = after_sentence(value, tail);
             }
             None => {
                 out.push_str(&rest[i..]);
@@ -127,9 +128,30 @@ fn fill(s: &str, vars: &[(&str, &str)]) -> String {
     out
 }
 
+/// The template's text after a value: a value typed as a whole sentence
+/// ("更换光猫后恢复正常。") already ends it, so the template's own full
+/// stop after the placeholder is dropped rather than doubled ("。。").
+fn after_sentence<'a>(value: &str, tail: &'a str) -> &'a str {
+    let ends_sentence = value.ends_with(['。', '！', '？', '.', '!', '?', '；', ';']);
+    match tail.strip_prefix('。').or_else(|| tail.strip_prefix('.')) {
+        Some(rest) if ends_sentence => rest,
+        _ => tail,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_value_that_ends_a_sentence_is_not_stopped_twice() {
+        let t = "处理完毕：{result}。如有异议";
+        assert_eq!(fill(t, &[("result", "更换光猫后恢复正常。")]), "处理完毕：更换光猫后恢复正常。如有异议");
+        assert_eq!(fill(t, &[("result", "已恢复！ ")]), "处理完毕：已恢复！如有异议");
+        assert_eq!(fill(t, &[("result", "更换光猫后恢复正常")]), "处理完毕：更换光猫后恢复正常。如有异议");
+        assert_eq!(fill("done: {result}. Appeal", &[("result", "Fixed.")]), "done: Fixed. Appeal");
+        assert_eq!(fill("{number}。", &[("number", "GD1")]), "GD1。");
+    }
 
     #[test]
     fn renders_chinese_first_english_or_both() {

@@ -523,7 +523,29 @@ macro_rules! on_both {
     };
 }
 
+/// A result typed as a whole sentence reaches the customer's phone as one
+/// sentence: the template's full stop after it is not doubled ("。。").
+async fn a_result_sentence_is_not_stopped_twice(backend: Backend) {
+    let Loop { app, sms, .. } = start(backend, 0).await;
+    let t = app.create("agent1", ticket_body("fault")).await;
+    let id = t["id"].clone();
+    for (who, body) in [
+        ("agent1", json!({"action": "dispatch", "assignee": "engineer1"})),
+        ("engineer1", json!({"action": "start"})),
+        ("engineer1", json!({"action": "resolve", "result": "已更换光猫，线路恢复正常。"})),
+        ("agent1", json!({"action": "notify_result", "method": "sms"})),
+    ] {
+        let (s, b) = app.act(who, &id, body).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+    }
+    (app.loop_jobs)().await;
+    let texts = sms.texts_to("13812345678");
+    let result = texts.iter().find(|t| t.contains("处理完毕")).expect("the result notice was sent");
+    assert!(result.contains("线路恢复正常。") && !result.contains("。。"), "{result}");
+}
+
 on_both!(
+    a_result_sentence_is_not_stopped_twice,
     every_type_goes_from_intake_to_archive,
     a_ticket_closes_its_loop_through_real_messages,
     no_loop_step_can_be_skipped,
