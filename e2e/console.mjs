@@ -254,6 +254,8 @@ try {
   await step('the supervisor dashboard draws its charts; an agent may not open it', async () => {
     await supervisor.goto(`${base}/console/dashboard`);
     assert.ok((await supervisor.locator('svg.chart').count()) >= 5);
+    const label = await supervisor.locator('svg.chart text').first().evaluate((e) => e.getBoundingClientRect().height);
+    assert.ok(label >= 12, `chart labels are readable (${label}px high)`);
     assert.match(await supervisor.locator('#today').textContent(), /按时办结率/);
     await supervisor.screenshot({ path: join(shots, 'dashboard.png'), fullPage: true });
     const r = await agent.goto(`${base}/console/dashboard`);
@@ -277,6 +279,9 @@ try {
     await phone.goto(`${base}/console?queue=all`);
     const width = await phone.evaluate(() => document.documentElement.scrollWidth);
     assert.ok(width <= 390, `page fits the phone (${width}px)`);
+    await phone.screenshot({ path: join(shots, 'phone-header.png') });
+    const header = await phone.locator('header').evaluate((e) => e.getBoundingClientRect().height);
+    assert.ok(header <= 60, `the header is one compact row on a phone (${header}px)`);
     await phone.screenshot({ path: join(shots, 'phone.png') });
   });
 
@@ -296,6 +301,21 @@ try {
     await page.fill('#password', passwords.supervisor1);
     await page.press('#password', 'Enter');
     await page.waitForURL(`${base}/console`);
+    await context.close();
+  });
+
+  await step('the portal finds a ticket as people type it, keeps the number, and has an icon', async () => {
+    const context = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: 'zh-CN' });
+    const page = await context.newPage();
+    assert.equal((await page.request.get(`${base}/favicon.ico`)).status(), 200);
+    await page.goto(`${base}/portal`);
+    await page.fill('#number', number.toLowerCase());
+    await page.fill('#phone', '13800000000');
+    await Promise.all([page.waitForNavigation(), page.press('#phone', 'Enter')]);
+    assert.equal(await page.locator('#number').inputValue(), number.toLowerCase(), 'the number is kept after a miss');
+    await page.fill('#phone', ' 138 1234 5678 ');
+    await Promise.all([page.waitForNavigation(), page.press('#phone', 'Enter')]);
+    assert.equal((await page.locator('#number').textContent()).trim(), number);
     await context.close();
   });
 } finally {

@@ -36,6 +36,9 @@ struct Bar {
 }
 
 impl Chart {
+    /// Drawn 300 units wide, which is about as wide as a dashboard card
+    /// shows it, so the 13-unit labels stay near 13 px on a desktop and
+    /// on a phone (a wider drawing was shrunk to 9 px labels).
     fn of(rows: &[(String, f64)]) -> Chart {
         let max = rows.iter().map(|r| r.1).fold(1.0_f64, f64::max);
         let row_h = 24.0;
@@ -44,19 +47,19 @@ impl Chart {
             .enumerate()
             .map(|(i, (label, v))| {
                 let y = i as f64 * row_h + 2.0;
-                let width = (v / max * 200.0).max(1.0);
+                let width = (v / max * 130.0).max(1.0);
                 Bar {
                     label: label.clone(),
                     y: y.round(),
-                    text_y: (y + 15.0).round(),
+                    text_y: (y + 16.0).round(),
                     width: width.round(),
                     height: row_h - 6.0,
-                    value_x: (115.0 + width).round(),
+                    value_x: (125.0 + width).round(),
                     value: if v.fract() == 0.0 { format!("{v:.0}") } else { format!("{v:.1}") },
                 }
             })
             .collect();
-        Chart { width: 360.0, height: row_h * rows.len() as f64 + 4.0, bars }
+        Chart { width: 300.0, height: row_h * rows.len() as f64 + 4.0, bars }
     }
 }
 

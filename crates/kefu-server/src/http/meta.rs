@@ -16,6 +16,7 @@ pub fn router<S: Store>() -> Router<AppState<S>> {
     Router::new()
         .route("/", get(index::<S>))
         .route("/healthz", get(healthz))
+        .route("/favicon.ico", get(favicon))
         .route("/metrics", get(metrics::<S>))
         .route("/api/openapi.json", get(openapi))
         .route("/api/v1/flows", get(flows::<S>))
@@ -66,6 +67,12 @@ pub async fn metrics<S: Store>(
         }
     }
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], app.metrics.render()))
+}
+
+/// The site's icon (an SVG; browsers take it under the name they ask for).
+async fn favicon() -> impl IntoResponse {
+    let headers = [(header::CONTENT_TYPE, "image/svg+xml"), (header::CACHE_CONTROL, "public, max-age=86400")];
+    (headers, include_str!("../../assets/favicon.svg"))
 }
 
 async fn openapi() -> impl IntoResponse {

@@ -99,7 +99,8 @@ impl utoipa::Modify for BearerAuth {
 
 /// Endpoints anyone may call; every other one needs a token and a rule in
 /// the policy's `[access.endpoints]` table.
-pub const PUBLIC: &[&str] = &["GET /", "GET /healthz", "GET /api/openapi.json", "POST /api/v1/auth/login"];
+pub const PUBLIC: &[&str] =
+    &["GET /", "GET /healthz", "GET /favicon.ico", "GET /api/openapi.json", "POST /api/v1/auth/login"];
 
 /// Endpoints that check their caller themselves instead of by the endpoint
 /// table: the metrics scraper and the SMS gateway have tokens of their own,

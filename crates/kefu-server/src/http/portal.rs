@@ -43,6 +43,8 @@ struct Message<'a> {
     title: &'a str,
     lines: &'a [&'a str],
     lookup: bool,
+    /// The ticket number typed before, kept in the look-up form.
+    number: &'a str,
 }
 
 fn page(status: StatusCode, page: &impl Template) -> Response {
@@ -56,7 +58,12 @@ fn page(status: StatusCode, page: &impl Template) -> Response {
 }
 
 fn message(status: StatusCode, title: &str, lines: &[&str], lookup: bool) -> Response {
-    page(status, &Message { title, lines, lookup })
+    page(status, &Message { title, lines, lookup, number: "" })
+}
+
+/// The look-up form again, with why and the number as typed.
+fn lookup_again(status: StatusCode, why: &str, number: &str) -> Response {
+    page(status, &Message { title: LOOKUP_TITLE, lines: &[why], lookup: true, number: number.trim() })
 }
 
 const LOOKUP_TITLE: &str = "工单查询 Track your request";
@@ -82,13 +89,13 @@ async fn lookup<S: Store>(
     let security = &app.kefu.core.policy.security;
     if !app.kefu.core.portal_limiter.allow(peer.ip(), app.kefu.now(), security.portal_lookups_per_minute) {
         let why = "查询过于频繁，请稍后再试。Too many attempts; try again in a minute.";
-        return message(StatusCode::TOO_MANY_REQUESTS, LOOKUP_TITLE, &[why], true);
+        return lookup_again(StatusCode::TOO_MANY_REQUESTS, why, &f.number);
     }
     match app.kefu.lookup_link(&f.number, &f.phone).await {
         Ok(Some(token)) => Redirect::to(&format!("/portal/t/{token}")).into_response(),
         Ok(None) => {
             let why = "未找到该工单，请核对工单号和手机号码。No ticket matches this number and phone.";
-            message(StatusCode::NOT_FOUND, LOOKUP_TITLE, &[why], true)
+            lookup_again(StatusCode::NOT_FOUND, why, &f.number)
         }
         Err(e) => failure(&e),
     }

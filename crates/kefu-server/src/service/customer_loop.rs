@@ -134,12 +134,18 @@ impl<S: Store> Kefu<S> {
     /// A fresh link for a customer who proved the ticket is theirs by its
     /// number and their phone number.
     pub async fn lookup_link(&self, number: &str, phone: &str) -> Result<Option<String>, ApiError> {
-        let number = number.trim().to_uppercase();
+        // As people type them: lower case, full-width, with spaces ("gd2026 1122 …", "138 1234 5678").
+        let number: String = kefu_domain::validate::fold_width(number)
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>()
+            .to_uppercase();
+        let Ok(phone) = kefu_domain::validate::Phone::parse(phone, "phone") else { return Ok(None) };
         if !kefu_domain::ticket::looks_like_number(&number) {
             return Ok(None);
         }
         let t = match self.store.ticket(TicketKey::Number(number)).await? {
-            Some(t) if t.customer.phone.as_str() == phone.trim() => t,
+            Some(t) if t.customer.phone == phone => t,
             _ => return Ok(None),
         };
         let expires = self.now() + Duration::hours(1);
