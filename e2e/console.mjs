@@ -202,6 +202,12 @@ try {
     await agent.goto(`${base}/console/tickets/${number}`);
     await act(agent, 'notify_result', (f) => f.locator('select[name=method]').selectOption('phone'));
     await act(agent, 'confirm');
+    // To call the customer the agent reveals the phone, for a reason (logged), and gets a tel: link.
+    assert.match(await agent.locator('#phone').textContent(), /\*\*\*\*/);
+    await agent.selectOption('#reveal-reason', { index: 1 });
+    await Promise.all([agent.waitForNavigation(), agent.click('#reveal-phone button[type=submit]')]);
+    assert.equal(await agent.locator('#call').getAttribute('href'), 'tel:13812345678');
+    assert.ok(!agent.url().includes('13812345678'), 'the number is not in the address');
     // No judgement is made for the agent: neither "reached" nor a rating is preselected.
     const visit = agent.locator('#act-return_visit');
     assert.equal(await visit.locator('input[name=reached]:checked').count(), 0);
@@ -267,6 +273,7 @@ try {
     await agent.click('header a:has-text("回访任务")');
     await agent.locator('#visits').waitFor();
     assert.ok((await agent.locator('#visits tbody tr').count()) >= 1);
+    assert.ok((await agent.locator('#visits a.call').count()) >= 1, 'each visit links to calling the customer');
     await agent.screenshot({ path: join(shots, 'visits.png') });
   });
 

@@ -12,6 +12,7 @@ mod dashboard;
 mod intake;
 mod layout;
 mod login;
+mod reveal;
 mod ticket;
 mod ticket_forms;
 mod visits;

@@ -24,6 +24,7 @@ pub fn router<S: Store>() -> Router<AppState<S>> {
         .route("/console/tickets/{key}", get(ticket_page::<S>))
         .route("/console/tickets/{key}/act", post(act::<S>))
         .route("/console/tickets/{key}/comment", post(comment::<S>))
+        .route("/console/tickets/{key}/reveal", post(super::reveal::reveal::<S>))
 }
 
 /// A line of the timeline, transfers, messages or notes.
@@ -71,6 +72,10 @@ struct TicketPage<'a> {
     comments: Vec<Entry>,
     /// Makes the page's form submissions count once.
     token: String,
+    /// The reasons to offer for revealing the customer's phone, if this role may.
+    reveal: Option<Vec<String>>,
+    /// The customer's phone in full, when the viewer may call it.
+    call: Option<String>,
 }
 
 impl TicketPage<'_> {
@@ -100,7 +105,7 @@ async fn ticket_page<S: Store>(
     } else {
         q.get("done").map(|a| format!("{}{}", lang.t("已完成操作：", "Done: "), action_label(lang, a)))
     };
-    render_ticket(&app, &user, lang, &key, flash, None, StatusCode::OK).await
+    render_ticket(&app, &user, lang, &key, Outcome { flash, ..Outcome::default() }).await
 }
 
 /// The label of an action or audit event in `lang`.
@@ -135,17 +140,27 @@ fn state_label(lang: Lang, state: &str) -> String {
     lang.t(zh, en).to_string()
 }
 
-/// The page of ticket `key` for `user`, with a flash after a success or the
-/// error of a refused action (action, field, message).
-async fn render_ticket<S: Store>(
+/// What the ticket page reports besides the ticket.
+#[derive(Default)]
+pub(super) struct Outcome {
+    /// After a success.
+    pub flash: Option<String>,
+    /// A refused action: (action, field, message).
+    pub error: Option<(String, Option<String>, String)>,
+    /// The customer's phone in full, just revealed (never in a URL).
+    pub revealed: Option<String>,
+    pub status: Option<StatusCode>,
+}
+
+/// The page of ticket `key` for `user`, with what the last step did.
+pub(super) async fn render_ticket<S: Store>(
     app: &AppState<S>,
     user: &CurrentUser,
     lang: Lang,
     key: &str,
-    flash: Option<String>,
-    error: Option<(String, Option<String>, String)>,
-    status: StatusCode,
+    outcome: Outcome,
 ) -> Response {
+    let Outcome { flash, error, revealed, status } = outcome;
     let t = match app.kefu.visible_ticket(&user.actor, key).await {
         Ok(t) => t,
         Err(e) => {
@@ -185,8 +200,10 @@ async fn render_ticket<S: Store>(
         messages,
         comments,
         token: form_token(),
+        reveal: super::reveal::phone_form(app, user, &v, revealed.is_some()),
+        call: super::reveal::callable(app, user, &v, revealed),
     };
-    render(status, &page)
+    render(status.unwrap_or(StatusCode::OK), &page)
 }
 
 /// The fields a ticket may or may not have, each shown when present
@@ -363,7 +380,8 @@ async fn act<S: Store>(
         Ok(_) => Redirect::to(&format!("/console/tickets/{key}?done={}", url_encode(&action))).into_response(),
         Err(e) => {
             let (status, field, msg) = error_text(lang, e);
-            render_ticket(&app, &user, lang, &key, None, Some((action, field, msg)), status).await
+            let outcome = Outcome { error: Some((action, field, msg)), status: Some(status), ..Outcome::default() };
+            render_ticket(&app, &user, lang, &key, outcome).await
         }
     }
 }
@@ -388,7 +406,9 @@ async fn comment<S: Store>(
         Ok(_) => Redirect::to(&format!("/console/tickets/{key}?done=comment")).into_response(),
         Err(e) => {
             let (status, _, msg) = error_text(lang, e);
-            render_ticket(&app, &user, lang, &key, None, Some(("comment".into(), None, msg)), status).await
+            let outcome =
+                Outcome { error: Some(("comment".into(), None, msg)), status: Some(status), ..Outcome::default() };
+            render_ticket(&app, &user, lang, &key, outcome).await
         }
     }
 }
