@@ -144,6 +144,7 @@ try {
     await agent.focus('[name="customer.phone"]');
     await agent.keyboard.press('Control+A');
     await agent.keyboard.type('13812345678');
+    await agent.keyboard.press('Tab'); // 查找客户并填入 (no record yet)
     await agent.keyboard.press('Tab');
     await agent.keyboard.type('张三');
     await agent.keyboard.press('Tab'); // channel: phone (the default)
@@ -167,6 +168,20 @@ try {
     assert.match(await agent.locator('#flash').textContent(), new RegExp(number));
     await agent.goto(`${base}/console/new?phone=13812345678`);
     assert.equal(await history(), before + 1, 'one ticket for a double submit');
+    await agent.goto(`${base}/console/tickets/${number}`);
+  });
+
+  await step('finding the customer by phone fills their record and keeps what was typed', async () => {
+    await agent.goto(`${base}/console/new`);
+    await agent.fill('#title', '宽带晚上掉线');
+    await agent.fill('#description', '每晚八点后掉线');
+    await agent.fill('[name="customer.phone"]', '13812345678');
+    await Promise.all([agent.waitForNavigation(), agent.click('#lookup-customer')]);
+    await agent.locator('#history').waitFor();
+    assert.equal(await agent.inputValue('#title'), '宽带晚上掉线');
+    assert.equal(await agent.inputValue('#description'), '每晚八点后掉线');
+    assert.equal(await agent.inputValue('[name="customer.phone"]'), '13812345678');
+    assert.equal(await agent.inputValue('[name="customer.name"]'), '张三', 'the name comes from the record');
     await agent.goto(`${base}/console/tickets/${number}`);
   });
 

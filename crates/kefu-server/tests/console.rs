@@ -141,4 +141,32 @@ async fn a_form_counts_once(app: TestApp) {
     assert_eq!(comments.as_array().map(Vec::len), Some(1), "{comments}");
 }
 
-both_stores!(console_sessions_forms_and_roles, a_form_counts_once);
+/// Looking the caller up on the intake form keeps what was typed and fills
+/// the blank customer fields from their record — a field the role sees
+/// masked only as a hint, never as a value that would be registered.
+async fn intake_lookup_fills_from_the_record(app: TestApp) {
+    app.create("engineer1", ticket_body("fault")).await;
+    let agent = login(&app, "agent1").await;
+    let form = [("customer.phone", "138 1234 5678"), ("title", "又掉线了"), ("form_token", "t-1")];
+    let r = no_redirects()
+        .post(format!("{}/console/new/lookup", app.base))
+        .header(COOKIE, &agent)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = r.text().await.unwrap();
+    let value = |id: &str| {
+        let at = page.find(&format!("id=\"{id}\"")).unwrap_or_else(|| panic!("{id} in the page"));
+        page[at..].split("value=\"").nth(1).unwrap().split('"').next().unwrap().to_string()
+    };
+    assert_eq!(value("title"), "又掉线了", "what was typed is kept");
+    assert_eq!(value("customer.name"), "张三");
+    assert_eq!(value("customer.level"), "vip");
+    assert_eq!(value("customer.address"), "", "agents see the address masked: not filled");
+    assert!(page.contains("id=\"recorded-address\"") && page.contains("****"), "shown masked as a hint");
+    assert!(!page.contains("建设路1号"), "the full address never reaches an agent's page");
+}
+
+both_stores!(console_sessions_forms_and_roles, a_form_counts_once, intake_lookup_fills_from_the_record);

@@ -13,6 +13,7 @@ use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
+use kefu_domain::privacy::{Access, PersonalField};
 use kefu_domain::{Channel, Priority, TicketType};
 use kefu_store::{Store, TicketFilter};
 use serde_json::{Map, Value, json};
@@ -20,13 +21,18 @@ use serde_json::{Map, Value, json};
 pub fn router<S: Store>() -> Router<AppState<S>> {
     Router::new()
         .route("/console/new", get(intake_page::<S>).post(intake::<S>))
+        .route("/console/new/lookup", axum::routing::post(lookup::<S>))
         .route("/console/priority", get(priority_hint::<S>))
 }
 
-/// The customer's earlier tickets, found by phone.
+/// The customer's earlier tickets, found by phone, and what their record
+/// says of them (from the newest ticket, masked as the viewer's role requires).
 struct History {
     total: i64,
     rows: Vec<Row>,
+    /// The recorded address as this role may see it, when it is masked
+    /// (shown as a hint; a masked value is never put into the form).
+    masked_address: Option<String>,
 }
 
 #[derive(Template)]
@@ -117,18 +123,78 @@ fn intake_html(
 async fn intake_page<S: Store>(
     State(app): State<AppState<S>>,
     headers: HeaderMap,
-    Query(q): Query<Fields>,
+    Query(mut q): Query<Fields>,
 ) -> Response {
     let user = match gate(&app, &headers, "POST /api/v1/tickets").await {
         Ok(u) => u,
         Err(r) => return r,
     };
     let lang = Lang::of(&headers);
-    let history = match q.get("phone").map(|p| p.trim()).filter(|p| !p.is_empty()) {
-        Some(phone) => customer_history(&app, &user, lang, phone).await,
+    let phone = q.get("phone").map(|p| p.trim().to_string()).filter(|p| !p.is_empty());
+    let history = match phone {
+        Some(phone) => {
+            q.entry("customer.phone".into()).or_insert_with(|| phone.clone());
+            look_up(&app, &user, lang, &mut q, &phone).await
+        }
         None => Ok(None),
     };
     intake_html(StatusCode::OK, lang, &user, &q, history, None)
+}
+
+/// `POST /console/new/lookup`: the intake form as typed so far, with the
+/// customer found by the phone in it — their tickets, and name, level and
+/// address filled from their record where still blank. Nothing typed is lost.
+async fn lookup<S: Store>(State(app): State<AppState<S>>, headers: HeaderMap, Form(mut f): Form<Fields>) -> Response {
+    let user = match gate(&app, &headers, "POST /api/v1/tickets").await {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let lang = Lang::of(&headers);
+    f.remove(super::layout::FORM_TOKEN);
+    let phone = f.get("customer.phone").map(|p| p.trim().to_string()).unwrap_or_default();
+    let history = if phone.is_empty() { Ok(None) } else { look_up(&app, &user, lang, &mut f, &phone).await };
+    intake_html(StatusCode::OK, lang, &user, &f, history, None)
+}
+
+/// The customer's history by phone, filling the form's blank customer
+/// fields from their record: in full where the role sees them in full; a
+/// masked address only as a hint beside the field.
+async fn look_up<S: Store>(
+    app: &AppState<S>,
+    user: &CurrentUser,
+    lang: Lang,
+    f: &mut Fields,
+    phone: &str,
+) -> Result<Option<History>, String> {
+    let mut history = customer_history(app, user, lang, phone).await?;
+    let Some(h) = history.as_mut() else { return Ok(None) };
+    let privacy = &app.kefu.core.policy.privacy;
+    // The caller's record, whichever tickets this agent may see of theirs:
+    // intake is the first contact. Masked as the role requires.
+    let record = match kefu_domain::validate::Phone::parse(phone, "phone") {
+        Ok(p) => app.kefu.store.customer_by_phone(p.as_str()).await.ok().flatten(),
+        Err(_) => None,
+    };
+    let Some(record) = record else { return Ok(history) };
+    let known = serde_json::to_value(crate::view::customer_view(&record, user.actor.role, privacy)).unwrap_or_default();
+    let full = |field| privacy.access(user.actor.role, field) == Access::Full;
+    for (key, field, personal) in [
+        ("customer.name", "name", Some(PersonalField::Name)),
+        ("customer.level", "level", None),
+        ("customer.address", "address", Some(PersonalField::Address)),
+    ] {
+        let Some(value) = known[field].as_str().filter(|v| !v.is_empty()) else { continue };
+        let blank = f.get(key).is_none_or(|v| v.trim().is_empty());
+        if !blank {
+            continue;
+        }
+        if personal.is_none_or(full) {
+            f.insert(key.to_string(), value.to_string());
+        } else if field == "address" {
+            h.masked_address = Some(value.to_string());
+        }
+    }
+    Ok(history)
 }
 
 async fn customer_history<S: Store>(
@@ -139,9 +205,9 @@ async fn customer_history<S: Store>(
 ) -> Result<Option<History>, String> {
     let params = vec![("customer_phone".to_string(), phone.to_string())];
     let f = crate::http::tickets::parse_filter(app, user, &params).await.map_err(|e| error_text(lang, e).2)?;
-    Ok(app.kefu.store.list_tickets(TicketFilter { per_page: 10, ..f }).await.ok().map(|p| History {
-        total: p.total,
-        rows: p.items.iter().map(|t| Row::of(lang, &app.kefu.view(t, &user.actor))).collect(),
+    Ok(app.kefu.store.list_tickets(TicketFilter { per_page: 10, ..f }).await.ok().map(|p| {
+        let views: Vec<Value> = p.items.iter().map(|t| app.kefu.view(t, &user.actor)).collect();
+        History { total: p.total, rows: views.iter().map(|v| Row::of(lang, v)).collect(), masked_address: None }
     }))
 }
 
