@@ -292,6 +292,19 @@ try {
     await agent.screenshot({ path: join(shots, 'visits.png') });
   });
 
+  await step('one search box: a number jumps to its ticket, a phone finds the customer, my work is most urgent first', async () => {
+    await agent.goto(`${base}/console?queue=all`);
+    await agent.fill('#q', ` ${number.toLowerCase()} `);
+    await Promise.all([agent.waitForNavigation(), agent.press('#q', 'Enter')]);
+    assert.ok(agent.url().endsWith(`/console/tickets/${number}`), agent.url());
+    await agent.goto(`${base}/console?queue=all`);
+    await agent.fill('#q', '138 1234 5678');
+    await Promise.all([agent.waitForNavigation(), agent.press('#q', 'Enter')]);
+    assert.equal(await agent.locator(`#tickets a:has-text("${number}")`).count(), 1);
+    await agent.goto(`${base}/console`);
+    assert.equal(await agent.inputValue('#sort'), 'due');
+  });
+
   await step('English switch, and the workbench on a phone-sized screen', async () => {
     await agent.goto(`${base}/console`);
     await agent.click('header a:has-text("English")');

@@ -9,7 +9,7 @@ use askama::Template;
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use kefu_domain::{Priority, TicketType};
 use kefu_store::{Store, TicketFilter};
@@ -121,6 +121,7 @@ struct Workbench<'a> {
     tabs: Vec<Tab>,
     queue: &'a str,
     q: &'a str,
+    sorts: Vec<Opt>,
     types: Vec<Opt>,
     priorities: Vec<Opt>,
     error: Option<String>,
@@ -137,11 +138,28 @@ async fn workbench<S: Store>(State(app): State<AppState<S>>, headers: HeaderMap,
     };
     let lang = Lang::of(&headers);
     let queue = q.get("queue").map_or("mine", String::as_str);
+    let search = q.get("q").map_or("", |s| s.trim());
+    if let Some(number) = ticket_number(search) {
+        return Redirect::to(&format!("/console/tickets/{number}")).into_response();
+    }
     let tabs = tabs(&app, &user, lang, queue).await;
-    let extra: Vec<(String, String)> = ["q", "type", "status", "priority", "page", "after"]
+    let mut extra: Vec<(String, String)> = ["type", "status", "priority", "page", "after"]
         .iter()
         .filter_map(|k| q.get(*k).filter(|v| !v.trim().is_empty()).map(|v| (k.to_string(), v.clone())))
         .collect();
+    if !search.is_empty() {
+        // A phone number finds the customer's tickets (by the blind index);
+        // anything else searches title and description.
+        match kefu_domain::validate::Phone::parse(search, "q") {
+            Ok(phone) => extra.push(("customer_phone".into(), phone.as_str().to_string())),
+            Err(_) => extra.push(("q".into(), search.to_string())),
+        }
+    }
+    // My own work, most urgent first unless asked otherwise.
+    let sort = q.get("sort").map_or(if queue == "mine" { "due" } else { "newest" }, String::as_str);
+    if matches!(sort, "due" | "newest") {
+        extra.push(("sort".into(), sort.to_string()));
+    }
     let (rows, pager, error) = match list(&app, &user, lang, queue, &extra).await {
         Ok((rows, pager)) => (rows, pager, None),
         Err(e) => (Vec::new(), Pager::default(), Some(e)),
@@ -152,6 +170,10 @@ async fn workbench<S: Store>(State(app): State<AppState<S>>, headers: HeaderMap,
         tabs,
         queue,
         q: current("q"),
+        sorts: vec![
+            Opt::new("due", lang.t("时限最近优先", "Most urgent first"), sort),
+            Opt::new("newest", lang.t("最新登记优先", "Newest first"), sort),
+        ],
         types: TicketType::ALL
             .iter()
             .map(|t| Opt::new(t.as_str(), lang.t(t.label_zh(), t.as_str()), current("type")))
@@ -166,6 +188,17 @@ async fn workbench<S: Store>(State(app): State<AppState<S>>, headers: HeaderMap,
         pager,
     };
     render(StatusCode::OK, &page)
+}
+
+/// The ticket number in a search, typed as people type it (lower case,
+/// full-width, with spaces), if the search is one.
+fn ticket_number(search: &str) -> Option<String> {
+    let folded: String = kefu_domain::validate::fold_width(search)
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_uppercase();
+    kefu_domain::ticket::looks_like_number(&folded).then_some(folded)
 }
 
 /// For the overdue and warning queues: that they hold open work only, and
