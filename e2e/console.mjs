@@ -204,6 +204,19 @@ try {
     assert.match(await status(eng), /转派待接收/);
   });
 
+  await step('the colleague hears of the transfer in the notification centre', async () => {
+    const eng = await session(colleague);
+    await eng.waitForFunction(() => Number(document.getElementById('unread').textContent) >= 1);
+    await eng.click('#notices-link');
+    const link = eng.locator(`#notices li.unread a[href*="${number}"]`).first();
+    assert.match(await link.textContent(), new RegExp(number));
+    await Promise.all([eng.waitForNavigation(), link.click()]);
+    assert.ok(eng.url().includes(`/console/tickets/${number}`));
+    await eng.goto(`${base}/console/notices`);
+    assert.equal(await eng.locator(`#notices li.unread a[href*="${number}"]`).count(), 0, 'read once opened');
+    await eng.context().close();
+  });
+
   await step('the colleague accepts the transfer and resolves the ticket', async () => {
     const eng = await session(colleague);
     await eng.goto(`${base}/console?queue=awaiting_acceptance`);

@@ -12,6 +12,7 @@ mod dashboard;
 mod intake;
 mod layout;
 mod login;
+mod notices;
 mod reveal;
 mod ticket;
 mod ticket_forms;
@@ -37,6 +38,7 @@ pub fn router<S: Store>() -> Router<AppState<S>> {
         .merge(ticket::router())
         .merge(visits::router())
         .merge(dashboard::router())
+        .merge(notices::router())
         .layer(axum::middleware::from_fn(remember_next))
 }
 

@@ -100,6 +100,7 @@ async fn ticket_page<S: Store>(
         Err(r) => return r,
     };
     let lang = Lang::of(&headers);
+    super::notices::mark_read(&app, user.actor.id, q.get("notice")).await;
     let flash = if q.contains_key("created") {
         Some(lang.t("工单已登记，工单号：", "Registered as ").to_string())
     } else {
