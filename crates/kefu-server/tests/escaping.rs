@@ -91,12 +91,14 @@ async fn evil_ticket(app: &mut TestApp) -> (Value, String) {
 async fn every_page_escapes_what_people_typed(mut app: TestApp) {
     let (_, number) = evil_ticket(&mut app).await;
     let ticket = format!("/console/tickets/{number}");
-    for user in ["supervisor1", "agent1", "evil1"] {
+    for user in ["supervisor1", "agent1", "evil1", "engineer1"] {
         let cookie = console_login(&app, user).await;
         let (s, html) = page(&app, &cookie, &ticket).await;
         assert_eq!(s, StatusCode::OK, "{user}: {html}");
         escaped(&html, 1, &format!("{user}: ticket page"));
         assert!(html.matches(SHOWN).count() >= 4, "{user}: the typed text is shown as text: {html}");
+        let (_, html) = page(&app, &cookie, "/console/notices").await;
+        escaped(&html, 1, &format!("{user}: notices"));
         for queue in ["mine", "team", "awaiting_acceptance", "warning", "overdue", "unassigned", "all"] {
             let (_, html) = page(&app, &cookie, &format!("/console?queue={queue}")).await;
             escaped(&html, 1, &format!("{user}: queue {queue}"));
