@@ -228,6 +228,11 @@ try {
 
   await step('the agent notifies the result, records the confirmation and the return visit', async () => {
     await agent.goto(`${base}/console/tickets/${number}`);
+    // A reply to the customer goes out (by SMS here) and shows its delivery state.
+    await agent.fill('#body', '工程师已更换光猫，请您测试网络');
+    await agent.locator('#note input[name=internal]').uncheck();
+    await Promise.all([agent.waitForNavigation(), agent.click('#note button[type=submit]')]);
+    assert.match(await agent.locator('#messages').textContent(), /回复客户 · 短信 · (待发送|已发出)/);
     await act(agent, 'notify_result', (f) => f.locator('select[name=method]').selectOption('phone'));
     await act(agent, 'confirm');
     // To call the customer the agent reveals the phone, for a reason (logged), and gets a tel: link.
@@ -364,6 +369,7 @@ try {
     await page.fill('#phone', ' 138 1234 5678 ');
     await Promise.all([page.waitForNavigation(), page.press('#phone', 'Enter')]);
     assert.equal((await page.locator('#number').textContent()).trim(), number);
+    assert.match(await page.locator('#conversation').textContent(), /工程师已更换光猫，请您测试网络/);
     await context.close();
   });
 } finally {

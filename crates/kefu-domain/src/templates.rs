@@ -31,6 +31,7 @@ pub const DEFAULT_TEMPLATES: &[(&str, &str, &[&str])] = &[
         include_str!("../templates/visit_invitation.toml"),
         &["number", "title", "link", "valid_until"],
     ),
+    ("reply", include_str!("../templates/reply.toml"), &["number", "title", "reply", "link"]),
     ("staff_sla_warning", include_str!("../templates/staff_sla_warning.toml"), &["number", "kind", "label_zh", "due"]),
     ("staff_sla_breach", include_str!("../templates/staff_sla_breach.toml"), &["number", "kind", "label_zh", "due"]),
     ("staff_transfer", include_str!("../templates/staff_transfer.toml"), &["number", "by"]),

@@ -544,7 +544,36 @@ async fn a_result_sentence_is_not_stopped_twice(backend: Backend) {
     assert!(result.contains("线路恢复正常。") && !result.contains("。。"), "{result}");
 }
 
+/// A note marked 回复客户 reaches the customer: by SMS through the gateway,
+/// with its delivery state in the ticket's messages, and in the portal's
+/// conversation; an internal note goes nowhere.
+async fn a_reply_reaches_the_customer(backend: Backend) {
+    let Loop { app, sms, .. } = start(backend, 0).await;
+    let t = app.create("agent1", ticket_body("fault")).await;
+    let (id, number) = (t["id"].clone(), t["number"].as_str().unwrap().to_string());
+    (app.loop_jobs)().await; // the receipt
+    let path = format!("/api/v1/tickets/{id}/comments");
+    let (s, b) = app.post("agent1", &path, json!({"body": "内部：先查线路", "internal": true})).await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let (s, b) = app.post("agent1", &path, json!({"body": "工程师明早九点上门检修", "internal": false})).await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    (app.loop_jobs)().await;
+    let texts = sms.texts_to("13812345678");
+    assert_eq!(texts.len(), 2, "the receipt and the reply, not the internal note: {texts:?}");
+    assert!(texts[1].contains("工程师明早九点上门检修") && texts[1].contains(&number), "{}", texts[1]);
+    assert!(!texts.iter().any(|t| t.contains("先查线路")));
+    let (_, msgs) = app.get("agent1", &format!("/api/v1/tickets/{id}/messages")).await;
+    let reply = msgs.as_array().unwrap().iter().find(|m| m["kind"] == "reply").expect("the reply is in the outbox");
+    assert_eq!((reply["channel"].as_str(), reply["state"].as_str()), (Some("sms"), Some("sent")), "{reply}");
+    let (s, to) = form(&app, "/portal/lookup", &[("number", &number), ("phone", "13812345678")]).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let page = app.client.get(format!("{}{to}", app.base)).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("id=\"conversation\"") && page.contains("工程师明早九点上门检修"), "{page}");
+    assert!(!page.contains("先查线路"), "internal notes stay internal");
+}
+
 on_both!(
+    a_reply_reaches_the_customer,
     a_result_sentence_is_not_stopped_twice,
     every_type_goes_from_intake_to_archive,
     a_ticket_closes_its_loop_through_real_messages,

@@ -180,7 +180,7 @@ async fn portal_escapes(app: &TestApp, number: &str) {
     let (s, html) = page(app, "", &link).await;
     assert_eq!(s, StatusCode::OK);
     escaped(&html, 0, "portal ticket");
-    assert_eq!(html.matches(SHOWN).count(), 2, "title and result shown as text: {html}");
+    assert_eq!(html.matches(SHOWN).count(), 3, "title, result and the reply shown as text: {html}");
     let evil = q(EVIL);
     for path in [format!("{link}?done={evil}"), format!("/portal/t/{evil}"), "/portal".to_string()] {
         let (_, html) = page(app, "", &path).await;

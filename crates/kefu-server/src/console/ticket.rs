@@ -276,6 +276,39 @@ fn deadlines(lang: Lang, v: &Value) -> Vec<Deadline> {
         .collect()
 }
 
+/// What a customer message is, in words.
+fn message_label(lang: Lang, kind: &str) -> String {
+    let (zh, en) = match kind {
+        "receipt" => ("受理回执", "receipt"),
+        "result" => ("结果通知", "result notice"),
+        "unsubscribe_confirmation" => ("退订确认", "unsubscribe confirmation"),
+        "visit_invitation" => ("回访邀请", "survey invitation"),
+        "reply" => ("回复客户", "reply"),
+        _ => ("消息", "message"),
+    };
+    lang.t(zh, en).to_string()
+}
+
+/// Channels, transfer modes and states, delivery states, in words.
+fn word(lang: Lang, code: &str) -> String {
+    let (zh, en) = match code {
+        "sms" => ("短信", "SMS"),
+        "email" => ("电子邮件", "e-mail"),
+        "phone" => ("电话", "phone"),
+        "manual" => ("人工", "manual"),
+        "system" => ("系统", "system"),
+        "pending" => ("待处理", "pending"),
+        "accepted" => ("已接收", "accepted"),
+        "rejected" => ("已退回", "rejected"),
+        "cancelled" => ("已取消", "cancelled"),
+        "sent" => ("已发出", "sent"),
+        "delivered" => ("已送达", "delivered"),
+        "failed" => ("发送失败", "failed"),
+        other => (other, other),
+    };
+    lang.t(zh, en).to_string()
+}
+
 /// A length of time as people say it: days and hours, hours and minutes,
 /// or minutes.
 fn span(lang: Lang, d: chrono::Duration) -> String {
@@ -320,18 +353,22 @@ async fn timeline<S: Store>(
             .join(" · ");
         entry(e.at, action_label(lang, &e.action), e.actor_name, detail, String::new())
     });
-    let transfers = store
-        .transfers(t.id)
-        .await
-        .unwrap_or_default()
-        .into_iter()
-        .map(|tr| entry(tr.created_at, tr.mode, privacy.show_text(role, &tr.reason), tr.state, String::new()));
-    let messages = store
-        .messages(t.id)
-        .await
-        .unwrap_or_default()
-        .into_iter()
-        .map(|m| entry(m.created_at, m.kind, m.channel, m.state, m.last_error.unwrap_or_default()));
+    let transfers = store.transfers(t.id).await.unwrap_or_default().into_iter().map(|tr| {
+        let name = |u: Option<kefu_domain::UserId>| u.map(|u| app.kefu.core.directory.summary(u).name);
+        let to = name(tr.to_user)
+            .or_else(|| tr.to_team.map(|_| lang.t("班组", "a team").to_string()))
+            .or_else(|| tr.to_department.map(|_| lang.t("部门", "a department").to_string()))
+            .unwrap_or_default();
+        let route = format!("{} → {to}", name(tr.from_user).unwrap_or_else(|| lang.t("系统", "system").into()));
+        let how = format!("{} · {}", route, word(lang, &tr.mode));
+        entry(tr.created_at, how, privacy.show_text(role, &tr.reason), word(lang, &tr.state), String::new())
+    });
+    let messages = store.messages(t.id).await.unwrap_or_default().into_iter().map(|m| {
+        let state =
+            if m.state == "pending" { lang.t("待发送", "waiting").to_string() } else { word(lang, &m.state) };
+        let (kind, channel) = (message_label(lang, &m.kind), word(lang, &m.channel));
+        entry(m.created_at, kind, channel, state, m.last_error.unwrap_or_default())
+    });
     let comments = store.comments(t.id).await.unwrap_or_default().into_iter().map(|c| {
         let kind =
             if c.internal { lang.t("（内部）", "(internal)") } else { lang.t("（回复客户）", "(reply)") };

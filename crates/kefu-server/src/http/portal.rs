@@ -121,7 +121,10 @@ async fn ticket_page<S: Store>(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     match app.kefu.ticket_by_link(&token).await {
-        Ok(t) => render(&app, &t, &token, q.get("done").map(String::as_str), None, StatusCode::OK),
+        Ok(t) => {
+            let replies = replies(&app, &t).await;
+            render(&app, &t, &replies, &token, q.get("done").map(String::as_str), None, StatusCode::OK)
+        }
         Err(e) => bad_link(e),
     }
 }
@@ -131,6 +134,7 @@ async fn ticket_page<S: Store>(
 struct TicketPage<'a> {
     title: String,
     t: &'a Ticket,
+    replies: &'a [Reply],
     token: &'a str,
     done: Option<&'static str>,
     error: Option<&'a str>,
@@ -144,10 +148,30 @@ struct TicketPage<'a> {
     survey: bool,
 }
 
-/// The ticket page: progress, result, and the answers open now.
+/// A reply the customer was sent: when, and what.
+struct Reply {
+    at: String,
+    text: String,
+}
+
+/// The replies to the customer on a ticket (notes marked 回复客户), oldest first.
+async fn replies<S: Store>(app: &AppState<S>, t: &Ticket) -> Vec<Reply> {
+    let comments = app.kefu.store.comments(t.id).await.unwrap_or_default();
+    comments
+        .into_iter()
+        .filter(|c| !c.internal)
+        .map(|c| Reply {
+            at: c.created_at.with_timezone(&kefu_domain::time::shanghai()).format("%Y-%m-%d %H:%M").to_string(),
+            text: c.body,
+        })
+        .collect()
+}
+
+/// The ticket page: progress, result, the replies, and the answers open now.
 fn render<S: Store>(
     app: &AppState<S>,
     t: &Ticket,
+    replies: &[Reply],
     token: &str,
     done: Option<&str>,
     error: Option<&str>,
@@ -177,6 +201,7 @@ fn render<S: Store>(
     let page_ = TicketPage {
         title: format!("工单 {}", t.number),
         t,
+        replies,
         token,
         done,
         error,
@@ -236,7 +261,8 @@ async fn answer<S: Store>(
             };
             // Shown on the page as it is now: nothing was changed.
             let now = app.kefu.ticket_by_link(&token).await.unwrap_or(t);
-            render(&app, &now, &token, None, Some(&message), status)
+            let replies = replies(&app, &now).await;
+            render(&app, &now, &replies, &token, None, Some(&message), status)
         }
     }
 }

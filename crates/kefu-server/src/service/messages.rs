@@ -88,6 +88,27 @@ pub fn receipt(core: std::sync::Arc<Core>) -> Option<MessagesFn> {
     }))
 }
 
+/// A staff member's reply to the customer: by e-mail to `email` (the
+/// address the customer was last written to on this ticket), else by SMS to
+/// a mobile phone; None when the customer has neither (a landline).
+pub fn reply(core: &Core, t: &Ticket, text: &str, email: Option<&str>) -> Option<NewMessage> {
+    let link = LINK_MARK.to_string();
+    let vars = [("number", t.number.as_str()), ("title", t.title.as_str()), ("reply", text), ("link", &link)];
+    match email {
+        Some(address) => Some(message(core, "reply", "email", address.to_string(), &vars)),
+        None if t.customer.phone.is_mobile() => {
+            Some(message(core, "reply", "sms", t.customer.phone.as_str().to_string(), &vars))
+        }
+        None => None,
+    }
+}
+
+/// The address the customer was last written to by e-mail on a ticket.
+pub async fn last_email<S: Store>(kefu: &Kefu<S>, ticket: TicketId) -> Result<Option<String>, ApiError> {
+    let messages = kefu.store.messages(ticket).await?;
+    Ok(messages.into_iter().rev().find(|m| m.channel == "email").map(|m| m.recipient))
+}
+
 /// What the archive gate knows beyond the ticket: whether the result
 /// notice sent by SMS or e-mail reached its gateway.
 pub async fn notice_delivered<S: Store>(kefu: &Kefu<S>, t: &Ticket) -> Result<Option<bool>, ApiError> {

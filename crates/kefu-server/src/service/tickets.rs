@@ -278,6 +278,8 @@ impl<S: Store> Kefu<S> {
         // An internal note needs to see the ticket; a reply to the customer
         // speaks for its handling and needs to be one of its people.
         let id = self.ticket_for(actor, key, !internal).await?.id;
+        // A reply goes to the customer the way they were last answered.
+        let email = if internal { None } else { crate::service::messages::last_email(self, id).await? };
         let org = self.org().await?;
         let mentions = mentioned(&org, &text);
         let (core, now, who) = (self.core.clone(), self.now(), actor.clone());
@@ -292,9 +294,17 @@ impl<S: Store> Kefu<S> {
             let vars = [("number", t.number.as_str()), ("by", who.username.as_str()), ("where_zh", place)];
             let notice = core.settings.templates.render("staff_mention", "zh", &vars);
             notices.add(mentions.iter().copied(), "mention", &notice.body_en, &notice.body);
-            let data = json!({"internal": internal, "mentions": mentions});
-            let comment = Some(NewComment { body: text, internal, mentions: mentions.clone() });
-            Ok(Mutation { comment, notices: notices.into_vec(), ..Mutation::new(ticket, "comment", data) })
+            let outbox: Vec<NewMessage> = match internal {
+                true => Vec::new(),
+                false => crate::service::messages::reply(&core, t, &text, email.as_deref()).into_iter().collect(),
+            };
+            let sent_by = outbox.first().map(|m| m.channel.clone());
+            let mut data = json!({"internal": internal, "mentions": mentions});
+            if !internal {
+                data["sent_by"] = json!(sent_by);
+            }
+            let comment = Some(NewComment { body: text.clone(), internal, mentions: mentions.clone() });
+            Ok(Mutation { comment, notices: notices.into_vec(), outbox, ..Mutation::new(ticket, "comment", data) })
         });
         self.mutate(actor, id, idempotency, decide_fn, 201).await
     }
