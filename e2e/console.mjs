@@ -197,6 +197,15 @@ try {
     assert.equal(await eng.locator('#act-set_priority select[name=priority]').inputValue(), '', 'no priority preselected');
     await act(eng, 'start');
     assert.match(await status(eng), /处理中/);
+    // Escalation offers only higher tiers, the supervisor (督办) and people above;
+    // a transfer may go to a person, a team or a department.
+    const up = eng.locator('#act-escalate select[name=escalate_to]');
+    assert.equal(await up.locator('option[value="2"]').count(), 0, 'not the tier it is at');
+    assert.equal(await up.locator('option[value="3"]').count(), 1);
+    assert.equal(await up.locator('option[value="supervisor"]').count(), 1);
+    const to = eng.locator('#act-transfer select[name=to]');
+    assert.ok((await to.locator('option[value^="team:"]').count()) >= 1, 'teams');
+    assert.ok((await to.locator('option[value^="department:"]').count()) >= 1, 'departments');
     await act(eng, 'transfer', async (f) => {
       await f.locator('select[name=to]').selectOption(colleague);
       await f.locator('input[name=reason]').fill('需要网络维护组现场处理');

@@ -169,4 +169,31 @@ async fn intake_lookup_fills_from_the_record(app: TestApp) {
     assert!(!page.contains("建设路1号"), "the full address never reaches an agent's page");
 }
 
-both_stores!(console_sessions_forms_and_roles, a_form_counts_once, intake_lookup_fills_from_the_record);
+/// The escalation form's one select reaches the API's fields: 主管督办
+/// becomes `to_supervisor`, a tier `to_tier`.
+async fn escalation_form_reaches_the_api(app: TestApp) {
+    let t = app.create("agent1", ticket_body("fault")).await;
+    let id = t["id"].clone();
+    let handler = t["assignee"]["username"].as_str().expect("dispatched at registration").to_string();
+    assert_eq!(app.act(&handler, &id, serde_json::json!({"action": "start"})).await.0, StatusCode::OK);
+    let cookie = login(&app, &handler).await;
+    let number = t["number"].as_str().unwrap();
+    let form = [("action", "escalate"), ("escalate_to", "supervisor"), ("reason", "客户第三次来电投诉")];
+    let r = no_redirects()
+        .post(format!("{}/console/tickets/{number}/act", app.base))
+        .header(COOKIE, &cookie)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", r.text().await.unwrap());
+    let (_, after) = app.get("supervisor1", &format!("/api/v1/tickets/{id}")).await;
+    assert_eq!(after["supervised"], true, "{after}");
+}
+
+both_stores!(
+    console_sessions_forms_and_roles,
+    a_form_counts_once,
+    intake_lookup_fills_from_the_record,
+    escalation_form_reaches_the_api
+);

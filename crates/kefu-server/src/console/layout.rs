@@ -64,6 +64,7 @@ pub fn visits_role(role: Role) -> bool {
 }
 
 /// One `<option>` of a select.
+#[derive(Clone)]
 pub struct Opt {
     pub value: String,
     pub label: String,

@@ -386,12 +386,19 @@ fn action_json(f: &Fields) -> Map<String, Value> {
         if v.is_empty() {
             continue;
         }
-        let value = match k.as_str() {
-            "reached" | "passed" | "to_supervisor" => json!(v == "true"),
-            "satisfaction" | "nps" | "to_tier" => v.parse::<i64>().map_or(json!(v), |n| json!(n)),
-            _ => json!(v),
+        // One select names where a transfer or escalation goes; the API
+        // takes each kind of receiver in its own field.
+        let (key, value) = match (k.as_str(), v) {
+            ("to", v) if v.starts_with("team:") => ("to_team".to_string(), json!(&v[5..])),
+            ("to", v) if v.starts_with("department:") => ("to_department".to_string(), json!(&v[11..])),
+            ("escalate_to", "supervisor") => ("to_supervisor".to_string(), json!(true)),
+            ("escalate_to", v) if v.starts_with("user:") => ("to".to_string(), json!(&v[5..])),
+            ("escalate_to", v) => ("to_tier".to_string(), v.parse::<i64>().map_or(json!(v), |n| json!(n))),
+            ("reached" | "passed" | "to_supervisor", v) => (k.clone(), json!(v == "true")),
+            ("satisfaction" | "nps" | "to_tier", v) => (k.clone(), v.parse::<i64>().map_or(json!(v), |n| json!(n))),
+            (_, v) => (k.clone(), json!(v)),
         };
-        m.insert(k.clone(), value);
+        m.insert(key, value);
     }
     // No default for a judgement: a visit form without `reached` is refused
     // by the service (the person must say whether the customer was reached).

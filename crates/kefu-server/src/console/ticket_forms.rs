@@ -19,6 +19,8 @@ pub struct Control {
     pub placeholder: &'static str,
     pub range: Option<(i32, i32)>,
     pub options: Vec<Opt>,
+    /// For a grouped select: the groups (label, options) after `options`.
+    pub groups: Vec<(String, Vec<Opt>)>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -41,6 +43,7 @@ impl Control {
             placeholder: "",
             range: None,
             options: Vec::new(),
+            groups: Vec::new(),
         }
     }
 
@@ -91,7 +94,8 @@ pub async fn action_forms<S: Store>(
     v: &Value,
     error: &Option<(String, Option<String>, String)>,
 ) -> Vec<ActionForm> {
-    let staff = staff(app, lang).await;
+    let org = Choices::load(app, lang).await;
+    let tier = v["tier"].as_u64().and_then(|t| u8::try_from(t).ok()).unwrap_or(1);
     let mut out = Vec::new();
     for a in v["allowed_actions"].as_array().into_iter().flatten().filter_map(Value::as_str) {
         let error = match error {
@@ -102,24 +106,47 @@ pub async fn action_forms<S: Store>(
             action: a.to_string(),
             label: super::ticket::action_label(lang, a),
             warn: matches!(a, "withdraw" | "reject" | "appeal"),
-            controls: controls(lang, a, &staff),
+            controls: controls(lang, a, &org, tier),
             error,
         });
     }
     out
 }
 
-/// Who work may be handed to: active staff other than inspectors and admins.
-async fn staff<S: Store>(app: &AppState<S>, lang: Lang) -> Vec<Opt> {
-    let Ok(org) = app.kefu.org().await else { return Vec::new() };
-    org.users
-        .iter()
-        .filter(|u| u.active && !matches!(u.role, Role::Inspector | Role::Admin))
-        .map(|u| {
-            let label = format!("{} {} ({})", u.display_name, u.username, lang.t(u.role.label_zh(), u.role.as_str()));
-            Opt { value: u.username.clone(), label, selected: false }
-        })
-        .collect()
+/// Whom work may go to: active staff other than inspectors and admins
+/// (with their tier), teams and departments.
+struct Choices {
+    staff: Vec<(Opt, Option<u8>)>,
+    teams: Vec<Opt>,
+    departments: Vec<Opt>,
+}
+
+impl Choices {
+    async fn load<S: Store>(app: &AppState<S>, lang: Lang) -> Choices {
+        let Ok(org) = app.kefu.org().await else {
+            return Choices { staff: Vec::new(), teams: Vec::new(), departments: Vec::new() };
+        };
+        let staff = org
+            .users
+            .iter()
+            .filter(|u| u.active && !matches!(u.role, Role::Inspector | Role::Admin))
+            .map(|u| {
+                let role = lang.t(u.role.label_zh(), u.role.as_str());
+                let label = format!("{} {} ({role})", u.display_name, u.username);
+                (Opt { value: u.username.clone(), label, selected: false }, org.membership(u).tier)
+            })
+            .collect();
+        let opt = |value: String, label: &str| Opt { value, label: label.to_string(), selected: false };
+        Choices {
+            staff,
+            teams: org.teams.iter().map(|t| opt(format!("team:{}", t.code), &t.name)).collect(),
+            departments: org.departments.iter().map(|d| opt(format!("department:{}", d.code), &d.name)).collect(),
+        }
+    }
+
+    fn people(&self) -> Vec<Opt> {
+        self.staff.iter().map(|(o, _)| o.clone()).collect()
+    }
 }
 
 fn people(name: &'static str, label: &str, staff: &[Opt], automatic: Option<&str>) -> Control {
@@ -128,15 +155,53 @@ fn people(name: &'static str, label: &str, staff: &[Opt], automatic: Option<&str
     Control { options: blank.into_iter().chain(everyone).collect(), ..Control::new(Kind::Select, name, label) }
 }
 
-fn controls(lang: Lang, action: &str, staff: &[Opt]) -> Vec<Control> {
+/// Where a transfer may go: a person, a team or a department.
+fn receivers(lang: Lang, org: &Choices) -> Control {
     let l = |zh, en| lang.t(zh, en);
+    let groups = vec![
+        (l("人员", "People").to_string(), org.people()),
+        (l("班组（由班组长或组员接收）", "Teams").to_string(), org.teams.clone()),
+        (l("部门", "Departments").to_string(), org.departments.clone()),
+    ];
+    let options = vec![Opt::new("", l("请选择", "Choose"), "x")];
+    Control { options, groups, required: true, ..Control::new(Kind::Select, "to", l("转派给", "To")) }
+}
+
+/// Where an escalation may go: a higher tier, the supervisor (督办), or a
+/// person at a higher tier.
+fn escalations(lang: Lang, org: &Choices, tier: u8) -> Control {
+    let l = |zh, en| lang.t(zh, en);
+    let tiers: Vec<Opt> = (tier.saturating_add(1)..=3)
+        .map(|t| Opt::new(&t.to_string(), &format!("L{t} {}", l("处理层", "tier")), ""))
+        .collect();
+    let people: Vec<Opt> = org
+        .staff
+        .iter()
+        .filter(|(_, t)| t.is_some_and(|t| t > tier))
+        .map(|(o, _)| Opt { value: format!("user:{}", o.value), label: o.label.clone(), selected: false })
+        .collect();
+    let mut groups = vec![(l("更高层级", "A higher tier").to_string(), tiers)];
+    groups.push((
+        l("主管", "Supervisor").to_string(),
+        vec![Opt::new("supervisor", l("主管督办", "to the supervisor"), "")],
+    ));
+    if !people.is_empty() {
+        groups.push((l("更高层级的人员", "A person at a higher tier").to_string(), people));
+    }
+    let options = vec![Opt::new("", l("请选择", "Choose"), "x")];
+    Control { options, groups, required: true, ..Control::new(Kind::Select, "escalate_to", l("升级到", "Up to")) }
+}
+
+fn controls(lang: Lang, action: &str, org: &Choices, tier: u8) -> Vec<Control> {
+    let l = |zh, en| lang.t(zh, en);
+    let staff = &org.people();
     let reason = || Control::text("reason", l("原因", "Reason"));
     let auto = Some(l("按规则自动", "automatic"));
     match action {
         "dispatch" => vec![people("assignee", l("处理人", "Handler"), staff, auto)],
         "redispatch" => vec![people("assignee", l("改派给", "To"), staff, auto), reason()],
         "transfer" => vec![
-            people("to", l("转派给", "To"), staff, None),
+            receivers(lang, org),
             reason(),
             Control::choose(
                 "mode",
@@ -144,7 +209,7 @@ fn controls(lang: Lang, action: &str, staff: &[Opt]) -> Vec<Control> {
                 &[("manual", l("人工", "manual")), ("phone", l("电话", "phone")), ("system", l("系统", "system"))],
             ),
         ],
-        "escalate" => vec![Control::choose("to_tier", l("升级到", "Up to"), &[("2", "L2"), ("3", "L3")]), reason()],
+        "escalate" => vec![escalations(lang, org, tier), reason()],
         "suspend" | "reject_transfer" | "reject" | "appeal" | "withdraw" => vec![reason()],
         "resolve" => vec![Control::area("result", l("处理结果", "Result"))],
         "approve" => vec![Control::optional("comment", l("意见", "Comment"))],
