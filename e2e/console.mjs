@@ -130,9 +130,16 @@ try {
     await agent.fill('[name="customer.name"]', '王五');
     await agent.fill('#title', '测试');
     await agent.fill('#description', '测试');
+    await agent.fill('[name="customer.id_number"]', '110105');
     await agent.selectOption('#type', 'fault');
     await Promise.all([agent.waitForNavigation(), agent.press('#description', 'Control+Enter')]);
     await agent.locator('#err-customer-phone').waitFor();
+    // Every wrong field at once, each named by its label, not the API's name.
+    await agent.locator('#err-customer-id_number').waitFor();
+    assert.match(await agent.locator('main p.err').first().textContent(), /2 个字段/);
+    for (const id of ['#err-customer-phone', '#err-customer-id_number']) {
+      assert.doesNotMatch(await agent.locator(id).textContent(), /customer\.|[{}]/);
+    }
     assert.equal(new URL(agent.url()).pathname, '/console/new');
   });
 
@@ -278,6 +285,14 @@ try {
     await act(supervisor, 'archive');
     assert.match(await status(supervisor), /已归档/);
     assert.equal(await supervisor.locator('#act-archive').count(), 0);
+    // No code or English word on the Chinese page: values are shown by their labels.
+    const text = await supervisor.locator('main').evaluate((m) => {
+      const c = m.cloneNode(true);
+      c.querySelectorAll('form').forEach((f) => f.remove());
+      return c.textContent;
+    });
+    const codes = text.match(/\b(phone|sms|email|pending|sent|delivered|agent|customer|visited|waiting|manual|receipt|result|normal|vip)\b|system:|customer:/g);
+    assert.equal(codes, null, `codes shown: ${codes}`);
     const timeline = await supervisor.locator('#timeline').textContent();
     for (const a of ['登记', '转派', '办结', '复核', '归档']) assert.ok(timeline.includes(a), `${a} in the timeline`);
   });

@@ -2,7 +2,7 @@
 //! phone and the policy's priority hint as the agent types.
 
 use super::Lang;
-use super::layout::{Fields, Opt, Shell, error_text, form_token, gate, html, render, take_token};
+use super::layout::{Fields, Opt, Shell, error_text, form_token, gate, html, render, take_token, worded};
 use super::workbench::Row;
 use crate::AppState;
 use crate::auth::CurrentUser;
@@ -42,9 +42,7 @@ struct IntakePage<'a> {
     f: &'a Fields,
     history: Option<History>,
     history_error: Option<String>,
-    /// The field the service refused (`None`: the error is the form's).
-    error_field: Option<String>,
-    error: Option<String>,
+    problems: Problems,
     channels: Vec<Opt>,
     types: Vec<Opt>,
     priorities: Vec<Opt>,
@@ -66,16 +64,34 @@ impl IntakePage<'_> {
 
     /// The message for `field`, if the service refused that field.
     fn err(&self, field: &str) -> Option<&str> {
-        self.error.as_deref().filter(|_| self.error_field.as_deref() == Some(field))
+        self.problems.fields.iter().find(|(f, _)| f == field).map(|(_, m)| m.as_str())
     }
 
-    /// The form-level message: the error itself, or a pointer to the marked field.
-    fn general(&self) -> Option<&str> {
-        let error = self.error.as_deref()?;
-        Some(match self.error_field {
-            None => error,
-            Some(_) => self.shell.t("请修正标出的字段。", "Please correct the marked field."),
-        })
+    /// The form-level message: the error itself, or how many fields are marked.
+    fn general(&self) -> Option<String> {
+        match (&self.problems.general, self.problems.fields.len()) {
+            (Some(e), _) => Some(e.clone()),
+            (None, 0) => None,
+            (None, 1) => Some(self.shell.t("请修正标出的字段。", "Please correct the marked field.").to_string()),
+            (None, n) => Some(match self.shell.lang {
+                Lang::Zh => format!("请修正标出的 {n} 个字段。"),
+                Lang::En => format!("Please correct the {n} marked fields."),
+            }),
+        }
+    }
+}
+
+/// What was wrong with a submitted form: the form's own error, or every
+/// wrong field with its message (worded with the form's labels).
+#[derive(Default)]
+struct Problems {
+    general: Option<String>,
+    fields: Vec<(String, String)>,
+}
+
+impl Problems {
+    fn general(message: String) -> Problems {
+        Problems { general: Some(message), fields: Vec::new() }
     }
 }
 
@@ -85,14 +101,13 @@ fn intake_html(
     user: &CurrentUser,
     f: &Fields,
     history: Result<Option<History>, String>,
-    error: Option<(Option<String>, String)>,
+    problems: Problems,
 ) -> Response {
     let current = |k: &str| f.get(k).map_or("", String::as_str).to_string();
     let options = |all: Vec<(&str, &str, &str)>, k: &str| {
         let cur = current(k);
         all.into_iter().map(|(v, zh, en)| Opt::new(v, lang.t(zh, en), &cur)).collect::<Vec<_>>()
     };
-    let (error_field, error) = error.map_or((None, None), |(f, m)| (f, Some(m)));
     let (history, history_error) = match history {
         Ok(h) => (h, None),
         Err(e) => (None, Some(e)),
@@ -102,8 +117,7 @@ fn intake_html(
         f,
         history,
         history_error,
-        error_field,
-        error,
+        problems,
         channels: options(Channel::ALL.iter().map(|c| (c.as_str(), c.label_zh(), c.as_str())).collect(), "channel"),
         types: options(TicketType::ALL.iter().map(|t| (t.as_str(), t.label_zh(), t.as_str())).collect(), "type"),
         priorities: options(Priority::ALL.iter().map(|p| (p.as_str(), p.label_zh(), p.as_str())).collect(), "priority"),
@@ -138,7 +152,7 @@ async fn intake_page<S: Store>(
         }
         None => Ok(None),
     };
-    intake_html(StatusCode::OK, lang, &user, &q, history, None)
+    intake_html(StatusCode::OK, lang, &user, &q, history, Problems::default())
 }
 
 /// `POST /console/new/lookup`: the intake form as typed so far, with the
@@ -153,7 +167,7 @@ async fn lookup<S: Store>(State(app): State<AppState<S>>, headers: HeaderMap, Fo
     f.remove(super::layout::FORM_TOKEN);
     let phone = f.get("customer.phone").map(|p| p.trim().to_string()).unwrap_or_default();
     let history = if phone.is_empty() { Ok(None) } else { look_up(&app, &user, lang, &mut f, &phone).await };
-    intake_html(StatusCode::OK, lang, &user, &f, history, None)
+    intake_html(StatusCode::OK, lang, &user, &f, history, Problems::default())
 }
 
 /// The customer's history by phone, filling the form's blank customer
@@ -248,16 +262,16 @@ async fn intake<S: Store>(State(app): State<AppState<S>>, headers: HeaderMap, Fo
     };
     let lang = Lang::of(&headers);
     if !super::same_origin(&headers) {
-        let refused = Some((None, "forbidden".to_string()));
+        let refused = Problems::general("forbidden".to_string());
         return intake_html(StatusCode::FORBIDDEN, lang, &user, &f, Ok(None), refused);
     }
     let once = take_token(&mut f, "POST /console/new");
     let body = intake_json(&f, app.kefu.now());
     let parsed = serde_json::from_value::<kefu_domain::intake::IntakeRequest>(body)
         .map_err(|e| ApiError::Malformed(e.to_string()));
-    let created = match parsed {
-        Ok(req) => app.kefu.create_ticket(&user.actor, &req, once).await,
-        Err(e) => Err(e),
+    let (created, all) = match parsed {
+        Ok(req) => (app.kefu.create_ticket(&user.actor, &req, once).await, req.field_errors()),
+        Err(e) => (Err(e), Vec::new()),
     };
     match created {
         Ok(w) => {
@@ -266,7 +280,19 @@ async fn intake<S: Store>(State(app): State<AppState<S>>, headers: HeaderMap, Fo
         }
         Err(e) => {
             let (status, field, msg) = error_text(lang, e);
-            intake_html(status, lang, &user, &f, Ok(None), Some((field, msg)))
+            let problems = match field {
+                None => Problems::general(msg),
+                // Every wrong field at once, not only the first the service met.
+                Some(field) if all.iter().any(|e| e.field == field) => Problems {
+                    general: None,
+                    fields: all
+                        .into_iter()
+                        .map(|e| (e.field.clone(), worded(lang, &e.field, &e.message, &e.message_zh)))
+                        .collect(),
+                },
+                Some(field) => Problems { general: None, fields: vec![(field, msg)] },
+            };
+            intake_html(status, lang, &user, &f, Ok(None), problems)
         }
     }
 }

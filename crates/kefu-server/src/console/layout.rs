@@ -115,10 +115,94 @@ pub fn forbidden(lang: Lang, user: &CurrentUser) -> Response {
 }
 
 /// Status, field and message (in the page's language) of a service error:
-/// the API's own mapping.
+/// the API's own mapping, with the field called by its label on the forms.
 pub fn error_text(lang: Lang, e: ApiError) -> (StatusCode, Option<String>, String) {
     let (status, field, en, zh) = e.parts();
-    (status, field, lang.t(&zh, &en).to_string())
+    let message = match &field {
+        Some(f) => worded(lang, f, &en, &zh),
+        None => lang.t(&zh, &en).to_string(),
+    };
+    (status, field, message)
+}
+
+/// A form field as the form labels it (the API's field name otherwise).
+pub fn field_label(lang: Lang, field: &str) -> String {
+    let (zh, en) = match field {
+        "channel" => ("渠道", "Channel"),
+        "type" => ("类型", "Type"),
+        "title" => ("标题", "Title"),
+        "description" => ("问题描述", "Description"),
+        "customer" => ("客户信息", "Customer"),
+        "customer.name" => ("客户姓名", "Customer name"),
+        "customer.phone" => ("客户手机", "Customer phone"),
+        "customer.id_number" => ("证件号码", "ID number"),
+        "customer.address" => ("地址", "Address"),
+        "customer.level" => ("客户等级", "Customer level"),
+        "service_number" => ("业务号码", "Service number"),
+        "priority" => ("优先级", "Priority"),
+        "location" => ("故障地点", "Location"),
+        "occurred_at" => ("发生时间", "Occurred at"),
+        "consent" => ("退订同意记录（同意方式、凭证）", "Consent (given by, evidence)"),
+        "consent.method" => ("同意方式", "Consent given by"),
+        "consent.evidence" => ("凭证", "Evidence"),
+        "reason" => ("原因", "Reason"),
+        "result" => ("处理结果", "Result"),
+        "comment" => ("意见", "Comment"),
+        "body" => ("备注", "Note"),
+        "method" => ("方式", "Method"),
+        "email" => ("邮箱", "E-mail"),
+        "reached" => ("是否联系到客户", "Reached the customer?"),
+        "satisfaction" => ("满意度", "Satisfaction"),
+        "nps" => ("推荐意愿（NPS）", "NPS"),
+        "passed" => ("复核结论", "Verdict"),
+        "to" | "to_team" | "to_department" => ("转派给", "To"),
+        "to_tier" | "to_supervisor" => ("升级到", "Up to"),
+        "assignee" => ("处理人", "Handler"),
+        "mode" => ("方式", "Mode"),
+        other => (other, other),
+    };
+    lang.t(zh, en).to_string()
+}
+
+/// A field's error message with the field called by its label, and without
+/// the API's notation for a record's parts (`{method, at, evidence}`).
+pub fn worded(lang: Lang, field: &str, en: &str, zh: &str) -> String {
+    let label = field_label(lang, field);
+    let text = lang.t(zh, en);
+    let text = match text.find(" {").zip(text.rfind('}')) {
+        Some((open, close)) if close > open => format!("{}{}", &text[..open], &text[close + 1..]),
+        _ => text.to_string(),
+    };
+    replace_token(&text, field, &label, lang == Lang::Zh)
+}
+
+/// `text` with `token` replaced where it stands as a whole name (not inside
+/// `to_tier` or `total`); in Chinese the space after it goes too.
+fn replace_token(text: &str, token: &str, with: &str, eat_space: bool) -> String {
+    let is_name = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '.';
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(token) {
+        let before = rest[..i].chars().next_back();
+        let after = rest[i + token.len()..].chars().next();
+        if before.is_some_and(is_name) || after.is_some_and(is_name) {
+            out.push_str(&rest[..i + token.len()]);
+            rest = &rest[i + token.len()..];
+            continue;
+        }
+        out.push_str(&rest[..i]);
+        // Chinese puts no spaces around a word; the API's messages did around the name.
+        if eat_space && out.ends_with(' ') && out.trim_end().chars().next_back().is_some_and(|c| !c.is_ascii()) {
+            out.pop();
+        }
+        out.push_str(with);
+        rest = &rest[i + token.len()..];
+        if eat_space {
+            rest = rest.strip_prefix(' ').unwrap_or(rest);
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The signed-in user allowed `endpoint` (the API's table), or the
@@ -176,4 +260,20 @@ pub fn url_encode(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Lang, worded};
+
+    #[test]
+    fn errors_name_fields_by_their_labels() {
+        assert_eq!(worded(Lang::Zh, "title", "title is required", "title 为必填项"), "标题为必填项");
+        assert_eq!(worded(Lang::En, "title", "title is required", "title 为必填项"), "Title is required");
+        let (en, zh) = ("escalate needs to_tier (2 or 3), to (a user)", "升级需要指定 to_tier（2 或 3）、to（接收人）");
+        assert_eq!(worded(Lang::Zh, "to_tier", en, zh), "升级需要指定升级到（2 或 3）、to（接收人）");
+        let consent = "退订必须提供客户同意记录 {method, at, evidence}";
+        assert_eq!(worded(Lang::Zh, "consent", "", consent), "退订必须提供客户同意记录");
+        assert_eq!(worded(Lang::Zh, "to", "", "to、to_team 只能指定其中一个"), "转派给、to_team 只能指定其中一个");
+    }
 }

@@ -219,15 +219,18 @@ fn more_fields(lang: Lang, v: &Value) -> Vec<(&'static str, String)> {
         Value::Number(n) if n.as_i64() == Some(0) => None,
         other => Some(other.to_string()),
     };
-    let consent =
-        v["consent"]["method"].as_str().map(|m| format!("{m} · {}", v["consent"]["evidence"].as_str().unwrap_or("")));
-    let masked = v["masked_fields"]
-        .as_array()
-        .filter(|a| !a.is_empty())
-        .map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "));
+    let consent = v["consent"]["method"]
+        .as_str()
+        .map(|m| format!("{} · {}", value_label(lang, m), v["consent"]["evidence"].as_str().unwrap_or("")));
+    let masked = v["masked_fields"].as_array().filter(|a| !a.is_empty()).map(|a| {
+        let labels: Vec<String> =
+            a.iter().filter_map(Value::as_str).map(|f| super::layout::field_label(lang, f)).collect();
+        labels.join(lang.t("、", ", "))
+    });
+    let word = |x: &Value| x.as_str().map(|c| value_label(lang, c));
     let rows = [
         (lang.t("证件号码", "ID number"), text(&v["customer"]["id_number"])),
-        (lang.t("客户等级", "Customer level"), text(&v["customer"]["level"])),
+        (lang.t("客户等级", "Customer level"), word(&v["customer"]["level"])),
         (lang.t("业务号码", "Service number"), text(&v["service_number"])),
         (lang.t("业务线", "Business line"), text(&v["business_line"])),
         (lang.t("故障地点", "Location"), text(&v["location"])),
@@ -236,8 +239,8 @@ fn more_fields(lang: Lang, v: &Value) -> Vec<(&'static str, String)> {
         (lang.t("主管督办", "Supervised"), text(&v["supervised"])),
         (lang.t("待派（无人可派）", "Waiting in queue"), text(&v["unassignable"])),
         (lang.t("申诉次数", "Appeals"), text(&v["appeal_count"])),
-        (lang.t("确认方式", "Confirmed by"), text(&v["customer_loop"]["confirmed_by"])),
-        (lang.t("回访", "Return visit"), text(&v["customer_loop"]["visit"]["state"])),
+        (lang.t("确认方式", "Confirmed by"), word(&v["customer_loop"]["confirmed_by"])),
+        (lang.t("回访", "Return visit"), word(&v["customer_loop"]["visit"]["state"])),
         (lang.t("已屏蔽字段", "Masked fields"), masked),
     ];
     rows.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))).collect()
@@ -274,6 +277,54 @@ fn deadlines(lang: Lang, v: &Value) -> Vec<Deadline> {
             }
         })
         .collect()
+}
+
+/// The codes a ticket carries in its customer loop and record, in words:
+/// consent methods, who confirmed, return-visit states, customer levels.
+fn value_label(lang: Lang, code: &str) -> String {
+    let (zh, en) = match code {
+        "phone" => ("电话录音", "phone (recorded)"),
+        "online" => ("线上确认", "online"),
+        "written" => ("书面", "in writing"),
+        "customer" => ("客户本人确认", "the customer"),
+        "agent" => ("经客服确认", "an agent, for the customer"),
+        "default" => ("逾期未答复，默认确认", "by default, no answer in time"),
+        "waiting" => ("等待客户确认", "waiting for the customer's confirmation"),
+        "pending" => ("待回访", "due"),
+        "invited" => ("已发送评价邀请", "survey sent"),
+        "visited" => ("已回访", "visited"),
+        "unreachable" => ("未联系上", "unreachable"),
+        "cancelled" => ("已取消（客户申诉）", "cancelled (appealed)"),
+        "vip" | "VIP" => ("VIP 客户", "VIP"),
+        other => (other, other),
+    };
+    lang.t(zh, en).to_string()
+}
+
+/// An event detail that is a bare code (a method) in words; text as typed.
+fn value_label_if_code(lang: Lang, d: &str) -> String {
+    match d {
+        "sms" | "email" => word(lang, d),
+        "phone" => lang.t("电话", "phone").to_string(),
+        "online" => lang.t("线上", "online").to_string(),
+        "letter" => lang.t("信函", "letter").to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// Who did something, as people read it: staff by name; kefu's own jobs
+/// and the customer's links by what they are.
+fn actor_label(lang: Lang, name: &str) -> String {
+    let (zh, en) = match name {
+        "system:dispatch" => ("系统（自动派单）", "system (dispatch)"),
+        "system:sla-watcher" => ("系统（时限监控）", "system (deadline watch)"),
+        "system:auto-confirm" => ("系统（逾期默认确认）", "system (confirmed by default)"),
+        "system:visit-scheduler" => ("系统（回访调度）", "system (return visits)"),
+        "customer:portal" => ("客户（自助）", "customer (portal)"),
+        "customer:lookup" => ("客户（查询链接）", "customer (look-up link)"),
+        other => (other, other),
+    };
+    lang.t(zh, en).to_string()
 }
 
 /// What a customer message is, in words.
@@ -351,7 +402,8 @@ async fn timeline<S: Store>(
             .filter_map(|k| data[k].as_str().map(str::to_string))
             .collect::<Vec<_>>()
             .join(" · ");
-        entry(e.at, action_label(lang, &e.action), e.actor_name, detail, String::new())
+        let detail: Vec<String> = detail.split(" · ").map(|d| value_label_if_code(lang, d)).collect();
+        entry(e.at, action_label(lang, &e.action), actor_label(lang, &e.actor_name), detail.join(" · "), String::new())
     });
     let transfers = store.transfers(t.id).await.unwrap_or_default().into_iter().map(|tr| {
         let name = |u: Option<kefu_domain::UserId>| u.map(|u| app.kefu.core.directory.summary(u).name);

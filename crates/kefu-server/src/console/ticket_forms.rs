@@ -83,8 +83,9 @@ pub struct ActionForm {
     pub label: String,
     pub warn: bool,
     pub controls: Vec<Control>,
-    /// The field the service refused when this action was last tried, and why.
-    pub error: Option<(String, String)>,
+    /// The field the service refused when this action was last tried (its
+    /// name and label), and why.
+    pub error: Option<(String, String, String)>,
 }
 
 /// The forms of the actions `v` (a ticket view) allows now.
@@ -99,7 +100,9 @@ pub async fn action_forms<S: Store>(
     let mut out = Vec::new();
     for a in v["allowed_actions"].as_array().into_iter().flatten().filter_map(Value::as_str) {
         let error = match error {
-            Some((action, Some(field), msg)) if action == a => Some((field.clone(), msg.clone())),
+            Some((action, Some(field), msg)) if action == a => {
+                Some((field.clone(), super::layout::field_label(lang, field), msg.clone()))
+            }
             _ => None,
         };
         out.push(ActionForm {
@@ -268,11 +271,10 @@ fn controls(lang: Lang, action: &str, org: &Choices, tier: u8) -> Vec<Control> {
                 "priority",
                 l("优先级", "Priority"),
                 l("请选择", "Choose"),
-                &[
-                    ("urgent", l("紧急", "urgent")),
-                    ("important", l("重要", "important")),
-                    ("normal", l("一般", "normal")),
-                ],
+                &kefu_domain::Priority::ALL
+                    .iter()
+                    .map(|p| (p.as_str(), lang.t(p.label_zh(), p.as_str())))
+                    .collect::<Vec<_>>(),
                 true,
             ),
             reason(),
