@@ -347,6 +347,17 @@ try {
     assert.equal(await agent.inputValue('#sort'), 'due');
   });
 
+  await step('going off duty and back from the header', async () => {
+    await agent.goto(`${base}/console`);
+    const state = (want) => agent.waitForFunction((w) => document.getElementById('duty-button').dataset.state === w, want);
+    await state('on');
+    assert.match(await agent.locator('#duty-button').textContent(), /在岗/);
+    await Promise.all([agent.waitForNavigation(), agent.click('#duty-button')]);
+    await state('off');
+    await Promise.all([agent.waitForNavigation(), agent.click('#duty-button')]);
+    await state('on');
+  });
+
   await step('English switch, and the workbench on a phone-sized screen', async () => {
     await agent.goto(`${base}/console`);
     await agent.click('header a:has-text("English")');

@@ -9,6 +9,7 @@
 //! `templates/console/`; askama escapes every value the templates print.
 
 mod dashboard;
+mod duty;
 mod intake;
 mod layout;
 mod login;
@@ -39,6 +40,7 @@ pub fn router<S: Store>() -> Router<AppState<S>> {
         .merge(visits::router())
         .merge(dashboard::router())
         .merge(notices::router())
+        .merge(duty::router())
         .layer(axum::middleware::from_fn(remember_next))
 }
 
