@@ -321,6 +321,13 @@ try {
     assert.ok(label >= 12, `chart labels are readable (${label}px high)`);
     assert.match(await supervisor.locator('#today').textContent(), /按时办结率/);
     await supervisor.screenshot({ path: join(shots, 'dashboard.png'), fullPage: true });
+    // Every bar leads to the tickets it counts.
+    const drill = supervisor.locator('svg.chart a.drill[href*="status=in_progress"]');
+    const href = await drill.getAttribute('href');
+    await Promise.all([supervisor.waitForNavigation(), drill.locator('rect').click()]);
+    assert.ok(supervisor.url().endsWith(href), supervisor.url());
+    const shown = await supervisor.locator('#tickets tbody tr td:nth-child(5)').allTextContents();
+    assert.ok(shown.length > 0 && shown.every((t) => t === '处理中'), `only in-progress tickets: ${shown}`);
     const r = await agent.goto(`${base}/console/dashboard`);
     assert.equal(r.status(), 403);
   });

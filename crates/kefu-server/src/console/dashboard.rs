@@ -27,6 +27,8 @@ struct Chart {
 
 struct Bar {
     label: String,
+    /// The list this bar counts, to drill down to.
+    link: Option<String>,
     y: f64,
     text_y: f64,
     width: f64,
@@ -40,16 +42,23 @@ impl Chart {
     /// shows it, so the 13-unit labels stay near 13 px on a desktop and
     /// on a phone (a wider drawing was shrunk to 9 px labels).
     fn of(rows: &[(String, f64)]) -> Chart {
+        let linked: Vec<(String, f64, Option<String>)> = rows.iter().map(|(l, v)| (l.clone(), *v, None)).collect();
+        Chart::linked(&linked)
+    }
+
+    /// Bars that each link to the tickets they count.
+    fn linked(rows: &[(String, f64, Option<String>)]) -> Chart {
         let max = rows.iter().map(|r| r.1).fold(1.0_f64, f64::max);
         let row_h = 24.0;
         let bars = rows
             .iter()
             .enumerate()
-            .map(|(i, (label, v))| {
+            .map(|(i, (label, v, link))| {
                 let y = i as f64 * row_h + 2.0;
                 let width = (v / max * 130.0).max(1.0);
                 Bar {
                     label: label.clone(),
+                    link: link.clone(),
                     y: y.round(),
                     text_y: (y + 16.0).round(),
                     width: width.round(),
@@ -126,7 +135,8 @@ async fn panels<S: Store>(app: &AppState<S>, lang: Lang) -> Panels {
     let mut by_type = Vec::new();
     for t in TicketType::ALL {
         let n = count(app, TicketFilter { ticket_type: Some(*t), open: Some(true), ..Default::default() }).await;
-        by_type.push((lang.t(t.label_zh(), t.as_str()).to_string(), n as f64));
+        let link = format!("/console?queue=all&type={}&open=true", t.as_str());
+        by_type.push((lang.t(t.label_zh(), t.as_str()).to_string(), n as f64, Some(link)));
     }
     // Open states of the shipped flows (an operator's own states show under their type).
     let mut by_state = Vec::new();
@@ -140,7 +150,8 @@ async fn panels<S: Store>(app: &AppState<S>, lang: Lang) -> Panels {
         ("transfer_pending", "转派待接收", "transfer pending"),
     ] {
         let n = count(app, TicketFilter { status: Some(state.into()), open: Some(true), ..Default::default() }).await;
-        by_state.push((lang.t(zh, en).to_string(), n as f64));
+        let link = format!("/console?queue=all&status={state}&open=true");
+        by_state.push((lang.t(zh, en).to_string(), n as f64, Some(link)));
     }
     let warnings = count(app, TicketFilter { warning_at: Some(now), ..Default::default() }).await;
     let overdue = count(app, TicketFilter { overdue_at: Some(now), ..Default::default() }).await;
@@ -165,12 +176,12 @@ async fn panels<S: Store>(app: &AppState<S>, lang: Lang) -> Panels {
             (l("按时", "on time").into(), (resolved - late) as f64),
             (l("超时", "late").into(), late as f64),
         ]),
-        by_state: Chart::of(&by_state),
-        by_type: Chart::of(&by_type),
-        alerts: Chart::of(&[
-            (l("预警", "warning").into(), warnings as f64),
-            (l("超时", "overdue").into(), overdue as f64),
-            (l("待派单", "unassigned").into(), unassigned as f64),
+        by_state: Chart::linked(&by_state),
+        by_type: Chart::linked(&by_type),
+        alerts: Chart::linked(&[
+            (l("预警", "warning").into(), warnings as f64, Some("/console?queue=warning".into())),
+            (l("超时", "overdue").into(), overdue as f64, Some("/console?queue=overdue".into())),
+            (l("待派单", "unassigned").into(), unassigned as f64, Some("/console?queue=unassigned".into())),
         ]),
         visited: total["visited"].to_string(),
         resolved: total["resolved"].to_string(),

@@ -143,7 +143,7 @@ async fn workbench<S: Store>(State(app): State<AppState<S>>, headers: HeaderMap,
         return Redirect::to(&format!("/console/tickets/{number}")).into_response();
     }
     let tabs = tabs(&app, &user, lang, queue).await;
-    let mut extra: Vec<(String, String)> = ["type", "status", "priority", "page", "after"]
+    let mut extra: Vec<(String, String)> = ["type", "status", "priority", "open", "page", "after"]
         .iter()
         .filter_map(|k| q.get(*k).filter(|v| !v.trim().is_empty()).map(|v| (k.to_string(), v.clone())))
         .collect();
