@@ -190,6 +190,12 @@ try {
     assert.equal(await agent.inputValue('[name="customer.phone"]'), '13812345678');
     assert.equal(await agent.inputValue('[name="customer.name"]'), '张三', 'the name comes from the record');
     await agent.goto(`${base}/console/tickets/${number}`);
+    // The customer's page: their record as this role may see it, and their tickets.
+    await Promise.all([agent.waitForNavigation(), agent.click('#customer-link')]);
+    assert.match(await agent.locator('h1').textContent(), /张三/);
+    assert.match(await agent.locator('#profile').textContent(), /138\*{4}5678/);
+    assert.equal(await agent.locator(`#tickets a:has-text("${number}")`).count(), 1);
+    await agent.goto(`${base}/console/tickets/${number}`);
   });
 
   let handler;

@@ -167,6 +167,19 @@ async fn intake_lookup_fills_from_the_record(app: TestApp) {
     assert_eq!(value("customer.address"), "", "agents see the address masked: not filled");
     assert!(page.contains("id=\"recorded-address\"") && page.contains("****"), "shown masked as a hint");
     assert!(!page.contains("建设路1号"), "the full address never reaches an agent's page");
+    // The customer's page: for those with one of their tickets, no one else.
+    let t = app.create("agent1", ticket_body("complaint")).await;
+    let customer = t["customer"]["id"].clone();
+    for (user, want) in [("agent1", StatusCode::OK), ("agent2", StatusCode::NOT_FOUND)] {
+        let cookie = login(&app, user).await;
+        let r = no_redirects()
+            .get(format!("{}/console/customers/{customer}", app.base))
+            .header(COOKIE, &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), want, "{user}");
+    }
 }
 
 /// The escalation form's one select reaches the API's fields: 主管督办

@@ -89,8 +89,9 @@ async fn evil_ticket(app: &mut TestApp) -> (Value, String) {
 }
 
 async fn every_page_escapes_what_people_typed(mut app: TestApp) {
-    let (_, number) = evil_ticket(&mut app).await;
+    let (id, number) = evil_ticket(&mut app).await;
     let ticket = format!("/console/tickets/{number}");
+    let customer = app.get("supervisor1", &format!("/api/v1/tickets/{id}")).await.1["customer"]["id"].clone();
     for user in ["supervisor1", "agent1", "evil1", "engineer1"] {
         let cookie = console_login(&app, user).await;
         let (s, html) = page(&app, &cookie, &ticket).await;
@@ -99,6 +100,10 @@ async fn every_page_escapes_what_people_typed(mut app: TestApp) {
         assert!(html.matches(SHOWN).count() >= 4, "{user}: the typed text is shown as text: {html}");
         let (_, html) = page(&app, &cookie, "/console/notices").await;
         escaped(&html, 1, &format!("{user}: notices"));
+        let (s, html) = page(&app, &cookie, &format!("/console/customers/{customer}")).await;
+        assert_eq!(s, StatusCode::OK, "{user}: the customer page");
+        escaped(&html, 1, &format!("{user}: customer page"));
+        assert!(html.contains(SHOWN), "{user}: the name shown as text");
         for queue in ["mine", "team", "awaiting_acceptance", "warning", "overdue", "unassigned", "all"] {
             let (_, html) = page(&app, &cookie, &format!("/console?queue={queue}")).await;
             escaped(&html, 1, &format!("{user}: queue {queue}"));

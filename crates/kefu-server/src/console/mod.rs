@@ -8,6 +8,7 @@
 //! One module per page family, each with its router and its templates under
 //! `templates/console/`; askama escapes every value the templates print.
 
+mod customer;
 mod dashboard;
 mod duty;
 mod intake;
@@ -41,6 +42,7 @@ pub fn router<S: Store>() -> Router<AppState<S>> {
         .merge(dashboard::router())
         .merge(notices::router())
         .merge(duty::router())
+        .merge(customer::router())
         .layer(axum::middleware::from_fn(remember_next))
 }
 
