@@ -320,6 +320,19 @@ try {
     assert.match(await supervisor.locator('#queue-counts').textContent(), /只含在办工单.*办结/);
   });
 
+  await step('a bulk action on chosen tickets, each done or refused with its reason', async () => {
+    await supervisor.goto(`${base}/console?queue=all&status=in_progress&open=true`);
+    const boxes = supervisor.locator('#tickets input[name=ticket]');
+    assert.ok((await boxes.count()) >= 2);
+    await boxes.nth(0).check();
+    await boxes.nth(1).check();
+    await supervisor.selectOption('#bulk-action', 'set_priority');
+    await supervisor.selectOption('#bulk-priority', 'urgent');
+    await supervisor.fill('#bulk-reason', '客户集中投诉，统一提级处理');
+    await Promise.all([supervisor.waitForNavigation(), supervisor.click('#bulk-submit')]);
+    assert.equal(await supervisor.locator('#bulk-results tr.ok-row').count(), 2, await supervisor.locator('main').textContent());
+  });
+
   await step('the supervisor dashboard draws its charts; an agent may not open it', async () => {
     await supervisor.goto(`${base}/console/dashboard`);
     assert.ok((await supervisor.locator('svg.chart').count()) >= 5);
@@ -332,7 +345,7 @@ try {
     const href = await drill.getAttribute('href');
     await Promise.all([supervisor.waitForNavigation(), drill.locator('rect').click()]);
     assert.ok(supervisor.url().endsWith(href), supervisor.url());
-    const shown = await supervisor.locator('#tickets tbody tr td:nth-child(5)').allTextContents();
+    const shown = await supervisor.locator('#tickets tbody tr td:nth-child(6)').allTextContents();
     assert.ok(shown.length > 0 && shown.every((t) => t === '处理中'), `only in-progress tickets: ${shown}`);
     const r = await agent.goto(`${base}/console/dashboard`);
     assert.equal(r.status(), 403);

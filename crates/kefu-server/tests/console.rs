@@ -204,7 +204,39 @@ async fn escalation_form_reaches_the_api(app: TestApp) {
     assert_eq!(after["supervised"], true, "{after}");
 }
 
+/// A bulk action is each ticket's own action: done where the person may,
+/// refused with the reason where not, nothing half-done.
+async fn bulk_actions_go_ticket_by_ticket(app: TestApp) {
+    let a = app.create("agent1", ticket_body("fault")).await;
+    let b = app.create("agent1", ticket_body("fault")).await;
+    let numbers = [a["number"].as_str().unwrap(), b["number"].as_str().unwrap()];
+    let form = |reason: &'static str| {
+        let mut f = vec![("bulk_action", "set_priority"), ("priority", "urgent"), ("reason", reason)];
+        f.extend(numbers.iter().map(|n| ("ticket", *n)));
+        f
+    };
+    for (user, ok_rows) in [("agent2", 0), ("agent1", 2)] {
+        let cookie = login(&app, user).await;
+        let r = no_redirects()
+            .post(format!("{}/console/bulk", app.base))
+            .header(COOKIE, &cookie)
+            .form(&form("客户集中投诉，统一提级"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let page = r.text().await.unwrap();
+        assert_eq!(page.matches("class=\"ok-row\"").count(), ok_rows, "{user}: {page}");
+        assert_eq!(page.matches("class=\"err-row\"").count(), 2 - ok_rows, "{user}");
+    }
+    for n in numbers {
+        let (_, t) = app.get("agent1", &format!("/api/v1/tickets/{n}")).await;
+        assert_eq!(t["priority"], "urgent");
+    }
+}
+
 both_stores!(
+    bulk_actions_go_ticket_by_ticket,
     console_sessions_forms_and_roles,
     a_form_counts_once,
     intake_lookup_fills_from_the_record,

@@ -33,6 +33,11 @@ struct CustomerPage<'a> {
 }
 
 impl CustomerPage<'_> {
+    /// No bulk selection on this page's ticket table.
+    fn bulk(&self) -> bool {
+        false
+    }
+
     fn or_dash<'b>(&self, v: &'b Option<String>) -> &'b str {
         v.as_deref().filter(|s| !s.is_empty()).unwrap_or("—")
     }

@@ -52,6 +52,11 @@ struct IntakePage<'a> {
 }
 
 impl IntakePage<'_> {
+    /// No bulk selection on the customer's history.
+    fn bulk(&self) -> bool {
+        false
+    }
+
     /// A field's value as submitted ("" if not).
     fn v(&self, k: &str) -> &str {
         self.f.get(k).map_or("", String::as_str)

@@ -8,6 +8,7 @@
 //! One module per page family, each with its router and its templates under
 //! `templates/console/`; askama escapes every value the templates print.
 
+mod bulk;
 mod customer;
 mod dashboard;
 mod duty;
@@ -43,6 +44,7 @@ pub fn router<S: Store>() -> Router<AppState<S>> {
         .merge(notices::router())
         .merge(duty::router())
         .merge(customer::router())
+        .merge(bulk::router())
         .layer(axum::middleware::from_fn(remember_next))
 }
 

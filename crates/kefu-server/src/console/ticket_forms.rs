@@ -118,14 +118,14 @@ pub async fn action_forms<S: Store>(
 
 /// Whom work may go to: active staff other than inspectors and admins
 /// (with their tier), teams and departments.
-struct Choices {
+pub(super) struct Choices {
     staff: Vec<(Opt, Option<u8>)>,
     teams: Vec<Opt>,
     departments: Vec<Opt>,
 }
 
 impl Choices {
-    async fn load<S: Store>(app: &AppState<S>, lang: Lang) -> Choices {
+    pub(super) async fn load<S: Store>(app: &AppState<S>, lang: Lang) -> Choices {
         let Ok(org) = app.kefu.org().await else {
             return Choices { staff: Vec::new(), teams: Vec::new(), departments: Vec::new() };
         };
@@ -147,7 +147,7 @@ impl Choices {
         }
     }
 
-    fn people(&self) -> Vec<Opt> {
+    pub(super) fn people(&self) -> Vec<Opt> {
         self.staff.iter().map(|(o, _)| o.clone()).collect()
     }
 }

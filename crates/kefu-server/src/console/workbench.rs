@@ -129,6 +129,17 @@ struct Workbench<'a> {
     counts: Option<String>,
     rows: Vec<Row>,
     pager: Pager,
+    /// People work may be assigned or transferred to, for the bulk form.
+    people: Vec<Opt>,
+    priorities_bulk: Vec<Opt>,
+    token: String,
+}
+
+impl Workbench<'_> {
+    /// The queue's rows can be chosen for a bulk action.
+    fn bulk(&self) -> bool {
+        !self.rows.is_empty()
+    }
 }
 
 async fn workbench<S: Store>(State(app): State<AppState<S>>, headers: HeaderMap, Query(q): Query<Fields>) -> Response {
@@ -186,6 +197,12 @@ async fn workbench<S: Store>(State(app): State<AppState<S>>, headers: HeaderMap,
         counts: counts(&app, lang, queue),
         rows,
         pager,
+        people: super::ticket_forms::Choices::load(&app, lang).await.people(),
+        priorities_bulk: Priority::ALL
+            .iter()
+            .map(|p| Opt::new(p.as_str(), lang.t(p.label_zh(), p.as_str()), ""))
+            .collect(),
+        token: super::layout::form_token(),
     };
     render(StatusCode::OK, &page)
 }
