@@ -198,6 +198,14 @@ try {
     await agent.goto(`${base}/console/tickets/${number}`);
   });
 
+  await step('a colleague opening the same ticket sees who else has it open', async () => {
+    // The agent is on the ticket page (it reported itself); the supervisor opens it too.
+    const sup = await session('supervisor1');
+    await sup.goto(`${base}/console/tickets/${number}`);
+    await sup.waitForFunction(() => /正在(查看|编辑)此工单/.test(document.getElementById('presence').textContent));
+    await sup.context().close();
+  });
+
   let handler;
   let colleague;
   await step('the fault was dispatched to an L2 engineer, who starts it and transfers it', async () => {

@@ -24,17 +24,23 @@ use std::sync::Arc;
 pub struct AppState<S> {
     pub kefu: Kefu<S>,
     pub metrics: Arc<metrics::Metrics>,
+    /// Who has which ticket open in the console (this node).
+    pub presence: Arc<console::Presence>,
 }
 
 impl<S: Clone> Clone for AppState<S> {
     fn clone(&self) -> Self {
-        AppState { kefu: self.kefu.clone(), metrics: self.metrics.clone() }
+        AppState { kefu: self.kefu.clone(), metrics: self.metrics.clone(), presence: self.presence.clone() }
     }
 }
 
 /// The whole application router.
 pub fn router<S: Store>(kefu: Kefu<S>) -> axum::Router {
-    let state = AppState { kefu, metrics: Arc::new(metrics::Metrics::default()) };
+    let state = AppState {
+        kefu,
+        metrics: Arc::new(metrics::Metrics::default()),
+        presence: Arc::new(console::Presence::default()),
+    };
     http::router(state)
 }
 

@@ -16,6 +16,7 @@ mod intake;
 mod layout;
 mod login;
 mod notices;
+mod presence;
 mod reveal;
 mod ticket;
 mod ticket_forms;
@@ -28,6 +29,8 @@ use axum::Router;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use kefu_store::prelude::*;
+
+pub use presence::Presence;
 
 pub const SESSION_COOKIE: &str = "kefu_session";
 const LANG_COOKIE: &str = "kefu_lang";
@@ -45,6 +48,7 @@ pub fn router<S: Store>() -> Router<AppState<S>> {
         .merge(duty::router())
         .merge(customer::router())
         .merge(bulk::router())
+        .merge(presence::router())
         .layer(axum::middleware::from_fn(remember_next))
 }
 
