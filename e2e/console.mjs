@@ -194,6 +194,7 @@ try {
     await Promise.all([agent.waitForNavigation(), agent.click('#customer-link')]);
     assert.match(await agent.locator('h1').textContent(), /张三/);
     assert.match(await agent.locator('#profile').textContent(), /138\*{4}5678/);
+    await agent.screenshot({ path: join(shots, 'customer.png') });
     assert.equal(await agent.locator(`#tickets a:has-text("${number}")`).count(), 1);
     await agent.goto(`${base}/console/tickets/${number}`);
   });
@@ -238,6 +239,7 @@ try {
     const eng = await session(colleague);
     await eng.waitForFunction(() => Number(document.getElementById('unread').textContent) >= 1);
     await eng.click('#notices-link');
+    await eng.screenshot({ path: join(shots, 'notices.png') });
     const link = eng.locator(`#notices li.unread a[href*="${number}"]`).first();
     assert.match(await link.textContent(), new RegExp(number));
     await Promise.all([eng.waitForNavigation(), link.click()]);
@@ -339,6 +341,7 @@ try {
     await supervisor.fill('#bulk-reason', '客户集中投诉，统一提级处理');
     await Promise.all([supervisor.waitForNavigation(), supervisor.click('#bulk-submit')]);
     assert.equal(await supervisor.locator('#bulk-results tr.ok-row').count(), 2, await supervisor.locator('main').textContent());
+    await supervisor.screenshot({ path: join(shots, 'bulk.png') });
   });
 
   await step('the supervisor dashboard draws its charts; an agent may not open it', async () => {
@@ -401,7 +404,6 @@ try {
     await phone.goto(`${base}/console?queue=all`);
     const width = await phone.evaluate(() => document.documentElement.scrollWidth);
     assert.ok(width <= 390, `page fits the phone (${width}px)`);
-    await phone.screenshot({ path: join(shots, 'phone-header.png') });
     const header = await phone.locator('header').evaluate((e) => e.getBoundingClientRect().height);
     assert.ok(header <= 60, `the header is one compact row on a phone (${header}px)`);
     await phone.screenshot({ path: join(shots, 'phone.png') });
