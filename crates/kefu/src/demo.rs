@@ -65,19 +65,53 @@ const HANDLER: &str = "@handler";
 /// loop with the customer: need to know lets the ticket's own people act.
 const REGISTRAR: &str = "@registrar";
 
-/// The steps that take a ticket of a type to archived: (who, action body).
-fn steps(ticket_type: &str) -> Vec<(&'static str, Value)> {
-    let h = HANDLER;
-    let close = vec![
-        (REGISTRAR, json!({"action": "notify_result", "method": "phone"})),
-        (REGISTRAR, json!({"action": "confirm"})),
-        (
-            REGISTRAR,
-            json!({"action": "return_visit", "method": "phone", "reached": true, "satisfaction": 5, "nps": 9, "comment": "客户对处理结果满意"}),
-        ),
-        ("supervisor1", json!({"action": "review", "passed": true, "comment": "处理及时规范"})),
-        ("supervisor1", json!({"action": "archive"})),
+/// Stands for a colleague of the handler's (the other engineer), who takes
+/// over a transferred ticket.
+const COLLEAGUE: &str = "@colleague";
+
+/// How the customer answered the return visit: mostly content, not always
+/// (satisfaction, NPS, comment), or not reached at all.
+fn visit(rng: &mut Rng) -> Value {
+    const ANSWERS: &[(i64, i64, &str)] = &[
+        (5, 10, "客户对处理结果满意"),
+        (5, 10, "工程师很专业，谢谢"),
+        (5, 9, "处理及时，态度很好"),
+        (5, 9, "问题已解决"),
+        (5, 9, "满意"),
+        (5, 8, "解决了，还算快"),
+        (4, 9, "满意，希望以后少出故障"),
+        (4, 8, "基本满意，希望上门更准时"),
+        (4, 7, "满意，但等待时间偏长"),
+        (3, 6, "一般，来回沟通多次"),
+        (2, 3, "处理时间过长，多次催促才解决"),
+        (1, 1, "问题反复出现，很不满意"),
     ];
+    if rng.below(12) == 0 {
+        return json!({"action": "return_visit", "method": "phone", "reached": false, "comment": "三次致电无人接听"});
+    }
+    let (satisfaction, nps, comment) = *rng.pick(ANSWERS);
+    json!({"action": "return_visit", "method": "phone", "reached": true, "satisfaction": satisfaction, "nps": nps, "comment": comment})
+}
+
+/// The steps that take a ticket of a type to archived: (who, action body).
+/// Some tickets are transferred on the way, some appealed (and reopened,
+/// their plan ends there), some visits do not reach the customer.
+fn steps(ticket_type: &str, rng: &mut Rng) -> Vec<(&'static str, Value)> {
+    let h = HANDLER;
+    let appealed = ticket_type != "unsubscribe" && rng.below(20) == 0;
+    let visit = visit(rng);
+    let reached = visit["reached"] == true;
+    let mut close = vec![(REGISTRAR, json!({"action": "notify_result", "method": "phone"}))];
+    if appealed {
+        close.push((REGISTRAR, json!({"action": "appeal", "reason": "客户表示问题仍未解决，要求重新处理"})));
+    } else {
+        close.push((REGISTRAR, json!({"action": "confirm"})));
+        close.push((REGISTRAR, visit));
+        if reached {
+            close.push(("supervisor1", json!({"action": "review", "passed": true, "comment": "处理及时规范"})));
+            close.push(("supervisor1", json!({"action": "archive"})));
+        }
+    }
     let mut v = match ticket_type {
         "unsubscribe" => {
             return vec![
@@ -92,6 +126,13 @@ fn steps(ticket_type: &str) -> Vec<(&'static str, Value)> {
         _ => vec![],
     };
     v.push((h, json!({"action": "start"})));
+    if ticket_type == "fault" && rng.below(6) == 0 {
+        v.push((
+            h,
+            json!({"action": "transfer", "to": COLLEAGUE, "reason": "需要网络维护组现场处理", "mode": "phone"}),
+        ));
+        v.push((COLLEAGUE, json!({"action": "accept_transfer"})));
+    }
     v.push((h, json!({"action": "resolve", "result": "已核实并处理完毕，已电话告知客户处理结果"})));
     v.extend(close);
     v
@@ -144,25 +185,42 @@ async fn seed_tickets<S: Store>(kefu: &Kefu<S>) -> Result<usize> {
         else {
             continue;
         };
-        let plan = steps(&ticket_type);
+        let plan = steps(&ticket_type, &mut rng);
+        // Some tickets wait days for their result: deadlines breached, as in a real month.
+        // (Not the last days: a result is never dated after today.)
+        let slow = rng.below(8) == 0 && i < DEMO_TICKETS * 22 / 30;
         // Older tickets have gone further; a few stay where they are.
         let age_share = (i as f64 / DEMO_TICKETS as f64).min(0.999);
         let depth = ((1.0 - age_share) * (plan.len() + 2) as f64) as usize + rng.below(3);
         // Dispatched at registration; a ticket nobody could take waits in its queue.
-        let org = demo.org().await.map_err(|e| anyhow::anyhow!(e.to_string()))?;
-        let Some(handler) = ticket.assignee.map(|u| org.username(u)) else { continue };
-        for (who, body) in plan.into_iter().take(depth) {
-            clock.advance(Duration::minutes(5 + rng.below(90) as i64));
+        if ticket.assignee.is_none() {
+            continue;
+        }
+        for (who, mut body) in plan.into_iter().take(depth) {
+            let late = slow && body["action"] == "resolve";
+            clock.advance(if late { Duration::days(6) } else { Duration::minutes(5 + rng.below(90) as i64) });
+            // Who holds the ticket now (a transfer changes it), and their colleague.
+            let org = demo.org().await.map_err(|e| anyhow::anyhow!(e.to_string()))?;
+            let now = demo.ticket(&ticket.id.to_string()).await.map_err(|e| anyhow::anyhow!(e.to_string()))?;
+            let handler = now.assignee.map(|u| org.username(u)).unwrap_or_default();
+            let colleague = if handler == "engineer1" { "engineer2" } else { "engineer1" };
+            if body["to"] == COLLEAGUE {
+                body["to"] = json!(colleague);
+            }
             let name = match who {
                 HANDLER => handler.as_str(),
+                COLLEAGUE => colleague,
                 REGISTRAR => registrar[i % 2].username.as_str(),
                 other => other,
             };
             let a = actor(kefu, name).await?;
             let map = body.as_object().cloned().unwrap_or_default();
-            demo.act(&a, &ticket.id.to_string(), &map, None)
-                .await
-                .map_err(|e| anyhow::anyhow!("demo step {body}: {e}"))?;
+            // A step the rules refuse (a colleague at capacity …) ends this
+            // ticket's story where it is; the demo goes on.
+            if let Err(e) = demo.act(&a, &ticket.id.to_string(), &map, None).await {
+                tracing::info!(ticket = %ticket.number, step = %body["action"], error = %e, "demo ticket stops here");
+                break;
+            }
         }
     }
     Ok(DEMO_TICKETS)
