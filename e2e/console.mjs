@@ -351,6 +351,11 @@ try {
     assert.ok(label >= 12, `chart labels are readable (${label}px high)`);
     assert.match(await supervisor.locator('#today').textContent(), /按时办结率/);
     await supervisor.screenshot({ path: join(shots, 'dashboard.png'), fullPage: true });
+    // The overdue bar counts what the overdue queue lists (open work only).
+    const bar = Number(await supervisor.locator('svg.chart a.drill[href="/console?queue=overdue"] text').nth(1).textContent());
+    await supervisor.goto(`${base}/console?queue=overdue`);
+    assert.equal(Number(await supervisor.locator('#tab-overdue .n').textContent()), bar);
+    await supervisor.goto(`${base}/console/dashboard`);
     // Every bar leads to the tickets it counts.
     const drill = supervisor.locator('svg.chart a.drill[href*="status=in_progress"]');
     const href = await drill.getAttribute('href');

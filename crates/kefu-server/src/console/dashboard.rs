@@ -153,8 +153,9 @@ async fn panels<S: Store>(app: &AppState<S>, lang: Lang) -> Panels {
         let link = format!("/console?queue=all&status={state}&open=true");
         by_state.push((lang.t(zh, en).to_string(), n as f64, Some(link)));
     }
-    let warnings = count(app, TicketFilter { warning_at: Some(now), ..Default::default() }).await;
-    let overdue = count(app, TicketFilter { overdue_at: Some(now), ..Default::default() }).await;
+    // Open work only, as the queues these bars open count it.
+    let warnings = count(app, TicketFilter { warning_at: Some(now), open: Some(true), ..Default::default() }).await;
+    let overdue = count(app, TicketFilter { overdue_at: Some(now), open: Some(true), ..Default::default() }).await;
     let unassigned = count(app, TicketFilter { unassigned: true, ..Default::default() }).await;
     let today = kefu_domain::time::shanghai_date(now)
         .and_hms_opt(0, 0, 0)
