@@ -367,6 +367,18 @@ try {
     assert.equal(r.status(), 403);
   });
 
+  await step('the supervisor chooses the period of the return-visit figures', async () => {
+    await supervisor.goto(`${base}/console/dashboard`);
+    const last30 = await supervisor.locator('#visit-period').textContent();
+    const to = await supervisor.inputValue('#to');
+    const from = new Date(Date.parse(to) - 6 * 86400000).toISOString().slice(0, 10);
+    await supervisor.fill('#from', from);
+    await Promise.all([supervisor.waitForNavigation(), supervisor.click('#period button')]);
+    assert.equal(await supervisor.locator('#visit-period').textContent(), `${from} – ${to}`);
+    assert.notEqual(last30, `${from} – ${to}`);
+    assert.match(await supervisor.locator('#panels').getAttribute('data-refresh'), new RegExp(`from=${from}`), 'the refresh keeps it');
+  });
+
   await step('the return-visit queue lists the phone visits due', async () => {
     await agent.goto(`${base}/console`);
     await agent.click('header a:has-text("回访任务")');

@@ -75,6 +75,8 @@ impl Chart {
 /// The figures of the dashboard, already worded for the page.
 struct Panels {
     lang: Lang,
+    /// The period of the return-visit figures, as shown.
+    period: String,
     resolved_today: String,
     late_today: String,
     on_time_today: String,
@@ -102,6 +104,8 @@ impl Panels {
 struct DashboardPage<'a> {
     shell: Shell<'a>,
     panels: Panels,
+    period: Period,
+    error: Option<String>,
 }
 
 /// The panels alone, for the page's periodic refresh.
@@ -117,19 +121,61 @@ async fn dashboard<S: Store>(State(app): State<AppState<S>>, headers: HeaderMap,
         Err(r) => return r,
     };
     let lang = Lang::of(&headers);
-    let panels = panels(&app, lang).await;
+    let today = kefu_domain::time::shanghai_date(app.kefu.now());
+    let (period, error) = Period::of(&q, today);
+    let panels = panels(&app, lang, &period).await;
     if q.contains_key("partial") {
         return render(StatusCode::OK, &PanelsOnly { panels });
     }
     let shell = Shell::new(lang, Some(&user), lang.t("主管看板", "Dashboard"));
-    render(StatusCode::OK, &DashboardPage { shell, panels })
+    let error = error.map(|e| e.to_string());
+    render(StatusCode::OK, &DashboardPage { shell, panels, period, error })
+}
+
+/// The days (Shanghai dates, both included) the return-visit figures cover:
+/// the last 30 days unless the supervisor chose others.
+pub struct Period {
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+}
+
+impl Period {
+    /// The period asked for in `from` and `to` (YYYY-MM-DD), or the last 30
+    /// days and why not (a bad date, from after to, or more than a year).
+    fn of(q: &Fields, today: chrono::NaiveDate) -> (Period, Option<&'static str>) {
+        let last30 = Period { from: today - chrono::Duration::days(29), to: today };
+        let day = |k: &str| q.get(k).filter(|v| !v.trim().is_empty()).map(|v| v.trim().parse::<chrono::NaiveDate>());
+        match (day("from"), day("to")) {
+            (None, None) => (last30, None),
+            (Some(Ok(from)), Some(Ok(to))) if from <= to && to - from <= chrono::Duration::days(366) => {
+                (Period { from, to }, None)
+            }
+            _ => (
+                last30,
+                Some(
+                    "日期无效：请选择起止日期（起始不晚于截止，最长一年）。Invalid dates: choose from ≤ to, at most a year.",
+                ),
+            ),
+        }
+    }
+
+    /// The query that keeps this period (for the panels' refresh).
+    fn query(&self) -> String {
+        format!("from={}&to={}", self.from, self.to)
+    }
+
+    /// The UTC instants of the period: from 00:00 of `from` to 24:00 of `to`, Shanghai time.
+    fn instants(&self) -> (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>) {
+        let start = |d: chrono::NaiveDate| (d.and_time(chrono::NaiveTime::MIN) - chrono::Duration::hours(8)).and_utc();
+        (start(self.from), start(self.to + chrono::Duration::days(1)))
+    }
 }
 
 async fn count<S: Store>(app: &AppState<S>, f: TicketFilter) -> i64 {
     app.kefu.store.list_tickets(TicketFilter { page: 1, per_page: 1, ..f }).await.map_or(0, |p| p.total)
 }
 
-async fn panels<S: Store>(app: &AppState<S>, lang: Lang) -> Panels {
+async fn panels<S: Store>(app: &AppState<S>, lang: Lang, period: &Period) -> Panels {
     let l = |zh, en| lang.t(zh, en);
     let now = app.kefu.now();
     let mut by_type = Vec::new();
@@ -162,7 +208,8 @@ async fn panels<S: Store>(app: &AppState<S>, lang: Lang) -> Panels {
         .map(|d| (d - chrono::Duration::hours(8)).and_utc())
         .unwrap_or(now);
     let end = now + chrono::Duration::seconds(1);
-    let report = app.kefu.visit_report(today - chrono::Duration::days(30), end).await.unwrap_or(Value::Null);
+    let (from, to) = period.instants();
+    let report = app.kefu.visit_report(from, to.min(end)).await.unwrap_or(Value::Null);
     let total = &report["total"];
     let day = app.kefu.visit_report(today, end).await.unwrap_or(Value::Null);
     let day = &day["total"];
@@ -170,6 +217,7 @@ async fn panels<S: Store>(app: &AppState<S>, lang: Lang) -> Panels {
     let (resolved, late) = (day["resolved"].as_i64().unwrap_or(0), day["late"].as_i64().unwrap_or(0));
     Panels {
         lang,
+        period: format!("{} – {}", period.from, period.to),
         resolved_today: day["resolved"].to_string(),
         late_today: day["late"].to_string(),
         on_time_today: pct(&day["on_time_rate"]),
@@ -194,5 +242,27 @@ async fn panels<S: Store>(app: &AppState<S>, lang: Lang) -> Panels {
             (l("覆盖率", "coverage").into(), total["coverage"].as_f64().unwrap_or(0.0) * 100.0),
             (l("目标", "target").into(), report["coverage_target"].as_f64().unwrap_or(0.8) * 100.0),
         ]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_period_is_the_last_30_days_unless_chosen_well() {
+        let today: chrono::NaiveDate = "2026-11-30".parse().unwrap();
+        let q = |from: &str, to: &str| {
+            Fields::from([("from".to_string(), from.to_string()), ("to".to_string(), to.to_string())])
+        };
+        let (p, e) = Period::of(&Fields::new(), today);
+        assert_eq!((p.query(), e), ("from=2026-11-01&to=2026-11-30".to_string(), None));
+        let (p, e) = Period::of(&q("2026-11-01", "2026-11-07"), today);
+        assert_eq!((p.query(), e.is_none()), ("from=2026-11-01&to=2026-11-07".to_string(), true));
+        assert_eq!(p.instants().0.to_rfc3339(), "2026-10-31T16:00:00+00:00", "00:00 in Shanghai");
+        for (from, to) in [("2026-11-08", "2026-11-01"), ("２０２６", "2026-11-01"), ("2024-01-01", "2026-11-01")] {
+            let (p, e) = Period::of(&q(from, to), today);
+            assert!(e.is_some() && p.query() == "from=2026-11-01&to=2026-11-30", "{from} {to}");
+        }
     }
 }
