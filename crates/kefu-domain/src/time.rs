@@ -12,6 +12,16 @@ pub fn shanghai_date(at: DateTime<Utc>) -> NaiveDate {
     at.with_timezone(&shanghai()).date_naive()
 }
 
+/// An instant as people read it in Shanghai, to the minute: `2026-11-22 10:00`.
+pub fn shanghai_minute(at: DateTime<Utc>) -> String {
+    at.with_timezone(&shanghai()).format("%Y-%m-%d %H:%M").to_string()
+}
+
+/// The same without the year, for lists within the year: `11-22 10:00`.
+pub fn shanghai_short(at: DateTime<Utc>) -> String {
+    at.with_timezone(&shanghai()).format("%m-%d %H:%M").to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -246,10 +246,8 @@ pub fn take_token(f: &mut Fields, scope: &str) -> Option<crate::service::Idem> {
 
 /// An RFC 3339 time from a view, shown in Shanghai time.
 pub fn shown(rfc3339: &str) -> String {
-    chrono::DateTime::parse_from_rfc3339(rfc3339).map_or_else(
-        |_| rfc3339.to_string(),
-        |t| t.with_timezone(&kefu_domain::time::shanghai()).format("%Y-%m-%d %H:%M").to_string(),
-    )
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .map_or_else(|_| rfc3339.to_string(), |t| kefu_domain::time::shanghai_minute(t.with_timezone(&chrono::Utc)))
 }
 
 /// A query-string value, percent-encoded.

@@ -69,9 +69,7 @@ async fn notices<S: Store>(State(app): State<AppState<S>>, headers: HeaderMap, Q
     };
     let lang = Lang::of(&headers);
     let page = q.get("page").and_then(|p| p.parse().ok()).filter(|p| *p >= 1).unwrap_or(1);
-    let local = |d: chrono::DateTime<chrono::Utc>| {
-        d.with_timezone(&kefu_domain::time::shanghai()).format("%m-%d %H:%M").to_string()
-    };
+    let local = kefu_domain::time::shanghai_short;
     let (items, pager, error) = match app.kefu.store.notices(user.actor.id, false, page, PER_PAGE).await {
         Ok(p) => {
             let items = p

@@ -384,9 +384,7 @@ async fn timeline<S: Store>(
     t: &Ticket,
 ) -> (Vec<Entry>, Vec<Entry>, Vec<Entry>, Vec<Entry>) {
     let (role, privacy) = (user.actor.role, &app.kefu.core.policy.privacy);
-    let local = |d: chrono::DateTime<chrono::Utc>| {
-        d.with_timezone(&kefu_domain::time::shanghai()).format("%m-%d %H:%M").to_string()
-    };
+    let local = kefu_domain::time::shanghai_short;
     let entry = |at, title: String, who: String, detail: String, note: String| Entry {
         at: local(at),
         title,

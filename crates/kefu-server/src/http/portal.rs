@@ -160,10 +160,7 @@ async fn replies<S: Store>(app: &AppState<S>, t: &Ticket) -> Vec<Reply> {
     comments
         .into_iter()
         .filter(|c| !c.internal)
-        .map(|c| Reply {
-            at: c.created_at.with_timezone(&kefu_domain::time::shanghai()).format("%Y-%m-%d %H:%M").to_string(),
-            text: c.body,
-        })
+        .map(|c| Reply { at: kefu_domain::time::shanghai_minute(c.created_at), text: c.body })
         .collect()
 }
 
@@ -179,9 +176,7 @@ fn render<S: Store>(
 ) -> Response {
     let core = &app.kefu.core;
     let flow = core.flows.get(t.ticket_type);
-    let local = |d: chrono::DateTime<chrono::Utc>| {
-        d.with_timezone(&kefu_domain::time::shanghai()).format("%Y-%m-%d %H:%M").to_string()
-    };
+    let local = kefu_domain::time::shanghai_minute;
     let done = match done {
         Some("confirm") => Some("感谢您的确认。Thank you for confirming."),
         Some("appeal") => Some(

@@ -55,7 +55,7 @@ pub fn with_link(core: &Core, m: &Message) -> Message {
 }
 
 fn when(t: DateTime<Utc>) -> String {
-    t.with_timezone(&kefu_domain::time::shanghai()).format("%Y-%m-%d %H:%M").to_string()
+    kefu_domain::time::shanghai_minute(t)
 }
 
 /// A signed link to the ticket's portal page, valid for the policy's time.

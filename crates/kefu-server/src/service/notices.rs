@@ -158,7 +158,7 @@ pub fn recipients(org: &OrgSnapshot, t: &Ticket, who: &[Recipient]) -> Vec<UserI
 /// `staff_sla_breach` templates.
 pub fn for_alerts(org: &OrgSnapshot, texts: &Templates, t: &Ticket, alerts: &[Alert], out: &mut Notices) {
     for a in alerts {
-        let due = a.due_at.with_timezone(&kefu_domain::time::shanghai()).format("%m-%d %H:%M").to_string();
+        let due = kefu_domain::time::shanghai_short(a.due_at);
         let kind = if a.level == "warning" { "sla_warning" } else { "sla_breach" };
         let vars = [
             ("number", t.number.as_str()),
