@@ -6,25 +6,7 @@ mod common;
 
 use common::*;
 use reqwest::StatusCode;
-use reqwest::header::{COOKIE, LOCATION, ORIGIN, SET_COOKIE};
-
-fn no_redirects() -> reqwest::Client {
-    client();
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
-}
-
-async fn login(app: &TestApp, user: &str) -> String {
-    let r = no_redirects()
-        .post(format!("{}/console/login", app.base))
-        .form(&[("username", user), ("password", PASSWORD)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let cookie = r.headers()[SET_COOKIE].to_str().unwrap().to_string();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
-    cookie.split(';').next().unwrap().to_string()
-}
+use reqwest::header::{COOKIE, LOCATION, ORIGIN};
 
 async fn console_sessions_forms_and_roles(app: TestApp) {
     let c = no_redirects();
@@ -38,7 +20,7 @@ async fn console_sessions_forms_and_roles(app: TestApp) {
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     assert!(r.text().await.unwrap().contains("用户名或密码错误"));
-    let agent = login(&app, "agent1").await;
+    let agent = console_login(&app, "agent1").await;
     let page = c.get(format!("{}/console", app.base)).header(COOKIE, &agent).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     assert_eq!(page.headers()["referrer-policy"], "same-origin");
@@ -81,7 +63,7 @@ async fn console_sessions_forms_and_roles(app: TestApp) {
     // The dashboard is the supervisors'; an agent gets 403.
     let r = c.get(format!("{}/console/dashboard", app.base)).header(COOKIE, &agent).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    let sup = login(&app, "supervisor1").await;
+    let sup = console_login(&app, "supervisor1").await;
     let r = c.get(format!("{}/console/dashboard?partial=1", app.base)).header(COOKIE, &sup).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert!(r.text().await.unwrap().matches("<svg").count() >= 3);
@@ -102,7 +84,7 @@ fn token_of(page: &str) -> String {
 /// repeat gets the first result; the same token with other fields is refused.
 async fn a_form_counts_once(app: TestApp) {
     let c = no_redirects();
-    let agent = login(&app, "agent1").await;
+    let agent = console_login(&app, "agent1").await;
     let page = c.get(format!("{}/console/new", app.base)).header(COOKIE, &agent).send().await.unwrap();
     let token = token_of(&page.text().await.unwrap());
     let before = app.ticket_count().await;
@@ -146,7 +128,7 @@ async fn a_form_counts_once(app: TestApp) {
 /// masked only as a hint, never as a value that would be registered.
 async fn intake_lookup_fills_from_the_record(app: TestApp) {
     app.create("engineer1", ticket_body("fault")).await;
-    let agent = login(&app, "agent1").await;
+    let agent = console_login(&app, "agent1").await;
     let form = [("customer.phone", "138 1234 5678"), ("title", "又掉线了"), ("form_token", "t-1")];
     let r = no_redirects()
         .post(format!("{}/console/new/lookup", app.base))
@@ -171,7 +153,7 @@ async fn intake_lookup_fills_from_the_record(app: TestApp) {
     let t = app.create("agent1", ticket_body("complaint")).await;
     let customer = t["customer"]["id"].clone();
     for (user, want) in [("agent1", StatusCode::OK), ("agent2", StatusCode::NOT_FOUND)] {
-        let cookie = login(&app, user).await;
+        let cookie = console_login(&app, user).await;
         let r = no_redirects()
             .get(format!("{}/console/customers/{customer}", app.base))
             .header(COOKIE, &cookie)
@@ -189,7 +171,7 @@ async fn escalation_form_reaches_the_api(app: TestApp) {
     let id = t["id"].clone();
     let handler = t["assignee"]["username"].as_str().expect("dispatched at registration").to_string();
     assert_eq!(app.act(&handler, &id, serde_json::json!({"action": "start"})).await.0, StatusCode::OK);
-    let cookie = login(&app, &handler).await;
+    let cookie = console_login(&app, &handler).await;
     let number = t["number"].as_str().unwrap();
     let form = [("action", "escalate"), ("escalate_to", "supervisor"), ("reason", "客户第三次来电投诉")];
     let r = no_redirects()
@@ -216,7 +198,7 @@ async fn bulk_actions_go_ticket_by_ticket(app: TestApp) {
         f
     };
     for (user, ok_rows) in [("agent2", 0), ("agent1", 2)] {
-        let cookie = login(&app, user).await;
+        let cookie = console_login(&app, user).await;
         let r = no_redirects()
             .post(format!("{}/console/bulk", app.base))
             .header(COOKIE, &cookie)

@@ -45,10 +45,5 @@ async fn set<S: Store>(State(app): State<AppState<S>>, headers: HeaderMap, Form(
     if let Err(e) = app.kefu.set_profile(&user.actor.id.0.to_string(), &patch).await {
         tracing::warn!(error = %e, "setting duty failed");
     }
-    let back = headers
-        .get(header::REFERER)
-        .and_then(|r| r.to_str().ok())
-        .and_then(|r| r.find("/console").map(|i| super::safe_next(Some(&r[i..]))))
-        .unwrap_or_else(|| "/console".into());
-    Redirect::to(&back).into_response()
+    Redirect::to(&super::back(&headers)).into_response()
 }

@@ -75,11 +75,7 @@ async fn logout<S: Store>(State(app): State<AppState<S>>, headers: HeaderMap) ->
 
 async fn lang(headers: HeaderMap, Query(q): Query<Fields>) -> Response {
     let to = if q.get("to").map(String::as_str) == Some("en") { "en" } else { "zh" };
-    let back = headers
-        .get(header::REFERER)
-        .and_then(|r| r.to_str().ok())
-        .and_then(|r| r.find("/console").map(|i| r[i..].to_string()))
-        .unwrap_or_else(|| "/console".into());
+    let back = super::back(&headers);
     let cookie = format!("kefu_lang={to}; Path=/console; SameSite=Lax; Max-Age=31536000");
     (StatusCode::SEE_OTHER, [(header::SET_COOKIE, cookie), (header::LOCATION, back)]).into_response()
 }

@@ -73,6 +73,13 @@ async fn remember_next(req: axum::extract::Request, next: axum::middleware::Next
     res
 }
 
+/// The console page a form was sent from (its Referer), to go back to
+/// after a change made from the header (language, duty); else the workbench.
+pub fn back(headers: &HeaderMap) -> String {
+    let from = headers.get(header::REFERER).and_then(|r| r.to_str().ok());
+    safe_next(from.and_then(|r| r.find("/console").map(|i| &r[i..])))
+}
+
 /// Where to go after signing in: `next` if it is a console path of this
 /// site (never another origin), else the workbench. Non-ASCII is
 /// percent-encoded, as a Location header needs.

@@ -4,7 +4,7 @@
 //! the page it asked from — never in a URL, never cached.
 
 use super::Lang;
-use super::layout::{Fields, error_text, forbidden, gate, take_token};
+use super::layout::{Fields, error_text, forbidden, gate};
 use super::ticket::{Outcome, render_ticket};
 use crate::AppState;
 use crate::auth::CurrentUser;
@@ -54,7 +54,8 @@ pub async fn reveal<S: Store>(
     if !super::same_origin(&headers) {
         return forbidden(lang, &user);
     }
-    take_token(&mut f, "reveal");
+    // A reveal is read and logged each time it is asked: no replay.
+    f.remove(super::layout::FORM_TOKEN);
     // A listed reason, or one written out.
     let reason = ["reason", "reason_text"].iter().filter_map(|k| f.get(*k)).map(|r| r.trim()).find(|r| !r.is_empty());
     let asked = app.kefu.reveal(&user.actor, RevealSubject::Ticket(&key), Some("customer.phone"), reason).await;

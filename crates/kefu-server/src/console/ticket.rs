@@ -395,12 +395,10 @@ async fn timeline<S: Store>(
     let store = &app.kefu.store;
     let events = store.events(t.id).await.unwrap_or_default().into_iter().map(|e| {
         let data = crate::view::mask_json(&e.data, role, privacy);
-        let detail = ["reason", "result", "comment", "method"]
+        let detail: Vec<String> = ["reason", "result", "comment", "method"]
             .iter()
-            .filter_map(|k| data[k].as_str().map(str::to_string))
-            .collect::<Vec<_>>()
-            .join(" · ");
-        let detail: Vec<String> = detail.split(" · ").map(|d| value_label_if_code(lang, d)).collect();
+            .filter_map(|k| data[k].as_str().map(|v| value_label_if_code(lang, v)))
+            .collect();
         entry(e.at, action_label(lang, &e.action), actor_label(lang, &e.actor_name), detail.join(" · "), String::new())
     });
     let transfers = store.transfers(t.id).await.unwrap_or_default().into_iter().map(|tr| {

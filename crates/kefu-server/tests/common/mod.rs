@@ -303,3 +303,23 @@ pub fn client() -> reqwest::Client {
     kefu_server::delivery::install_tls_provider();
     reqwest::Client::new()
 }
+
+/// A client that shows redirects instead of following them.
+pub fn no_redirects() -> reqwest::Client {
+    client();
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+/// Signs `user` in to the console; the session cookie (`name=value`).
+pub async fn console_login(app: &TestApp, user: &str) -> String {
+    let r = no_redirects()
+        .post(format!("{}/console/login", app.base))
+        .form(&[("username", user), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{user} signs in");
+    let cookie = r.headers()[reqwest::header::SET_COOKIE].to_str().unwrap().to_string();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    cookie.split(';').next().unwrap().to_string()
+}
