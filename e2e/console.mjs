@@ -388,7 +388,7 @@ try {
     await agent.screenshot({ path: join(shots, 'visits.png') });
   });
 
-  await step('one search box: a number jumps to its ticket, a phone finds the customer, my work is most urgent first', async () => {
+  await step('one search box: a number jumps to its ticket, a phone or a name finds the customer, my work is most urgent first', async () => {
     await agent.goto(`${base}/console?queue=all`);
     await agent.fill('#q', ` ${number.toLowerCase()} `);
     await Promise.all([agent.waitForNavigation(), agent.press('#q', 'Enter')]);
@@ -397,6 +397,9 @@ try {
     await agent.fill('#q', '138 1234 5678');
     await Promise.all([agent.waitForNavigation(), agent.press('#q', 'Enter')]);
     assert.equal(await agent.locator(`#tickets a:has-text("${number}")`).count(), 1);
+    await agent.fill('#q', '张三');
+    await Promise.all([agent.waitForNavigation(), agent.press('#q', 'Enter')]);
+    assert.equal(await agent.locator(`#tickets a:has-text("${number}")`).count(), 1, 'the name finds the customer');
     await agent.goto(`${base}/console`);
     assert.equal(await agent.inputValue('#sort'), 'due');
   });

@@ -25,3 +25,4 @@ id_type!(UserId, "Database id of a staff user (员工账号).");
 id_type!(CustomerId, "Database id of a customer (客户).");
 id_type!(TeamId, "Database id of a team (班组).");
 id_type!(DepartmentId, "Database id of a department (部门).");
+id_type!(MacroId, "Database id of a macro or canned reply (快捷回复).");

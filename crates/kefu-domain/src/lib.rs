@@ -18,6 +18,7 @@ pub mod error;
 pub mod flow;
 pub mod ids;
 pub mod intake;
+pub mod macros;
 pub mod org;
 pub mod policy;
 pub mod priority;
@@ -33,4 +34,4 @@ mod flow_tests;
 
 pub use enums::{Channel, Priority, Role, TicketType};
 pub use error::{DomainError, FieldError};
-pub use ids::{CustomerId, DepartmentId, TeamId, TicketId, UserId};
+pub use ids::{CustomerId, DepartmentId, MacroId, TeamId, TicketId, UserId};

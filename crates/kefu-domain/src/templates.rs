@@ -103,11 +103,12 @@ impl Templates {
     }
 }
 
-fn placeholders(s: &str) -> impl Iterator<Item = &str> {
+pub fn placeholders(s: &str) -> impl Iterator<Item = &str> {
     s.split('{').skip(1).filter_map(|p| p.split_once('}').map(|(name, _)| name))
 }
 
-fn fill(s: &str, vars: &[(&str, &str)]) -> String {
+/// Fills `{name}` placeholders from `vars` (unknown names become empty).
+pub fn fill(s: &str, vars: &[(&str, &str)]) -> String {
     let mut out = String::with_capacity(s.len() + 64);
     let mut rest = s;
     while let Some(i) = rest.find('{') {

@@ -16,6 +16,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (8, "dispatch", include_str!("../migrations/0008_dispatch.sql")),
     (9, "customer_loop", include_str!("../migrations/0009_customer_loop.sql")),
     (10, "trust", include_str!("../migrations/0010_trust.sql")),
+    (11, "macros", include_str!("../migrations/0011_macros.sql")),
 ];
 
 /// Any constant shared by all kefu nodes.

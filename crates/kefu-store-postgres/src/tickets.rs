@@ -403,6 +403,9 @@ impl Dialect for Postgres {
     fn doc_field_contains(field: &str) -> String {
         format!("strpos(t.doc::json->>'{field}', ?) > 0")
     }
+    fn column_contains(column: &str) -> String {
+        format!("strpos({column}, ?) > 0")
+    }
 }
 
 /// WHERE clause and its parameters; PostgreSQL numbers its placeholders.

@@ -9,6 +9,7 @@
 //! blocking thread pool and never wait for the writer.
 
 mod dump;
+mod macros;
 mod migrate;
 mod org;
 mod outbox;
@@ -57,6 +58,7 @@ fn unique_constraint_name(msg: &str) -> String {
         "tickets.number" => "tickets_number_key",
         "departments.code" => "departments_code_key",
         "teams.code" => "teams_code_key",
+        "macros.owner_id, macros.name" => "macros_owner_name_key",
         "idempotency_keys.user_id, idempotency_keys.key" => "idempotency_keys_pkey",
         other => other,
     }

@@ -334,6 +334,9 @@ impl Dialect for Sqlite {
     fn doc_field_contains(field: &str) -> String {
         format!("instr(json_extract(t.doc, '$.{field}'), ?) > 0")
     }
+    fn column_contains(column: &str) -> String {
+        format!("instr({column}, ?) > 0")
+    }
 }
 
 /// WHERE clause and its parameters; SQLite binds bare `?` in order.

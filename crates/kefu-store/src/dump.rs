@@ -192,6 +192,22 @@ pub const TABLES: &[TableSpec] = &[
         identity: Some("id"),
     },
     TableSpec {
+        name: "macros",
+        columns: &[
+            ("id", Int),
+            ("owner_id", Int),
+            ("name", Text),
+            ("shared", Bool),
+            ("body", Text),
+            ("internal", Bool),
+            ("priority", Text),
+            ("created_at", Time),
+            ("updated_at", Time),
+        ],
+        order_by: "id",
+        identity: Some("id"),
+    },
+    TableSpec {
         name: "sla_breaches",
         columns: &[("id", Int), ("ticket_id", Int), ("kind", Text), ("due_at", Time), ("breached_at", Time)],
         order_by: "id",

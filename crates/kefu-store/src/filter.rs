@@ -17,6 +17,8 @@ pub enum FilterValue {
 pub trait Dialect {
     /// SQL for "the document field `field` contains the parameter `?`".
     fn doc_field_contains(field: &str) -> String;
+    /// SQL for "the text column `column` contains the parameter `?`".
+    fn column_contains(column: &str) -> String;
 }
 
 /// The clauses of a filter, ANDed together, each with its parameters.
@@ -93,9 +95,16 @@ pub fn clauses<D: Dialect>(f: &TicketFilter) -> Vec<(String, Vec<FilterValue>)> 
         out.push(visible_clause(v));
     }
     if let Some(q) = &f.q {
-        // Substring search until the full-text index arrives.
-        let sql = format!("({} OR {})", D::doc_field_contains("title"), D::doc_field_contains("description"));
-        out.push((sql, vec![Text(q.clone()), Text(q.clone())]));
+        // Substring search until the full-text index arrives; the customer's
+        // name is searched too (it is not sealed: a name alone identifies no
+        // one, and agents look people up by it), so one search box finds both.
+        let sql = format!(
+            "({} OR {} OR t.customer_id IN (SELECT c.id FROM customers c WHERE {}))",
+            D::doc_field_contains("title"),
+            D::doc_field_contains("description"),
+            D::column_contains("c.name")
+        );
+        out.push((sql, vec![Text(q.clone()), Text(q.clone()), Text(q.clone())]));
     }
     out
 }

@@ -45,15 +45,23 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Every store trait, for code that calls a concrete backend's methods.
 pub mod prelude {
-    pub use crate::{AccountStore, DumpStore, JobStore, OrgStore, OutboxStore, PrivacyStore, Store, TicketStore};
+    pub use crate::{
+        AccountStore, DumpStore, JobStore, MacroStore, OrgStore, OutboxStore, PrivacyStore, Store, TicketStore,
+    };
 }
 
 /// The store: every capability. Handlers and jobs take one type parameter
 /// `S: Store`; each capability is a trait of its own (one file per backend
 /// and one conformance file each), and a new capability adds its trait here.
-pub trait Store: AccountStore + TicketStore + DumpStore + JobStore + PrivacyStore + OrgStore + OutboxStore {}
+pub trait Store:
+    AccountStore + TicketStore + DumpStore + JobStore + PrivacyStore + OrgStore + OutboxStore + MacroStore
+{
+}
 
-impl<T: AccountStore + TicketStore + DumpStore + JobStore + PrivacyStore + OrgStore + OutboxStore> Store for T {}
+impl<T> Store for T where
+    T: AccountStore + TicketStore + DumpStore + JobStore + PrivacyStore + OrgStore + OutboxStore + MacroStore
+{
+}
 
 /// Staff accounts, sessions and login protection (`users`, `sessions`, `login_addresses`).
 pub trait AccountStore: Clone + Send + Sync + 'static {
@@ -306,3 +314,29 @@ pub trait OutboxStore: Clone + Send + Sync + 'static {
 
 /// A table row in the neutral export form.
 pub type JsonRow = serde_json::Map<String, serde_json::Value>;
+
+/// Canned replies and macros (`macros`): shared ones and each person's own.
+pub trait MacroStore: Clone + Send + Sync + 'static {
+    /// `Conflict { macros_owner_name_key }` if the owner has one by that name.
+    fn create_macro(
+        &self,
+        owner: UserId,
+        spec: kefu_domain::macros::MacroSpec,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> impl Future<Output = StoreResult<kefu_domain::macros::Macro>> + Send;
+    /// The macros `user` may apply: the shared ones and their own, by name.
+    fn macros_for(&self, user: UserId) -> impl Future<Output = StoreResult<Vec<kefu_domain::macros::Macro>>> + Send;
+    fn macro_by_id(
+        &self,
+        id: kefu_domain::MacroId,
+    ) -> impl Future<Output = StoreResult<Option<kefu_domain::macros::Macro>>> + Send;
+    /// `NotFound` if there is none; `Conflict` as `create_macro`.
+    fn update_macro(
+        &self,
+        id: kefu_domain::MacroId,
+        spec: kefu_domain::macros::MacroSpec,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> impl Future<Output = StoreResult<kefu_domain::macros::Macro>> + Send;
+    /// `NotFound` if there is none.
+    fn delete_macro(&self, id: kefu_domain::MacroId) -> impl Future<Output = StoreResult<()>> + Send;
+}

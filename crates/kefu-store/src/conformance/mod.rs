@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 mod accounts;
 mod export;
 mod jobs;
+mod macros;
 mod org;
 mod outbox;
 mod privacy;
@@ -24,6 +25,7 @@ mod tickets;
 pub use accounts::*;
 pub use export::*;
 pub use jobs::*;
+pub use macros::*;
 pub use org::*;
 pub use outbox::*;
 pub use privacy::*;
@@ -176,7 +178,8 @@ macro_rules! conformance_tests {
             notices_are_written_with_their_change, a_follow_up_commits_with_the_registration_or_not_at_all,
             outbox_messages_are_claimed_once_and_tracked, visits_follow_the_ticket_and_are_counted,
             keyset_pages_follow_the_newest_first_order,
-            account_changes_end_sessions_and_addresses_are_remembered, lists_show_only_what_the_caller_may_see);
+            account_changes_end_sessions_and_addresses_are_remembered, lists_show_only_what_the_caller_may_see,
+            macros_are_shared_or_their_owners);
     };
     (@each $make:expr; $($name:ident),+) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

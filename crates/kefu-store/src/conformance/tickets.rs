@@ -255,6 +255,9 @@ pub async fn list_filters_and_pages<S: Store>(s: S) {
     assert_eq!(to.total, 2);
     assert_eq!(list(TicketFilter { q: Some("LOS灯".into()), ..Default::default() }).await.total, 5);
     assert_eq!(list(TicketFilter { q: Some("不存在的词".into()), ..Default::default() }).await.total, 0);
+    // The search box finds customers by name (whole or part) as well.
+    assert_eq!(list(TicketFilter { q: Some("李四".into()), ..Default::default() }).await.total, 5);
+    assert_eq!(list(TicketFilter { q: Some("王五".into()), ..Default::default() }).await.total, 0);
     // Newest first, paged.
     let p2 = s.list_tickets(TicketFilter { page: 2, per_page: 2, ..Default::default() }).await.unwrap();
     assert_eq!((p2.total, p2.items.len(), p2.items[0].id), (5, 2, ids[2]));
