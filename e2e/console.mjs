@@ -207,6 +207,26 @@ try {
     await sup.context().close();
   });
 
+  await step('an agent keeps a canned reply and applies it to the ticket in one step', async () => {
+    await agent.click('header a[href="/console/macros"]');
+    // Every problem of the form at once, each by its label.
+    await agent.fill('#name', '稍后回电');
+    await agent.fill('#macro-body', '{customer}您好{nmuber}');
+    await Promise.all([agent.waitForNavigation(), agent.click('#macro-form button[type=submit]')]);
+    assert.match(await agent.locator('#errors').textContent(), /内容：未知的占位符“\{nmuber\}”/);
+    await agent.fill('#macro-body', '{customer}您好，您的工单{number}正在处理，我们稍后回电。');
+    await Promise.all([agent.waitForNavigation(), agent.click('#macro-form button[type=submit]')]);
+    assert.match(await agent.locator('#macros').textContent(), /稍后回电.*个人.*回复客户/s);
+    assert.equal(await agent.locator('input[name=shared]').count(), 0, 'shared macros are the supervisors\'');
+    await agent.goto(`${base}/console/tickets/${number}`);
+    const form = agent.locator('#apply-macro');
+    const choice = await form.locator('select[name=macro] option:has-text("稍后回电")').getAttribute('value');
+    await form.locator('select[name=macro]').selectOption(choice);
+    await Promise.all([agent.waitForNavigation(), form.locator('button[type=submit]').click()]);
+    assert.match(await agent.locator('#flash').textContent(), /快捷回复/);
+    assert.match(await agent.locator('body').textContent(), new RegExp(`张三您好，您的工单${number}正在处理`));
+  });
+
   let handler;
   let colleague;
   await step('the fault was dispatched to an L2 engineer, who starts it and transfers it', async () => {

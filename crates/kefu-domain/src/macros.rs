@@ -145,8 +145,10 @@ fn unknown_placeholder(body: &str) -> Option<FieldError> {
     let bad = crate::templates::placeholders(body).find(|p| !PLACEHOLDERS.contains(p))?;
     Some(FieldError::new(
         "body",
-        format!("unknown placeholder {{{bad}}}; use {{number}}, {{customer}} or {{agent}}"),
-        format!("未知的占位符 {{{bad}}}，可用 {{number}}（工单号）、{{customer}}（客户姓名）、{{agent}}（处理人）"),
+        format!("unknown placeholder '{{{bad}}}'; the placeholders are '{{number}}', '{{customer}}' and '{{agent}}'"),
+        format!(
+            "未知的占位符“{{{bad}}}”，可用“{{number}}”（工单号）、“{{customer}}”（客户姓名）、“{{agent}}”（处理人）"
+        ),
     ))
 }
 

@@ -45,6 +45,23 @@ pub struct AccessPolicy {
     /// Which relations let each role act on it (`[access.act]`).
     #[serde(default = "shipped_act")]
     pub act: RelationTable,
+    /// Who keeps the shared macros (`shared_macros`); everyone the macro
+    /// endpoints allow keeps their own.
+    #[serde(default = "shipped_shared_macros")]
+    pub shared_macros: Vec<crate::Role>,
+}
+
+fn shipped_shared_macros() -> Vec<crate::Role> {
+    #[derive(Deserialize)]
+    struct Shipped {
+        access: Roles,
+    }
+    #[derive(Deserialize)]
+    struct Roles {
+        shared_macros: Vec<crate::Role>,
+    }
+    let s: Shipped = toml::from_str(DEFAULT_POLICY).expect("the shipped policy has access.shared_macros");
+    s.access.shared_macros
 }
 
 pub type RelationTable = std::collections::BTreeMap<crate::Role, Vec<crate::access::Relation>>;

@@ -53,6 +53,14 @@ impl<'a> Shell<'a> {
         self.role().is_some_and(visits_role)
     }
 
+    /// As the shipped endpoint table allows the macro pages.
+    pub fn may_keep_macros(&self) -> bool {
+        matches!(
+            self.role(),
+            Some(Role::Agent | Role::Engineer | Role::ComplaintSpecialist | Role::Supervisor | Role::Inspector)
+        )
+    }
+
     pub fn may_supervise(&self) -> bool {
         matches!(self.role(), Some(Role::Supervisor | Role::Inspector | Role::Admin))
     }

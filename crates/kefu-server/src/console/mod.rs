@@ -9,6 +9,7 @@
 //! `templates/console/`; askama escapes every value the templates print.
 
 mod bulk;
+mod canned;
 mod customer;
 mod dashboard;
 mod duty;
@@ -48,6 +49,7 @@ pub fn router<S: Store>() -> Router<AppState<S>> {
         .merge(duty::router())
         .merge(customer::router())
         .merge(bulk::router())
+        .merge(canned::router())
         .merge(presence::router())
         .layer(axum::middleware::from_fn(remember_next))
 }

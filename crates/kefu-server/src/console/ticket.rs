@@ -76,6 +76,8 @@ struct TicketPage<'a> {
     reveal: Option<Vec<String>>,
     /// The customer's phone in full, when the viewer may call it.
     call: Option<String>,
+    /// The macros this person may apply here.
+    macros: Vec<super::layout::Opt>,
 }
 
 impl TicketPage<'_> {
@@ -120,6 +122,7 @@ fn other_label(lang: Lang, a: &str) -> String {
     let (zh, en) = match a {
         "create" => ("登记", "registered"),
         "comment" => ("备注", "note"),
+        "macro" => ("快捷回复", "macro"),
         "queue" => ("进入队列", "queued"),
         "sla_alert" => ("时限提醒", "deadline alert"),
         "visit_invite" => ("发送回访邀请", "survey sent"),
@@ -203,8 +206,23 @@ pub(super) async fn render_ticket<S: Store>(
         token: form_token(),
         reveal: super::reveal::phone_form(app, user, &v, revealed.is_some()),
         call: super::reveal::callable(app, user, &v, revealed),
+        macros: super::canned::offered(app, user, lang).await,
     };
     render(status.unwrap_or(StatusCode::OK), &page)
+}
+
+/// The ticket's page again with a refusal of one of its forms.
+pub(super) async fn show_error<S: Store>(
+    app: &AppState<S>,
+    user: &CurrentUser,
+    lang: Lang,
+    key: &str,
+    form: &str,
+    status: StatusCode,
+    msg: String,
+) -> Response {
+    let outcome = Outcome { error: Some((form.into(), None, msg)), status: Some(status), ..Outcome::default() };
+    render_ticket(app, user, lang, key, outcome).await
 }
 
 /// The fields a ticket may or may not have, each shown when present

@@ -3,6 +3,7 @@
 mod auth;
 mod calendar;
 mod customer_loop;
+mod macros;
 mod meta;
 mod org;
 mod portal;
@@ -37,13 +38,15 @@ use utoipa::OpenApi;
         privacy::reveal_ticket, privacy::reveal_customer, privacy::access_log, privacy::export_customer,
         privacy::erase_customer, calendar::add, calendar::day,
         customer_loop::messages, customer_loop::sms_receipts, customer_loop::return_visits, customer_loop::visit_report,
+        macros::list, macros::create, macros::update, macros::delete, macros::apply,
     ),
     components(schemas(
         crate::error::ErrorBody, crate::view::TicketView, crate::service::LoginResponse,
         kefu_domain::intake::IntakeRequest, tickets::ActionBody, tickets::CommentBody, tickets::TicketPage,
         kefu_domain::audit::AuditEvent, kefu_domain::ticket::Transfer, kefu_domain::ticket::Comment,
         crate::service::org::StaffView, kefu_domain::org::Department, kefu_domain::org::Team, kefu_domain::org::Skills,
-        kefu_store::Notice, kefu_store::Message, privacy::AccessLogPage,
+        kefu_store::Notice, kefu_store::Message, privacy::AccessLogPage, kefu_domain::macros::Macro,
+        kefu_domain::macros::MacroInput, macros::ApplyBody,
     )),
     modifiers(&BearerAuth, &ErrorResponses),
 )]
@@ -184,6 +187,7 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .merge(privacy::router())
         .merge(calendar::router())
         .merge(customer_loop::router())
+        .merge(macros::router())
         .merge(portal::router())
         .merge(crate::console::router())
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), authorize::<S>))

@@ -31,7 +31,7 @@ pub fn router<S: Store>() -> Router<AppState<S>> {
         .route("/api/v1/tickets/{id}/transfers", get(transfers::<S>))
 }
 
-fn written(w: Written, fresh_status: StatusCode) -> Response {
+pub(super) fn written(w: Written, fresh_status: StatusCode) -> Response {
     match w {
         Written::New { body, .. } => (fresh_status, Json(body)).into_response(),
         Written::Replayed { status, body } => {

@@ -26,6 +26,7 @@ pub mod access;
 mod accounts;
 pub mod customer_loop;
 mod dispatch;
+mod macros;
 pub mod messages;
 pub mod notices;
 pub mod org;

@@ -278,12 +278,25 @@ impl<S: Store> Kefu<S> {
         // An internal note needs to see the ticket; a reply to the customer
         // speaks for its handling and needs to be one of its people.
         let id = self.ticket_for(actor, key, !internal).await?.id;
+        let decide_fn = self.comment_decider(actor, id, text, internal).await?;
+        self.mutate(actor, id, idempotency, decide_fn, 201).await
+    }
+
+    /// The decision of a note or reply: refused on a finished ticket; a
+    /// reply goes out through the outbox, @mentions become notices.
+    pub(super) async fn comment_decider(
+        &self,
+        actor: &Actor,
+        id: TicketId,
+        text: String,
+        internal: bool,
+    ) -> Result<Decide, ApiError> {
         // A reply goes to the customer the way they were last answered.
         let email = if internal { None } else { crate::service::messages::last_email(self, id).await? };
         let org = self.org().await?;
         let mentions = mentioned(&org, &text);
         let (core, now, who) = (self.core.clone(), self.now(), actor.clone());
-        let decide_fn: Decide = Box::new(move |t: &Ticket| {
+        Ok(Box::new(move |t: &Ticket| {
             if core.flows.get(t.ticket_type).is_final(&t.status) {
                 return Err(DomainError::Archived);
             }
@@ -303,10 +316,9 @@ impl<S: Store> Kefu<S> {
             if !internal {
                 data["sent_by"] = json!(sent_by);
             }
-            let comment = Some(NewComment { body: text.clone(), internal, mentions: mentions.clone() });
+            let comment = Some(NewComment { body: text, internal, mentions });
             Ok(Mutation { comment, notices: notices.into_vec(), outbox, ..Mutation::new(ticket, "comment", data) })
-        });
-        self.mutate(actor, id, idempotency, decide_fn, 201).await
+        }))
     }
 
     /// An action taken by kefu itself or by a customer's link: no
