@@ -47,6 +47,7 @@ pub async fn seed<S: Store>(kefu: &Kefu<S>) -> Result<()> {
     }
     if kefu.store.ticket_count().await? == 0 {
         seed_org(kefu).await?;
+        seed_macros(kefu).await?;
         let n = seed_tickets(kefu).await?;
         println!("created {n} demo tickets / 已生成 {n} 张演示工单");
     }
@@ -156,6 +157,28 @@ async fn seed_org<S: Store>(kefu: &Kefu<S>) -> Result<()> {
             p.insert("team".into(), json!(code));
             kefu.set_profile(m, &p).await.map_err(e)?;
         }
+    }
+    Ok(())
+}
+
+/// The hotline's shared canned replies, as a supervisor keeps them.
+async fn seed_macros<S: Store>(kefu: &Kefu<S>) -> Result<()> {
+    let supervisor = actor(kefu, "supervisor1").await?;
+    let shared = [
+        ("受理致歉", "{customer}您好，非常抱歉给您带来不便，您的工单{number}已受理，我们会尽快处理。", None),
+        ("上门预约", "{customer}您好，工程师将联系您预约上门时间，请保持电话畅通。", None),
+        ("投诉加急", "{customer}您好，您反映的问题已按加急处理，专人跟进。", Some("urgent")),
+        ("待客户回电", "已致电客户未接通，短信提醒客户回电。", None),
+    ];
+    for (name, body, priority) in shared {
+        let input = kefu_domain::macros::MacroInput {
+            name: Some(name.into()),
+            shared: Some(true),
+            body: Some(body.into()),
+            internal: Some(name == "待客户回电"),
+            priority: priority.map(Into::into),
+        };
+        kefu.create_macro(&supervisor, input).await.map_err(|e| anyhow::anyhow!(e.to_string()))?;
     }
     Ok(())
 }
