@@ -227,6 +227,28 @@ try {
     assert.match(await agent.locator('body').textContent(), new RegExp(`张三您好，您的工单${number}正在处理`));
   });
 
+  await step('a repeat call is merged into the open ticket, recorded on both', async () => {
+    await agent.goto(`${base}/console/new`);
+    await agent.fill('[name="customer.phone"]', '13812345678');
+    await agent.fill('[name="customer.name"]', '张三');
+    await agent.selectOption('#type', 'fault');
+    await agent.fill('#title', '宽带又断了');
+    await agent.fill('#description', '客户再次来电催促');
+    await Promise.all([agent.waitForNavigation(), agent.click('#submit')]);
+    const repeat = (await agent.locator('h1').textContent()).match(/GD\d{14}/)[0];
+    assert.notEqual(repeat, number);
+    // The customer's open tickets are offered; nothing is chosen for the agent.
+    await act(agent, 'merge', async (f) => {
+      assert.equal(await f.locator('select[name=into]').inputValue(), '');
+      await f.locator('select[name=into]').selectOption(number);
+      await f.locator('input[name=reason]').fill('同一故障重复来电');
+    });
+    assert.match(await status(agent), /已合并/);
+    assert.match(await agent.locator('body').textContent(), new RegExp(`合并到 ${number}`));
+    await agent.goto(`${base}/console/tickets/${number}`);
+    assert.match(await agent.locator('body').textContent(), new RegExp(`合并来单[\\s\\S]*重复来电 ${repeat}`));
+  });
+
   let handler;
   let colleague;
   await step('the fault was dispatched to an L2 engineer, who starts it and transfers it', async () => {

@@ -10,7 +10,7 @@ use crate::ids::{DepartmentId, TeamId, UserId};
 use crate::intake::limits;
 use crate::org::Membership;
 use crate::ticket::Ticket;
-use crate::validate::{optional_free_text, optional_text, required_free_text};
+use crate::validate::{optional_free_text, optional_text, required_free_text, required_text};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -64,6 +64,7 @@ action_kinds! {
     Archive = ("archive", "归档"),
     Withdraw = ("withdraw", "撤单"),
     SetPriority = ("set_priority", "调整优先级"),
+    Merge = ("merge", "合并"),
 }
 
 impl ActionKind {
@@ -83,6 +84,7 @@ impl ActionKind {
             K::ReturnVisit => &["method", "reached", "satisfaction", "nps", "comment"],
             K::Review => &["passed", "comment"],
             K::SetPriority => &["priority", "reason"],
+            K::Merge => &["into", "reason"],
         }
     }
 }
@@ -197,6 +199,11 @@ pub enum ActionInput {
     SetPriority {
         priority: Priority,
         reason: String,
+    },
+    /// Into the open ticket (its number) that already handles the problem.
+    Merge {
+        into: String,
+        reason: Option<String>,
     },
 }
 
@@ -339,6 +346,10 @@ impl ActionRequest {
                     "priority",
                 )?,
                 reason: reason(f)?,
+            },
+            K::Merge => ActionInput::Merge {
+                into: required_text(str_field(f, "into")?.as_deref(), "into", 32)?.to_ascii_uppercase(),
+                reason: optional_free_text(str_field(f, "reason")?.as_deref(), "reason", limits::REASON)?,
             },
         })
     }

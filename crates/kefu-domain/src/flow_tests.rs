@@ -222,6 +222,32 @@ fn withdraw_only_before_resolution() {
 }
 
 #[test]
+fn a_repeat_report_merges_into_the_open_ticket_before_resolution() {
+    let flows = FlowSet::defaults();
+    for ty in TicketType::ALL {
+        let mut t = ticket(*ty);
+        let m = json!({"action": "merge", "into": " gd20261122000001 ", "reason": "客户重复来电"});
+        let d = act(&flows, &t, AGENT, m.clone()).unwrap();
+        assert_eq!((d.ticket.status.as_str(), d.ticket.open), ("merged", false), "{ty:?}");
+        // The number is kept as people write it on tickets.
+        assert_eq!(
+            request(m.clone()).input,
+            crate::action::ActionInput::Merge {
+                into: "GD20261122000001".into(), reason: Some("客户重复来电".into())
+            }
+        );
+        assert!(matches!(act(&flows, &t, ENGINEER, m.clone()), Err(DomainError::Forbidden { .. })), "{ty:?}");
+        // A merged ticket has no loop of its own: it may be archived at once.
+        t.status = "merged".into();
+        assert_eq!(act(&flows, &t, SUPERVISOR, json!({"action": "archive"})).unwrap().ticket.status, "archived");
+        t.status = "reviewed".into();
+        assert!(matches!(act(&flows, &t, AGENT, m), Err(DomainError::NotAllowed { .. })), "{ty:?}");
+    }
+    let missing = ActionRequest::parse(json!({"action": "merge"}).as_object().unwrap()).unwrap_err();
+    assert_eq!(missing.field, "into");
+}
+
+#[test]
 fn transfer_accept_and_reject() {
     let flows = FlowSet::defaults();
     let mut t = ticket(TicketType::Fault);

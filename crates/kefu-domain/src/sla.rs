@@ -332,7 +332,7 @@ pub fn on_action(
     }
     let entered_tier = before.tier != after.tier;
     start(policy, cal, after, action.as_str(), entered_tier, now)?;
-    if matches!(action, ActionKind::Withdraw | ActionKind::Archive) {
+    if matches!(action, ActionKind::Withdraw | ActionKind::Merge | ActionKind::Archive) {
         for d in after.deadlines.iter_mut().filter(|d| matches!(d.phase, Phase::Running | Phase::Paused)) {
             d.phase = Phase::Cancelled;
         }

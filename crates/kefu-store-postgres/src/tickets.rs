@@ -230,6 +230,32 @@ pub async fn mutate(client: &mut Client, op: MutateTicket, cipher: &FieldCipher)
     Ok(Written::New { ticket: Box::new(m.ticket), body })
 }
 
+pub async fn mutate_pair(
+    client: &mut Client,
+    op: MutateTicket,
+    linked: Linked,
+    cipher: &FieldCipher,
+) -> StoreResult<Written> {
+    let tx = client.transaction().await.map_err(pg)?;
+    if let Some(w) = claim(&tx, &op.idempotency, op.now, cipher).await? {
+        return Ok(w);
+    }
+    // Row locks in id order: two merges of the same pair cannot deadlock.
+    let (first, second) =
+        if op.ticket <= linked.ticket { (op.ticket, linked.ticket) } else { (linked.ticket, op.ticket) };
+    let a = get(&tx, &TicketKey::Id(first), true, cipher).await?.ok_or(StoreError::NotFound)?;
+    let b = get(&tx, &TicketKey::Id(second), true, cipher).await?.ok_or(StoreError::NotFound)?;
+    let (before, other) = if a.id == op.ticket { (a, b) } else { (b, a) };
+    let m = (op.decide)(&before)?;
+    let n = (linked.decide)(&other, &m.ticket)?;
+    write_mutation(&tx, &before, &m, &op.actor, op.now, cipher).await?;
+    write_mutation(&tx, &other, &n, &op.actor, op.now, cipher).await?;
+    let body = (op.render)(&m.ticket);
+    remember(&tx, &op.idempotency, (op.status, &body), cipher).await?;
+    tx.commit().await.map_err(pg)?;
+    Ok(Written::New { ticket: Box::new(m.ticket), body })
+}
+
 /// Writes what a decision returned: the ticket row, the capacity re-check,
 /// notices, the audit event and the transfer, breach and comment records.
 async fn write_mutation(
@@ -478,6 +504,9 @@ mod capability {
         }
         async fn mutate_ticket(&self, op: MutateTicket) -> StoreResult<Written> {
             tickets::mutate(&mut self.client().await?, op, &self.cipher).await
+        }
+        async fn mutate_pair(&self, op: MutateTicket, linked: Linked) -> StoreResult<Written> {
+            tickets::mutate_pair(&mut self.client().await?, op, linked, &self.cipher).await
         }
         async fn ticket(&self, key: TicketKey) -> StoreResult<Option<Ticket>> {
             tickets::get(&self.client().await?, &key, false, &self.cipher).await

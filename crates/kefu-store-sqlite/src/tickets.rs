@@ -163,6 +163,22 @@ pub fn mutate(c: &Connection, op: MutateTicket, cipher: &FieldCipher) -> StoreRe
     Ok(Written::New { ticket: Box::new(m.ticket), body })
 }
 
+pub fn mutate_pair(c: &Connection, op: MutateTicket, linked: Linked, cipher: &FieldCipher) -> StoreResult<Written> {
+    if let Some(w) = replay(c, &op.idempotency, cipher)? {
+        return Ok(w);
+    }
+    // The single writer holds the transaction: no other change interleaves.
+    let before = get(c, &TicketKey::Id(op.ticket), cipher)?.ok_or(StoreError::NotFound)?;
+    let other = get(c, &TicketKey::Id(linked.ticket), cipher)?.ok_or(StoreError::NotFound)?;
+    let m = (op.decide)(&before)?;
+    let n = (linked.decide)(&other, &m.ticket)?;
+    write_mutation(c, &before, &m, &op.actor, op.now, cipher)?;
+    write_mutation(c, &other, &n, &op.actor, op.now, cipher)?;
+    let body = (op.render)(&m.ticket);
+    remember(c, &op.idempotency, (op.status, &body), op.now, cipher)?;
+    Ok(Written::New { ticket: Box::new(m.ticket), body })
+}
+
 /// Writes what a decision returned: the ticket row, the capacity re-check,
 /// notices, the audit event and the transfer, breach and comment records.
 fn write_mutation(
@@ -403,6 +419,10 @@ mod capability {
         async fn mutate_ticket(&self, op: MutateTicket) -> StoreResult<Written> {
             let k = self.cipher.clone();
             self.writer.run(move |c| tickets::mutate(c, op, &k)).await
+        }
+        async fn mutate_pair(&self, op: MutateTicket, linked: Linked) -> StoreResult<Written> {
+            let k = self.cipher.clone();
+            self.writer.run(move |c| tickets::mutate_pair(c, op, linked, &k)).await
         }
         async fn ticket(&self, key: TicketKey) -> StoreResult<Option<Ticket>> {
             let k = self.cipher.clone();

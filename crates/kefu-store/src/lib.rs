@@ -118,6 +118,10 @@ pub trait TicketStore: Clone + Send + Sync + 'static {
     /// Loads the ticket inside a write transaction, runs `op.decide` on it
     /// and writes what it returns with its audit event.
     fn mutate_ticket(&self, op: MutateTicket) -> impl Future<Output = StoreResult<Written>> + Send;
+    /// `mutate_ticket`, and in the same transaction the linked ticket's
+    /// change with its own audit event: both commit or neither does. Both
+    /// rows are locked in id order, so two merges cannot deadlock.
+    fn mutate_pair(&self, op: MutateTicket, linked: Linked) -> impl Future<Output = StoreResult<Written>> + Send;
     fn ticket(&self, key: TicketKey) -> impl Future<Output = StoreResult<Option<Ticket>>> + Send;
     fn list_tickets(&self, filter: TicketFilter) -> impl Future<Output = StoreResult<Page<Ticket>>> + Send;
     fn events(&self, ticket: TicketId) -> impl Future<Output = StoreResult<Vec<AuditEvent>>> + Send;

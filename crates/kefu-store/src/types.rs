@@ -285,6 +285,16 @@ pub struct NewComment {
 
 pub type Decide = Box<dyn FnOnce(&Ticket) -> Result<Mutation, DomainError> + Send>;
 
+/// A change of a second ticket that commits with the first or not at all
+/// (a merge is recorded on both): decided on that ticket as stored, given
+/// the first as it became.
+pub struct Linked {
+    pub ticket: TicketId,
+    pub decide: DecideLinked,
+}
+
+pub type DecideLinked = Box<dyn FnOnce(&Ticket, &Ticket) -> Result<Mutation, DomainError> + Send>;
+
 pub struct MutateTicket {
     pub ticket: TicketId,
     pub actor: Actor,

@@ -123,6 +123,7 @@ fn other_label(lang: Lang, a: &str) -> String {
         "create" => ("登记", "registered"),
         "comment" => ("备注", "note"),
         "macro" => ("快捷回复", "macro"),
+        "merged_in" => ("合并来单", "repeat merged in"),
         "queue" => ("进入队列", "queued"),
         "sla_alert" => ("时限提醒", "deadline alert"),
         "visit_invite" => ("发送回访邀请", "survey sent"),
@@ -180,7 +181,7 @@ pub(super) async fn render_ticket<S: Store>(
     let number = v["number"].as_str().unwrap_or("");
     // A flash that ends by announcing the number gets the number appended.
     let flash = flash.map(|f| if f.ends_with('：') || f.ends_with(' ') { format!("{f}{number}") } else { f });
-    let actions = action_forms(app, lang, &v, &error).await;
+    let actions = action_forms(app, lang, &v, &error, repeats_of(app, user, &t, &v).await).await;
     let (events, transfers, messages, comments) = timeline(app, user, lang, &t).await;
     let page = TicketPage {
         shell: Shell::new(lang, Some(user), number),
@@ -209,6 +210,29 @@ pub(super) async fn render_ticket<S: Store>(
         macros: super::canned::offered(app, user, lang).await,
     };
     render(status.unwrap_or(StatusCode::OK), &page)
+}
+
+/// The customer's other open tickets this person sees, for a merge (only
+/// looked up when the ticket may be merged now).
+async fn repeats_of<S: Store>(app: &AppState<S>, user: &CurrentUser, t: &Ticket, v: &Value) -> Vec<super::layout::Opt> {
+    let may_merge = v["allowed_actions"].as_array().is_some_and(|a| a.iter().any(|x| x == "merge"));
+    if !may_merge {
+        return Vec::new();
+    }
+    let params = vec![
+        ("customer_phone".to_string(), t.customer.phone.as_str().to_string()),
+        ("open".to_string(), "true".to_string()),
+    ];
+    let Ok(filter) = crate::http::tickets::parse_filter(app, user, &params).await else { return Vec::new() };
+    let Ok(list) = app.kefu.store.list_tickets(kefu_store::TicketFilter { page: 1, per_page: 20, ..filter }).await
+    else {
+        return Vec::new();
+    };
+    list.items
+        .iter()
+        .filter(|o| o.id != t.id)
+        .map(|o| super::layout::Opt::new(&o.number, &format!("{} {}", o.number, o.title), ""))
+        .collect()
 }
 
 /// The ticket's page again with a refusal of one of its forms.
@@ -413,10 +437,19 @@ async fn timeline<S: Store>(
     let store = &app.kefu.store;
     let events = store.events(t.id).await.unwrap_or_default().into_iter().map(|e| {
         let data = crate::view::mask_json(&e.data, role, privacy);
-        let detail: Vec<String> = ["reason", "result", "comment", "method"]
-            .iter()
-            .filter_map(|k| data[k].as_str().map(|v| value_label_if_code(lang, v)))
-            .collect();
+        let mut detail: Vec<String> = Vec::new();
+        // A merge names the other ticket on both.
+        if let Some(n) = data["into"].as_str() {
+            detail.push(format!("{}{n}", lang.t("合并到 ", "into ")));
+        }
+        if let Some(n) = data["from"].as_str() {
+            detail.push(format!("{}{n}", lang.t("重复来电 ", "repeat report ")));
+        }
+        detail.extend(
+            ["reason", "result", "comment", "method"]
+                .iter()
+                .filter_map(|k| data[k].as_str().map(|v| value_label_if_code(lang, v))),
+        );
         entry(e.at, action_label(lang, &e.action), actor_label(lang, &e.actor_name), detail.join(" · "), String::new())
     });
     let transfers = store.transfers(t.id).await.unwrap_or_default().into_iter().map(|tr| {

@@ -94,8 +94,10 @@ pub async fn action_forms<S: Store>(
     lang: Lang,
     v: &Value,
     error: &Option<(String, Option<String>, String)>,
+    repeats_of: Vec<Opt>,
 ) -> Vec<ActionForm> {
-    let org = Choices::load(app, lang).await;
+    let mut org = Choices::load(app, lang).await;
+    org.open_tickets = repeats_of;
     let tier = v["tier"].as_u64().and_then(|t| u8::try_from(t).ok()).unwrap_or(1);
     let mut out = Vec::new();
     for a in v["allowed_actions"].as_array().into_iter().flatten().filter_map(Value::as_str) {
@@ -108,7 +110,7 @@ pub async fn action_forms<S: Store>(
         out.push(ActionForm {
             action: a.to_string(),
             label: super::ticket::action_label(lang, a),
-            warn: matches!(a, "withdraw" | "reject" | "appeal"),
+            warn: matches!(a, "withdraw" | "reject" | "appeal" | "merge"),
             controls: controls(lang, a, &org, tier),
             error,
         });
@@ -122,12 +124,14 @@ pub(super) struct Choices {
     staff: Vec<(Opt, Option<u8>)>,
     teams: Vec<Opt>,
     departments: Vec<Opt>,
+    /// The customer's other open tickets, which a repeat report may join.
+    open_tickets: Vec<Opt>,
 }
 
 impl Choices {
     pub(super) async fn load<S: Store>(app: &AppState<S>, lang: Lang) -> Choices {
         let Ok(org) = app.kefu.org().await else {
-            return Choices { staff: Vec::new(), teams: Vec::new(), departments: Vec::new() };
+            return Choices { staff: Vec::new(), teams: Vec::new(), departments: Vec::new(), open_tickets: Vec::new() };
         };
         let staff = org
             .users
@@ -144,6 +148,7 @@ impl Choices {
             staff,
             teams: org.teams.iter().map(|t| opt(format!("team:{}", t.code), &t.name)).collect(),
             departments: org.departments.iter().map(|d| opt(format!("department:{}", d.code), &d.name)).collect(),
+            open_tickets: Vec::new(),
         }
     }
 
@@ -195,6 +200,18 @@ fn escalations(lang: Lang, org: &Choices, tier: u8) -> Control {
     Control { options, groups, required: true, ..Control::new(Kind::Select, "escalate_to", l("升级到", "Up to")) }
 }
 
+/// Where a repeat report may be merged: one of the customer's open
+/// tickets the viewer sees, or a number typed when there is none to offer.
+fn merge_into(lang: Lang, org: &Choices) -> Control {
+    let l = |zh, en| lang.t(zh, en);
+    let label = l("合并到（该客户处理中的工单）", "Into (the customer's open ticket)");
+    if org.open_tickets.is_empty() {
+        return Control { placeholder: "GD2026…", ..Control::text("into", label) };
+    }
+    let options = std::iter::once(Opt::new("", l("请选择", "Choose"), "x")).chain(org.open_tickets.iter().cloned());
+    Control { options: options.collect(), required: true, ..Control::new(Kind::Select, "into", label) }
+}
+
 fn controls(lang: Lang, action: &str, org: &Choices, tier: u8) -> Vec<Control> {
     let l = |zh, en| lang.t(zh, en);
     let staff = &org.people();
@@ -213,6 +230,7 @@ fn controls(lang: Lang, action: &str, org: &Choices, tier: u8) -> Vec<Control> {
             ),
         ],
         "escalate" => vec![escalations(lang, org, tier), reason()],
+        "merge" => vec![merge_into(lang, org), Control::optional("reason", l("说明", "Note"))],
         "suspend" | "reject_transfer" | "reject" | "appeal" | "withdraw" => vec![reason()],
         "resolve" => vec![Control::area("result", l("处理结果", "Result"))],
         "approve" => vec![Control::optional("comment", l("意见", "Comment"))],

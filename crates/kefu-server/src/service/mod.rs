@@ -27,6 +27,7 @@ mod accounts;
 pub mod customer_loop;
 mod dispatch;
 mod macros;
+mod merge;
 pub mod messages;
 pub mod notices;
 pub mod org;

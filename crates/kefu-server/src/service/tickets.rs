@@ -115,6 +115,9 @@ impl<S: Store> Kefu<S> {
     ) -> Result<Written, ApiError> {
         let request = ActionRequest::parse(body)?;
         let current = self.ticket_for(actor, key, true).await?;
+        if request.kind == ActionKind::Merge {
+            return self.merge(actor, &current, request, idempotency).await;
+        }
         self.act_on(actor, &current, request, idempotency).await
     }
 

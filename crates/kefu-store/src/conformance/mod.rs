@@ -179,7 +179,7 @@ macro_rules! conformance_tests {
             outbox_messages_are_claimed_once_and_tracked, visits_follow_the_ticket_and_are_counted,
             keyset_pages_follow_the_newest_first_order,
             account_changes_end_sessions_and_addresses_are_remembered, lists_show_only_what_the_caller_may_see,
-            macros_are_shared_or_their_owners);
+            macros_are_shared_or_their_owners, a_linked_change_commits_with_the_first_or_not_at_all);
     };
     (@each $make:expr; $($name:ident),+) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -344,3 +344,50 @@ pub async fn keyset_pages_follow_the_newest_first_order<S: Store>(s: S) {
     assert_eq!(Cursor::parse(&c.encode()), Some(c));
     assert_eq!(Cursor::parse("x.1"), None);
 }
+
+/// A linked change (a merge) commits with the first or not at all.
+pub async fn a_linked_change_commits_with_the_first_or_not_at_all<S: Store>(s: S) {
+    let a = staff(&s, "agent1", Role::Agent).await;
+    let dup = ticket_of(&create(&s, &a, "13800000001", t0(), None).await);
+    let open = ticket_of(&create(&s, &a, "13800000001", t0(), None).await);
+    let pair = |refuse: bool, key: &str| {
+        let now = t0() + Duration::minutes(1);
+        let decide: Decide = Box::new(move |t: &Ticket| {
+            let ticket = Ticket { status: "withdrawn".into(), open: false, updated_at: now, ..t.clone() };
+            Ok(Mutation::new(ticket, "merge", json!({"into": "x"})))
+        });
+        let linked: DecideLinked = Box::new(move |t: &Ticket, first: &Ticket| {
+            assert_eq!(first.status, "withdrawn", "the linked change sees the first as it became");
+            if refuse {
+                return Err(kefu_domain::DomainError::Archived);
+            }
+            Ok(Mutation::new(Ticket { updated_at: now, ..t.clone() }, "merged_in", json!({"from": first.number})))
+        });
+        let op = MutateTicket {
+            ticket: dup.id,
+            actor: a.clone(),
+            now,
+            idempotency: Some(IdempotencyKey {
+                user: a.id,
+                key: key.into(),
+                scope: "POST /m".into(),
+                fingerprint: "f".into(),
+            }),
+            decide,
+            render: render_number(),
+            status: 200,
+        };
+        s.mutate_pair(op, Linked { ticket: open.id, decide: linked })
+    };
+    let refused = pair(true, "m1").await;
+    assert!(matches!(refused, Err(StoreError::Domain(_))), "{refused:?}");
+    assert_eq!((s.events(dup.id).await.unwrap().len(), s.events(open.id).await.unwrap().len()), (1, 1));
+    assert_eq!(s.ticket(TicketKey::Id(dup.id)).await.unwrap().unwrap(), dup, "nothing of a refused pair is written");
+    assert!(matches!(pair(false, "m1").await.unwrap(), Written::New { .. }), "the refusal did not burn the key");
+    let (d, o) = (s.events(dup.id).await.unwrap(), s.events(open.id).await.unwrap());
+    assert_eq!((d.last().unwrap().action.as_str(), o.last().unwrap().action.as_str()), ("merge", "merged_in"));
+    assert_eq!(o.last().unwrap().data["from"], json!(dup.number));
+    assert!(verify_chain(dup.id, &d).is_ok() && verify_chain(open.id, &o).is_ok());
+    assert!(matches!(pair(false, "m1").await.unwrap(), Written::Replayed { .. }));
+    assert_eq!(s.events(open.id).await.unwrap().len(), 2);
+}
