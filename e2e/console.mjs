@@ -405,6 +405,14 @@ try {
     assert.ok(supervisor.url().endsWith(href), supervisor.url());
     const shown = await supervisor.locator('#tickets tbody tr td:nth-child(6)').allTextContents();
     assert.ok(shown.length > 0 && shown.every((t) => t === '处理中'), `only in-progress tickets: ${shown}`);
+    // Per person and team: the colleague resolved the fault today; the count opens those tickets.
+    await supervisor.goto(`${base}/console/dashboard`);
+    const row = supervisor.locator('#by-person tbody tr', { hasText: `(${colleague})` });
+    assert.ok(Number(await row.locator('td:nth-child(2)').textContent()) >= 1);
+    assert.match(await row.locator('td:nth-child(3)').textContent(), /%|—/);
+    assert.ok((await supervisor.locator('#by-team tbody tr', { hasText: '网络维护组' }).count()) === 1);
+    await Promise.all([supervisor.waitForNavigation(), row.locator('td:nth-child(2) a').click()]);
+    assert.equal(await supervisor.locator(`#tickets a:has-text("${number}")`).count(), 1, 'the resolved fault is among those counted');
     const r = await agent.goto(`${base}/console/dashboard`);
     assert.equal(r.status(), 403);
   });

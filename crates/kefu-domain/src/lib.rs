@@ -15,6 +15,7 @@ pub mod customer_loop;
 pub mod dispatch;
 pub mod enums;
 pub mod error;
+pub mod figures;
 pub mod flow;
 pub mod ids;
 pub mod intake;

@@ -154,6 +154,10 @@ async fn list_parameters_are_checked(app: TestApp) {
         ("overdue=maybe", "overdue"),
         ("assignee=ghost", "assignee"),
         ("customer_phone=123", "customer_phone"),
+        ("resolved_by=ghost", "resolved_by"),
+        ("resolved_team=nope", "resolved_team"),
+        ("resolved_from=yesterday", "resolved_from"),
+        ("resolved_to=2026-13-01", "resolved_to"),
         ("colour=red", "colour"),
     ] {
         let (s, b) = app.get("agent1", &format!("/api/v1/tickets?{q}")).await;

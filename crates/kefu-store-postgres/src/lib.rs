@@ -12,6 +12,7 @@ mod macros;
 mod migrate;
 mod org;
 mod outbox;
+mod reports;
 mod rows;
 pub mod testing;
 mod tickets;

@@ -13,6 +13,7 @@ mod macros;
 mod migrate;
 mod org;
 mod outbox;
+mod reports;
 mod rows;
 mod tickets;
 mod users;

@@ -17,6 +17,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (9, "customer_loop", include_str!("../migrations/0009_customer_loop.sql")),
     (10, "trust", include_str!("../migrations/0010_trust.sql")),
     (11, "macros", include_str!("../migrations/0011_macros.sql")),
+    (12, "reports", include_str!("../migrations/0012_reports.sql")),
 ];
 
 pub fn known_version() -> i64 {

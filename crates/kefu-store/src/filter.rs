@@ -91,6 +91,9 @@ pub fn clauses<D: Dialect>(f: &TicketFilter) -> Vec<(String, Vec<FilterValue>)> 
         // index from the cursor instead of counting past OFFSET rows.
         out.push(("(t.created_at, t.id) < (?, ?)".into(), vec![Time(c.created_at), Int(c.id.0)]));
     }
+    if let Some(c) = resolved_clause(f) {
+        out.push(c);
+    }
     if let Some(v) = &f.visible {
         out.push(visible_clause(v));
     }
@@ -107,6 +110,35 @@ pub fn clauses<D: Dialect>(f: &TicketFilter) -> Vec<(String, Vec<FilterValue>)> 
         out.push((sql, vec![Text(q.clone()), Text(q.clone()), Text(q.clone())]));
     }
     out
+}
+
+/// Tickets with a resolution matching the resolved_* filters (served by
+/// the partial index of resolve events by time).
+fn resolved_clause(f: &TicketFilter) -> Option<(String, Vec<FilterValue>)> {
+    use FilterValue::*;
+    if f.resolved_by.is_none() && f.resolved_team.is_none() && f.resolved_from.is_none() && f.resolved_to.is_none() {
+        return None;
+    }
+    let mut sql = String::from("t.id IN (SELECT e.ticket_id FROM ticket_events e WHERE e.action = 'resolve'");
+    let mut params = Vec::new();
+    if let Some(u) = f.resolved_by {
+        sql.push_str(" AND e.actor = ?");
+        params.push(Int(u.0));
+    }
+    if let Some(team) = f.resolved_team {
+        sql.push_str(" AND e.actor IN (SELECT u.id FROM users u WHERE u.team_id = ?)");
+        params.push(Int(team.0));
+    }
+    if let Some(v) = f.resolved_from {
+        sql.push_str(" AND e.at >= ?");
+        params.push(Time(v));
+    }
+    if let Some(v) = f.resolved_to {
+        sql.push_str(" AND e.at < ?");
+        params.push(Time(v));
+    }
+    sql.push(')');
+    Some((sql, params))
 }
 
 /// Need to know as one OR of the caller's relations; each term is served

@@ -46,7 +46,8 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Every store trait, for code that calls a concrete backend's methods.
 pub mod prelude {
     pub use crate::{
-        AccountStore, DumpStore, JobStore, MacroStore, OrgStore, OutboxStore, PrivacyStore, Store, TicketStore,
+        AccountStore, DumpStore, JobStore, MacroStore, OrgStore, OutboxStore, PrivacyStore, ReportStore, Store,
+        TicketStore,
     };
 }
 
@@ -54,12 +55,20 @@ pub mod prelude {
 /// `S: Store`; each capability is a trait of its own (one file per backend
 /// and one conformance file each), and a new capability adds its trait here.
 pub trait Store:
-    AccountStore + TicketStore + DumpStore + JobStore + PrivacyStore + OrgStore + OutboxStore + MacroStore
+    AccountStore + TicketStore + DumpStore + JobStore + PrivacyStore + OrgStore + OutboxStore + MacroStore + ReportStore
 {
 }
 
 impl<T> Store for T where
-    T: AccountStore + TicketStore + DumpStore + JobStore + PrivacyStore + OrgStore + OutboxStore + MacroStore
+    T: AccountStore
+        + TicketStore
+        + DumpStore
+        + JobStore
+        + PrivacyStore
+        + OrgStore
+        + OutboxStore
+        + MacroStore
+        + ReportStore
 {
 }
 
@@ -343,4 +352,15 @@ pub trait MacroStore: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = StoreResult<kefu_domain::macros::Macro>> + Send;
     /// `NotFound` if there is none.
     fn delete_macro(&self, id: kefu_domain::MacroId) -> impl Future<Output = StoreResult<()>> + Send;
+}
+
+/// Figures over the record, computed by the database.
+pub trait ReportStore: Clone + Send + Sync + 'static {
+    /// Per person who resolved tickets in `[from, to)` (see
+    /// `kefu_domain::figures` for what counts), by user id.
+    fn handling(
+        &self,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+    ) -> impl Future<Output = StoreResult<Vec<(Option<UserId>, kefu_domain::figures::Handling)>>> + Send;
 }

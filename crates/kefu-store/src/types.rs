@@ -344,8 +344,14 @@ pub struct TicketFilter {
     /// Tickets whose next deadline has passed at `now`.
     pub overdue_at: Option<DateTime<Utc>>,
     pub due_before: Option<DateTime<Utc>>,
-    /// Substring of title or description.
+    /// Substring of title, description or the customer's name.
     pub q: Option<String>,
+    /// Resolved (a resolve event) by this person, by a member of this
+    /// team, in `[resolved_from, resolved_to)`: what the handling figures count.
+    pub resolved_by: Option<UserId>,
+    pub resolved_team: Option<TeamId>,
+    pub resolved_from: Option<DateTime<Utc>>,
+    pub resolved_to: Option<DateTime<Utc>>,
     pub team: Option<TeamId>,
     pub tier: Option<u8>,
     /// Open (weighing on a handler) or not.

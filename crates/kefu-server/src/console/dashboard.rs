@@ -91,6 +91,47 @@ struct Panels {
     rating: String,
     nps: String,
     coverage_chart: Chart,
+    /// Handling figures over the period, per person and per team.
+    figures: Vec<FigureTable>,
+}
+
+struct FigureTable {
+    id: &'static str,
+    title: String,
+    rows: Vec<FigureLine>,
+}
+
+/// One row of the handling figures, worded; `link` opens the tickets it counts.
+struct FigureLine {
+    name: String,
+    handled: u64,
+    link: Option<String>,
+    on_time: String,
+    first_contact: String,
+    hours: String,
+}
+
+fn lines(rows: Vec<crate::service::reports::FigureRow>, period: &Period) -> Vec<FigureLine> {
+    use kefu_domain::figures::{hours, percent};
+    let (from, to) = period.instants();
+    let stamp = |t: chrono::DateTime<chrono::Utc>| super::layout::url_encode(&t.to_rfc3339());
+    rows.into_iter()
+        .map(|r| FigureLine {
+            link: r.filter.map(|(k, v)| {
+                format!(
+                    "/console?queue=all&{k}={}&resolved_from={}&resolved_to={}",
+                    super::layout::url_encode(&v),
+                    stamp(from),
+                    stamp(to)
+                )
+            }),
+            name: r.name,
+            handled: r.figures.handled,
+            on_time: percent(r.figures.on_time_rate()),
+            first_contact: percent(r.figures.first_contact_rate()),
+            hours: hours(r.figures.average_hours()),
+        })
+        .collect()
 }
 
 impl Panels {
@@ -210,6 +251,7 @@ async fn panels<S: Store>(app: &AppState<S>, lang: Lang, period: &Period) -> Pan
     let end = now + chrono::Duration::seconds(1);
     let (from, to) = period.instants();
     let report = app.kefu.visit_report(from, to.min(end)).await.unwrap_or(Value::Null);
+    let (people, teams) = app.kefu.handling_figures(from, to.min(end)).await.unwrap_or_default();
     let total = &report["total"];
     let day = app.kefu.visit_report(today, end).await.unwrap_or(Value::Null);
     let day = &day["total"];
@@ -242,6 +284,18 @@ async fn panels<S: Store>(app: &AppState<S>, lang: Lang, period: &Period) -> Pan
             (l("覆盖率", "coverage").into(), total["coverage"].as_f64().unwrap_or(0.0) * 100.0),
             (l("目标", "target").into(), report["coverage_target"].as_f64().unwrap_or(0.8) * 100.0),
         ]),
+        figures: vec![
+            FigureTable {
+                id: "by-person",
+                title: l("处理情况（按人员）", "Handling by person").into(),
+                rows: lines(people, period),
+            },
+            FigureTable {
+                id: "by-team",
+                title: l("处理情况（按班组）", "Handling by team").into(),
+                rows: lines(teams, period),
+            },
+        ],
     }
 }
 

@@ -154,10 +154,21 @@ async fn workbench<S: Store>(State(app): State<AppState<S>>, headers: HeaderMap,
         return Redirect::to(&format!("/console/tickets/{number}")).into_response();
     }
     let tabs = tabs(&app, &user, lang, queue).await;
-    let mut extra: Vec<(String, String)> = ["type", "status", "priority", "open", "page", "after"]
-        .iter()
-        .filter_map(|k| q.get(*k).filter(|v| !v.trim().is_empty()).map(|v| (k.to_string(), v.clone())))
-        .collect();
+    let mut extra: Vec<(String, String)> = [
+        "type",
+        "status",
+        "priority",
+        "open",
+        "page",
+        "after",
+        "resolved_by",
+        "resolved_team",
+        "resolved_from",
+        "resolved_to",
+    ]
+    .iter()
+    .filter_map(|k| q.get(*k).filter(|v| !v.trim().is_empty()).map(|v| (k.to_string(), v.clone())))
+    .collect();
     if !search.is_empty() {
         // A phone number finds the customer's tickets (by the blind index);
         // anything else searches title and description.

@@ -78,6 +78,10 @@ const FILTERS: &[&str] = &[
     "overdue",
     "due_before",
     "q",
+    "resolved_by",
+    "resolved_team",
+    "resolved_from",
+    "resolved_to",
     "queue",
     "team",
     "tier",
@@ -121,6 +125,10 @@ fn whole(v: &str, field: &str, min: u32, max: u32) -> Result<u32, FieldError> {
         ("status" = Option<String>, Query), ("type" = Option<String>, Query), ("priority" = Option<String>, Query),
         ("channel" = Option<String>, Query), ("assignee" = Option<String>, Query, description = "username, id or 'me'"),
         ("first_owner" = Option<String>, Query), ("customer_phone" = Option<String>, Query), ("number" = Option<String>, Query),
+        ("resolved_by" = Option<String>, Query, description = "resolved by this person (username or id)"),
+        ("resolved_team" = Option<String>, Query, description = "resolved by a member of this team (code or id)"),
+        ("resolved_from" = Option<String>, Query, description = "resolved at or after (RFC 3339)"),
+        ("resolved_to" = Option<String>, Query, description = "resolved before (RFC 3339)"),
         ("created_from" = Option<String>, Query), ("created_to" = Option<String>, Query), ("overdue" = Option<bool>, Query),
         ("due_before" = Option<String>, Query), ("q" = Option<String>, Query),
         ("queue" = Option<String>, Query, description = "mine (open tickets I hold), team (my team's open tickets), unassigned (open, nobody holds them), awaiting_acceptance (transfers to me, my team or department), overdue, warning"),
@@ -203,6 +211,15 @@ pub(crate) async fn parse_filter<S: Store>(
                 f.number = Some(n)
             }
             "created_from" => f.created_from = Some(parse_time(v, "created_from")?),
+            "resolved_by" => f.resolved_by = Some(app.kefu.find_staff(v, "resolved_by").await?.id),
+            "resolved_team" => {
+                let org = app.kefu.org().await?;
+                f.resolved_team = Some(org.team_by_key(v).map(|t| t.id).ok_or_else(|| {
+                    FieldError::new("resolved_team", format!("unknown team '{v}'"), format!("班组“{v}”不存在"))
+                })?);
+            }
+            "resolved_from" => f.resolved_from = Some(parse_time(v, "resolved_from")?),
+            "resolved_to" => f.resolved_to = Some(parse_time(v, "resolved_to")?),
             "created_to" => f.created_to = Some(parse_time(v, "created_to")?),
             "overdue" => match v {
                 "true" => f.overdue_at = Some(app.kefu.now()),

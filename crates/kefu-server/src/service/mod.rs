@@ -32,6 +32,7 @@ pub mod messages;
 pub mod notices;
 pub mod org;
 mod privacy;
+pub mod reports;
 mod sla;
 mod tickets;
 

@@ -20,6 +20,7 @@ mod macros;
 mod org;
 mod outbox;
 mod privacy;
+mod reports;
 mod tickets;
 
 pub use accounts::*;
@@ -29,6 +30,7 @@ pub use macros::*;
 pub use org::*;
 pub use outbox::*;
 pub use privacy::*;
+pub use reports::*;
 pub use tickets::*;
 
 pub fn t0() -> DateTime<Utc> {
@@ -179,7 +181,8 @@ macro_rules! conformance_tests {
             outbox_messages_are_claimed_once_and_tracked, visits_follow_the_ticket_and_are_counted,
             keyset_pages_follow_the_newest_first_order,
             account_changes_end_sessions_and_addresses_are_remembered, lists_show_only_what_the_caller_may_see,
-            macros_are_shared_or_their_owners, a_linked_change_commits_with_the_first_or_not_at_all);
+            macros_are_shared_or_their_owners, a_linked_change_commits_with_the_first_or_not_at_all,
+            handling_figures_count_each_resolution_once_for_who_resolved_it);
     };
     (@each $make:expr; $($name:ident),+) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
