@@ -469,6 +469,14 @@ try {
     await agent.goto(`${base}/console`);
     await agent.click('header a:has-text("English")');
     assert.match(await agent.locator('h1').textContent(), /Workbench/);
+    // Codes and labels in English too: deadlines, states, the overdue queue's note.
+    await agent.goto(`${base}/console/tickets/${number}`);
+    const deadlines = await agent.locator('#deadlines').textContent();
+    assert.match(deadlines, /First response|Dispatch|Resolution/);
+    assert.doesNotMatch(deadlines, /[\u4e00-\u9fff]/, `no Chinese in the English deadlines: ${deadlines}`);
+    await agent.goto(`${base}/console?queue=overdue`);
+    assert.doesNotMatch(await agent.locator('main').textContent(), /首次响应|计入的时限/);
+    await agent.goto(`${base}/console`);
     await agent.click('header a:has-text("中文")');
     const phone = await session('agent1', { width: 390, height: 844 });
     await phone.goto(`${base}/console?queue=all`);

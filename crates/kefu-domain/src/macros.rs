@@ -196,8 +196,8 @@ mod tests {
             body: spec.body,
             internal: spec.internal,
             priority: spec.priority,
-            created_at: Utc::now(),
-            updated_at: Utc::now(),
+            created_at: DateTime::UNIX_EPOCH,
+            updated_at: DateTime::UNIX_EPOCH,
         };
         assert_eq!(m.body_for("GD1", "张三", "赵海燕").unwrap(), "张三您好，工单GD1已由赵海燕跟进。");
     }

@@ -89,6 +89,9 @@ pub struct Alert {
 pub struct DeadlineRule {
     pub kind: String,
     pub label_zh: String,
+    /// The English view's label; the kind, worded, when a policy leaves it out.
+    #[serde(default)]
+    pub label_en: Option<String>,
     /// Empty: every type / priority. A more specific rule for the same kind
     /// is listed first: the first match wins.
     #[serde(default)]
@@ -422,6 +425,17 @@ pub fn next_due(t: &Ticket) -> Option<DateTime<Utc>> {
     t.deadlines.iter().filter(|d| d.phase == Phase::Running).map(|d| d.due_at).min()
 }
 
+/// The English label of a deadline kind under a policy: the first rule of
+/// that kind that names one, else the kind itself in words.
+pub fn label_en(policy: &SlaPolicy, kind: &str) -> String {
+    policy
+        .deadlines
+        .iter()
+        .find(|r| r.kind == kind && r.label_en.is_some())
+        .and_then(|r| r.label_en.clone())
+        .unwrap_or_else(|| kind.replace('_', " "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -649,5 +663,16 @@ mod tests {
         let bad_start =
             crate::policy::DEFAULT_POLICY.replacen("starts_on = [\"transfer\"]", "starts_on = [\"teleport\"]", 1);
         assert!(Policy::parse("p", &bad_start).unwrap_err().message.contains("teleport"));
+    }
+
+    #[test]
+    fn deadline_kinds_have_english_labels_from_the_policy_or_their_name() {
+        let policy = Policy::defaults().sla;
+        assert_eq!(label_en(&policy, "response"), "First response");
+        assert_eq!(label_en(&policy, "tier_limit"), "Tier limit");
+        for rule in &policy.deadlines {
+            assert!(rule.label_en.is_some(), "the shipped policy names {} in English", rule.kind);
+        }
+        assert_eq!(label_en(&policy, "site_visit"), "site visit");
     }
 }

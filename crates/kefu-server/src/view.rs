@@ -71,6 +71,7 @@ pub struct TicketView {
 pub struct DeadlineView {
     pub kind: String,
     pub label_zh: String,
+    pub label_en: String,
     pub due_at: DateTime<Utc>,
     /// running, paused, met, warning, breached or cancelled.
     pub state: String,
@@ -110,9 +111,10 @@ pub fn ticket_view(
     viewer: &Actor,
     flows: &FlowSet,
     people: &Directory,
-    privacy: &PrivacyPolicy,
+    policy: &kefu_domain::policy::Policy,
     now: chrono::DateTime<chrono::Utc>,
 ) -> TicketView {
+    let privacy = &policy.privacy;
     let role = viewer.role;
     let text = |s: &str| privacy.show_text(role, s);
     let flow = flows.get(t.ticket_type);
@@ -162,6 +164,7 @@ pub fn ticket_view(
             .map(|d| DeadlineView {
                 kind: d.kind.clone(),
                 label_zh: d.label_zh.clone(),
+                label_en: kefu_domain::sla::label_en(&policy.sla, &d.kind),
                 due_at: d.due_at,
                 state: kefu_domain::sla::state_at(d, now).to_string(),
                 met_at: d.met_at,

@@ -305,8 +305,9 @@ fn deadlines(lang: Lang, v: &Value) -> Vec<Deadline> {
                 (Some(_), _) => lang.t("按时达成", "met on time").to_string(),
                 _ => String::new(),
             };
+            let kind = d["kind"].as_str().unwrap_or("");
             Deadline {
-                label: d["label_zh"].as_str().unwrap_or("").to_string(),
+                label: lang.t(d["label_zh"].as_str().unwrap_or(""), d["label_en"].as_str().unwrap_or(kind)).to_string(),
                 due: shown(due),
                 state: state.to_string(),
                 state_label: if met.is_some() {

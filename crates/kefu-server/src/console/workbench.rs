@@ -62,13 +62,13 @@ impl Row {
             priority: label("priority"),
             status: label("status"),
             handler: v["assignee"]["name"].as_str().unwrap_or("—").to_string(),
-            due: next_deadline(v),
+            due: next_deadline(lang, v),
         }
     }
 }
 
 /// The next running deadline of a ticket view.
-fn next_deadline(v: &Value) -> Option<Due> {
+fn next_deadline(lang: Lang, v: &Value) -> Option<Due> {
     v["deadlines"]
         .as_array()?
         .iter()
@@ -79,7 +79,7 @@ fn next_deadline(v: &Value) -> Option<Due> {
         .map(|d| Due {
             at: d["due_at"].as_str().unwrap_or("").to_string(),
             state: d["state"].as_str().unwrap_or("").to_string(),
-            label: d["label_zh"].as_str().unwrap_or("").to_string(),
+            label: lang.t(d["label_zh"].as_str().unwrap_or(""), d["label_en"].as_str().unwrap_or("")).to_string(),
         })
 }
 
@@ -235,10 +235,12 @@ fn counts<S: Store>(app: &AppState<S>, lang: Lang, queue: &str) -> Option<String
     if !matches!(queue, "overdue" | "warning") {
         return None;
     }
-    let mut labels: Vec<&str> = Vec::new();
-    for d in &app.kefu.core.policy.sla.deadlines {
-        if !labels.contains(&d.label_zh.as_str()) {
-            labels.push(&d.label_zh);
+    let sla = &app.kefu.core.policy.sla;
+    let mut labels: Vec<String> = Vec::new();
+    for d in &sla.deadlines {
+        let label = lang.t(&d.label_zh, &kefu_domain::sla::label_en(sla, &d.kind)).to_string();
+        if !labels.contains(&label) {
+            labels.push(label);
         }
     }
     let head = lang.t("只含在办工单；计入的时限：", "Open tickets only; deadlines counted: ");

@@ -21,15 +21,8 @@ impl<S: Store> Kefu<S> {
         let core = self.core.clone();
         let viewer = viewer.clone();
         Box::new(move |t: &Ticket| {
-            serde_json::to_value(ticket_view(
-                t,
-                &viewer,
-                &core.flows,
-                &core.directory,
-                &core.policy.privacy,
-                core.clock.now(),
-            ))
-            .unwrap_or(Value::Null)
+            serde_json::to_value(ticket_view(t, &viewer, &core.flows, &core.directory, &core.policy, core.clock.now()))
+                .unwrap_or(Value::Null)
         })
     }
 
