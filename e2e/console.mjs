@@ -218,6 +218,7 @@ try {
     await Promise.all([agent.waitForNavigation(), agent.click('#macro-form button[type=submit]')]);
     assert.match(await agent.locator('#macros').textContent(), /稍后回电.*个人.*回复客户/s);
     assert.equal(await agent.locator('input[name=shared]').count(), 0, 'shared macros are the supervisors\'');
+    await agent.screenshot({ path: join(shots, 'macros.png'), fullPage: true });
     await agent.goto(`${base}/console/tickets/${number}`);
     const form = agent.locator('#apply-macro');
     const choice = await form.locator('select[name=macro] option:has-text("稍后回电")').getAttribute('value');

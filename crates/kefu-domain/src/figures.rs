@@ -16,7 +16,7 @@ use serde::Serialize;
 pub struct Handling {
     /// Resolutions in the period.
     pub handled: u64,
-    /// Of those, with no deadline breached by then.
+    /// Of those, with no breached deadline due before the resolution.
     pub on_time: u64,
     /// Of those, resolved at first contact.
     pub first_contact: u64,

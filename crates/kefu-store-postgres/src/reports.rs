@@ -9,7 +9,7 @@ use kefu_store::StoreResult;
 
 /// As the SQLite file: resolutions in the period by who resolved them.
 const HANDLING: &str = "SELECT e.actor, COUNT(*),
-        SUM(CASE WHEN EXISTS (SELECT 1 FROM sla_breaches b WHERE b.ticket_id = e.ticket_id AND b.breached_at <= e.at)
+        SUM(CASE WHEN EXISTS (SELECT 1 FROM sla_breaches b WHERE b.ticket_id = e.ticket_id AND b.due_at < e.at)
             THEN 0 ELSE 1 END),
         SUM(CASE WHEN e.actor = t.first_owner
              AND NOT EXISTS (SELECT 1 FROM transfers x WHERE x.ticket_id = e.ticket_id AND x.created_at <= e.at)

@@ -8,11 +8,12 @@ use kefu_domain::figures::Handling;
 use kefu_store::StoreResult;
 use rusqlite::{Connection, params};
 
-/// Resolutions in the period by who resolved them: on time (no breach by
-/// then), at first contact (by the first owner, with no transfer, appeal
+/// Resolutions in the period by who resolved them: on time (no breached
+/// deadline was due before the resolution — by due time, not by when the
+/// watcher noticed), at first contact (by the first owner, with no transfer, appeal
 /// or merged repeat before), and the time from registration.
 const HANDLING: &str = "SELECT e.actor, COUNT(*),
-        SUM(CASE WHEN EXISTS (SELECT 1 FROM sla_breaches b WHERE b.ticket_id = e.ticket_id AND b.breached_at <= e.at)
+        SUM(CASE WHEN EXISTS (SELECT 1 FROM sla_breaches b WHERE b.ticket_id = e.ticket_id AND b.due_at < e.at)
             THEN 0 ELSE 1 END),
         SUM(CASE WHEN e.actor = t.first_owner
              AND NOT EXISTS (SELECT 1 FROM transfers x WHERE x.ticket_id = e.ticket_id AND x.created_at <= e.at)

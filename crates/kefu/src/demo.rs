@@ -222,6 +222,13 @@ async fn seed_tickets<S: Store>(kefu: &Kefu<S>) -> Result<usize> {
         for (who, mut body) in plan.into_iter().take(depth) {
             let late = slow && body["action"] == "resolve";
             clock.advance(if late { Duration::days(6) } else { Duration::minutes(5 + rng.below(90) as i64) });
+            if late {
+                // The watcher notices what ran out meanwhile, as it would have
+                // every minute: breaches recorded, notices sent, escalations.
+                if let Err(e) = demo.raise_sla_alerts(ticket.id).await {
+                    tracing::info!(ticket = %ticket.number, error = %e, "demo alerts refused");
+                }
+            }
             // Who holds the ticket now (a transfer changes it), and their colleague.
             let org = demo.org().await.map_err(|e| anyhow::anyhow!(e.to_string()))?;
             let now = demo.ticket(&ticket.id.to_string()).await.map_err(|e| anyhow::anyhow!(e.to_string()))?;

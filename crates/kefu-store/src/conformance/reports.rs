@@ -61,12 +61,18 @@ pub async fn handling_figures_count_each_resolution_once_for_who_resolved_it<S: 
         m.breaches.push(Breach { kind: "visit".into(), due_at: h(4), breached_at: h(5) });
     })
     .await;
+    // 1 again: the watcher noticed only later a deadline that was due before
+    // the resolution: late all the same (still first contact).
+    record(&s, &a, ids[0], "sla_alert", h(6), move |m| {
+        m.breaches.push(Breach { kind: "response".into(), due_at: h(1), breached_at: h(6) });
+    })
+    .await;
     // 4: resolved after the period.
     record(&s, &a, ids[3], "resolve", h(30), |_| {}).await;
     let got = s.handling(t0(), h(24)).await.unwrap();
     let of = |u: &Actor| got.iter().find(|(id, _)| *id == Some(u.id)).map(|(_, f)| *f).unwrap_or_default();
     let agent = of(&a);
-    assert_eq!((agent.handled, agent.on_time, agent.first_contact), (2, 2, 1), "{got:?}");
+    assert_eq!((agent.handled, agent.on_time, agent.first_contact), (2, 1, 1), "{got:?}");
     assert!((agent.handling_seconds - 3.0 * 3600.0).abs() < 1.0, "{agent:?}");
     let eng = of(&e);
     assert_eq!(
