@@ -113,6 +113,16 @@ async fn every_page_escapes_what_people_typed(mut app: TestApp) {
     }
     let (_, html) = page(&app, &cookie, "/console/dashboard?partial=1").await;
     escaped(&html, 0, "dashboard panels");
+    assert!(html.contains(SHOWN), "the handler's name in the figures per person");
+    // A macro's name and text, on its page and in the ticket's menu.
+    let m = json!({"name": "<u>x</u>\"onmouseover=y", "body": EVIL, "shared": true});
+    let (st, b) = app.post("supervisor1", "/api/v1/macros", m).await;
+    assert_eq!(st, StatusCode::CREATED, "{b}");
+    for path in ["/console/macros".to_string(), ticket.clone(), format!("/console/macros?edit={}", b["id"])] {
+        let (_, html) = page(&app, &cookie, &path).await;
+        escaped(&html, 1, &path);
+        assert!(html.contains("&#60;u&#62;x"), "{path}: the macro's name shown as text");
+    }
     // Forms refused by the service come back with the input and the error.
     let fields: Vec<(&str, &str)> = [
         "customer.phone",

@@ -10,9 +10,13 @@ pub mod crypto;
 pub mod doc;
 pub mod dump;
 pub mod filter;
+mod macros;
+mod reports;
 pub mod seal;
 mod types;
 
+pub use macros::MacroStore;
+pub use reports::ReportStore;
 pub use types::*;
 
 use kefu_domain::audit::AuditEvent;
@@ -327,40 +331,3 @@ pub trait OutboxStore: Clone + Send + Sync + 'static {
 
 /// A table row in the neutral export form.
 pub type JsonRow = serde_json::Map<String, serde_json::Value>;
-
-/// Canned replies and macros (`macros`): shared ones and each person's own.
-pub trait MacroStore: Clone + Send + Sync + 'static {
-    /// `Conflict { macros_owner_name_key }` if the owner has one by that name.
-    fn create_macro(
-        &self,
-        owner: UserId,
-        spec: kefu_domain::macros::MacroSpec,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> impl Future<Output = StoreResult<kefu_domain::macros::Macro>> + Send;
-    /// The macros `user` may apply: the shared ones and their own, by name.
-    fn macros_for(&self, user: UserId) -> impl Future<Output = StoreResult<Vec<kefu_domain::macros::Macro>>> + Send;
-    fn macro_by_id(
-        &self,
-        id: kefu_domain::MacroId,
-    ) -> impl Future<Output = StoreResult<Option<kefu_domain::macros::Macro>>> + Send;
-    /// `NotFound` if there is none; `Conflict` as `create_macro`.
-    fn update_macro(
-        &self,
-        id: kefu_domain::MacroId,
-        spec: kefu_domain::macros::MacroSpec,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> impl Future<Output = StoreResult<kefu_domain::macros::Macro>> + Send;
-    /// `NotFound` if there is none.
-    fn delete_macro(&self, id: kefu_domain::MacroId) -> impl Future<Output = StoreResult<()>> + Send;
-}
-
-/// Figures over the record, computed by the database.
-pub trait ReportStore: Clone + Send + Sync + 'static {
-    /// Per person who resolved tickets in `[from, to)` (see
-    /// `kefu_domain::figures` for what counts), by user id.
-    fn handling(
-        &self,
-        from: chrono::DateTime<chrono::Utc>,
-        to: chrono::DateTime<chrono::Utc>,
-    ) -> impl Future<Output = StoreResult<Vec<(Option<UserId>, kefu_domain::figures::Handling)>>> + Send;
-}
