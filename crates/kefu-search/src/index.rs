@@ -1,0 +1,301 @@
+//! One search index (tickets, or the knowledge base): documents with a key,
+//! a title, a body and `extra` text that ranks like the title (an
+//! article's similar questions and tags). Personal data never enters it:
+//! phone numbers, ID numbers and street numbers are cut out of every text
+//! before it is analysed or stored, so they are not searchable.
+
+use crate::lexicon::{Lexicon, normalize};
+use crate::tokens::{CHARS, CharTokenizer, WORDS, WordTokenizer, chars};
+use std::path::Path;
+use std::sync::Mutex;
+use tantivy::collector::TopDocs;
+use tantivy::query::{BooleanQuery, BoostQuery, Occur, PhraseQuery, Query, TermQuery};
+use tantivy::schema::{Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value};
+use tantivy::tokenizer::TextAnalyzer;
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    #[error("search index: {0}")]
+    Index(#[from] tantivy::TantivyError),
+    #[error("search index directory: {0}")]
+    Directory(String),
+}
+
+pub type SearchResult<T> = Result<T, SearchError>;
+
+/// A document as the caller has it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Doc {
+    pub key: String,
+    pub title: String,
+    pub body: String,
+    pub extra: String,
+}
+
+/// How a query's words combine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// A search box: every word typed must match (as a phrase of
+    /// characters, or by all its jieba words), synonyms included.
+    AllWords,
+    /// A sentence someone wrote (the bot, similar tickets): any of its
+    /// words may match, the more the better.
+    Similar,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    pub key: String,
+    pub score: f32,
+    /// Up to ~60 characters of the body (or title) around the first match.
+    pub snippet: String,
+    /// Byte ranges of `snippet` that matched.
+    pub highlights: Vec<(usize, usize)>,
+}
+
+struct Fields {
+    key: Field,
+    title: Field,
+    body: Field,
+    /// (words, chars) analyses of title, extra, body, with their weights.
+    analysed: [(Field, Field, f32); 3],
+}
+
+pub struct SearchIndex {
+    reader: IndexReader,
+    writer: Mutex<IndexWriter>,
+    fields: Fields,
+    lexicon: Lexicon,
+}
+
+/// Bytes the writer may buffer before it flushes a segment.
+const WRITER_MEMORY: usize = 50_000_000;
+
+fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let analysed = |name: &str| {
+        TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default().set_tokenizer(name).set_index_option(IndexRecordOption::WithFreqsAndPositions),
+        )
+    };
+    let key = b.add_text_field("key", STRING | STORED);
+    let title = b.add_text_field("title", STORED);
+    let body = b.add_text_field("body", STORED);
+    let mut pair = |name: &str, weight: f32| {
+        (
+            b.add_text_field(&format!("{name}_w"), analysed(WORDS)),
+            b.add_text_field(&format!("{name}_c"), analysed(CHARS)),
+            weight,
+        )
+    };
+    let analysed = [pair("title", 3.0), pair("extra", 2.0), pair("body", 1.0)];
+    (b.build(), Fields { key, title, body, analysed })
+}
+
+impl SearchIndex {
+    /// The index in `dir` (created if missing), or in memory without one.
+    pub fn open(dir: Option<&Path>, lexicon: Lexicon) -> SearchResult<SearchIndex> {
+        let (schema, fields) = schema();
+        let index = match dir {
+            Some(d) => {
+                std::fs::create_dir_all(d).map_err(|e| SearchError::Directory(format!("{}: {e}", d.display())))?;
+                let mmap = tantivy::directory::MmapDirectory::open(d)
+                    .map_err(|e| SearchError::Directory(format!("{}: {e}", d.display())))?;
+                Index::open_or_create(mmap, schema)?
+            }
+            None => Index::create_in_ram(schema),
+        };
+        // Registered at every open: an index opened without its tokenizers
+        // would analyse queries differently from what it stored.
+        index.tokenizers().register(WORDS, TextAnalyzer::from(WordTokenizer(lexicon.clone())));
+        index.tokenizers().register(CHARS, TextAnalyzer::from(CharTokenizer));
+        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        let writer = Mutex::new(index.writer(WRITER_MEMORY)?);
+        Ok(SearchIndex { reader, writer, fields, lexicon })
+    }
+
+    pub fn lexicon(&self) -> &Lexicon {
+        &self.lexicon
+    }
+
+    /// Adds or replaces documents (by key) and makes them searchable.
+    pub fn put(&self, docs: &[Doc]) -> SearchResult<()> {
+        let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        for d in docs {
+            w.delete_term(Term::from_field_text(self.fields.key, &d.key));
+            w.add_document(self.document(d))?;
+        }
+        w.commit()?;
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    pub fn delete(&self, keys: &[String]) -> SearchResult<()> {
+        let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        for k in keys {
+            w.delete_term(Term::from_field_text(self.fields.key, k));
+        }
+        w.commit()?;
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// Documents in the index.
+    pub fn len(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn document(&self, d: &Doc) -> TantivyDocument {
+        let f = &self.fields;
+        let (title, extra, body) = (impersonal(&d.title), impersonal(&d.extra), impersonal(&d.body));
+        let mut doc = TantivyDocument::new();
+        doc.add_text(f.key, &d.key);
+        doc.add_text(f.title, &title);
+        doc.add_text(f.body, &body);
+        for ((w, c, _), text) in f.analysed.iter().zip([&title, &extra, &body]) {
+            doc.add_text(*w, text);
+            doc.add_text(*c, text);
+        }
+        doc
+    }
+
+    /// The best `limit` documents for `query`, best first.
+    pub fn search(&self, query: &str, mode: Mode, limit: usize) -> SearchResult<Vec<Hit>> {
+        let terms = self.query_terms(query);
+        let Some(q) = self.build(&terms, mode) else { return Ok(Vec::new()) };
+        let searcher = self.reader.searcher();
+        let top = searcher.search(&q, &TopDocs::with_limit(limit.max(1)).order_by_score())?;
+        let mut hits = Vec::with_capacity(top.len());
+        for (score, addr) in top {
+            let doc: TantivyDocument = searcher.doc(addr)?;
+            let text = |f: Field| doc.get_first(f).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+            let (snippet, highlights) = snippet(&text(self.fields.body), &text(self.fields.title), &terms);
+            hits.push(Hit { key: text(self.fields.key), score, snippet, highlights });
+        }
+        Ok(hits)
+    }
+
+    /// The query's words (split at spaces and punctuation), each with its
+    /// synonym alternatives, normalised.
+    fn query_terms(&self, query: &str) -> Vec<Vec<String>> {
+        let norm = normalize(query);
+        let words = norm.split(|c: char| !c.is_alphanumeric() && c != '-').filter(|w| !w.is_empty());
+        words.take(16).map(|w| self.lexicon.expand(w)).collect()
+    }
+
+    fn build(&self, terms: &[Vec<String>], mode: Mode) -> Option<Box<dyn Query>> {
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for alternatives in terms {
+            let per_word: Vec<(Occur, Box<dyn Query>)> =
+                alternatives.iter().filter_map(|a| self.alternative(a, mode)).map(|q| (Occur::Should, q)).collect();
+            if per_word.is_empty() {
+                continue;
+            }
+            let occur = if mode == Mode::AllWords { Occur::Must } else { Occur::Should };
+            clauses.push((occur, Box::new(BooleanQuery::new(per_word))));
+        }
+        // The key itself (a ticket number, an article code) as typed.
+        if let [only] = terms
+            && let Some(word) = only.first()
+        {
+            let key = Term::from_field_text(self.fields.key, &word.to_uppercase());
+            let exact: Box<dyn Query> = Box::new(TermQuery::new(key, IndexRecordOption::Basic));
+            return Some(Box::new(BooleanQuery::new(vec![
+                (Occur::Should, Box::new(BoostQuery::new(exact, 10.0))),
+                (Occur::Should, Box::new(BooleanQuery::new(clauses))),
+            ])));
+        }
+        (!clauses.is_empty()).then(|| Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>)
+    }
+
+    /// One alternative of a word, in any field: its characters as a phrase,
+    /// or (typed words) all its jieba words / (a sentence) any of them.
+    fn alternative(&self, alt: &str, mode: Mode) -> Option<Box<dyn Query>> {
+        let cs = chars(alt);
+        if cs.is_empty() {
+            return None;
+        }
+        let words: Vec<String> = self.lexicon.words(alt).into_iter().map(str::to_string).collect();
+        let mut any: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for (w_field, c_field, weight) in self.fields.analysed {
+            let by_chars: Box<dyn Query> = match cs.as_slice() {
+                [one] => Box::new(TermQuery::new(Term::from_field_text(c_field, one), IndexRecordOption::WithFreqs)),
+                many => Box::new(PhraseQuery::new(many.iter().map(|c| Term::from_field_text(c_field, c)).collect())),
+            };
+            any.push((Occur::Should, Box::new(BoostQuery::new(by_chars, weight))));
+            if !words.is_empty() {
+                let occur = if mode == Mode::AllWords { Occur::Must } else { Occur::Should };
+                let by_words = words
+                    .iter()
+                    .map(|w| {
+                        let q: Box<dyn Query> =
+                            Box::new(TermQuery::new(Term::from_field_text(w_field, w), IndexRecordOption::WithFreqs));
+                        (occur, q)
+                    })
+                    .collect();
+                any.push((Occur::Should, Box::new(BoostQuery::new(Box::new(BooleanQuery::new(by_words)), weight))));
+            }
+        }
+        Some(Box::new(BooleanQuery::new(any)))
+    }
+}
+
+/// The text without personal data (phones, ID numbers, street numbers).
+fn impersonal(text: &str) -> String {
+    let spans = kefu_domain::privacy::personal_spans(text);
+    if spans.is_empty() {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for s in spans {
+        out.push_str(&text[at..s.start]);
+        out.push(' ');
+        at = s.end;
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
+const SNIPPET_CHARS: usize = 60;
+
+/// A window of the body (the title if the body has no match) around the
+/// first place any query word or alternative occurs, with each occurrence
+/// inside it highlighted.
+fn snippet(body: &str, title: &str, terms: &[Vec<String>]) -> (String, Vec<(usize, usize)>) {
+    let needles: Vec<String> = terms.iter().flatten().filter(|t| !t.is_empty()).cloned().collect();
+    let first_match = |text: &str| {
+        let norm = normalize(text);
+        // As a char position: normalize() keeps one char for one char.
+        needles.iter().filter_map(|n| norm.find(n.as_str())).min().map(|b| norm[..b].chars().count())
+    };
+    let (text, at) = match (first_match(body), first_match(title)) {
+        (Some(i), _) => (body, i),
+        (None, Some(i)) => (title, i),
+        (None, None) => (body, 0),
+    };
+    let start = at.saturating_sub(SNIPPET_CHARS / 3);
+    let window: String = text.chars().skip(start).take(SNIPPET_CHARS).collect();
+    let norm = normalize(&window);
+    let mut highlights = Vec::new();
+    for n in &needles {
+        for (i, _) in norm.match_indices(n.as_str()) {
+            let (from, to) = (byte_at(&window, &norm, i), byte_at(&window, &norm, i + n.len()));
+            highlights.push((from, to));
+        }
+    }
+    highlights.sort_unstable();
+    highlights.dedup();
+    (window, highlights)
+}
+
+/// The byte offset in `orig` of byte offset `i` of its normalised form.
+fn byte_at(orig: &str, norm: &str, i: usize) -> usize {
+    let nth = norm[..i.min(norm.len())].chars().count();
+    orig.char_indices().nth(nth).map_or(orig.len(), |(b, _)| b)
+}

@@ -1,0 +1,145 @@
+//! What the search knows of the language: jieba with the telecom words
+//! added, the synonym groups, and the normalisation both the index and the
+//! query apply (full-width forms to ASCII, ASCII to lower case), so that
+//! `ＬＯＳ灯`, `los灯` and `LOS灯` are one word.
+
+use serde::Deserialize;
+use std::sync::Arc;
+
+const SHIPPED: &str = include_str!("../lexicon/telecom.toml");
+
+/// Entries of a lexicon file (the shipped one, or an administrator's).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Entries {
+    #[serde(default)]
+    pub words: Vec<String>,
+    #[serde(default)]
+    pub synonyms: Vec<Vec<String>>,
+}
+
+impl Entries {
+    pub fn shipped() -> Entries {
+        toml::from_str(SHIPPED).expect("the shipped lexicon is valid TOML")
+    }
+}
+
+/// The segmenter and the synonym groups, shared by every index and query.
+#[derive(Clone)]
+pub struct Lexicon {
+    jieba: Arc<jieba_rs::Jieba>,
+    groups: Arc<Vec<Vec<String>>>,
+}
+
+impl Lexicon {
+    /// The shipped entries and `extra` (an administrator's) on top.
+    pub fn new(extra: &Entries) -> Lexicon {
+        let shipped = Entries::shipped();
+        let mut jieba = jieba_rs::Jieba::new();
+        for w in shipped.words.iter().chain(&extra.words) {
+            let w = normalize(w.trim());
+            if !w.is_empty() {
+                // A high frequency keeps the word whole against the general dictionary.
+                jieba.add_word(&w, Some(50_000), None);
+            }
+        }
+        let groups: Vec<Vec<String>> = shipped
+            .synonyms
+            .iter()
+            .chain(&extra.synonyms)
+            .map(|g| {
+                let mut g: Vec<String> = g.iter().map(|m| normalize(m.trim())).filter(|m| !m.is_empty()).collect();
+                g.dedup();
+                g
+            })
+            .filter(|g| g.len() > 1)
+            .collect();
+        Lexicon { jieba: Arc::new(jieba), groups: Arc::new(groups) }
+    }
+
+    pub fn shipped() -> Lexicon {
+        Lexicon::new(&Entries::default())
+    }
+
+    /// Words of a normalised text, in search mode (a long word and its parts).
+    pub fn words<'a>(&self, text: &'a str) -> Vec<&'a str> {
+        self.jieba.cut_for_search(text, true).into_iter().map(|t| t.word).filter(|w| is_content(w)).collect()
+    }
+
+    /// The word and what the synonym groups make of it: for each group a
+    /// member of which occurs in the word (the longest one), the word with
+    /// that member replaced by each other member.
+    pub fn expand(&self, word: &str) -> Vec<String> {
+        let mut out = vec![word.to_string()];
+        for group in self.groups.iter() {
+            let Some(found) = group.iter().filter(|m| word.contains(m.as_str())).max_by_key(|m| m.chars().count())
+            else {
+                continue;
+            };
+            for other in group.iter().filter(|m| *m != found) {
+                let alt = word.replacen(found.as_str(), other, 1);
+                if !out.contains(&alt) {
+                    out.push(alt);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Full-width ASCII forms and the ideographic space to ASCII, ASCII
+/// letters to lower case; every other character as it is (one char for
+/// one char, so positions stay comparable).
+pub fn normalize(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\u{3000}' => ' ',
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+            _ => c,
+        })
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+/// A token worth indexing: it has a letter, digit or ideograph.
+pub fn is_content(word: &str) -> bool {
+    word.chars().any(|c| c.is_alphanumeric())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn telecom_words_stay_whole() {
+        let lx = Lexicon::shipped();
+        let words = lx.words("我要办理携号转网，光猫LOS灯亮红灯");
+        assert!(words.contains(&"携号转网"), "{words:?}");
+        assert!(words.contains(&"光猫"), "{words:?}");
+        assert!(!words.contains(&"，"), "punctuation is not a word: {words:?}");
+    }
+
+    #[test]
+    fn synonyms_expand_the_part_of_a_word_they_name() {
+        let lx = Lexicon::shipped();
+        let alts = lx.expand("家里网断了");
+        assert!(alts.contains(&"家里无法上网".to_string()), "{alts:?}");
+        assert!(alts.contains(&"家里上不了网".to_string()), "{alts:?}");
+        assert_eq!(lx.expand("资费标准"), vec!["资费标准".to_string()]);
+    }
+
+    #[test]
+    fn administrators_add_words_and_groups() {
+        let extra = Entries {
+            words: vec!["畅享套餐".into()], synonyms: vec![vec!["畅享套餐".into(), "畅享".into()]]
+        };
+        let lx = Lexicon::new(&extra);
+        assert!(lx.words("办理畅享套餐").contains(&"畅享套餐"));
+        assert!(lx.expand("畅享").contains(&"畅享套餐".to_string()));
+    }
+
+    #[test]
+    fn full_width_and_case_are_one() {
+        assert_eq!(normalize("ＬＯＳ灯　Wi-Fi"), "los灯 wi-fi");
+    }
+}
