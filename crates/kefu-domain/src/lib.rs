@@ -19,6 +19,7 @@ pub mod figures;
 pub mod flow;
 pub mod ids;
 pub mod intake;
+pub mod kb;
 pub mod macros;
 pub mod org;
 pub mod policy;

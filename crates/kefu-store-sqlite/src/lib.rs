@@ -9,6 +9,7 @@
 //! blocking thread pool and never wait for the writer.
 
 mod dump;
+mod kb;
 mod macros;
 mod migrate;
 mod org;

@@ -18,6 +18,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (10, "trust", include_str!("../migrations/0010_trust.sql")),
     (11, "macros", include_str!("../migrations/0011_macros.sql")),
     (12, "reports", include_str!("../migrations/0012_reports.sql")),
+    (13, "kb", include_str!("../migrations/0013_kb.sql")),
 ];
 
 pub fn known_version() -> i64 {

@@ -192,6 +192,29 @@ pub const TABLES: &[TableSpec] = &[
         identity: Some("id"),
     },
     TableSpec {
+        name: "kb_articles",
+        columns: &[
+            ("code", Text),
+            ("doc", Json),
+            ("category", Text),
+            ("status", Text),
+            ("version", Int),
+            ("updated_by", Text),
+            ("created_at", Time),
+            ("updated_at", Time),
+            ("rev", Int),
+            ("deleted", Bool),
+        ],
+        order_by: "code",
+        identity: None,
+    },
+    TableSpec {
+        name: "kb_versions",
+        columns: &[("code", Text), ("version", Int), ("doc", Json), ("updated_by", Text), ("at", Time)],
+        order_by: "code, version",
+        identity: None,
+    },
+    TableSpec {
         name: "macros",
         columns: &[
             ("id", Int),

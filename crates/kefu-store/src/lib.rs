@@ -10,11 +10,13 @@ pub mod crypto;
 pub mod doc;
 pub mod dump;
 pub mod filter;
+mod kb;
 mod macros;
 mod reports;
 pub mod seal;
 mod types;
 
+pub use kb::{ArticleFilter, KbChange, KbStore, article_of};
 pub use macros::MacroStore;
 pub use reports::ReportStore;
 pub use types::*;
@@ -50,8 +52,8 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Every store trait, for code that calls a concrete backend's methods.
 pub mod prelude {
     pub use crate::{
-        AccountStore, DumpStore, JobStore, MacroStore, OrgStore, OutboxStore, PrivacyStore, ReportStore, Store,
-        TicketStore,
+        AccountStore, DumpStore, JobStore, KbStore, MacroStore, OrgStore, OutboxStore, PrivacyStore, ReportStore,
+        Store, TicketStore,
     };
 }
 
@@ -59,7 +61,16 @@ pub mod prelude {
 /// `S: Store`; each capability is a trait of its own (one file per backend
 /// and one conformance file each), and a new capability adds its trait here.
 pub trait Store:
-    AccountStore + TicketStore + DumpStore + JobStore + PrivacyStore + OrgStore + OutboxStore + MacroStore + ReportStore
+    AccountStore
+    + TicketStore
+    + DumpStore
+    + JobStore
+    + PrivacyStore
+    + OrgStore
+    + OutboxStore
+    + MacroStore
+    + ReportStore
+    + KbStore
 {
 }
 
@@ -73,6 +84,7 @@ impl<T> Store for T where
         + OutboxStore
         + MacroStore
         + ReportStore
+        + KbStore
 {
 }
 

@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 mod accounts;
 mod export;
 mod jobs;
+mod kb;
 mod macros;
 mod org;
 mod outbox;
@@ -26,6 +27,7 @@ mod tickets;
 pub use accounts::*;
 pub use export::*;
 pub use jobs::*;
+pub use kb::*;
 pub use macros::*;
 pub use org::*;
 pub use outbox::*;
@@ -182,7 +184,8 @@ macro_rules! conformance_tests {
             keyset_pages_follow_the_newest_first_order,
             account_changes_end_sessions_and_addresses_are_remembered, lists_show_only_what_the_caller_may_see,
             macros_are_shared_or_their_owners, a_linked_change_commits_with_the_first_or_not_at_all,
-            handling_figures_count_each_resolution_once_for_who_resolved_it);
+            handling_figures_count_each_resolution_once_for_who_resolved_it,
+            articles_keep_every_version_and_feed_every_change);
     };
     (@each $make:expr; $($name:ident),+) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,0 +1,28 @@
+-- Issue 16: the knowledge base (R-50). The current version of each article
+-- (its content as JSON, category and status beside it for lists), every
+-- version in kb_versions, and a revision number per write — deletions kept
+-- as tombstones — that the search indexes follow as a change feed.
+CREATE TABLE kb_articles (
+    code       TEXT NOT NULL,
+    doc        TEXT NOT NULL,
+    category   TEXT NOT NULL,
+    status     TEXT NOT NULL,
+    version    BIGINT NOT NULL,
+    updated_by TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    rev        BIGINT NOT NULL,
+    deleted    INTEGER NOT NULL,
+    CONSTRAINT kb_articles_pkey PRIMARY KEY (code),
+    CONSTRAINT kb_articles_rev_key UNIQUE (rev)
+);
+CREATE INDEX kb_articles_category_idx ON kb_articles (category, code);
+
+CREATE TABLE kb_versions (
+    code       TEXT NOT NULL REFERENCES kb_articles (code),
+    version    BIGINT NOT NULL,
+    doc        TEXT NOT NULL,
+    updated_by TEXT NOT NULL,
+    at         TEXT NOT NULL,
+    CONSTRAINT kb_versions_pkey PRIMARY KEY (code, version)
+);

@@ -1,0 +1,77 @@
+//! The knowledge base capability of the store: articles with every
+//! version kept, and a change feed (a revision number per write, deletions
+//! as tombstones) the search indexes follow.
+
+use crate::{Page, StoreResult};
+use kefu_domain::kb::{Article, ArticleSpec, ArticleStatus};
+use std::future::Future;
+
+/// One write of the knowledge base, in the order they were made.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KbChange {
+    pub rev: i64,
+    pub code: String,
+    /// The article as written; None: deleted.
+    pub article: Option<Article>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ArticleFilter {
+    pub category: Option<String>,
+    pub status: Option<ArticleStatus>,
+    pub page: u32,
+    pub per_page: u32,
+}
+
+pub trait KbStore: Clone + Send + Sync + 'static {
+    /// Version 1. `Conflict { kb_articles_pkey }` if the code exists (or existed).
+    fn create_article(
+        &self,
+        spec: ArticleSpec,
+        by: String,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> impl Future<Output = StoreResult<Article>> + Send;
+    /// The next version; the one before stays in the history. `NotFound` if none.
+    fn update_article(
+        &self,
+        spec: ArticleSpec,
+        by: String,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> impl Future<Output = StoreResult<Article>> + Send;
+    /// Removes the article (its history stays); `NotFound` if none.
+    fn delete_article(&self, code: String) -> impl Future<Output = StoreResult<()>> + Send;
+    fn article(&self, code: String) -> impl Future<Output = StoreResult<Option<Article>>> + Send;
+    /// By code.
+    fn articles(&self, filter: ArticleFilter) -> impl Future<Output = StoreResult<Page<Article>>> + Send;
+    /// Every version of an article, oldest first (a deleted one's too).
+    fn article_versions(&self, code: String) -> impl Future<Output = StoreResult<Vec<Article>>> + Send;
+    /// Writes after revision `after`, oldest first, at most `limit`.
+    fn kb_changes(&self, after: i64, limit: u32) -> impl Future<Output = StoreResult<Vec<KbChange>>> + Send;
+}
+
+/// An article from its stored content and record.
+pub fn article_of(
+    spec: ArticleSpec,
+    version: i64,
+    by: &str,
+    created_at: chrono::DateTime<chrono::Utc>,
+    updated_at: chrono::DateTime<chrono::Utc>,
+) -> Article {
+    Article {
+        code: spec.code,
+        title: spec.title,
+        category: spec.category,
+        tags: spec.tags,
+        similar: spec.similar,
+        body: spec.body,
+        answers: spec.answers,
+        status: spec.status,
+        public: spec.public,
+        valid_from: spec.valid_from,
+        valid_to: spec.valid_to,
+        version: u32::try_from(version).unwrap_or(u32::MAX),
+        updated_by: by.to_string(),
+        created_at,
+        updated_at,
+    }
+}
