@@ -15,6 +15,9 @@ pub struct Policy {
     pub security: SecurityPolicy,
     #[serde(default)]
     pub retention: RetentionPolicy,
+    /// Search indexes and the knowledge base.
+    #[serde(default)]
+    pub search: SearchPolicy,
     /// Time limits (R-10…R-13). Absent: no deadlines.
     #[serde(default)]
     pub sla: crate::sla::SlaPolicy,
@@ -102,6 +105,23 @@ impl AccessPolicy {
 pub struct RetentionPolicy {
     /// Tickets with their transfer and communication records.
     pub ticket_years: u32,
+}
+
+/// How search behaves.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SearchPolicy {
+    /// How old a node's view of the knowledge base may be before a search
+    /// first reads what other nodes wrote (its own writes show at once).
+    pub catch_up_seconds: u64,
+    /// Hits a knowledge base search returns at most.
+    pub max_hits: u32,
+}
+
+impl Default for SearchPolicy {
+    fn default() -> Self {
+        SearchPolicy { catch_up_seconds: 2, max_hits: 50 }
+    }
 }
 
 impl Default for RetentionPolicy {

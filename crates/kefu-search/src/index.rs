@@ -63,6 +63,7 @@ struct Fields {
 }
 
 pub struct SearchIndex {
+    index: Index,
     reader: IndexReader,
     writer: Mutex<IndexWriter>,
     fields: Fields,
@@ -112,7 +113,7 @@ impl SearchIndex {
         index.tokenizers().register(CHARS, TextAnalyzer::from(CharTokenizer));
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
         let writer = Mutex::new(index.writer(WRITER_MEMORY)?);
-        Ok(SearchIndex { reader, writer, fields, lexicon })
+        Ok(SearchIndex { index, reader, writer, fields, lexicon })
     }
 
     pub fn lexicon(&self) -> &Lexicon {
@@ -121,24 +122,38 @@ impl SearchIndex {
 
     /// Adds or replaces documents (by key) and makes them searchable.
     pub fn put(&self, docs: &[Doc]) -> SearchResult<()> {
-        let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        for d in docs {
-            w.delete_term(Term::from_field_text(self.fields.key, &d.key));
-            w.add_document(self.document(d))?;
-        }
-        w.commit()?;
-        self.reader.reload()?;
-        Ok(())
+        self.apply(docs, &[], None)
     }
 
     pub fn delete(&self, keys: &[String]) -> SearchResult<()> {
+        self.apply(&[], keys, None)
+    }
+
+    /// Puts `docs`, deletes `keys`, and commits them with `mark` (where a
+    /// change feed stands) in the same durable commit: after a crash the
+    /// index and its mark agree, and catching up resumes from the mark.
+    pub fn apply(&self, docs: &[Doc], keys: &[String], mark: Option<&str>) -> SearchResult<()> {
         let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         for k in keys {
             w.delete_term(Term::from_field_text(self.fields.key, k));
         }
-        w.commit()?;
+        for d in docs {
+            w.delete_term(Term::from_field_text(self.fields.key, &d.key));
+            w.add_document(self.document(d))?;
+        }
+        let mut commit = w.prepare_commit()?;
+        if let Some(m) = mark {
+            commit.set_payload(m);
+        }
+        commit.commit()?;
+        drop(w);
         self.reader.reload()?;
         Ok(())
+    }
+
+    /// The mark of the last commit (see `apply`), if any.
+    pub fn mark(&self) -> SearchResult<Option<String>> {
+        Ok(self.index.load_metas()?.payload)
     }
 
     /// Documents in the index.

@@ -57,8 +57,11 @@ impl Lexicon {
         Lexicon { jieba: Arc::new(jieba), groups: Arc::new(groups) }
     }
 
+    /// The shipped entries alone, loaded once per process (the dictionary
+    /// takes a moment to load) and shared.
     pub fn shipped() -> Lexicon {
-        Lexicon::new(&Entries::default())
+        static SHIPPED: std::sync::OnceLock<Lexicon> = std::sync::OnceLock::new();
+        SHIPPED.get_or_init(|| Lexicon::new(&Entries::default())).clone()
     }
 
     /// Words of a normalised text, in search mode (a long word and its parts).

@@ -163,8 +163,13 @@ fn an_index_on_disk_is_found_again_after_a_restart() {
     let again = SearchIndex::open(Some(dir.path()), Lexicon::shipped()).unwrap();
     assert_eq!(again.len(), 4);
     assert!(keys(&again.search("视频彩铃", Mode::AllWords, 5).unwrap()).contains(&"T2"));
+    // Where a change feed stood is committed with the documents.
+    again.apply(&[], &["T4".to_string()], Some("rev:7")).unwrap();
+    drop(again);
+    let again = SearchIndex::open(Some(dir.path()), Lexicon::shipped()).unwrap();
+    assert_eq!((again.len(), again.mark().unwrap().as_deref()), (3, Some("rev:7")));
     // A document put again replaces the old one.
     again.put(&[Doc { key: "T2".into(), title: "改了".into(), ..Default::default() }]).unwrap();
-    assert_eq!(again.len(), 4);
+    assert_eq!(again.len(), 3);
     assert!(!keys(&again.search("视频彩铃", Mode::AllWords, 5).unwrap()).contains(&"T2"));
 }

@@ -12,6 +12,7 @@ pub mod http;
 pub mod jobs;
 pub mod links;
 pub mod metrics;
+pub mod search;
 pub mod service;
 pub mod view;
 

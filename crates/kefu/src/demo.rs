@@ -45,6 +45,7 @@ pub async fn seed<S: Store>(kefu: &Kefu<S>) -> Result<()> {
         }
         println!("  {username:<12} {pw}   {} {name}", role.label_zh());
     }
+    seed_kb(kefu).await?;
     if kefu.store.ticket_count().await? == 0 {
         seed_org(kefu).await?;
         seed_macros(kefu).await?;
@@ -158,6 +159,23 @@ async fn seed_org<S: Store>(kefu: &Kefu<S>) -> Result<()> {
             kefu.set_profile(m, &p).await.map_err(e)?;
         }
     }
+    Ok(())
+}
+
+/// The demo knowledge base: the articles of `data/kb` in this source tree,
+/// once (an operator's own knowledge base comes by `kefu kb import`).
+async fn seed_kb<S: Store>(kefu: &Kefu<S>) -> Result<()> {
+    let empty = kefu.store.articles(kefu_store::ArticleFilter { page: 1, per_page: 1, ..Default::default() }).await?;
+    if empty.total > 0 {
+        return Ok(());
+    }
+    let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/kb"));
+    if !dir.is_dir() {
+        println!("no demo knowledge base at {} / 未找到演示知识库", dir.display());
+        return Ok(());
+    }
+    let (added, _) = crate::kb::import(kefu, dir).await?;
+    println!("imported {added} knowledge base articles / 已导入 {added} 篇知识库文章");
     Ok(())
 }
 

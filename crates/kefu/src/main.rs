@@ -6,6 +6,7 @@ mod audit;
 mod bench;
 mod config;
 mod demo;
+mod kb;
 mod org;
 mod sample;
 mod transfer;
@@ -87,6 +88,16 @@ enum Command {
         /// Input file
         #[arg(long = "in")]
         input: std::path::PathBuf,
+    },
+    /// The knowledge base as Markdown files.
+    Kb {
+        #[command(subcommand)]
+        command: kb::KbCommand,
+    },
+    /// This node's search indexes.
+    Search {
+        #[command(subcommand)]
+        command: kb::SearchCommand,
     },
     /// Benchmarks.
     Bench {
@@ -194,6 +205,7 @@ async fn service<S: Store>(store: S, cfg: &Config) -> Result<Kefu<S>> {
         link_key,
         templates: config::load_templates(cfg)?,
         metrics_token: cfg.metrics_token.clone(),
+        search_dir: Some(cfg.data_dir.join("search")),
         ..Default::default()
     };
     let calendar = config::load_calendar(cfg)?;
@@ -297,6 +309,8 @@ async fn run<S: Store>(store: S, cfg: &Config, command: Command) -> Result<()> {
         Command::Serve { listen, demo } => serve(kefu, cfg.clone(), listen, demo).await,
         Command::User { command } => user(&kefu, command).await,
         Command::Org { command } => org::run(&kefu, command).await,
+        Command::Kb { command } => kb::run(&kefu, command).await,
+        Command::Search { command: kb::SearchCommand::Reindex } => kb::reindex(&kefu, &cfg.data_dir).await,
         Command::Audit { command: AuditCommand::Verify } => audit::verify(&kefu.store).await,
         Command::Export { out, reason } => transfer::export(&kefu, &out, &reason).await,
         Command::Import { input } => transfer::import(&kefu.store, &input).await,

@@ -3,6 +3,7 @@
 mod auth;
 mod calendar;
 mod customer_loop;
+mod kb;
 mod macros;
 mod meta;
 mod org;
@@ -39,6 +40,7 @@ use utoipa::OpenApi;
         privacy::erase_customer, calendar::add, calendar::day,
         customer_loop::messages, customer_loop::sms_receipts, customer_loop::return_visits, customer_loop::visit_report,
         macros::list, macros::create, macros::update, macros::delete, macros::apply,
+        kb::list, kb::create, kb::one, kb::update, kb::delete, kb::versions,
     ),
     components(schemas(
         crate::error::ErrorBody, crate::view::TicketView, crate::service::LoginResponse,
@@ -46,7 +48,8 @@ use utoipa::OpenApi;
         kefu_domain::audit::AuditEvent, kefu_domain::ticket::Transfer, kefu_domain::ticket::Comment,
         crate::service::org::StaffView, kefu_domain::org::Department, kefu_domain::org::Team, kefu_domain::org::Skills,
         kefu_store::Notice, kefu_store::Message, privacy::AccessLogPage, kefu_domain::macros::Macro,
-        kefu_domain::macros::MacroInput, macros::ApplyBody,
+        kefu_domain::macros::MacroInput, macros::ApplyBody, kefu_domain::kb::Article, kefu_domain::kb::ArticleInput,
+        kefu_domain::kb::Answers, kefu_domain::kb::ArticleStatus, crate::service::kb::ArticleHit, kb::ArticlePage,
     )),
     modifiers(&BearerAuth, &ErrorResponses),
 )]
@@ -188,6 +191,7 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .merge(calendar::router())
         .merge(customer_loop::router())
         .merge(macros::router())
+        .merge(kb::router())
         .merge(portal::router())
         .merge(crate::console::router())
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), authorize::<S>))

@@ -26,6 +26,7 @@ pub mod access;
 mod accounts;
 pub mod customer_loop;
 mod dispatch;
+pub mod kb;
 mod macros;
 mod merge;
 pub mod messages;
@@ -65,6 +66,8 @@ pub struct Settings {
     /// The bearer token of the metrics scraper; without one, only
     /// administrators read `/metrics`.
     pub metrics_token: Option<String>,
+    /// Where this node keeps its search indexes; None: in memory.
+    pub search_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for Settings {
@@ -77,6 +80,7 @@ impl Default for Settings {
             link_key: crate::links::LinkKey::random(),
             templates: kefu_domain::templates::Templates::defaults(),
             metrics_token: None,
+            search_dir: None,
         }
     }
 }
@@ -99,6 +103,8 @@ pub struct Core {
     pub org: crate::directory::OrgCache,
     /// The adapters that deliver customer messages.
     pub channels: crate::delivery::Channels,
+    /// This node's search indexes.
+    pub search: crate::search::Search,
 }
 
 pub struct Kefu<S> {
@@ -136,6 +142,7 @@ impl<S: Store> Kefu<S> {
         crate::delivery::install_tls_provider();
         let channels = crate::delivery::Channels::from_config(&settings.delivery).map_err(ApiError::Internal)?;
         let core = Core {
+            search: crate::search::Search::new(settings.search_dir.clone()),
             channels,
             flows,
             policy,
