@@ -228,6 +228,21 @@ try {
     assert.match(await agent.locator('body').textContent(), new RegExp(`张三您好，您的工单${number}正在处理`));
   });
 
+  await step('the knowledge base answers in the words agents use, and suggests articles beside the ticket', async () => {
+    await agent.goto(`${base}/console/tickets/${number}`);
+    const related = await agent.locator('#related-articles').textContent();
+    assert.match(related, /KB-00[12]/, `the fault's articles are suggested: ${related}`);
+    await agent.click('header a[href="/console/kb"]');
+    await agent.fill('#kb-q', '网断了');
+    await Promise.all([agent.waitForNavigation(), agent.press('#kb-q', 'Enter')]);
+    const first = agent.locator('#kb-results li').first();
+    assert.match(await first.textContent(), /KB-001/, 'nobody wrote 网断了: the synonyms find it');
+    assert.ok((await agent.locator('#kb-results mark').count()) >= 1, 'the match is marked');
+    await Promise.all([agent.waitForNavigation(), first.locator('a').click()]);
+    assert.match(await agent.locator('#kb-title').textContent(), /宽带无法上网/);
+    await agent.screenshot({ path: join(shots, 'kb.png'), fullPage: true });
+  });
+
   await step('a repeat call is merged into the open ticket, recorded on both', async () => {
     await agent.goto(`${base}/console/new`);
     await agent.fill('[name="customer.phone"]', '13812345678');

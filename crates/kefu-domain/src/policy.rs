@@ -116,11 +116,13 @@ pub struct SearchPolicy {
     pub catch_up_seconds: u64,
     /// Hits a knowledge base search returns at most.
     pub max_hits: u32,
+    /// Articles shown beside a ticket.
+    pub related_articles: u32,
 }
 
 impl Default for SearchPolicy {
     fn default() -> Self {
-        SearchPolicy { catch_up_seconds: 2, max_hits: 50 }
+        SearchPolicy { catch_up_seconds: 2, max_hits: 50, related_articles: 3 }
     }
 }
 

@@ -114,6 +114,23 @@ async fn every_page_escapes_what_people_typed(mut app: TestApp) {
     let (_, html) = page(&app, &cookie, "/console/dashboard?partial=1").await;
     escaped(&html, 0, "dashboard panels");
     assert!(html.contains(SHOWN), "the handler's name in the figures per person");
+    // An article's texts, found and shown.
+    let art = json!({"code": "KB-666", "title": EVIL, "category": "<u>x", "body": EVIL, "tags": [SHORT], "similar": [EVIL],
+                     "answers": {"script": EVIL}, "status": "published"});
+    let (st, b) = app.post("supervisor1", "/api/v1/kb/articles", art).await;
+    assert_eq!(st, StatusCode::CREATED, "{b}");
+    for path in [
+        "/console/kb?q=script".to_string(),
+        "/console/kb".to_string(),
+        "/console/kb/KB-666".to_string(),
+        format!("/console/kb?q={evil}"),
+    ] {
+        let (s, html) = page(&app, &cookie, &path).await;
+        assert_eq!(s, StatusCode::OK, "{path}");
+        escaped(&html, 1, &path);
+    }
+    let (_, html) = page(&app, &cookie, "/console/kb/KB-666").await;
+    assert!(html.contains(SHOWN), "the article's text shown as text");
     // A macro's name and text, on its page and in the ticket's menu.
     let m = json!({"name": "<u>x</u>\"onmouseover=y", "body": EVIL, "shared": true});
     let (st, b) = app.post("supervisor1", "/api/v1/macros", m).await;

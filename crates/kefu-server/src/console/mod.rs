@@ -14,6 +14,7 @@ mod customer;
 mod dashboard;
 mod duty;
 mod intake;
+mod kb;
 mod layout;
 mod login;
 mod notices;
@@ -50,6 +51,7 @@ pub fn router<S: Store>() -> Router<AppState<S>> {
         .merge(customer::router())
         .merge(bulk::router())
         .merge(canned::router())
+        .merge(kb::router())
         .merge(presence::router())
         .layer(axum::middleware::from_fn(remember_next))
 }

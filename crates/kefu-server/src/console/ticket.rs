@@ -78,6 +78,8 @@ struct TicketPage<'a> {
     call: Option<String>,
     /// The macros this person may apply here.
     macros: Vec<super::layout::Opt>,
+    /// Knowledge base articles that fit what the ticket describes.
+    articles: Vec<super::kb::Found>,
 }
 
 impl TicketPage<'_> {
@@ -208,6 +210,7 @@ pub(super) async fn render_ticket<S: Store>(
         reveal: super::reveal::phone_form(app, user, &v, revealed.is_some()),
         call: super::reveal::callable(app, user, &v, revealed),
         macros: super::canned::offered(app, user, lang).await,
+        articles: related(app, lang, &t).await,
     };
     render(status.unwrap_or(StatusCode::OK), &page)
 }
@@ -233,6 +236,14 @@ async fn repeats_of<S: Store>(app: &AppState<S>, user: &CurrentUser, t: &Ticket,
         .filter(|o| o.id != t.id)
         .map(|o| super::layout::Opt::new(&o.number, &format!("{} {}", o.number, o.title), ""))
         .collect()
+}
+
+/// The articles that fit the ticket (its title and description), for the
+/// person handling it.
+async fn related<S: Store>(app: &AppState<S>, lang: Lang, t: &Ticket) -> Vec<super::kb::Found> {
+    let text = format!("{} {}", t.title, t.description);
+    let limit = app.kefu.core.policy.search.related_articles;
+    app.kefu.related_articles(&text, limit).await.iter().map(|h| super::kb::found(lang, h)).collect()
 }
 
 /// The ticket's page again with a refusal of one of its forms.

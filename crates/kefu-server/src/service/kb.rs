@@ -40,6 +40,9 @@ pub enum Audience {
 #[derive(Debug, Clone, Default)]
 pub struct ArticleQuery {
     pub q: Option<String>,
+    /// `q` is a sentence someone wrote (a ticket, a customer's question):
+    /// any of its words may match, the more the better.
+    pub sentence: bool,
     pub category: Option<String>,
     pub status: Option<ArticleStatus>,
     pub page: u32,
@@ -124,7 +127,8 @@ impl<S: Store> Kefu<S> {
         self.kb_fresh().await?;
         let index = self.core.search.kb().map_err(search_error)?;
         let (text, limit) = (text.to_string(), self.core.policy.search.max_hits as usize * 4);
-        let hits: Vec<Hit> = tokio::task::spawn_blocking(move || index.search(&text, Mode::AllWords, limit))
+        let mode = if q.sentence { Mode::Similar } else { Mode::AllWords };
+        let hits: Vec<Hit> = tokio::task::spawn_blocking(move || index.search(&text, mode, limit))
             .await
             .map_err(|e| ApiError::Internal(e.to_string()))?
             .map_err(search_error)?;
@@ -169,6 +173,26 @@ impl<S: Store> Kefu<S> {
             })
             .collect();
         Ok(Page { items, total: listed.total, page: listed.page, per_page: listed.per_page })
+    }
+
+    /// Published articles that may answer what a ticket describes, best first.
+    pub async fn related_articles(&self, text: &str, limit: u32) -> Vec<ArticleHit> {
+        let q = ArticleQuery {
+            q: Some(text.chars().take(200).collect()),
+            sentence: true,
+            status: Some(ArticleStatus::Published),
+            page: 1,
+            per_page: limit,
+            ..Default::default()
+        };
+        match self.search_articles(Audience::Staff, &q).await {
+            Ok(p) => p.items,
+            Err(e) => {
+                // Suggestions are a help, not the page: a failure shows none.
+                tracing::warn!(error = %e, "related articles failed");
+                Vec::new()
+            }
+        }
     }
 
     /// Catches the index up if its view is older than the policy allows.

@@ -1,0 +1,147 @@
+//! The knowledge base in the console (知识库): search with the matches
+//! marked, an article with its answers per channel, and the articles that
+//! fit a ticket, shown on the ticket's page.
+
+use super::Lang;
+use super::layout::{Fields, Shell, error_text, gate, message, render, shown};
+use super::workbench::Pager;
+use crate::AppState;
+use crate::service::kb::{ArticleHit, ArticleQuery, Audience};
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::get;
+use kefu_domain::kb::Article;
+use kefu_store::Store;
+
+pub fn router<S: Store>() -> Router<AppState<S>> {
+    Router::new().route("/console/kb", get(search::<S>)).route("/console/kb/{code}", get(article::<S>))
+}
+
+const PER_PAGE: u32 = 20;
+
+/// A found article as a line: the snippet in pieces, the matched ones marked.
+pub struct Found {
+    pub code: String,
+    pub title: String,
+    pub category: String,
+    pub status: String,
+    pub pieces: Vec<(String, bool)>,
+}
+
+/// The snippet cut at its highlights.
+fn pieces(snippet: &str, highlights: &[(usize, usize)]) -> Vec<(String, bool)> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    for &(a, b) in highlights {
+        if a < at || b > snippet.len() || !snippet.is_char_boundary(a) || !snippet.is_char_boundary(b) {
+            continue;
+        }
+        if a > at {
+            out.push((snippet[at..a].to_string(), false));
+        }
+        out.push((snippet[a..b].to_string(), true));
+        at = b;
+    }
+    if at < snippet.len() {
+        out.push((snippet[at..].to_string(), false));
+    }
+    out
+}
+
+pub fn found(lang: Lang, h: &ArticleHit) -> Found {
+    Found {
+        code: h.code.clone(),
+        title: h.title.clone(),
+        category: h.category.clone(),
+        status: lang.t(h.status.label_zh(), h.status.label_en()).to_string(),
+        pieces: pieces(&h.snippet, &h.highlights),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/kb.html")]
+struct SearchPage<'a> {
+    shell: Shell<'a>,
+    q: String,
+    items: Vec<Found>,
+    total: i64,
+    pager: Pager,
+    error: Option<String>,
+}
+
+async fn search<S: Store>(State(app): State<AppState<S>>, headers: HeaderMap, Query(f): Query<Fields>) -> Response {
+    let user = match gate(&app, &headers, "GET /api/v1/kb/articles").await {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let lang = Lang::of(&headers);
+    let q = f.get("q").map(|s| s.trim().to_string()).unwrap_or_default();
+    let page = f.get("page").and_then(|p| p.parse().ok()).filter(|p| *p >= 1).unwrap_or(1);
+    let query =
+        ArticleQuery { q: Some(q.clone()).filter(|q| !q.is_empty()), page, per_page: PER_PAGE, ..Default::default() };
+    let (items, total, pager, error) = match app.kefu.search_articles(Audience::Staff, &query).await {
+        Ok(p) => {
+            let base = format!("/console/kb?q={}", super::layout::url_encode(&q));
+            let items = p.items.iter().map(|h| found(lang, h)).collect();
+            (items, p.total, Pager::numbered(&base, page, PER_PAGE, p.total), None)
+        }
+        Err(e) => (Vec::new(), 0, Pager::default(), Some(error_text(lang, e).2)),
+    };
+    let shell = Shell::new(lang, Some(&user), lang.t("知识库", "Knowledge base"));
+    render(StatusCode::OK, &SearchPage { shell, q, items, total, pager, error })
+}
+
+#[derive(Template)]
+#[template(path = "console/kb_article.html")]
+struct ArticlePage<'a> {
+    shell: Shell<'a>,
+    a: Article,
+    status: String,
+    updated: String,
+    validity: String,
+}
+
+async fn article<S: Store>(State(app): State<AppState<S>>, headers: HeaderMap, Path(code): Path<String>) -> Response {
+    let user = match gate(&app, &headers, "GET /api/v1/kb/articles/{code}").await {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let lang = Lang::of(&headers);
+    let a = match app.kefu.article(&code).await {
+        Ok(a) => a,
+        Err(e) => {
+            let (s, _, m) = error_text(lang, e);
+            return message(s, lang, Some(&user), "404", &m);
+        }
+    };
+    let day = |d: Option<chrono::NaiveDate>| d.map_or("—".to_string(), |d| d.to_string());
+    let page = ArticlePage {
+        shell: Shell::new(lang, Some(&user), lang.t("知识库", "Knowledge base")),
+        status: lang.t(a.status.label_zh(), a.status.label_en()).to_string(),
+        updated: format!("{} · {} · v{}", shown(&a.updated_at.to_rfc3339()), a.updated_by, a.version),
+        validity: match (a.valid_from, a.valid_to) {
+            (None, None) => lang.t("长期有效", "no limit").to_string(),
+            (from, to) => format!("{} – {}", day(from), day(to)),
+        },
+        a,
+    };
+    render(StatusCode::OK, &page)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_snippet_is_cut_at_its_marks() {
+        let s = "请重启光猫和路由器";
+        let gm = s.find("光猫").unwrap();
+        let p = pieces(s, &[(gm, gm + "光猫".len())]);
+        assert_eq!(p, [("请重启".to_string(), false), ("光猫".to_string(), true), ("和路由器".to_string(), false)]);
+        // Marks out of order or off a character boundary are ignored, never a panic.
+        assert_eq!(pieces(s, &[(1, 2)]), [(s.to_string(), false)]);
+    }
+}
