@@ -5,9 +5,11 @@
 //! time (tantivy has no synonym filter). No I/O besides the index
 //! directory; the server keeps the indexes caught up with the store.
 
+pub mod classify;
 pub mod index;
 pub mod lexicon;
 pub mod tokens;
 
+pub use classify::{Example, NaiveBayes};
 pub use index::{Doc, Hit, Mode, SearchError, SearchIndex, SearchResult};
 pub use lexicon::{Entries, Lexicon};
