@@ -537,6 +537,20 @@ try {
     assert.match(await page.locator('#conversation').textContent(), /工程师已更换光猫，请您测试网络/);
     await context.close();
   });
+
+  await step('a customer finds the answer to a common question in the portal', async () => {
+    const context = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: 'zh-CN' });
+    const page = await context.newPage();
+    await page.goto(`${base}/portal`);
+    await Promise.all([page.waitForNavigation(), page.click('a[href="/portal/kb"]')]);
+    await page.fill('#kb-q', '我的手机丢了怎么办');
+    await Promise.all([page.waitForNavigation(), page.press('#kb-q', 'Enter')]);
+    const first = page.locator('#kb-results li a').first();
+    assert.match(await first.textContent(), /挂失/, 'the lost-phone article comes first');
+    await Promise.all([page.waitForNavigation(), first.click()]);
+    assert.ok((await page.locator('#kb-body').textContent()).length > 20);
+    await context.close();
+  });
 } finally {
   await browser.close();
   child.kill();

@@ -131,6 +131,11 @@ async fn every_page_escapes_what_people_typed(mut app: TestApp) {
     }
     let (_, html) = page(&app, &cookie, "/console/kb/KB-666").await;
     assert!(html.contains(SHOWN), "the article's text shown as text");
+    for path in ["/portal/kb?q=script", "/portal/kb/KB-666"] {
+        let (s, html) = page(&app, "", path).await;
+        assert_eq!(s, StatusCode::OK, "{path}");
+        escaped(&html, 0, path);
+    }
     // A macro's name and text, on its page and in the ticket's menu.
     let m = json!({"name": "<u>x</u>\"onmouseover=y", "body": EVIL, "shared": true});
     let (st, b) = app.post("supervisor1", "/api/v1/macros", m).await;

@@ -73,4 +73,43 @@ async fn editors_keep_articles_and_everyone_finds_them(app: TestApp) {
     assert_eq!(app.get("agent1", "/api/v1/kb/articles/%E4%B8%80%20x").await.0, StatusCode::NOT_FOUND);
 }
 
-both_stores!(editors_keep_articles_and_everyone_finds_them);
+async fn customers_find_public_articles_in_force_only(app: TestApp) {
+    let mut public = article();
+    public["code"] = json!("KB-201");
+    let mut internal = article();
+    internal["code"] = json!("KB-202");
+    internal["public"] = json!(false);
+    internal["title"] = json!("内部：宽带故障处理口径");
+    let mut draft = article();
+    draft["code"] = json!("KB-203");
+    draft["status"] = json!("draft");
+    let mut expired = article();
+    expired["code"] = json!("KB-204");
+    expired["valid_to"] = json!("2020-01-01");
+    for a in [public, internal, draft, expired] {
+        app.ok("supervisor1", Method::POST, "/api/v1/kb/articles", Some(a), StatusCode::CREATED).await;
+    }
+    let get = |path: String| {
+        let (c, base) = (app.client.clone(), app.base.clone());
+        async move {
+            let r = c.get(format!("{base}{path}")).send().await.unwrap();
+            (r.status(), r.text().await.unwrap())
+        }
+    };
+    // In the customer's words, without logging in.
+    let (s, html) = get("/portal/kb?q=家里宽带上不了网了".into()).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(html.contains("/portal/kb/KB-201"), "{html}");
+    for hidden in ["KB-202", "KB-203", "KB-204"] {
+        assert!(!html.contains(hidden), "{hidden} is not for customers");
+        assert_eq!(get(format!("/portal/kb/{hidden}")).await.0, StatusCode::NOT_FOUND);
+    }
+    let (s, html) = get("/portal/kb/KB-201".into()).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(html.contains("重启光猫"), "{html}");
+    // Staff see them all.
+    let staff = app.get("agent1", "/api/v1/kb/articles?q=宽带").await.1;
+    assert_eq!(staff["total"].as_i64(), Some(4), "{staff}");
+}
+
+both_stores!(editors_keep_articles_and_everyone_finds_them, customers_find_public_articles_in_force_only);

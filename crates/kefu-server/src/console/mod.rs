@@ -14,7 +14,7 @@ mod customer;
 mod dashboard;
 mod duty;
 mod intake;
-mod kb;
+pub(crate) mod kb;
 mod layout;
 mod login;
 mod notices;

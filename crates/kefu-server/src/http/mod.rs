@@ -8,6 +8,7 @@ mod macros;
 mod meta;
 mod org;
 mod portal;
+mod portal_kb;
 mod privacy;
 mod staff;
 pub(crate) mod tickets;
@@ -123,6 +124,7 @@ async fn authorize<S: Store>(State(state): State<AppState<S>>, mut req: Request,
     if PUBLIC.contains(&endpoint.as_str())
         || OWN_AUTH.contains(&endpoint.as_str())
         || portal::PUBLIC.contains(&endpoint.as_str())
+        || portal_kb::PUBLIC.contains(&endpoint.as_str())
         || crate::console::is_console(&path)
     {
         return next.run(req).await;
@@ -193,6 +195,7 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .merge(macros::router())
         .merge(kb::router())
         .merge(portal::router())
+        .merge(portal_kb::router())
         .merge(crate::console::router())
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), authorize::<S>))
         .with_state(state)

@@ -47,7 +47,7 @@ struct Message<'a> {
     number: &'a str,
 }
 
-fn page(status: StatusCode, page: &impl Template) -> Response {
+pub(super) fn page(status: StatusCode, page: &impl Template) -> Response {
     match page.render() {
         Ok(html) => (status, Html(html)).into_response(),
         Err(e) => {
@@ -57,7 +57,7 @@ fn page(status: StatusCode, page: &impl Template) -> Response {
     }
 }
 
-fn message(status: StatusCode, title: &str, lines: &[&str], lookup: bool) -> Response {
+pub(super) fn message(status: StatusCode, title: &str, lines: &[&str], lookup: bool) -> Response {
     page(status, &Message { title, lines, lookup, number: "" })
 }
 
