@@ -127,6 +127,14 @@ pub async fn get(c: &impl GenericClient, code: &str) -> StoreResult<Option<Artic
     r.as_ref().map(article).transpose()
 }
 
+pub async fn by_codes(c: &impl GenericClient, codes: &[String]) -> StoreResult<Vec<Article>> {
+    let rows = c
+        .query(&format!("SELECT {COLUMNS} FROM kb_articles WHERE NOT deleted AND code = ANY($1)"), &[&codes])
+        .await
+        .map_err(pg)?;
+    rows.iter().map(article).collect()
+}
+
 pub async fn list(c: &impl GenericClient, f: &ArticleFilter) -> StoreResult<Page<Article>> {
     let mut cond = String::from("NOT deleted");
     let mut args: Vec<String> = Vec::new();
@@ -203,6 +211,9 @@ mod capability {
         }
         async fn articles(&self, filter: ArticleFilter) -> StoreResult<Page<Article>> {
             kb::list(&self.client().await?, &filter).await
+        }
+        async fn articles_by_code(&self, codes: Vec<String>) -> StoreResult<Vec<Article>> {
+            kb::by_codes(&self.client().await?, &codes).await
         }
         async fn article_versions(&self, code: String) -> StoreResult<Vec<Article>> {
             kb::versions(&self.client().await?, &code).await

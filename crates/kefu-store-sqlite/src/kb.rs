@@ -114,6 +114,21 @@ pub fn get(c: &Connection, code: &str) -> StoreResult<Option<Article>> {
     stored(c, code)?.filter(|r| !r.deleted).map(|r| article(&r)).transpose()
 }
 
+pub fn by_codes(c: &Connection, codes: &[String]) -> StoreResult<Vec<Article>> {
+    if codes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let marks = vec!["?"; codes.len()].join(", ");
+    let rows = c
+        .prepare(&format!("SELECT {COLUMNS} FROM kb_articles WHERE deleted = 0 AND code IN ({marks})"))
+        .map_err(backend)?
+        .query_map(rusqlite::params_from_iter(codes), row)
+        .map_err(backend)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(backend)?;
+    rows.iter().map(article).collect()
+}
+
 pub fn list(c: &Connection, f: &ArticleFilter) -> StoreResult<Page<Article>> {
     let mut cond = String::from("deleted = 0");
     let mut args: Vec<String> = Vec::new();
@@ -194,6 +209,9 @@ mod capability {
         }
         async fn articles(&self, filter: ArticleFilter) -> StoreResult<Page<Article>> {
             self.read(move |c| kb::list(c, &filter)).await
+        }
+        async fn articles_by_code(&self, codes: Vec<String>) -> StoreResult<Vec<Article>> {
+            self.read(move |c| kb::by_codes(c, &codes)).await
         }
         async fn article_versions(&self, code: String) -> StoreResult<Vec<Article>> {
             self.read(move |c| kb::versions(c, &code)).await

@@ -41,6 +41,8 @@ pub trait KbStore: Clone + Send + Sync + 'static {
     /// Removes the article (its history stays); `NotFound` if none.
     fn delete_article(&self, code: String) -> impl Future<Output = StoreResult<()>> + Send;
     fn article(&self, code: String) -> impl Future<Output = StoreResult<Option<Article>>> + Send;
+    /// The articles of these codes that exist, in no particular order (one query).
+    fn articles_by_code(&self, codes: Vec<String>) -> impl Future<Output = StoreResult<Vec<Article>>> + Send;
     /// By code.
     fn articles(&self, filter: ArticleFilter) -> impl Future<Output = StoreResult<Page<Article>>> + Send;
     /// Every version of an article, oldest first (a deleted one's too).

@@ -133,15 +133,19 @@ impl<S: Store> Kefu<S> {
             .map_err(|e| ApiError::Internal(e.to_string()))?
             .map_err(search_error)?;
         let today = kefu_domain::time::shanghai_date(self.now());
+        // One query for the articles of every hit, then the hits in rank order.
+        let codes: Vec<String> = hits.iter().map(|h| h.key.clone()).collect();
+        let articles: std::collections::HashMap<String, Article> =
+            self.store.articles_by_code(codes).await?.into_iter().map(|a| (a.code.clone(), a)).collect();
         let mut found = Vec::new();
         for h in hits {
-            let Some(a) = self.store.article(h.key.clone()).await? else { continue };
+            let Some(a) = articles.get(&h.key) else { continue };
             let shown = match who {
                 Audience::Staff => true,
                 Audience::Customers => a.answers_customers(today),
             };
             if shown && q.category.as_ref().is_none_or(|c| *c == a.category) && q.status.is_none_or(|s| s == a.status) {
-                found.push(hit(&a, h));
+                found.push(hit(a, h));
             }
         }
         let total = found.len() as i64;

@@ -49,6 +49,10 @@ pub async fn articles_keep_every_version_and_feed_every_change<S: Store>(s: S) {
     assert_eq!(s.articles(faults).await.unwrap().total, 1);
     let drafts = ArticleFilter { status: Some(ArticleStatus::Draft), page: 1, per_page: 10, ..Default::default() };
     assert_eq!(s.articles(drafts).await.unwrap().total, 0);
+    let mut both = s.articles_by_code(vec!["KB-002".into(), "KB-001".into(), "KB-404".into()]).await.unwrap();
+    both.sort_by(|a, b| a.code.cmp(&b.code));
+    assert_eq!(both.iter().map(|a| (a.code.as_str(), a.version)).collect::<Vec<_>>(), [("KB-001", 2), ("KB-002", 1)]);
+    assert!(s.articles_by_code(Vec::new()).await.unwrap().is_empty());
     // The feed: each article once, at its latest revision, in order; a deletion as a tombstone.
     let feed = s.kb_changes(0, 100).await.unwrap();
     assert_eq!(feed.iter().map(|c| c.code.as_str()).collect::<Vec<_>>(), ["KB-002", "KB-001"]);
