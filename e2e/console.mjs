@@ -243,6 +243,19 @@ try {
     await agent.screenshot({ path: join(shots, 'kb.png'), fullPage: true });
   });
 
+  await step('a supervisor teaches the search a new way to say it, in effect at once', async () => {
+    const sup = await session('supervisor1');
+    await sup.goto(`${base}/console/kb?q=${encodeURIComponent('换家运营商')}`);
+    assert.equal(await sup.locator('#kb-results li a').count(), 0);
+    await Promise.all([sup.waitForNavigation(), sup.click('#lexicon-link')]);
+    await sup.fill('#synonyms', '携号转网 换家运营商');
+    await Promise.all([sup.waitForNavigation(), sup.click('#lexicon button[type=submit]')]);
+    await sup.locator('#flash').waitFor();
+    await sup.goto(`${base}/console/kb?q=${encodeURIComponent('换家运营商')}`);
+    assert.match(await sup.locator('#kb-results li').first().textContent(), /KB-020/);
+    await sup.context().close();
+  });
+
   await step('a repeat call is merged into the open ticket, recorded on both', async () => {
     await agent.goto(`${base}/console/new`);
     await agent.fill('[name="customer.phone"]', '13812345678');

@@ -393,3 +393,91 @@ mod tests {
         assert_eq!(changed.tags, base.tags);
     }
 }
+
+/// The administrators' additions to the search lexicon: words to keep
+/// whole, and groups of words that mean the same (applied without a
+/// restart, beside the shipped lexicon).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct LexiconEntries {
+    #[serde(default)]
+    pub words: Vec<String>,
+    #[serde(default)]
+    pub synonyms: Vec<Vec<String>>,
+}
+
+pub mod lexicon_limits {
+    pub const WORD: usize = 20;
+    pub const WORDS: usize = 5_000;
+    pub const GROUP: usize = 20;
+    pub const GROUPS: usize = 1_000;
+}
+
+impl LexiconEntries {
+    /// Trimmed, duplicates dropped, each word and group within its limits.
+    pub fn parse(&self) -> Result<LexiconEntries, FieldError> {
+        use lexicon_limits as l;
+        let word = |w: &str, field: &str| crate::validate::required_text(Some(w), field, l::WORD);
+        let mut words: Vec<String> = Vec::new();
+        for w in &self.words {
+            let w = word(w, "words")?;
+            if !words.contains(&w) {
+                words.push(w);
+            }
+        }
+        if words.len() > l::WORDS {
+            return Err(FieldError::new(
+                "words",
+                format!("at most {} words", l::WORDS),
+                format!("最多 {} 个词", l::WORDS),
+            ));
+        }
+        let mut synonyms = Vec::new();
+        for g in &self.synonyms {
+            let mut group: Vec<String> = Vec::new();
+            for m in g {
+                let m = word(m, "synonyms")?;
+                if !group.contains(&m) {
+                    group.push(m);
+                }
+            }
+            if !(2..=l::GROUP).contains(&group.len()) {
+                return Err(FieldError::new(
+                    "synonyms",
+                    format!("a synonym group has 2 to {} different words", l::GROUP),
+                    format!("每组同义词须有 2 到 {} 个不同的词", l::GROUP),
+                ));
+            }
+            synonyms.push(group);
+        }
+        if synonyms.len() > l::GROUPS {
+            return Err(FieldError::new(
+                "synonyms",
+                format!("at most {} groups", l::GROUPS),
+                format!("最多 {} 组同义词", l::GROUPS),
+            ));
+        }
+        Ok(LexiconEntries { words, synonyms })
+    }
+}
+
+#[cfg(test)]
+mod lexicon_tests {
+    use super::*;
+
+    #[test]
+    fn entries_are_trimmed_deduplicated_and_bounded() {
+        let e = LexiconEntries {
+            words: vec![" 畅享套餐 ".into(), "畅享套餐".into()],
+            synonyms: vec![vec!["换运营商".into(), "携号转网".into(), "携号转网".into()]],
+        };
+        let p = e.parse().unwrap();
+        assert_eq!(p.words, ["畅享套餐"]);
+        assert_eq!(p.synonyms, [vec!["换运营商".to_string(), "携号转网".to_string()]]);
+        let lonely = LexiconEntries { synonyms: vec![vec!["a".into(), " a".into()]], ..Default::default() };
+        assert_eq!(lonely.parse().unwrap_err().field, "synonyms");
+        let long = LexiconEntries { words: vec!["长".repeat(21)], ..Default::default() };
+        assert_eq!(long.parse().unwrap_err().field, "words");
+    }
+}

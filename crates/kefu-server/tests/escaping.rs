@@ -131,6 +131,13 @@ async fn every_page_escapes_what_people_typed(mut app: TestApp) {
     }
     let (_, html) = page(&app, &cookie, "/console/kb/KB-666").await;
     assert!(html.contains(SHOWN), "the article's text shown as text");
+    let words = json!({"words": [SHORT], "synonyms": [[SHORT, "<img src=z>"]]});
+    assert_eq!(
+        app.call(Some("admin"), reqwest::Method::PUT, "/api/v1/search/lexicon", Some(words), None).await.0,
+        StatusCode::OK
+    );
+    let (_, html) = page(&app, &cookie, "/console/kb/lexicon").await;
+    escaped(&html, 1, "search lexicon");
     for path in ["/portal/kb?q=script", "/portal/kb/KB-666"] {
         let (s, html) = page(&app, "", path).await;
         assert_eq!(s, StatusCode::OK, "{path}");

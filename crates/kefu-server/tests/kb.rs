@@ -112,4 +112,32 @@ async fn customers_find_public_articles_in_force_only(app: TestApp) {
     assert_eq!(staff["total"].as_i64(), Some(4), "{staff}");
 }
 
-both_stores!(editors_keep_articles_and_everyone_finds_them, customers_find_public_articles_in_force_only);
+async fn administrators_teach_the_search_new_words(app: TestApp) {
+    let mut a = article();
+    a["code"] = json!("KB-301");
+    a["title"] = json!("携号转网办理条件");
+    a["body"] = json!("在网满120天、无欠费即可申请携号转网。");
+    app.ok("supervisor1", Method::POST, "/api/v1/kb/articles", Some(a), StatusCode::CREATED).await;
+    assert!(codes(&app.get("agent1", "/api/v1/kb/articles?q=换家运营商").await.1).is_empty());
+    let (s, _) = app
+        .call(Some("agent1"), Method::PUT, "/api/v1/search/lexicon", Some(json!({"words": ["换家运营商"]})), None)
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let entries = json!({"words": ["换家运营商"], "synonyms": [["携号转网", "换家运营商"]]});
+    let saved = app.ok("admin", Method::PUT, "/api/v1/search/lexicon", Some(entries), StatusCode::OK).await;
+    assert_eq!(saved["synonyms"][0][1], "换家运营商");
+    // Applied at once, without a restart; the articles are all still there.
+    assert_eq!(codes(&app.get("agent1", "/api/v1/kb/articles?q=换家运营商").await.1), ["KB-301"]);
+    assert_eq!(codes(&app.get("agent1", "/api/v1/kb/articles?q=携号转网").await.1), ["KB-301"]);
+    assert_eq!(app.get("agent1", "/api/v1/search/lexicon").await.1["words"], json!(["换家运营商"]));
+    let (s, b) = app
+        .call(Some("admin"), Method::PUT, "/api/v1/search/lexicon", Some(json!({"synonyms": [["一个"]]})), None)
+        .await;
+    assert_eq!((s, b["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("synonyms")), "{b}");
+}
+
+both_stores!(
+    editors_keep_articles_and_everyone_finds_them,
+    customers_find_public_articles_in_force_only,
+    administrators_teach_the_search_new_words
+);

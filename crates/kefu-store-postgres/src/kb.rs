@@ -191,6 +191,38 @@ pub async fn changes(c: &impl GenericClient, after: i64, limit: u32) -> StoreRes
         .collect()
 }
 
+pub async fn lexicon(c: &impl GenericClient) -> StoreResult<(kefu_domain::kb::LexiconEntries, i64)> {
+    let row = c.query_opt("SELECT doc, rev FROM search_lexicon WHERE id = 1", &[]).await.map_err(pg)?;
+    match row {
+        None => Ok((Default::default(), 0)),
+        Some(r) => {
+            let e = serde_json::from_str(r.get::<_, &str>(0))
+                .map_err(|e| StoreError::Backend(format!("stored lexicon: {e}")))?;
+            Ok((e, r.get(1)))
+        }
+    }
+}
+
+pub async fn set_lexicon(
+    c: &impl GenericClient,
+    e: &kefu_domain::kb::LexiconEntries,
+    by: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<i64> {
+    let doc = serde_json::to_string(e).map_err(|e| StoreError::Backend(e.to_string()))?;
+    let r = c
+        .query_one(
+            "INSERT INTO search_lexicon (id, doc, updated_by, updated_at, rev) VALUES (1, $1, $2, $3, 1)
+             ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, updated_by = excluded.updated_by,
+                 updated_at = excluded.updated_at, rev = search_lexicon.rev + 1
+             RETURNING rev",
+            &[&doc, &by, &now],
+        )
+        .await
+        .map_err(pg)?;
+    Ok(r.get(0))
+}
+
 /// The store capabilities kept in this file: KbStore.
 mod capability {
     use crate::*;
@@ -220,6 +252,17 @@ mod capability {
         }
         async fn kb_changes(&self, after: i64, limit: u32) -> StoreResult<Vec<KbChange>> {
             kb::changes(&self.client().await?, after, limit).await
+        }
+        async fn lexicon(&self) -> StoreResult<(kefu_domain::kb::LexiconEntries, i64)> {
+            kb::lexicon(&self.client().await?).await
+        }
+        async fn set_lexicon(
+            &self,
+            entries: kefu_domain::kb::LexiconEntries,
+            by: String,
+            now: DateTime<Utc>,
+        ) -> StoreResult<i64> {
+            kb::set_lexicon(&self.client().await?, &entries, &by, now).await
         }
     }
 }

@@ -26,3 +26,15 @@ CREATE TABLE kb_versions (
     at         TEXT NOT NULL,
     CONSTRAINT kb_versions_pkey PRIMARY KEY (code, version)
 );
+
+-- The administrators' search lexicon (words kept whole, synonym groups),
+-- beside the shipped one: one row; its revision tells each node to reload.
+CREATE TABLE search_lexicon (
+    id         BIGINT NOT NULL,
+    doc        TEXT NOT NULL,
+    updated_by TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    rev        BIGINT NOT NULL,
+    CONSTRAINT search_lexicon_pkey PRIMARY KEY (id),
+    CONSTRAINT search_lexicon_one_row CHECK (id = 1)
+);

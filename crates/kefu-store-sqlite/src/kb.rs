@@ -189,6 +189,38 @@ pub fn changes(c: &Connection, after: i64, limit: u32) -> StoreResult<Vec<KbChan
         .collect()
 }
 
+pub fn lexicon(c: &Connection) -> StoreResult<(kefu_domain::kb::LexiconEntries, i64)> {
+    let row: Option<(String, i64)> = c
+        .query_row("SELECT doc, rev FROM search_lexicon WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
+        .map_err(backend)?;
+    match row {
+        None => Ok((Default::default(), 0)),
+        Some((doc, rev)) => {
+            let e = serde_json::from_str(&doc).map_err(|e| StoreError::Backend(format!("stored lexicon: {e}")))?;
+            Ok((e, rev))
+        }
+    }
+}
+
+pub fn set_lexicon(
+    c: &Connection,
+    e: &kefu_domain::kb::LexiconEntries,
+    by: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<i64> {
+    let doc = serde_json::to_string(e).map_err(|e| StoreError::Backend(e.to_string()))?;
+    c.query_row(
+        "INSERT INTO search_lexicon (id, doc, updated_by, updated_at, rev) VALUES (1, ?1, ?2, ?3, 1)
+         ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, updated_by = excluded.updated_by,
+             updated_at = excluded.updated_at, rev = search_lexicon.rev + 1
+         RETURNING rev",
+        params![doc, by, ts(now)],
+        |r| r.get(0),
+    )
+    .map_err(backend)
+}
+
 /// The store capabilities kept in this file: KbStore.
 mod capability {
     use crate::*;
@@ -218,6 +250,17 @@ mod capability {
         }
         async fn kb_changes(&self, after: i64, limit: u32) -> StoreResult<Vec<KbChange>> {
             self.read(move |c| kb::changes(c, after, limit)).await
+        }
+        async fn lexicon(&self) -> StoreResult<(kefu_domain::kb::LexiconEntries, i64)> {
+            self.read(kb::lexicon).await
+        }
+        async fn set_lexicon(
+            &self,
+            entries: kefu_domain::kb::LexiconEntries,
+            by: String,
+            now: DateTime<Utc>,
+        ) -> StoreResult<i64> {
+            self.writer.run(move |c| kb::set_lexicon(c, &entries, &by, now)).await
         }
     }
 }

@@ -215,6 +215,12 @@ pub const TABLES: &[TableSpec] = &[
         identity: None,
     },
     TableSpec {
+        name: "search_lexicon",
+        columns: &[("id", Int), ("doc", Json), ("updated_by", Text), ("updated_at", Time), ("rev", Int)],
+        order_by: "id",
+        identity: None,
+    },
+    TableSpec {
         name: "macros",
         columns: &[
             ("id", Int),

@@ -47,6 +47,15 @@ pub trait KbStore: Clone + Send + Sync + 'static {
     fn articles(&self, filter: ArticleFilter) -> impl Future<Output = StoreResult<Page<Article>>> + Send;
     /// Every version of an article, oldest first (a deleted one's too).
     fn article_versions(&self, code: String) -> impl Future<Output = StoreResult<Vec<Article>>> + Send;
+    /// The administrators' lexicon entries and their revision (0: none yet).
+    fn lexicon(&self) -> impl Future<Output = StoreResult<(kefu_domain::kb::LexiconEntries, i64)>> + Send;
+    /// Replaces them; returns the new revision.
+    fn set_lexicon(
+        &self,
+        entries: kefu_domain::kb::LexiconEntries,
+        by: String,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> impl Future<Output = StoreResult<i64>> + Send;
     /// Writes after revision `after`, oldest first, at most `limit`.
     fn kb_changes(&self, after: i64, limit: u32) -> impl Future<Output = StoreResult<Vec<KbChange>>> + Send;
 }

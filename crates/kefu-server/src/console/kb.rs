@@ -11,13 +11,16 @@ use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use kefu_domain::kb::Article;
 use kefu_store::Store;
 
 pub fn router<S: Store>() -> Router<AppState<S>> {
-    Router::new().route("/console/kb", get(search::<S>)).route("/console/kb/{code}", get(article::<S>))
+    Router::new()
+        .route("/console/kb", get(search::<S>))
+        .route("/console/kb/lexicon", get(lexicon::<S>).post(save_lexicon::<S>))
+        .route("/console/kb/{code}", get(article::<S>))
 }
 
 const PER_PAGE: u32 = 20;
@@ -131,6 +134,91 @@ async fn article<S: Store>(State(app): State<AppState<S>>, headers: HeaderMap, P
     render(StatusCode::OK, &page)
 }
 
+#[derive(Template)]
+#[template(path = "console/kb_lexicon.html")]
+struct LexiconPage<'a> {
+    shell: Shell<'a>,
+    words: String,
+    synonyms: String,
+    may_edit: bool,
+    flash: Option<String>,
+    error: Option<String>,
+}
+
+/// Words one per line; a synonym group per line, its members separated by
+/// spaces, commas or 、.
+fn lines(text: &str) -> Vec<String> {
+    text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect()
+}
+
+fn groups(text: &str) -> Vec<Vec<String>> {
+    lines(text)
+        .iter()
+        .map(|l| {
+            l.split(|c: char| c.is_whitespace() || matches!(c, ',' | '，' | '、' | ';' | '；'))
+                .filter(|m| !m.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .collect()
+}
+
+async fn lexicon<S: Store>(State(app): State<AppState<S>>, headers: HeaderMap, Query(f): Query<Fields>) -> Response {
+    let user = match gate(&app, &headers, "GET /api/v1/search/lexicon").await {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let lang = Lang::of(&headers);
+    let (words, synonyms, error) = match app.kefu.lexicon().await {
+        Ok(e) => {
+            let g: Vec<String> = e.synonyms.iter().map(|g| g.join(" ")).collect();
+            (e.words.join("\n"), g.join("\n"), None)
+        }
+        Err(e) => (String::new(), String::new(), Some(error_text(lang, e).2)),
+    };
+    let flash =
+        f.contains_key("done").then(|| lang.t("已保存，搜索已按新词表更新", "Saved; search uses it now").to_string());
+    lexicon_page(&app, &user, lang, (words, synonyms), flash, error, StatusCode::OK)
+}
+
+fn lexicon_page<S: Store>(
+    app: &AppState<S>,
+    user: &crate::auth::CurrentUser,
+    lang: Lang,
+    (words, synonyms): (String, String),
+    flash: Option<String>,
+    error: Option<String>,
+    status: StatusCode,
+) -> Response {
+    let may_edit = app.kefu.core.policy.access.allows("PUT /api/v1/search/lexicon", user.actor.role) == Some(true);
+    let shell = Shell::new(lang, Some(user), lang.t("搜索词表", "Search lexicon"));
+    render(status, &LexiconPage { shell, words, synonyms, may_edit, flash, error })
+}
+
+async fn save_lexicon<S: Store>(
+    State(app): State<AppState<S>>,
+    headers: HeaderMap,
+    axum::extract::Form(f): axum::extract::Form<Fields>,
+) -> Response {
+    let user = match gate(&app, &headers, "PUT /api/v1/search/lexicon").await {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let lang = Lang::of(&headers);
+    if !super::same_origin(&headers) {
+        return super::layout::forbidden(lang, &user);
+    }
+    let (w, s) = (f.get("words").cloned().unwrap_or_default(), f.get("synonyms").cloned().unwrap_or_default());
+    let entries = kefu_domain::kb::LexiconEntries { words: lines(&w), synonyms: groups(&s) };
+    match app.kefu.set_lexicon(&user.actor, entries).await {
+        Ok(_) => axum::response::Redirect::to("/console/kb/lexicon?done=1").into_response(),
+        Err(e) => {
+            let (status, _, msg) = error_text(lang, e);
+            lexicon_page(&app, &user, lang, (w, s), None, Some(msg), status)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,6 +229,10 @@ mod tests {
         let gm = s.find("光猫").unwrap();
         let p = pieces(s, &[(gm, gm + "光猫".len())]);
         assert_eq!(p, [("请重启".to_string(), false), ("光猫".to_string(), true), ("和路由器".to_string(), false)]);
+        assert_eq!(
+            groups("换运营商、携号转网\n\n 网断了 无法上网 "),
+            [vec!["换运营商", "携号转网"], vec!["网断了", "无法上网"]]
+        );
         // Marks out of order or off a character boundary are ignored, never a panic.
         assert_eq!(pieces(s, &[(1, 2)]), [(s.to_string(), false)]);
     }

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use kefu_domain::FieldError;
-use kefu_domain::kb::{Article, ArticleInput, ArticleStatus};
+use kefu_domain::kb::{Article, ArticleInput, ArticleStatus, LexiconEntries};
 use kefu_store::Store;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -20,6 +20,7 @@ pub fn router<S: Store>() -> Router<AppState<S>> {
         .route("/api/v1/kb/articles", get(list::<S>).post(create::<S>))
         .route("/api/v1/kb/articles/{code}", get(one::<S>).put(update::<S>).delete(delete::<S>))
         .route("/api/v1/kb/articles/{code}/versions", get(versions::<S>))
+        .route("/api/v1/search/lexicon", get(lexicon::<S>).put(set_lexicon::<S>))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -131,4 +132,26 @@ pub async fn versions<S: Store>(
     Path(code): Path<String>,
 ) -> Result<Json<Vec<Article>>, ApiError> {
     Ok(Json(app.kefu.article_versions(&code).await?))
+}
+
+/// The administrators' search lexicon: words kept whole, groups of words
+/// that mean the same (beside the shipped telecom lexicon).
+#[utoipa::path(get, path = "/api/v1/search/lexicon", tag = "knowledge base", security(("bearer" = [])),
+    responses((status = 200, body = LexiconEntries)))]
+pub async fn lexicon<S: Store>(
+    State(app): State<AppState<S>>,
+    _user: CurrentUser,
+) -> Result<Json<LexiconEntries>, ApiError> {
+    Ok(Json(app.kefu.lexicon().await?))
+}
+
+/// Replace the administrators' search lexicon; applied without a restart.
+#[utoipa::path(put, path = "/api/v1/search/lexicon", tag = "knowledge base", security(("bearer" = [])),
+    request_body = LexiconEntries, responses((status = 200, body = LexiconEntries)))]
+pub async fn set_lexicon<S: Store>(
+    State(app): State<AppState<S>>,
+    user: CurrentUser,
+    ApiJson(b): ApiJson<LexiconEntries>,
+) -> Result<Json<LexiconEntries>, ApiError> {
+    Ok(Json(app.kefu.set_lexicon(&user.actor, b).await?))
 }

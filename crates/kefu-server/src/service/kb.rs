@@ -102,7 +102,7 @@ impl<S: Store> Kefu<S> {
             StoreError::NotFound => NOT_FOUND,
             other => other.into(),
         })?;
-        self.kb_catch_up().await
+        self.kb_catch_up().await.map(drop)
     }
 
     pub async fn article(&self, code: &str) -> Result<Article, ApiError> {
@@ -124,8 +124,7 @@ impl<S: Store> Kefu<S> {
         let Some(text) = q.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) else {
             return self.list_articles(who, q, page, per_page).await;
         };
-        self.kb_fresh().await?;
-        let index = self.core.search.kb().map_err(search_error)?;
+        let index = self.kb_fresh().await?;
         let (text, limit) = (text.to_string(), self.core.policy.search.max_hits as usize * 4);
         let mode = if q.sentence { Mode::Similar } else { Mode::AllWords };
         let hits: Vec<Hit> = tokio::task::spawn_blocking(move || index.search(&text, mode, limit))
@@ -199,21 +198,46 @@ impl<S: Store> Kefu<S> {
         }
     }
 
-    /// Catches the index up if its view is older than the policy allows.
-    async fn kb_fresh(&self) -> Result<(), ApiError> {
+    /// The index, caught up if its view is older than the policy allows.
+    async fn kb_fresh(&self) -> Result<std::sync::Arc<kefu_search::SearchIndex>, ApiError> {
         let every = std::time::Duration::from_secs(self.core.policy.search.catch_up_seconds);
         let checked = *self.core.search.kb_checked.lock().await;
-        if checked.is_none_or(|t| t.elapsed() >= every) {
-            self.kb_catch_up().await?;
+        match self.core.search.kb() {
+            Some((index, _)) if checked.is_some_and(|t| t.elapsed() < every) => Ok(index),
+            _ => self.kb_catch_up().await,
         }
-        Ok(())
+    }
+
+    /// The index for the lexicon as the store has it now (a fresh, empty
+    /// one when administrators changed the lexicon since it was opened).
+    async fn kb_index(&self) -> Result<std::sync::Arc<kefu_search::SearchIndex>, ApiError> {
+        let (entries, rev) = self.store.lexicon().await?;
+        self.core.search.open_kb(&entries, rev).map_err(search_error)
+    }
+
+    /// The administrators' additions to the search lexicon.
+    pub async fn lexicon(&self) -> Result<kefu_domain::kb::LexiconEntries, ApiError> {
+        Ok(self.store.lexicon().await?.0)
+    }
+
+    /// Replaces them; this node's index is rebuilt with them at once, the
+    /// other nodes' at their next look at the store.
+    pub async fn set_lexicon(
+        &self,
+        actor: &Actor,
+        entries: kefu_domain::kb::LexiconEntries,
+    ) -> Result<kefu_domain::kb::LexiconEntries, ApiError> {
+        let entries = entries.parse()?;
+        self.store.set_lexicon(entries.clone(), actor.username.clone(), self.now()).await?;
+        self.kb_catch_up().await?;
+        Ok(entries)
     }
 
     /// Applies the store's knowledge base changes after the index's mark,
     /// in batches, each committed with its mark (so a crash resumes there).
-    pub async fn kb_catch_up(&self) -> Result<(), ApiError> {
+    pub async fn kb_catch_up(&self) -> Result<std::sync::Arc<kefu_search::SearchIndex>, ApiError> {
         let mut checked = self.core.search.kb_checked.lock().await;
-        let index = self.core.search.kb().map_err(search_error)?;
+        let index = self.kb_index().await?;
         let mut mark: i64 = index.mark().map_err(search_error)?.and_then(|m| m.parse().ok()).unwrap_or(0);
         loop {
             let changes = self.store.kb_changes(mark, 500).await?;
@@ -228,7 +252,7 @@ impl<S: Store> Kefu<S> {
             mark = last;
         }
         *checked = Some(std::time::Instant::now());
-        Ok(())
+        Ok(index)
     }
 }
 

@@ -68,4 +68,13 @@ pub async fn articles_keep_every_version_and_feed_every_change<S: Store>(s: S) {
     let again = s.create_article(spec("KB-002", "携号转网条件", "业务办理"), "editor1".into(), later).await.unwrap();
     assert_eq!(again.version, 2);
     assert_eq!(s.article_versions("KB-002".into()).await.unwrap().len(), 2);
+    // The administrators' lexicon: one document, a revision per change.
+    assert_eq!(s.lexicon().await.unwrap(), (Default::default(), 0));
+    let entries = kefu_domain::kb::LexiconEntries {
+        words: vec!["畅享套餐".into()],
+        synonyms: vec![vec!["换运营商".into(), "携号转网".into()]],
+    };
+    assert_eq!(s.set_lexicon(entries.clone(), "admin".into(), later).await.unwrap(), 1);
+    assert_eq!(s.set_lexicon(entries.clone(), "admin".into(), later).await.unwrap(), 2);
+    assert_eq!(s.lexicon().await.unwrap(), (entries, 2));
 }
