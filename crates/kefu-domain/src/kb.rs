@@ -481,3 +481,67 @@ mod lexicon_tests {
         assert_eq!(long.parse().unwrap_err().field, "words");
     }
 }
+
+/// One line of a diff between two texts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Same,
+    Removed,
+    Added,
+}
+
+/// The lines of `old` and `new` as a diff (a longest common subsequence
+/// of lines; texts longer than 2,000 lines compare as removed and added).
+pub fn diff_lines<'a>(old: &'a str, new: &'a str) -> Vec<(Change, &'a str)> {
+    let (a, b): (Vec<&str>, Vec<&str>) = (old.lines().collect(), new.lines().collect());
+    if a.len() > 2_000 || b.len() > 2_000 {
+        let mut out: Vec<(Change, &str)> = a.iter().map(|l| (Change::Removed, *l)).collect();
+        out.extend(b.iter().map(|l| (Change::Added, *l)));
+        return out;
+    }
+    // lcs[i][j]: the longest common subsequence of a[i..] and b[j..].
+    let mut lcs = vec![vec![0u32; b.len() + 1]; a.len() + 1];
+    for i in (0..a.len()).rev() {
+        for j in (0..b.len()).rev() {
+            lcs[i][j] = if a[i] == b[j] { lcs[i + 1][j + 1] + 1 } else { lcs[i + 1][j].max(lcs[i][j + 1]) };
+        }
+    }
+    let (mut i, mut j, mut out) = (0, 0, Vec::new());
+    while i < a.len() && j < b.len() {
+        if a[i] == b[j] {
+            out.push((Change::Same, a[i]));
+            (i, j) = (i + 1, j + 1);
+        } else if lcs[i + 1][j] >= lcs[i][j + 1] {
+            out.push((Change::Removed, a[i]));
+            i += 1;
+        } else {
+            out.push((Change::Added, b[j]));
+            j += 1;
+        }
+    }
+    out.extend(a[i..].iter().map(|l| (Change::Removed, *l)));
+    out.extend(b[j..].iter().map(|l| (Change::Added, *l)));
+    out
+}
+
+#[cfg(test)]
+mod diff_tests {
+    use super::*;
+
+    #[test]
+    fn a_diff_keeps_what_stayed_and_marks_what_changed() {
+        let d = diff_lines("一\n二\n三", "一\n二改\n三\n四");
+        assert_eq!(
+            d,
+            [
+                (Change::Same, "一"),
+                (Change::Removed, "二"),
+                (Change::Added, "二改"),
+                (Change::Same, "三"),
+                (Change::Added, "四"),
+            ]
+        );
+        assert!(diff_lines("", "").is_empty());
+        assert_eq!(diff_lines("x", ""), [(Change::Removed, "x")]);
+    }
+}

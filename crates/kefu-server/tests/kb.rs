@@ -56,6 +56,18 @@ async fn editors_keep_articles_and_everyone_finds_them(app: TestApp) {
     let history = app.get("agent1", &format!("{path}/versions")).await.1;
     assert_eq!(history.as_array().unwrap().len(), 2);
     assert_eq!(history[0]["title"], "宽带无法上网怎么办");
+    // The console shows each version as a change from the one before.
+    let cookie = console_login(&app, "supervisor1").await;
+    let r = no_redirects()
+        .get(format!("{}/console/kb/KB-101/versions", app.base))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("<del>宽带无法上网怎么办</del> → <ins>携号转网办理条件</ins>"), "{html}");
+    assert!(html.contains("id=\"v2\"") && html.contains("id=\"v1\""), "{html}");
     let (s, b) = app.call(Some("admin"), Method::PUT, path, Some(json!({"code": "KB-999"})), None).await;
     assert_eq!((s, b["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("code")), "{b}");
     // Without q: the list by code, filtered.

@@ -21,6 +21,7 @@ pub fn router<S: Store>() -> Router<AppState<S>> {
         .route("/console/kb", get(search::<S>))
         .route("/console/kb/lexicon", get(lexicon::<S>).post(save_lexicon::<S>))
         .route("/console/kb/{code}", get(article::<S>))
+        .route("/console/kb/{code}/versions", get(versions::<S>))
 }
 
 const PER_PAGE: u32 = 20;
@@ -130,6 +131,85 @@ async fn article<S: Store>(State(app): State<AppState<S>>, headers: HeaderMap, P
             (from, to) => format!("{} – {}", day(from), day(to)),
         },
         a,
+    };
+    render(StatusCode::OK, &page)
+}
+
+/// One version of an article as a change from the one before.
+struct Version {
+    version: u32,
+    by: String,
+    at: String,
+    /// Fields other than the body that changed: (label, before, after).
+    fields: Vec<(String, String, String)>,
+    /// The body's lines: "same", "removed" or "added", and the text.
+    lines: Vec<(&'static str, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "console/kb_versions.html")]
+struct VersionsPage<'a> {
+    shell: Shell<'a>,
+    code: String,
+    title: String,
+    versions: Vec<Version>,
+}
+
+fn version(lang: Lang, before: Option<&Article>, a: &Article) -> Version {
+    use kefu_domain::kb::{Change, diff_lines};
+    let empty = kefu_store::article_of(a.spec(), 0, "", a.created_at, a.created_at);
+    let b = before.unwrap_or(&empty);
+    let list = |v: &[String]| v.join("、");
+    let status = |x: &Article| lang.t(x.status.label_zh(), x.status.label_en()).to_string();
+    let candidates = [
+        (lang.t("标题", "Title"), b.title.clone(), a.title.clone()),
+        (lang.t("分类", "Category"), b.category.clone(), a.category.clone()),
+        (lang.t("状态", "Status"), status(b), status(a)),
+        (lang.t("标签", "Tags"), list(&b.tags), list(&a.tags)),
+        (lang.t("相似问法", "Asked also as"), list(&b.similar), list(&a.similar)),
+        (lang.t("对客户公开", "Public"), b.public.to_string(), a.public.to_string()),
+    ];
+    let fields = match before {
+        None => Vec::new(),
+        Some(_) => candidates.into_iter().filter(|(_, x, y)| x != y).map(|(l, x, y)| (l.to_string(), x, y)).collect(),
+    };
+    let old = before.map_or("", |b| b.body.as_str());
+    let lines = diff_lines(old, &a.body)
+        .into_iter()
+        .map(|(c, l)| {
+            let kind = match c {
+                Change::Same => "same",
+                Change::Removed => "removed",
+                Change::Added => "added",
+            };
+            (kind, l.to_string())
+        })
+        .collect();
+    Version { version: a.version, by: a.updated_by.clone(), at: shown(&a.updated_at.to_rfc3339()), fields, lines }
+}
+
+async fn versions<S: Store>(State(app): State<AppState<S>>, headers: HeaderMap, Path(code): Path<String>) -> Response {
+    let user = match gate(&app, &headers, "GET /api/v1/kb/articles/{code}/versions").await {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let lang = Lang::of(&headers);
+    let all = match app.kefu.article_versions(&code).await {
+        Ok(v) => v,
+        Err(e) => {
+            let (s, _, m) = error_text(lang, e);
+            return message(s, lang, Some(&user), "404", &m);
+        }
+    };
+    let mut out: Vec<Version> =
+        all.iter().enumerate().map(|(i, a)| version(lang, i.checked_sub(1).map(|p| &all[p]), a)).collect();
+    out.reverse();
+    let last = all.last().cloned();
+    let page = VersionsPage {
+        shell: Shell::new(lang, Some(&user), lang.t("版本记录", "Versions")),
+        code: last.as_ref().map_or(String::new(), |a| a.code.clone()),
+        title: last.map_or(String::new(), |a| a.title),
+        versions: out,
     };
     render(StatusCode::OK, &page)
 }
