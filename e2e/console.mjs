@@ -308,7 +308,7 @@ try {
 
   await step('the colleague hears of the transfer in the notification centre', async () => {
     const eng = await session(colleague);
-    await eng.waitForFunction(() => Number(document.getElementById('unread').textContent) >= 1);
+    await eng.waitForFunction(() => parseInt(document.getElementById('unread').textContent, 10) >= 1);
     await eng.click('#notices-link');
     await eng.screenshot({ path: join(shots, 'notices.png') });
     const link = eng.locator(`#notices li.unread a[href*="${number}"]`).first();
@@ -562,6 +562,9 @@ try {
     assert.match(await first.textContent(), /挂失/, 'the lost-phone article comes first');
     await Promise.all([page.waitForNavigation(), first.click()]);
     assert.ok((await page.locator('#kb-body').textContent()).length > 20);
+    await page.fill('#reason', '步骤清楚');
+    await Promise.all([page.waitForNavigation(), page.click('#feedback button[value=true]')]);
+    assert.match(await page.locator('h1').textContent(), /感谢反馈/);
     await context.close();
   });
 } finally {

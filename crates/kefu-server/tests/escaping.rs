@@ -119,6 +119,8 @@ async fn every_page_escapes_what_people_typed(mut app: TestApp) {
                      "answers": {"script": EVIL}, "status": "published"});
     let (st, b) = app.post("supervisor1", "/api/v1/kb/articles", art).await;
     assert_eq!(st, StatusCode::CREATED, "{b}");
+    let vote = json!({"helpful": false, "reason": EVIL});
+    assert_eq!(app.post("agent1", "/api/v1/kb/articles/KB-666/feedback", vote).await.0, StatusCode::CREATED);
     for path in [
         "/console/kb?q=script".to_string(),
         "/console/kb".to_string(),

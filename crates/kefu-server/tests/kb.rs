@@ -119,6 +119,35 @@ async fn customers_find_public_articles_in_force_only(app: TestApp) {
     let (s, html) = get("/portal/kb/KB-201".into()).await;
     assert_eq!(s, StatusCode::OK);
     assert!(html.contains("重启光猫"), "{html}");
+    // Was it helpful? Customers say so in the portal, staff through the API; editors read both.
+    let r = app
+        .client
+        .post(format!("{}/portal/kb/KB-201/feedback", app.base))
+        .form(&[("helpful", "false"), ("reason", "没说怎么报修")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = app
+        .client
+        .post(format!("{}/portal/kb/KB-202/feedback", app.base))
+        .form(&[("helpful", "true")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND, "no votes on what customers cannot see");
+    app.ok(
+        "agent1",
+        Method::POST,
+        "/api/v1/kb/articles/KB-201/feedback",
+        Some(json!({"helpful": true})),
+        StatusCode::CREATED,
+    )
+    .await;
+    let votes = app.get("supervisor1", "/api/v1/kb/articles/KB-201/feedback").await.1;
+    assert_eq!((votes["helpful"].as_i64(), votes["not_helpful"].as_i64()), (Some(1), Some(1)), "{votes}");
+    assert_eq!(votes["latest"][1]["reason"], "没说怎么报修");
+    assert_eq!(votes["latest"][1]["source"], "customer");
     // Staff see them all.
     let staff = app.get("agent1", "/api/v1/kb/articles?q=宽带").await.1;
     assert_eq!(staff["total"].as_i64(), Some(4), "{staff}");

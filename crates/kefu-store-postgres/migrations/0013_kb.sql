@@ -38,3 +38,15 @@ CREATE TABLE search_lexicon (
     CONSTRAINT search_lexicon_pkey PRIMARY KEY (id),
     CONSTRAINT search_lexicon_one_row CHECK (id = 1)
 );
+
+-- "Was this helpful?" votes on articles, from staff and customers, with
+-- the reason when not; the editors read them to mend the articles.
+CREATE TABLE kb_feedback (
+    id       BIGSERIAL PRIMARY KEY,
+    code     TEXT NOT NULL REFERENCES kb_articles (code),
+    helpful  BOOLEAN NOT NULL,
+    reason   TEXT,
+    source   TEXT NOT NULL,
+    at       TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX kb_feedback_code_idx ON kb_feedback (code, id);

@@ -191,6 +191,40 @@ pub async fn changes(c: &impl GenericClient, after: i64, limit: u32) -> StoreRes
         .collect()
 }
 
+pub async fn add_feedback(c: &impl GenericClient, code: &str, v: &kefu_store::Feedback) -> StoreResult<()> {
+    let n = c
+        .execute(
+            "INSERT INTO kb_feedback (code, helpful, reason, source, at)
+             SELECT code, $2, $3, $4, $5 FROM kb_articles WHERE code = $1 AND NOT deleted",
+            &[&code, &v.helpful, &v.reason, &v.source, &v.at],
+        )
+        .await
+        .map_err(pg)?;
+    if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+}
+
+pub async fn feedback(c: &impl GenericClient, code: &str, latest: u32) -> StoreResult<kefu_store::FeedbackSummary> {
+    let r = c
+        .query_one(
+            "SELECT COUNT(*) FILTER (WHERE helpful), COUNT(*) FILTER (WHERE NOT helpful) FROM kb_feedback WHERE code = $1",
+            &[&code],
+        )
+        .await
+        .map_err(pg)?;
+    let rows = c
+        .query(
+            "SELECT helpful, reason, source, at FROM kb_feedback WHERE code = $1 ORDER BY id DESC LIMIT $2",
+            &[&code, &i64::from(latest)],
+        )
+        .await
+        .map_err(pg)?;
+    let latest = rows
+        .iter()
+        .map(|r| kefu_store::Feedback { helpful: r.get(0), reason: r.get(1), source: r.get(2), at: r.get(3) })
+        .collect();
+    Ok(kefu_store::FeedbackSummary { helpful: r.get(0), not_helpful: r.get(1), latest })
+}
+
 pub async fn lexicon(c: &impl GenericClient) -> StoreResult<(kefu_domain::kb::LexiconEntries, i64)> {
     let row = c.query_opt("SELECT doc, rev FROM search_lexicon WHERE id = 1", &[]).await.map_err(pg)?;
     match row {
@@ -255,6 +289,12 @@ mod capability {
         }
         async fn lexicon(&self) -> StoreResult<(kefu_domain::kb::LexiconEntries, i64)> {
             kb::lexicon(&self.client().await?).await
+        }
+        async fn add_feedback(&self, code: String, vote: Feedback) -> StoreResult<()> {
+            kb::add_feedback(&self.client().await?, &code, &vote).await
+        }
+        async fn feedback(&self, code: String, latest: u32) -> StoreResult<FeedbackSummary> {
+            kb::feedback(&self.client().await?, &code, latest).await
         }
         async fn set_lexicon(
             &self,

@@ -189,6 +189,43 @@ pub fn changes(c: &Connection, after: i64, limit: u32) -> StoreResult<Vec<KbChan
         .collect()
 }
 
+pub fn add_feedback(c: &Connection, code: &str, v: &kefu_store::Feedback) -> StoreResult<()> {
+    if get(c, code)?.is_none() {
+        return Err(StoreError::NotFound);
+    }
+    c.prepare_cached("INSERT INTO kb_feedback (code, helpful, reason, source, at) VALUES (?1, ?2, ?3, ?4, ?5)")
+        .map_err(backend)?
+        .execute(params![code, v.helpful, v.reason, v.source, ts(v.at)])
+        .map_err(backend)?;
+    Ok(())
+}
+
+pub fn feedback(c: &Connection, code: &str, latest: u32) -> StoreResult<kefu_store::FeedbackSummary> {
+    let (helpful, not_helpful): (i64, i64) = c
+        .query_row(
+            "SELECT COALESCE(SUM(CASE WHEN helpful THEN 1 ELSE 0 END), 0), COALESCE(SUM(CASE WHEN helpful THEN 0 ELSE 1 END), 0)
+             FROM kb_feedback WHERE code = ?1",
+            [code],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .map_err(backend)?;
+    let latest = c
+        .prepare_cached("SELECT helpful, reason, source, at FROM kb_feedback WHERE code = ?1 ORDER BY id DESC LIMIT ?2")
+        .map_err(backend)?
+        .query_map(params![code, latest], |r| {
+            Ok(kefu_store::Feedback {
+                helpful: r.get(0)?,
+                reason: r.get(1)?,
+                source: r.get(2)?,
+                at: parse_ts(&r.get::<_, String>(3)?)?,
+            })
+        })
+        .map_err(backend)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(backend)?;
+    Ok(kefu_store::FeedbackSummary { helpful, not_helpful, latest })
+}
+
 pub fn lexicon(c: &Connection) -> StoreResult<(kefu_domain::kb::LexiconEntries, i64)> {
     let row: Option<(String, i64)> = c
         .query_row("SELECT doc, rev FROM search_lexicon WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -253,6 +290,12 @@ mod capability {
         }
         async fn lexicon(&self) -> StoreResult<(kefu_domain::kb::LexiconEntries, i64)> {
             self.read(kb::lexicon).await
+        }
+        async fn add_feedback(&self, code: String, vote: Feedback) -> StoreResult<()> {
+            self.writer.run(move |c| kb::add_feedback(c, &code, &vote)).await
+        }
+        async fn feedback(&self, code: String, latest: u32) -> StoreResult<FeedbackSummary> {
+            self.read(move |c| kb::feedback(c, &code, latest)).await
         }
         async fn set_lexicon(
             &self,

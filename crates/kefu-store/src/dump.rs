@@ -215,6 +215,12 @@ pub const TABLES: &[TableSpec] = &[
         identity: None,
     },
     TableSpec {
+        name: "kb_feedback",
+        columns: &[("id", Int), ("code", Text), ("helpful", Bool), ("reason", Text), ("source", Text), ("at", Time)],
+        order_by: "id",
+        identity: Some("id"),
+    },
+    TableSpec {
         name: "search_lexicon",
         columns: &[("id", Int), ("doc", Json), ("updated_by", Text), ("updated_at", Time), ("rev", Int)],
         order_by: "id",

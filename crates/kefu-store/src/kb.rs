@@ -15,6 +15,26 @@ pub struct KbChange {
     pub article: Option<Article>,
 }
 
+/// A vote on an article.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Feedback {
+    pub helpful: bool,
+    pub reason: Option<String>,
+    /// `staff` or `customer`.
+    pub source: String,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The votes on an article: counts and the latest ones.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FeedbackSummary {
+    pub helpful: i64,
+    pub not_helpful: i64,
+    pub latest: Vec<Feedback>,
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ArticleFilter {
     pub category: Option<String>,
@@ -47,6 +67,10 @@ pub trait KbStore: Clone + Send + Sync + 'static {
     fn articles(&self, filter: ArticleFilter) -> impl Future<Output = StoreResult<Page<Article>>> + Send;
     /// Every version of an article, oldest first (a deleted one's too).
     fn article_versions(&self, code: String) -> impl Future<Output = StoreResult<Vec<Article>>> + Send;
+    /// Records a vote; `NotFound` if the article does not exist.
+    fn add_feedback(&self, code: String, vote: Feedback) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Counts and the `latest` most recent votes, newest first.
+    fn feedback(&self, code: String, latest: u32) -> impl Future<Output = StoreResult<FeedbackSummary>> + Send;
     /// The administrators' lexicon entries and their revision (0: none yet).
     fn lexicon(&self) -> impl Future<Output = StoreResult<(kefu_domain::kb::LexiconEntries, i64)>> + Send;
     /// Replaces them; returns the new revision.

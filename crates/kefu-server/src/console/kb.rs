@@ -106,6 +106,9 @@ struct ArticlePage<'a> {
     status: String,
     updated: String,
     validity: String,
+    votes: kefu_store::FeedbackSummary,
+    /// The reasons given with the latest votes: (helpful?, reason, when).
+    reasons: Vec<(bool, String, String)>,
 }
 
 async fn article<S: Store>(State(app): State<AppState<S>>, headers: HeaderMap, Path(code): Path<String>) -> Response {
@@ -122,7 +125,15 @@ async fn article<S: Store>(State(app): State<AppState<S>>, headers: HeaderMap, P
         }
     };
     let day = |d: Option<chrono::NaiveDate>| d.map_or("—".to_string(), |d| d.to_string());
+    let votes = app.kefu.article_feedback_summary(&a.code).await.unwrap_or_default();
+    let reasons = votes
+        .latest
+        .iter()
+        .filter_map(|v| v.reason.clone().map(|r| (v.helpful, r, shown(&v.at.to_rfc3339()))))
+        .collect();
     let page = ArticlePage {
+        votes,
+        reasons,
         shell: Shell::new(lang, Some(&user), lang.t("知识库", "Knowledge base")),
         status: lang.t(a.status.label_zh(), a.status.label_en()).to_string(),
         updated: format!("{} · {} · v{}", shown(&a.updated_at.to_rfc3339()), a.updated_by, a.version),

@@ -20,6 +20,7 @@ pub fn router<S: Store>() -> Router<AppState<S>> {
         .route("/api/v1/kb/articles", get(list::<S>).post(create::<S>))
         .route("/api/v1/kb/articles/{code}", get(one::<S>).put(update::<S>).delete(delete::<S>))
         .route("/api/v1/kb/articles/{code}/versions", get(versions::<S>))
+        .route("/api/v1/kb/articles/{code}/feedback", get(feedback::<S>).post(vote::<S>))
         .route("/api/v1/search/lexicon", get(lexicon::<S>).put(set_lexicon::<S>))
 }
 
@@ -154,4 +155,36 @@ pub async fn set_lexicon<S: Store>(
     ApiJson(b): ApiJson<LexiconEntries>,
 ) -> Result<Json<LexiconEntries>, ApiError> {
     Ok(Json(app.kefu.set_lexicon(&user.actor, b).await?))
+}
+
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VoteBody {
+    helpful: bool,
+    /// Why not (or why), at most 500 characters.
+    reason: Option<String>,
+}
+
+/// Was the article helpful? Editors read the votes and reasons.
+#[utoipa::path(post, path = "/api/v1/kb/articles/{code}/feedback", tag = "knowledge base", security(("bearer" = [])),
+    params(("code" = String, Path)), request_body = VoteBody, responses((status = 201, body = Object)))]
+pub async fn vote<S: Store>(
+    State(app): State<AppState<S>>,
+    _user: CurrentUser,
+    Path(code): Path<String>,
+    ApiJson(b): ApiJson<VoteBody>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    app.kefu.article_feedback(&code, b.helpful, b.reason.as_deref(), "staff").await?;
+    Ok((StatusCode::CREATED, Json(serde_json::json!({"recorded": true}))))
+}
+
+/// The votes on an article: counts and the latest 20.
+#[utoipa::path(get, path = "/api/v1/kb/articles/{code}/feedback", tag = "knowledge base", security(("bearer" = [])),
+    params(("code" = String, Path)), responses((status = 200, body = kefu_store::FeedbackSummary)))]
+pub async fn feedback<S: Store>(
+    State(app): State<AppState<S>>,
+    _user: CurrentUser,
+    Path(code): Path<String>,
+) -> Result<Json<kefu_store::FeedbackSummary>, ApiError> {
+    Ok(Json(app.kefu.article_feedback_summary(&code).await?))
 }

@@ -42,6 +42,7 @@ use utoipa::OpenApi;
         customer_loop::messages, customer_loop::sms_receipts, customer_loop::return_visits, customer_loop::visit_report,
         macros::list, macros::create, macros::update, macros::delete, macros::apply,
         kb::list, kb::create, kb::one, kb::update, kb::delete, kb::versions, kb::lexicon, kb::set_lexicon,
+        kb::vote, kb::feedback,
     ),
     components(schemas(
         crate::error::ErrorBody, crate::view::TicketView, crate::service::LoginResponse,
@@ -50,7 +51,7 @@ use utoipa::OpenApi;
         crate::service::org::StaffView, kefu_domain::org::Department, kefu_domain::org::Team, kefu_domain::org::Skills,
         kefu_store::Notice, kefu_store::Message, privacy::AccessLogPage, kefu_domain::macros::Macro,
         kefu_domain::macros::MacroInput, macros::ApplyBody, kefu_domain::kb::Article, kefu_domain::kb::ArticleInput,
-        kefu_domain::kb::Answers, kefu_domain::kb::ArticleStatus, kefu_domain::kb::LexiconEntries, crate::service::kb::ArticleHit, kb::ArticlePage,
+        kefu_domain::kb::Answers, kefu_domain::kb::ArticleStatus, kefu_domain::kb::LexiconEntries, kb::VoteBody, kefu_store::FeedbackSummary, kefu_store::Feedback, crate::service::kb::ArticleHit, kb::ArticlePage,
     )),
     modifiers(&BearerAuth, &ErrorResponses),
 )]

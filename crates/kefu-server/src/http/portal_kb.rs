@@ -15,10 +15,53 @@ use kefu_store::Store;
 use std::collections::HashMap;
 
 pub fn router<S: Store>() -> Router<AppState<S>> {
-    Router::new().route("/portal/kb", get(search::<S>)).route("/portal/kb/{code}", get(article::<S>))
+    Router::new()
+        .route("/portal/kb", get(search::<S>))
+        .route("/portal/kb/{code}", get(article::<S>))
+        .route("/portal/kb/{code}/feedback", axum::routing::post(vote::<S>))
 }
 
-pub const PUBLIC: &[&str] = &["GET /portal/kb", "GET /portal/kb/{code}"];
+pub const PUBLIC: &[&str] = &["GET /portal/kb", "GET /portal/kb/{code}", "POST /portal/kb/{code}/feedback"];
+
+/// A customer's vote, limited per address like the look-ups.
+async fn vote<S: Store>(
+    State(app): State<AppState<S>>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    Path(code): Path<String>,
+    axum::extract::Form(f): axum::extract::Form<HashMap<String, String>>,
+) -> Response {
+    let security = &app.kefu.core.policy.security;
+    if !app.kefu.core.portal_limiter.allow(peer.ip(), app.kefu.now(), security.portal_lookups_per_minute) {
+        let why = "提交过于频繁，请稍后再试。Too many attempts; try again in a minute.";
+        return super::portal::message(StatusCode::TOO_MANY_REQUESTS, "常见问题 Help", &[why], false);
+    }
+    // Customers vote on what they may read: public articles in force.
+    let today = kefu_domain::time::shanghai_date(app.kefu.now());
+    if !app.kefu.article(&code).await.is_ok_and(|a| a.answers_customers(today)) {
+        return super::portal::message(
+            StatusCode::NOT_FOUND,
+            "未找到 Not found",
+            &["没有这篇文章。No such article."],
+            false,
+        );
+    }
+    let helpful = f.get("helpful").map(String::as_str) == Some("true");
+    let reason: Option<String> = f.get("reason").map(|r| r.chars().take(500).collect());
+    match app.kefu.article_feedback(&code, helpful, reason.as_deref(), "customer").await {
+        Ok(()) => super::portal::message(
+            StatusCode::OK,
+            "感谢反馈 Thank you",
+            &["您的评价已收到，我们会据此改进。We read every answer."],
+            false,
+        ),
+        Err(_) => super::portal::message(
+            StatusCode::NOT_FOUND,
+            "未找到 Not found",
+            &["没有这篇文章。No such article."],
+            false,
+        ),
+    }
+}
 
 #[derive(Template)]
 #[template(path = "portal/kb.html")]

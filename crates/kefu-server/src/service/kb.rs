@@ -215,6 +215,28 @@ impl<S: Store> Kefu<S> {
         self.core.search.open_kb(&entries, rev).map_err(search_error)
     }
 
+    /// A vote on an article ("was this helpful?"), from staff or a customer.
+    pub async fn article_feedback(
+        &self,
+        code: &str,
+        helpful: bool,
+        reason: Option<&str>,
+        source: &str,
+    ) -> Result<(), ApiError> {
+        let code = kefu_domain::kb::parse_code(code).map_err(|_| NOT_FOUND)?;
+        let reason = kefu_domain::validate::optional_free_text(reason, "reason", 500)?;
+        let vote = Feedback { helpful, reason, source: source.into(), at: self.now() };
+        self.store.add_feedback(code, vote).await.map_err(|e| match e {
+            StoreError::NotFound => NOT_FOUND,
+            other => other.into(),
+        })
+    }
+
+    pub async fn article_feedback_summary(&self, code: &str) -> Result<FeedbackSummary, ApiError> {
+        let a = self.article(code).await?;
+        Ok(self.store.feedback(a.code, 20).await?)
+    }
+
     /// The administrators' additions to the search lexicon.
     pub async fn lexicon(&self) -> Result<kefu_domain::kb::LexiconEntries, ApiError> {
         Ok(self.store.lexicon().await?.0)

@@ -68,6 +68,19 @@ pub async fn articles_keep_every_version_and_feed_every_change<S: Store>(s: S) {
     let again = s.create_article(spec("KB-002", "携号转网条件", "业务办理"), "editor1".into(), later).await.unwrap();
     assert_eq!(again.version, 2);
     assert_eq!(s.article_versions("KB-002".into()).await.unwrap().len(), 2);
+    // Votes: counted, the latest first; none on an article that does not exist.
+    let vote = |helpful: bool, reason: Option<&str>, source: &str| Feedback {
+        helpful,
+        reason: reason.map(Into::into),
+        source: source.into(),
+        at: later,
+    };
+    s.add_feedback("KB-001".into(), vote(true, None, "customer")).await.unwrap();
+    s.add_feedback("KB-001".into(), vote(false, Some("步骤看不懂"), "staff")).await.unwrap();
+    assert!(matches!(s.add_feedback("KB-404".into(), vote(true, None, "staff")).await, Err(StoreError::NotFound)));
+    let f = s.feedback("KB-001".into(), 10).await.unwrap();
+    assert_eq!((f.helpful, f.not_helpful, f.latest[0].reason.as_deref()), (1, 1, Some("步骤看不懂")));
+    assert_eq!(s.feedback("KB-002".into(), 10).await.unwrap(), FeedbackSummary::default());
     // The administrators' lexicon: one document, a revision per change.
     assert_eq!(s.lexicon().await.unwrap(), (Default::default(), 0));
     let entries = kefu_domain::kb::LexiconEntries {
