@@ -3,7 +3,7 @@
 //! channel (an SMS answer fits one message), category, tags, validity
 //! dates, internal or public, and a life cycle draft → published →
 //! expired. Articles travel as Markdown with TOML front matter (the
-//! format of `data/kb/`), and as JSON over the API.
+//! format of `seed/kb/`), and as JSON over the API.
 
 use crate::error::FieldError;
 use chrono::{DateTime, NaiveDate, Utc};

@@ -1,12 +1,12 @@
 //! Chinese search regression set: what a person expects the search box and
 //! the bot's matching to find, over the shipped knowledge base (the 60
-//! articles of `data/kb`) and a few ticket-like texts.
+//! articles of `seed/kb`) and a few ticket-like texts.
 
 use kefu_search::{Doc, Hit, Lexicon, Mode, SearchIndex};
 use std::path::PathBuf;
 
 fn kb_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/kb")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../seed/kb")
 }
 
 /// An article as a document: title, similar questions and tags as `extra`.

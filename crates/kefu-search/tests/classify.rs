@@ -1,5 +1,5 @@
 //! Suggestion accuracy on a held-out split of the operator's history
-//! (`data/training/tickets.jsonl`, 700 labelled tickets): every fifth
+//! (`seed/training/tickets.jsonl`, 700 labelled tickets): every fifth
 //! ticket is held out, the rest train. The floors are set just under what
 //! the model measures, so a change that makes suggestions worse fails.
 
@@ -15,7 +15,7 @@ struct Row {
 }
 
 fn rows() -> Vec<Row> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/training/tickets.jsonl");
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../seed/training/tickets.jsonl");
     std::fs::read_to_string(path)
         .unwrap()
         .lines()

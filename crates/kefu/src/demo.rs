@@ -162,14 +162,14 @@ async fn seed_org<S: Store>(kefu: &Kefu<S>) -> Result<()> {
     Ok(())
 }
 
-/// The demo knowledge base: the articles of `data/kb` in this source tree,
+/// The demo knowledge base: the articles of `seed/kb` in this source tree,
 /// once (an operator's own knowledge base comes by `kefu kb import`).
 async fn seed_kb<S: Store>(kefu: &Kefu<S>) -> Result<()> {
     let empty = kefu.store.articles(kefu_store::ArticleFilter { page: 1, per_page: 1, ..Default::default() }).await?;
     if empty.total > 0 {
         return Ok(());
     }
-    let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/kb"));
+    let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../seed/kb"));
     if !dir.is_dir() {
         println!("no demo knowledge base at {} / 未找到演示知识库", dir.display());
         return Ok(());

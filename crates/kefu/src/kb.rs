@@ -1,5 +1,5 @@
 //! `kefu kb import|export`: the knowledge base as Markdown files with TOML
-//! front matter (the format of `data/kb/`), and `kefu search reindex`.
+//! front matter (the format of `seed/kb/`), and `kefu search reindex`.
 
 use anyhow::{Context, Result};
 use kefu_domain::flow::Actor;
