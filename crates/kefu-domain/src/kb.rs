@@ -111,6 +111,33 @@ pub struct Article {
 }
 
 impl Article {
+    /// An article from its content and its record.
+    pub fn from_spec(
+        spec: ArticleSpec,
+        version: i64,
+        by: &str,
+        created_at: DateTime<Utc>,
+        updated_at: DateTime<Utc>,
+    ) -> Article {
+        Article {
+            code: spec.code,
+            title: spec.title,
+            category: spec.category,
+            tags: spec.tags,
+            similar: spec.similar,
+            body: spec.body,
+            answers: spec.answers,
+            status: spec.status,
+            public: spec.public,
+            valid_from: spec.valid_from,
+            valid_to: spec.valid_to,
+            version: u32::try_from(version).unwrap_or(u32::MAX),
+            updated_by: by.to_string(),
+            created_at,
+            updated_at,
+        }
+    }
+
     pub fn spec(&self) -> ArticleSpec {
         ArticleSpec {
             code: self.code.clone(),
@@ -326,23 +353,7 @@ mod tests {
     const FILE: &str = "+++\ncode = \"kb-001\"\ntitle = \"宽带无法上网怎么办\"\ncategory = \"故障报修\"\ntags = [\"宽带\", \"断网\"]\nsimilar = [\"家里宽带突然上不了网\"]\n+++\n宽带突然不能上网时，可以先自助排查。\n";
 
     fn stored(spec: ArticleSpec) -> Article {
-        Article {
-            code: spec.code,
-            title: spec.title,
-            category: spec.category,
-            tags: spec.tags,
-            similar: spec.similar,
-            body: spec.body,
-            answers: spec.answers,
-            status: spec.status,
-            public: spec.public,
-            valid_from: spec.valid_from,
-            valid_to: spec.valid_to,
-            version: 1,
-            updated_by: "admin".into(),
-            created_at: DateTime::UNIX_EPOCH,
-            updated_at: DateTime::UNIX_EPOCH,
-        }
+        Article::from_spec(spec, 1, "admin", DateTime::UNIX_EPOCH, DateTime::UNIX_EPOCH)
     }
 
     #[test]

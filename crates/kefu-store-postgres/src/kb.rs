@@ -18,7 +18,7 @@ fn article(r: &Row) -> StoreResult<Article> {
     let code: String = r.get(0);
     let spec: ArticleSpec = serde_json::from_str(r.get::<_, &str>(1))
         .map_err(|e| StoreError::Backend(format!("stored article {code} is invalid: {e}")))?;
-    Ok(kefu_store::article_of(spec, r.get(2), r.get::<_, &str>(3), r.get(4), r.get(5)))
+    Ok(Article::from_spec(spec, r.get(2), r.get::<_, &str>(3), r.get(4), r.get(5)))
 }
 
 fn doc(spec: &ArticleSpec) -> StoreResult<String> {

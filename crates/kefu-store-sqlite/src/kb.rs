@@ -38,7 +38,7 @@ fn article(r: &Row) -> StoreResult<Article> {
     let spec: ArticleSpec = serde_json::from_str(&r.doc)
         .map_err(|e| StoreError::Backend(format!("stored article {} is invalid: {e}", r.code)))?;
     let time = |s: &str| parse_ts(s).map_err(backend);
-    Ok(kefu_store::article_of(spec, r.version, &r.updated_by, time(&r.created_at)?, time(&r.updated_at)?))
+    Ok(Article::from_spec(spec, r.version, &r.updated_by, time(&r.created_at)?, time(&r.updated_at)?))
 }
 
 fn next_rev(c: &Connection) -> StoreResult<i64> {

@@ -83,30 +83,3 @@ pub trait KbStore: Clone + Send + Sync + 'static {
     /// Writes after revision `after`, oldest first, at most `limit`.
     fn kb_changes(&self, after: i64, limit: u32) -> impl Future<Output = StoreResult<Vec<KbChange>>> + Send;
 }
-
-/// An article from its stored content and record.
-pub fn article_of(
-    spec: ArticleSpec,
-    version: i64,
-    by: &str,
-    created_at: chrono::DateTime<chrono::Utc>,
-    updated_at: chrono::DateTime<chrono::Utc>,
-) -> Article {
-    Article {
-        code: spec.code,
-        title: spec.title,
-        category: spec.category,
-        tags: spec.tags,
-        similar: spec.similar,
-        body: spec.body,
-        answers: spec.answers,
-        status: spec.status,
-        public: spec.public,
-        valid_from: spec.valid_from,
-        valid_to: spec.valid_to,
-        version: u32::try_from(version).unwrap_or(u32::MAX),
-        updated_by: by.to_string(),
-        created_at,
-        updated_at,
-    }
-}

@@ -16,7 +16,7 @@ mod reports;
 pub mod seal;
 mod types;
 
-pub use kb::{ArticleFilter, Feedback, FeedbackSummary, KbChange, KbStore, article_of};
+pub use kb::{ArticleFilter, Feedback, FeedbackSummary, KbChange, KbStore};
 pub use macros::MacroStore;
 pub use reports::ReportStore;
 pub use types::*;

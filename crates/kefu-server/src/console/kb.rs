@@ -168,22 +168,25 @@ struct VersionsPage<'a> {
 
 fn version(lang: Lang, before: Option<&Article>, a: &Article) -> Version {
     use kefu_domain::kb::{Change, diff_lines};
-    let empty = kefu_store::article_of(a.spec(), 0, "", a.created_at, a.created_at);
-    let b = before.unwrap_or(&empty);
     let list = |v: &[String]| v.join("、");
     let status = |x: &Article| lang.t(x.status.label_zh(), x.status.label_en()).to_string();
-    let candidates = [
-        (lang.t("标题", "Title"), b.title.clone(), a.title.clone()),
-        (lang.t("分类", "Category"), b.category.clone(), a.category.clone()),
-        (lang.t("状态", "Status"), status(b), status(a)),
-        (lang.t("标签", "Tags"), list(&b.tags), list(&a.tags)),
-        (lang.t("相似问法", "Asked also as"), list(&b.similar), list(&a.similar)),
-        (lang.t("对客户公开", "Public"), b.public.to_string(), a.public.to_string()),
-    ];
-    let fields = match before {
-        None => Vec::new(),
-        Some(_) => candidates.into_iter().filter(|(_, x, y)| x != y).map(|(l, x, y)| (l.to_string(), x, y)).collect(),
-    };
+    let public =
+        |x: &Article| if x.public { lang.t("公开", "public") } else { lang.t("仅内部", "internal") }.to_string();
+    // The first version has nothing to differ from but its body.
+    let fields = before.map_or_else(Vec::new, |b| {
+        [
+            (lang.t("标题", "Title"), b.title.clone(), a.title.clone()),
+            (lang.t("分类", "Category"), b.category.clone(), a.category.clone()),
+            (lang.t("状态", "Status"), status(b), status(a)),
+            (lang.t("标签", "Tags"), list(&b.tags), list(&a.tags)),
+            (lang.t("相似问法", "Asked also as"), list(&b.similar), list(&a.similar)),
+            (lang.t("对客户公开", "Public"), public(b), public(a)),
+        ]
+        .into_iter()
+        .filter(|(_, x, y)| x != y)
+        .map(|(l, x, y)| (l.to_string(), x, y))
+        .collect()
+    });
     let old = before.map_or("", |b| b.body.as_str());
     let lines = diff_lines(old, &a.body)
         .into_iter()
