@@ -8,6 +8,7 @@
 //! ticket row (`SELECT … FOR UPDATE`) while the decision closure runs.
 
 mod dump;
+mod feed;
 mod kb;
 mod macros;
 mod migrate;

@@ -402,9 +402,9 @@ async fn record_transfer(
     Ok(())
 }
 
-const TICKET_SELECT: &str = "SELECT t.id, t.doc, c.id, c.name, c.phone, c.id_number, c.address, c.level FROM tickets t JOIN customers c ON c.id = t.customer_id";
+pub(crate) const TICKET_SELECT: &str = "SELECT t.id, t.doc, c.id, c.name, c.phone, c.id_number, c.address, c.level FROM tickets t JOIN customers c ON c.id = t.customer_id";
 
-fn ticket_row(r: &tokio_postgres::Row, cipher: &FieldCipher) -> StoreResult<Ticket> {
+pub(crate) fn ticket_row(r: &tokio_postgres::Row, cipher: &FieldCipher) -> StoreResult<Ticket> {
     ticket_from_doc(r.get(0), r.get(1), open_customer(rows::raw_customer(r, 2), cipher)?, cipher)
 }
 
@@ -435,7 +435,7 @@ impl Dialect for Postgres {
 }
 
 /// WHERE clause and its parameters; PostgreSQL numbers its placeholders.
-fn conditions(f: &TicketFilter) -> (String, Vec<Box<dyn ToSql + Sync + Send>>) {
+pub(crate) fn conditions(f: &TicketFilter) -> (String, Vec<Box<dyn ToSql + Sync + Send>>) {
     let parts = clauses::<Postgres>(f);
     if parts.is_empty() {
         return (String::new(), Vec::new());

@@ -9,6 +9,7 @@
 //! blocking thread pool and never wait for the writer.
 
 mod dump;
+mod feed;
 mod kb;
 mod macros;
 mod migrate;

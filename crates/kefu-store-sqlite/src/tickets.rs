@@ -323,15 +323,15 @@ fn record_transfer(
     Ok(())
 }
 
-const TICKET_SELECT: &str = "SELECT t.id, t.doc, c.id, c.name, c.phone, c.id_number, c.address, c.level FROM tickets t JOIN customers c ON c.id = t.customer_id";
+pub(crate) const TICKET_SELECT: &str = "SELECT t.id, t.doc, c.id, c.name, c.phone, c.id_number, c.address, c.level FROM tickets t JOIN customers c ON c.id = t.customer_id";
 
 /// Ticket columns as read; decoded outside the row callback so a decoding
 /// error keeps its message.
-fn ticket_row(r: &rusqlite::Row) -> rusqlite::Result<(i64, String, RawCustomer)> {
+pub(crate) fn ticket_row(r: &rusqlite::Row) -> rusqlite::Result<(i64, String, RawCustomer)> {
     Ok((r.get(0)?, r.get(1)?, rows::raw_customer(r, 2)?))
 }
 
-fn decode((id, doc, customer): (i64, String, RawCustomer), cipher: &FieldCipher) -> StoreResult<Ticket> {
+pub(crate) fn decode((id, doc, customer): (i64, String, RawCustomer), cipher: &FieldCipher) -> StoreResult<Ticket> {
     ticket_from_doc(id, &doc, open_customer(customer, cipher)?, cipher)
 }
 
@@ -356,7 +356,7 @@ impl Dialect for Sqlite {
 }
 
 /// WHERE clause and its parameters; SQLite binds bare `?` in order.
-fn conditions(f: &TicketFilter) -> (String, Vec<Box<dyn ToSql>>) {
+pub(crate) fn conditions(f: &TicketFilter) -> (String, Vec<Box<dyn ToSql>>) {
     let parts = clauses::<Sqlite>(f);
     if parts.is_empty() {
         return (String::new(), Vec::new());

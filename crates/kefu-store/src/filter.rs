@@ -97,6 +97,14 @@ pub fn clauses<D: Dialect>(f: &TicketFilter) -> Vec<(String, Vec<FilterValue>)> 
     if let Some(v) = &f.visible {
         out.push(visible_clause(v));
     }
+    if let Some(ids) = &f.ids {
+        if ids.is_empty() {
+            out.push(("1 = 0".into(), Vec::new()));
+        } else {
+            let marks = vec!["?"; ids.len()].join(", ");
+            out.push((format!("t.id IN ({marks})"), ids.iter().map(|i| Int(i.0)).collect()));
+        }
+    }
     if let Some(q) = &f.q {
         // Substring search until the full-text index arrives; the customer's
         // name is searched too (it is not sealed: a name alone identifies no

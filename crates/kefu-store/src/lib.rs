@@ -9,6 +9,7 @@ pub mod conformance;
 pub mod crypto;
 pub mod doc;
 pub mod dump;
+mod feed;
 pub mod filter;
 mod kb;
 mod macros;
@@ -16,6 +17,7 @@ mod reports;
 pub mod seal;
 mod types;
 
+pub use feed::{FeedMark, FeedStore, TicketText};
 pub use kb::{ArticleFilter, Feedback, FeedbackSummary, KbChange, KbStore};
 pub use macros::MacroStore;
 pub use reports::ReportStore;
@@ -52,7 +54,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Every store trait, for code that calls a concrete backend's methods.
 pub mod prelude {
     pub use crate::{
-        AccountStore, DumpStore, JobStore, KbStore, MacroStore, OrgStore, OutboxStore, PrivacyStore, ReportStore,
+        AccountStore, DumpStore, FeedStore, JobStore, KbStore, MacroStore, OrgStore, OutboxStore, PrivacyStore, ReportStore,
         Store, TicketStore,
     };
 }
@@ -71,6 +73,7 @@ pub trait Store:
     + MacroStore
     + ReportStore
     + KbStore
+    + FeedStore
 {
 }
 
@@ -85,6 +88,8 @@ impl<T> Store for T where
         + MacroStore
         + ReportStore
         + KbStore
+        + FeedStore
+    + FeedStore
 {
 }
 

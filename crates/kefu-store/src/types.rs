@@ -372,6 +372,8 @@ pub struct TicketFilter {
     /// Need to know: only the tickets the caller stands in one of these
     /// relations to (None: every ticket).
     pub visible: Option<Visible>,
+    /// Only these tickets (search hits); an empty list passes none.
+    pub ids: Option<Vec<TicketId>>,
 }
 
 /// The relations that let a caller see a ticket, with what they need.

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 
 mod accounts;
 mod export;
+mod feed;
 mod jobs;
 mod kb;
 mod macros;
@@ -26,6 +27,7 @@ mod tickets;
 
 pub use accounts::*;
 pub use export::*;
+pub use feed::*;
 pub use jobs::*;
 pub use kb::*;
 pub use macros::*;
@@ -185,7 +187,8 @@ macro_rules! conformance_tests {
             account_changes_end_sessions_and_addresses_are_remembered, lists_show_only_what_the_caller_may_see,
             macros_are_shared_or_their_owners, a_linked_change_commits_with_the_first_or_not_at_all,
             handling_figures_count_each_resolution_once_for_who_resolved_it,
-            articles_keep_every_version_and_feed_every_change);
+            articles_keep_every_version_and_feed_every_change,
+            the_feed_follows_every_change_and_filters_hits);
     };
     (@each $make:expr; $($name:ident),+) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
