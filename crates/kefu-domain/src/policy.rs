@@ -118,11 +118,24 @@ pub struct SearchPolicy {
     pub max_hits: u32,
     /// Articles shown beside a ticket.
     pub related_articles: u32,
+    /// Best matches of a ticket search that the list's other filters and
+    /// the caller's access rules are applied to (the total counts those).
+    pub ticket_candidates: u32,
+    /// How late a ticket change may become visible to the feed after the
+    /// time it carries (a slow transaction, another node's clock): the
+    /// feed re-reads changes this recent, so none is missed.
+    pub feed_settle_seconds: u64,
 }
 
 impl Default for SearchPolicy {
     fn default() -> Self {
-        SearchPolicy { catch_up_seconds: 2, max_hits: 50, related_articles: 3 }
+        SearchPolicy {
+            catch_up_seconds: 2,
+            max_hits: 50,
+            related_articles: 3,
+            ticket_candidates: 1000,
+            feed_settle_seconds: 10,
+        }
     }
 }
 

@@ -151,9 +151,21 @@ impl SearchIndex {
         Ok(())
     }
 
+    /// Removes every document and the mark (a rebuild follows).
+    pub fn clear(&self) -> SearchResult<()> {
+        let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        w.delete_all_documents()?;
+        let mut commit = w.prepare_commit()?;
+        commit.set_payload("");
+        commit.commit()?;
+        drop(w);
+        self.reader.reload()?;
+        Ok(())
+    }
+
     /// The mark of the last commit (see `apply`), if any.
     pub fn mark(&self) -> SearchResult<Option<String>> {
-        Ok(self.index.load_metas()?.payload)
+        Ok(self.index.load_metas()?.payload.filter(|p| !p.is_empty()))
     }
 
     /// Documents in the index.

@@ -126,6 +126,29 @@ pub async fn run_outbox<S: Store>(kefu: Kefu<S>, node: String) {
     }
 }
 
+/// Keeps this node's ticket index caught up with the store until the
+/// process ends. Runs on every node: each keeps its own index.
+pub async fn follow_search_feed<S: Store>(kefu: Kefu<S>) {
+    let mut first = true;
+    loop {
+        let started = std::time::Instant::now();
+        match kefu.ticket_catch_up().await {
+            Ok((index, n)) if first || n >= 10_000 => {
+                tracing::info!(
+                    indexed = n,
+                    documents = index.len(),
+                    secs = started.elapsed().as_secs_f64(),
+                    "ticket index caught up"
+                );
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "ticket index catch-up failed; will retry"),
+        }
+        first = false;
+        tokio::time::sleep(std::time::Duration::from_secs(kefu.core.policy.search.catch_up_seconds.max(1))).await;
+    }
+}
+
 /// Customers re-encrypted per batch (each batch is one short transaction).
 const REENCRYPT_BATCH: u32 = 500;
 
@@ -175,6 +198,7 @@ pub async fn retention<S: Store>(kefu: &Kefu<S>, who: &str) -> Result<RetentionR
         if due.is_empty() {
             break;
         }
+        let purged: Vec<_> = due.iter().map(|d| d.ticket).collect();
         for d in due {
             kefu.store.purge_ticket(d.ticket).await?;
             let why = format!("archived {}; kept {years} years", d.archived_at.to_rfc3339());
@@ -182,6 +206,9 @@ pub async fn retention<S: Store>(kefu: &Kefu<S>, who: &str) -> Result<RetentionR
             customers.insert(d.customer);
             report.tickets += 1;
         }
+        // Out of this node's search index too (other nodes notice the
+        // difference when they next compare their index with the store).
+        kefu.forget_tickets(&purged).await?;
     }
     for c in customers {
         match kefu.store.delete_customer(c).await {
@@ -206,6 +233,7 @@ async fn record<S: Store>(kefu: &Kefu<S>, who: &str, subject: String, reason: St
 pub async fn run<S: Store>(kefu: Kefu<S>) {
     let node = node_name();
     tokio::spawn(run_outbox(kefu.clone(), node.clone()));
+    tokio::spawn(follow_search_feed(kefu.clone()));
     let mut next_retention = tokio::time::Instant::now();
     let mut round: u64 = 0;
     loop {

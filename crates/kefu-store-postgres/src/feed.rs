@@ -14,12 +14,12 @@ use tokio_postgres::types::ToSql;
 pub async fn changes(c: &impl GenericClient, after: FeedMark, limit: u32) -> StoreResult<Vec<FeedMark>> {
     let rows = c
         .query(
-            "SELECT updated_at, id FROM tickets WHERE (updated_at, id) > ($1, $2) ORDER BY updated_at, id LIMIT $3",
+            "SELECT updated_at, id, rev FROM tickets WHERE (updated_at, id) > ($1, $2) ORDER BY updated_at, id LIMIT $3",
             &[&after.updated_at, &after.id.0, &i64::from(limit)],
         )
         .await
         .map_err(pg)?;
-    Ok(rows.iter().map(|r| FeedMark { updated_at: r.get(0), id: TicketId(r.get(1)) }).collect())
+    Ok(rows.iter().map(|r| FeedMark { updated_at: r.get(0), id: TicketId(r.get(1)), rev: r.get(2) }).collect())
 }
 
 pub async fn texts(c: &impl GenericClient, ids: &[TicketId], cipher: &FieldCipher) -> StoreResult<Vec<TicketText>> {

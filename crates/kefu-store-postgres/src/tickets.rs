@@ -268,7 +268,7 @@ async fn write_mutation(
 ) -> StoreResult<()> {
     let t = &m.ticket;
     tx.execute(
-        "UPDATE tickets SET priority = $2, status = $3, assignee = $4, updated_at = $5, doc = $6, next_due_at = $7,
+        "UPDATE tickets SET rev = rev + 1, priority = $2, status = $3, assignee = $4, updated_at = $5, doc = $6, next_due_at = $7,
                 next_alert_at = $8, is_open = $9, team_id = $10, tier = $11, transfer_key = $12, next_warn_at = $13
          WHERE id = $1",
         &[

@@ -13,11 +13,11 @@ use std::collections::HashMap;
 
 pub fn changes(c: &Connection, after: FeedMark, limit: u32) -> StoreResult<Vec<FeedMark>> {
     c.prepare_cached(
-        "SELECT updated_at, id FROM tickets WHERE (updated_at, id) > (?1, ?2) ORDER BY updated_at, id LIMIT ?3",
+        "SELECT updated_at, id, rev FROM tickets WHERE (updated_at, id) > (?1, ?2) ORDER BY updated_at, id LIMIT ?3",
     )
     .map_err(backend)?
     .query_map(params![ts(after.updated_at), after.id.0, limit], |r| {
-        Ok(FeedMark { updated_at: parse_ts(&r.get::<_, String>(0)?)?, id: TicketId(r.get(1)?) })
+        Ok(FeedMark { updated_at: parse_ts(&r.get::<_, String>(0)?)?, id: TicketId(r.get(1)?), rev: r.get(2)? })
     })
     .map_err(backend)?
     .collect::<Result<Vec<_>, _>>()

@@ -112,6 +112,7 @@ pub const TABLES: &[TableSpec] = &[
             ("tier", Int),
             ("transfer_key", Text),
             ("next_warn_at", Time),
+            ("rev", Int),
             ("doc", Json),
         ],
         order_by: "id",

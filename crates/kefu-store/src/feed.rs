@@ -10,11 +10,14 @@ use kefu_domain::TicketId;
 use kefu_domain::ticket::Ticket;
 use std::future::Future;
 
-/// A place in the feed: a ticket as of its last change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// A place in the feed: a ticket as of its last change. The feed is
+/// ordered by (updated_at, id); `rev` counts the ticket's changes, so two
+/// changes within one tick of the clock are told apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FeedMark {
     pub updated_at: DateTime<Utc>,
     pub id: TicketId,
+    pub rev: i64,
 }
 
 /// What the search index takes of a ticket: the record and its

@@ -54,8 +54,8 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Every store trait, for code that calls a concrete backend's methods.
 pub mod prelude {
     pub use crate::{
-        AccountStore, DumpStore, FeedStore, JobStore, KbStore, MacroStore, OrgStore, OutboxStore, PrivacyStore, ReportStore,
-        Store, TicketStore,
+        AccountStore, DumpStore, FeedStore, JobStore, KbStore, MacroStore, OrgStore, OutboxStore, PrivacyStore,
+        ReportStore, Store, TicketStore,
     };
 }
 
@@ -89,7 +89,7 @@ impl<T> Store for T where
         + ReportStore
         + KbStore
         + FeedStore
-    + FeedStore
+        + FeedStore
 {
 }
 

@@ -313,7 +313,15 @@ async fn run<S: Store>(store: S, cfg: &Config, command: Command) -> Result<()> {
         Command::Search { command: kb::SearchCommand::Reindex } => kb::reindex(&kefu, &cfg.data_dir).await,
         Command::Audit { command: AuditCommand::Verify } => audit::verify(&kefu.store).await,
         Command::Export { out, reason } => transfer::export(&kefu, &out, &reason).await,
-        Command::Import { input } => transfer::import(&kefu.store, &input).await,
+        Command::Import { input } => {
+            transfer::import(&kefu.store, &input).await?;
+            // An index left by an earlier database would not match this one.
+            let search = cfg.data_dir.join("search");
+            if search.exists() {
+                std::fs::remove_dir_all(&search).with_context(|| format!("removing {}", search.display()))?;
+            }
+            Ok(())
+        }
         Command::Keys { command: KeysCommand::Rotate } => reencrypt_all(&kefu.store).await,
         Command::Retention { command: RetentionCommand::Run } => {
             let who = format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into()));

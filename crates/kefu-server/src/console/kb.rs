@@ -36,7 +36,7 @@ pub struct Found {
 }
 
 /// The snippet cut at its highlights.
-fn pieces(snippet: &str, highlights: &[(usize, usize)]) -> Vec<(String, bool)> {
+pub(crate) fn pieces(snippet: &str, highlights: &[(usize, usize)]) -> Vec<(String, bool)> {
     let mut out = Vec::new();
     let mut at = 0;
     for &(a, b) in highlights {

@@ -40,6 +40,8 @@ pub struct Row {
     pub status: String,
     pub handler: String,
     pub due: Option<Due>,
+    /// Where a text search matched (pieces, the matched ones marked).
+    pub snippet: Vec<(String, bool)>,
 }
 
 /// A ticket's next running deadline.
@@ -63,6 +65,7 @@ impl Row {
             status: label("status"),
             handler: v["assignee"]["name"].as_str().unwrap_or("—").to_string(),
             due: next_deadline(lang, v),
+            snippet: Vec::new(),
         }
     }
 }
@@ -274,14 +277,25 @@ async fn list<S: Store>(
 ) -> Result<(Vec<Row>, Pager), String> {
     let params = queue_params(queue, extra);
     let f = crate::http::tickets::parse_filter(app, user, &params).await.map_err(|e| error_text(lang, e).2)?;
-    let page = app
+    let listed = app
         .kefu
-        .store
         .list_tickets(TicketFilter { per_page: PER_PAGE, ..f.clone() })
         .await
-        .map_err(|e| error_text(lang, e.into()).2)?;
-    let rows = page.items.iter().map(|t| Row::of(lang, &app.kefu.view(t, &user.actor))).collect();
-    let pager = if f.due_first {
+        .map_err(|e| error_text(lang, e).2)?;
+    let page = listed.page;
+    let rows = page
+        .items
+        .iter()
+        .map(|t| {
+            let mut row = Row::of(lang, &app.kefu.view(t, &user.actor));
+            if let Some(found) = listed.found.get(&t.id) {
+                row.snippet = super::kb::pieces(&found.snippet, &found.highlights);
+            }
+            row
+        })
+        .collect();
+    // Ranked (a text search) or most urgent first: numbered pages.
+    let pager = if f.due_first || !listed.found.is_empty() || f.q.is_some() {
         let keep: Vec<_> = extra.iter().filter(|(k, _)| k != "page").cloned().collect();
         Pager::numbered(&link(queue, &keep), page.page, page.per_page, page.total)
     } else {

@@ -145,9 +145,20 @@ pub async fn list<S: Store>(
     Query(params): Query<Vec<(String, String)>>,
 ) -> Result<Json<Value>, ApiError> {
     let filter = parse_filter(&app, &user, &params).await?;
-    let keyset = !filter.due_first;
-    let page = app.kefu.store.list_tickets(filter).await?;
-    let items: Vec<Value> = page.items.iter().map(|t| app.kefu.view(t, &user.actor)).collect();
+    // A text query lists by rank (no cursor); the others newest first.
+    let keyset = !filter.due_first && filter.q.is_none();
+    let crate::service::ticket_search::Listed { page, found } = app.kefu.list_tickets(filter).await?;
+    let items: Vec<Value> = page
+        .items
+        .iter()
+        .map(|t| {
+            let mut v = app.kefu.view(t, &user.actor);
+            if let (Some(f), Some(o)) = (found.get(&t.id), v.as_object_mut()) {
+                o.insert("search".into(), serde_json::to_value(f).unwrap_or(Value::Null));
+            }
+            v
+        })
+        .collect();
     // The cursor of the next page (newest-first lists): as fast at any depth.
     let next_after = match page.items.last() {
         Some(last) if keyset && page.items.len() as u32 == page.per_page => {

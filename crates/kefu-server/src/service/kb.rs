@@ -202,7 +202,7 @@ impl<S: Store> Kefu<S> {
     async fn kb_fresh(&self) -> Result<std::sync::Arc<kefu_search::SearchIndex>, ApiError> {
         let every = std::time::Duration::from_secs(self.core.policy.search.catch_up_seconds);
         let checked = *self.core.search.kb_checked.lock().await;
-        match self.core.search.kb() {
+        match self.core.search.get(crate::search::Kind::Kb) {
             Some((index, _)) if checked.is_some_and(|t| t.elapsed() < every) => Ok(index),
             _ => self.kb_catch_up().await,
         }
@@ -212,7 +212,7 @@ impl<S: Store> Kefu<S> {
     /// one when administrators changed the lexicon since it was opened).
     async fn kb_index(&self) -> Result<std::sync::Arc<kefu_search::SearchIndex>, ApiError> {
         let (entries, rev) = self.store.lexicon().await?;
-        self.core.search.open_kb(&entries, rev).map_err(search_error)
+        self.core.search.open(crate::search::Kind::Kb, &entries, rev).map_err(search_error)
     }
 
     /// A vote on an article ("was this helpful?"), from staff or a customer.

@@ -78,6 +78,8 @@ impl<S: Store> Kefu<S> {
             render: self.renderer(actor),
             status: 200,
         };
-        Ok(self.store.mutate_pair(op, Linked { ticket: target.id, decide: linked }).await?)
+        let written = self.store.mutate_pair(op, Linked { ticket: target.id, decide: linked }).await?;
+        self.core.search.note_ticket_write();
+        Ok(written)
     }
 }

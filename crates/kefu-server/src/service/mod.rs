@@ -17,7 +17,9 @@
 //!   questions and the visit report;
 //! - `access`: need to know — which tickets a person may see and act on;
 //! - `privacy`: revealing masked fields, the access log, a customer's
-//!   export and erasure.
+//!   export and erasure;
+//! - `kb`: the knowledge base and its index; `ticket_search`: the ticket
+//!   index, following the store's change feed, behind the list's `q`.
 //!
 //! Capability modules depend on the core and on the write path; the core
 //! depends on none of them.
@@ -35,6 +37,7 @@ pub mod org;
 mod privacy;
 pub mod reports;
 mod sla;
+pub mod ticket_search;
 mod tickets;
 
 pub use accounts::{LoginResponse, valid_username};

@@ -65,6 +65,7 @@ impl<S: Store> Kefu<S> {
                 messages: crate::service::messages::receipt(self.core.clone()),
             })
             .await?;
+        self.core.search.note_ticket_write();
         let Written::New { ticket, .. } = &written else { return Ok(written) };
         if !self.core.policy.dispatch.on_create || ticket.assignee.is_some() || ticket.unassignable {
             return Ok(written);
@@ -336,7 +337,7 @@ impl<S: Store> Kefu<S> {
         decide: Decide,
         status: u16,
     ) -> Result<Written, ApiError> {
-        Ok(self
+        let written = self
             .store
             .mutate_ticket(MutateTicket {
                 ticket: id,
@@ -347,7 +348,11 @@ impl<S: Store> Kefu<S> {
                 render: self.renderer(actor),
                 status,
             })
-            .await?)
+            .await?;
+        // The search feed picks the change up; this only tells this node's
+        // next search that there is something to read.
+        self.core.search.note_ticket_write();
+        Ok(written)
     }
 }
 

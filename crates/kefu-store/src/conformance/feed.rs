@@ -14,7 +14,7 @@ fn reply(body: &str, internal: bool) -> Decide {
 
 pub async fn the_feed_follows_every_change_and_filters_hits<S: Store>(s: S) {
     let a = staff(&s, "agent1", Role::Agent).await;
-    let start = FeedMark { updated_at: "2000-01-01T00:00:00Z".parse().unwrap(), id: TicketId(0) };
+    let start = FeedMark { updated_at: "2000-01-01T00:00:00Z".parse().unwrap(), id: TicketId(0), rev: 0 };
     assert!(s.ticket_changes(start, 10).await.unwrap().is_empty());
     let mut ids = Vec::new();
     for i in 0..3 {
@@ -33,6 +33,7 @@ pub async fn the_feed_follows_every_change_and_filters_hits<S: Store>(s: S) {
     assert_eq!(after.len(), 1);
     assert_eq!(after[0].id, ids[0]);
     assert_eq!(after[0].updated_at, t0() + Duration::minutes(9));
+    assert_eq!((all[0].rev, after[0].rev), (0, 2), "each change counted");
     let texts = s.ticket_texts(vec![ids[0], ids[2], TicketId(999_999)]).await.unwrap();
     assert_eq!(texts.iter().map(|t| t.ticket.id).collect::<Vec<_>>(), vec![ids[0], ids[2]]);
     assert_eq!(texts[0].replies, vec!["已为您重启光猫".to_string()]);
