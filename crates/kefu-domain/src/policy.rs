@@ -18,6 +18,9 @@ pub struct Policy {
     /// Search indexes and the knowledge base.
     #[serde(default)]
     pub search: SearchPolicy,
+    /// Suggestions for a new ticket.
+    #[serde(default)]
+    pub suggest: SuggestPolicy,
     /// Time limits (R-10…R-13). Absent: no deadlines.
     #[serde(default)]
     pub sla: crate::sla::SlaPolicy,
@@ -105,6 +108,34 @@ impl AccessPolicy {
 pub struct RetentionPolicy {
     /// Tickets with their transfer and communication records.
     pub ticket_years: u32,
+}
+
+/// How suggestions for a new ticket behave.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SuggestPolicy {
+    /// Below this probability no type is suggested (the top three still are).
+    pub type_min_confidence: f64,
+    /// Below this the priority model gives way to the policy's rules.
+    pub priority_min_confidence: f64,
+    /// A node retrains when the store has grown by this many tickets.
+    pub retrain_after: u32,
+    /// The store's newest tickets learnt from, at most.
+    pub max_examples: u32,
+    /// Similar tickets shown.
+    pub similar: u32,
+}
+
+impl Default for SuggestPolicy {
+    fn default() -> Self {
+        SuggestPolicy {
+            type_min_confidence: 0.5,
+            priority_min_confidence: 0.5,
+            retrain_after: 200,
+            max_examples: 20_000,
+            similar: 5,
+        }
+    }
 }
 
 /// How search behaves.

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::Mutex;
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, BoostQuery, Occur, PhraseQuery, Query, TermQuery};
-use tantivy::schema::{Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value};
+use tantivy::schema::{FAST, Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value};
 use tantivy::tokenizer::TextAnalyzer;
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
@@ -23,6 +23,9 @@ pub enum SearchError {
 }
 
 pub type SearchResult<T> = Result<T, SearchError>;
+
+/// A piece of a document's text and the byte ranges of it that matched.
+pub type Snippet = (String, Vec<(usize, usize)>);
 
 /// A document as the caller has it.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -56,6 +59,7 @@ pub struct Hit {
 
 struct Fields {
     key: Field,
+    num: Field,
     title: Field,
     body: Field,
     /// (words, chars) analyses of title, extra, body, with their weights.
@@ -81,6 +85,9 @@ fn schema() -> (Schema, Fields) {
         )
     };
     let key = b.add_text_field("key", STRING | STORED);
+    // A numeric key also as a fast field: a ranking reads it without
+    // loading stored documents.
+    let num = b.add_u64_field("num", FAST);
     let title = b.add_text_field("title", STORED);
     let body = b.add_text_field("body", STORED);
     let mut pair = |name: &str, weight: f32| {
@@ -91,7 +98,7 @@ fn schema() -> (Schema, Fields) {
         )
     };
     let analysed = [pair("title", 3.0), pair("extra", 2.0), pair("body", 1.0)];
-    (b.build(), Fields { key, title, body, analysed })
+    (b.build(), Fields { key, num, title, body, analysed })
 }
 
 impl SearchIndex {
@@ -182,6 +189,9 @@ impl SearchIndex {
         let (title, extra, body) = (impersonal(&d.title), impersonal(&d.extra), impersonal(&d.body));
         let mut doc = TantivyDocument::new();
         doc.add_text(f.key, &d.key);
+        if let Ok(n) = d.key.parse::<u64>() {
+            doc.add_u64(f.num, n);
+        }
         doc.add_text(f.title, &title);
         doc.add_text(f.body, &body);
         for ((w, c, _), text) in f.analysed.iter().zip([&title, &extra, &body]) {
@@ -205,6 +215,43 @@ impl SearchIndex {
             hits.push(Hit { key: text(self.fields.key), score, snippet, highlights });
         }
         Ok(hits)
+    }
+
+    /// The numeric keys of the best `limit` documents for `query` with
+    /// their scores, best first: no stored document is read (see `snippet`).
+    pub fn rank(&self, query: &str, mode: Mode, limit: usize) -> SearchResult<Vec<(u64, f32)>> {
+        let terms = self.query_terms(query);
+        let Some(q) = self.build(&terms, mode) else { return Ok(Vec::new()) };
+        let searcher = self.reader.searcher();
+        let top = searcher.search(&q, &TopDocs::with_limit(limit.max(1)).order_by_score())?;
+        let mut columns = std::collections::HashMap::new();
+        let mut out = Vec::with_capacity(top.len());
+        for (score, addr) in top {
+            let column = match columns.entry(addr.segment_ord) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(searcher.segment_reader(addr.segment_ord).fast_fields().u64("num")?)
+                }
+            };
+            if let Some(n) = column.first(addr.doc_id) {
+                out.push((n, score));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Where `query` matches the document `key`: a snippet and the byte
+    /// ranges of it that matched (None if there is no such document).
+    pub fn snippet(&self, query: &str, key: &str) -> SearchResult<Option<Snippet>> {
+        let terms = self.query_terms(query);
+        let searcher = self.reader.searcher();
+        let q = TermQuery::new(Term::from_field_text(self.fields.key, key), IndexRecordOption::Basic);
+        let Some((_, addr)) = searcher.search(&q, &TopDocs::with_limit(1).order_by_score())?.into_iter().next() else {
+            return Ok(None);
+        };
+        let doc: TantivyDocument = searcher.doc(addr)?;
+        let text = |f: Field| doc.get_first(f).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+        Ok(Some(snippet(&text(self.fields.body), &text(self.fields.title), &terms)))
     }
 
     /// The query's words (split at spaces and punctuation), each with its
@@ -249,12 +296,23 @@ impl SearchIndex {
         }
         let words: Vec<String> = self.lexicon.words(alt).into_iter().map(str::to_string).collect();
         let mut any: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        // A word the dictionary knows whole is found by its word; the phrase
+        // of characters (costly on common words) finds the rest: fragments,
+        // and words jieba cuts differently in context.
+        let whole_word = cs.len() > 1 && words.len() == 1 && words[0] == normalize(alt);
         for (w_field, c_field, weight) in self.fields.analysed {
-            let by_chars: Box<dyn Query> = match cs.as_slice() {
-                [one] => Box::new(TermQuery::new(Term::from_field_text(c_field, one), IndexRecordOption::WithFreqs)),
-                many => Box::new(PhraseQuery::new(many.iter().map(|c| Term::from_field_text(c_field, c)).collect())),
+            let by_chars: Option<Box<dyn Query>> = match cs.as_slice() {
+                [one] => {
+                    Some(Box::new(TermQuery::new(Term::from_field_text(c_field, one), IndexRecordOption::WithFreqs)))
+                }
+                _ if whole_word => None,
+                many => {
+                    Some(Box::new(PhraseQuery::new(many.iter().map(|c| Term::from_field_text(c_field, c)).collect())))
+                }
             };
-            any.push((Occur::Should, Box::new(BoostQuery::new(by_chars, weight))));
+            if let Some(q) = by_chars {
+                any.push((Occur::Should, Box::new(BoostQuery::new(q, weight))));
+            }
             if !words.is_empty() {
                 let occur = if mode == Mode::AllWords { Occur::Must } else { Occur::Should };
                 let by_words = words

@@ -145,7 +145,9 @@ pub async fn follow_search_feed<S: Store>(kefu: Kefu<S>) {
             Err(e) => tracing::warn!(error = %e, "ticket index catch-up failed; will retry"),
         }
         first = false;
-        tokio::time::sleep(std::time::Duration::from_secs(kefu.core.policy.search.catch_up_seconds.max(1))).await;
+        // Twice per period: a search then never finds the view too old.
+        let every = std::time::Duration::from_secs(kefu.core.policy.search.catch_up_seconds) / 2;
+        tokio::time::sleep(every.max(std::time::Duration::from_millis(500))).await;
     }
 }
 

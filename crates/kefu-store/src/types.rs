@@ -329,7 +329,7 @@ pub enum TicketKey {
 }
 
 /// The list filters of `GET /api/v1/tickets`, parsed.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct TicketFilter {
     pub status: Option<String>,
     pub ticket_type: Option<TicketType>,

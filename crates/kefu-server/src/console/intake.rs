@@ -23,6 +23,7 @@ pub fn router<S: Store>() -> Router<AppState<S>> {
         .route("/console/new", get(intake_page::<S>).post(intake::<S>))
         .route("/console/new/lookup", axum::routing::post(lookup::<S>))
         .route("/console/priority", get(priority_hint::<S>))
+        .route("/console/suggest", get(suggest_hint::<S>))
 }
 
 /// The customer's earlier tickets, found by phone, and what their record
@@ -318,4 +319,54 @@ async fn priority_hint<S: Store>(
     let p = app.kefu.core.policy.priority.derive(ty, get("title"), get("description"), level);
     let text = format!("{}{}", lang.t("策略建议：", "Policy suggests: "), lang.t(p.label_zh(), p.as_str()));
     (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response()
+}
+
+/// What the models suggest for the text typed so far, as a piece
+/// of the form: the likeliest types (a click chooses one), the priority,
+/// where it goes and similar tickets.
+#[derive(Template)]
+#[template(path = "console/suggest.html")]
+struct SuggestPiece {
+    lang: Lang,
+    s: crate::service::suggest::Suggestion,
+    types: Vec<(String, String, u32)>,
+    priority: Option<(String, u32)>,
+}
+
+async fn suggest_hint<S: Store>(
+    State(app): State<AppState<S>>,
+    headers: HeaderMap,
+    Query(q): Query<Fields>,
+) -> Response {
+    let user = match gate(&app, &headers, "POST /api/v1/tickets/suggest").await {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let lang = Lang::of(&headers);
+    let get = |k: &str| q.get(k).map(|v| v.to_string()).filter(|v| !v.trim().is_empty());
+    let req = crate::service::suggest::SuggestRequest {
+        title: get("title"),
+        description: get("description"),
+        channel: get("channel"),
+        customer: Some(crate::service::suggest::SuggestCustomer { level: get("customer.level") }),
+    };
+    // Nothing typed yet, or not enough to go on: no suggestion, no error.
+    let Ok(s) = app.kefu.suggest(&user.actor, &req).await else { return html(StatusCode::OK, String::new()) };
+    let pct = |c: f64| (c * 100.0).round() as u32;
+    let types = s
+        .types
+        .iter()
+        .filter_map(|g| {
+            let v = g.value.clone()?;
+            let label = TicketType::parse(&v, "type").map(|t| lang.t(t.label_zh(), t.as_str()).to_string()).ok()?;
+            Some((v, label, pct(g.confidence)))
+        })
+        .collect();
+    let priority = s
+        .priority
+        .value
+        .as_deref()
+        .and_then(|p| Priority::parse(p, "priority").ok())
+        .map(|p| (lang.t(p.label_zh(), p.as_str()).to_string(), pct(s.priority.confidence)));
+    render(StatusCode::OK, &SuggestPiece { lang, s, types, priority })
 }

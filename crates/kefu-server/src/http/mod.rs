@@ -11,6 +11,7 @@ mod portal;
 mod portal_kb;
 mod privacy;
 mod staff;
+mod suggest;
 pub(crate) mod tickets;
 
 use crate::AppState;
@@ -42,7 +43,7 @@ use utoipa::OpenApi;
         customer_loop::messages, customer_loop::sms_receipts, customer_loop::return_visits, customer_loop::visit_report,
         macros::list, macros::create, macros::update, macros::delete, macros::apply,
         kb::list, kb::create, kb::one, kb::update, kb::delete, kb::versions, kb::lexicon, kb::set_lexicon,
-        kb::vote, kb::feedback,
+        kb::vote, kb::feedback, suggest::suggest, suggest::model, suggest::retrain,
     ),
     components(schemas(
         crate::error::ErrorBody, crate::view::TicketView, crate::service::LoginResponse,
@@ -52,6 +53,9 @@ use utoipa::OpenApi;
         kefu_store::Notice, kefu_store::Message, privacy::AccessLogPage, kefu_domain::macros::Macro,
         kefu_domain::macros::MacroInput, macros::ApplyBody, kefu_domain::kb::Article, kefu_domain::kb::ArticleInput,
         kefu_domain::kb::Answers, kefu_domain::kb::ArticleStatus, kefu_domain::kb::LexiconEntries, kb::VoteBody, kefu_store::FeedbackSummary, kefu_store::Feedback, crate::service::kb::ArticleHit, kb::ArticlePage,
+        crate::service::suggest::SuggestRequest, crate::service::suggest::SuggestCustomer, crate::service::suggest::Suggestion,
+        crate::service::suggest::Guess, crate::service::suggest::Department, crate::service::suggest::Similar,
+        crate::service::suggest::ModelReport, crate::service::suggest::LabelScore,
     )),
     modifiers(&BearerAuth, &ErrorResponses),
 )]
@@ -195,6 +199,7 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .merge(customer_loop::router())
         .merge(macros::router())
         .merge(kb::router())
+        .merge(suggest::router())
         .merge(portal::router())
         .merge(portal_kb::router())
         .merge(crate::console::router())

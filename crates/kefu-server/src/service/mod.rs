@@ -37,6 +37,7 @@ pub mod org;
 mod privacy;
 pub mod reports;
 mod sla;
+pub mod suggest;
 pub mod ticket_search;
 mod tickets;
 
@@ -108,6 +109,8 @@ pub struct Core {
     pub channels: crate::delivery::Channels,
     /// This node's search indexes.
     pub search: crate::search::Search,
+    /// This node's suggestion models (trained on first use).
+    pub suggest: std::sync::RwLock<Option<std::sync::Arc<suggest::Models>>>,
 }
 
 pub struct Kefu<S> {
@@ -146,6 +149,7 @@ impl<S: Store> Kefu<S> {
         let channels = crate::delivery::Channels::from_config(&settings.delivery).map_err(ApiError::Internal)?;
         let core = Core {
             search: crate::search::Search::new(settings.search_dir.clone()),
+            suggest: Default::default(),
             channels,
             flows,
             policy,

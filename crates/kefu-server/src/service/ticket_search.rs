@@ -13,7 +13,7 @@ use crate::search::{Kind, TicketFeed};
 use chrono::{DateTime, Utc};
 use kefu_domain::TicketId;
 use kefu_domain::ticket::Ticket;
-use kefu_search::{Doc, Hit, Mode, SearchIndex};
+use kefu_search::{Doc, Mode, SearchIndex};
 use kefu_store::*;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
@@ -79,19 +79,28 @@ impl<S: Store> Kefu<S> {
         };
         let index = self.ticket_index_fresh().await?;
         let limit = self.core.policy.search.ticket_candidates.max(1) as usize;
-        let hits: Vec<Hit> =
-            joined(tokio::task::spawn_blocking(move || index.search(&q, Mode::AllWords, limit)).await)?
+        let (idx, text) = (index.clone(), q.clone());
+        let hits: Vec<(u64, f32)> =
+            joined(tokio::task::spawn_blocking(move || idx.rank(&text, Mode::AllWords, limit)).await)?
                 .map_err(search_error)?;
-        let ids: Vec<TicketId> = hits.iter().filter_map(|h| h.key.parse().ok().map(TicketId)).collect();
-        let rest = TicketFilter { q: None, after: None, ids: Some(ids), ..f.clone() };
-        let pass: HashSet<TicketId> = self.store.passing_ids(rest).await?.into_iter().collect();
-        let ranked: Vec<(TicketId, Hit)> = hits
+        let ids: Vec<TicketId> = hits.iter().map(|(k, _)| TicketId(*k as i64)).collect();
+        let rest = TicketFilter { q: None, after: None, ids: Some(ids.clone()), ..f.clone() };
+        // Nothing but the text to match (a supervisor's search box): every
+        // hit is a ticket of the store (purged ones leave the index), so the
+        // store is asked only for the page.
+        let unfiltered = TicketFilter { page: 0, per_page: 0, due_first: false, ids: None, ..rest.clone() };
+        let pass: HashSet<TicketId> = match unfiltered == TicketFilter::default() {
+            true => ids.into_iter().collect(),
+            false => self.store.passing_ids(rest).await?.into_iter().collect(),
+        };
+        let ranked: Vec<(TicketId, f32)> = hits
             .into_iter()
-            .filter_map(|h| h.key.parse().ok().map(TicketId).filter(|id| pass.contains(id)).map(|id| (id, h)))
+            .map(|(k, score)| (TicketId(k as i64), score))
+            .filter(|(id, _)| pass.contains(id))
             .collect();
         let (page, per_page) = (f.page.max(1), f.per_page.max(1));
         let total = ranked.len() as i64;
-        let shown: Vec<(TicketId, Hit)> =
+        let shown: Vec<(TicketId, f32)> =
             ranked.into_iter().skip(((page - 1) * per_page) as usize).take(per_page as usize).collect();
         let want: Vec<TicketId> = shown.iter().map(|(id, _)| *id).collect();
         let mut items = match want.is_empty() {
@@ -107,10 +116,19 @@ impl<S: Store> Kefu<S> {
             }
         };
         items.sort_by_key(|t| want.iter().position(|id| *id == t.id));
-        let found = shown
-            .into_iter()
-            .map(|(id, h)| (id, Found { score: h.score, snippet: h.snippet, highlights: h.highlights }))
-            .collect();
+        // Snippets for the page only: each reads one stored document.
+        let found = joined(
+            tokio::task::spawn_blocking(move || -> Result<HashMap<TicketId, Found>, kefu_search::SearchError> {
+                let mut found = HashMap::new();
+                for (id, score) in shown {
+                    let (snippet, highlights) = index.snippet(&q, &id.0.to_string())?.unwrap_or_default();
+                    found.insert(id, Found { score, snippet, highlights });
+                }
+                Ok(found)
+            })
+            .await,
+        )?
+        .map_err(search_error)?;
         Ok(Listed { page: Page { items, total, page, per_page }, found })
     }
 

@@ -6,6 +6,7 @@
 mod nodes;
 mod outbox;
 mod queues;
+mod search;
 mod sla;
 
 use crate::sample::{self, Rng};
@@ -57,6 +58,15 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 1_000_000)]
         tickets: usize,
     },
+    /// Ticket search through the index at many tickets, against the
+    /// substring scan it replaced (SQLite, in-process).
+    Search {
+        #[arg(long, default_value_t = 1_000_000)]
+        tickets: usize,
+        /// Rounds of each baseline query (each scans every ticket).
+        #[arg(long, default_value_t = 3)]
+        like_runs: usize,
+    },
     /// Customer messages through the outbox to a local SMS gateway, one
     /// and two workers, against plain POSTs (SQLite, in-process).
     Outbox {
@@ -101,6 +111,7 @@ pub async fn run(cmd: BenchCommand) -> Result<()> {
         }
         BenchCommand::Sla { open, due } => return sla::run(open, due).await,
         BenchCommand::Queues { tickets } => return queues::run(tickets).await,
+        BenchCommand::Search { tickets, like_runs } => return search::run(tickets, like_runs.max(1)).await,
         BenchCommand::Outbox { count, gateway_ms } => return outbox::run(count, gateway_ms).await,
     };
     let concurrency = concurrency.max(1);
