@@ -467,6 +467,20 @@ try {
     await agent.screenshot({ path: join(shots, 'visits.png') });
   });
 
+  await step('the intake form suggests type and priority as the agent types, and similar tickets', async () => {
+    await agent.goto(`${base}/console/new`);
+    await agent.fill('#title', '家里宽带断网');
+    await agent.fill('#description', '从昨晚开始上不了网，光猫LOS灯一直红');
+    const chip = agent.locator('#suggestions button[data-type="fault"]');
+    await chip.waitFor();
+    assert.match(await chip.textContent(), /故障报修 \d+%/);
+    await chip.click();
+    assert.equal(await agent.inputValue('#type'), 'fault');
+    await agent.locator('#suggestions button[data-priority]').click();
+    assert.equal(await agent.inputValue('#priority'), 'urgent');
+    assert.ok(await agent.locator('#suggestions a[href^="/console/tickets/"]').count() >= 1, 'similar tickets are linked');
+  });
+
   await step('one search box: a number jumps to its ticket, a phone or a name finds the customer, my work is most urgent first', async () => {
     await agent.goto(`${base}/console?queue=all`);
     await agent.fill('#q', ` ${number.toLowerCase()} `);
