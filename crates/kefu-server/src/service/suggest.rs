@@ -49,11 +49,17 @@ pub struct ModelReport {
     pub priority_accuracy: f64,
     /// Type accuracy per true type.
     pub per_type: BTreeMap<String, LabelScore>,
+    /// The temperatures fitted on the held-out examples (see
+    /// `NaiveBayes::predict_tempered`), for the type and the priority.
+    pub type_temperature: f64,
+    pub priority_temperature: f64,
 }
 
 pub struct Models {
     types: NaiveBayes,
     priorities: NaiveBayes,
+    type_t: f64,
+    priority_t: f64,
     pub report: ModelReport,
     /// Store tickets when trained.
     store_count: i64,
@@ -192,11 +198,35 @@ fn build(policy: &kefu_domain::priority::PriorityPolicy, rows: Vec<Labelled>, fr
     for s in report.per_type.values_mut() {
         s.accuracy = s.correct as f64 / s.held_out.max(1) as f64;
     }
+    let type_t = fit_temperature(&held, |r, t| (types.predict_tempered(&lx, &r.text, &[], t), r.ticket_type.as_str()));
+    let priority_t = fit_temperature(&held, |r, t| {
+        (prios.predict_tempered(&lx, &r.text, &priority_extra(policy, r), t), r.priority.as_str())
+    });
+    (report.type_temperature, report.priority_temperature) = (type_t, priority_t);
     let n = held.len().max(1) as f64;
     (report.type_accuracy, report.type_top3_accuracy, report.priority_accuracy) =
         (top1 as f64 / n, top3 as f64 / n, prio as f64 / n);
     let (types, priorities) = train(policy, &lx, &rows);
-    Models { types, priorities, report, store_count: 0 }
+    Models { types, priorities, type_t, priority_t, report, store_count: 0 }
+}
+
+/// The temperature under which the held-out examples' true labels are
+/// likeliest (least mean negative log-likelihood), from a fixed grid.
+fn fit_temperature(held: &[Labelled], predict: impl Fn(&Labelled, f64) -> (Vec<(String, f64)>, &str)) -> f64 {
+    let grid = [1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0];
+    let loss = |t: f64| -> f64 {
+        held.iter()
+            .map(|r| {
+                let (p, truth) = predict(r, t);
+                let q = p.iter().find(|(l, _)| l == truth).map_or(0.0, |(_, q)| *q);
+                -q.max(1e-12).ln()
+            })
+            .sum::<f64>()
+    };
+    if held.is_empty() {
+        return 1.0;
+    }
+    grid.into_iter().map(|t| (t, loss(t))).min_by(|a, b| a.1.total_cmp(&b.1)).map_or(1.0, |(t, _)| t)
 }
 
 fn guess(label: Option<&(String, f64)>, min: f64, zh: impl Fn(&str) -> Option<String>) -> Guess {
@@ -277,7 +307,7 @@ impl<S: Store> Kefu<S> {
         let lx = Lexicon::shipped();
         let text = format!("{title}\n{description}");
         let sp = &self.core.policy.suggest;
-        let types = models.types.predict(&lx, &text, &[]);
+        let types = models.types.predict_tempered(&lx, &text, &[], models.type_t);
         let ticket_type = guess(types.first(), sp.type_min_confidence, type_zh);
         let top3 = types.iter().take(3).map(|t| guess(Some(t), 0.0, type_zh)).collect();
         // Priority: the rules and the history for the likeliest type.
@@ -289,7 +319,12 @@ impl<S: Store> Kefu<S> {
             level: level.clone(),
             channel: channel.map_or("phone", |c| c.as_str()).into(),
         };
-        let prios = models.priorities.predict(&lx, &text, &priority_extra(&self.core.policy.priority, &row));
+        let prios = models.priorities.predict_tempered(
+            &lx,
+            &text,
+            &priority_extra(&self.core.policy.priority, &row),
+            models.priority_t,
+        );
         let (priority, source) = match prios.first() {
             Some((p, c)) if *c >= sp.priority_min_confidence => {
                 (guess(Some(&(p.clone(), *c)), 0.0, priority_zh), "model")
