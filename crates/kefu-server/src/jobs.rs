@@ -271,6 +271,11 @@ pub async fn run<S: Store>(kefu: Kefu<S>) {
             if let Err(e) = reencrypt(&kefu, &node).await {
                 tracing::warn!(error = %e, "re-encryption failed; will retry");
             }
+            // Retrains this node's suggestion models when the store has
+            // grown enough, so a request rarely waits for it.
+            if let Err(e) = kefu.suggest_models().await {
+                tracing::warn!(error = %e, "training the suggestion models failed; will retry");
+            }
         }
         tokio::time::sleep(PERIOD).await;
     }

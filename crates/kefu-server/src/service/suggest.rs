@@ -63,7 +63,13 @@ pub struct Models {
     pub report: ModelReport,
     /// Store tickets when trained.
     store_count: i64,
+    /// When the store's count was last compared with `store_count`.
+    checked: std::sync::Mutex<std::time::Instant>,
 }
+
+/// How often a node counts the store's tickets to decide on retraining
+/// (counting is a scan of an index: not once per keystroke of the form).
+const COUNT_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// What the intake form has typed so far.
 #[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
@@ -207,7 +213,15 @@ fn build(policy: &kefu_domain::priority::PriorityPolicy, rows: Vec<Labelled>, fr
     (report.type_accuracy, report.type_top3_accuracy, report.priority_accuracy) =
         (top1 as f64 / n, top3 as f64 / n, prio as f64 / n);
     let (types, priorities) = train(policy, &lx, &rows);
-    Models { types, priorities, type_t, priority_t, report, store_count: 0 }
+    Models {
+        types,
+        priorities,
+        type_t,
+        priority_t,
+        report,
+        store_count: 0,
+        checked: std::sync::Mutex::new(std::time::Instant::now()),
+    }
 }
 
 /// The temperature under which the held-out examples' true labels are
@@ -249,11 +263,17 @@ impl<S: Store> Kefu<S> {
     /// The models, trained now if this node has none or the store has grown
     /// by `retrain_after` tickets since.
     pub async fn suggest_models(&self) -> Result<Arc<Models>, ApiError> {
-        let count = self.store.ticket_count().await?;
-        let every = i64::from(self.core.policy.suggest.retrain_after.max(1));
-        if let Some(m) = self.core.suggest.read().unwrap_or_else(|p| p.into_inner()).clone()
-            && count - m.store_count < every
+        let current = self.core.suggest.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let Some(m) = current else { return self.train_suggestions().await };
         {
+            let mut checked = m.checked.lock().unwrap_or_else(|p| p.into_inner());
+            if checked.elapsed() < COUNT_EVERY {
+                return Ok(m.clone());
+            }
+            *checked = std::time::Instant::now();
+        }
+        let every = i64::from(self.core.policy.suggest.retrain_after.max(1));
+        if self.store.ticket_count().await? - m.store_count < every {
             return Ok(m);
         }
         self.train_suggestions().await
