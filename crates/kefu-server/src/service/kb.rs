@@ -49,7 +49,7 @@ pub struct ArticleQuery {
     pub per_page: u32,
 }
 
-fn search_error(e: kefu_search::SearchError) -> ApiError {
+pub(super) fn search_error(e: kefu_search::SearchError) -> ApiError {
     ApiError::Internal(e.to_string())
 }
 

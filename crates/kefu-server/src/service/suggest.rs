@@ -14,7 +14,7 @@ use kefu_domain::{Channel, FieldError, Priority, TicketType};
 use kefu_search::{Example, Lexicon, Mode, NaiveBayes};
 use kefu_store::*;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 const HISTORY: &str = include_str!("../../../../seed/training/tickets.jsonl");
@@ -396,23 +396,13 @@ impl<S: Store> Kefu<S> {
         let hits = tokio::task::spawn_blocking(move || index.rank(&q, Mode::Similar, 50))
             .await
             .map_err(|e| ApiError::Internal(e.to_string()))?
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
-        let ids: Vec<kefu_domain::TicketId> = hits.iter().map(|(k, _)| kefu_domain::TicketId(*k as i64)).collect();
-        let visible = TicketFilter { ids: Some(ids), visible: self.visibility(actor), ..Default::default() };
-        let pass: HashSet<kefu_domain::TicketId> = self.store.passing_ids(visible).await?.into_iter().collect();
-        let best: Vec<(kefu_domain::TicketId, f32)> = hits
-            .into_iter()
-            .map(|(k, s)| (kefu_domain::TicketId(k as i64), s))
-            .filter(|(id, _)| pass.contains(id))
-            .take(limit as usize)
-            .collect();
+            .map_err(super::kb::search_error)?;
+        let visible = TicketFilter { visible: self.visibility(actor), ..Default::default() };
+        let best: Vec<(kefu_domain::TicketId, f32)> =
+            self.passing_hits(hits, &visible).await?.into_iter().take(limit as usize).collect();
         let want: Vec<kefu_domain::TicketId> = best.iter().map(|(id, _)| *id).collect();
-        if want.is_empty() {
-            return Ok(Vec::new());
-        }
-        let f = TicketFilter { ids: Some(want.clone()), page: 1, per_page: want.len() as u32, ..Default::default() };
         let tickets: HashMap<kefu_domain::TicketId, kefu_domain::ticket::Ticket> =
-            self.store.list_tickets(f).await?.items.into_iter().map(|t| (t.id, t)).collect();
+            self.tickets_in_order(&want).await?.into_iter().map(|t| (t.id, t)).collect();
         Ok(best
             .into_iter()
             .filter_map(|(id, score)| {

@@ -7,6 +7,7 @@
 //! list's other filters and the caller's access rules are then applied by
 //! the store to the best `ticket_candidates` of them.
 
+use super::kb::search_error;
 use super::*;
 use crate::error::ApiError;
 use crate::search::{Kind, TicketFeed};
@@ -57,10 +58,6 @@ fn doc(t: &TicketText) -> Doc {
     }
 }
 
-fn search_error(e: kefu_search::SearchError) -> ApiError {
-    ApiError::Internal(e.to_string())
-}
-
 fn joined<T>(r: Result<T, tokio::task::JoinError>) -> Result<T, ApiError> {
     r.map_err(|e| ApiError::Internal(e.to_string()))
 }
@@ -83,39 +80,13 @@ impl<S: Store> Kefu<S> {
         let hits: Vec<(u64, f32)> =
             joined(tokio::task::spawn_blocking(move || idx.rank(&text, Mode::AllWords, limit)).await)?
                 .map_err(search_error)?;
-        let ids: Vec<TicketId> = hits.iter().map(|(k, _)| TicketId(*k as i64)).collect();
-        let rest = TicketFilter { q: None, after: None, ids: Some(ids.clone()), ..f.clone() };
-        // Nothing but the text to match (a supervisor's search box): every
-        // hit is a ticket of the store (purged ones leave the index), so the
-        // store is asked only for the page.
-        let unfiltered = TicketFilter { page: 0, per_page: 0, due_first: false, ids: None, ..rest.clone() };
-        let pass: HashSet<TicketId> = match unfiltered == TicketFilter::default() {
-            true => ids.into_iter().collect(),
-            false => self.store.passing_ids(rest).await?.into_iter().collect(),
-        };
-        let ranked: Vec<(TicketId, f32)> = hits
-            .into_iter()
-            .map(|(k, score)| (TicketId(k as i64), score))
-            .filter(|(id, _)| pass.contains(id))
-            .collect();
+        let ranked = self.passing_hits(hits, &f).await?;
         let (page, per_page) = (f.page.max(1), f.per_page.max(1));
         let total = ranked.len() as i64;
         let shown: Vec<(TicketId, f32)> =
             ranked.into_iter().skip(((page - 1) * per_page) as usize).take(per_page as usize).collect();
         let want: Vec<TicketId> = shown.iter().map(|(id, _)| *id).collect();
-        let mut items = match want.is_empty() {
-            true => Vec::new(),
-            false => {
-                let only = TicketFilter {
-                    ids: Some(want.clone()),
-                    page: 1,
-                    per_page: want.len() as u32,
-                    ..Default::default()
-                };
-                self.store.list_tickets(only).await?.items
-            }
-        };
-        items.sort_by_key(|t| want.iter().position(|id| *id == t.id));
+        let items = self.tickets_in_order(&want).await?;
         // Snippets for the page only: each reads one stored document.
         let found = joined(
             tokio::task::spawn_blocking(move || -> Result<HashMap<TicketId, Found>, kefu_search::SearchError> {
@@ -130,6 +101,37 @@ impl<S: Store> Kefu<S> {
         )?
         .map_err(search_error)?;
         Ok(Listed { page: Page { items, total, page, per_page }, found })
+    }
+
+    /// The hits (ticket id, score) that pass the filter's other conditions
+    /// and need to know, in rank order.
+    pub(super) async fn passing_hits(
+        &self,
+        hits: Vec<(u64, f32)>,
+        f: &TicketFilter,
+    ) -> Result<Vec<(TicketId, f32)>, ApiError> {
+        let ids: Vec<TicketId> = hits.iter().map(|(k, _)| TicketId(*k as i64)).collect();
+        let rest = TicketFilter { q: None, after: None, ids: Some(ids.clone()), ..f.clone() };
+        // Nothing but the text to match (a supervisor's search box): every
+        // hit is a ticket of the store (purged ones leave the index), so the
+        // store is asked only for the page.
+        let unfiltered = TicketFilter { page: 0, per_page: 0, due_first: false, ids: None, ..rest.clone() };
+        let pass: HashSet<TicketId> = match unfiltered == TicketFilter::default() {
+            true => ids.into_iter().collect(),
+            false => self.store.passing_ids(rest).await?.into_iter().collect(),
+        };
+        Ok(hits.into_iter().map(|(k, score)| (TicketId(k as i64), score)).filter(|(id, _)| pass.contains(id)).collect())
+    }
+
+    /// The tickets of `ids` that exist, in that order.
+    pub(super) async fn tickets_in_order(&self, ids: &[TicketId]) -> Result<Vec<Ticket>, ApiError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let only = TicketFilter { ids: Some(ids.to_vec()), page: 1, per_page: ids.len() as u32, ..Default::default() };
+        let mut items = self.store.list_tickets(only).await?.items;
+        items.sort_by_key(|t| ids.iter().position(|id| *id == t.id));
+        Ok(items)
     }
 
     /// The ticket index, caught up first if this node wrote since it last
