@@ -9,6 +9,7 @@
 pub mod access;
 pub mod action;
 pub mod audit;
+pub mod bot;
 pub mod calendar;
 pub mod clock;
 pub mod customer_loop;

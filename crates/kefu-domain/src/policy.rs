@@ -21,6 +21,9 @@ pub struct Policy {
     /// Suggestions for a new ticket.
     #[serde(default)]
     pub suggest: SuggestPolicy,
+    /// The smart first line.
+    #[serde(default)]
+    pub bot: crate::bot::BotPolicy,
     /// Time limits (R-10…R-13). Absent: no deadlines.
     #[serde(default)]
     pub sla: crate::sla::SlaPolicy,
@@ -246,6 +249,7 @@ impl Policy {
             .check()
             .and_then(|()| policy.dispatch.check())
             .and_then(|()| policy.customer_loop.check())
+            .and_then(|()| policy.bot.check())
             .map_err(|message| PolicyError { source_name: source_name.to_string(), line: None, message })?;
         Ok(policy)
     }

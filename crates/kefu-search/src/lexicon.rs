@@ -69,6 +69,40 @@ impl Lexicon {
         self.jieba.cut_for_search(text, true).into_iter().map(|t| t.word).filter(|w| is_content(w)).collect()
     }
 
+    /// Words of a normalised text as jieba cuts it (no overlapping parts),
+    /// content words only.
+    pub fn cut<'a>(&self, text: &'a str) -> Vec<&'a str> {
+        self.jieba.cut(text, true).into_iter().map(|t| t.word).filter(|w| is_content(w)).collect()
+    }
+
+    /// The text with each member of a synonym group replaced by the group's
+    /// first member (the longest member found at a place wins), so that two
+    /// wordings of one meaning compare as equal words.
+    pub fn canonical(&self, text: &str) -> String {
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        'outer: while let Some(c) = rest.chars().next() {
+            let mut best: Option<(&str, &str)> = None;
+            for group in self.groups.iter() {
+                for m in group.iter() {
+                    if rest.starts_with(m.as_str()) && best.is_none_or(|(b, _)| m.len() > b.len()) {
+                        best = Some((m.as_str(), group[0].as_str()));
+                    }
+                }
+            }
+            if let Some((found, head)) = best {
+                out.push_str(head);
+                // Keep a word boundary: the head must not fuse with what follows.
+                out.push(' ');
+                rest = &rest[found.len()..];
+                continue 'outer;
+            }
+            out.push(c);
+            rest = &rest[c.len_utf8()..];
+        }
+        out
+    }
+
     /// The word and what the synonym groups make of it: for each group a
     /// member of which occurs in the word (the longest one), the word with
     /// that member replaced by each other member.

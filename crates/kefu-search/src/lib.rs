@@ -5,6 +5,7 @@
 //! time (tantivy has no synonym filter). No I/O besides the index
 //! directory; the server keeps the indexes caught up with the store.
 
+pub mod answer;
 pub mod classify;
 pub mod index;
 pub mod lexicon;

@@ -8,6 +8,7 @@
 //! one fsync. Reads run on a small pool of WAL reader connections in the
 //! blocking thread pool and never wait for the writer.
 
+mod bot;
 mod dump;
 mod feed;
 mod kb;
@@ -63,6 +64,7 @@ fn unique_constraint_name(msg: &str) -> String {
         "teams.code" => "teams_code_key",
         "macros.owner_id, macros.name" => "macros_owner_name_key",
         "idempotency_keys.user_id, idempotency_keys.key" => "idempotency_keys_pkey",
+        "bot_sessions.id" => "bot_sessions_pkey",
         other => other,
     }
     .to_string()

@@ -20,6 +20,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (12, "reports", include_str!("../migrations/0012_reports.sql")),
     (13, "kb", include_str!("../migrations/0013_kb.sql")),
     (14, "search_feed", include_str!("../migrations/0014_search_feed.sql")),
+    (15, "bot", include_str!("../migrations/0015_bot.sql")),
 ];
 
 pub fn known_version() -> i64 {

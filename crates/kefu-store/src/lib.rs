@@ -5,6 +5,7 @@
 //! ticket change, its audit event and the idempotency record commit together
 //! or not at all.
 
+mod bot;
 pub mod conformance;
 pub mod crypto;
 pub mod doc;
@@ -17,6 +18,7 @@ mod reports;
 pub mod seal;
 mod types;
 
+pub use bot::{BotStore, MISS_KINDS, Miss, NewMiss};
 pub use feed::{FeedMark, FeedStore, TicketText};
 pub use kb::{ArticleFilter, Feedback, FeedbackSummary, KbChange, KbStore};
 pub use macros::MacroStore;
@@ -54,7 +56,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Every store trait, for code that calls a concrete backend's methods.
 pub mod prelude {
     pub use crate::{
-        AccountStore, DumpStore, FeedStore, JobStore, KbStore, MacroStore, OrgStore, OutboxStore, PrivacyStore,
+        AccountStore, BotStore, DumpStore, FeedStore, JobStore, KbStore, MacroStore, OrgStore, OutboxStore, PrivacyStore,
         ReportStore, Store, TicketStore,
     };
 }
@@ -74,6 +76,7 @@ pub trait Store:
     + ReportStore
     + KbStore
     + FeedStore
+    + BotStore
 {
 }
 
@@ -89,7 +92,7 @@ impl<T> Store for T where
         + ReportStore
         + KbStore
         + FeedStore
-        + FeedStore
+        + BotStore
 {
 }
 

@@ -14,6 +14,7 @@ use kefu_domain::{Priority, Role, TicketId, TicketType};
 use serde_json::{Value, json};
 
 mod accounts;
+mod bot;
 mod export;
 mod feed;
 mod jobs;
@@ -26,6 +27,7 @@ mod reports;
 mod tickets;
 
 pub use accounts::*;
+pub use bot::*;
 pub use export::*;
 pub use feed::*;
 pub use jobs::*;
@@ -188,7 +190,8 @@ macro_rules! conformance_tests {
             macros_are_shared_or_their_owners, a_linked_change_commits_with_the_first_or_not_at_all,
             handling_figures_count_each_resolution_once_for_who_resolved_it,
             articles_keep_every_version_and_feed_every_change,
-            the_feed_follows_every_change_and_filters_hits);
+            the_feed_follows_every_change_and_filters_hits,
+            conversations_save_only_over_what_was_read, misses_queue_until_an_editor_resolves_them);
     };
     (@each $make:expr; $($name:ident),+) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
