@@ -248,11 +248,20 @@ pub struct Candidate {
 /// What to do with a customer message.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
-    Answer { code: String, confidence: f32 },
+    Answer {
+        code: String,
+        confidence: f32,
+    },
     /// Offer these articles and ask to rephrase.
-    Unsure { offered: Vec<String>, confidence: f32 },
+    Unsure {
+        offered: Vec<String>,
+        confidence: f32,
+    },
     SmallTalk,
-    Handoff { reason: HandoffReason, offered: Vec<String> },
+    Handoff {
+        reason: HandoffReason,
+        offered: Vec<String>,
+    },
 }
 
 /// The customer's message, trimmed: an error names the field when it is

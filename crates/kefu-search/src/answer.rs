@@ -54,11 +54,95 @@ pub struct Matcher {
 
 /// Words that carry no meaning of their own in a question.
 const FUNCTION_WORDS: &[&str] = &[
-    "的", "了", "吗", "呢", "啊", "吧", "呀", "哦", "嘛", "么", "我", "你", "您", "我们", "你们", "他", "她", "它", "是",
-    "在", "有", "要", "想", "能", "会", "可以", "可", "怎么", "怎么办", "怎样", "如何", "什么", "为什么", "哪", "哪里",
-    "哪些", "请问", "一下", "这个", "那个", "就", "都", "也", "还", "和", "与", "或", "及", "把", "被", "给", "让", "请",
-    "帮", "帮忙", "下", "个", "一个", "该", "应该", "需要", "得", "地", "着", "过", "吧", "现在", "这样", "那么", "是不是",
-    "有没有", "能不能", "可不可以", "一直", "总是", "老是", "突然", "已经", "您好", "你好", "谢谢", "麻烦", "哪个", "好", "一些", "这些", "那些", "时候",
+    "的",
+    "了",
+    "吗",
+    "呢",
+    "啊",
+    "吧",
+    "呀",
+    "哦",
+    "嘛",
+    "么",
+    "我",
+    "你",
+    "您",
+    "我们",
+    "你们",
+    "他",
+    "她",
+    "它",
+    "是",
+    "在",
+    "有",
+    "要",
+    "想",
+    "能",
+    "会",
+    "可以",
+    "可",
+    "怎么",
+    "怎么办",
+    "怎么样",
+    "怎样",
+    "如何",
+    "什么",
+    "为什么",
+    "哪",
+    "哪里",
+    "哪些",
+    "请问",
+    "一下",
+    "这个",
+    "那个",
+    "就",
+    "都",
+    "也",
+    "还",
+    "和",
+    "与",
+    "或",
+    "及",
+    "把",
+    "被",
+    "给",
+    "让",
+    "请",
+    "帮",
+    "帮忙",
+    "下",
+    "个",
+    "一个",
+    "该",
+    "应该",
+    "需要",
+    "得",
+    "地",
+    "着",
+    "过",
+    "吧",
+    "现在",
+    "这样",
+    "那么",
+    "是不是",
+    "有没有",
+    "能不能",
+    "可不可以",
+    "一直",
+    "总是",
+    "老是",
+    "突然",
+    "已经",
+    "您好",
+    "你好",
+    "谢谢",
+    "麻烦",
+    "哪个",
+    "好",
+    "一些",
+    "这些",
+    "那些",
+    "时候",
 ];
 
 impl Matcher {
@@ -116,7 +200,15 @@ impl Matcher {
     /// The words of `text` as the matcher compares them (for the editors'
     /// queue: what a missed question was about), rarest first.
     pub fn keywords(&self, text: &str) -> Vec<String> {
-        let mut t = terms(&self.lexicon, text);
+        // Search mode: a long word and its parts (今天天气 → 今天, 天气), so
+        // two wordings share the part they have in common.
+        let canon = self.lexicon.canonical(&normalize(text));
+        let mut t: Vec<String> = Vec::new();
+        for w in self.lexicon.words(&canon) {
+            if !FUNCTION_WORDS.contains(&w) && !t.iter().any(|o| o == w) {
+                t.push(w.to_string());
+            }
+        }
         t.sort_by(|a, b| self.weight(b).total_cmp(&self.weight(a)).then_with(|| a.cmp(b)));
         t
     }

@@ -5,8 +5,8 @@
 //! stay below the confidence at which the bot answers. The floors sit just
 //! under what the matcher measures, so a change that makes it worse fails.
 
-use kefu_search::answer::{Entry, Matcher};
 use kefu_search::Lexicon;
+use kefu_search::answer::{Entry, Matcher};
 use std::path::PathBuf;
 
 /// The policy's defaults (`[bot] answer_confidence`, `answer_margin`).
@@ -81,4 +81,3 @@ fn the_right_article_answers_questions_in_other_words() {
     assert!(pct(answered_wrong, n) <= 6.0, "answered wrong {answered_wrong}/{n}");
     assert_eq!(outside_answered, 0);
 }
-

@@ -35,6 +35,11 @@ pub async fn tick<S: Store>(kefu: &Kefu<S>, node: &str) -> Result<Option<u64>, A
     if replays > 0 {
         tracing::info!(replays, "purged old idempotency records");
     }
+    // Conversations hold what customers typed: kept only as the policy says.
+    let chats = kefu.purge_bot_sessions().await?;
+    if chats > 0 {
+        tracing::info!(chats, "purged old bot conversations");
+    }
     if purged > 0 {
         tracing::info!(purged, "purged expired sessions");
     }

@@ -69,8 +69,7 @@ pub async fn open_misses(c: &impl GenericClient, limit: u32, k: &FieldCipher) ->
         .map_err(pg)?;
     rows.iter()
         .map(|r| {
-            let keywords =
-                serde_json::from_str(r.get::<_, &str>(4)).map_err(|e| StoreError::Backend(e.to_string()))?;
+            let keywords = serde_json::from_str(r.get::<_, &str>(4)).map_err(|e| StoreError::Backend(e.to_string()))?;
             let miss = NewMiss {
                 kind: r.get(1),
                 text: k.decrypt(r.get::<_, &str>(2))?,

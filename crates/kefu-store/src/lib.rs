@@ -56,8 +56,8 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Every store trait, for code that calls a concrete backend's methods.
 pub mod prelude {
     pub use crate::{
-        AccountStore, BotStore, DumpStore, FeedStore, JobStore, KbStore, MacroStore, OrgStore, OutboxStore, PrivacyStore,
-        ReportStore, Store, TicketStore,
+        AccountStore, BotStore, DumpStore, FeedStore, JobStore, KbStore, MacroStore, OrgStore, OutboxStore,
+        PrivacyStore, ReportStore, Store, TicketStore,
     };
 }
 

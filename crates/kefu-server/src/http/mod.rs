@@ -1,6 +1,7 @@
 //! HTTP routes, one module per resource, merged here.
 
 mod auth;
+mod bot;
 mod calendar;
 mod customer_loop;
 mod kb;
@@ -44,6 +45,7 @@ use utoipa::OpenApi;
         macros::list, macros::create, macros::update, macros::delete, macros::apply,
         kb::list, kb::create, kb::one, kb::update, kb::delete, kb::versions, kb::lexicon, kb::set_lexicon,
         kb::vote, kb::feedback, suggest::suggest, suggest::model, suggest::retrain,
+        bot::start, bot::message, bot::transcript, bot::misses, bot::resolve,
     ),
     components(schemas(
         crate::error::ErrorBody, crate::view::TicketView, crate::service::LoginResponse,
@@ -56,6 +58,10 @@ use utoipa::OpenApi;
         crate::service::suggest::SuggestRequest, crate::service::suggest::SuggestCustomer, crate::service::suggest::Suggestion,
         crate::service::suggest::Guess, crate::service::suggest::Department, crate::service::suggest::Similar,
         crate::service::suggest::ModelReport, crate::service::suggest::LabelScore,
+        crate::service::bot::StartRequest, crate::service::bot::StartCustomer, crate::service::bot::MessageRequest,
+        crate::service::bot::BotReply, crate::service::bot::TicketRef, crate::service::bot::Transcript,
+        kefu_domain::bot::ArticleRef, crate::service::kb_misses::MissQueue, crate::service::kb_misses::Cluster,
+        crate::service::kb_misses::ResolveRequest, crate::service::kb_misses::Resolved,
     )),
     modifiers(&BearerAuth, &ErrorResponses),
 )]
@@ -130,6 +136,7 @@ async fn authorize<S: Store>(State(state): State<AppState<S>>, mut req: Request,
         || OWN_AUTH.contains(&endpoint.as_str())
         || portal::PUBLIC.contains(&endpoint.as_str())
         || portal_kb::PUBLIC.contains(&endpoint.as_str())
+        || bot::PUBLIC.contains(&endpoint.as_str())
         || crate::console::is_console(&path)
     {
         return next.run(req).await;
@@ -200,6 +207,7 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .merge(macros::router())
         .merge(kb::router())
         .merge(suggest::router())
+        .merge(bot::router())
         .merge(portal::router())
         .merge(portal_kb::router())
         .merge(crate::console::router())

@@ -199,7 +199,7 @@ impl<S: Store> Kefu<S> {
     }
 
     /// The index, caught up if its view is older than the policy allows.
-    async fn kb_fresh(&self) -> Result<std::sync::Arc<kefu_search::SearchIndex>, ApiError> {
+    pub(super) async fn kb_fresh(&self) -> Result<std::sync::Arc<kefu_search::SearchIndex>, ApiError> {
         let every = std::time::Duration::from_secs(self.core.policy.search.catch_up_seconds);
         let checked = *self.core.search.kb_checked.lock().await;
         match self.core.search.get(crate::search::Kind::Kb) {
@@ -225,11 +225,16 @@ impl<S: Store> Kefu<S> {
     ) -> Result<(), ApiError> {
         let code = kefu_domain::kb::parse_code(code).map_err(|_| NOT_FOUND)?;
         let reason = kefu_domain::validate::optional_free_text(reason, "reason", 500)?;
-        let vote = Feedback { helpful, reason, source: source.into(), at: self.now() };
-        self.store.add_feedback(code, vote).await.map_err(|e| match e {
+        let vote = Feedback { helpful, reason: reason.clone(), source: source.into(), at: self.now() };
+        self.store.add_feedback(code.clone(), vote).await.map_err(|e| match e {
             StoreError::NotFound => NOT_FOUND,
             other => other.into(),
-        })
+        })?;
+        if !helpful {
+            // The editors' queue hears of it, under the reason's words (or the article's).
+            self.queue_not_helpful(&code, reason.as_deref()).await;
+        }
+        Ok(())
     }
 
     pub async fn article_feedback_summary(&self, code: &str) -> Result<FeedbackSummary, ApiError> {

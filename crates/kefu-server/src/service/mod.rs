@@ -18,6 +18,8 @@
 //! - `access`: need to know — which tickets a person may see and act on;
 //! - `privacy`: revealing masked fields, the access log, a customer's
 //!   export and erasure;
+//! - `bot`: the smart first line — answers from the knowledge base, hands
+//!   over with the transcript as a ticket; `kb_misses`: the editors' queue;
 //! - `kb`: the knowledge base and its index; `ticket_search`: the ticket
 //!   index, following the store's change feed, behind the list's `q`.
 //!
@@ -26,9 +28,11 @@
 
 pub mod access;
 mod accounts;
+pub mod bot;
 pub mod customer_loop;
 mod dispatch;
 pub mod kb;
+pub mod kb_misses;
 mod macros;
 mod merge;
 pub mod messages;
@@ -111,6 +115,12 @@ pub struct Core {
     pub search: crate::search::Search,
     /// This node's suggestion models (trained on first use).
     pub suggest: std::sync::RwLock<Option<std::sync::Arc<suggest::Models>>>,
+    /// This node's first-line matcher (built on first use).
+    pub bot: std::sync::RwLock<Option<std::sync::Arc<bot::BotMatcher>>>,
+    /// Bot sessions and messages per address.
+    pub bot_limiter: crate::auth::LoginLimiter,
+    /// The bot's account, once known.
+    pub bot_user: std::sync::OnceLock<kefu_domain::UserId>,
 }
 
 pub struct Kefu<S> {
@@ -150,6 +160,9 @@ impl<S: Store> Kefu<S> {
         let core = Core {
             search: crate::search::Search::new(settings.search_dir.clone()),
             suggest: Default::default(),
+            bot: Default::default(),
+            bot_limiter: Default::default(),
+            bot_user: Default::default(),
             channels,
             flows,
             policy,

@@ -1,8 +1,8 @@
 //! Conformance: the first line's conversations and the editors' queue.
 
 use super::*;
-use kefu_domain::bot::{Contact, Session, Speaker, Turn};
 use kefu_domain::Channel;
+use kefu_domain::bot::{Contact, Session, Speaker, Turn};
 
 fn turn(by: Speaker, text: &str, at: DateTime<Utc>) -> Turn {
     Turn { by, text: text.into(), at, articles: Vec::new(), outcome: None }
@@ -52,7 +52,8 @@ pub async fn misses_queue_until_an_editor_resolves_them<S: Store>(s: S) {
     assert_eq!(open.iter().map(|m| m.id).collect::<Vec<_>>(), [third, second, first]);
     assert_eq!(open[2].miss, miss("no_match", "光猫冒烟了", 0));
     assert_eq!(s.open_misses(1).await.unwrap().len(), 1);
-    let text = serde_json::to_string(&s.export_rows(crate::dump::table("kb_misses").unwrap(), 0, 10).await.unwrap()).unwrap();
+    let text =
+        serde_json::to_string(&s.export_rows(crate::dump::table("kb_misses").unwrap(), 0, 10).await.unwrap()).unwrap();
     assert!(!text.contains("光猫冒烟了"), "the question is encrypted: {text}");
     let n = s.resolve_misses(vec![first, third, 999], "editor1".into(), "similar:KB-002".into(), t0()).await.unwrap();
     assert_eq!(n, 2);
