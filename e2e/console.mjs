@@ -581,6 +581,37 @@ try {
     assert.match(await page.locator('h1').textContent(), /感谢反馈/);
     await context.close();
   });
+
+  await step('the portal chat answers a common question, then hands over with a ticket number', async () => {
+    const context = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: 'zh-CN' });
+    const page = await context.newPage();
+    await page.goto(`${base}/portal/kb`);
+    await page.click('#chat-open');
+    await page.locator('#chat-log li.bot').first().waitFor();
+    await page.fill('#chat-text', '光纤猫有一个灯一直红色闪');
+    await page.press('#chat-text', 'Enter');
+    const answer = page.locator('#chat-log > li.bot').nth(1);
+    await answer.waitFor();
+    assert.match(await answer.textContent(), /LOS/, 'the answer comes from the article');
+    assert.equal(await answer.locator('a').first().getAttribute('href'), '/portal/kb/KB-002');
+    await page.fill('#chat-text', '还是不行，转人工');
+    await page.press('#chat-text', 'Enter');
+    await page.locator('#chat-log li.handoff').first().waitFor();
+    assert.match(await page.locator('#chat-log li.handoff').first().textContent(), /手机号码/);
+    await page.fill('#chat-text', '13812345678');
+    await page.press('#chat-text', 'Enter');
+    const registered = page.locator('#chat-log li.handoff[data-ticket]');
+    await registered.waitFor();
+    const ticket = await registered.getAttribute('data-ticket');
+    assert.ok((await registered.textContent()).includes(ticket), 'the customer is told the number');
+    // A reload keeps the conversation.
+    await page.reload();
+    await page.click('#chat-open');
+    await page.locator('#chat-log li.me').first().waitFor();
+    assert.equal(await page.locator('#chat-log li.me').count(), 3);
+    await page.screenshot({ path: 'docs/screenshots/portal-chat.png' });
+    await context.close();
+  });
 } finally {
   await browser.close();
   child.kill();

@@ -172,12 +172,25 @@ async fn editors_mend_what_the_bot_missed(app: TestApp) {
         .find(|c| c["keyword"] == "天气")
         .unwrap_or_else(|| panic!("a 天气 cluster: {q}"));
     assert_eq!((weather["count"].as_i64(), weather["kinds"]["no_match"].as_i64()), (Some(3), Some(3)), "{q}");
+    // The console shows the same queue, what customers typed escaped.
+    let id = start(&app, None).await;
+    say(&app, &id, "<script>天气</script>").await;
+    let cookie = console_login(&app, "supervisor1").await;
+    let r =
+        no_redirects().get(format!("{}/console/kb/misses", app.base)).header("cookie", cookie).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("今天天气怎么样") && html.contains("data-keyword=\"天气\""), "{html}");
+    assert!(html.contains("&#60;script&#62;天气&#60;/script&#62;") && !html.contains("<script>天气"), "{html}");
+    let q = app.get("supervisor1", "/api/v1/kb/misses").await.1;
+    let weather = q["clusters"].as_array().unwrap().iter().find(|c| c["keyword"] == "天气").unwrap();
+    assert_eq!(weather["count"], 4, "{q}");
     let draft =
         json!({"ids": weather["ids"], "action": "draft", "code": "KB-900", "title": "天气查询", "category": "其他"});
     let (s, b) = app.post("inspector1", "/api/v1/kb/misses/resolve", draft.clone()).await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
     let done = app.ok("supervisor1", Method::POST, "/api/v1/kb/misses/resolve", Some(draft), StatusCode::OK).await;
-    assert_eq!((done["resolved"].as_i64(), done["resolution"].as_str()), (Some(3), Some("draft:KB-900")), "{done}");
+    assert_eq!((done["resolved"].as_i64(), done["resolution"].as_str()), (Some(4), Some("draft:KB-900")), "{done}");
     let a = app.get("supervisor1", "/api/v1/kb/articles/KB-900").await.1;
     assert_eq!(a["status"], "draft", "{a}");
     assert!(a["similar"].as_array().unwrap().iter().any(|s| s == "今天天气怎么样"), "{a}");

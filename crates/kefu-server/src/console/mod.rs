@@ -15,6 +15,7 @@ mod dashboard;
 mod duty;
 mod intake;
 pub(crate) mod kb;
+mod kb_misses;
 mod layout;
 mod login;
 mod notices;
@@ -52,6 +53,7 @@ pub fn router<S: Store>() -> Router<AppState<S>> {
         .merge(bulk::router())
         .merge(canned::router())
         .merge(kb::router())
+        .merge(kb_misses::router())
         .merge(presence::router())
         .layer(axum::middleware::from_fn(remember_next))
 }

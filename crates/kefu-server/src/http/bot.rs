@@ -1,5 +1,5 @@
 //! The smart first line over HTTP: open to anyone (the portal's
-//! chat, the WeChat adapter), limited per address; a session id is random
+//! chat, the WeChat adapter; listed in `http::PUBLIC`), limited per address; a session id is random
 //! and unguessable, and whoever holds it continues the conversation. And
 //! the editors' queue of what it could not answer (staff, by the table).
 
@@ -25,9 +25,6 @@ pub fn router<S: Store>() -> Router<AppState<S>> {
         .route("/api/v1/kb/misses", get(misses::<S>))
         .route("/api/v1/kb/misses/resolve", post(resolve::<S>))
 }
-
-pub const PUBLIC: &[&str] =
-    &["POST /api/v1/bot/sessions", "GET /api/v1/bot/sessions/{id}", "POST /api/v1/bot/sessions/{id}/messages"];
 
 fn limit<S: Store>(app: &AppState<S>, peer: SocketAddr) -> Result<(), ApiError> {
     let per_minute = app.kefu.core.policy.bot.messages_per_minute;

@@ -117,8 +117,17 @@ impl utoipa::Modify for BearerAuth {
 
 /// Endpoints anyone may call; every other one needs a token and a rule in
 /// the policy's `[access.endpoints]` table.
-pub const PUBLIC: &[&str] =
-    &["GET /", "GET /healthz", "GET /favicon.ico", "GET /api/openapi.json", "POST /api/v1/auth/login"];
+pub const PUBLIC: &[&str] = &[
+    "GET /",
+    "GET /healthz",
+    "GET /favicon.ico",
+    "GET /api/openapi.json",
+    "POST /api/v1/auth/login",
+    // The smart first line: customers chat without an account (limited per address).
+    "POST /api/v1/bot/sessions",
+    "GET /api/v1/bot/sessions/{id}",
+    "POST /api/v1/bot/sessions/{id}/messages",
+];
 
 /// Endpoints that check their caller themselves instead of by the endpoint
 /// table: the metrics scraper and the SMS gateway have tokens of their own,
@@ -136,7 +145,6 @@ async fn authorize<S: Store>(State(state): State<AppState<S>>, mut req: Request,
         || OWN_AUTH.contains(&endpoint.as_str())
         || portal::PUBLIC.contains(&endpoint.as_str())
         || portal_kb::PUBLIC.contains(&endpoint.as_str())
-        || bot::PUBLIC.contains(&endpoint.as_str())
         || crate::console::is_console(&path)
     {
         return next.run(req).await;
