@@ -15,7 +15,8 @@ pub struct Example<'a> {
     pub label: &'a str,
 }
 
-#[derive(Debug, Clone, Default)]
+/// Serialisable: the node that trains publishes it for the others.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct NaiveBayes {
     labels: Vec<String>,
     /// log P(label)

@@ -46,6 +46,19 @@ pub async fn tick<S: Store>(kefu: &Kefu<S>, node: &str) -> Result<Option<u64>, A
     Ok(Some(purged))
 }
 
+/// The suggestion models' training job: the node holding its lease trains
+/// when the store has grown by `retrain_after` tickets and publishes the
+/// models; every node then loads the newest (so a request rarely waits).
+pub async fn train_suggestions<S: Store>(kefu: &Kefu<S>, node: &str) -> Result<(), ApiError> {
+    if kefu.store.try_lease("suggest_training", node, kefu.now(), Duration::seconds(LEASE)).await? {
+        let trained = kefu.train_if_due().await?;
+        if trained {
+            tracing::info!("suggestion models trained and published");
+        }
+    }
+    kefu.suggest_models().await.map(drop)
+}
+
 /// Raises every SLA alert that is due, on the node holding the watcher's
 /// lease. Reads only tickets with an alert due (indexed). Returns how many
 /// alerts were raised, or None without the lease.
@@ -276,9 +289,7 @@ pub async fn run<S: Store>(kefu: Kefu<S>) {
             if let Err(e) = reencrypt(&kefu, &node).await {
                 tracing::warn!(error = %e, "re-encryption failed; will retry");
             }
-            // Retrains this node's suggestion models when the store has
-            // grown enough, so a request rarely waits for it.
-            if let Err(e) = kefu.suggest_models().await {
+            if let Err(e) = train_suggestions(&kefu, &node).await {
                 tracing::warn!(error = %e, "training the suggestion models failed; will retry");
             }
         }

@@ -81,3 +81,54 @@ async fn administrators_read_the_held_out_accuracy(app: TestApp) {
 const PRIORITY_FLOOR: f64 = 0.93;
 
 both_stores!(suggestions_follow_the_history_and_the_rules, administrators_read_the_held_out_accuracy);
+
+/// The training job on two nodes of one database: the node holding the
+/// lease trains and publishes; the other loads what was published instead
+/// of training; a new training is due only once the store has grown.
+async fn one_node_trains_and_every_node_uses_the_model<S: kefu_store::Store>(store: S) {
+    use kefu_domain::flow::{Actor, FlowSet};
+    use kefu_domain::intake::IntakeRequest;
+    let clock = std::sync::Arc::new(kefu_domain::clock::FixedClock::new("2026-11-22T02:00:00Z".parse().unwrap()));
+    let node = || {
+        let mut policy = kefu_domain::policy::Policy::defaults();
+        policy.suggest.retrain_after = 2;
+        let settings = kefu_server::Settings {
+            password_cost: kefu_server::auth::PasswordCost { memory_kib: 1024, iterations: 1 },
+            ..kefu_server::Settings::default()
+        };
+        kefu_server::Kefu::new(store.clone(), FlowSet::defaults(), policy, clock.clone(), settings)
+    };
+    let (a, b) = (node().await.unwrap(), node().await.unwrap());
+    kefu_server::jobs::train_suggestions(&a, "node-a").await.unwrap();
+    kefu_server::jobs::train_suggestions(&b, "node-b").await.unwrap();
+    let (ma, mb) = (a.suggest_models().await.unwrap(), b.suggest_models().await.unwrap());
+    assert_eq!((ma.report.revision, mb.report.revision), (1, 1), "b loaded what a published");
+    assert_eq!(ma.report.trained_at, mb.report.trained_at);
+    assert_eq!(mb.report.examples, 700);
+    // Not due until the store has grown by retrain_after tickets.
+    assert!(!a.train_if_due().await.unwrap());
+    let u = a.add_user("agent1", kefu_domain::Role::Agent, None, PASSWORD).await.unwrap();
+    let actor = Actor::new(u.id, "agent1", kefu_domain::Role::Agent);
+    for _ in 0..2 {
+        let req: IntakeRequest = serde_json::from_value(ticket_body("fault")).unwrap();
+        a.create_ticket(&actor, &req, None).await.unwrap();
+    }
+    assert!(a.train_if_due().await.unwrap());
+    assert_eq!(a.suggest_models().await.unwrap().report.revision, 2);
+    assert_eq!(a.suggest_models().await.unwrap().report.from_store, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_one_node_trains_and_every_node_uses_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let store =
+        kefu_store_sqlite::SqliteStore::open(dir.path().join("kefu.db"), kefu_store::crypto::test_cipher()).unwrap();
+    one_node_trains_and_every_node_uses_the_model(store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_one_node_trains_and_every_node_uses_the_model() {
+    let schema = kefu_store_postgres::testing::TestSchema::create().await;
+    let store = kefu_store_postgres::PgStore::connect(&schema.url, kefu_store::crypto::test_cipher()).await.unwrap();
+    one_node_trains_and_every_node_uses_the_model(store).await;
+}

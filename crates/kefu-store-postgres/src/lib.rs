@@ -13,6 +13,7 @@ mod feed;
 mod kb;
 mod macros;
 mod migrate;
+mod models;
 mod org;
 mod outbox;
 mod reports;

@@ -14,6 +14,7 @@ mod feed;
 mod kb;
 mod macros;
 mod migrate;
+mod models;
 mod org;
 mod outbox;
 mod reports;

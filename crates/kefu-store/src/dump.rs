@@ -245,6 +245,12 @@ pub const TABLES: &[TableSpec] = &[
         identity: Some("id"),
     },
     TableSpec {
+        name: "trained_models",
+        columns: &[("name", Text), ("rev", Int), ("doc", Text), ("store_count", Int), ("trained_at", Time)],
+        order_by: "name",
+        identity: None,
+    },
+    TableSpec {
         name: "search_lexicon",
         columns: &[("id", Int), ("doc", Json), ("updated_by", Text), ("updated_at", Time), ("rev", Int)],
         order_by: "id",

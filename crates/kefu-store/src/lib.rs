@@ -14,6 +14,7 @@ mod feed;
 pub mod filter;
 mod kb;
 mod macros;
+mod models;
 mod reports;
 pub mod seal;
 mod types;
@@ -22,6 +23,7 @@ pub use bot::{BotStore, MISS_KINDS, Miss, NewMiss};
 pub use feed::{FeedMark, FeedStore, TicketText};
 pub use kb::{ArticleFilter, Feedback, FeedbackSummary, KbChange, KbStore};
 pub use macros::MacroStore;
+pub use models::{ModelStore, StoredModel};
 pub use reports::ReportStore;
 pub use types::*;
 
@@ -56,7 +58,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Every store trait, for code that calls a concrete backend's methods.
 pub mod prelude {
     pub use crate::{
-        AccountStore, BotStore, DumpStore, FeedStore, JobStore, KbStore, MacroStore, OrgStore, OutboxStore,
+        AccountStore, BotStore, DumpStore, FeedStore, JobStore, KbStore, MacroStore, ModelStore, OrgStore, OutboxStore,
         PrivacyStore, ReportStore, Store, TicketStore,
     };
 }
@@ -77,6 +79,7 @@ pub trait Store:
     + KbStore
     + FeedStore
     + BotStore
+    + ModelStore
 {
 }
 
@@ -93,6 +96,7 @@ impl<T> Store for T where
         + KbStore
         + FeedStore
         + BotStore
+        + ModelStore
 {
 }
 

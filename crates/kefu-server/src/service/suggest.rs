@@ -30,7 +30,7 @@ struct Labelled {
 }
 
 /// Per-label held-out accuracy.
-#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct LabelScore {
     pub held_out: usize,
     pub correct: usize,
@@ -38,7 +38,7 @@ pub struct LabelScore {
 }
 
 /// What the models learnt from and how well they do on what they did not see.
-#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct ModelReport {
     pub trained_at: Option<chrono::DateTime<chrono::Utc>>,
     pub examples: usize,
@@ -53,6 +53,9 @@ pub struct ModelReport {
     /// `NaiveBayes::predict_tempered`), for the type and the priority.
     pub type_temperature: f64,
     pub priority_temperature: f64,
+    /// The published revision this node uses (0: trained here, not published).
+    #[serde(default)]
+    pub revision: i64,
 }
 
 pub struct Models {
@@ -63,13 +66,27 @@ pub struct Models {
     pub report: ModelReport,
     /// Store tickets when trained.
     store_count: i64,
-    /// When the store's count was last compared with `store_count`.
+    /// The published revision it was loaded from (0: trained here, unpublished).
+    rev: i64,
+    /// When this node last asked the store for a newer revision.
     checked: std::sync::Mutex<std::time::Instant>,
 }
 
-/// How often a node counts the store's tickets to decide on retraining
-/// (counting is a scan of an index: not once per keystroke of the form).
-const COUNT_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+/// The models as published in the store (`ModelStore`, name `suggest`).
+#[derive(Serialize, serde::Deserialize)]
+struct Published {
+    types: NaiveBayes,
+    priorities: NaiveBayes,
+    type_t: f64,
+    priority_t: f64,
+    report: ModelReport,
+}
+
+const MODEL_NAME: &str = "suggest";
+
+/// How often a node asks the store whether a newer model was published
+/// (one indexed row: cheap, but not once per keystroke of the form).
+const CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// What the intake form has typed so far.
 #[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
@@ -220,6 +237,7 @@ fn build(policy: &kefu_domain::priority::PriorityPolicy, rows: Vec<Labelled>, fr
         priority_t,
         report,
         store_count: 0,
+        rev: 0,
         checked: std::sync::Mutex::new(std::time::Instant::now()),
     }
 }
@@ -260,27 +278,102 @@ fn priority_zh(l: &str) -> Option<String> {
 }
 
 impl<S: Store> Kefu<S> {
-    /// The models, trained now if this node has none or the store has grown
-    /// by `retrain_after` tickets since.
+    /// The models: the newest published in the store (checked at most once
+    /// a minute), or — before any was published — trained here once.
     pub async fn suggest_models(&self) -> Result<Arc<Models>, ApiError> {
         let current = self.core.suggest.read().unwrap_or_else(|p| p.into_inner()).clone();
-        let Some(m) = current else { return self.train_suggestions().await };
-        {
+        if let Some(m) = &current {
             let mut checked = m.checked.lock().unwrap_or_else(|p| p.into_inner());
-            if checked.elapsed() < COUNT_EVERY {
+            if checked.elapsed() < CHECK_EVERY {
                 return Ok(m.clone());
             }
             *checked = std::time::Instant::now();
         }
-        let every = i64::from(self.core.policy.suggest.retrain_after.max(1));
-        if self.store.ticket_count().await? - m.store_count < every {
-            return Ok(m);
+        let published = self.store.model_rev(MODEL_NAME.into()).await?;
+        match (current, published) {
+            (Some(m), Some((rev, _))) if rev <= m.rev => Ok(m),
+            (_, Some(_)) => match self.load_published().await {
+                Ok(Some(m)) => Ok(m),
+                Ok(None) => self.train_locally().await,
+                Err(e) => {
+                    // A model this version cannot read (an older format): train here.
+                    tracing::warn!(error = %e, "the published suggestion model could not be loaded");
+                    self.train_locally().await
+                }
+            },
+            (Some(m), None) => Ok(m),
+            (None, None) => self.train_locally().await,
         }
-        self.train_suggestions().await
     }
 
-    /// Trains the models from the history and the store's newest tickets.
+    async fn load_published(&self) -> Result<Option<Arc<Models>>, ApiError> {
+        let Some(stored) = self.store.model(MODEL_NAME.into()).await? else { return Ok(None) };
+        let (rev, store_count) = (stored.rev, stored.store_count);
+        let p: Published = tokio::task::spawn_blocking(move || serde_json::from_str(&stored.doc))
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?
+            .map_err(|e| ApiError::Internal(format!("published suggestion model: {e}")))?;
+        let m = Arc::new(Models {
+            types: p.types,
+            priorities: p.priorities,
+            type_t: p.type_t,
+            priority_t: p.priority_t,
+            report: ModelReport { revision: rev, ..p.report },
+            store_count,
+            rev,
+            checked: std::sync::Mutex::new(std::time::Instant::now()),
+        });
+        *self.core.suggest.write().unwrap_or_else(|p| p.into_inner()) = Some(m.clone());
+        Ok(Some(m))
+    }
+
+    async fn train_locally(&self) -> Result<Arc<Models>, ApiError> {
+        let m = Arc::new(self.train().await?);
+        *self.core.suggest.write().unwrap_or_else(|p| p.into_inner()) = Some(m.clone());
+        Ok(m)
+    }
+
+    /// The training job (on the node holding its lease): trains when the
+    /// store has grown by `retrain_after` tickets since the published
+    /// model (or none is published) and publishes for every node. Returns
+    /// whether it trained.
+    pub async fn train_if_due(&self) -> Result<bool, ApiError> {
+        let every = i64::from(self.core.policy.suggest.retrain_after.max(1));
+        let due = match self.store.model_rev(MODEL_NAME.into()).await? {
+            None => true,
+            Some((_, trained_at_count)) => self.store.ticket_count().await? - trained_at_count >= every,
+        };
+        if due {
+            self.train_suggestions().await?;
+        }
+        Ok(due)
+    }
+
+    /// Trains from the history and the store's newest tickets now, and
+    /// publishes the result for every node.
     pub async fn train_suggestions(&self) -> Result<Arc<Models>, ApiError> {
+        let mut m = self.train().await?;
+        let p = Published {
+            types: m.types.clone(),
+            priorities: m.priorities.clone(),
+            type_t: m.type_t,
+            priority_t: m.priority_t,
+            report: m.report.clone(),
+        };
+        let doc = tokio::task::spawn_blocking(move || serde_json::to_string(&p))
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        let at = m.report.trained_at.unwrap_or_else(|| self.now());
+        m.rev = self.store.put_model(MODEL_NAME.into(), doc, m.store_count, at).await?;
+        m.report.revision = m.rev;
+        let m = Arc::new(m);
+        *self.core.suggest.write().unwrap_or_else(|p| p.into_inner()) = Some(m.clone());
+        Ok(m)
+    }
+
+    /// Trains from the history and the store's newest tickets.
+    async fn train(&self) -> Result<Models, ApiError> {
         let count = self.store.ticket_count().await?;
         let mut rows = history();
         let from_history = rows.len();
@@ -308,8 +401,6 @@ impl<S: Store> Kefu<S> {
             .map_err(|e| ApiError::Internal(e.to_string()))?;
         models.store_count = count;
         models.report.trained_at = Some(now);
-        let models = Arc::new(models);
-        *self.core.suggest.write().unwrap_or_else(|p| p.into_inner()) = Some(models.clone());
         Ok(models)
     }
 

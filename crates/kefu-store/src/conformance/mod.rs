@@ -20,6 +20,7 @@ mod feed;
 mod jobs;
 mod kb;
 mod macros;
+mod models;
 mod org;
 mod outbox;
 mod privacy;
@@ -33,6 +34,7 @@ pub use feed::*;
 pub use jobs::*;
 pub use kb::*;
 pub use macros::*;
+pub use models::*;
 pub use org::*;
 pub use outbox::*;
 pub use privacy::*;
@@ -191,7 +193,8 @@ macro_rules! conformance_tests {
             handling_figures_count_each_resolution_once_for_who_resolved_it,
             articles_keep_every_version_and_feed_every_change,
             the_feed_follows_every_change_and_filters_hits,
-            conversations_save_only_over_what_was_read, misses_queue_until_an_editor_resolves_them);
+            conversations_save_only_over_what_was_read, misses_queue_until_an_editor_resolves_them,
+            a_published_model_replaces_the_last_with_a_new_revision);
     };
     (@each $make:expr; $($name:ident),+) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
