@@ -301,8 +301,9 @@ fn is_small_talk(policy: &BotPolicy, text: &str) -> bool {
 pub fn decide(policy: &BotPolicy, session: &Session, text: &str, candidates: &[Candidate]) -> Decision {
     let offered = |n: usize| candidates.iter().take(n).map(|c| c.code.clone()).collect::<Vec<_>>();
     let handoff = |reason| Decision::Handoff { reason, offered: offered(1) };
+    // Asked for a person: no article (what matched is the asking itself).
     if contains_any(text, &policy.handoff_words).is_some() {
-        return handoff(HandoffReason::Asked);
+        return Decision::Handoff { reason: HandoffReason::Asked, offered: Vec::new() };
     }
     if contains_any(text, &policy.complaint_words).is_some() {
         return handoff(HandoffReason::Complaint);
@@ -386,7 +387,7 @@ mod tests {
         let p = BotPolicy::default();
         for text in ["转人工", "我要人工客服", "帮我转接人工"] {
             let d = decide(&p, &session(), text, &[c("KB-001", 0.9)]);
-            assert!(matches!(d, Decision::Handoff { reason: HandoffReason::Asked, .. }), "{text}: {d:?}");
+            assert_eq!(d, Decision::Handoff { reason: HandoffReason::Asked, offered: vec![] }, "{text}");
         }
         let d = decide(&p, &session(), "我要去工信部投诉你们", &[c("KB-042", 0.9)]);
         assert!(matches!(d, Decision::Handoff { reason: HandoffReason::Complaint, .. }), "{d:?}");

@@ -220,10 +220,87 @@ impl SearchIndex {
     /// The numeric keys of the best `limit` documents for `query` with
     /// their scores, best first: no stored document is read (see `snippet`).
     pub fn rank(&self, query: &str, mode: Mode, limit: usize) -> SearchResult<Vec<(u64, f32)>> {
+        Ok(self.rank_counted(query, mode, limit, limit)?.0)
+    }
+
+    /// The best `k` documents for `query` (numeric keys, scores, best
+    /// first) and how many documents match, counted up to `cap`. A query of
+    /// one word is one flat disjunction of terms, which tantivy ranks with
+    /// block-max WAND (skipping blocks that cannot reach the top `k`); when
+    /// one of its terms alone is in `cap` documents the count is known
+    /// without visiting them. Otherwise the best `cap` are ranked and counted.
+    pub fn rank_counted(
+        &self,
+        query: &str,
+        mode: Mode,
+        k: usize,
+        cap: usize,
+    ) -> SearchResult<(Vec<(u64, f32)>, usize)> {
         let terms = self.query_terms(query);
-        let Some(q) = self.build(&terms, mode) else { return Ok(Vec::new()) };
         let searcher = self.reader.searcher();
-        let top = searcher.search(&q, &TopDocs::with_limit(limit.max(1)).order_by_score())?;
+        if let Some(flat) = self.flat(&terms) {
+            let mut at_least = 0u64;
+            for (t, _) in &flat {
+                at_least = at_least.max(searcher.doc_freq(t)?);
+            }
+            let q: Box<dyn Query> = Box::new(BooleanQuery::new(
+                flat.into_iter()
+                    .map(|(t, w)| {
+                        let tq: Box<dyn Query> = Box::new(TermQuery::new(t, IndexRecordOption::WithFreqs));
+                        (Occur::Should, Box::new(BoostQuery::new(tq, w)) as Box<dyn Query>)
+                    })
+                    .collect(),
+            ));
+            if at_least >= cap as u64 {
+                return Ok((self.top_keys(&searcher, &*q, k.min(cap))?, cap));
+            }
+            let mut hits = self.top_keys(&searcher, &*q, cap)?;
+            let total = hits.len();
+            hits.truncate(k);
+            return Ok((hits, total));
+        }
+        let Some(q) = self.build(&terms, mode) else { return Ok((Vec::new(), 0)) };
+        let mut hits = self.top_keys(&searcher, &*q, cap)?;
+        let total = hits.len();
+        hits.truncate(k);
+        Ok((hits, total))
+    }
+
+    /// One word whose every alternative is a single term of a field (a
+    /// word the dictionary keeps whole, or one character): its terms with
+    /// their field weights, the key's exact term first. None otherwise.
+    fn flat(&self, terms: &[Vec<String>]) -> Option<Vec<(Term, f32)>> {
+        let [alternatives] = terms else { return None };
+        let mut out = Vec::new();
+        if let Some(word) = alternatives.first() {
+            out.push((Term::from_field_text(self.fields.key, &word.to_uppercase()), 10.0));
+        }
+        for alt in alternatives {
+            let cs = chars(alt);
+            let words: Vec<String> = self.lexicon.words(alt).into_iter().map(str::to_string).collect();
+            let single = match cs.as_slice() {
+                [_] => true,
+                [] => continue,
+                _ => words.len() == 1 && words[0] == normalize(alt),
+            };
+            if !single {
+                return None;
+            }
+            for (w_field, c_field, weight) in self.fields.analysed {
+                if let [one] = cs.as_slice() {
+                    out.push((Term::from_field_text(c_field, one), weight));
+                }
+                for w in &words {
+                    out.push((Term::from_field_text(w_field, w), weight));
+                }
+            }
+        }
+        Some(out)
+    }
+
+    /// The numeric keys and scores of the best `limit` documents of `q`.
+    fn top_keys(&self, searcher: &tantivy::Searcher, q: &dyn Query, limit: usize) -> SearchResult<Vec<(u64, f32)>> {
+        let top = searcher.search(q, &TopDocs::with_limit(limit.max(1)).order_by_score())?;
         let mut columns = std::collections::HashMap::new();
         let mut out = Vec::with_capacity(top.len());
         for (score, addr) in top {

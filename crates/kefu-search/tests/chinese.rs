@@ -173,3 +173,35 @@ fn an_index_on_disk_is_found_again_after_a_restart() {
     assert_eq!(again.len(), 3);
     assert!(!keys(&again.search("视频彩铃", Mode::AllWords, 5).unwrap()).contains(&"T2"));
 }
+
+/// Ranking one word as a flat disjunction (block-max WAND) finds the same
+/// documents in the same order, with the same scores, as the general query,
+/// and counts what matches up to the cap.
+#[test]
+fn a_flat_ranking_agrees_with_the_general_query() {
+    let index = SearchIndex::open(None, Lexicon::shipped()).unwrap();
+    let docs: Vec<Doc> = (0..300u64)
+        .map(|i| Doc {
+            key: i.to_string(),
+            title: ["宽带故障", "光猫红灯", "退订彩铃", "话费多扣"][i as usize % 4].repeat(1 + i as usize % 3),
+            body: format!(
+                "第{i}号 {}",
+                ["家里宽带上不了网", "故障报修", "携号转网", "副卡办理", "网断了"][i as usize % 5]
+            ),
+            extra: String::new(),
+        })
+        .collect();
+    index.put(&docs).unwrap();
+    for q in ["宽带", "故", "光猫", "携号转网", "副卡"] {
+        let general = index.search(q, Mode::AllWords, 1000).unwrap();
+        let (flat, total) = index.rank_counted(q, Mode::AllWords, 10, 1000).unwrap();
+        assert_eq!(total, general.len(), "{q}");
+        for ((k, s), h) in flat.iter().zip(&general) {
+            assert!((s - h.score).abs() < 1e-3 * h.score.max(1.0), "{q}: {k} {s} vs {} {}", h.key, h.score);
+        }
+        // Ties may order differently: compare the scores' sequence, then the set at a clear cut.
+        assert_eq!(flat.len(), general.len().min(10), "{q}");
+        let (_, capped) = index.rank_counted(q, Mode::AllWords, 10, 20).unwrap();
+        assert_eq!(capped, general.len().min(20), "{q}: counted up to the cap");
+    }
+}

@@ -75,14 +75,25 @@ impl<S: Store> Kefu<S> {
             return Ok(Listed { page, found: HashMap::new() });
         };
         let index = self.ticket_index_fresh().await?;
-        let limit = self.core.policy.search.ticket_candidates.max(1) as usize;
-        let (idx, text) = (index.clone(), q.clone());
-        let hits: Vec<(u64, f32)> =
-            joined(tokio::task::spawn_blocking(move || idx.rank(&text, Mode::AllWords, limit)).await)?
-                .map_err(search_error)?;
-        let ranked = self.passing_hits(hits, &f).await?;
+        let cap = self.core.policy.search.ticket_candidates.max(1) as usize;
         let (page, per_page) = (f.page.max(1), f.per_page.max(1));
-        let total = ranked.len() as i64;
+        // Nothing but the text to match: the index alone answers, ranking
+        // only as far as this page (and counting up to the cap); other
+        // filters and need to know are applied to the best `cap`.
+        let alone = self.text_only(&f);
+        let k = if alone { (page * per_page) as usize } else { cap };
+        let (idx, text) = (index.clone(), q.clone());
+        let (hits, counted) =
+            joined(tokio::task::spawn_blocking(move || idx.rank_counted(&text, Mode::AllWords, k, cap)).await)?
+                .map_err(search_error)?;
+        let (ranked, total) = match alone {
+            true => (hits.into_iter().map(|(k, s)| (TicketId(k as i64), s)).collect::<Vec<_>>(), counted as i64),
+            false => {
+                let ranked = self.passing_hits(hits, &f).await?;
+                let n = ranked.len() as i64;
+                (ranked, n)
+            }
+        };
         let shown: Vec<(TicketId, f32)> =
             ranked.into_iter().skip(((page - 1) * per_page) as usize).take(per_page as usize).collect();
         let want: Vec<TicketId> = shown.iter().map(|(id, _)| *id).collect();
@@ -112,15 +123,20 @@ impl<S: Store> Kefu<S> {
     ) -> Result<Vec<(TicketId, f32)>, ApiError> {
         let ids: Vec<TicketId> = hits.iter().map(|(k, _)| TicketId(*k as i64)).collect();
         let rest = TicketFilter { q: None, after: None, ids: Some(ids.clone()), ..f.clone() };
-        // Nothing but the text to match (a supervisor's search box): every
-        // hit is a ticket of the store (purged ones leave the index), so the
-        // store is asked only for the page.
-        let unfiltered = TicketFilter { page: 0, per_page: 0, due_first: false, ids: None, ..rest.clone() };
-        let pass: HashSet<TicketId> = match unfiltered == TicketFilter::default() {
+        let pass: HashSet<TicketId> = match self.text_only(f) {
             true => ids.into_iter().collect(),
             false => self.store.passing_ids(rest).await?.into_iter().collect(),
         };
         Ok(hits.into_iter().map(|(k, score)| (TicketId(k as i64), score)).filter(|(id, _)| pass.contains(id)).collect())
+    }
+
+    /// Whether the list asks for nothing but the text (a supervisor's
+    /// search box): every hit is a ticket of the store (purged ones leave
+    /// the index), so the store is asked only for the page.
+    fn text_only(&self, f: &TicketFilter) -> bool {
+        let rest =
+            TicketFilter { q: None, after: None, ids: None, page: 0, per_page: 0, due_first: false, ..f.clone() };
+        rest == TicketFilter::default()
     }
 
     /// The tickets of `ids` that exist, in that order.
