@@ -609,7 +609,7 @@ try {
     await page.click('#chat-open');
     await page.locator('#chat-log li.me').first().waitFor();
     assert.equal(await page.locator('#chat-log li.me').count(), 3);
-    await page.screenshot({ path: 'docs/screenshots/portal-chat.png' });
+    await page.screenshot({ path: join(shots, 'portal-chat.png') });
     await context.close();
   });
 } finally {

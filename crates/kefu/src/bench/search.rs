@@ -68,8 +68,10 @@ async fn fill(kefu: &Kefu<SqliteStore>, clock: &FixedClock, actor: &Actor, count
             for p in pending.drain(..) {
                 p.await??;
             }
-            // About a thousand an hour's second: the feed sees time move.
-            clock.advance(Duration::milliseconds(256));
+            // Half a minute per batch: the feed sees time move, and a
+            // million tickets spread over two days (a day's numbers end at
+            // 999,999).
+            clock.advance(Duration::seconds(30));
         }
         if (i + 1) % 100_000 == 0 {
             eprintln!("  … {} tickets registered", i + 1);
