@@ -368,7 +368,7 @@ mod tests {
     use super::*;
 
     fn session() -> Session {
-        Session::new("s".into(), Channel::Web, Contact::default(), Utc::now())
+        Session::new("s".into(), Channel::Web, Contact::default(), DateTime::UNIX_EPOCH)
     }
 
     fn c(code: &str, confidence: f32) -> Candidate {
@@ -433,7 +433,13 @@ mod tests {
     fn a_long_conversation_ends_with_a_person() {
         let p = BotPolicy { max_turns: 1, ..BotPolicy::default() };
         let mut s = session();
-        s.turns.push(Turn { by: Speaker::Customer, text: "a".into(), at: Utc::now(), articles: vec![], outcome: None });
+        s.turns.push(Turn {
+            by: Speaker::Customer,
+            text: "a".into(),
+            at: DateTime::UNIX_EPOCH,
+            articles: vec![],
+            outcome: None,
+        });
         let d = decide(&p, &s, "宽带", &[c("KB-001", 0.9)]);
         assert!(matches!(d, Decision::Handoff { reason: HandoffReason::TooLong, .. }), "{d:?}");
     }

@@ -522,7 +522,7 @@ mod tests {
 
     #[test]
     fn the_transcript_names_the_reason_the_articles_and_every_message() {
-        let now = chrono::Utc::now();
+        let now = "2026-11-22T02:00:00Z".parse::<chrono::DateTime<chrono::Utc>>().unwrap();
         let mut s = Session::new("x".into(), Channel::Web, Contact::default(), now);
         s.turns.push(Turn {
             by: Speaker::Customer,

@@ -235,7 +235,7 @@ mod tests {
                 code: None,
                 keywords: keywords.iter().map(|k| k.to_string()).collect(),
                 session_id: None,
-                at: chrono::Utc::now(),
+                at: chrono::DateTime::UNIX_EPOCH,
             },
             resolved_at: None,
             resolved_by: None,
