@@ -229,6 +229,27 @@ async fn one_address_cannot_flood_the_bot(app: TestApp) {
     assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{b}");
 }
 
+fn short_chats() -> kefu_domain::policy::Policy {
+    let mut p = kefu_domain::policy::Policy::defaults();
+    p.bot.max_turns = 2;
+    p
+}
+
+/// The chat hands over at max_turns, takes words for the agent after that,
+/// and stops growing at four times max_turns.
+async fn a_conversation_has_a_length(app: TestApp) {
+    let id = start(&app, Some(json!({"customer": {"phone": "13612345678"}}))).await;
+    say(&app, &id, "你好").await;
+    say(&app, &id, "你好").await;
+    let r = say(&app, &id, "你好").await;
+    assert_eq!((r["handoff"].as_bool(), r["handoff_reason"].as_str()), (Some(true), Some("too_long")), "{r}");
+    let r = say(&app, &id, "还在吗").await;
+    assert!(r["ticket"]["number"].is_string(), "{r}");
+    let path = format!("/api/v1/bot/sessions/{id}/messages");
+    let (s, b) = app.call(None, Method::POST, &path, Some(json!({"text": "喂"})), None).await;
+    assert_eq!((s, b["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("text")), "{b}");
+}
+
 both_stores!(
     the_bot_answers_asks_once_and_hands_over_with_the_transcript,
     a_handoff_asked_many_times_at_once_registers_one_ticket,
@@ -239,4 +260,9 @@ both_stores!(
 mod limited {
     use super::*;
     both_stores!(policy = super::few_messages(); one_address_cannot_flood_the_bot);
+}
+
+mod short {
+    use super::*;
+    both_stores!(policy = super::short_chats(); a_conversation_has_a_length);
 }

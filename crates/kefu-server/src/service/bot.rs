@@ -181,6 +181,16 @@ impl<S: Store> Kefu<S> {
                 )
                 .into());
             }
+            // A person has it once max_turns is reached; after that the
+            // conversation still takes words for the agent, up to a bound.
+            if session.turns.len() >= 4 * policy.max_turns as usize {
+                return Err(FieldError::new(
+                    "text",
+                    "this conversation is full; start a new one",
+                    "本次会话消息已达上限，请重新开始会话",
+                )
+                .into());
+            }
             let read = session.turns.len() as u32;
             let (reply, misses) = self.answer(&mut session, &text).await?;
             if self.store.save_bot_session(session, read).await? {
