@@ -26,6 +26,9 @@ pub struct BotPolicy {
     pub complaint_words: Vec<String>,
     /// Greetings and thanks answered as such (not searched).
     pub small_talk: Vec<String>,
+    /// Words by which a customer says the answer just given did not help
+    /// (没用, 不对 …): the article is not offered again and the editors hear of it.
+    pub negative_words: Vec<String>,
     /// Characters of one message, at most.
     pub max_message_chars: usize,
     /// Customer messages in one session; the next one hands over.
@@ -52,6 +55,18 @@ impl Default for BotPolicy {
             handoff_words: words(&["转人工", "人工客服", "人工服务", "找人工", "真人客服", "人工坐席", "转接人工"]),
             complaint_words: words(&["投诉", "工信部", "12300", "曝光", "举报", "消协", "315", "媒体", "起诉", "律师"]),
             small_talk: words(&["你好", "您好", "在吗", "在不在", "谢谢", "好的", "嗯", "哦", "hello", "hi", "再见"]),
+            negative_words: words(&[
+                "没用",
+                "没有用",
+                "不对",
+                "不是这个",
+                "没解决",
+                "没有解决",
+                "还是不行",
+                "不管用",
+                "答非所问",
+                "没帮助",
+            ]),
             max_message_chars: 500,
             max_turns: 20,
             idle_minutes: 30,
@@ -312,9 +327,40 @@ pub fn decide(policy: &BotPolicy, session: &Session, text: &str, candidates: &[C
     if session.customer_turns() >= policy.max_turns {
         return handoff(HandoffReason::TooLong);
     }
+    // "That did not help": the same article is not given again, and the
+    // customer is asked once more (or handed over) rather than told nothing matched.
+    if let Some(code) = rejected_answer(policy, session, text) {
+        let others: Vec<Candidate> = candidates.iter().filter(|c| c.code != code).cloned().collect();
+        return match decide_among(policy, session, &others) {
+            Decision::Handoff { reason: HandoffReason::NoMatch, .. } => unsure(policy, session, &others, 0.0),
+            d => d,
+        };
+    }
     if is_small_talk(policy, text) {
         return Decision::SmallTalk;
     }
+    decide_among(policy, session, candidates)
+}
+
+/// The article of the bot's last answer when `text` says it did not help.
+pub fn rejected_answer(policy: &BotPolicy, session: &Session, text: &str) -> Option<String> {
+    contains_any(text, &policy.negative_words)?;
+    let last = session.turns.iter().rev().find(|t| t.by == Speaker::Bot)?;
+    match &last.outcome {
+        Some(Outcome::Answered { code, .. }) => Some(code.clone()),
+        _ => None,
+    }
+}
+
+/// The question the bot's last answer was given to (the customer's
+/// message before that answer).
+pub fn answered_question(session: &Session) -> Option<&str> {
+    let at = session.turns.iter().rposition(|t| t.by == Speaker::Bot)?;
+    session.turns[..at].iter().rev().find(|t| t.by == Speaker::Customer).map(|t| t.text.as_str())
+}
+
+/// Answer, ask again or hand over, by the matcher's candidates alone.
+fn decide_among(policy: &BotPolicy, session: &Session, candidates: &[Candidate]) -> Decision {
     let Some(best) = candidates.first().filter(|c| c.confidence >= policy.no_match_below) else {
         return Decision::Handoff { reason: HandoffReason::NoMatch, offered: Vec::new() };
     };
@@ -322,8 +368,15 @@ pub fn decide(policy: &BotPolicy, session: &Session, text: &str, candidates: &[C
     if best.confidence >= policy.answer_confidence && lead >= policy.answer_margin {
         return Decision::Answer { code: best.code.clone(), confidence: best.confidence };
     }
+    unsure(policy, session, candidates, best.confidence)
+}
+
+/// Unsure: offer the likely articles and ask again — or, the policy's
+/// times in a row, hand over.
+fn unsure(policy: &BotPolicy, session: &Session, candidates: &[Candidate], confidence: f32) -> Decision {
     if session.unsure_in_a_row + 1 >= policy.handoff_after_unsure {
-        return handoff(HandoffReason::Unsure);
+        let offered = candidates.iter().take(1).map(|c| c.code.clone()).collect();
+        return Decision::Handoff { reason: HandoffReason::Unsure, offered };
     }
     let shown: Vec<String> = candidates
         .iter()
@@ -331,7 +384,7 @@ pub fn decide(policy: &BotPolicy, session: &Session, text: &str, candidates: &[C
         .take(policy.offered.max(1) as usize)
         .map(|c| c.code.clone())
         .collect();
-    Decision::Unsure { offered: shown, confidence: best.confidence }
+    Decision::Unsure { offered: shown, confidence }
 }
 
 /// A phone number typed in a message (11-digit mobile, full-width digits
@@ -442,6 +495,31 @@ mod tests {
         });
         let d = decide(&p, &s, "宽带", &[c("KB-001", 0.9)]);
         assert!(matches!(d, Decision::Handoff { reason: HandoffReason::TooLong, .. }), "{d:?}");
+    }
+
+    #[test]
+    fn an_answer_that_did_not_help_is_not_given_again() {
+        let p = BotPolicy::default();
+        let mut s = session();
+        let at = DateTime::UNIX_EPOCH;
+        s.turns.push(Turn { by: Speaker::Customer, text: "宽带坏了".into(), at, articles: vec![], outcome: None });
+        let answered = Outcome::Answered { code: "KB-001".into(), confidence: 0.8 };
+        s.turns.push(Turn { by: Speaker::Bot, text: "…".into(), at, articles: vec![], outcome: Some(answered) });
+        s.turns.push(Turn { by: Speaker::Customer, text: "没用".into(), at, articles: vec![], outcome: None });
+        assert_eq!(rejected_answer(&p, &s, "没用，还是上不了网").as_deref(), Some("KB-001"));
+        assert_eq!(answered_question(&s), Some("宽带坏了"));
+        // Nothing else matches: asked again (not "no match"), without the rejected article.
+        let d = decide(&p, &s, "没用", &[c("KB-001", 0.9)]);
+        assert_eq!(d, Decision::Unsure { offered: vec![], confidence: 0.0 });
+        // Another article is sure: it is the answer.
+        let d = decide(&p, &s, "不对，我问的是光猫红灯", &[c("KB-001", 0.6), c("KB-002", 0.7)]);
+        assert_eq!(d, Decision::Answer { code: "KB-002".into(), confidence: 0.7 });
+        // Said twice in a row: a person.
+        s.unsure_in_a_row = 1;
+        assert!(matches!(decide(&p, &s, "没用", &[]), Decision::Handoff { reason: HandoffReason::Unsure, .. }));
+        // Not after an answer: an ordinary message.
+        let fresh = session();
+        assert_eq!(rejected_answer(&p, &fresh, "没用"), None);
     }
 
     #[test]

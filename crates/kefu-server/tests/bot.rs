@@ -210,6 +210,19 @@ async fn editors_mend_what_the_bot_missed(app: TestApp) {
     let id = start(&app, None).await;
     let r = say(&app, &id, "光猫闪红灯要不要报修").await;
     assert_eq!((r["handoff"].as_bool(), codes(&r)), (Some(false), vec!["KB-002"]), "the bot learnt it: {r}");
+    // "That did not help": not the same article again, asked once more, and the editors hear of it.
+    let r = say(&app, &id, "没用").await;
+    assert_eq!(r["handoff"], false, "{r}");
+    assert!(!codes(&r).contains(&"KB-002"), "{r}");
+    let q = app.get("supervisor1", "/api/v1/kb/misses").await.1;
+    let items: Vec<&Value> =
+        q["clusters"].as_array().unwrap().iter().flat_map(|c| c["items"].as_array().unwrap()).collect();
+    assert!(
+        items
+            .iter()
+            .any(|m| m["kind"] == "not_helpful" && m["code"] == "KB-002" && m["text"] == "光猫闪红灯要不要报修"),
+        "{q}"
+    );
     let (s, b) = app.post("supervisor1", "/api/v1/kb/misses/resolve", json!({"ids": [1], "action": "burn"})).await;
     assert!(s.is_client_error(), "{b}");
 }

@@ -8,8 +8,8 @@
 use super::*;
 use crate::error::ApiError;
 use kefu_domain::bot::{
-    ArticleRef, Candidate, Contact, Decision, HandoffReason, Outcome, Session, Speaker, Turn, decide, parse_message,
-    phone_in,
+    ArticleRef, Candidate, Contact, Decision, HandoffReason, Outcome, Session, Speaker, Turn, answered_question,
+    decide, parse_message, phone_in, rejected_answer,
 };
 use kefu_domain::flow::Actor;
 use kefu_domain::intake::{CustomerInput, IntakeRequest};
@@ -234,6 +234,12 @@ impl<S: Store> Kefu<S> {
             session_id: Some(session.id.clone()),
             at: now,
         };
+        // "That did not help" after an answer: the editors hear of the
+        // article and the question it failed, instead of this message.
+        let rejected: Option<NewMiss> = rejected_answer(&policy, session, text).map(|code| {
+            let asked = answered_question(session).unwrap_or(text).to_string();
+            NewMiss { keywords: keywords(&m.matcher, &asked), text: asked, ..miss("not_helpful", Some(&code)) }
+        });
         let decision = decide(&policy, session, text, &candidates);
         let (reply, articles, outcome, misses) = match &decision {
             Decision::Answer { code, confidence } => {
@@ -257,10 +263,13 @@ impl<S: Store> Kefu<S> {
                 let shown = refs(offered);
                 let list: Vec<String> =
                     shown.iter().enumerate().map(|(i, a)| format!("{}. {}", i + 1, a.title)).collect();
-                let reply = format!(
-                    "抱歉，我不太确定您想问的是哪一个问题。您是想了解：\n{}\n\n请点选其中一项，或换个说法再描述一下。",
-                    list.join("\n")
-                );
+                let reply = match list.is_empty() {
+                    true => "抱歉没能解决您的问题。请换个说法再描述一下，或回复“转人工”。".to_string(),
+                    false => format!(
+                        "抱歉，我不太确定您想问的是哪一个问题。您是想了解：\n{}\n\n请点选其中一项，或换个说法再描述一下。",
+                        list.join("\n")
+                    ),
+                };
                 (reply, shown, Outcome::Unsure { confidence: *confidence }, vec![miss("unsure", offered.first())])
             }
             Decision::SmallTalk => {
@@ -269,9 +278,10 @@ impl<S: Store> Kefu<S> {
             }
             Decision::Handoff { reason, offered } => {
                 session.handoff = Some(*reason);
-                let queued = match reason {
-                    HandoffReason::NoMatch => vec![miss("no_match", None)],
-                    HandoffReason::Unsure => vec![miss("unsure", offered.first())],
+                let queued = match (rejected, reason) {
+                    (Some(r), _) => vec![r],
+                    (None, HandoffReason::NoMatch) => vec![miss("no_match", None)],
+                    (None, HandoffReason::Unsure) => vec![miss("unsure", offered.first())],
                     _ => vec![],
                 };
                 let outcome = Outcome::Handoff { reason: *reason };
@@ -285,6 +295,10 @@ impl<S: Store> Kefu<S> {
             articles: articles.clone(),
             outcome: Some(outcome),
         });
+        let misses = match rejected {
+            Some(r) => vec![r],
+            None => misses,
+        };
         Ok((BotReply { reply, articles, handoff: false, handoff_reason: None, ticket: None }, misses))
     }
 
