@@ -120,7 +120,6 @@ const FUNCTION_WORDS: &[&str] = &[
     "地",
     "着",
     "过",
-    "吧",
     "现在",
     "这样",
     "那么",
@@ -169,14 +168,6 @@ impl Matcher {
         Matcher { lexicon: lexicon.clone(), items, idf, unknown: idf_of(1.0) }
     }
 
-    pub fn len(&self) -> usize {
-        self.items.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
-    }
-
     /// The best `limit` articles for `text`, most confident first (none
     /// with confidence 0).
     pub fn best(&self, text: &str, limit: usize) -> Vec<Answer> {
@@ -203,19 +194,9 @@ impl Matcher {
         // Search mode: a long word and its parts (今天天气 → 今天, 天气), so
         // two wordings share the part they have in common.
         let canon = self.lexicon.canonical(&normalize(text));
-        let mut t: Vec<String> = Vec::new();
-        for w in self.lexicon.words(&canon) {
-            if !FUNCTION_WORDS.contains(&w) && !t.iter().any(|o| o == w) {
-                t.push(w.to_string());
-            }
-        }
+        let mut t = meaningful(self.lexicon.words(&canon));
         t.sort_by(|a, b| self.weight(b).total_cmp(&self.weight(a)).then_with(|| a.cmp(b)));
         t
-    }
-
-    /// Whether an article uses the word at all.
-    pub fn knows(&self, word: &str) -> bool {
-        self.idf.contains_key(word)
     }
 
     fn weight(&self, term: &str) -> f32 {
@@ -255,8 +236,13 @@ impl Matcher {
 /// The distinct meaningful words of a text, synonyms folded.
 fn terms(lexicon: &Lexicon, text: &str) -> Vec<String> {
     let canon = lexicon.canonical(&normalize(text));
+    meaningful(lexicon.cut(&canon))
+}
+
+/// The words without function words, each once, in their order.
+fn meaningful(words: Vec<&str>) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for w in lexicon.cut(&canon) {
+    for w in words {
         if !FUNCTION_WORDS.contains(&w) && !out.iter().any(|o| o == w) {
             out.push(w.to_string());
         }

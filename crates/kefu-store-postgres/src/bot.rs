@@ -58,29 +58,32 @@ pub async fn add_miss(c: &impl GenericClient, m: &NewMiss, k: &FieldCipher) -> S
     Ok(r.get(0))
 }
 
+const MISS_COLUMNS: &str = "id, kind, text, code, keywords, session_id, at";
+
+fn open_miss(r: &tokio_postgres::Row, k: &FieldCipher) -> StoreResult<Miss> {
+    let keywords = serde_json::from_str(r.get::<_, &str>(4)).map_err(|e| StoreError::Backend(e.to_string()))?;
+    let miss = NewMiss {
+        kind: r.get(1),
+        text: k.decrypt(r.get::<_, &str>(2))?,
+        code: r.get(3),
+        keywords,
+        session_id: r.get(5),
+        at: r.get(6),
+    };
+    Ok(Miss { id: r.get(0), miss, resolved_at: None, resolved_by: None, resolution: None })
+}
+
 pub async fn open_misses(c: &impl GenericClient, limit: u32, k: &FieldCipher) -> StoreResult<Vec<Miss>> {
-    let rows = c
-        .query(
-            "SELECT id, kind, text, code, keywords, session_id, at FROM kb_misses
-             WHERE resolved_at IS NULL ORDER BY id DESC LIMIT $1",
-            &[&i64::from(limit)],
-        )
-        .await
-        .map_err(pg)?;
-    rows.iter()
-        .map(|r| {
-            let keywords = serde_json::from_str(r.get::<_, &str>(4)).map_err(|e| StoreError::Backend(e.to_string()))?;
-            let miss = NewMiss {
-                kind: r.get(1),
-                text: k.decrypt(r.get::<_, &str>(2))?,
-                code: r.get(3),
-                keywords,
-                session_id: r.get(5),
-                at: r.get(6),
-            };
-            Ok(Miss { id: r.get(0), miss, resolved_at: None, resolved_by: None, resolution: None })
-        })
-        .collect()
+    let sql = format!("SELECT {MISS_COLUMNS} FROM kb_misses WHERE resolved_at IS NULL ORDER BY id DESC LIMIT $1");
+    let rows = c.query(&sql, &[&i64::from(limit)]).await.map_err(pg)?;
+    rows.iter().map(|r| open_miss(r, k)).collect()
+}
+
+pub async fn open_misses_by_id(c: &impl GenericClient, ids: &[i64], k: &FieldCipher) -> StoreResult<Vec<Miss>> {
+    let sql =
+        format!("SELECT {MISS_COLUMNS} FROM kb_misses WHERE id = ANY($1) AND resolved_at IS NULL ORDER BY id DESC");
+    let rows = c.query(&sql, &[&ids]).await.map_err(pg)?;
+    rows.iter().map(|r| open_miss(r, k)).collect()
 }
 
 pub async fn resolve(
@@ -124,6 +127,9 @@ mod capability {
         }
         async fn open_misses(&self, limit: u32) -> StoreResult<Vec<Miss>> {
             bot::open_misses(&self.client().await?, limit, &self.cipher).await
+        }
+        async fn open_misses_by_id(&self, ids: Vec<i64>) -> StoreResult<Vec<Miss>> {
+            bot::open_misses_by_id(&self.client().await?, &ids, &self.cipher).await
         }
         async fn resolve_misses(
             &self,

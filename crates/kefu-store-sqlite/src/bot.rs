@@ -59,34 +59,65 @@ pub fn add_miss(c: &Connection, m: &NewMiss, k: &FieldCipher) -> StoreResult<i64
     .map_err(backend)
 }
 
+const MISS_COLUMNS: &str = "id, kind, text, code, keywords, session_id, at";
+
+/// A queue row as read, before its text is decrypted.
+struct RawMiss {
+    id: i64,
+    kind: String,
+    text: String,
+    code: Option<String>,
+    keywords: String,
+    session_id: Option<String>,
+    at: String,
+}
+
+fn miss(r: &rusqlite::Row) -> rusqlite::Result<RawMiss> {
+    Ok(RawMiss {
+        id: r.get(0)?,
+        kind: r.get(1)?,
+        text: r.get(2)?,
+        code: r.get(3)?,
+        keywords: r.get(4)?,
+        session_id: r.get(5)?,
+        at: r.get(6)?,
+    })
+}
+
+fn open_miss(r: RawMiss, k: &FieldCipher) -> StoreResult<Miss> {
+    let keywords = serde_json::from_str(&r.keywords).map_err(|e| StoreError::Backend(e.to_string()))?;
+    let at = parse_ts(&r.at).map_err(backend)?;
+    let miss =
+        NewMiss { kind: r.kind, text: k.decrypt(&r.text)?, code: r.code, keywords, session_id: r.session_id, at };
+    Ok(Miss { id: r.id, miss, resolved_at: None, resolved_by: None, resolution: None })
+}
+
 pub fn open_misses(c: &Connection, limit: u32, k: &FieldCipher) -> StoreResult<Vec<Miss>> {
+    let sql = format!("SELECT {MISS_COLUMNS} FROM kb_misses WHERE resolved_at IS NULL ORDER BY id DESC LIMIT ?1");
     let rows = c
-        .prepare_cached(
-            "SELECT id, kind, text, code, keywords, session_id, at FROM kb_misses
-             WHERE resolved_at IS NULL ORDER BY id DESC LIMIT ?1",
-        )
+        .prepare_cached(&sql)
         .map_err(backend)?
-        .query_map([limit], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, Option<String>>(3)?,
-                r.get::<_, String>(4)?,
-                r.get::<_, Option<String>>(5)?,
-                parse_ts(&r.get::<_, String>(6)?)?,
-            ))
-        })
+        .query_map([limit], miss)
         .map_err(backend)?
         .collect::<Result<Vec<_>, _>>()
         .map_err(backend)?;
-    rows.into_iter()
-        .map(|(id, kind, text, code, keywords, session_id, at)| {
-            let keywords = serde_json::from_str(&keywords).map_err(|e| StoreError::Backend(e.to_string()))?;
-            let miss = NewMiss { kind, text: k.decrypt(&text)?, code, keywords, session_id, at };
-            Ok(Miss { id, miss, resolved_at: None, resolved_by: None, resolution: None })
-        })
-        .collect()
+    rows.into_iter().map(|r| open_miss(r, k)).collect()
+}
+
+pub fn open_misses_by_id(c: &Connection, ids: &[i64], k: &FieldCipher) -> StoreResult<Vec<Miss>> {
+    let ids = serde_json::to_string(ids).map_err(|e| StoreError::Backend(e.to_string()))?;
+    let sql = format!(
+        "SELECT {MISS_COLUMNS} FROM kb_misses WHERE id IN (SELECT value FROM json_each(?1)) AND resolved_at IS NULL
+         ORDER BY id DESC"
+    );
+    let rows = c
+        .prepare_cached(&sql)
+        .map_err(backend)?
+        .query_map([ids], miss)
+        .map_err(backend)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(backend)?;
+    rows.into_iter().map(|r| open_miss(r, k)).collect()
 }
 
 pub fn resolve(c: &Connection, ids: &[i64], by: &str, resolution: &str, now: DateTime<Utc>) -> StoreResult<u64> {
@@ -133,6 +164,10 @@ mod capability {
         async fn open_misses(&self, limit: u32) -> StoreResult<Vec<Miss>> {
             let k = self.cipher.clone();
             self.read(move |c| bot::open_misses(c, limit, &k)).await
+        }
+        async fn open_misses_by_id(&self, ids: Vec<i64>) -> StoreResult<Vec<Miss>> {
+            let k = self.cipher.clone();
+            self.read(move |c| bot::open_misses_by_id(c, &ids, &k)).await
         }
         async fn resolve_misses(
             &self,

@@ -52,6 +52,8 @@ pub trait BotStore: Clone + Send + Sync + 'static {
     fn add_miss(&self, miss: NewMiss) -> impl Future<Output = StoreResult<i64>> + Send;
     /// Open misses (none resolved), newest first, at most `limit`.
     fn open_misses(&self, limit: u32) -> impl Future<Output = StoreResult<Vec<Miss>>> + Send;
+    /// The misses of `ids` that are still open, newest first.
+    fn open_misses_by_id(&self, ids: Vec<i64>) -> impl Future<Output = StoreResult<Vec<Miss>>> + Send;
     /// Marks the open ones of these misses resolved; returns how many.
     fn resolve_misses(
         &self,

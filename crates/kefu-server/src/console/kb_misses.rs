@@ -72,7 +72,7 @@ async fn queue<S: Store>(State(app): State<AppState<S>>, headers: HeaderMap, Que
         Err(r) => return r,
     };
     let lang = Lang::of(&headers);
-    let flash = f.get("done").map(|r| format!("{}{r}", lang.t("已处理：", "Done: ")));
+    let flash = f.get("done").map(|r| done_text(lang, r));
     page(&app, &user, lang, flash, None, StatusCode::OK).await
 }
 
@@ -129,6 +129,15 @@ async fn resolve<S: Store>(
             let (status, _, msg) = error_text(lang, e);
             page(&app, &user, lang, None, Some(msg), status).await
         }
+    }
+}
+
+/// What an editor's decision did, in words (`similar:KB-001`, `draft:KB-061`, `dismissed`).
+fn done_text(lang: Lang, resolution: &str) -> String {
+    match resolution.split_once(':') {
+        Some(("similar", code)) => format!("{}{code}", lang.t("已加为相似问法：", "Added as a similar question to ")),
+        Some(("draft", code)) => format!("{}{code}", lang.t("已起草新文章：", "Drafted the article ")),
+        _ => lang.t("已忽略", "Dismissed").to_string(),
     }
 }
 

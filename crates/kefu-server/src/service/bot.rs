@@ -208,7 +208,7 @@ impl<S: Store> Kefu<S> {
     /// Decides and applies one message to the session read; returns the
     /// reply and the misses to queue once the session is saved.
     async fn answer(&self, session: &mut Session, text: &str) -> Result<(BotReply, Vec<NewMiss>), ApiError> {
-        let policy = self.core.policy.bot.clone();
+        let policy = &self.core.policy.bot;
         let now = self.now();
         session.turns.push(Turn { by: Speaker::Customer, text: text.into(), at: now, articles: vec![], outcome: None });
         session.updated_at = now;
@@ -236,11 +236,11 @@ impl<S: Store> Kefu<S> {
         };
         // "That did not help" after an answer: the editors hear of the
         // article and the question it failed, instead of this message.
-        let rejected: Option<NewMiss> = rejected_answer(&policy, session, text).map(|code| {
+        let rejected: Option<NewMiss> = rejected_answer(policy, session, text).map(|code| {
             let asked = answered_question(session).unwrap_or(text).to_string();
             NewMiss { keywords: keywords(&m.matcher, &asked), text: asked, ..miss("not_helpful", Some(&code)) }
         });
-        let decision = decide(&policy, session, text, &candidates);
+        let decision = decide(policy, session, text, &candidates);
         let (reply, articles, outcome, misses) = match &decision {
             Decision::Answer { code, confidence } => {
                 session.unsure_in_a_row = 0;

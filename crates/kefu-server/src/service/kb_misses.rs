@@ -159,8 +159,7 @@ impl<S: Store> Kefu<S> {
         if ids.is_empty() || ids.len() > QUEUE_WINDOW as usize {
             return Err(FieldError::new("ids", "name the misses to resolve", "请指定要处理的问题").into());
         }
-        let open: Vec<Miss> =
-            self.store.open_misses(QUEUE_WINDOW).await?.into_iter().filter(|m| ids.contains(&m.id)).collect();
+        let open: Vec<Miss> = self.store.open_misses_by_id(ids).await?;
         if open.is_empty() {
             return Err(FieldError::new("ids", "none of these misses is open", "这些问题都已处理或不存在").into());
         }

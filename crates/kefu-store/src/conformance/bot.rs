@@ -52,6 +52,9 @@ pub async fn misses_queue_until_an_editor_resolves_them<S: Store>(s: S) {
     assert_eq!(open.iter().map(|m| m.id).collect::<Vec<_>>(), [third, second, first]);
     assert_eq!(open[2].miss, miss("no_match", "光猫冒烟了", 0));
     assert_eq!(s.open_misses(1).await.unwrap().len(), 1);
+    let by_id = s.open_misses_by_id(vec![first, third, 999]).await.unwrap();
+    assert_eq!(by_id.iter().map(|m| m.id).collect::<Vec<_>>(), [third, first]);
+    assert_eq!(by_id[1].miss, miss("no_match", "光猫冒烟了", 0));
     let text =
         serde_json::to_string(&s.export_rows(crate::dump::table("kb_misses").unwrap(), 0, 10).await.unwrap()).unwrap();
     assert!(!text.contains("光猫冒烟了"), "the question is encrypted: {text}");
@@ -60,4 +63,5 @@ pub async fn misses_queue_until_an_editor_resolves_them<S: Store>(s: S) {
     // Resolving again changes nothing.
     assert_eq!(s.resolve_misses(vec![first], "editor2".into(), "dismissed".into(), t0()).await.unwrap(), 0);
     assert_eq!(s.open_misses(10).await.unwrap().iter().map(|m| m.id).collect::<Vec<_>>(), [second]);
+    assert!(s.open_misses_by_id(vec![first, third]).await.unwrap().is_empty(), "resolved ones are not open");
 }
