@@ -243,14 +243,7 @@ impl SearchIndex {
             for (t, _) in &flat {
                 at_least = at_least.max(searcher.doc_freq(t)?);
             }
-            let q: Box<dyn Query> = Box::new(BooleanQuery::new(
-                flat.into_iter()
-                    .map(|(t, w)| {
-                        let tq: Box<dyn Query> = Box::new(TermQuery::new(t, IndexRecordOption::WithFreqs));
-                        (Occur::Should, Box::new(BoostQuery::new(tq, w)) as Box<dyn Query>)
-                    })
-                    .collect(),
-            ));
+            let q = Self::any_term(flat);
             if at_least >= cap as u64 {
                 return Ok((self.top_keys(&searcher, &*q, k.min(cap))?, cap));
             }
@@ -275,9 +268,17 @@ impl SearchIndex {
         if let Some(word) = alternatives.first() {
             out.push((Term::from_field_text(self.fields.key, &word.to_uppercase()), 10.0));
         }
+        out.extend(self.flat_word(alternatives)?);
+        Some(out)
+    }
+
+    /// The terms (with field weights) of a word whose every alternative is
+    /// a single term of a field; None if one is not.
+    fn flat_word(&self, alternatives: &[String]) -> Option<Vec<(Term, f32)>> {
+        let mut out = Vec::new();
         for alt in alternatives {
             let cs = chars(alt);
-            let words: Vec<String> = self.lexicon.words(alt).into_iter().map(str::to_string).collect();
+            let words = self.words_of(alt);
             let single = match cs.as_slice() {
                 [_] => true,
                 [] => continue,
@@ -296,6 +297,19 @@ impl SearchIndex {
             }
         }
         Some(out)
+    }
+
+    /// A disjunction of weighted terms.
+    fn any_term(terms: Vec<(Term, f32)>) -> Box<dyn Query> {
+        Box::new(BooleanQuery::new(
+            terms
+                .into_iter()
+                .map(|(t, w)| {
+                    let tq: Box<dyn Query> = Box::new(TermQuery::new(t, IndexRecordOption::WithFreqs));
+                    (Occur::Should, Box::new(BoostQuery::new(tq, w)) as Box<dyn Query>)
+                })
+                .collect(),
+        ))
     }
 
     /// The numeric keys and scores of the best `limit` documents of `q`.
@@ -342,12 +356,18 @@ impl SearchIndex {
     fn build(&self, terms: &[Vec<String>], mode: Mode) -> Option<Box<dyn Query>> {
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for alternatives in terms {
+            let occur = if mode == Mode::AllWords { Occur::Must } else { Occur::Should };
+            // A word of terms only is one flat disjunction: no nested
+            // queries to walk for every document of the intersection.
+            if let Some(flat) = self.flat_word(alternatives).filter(|f| !f.is_empty()) {
+                clauses.push((occur, Self::any_term(flat)));
+                continue;
+            }
             let per_word: Vec<(Occur, Box<dyn Query>)> =
                 alternatives.iter().filter_map(|a| self.alternative(a, mode)).map(|q| (Occur::Should, q)).collect();
             if per_word.is_empty() {
                 continue;
             }
-            let occur = if mode == Mode::AllWords { Occur::Must } else { Occur::Should };
             clauses.push((occur, Box::new(BooleanQuery::new(per_word))));
         }
         // The key itself (a ticket number, an article code) as typed.
@@ -364,6 +384,16 @@ impl SearchIndex {
         (!clauses.is_empty()).then(|| Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>)
     }
 
+    /// The index's words for an alternative: a lexicon term alone (the
+    /// index holds it wherever it occurs), else jieba's words of it.
+    fn words_of(&self, alt: &str) -> Vec<String> {
+        let norm = normalize(alt);
+        if self.lexicon.is_term(&norm) {
+            return vec![norm];
+        }
+        self.lexicon.words(&norm).into_iter().map(str::to_string).collect()
+    }
+
     /// One alternative of a word, in any field: its characters as a phrase,
     /// or (typed words) all its jieba words / (a sentence) any of them.
     fn alternative(&self, alt: &str, mode: Mode) -> Option<Box<dyn Query>> {
@@ -371,7 +401,7 @@ impl SearchIndex {
         if cs.is_empty() {
             return None;
         }
-        let words: Vec<String> = self.lexicon.words(alt).into_iter().map(str::to_string).collect();
+        let words = self.words_of(alt);
         let mut any: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         // A word the dictionary knows whole is found by its word; the phrase
         // of characters (costly on common words) finds the rest: fragments,

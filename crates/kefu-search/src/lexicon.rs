@@ -4,6 +4,7 @@
 //! `ＬＯＳ灯`, `los灯` and `LOS灯` are one word.
 
 use serde::Deserialize;
+use std::collections::HashSet;
 use std::sync::Arc;
 
 const SHIPPED: &str = include_str!("../lexicon/telecom.toml");
@@ -29,6 +30,36 @@ impl Entries {
 pub struct Lexicon {
     jieba: Arc<jieba_rs::Jieba>,
     groups: Arc<Vec<Vec<String>>>,
+    terms: Arc<Terms>,
+}
+
+/// The lexicon's own words and synonym members (two characters or more),
+/// which the index keeps as terms wherever they occur in a text, however
+/// jieba cuts it there: a query naming one is then one term, and a word
+/// of several such terms one flat disjunction that tantivy ranks with
+/// block-max WAND instead of a phrase of common characters.
+#[derive(Default)]
+struct Terms {
+    set: HashSet<String>,
+    /// Characters a term starts with: most places of a text start none.
+    first: HashSet<char>,
+    longest: usize,
+}
+
+impl Terms {
+    fn new<'a>(all: impl Iterator<Item = &'a String>) -> Terms {
+        let mut t = Terms::default();
+        for term in all {
+            let n = term.chars().count();
+            if n < 2 || !is_content(term) {
+                continue;
+            }
+            t.longest = t.longest.max(n);
+            t.first.extend(term.chars().next());
+            t.set.insert(term.clone());
+        }
+        t
+    }
 }
 
 impl Lexicon {
@@ -54,7 +85,9 @@ impl Lexicon {
             })
             .filter(|g| g.len() > 1)
             .collect();
-        Lexicon { jieba: Arc::new(jieba), groups: Arc::new(groups) }
+        let words: Vec<String> = shipped.words.iter().chain(&extra.words).map(|w| normalize(w.trim())).collect();
+        let terms = Terms::new(words.iter().chain(groups.iter().flatten()));
+        Lexicon { jieba: Arc::new(jieba), groups: Arc::new(groups), terms: Arc::new(terms) }
     }
 
     /// The shipped entries alone, loaded once per process (the dictionary
@@ -67,6 +100,37 @@ impl Lexicon {
     /// Words of a normalised text, in search mode (a long word and its parts).
     pub fn words<'a>(&self, text: &'a str) -> Vec<&'a str> {
         self.jieba.cut_for_search(text, true).into_iter().map(|t| t.word).filter(|w| is_content(w)).collect()
+    }
+
+    /// Whether the index keeps `word` (normalised) as a term wherever it
+    /// occurs (see `terms_in`).
+    pub fn is_term(&self, word: &str) -> bool {
+        self.terms.set.contains(word)
+    }
+
+    /// Every occurrence of a lexicon term in a normalised text, overlapping
+    /// ones included, in order.
+    pub fn terms_in<'a>(&self, text: &'a str) -> Vec<&'a str> {
+        let t = &self.terms;
+        let mut out = Vec::new();
+        if t.set.is_empty() {
+            return out;
+        }
+        for (i, c) in text.char_indices() {
+            if !t.first.contains(&c) {
+                continue;
+            }
+            let mut ends = text[i..].char_indices().skip(1).map(|(j, _)| i + j).chain([text.len()]);
+            // Ends after the 2nd .. longest-th character.
+            let _ = ends.next();
+            for end in ends.take(t.longest - 1) {
+                let piece = &text[i..end];
+                if t.set.contains(piece) {
+                    out.push(piece);
+                }
+            }
+        }
+        out
     }
 
     /// Words of a normalised text as jieba cuts it (no overlapping parts),
@@ -173,6 +237,19 @@ mod tests {
         let lx = Lexicon::new(&extra);
         assert!(lx.words("办理畅享套餐").contains(&"畅享套餐"));
         assert!(lx.expand("畅享").contains(&"畅享套餐".to_string()));
+    }
+
+    #[test]
+    fn lexicon_terms_are_found_wherever_they_occur() {
+        let lx = Lexicon::shipped();
+        // jieba may cut 宽带网断了 as 宽带网/断了; the term 网断了 is there all the same.
+        let found = lx.terms_in("家里宽带网断了，wifi也没网");
+        for t in ["宽带", "网断了", "wifi", "没网"] {
+            assert!(found.contains(&t), "{t}: {found:?}");
+        }
+        assert!(lx.terms_in("今天天气很好").is_empty());
+        assert!(lx.terms_in("").is_empty());
+        assert!(lx.is_term("网断了") && lx.is_term("携号转网") && !lx.is_term("网"));
     }
 
     #[test]

@@ -14,3 +14,4 @@ pub mod tokens;
 pub use classify::{Example, NaiveBayes};
 pub use index::{Doc, Hit, Mode, SearchError, SearchIndex, SearchResult};
 pub use lexicon::{Entries, Lexicon};
+pub use tokens::ANALYSIS;

@@ -111,7 +111,7 @@ impl Search {
         } else {
             Lexicon::new(&Entries { words: entries.words.clone(), synonyms: entries.synonyms.clone() })
         };
-        let name = format!("{}-{rev}", kind.name());
+        let name = format!("{}-{rev}-a{}", kind.name(), kefu_search::ANALYSIS);
         let dir = self.dir.as_ref().map(|d| d.join(&name));
         let index = Arc::new(open(dir, lexicon)?);
         *slot = Some((index.clone(), rev));
