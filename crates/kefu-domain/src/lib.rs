@@ -22,6 +22,7 @@ pub mod ids;
 pub mod intake;
 pub mod kb;
 pub mod macros;
+pub mod metrics;
 pub mod org;
 pub mod policy;
 pub mod priority;

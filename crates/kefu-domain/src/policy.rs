@@ -39,6 +39,9 @@ pub struct Policy {
     /// Result notice, confirmation, appeal, return visits (R-25…R-28).
     #[serde(default)]
     pub customer_loop: crate::customer_loop::LoopPolicy,
+    /// Thresholds and targets of the KPIs (R-30; `metrics.rs`).
+    #[serde(default)]
+    pub reports: crate::metrics::ReportsPolicy,
 }
 
 /// Which roles may call which endpoint, keyed `"METHOD /path/{template}"`.
@@ -250,6 +253,7 @@ impl Policy {
             .and_then(|()| policy.dispatch.check())
             .and_then(|()| policy.customer_loop.check())
             .and_then(|()| policy.bot.check())
+            .and_then(|()| policy.reports.check())
             .map_err(|message| PolicyError { source_name: source_name.to_string(), line: None, message })?;
         Ok(policy)
     }

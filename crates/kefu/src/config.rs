@@ -242,6 +242,18 @@ pub fn load_rules(cfg: &Config) -> Result<(kefu_domain::flow::FlowSet, kefu_doma
     Ok((flows, policy))
 }
 
+/// The metric dictionary: the shipped metrics with the entries of
+/// `<config dir>/metrics.toml` on top, checked against the policy.
+pub fn load_metrics(cfg: &Config, policy: &kefu_domain::policy::Policy) -> Result<kefu_domain::metrics::Dictionary> {
+    let file = cfg.config_dir.as_ref().map(|d| d.join("metrics.toml")).filter(|f| f.is_file());
+    let text = match &file {
+        Some(f) => Some((f.display().to_string(), std::fs::read_to_string(f)?)),
+        None => None,
+    };
+    kefu_domain::metrics::Dictionary::load(text.as_ref().map(|(n, t)| (n.as_str(), t.as_str())), policy)
+        .map_err(|e| anyhow::anyhow!(e))
+}
+
 /// The message templates, with the operator's copies from
 /// `<config dir>/templates/*.toml`.
 pub fn load_templates(cfg: &Config) -> Result<kefu_domain::templates::Templates> {

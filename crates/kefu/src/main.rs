@@ -206,6 +206,7 @@ async fn service<S: Store>(store: S, cfg: &Config) -> Result<Kefu<S>> {
         templates: config::load_templates(cfg)?,
         metrics_token: cfg.metrics_token.clone(),
         search_dir: Some(cfg.data_dir.join("search")),
+        metrics: config::load_metrics(cfg, &policy)?,
         ..Default::default()
     };
     let calendar = config::load_calendar(cfg)?;

@@ -20,6 +20,7 @@ mod layout;
 mod login;
 mod notices;
 mod presence;
+mod reports;
 mod reveal;
 mod ticket;
 mod ticket_forms;
@@ -54,6 +55,7 @@ pub fn router<S: Store>() -> Router<AppState<S>> {
         .merge(canned::router())
         .merge(kb::router())
         .merge(kb_misses::router())
+        .merge(reports::router())
         .merge(presence::router())
         .layer(axum::middleware::from_fn(remember_next))
 }

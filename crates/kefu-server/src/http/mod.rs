@@ -11,6 +11,7 @@ mod org;
 mod portal;
 mod portal_kb;
 mod privacy;
+mod reports;
 mod staff;
 mod suggest;
 pub(crate) mod tickets;
@@ -46,6 +47,7 @@ use utoipa::OpenApi;
         kb::list, kb::create, kb::one, kb::update, kb::delete, kb::versions, kb::lexicon, kb::set_lexicon,
         kb::vote, kb::feedback, suggest::suggest, suggest::model, suggest::retrain,
         bot::start, bot::message, bot::transcript, bot::misses, bot::resolve,
+        reports::metrics,
     ),
     components(schemas(
         crate::error::ErrorBody, crate::view::TicketView, crate::service::LoginResponse,
@@ -62,6 +64,7 @@ use utoipa::OpenApi;
         crate::service::bot::BotReply, crate::service::bot::TicketRef, crate::service::bot::Transcript,
         kefu_domain::bot::ArticleRef, crate::service::kb_misses::MissQueue, crate::service::kb_misses::Cluster,
         crate::service::kb_misses::ResolveRequest, crate::service::kb_misses::Resolved,
+        crate::service::reports::MetricList, crate::service::reports::MetricItem,
     )),
     modifiers(&BearerAuth, &ErrorResponses),
 )]
@@ -216,6 +219,7 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .merge(kb::router())
         .merge(suggest::router())
         .merge(bot::router())
+        .merge(reports::router())
         .merge(portal::router())
         .merge(portal_kb::router())
         .merge(crate::console::router())

@@ -76,6 +76,8 @@ pub struct Settings {
     pub metrics_token: Option<String>,
     /// Where this node keeps its search indexes; None: in memory.
     pub search_dir: Option<std::path::PathBuf>,
+    /// The metric dictionary (shipped, or with the operator's entries).
+    pub metrics: kefu_domain::metrics::Dictionary,
 }
 
 impl Default for Settings {
@@ -89,6 +91,7 @@ impl Default for Settings {
             templates: kefu_domain::templates::Templates::defaults(),
             metrics_token: None,
             search_dir: None,
+            metrics: kefu_domain::metrics::Dictionary::shipped(),
         }
     }
 }

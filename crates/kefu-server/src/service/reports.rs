@@ -1,5 +1,6 @@
 //! Figures over the record for supervisors: handling per person and per
-//! team over a period, as `kefu_domain::figures` defines them.
+//! team over a period, as `kefu_domain::figures` defines them; and
+//! the metric dictionary, as a supervisor reads it.
 
 use super::*;
 use crate::error::ApiError;
@@ -66,4 +67,98 @@ fn person_name(id: Option<UserId>, u: Option<&User>) -> String {
         (Some(id), None) => format!("#{id}"),
         (None, None) => "kefu".to_string(),
     }
+}
+
+/// One entry of the metric dictionary as the API serves it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct MetricItem {
+    pub key: String,
+    pub name_zh: String,
+    pub name_en: String,
+    /// `hours`, `percent`, `score`, `points` or `count`.
+    pub unit: String,
+    pub unit_zh: String,
+    pub definition_zh: String,
+    pub definition_en: String,
+    /// The target in the metric's unit (a share as a fraction), when the policy sets one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub target: Option<kefu_domain::metrics::Target>,
+    /// `created`, `resolved` or `now`: the day a ticket counts on.
+    pub period: String,
+    /// How it is computed (`kind` and its events, facts, pauses, calendar).
+    #[schema(value_type = Object)]
+    pub formula: kefu_domain::metrics::Formula,
+    /// Which tickets count.
+    #[schema(value_type = Object)]
+    pub counts: kefu_domain::metrics::Counts,
+}
+
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct MetricList {
+    pub items: Vec<MetricItem>,
+}
+
+impl<S: Store> Kefu<S> {
+    /// The metric dictionary; the on-time rate also once per deadline kind
+    /// of the policy (`on_time_rate.<kind>`).
+    pub fn metric_dictionary(&self) -> MetricList {
+        use kefu_domain::metrics::Formula;
+        let policy = &self.core.policy;
+        let mut items = Vec::new();
+        for m in &self.core.settings.metrics.metrics {
+            let item = MetricItem {
+                key: m.key.clone(),
+                name_zh: m.name_zh.clone(),
+                name_en: m.name_en.clone(),
+                unit: serde_json::to_value(m.unit)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+                unit_zh: m.unit.label_zh().to_string(),
+                definition_zh: m.definition_zh.clone(),
+                definition_en: m.definition_en.clone(),
+                target: m.target.as_deref().and_then(|t| policy.target(t)),
+                period: serde_json::to_value(m.period)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+                formula: m.formula.clone(),
+                counts: m.counts,
+            };
+            let per_kind = matches!(m.formula, Formula::OnTime);
+            items.push(item.clone());
+            if per_kind {
+                for kind in deadline_kinds(&policy.sla) {
+                    let zh = policy
+                        .sla
+                        .deadlines
+                        .iter()
+                        .find(|r| r.kind == kind)
+                        .map_or(kind.clone(), |r| r.label_zh.clone());
+                    let en = kefu_domain::sla::label_en(&policy.sla, &kind);
+                    items.push(MetricItem {
+                        key: format!("{}.{kind}", m.key),
+                        name_zh: format!("{}（{zh}）", m.name_zh),
+                        name_en: format!("{} ({en})", m.name_en),
+                        definition_zh: format!("{}本项只计{zh}。", m.definition_zh),
+                        definition_en: format!("{} This one counts the {en} deadline only.", m.definition_en),
+                        ..item.clone()
+                    });
+                }
+            }
+        }
+        MetricList { items }
+    }
+}
+
+/// The deadline kinds of the policy, in its order, each once.
+fn deadline_kinds(sla: &kefu_domain::sla::SlaPolicy) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for r in &sla.deadlines {
+        if !out.contains(&r.kind) {
+            out.push(r.kind.clone());
+        }
+    }
+    out
 }
