@@ -16,8 +16,8 @@ const SHIPPED: &str = include_str!("../metrics/default.toml");
 #[serde(rename_all = "snake_case")]
 pub enum Event {
     Registered,
-    /// The first dispatch, start of work, customer-visible reply or
-    /// resolution, whichever comes first.
+    /// The handler starts work, a customer-visible reply, or the
+    /// resolution, whichever comes first (automatic dispatch is not one).
     FirstResponse,
     /// The last resolution (a reopened ticket's counts).
     Resolved,
