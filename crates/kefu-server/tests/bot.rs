@@ -176,10 +176,8 @@ async fn editors_mend_what_the_bot_missed(app: TestApp) {
     let id = start(&app, None).await;
     say(&app, &id, "<script>天气</script>").await;
     let cookie = console_login(&app, "supervisor1").await;
-    let r =
-        no_redirects().get(format!("{}/console/kb/misses", app.base)).header("cookie", cookie).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    let html = r.text().await.unwrap();
+    let (status, html) = console_get(&app, &cookie, "/console/kb/misses").await;
+    assert_eq!(status, StatusCode::OK);
     assert!(html.contains("今天天气怎么样") && html.contains("data-keyword=\"天气\""), "{html}");
     assert!(html.contains("&#60;script&#62;天气&#60;/script&#62;") && !html.contains("<script>天气"), "{html}");
     let q = app.get("supervisor1", "/api/v1/kb/misses").await.1;

@@ -58,14 +58,8 @@ async fn editors_keep_articles_and_everyone_finds_them(app: TestApp) {
     assert_eq!(history[0]["title"], "宽带无法上网怎么办");
     // The console shows each version as a change from the one before.
     let cookie = console_login(&app, "supervisor1").await;
-    let r = no_redirects()
-        .get(format!("{}/console/kb/KB-101/versions", app.base))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    let html = r.text().await.unwrap();
+    let (status, html) = console_get(&app, &cookie, "/console/kb/KB-101/versions").await;
+    assert_eq!(status, StatusCode::OK);
     assert!(html.contains("<del>宽带无法上网怎么办</del> → <ins>携号转网办理条件</ins>"), "{html}");
     assert!(html.contains("id=\"v2\"") && html.contains("id=\"v1\""), "{html}");
     let (s, b) = app.call(Some("admin"), Method::PUT, path, Some(json!({"code": "KB-999"})), None).await;

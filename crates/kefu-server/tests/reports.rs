@@ -39,15 +39,7 @@ async fn staff_read_what_each_figure_means(app: TestApp) {
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     // The console's page names every metric in words, with its target.
     let cookie = console_login(&app, "supervisor1").await;
-    let html = no_redirects()
-        .get(format!("{}/console/reports/metrics", app.base))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, html) = console_get(&app, &cookie, "/console/reports/metrics").await;
     for words in ["24小时解决率", "首问解决率", "≥ 95%", "按办结日", "工作日时间（另记自然时间）"]
     {
         assert!(html.contains(words), "{words}: {html}");

@@ -99,16 +99,7 @@ async fn tickets_are_found_by_chinese_words_within_access(app: TestApp) {
 async fn the_console_search_box_ranks_and_marks(app: TestApp) {
     app.create("agent1", ticket("fault", "光猫故障，宽带无法上网", "光猫LOS灯红", "赵六")).await;
     let cookie = console_login(&app, "agent1").await;
-    let html = app
-        .client
-        .get(format!("{}/console?queue=all&q={}", app.base, "%E6%95%85"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, html) = console_get(&app, &cookie, "/console?queue=all&q=%E6%95%85").await;
     assert!(html.contains("<mark>故</mark>"), "the match is marked in the row");
 }
 

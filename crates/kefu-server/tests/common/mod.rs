@@ -323,3 +323,9 @@ pub async fn console_login(app: &TestApp, user: &str) -> String {
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
     cookie.split(';').next().unwrap().to_string()
 }
+
+/// A console page as `cookie`'s session sees it: status and HTML.
+pub async fn console_get(app: &TestApp, cookie: &str, path: &str) -> (StatusCode, String) {
+    let r = no_redirects().get(format!("{}{path}", app.base)).header("cookie", cookie).send().await.unwrap();
+    (r.status(), r.text().await.unwrap())
+}
