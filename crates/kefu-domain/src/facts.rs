@@ -222,30 +222,6 @@ impl Facts {
             }
         }
     }
-
-    /// The value of a boolean fact for `formula`'s counting (see metrics.rs).
-    pub fn has(&self, fact: crate::metrics::Fact) -> bool {
-        use crate::metrics::Fact as F;
-        match fact {
-            F::Registered | F::ComplaintBase => true,
-            F::Resolved => self.resolved_at.is_some(),
-            F::ResolvedInLimit => self.resolved_in_limit,
-            F::FirstContact => self.first_contact,
-            F::OneTouch => self.one_touch,
-            F::Transferred => self.transferred,
-            F::Escalated => self.escalated,
-            F::Reopened => self.reopened,
-            F::Appealed => self.appealed,
-            F::Visited => self.visited,
-            F::Rated => self.rating.is_some(),
-            F::Satisfied => self.satisfied,
-            F::Rating => self.rating.is_some(),
-            F::Recommend => self.recommend.is_some(),
-            F::Complaint => self.complaint,
-            F::Open => self.open,
-            F::Breached => self.breached,
-        }
-    }
 }
 
 #[cfg(test)]

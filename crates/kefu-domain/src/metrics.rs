@@ -96,7 +96,7 @@ impl Unit {
         match self {
             Unit::Hours => "小时",
             Unit::Percent => "%",
-            Unit::Score => "分",
+            Unit::Score => "分（1–5）",
             Unit::Points => "百分点",
             Unit::Count => "件",
         }

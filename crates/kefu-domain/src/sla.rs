@@ -168,6 +168,18 @@ impl SlaPolicy {
         self.rule(kind, t.ticket_type, t.priority, t.tier).and_then(|r| r.escalate_to).filter(|to| *to > t.tier)
     }
 
+    /// The deadline kinds of the policy, each once, in its order, with the
+    /// Chinese label of its first rule.
+    pub fn kinds(&self) -> Vec<(&str, &str)> {
+        let mut out: Vec<(&str, &str)> = Vec::new();
+        for r in &self.deadlines {
+            if !out.iter().any(|(k, _)| *k == r.kind) {
+                out.push((&r.kind, &r.label_zh));
+            }
+        }
+        out
+    }
+
     /// The longest working-day limit: the calendar must reach this far.
     pub fn max_working_days(&self) -> u32 {
         self.deadlines.iter().filter_map(|r| r.working_days).max().unwrap_or(0)

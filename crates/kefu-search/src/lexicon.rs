@@ -66,13 +66,12 @@ impl Lexicon {
     /// The shipped entries and `extra` (an administrator's) on top.
     pub fn new(extra: &Entries) -> Lexicon {
         let shipped = Entries::shipped();
+        let words: Vec<String> =
+            shipped.words.iter().chain(&extra.words).map(|w| normalize(w.trim())).filter(|w| !w.is_empty()).collect();
         let mut jieba = jieba_rs::Jieba::new();
-        for w in shipped.words.iter().chain(&extra.words) {
-            let w = normalize(w.trim());
-            if !w.is_empty() {
-                // A high frequency keeps the word whole against the general dictionary.
-                jieba.add_word(&w, Some(50_000), None);
-            }
+        for w in &words {
+            // A high frequency keeps the word whole against the general dictionary.
+            jieba.add_word(w, Some(50_000), None);
         }
         let groups: Vec<Vec<String>> = shipped
             .synonyms
@@ -85,7 +84,6 @@ impl Lexicon {
             })
             .filter(|g| g.len() > 1)
             .collect();
-        let words: Vec<String> = shipped.words.iter().chain(&extra.words).map(|w| normalize(w.trim())).collect();
         let terms = Terms::new(words.iter().chain(groups.iter().flatten()));
         Lexicon { jieba: Arc::new(jieba), groups: Arc::new(groups), terms: Arc::new(terms) }
     }

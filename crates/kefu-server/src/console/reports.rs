@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
-use kefu_domain::metrics::{Better, CalendarKind, Formula};
+use kefu_domain::metrics::{Better, CalendarKind, Formula, Period, Unit};
 use kefu_store::Store;
 
 pub fn router<S: Store>() -> Router<AppState<S>> {
@@ -38,7 +38,7 @@ struct DictionaryPage<'a> {
 }
 
 fn row(lang: Lang, m: MetricItem) -> Row {
-    let percent = m.unit == "percent";
+    let percent = m.unit == Unit::Percent;
     let target = m.target.map_or_else(
         || "—".to_string(),
         |t| {
@@ -59,18 +59,12 @@ fn row(lang: Lang, m: MetricItem) -> Row {
         }
         _ => "—",
     };
-    let period = match m.period.as_str() {
-        "created" => lang.t("按登记日", "by registration day"),
-        "resolved" => lang.t("按办结日", "by resolution day"),
-        _ => lang.t("当前", "now"),
+    let period = match m.period {
+        Period::Created => lang.t("按登记日", "by registration day"),
+        Period::Resolved => lang.t("按办结日", "by resolution day"),
+        Period::Now => lang.t("当前", "now"),
     };
-    let unit = match m.unit.as_str() {
-        "hours" => lang.t("小时", "hours"),
-        "percent" => "%",
-        "score" => lang.t("分（1–5）", "points of 5"),
-        "points" => lang.t("百分点", "points"),
-        _ => lang.t("件", "tickets"),
-    };
+    let unit = lang.t(m.unit.label_zh(), m.unit.label_en());
     Row {
         name: lang.t(&m.name_zh, &m.name_en).to_string(),
         definition: lang.t(&m.definition_zh, &m.definition_en).to_string(),

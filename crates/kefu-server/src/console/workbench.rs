@@ -240,8 +240,8 @@ fn counts<S: Store>(app: &AppState<S>, lang: Lang, queue: &str) -> Option<String
     }
     let sla = &app.kefu.core.policy.sla;
     let mut labels: Vec<String> = Vec::new();
-    for d in &sla.deadlines {
-        let label = lang.t(&d.label_zh, &kefu_domain::sla::label_en(sla, &d.kind)).to_string();
+    for (kind, zh) in sla.kinds() {
+        let label = lang.t(zh, &kefu_domain::sla::label_en(sla, kind)).to_string();
         if !labels.contains(&label) {
             labels.push(label);
         }

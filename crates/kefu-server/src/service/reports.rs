@@ -76,7 +76,8 @@ pub struct MetricItem {
     pub name_zh: String,
     pub name_en: String,
     /// `hours`, `percent`, `score`, `points` or `count`.
-    pub unit: String,
+    #[schema(value_type = String)]
+    pub unit: kefu_domain::metrics::Unit,
     pub unit_zh: String,
     pub definition_zh: String,
     pub definition_en: String,
@@ -85,7 +86,8 @@ pub struct MetricItem {
     #[schema(value_type = Option<Object>)]
     pub target: Option<kefu_domain::metrics::Target>,
     /// `created`, `resolved` or `now`: the day a ticket counts on.
-    pub period: String,
+    #[schema(value_type = String)]
+    pub period: kefu_domain::metrics::Period,
     /// How it is computed (`kind` and its events, facts, pauses, calendar).
     #[schema(value_type = Object)]
     pub formula: kefu_domain::metrics::Formula,
@@ -111,54 +113,31 @@ impl<S: Store> Kefu<S> {
                 key: m.key.clone(),
                 name_zh: m.name_zh.clone(),
                 name_en: m.name_en.clone(),
-                unit: serde_json::to_value(m.unit)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default(),
+                unit: m.unit,
                 unit_zh: m.unit.label_zh().to_string(),
                 definition_zh: m.definition_zh.clone(),
                 definition_en: m.definition_en.clone(),
                 target: m.target.as_deref().and_then(|t| policy.target(t)),
-                period: serde_json::to_value(m.period)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default(),
+                period: m.period,
                 formula: m.formula.clone(),
                 counts: m.counts,
             };
-            let per_kind = matches!(m.formula, Formula::OnTime);
             items.push(item.clone());
-            if per_kind {
-                for kind in deadline_kinds(&policy.sla) {
-                    let zh = policy
-                        .sla
-                        .deadlines
-                        .iter()
-                        .find(|r| r.kind == kind)
-                        .map_or(kind.clone(), |r| r.label_zh.clone());
-                    let en = kefu_domain::sla::label_en(&policy.sla, &kind);
-                    items.push(MetricItem {
-                        key: format!("{}.{kind}", m.key),
-                        name_zh: format!("{}（{zh}）", m.name_zh),
-                        name_en: format!("{} ({en})", m.name_en),
-                        definition_zh: format!("{}本项只计{zh}。", m.definition_zh),
-                        definition_en: format!("{} This one counts the {en} deadline only.", m.definition_en),
-                        ..item.clone()
-                    });
-                }
+            if !matches!(m.formula, Formula::OnTime) {
+                continue;
+            }
+            for (kind, zh) in policy.sla.kinds() {
+                let en = kefu_domain::sla::label_en(&policy.sla, kind);
+                items.push(MetricItem {
+                    key: format!("{}.{kind}", m.key),
+                    name_zh: format!("{}（{zh}）", m.name_zh),
+                    name_en: format!("{} ({en})", m.name_en),
+                    definition_zh: format!("{}本项只计{zh}。", m.definition_zh),
+                    definition_en: format!("{} This one counts the {en} deadline only.", m.definition_en),
+                    ..item.clone()
+                });
             }
         }
         MetricList { items }
     }
-}
-
-/// The deadline kinds of the policy, in its order, each once.
-fn deadline_kinds(sla: &kefu_domain::sla::SlaPolicy) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for r in &sla.deadlines {
-        if !out.contains(&r.kind) {
-            out.push(r.kind.clone());
-        }
-    }
-    out
 }
