@@ -7,7 +7,7 @@
 use crate::audit::AuditEvent;
 use crate::calendar::Calendar;
 use crate::flow::FlowSet;
-use crate::metrics::{Dictionary, Event, Formula};
+use crate::metrics::{Dictionary, Event, Formula, Period};
 use crate::policy::Policy;
 use crate::sla::Phase;
 use crate::ticket::Ticket;
@@ -23,6 +23,13 @@ pub struct Span {
     pub working_secs: i64,
     /// When the stop event happened (the figure's resolution day, say).
     pub at: DateTime<Utc>,
+    /// The day the metric attributes the figure to.
+    #[serde(default = "resolved_period")]
+    pub period: Period,
+}
+
+fn resolved_period() -> Period {
+    Period::Resolved
 }
 
 /// A deadline that fell due: met in time or not.
@@ -123,7 +130,7 @@ fn paused(
 }
 
 fn span(
-    metric: &str,
+    (metric, period): (&str, Period),
     (start, stop): (DateTime<Utc>, DateTime<Utc>),
     pauses: &[(DateTime<Utc>, DateTime<Utc>)],
     calendar: &Calendar,
@@ -136,7 +143,13 @@ fn span(
         natural_secs -= (*b - *a).num_seconds();
         working_secs -= working(*a, *b);
     }
-    Span { metric: metric.to_string(), natural_secs: natural_secs.max(0), working_secs: working_secs.max(0), at: stop }
+    Span {
+        metric: metric.to_string(),
+        natural_secs: natural_secs.max(0),
+        working_secs: working_secs.max(0),
+        at: stop,
+        period,
+    }
 }
 
 /// What the facts are computed by.
@@ -205,7 +218,7 @@ pub fn facts(ticket: &Ticket, events: &[AuditEvent], rules: &Rules, now: DateTim
         if b < a {
             continue;
         }
-        f.spans.push(span(&m.key, (a, b), &paused(events, pauses, a, b), rules.calendar));
+        f.spans.push(span((&m.key, m.period), (a, b), &paused(events, pauses, a, b), rules.calendar));
     }
     f
 }

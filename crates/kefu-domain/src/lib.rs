@@ -22,6 +22,7 @@ pub mod flow;
 pub mod ids;
 pub mod intake;
 pub mod kb;
+pub mod kpi;
 pub mod macros;
 pub mod metrics;
 pub mod org;

@@ -8,6 +8,7 @@
 //! score and the figure is computed when it is read.
 
 use crate::facts::Facts;
+use crate::metrics::Period;
 use crate::{Channel, Priority, TeamId, TicketType, UserId};
 use chrono::{DateTime, NaiveDate, Utc};
 use std::collections::BTreeMap;
@@ -47,7 +48,7 @@ impl Scope {
 }
 
 /// What a ticket is grouped by.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Dims {
     pub channel: Channel,
     pub ticket_type: TicketType,
@@ -130,9 +131,20 @@ pub fn contributions(facts: &Facts, dims: &Dims) -> Vec<(Key, Cell)> {
             out.push((key(created, Basis::Created, owner, name.to_string()), one));
         }
     }
+    let resolver = facts.resolver;
+    for s in &facts.spans {
+        // A span counts where its metric attributes it: the registration
+        // day and first owner, or the day its stop event happened and who
+        // resolved the ticket.
+        let (basis, day, agent) = match s.period {
+            Period::Created => (Basis::Created, created, owner),
+            _ => (Basis::Resolved, crate::time::shanghai_date(s.at), resolver),
+        };
+        let cell = Cell { n: 1, sum: s.natural_secs as f64, sum_working: s.working_secs as f64 };
+        out.push((key(day, basis, agent, format!("span:{}", s.metric)), cell));
+    }
     let Some(resolved_at) = facts.resolved_at else { return out };
     let day = crate::time::shanghai_date(resolved_at);
-    let resolver = facts.resolver;
     for (name, on) in [
         ("resolved", true),
         ("resolved_in_limit", facts.resolved_in_limit),
@@ -151,14 +163,6 @@ pub fn contributions(facts: &Facts, dims: &Dims) -> Vec<(Key, Cell)> {
     }
     if let Some(r) = facts.recommend {
         out.push((key(day, Basis::Resolved, resolver, format!("recommend:{r}")), one));
-    }
-    for s in &facts.spans {
-        // A span counts on the day its stop event happened, under the basis
-        // of the day the ticket counts on otherwise.
-        let (basis, day, agent) =
-            if s.at == resolved_at { (Basis::Resolved, day, resolver) } else { (Basis::Created, created, owner) };
-        let cell = Cell { n: 1, sum: s.natural_secs as f64, sum_working: s.working_secs as f64 };
-        out.push((key(day, basis, agent, format!("span:{}", s.metric)), cell));
     }
     for d in &facts.deadlines {
         let cell = Cell { n: 1, sum: if d.met { 1.0 } else { 0.0 }, sum_working: 0.0 };
@@ -228,7 +232,13 @@ mod tests {
             resolved_in_limit: rng.coin(),
             deadlines: vec![DeadlineOutcome { kind: "response".into(), met: rng.coin() }],
             spans: resolved_at
-                .map(|at| Span { metric: "resolution_time".into(), natural_secs: 3600, working_secs: 1800, at })
+                .map(|at| Span {
+                    metric: "resolution_time".into(),
+                    natural_secs: 3600,
+                    working_secs: 1800,
+                    at,
+                    period: Period::Resolved,
+                })
                 .into_iter()
                 .collect(),
         };

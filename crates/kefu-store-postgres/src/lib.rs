@@ -11,6 +11,7 @@ mod bot;
 mod dump;
 mod feed;
 mod kb;
+mod kpi;
 mod macros;
 mod migrate;
 mod models;

@@ -12,6 +12,7 @@ mod bot;
 mod dump;
 mod feed;
 mod kb;
+mod kpi;
 mod macros;
 mod migrate;
 mod models;

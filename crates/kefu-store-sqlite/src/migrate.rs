@@ -22,6 +22,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (14, "search_feed", include_str!("../migrations/0014_search_feed.sql")),
     (15, "bot", include_str!("../migrations/0015_bot.sql")),
     (16, "models", include_str!("../migrations/0016_models.sql")),
+    (17, "kpi", include_str!("../migrations/0017_kpi.sql")),
 ];
 
 pub fn known_version() -> i64 {

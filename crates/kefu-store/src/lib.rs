@@ -13,6 +13,7 @@ pub mod dump;
 mod feed;
 pub mod filter;
 mod kb;
+mod kpi;
 mod macros;
 mod models;
 mod reports;
@@ -22,6 +23,7 @@ mod types;
 pub use bot::{BotStore, MISS_KINDS, Miss, NewMiss};
 pub use feed::{FeedMark, FeedStore, TicketText};
 pub use kb::{ArticleFilter, Feedback, FeedbackSummary, KbChange, KbStore};
+pub use kpi::*;
 pub use macros::MacroStore;
 pub use models::{ModelStore, StoredModel};
 pub use reports::ReportStore;
@@ -58,8 +60,8 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Every store trait, for code that calls a concrete backend's methods.
 pub mod prelude {
     pub use crate::{
-        AccountStore, BotStore, DumpStore, FeedStore, JobStore, KbStore, MacroStore, ModelStore, OrgStore, OutboxStore,
-        PrivacyStore, ReportStore, Store, TicketStore,
+        AccountStore, BotStore, DumpStore, FeedStore, JobStore, KbStore, KpiStore, MacroStore, ModelStore, OrgStore,
+        OutboxStore, PrivacyStore, ReportStore, Store, TicketStore,
     };
 }
 
@@ -80,6 +82,7 @@ pub trait Store:
     + FeedStore
     + BotStore
     + ModelStore
+    + KpiStore
 {
 }
 
@@ -97,6 +100,7 @@ impl<T> Store for T where
         + FeedStore
         + BotStore
         + ModelStore
+        + KpiStore
 {
 }
 

@@ -19,6 +19,7 @@ mod export;
 mod feed;
 mod jobs;
 mod kb;
+mod kpi;
 mod macros;
 mod models;
 mod org;
@@ -33,6 +34,7 @@ pub use export::*;
 pub use feed::*;
 pub use jobs::*;
 pub use kb::*;
+pub use kpi::*;
 pub use macros::*;
 pub use models::*;
 pub use org::*;
@@ -194,7 +196,8 @@ macro_rules! conformance_tests {
             articles_keep_every_version_and_feed_every_change,
             the_feed_follows_every_change_and_filters_hits,
             conversations_save_only_over_what_was_read, misses_queue_until_an_editor_resolves_them,
-            a_published_model_replaces_the_last_with_a_new_revision);
+            a_published_model_replaces_the_last_with_a_new_revision,
+            kpi_batches_apply_once_and_cells_sum_by_grain, backlog_counts_open_tickets_by_age_and_holder);
     };
     (@each $make:expr; $($name:ident),+) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
