@@ -63,7 +63,7 @@ pub struct Facts {
     /// repeat report merged in; a later contact about the same type from
     /// the same customer is the store's to add (`repeat_contact`).
     pub first_contact: bool,
-    /// Resolved by whoever registered it, never dispatched or transferred.
+    /// Resolved by whoever registered it, never given to anyone else.
     pub one_touch: bool,
     pub resolved_in_limit: bool,
     pub deadlines: Vec<DeadlineOutcome>,
@@ -72,7 +72,6 @@ pub struct Facts {
 
 /// Actions that move a ticket to someone else.
 const TRANSFERS: &[&str] = &["transfer", "accept_transfer", "redispatch"];
-const DISPATCHES: &[&str] = &["dispatch", "redispatch", "transfer", "accept_transfer"];
 
 fn status(v: &serde_json::Value) -> Option<&str> {
     v.get("status").and_then(|s| s.as_str())
@@ -152,6 +151,12 @@ fn span(
     }
 }
 
+/// Whether the ticket was ever given to someone other than `owner` (a
+/// dispatch to the registering agent themselves keeps it in one hand).
+fn held_by_another(events: &[AuditEvent], owner: UserId) -> bool {
+    events.iter().any(|e| e.after.get("assignee").and_then(|a| a.as_i64()).is_some_and(|a| a != owner.0))
+}
+
 /// What the facts are computed by.
 pub struct Rules<'a> {
     pub dictionary: &'a Dictionary,
@@ -207,7 +212,10 @@ pub fn facts(ticket: &Ticket, events: &[AuditEvent], rules: &Rules, now: DateTim
             && !transferred
             && !reopened
             && !merged_in,
-        one_touch: resolved_at.is_some() && resolver == Some(ticket.first_owner) && !acted(DISPATCHES),
+        one_touch: resolved_at.is_some()
+            && resolver == Some(ticket.first_owner)
+            && !transferred
+            && !held_by_another(events, ticket.first_owner),
         resolved_in_limit: resolved_at.is_some_and(|r| r - ticket.created_at <= limit),
         deadlines,
         spans: Vec::new(),
@@ -338,6 +346,11 @@ mod tests {
         assert_eq!(again.spans, recorded.spans);
     }
 
+    /// `t` resolved once, never appealed.
+    fn t0_resolved(t: &Ticket) -> Ticket {
+        Ticket { appeal_count: 0, status: "resolved".into(), ..t.clone() }
+    }
+
     #[test]
     fn first_contact_and_one_touch_need_the_first_owner_alone() {
         let w = World::new(Calendar::defaults());
@@ -367,6 +380,18 @@ mod tests {
         t.status = "in_progress".into();
         let f = w.facts(&t, &again[..3]);
         assert!(f.open && f.resolved_at.is_none() && !f.first_contact);
+        // Dispatched to themselves: still one touch; to someone else: not.
+        let mut own = done.clone();
+        own.insert(
+            1,
+            AuditEvent {
+                after: json!({"status": "dispatched", "assignee": 1}),
+                ..ev(5, at(27, 10), "dispatch", 1, "accepted", "dispatched")
+            },
+        );
+        assert!(w.facts(&t0_resolved(&t), &own).one_touch);
+        own[1].after["assignee"] = json!(2);
+        assert!(!w.facts(&t0_resolved(&t), &own).one_touch);
         // Transferred: not first contact.
         let mut moved = weekend_fault();
         moved.1.insert(3, ev(9, at(27, 12), "transfer", 2, "in_progress", "transfer_pending"));

@@ -206,6 +206,9 @@ pub struct ReportsPolicy {
     /// At or below this: a detractor.
     pub nps_detractor_to: u8,
     pub complaint_base: ComplaintBase,
+    /// How often the rollup job reads the ticket change feed: a change
+    /// shows in the reports within about this many seconds.
+    pub catch_up_seconds: u64,
     /// Targets by key (the metric dictionary's `target`).
     pub targets: BTreeMap<String, Target>,
 }
@@ -219,6 +222,7 @@ impl Default for ReportsPolicy {
             nps_promoter_from: 9,
             nps_detractor_to: 6,
             complaint_base: ComplaintBase::Tickets,
+            catch_up_seconds: 5,
             targets: shipped_targets(),
         }
     }
@@ -241,6 +245,9 @@ fn shipped_targets() -> BTreeMap<String, Target> {
 
 impl ReportsPolicy {
     pub fn check(&self) -> Result<(), String> {
+        if self.catch_up_seconds == 0 {
+            return Err("reports.catch_up_seconds must be at least 1".into());
+        }
         if self.resolution_limit_hours == 0 {
             return Err("reports.resolution_limit_hours must be at least 1".into());
         }

@@ -169,6 +169,32 @@ pub async fn follow_search_feed<S: Store>(kefu: Kefu<S>) {
     }
 }
 
+/// Keeps the KPI rollups caught up with the store until the process
+/// ends, on whichever node holds the lease.
+pub async fn follow_kpi_feed<S: Store>(kefu: Kefu<S>, node: String) {
+    loop {
+        if let Err(e) = kpi_rollup(&kefu, &node).await {
+            tracing::warn!(error = %e, "KPI rollup failed; will retry");
+        }
+        let every = std::time::Duration::from_secs(kefu.core.policy.reports.catch_up_seconds);
+        tokio::time::sleep(every).await;
+    }
+}
+
+/// One pass of the rollup job under its lease: how many tickets it
+/// counted, or None without the lease.
+pub async fn kpi_rollup<S: Store>(kefu: &Kefu<S>, node: &str) -> Result<Option<usize>, ApiError> {
+    if !kefu.store.try_lease("kpi_rollup", node, kefu.now(), Duration::seconds(LEASE)).await? {
+        return Ok(None);
+    }
+    let started = std::time::Instant::now();
+    let counted = kefu.kpi_catch_up().await?;
+    if let Some(n) = counted.filter(|n| *n >= 1000) {
+        tracing::info!(counted = n, secs = started.elapsed().as_secs_f64(), "KPI rollups caught up");
+    }
+    Ok(counted)
+}
+
 /// Customers re-encrypted per batch (each batch is one short transaction).
 const REENCRYPT_BATCH: u32 = 500;
 
@@ -254,6 +280,7 @@ pub async fn run<S: Store>(kefu: Kefu<S>) {
     let node = node_name();
     tokio::spawn(run_outbox(kefu.clone(), node.clone()));
     tokio::spawn(follow_search_feed(kefu.clone()));
+    tokio::spawn(follow_kpi_feed(kefu.clone(), node.clone()));
     let mut next_retention = tokio::time::Instant::now();
     let mut round: u64 = 0;
     loop {

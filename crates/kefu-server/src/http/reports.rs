@@ -4,14 +4,19 @@
 use crate::AppState;
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
+use crate::service::kpi::{KpiReport, KpiRequest};
 use crate::service::reports::MetricList;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
-use kefu_store::Store;
+use chrono::{Datelike, NaiveDate};
+use kefu_domain::kpi::GroupBy;
+use kefu_domain::{Channel, FieldError, Priority, TicketType};
+use kefu_store::{DimFilter, Store};
+use serde::Deserialize;
 
 pub fn router<S: Store>() -> Router<AppState<S>> {
-    Router::new().route("/api/v1/reports/metrics", get(metrics::<S>))
+    Router::new().route("/api/v1/reports/metrics", get(metrics::<S>)).route("/api/v1/reports/kpi", get(kpi::<S>))
 }
 
 /// What each KPI counts: names, unit, definition, target, formula.
@@ -22,4 +27,92 @@ pub async fn metrics<S: Store>(
     _user: CurrentUser,
 ) -> Result<Json<MetricList>, ApiError> {
     Ok(Json(app.kefu.metric_dictionary()))
+}
+
+/// A KPI report's query: the metric, the grouping, the period (Shanghai
+/// days, inclusive) and filters.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct KpiQuery {
+    /// A key of `GET /api/v1/reports/metrics` (`on_time_rate.<kind>` for one deadline kind).
+    pub metric: Option<String>,
+    /// `all` (default), `agent`, `team`, `channel`, `type`, `priority`, `day`, `week`, `month` or `quarter`.
+    pub group_by: Option<String>,
+    /// First day, `YYYY-MM-DD`; default the first of this month.
+    pub from: Option<String>,
+    /// Last day, inclusive; default today.
+    pub to: Option<String>,
+    /// Team code or id.
+    pub team: Option<String>,
+    /// Username or id.
+    pub agent: Option<String>,
+    pub channel: Option<String>,
+    #[serde(rename = "type")]
+    #[param(rename = "type")]
+    pub ticket_type: Option<String>,
+    pub priority: Option<String>,
+}
+
+fn date(field: &str, v: Option<&str>, default: NaiveDate) -> Result<NaiveDate, ApiError> {
+    match v.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(default),
+        Some(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
+            FieldError::new(field, format!("{field} must be a date YYYY-MM-DD"), format!("{field} 须为日期 YYYY-MM-DD"))
+                .into()
+        }),
+    }
+}
+
+impl KpiQuery {
+    /// The request this query asks for, its names resolved.
+    pub async fn request<S: Store>(&self, app: &AppState<S>) -> Result<KpiRequest, ApiError> {
+        let metric =
+            self.metric.clone().filter(|m| !m.trim().is_empty()).ok_or_else(|| {
+                ApiError::from(FieldError::new("metric", "metric is required", "请指定指标（metric）"))
+            })?;
+        let group_by = GroupBy::parse(self.group_by.as_deref().unwrap_or("all").trim()).ok_or_else(|| {
+            let names = GroupBy::NAMES.join(", ");
+            ApiError::from(FieldError::new(
+                "group_by",
+                format!("group_by is one of: {names}"),
+                format!("分组方式（group_by）可选：{}", GroupBy::NAMES.join("、")),
+            ))
+        })?;
+        let today = kefu_domain::time::shanghai_date(app.kefu.now());
+        let from = date("from", self.from.as_deref(), today.with_day(1).unwrap_or(today))?;
+        let to = date("to", self.to.as_deref(), today)?;
+        let org = app.kefu.org().await?;
+        let mut filter = DimFilter::default();
+        if let Some(t) = self.team.as_deref().filter(|s| !s.is_empty()) {
+            let team = org.team_by_key(t).ok_or_else(|| {
+                ApiError::from(FieldError::new("team", format!("no team '{t}'"), format!("没有班组“{t}”")))
+            })?;
+            filter.team = Some(team.id);
+        }
+        if let Some(a) = self.agent.as_deref().filter(|s| !s.is_empty()) {
+            let u = org.users.iter().find(|u| u.username == a || a.parse() == Ok(u.id.0)).ok_or_else(|| {
+                ApiError::from(FieldError::new("agent", format!("no user '{a}'"), format!("没有用户“{a}”")))
+            })?;
+            filter.agent = Some(u.id);
+        }
+        let word = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+        filter.channel = word(&self.channel).map(|c| Channel::parse(&c, "channel")).transpose()?;
+        filter.ticket_type = word(&self.ticket_type).map(|c| TicketType::parse(&c, "type")).transpose()?;
+        filter.priority = word(&self.priority).map(|c| Priority::parse(&c, "priority")).transpose()?;
+        Ok(KpiRequest { metric, group_by, from, to, filter })
+    }
+}
+
+/// One metric for a period, grouped, with the tickets counted beside each
+/// figure; narrowed to what the caller may see (their own figures, their
+/// teams' for a lead, everything for supervisors).
+#[utoipa::path(get, path = "/api/v1/reports/kpi", tag = "reports", security(("bearer" = [])),
+    params(KpiQuery), responses((status = 200, body = KpiReport), (status = 422, description = "bad metric, grouping, date or filter")))]
+pub async fn kpi<S: Store>(
+    State(app): State<AppState<S>>,
+    user: CurrentUser,
+    Query(q): Query<KpiQuery>,
+) -> Result<Json<KpiReport>, ApiError> {
+    let mut req = q.request(&app).await?;
+    req.filter = app.kefu.kpi_scope(&user.actor, req.filter).await?;
+    Ok(Json(app.kefu.kpi_report(req).await?))
 }

@@ -33,6 +33,8 @@ pub mod customer_loop;
 mod dispatch;
 pub mod kb;
 pub mod kb_misses;
+pub mod kpi;
+mod kpi_feed;
 mod macros;
 mod merge;
 pub mod messages;

@@ -37,6 +37,9 @@ pub struct TestApp {
     pub messages_log: std::path::PathBuf,
     /// Adds a staff member (username, role, display name) with `PASSWORD`.
     pub add_user: AddUser,
+    /// Runs the KPI rollup job over the feed, as the background job would,
+    /// with the calendar given (the service's when None): tickets counted.
+    pub rollup: Rollup,
     /// Removes the database when the test ends.
     _guard: Box<dyn std::any::Any + Send + Sync>,
 }
@@ -45,6 +48,14 @@ pub type Jobs =
     Arc<dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = (usize, usize)> + Send>> + Send + Sync>;
 pub type LoopJobs =
     Arc<dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = (usize, usize, usize)> + Send>> + Send + Sync>;
+
+pub type Rollup = Arc<
+    dyn Fn(
+            Option<kefu_domain::calendar::Calendar>,
+        ) -> std::pin::Pin<Box<dyn std::future::Future<Output = usize> + Send>>
+        + Send
+        + Sync,
+>;
 
 pub type AddUser = Arc<
     dyn Fn(&'static str, Role, &'static str) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
@@ -197,6 +208,23 @@ async fn spawn_with<S: Store>(
             k.add_user(username, role, Some(name), PASSWORD).await.unwrap();
         })
     });
+    let (store, policy, clock2, settings2) =
+        (kefu.store.clone(), kefu.core.policy.clone(), clock.clone(), kefu.core.settings.clone());
+    let k = kefu.clone();
+    let rollup: Rollup = Arc::new(move |calendar| {
+        let k = k.clone();
+        let (store, policy, clock, settings) = (store.clone(), policy.clone(), clock2.clone(), settings2.clone());
+        Box::pin(async move {
+            let k = match calendar {
+                None => k,
+                // The same store and clock, a calendar edited since.
+                Some(c) => {
+                    Kefu::new(store, FlowSet::defaults(), policy, clock, settings).await.unwrap().with_calendar(c)
+                }
+            };
+            kefu_server::jobs::kpi_rollup(&k, "test").await.unwrap().unwrap_or(0)
+        })
+    });
     tokio::spawn(kefu_server::serve_with(listener, kefu_server::router(kefu), limits, std::future::pending()));
     let client = client();
     let mut tokens = HashMap::new();
@@ -212,7 +240,7 @@ async fn spawn_with<S: Store>(
             .unwrap();
         tokens.insert(*name, r["token"].as_str().unwrap().to_string());
     }
-    TestApp { base, client, tokens, clock, jobs, loop_jobs, messages_log, add_user, _guard: guard }
+    TestApp { base, client, tokens, clock, jobs, loop_jobs, messages_log, add_user, rollup, _guard: guard }
 }
 
 impl TestApp {
