@@ -144,6 +144,12 @@ async fn every_figure_of_a_known_week(mut app: TestApp) {
     let r = kpi(&app, "supervisor1", "metric=resolution_time&group_by=agent").await;
     let eng = one(&r, &user_id(&app, "engineer1").await);
     assert!(close(&eng["value"], 24.0) && eng["n"] == 1 && eng["label"].as_str().unwrap().contains("engineer1"), "{r}");
+    // A person crossed with a category (no cell grain holds it) reads the
+    // person's kept facts: the same figures.
+    let crossed = kpi(&app, "supervisor1", "metric=resolution_time&group_by=agent&channel=phone").await;
+    assert_eq!(crossed["items"], r["items"], "{crossed}");
+    let r = kpi(&app, "supervisor1", "metric=first_contact_resolution&agent=agent1&type=fault&group_by=day").await;
+    assert!(close(&one(&r, "2026-11-25")["value"], 1.0) && close(&one(&r, "2026-11-23")["value"], 0.0), "{r}");
     // By day, every day of the period listed, empty ones too.
     let r = kpi(&app, "supervisor1", "metric=transfer_rate&group_by=day").await;
     assert_eq!(r["items"].as_array().unwrap().len(), 8, "{r}");

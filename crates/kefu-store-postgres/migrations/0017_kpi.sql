@@ -7,11 +7,21 @@ CREATE TABLE kpi_facts (
     customer_id BIGINT NOT NULL,
     ticket_type TEXT NOT NULL,
     repeated    BOOLEAN NOT NULL,
+    -- Whom the facts count for (0: nobody) and the first and last day
+    -- they count on: a report of one person crossed with categories,
+    -- which no cell grain holds, reads that person's facts.
+    first_owner BIGINT NOT NULL,
+    resolver    BIGINT NOT NULL,
+    day_from    DATE NOT NULL,
+    day_to      DATE NOT NULL,
     doc         TEXT NOT NULL,
     CONSTRAINT kpi_facts_pkey PRIMARY KEY (ticket_id)
 );
 -- Repeat contacts: a customer's tickets of one type.
 CREATE INDEX kpi_facts_customer_idx ON kpi_facts (customer_id, ticket_type);
+CREATE INDEX kpi_facts_owner_idx ON kpi_facts (first_owner, day_to);
+CREATE INDEX kpi_facts_resolver_idx ON kpi_facts (resolver, day_to);
+CREATE INDEX kpi_facts_days_idx ON kpi_facts (day_to);
 -- Summed facts per grain (kpi::Grain: cuboid and day/month), basis, day,
 -- scope and dimensions (0 or '' where the grain leaves one out).
 CREATE TABLE kpi_cells (

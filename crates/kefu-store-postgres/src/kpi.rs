@@ -5,10 +5,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::GenericClient;
 use kefu_domain::kpi::Dim;
 use kefu_domain::rollup::Cell;
-use kefu_domain::{CustomerId, TicketId, TicketType};
+use kefu_domain::{CustomerId, TicketId, TicketType, UserId};
 use kefu_store::{
     BacklogQuery, CellQuery, CellSum, DimFilter, KeptFacts, KpiBatch, KpiMark, StoreResult, basis_of, decode_facts,
-    dim_column, encode_facts,
+    dim_column, encode_facts, facts_columns,
 };
 use tokio_postgres::types::ToSql;
 
@@ -42,6 +42,26 @@ pub async fn kept(c: &impl GenericClient, ids: &[TicketId]) -> StoreResult<Vec<K
     rows.iter().map(decode).collect()
 }
 
+pub async fn between(
+    c: &impl GenericClient,
+    from: NaiveDate,
+    to: NaiveDate,
+    agent: Option<UserId>,
+) -> StoreResult<Vec<KeptFacts>> {
+    let rows = match agent {
+        Some(a) => {
+            let sql = format!(
+                "{FACTS_SELECT} WHERE first_owner = $3 AND day_to >= $1 AND day_from <= $2
+                 UNION {FACTS_SELECT} WHERE resolver = $3 AND day_to >= $1 AND day_from <= $2"
+            );
+            c.query(&sql, &[&from, &to, &a.0]).await
+        }
+        None => c.query(&format!("{FACTS_SELECT} WHERE day_to >= $1 AND day_from <= $2"), &[&from, &to]).await,
+    }
+    .map_err(pg)?;
+    rows.iter().map(decode).collect()
+}
+
 pub async fn of_customer(
     c: &impl GenericClient,
     customer: CustomerId,
@@ -67,18 +87,32 @@ pub async fn apply(client: &mut deadpool_postgres::Client, batch: &KpiBatch) -> 
     }
     let put = tx
         .prepare(
-            "INSERT INTO kpi_facts (ticket_id, rev, customer_id, ticket_type, repeated, doc)
-             VALUES ($1, $2, $3, $4, $5, $6)
+            "INSERT INTO kpi_facts (ticket_id, rev, customer_id, ticket_type, repeated, first_owner, resolver,
+                 day_from, day_to, doc)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
              ON CONFLICT (ticket_id) DO UPDATE SET rev = excluded.rev, customer_id = excluded.customer_id,
-                 ticket_type = excluded.ticket_type, repeated = excluded.repeated, doc = excluded.doc",
+                 ticket_type = excluded.ticket_type, repeated = excluded.repeated, first_owner = excluded.first_owner,
+                 resolver = excluded.resolver, day_from = excluded.day_from, day_to = excluded.day_to,
+                 doc = excluded.doc",
         )
         .await
         .map_err(pg)?;
     for f in &batch.facts {
         let doc = encode_facts(&f.facts, &f.dims)?;
-        tx.execute(&put, &[&f.ticket.0, &f.rev, &f.customer.0, &f.dims.ticket_type.as_str(), &f.repeated, &doc])
-            .await
-            .map_err(pg)?;
+        let (owner, resolver, from, to) = facts_columns(f);
+        let args: [&(dyn ToSql + Sync); 10] = [
+            &f.ticket.0,
+            &f.rev,
+            &f.customer.0,
+            &f.dims.ticket_type.as_str(),
+            &f.repeated,
+            &owner,
+            &resolver,
+            &from,
+            &to,
+            &doc,
+        ];
+        tx.execute(&put, &args).await.map_err(pg)?;
     }
     let add = tx
         .prepare(
@@ -232,6 +266,14 @@ mod capability {
         }
         async fn kept_facts(&self, ids: Vec<TicketId>) -> StoreResult<Vec<KeptFacts>> {
             kpi::kept(&self.client().await?, &ids).await
+        }
+        async fn facts_between(
+            &self,
+            from: chrono::NaiveDate,
+            to: chrono::NaiveDate,
+            agent: Option<UserId>,
+        ) -> StoreResult<Vec<KeptFacts>> {
+            kpi::between(&self.client().await?, from, to, agent).await
         }
         async fn customer_facts(
             &self,

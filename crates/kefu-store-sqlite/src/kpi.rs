@@ -4,10 +4,10 @@ use crate::backend;
 use crate::rows::{parse_ts, ts};
 use chrono::NaiveDate;
 use kefu_domain::kpi::Dim;
-use kefu_domain::{CustomerId, TicketId, TicketType};
+use kefu_domain::{CustomerId, TicketId, TicketType, UserId};
 use kefu_store::{
     BacklogQuery, CellQuery, CellSum, DimFilter, KeptFacts, KpiBatch, KpiMark, StoreResult, basis_of, decode_facts,
-    dim_column, encode_facts,
+    dim_column, encode_facts, facts_columns,
 };
 use rusqlite::{Connection, ToSql, params};
 
@@ -48,6 +48,29 @@ pub fn kept(c: &Connection, ids: &[TicketId]) -> StoreResult<Vec<KeptFacts>> {
     rows.into_iter().map(decode).collect()
 }
 
+pub fn between(c: &Connection, from: NaiveDate, to: NaiveDate, agent: Option<UserId>) -> StoreResult<Vec<KeptFacts>> {
+    let (from, to) = (from.to_string(), to.to_string());
+    let rows = match agent {
+        Some(a) => c
+            .prepare_cached(&format!(
+                "{FACTS_SELECT} WHERE first_owner = ?3 AND day_to >= ?1 AND day_from <= ?2
+                 UNION {FACTS_SELECT} WHERE resolver = ?3 AND day_to >= ?1 AND day_from <= ?2"
+            ))
+            .map_err(backend)?
+            .query_map(params![from, to, a.0], facts_row)
+            .map_err(backend)?
+            .collect::<Result<Vec<_>, _>>(),
+        None => c
+            .prepare_cached(&format!("{FACTS_SELECT} WHERE day_to >= ?1 AND day_from <= ?2"))
+            .map_err(backend)?
+            .query_map(params![from, to], facts_row)
+            .map_err(backend)?
+            .collect::<Result<Vec<_>, _>>(),
+    }
+    .map_err(backend)?;
+    rows.into_iter().map(decode).collect()
+}
+
 pub fn of_customer(c: &Connection, customer: CustomerId, ticket_type: TicketType) -> StoreResult<Vec<KeptFacts>> {
     let rows = c
         .prepare_cached(&format!("{FACTS_SELECT} WHERE customer_id = ?1 AND ticket_type = ?2 ORDER BY ticket_id"))
@@ -66,16 +89,31 @@ pub fn apply(c: &Connection, batch: &KpiBatch) -> StoreResult<bool> {
     }
     let mut put = c
         .prepare_cached(
-            "INSERT INTO kpi_facts (ticket_id, rev, customer_id, ticket_type, repeated, doc)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+            "INSERT INTO kpi_facts (ticket_id, rev, customer_id, ticket_type, repeated, first_owner, resolver,
+                 day_from, day_to, doc)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
              ON CONFLICT (ticket_id) DO UPDATE SET rev = excluded.rev, customer_id = excluded.customer_id,
-                 ticket_type = excluded.ticket_type, repeated = excluded.repeated, doc = excluded.doc",
+                 ticket_type = excluded.ticket_type, repeated = excluded.repeated, first_owner = excluded.first_owner,
+                 resolver = excluded.resolver, day_from = excluded.day_from, day_to = excluded.day_to,
+                 doc = excluded.doc",
         )
         .map_err(backend)?;
     for f in &batch.facts {
         let doc = encode_facts(&f.facts, &f.dims)?;
-        put.execute(params![f.ticket.0, f.rev, f.customer.0, f.dims.ticket_type.as_str(), f.repeated, doc])
-            .map_err(backend)?;
+        let (owner, resolver, from, to) = facts_columns(f);
+        put.execute(params![
+            f.ticket.0,
+            f.rev,
+            f.customer.0,
+            f.dims.ticket_type.as_str(),
+            f.repeated,
+            owner,
+            resolver,
+            from.to_string(),
+            to.to_string(),
+            doc
+        ])
+        .map_err(backend)?;
     }
     let mut add = c
         .prepare_cached(
@@ -242,6 +280,14 @@ mod capability {
         }
         async fn kept_facts(&self, ids: Vec<TicketId>) -> StoreResult<Vec<KeptFacts>> {
             self.read(move |c| kpi::kept(c, &ids)).await
+        }
+        async fn facts_between(
+            &self,
+            from: chrono::NaiveDate,
+            to: chrono::NaiveDate,
+            agent: Option<UserId>,
+        ) -> StoreResult<Vec<KeptFacts>> {
+            self.read(move |c| kpi::between(c, from, to, agent)).await
         }
         async fn customer_facts(
             &self,

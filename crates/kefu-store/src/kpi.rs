@@ -68,6 +68,15 @@ pub struct DimFilter {
 }
 
 impl DimFilter {
+    /// Whether a per-ticket cell passes the filter.
+    pub fn matches(&self, key: &Key) -> bool {
+        self.team.is_none_or(|t| key.team == Some(t))
+            && self.agent.is_none_or(|a| key.agent == Some(a))
+            && self.channel.is_none_or(|c| key.channel == c)
+            && self.ticket_type.is_none_or(|t| key.ticket_type == t)
+            && self.priority.is_none_or(|p| key.priority == p)
+    }
+
     /// The dimensions it filters by.
     pub fn dims(&self) -> Vec<Dim> {
         let mut d = Vec::new();
@@ -112,6 +121,14 @@ pub trait KpiStore: Clone + Send + Sync + 'static {
     fn kpi_mark(&self) -> impl Future<Output = StoreResult<KpiMark>> + Send;
     /// The kept facts of these tickets (those counted so far).
     fn kept_facts(&self, ids: Vec<TicketId>) -> impl Future<Output = StoreResult<Vec<KeptFacts>>> + Send;
+    /// The kept facts counting on a day of `from..=to`, for `agent` (as
+    /// first owner or resolver) or everyone.
+    fn facts_between(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+        agent: Option<UserId>,
+    ) -> impl Future<Output = StoreResult<Vec<KeptFacts>>> + Send;
     /// The kept facts of a customer's tickets of one type.
     fn customer_facts(
         &self,
@@ -179,4 +196,13 @@ pub fn encode_facts(facts: &Facts, dims: &Dims) -> StoreResult<String> {
 pub fn decode_facts(doc: &str) -> StoreResult<(Facts, Dims)> {
     let d: FactsDoc = serde_json::from_str(doc).map_err(|e| crate::StoreError::Backend(format!("facts: {e}")))?;
     Ok((d.facts, d.dims))
+}
+
+/// The columns kept beside the facts: first owner, resolver (0: none), and
+/// the first and last day they count on.
+pub fn facts_columns(f: &KeptFacts) -> (i64, i64, NaiveDate, NaiveDate) {
+    let c = kefu_domain::rollup::contributions(&f.facts, &f.dims);
+    let created = kefu_domain::time::shanghai_date(f.dims.created_at);
+    let (from, to) = kefu_domain::kpi::days_of(&c).unwrap_or((created, created));
+    (f.dims.first_owner.0, f.facts.resolver.map_or(0, |r| r.0), from, to)
 }

@@ -195,13 +195,6 @@ impl<S: Store> Kefu<S> {
     async fn summed_cells(&self, metric: &Metric, req: &KpiRequest) -> Result<BTreeMap<String, Sums>, ApiError> {
         let mut needed = req.filter.dims();
         needed.extend(req.group_by.dim());
-        let cuboid = Cuboid::holding(&needed);
-        // Days and weeks do not fall on month boundaries: read day cells.
-        let ranges = if matches!(req.group_by, GroupBy::Day | GroupBy::Week) {
-            vec![(Level::Day, req.from, req.to)]
-        } else {
-            plan(req.from, req.to)
-        };
         let mut groups: BTreeMap<String, Sums> = BTreeMap::new();
         if req.group_by.by_time() {
             // Every period of the range, those with nothing counted too.
@@ -211,6 +204,16 @@ impl<S: Store> Kefu<S> {
                 day += Duration::days(1);
             }
         }
+        let Some(cuboid) = Cuboid::holding(&needed) else {
+            self.sum_facts(metric, req, &mut groups).await?;
+            return Ok(groups);
+        };
+        // Days and weeks do not fall on month boundaries: read day cells.
+        let ranges = if matches!(req.group_by, GroupBy::Day | GroupBy::Week) {
+            vec![(Level::Day, req.from, req.to)]
+        } else {
+            plan(req.from, req.to)
+        };
         for (level, from, to) in ranges {
             let q = CellQuery {
                 grain: Grain { cuboid, level }.code(),
@@ -231,6 +234,34 @@ impl<S: Store> Kefu<S> {
             }
         }
         Ok(groups)
+    }
+
+    /// A person crossed with categories, which no grain keeps: the kept
+    /// facts counting in the period (that person's, when the filter names
+    /// one), summed as the cells would be.
+    async fn sum_facts(
+        &self,
+        metric: &Metric,
+        req: &KpiRequest,
+        groups: &mut BTreeMap<String, Sums>,
+    ) -> Result<(), ApiError> {
+        let scopes = scopes(metric);
+        for f in self.store.facts_between(req.from, req.to, req.filter.agent).await? {
+            for (key, cell) in kefu_domain::rollup::contributions(&f.facts, &f.dims) {
+                if key.day < req.from || key.day > req.to || !scopes.contains(&key.scope) || !req.filter.matches(&key) {
+                    continue;
+                }
+                let group = if req.group_by.by_time() {
+                    req.group_by.period_of(key.day)
+                } else if req.group_by == GroupBy::All {
+                    "all".to_string()
+                } else {
+                    group_of(&key, req.group_by.dim())
+                };
+                groups.entry(group).or_default().add(key.basis, &key.measure, &cell);
+            }
+        }
+        Ok(())
     }
 
     /// The open tickets now, per group, counted or by age.

@@ -94,6 +94,15 @@ pub async fn kpi_batches_apply_once_and_cells_sum_by_grain<S: Store>(s: S) {
     let none = s.kpi_cells(CellQuery { filter: DimFilter { agent: Some(UserId(2)), ..Default::default() }, ..q }).await;
     assert!(none.unwrap().is_empty());
 
+    // A person's facts over a period: as first owner or resolver.
+    let mine = s.facts_between(day, day + Duration::days(1), Some(UserId(1))).await.unwrap();
+    assert_eq!(mine.len(), 3);
+    assert!(s.facts_between(day, day, Some(UserId(2))).await.unwrap().is_empty());
+    assert!(s.facts_between(day + Duration::days(2), day + Duration::days(9), None).await.unwrap().is_empty());
+    // Ticket 1 counts on the 22nd (registered) and the 23rd (resolved).
+    let next = s.facts_between(day + Duration::days(1), day + Duration::days(1), None).await.unwrap();
+    assert_eq!(next.iter().map(|f| f.ticket.0).collect::<std::collections::BTreeSet<_>>(), [1, 3].into());
+
     // A change subtracts what the ticket counted before.
     let mut changed = facts[1].clone();
     changed.facts.resolved_at = Some(t0() + Duration::hours(1));
