@@ -29,6 +29,7 @@ pub enum Dim {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Cuboid {
     Total,
+    Teams,
     Categories,
     People,
     TeamCategories,
@@ -39,11 +40,13 @@ impl Cuboid {
     /// dimensions. A person crossed with categories is not kept (at a
     /// provincial operator's size it would hold a row per ticket and
     /// measure): such a report reads that person's kept facts instead.
-    pub const ALL: [Cuboid; 4] = [Cuboid::Total, Cuboid::Categories, Cuboid::People, Cuboid::TeamCategories];
+    pub const ALL: [Cuboid; 5] =
+        [Cuboid::Total, Cuboid::Teams, Cuboid::Categories, Cuboid::People, Cuboid::TeamCategories];
 
     pub fn dims(self) -> &'static [Dim] {
         match self {
             Cuboid::Total => &[],
+            Cuboid::Teams => &[Dim::Team],
             Cuboid::Categories => &[Dim::Channel, Dim::Type, Dim::Priority],
             Cuboid::People => &[Dim::Team, Dim::Agent],
             Cuboid::TeamCategories => &[Dim::Team, Dim::Channel, Dim::Type, Dim::Priority],
@@ -280,6 +283,47 @@ impl Sums {
     }
 }
 
+/// The measures a metric's figure is computed from (`kind`: one deadline
+/// kind of the on-time rate; `deadline_kinds`: the policy's).
+pub fn measures(metric: &Metric, kind: Option<&str>, deadline_kinds: &[&str]) -> Vec<String> {
+    fn of(fact: Fact) -> Vec<String> {
+        let scores =
+            |prefix: &str, range: std::ops::RangeInclusive<u8>| range.map(|k| format!("{prefix}{k}")).collect();
+        match fact {
+            Fact::Registered | Fact::ComplaintBase => vec!["registered".into()],
+            Fact::Resolved => vec!["resolved".into()],
+            Fact::ResolvedInLimit => vec!["resolved_in_limit".into()],
+            Fact::FirstContact => vec!["first_contact".into()],
+            Fact::OneTouch => vec!["one_touch".into()],
+            Fact::Reopened => vec!["reopened".into()],
+            Fact::Appealed => vec!["appealed".into()],
+            Fact::Visited => vec!["visited".into()],
+            Fact::Transferred => vec!["transferred".into()],
+            Fact::Escalated => vec!["escalated".into()],
+            Fact::Complaint => vec!["complaint".into()],
+            Fact::Breached => vec!["breached".into()],
+            Fact::Rated | Fact::Rating | Fact::Satisfied => scores("rating:", 1..=5),
+            Fact::Recommend => scores("recommend:", 0..=10),
+            Fact::Open => Vec::new(),
+        }
+    }
+    let mut out = match &metric.formula {
+        Formula::Duration { .. } => vec![format!("span:{}", metric.key)],
+        Formula::Share { numerator, denominator } | Formula::Rate { numerator, denominator, .. } => {
+            [of(*numerator), of(*denominator)].concat()
+        }
+        Formula::OnTime => match kind {
+            Some(k) => vec![format!("deadline:{k}")],
+            None => deadline_kinds.iter().map(|k| format!("deadline:{k}")).collect(),
+        },
+        Formula::Average { fact } | Formula::Count { fact } | Formula::Buckets { fact } => of(*fact),
+        Formula::Nps { .. } => of(Fact::Recommend),
+    };
+    out.sort();
+    out.dedup();
+    out
+}
+
 /// Scopes a metric reads: counted tickets, and withdrawn ones if it says so.
 pub fn scopes(metric: &Metric) -> Vec<Scope> {
     let mut s = vec![Scope::Counted];
@@ -402,12 +446,13 @@ mod tests {
     #[test]
     fn a_report_reads_the_smallest_cuboid_holding_its_dimensions() {
         assert_eq!(Cuboid::holding(&[]), Some(Cuboid::Total));
+        assert_eq!(Cuboid::holding(&[Dim::Team]), Some(Cuboid::Teams));
         assert_eq!(Cuboid::holding(&[Dim::Channel]), Some(Cuboid::Categories));
         assert_eq!(Cuboid::holding(&[Dim::Agent]), Some(Cuboid::People));
         assert_eq!(Cuboid::holding(&[Dim::Team, Dim::Type]), Some(Cuboid::TeamCategories));
         assert_eq!(Cuboid::holding(&[Dim::Agent, Dim::Priority]), None);
         let codes: std::collections::HashSet<i16> = Grain::all().map(|g| g.code()).collect();
-        assert_eq!(codes.len(), 8);
+        assert_eq!(codes.len(), 10);
     }
 
     #[test]

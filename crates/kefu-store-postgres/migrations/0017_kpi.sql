@@ -22,8 +22,10 @@ CREATE INDEX kpi_facts_customer_idx ON kpi_facts (customer_id, ticket_type);
 CREATE INDEX kpi_facts_owner_idx ON kpi_facts (first_owner, day_to);
 CREATE INDEX kpi_facts_resolver_idx ON kpi_facts (resolver, day_to);
 CREATE INDEX kpi_facts_days_idx ON kpi_facts (day_to);
--- Summed facts per grain (kpi::Grain: cuboid and day/month), basis, day,
--- scope and dimensions (0 or '' where the grain leaves one out).
+-- Summed facts per grain (kpi::Grain: cuboid and day/month), measure, day,
+-- basis, scope and dimensions (0 or '' where the grain leaves one out).
+-- A report names its grain, its few measures and a range of days: the
+-- key's order makes each a seek and a short range.
 CREATE TABLE kpi_cells (
     grain       SMALLINT NOT NULL,
     basis       TEXT NOT NULL,
@@ -38,7 +40,7 @@ CREATE TABLE kpi_cells (
     n           BIGINT NOT NULL,
     sum         DOUBLE PRECISION NOT NULL,
     sum_working DOUBLE PRECISION NOT NULL,
-    CONSTRAINT kpi_cells_pkey PRIMARY KEY (grain, basis, day, scope, team, agent, channel, ticket_type, priority, measure)
+    CONSTRAINT kpi_cells_pkey PRIMARY KEY (grain, measure, day, basis, scope, team, agent, channel, ticket_type, priority)
 );
 -- The rollup job's place in the feed (one row).
 CREATE TABLE kpi_mark (

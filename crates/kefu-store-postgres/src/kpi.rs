@@ -183,17 +183,16 @@ pub async fn cells(c: &impl GenericClient, q: &CellQuery) -> StoreResult<Vec<Cel
     let group = q.group.map_or("''", dim_column);
     let day = if q.by_day { "day" } else { "NULL::date" };
     let scopes: Vec<String> = q.scopes.iter().map(|s| format!("'{}'", s.as_str())).collect();
-    let (dims, dim_args) = where_dims(&q.filter, dim_column, 4);
+    let (dims, dim_args) = where_dims(&q.filter, dim_column, 5);
     // The scopes are the domain's own words, never the caller's.
     let sql = format!(
         "SELECT CAST({group} AS TEXT), {day}, basis, measure, SUM(n)::BIGINT, SUM(sum), SUM(sum_working)
          FROM kpi_cells
-         WHERE grain = $1 AND basis IN ('created', 'resolved') AND day >= $2 AND day <= $3
-           AND scope IN ({}){dims}
+         WHERE grain = $1 AND measure = ANY($4) AND day >= $2 AND day <= $3 AND scope IN ({}){dims}
          GROUP BY 1, 2, 3, 4",
         scopes.join(", ")
     );
-    let mut args: Vec<&(dyn ToSql + Sync)> = vec![&q.grain, &q.from, &q.to];
+    let mut args: Vec<&(dyn ToSql + Sync)> = vec![&q.grain, &q.from, &q.to, &q.measures];
     args.extend(dim_args.iter().map(|a| a.as_ref() as &(dyn ToSql + Sync)));
     let rows = c.query(&sql, &args).await.map_err(pg)?;
     Ok(rows

@@ -9,6 +9,7 @@
 
 mod bot;
 mod dump;
+mod exports;
 mod feed;
 mod kb;
 mod kpi;

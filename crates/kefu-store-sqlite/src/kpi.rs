@@ -181,13 +181,17 @@ pub fn cells(c: &Connection, q: &CellQuery) -> StoreResult<Vec<CellSum>> {
     let group = q.group.map_or("''", dim_column);
     let day = if q.by_day { "day" } else { "''" };
     let scopes: Vec<String> = q.scopes.iter().map(|s| format!("'{}'", s.as_str())).collect();
-    let (dims, dim_args) = where_dims(&q.filter, dim_column, 4);
+    if q.measures.is_empty() {
+        return Ok(Vec::new());
+    }
+    let measures: Vec<String> = (0..q.measures.len()).map(|i| format!("?{}", i + 4)).collect();
+    let (dims, dim_args) = where_dims(&q.filter, dim_column, 4 + q.measures.len());
     // The scopes are the domain's own words, never the caller's.
     let sql = format!(
         "SELECT CAST({group} AS TEXT), {day}, basis, measure, SUM(n), SUM(sum), SUM(sum_working) FROM kpi_cells
-         WHERE grain = ?1 AND basis IN ('created', 'resolved') AND day >= ?2 AND day <= ?3
-           AND scope IN ({}){dims}
+         WHERE grain = ?1 AND measure IN ({}) AND day >= ?2 AND day <= ?3 AND scope IN ({}){dims}
          GROUP BY 1, 2, 3, 4",
+        measures.join(", "),
         scopes.join(", ")
     );
     let mut args: Vec<&dyn ToSql> = Vec::new();
@@ -195,6 +199,7 @@ pub fn cells(c: &Connection, q: &CellQuery) -> StoreResult<Vec<CellSum>> {
     args.push(&q.grain);
     args.push(&from);
     args.push(&to);
+    args.extend(q.measures.iter().map(|m| m as &dyn ToSql));
     args.extend(dim_args.iter().map(|a| a.as_ref() as &dyn ToSql));
     let rows = c
         .prepare_cached(&sql)

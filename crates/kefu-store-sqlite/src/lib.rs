@@ -10,6 +10,7 @@
 
 mod bot;
 mod dump;
+mod exports;
 mod feed;
 mod kb;
 mod kpi;

@@ -23,6 +23,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (15, "bot", include_str!("../migrations/0015_bot.sql")),
     (16, "models", include_str!("../migrations/0016_models.sql")),
     (17, "kpi", include_str!("../migrations/0017_kpi.sql")),
+    (18, "exports", include_str!("../migrations/0018_exports.sql")),
 ];
 
 pub fn known_version() -> i64 {

@@ -53,6 +53,8 @@ pub struct CellQuery {
     pub from: NaiveDate,
     pub to: NaiveDate,
     pub scopes: Vec<Scope>,
+    /// The measures to read (a metric needs a few).
+    pub measures: Vec<String>,
     pub group: Option<Dim>,
     pub by_day: bool,
     pub filter: DimFilter,

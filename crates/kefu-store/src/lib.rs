@@ -10,6 +10,7 @@ pub mod conformance;
 pub mod crypto;
 pub mod doc;
 pub mod dump;
+mod exports;
 mod feed;
 pub mod filter;
 mod kb;
@@ -21,6 +22,7 @@ pub mod seal;
 mod types;
 
 pub use bot::{BotStore, MISS_KINDS, Miss, NewMiss};
+pub use exports::*;
 pub use feed::{FeedMark, FeedStore, TicketText};
 pub use kb::{ArticleFilter, Feedback, FeedbackSummary, KbChange, KbStore};
 pub use kpi::*;
@@ -60,8 +62,8 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Every store trait, for code that calls a concrete backend's methods.
 pub mod prelude {
     pub use crate::{
-        AccountStore, BotStore, DumpStore, FeedStore, JobStore, KbStore, KpiStore, MacroStore, ModelStore, OrgStore,
-        OutboxStore, PrivacyStore, ReportStore, Store, TicketStore,
+        AccountStore, BotStore, DumpStore, ExportStore, FeedStore, JobStore, KbStore, KpiStore, MacroStore, ModelStore,
+        OrgStore, OutboxStore, PrivacyStore, ReportStore, Store, TicketStore,
     };
 }
 
@@ -83,6 +85,7 @@ pub trait Store:
     + BotStore
     + ModelStore
     + KpiStore
+    + ExportStore
 {
 }
 
@@ -101,6 +104,7 @@ impl<T> Store for T where
         + BotStore
         + ModelStore
         + KpiStore
+        + ExportStore
 {
 }
 

@@ -61,6 +61,11 @@ impl<'a> Shell<'a> {
         )
     }
 
+    /// As the shipped endpoint table allows the KPI reports.
+    pub fn may_report(&self) -> bool {
+        self.role().is_some()
+    }
+
     pub fn may_supervise(&self) -> bool {
         matches!(self.role(), Some(Role::Supervisor | Role::Inspector | Role::Admin))
     }

@@ -11,7 +11,7 @@ mod org;
 mod portal;
 mod portal_kb;
 mod privacy;
-mod reports;
+pub mod reports;
 mod staff;
 mod suggest;
 pub(crate) mod tickets;

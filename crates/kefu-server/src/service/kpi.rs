@@ -10,7 +10,7 @@ use chrono::{Duration, NaiveDate};
 use kefu_domain::flow::Actor;
 use kefu_domain::kpi::{Cuboid, Dim, Figure, Grain, GroupBy, Level, Sums, evaluate, plan, scopes};
 use kefu_domain::metrics::{Formula, Metric, Period, Target, Unit};
-use kefu_domain::{FieldError, Role, TeamId, UserId};
+use kefu_domain::{FieldError, Role, TeamId};
 use kefu_store::*;
 use std::collections::BTreeMap;
 
@@ -153,7 +153,7 @@ impl<S: Store> Kefu<S> {
         let mut items = if metric.period == Period::Now {
             self.backlog_items(&metric, &req).await?
         } else {
-            let groups = self.summed_cells(&metric, &req).await?;
+            let groups = self.summed_cells(&metric, kind, &req).await?;
             let customers = match metric.formula {
                 Formula::Rate { .. } => self.store.customer_count().await?,
                 _ => 0,
@@ -192,7 +192,12 @@ impl<S: Store> Kefu<S> {
 
     /// The cells of the period summed per group, read at the smallest grain
     /// that holds the grouping and the filters.
-    async fn summed_cells(&self, metric: &Metric, req: &KpiRequest) -> Result<BTreeMap<String, Sums>, ApiError> {
+    async fn summed_cells(
+        &self,
+        metric: &Metric,
+        kind: Option<&str>,
+        req: &KpiRequest,
+    ) -> Result<BTreeMap<String, Sums>, ApiError> {
         let mut needed = req.filter.dims();
         needed.extend(req.group_by.dim());
         let mut groups: BTreeMap<String, Sums> = BTreeMap::new();
@@ -214,12 +219,16 @@ impl<S: Store> Kefu<S> {
         } else {
             plan(req.from, req.to)
         };
+        let kinds = self.core.policy.sla.kinds();
+        let kinds: Vec<&str> = kinds.iter().map(|(k, _)| *k).collect();
+        let measures = kefu_domain::kpi::measures(metric, kind, &kinds);
         for (level, from, to) in ranges {
             let q = CellQuery {
                 grain: Grain { cuboid, level }.code(),
                 from,
                 to,
                 scopes: scopes(metric),
+                measures: measures.clone(),
                 group: req.group_by.dim(),
                 by_day: req.group_by.by_time(),
                 filter: req.filter.clone(),
@@ -299,6 +308,7 @@ impl<S: Store> Kefu<S> {
     /// Names each group for a person: a team's or user's name, a label.
     async fn label(&self, items: &mut [KpiItem], group_by: GroupBy) -> Result<(), ApiError> {
         let org = self.org().await?;
+        let users: std::collections::HashMap<i64, &User> = org.users.iter().map(|u| (u.id.0, u)).collect();
         for i in items {
             let (zh, en) = match group_by.dim() {
                 _ if i.key.is_empty() => ("（无）".to_string(), "(none)".to_string()),
@@ -308,7 +318,7 @@ impl<S: Store> Kefu<S> {
                     (name.clone(), name)
                 }
                 Some(Dim::Agent) => {
-                    let u = i.key.parse().ok().and_then(|id| org.user(UserId(id)));
+                    let u = i.key.parse::<i64>().ok().and_then(|id| users.get(&id));
                     let name =
                         u.map_or_else(|| format!("#{}", i.key), |u| format!("{} ({})", u.display_name, u.username));
                     (name.clone(), name)

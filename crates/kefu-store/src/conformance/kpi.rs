@@ -62,6 +62,7 @@ pub async fn kpi_batches_apply_once_and_cells_sum_by_grain<S: Store>(s: S) {
         from: day,
         to: day + Duration::days(1),
         scopes: vec![Scope::Counted],
+        measures: vec!["registered".into(), "resolved".into()],
         group,
         by_day: true,
         filter,

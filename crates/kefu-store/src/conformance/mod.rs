@@ -25,6 +25,7 @@ mod models;
 mod org;
 mod outbox;
 mod privacy;
+mod report_exports;
 mod reports;
 mod tickets;
 
@@ -40,6 +41,7 @@ pub use models::*;
 pub use org::*;
 pub use outbox::*;
 pub use privacy::*;
+pub use report_exports::*;
 pub use reports::*;
 pub use tickets::*;
 
@@ -197,7 +199,8 @@ macro_rules! conformance_tests {
             the_feed_follows_every_change_and_filters_hits,
             conversations_save_only_over_what_was_read, misses_queue_until_an_editor_resolves_them,
             a_published_model_replaces_the_last_with_a_new_revision,
-            kpi_batches_apply_once_and_cells_sum_by_grain, backlog_counts_open_tickets_by_age_and_holder);
+            kpi_batches_apply_once_and_cells_sum_by_grain, backlog_counts_open_tickets_by_age_and_holder,
+            exports_are_claimed_once_built_in_parts_and_taken_over_when_abandoned);
     };
     (@each $make:expr; $($name:ident),+) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

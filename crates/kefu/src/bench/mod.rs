@@ -6,6 +6,7 @@
 mod nodes;
 mod outbox;
 mod queues;
+mod reports;
 mod search;
 mod sla;
 
@@ -67,6 +68,15 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 3)]
         like_runs: usize,
     },
+    /// KPI reports from the rollup cells at a provincial operator's size,
+    /// against a plain GROUP BY over a ticket table (SQLite, in-process).
+    Reports {
+        #[arg(long, default_value_t = 10_000_000)]
+        tickets: usize,
+        /// Rounds of each report (the median is shown).
+        #[arg(long, default_value_t = 7)]
+        runs: usize,
+    },
     /// Customer messages through the outbox to a local SMS gateway, one
     /// and two workers, against plain POSTs (SQLite, in-process).
     Outbox {
@@ -112,6 +122,7 @@ pub async fn run(cmd: BenchCommand) -> Result<()> {
         BenchCommand::Sla { open, due } => return sla::run(open, due).await,
         BenchCommand::Queues { tickets } => return queues::run(tickets).await,
         BenchCommand::Search { tickets, like_runs } => return search::run(tickets, like_runs.max(1)).await,
+        BenchCommand::Reports { tickets, runs } => return reports::run(tickets, runs.max(1)).await,
         BenchCommand::Outbox { count, gateway_ms } => return outbox::run(count, gateway_ms).await,
     };
     let concurrency = concurrency.max(1);
