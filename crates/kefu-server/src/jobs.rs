@@ -169,6 +169,19 @@ pub async fn follow_search_feed<S: Store>(kefu: Kefu<S>) {
     }
 }
 
+/// Makes report exports until the process ends. Runs on every node: each
+/// export is claimed by one of them.
+pub async fn run_exports<S: Store>(kefu: Kefu<S>, node: String) {
+    loop {
+        match kefu.make_export(&node).await {
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "report export failed; will retry"),
+        }
+        tokio::time::sleep(OUTBOX_PERIOD).await;
+    }
+}
+
 /// Keeps the KPI rollups caught up with the store until the process
 /// ends, on whichever node holds the lease.
 pub async fn follow_kpi_feed<S: Store>(kefu: Kefu<S>, node: String) {
@@ -281,6 +294,7 @@ pub async fn run<S: Store>(kefu: Kefu<S>) {
     tokio::spawn(run_outbox(kefu.clone(), node.clone()));
     tokio::spawn(follow_search_feed(kefu.clone()));
     tokio::spawn(follow_kpi_feed(kefu.clone(), node.clone()));
+    tokio::spawn(run_exports(kefu.clone(), node.clone()));
     let mut next_retention = tokio::time::Instant::now();
     let mut round: u64 = 0;
     loop {

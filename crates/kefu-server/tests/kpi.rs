@@ -160,6 +160,34 @@ async fn every_figure_of_a_known_week(mut app: TestApp) {
     assert_eq!((one(&r, "phone")["label"].as_str(), one(&r, "phone")["met"].as_bool()), (Some("电话"), Some(false)));
     assert!(close(&r["target"]["value"], 0.95));
 
+    // The console draws the same figures as a chart and a table, worded.
+    let cookie = console_login(&app, "supervisor1").await;
+    let (s, html) =
+        console_get(&app, &cookie, "/console/reports?metric=transfer_rate&group_by=day&from=2026-11-23&to=2026-11-30")
+            .await;
+    assert_eq!(s, StatusCode::OK, "{html}");
+    for words in ["<svg class=\"chart columns\"", "id=\"kpi-table\"", "转派率", "2026-11-25", "0.0%"] {
+        assert!(html.contains(words), "{words}: {html}");
+    }
+    let (_, html) = console_get(
+        &app,
+        &cookie,
+        "/console/reports?metric=resolution_time&group_by=agent&from=2026-11-23&to=2026-11-30",
+    )
+    .await;
+    assert!(html.contains("24.0 小时") && html.contains("/console/reports/scorecard?agent="), "{html}");
+    // An agent's own page: every KPI against its target.
+    let agent = console_login(&app, "agent1").await;
+    let (s, html) = console_get(&app, &agent, "/console/reports/scorecard?from=2026-11-23&to=2026-11-30").await;
+    assert_eq!(s, StatusCode::OK, "{html}");
+    for words in ["首问解决率", "id=\"card-nps\"", "agent1", "未达标"] {
+        assert!(html.contains(words), "{words}: {html}");
+    }
+    let (s, _) =
+        console_get(&app, &agent, &format!("/console/reports/scorecard?agent={}", user_id(&app, "engineer1").await))
+            .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+
     // The calendar is edited after the fact (Tuesday declared a holiday)
     // and T2 changes again: the working time recorded stays.
     let mut cal = include_str!("../../kefu-domain/calendar/2026.toml").to_string();

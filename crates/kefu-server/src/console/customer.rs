@@ -62,7 +62,7 @@ async fn customer<S: Store>(
     let Ok(Some(record)) = app.kefu.store.customer_by_id(CustomerId(id)).await else { return not_found() };
     let page = q.get("page").and_then(|p| p.parse().ok()).filter(|p| *p >= 1).unwrap_or(1);
     let params = vec![("customer_phone".to_string(), record.phone.as_str().to_string())];
-    let filter = match crate::http::tickets::parse_filter(&app, &user, &params).await {
+    let filter = match crate::http::tickets::parse_filter(&app.kefu, &user, &params).await {
         Ok(f) => f,
         Err(e) => return message(StatusCode::BAD_REQUEST, lang, Some(&user), "400", &error_text(lang, e).2),
     };

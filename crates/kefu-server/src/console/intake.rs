@@ -224,7 +224,7 @@ async fn customer_history<S: Store>(
     phone: &str,
 ) -> Result<Option<History>, String> {
     let params = vec![("customer_phone".to_string(), phone.to_string())];
-    let f = crate::http::tickets::parse_filter(app, user, &params).await.map_err(|e| error_text(lang, e).2)?;
+    let f = crate::http::tickets::parse_filter(&app.kefu, user, &params).await.map_err(|e| error_text(lang, e).2)?;
     Ok(app.kefu.store.list_tickets(TicketFilter { per_page: 10, ..f }).await.ok().map(|p| {
         let views: Vec<Value> = p.items.iter().map(|t| app.kefu.view(t, &user.actor)).collect();
         History { total: p.total, rows: views.iter().map(|v| Row::of(lang, v)).collect(), masked_address: None }

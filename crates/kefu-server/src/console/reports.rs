@@ -20,6 +20,8 @@ pub fn router<S: Store>() -> Router<AppState<S>> {
         .route("/console/reports/metrics", get(dictionary::<S>))
         .route("/console/reports", get(kpi_page::<S>))
         .route("/console/reports/scorecard", get(scorecard::<S>))
+        .route("/console/reports/exports", get(exports_page::<S>).post(ask_export::<S>))
+        .route("/console/reports/exports/{id}/download", get(download_export::<S>))
 }
 
 /// A metric as the page shows it: every value worded, none a code.
@@ -253,7 +255,8 @@ struct KpiPage<'a> {
     lines: Vec<Line>,
     chart: Option<Columns>,
     error: Option<String>,
-    export_query: String,
+    /// The report's query, as hidden fields of the export form.
+    export_fields: Vec<(String, String)>,
 }
 
 const GROUPS: [(&str, &str, &str); 10] = [
@@ -326,14 +329,18 @@ async fn kpi_page<S: Store>(
         metrics,
         groups,
         teams,
-        export_query: query_string(&[
+        export_fields: [
             ("metric", &form.metric),
             ("group_by", &form.group_by),
             ("from", &form.from),
             ("to", &form.to),
             ("team", &form.team),
             ("agent", &form.agent),
-        ]),
+        ]
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect(),
         form,
         name: String::new(),
         definition: String::new(),
@@ -346,7 +353,7 @@ async fn kpi_page<S: Store>(
         error: None,
     };
     let report = async {
-        let mut req = page.form.query().request(&app).await?;
+        let mut req = page.form.query().request(&app.kefu).await?;
         req.filter = app.kefu.kpi_scope(&user.actor, req.filter).await?;
         app.kefu.kpi_report(req).await
     };
@@ -483,7 +490,7 @@ async fn scorecard<S: Store>(
         {
             base.agent = user.actor.id.0.to_string();
         }
-        let mut req = base.query().request(&app).await?;
+        let mut req = base.query().request(&app.kefu).await?;
         req.filter = app.kefu.kpi_scope(&user.actor, req.filter).await?;
         let org = app.kefu.org().await?;
         page.whom = match (req.filter.agent, req.filter.team) {
@@ -550,4 +557,137 @@ async fn scorecard<S: Store>(
         return render(StatusCode::FORBIDDEN, &page);
     }
     render(StatusCode::OK, &page)
+}
+
+/// One export as the page lists it.
+struct ExportLine {
+    id: i64,
+    what: String,
+    format: String,
+    state: String,
+    progress: String,
+    rows: String,
+    created: String,
+    ready: bool,
+}
+
+#[derive(Template)]
+#[template(path = "console/reports_exports.html")]
+struct ExportsPage<'a> {
+    shell: Shell<'a>,
+    lines: Vec<ExportLine>,
+    error: Option<String>,
+    /// Some still being made: the page reloads itself.
+    working: bool,
+}
+
+async fn exports_page<S: Store>(State(app): State<AppState<S>>, headers: HeaderMap) -> Response {
+    let user = match gate(&app, &headers, "GET /api/v1/reports/exports").await {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    show_exports(&app, &user, Lang::of(&headers), StatusCode::OK, None).await
+}
+
+async fn show_exports<S: Store>(
+    app: &AppState<S>,
+    user: &crate::auth::CurrentUser,
+    lang: Lang,
+    status: StatusCode,
+    error: Option<String>,
+) -> Response {
+    let list = match app.kefu.store.list_exports(Some(user.actor.id), 50).await {
+        Ok(l) => l,
+        Err(e) => return message(StatusCode::INTERNAL_SERVER_ERROR, lang, Some(user), "500", &e.to_string()),
+    };
+    let lines: Vec<ExportLine> = list
+        .iter()
+        .map(|e| {
+            let v = crate::service::report_exports::export_json(e);
+            let state = match e.state.as_str() {
+                "queued" => lang.t("排队中", "Queued"),
+                "running" => lang.t("生成中", "Being made"),
+                "done" => lang.t("已完成", "Ready"),
+                _ => lang.t("失败", "Failed"),
+            };
+            ExportLine {
+                id: e.id,
+                what: match e.kind.as_str() {
+                    "kpi" => lang.t("指标报表（按分组）", "KPI report (per group)"),
+                    _ => lang.t("工单明细（每单一行）", "Tickets (one row each)"),
+                }
+                .to_string(),
+                format: e.format.to_uppercase(),
+                state: match &e.error {
+                    Some(err) => format!("{state}：{err}"),
+                    None => state.to_string(),
+                },
+                progress: format!("{:.0}%", v["progress"].as_f64().unwrap_or(0.0) * 100.0),
+                rows: e.total_rows.map_or_else(|| e.done_rows.to_string(), |t| format!("{} / {t}", e.done_rows)),
+                created: kefu_domain::time::shanghai_minute(e.created_at),
+                ready: e.state == "done",
+            }
+        })
+        .collect();
+    let working = list.iter().any(|e| e.state == "queued" || e.state == "running");
+    let title = lang.t("导出", "Exports");
+    render(status, &ExportsPage { shell: Shell::new(lang, Some(user), title), lines, error, working })
+}
+
+/// A form of the report page (`query`: the report's query) or of the
+/// ticket list (`kind=tickets`, `query`: the list's filters).
+async fn ask_export<S: Store>(
+    State(app): State<AppState<S>>,
+    headers: HeaderMap,
+    axum::extract::Form(f): axum::extract::Form<super::layout::Fields>,
+) -> Response {
+    let user = match gate(&app, &headers, "POST /api/v1/reports/exports").await {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let lang = Lang::of(&headers);
+    if !super::same_origin(&headers) {
+        return super::layout::forbidden(lang, &user);
+    }
+    let mut body = serde_json::Map::new();
+    let kind = f.get("kind").cloned().unwrap_or_else(|| "kpi".into());
+    body.insert("kind".into(), kind.into());
+    body.insert("format".into(), f.get("format").cloned().unwrap_or_default().into());
+    for (k, v) in &f {
+        if !matches!(k.as_str(), "kind" | "format") && !v.trim().is_empty() {
+            body.insert(k.clone(), v.clone().into());
+        }
+    }
+    match app.kefu.request_export(&user, &body).await {
+        Ok(_) => axum::response::IntoResponse::into_response(axum::response::Redirect::to("/console/reports/exports")),
+        Err(e) => {
+            let text = match &e {
+                crate::error::ApiError::Invalid(f) => lang.t(&f.message_zh, &f.message).to_string(),
+                _ => e.to_string(),
+            };
+            show_exports(&app, &user, lang, StatusCode::UNPROCESSABLE_ENTITY, Some(text)).await
+        }
+    }
+}
+
+async fn download_export<S: Store>(
+    State(app): State<AppState<S>>,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Response {
+    let user = match gate(&app, &headers, "GET /api/v1/reports/exports/{id}/download").await {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let e = match id.parse::<i64>() {
+        Ok(id) => app.kefu.export_download(&user, id).await,
+        Err(_) => Err(crate::error::ApiError::NotFound { what: "export", what_zh: "导出" }),
+    };
+    match e {
+        Ok(e) => crate::http::reports::export_response(app.kefu.store.clone(), &e),
+        Err(e) => {
+            let lang = Lang::of(&headers);
+            message(StatusCode::NOT_FOUND, lang, Some(&user), "404", &e.to_string())
+        }
+    }
 }

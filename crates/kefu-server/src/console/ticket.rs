@@ -226,7 +226,7 @@ async fn repeats_of<S: Store>(app: &AppState<S>, user: &CurrentUser, t: &Ticket,
         ("customer_phone".to_string(), t.customer.phone.as_str().to_string()),
         ("open".to_string(), "true".to_string()),
     ];
-    let Ok(filter) = crate::http::tickets::parse_filter(app, user, &params).await else { return Vec::new() };
+    let Ok(filter) = crate::http::tickets::parse_filter(&app.kefu, user, &params).await else { return Vec::new() };
     let Ok(list) = app.kefu.store.list_tickets(kefu_store::TicketFilter { page: 1, per_page: 20, ..filter }).await
     else {
         return Vec::new();

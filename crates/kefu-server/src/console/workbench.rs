@@ -255,7 +255,7 @@ async fn tabs<S: Store>(app: &AppState<S>, user: &CurrentUser, lang: Lang, queue
     let mut tabs = Vec::new();
     for (key, zh, en) in QUEUES {
         let filter = queue_params(key, &[]);
-        let Ok(f) = crate::http::tickets::parse_filter(app, user, &filter).await else { continue };
+        let Ok(f) = crate::http::tickets::parse_filter(&app.kefu, user, &filter).await else { continue };
         let count = app
             .kefu
             .store
@@ -276,7 +276,7 @@ async fn list<S: Store>(
     extra: &[(String, String)],
 ) -> Result<(Vec<Row>, Pager), String> {
     let params = queue_params(queue, extra);
-    let f = crate::http::tickets::parse_filter(app, user, &params).await.map_err(|e| error_text(lang, e).2)?;
+    let f = crate::http::tickets::parse_filter(&app.kefu, user, &params).await.map_err(|e| error_text(lang, e).2)?;
     let listed = app
         .kefu
         .list_tickets(TicketFilter { per_page: PER_PAGE, ..f.clone() })

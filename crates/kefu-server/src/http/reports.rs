@@ -16,7 +16,12 @@ use kefu_store::{DimFilter, Store};
 use serde::Deserialize;
 
 pub fn router<S: Store>() -> Router<AppState<S>> {
-    Router::new().route("/api/v1/reports/metrics", get(metrics::<S>)).route("/api/v1/reports/kpi", get(kpi::<S>))
+    Router::new()
+        .route("/api/v1/reports/metrics", get(metrics::<S>))
+        .route("/api/v1/reports/kpi", get(kpi::<S>))
+        .route("/api/v1/reports/exports", axum::routing::post(create_export::<S>).get(list_exports::<S>))
+        .route("/api/v1/reports/exports/{id}", get(export::<S>))
+        .route("/api/v1/reports/exports/{id}/download", get(download::<S>))
 }
 
 /// What each KPI counts: names, unit, definition, target, formula.
@@ -64,7 +69,7 @@ fn date(field: &str, v: Option<&str>, default: NaiveDate) -> Result<NaiveDate, A
 
 impl KpiQuery {
     /// The request this query asks for, its names resolved.
-    pub async fn request<S: Store>(&self, app: &AppState<S>) -> Result<KpiRequest, ApiError> {
+    pub async fn request<S: Store>(&self, kefu: &crate::service::Kefu<S>) -> Result<KpiRequest, ApiError> {
         let metric =
             self.metric.clone().filter(|m| !m.trim().is_empty()).ok_or_else(|| {
                 ApiError::from(FieldError::new("metric", "metric is required", "请指定指标（metric）"))
@@ -77,10 +82,10 @@ impl KpiQuery {
                 format!("分组方式（group_by）可选：{}", GroupBy::NAMES.join("、")),
             ))
         })?;
-        let today = kefu_domain::time::shanghai_date(app.kefu.now());
+        let today = kefu_domain::time::shanghai_date(kefu.now());
         let from = date("from", self.from.as_deref(), today.with_day(1).unwrap_or(today))?;
         let to = date("to", self.to.as_deref(), today)?;
-        let org = app.kefu.org().await?;
+        let org = kefu.org().await?;
         let mut filter = DimFilter::default();
         if let Some(t) = self.team.as_deref().filter(|s| !s.is_empty()) {
             let team = org.team_by_key(t).ok_or_else(|| {
@@ -112,7 +117,103 @@ pub async fn kpi<S: Store>(
     user: CurrentUser,
     Query(q): Query<KpiQuery>,
 ) -> Result<Json<KpiReport>, ApiError> {
-    let mut req = q.request(&app).await?;
+    let mut req = q.request(&app.kefu).await?;
     req.filter = app.kefu.kpi_scope(&user.actor, req.filter).await?;
     Ok(Json(app.kefu.kpi_report(req).await?))
+}
+
+/// What to export: `kind` (`tickets`: one row per ticket, with the ticket
+/// list's filters; `kpi`: one row per group, with the KPI report's
+/// query), `format` (`csv` or `xlsx`), and the filters as strings.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ExportBody {
+    pub kind: String,
+    pub format: String,
+}
+
+/// Asks for an export; a background job makes it. 202 with its id.
+#[utoipa::path(post, path = "/api/v1/reports/exports", tag = "reports", security(("bearer" = [])),
+    request_body = ExportBody, responses((status = 202, description = "{id, state, status_url}"), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn create_export<S: Store>(
+    State(app): State<AppState<S>>,
+    user: CurrentUser,
+    crate::extract::ApiJson(body): crate::extract::ApiJson<serde_json::Map<String, serde_json::Value>>,
+) -> Result<(axum::http::StatusCode, Json<serde_json::Value>), ApiError> {
+    let e = app.kefu.request_export(&user, &body).await?;
+    let mut v = crate::service::report_exports::export_json(&e);
+    v["status_url"] = serde_json::json!(format!("/api/v1/reports/exports/{}", e.id));
+    Ok((axum::http::StatusCode::ACCEPTED, Json(v)))
+}
+
+/// The caller's exports, newest first.
+#[utoipa::path(get, path = "/api/v1/reports/exports", tag = "reports", security(("bearer" = [])),
+    responses((status = 200, description = "{items}")))]
+pub async fn list_exports<S: Store>(
+    State(app): State<AppState<S>>,
+    user: CurrentUser,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let items: Vec<serde_json::Value> = app
+        .kefu
+        .store
+        .list_exports(Some(user.actor.id), 50)
+        .await?
+        .iter()
+        .map(crate::service::report_exports::export_json)
+        .collect();
+    Ok(Json(serde_json::json!({ "items": items })))
+}
+
+fn export_id(raw: &str) -> Result<i64, ApiError> {
+    raw.parse().map_err(|_| ApiError::NotFound { what: "export", what_zh: "导出" })
+}
+
+/// An export's state and progress; `download_url` once done.
+#[utoipa::path(get, path = "/api/v1/reports/exports/{id}", tag = "reports", security(("bearer" = [])),
+    params(("id" = i64, Path)), responses((status = 200, description = "{state, progress, download_url?}"), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn export<S: Store>(
+    State(app): State<AppState<S>>,
+    user: CurrentUser,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let e = app.kefu.own_export(&user, export_id(&id)?).await?;
+    Ok(Json(crate::service::report_exports::export_json(&e)))
+}
+
+/// The file, streamed from its stored parts.
+#[utoipa::path(get, path = "/api/v1/reports/exports/{id}/download", tag = "reports", security(("bearer" = [])),
+    params(("id" = i64, Path)), responses((status = 200, description = "the CSV or XLSX file"), (status = 409, body = crate::error::ErrorBody)))]
+pub async fn download<S: Store>(
+    State(app): State<AppState<S>>,
+    user: CurrentUser,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<axum::response::Response, ApiError> {
+    let e = app.kefu.export_download(&user, export_id(&id)?).await?;
+    Ok(export_response(app.kefu.store.clone(), &e))
+}
+
+/// A finished export as a download, streamed from its stored parts.
+pub fn export_response<S: Store>(store: S, e: &kefu_store::ExportRecord) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let (id, parts) = (e.id, e.parts);
+    let stream = futures_util::stream::unfold(0, move |seq| {
+        let store = store.clone();
+        async move {
+            if seq >= parts {
+                return None;
+            }
+            let part = store
+                .export_part(id, seq)
+                .await
+                .map_err(|err| std::io::Error::other(err.to_string()))
+                .and_then(|p| p.ok_or_else(|| std::io::Error::other("a part of the export is missing")));
+            Some((part, seq + 1))
+        }
+    });
+    let name = format!("kefu-{}-{}.{}", e.kind, e.id, e.format);
+    let headers = [
+        (axum::http::header::CONTENT_TYPE, crate::service::report_exports::Format::content_type(&e.format).to_string()),
+        (axum::http::header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+        (axum::http::header::CONTENT_LENGTH, e.bytes.to_string()),
+    ];
+    (headers, axum::body::Body::from_stream(stream)).into_response()
 }

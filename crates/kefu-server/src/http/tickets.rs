@@ -5,6 +5,7 @@ use crate::AppState;
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
 use crate::extract::Idempotent;
+use crate::service::Kefu;
 use crate::view::{TicketView, mask_json};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -144,7 +145,7 @@ pub async fn list<S: Store>(
     user: CurrentUser,
     Query(params): Query<Vec<(String, String)>>,
 ) -> Result<Json<Value>, ApiError> {
-    let filter = parse_filter(&app, &user, &params).await?;
+    let filter = parse_filter(&app.kefu, &user, &params).await?;
     // A text query lists by rank (no cursor); the others newest first.
     let keyset = !filter.due_first && filter.q.is_none();
     let crate::service::ticket_search::Listed { page, found } = app.kefu.list_tickets(filter).await?;
@@ -171,12 +172,12 @@ pub async fn list<S: Store>(
 }
 
 pub(crate) async fn parse_filter<S: Store>(
-    app: &AppState<S>,
+    kefu: &Kefu<S>,
     user: &CurrentUser,
     params: &[(String, String)],
 ) -> Result<TicketFilter, ApiError> {
     // Need to know: every list shows only what the caller may see.
-    let mut f = TicketFilter { page: 1, per_page: 50, visible: app.kefu.visibility(&user.actor), ..Default::default() };
+    let mut f = TicketFilter { page: 1, per_page: 50, visible: kefu.visibility(&user.actor), ..Default::default() };
     for (k, v) in params {
         let v = v.trim();
         if let Some(c) = v.chars().find(|c| kefu_domain::validate::forbidden_in_text(*c)) {
@@ -189,7 +190,7 @@ pub(crate) async fn parse_filter<S: Store>(
         }
         match k.as_str() {
             "status" => {
-                if !app.kefu.core.flows.iter().any(|flow| flow.state(v).is_some()) {
+                if !kefu.core.flows.iter().any(|flow| flow.state(v).is_some()) {
                     return Err(FieldError::new(
                         "status",
                         format!("'{}' is not a state of any ticket flow (see GET /api/v1/flows)", shown(v)),
@@ -203,7 +204,7 @@ pub(crate) async fn parse_filter<S: Store>(
             "priority" => f.priority = Some(Priority::parse(v, "priority")?),
             "channel" => f.channel = Some(Channel::parse(v, "channel")?),
             "assignee" | "first_owner" => {
-                let id = if v == "me" { user.actor.id } else { app.kefu.find_staff(v, k).await?.id };
+                let id = if v == "me" { user.actor.id } else { kefu.find_staff(v, k).await?.id };
                 if k == "assignee" { f.assignee = Some(id) } else { f.first_owner = Some(id) }
             }
             "customer_phone" => {
@@ -222,9 +223,9 @@ pub(crate) async fn parse_filter<S: Store>(
                 f.number = Some(n)
             }
             "created_from" => f.created_from = Some(parse_time(v, "created_from")?),
-            "resolved_by" => f.resolved_by = Some(app.kefu.find_staff(v, "resolved_by").await?.id),
+            "resolved_by" => f.resolved_by = Some(kefu.find_staff(v, "resolved_by").await?.id),
             "resolved_team" => {
-                let org = app.kefu.org().await?;
+                let org = kefu.org().await?;
                 f.resolved_team = Some(org.team_by_key(v).map(|t| t.id).ok_or_else(|| {
                     FieldError::new("resolved_team", format!("unknown team '{v}'"), format!("班组“{v}”不存在"))
                 })?);
@@ -233,7 +234,7 @@ pub(crate) async fn parse_filter<S: Store>(
             "resolved_to" => f.resolved_to = Some(parse_time(v, "resolved_to")?),
             "created_to" => f.created_to = Some(parse_time(v, "created_to")?),
             "overdue" => match v {
-                "true" => f.overdue_at = Some(app.kefu.now()),
+                "true" => f.overdue_at = Some(kefu.now()),
                 "false" => {}
                 _ => {
                     return Err(FieldError::new(
@@ -245,9 +246,9 @@ pub(crate) async fn parse_filter<S: Store>(
                 }
             },
             "due_before" => f.due_before = Some(parse_time(v, "due_before")?),
-            "queue" => queue(app, user, v, &mut f).await?,
+            "queue" => queue(kefu, user, v, &mut f).await?,
             "team" => {
-                let org = app.kefu.org().await?;
+                let org = kefu.org().await?;
                 let team = if v == "mine" { user.actor.org.team } else { org.team_by_key(v).map(|t| t.id) };
                 f.team = Some(team.ok_or_else(|| {
                     FieldError::new("team", format!("unknown team '{v}'"), format!("班组“{v}”不存在"))
@@ -269,7 +270,7 @@ pub(crate) async fn parse_filter<S: Store>(
             "unassigned" => f.unassigned = flag(v, "unassigned")?,
             "warning" => {
                 if flag(v, "warning")? {
-                    f.warning_at = Some(app.kefu.now());
+                    f.warning_at = Some(kefu.now());
                 }
             }
             "q" => f.q = Some(kefu_domain::validate::required_text(Some(v), "q", 100)?),
@@ -298,7 +299,7 @@ pub(crate) async fn parse_filter<S: Store>(
 }
 
 /// Sets the filters of a work queue for the caller.
-async fn queue<S: Store>(app: &AppState<S>, user: &CurrentUser, v: &str, f: &mut TicketFilter) -> Result<(), ApiError> {
+async fn queue<S: Store>(kefu: &Kefu<S>, user: &CurrentUser, v: &str, f: &mut TicketFilter) -> Result<(), ApiError> {
     let me = &user.actor;
     match v {
         "mine" => {
@@ -318,12 +319,12 @@ async fn queue<S: Store>(app: &AppState<S>, user: &CurrentUser, v: &str, f: &mut
         "awaiting_acceptance" => f.awaiting = transfer_keys_of(me.id, me.org.team, me.org.department),
         // Open work only: a finished ticket is late in the reports, not in a queue.
         "overdue" => {
-            f.overdue_at = Some(app.kefu.now());
+            f.overdue_at = Some(kefu.now());
             f.open = Some(true);
             f.due_first = true;
         }
         "warning" => {
-            f.warning_at = Some(app.kefu.now());
+            f.warning_at = Some(kefu.now());
             f.open = Some(true);
             f.due_first = true;
         }

@@ -41,6 +41,7 @@ pub mod messages;
 pub mod notices;
 pub mod org;
 mod privacy;
+pub mod report_exports;
 pub mod reports;
 mod sla;
 pub mod suggest;

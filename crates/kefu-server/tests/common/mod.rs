@@ -37,6 +37,11 @@ pub struct TestApp {
     pub messages_log: std::path::PathBuf,
     /// Adds a staff member (username, role, display name) with `PASSWORD`.
     pub add_user: AddUser,
+    /// Registers this many tickets (by agent1, distinct customers) straight
+    /// through the store, as intake would: for tests that need volume.
+    pub seed: Seed,
+    /// Runs the report-export job until nothing waits: exports made.
+    pub exports: Jobs1,
     /// Runs the KPI rollup job over the feed, as the background job would,
     /// with the calendar given (the service's when None): tickets counted.
     pub rollup: Rollup,
@@ -48,6 +53,9 @@ pub type Jobs =
     Arc<dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = (usize, usize)> + Send>> + Send + Sync>;
 pub type LoopJobs =
     Arc<dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = (usize, usize, usize)> + Send>> + Send + Sync>;
+
+pub type Seed = Arc<dyn Fn(usize) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send + Sync>;
+pub type Jobs1 = Arc<dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = usize> + Send>> + Send + Sync>;
 
 pub type Rollup = Arc<
     dyn Fn(
@@ -225,6 +233,54 @@ async fn spawn_with<S: Store>(
             kefu_server::jobs::kpi_rollup(&k, "test").await.unwrap().unwrap_or(0)
         })
     });
+    let k = kefu.clone();
+    let seed: Seed = Arc::new(move |n| {
+        let k = k.clone();
+        Box::pin(async move {
+            let u = k.store.user_by_username("agent1").await.unwrap().unwrap();
+            let actor = kefu_domain::flow::Actor::new(u.id, u.username, Role::Agent);
+            let mut pending = Vec::new();
+            for i in 0..n {
+                let mut body = ticket_body("fault");
+                body["customer"]["phone"] = json!(format!("139{:08}", i));
+                body["title"] = json!(format!("宽带故障 {i}"));
+                let req: kefu_domain::intake::IntakeRequest = serde_json::from_value(body).unwrap();
+                let policy = &k.core.policy;
+                let now = k.now();
+                let mut t = req.parse(&policy.priority).unwrap();
+                t.deadlines =
+                    kefu_domain::sla::on_create(&policy.sla, &k.core.calendar, t.ticket_type, t.priority, now).unwrap();
+                let op = kefu_store::CreateTicket {
+                    ticket: t,
+                    actor: actor.clone(),
+                    initial_state: "accepted".into(),
+                    now,
+                    idempotency: None,
+                    follow_up: None,
+                    messages: None,
+                    render: Box::new(|_| Value::Null),
+                };
+                let store = k.store.clone();
+                pending.push(tokio::spawn(async move { store.create_ticket(op).await.map(drop) }));
+                if pending.len() == 256 || i + 1 == n {
+                    for p in pending.drain(..) {
+                        p.await.unwrap().unwrap();
+                    }
+                }
+            }
+        })
+    });
+    let k = kefu.clone();
+    let exports: Jobs1 = Arc::new(move || {
+        let k = k.clone();
+        Box::pin(async move {
+            let mut n = 0;
+            while k.make_export("test").await.unwrap() {
+                n += 1;
+            }
+            n
+        })
+    });
     tokio::spawn(kefu_server::serve_with(listener, kefu_server::router(kefu), limits, std::future::pending()));
     let client = client();
     let mut tokens = HashMap::new();
@@ -240,7 +296,20 @@ async fn spawn_with<S: Store>(
             .unwrap();
         tokens.insert(*name, r["token"].as_str().unwrap().to_string());
     }
-    TestApp { base, client, tokens, clock, jobs, loop_jobs, messages_log, add_user, rollup, _guard: guard }
+    TestApp {
+        base,
+        client,
+        tokens,
+        clock,
+        jobs,
+        loop_jobs,
+        messages_log,
+        add_user,
+        seed,
+        exports,
+        rollup,
+        _guard: guard,
+    }
 }
 
 impl TestApp {
