@@ -163,6 +163,63 @@ pub fn plan(from: NaiveDate, to: NaiveDate) -> Vec<(Level, NaiveDate, NaiveDate)
     out
 }
 
+/// How often a scheduled report goes out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Frequency {
+    Daily,
+    Weekly,
+    Monthly,
+}
+
+impl Frequency {
+    pub fn parse(s: &str) -> Option<Frequency> {
+        match s {
+            "daily" => Some(Frequency::Daily),
+            "weekly" => Some(Frequency::Weekly),
+            "monthly" => Some(Frequency::Monthly),
+            _ => None,
+        }
+    }
+
+    fn runs_on(self, day: NaiveDate) -> bool {
+        match self {
+            Frequency::Daily => true,
+            Frequency::Weekly => day.weekday() == chrono::Weekday::Mon,
+            Frequency::Monthly => day.day() == 1,
+        }
+    }
+
+    /// The first run after `after`: at `hour` Shanghai time each day, each
+    /// Monday, or each first of the month.
+    pub fn next_run(self, after: chrono::DateTime<chrono::Utc>, hour: u32) -> chrono::DateTime<chrono::Utc> {
+        let mut day = crate::time::shanghai_date(after);
+        loop {
+            let at = (day.and_hms_opt(hour.min(23), 0, 0).expect("a whole hour") - Duration::hours(8)).and_utc();
+            if self.runs_on(day) && at > after {
+                return at;
+            }
+            day += Duration::days(1);
+        }
+    }
+
+    /// The days a run at `at` reports on: the day before, the week before
+    /// (Monday to Sunday), or the month before.
+    pub fn period(self, at: chrono::DateTime<chrono::Utc>) -> (NaiveDate, NaiveDate) {
+        let today = crate::time::shanghai_date(at);
+        let yesterday = today - Duration::days(1);
+        match self {
+            Frequency::Daily => (yesterday, yesterday),
+            Frequency::Weekly => {
+                let monday = today - Duration::days(i64::from(today.weekday().num_days_from_monday()));
+                (monday - Duration::days(7), monday - Duration::days(1))
+            }
+            Frequency::Monthly => {
+                (month_start(month_start(today) - Duration::days(1)), month_start(today) - Duration::days(1))
+            }
+        }
+    }
+}
+
 /// How a report groups its figures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum GroupBy {
@@ -453,6 +510,23 @@ mod tests {
         assert_eq!(Cuboid::holding(&[Dim::Agent, Dim::Priority]), None);
         let codes: std::collections::HashSet<i16> = Grain::all().map(|g| g.code()).collect();
         assert_eq!(codes.len(), 10);
+    }
+
+    #[test]
+    fn schedules_run_at_the_hour_on_their_day_and_report_the_period_before() {
+        let utc = |s: &str| s.parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+        // Tuesday 1 December 2026, 09:30 in Shanghai.
+        let now = utc("2026-12-01T01:30:00Z");
+        assert_eq!(Frequency::Daily.next_run(now, 8), utc("2026-12-02T00:00:00Z"));
+        assert_eq!(Frequency::Daily.next_run(now, 10), utc("2026-12-01T02:00:00Z"));
+        assert_eq!(Frequency::Weekly.next_run(now, 8), utc("2026-12-07T00:00:00Z"));
+        assert_eq!(Frequency::Monthly.next_run(now, 8), utc("2027-01-01T00:00:00Z"));
+        // A run is never the instant it was due again.
+        let at = utc("2026-12-07T00:00:00Z");
+        assert_eq!(Frequency::Weekly.next_run(at, 8), utc("2026-12-14T00:00:00Z"));
+        assert_eq!(Frequency::Daily.period(at), (d("2026-12-06"), d("2026-12-06")));
+        assert_eq!(Frequency::Weekly.period(at), (d("2026-11-30"), d("2026-12-06")));
+        assert_eq!(Frequency::Monthly.period(utc("2027-01-01T00:00:00Z")), (d("2026-12-01"), d("2026-12-31")));
     }
 
     #[test]

@@ -102,6 +102,18 @@ impl Unit {
         }
     }
 
+    /// A figure worded in this unit: "93.5%", "2.3 小时" / "2.3 h", "4.20", "12".
+    pub fn worded(self, v: Option<f64>, zh: bool) -> String {
+        let Some(v) = v else { return "—".to_string() };
+        match self {
+            Unit::Percent => format!("{:.1}%", v * 100.0),
+            Unit::Hours => format!("{v:.1} {}", if zh { "小时" } else { "h" }),
+            Unit::Score => format!("{v:.2}"),
+            Unit::Points => format!("{v:.1}"),
+            Unit::Count => format!("{v:.0}"),
+        }
+    }
+
     pub fn label_en(self) -> &'static str {
         match self {
             Unit::Hours => "hours",
@@ -209,6 +221,8 @@ pub struct ReportsPolicy {
     /// How often the rollup job reads the ticket change feed: a change
     /// shows in the reports within about this many seconds.
     pub catch_up_seconds: u64,
+    /// Scheduled reports go out at this hour (Shanghai time).
+    pub schedule_hour: u32,
     /// Targets by key (the metric dictionary's `target`).
     pub targets: BTreeMap<String, Target>,
 }
@@ -223,6 +237,7 @@ impl Default for ReportsPolicy {
             nps_detractor_to: 6,
             complaint_base: ComplaintBase::Tickets,
             catch_up_seconds: 5,
+            schedule_hour: 8,
             targets: shipped_targets(),
         }
     }
@@ -245,6 +260,9 @@ fn shipped_targets() -> BTreeMap<String, Target> {
 
 impl ReportsPolicy {
     pub fn check(&self) -> Result<(), String> {
+        if self.schedule_hour > 23 {
+            return Err("reports.schedule_hour must be 0 to 23".into());
+        }
         if self.catch_up_seconds == 0 {
             return Err("reports.catch_up_seconds must be at least 1".into());
         }

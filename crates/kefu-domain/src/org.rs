@@ -54,12 +54,15 @@ pub struct StaffProfile {
     /// None: the policy's default capacity.
     pub capacity: Option<u32>,
     pub on_duty: bool,
+    /// Work e-mail address: scheduled reports go there.
+    #[serde(default)]
+    pub email: Option<String>,
 }
 
 impl Default for StaffProfile {
     /// A new account: no team, its role's tier, any skill, default capacity, on duty.
     fn default() -> Self {
-        StaffProfile { team: None, tier: None, skills: Skills::default(), capacity: None, on_duty: true }
+        StaffProfile { team: None, tier: None, skills: Skills::default(), capacity: None, on_duty: true, email: None }
     }
 }
 

@@ -182,6 +182,20 @@ pub async fn run_exports<S: Store>(kefu: Kefu<S>, node: String) {
     }
 }
 
+/// Scheduled reports that are due, under a lease (a run is also guarded
+/// by its schedule's due time, so none goes out twice): how many ran, or
+/// None without the lease.
+pub async fn scheduled_reports<S: Store>(kefu: &Kefu<S>, node: &str) -> Result<Option<usize>, ApiError> {
+    if !kefu.store.try_lease("report_schedules", node, kefu.now(), Duration::seconds(LEASE)).await? {
+        return Ok(None);
+    }
+    let ran = kefu.run_schedules().await?;
+    if ran > 0 {
+        tracing::info!(ran, "scheduled reports sent to the outbox");
+    }
+    Ok(Some(ran))
+}
+
 /// Keeps the KPI rollups caught up with the store until the process
 /// ends, on whichever node holds the lease.
 pub async fn follow_kpi_feed<S: Store>(kefu: Kefu<S>, node: String) {
@@ -315,6 +329,9 @@ pub async fn run<S: Store>(kefu: Kefu<S>) {
         }
         if let Err(e) = customer_loop(&kefu, &node).await {
             tracing::warn!(error = %e, "customer loop job failed; will retry");
+        }
+        if let Err(e) = scheduled_reports(&kefu, &node).await {
+            tracing::warn!(error = %e, "scheduled reports failed; will retry");
         }
         round += 1;
         let retry_rounds = (kefu.core.policy.dispatch.retry_seconds / PERIOD.as_secs().max(1)).max(1);

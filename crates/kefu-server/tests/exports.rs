@@ -139,3 +139,84 @@ async fn a_kpi_report_is_exported_as_on_screen_sqlite() {
 async fn a_kpi_report_is_exported_as_on_screen_postgres() {
     a_kpi_report_is_exported_as_on_screen(spawn_app_with(Backend::Postgres, manual_dispatch()).await).await;
 }
+
+async fn a_scheduled_report_is_emailed_once_to_staff(mut app: TestApp) {
+    (app.seed)(12).await;
+    (app.rollup)(None).await;
+    let set_email =
+        |who: &'static str, email: &'static str| (format!("/api/v1/users/{who}/profile"), json!({ "email": email }));
+    let (path, body) = set_email("supervisor1", "wang.zhuguan@kefu.example");
+    let (s, b) = app.put("admin", &path, body).await;
+    assert_eq!((s, b["email"].as_str()), (StatusCode::OK, Some("wang.zhuguan@kefu.example")), "{b}");
+    let (s, b) = app.put("admin", "/api/v1/users/agent2/profile", json!({"email": "not an address"})).await;
+    assert_eq!((s, b["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("email")), "{b}");
+    // A recipient without an address is named.
+    let (s, b) = app
+        .post(
+            "supervisor1",
+            "/api/v1/reports/schedules",
+            json!({"name": "日报", "frequency": "daily", "recipients": ["agent2"]}),
+        )
+        .await;
+    assert_eq!((s, b["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("recipients")), "{b}");
+    let (s, b) = app
+        .post(
+            "supervisor1",
+            "/api/v1/reports/schedules",
+            json!({"name": "日报", "frequency": "hourly", "recipients": ["supervisor1"]}),
+        )
+        .await;
+    assert_eq!(b["error"]["field"], "frequency", "{s} {b}");
+    let body = json!({"name": "客服中心日报", "frequency": "daily", "recipients": ["supervisor1"]});
+    let (s, sched) = app.post("supervisor1", "/api/v1/reports/schedules", body).await;
+    assert_eq!(s, StatusCode::CREATED, "{sched}");
+    // The clock stands at 10:00 on 22 November in Shanghai: the first run is 08:00 the next day.
+    assert_eq!(sched["next_run_at"], "2026-11-23T00:00:00Z", "{sched}");
+    assert_eq!((app.schedules)().await, 0, "not due yet");
+    app.clock.set("2026-11-23T00:00:05Z".parse().unwrap());
+    assert_eq!((app.schedules)().await, 1);
+    assert_eq!((app.schedules)().await, 0, "once");
+    for who in ["supervisor1", "agent1"] {
+        app.relogin(who).await;
+    }
+    let (_, list) = app.get("supervisor1", "/api/v1/reports/schedules").await;
+    assert_eq!(list["items"][0]["next_run_at"], "2026-11-24T00:00:00Z", "{list}");
+    // Through the outbox, to the address in the profile, every figure of the day before.
+    let (sent, _, _) = (app.loop_jobs)().await;
+    assert!(sent >= 1);
+    let log = std::fs::read_to_string(&app.messages_log).unwrap();
+    assert!(log.contains("email to wang.zhuguan@kefu.example\n[kefu] 客服中心日报 2026-11-22 — 2026-11-22"), "{log}");
+    for words in ["2026-11-22", "首问解决率", "24小时解决率", "n=12"] {
+        assert!(log.contains(words), "{words}: {log}");
+    }
+    let (s, _) = app
+        .call(
+            Some("agent1"),
+            reqwest::Method::DELETE,
+            &format!("/api/v1/reports/schedules/{}", sched["id"]),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "not theirs");
+    let (s, _) = app
+        .call(
+            Some("supervisor1"),
+            reqwest::Method::DELETE,
+            &format!("/api/v1/reports/schedules/{}", sched["id"]),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduled_report_is_emailed_once_to_staff_sqlite() {
+    a_scheduled_report_is_emailed_once_to_staff(spawn_app_with(Backend::Sqlite, manual_dispatch()).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduled_report_is_emailed_once_to_staff_postgres() {
+    a_scheduled_report_is_emailed_once_to_staff(spawn_app_with(Backend::Postgres, manual_dispatch()).await).await;
+}

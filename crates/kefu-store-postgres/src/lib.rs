@@ -20,6 +20,7 @@ mod org;
 mod outbox;
 mod reports;
 mod rows;
+mod schedules;
 pub mod testing;
 mod tickets;
 mod users;

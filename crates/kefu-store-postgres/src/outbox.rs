@@ -12,7 +12,7 @@ use tokio_postgres::Row;
 
 pub async fn insert_messages(
     c: &impl GenericClient,
-    ticket: TicketId,
+    ticket: Option<TicketId>,
     messages: &[NewMessage],
     cipher: &FieldCipher,
     now: DateTime<Utc>,
@@ -23,7 +23,7 @@ pub async fn insert_messages(
         c.execute(
             "INSERT INTO outbox (ticket_id, kind, channel, recipient, subject, body, state, next_attempt_at, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $7)",
-            &[&ticket.0, &m.kind, &m.channel, &recipient, &subject, &body, &now],
+            &[&ticket.map(|t| t.0), &m.kind, &m.channel, &recipient, &subject, &body, &now],
         )
         .await
         .map_err(pg)?;

@@ -207,7 +207,7 @@ pub async fn create(
     rows::insert_event(&tx, &sealed_registration_event(&ticket, &op.actor, op.now, sealed)?).await?;
     let ticket = follow_up(&tx, ticket, op.follow_up, op.now, cipher).await?;
     if let Some(make) = op.messages {
-        crate::outbox::insert_messages(&tx, ticket.id, &make(&ticket), cipher, op.now).await?;
+        crate::outbox::insert_messages(&tx, Some(ticket.id), &make(&ticket), cipher, op.now).await?;
     }
     let body = (op.render)(&ticket);
     remember(&tx, &op.idempotency, (201, &body), cipher).await?;
@@ -305,7 +305,7 @@ async fn write_mutation(
         tx.execute("UPDATE users SET last_assigned_at = $2 WHERE id = $1", &[&new.0, &now]).await.map_err(pg)?;
     }
     crate::org::insert_notices(tx, t.id, &m.notices, now, cipher).await?;
-    crate::outbox::insert_messages(tx, t.id, &m.outbox, cipher, now).await?;
+    crate::outbox::insert_messages(tx, Some(t.id), &m.outbox, cipher, now).await?;
     crate::outbox::sync_visit(tx, before, t).await?;
     let last = tx
         .query_opt("SELECT seq, hash FROM ticket_events WHERE ticket_id = $1 ORDER BY seq DESC LIMIT 1", &[&t.id.0])

@@ -9,7 +9,7 @@ use kefu_store::{NewUser, Session, StoreError, StoreResult, User};
 use tokio_postgres::Row;
 
 const COLS: &str = "id, username, display_name, role, active, password_hash, created_at, failed_logins, locked_until,
-                    team_id, tier, skills, capacity, on_duty, last_assigned_at";
+                    team_id, tier, skills, capacity, on_duty, last_assigned_at, email";
 
 fn user(r: &Row) -> StoreResult<User> {
     let role: String = r.get(3);
@@ -29,6 +29,7 @@ fn user(r: &Row) -> StoreResult<User> {
             skills: serde_json::from_str(r.get::<_, &str>(11)).unwrap_or_default(),
             capacity: r.get::<_, Option<i64>>(12).map(|c| c as u32),
             on_duty: r.get(13),
+            email: r.get(15),
         },
         last_assigned_at: r.get(14),
     })
@@ -193,12 +194,20 @@ pub async fn reset_login_failures(c: &impl GenericClient, id: UserId) -> StoreRe
 pub async fn set_profile(c: &impl GenericClient, id: UserId, p: &StaffProfile) -> StoreResult<User> {
     let skills = serde_json::to_string(&p.skills).map_err(|e| StoreError::Backend(e.to_string()))?;
     let sql = format!(
-        "UPDATE users SET team_id = $2, tier = $3, skills = $4, capacity = $5, on_duty = $6 WHERE id = $1 RETURNING {COLS}"
+        "UPDATE users SET team_id = $2, tier = $3, skills = $4, capacity = $5, on_duty = $6, email = $7 WHERE id = $1 RETURNING {COLS}"
     );
     let row = c
         .query_opt(
             &sql,
-            &[&id.0, &p.team.map(|t| t.0), &p.tier.map(i64::from), &skills, &p.capacity.map(i64::from), &p.on_duty],
+            &[
+                &id.0,
+                &p.team.map(|t| t.0),
+                &p.tier.map(i64::from),
+                &skills,
+                &p.capacity.map(i64::from),
+                &p.on_duty,
+                &p.email,
+            ],
         )
         .await
         .map_err(pg)?;

@@ -21,6 +21,7 @@ mod org;
 mod outbox;
 mod reports;
 mod rows;
+mod schedules;
 mod tickets;
 mod users;
 mod writer;

@@ -12,7 +12,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 pub fn insert_messages(
     c: &Connection,
-    ticket: TicketId,
+    ticket: Option<TicketId>,
     messages: &[NewMessage],
     cipher: &FieldCipher,
     now: DateTime<Utc>,
@@ -26,7 +26,8 @@ pub fn insert_messages(
     for m in messages {
         let recipient = cipher.encrypt(&m.recipient);
         let (subject, body) = (seal_text(cipher, &m.subject), seal_text(cipher, &m.body));
-        stmt.execute(params![ticket.0, m.kind, m.channel, recipient, subject, body, ts(now)]).map_err(backend)?;
+        stmt.execute(params![ticket.map(|t| t.0), m.kind, m.channel, recipient, subject, body, ts(now)])
+            .map_err(backend)?;
     }
     Ok(())
 }

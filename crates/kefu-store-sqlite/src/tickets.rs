@@ -135,7 +135,7 @@ pub fn create(c: &Connection, op: CreateTicket, cipher: &FieldCipher) -> StoreRe
     rows::insert_event(c, &sealed_registration_event(&ticket, &op.actor, op.now, sealed)?)?;
     let ticket = follow_up(c, ticket, op.follow_up, op.now, cipher)?;
     if let Some(make) = op.messages {
-        crate::outbox::insert_messages(c, ticket.id, &make(&ticket), cipher, op.now)?;
+        crate::outbox::insert_messages(c, Some(ticket.id), &make(&ticket), cipher, op.now)?;
     }
     let body = (op.render)(&ticket);
     remember(c, &op.idempotency, (201, &body), op.now, cipher)?;
@@ -225,7 +225,7 @@ fn write_mutation(
             .map_err(backend)?;
     }
     crate::org::insert_notices(c, t.id, &m.notices, now, cipher)?;
-    crate::outbox::insert_messages(c, t.id, &m.outbox, cipher, now)?;
+    crate::outbox::insert_messages(c, Some(t.id), &m.outbox, cipher, now)?;
     crate::outbox::sync_visit(c, before, t)?;
     let (seq, prev) = last_link(c, t.id)?;
     let event = mutation_event(before, m, actor, now, (seq, &prev));

@@ -9,7 +9,7 @@ use kefu_store::{NewUser, Session, StoreResult, User};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 const COLS: &str = "id, username, display_name, role, active, password_hash, created_at, failed_logins, locked_until,
-                    team_id, tier, skills, capacity, on_duty, last_assigned_at";
+                    team_id, tier, skills, capacity, on_duty, last_assigned_at, email";
 
 fn user(r: &Row) -> rusqlite::Result<User> {
     let role: String = r.get(3)?;
@@ -30,6 +30,7 @@ fn user(r: &Row) -> rusqlite::Result<User> {
             skills: serde_json::from_value(crate::rows::json(&r.get::<_, String>(11)?)?).unwrap_or_default(),
             capacity: r.get(12)?,
             on_duty: r.get(13)?,
+            email: r.get(15)?,
         },
         last_assigned_at: crate::rows::opt_ts(r.get(14)?)?,
     })
@@ -198,10 +199,10 @@ pub fn set_profile(c: &Connection, id: UserId, p: &StaffProfile) -> StoreResult<
     let skills = serde_json::to_string(&p.skills).map_err(|e| kefu_store::StoreError::Backend(e.to_string()))?;
     let n = c
         .prepare_cached(
-            "UPDATE users SET team_id = ?2, tier = ?3, skills = ?4, capacity = ?5, on_duty = ?6 WHERE id = ?1",
+            "UPDATE users SET team_id = ?2, tier = ?3, skills = ?4, capacity = ?5, on_duty = ?6, email = ?7 WHERE id = ?1",
         )
         .map_err(backend)?
-        .execute(params![id.0, p.team.map(|t| t.0), p.tier, skills, p.capacity, p.on_duty])
+        .execute(params![id.0, p.team.map(|t| t.0), p.tier, skills, p.capacity, p.on_duty, p.email])
         .map_err(backend)?;
     if n == 0 {
         return Err(kefu_store::StoreError::NotFound);

@@ -18,6 +18,7 @@ mod kpi;
 mod macros;
 mod models;
 mod reports;
+mod schedules;
 pub mod seal;
 mod types;
 
@@ -29,6 +30,7 @@ pub use kpi::*;
 pub use macros::MacroStore;
 pub use models::{ModelStore, StoredModel};
 pub use reports::ReportStore;
+pub use schedules::{Schedule, ScheduleStore};
 pub use types::*;
 
 use kefu_domain::audit::AuditEvent;
@@ -63,7 +65,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub mod prelude {
     pub use crate::{
         AccountStore, BotStore, DumpStore, ExportStore, FeedStore, JobStore, KbStore, KpiStore, MacroStore, ModelStore,
-        OrgStore, OutboxStore, PrivacyStore, ReportStore, Store, TicketStore,
+        OrgStore, OutboxStore, PrivacyStore, ReportStore, ScheduleStore, Store, TicketStore,
     };
 }
 
@@ -86,6 +88,7 @@ pub trait Store:
     + ModelStore
     + KpiStore
     + ExportStore
+    + ScheduleStore
 {
 }
 
@@ -105,6 +108,7 @@ impl<T> Store for T where
         + ModelStore
         + KpiStore
         + ExportStore
+        + ScheduleStore
 {
 }
 

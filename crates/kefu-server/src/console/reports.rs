@@ -104,14 +104,7 @@ fn query_string(pairs: &[(&str, &String)]) -> String {
 
 /// A figure worded in its unit: "93.5%", "2.3 小时", "4.20", "12".
 pub fn worded(lang: Lang, unit: Unit, v: Option<f64>) -> String {
-    let Some(v) = v else { return "—".to_string() };
-    match unit {
-        Unit::Percent => format!("{:.1}%", v * 100.0),
-        Unit::Hours => format!("{v:.1} {}", lang.t("小时", "h")),
-        Unit::Score => format!("{v:.2}"),
-        Unit::Points => format!("{v:.1}"),
-        Unit::Count => format!("{v:.0}"),
-    }
+    unit.worded(v, lang.t("zh", "en") == "zh")
 }
 
 /// A chart drawn on the server as inline SVG: columns over time, or bars

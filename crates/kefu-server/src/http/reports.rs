@@ -22,6 +22,8 @@ pub fn router<S: Store>() -> Router<AppState<S>> {
         .route("/api/v1/reports/exports", axum::routing::post(create_export::<S>).get(list_exports::<S>))
         .route("/api/v1/reports/exports/{id}", get(export::<S>))
         .route("/api/v1/reports/exports/{id}/download", get(download::<S>))
+        .route("/api/v1/reports/schedules", axum::routing::post(create_schedule::<S>).get(schedules::<S>))
+        .route("/api/v1/reports/schedules/{id}", axum::routing::delete(delete_schedule::<S>))
 }
 
 /// What each KPI counts: names, unit, definition, target, formula.
@@ -216,4 +218,58 @@ pub fn export_response<S: Store>(store: S, e: &kefu_store::ExportRecord) -> axum
         (axum::http::header::CONTENT_LENGTH, e.bytes.to_string()),
     ];
     (headers, axum::body::Body::from_stream(stream)).into_response()
+}
+
+/// A scheduled report: `{name, frequency: daily|weekly|monthly, team?, agent?, recipients: [username]}`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ScheduleBody {
+    pub name: String,
+    pub frequency: String,
+    pub recipients: Vec<String>,
+}
+
+/// Schedules a report of every KPI, e-mailed to staff at the policy's hour
+/// for the day, week or month before.
+#[utoipa::path(post, path = "/api/v1/reports/schedules", tag = "reports", security(("bearer" = [])),
+    request_body = ScheduleBody, responses((status = 201, description = "the schedule"), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn create_schedule<S: Store>(
+    State(app): State<AppState<S>>,
+    user: CurrentUser,
+    crate::extract::ApiJson(body): crate::extract::ApiJson<serde_json::Map<String, serde_json::Value>>,
+) -> Result<(axum::http::StatusCode, Json<serde_json::Value>), ApiError> {
+    let s = app.kefu.create_schedule(&user.actor, &body).await?;
+    let org = app.kefu.org().await?;
+    Ok((axum::http::StatusCode::CREATED, Json(crate::service::schedules::schedule_json(&s, &org))))
+}
+
+/// The caller's scheduled reports (supervisors and admins: everyone's).
+#[utoipa::path(get, path = "/api/v1/reports/schedules", tag = "reports", security(("bearer" = [])),
+    responses((status = 200, description = "{items}")))]
+pub async fn schedules<S: Store>(
+    State(app): State<AppState<S>>,
+    user: CurrentUser,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let all = matches!(user.actor.role, kefu_domain::Role::Supervisor | kefu_domain::Role::Admin);
+    let list = app.kefu.store.schedules((!all).then_some(user.actor.id)).await?;
+    let org = app.kefu.org().await?;
+    let items: Vec<_> = list.iter().map(|s| crate::service::schedules::schedule_json(s, &org)).collect();
+    Ok(Json(serde_json::json!({ "items": items })))
+}
+
+#[utoipa::path(delete, path = "/api/v1/reports/schedules/{id}", tag = "reports", security(("bearer" = [])),
+    params(("id" = i64, Path)), responses((status = 204), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn delete_schedule<S: Store>(
+    State(app): State<AppState<S>>,
+    user: CurrentUser,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<axum::http::StatusCode, ApiError> {
+    let gone = match id.parse::<i64>() {
+        Ok(id) => app.kefu.store.delete_schedule(id, user.actor.id).await?,
+        Err(_) => false,
+    };
+    if gone {
+        Ok(axum::http::StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound { what: "schedule", what_zh: "定期报表" })
+    }
 }

@@ -43,6 +43,7 @@ pub mod org;
 mod privacy;
 pub mod report_exports;
 pub mod reports;
+pub mod schedules;
 mod sla;
 pub mod suggest;
 pub mod ticket_search;

@@ -127,7 +127,15 @@ impl<S: Store> Kefu<S> {
         let id = self.find_staff(key, "user").await?.id;
         let user = org.user(id).cloned().ok_or(ApiError::NotFound { what: "user", what_zh: "用户" })?;
         let mut p = user.profile.clone();
-        only_fields(body, &["team", "tier", "skills", "capacity", "on_duty"])?;
+        only_fields(body, &["team", "tier", "skills", "capacity", "on_duty", "email"])?;
+        if let Some(v) = body.get("email") {
+            p.email = match v {
+                Value::Null => None,
+                Value::String(e) if e.trim().is_empty() => None,
+                Value::String(e) => Some(parse_email(e.trim())?),
+                _ => return Err(FieldError::new("email", "email must be text", "email 必须是文本").into()),
+            };
+        }
         if let Some(v) = body.get("team") {
             p.team = match v {
                 Value::Null => None,
@@ -162,6 +170,24 @@ impl<S: Store> Kefu<S> {
         let u = self.store.set_profile(id, p).await?;
         self.forget_org();
         Ok(u)
+    }
+}
+
+/// A work e-mail address: one @, something either side, no spaces.
+fn parse_email(e: &str) -> Result<String, FieldError> {
+    let ok = e.len() <= 254
+        && e.split('@').count() == 2
+        && e.split('@').all(|p| !p.is_empty())
+        && e.rsplit('@').next().is_some_and(|d| d.contains('.'))
+        && !e.chars().any(|c| c.is_whitespace() || c.is_control());
+    if ok {
+        Ok(e.to_string())
+    } else {
+        Err(FieldError::new(
+            "email",
+            "email must be an address like name@example.com",
+            "email 须为形如 name@example.com 的地址",
+        ))
     }
 }
 
@@ -233,6 +259,8 @@ pub struct StaffView {
     pub skills: Skills,
     pub capacity: u32,
     pub on_duty: bool,
+    /// Work e-mail (scheduled reports).
+    pub email: Option<String>,
     /// Open tickets held now.
     pub load: u32,
 }
@@ -240,7 +268,7 @@ pub struct StaffView {
 impl StaffView {
     pub fn new(u: &User, org: &OrgSnapshot, default_capacity: u32, load: u32) -> StaffView {
         let m = org.membership(u);
-        let StaffProfile { skills, capacity, on_duty, .. } = u.profile.clone();
+        let StaffProfile { skills, capacity, on_duty, email, .. } = u.profile.clone();
         StaffView {
             id: u.id,
             username: u.username.clone(),
@@ -255,6 +283,7 @@ impl StaffView {
             skills,
             capacity: capacity.unwrap_or(default_capacity),
             on_duty,
+            email,
             load,
         }
     }

@@ -42,6 +42,8 @@ pub struct TestApp {
     pub seed: Seed,
     /// Runs the report-export job until nothing waits: exports made.
     pub exports: Jobs1,
+    /// Runs the scheduled-reports job once: schedules run.
+    pub schedules: Jobs1,
     /// Runs the KPI rollup job over the feed, as the background job would,
     /// with the calendar given (the service's when None): tickets counted.
     pub rollup: Rollup,
@@ -281,6 +283,11 @@ async fn spawn_with<S: Store>(
             n
         })
     });
+    let k = kefu.clone();
+    let schedules: Jobs1 = Arc::new(move || {
+        let k = k.clone();
+        Box::pin(async move { kefu_server::jobs::scheduled_reports(&k, "test").await.unwrap().unwrap_or(0) })
+    });
     tokio::spawn(kefu_server::serve_with(listener, kefu_server::router(kefu), limits, std::future::pending()));
     let client = client();
     let mut tokens = HashMap::new();
@@ -307,6 +314,7 @@ async fn spawn_with<S: Store>(
         add_user,
         seed,
         exports,
+        schedules,
         rollup,
         _guard: guard,
     }

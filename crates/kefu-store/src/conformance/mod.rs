@@ -200,7 +200,8 @@ macro_rules! conformance_tests {
             conversations_save_only_over_what_was_read, misses_queue_until_an_editor_resolves_them,
             a_published_model_replaces_the_last_with_a_new_revision,
             kpi_batches_apply_once_and_cells_sum_by_grain, backlog_counts_open_tickets_by_age_and_holder,
-            exports_are_claimed_once_built_in_parts_and_taken_over_when_abandoned);
+            exports_are_claimed_once_built_in_parts_and_taken_over_when_abandoned,
+            a_scheduled_report_runs_once_with_its_emails);
     };
     (@each $make:expr; $($name:ident),+) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -36,6 +36,7 @@ pub async fn organisation_round_trips<S: Store>(s: S) {
         },
         capacity: Some(7),
         on_duty: false,
+        email: Some("wang.lead@kefu.example".into()),
     };
     let u = s.set_profile(lead.id, p.clone()).await.unwrap();
     assert_eq!(u.profile, p);

@@ -60,3 +60,42 @@ pub async fn exports_are_claimed_once_built_in_parts_and_taken_over_when_abandon
     let all: Vec<i64> = s.list_exports(None, 10).await.unwrap().iter().map(|e| e.id).collect();
     assert_eq!(all, vec![b.id, a.id]);
 }
+
+pub async fn a_scheduled_report_runs_once_with_its_emails<S: Store>(s: S) {
+    let new = |owner, next| Schedule {
+        id: 0,
+        owner: UserId(owner),
+        name: "班组日报".into(),
+        frequency: "daily".into(),
+        scope: r#"{"team":"1"}"#.into(),
+        recipients: vec![UserId(1), UserId(2)],
+        next_run_at: next,
+        last_run_at: None,
+        created_at: t0(),
+    };
+    let a = s.create_schedule(new(1, t0())).await.unwrap();
+    let b = s.create_schedule(new(2, t0() + Duration::days(1))).await.unwrap();
+    assert_eq!((a.recipients.clone(), a.last_run_at), (vec![UserId(1), UserId(2)], None));
+    assert_eq!(s.schedules(Some(UserId(2))).await.unwrap(), vec![b.clone()]);
+    assert_eq!(s.schedules(None).await.unwrap().len(), 2);
+    assert_eq!(s.due_schedules(t0()).await.unwrap(), vec![a.clone()]);
+    let mail = NewMessage {
+        kind: "scheduled_report".into(),
+        channel: "email".into(),
+        recipient: "wang@kefu.example".into(),
+        subject: "班组日报".into(),
+        body: "首问解决率 81.0%".into(),
+    };
+    let next = t0() + Duration::days(1);
+    assert!(s.complete_run(a.id, t0(), next, vec![mail.clone()], t0()).await.unwrap());
+    // Another node with the same due time: nothing more goes out.
+    assert!(!s.complete_run(a.id, t0(), next, vec![mail], t0()).await.unwrap());
+    assert!(s.due_schedules(t0()).await.unwrap().is_empty());
+    let claimed = s.claim_messages("n1", t0(), Duration::minutes(1), 10).await.unwrap();
+    let ours: Vec<_> = claimed.iter().filter(|m| m.kind == "scheduled_report").collect();
+    assert_eq!(ours.len(), 1);
+    assert_eq!((ours[0].ticket_id, ours[0].recipient.as_str()), (None, "wang@kefu.example"));
+    assert!(!s.delete_schedule(a.id, UserId(2)).await.unwrap(), "only its owner's");
+    assert!(s.delete_schedule(a.id, UserId(1)).await.unwrap());
+    assert_eq!(s.schedules(None).await.unwrap(), vec![b]);
+}
