@@ -20,6 +20,7 @@ pub fn router<S: Store>() -> Router<AppState<S>> {
         .route("/console/reports/metrics", get(dictionary::<S>))
         .route("/console/reports", get(kpi_page::<S>))
         .route("/console/reports/scorecard", get(scorecard::<S>))
+        .route("/console/reports/hot", get(hot_page::<S>))
         .route("/console/reports/exports", get(exports_page::<S>).post(ask_export::<S>))
         .route("/console/reports/exports/{id}/download", get(download_export::<S>))
 }
@@ -683,4 +684,50 @@ async fn download_export<S: Store>(
             message(StatusCode::NOT_FOUND, lang, Some(&user), "404", &e.to_string())
         }
     }
+}
+
+#[derive(Template)]
+#[template(path = "console/reports_hot.html")]
+struct HotPage<'a> {
+    shell: Shell<'a>,
+    hot: Option<crate::service::hot::HotIssues>,
+    chart: Option<Columns>,
+    error: Option<String>,
+}
+
+/// Hot issues: types and title words of the period, rising ones first.
+async fn hot_page<S: Store>(
+    State(app): State<AppState<S>>,
+    headers: HeaderMap,
+    Query(form): Query<ReportForm>,
+) -> Response {
+    let user = match gate(&app, &headers, "GET /api/v1/reports/hot").await {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let lang = Lang::of(&headers);
+    let title = lang.t("热点问题", "Hot issues");
+    let mut page = HotPage { shell: Shell::new(lang, Some(&user), title), hot: None, chart: None, error: None };
+    let form = ReportForm { metric: "transfer_rate".into(), group_by: String::new(), ..form };
+    let result = async {
+        let req = form.query().request(&app.kefu).await?;
+        app.kefu.hot_issues(&user.actor, (req.from, req.to), req.filter, 10).await
+    };
+    match result.await {
+        Ok(h) => {
+            let rows: Vec<_> =
+                h.keywords.iter().map(|k| (k.label.clone(), Some(k.n as f64), k.n.to_string(), k.change > 0)).collect();
+            page.chart = (!rows.is_empty()).then(|| Columns::of(&rows, None));
+            page.hot = Some(h);
+        }
+        Err(e) => {
+            page.error = Some(match &e {
+                crate::error::ApiError::Invalid(f) => lang.t(&f.message_zh, &f.message).to_string(),
+                crate::error::ApiError::Forbidden { reason, reason_zh } => lang.t(reason_zh, reason).to_string(),
+                _ => return message(StatusCode::INTERNAL_SERVER_ERROR, lang, Some(&user), "500", &e.to_string()),
+            });
+            return render(StatusCode::UNPROCESSABLE_ENTITY, &page);
+        }
+    }
+    render(StatusCode::OK, &page)
 }

@@ -47,7 +47,7 @@ use utoipa::OpenApi;
         kb::list, kb::create, kb::one, kb::update, kb::delete, kb::versions, kb::lexicon, kb::set_lexicon,
         kb::vote, kb::feedback, suggest::suggest, suggest::model, suggest::retrain,
         bot::start, bot::message, bot::transcript, bot::misses, bot::resolve,
-        reports::metrics, reports::kpi, reports::create_export, reports::list_exports, reports::export, reports::download, reports::create_schedule, reports::schedules, reports::delete_schedule,
+        reports::metrics, reports::kpi, reports::create_export, reports::list_exports, reports::export, reports::download, reports::create_schedule, reports::schedules, reports::delete_schedule, reports::hot,
     ),
     components(schemas(
         crate::error::ErrorBody, crate::view::TicketView, crate::service::LoginResponse,
@@ -65,7 +65,7 @@ use utoipa::OpenApi;
         kefu_domain::bot::ArticleRef, crate::service::kb_misses::MissQueue, crate::service::kb_misses::Cluster,
         crate::service::kb_misses::ResolveRequest, crate::service::kb_misses::Resolved,
         crate::service::reports::MetricList, crate::service::reports::MetricItem,
-        crate::service::kpi::KpiReport, crate::service::kpi::KpiItem, reports::ExportBody, reports::ScheduleBody,
+        crate::service::kpi::KpiReport, crate::service::kpi::KpiItem, reports::ExportBody, reports::ScheduleBody, crate::service::hot::HotIssues, crate::service::hot::HotItem,
     )),
     modifiers(&BearerAuth, &ErrorResponses),
 )]

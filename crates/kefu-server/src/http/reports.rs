@@ -24,6 +24,7 @@ pub fn router<S: Store>() -> Router<AppState<S>> {
         .route("/api/v1/reports/exports/{id}/download", get(download::<S>))
         .route("/api/v1/reports/schedules", axum::routing::post(create_schedule::<S>).get(schedules::<S>))
         .route("/api/v1/reports/schedules/{id}", axum::routing::delete(delete_schedule::<S>))
+        .route("/api/v1/reports/hot", get(hot::<S>))
 }
 
 /// What each KPI counts: names, unit, definition, target, formula.
@@ -272,4 +273,22 @@ pub async fn delete_schedule<S: Store>(
     } else {
         Err(ApiError::NotFound { what: "schedule", what_zh: "定期报表" })
     }
+}
+
+/// Hot issues of a period (`from`, `to`; default this month so far): the
+/// types registered most and the words titles use most, against the
+/// period of the same length before, rising ones first.
+#[utoipa::path(get, path = "/api/v1/reports/hot", tag = "reports", security(("bearer" = [])),
+    params(KpiQuery), responses((status = 200, body = crate::service::hot::HotIssues)))]
+pub async fn hot<S: Store>(
+    State(app): State<AppState<S>>,
+    user: CurrentUser,
+    Query(q): Query<KpiQuery>,
+) -> Result<Json<crate::service::hot::HotIssues>, ApiError> {
+    let q = KpiQuery { metric: Some("transfer_rate".into()), group_by: None, ..q };
+    let req = q.request(&app.kefu).await?;
+    if req.to < req.from {
+        return Err(FieldError::new("to", "to is before from", "结束日期早于开始日期").into());
+    }
+    Ok(Json(app.kefu.hot_issues(&user.actor, (req.from, req.to), req.filter, 10).await?))
 }

@@ -31,6 +31,7 @@ mod accounts;
 pub mod bot;
 pub mod customer_loop;
 mod dispatch;
+pub mod hot;
 pub mod kb;
 pub mod kb_misses;
 pub mod kpi;
