@@ -63,10 +63,18 @@ pub struct KpiQuery {
 fn date(field: &str, v: Option<&str>, default: NaiveDate) -> Result<NaiveDate, ApiError> {
     match v.map(str::trim).filter(|s| !s.is_empty()) {
         None => Ok(default),
-        Some(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
-            FieldError::new(field, format!("{field} must be a date YYYY-MM-DD"), format!("{field} 须为日期 YYYY-MM-DD"))
+        // Reports cover kefu's years: far dates are a mistake, not a question.
+        Some(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .ok()
+            .filter(|d| (2000..=2100).contains(&d.year()))
+            .ok_or_else(|| {
+                FieldError::new(
+                    field,
+                    format!("{field} must be a date YYYY-MM-DD between 2000 and 2100"),
+                    format!("{field} 须为 2000 至 2100 年间的日期 YYYY-MM-DD"),
+                )
                 .into()
-        }),
+            }),
     }
 }
 
