@@ -14,7 +14,7 @@
 use crate::sample::Rng;
 use anyhow::{Result, anyhow};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
-use kefu_domain::clock::FixedClock;
+use kefu_domain::clock::{Clock, FixedClock};
 use kefu_domain::facts::{DeadlineOutcome, Facts, Span};
 use kefu_domain::flow::FlowSet;
 use kefu_domain::kpi::{Grain, GroupBy, Level};
@@ -301,7 +301,56 @@ fn median_ms(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// The rollup job's pace: `n` tickets registered through the store (the
+/// intake baseline of the same run), then counted by the job from the
+/// change feed. The job is off the request path; this says whether it
+/// keeps up with intake.
+async fn job_pace(n: usize) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let store = SqliteStore::open(dir.path().join("pace.db"), Arc::new(kefu_store::crypto::FieldCipher::random()))?;
+    let clock = Arc::new(FixedClock::new("2026-11-23T02:00:00Z".parse()?));
+    let kefu = Kefu::new(store.clone(), FlowSet::defaults(), Policy::defaults(), clock.clone(), Default::default())
+        .await
+        .map_err(|e| anyhow!(e.to_string()))?;
+    let u = store
+        .create_user(NewUser {
+            username: "agent0".into(),
+            display_name: "坐席".into(),
+            role: Role::Agent,
+            password_hash: "x".into(),
+            now: clock.now(),
+        })
+        .await?;
+    let actor = kefu_domain::flow::Actor::new(u.id, "agent0", Role::Agent);
+    let mut rng = Rng::new(5);
+    let started = Instant::now();
+    let mut pending = Vec::new();
+    for i in 0..n {
+        let op = super::sla::registration(&kefu, &mut rng, &actor)?;
+        let store = store.clone();
+        pending.push(tokio::spawn(async move { store.create_ticket(op).await.map(drop) }));
+        if pending.len() == 256 || i + 1 == n {
+            for p in pending.drain(..) {
+                p.await??;
+            }
+            clock.advance(Duration::seconds(1));
+        }
+    }
+    let intake = n as f64 / started.elapsed().as_secs_f64();
+    clock.advance(Duration::minutes(5));
+    let started = Instant::now();
+    let counted = kefu.kpi_catch_up().await.map_err(|e| anyhow!(e.to_string()))?.unwrap_or(0);
+    let pace = counted as f64 / started.elapsed().as_secs_f64();
+    println!(
+        "  rollup job: {counted} tickets counted at {pace:.0}/s; store intake of the same tickets {intake:.0}/s \
+         (job/intake {:.2}; the job runs off the request path, intake writes nothing for it)",
+        pace / intake
+    );
+    Ok(())
+}
+
 pub async fn run(tickets: usize, runs: usize) -> Result<()> {
+    job_pace(20_000).await?;
     println!("kefu bench reports: {tickets} tickets over {YEAR}, {AGENTS} agents in {TEAMS} teams (SQLite)");
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("reports.db");
