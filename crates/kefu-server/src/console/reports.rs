@@ -93,6 +93,16 @@ async fn dictionary<S: Store>(State(app): State<AppState<S>>, headers: HeaderMap
     render(StatusCode::OK, &DictionaryPage { shell, rows })
 }
 
+/// A refused question in words (a bad field, a figure not the asker's);
+/// None for a failure of kefu's own.
+fn refusal(lang: Lang, e: &crate::error::ApiError) -> Option<String> {
+    match e {
+        crate::error::ApiError::Invalid(f) => Some(lang.t(&f.message_zh, &f.message).to_string()),
+        crate::error::ApiError::Forbidden { reason, reason_zh } => Some(lang.t(reason_zh, reason).to_string()),
+        _ => None,
+    }
+}
+
 /// `k=v&…` of the non-empty values, encoded.
 fn query_string(pairs: &[(&str, &String)]) -> String {
     pairs
@@ -354,14 +364,13 @@ async fn kpi_page<S: Store>(
     match report.await {
         Ok(r) => fill(&mut page, lang, r, &dictionary),
         Err(e) => {
-            page.error = Some(match &e {
-                crate::error::ApiError::Invalid(f) => lang.t(&f.message_zh, &f.message).to_string(),
-                crate::error::ApiError::Forbidden { reason, reason_zh } => lang.t(reason_zh, reason).to_string(),
-                _ => {
+            page.error = match refusal(lang, &e) {
+                Some(text) => Some(text),
+                None => {
                     tracing::warn!(error = %e, "KPI report failed");
                     return message(StatusCode::INTERNAL_SERVER_ERROR, lang, Some(&user), "500", &e.to_string());
                 }
-            })
+            }
         }
     }
     let status = if page.error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
@@ -543,11 +552,10 @@ async fn scorecard<S: Store>(
     }
     .await;
     if let Err(e) = result {
-        page.error = Some(match &e {
-            crate::error::ApiError::Invalid(f) => lang.t(&f.message_zh, &f.message).to_string(),
-            crate::error::ApiError::Forbidden { reason, reason_zh } => lang.t(reason_zh, reason).to_string(),
-            _ => return message(StatusCode::INTERNAL_SERVER_ERROR, lang, Some(&user), "500", &e.to_string()),
-        });
+        let Some(text) = refusal(lang, &e) else {
+            return message(StatusCode::INTERNAL_SERVER_ERROR, lang, Some(&user), "500", &e.to_string());
+        };
+        page.error = Some(text);
         return render(StatusCode::FORBIDDEN, &page);
     }
     render(StatusCode::OK, &page)
@@ -655,10 +663,7 @@ async fn ask_export<S: Store>(
     match app.kefu.request_export(&user, &body).await {
         Ok(_) => axum::response::IntoResponse::into_response(axum::response::Redirect::to("/console/reports/exports")),
         Err(e) => {
-            let text = match &e {
-                crate::error::ApiError::Invalid(f) => lang.t(&f.message_zh, &f.message).to_string(),
-                _ => e.to_string(),
-            };
+            let text = refusal(lang, &e).unwrap_or_else(|| e.to_string());
             show_exports(&app, &user, lang, StatusCode::UNPROCESSABLE_ENTITY, Some(text)).await
         }
     }
@@ -721,11 +726,10 @@ async fn hot_page<S: Store>(
             page.hot = Some(h);
         }
         Err(e) => {
-            page.error = Some(match &e {
-                crate::error::ApiError::Invalid(f) => lang.t(&f.message_zh, &f.message).to_string(),
-                crate::error::ApiError::Forbidden { reason, reason_zh } => lang.t(reason_zh, reason).to_string(),
-                _ => return message(StatusCode::INTERNAL_SERVER_ERROR, lang, Some(&user), "500", &e.to_string()),
-            });
+            let Some(text) = refusal(lang, &e) else {
+                return message(StatusCode::INTERNAL_SERVER_ERROR, lang, Some(&user), "500", &e.to_string());
+            };
+            page.error = Some(text);
             return render(StatusCode::UNPROCESSABLE_ENTITY, &page);
         }
     }

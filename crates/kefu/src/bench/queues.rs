@@ -28,20 +28,25 @@ use std::time::Instant;
 const STAFF: usize = 200;
 const TEAMS: usize = 20;
 
-struct Org {
-    staff: Vec<(UserId, TeamId)>,
-    teams: Vec<TeamId>,
+pub(super) struct Org {
+    pub(super) staff: Vec<(UserId, TeamId)>,
+    pub(super) teams: Vec<TeamId>,
 }
 
-async fn organisation(store: &SqliteStore, now: DateTime<Utc>) -> Result<Org> {
+/// `staff_n` agents in `teams_n` teams of one department, round robin.
+pub(super) async fn organisation(
+    store: &SqliteStore,
+    now: DateTime<Utc>,
+    (staff_n, teams_n): (usize, usize),
+) -> Result<Org> {
     let d = store.create_department("service".into(), "客服部".into(), now).await?;
     let mut teams = Vec::new();
-    for i in 0..TEAMS {
+    for i in 0..teams_n {
         let t = NewTeam { department: d.id, code: format!("team{i}"), name: format!("班组{i}"), lead: None };
         teams.push(store.create_team(t, now).await?.id);
     }
     let mut staff = Vec::new();
-    for i in 0..STAFF {
+    for i in 0..staff_n {
         let u = NewUser {
             username: format!("agent{i}"),
             display_name: format!("坐席{i}"),
@@ -50,7 +55,7 @@ async fn organisation(store: &SqliteStore, now: DateTime<Utc>) -> Result<Org> {
             now,
         };
         let u = store.create_user(u).await?;
-        let team = teams[i % TEAMS];
+        let team = teams[i % teams_n];
         store.set_profile(u.id, StaffProfile { team: Some(team), ..Default::default() }).await?;
         staff.push((u.id, team));
     }
@@ -162,7 +167,7 @@ pub async fn run(tickets: usize) -> Result<()> {
     let kefu = Kefu::new(store.clone(), FlowSet::defaults(), policy, clock.clone(), Default::default())
         .await
         .map_err(|e| anyhow!(e.to_string()))?;
-    let org = Arc::new(organisation(&store, t0).await?);
+    let org = Arc::new(organisation(&store, t0, (STAFF, TEAMS)).await?);
     let actor = Actor::new(org.staff[0].0, "agent0", Role::Agent);
     // Half on each of two days (six-digit daily numbers); the queries run
     // 25 minutes into the second day: the first day's open tickets are

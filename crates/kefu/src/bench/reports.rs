@@ -19,14 +19,13 @@ use kefu_domain::facts::{DeadlineOutcome, Facts, Span};
 use kefu_domain::flow::FlowSet;
 use kefu_domain::kpi::{Grain, GroupBy, Level};
 use kefu_domain::metrics::Period;
-use kefu_domain::org::StaffProfile;
 use kefu_domain::policy::Policy;
 use kefu_domain::rollup::{Cell, Dims, Key, contributions};
 use kefu_domain::{Channel, Priority, Role, TeamId, TicketType, UserId};
 use kefu_server::Kefu;
 use kefu_server::service::kpi::KpiRequest;
 use kefu_store::prelude::*;
-use kefu_store::{DimFilter, KpiBatch, NewTeam, NewUser};
+use kefu_store::{DimFilter, KpiBatch, NewUser};
 use kefu_store_sqlite::SqliteStore;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -103,30 +102,6 @@ fn ticket(r: &mut Rng, created_at: DateTime<Utc>, staff: &[(UserId, TeamId)]) ->
     };
     let dims = Dims { channel, ticket_type, priority, team: Some(team), first_owner: owner, created_at };
     (facts, dims)
-}
-
-async fn organisation(store: &SqliteStore, now: DateTime<Utc>) -> Result<Vec<(UserId, TeamId)>> {
-    let d = store.create_department("service".into(), "客服部".into(), now).await?;
-    let mut teams = Vec::new();
-    for i in 0..TEAMS {
-        let t = NewTeam { department: d.id, code: format!("team{i}"), name: format!("班组{i}"), lead: None };
-        teams.push(store.create_team(t, now).await?.id);
-    }
-    let mut staff = Vec::new();
-    for i in 0..AGENTS {
-        let u = NewUser {
-            username: format!("agent{i}"),
-            display_name: format!("坐席{i}"),
-            role: Role::Agent,
-            password_hash: "x".into(),
-            now,
-        };
-        let u = store.create_user(u).await?;
-        let team = teams[i % TEAMS];
-        store.set_profile(u.id, StaffProfile { team: Some(team), ..Default::default() }).await?;
-        staff.push((u.id, team));
-    }
-    Ok(staff)
 }
 
 const BASELINE_TABLE: &str = "CREATE TABLE bench_tickets (
@@ -360,7 +335,7 @@ pub async fn run(tickets: usize, runs: usize) -> Result<()> {
     let kefu = Kefu::new(store.clone(), FlowSet::defaults(), Policy::defaults(), clock, Default::default())
         .await
         .map_err(|e| anyhow!(e.to_string()))?;
-    let staff = organisation(&store, t0).await?;
+    let staff = super::queues::organisation(&store, t0, (AGENTS, TEAMS)).await?.staff;
     // The baseline's ticket table in a file of its own, so each size is plain.
     let base_path = dir.path().join("baseline.db");
     let mut raw = rusqlite::Connection::open(&base_path)?;
