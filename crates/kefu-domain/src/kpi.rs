@@ -194,7 +194,7 @@ impl Frequency {
     pub fn next_run(self, after: chrono::DateTime<chrono::Utc>, hour: u32) -> chrono::DateTime<chrono::Utc> {
         let mut day = crate::time::shanghai_date(after);
         loop {
-            let at = (day.and_hms_opt(hour.min(23), 0, 0).expect("a whole hour") - Duration::hours(8)).and_utc();
+            let at = crate::time::shanghai_at(day, hour);
             if self.runs_on(day) && at > after {
                 return at;
             }

@@ -12,6 +12,12 @@ pub fn shanghai_date(at: DateTime<Utc>) -> NaiveDate {
     at.with_timezone(&shanghai()).date_naive()
 }
 
+/// `hour`:00 on `day` in Shanghai, as an instant (midnight for a day's start).
+pub fn shanghai_at(day: NaiveDate, hour: u32) -> DateTime<Utc> {
+    let local = day.and_hms_opt(hour.min(23), 0, 0).expect("a whole hour exists every day");
+    (local - chrono::Duration::hours(8)).and_utc()
+}
+
 /// An instant as people read it in Shanghai, to the minute: `2026-11-22 10:00`.
 pub fn shanghai_minute(at: DateTime<Utc>) -> String {
     at.with_timezone(&shanghai()).format("%Y-%m-%d %H:%M").to_string()

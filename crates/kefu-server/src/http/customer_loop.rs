@@ -9,9 +9,10 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono::{Datelike, NaiveDate};
 use kefu_domain::FieldError;
 use kefu_domain::privacy::{Access, PersonalField};
+use kefu_domain::time::shanghai_at;
 use kefu_store::{Message, Page, Store, VisitFilter, VisitRow};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -205,11 +206,5 @@ pub async fn visit_report<S: Store>(
     if to < from {
         return Err(FieldError::new("to", "to is before from", "结束日期早于开始日期").into());
     }
-    Ok(Json(app.kefu.visit_report(start_of(from), start_of(to + chrono::Days::new(1))).await?))
-}
-
-/// Midnight in Shanghai of a day, in UTC.
-fn start_of(d: NaiveDate) -> DateTime<Utc> {
-    let local = d.and_hms_opt(0, 0, 0).expect("midnight exists");
-    (local - chrono::Duration::hours(8)).and_utc()
+    Ok(Json(app.kefu.visit_report(shanghai_at(from, 0), shanghai_at(to + chrono::Days::new(1), 0)).await?))
 }

@@ -122,7 +122,9 @@ impl KpiQuery {
 /// figure; narrowed to what the caller may see (their own figures, their
 /// teams' for a lead, everything for supervisors).
 #[utoipa::path(get, path = "/api/v1/reports/kpi", tag = "reports", security(("bearer" = [])),
-    params(KpiQuery), responses((status = 200, body = KpiReport), (status = 422, description = "bad metric, grouping, date or filter")))]
+    params(KpiQuery), responses((status = 200, body = KpiReport),
+        (status = 403, body = crate::error::ErrorBody, description = "another person's or team's figures"),
+        (status = 422, body = crate::error::ErrorBody, description = "bad metric, grouping, date or filter")))]
 pub async fn kpi<S: Store>(
     State(app): State<AppState<S>>,
     user: CurrentUser,
@@ -287,7 +289,9 @@ pub async fn delete_schedule<S: Store>(
 /// types registered most and the words titles use most, against the
 /// period of the same length before, rising ones first.
 #[utoipa::path(get, path = "/api/v1/reports/hot", tag = "reports", security(("bearer" = [])),
-    params(KpiQuery), responses((status = 200, body = crate::service::hot::HotIssues)))]
+    params(KpiQuery), responses((status = 200, body = crate::service::hot::HotIssues),
+        (status = 403, body = crate::error::ErrorBody, description = "another person's or team's tickets"),
+        (status = 422, body = crate::error::ErrorBody, description = "bad date or filter")))]
 pub async fn hot<S: Store>(
     State(app): State<AppState<S>>,
     user: CurrentUser,

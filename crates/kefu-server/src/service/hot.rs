@@ -12,6 +12,7 @@ use crate::service::kpi::KpiRequest;
 use chrono::{Duration, NaiveDate};
 use kefu_domain::flow::Actor;
 use kefu_domain::kpi::GroupBy;
+use kefu_domain::time::shanghai_at;
 use kefu_store::*;
 use std::collections::HashMap;
 
@@ -44,11 +45,6 @@ fn rising(mut items: Vec<HotItem>, limit: usize) -> Vec<HotItem> {
     items.sort_by(|a, b| b.change.cmp(&a.change).then(b.n.cmp(&a.n)).then(a.key.cmp(&b.key)));
     items.truncate(limit);
     items
-}
-
-/// Midnight in Shanghai of a day, in UTC.
-fn start_of(d: NaiveDate) -> chrono::DateTime<chrono::Utc> {
-    (d.and_hms_opt(0, 0, 0).expect("midnight") - Duration::hours(8)).and_utc()
 }
 
 impl<S: Store> Kefu<S> {
@@ -115,9 +111,9 @@ impl<S: Store> Kefu<S> {
         (from, to): (NaiveDate, NaiveDate),
     ) -> Result<(HashMap<String, i64>, usize), ApiError> {
         let f = TicketFilter {
-            created_from: Some(start_of(from)),
+            created_from: Some(shanghai_at(from, 0)),
             // The list's upper bound is inclusive.
-            created_to: Some(start_of(to + Duration::days(1)) - Duration::microseconds(1)),
+            created_to: Some(shanghai_at(to + Duration::days(1), 0) - Duration::microseconds(1)),
             team: filter.team,
             first_owner: filter.agent,
             channel: filter.channel,

@@ -154,8 +154,10 @@ impl<S: Store> Kefu<S> {
             self.backlog_items(&metric, &req).await?
         } else {
             let groups = self.summed_cells(&metric, kind, &req).await?;
+            // Counted only when a rate is per customer (a full count of the table).
+            let per_customer = policy.reports.complaint_base == kefu_domain::metrics::ComplaintBase::Customers;
             let customers = match metric.formula {
-                Formula::Rate { .. } => self.store.customer_count().await?,
+                Formula::Rate { .. } if per_customer => self.store.customer_count().await?,
                 _ => 0,
             };
             groups
