@@ -8,6 +8,7 @@
 
 pub mod access;
 pub mod action;
+pub mod assessment;
 pub mod audit;
 pub mod bot;
 pub mod calendar;
@@ -19,6 +20,7 @@ pub mod error;
 pub mod facts;
 pub mod figures;
 pub mod flow;
+pub mod grading;
 pub mod ids;
 pub mod intake;
 pub mod kb;
@@ -29,6 +31,7 @@ pub mod org;
 pub mod policy;
 pub mod priority;
 pub mod privacy;
+pub mod quality;
 pub mod rollup;
 pub mod sla;
 pub mod templates;

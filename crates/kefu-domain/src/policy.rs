@@ -42,6 +42,9 @@ pub struct Policy {
     /// Thresholds and targets of the KPIs (R-30; `metrics.rs`).
     #[serde(default)]
     pub reports: crate::metrics::ReportsPolicy,
+    /// Scorecards, store grades and quotas, the assessment (R-31…R-33).
+    #[serde(default)]
+    pub quality: crate::quality::QualityPolicy,
 }
 
 /// Which roles may call which endpoint, keyed `"METHOD /path/{template}"`.
@@ -254,6 +257,7 @@ impl Policy {
             .and_then(|()| policy.customer_loop.check())
             .and_then(|()| policy.bot.check())
             .and_then(|()| policy.reports.check())
+            .and_then(|()| policy.quality.check())
             .map_err(|message| PolicyError { source_name: source_name.to_string(), line: None, message })?;
         Ok(policy)
     }
