@@ -15,6 +15,8 @@ fn cell(r: &tokio_postgres::Row, i: usize, kind: Kind) -> StoreResult<Value> {
         Kind::Bool => r.get::<_, Option<bool>>(i).map_or(Value::Null, Value::Bool),
         Kind::Text => r.get::<_, Option<String>>(i).map_or(Value::Null, Value::String),
         Kind::Time => r.get::<_, Option<DateTime<Utc>>>(i).map_or(Value::Null, |t| Value::String(canonical_time(t))),
+        Kind::Real => r.get::<_, Option<f64>>(i).map_or(Value::Null, Value::from),
+        Kind::Date => r.get::<_, Option<chrono::NaiveDate>>(i).map_or(Value::Null, |d| Value::String(d.to_string())),
         Kind::Json => match r.get::<_, Option<String>>(i) {
             None => Value::Null,
             Some(s) => {
@@ -41,6 +43,11 @@ fn param(kind: Kind, v: Option<&Value>) -> StoreResult<Box<dyn ToSql + Sync + Se
             .transpose()?,
         ),
         Kind::Json => Box::new(v.map(Value::to_string)),
+        Kind::Real => Box::new(v.map(|v| v.as_f64().ok_or_else(|| bad(v))).transpose()?),
+        Kind::Date => Box::new(
+            v.map(|v| v.as_str().and_then(|s| s.parse::<chrono::NaiveDate>().ok()).ok_or_else(|| bad(v)))
+                .transpose()?,
+        ),
     })
 }
 

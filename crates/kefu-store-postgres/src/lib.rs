@@ -18,6 +18,7 @@ mod migrate;
 mod models;
 mod org;
 mod outbox;
+mod quality;
 mod reports;
 mod rows;
 mod schedules;

@@ -25,6 +25,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (17, "kpi", include_str!("../migrations/0017_kpi.sql")),
     (18, "exports", include_str!("../migrations/0018_exports.sql")),
     (19, "report_schedules", include_str!("../migrations/0019_report_schedules.sql")),
+    (20, "quality", include_str!("../migrations/0020_quality.sql")),
 ];
 
 /// Any constant shared by all kefu nodes.

@@ -12,7 +12,9 @@ fn to_json(kind: Kind, v: Sql) -> StoreResult<Value> {
         (_, Sql::Null) => Value::Null,
         (Kind::Int, Sql::Integer(i)) => Value::from(i),
         (Kind::Bool, Sql::Integer(i)) => Value::Bool(i != 0),
-        (Kind::Text | Kind::Time, Sql::Text(s)) => Value::String(s),
+        (Kind::Text | Kind::Time | Kind::Date, Sql::Text(s)) => Value::String(s),
+        (Kind::Real, Sql::Real(x)) => Value::from(x),
+        (Kind::Real, Sql::Integer(i)) => Value::from(i as f64),
         (Kind::Json, Sql::Text(s)) => {
             serde_json::from_str(&s).map_err(|e| StoreError::Backend(format!("stored JSON is invalid: {e}")))?
         }
@@ -29,6 +31,10 @@ fn to_sql(kind: Kind, v: Option<&Value>) -> StoreResult<Sql> {
         (Kind::Int, Some(v)) => Sql::Integer(v.as_i64().ok_or_else(|| bad(v))?),
         (Kind::Bool, Some(v)) => Sql::Integer(i64::from(v.as_bool().ok_or_else(|| bad(v))?)),
         (Kind::Text | Kind::Time, Some(v)) => Sql::Text(v.as_str().ok_or_else(|| bad(v))?.to_string()),
+        (Kind::Date, Some(v)) => {
+            Sql::Text(v.as_str().filter(|s| s.parse::<chrono::NaiveDate>().is_ok()).ok_or_else(|| bad(v))?.to_string())
+        }
+        (Kind::Real, Some(v)) => Sql::Real(v.as_f64().ok_or_else(|| bad(v))?),
         (Kind::Json, Some(v)) => Sql::Text(v.to_string()),
     })
 }

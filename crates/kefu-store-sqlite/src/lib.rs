@@ -19,6 +19,7 @@ mod migrate;
 mod models;
 mod org;
 mod outbox;
+mod quality;
 mod reports;
 mod rows;
 mod schedules;

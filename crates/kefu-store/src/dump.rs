@@ -15,6 +15,10 @@ pub enum Kind {
     /// JSON kept as text by both backends.
     Json,
     Bool,
+    /// A floating-point number (a score).
+    Real,
+    /// A calendar day, `YYYY-MM-DD`.
+    Date,
 }
 
 #[derive(Debug)]
@@ -256,6 +260,66 @@ pub const TABLES: &[TableSpec] = &[
             ("recipients", Text),
             ("next_run_at", Time),
             ("last_run_at", Time),
+            ("created_at", Time),
+        ],
+        order_by: "id",
+        identity: Some("id"),
+    },
+    TableSpec {
+        name: "quality_scorecards",
+        columns: &[
+            ("key", Text),
+            ("version", Int),
+            ("usage", Text),
+            ("body", Json),
+            ("created_by", Int),
+            ("created_at", Time),
+        ],
+        order_by: "key, version",
+        identity: None,
+    },
+    TableSpec {
+        name: "outlets",
+        columns: &[("code", Text), ("name", Text), ("region", Text), ("manager", Text), ("created_at", Time)],
+        order_by: "code",
+        identity: None,
+    },
+    TableSpec {
+        name: "quality_evaluations",
+        columns: &[
+            ("id", Int),
+            ("kind", Text),
+            ("subject", Text),
+            ("ticket_id", Int),
+            ("agent", Int),
+            ("scorecard", Text),
+            ("version", Int),
+            ("period", Text),
+            ("day_from", Date),
+            ("day_to", Date),
+            ("score", Real),
+            ("body", Json),
+            ("reviewer", Int),
+            ("created_at", Time),
+        ],
+        order_by: "id",
+        identity: Some("id"),
+    },
+    TableSpec {
+        name: "quality_gradings",
+        columns: &[("period", Text), ("body", Json), ("graded_by", Int), ("graded_at", Time)],
+        order_by: "period",
+        identity: None,
+    },
+    TableSpec {
+        name: "quality_innovations",
+        columns: &[
+            ("id", Int),
+            ("agent", Int),
+            ("day", Date),
+            ("title", Text),
+            ("points", Real),
+            ("recorded_by", Int),
             ("created_at", Time),
         ],
         order_by: "id",

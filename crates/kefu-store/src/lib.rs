@@ -17,6 +17,7 @@ mod kb;
 mod kpi;
 mod macros;
 mod models;
+mod quality;
 mod reports;
 mod schedules;
 pub mod seal;
@@ -29,6 +30,7 @@ pub use kb::{ArticleFilter, Feedback, FeedbackSummary, KbChange, KbStore};
 pub use kpi::*;
 pub use macros::MacroStore;
 pub use models::{ModelStore, StoredModel};
+pub use quality::*;
 pub use reports::ReportStore;
 pub use schedules::{Schedule, ScheduleStore};
 pub use types::*;
@@ -65,7 +67,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub mod prelude {
     pub use crate::{
         AccountStore, BotStore, DumpStore, ExportStore, FeedStore, JobStore, KbStore, KpiStore, MacroStore, ModelStore,
-        OrgStore, OutboxStore, PrivacyStore, ReportStore, ScheduleStore, Store, TicketStore,
+        OrgStore, OutboxStore, PrivacyStore, QualityStore, ReportStore, ScheduleStore, Store, TicketStore,
     };
 }
 
@@ -89,6 +91,7 @@ pub trait Store:
     + KpiStore
     + ExportStore
     + ScheduleStore
+    + QualityStore
 {
 }
 
@@ -109,6 +112,7 @@ impl<T> Store for T where
         + KpiStore
         + ExportStore
         + ScheduleStore
+        + QualityStore
 {
 }
 

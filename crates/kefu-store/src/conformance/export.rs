@@ -41,6 +41,7 @@ pub async fn export_then_import_is_lossless<S: Store>(a: S, b: S) {
     })
     .await
     .unwrap();
+    quality_rows(&a).await;
     let exported = export_all(&a).await;
     for table in crate::dump::TABLES {
         let rows: Vec<crate::JsonRow> =

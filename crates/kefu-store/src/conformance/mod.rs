@@ -25,6 +25,7 @@ mod models;
 mod org;
 mod outbox;
 mod privacy;
+mod quality;
 mod report_exports;
 mod reports;
 mod tickets;
@@ -41,6 +42,7 @@ pub use models::*;
 pub use org::*;
 pub use outbox::*;
 pub use privacy::*;
+pub use quality::*;
 pub use report_exports::*;
 pub use reports::*;
 pub use tickets::*;
@@ -201,7 +203,8 @@ macro_rules! conformance_tests {
             a_published_model_replaces_the_last_with_a_new_revision,
             kpi_batches_apply_once_and_cells_sum_by_grain, backlog_counts_open_tickets_by_age_and_holder,
             exports_are_claimed_once_built_in_parts_and_taken_over_when_abandoned,
-            a_scheduled_report_runs_once_with_its_emails);
+            a_scheduled_report_runs_once_with_its_emails,
+            quality_records_keep_versions_and_filter_by_period);
     };
     (@each $make:expr; $($name:ident),+) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,0 +1,305 @@
+//! Quality and assessment (QualityStore) in PostgreSQL.
+
+use crate::pg;
+use chrono::NaiveDate;
+use deadpool_postgres::GenericClient;
+use kefu_domain::{TicketId, UserId};
+use kefu_store::{
+    Evaluation, EvaluationFilter, EvaluationKind, Grading, Innovation, Outlet, ScorecardVersion, StoreError,
+    StoreResult,
+};
+use tokio_postgres::types::ToSql;
+
+fn card(r: &tokio_postgres::Row) -> ScorecardVersion {
+    ScorecardVersion {
+        key: r.get(0),
+        version: r.get(1),
+        usage: r.get(2),
+        body: r.get(3),
+        created_by: r.get::<_, Option<i64>>(4).map(UserId),
+        created_at: r.get(5),
+    }
+}
+
+const CARD: &str = "SELECT key, version, usage, body, created_by, created_at FROM quality_scorecards";
+
+pub async fn add_card(c: &impl GenericClient, v: ScorecardVersion) -> StoreResult<ScorecardVersion> {
+    // Two editors saving at once: the second insert meets the first's
+    // version and takes the next one.
+    for _ in 0..5 {
+        let res = c
+            .query_one(
+                "INSERT INTO quality_scorecards (key, version, usage, body, created_by, created_at)
+                 SELECT $1, COALESCE(MAX(version), 0) + 1, $2, $3, $4, $5 FROM quality_scorecards WHERE key = $1
+                 RETURNING version",
+                &[&v.key, &v.usage, &v.body, &v.created_by.map(|u| u.0), &v.created_at],
+            )
+            .await
+            .map_err(pg);
+        match res {
+            Ok(row) => return Ok(ScorecardVersion { version: row.get(0), ..v }),
+            Err(StoreError::Conflict { .. }) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(StoreError::Conflict { constraint: "quality_scorecards_pkey".into() })
+}
+
+pub async fn cards(c: &impl GenericClient) -> StoreResult<Vec<ScorecardVersion>> {
+    let rows = c
+        .query(
+            &format!(
+                "{CARD} q WHERE version = (SELECT MAX(version) FROM quality_scorecards WHERE key = q.key) ORDER BY key"
+            ),
+            &[],
+        )
+        .await
+        .map_err(pg)?;
+    Ok(rows.iter().map(card).collect())
+}
+
+pub async fn card_version(
+    c: &impl GenericClient,
+    key: &str,
+    version: Option<i64>,
+) -> StoreResult<Option<ScorecardVersion>> {
+    let row = c
+        .query_opt(
+            &format!("{CARD} WHERE key = $1 AND ($2::BIGINT = 0 OR version = $2) ORDER BY version DESC LIMIT 1"),
+            &[&key, &version.unwrap_or(0)],
+        )
+        .await
+        .map_err(pg)?;
+    Ok(row.as_ref().map(card))
+}
+
+const OUTLET: &str = "SELECT code, name, region, manager, created_at FROM outlets";
+
+fn outlet(r: &tokio_postgres::Row) -> Outlet {
+    Outlet { code: r.get(0), name: r.get(1), region: r.get(2), manager: r.get(3), created_at: r.get(4) }
+}
+
+pub async fn add_outlet(c: &impl GenericClient, o: Outlet) -> StoreResult<Outlet> {
+    c.execute(
+        "INSERT INTO outlets (code, name, region, manager, created_at) VALUES ($1, $2, $3, $4, $5)",
+        &[&o.code, &o.name, &o.region, &o.manager, &o.created_at],
+    )
+    .await
+    .map_err(pg)?;
+    Ok(o)
+}
+
+pub async fn outlets(c: &impl GenericClient, code: Option<&str>) -> StoreResult<Vec<Outlet>> {
+    let rows = c
+        .query(&format!("{OUTLET} WHERE ($1::TEXT IS NULL OR code = $1) ORDER BY region, code"), &[&code])
+        .await
+        .map_err(pg)?;
+    Ok(rows.iter().map(outlet).collect())
+}
+
+const EVALUATION: &str = "SELECT id, kind, subject, ticket_id, agent, scorecard, version, period, day_from, day_to,
+    score, body, reviewer, created_at FROM quality_evaluations";
+
+fn evaluation(r: &tokio_postgres::Row) -> Evaluation {
+    Evaluation {
+        id: r.get(0),
+        kind: EvaluationKind::parse(r.get(1)).unwrap_or(EvaluationKind::Calibration),
+        subject: r.get(2),
+        ticket: r.get::<_, Option<i64>>(3).map(TicketId),
+        agent: r.get::<_, Option<i64>>(4).map(UserId),
+        scorecard: r.get(5),
+        version: r.get(6),
+        period: r.get(7),
+        day_from: r.get(8),
+        day_to: r.get(9),
+        score: r.get(10),
+        body: r.get(11),
+        reviewer: UserId(r.get(12)),
+        created_at: r.get(13),
+    }
+}
+
+pub async fn add_evaluation(c: &impl GenericClient, e: Evaluation) -> StoreResult<Evaluation> {
+    let id: i64 = c
+        .query_one(
+            "INSERT INTO quality_evaluations (kind, subject, ticket_id, agent, scorecard, version, period, day_from,
+                day_to, score, body, reviewer, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
+            &[
+                &e.kind.code(),
+                &e.subject,
+                &e.ticket.map(|t| t.0),
+                &e.agent.map(|a| a.0),
+                &e.scorecard,
+                &e.version,
+                &e.period,
+                &e.day_from,
+                &e.day_to,
+                &e.score,
+                &e.body,
+                &e.reviewer.0,
+                &e.created_at,
+            ],
+        )
+        .await
+        .map_err(pg)?
+        .get(0);
+    Ok(Evaluation { id, ..e })
+}
+
+pub async fn evaluations(
+    c: &impl GenericClient,
+    f: &EvaluationFilter,
+    id: Option<i64>,
+) -> StoreResult<Vec<Evaluation>> {
+    let mut cond = vec!["TRUE".to_string()];
+    let mut args: Vec<Box<dyn ToSql + Sync + Send>> = Vec::new();
+    let mut arg = |cond: &mut Vec<String>, sql: &str, v: Box<dyn ToSql + Sync + Send>| {
+        args.push(v);
+        cond.push(sql.replace('?', &format!("${}", args.len())));
+    };
+    if let Some(id) = id {
+        arg(&mut cond, "id = ?", Box::new(id));
+    }
+    if let Some(k) = f.kind {
+        arg(&mut cond, "kind = ?", Box::new(k.code()));
+    }
+    if let Some((from, to)) = f.within {
+        arg(&mut cond, "day_from >= ?", Box::new(from));
+        arg(&mut cond, "day_to <= ?", Box::new(to));
+    }
+    if let Some(s) = &f.subject {
+        arg(&mut cond, "subject = ?", Box::new(s.clone()));
+    }
+    if let Some(a) = f.agent {
+        arg(&mut cond, "agent = ?", Box::new(a.0));
+    }
+    if let Some(t) = f.ticket {
+        arg(&mut cond, "ticket_id = ?", Box::new(t.0));
+    }
+    let refs: Vec<&(dyn ToSql + Sync)> = args.iter().map(|a| a.as_ref() as &(dyn ToSql + Sync)).collect();
+    let rows = c.query(&format!("{EVALUATION} WHERE {} ORDER BY id", cond.join(" AND ")), &refs).await.map_err(pg)?;
+    Ok(rows.iter().map(evaluation).collect())
+}
+
+pub async fn save_grading(c: &impl GenericClient, g: Grading) -> StoreResult<()> {
+    c.execute(
+        "INSERT INTO quality_gradings (period, body, graded_by, graded_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (period) DO UPDATE SET body = excluded.body, graded_by = excluded.graded_by, graded_at = excluded.graded_at",
+        &[&g.period, &g.body, &g.graded_by.0, &g.graded_at],
+    )
+    .await
+    .map_err(pg)?;
+    Ok(())
+}
+
+pub async fn grading(c: &impl GenericClient, period: &str) -> StoreResult<Option<Grading>> {
+    let row = c
+        .query_opt("SELECT period, body, graded_by, graded_at FROM quality_gradings WHERE period = $1", &[&period])
+        .await
+        .map_err(pg)?;
+    Ok(row.map(|r| Grading { period: r.get(0), body: r.get(1), graded_by: UserId(r.get(2)), graded_at: r.get(3) }))
+}
+
+pub async fn add_innovation(c: &impl GenericClient, i: Innovation) -> StoreResult<Innovation> {
+    let id: i64 = c
+        .query_one(
+            "INSERT INTO quality_innovations (agent, day, title, points, recorded_by, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            &[&i.agent.0, &i.day, &i.title, &i.points, &i.recorded_by.0, &i.created_at],
+        )
+        .await
+        .map_err(pg)?
+        .get(0);
+    Ok(Innovation { id, ..i })
+}
+
+pub async fn innovations(
+    c: &impl GenericClient,
+    from: NaiveDate,
+    to: NaiveDate,
+    agent: Option<UserId>,
+) -> StoreResult<Vec<Innovation>> {
+    let rows = c
+        .query(
+            "SELECT id, agent, day, title, points, recorded_by, created_at FROM quality_innovations
+             WHERE day >= $1 AND day <= $2 AND ($3::BIGINT = 0 OR agent = $3) ORDER BY day, id",
+            &[&from, &to, &agent.map_or(0, |a| a.0)],
+        )
+        .await
+        .map_err(pg)?;
+    Ok(rows
+        .iter()
+        .map(|r| Innovation {
+            id: r.get(0),
+            agent: UserId(r.get(1)),
+            day: r.get(2),
+            title: r.get(3),
+            points: r.get(4),
+            recorded_by: UserId(r.get(5)),
+            created_at: r.get(6),
+        })
+        .collect())
+}
+
+/// The store capabilities kept in this file: QualityStore.
+mod capability {
+    use crate::*;
+    use chrono::NaiveDate;
+    use kefu_store::{Evaluation, EvaluationFilter, Grading, Innovation, Outlet, QualityStore, ScorecardVersion};
+
+    impl QualityStore for PgStore {
+        async fn add_scorecard_version(
+            &self,
+            key: String,
+            usage: String,
+            body: String,
+            by: Option<UserId>,
+            now: DateTime<Utc>,
+        ) -> StoreResult<ScorecardVersion> {
+            let v = ScorecardVersion { key, version: 0, usage, body, created_by: by, created_at: now };
+            quality::add_card(&self.client().await?, v).await
+        }
+        async fn scorecards(&self) -> StoreResult<Vec<ScorecardVersion>> {
+            quality::cards(&self.client().await?).await
+        }
+        async fn scorecard(&self, key: String, version: Option<i64>) -> StoreResult<Option<ScorecardVersion>> {
+            quality::card_version(&self.client().await?, &key, version).await
+        }
+        async fn create_outlet(&self, o: Outlet) -> StoreResult<Outlet> {
+            quality::add_outlet(&self.client().await?, o).await
+        }
+        async fn outlets(&self) -> StoreResult<Vec<Outlet>> {
+            quality::outlets(&self.client().await?, None).await
+        }
+        async fn outlet(&self, code: String) -> StoreResult<Option<Outlet>> {
+            Ok(quality::outlets(&self.client().await?, Some(&code)).await?.pop())
+        }
+        async fn add_evaluation(&self, e: Evaluation) -> StoreResult<Evaluation> {
+            quality::add_evaluation(&self.client().await?, e).await
+        }
+        async fn evaluation(&self, id: i64) -> StoreResult<Option<Evaluation>> {
+            Ok(quality::evaluations(&self.client().await?, &EvaluationFilter::default(), Some(id)).await?.pop())
+        }
+        async fn evaluations(&self, f: EvaluationFilter) -> StoreResult<Vec<Evaluation>> {
+            quality::evaluations(&self.client().await?, &f, None).await
+        }
+        async fn save_grading(&self, g: Grading) -> StoreResult<()> {
+            quality::save_grading(&self.client().await?, g).await
+        }
+        async fn grading(&self, period: String) -> StoreResult<Option<Grading>> {
+            quality::grading(&self.client().await?, &period).await
+        }
+        async fn add_innovation(&self, i: Innovation) -> StoreResult<Innovation> {
+            quality::add_innovation(&self.client().await?, i).await
+        }
+        async fn innovations(
+            &self,
+            from: NaiveDate,
+            to: NaiveDate,
+            agent: Option<UserId>,
+        ) -> StoreResult<Vec<Innovation>> {
+            quality::innovations(&self.client().await?, from, to, agent).await
+        }
+    }
+}

@@ -1,0 +1,61 @@
+-- Issue 18: quality and assessment. Scorecards are versioned (a version is
+-- never changed, only added, and every evaluation names the one it used);
+-- stores (营业厅); evaluations — QA reviews of tickets, store inspections
+-- and calibration reviews, one table for the one scorecard engine; a
+-- period's grading of the stores as decided; innovation entries.
+CREATE TABLE quality_scorecards (
+    key         TEXT NOT NULL,
+    version     BIGINT NOT NULL,
+    usage       TEXT NOT NULL,
+    body        TEXT NOT NULL,
+    created_by  BIGINT,
+    created_at  TEXT NOT NULL,
+    CONSTRAINT quality_scorecards_pkey PRIMARY KEY (key, version)
+);
+CREATE TABLE outlets (
+    code        TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    region      TEXT NOT NULL,
+    manager     TEXT,
+    created_at  TEXT NOT NULL,
+    CONSTRAINT outlets_pkey PRIMARY KEY (code)
+);
+CREATE TABLE quality_evaluations (
+    id          INTEGER NOT NULL,
+    kind        TEXT NOT NULL,
+    subject     TEXT NOT NULL,
+    ticket_id   BIGINT,
+    agent       BIGINT,
+    scorecard   TEXT NOT NULL,
+    version     BIGINT NOT NULL,
+    period      TEXT NOT NULL,
+    day_from    TEXT NOT NULL,
+    day_to      TEXT NOT NULL,
+    score       DOUBLE PRECISION NOT NULL,
+    body        TEXT NOT NULL,
+    reviewer    BIGINT NOT NULL,
+    created_at  TEXT NOT NULL,
+    CONSTRAINT quality_evaluations_pkey PRIMARY KEY (id)
+);
+-- A period's evaluations of a kind (grading, the assessment, the queue).
+CREATE INDEX quality_evaluations_period_idx ON quality_evaluations (kind, day_from);
+CREATE INDEX quality_evaluations_subject_idx ON quality_evaluations (subject);
+CREATE INDEX quality_evaluations_agent_idx ON quality_evaluations (agent, day_from);
+CREATE TABLE quality_gradings (
+    period      TEXT NOT NULL,
+    body        TEXT NOT NULL,
+    graded_by   BIGINT NOT NULL,
+    graded_at   TEXT NOT NULL,
+    CONSTRAINT quality_gradings_pkey PRIMARY KEY (period)
+);
+CREATE TABLE quality_innovations (
+    id          INTEGER NOT NULL,
+    agent       BIGINT NOT NULL,
+    day         TEXT NOT NULL,
+    title       TEXT NOT NULL,
+    points      DOUBLE PRECISION NOT NULL,
+    recorded_by BIGINT NOT NULL,
+    created_at  TEXT NOT NULL,
+    CONSTRAINT quality_innovations_pkey PRIMARY KEY (id)
+);
+CREATE INDEX quality_innovations_day_idx ON quality_innovations (day, agent);

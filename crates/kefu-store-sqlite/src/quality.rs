@@ -1,0 +1,299 @@
+//! Quality and assessment (QualityStore) in SQLite.
+
+use crate::backend;
+use crate::rows::{parse_ts, ts};
+use chrono::NaiveDate;
+use kefu_domain::{TicketId, UserId};
+use kefu_store::{
+    Evaluation, EvaluationFilter, EvaluationKind, Grading, Innovation, Outlet, ScorecardVersion, StoreError,
+    StoreResult,
+};
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+
+fn day(raw: String) -> rusqlite::Result<NaiveDate> {
+    raw.parse().map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+}
+
+fn card(r: &rusqlite::Row) -> rusqlite::Result<ScorecardVersion> {
+    Ok(ScorecardVersion {
+        key: r.get(0)?,
+        version: r.get(1)?,
+        usage: r.get(2)?,
+        body: r.get(3)?,
+        created_by: r.get::<_, Option<i64>>(4)?.map(UserId),
+        created_at: parse_ts(&r.get::<_, String>(5)?)?,
+    })
+}
+
+const CARD: &str = "SELECT key, version, usage, body, created_by, created_at FROM quality_scorecards";
+
+pub fn add_card(c: &Connection, v: ScorecardVersion) -> StoreResult<ScorecardVersion> {
+    let next: i64 = c
+        .query_row("SELECT COALESCE(MAX(version), 0) + 1 FROM quality_scorecards WHERE key = ?1", [&v.key], |r| {
+            r.get(0)
+        })
+        .map_err(backend)?;
+    c.execute(
+        "INSERT INTO quality_scorecards (key, version, usage, body, created_by, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![v.key, next, v.usage, v.body, v.created_by.map(|u| u.0), ts(v.created_at)],
+    )
+    .map_err(backend)?;
+    Ok(ScorecardVersion { version: next, ..v })
+}
+
+pub fn cards(c: &Connection) -> StoreResult<Vec<ScorecardVersion>> {
+    c.prepare(&format!(
+        "{CARD} q WHERE version = (SELECT MAX(version) FROM quality_scorecards WHERE key = q.key) ORDER BY key"
+    ))
+    .map_err(backend)?
+    .query_map([], card)
+    .map_err(backend)?
+    .collect::<Result<_, _>>()
+    .map_err(backend)
+}
+
+pub fn card_version(c: &Connection, key: &str, version: Option<i64>) -> StoreResult<Option<ScorecardVersion>> {
+    c.query_row(
+        &format!("{CARD} WHERE key = ?1 AND (?2 = 0 OR version = ?2) ORDER BY version DESC LIMIT 1"),
+        params![key, version.unwrap_or(0)],
+        card,
+    )
+    .optional()
+    .map_err(backend)
+}
+
+fn outlet(r: &rusqlite::Row) -> rusqlite::Result<Outlet> {
+    Ok(Outlet {
+        code: r.get(0)?,
+        name: r.get(1)?,
+        region: r.get(2)?,
+        manager: r.get(3)?,
+        created_at: parse_ts(&r.get::<_, String>(4)?)?,
+    })
+}
+
+const OUTLET: &str = "SELECT code, name, region, manager, created_at FROM outlets";
+
+pub fn add_outlet(c: &Connection, o: Outlet) -> StoreResult<Outlet> {
+    c.execute(
+        "INSERT INTO outlets (code, name, region, manager, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![o.code, o.name, o.region, o.manager, ts(o.created_at)],
+    )
+    .map_err(|e| match backend(e) {
+        StoreError::Conflict { .. } => StoreError::Conflict { constraint: "outlets_pkey".into() },
+        other => other,
+    })?;
+    Ok(o)
+}
+
+pub fn outlets(c: &Connection, code: Option<&str>) -> StoreResult<Vec<Outlet>> {
+    c.prepare(&format!("{OUTLET} WHERE (?1 IS NULL OR code = ?1) ORDER BY region, code"))
+        .map_err(backend)?
+        .query_map([code], outlet)
+        .map_err(backend)?
+        .collect::<Result<_, _>>()
+        .map_err(backend)
+}
+
+const EVALUATION: &str = "SELECT id, kind, subject, ticket_id, agent, scorecard, version, period, day_from, day_to,
+    score, body, reviewer, created_at FROM quality_evaluations";
+
+fn evaluation(r: &rusqlite::Row) -> rusqlite::Result<Evaluation> {
+    let kind: String = r.get(1)?;
+    Ok(Evaluation {
+        id: r.get(0)?,
+        kind: EvaluationKind::parse(&kind).unwrap_or(EvaluationKind::Calibration),
+        subject: r.get(2)?,
+        ticket: r.get::<_, Option<i64>>(3)?.map(TicketId),
+        agent: r.get::<_, Option<i64>>(4)?.map(UserId),
+        scorecard: r.get(5)?,
+        version: r.get(6)?,
+        period: r.get(7)?,
+        day_from: day(r.get(8)?)?,
+        day_to: day(r.get(9)?)?,
+        score: r.get(10)?,
+        body: r.get(11)?,
+        reviewer: UserId(r.get(12)?),
+        created_at: parse_ts(&r.get::<_, String>(13)?)?,
+    })
+}
+
+pub fn add_evaluation(c: &Connection, e: Evaluation) -> StoreResult<Evaluation> {
+    c.execute(
+        "INSERT INTO quality_evaluations (kind, subject, ticket_id, agent, scorecard, version, period, day_from, day_to,
+            score, body, reviewer, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        params![
+            e.kind.code(),
+            e.subject,
+            e.ticket.map(|t| t.0),
+            e.agent.map(|a| a.0),
+            e.scorecard,
+            e.version,
+            e.period,
+            e.day_from.to_string(),
+            e.day_to.to_string(),
+            e.score,
+            e.body,
+            e.reviewer.0,
+            ts(e.created_at)
+        ],
+    )
+    .map_err(backend)?;
+    Ok(Evaluation { id: c.last_insert_rowid(), ..e })
+}
+
+pub fn evaluations(c: &Connection, f: &EvaluationFilter, id: Option<i64>) -> StoreResult<Vec<Evaluation>> {
+    let mut cond = vec!["1 = 1".to_string()];
+    let mut args: Vec<Value> = Vec::new();
+    let mut arg = |cond: &mut Vec<String>, sql: &str, v: Value| {
+        args.push(v);
+        cond.push(sql.replace('?', &format!("?{}", args.len())));
+    };
+    if let Some(id) = id {
+        arg(&mut cond, "id = ?", Value::Integer(id));
+    }
+    if let Some(k) = f.kind {
+        arg(&mut cond, "kind = ?", Value::Text(k.code().into()));
+    }
+    if let Some((from, to)) = f.within {
+        arg(&mut cond, "day_from >= ?", Value::Text(from.to_string()));
+        arg(&mut cond, "day_to <= ?", Value::Text(to.to_string()));
+    }
+    if let Some(s) = &f.subject {
+        arg(&mut cond, "subject = ?", Value::Text(s.clone()));
+    }
+    if let Some(a) = f.agent {
+        arg(&mut cond, "agent = ?", Value::Integer(a.0));
+    }
+    if let Some(t) = f.ticket {
+        arg(&mut cond, "ticket_id = ?", Value::Integer(t.0));
+    }
+    c.prepare(&format!("{EVALUATION} WHERE {} ORDER BY id", cond.join(" AND ")))
+        .map_err(backend)?
+        .query_map(params_from_iter(args), evaluation)
+        .map_err(backend)?
+        .collect::<Result<_, _>>()
+        .map_err(backend)
+}
+
+pub fn save_grading(c: &Connection, g: Grading) -> StoreResult<()> {
+    c.execute(
+        "INSERT INTO quality_gradings (period, body, graded_by, graded_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (period) DO UPDATE SET body = excluded.body, graded_by = excluded.graded_by, graded_at = excluded.graded_at",
+        params![g.period, g.body, g.graded_by.0, ts(g.graded_at)],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
+pub fn grading(c: &Connection, period: &str) -> StoreResult<Option<Grading>> {
+    c.query_row("SELECT period, body, graded_by, graded_at FROM quality_gradings WHERE period = ?1", [period], |r| {
+        Ok(Grading {
+            period: r.get(0)?,
+            body: r.get(1)?,
+            graded_by: UserId(r.get(2)?),
+            graded_at: parse_ts(&r.get::<_, String>(3)?)?,
+        })
+    })
+    .optional()
+    .map_err(backend)
+}
+
+pub fn add_innovation(c: &Connection, i: Innovation) -> StoreResult<Innovation> {
+    c.execute(
+        "INSERT INTO quality_innovations (agent, day, title, points, recorded_by, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![i.agent.0, i.day.to_string(), i.title, i.points, i.recorded_by.0, ts(i.created_at)],
+    )
+    .map_err(backend)?;
+    Ok(Innovation { id: c.last_insert_rowid(), ..i })
+}
+
+pub fn innovations(
+    c: &Connection,
+    from: NaiveDate,
+    to: NaiveDate,
+    agent: Option<UserId>,
+) -> StoreResult<Vec<Innovation>> {
+    c.prepare(
+        "SELECT id, agent, day, title, points, recorded_by, created_at FROM quality_innovations
+         WHERE day >= ?1 AND day <= ?2 AND (?3 = 0 OR agent = ?3) ORDER BY day, id",
+    )
+    .map_err(backend)?
+    .query_map(params![from.to_string(), to.to_string(), agent.map_or(0, |a| a.0)], |r| {
+        Ok(Innovation {
+            id: r.get(0)?,
+            agent: UserId(r.get(1)?),
+            day: day(r.get(2)?)?,
+            title: r.get(3)?,
+            points: r.get(4)?,
+            recorded_by: UserId(r.get(5)?),
+            created_at: parse_ts(&r.get::<_, String>(6)?)?,
+        })
+    })
+    .map_err(backend)?
+    .collect::<Result<_, _>>()
+    .map_err(backend)
+}
+
+/// The store capabilities kept in this file: QualityStore.
+mod capability {
+    use crate::*;
+    use chrono::NaiveDate;
+    use kefu_store::{Evaluation, EvaluationFilter, Grading, Innovation, Outlet, QualityStore, ScorecardVersion};
+
+    impl QualityStore for SqliteStore {
+        async fn add_scorecard_version(
+            &self,
+            key: String,
+            usage: String,
+            body: String,
+            by: Option<UserId>,
+            now: DateTime<Utc>,
+        ) -> StoreResult<ScorecardVersion> {
+            let v = ScorecardVersion { key, version: 0, usage, body, created_by: by, created_at: now };
+            self.writer.run(move |c| quality::add_card(c, v)).await
+        }
+        async fn scorecards(&self) -> StoreResult<Vec<ScorecardVersion>> {
+            self.read(quality::cards).await
+        }
+        async fn scorecard(&self, key: String, version: Option<i64>) -> StoreResult<Option<ScorecardVersion>> {
+            self.read(move |c| quality::card_version(c, &key, version)).await
+        }
+        async fn create_outlet(&self, o: Outlet) -> StoreResult<Outlet> {
+            self.writer.run(move |c| quality::add_outlet(c, o)).await
+        }
+        async fn outlets(&self) -> StoreResult<Vec<Outlet>> {
+            self.read(|c| quality::outlets(c, None)).await
+        }
+        async fn outlet(&self, code: String) -> StoreResult<Option<Outlet>> {
+            self.read(move |c| Ok(quality::outlets(c, Some(&code))?.pop())).await
+        }
+        async fn add_evaluation(&self, e: Evaluation) -> StoreResult<Evaluation> {
+            self.writer.run(move |c| quality::add_evaluation(c, e)).await
+        }
+        async fn evaluation(&self, id: i64) -> StoreResult<Option<Evaluation>> {
+            self.read(move |c| Ok(quality::evaluations(c, &EvaluationFilter::default(), Some(id))?.pop())).await
+        }
+        async fn evaluations(&self, f: EvaluationFilter) -> StoreResult<Vec<Evaluation>> {
+            self.read(move |c| quality::evaluations(c, &f, None)).await
+        }
+        async fn save_grading(&self, g: Grading) -> StoreResult<()> {
+            self.writer.run(move |c| quality::save_grading(c, g)).await
+        }
+        async fn grading(&self, period: String) -> StoreResult<Option<Grading>> {
+            self.read(move |c| quality::grading(c, &period)).await
+        }
+        async fn add_innovation(&self, i: Innovation) -> StoreResult<Innovation> {
+            self.writer.run(move |c| quality::add_innovation(c, i)).await
+        }
+        async fn innovations(
+            &self,
+            from: NaiveDate,
+            to: NaiveDate,
+            agent: Option<UserId>,
+        ) -> StoreResult<Vec<Innovation>> {
+            self.read(move |c| quality::innovations(c, from, to, agent)).await
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! Conformance: scorecard versions, stores, evaluations, gradings,
+//! innovation entries.
+
+use super::*;
+use chrono::NaiveDate;
+use kefu_domain::UserId;
+
+fn day(s: &str) -> NaiveDate {
+    s.parse().unwrap()
+}
+
+pub fn evaluation(kind: EvaluationKind, subject: &str, agent: Option<UserId>, month: &str, score: f64) -> Evaluation {
+    let from = day(&format!("{month}-01"));
+    let to = from.checked_add_months(chrono::Months::new(1)).unwrap().pred_opt().unwrap();
+    Evaluation {
+        id: 0,
+        kind,
+        subject: subject.into(),
+        ticket: None,
+        agent,
+        scorecard: "store_inspection".into(),
+        version: 1,
+        period: month.into(),
+        day_from: from,
+        day_to: to,
+        score,
+        body: r#"{"items":[]}"#.into(),
+        reviewer: UserId(1),
+        created_at: t0(),
+    }
+}
+
+/// A few rows in every quality table (for the export test too).
+pub async fn quality_rows<S: Store>(s: &S) -> Evaluation {
+    s.add_scorecard_version("store_inspection".into(), "store".into(), r#"{"v":1}"#.into(), None, t0()).await.unwrap();
+    s.create_outlet(Outlet {
+        code: "GZ001".into(),
+        name: "天河营业厅".into(),
+        region: "广州".into(),
+        manager: Some("王经理".into()),
+        created_at: t0(),
+    })
+    .await
+    .unwrap();
+    let e = s.add_evaluation(evaluation(EvaluationKind::Inspection, "GZ001", None, "2026-11", 92.5)).await.unwrap();
+    s.save_grading(Grading {
+        period: "2026-11".into(),
+        body: r#"{"stores":[]}"#.into(),
+        graded_by: UserId(1),
+        graded_at: t0(),
+    })
+    .await
+    .unwrap();
+    s.add_innovation(Innovation {
+        id: 0,
+        agent: UserId(2),
+        day: day("2026-11-20"),
+        title: "宽带故障自助排查指引".into(),
+        points: 30.0,
+        recorded_by: UserId(1),
+        created_at: t0(),
+    })
+    .await
+    .unwrap();
+    e
+}
+
+pub async fn quality_records_keep_versions_and_filter_by_period<S: Store>(s: S) {
+    assert!(s.scorecards().await.unwrap().is_empty());
+    let first = quality_rows(&s).await;
+    // Versions are added, never changed; the latest is listed.
+    let v2 = s
+        .add_scorecard_version("store_inspection".into(), "store".into(), r#"{"v":2}"#.into(), Some(UserId(7)), t0())
+        .await
+        .unwrap();
+    assert_eq!(v2.version, 2);
+    let other =
+        s.add_scorecard_version("ticket_review".into(), "review".into(), "{}".into(), None, t0()).await.unwrap();
+    assert_eq!(other.version, 1);
+    let latest = s.scorecards().await.unwrap();
+    assert_eq!(
+        latest.iter().map(|c| (c.key.as_str(), c.version)).collect::<Vec<_>>(),
+        [("store_inspection", 2), ("ticket_review", 1)]
+    );
+    assert_eq!(latest[0].created_by, Some(UserId(7)));
+    assert_eq!(s.scorecard("store_inspection".into(), Some(1)).await.unwrap().unwrap().body, r#"{"v":1}"#);
+    assert_eq!(s.scorecard("store_inspection".into(), None).await.unwrap().unwrap().version, 2);
+    assert_eq!(s.scorecard("store_inspection".into(), Some(3)).await.unwrap(), None);
+    assert_eq!(s.scorecard("nope".into(), None).await.unwrap(), None);
+
+    // Stores: a code once.
+    let dup = s
+        .create_outlet(Outlet {
+            code: "GZ001".into(),
+            name: "x".into(),
+            region: "y".into(),
+            manager: None,
+            created_at: t0(),
+        })
+        .await;
+    assert!(matches!(dup, Err(StoreError::Conflict { .. })), "{dup:?}");
+    s.create_outlet(Outlet {
+        code: "BJ001".into(),
+        name: "西单营业厅".into(),
+        region: "北京".into(),
+        manager: None,
+        created_at: t0(),
+    })
+    .await
+    .unwrap();
+    let codes: Vec<String> = s.outlets().await.unwrap().into_iter().map(|o| o.code).collect();
+    assert_eq!(codes, ["BJ001", "GZ001"], "by region, then code");
+    assert_eq!(s.outlet("GZ001".into()).await.unwrap().unwrap().manager.as_deref(), Some("王经理"));
+    assert_eq!(s.outlet("XX".into()).await.unwrap(), None);
+
+    // Evaluations by kind, period, subject, agent.
+    assert_eq!(s.evaluation(first.id).await.unwrap().unwrap(), first);
+    let dec = s.add_evaluation(evaluation(EvaluationKind::Inspection, "GZ001", None, "2026-12", 80.0)).await.unwrap();
+    let review = s
+        .add_evaluation(Evaluation {
+            ticket: Some(TicketId(5)),
+            ..evaluation(EvaluationKind::Review, "20261120000005", Some(UserId(3)), "2026-11", 88.0)
+        })
+        .await
+        .unwrap();
+    s.add_evaluation(evaluation(EvaluationKind::Calibration, "20261120000005", Some(UserId(3)), "2026-11", 70.0))
+        .await
+        .unwrap();
+    let ids = |v: Vec<Evaluation>| v.into_iter().map(|e| e.id).collect::<Vec<_>>();
+    let nov = (day("2026-11-01"), day("2026-11-30"));
+    let q4 = (day("2026-10-01"), day("2026-12-31"));
+    let f = |kind, within| EvaluationFilter { kind: Some(kind), within: Some(within), ..Default::default() };
+    assert_eq!(ids(s.evaluations(f(EvaluationKind::Inspection, nov)).await.unwrap()), [first.id]);
+    assert_eq!(ids(s.evaluations(f(EvaluationKind::Inspection, q4)).await.unwrap()), [first.id, dec.id]);
+    assert_eq!(ids(s.evaluations(f(EvaluationKind::Review, nov)).await.unwrap()), [review.id]);
+    let by_agent = EvaluationFilter { agent: Some(UserId(3)), ..Default::default() };
+    assert_eq!(s.evaluations(by_agent).await.unwrap().len(), 2);
+    let by_ticket = EvaluationFilter { ticket: Some(TicketId(5)), ..Default::default() };
+    assert_eq!(ids(s.evaluations(by_ticket).await.unwrap()), [review.id]);
+    let by_store = EvaluationFilter { subject: Some("GZ001".into()), ..Default::default() };
+    assert_eq!(s.evaluations(by_store).await.unwrap().len(), 2);
+    assert_eq!(s.evaluation(9999).await.unwrap(), None);
+
+    // A period's grading is replaced by the next.
+    s.save_grading(Grading {
+        period: "2026-11".into(),
+        body: "{\"n\":2}".into(),
+        graded_by: UserId(9),
+        graded_at: t0(),
+    })
+    .await
+    .unwrap();
+    let g = s.grading("2026-11".into()).await.unwrap().unwrap();
+    assert_eq!((g.body.as_str(), g.graded_by), ("{\"n\":2}", UserId(9)));
+    assert_eq!(s.grading("2026-10".into()).await.unwrap(), None);
+
+    // Innovation entries by day and agent.
+    s.add_innovation(Innovation {
+        id: 0,
+        agent: UserId(3),
+        day: day("2026-12-01"),
+        title: "投诉预警看板".into(),
+        points: 20.0,
+        recorded_by: UserId(1),
+        created_at: t0(),
+    })
+    .await
+    .unwrap();
+    assert_eq!(s.innovations(nov.0, nov.1, None).await.unwrap().len(), 1);
+    assert_eq!(s.innovations(q4.0, q4.1, None).await.unwrap().len(), 2);
+    let mine = s.innovations(q4.0, q4.1, Some(UserId(3))).await.unwrap();
+    assert_eq!((mine.len(), mine[0].points, mine[0].title.as_str()), (1, 20.0, "投诉预警看板"));
+}
