@@ -40,7 +40,7 @@ impl Scoring {
     pub fn apply(&self, value: f64) -> f64 {
         let s = match *self {
             Scoring::Share => value * 100.0,
-            Scoring::Hours { full, zero } if value <= full => 100.0,
+            Scoring::Hours { full, .. } if value <= full => 100.0,
             Scoring::Hours { zero, .. } if value >= zero => 0.0,
             Scoring::Hours { full, zero } => (zero - value) / (zero - full) * 100.0,
         };
@@ -134,6 +134,11 @@ impl AssessmentPolicy {
             ));
         }
         for d in &self.dimensions {
+            if let Source::Innovation { cap } = d.source
+                && !(cap.is_finite() && cap > 0.0)
+            {
+                return Err(format!("[quality.assessment] {}: cap must be > 0", d.key));
+            }
             if let Source::Metric { scoring: Scoring::Hours { full, zero }, .. } = d.source
                 && !(full >= 0.0 && zero > full)
             {
@@ -215,7 +220,17 @@ pub fn weigh(
             }
         })
         .collect();
-    let weighted: f64 = components.iter().map(|c| c.points).sum();
+    // From the exact products: the total is the figure worked by hand, not
+    // a sum of rounded parts.
+    let weighted: f64 = policy
+        .dimensions
+        .iter()
+        .zip(measured)
+        .map(|(d, m)| match (policy.missing, m.2) {
+            (Missing::Redistribute, None) => 0.0,
+            (_, s) => s.unwrap_or(0.0) * d.weight * scale,
+        })
+        .sum();
     let deduction = deduction.min(policy.deduction_cap);
     Total {
         weighted: round2(weighted),

@@ -11,8 +11,10 @@ mod org;
 mod portal;
 mod portal_kb;
 mod privacy;
+mod quality;
 pub mod reports;
 mod staff;
+mod stores;
 mod suggest;
 pub(crate) mod tickets;
 
@@ -48,6 +50,8 @@ use utoipa::OpenApi;
         kb::vote, kb::feedback, suggest::suggest, suggest::model, suggest::retrain,
         bot::start, bot::message, bot::transcript, bot::misses, bot::resolve,
         reports::metrics, reports::kpi, reports::create_export, reports::list_exports, reports::export, reports::download, reports::create_schedule, reports::schedules, reports::delete_schedule, reports::hot,
+        quality::scorecards, quality::scorecard, quality::save_scorecard, quality::create_review, quality::reviews, quality::review, quality::assessments, quality::create_innovation, quality::innovations,
+        stores::create, stores::list, stores::one, stores::inspect, stores::inspections, stores::grade, stores::grading, stores::league,
     ),
     components(schemas(
         crate::error::ErrorBody, crate::view::TicketView, crate::service::LoginResponse,
@@ -221,6 +225,8 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .merge(suggest::router())
         .merge(bot::router())
         .merge(reports::router())
+        .merge(quality::router())
+        .merge(stores::router())
         .merge(portal::router())
         .merge(portal_kb::router())
         .merge(crate::console::router())

@@ -28,6 +28,7 @@
 
 pub mod access;
 mod accounts;
+pub mod assessment;
 pub mod bot;
 pub mod customer_loop;
 mod dispatch;
@@ -42,10 +43,12 @@ pub mod messages;
 pub mod notices;
 pub mod org;
 mod privacy;
+pub mod quality;
 pub mod report_exports;
 pub mod reports;
 pub mod schedules;
 mod sla;
+pub mod stores;
 pub mod suggest;
 pub mod ticket_search;
 mod tickets;

@@ -1,0 +1,219 @@
+//! Quality over HTTP: scorecards, QA reviews, the weighted
+//! assessment, innovation entries.
+
+use crate::AppState;
+use crate::auth::CurrentUser;
+use crate::error::ApiError;
+use crate::extract::ApiJson;
+use crate::service::quality::{evaluation_json, scorecard_json};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use kefu_domain::quality::Cycle;
+use kefu_store::{EvaluationFilter, EvaluationKind, Store};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+pub fn router<S: Store>() -> Router<AppState<S>> {
+    Router::new()
+        .route("/api/v1/quality/scorecards", get(scorecards::<S>))
+        .route("/api/v1/quality/scorecards/{key}", get(scorecard::<S>).put(save_scorecard::<S>))
+        .route("/api/v1/quality/reviews", get(reviews::<S>).post(create_review::<S>))
+        .route("/api/v1/quality/reviews/{id}", get(review::<S>))
+        .route("/api/v1/quality/assessments", get(assessments::<S>))
+        .route("/api/v1/quality/innovations", get(innovations::<S>).post(create_innovation::<S>))
+}
+
+/// Every scorecard at its latest version, with sections, items and labels.
+#[utoipa::path(get, path = "/api/v1/quality/scorecards", tag = "quality", security(("bearer" = [])),
+    responses((status = 200, description = "{items: [scorecard]}")))]
+pub async fn scorecards<S: Store>(State(app): State<AppState<S>>, _user: CurrentUser) -> Result<Json<Value>, ApiError> {
+    let items: Vec<Value> = app.kefu.scorecards().await?.iter().map(|(v, c)| scorecard_json(v, c)).collect();
+    Ok(Json(json!({ "items": items })))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct VersionQuery {
+    /// A version kept earlier; default the latest.
+    pub version: Option<i64>,
+}
+
+/// One scorecard (the latest version, or the one asked for).
+#[utoipa::path(get, path = "/api/v1/quality/scorecards/{key}", tag = "quality", security(("bearer" = [])),
+    params(("key" = String, Path), VersionQuery), responses((status = 200, description = "the scorecard"), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn scorecard<S: Store>(
+    State(app): State<AppState<S>>,
+    _user: CurrentUser,
+    Path(key): Path<String>,
+    Query(q): Query<VersionQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let (v, c) = app.kefu.scorecard(&key, q.version).await?;
+    Ok(Json(scorecard_json(&v, &c)))
+}
+
+/// A new version of a scorecard (`{name_zh, name_en, usage, sections}`);
+/// reviews already made keep the version they used.
+#[utoipa::path(put, path = "/api/v1/quality/scorecards/{key}", tag = "quality", security(("bearer" = [])),
+    params(("key" = String, Path)), responses((status = 200, description = "the new version"), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn save_scorecard<S: Store>(
+    State(app): State<AppState<S>>,
+    user: CurrentUser,
+    Path(key): Path<String>,
+    ApiJson(body): ApiJson<Value>,
+) -> Result<Json<Value>, ApiError> {
+    let (v, c) = app.kefu.save_scorecard(&user.actor, &key, body).await?;
+    Ok(Json(scorecard_json(&v, &c)))
+}
+
+/// A QA review of a ticket: `{ticket, scorecard?, items: [{item, points | "na", reason?, root_cause?}], agent?, period?, notes?, calibration?}`.
+/// The score is the weighted mean of the rated items (N/A out), bonus and
+/// deductions capped, 0 on a failed red line; a calibration review counts
+/// for nobody.
+#[utoipa::path(post, path = "/api/v1/quality/reviews", tag = "quality", security(("bearer" = [])),
+    responses((status = 201, description = "{id, score, …}"), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn create_review<S: Store>(
+    State(app): State<AppState<S>>,
+    user: CurrentUser,
+    ApiJson(body): ApiJson<Map<String, Value>>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let e = app.kefu.review_ticket(&user.actor, &body).await?;
+    let org = app.kefu.org().await?;
+    Ok((StatusCode::CREATED, Json(evaluation_json(&e, &org))))
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct ReviewQuery {
+    /// A month (`2026-11`) or quarter (`2026-Q4`): reviews of the work in it.
+    pub period: Option<String>,
+    /// Username.
+    pub agent: Option<String>,
+    /// Ticket number.
+    pub ticket: Option<String>,
+    /// `review` (default) or `calibration`.
+    pub kind: Option<String>,
+}
+
+/// Reviews: all for supervisors, inspectors and admins; a lead's teams';
+/// otherwise the caller's own.
+#[utoipa::path(get, path = "/api/v1/quality/reviews", tag = "quality", security(("bearer" = [])),
+    params(ReviewQuery), responses((status = 200, description = "{items}"), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn reviews<S: Store>(
+    State(app): State<AppState<S>>,
+    user: CurrentUser,
+    Query(q): Query<ReviewQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let kind = match q.kind.as_deref() {
+        None | Some("") | Some("review") => EvaluationKind::Review,
+        Some("calibration") => EvaluationKind::Calibration,
+        Some(_) => {
+            return Err(kefu_domain::FieldError::new(
+                "kind",
+                "kind is review or calibration",
+                "kind 须为 review 或 calibration",
+            )
+            .into());
+        }
+    };
+    let org = app.kefu.org().await?;
+    let agent = match q.agent.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
+        Some(name) => Some(org.users.iter().find(|u| u.username == name).map(|u| u.id).ok_or_else(|| {
+            ApiError::from(kefu_domain::FieldError::new(
+                "agent",
+                format!("no staff '{name}'"),
+                format!("没有员工“{name}”"),
+            ))
+        })?),
+        None => None,
+    };
+    let within = match q.period.as_deref().filter(|p| !p.trim().is_empty()) {
+        Some(p) => Some(Cycle::parse(p, "period")?.days()),
+        None => None,
+    };
+    let ticket = match q.ticket.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        Some(t) => Some(app.kefu.visible_ticket(&user.actor, t).await?.id),
+        None => None,
+    };
+    let f = EvaluationFilter { kind: Some(kind), within, agent, ticket, subject: None };
+    let list = app.kefu.visible_reviews(&user.actor, f).await?;
+    let items: Vec<Value> = list.iter().rev().map(|e| evaluation_json(e, &org)).collect();
+    Ok(Json(json!({ "items": items })))
+}
+
+/// One review with its scored items.
+#[utoipa::path(get, path = "/api/v1/quality/reviews/{id}", tag = "quality", security(("bearer" = [])),
+    params(("id" = i64, Path)), responses((status = 200, description = "the review"), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn review<S: Store>(
+    State(app): State<AppState<S>>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<Json<Value>, ApiError> {
+    let e = app.kefu.review_for(&user.actor, id).await?;
+    let org = app.kefu.org().await?;
+    Ok(Json(evaluation_json(&e, &org)))
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct PeriodQuery {
+    /// A month (`2026-11`) or quarter (`2026-Q4`).
+    pub period: Option<String>,
+    /// Username (innovation entries).
+    pub agent: Option<String>,
+}
+
+fn period_of<S: Store>(app: &AppState<S>, q: &PeriodQuery) -> String {
+    q.period.clone().filter(|p| !p.trim().is_empty()).unwrap_or_else(|| {
+        let today = kefu_domain::time::shanghai_date(app.kefu.now());
+        Cycle::Month { year: 2000, month: 1 }.containing(today).to_string()
+    })
+}
+
+/// The assessment scorecard of the period: agents ranked by the
+/// weighted total, each component with its source figures.
+#[utoipa::path(get, path = "/api/v1/quality/assessments", tag = "quality", security(("bearer" = [])),
+    params(PeriodQuery), responses((status = 200, description = "{period, weights, items: [{rank, agent, total, components}]}"), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn assessments<S: Store>(
+    State(app): State<AppState<S>>,
+    user: CurrentUser,
+    Query(q): Query<PeriodQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let period = period_of(&app, &q);
+    Ok(Json(app.kefu.assessments(&user.actor, &period).await?))
+}
+
+/// Records a service innovation: `{agent, title, points, day?}`.
+#[utoipa::path(post, path = "/api/v1/quality/innovations", tag = "quality", security(("bearer" = [])),
+    responses((status = 201, description = "the entry"), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn create_innovation<S: Store>(
+    State(app): State<AppState<S>>,
+    user: CurrentUser,
+    ApiJson(body): ApiJson<Map<String, Value>>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let i = app.kefu.record_innovation(&user.actor, &body).await?;
+    let org = app.kefu.org().await?;
+    Ok((StatusCode::CREATED, Json(innovation_json(&i, &org))))
+}
+
+fn innovation_json(i: &kefu_store::Innovation, org: &crate::directory::OrgSnapshot) -> Value {
+    let name = |u| org.user(u).map(|u| u.username.clone());
+    json!({"id": i.id, "agent": name(i.agent), "day": i.day, "title": i.title, "points": i.points,
+        "recorded_by": name(i.recorded_by), "created_at": i.created_at})
+}
+
+/// Innovation entries of the period (of one agent with `agent`).
+#[utoipa::path(get, path = "/api/v1/quality/innovations", tag = "quality", security(("bearer" = [])),
+    params(PeriodQuery), responses((status = 200, description = "{items}")))]
+pub async fn innovations<S: Store>(
+    State(app): State<AppState<S>>,
+    user: CurrentUser,
+    Query(q): Query<PeriodQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let (from, to) = Cycle::parse(&period_of(&app, &q), "period")?.days();
+    let org = app.kefu.org().await?;
+    let mut agent = q.agent.as_deref().and_then(|a| org.users.iter().find(|u| u.username == a)).map(|u| u.id);
+    if !crate::service::quality::sees_all(user.actor.role) {
+        agent = Some(user.actor.id);
+    }
+    let list = app.kefu.store.innovations(from, to, agent).await?;
+    Ok(Json(json!({ "items": list.iter().map(|i| innovation_json(i, &org)).collect::<Vec<_>>() })))
+}

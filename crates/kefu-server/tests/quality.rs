@@ -1,0 +1,475 @@
+//! Quality and assessment over HTTP: stores inspected
+//! and graded under the quotas (19 stores, then 20); a month of QA reviews,
+//! a calibration that does not count, an innovation entry and the KPIs
+//! weighed into a ranking checked by hand; scorecard versions pinned by
+//! the reviews that used them; who may do and read what.
+
+mod common;
+
+use common::*;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+
+async fn card(app: &TestApp, key: &str) -> Value {
+    let (s, b) = app.get("agent1", &format!("/api/v1/quality/scorecards/{key}")).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    b
+}
+
+/// Full points on every standard and red-line item, except those given.
+fn answers(card: &Value, given: &[(&str, Value, Option<&str>)]) -> Value {
+    let mut out = Vec::new();
+    let given: HashMap<&str, (&Value, Option<&str>)> = given.iter().map(|(k, v, r)| (*k, (v, *r))).collect();
+    for s in card["sections"].as_array().unwrap() {
+        let required = matches!(s["kind"].as_str(), Some("standard" | "red_line"));
+        for i in s["items"].as_array().unwrap() {
+            let key = i["key"].as_str().unwrap();
+            match given.get(key) {
+                Some((points, reason)) => out.push(json!({"item": key, "points": points, "reason": reason})),
+                None if required => out.push(json!({"item": key, "points": i["points"]})),
+                None => {}
+            }
+        }
+    }
+    Value::Array(out)
+}
+
+/// Items of the store checklist that need no reason, in order, with their points.
+const NO_REASON: &[(&str, f64)] = &[
+    ("signage", 5.0),
+    ("cleanliness", 5.0),
+    ("materials", 5.0),
+    ("uniform", 5.0),
+    ("greeting", 5.0),
+    ("receipt", 5.0),
+    ("waiting_time", 10.0),
+    ("guidance", 5.0),
+    ("screens", 10.0),
+];
+
+/// An inspection scoring `score` (≥ 45): points lost on items needing no reason.
+fn scoring(card: &Value, score: f64) -> Value {
+    let mut lose = 100.0 - score;
+    let mut given = Vec::new();
+    for (item, points) in NO_REASON {
+        if lose <= 0.0 {
+            break;
+        }
+        let take = lose.min(*points);
+        given.push((*item, json!(((points - take) * 100.0).round() / 100.0), None));
+        lose -= take;
+    }
+    answers(card, &given)
+}
+
+async fn inspect(app: &TestApp, store: &str, items: Value) -> (StatusCode, Value) {
+    app.post(
+        "inspector1",
+        &format!("/api/v1/stores/{store}/inspections"),
+        json!({"scorecard": "store_inspection", "period": "2026-11", "items": items}),
+    )
+    .await
+}
+
+async fn stores_are_inspected_and_graded_under_the_quotas(app: TestApp) {
+    let c = card(&app, "store_inspection").await;
+    assert_eq!(c["version"], 1);
+    assert_eq!(c["standard_points"], 100.0);
+    // 19 stores in two regions.
+    for n in 1..=19 {
+        let region = if n <= 10 { "广州" } else { "深圳" };
+        let (s, b) = app
+            .post(
+                "inspector1",
+                "/api/v1/stores",
+                json!({"code": format!("S{n:02}"), "name": format!("第{n}营业厅"), "region": region}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+    }
+    let (s, b) =
+        app.post("inspector1", "/api/v1/stores", json!({"code": "s01", "name": "重复", "region": "广州"})).await;
+    assert_eq!(s, StatusCode::CONFLICT, "codes are case-folded: {b}");
+    let (s, b) =
+        app.post("inspector1", "/api/v1/stores", json!({"code": "天河 1", "name": "x", "region": "广州"})).await;
+    assert_eq!((s, b["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("code")), "{b}");
+    let (s, _) = app.post("agent1", "/api/v1/stores", json!({"code": "A1", "name": "x", "region": "广州"})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+
+    // Each store's score gives its grade before quotas.
+    let scores = [
+        99.0, 98.0, 97.0, 96.0, 95.0, 93.0, 92.0, 91.0, 85.0, 85.0, 85.0, 85.0, 85.0, 85.0, 85.0, 85.0, 85.0, 70.0,
+        60.0,
+    ];
+    for (n, score) in scores.iter().enumerate() {
+        let (s, b) = inspect(&app, &format!("S{:02}", n + 1), scoring(&c, *score)).await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        assert_eq!(b["score"], *score, "{b}");
+        let want = match score {
+            s if *s >= 95.0 => ("excellent", "优秀"),
+            s if *s >= 90.0 => ("good", "良好"),
+            s if *s >= 80.0 => ("compliant", "达标"),
+            _ => ("failing", "不达标"),
+        };
+        assert_eq!((b["grade"].as_str().unwrap(), b["grade_label"].as_str().unwrap()), want, "{b}");
+        assert_eq!(b["version"], 1);
+        assert!(b["id"].as_i64().is_some());
+    }
+
+    // 19 stores: 5 % is no 优秀, 20 % is three 良好 — the best three by rank.
+    let (s, g) = app.post("supervisor1", "/api/v1/stores/grading", json!({"period": "2026-11"})).await;
+    assert_eq!(s, StatusCode::OK, "{g}");
+    assert_eq!(g["stores"], 19);
+    assert_eq!(g["quotas"], json!({"excellent": 0, "good": 3}));
+    assert_eq!(g["counts"], json!({"excellent": 0, "good": 3, "compliant": 14, "failing": 2}), "{g}");
+    let graded = g["graded"].as_array().unwrap();
+    let row = |code: &str| graded.iter().find(|r| r["code"] == code).unwrap().clone();
+    assert_eq!((row("S01")["rank"].clone(), row("S01")["grade"].clone()), (json!(1), json!("good")));
+    assert_eq!(row("S03")["grade"], "good");
+    assert_eq!(row("S04")["earned"], "excellent");
+    assert_eq!(row("S04")["grade"], "compliant", "demoted by rank: {g}");
+    assert_eq!(row("S04")["demoted"], true);
+    assert_eq!(row("S04")["grade_label"], "达标");
+    assert_eq!(row("S09")["rank"], row("S17")["rank"], "equal scores share a rank");
+    assert_eq!(row("S19")["grade"], "failing");
+    let (s, kept) = app.get("agent1", "/api/v1/stores/grading?period=2026-11").await;
+    assert_eq!((s, &kept["counts"]), (StatusCode::OK, &g["counts"]));
+    let (s, league) = app.get("supervisor1", "/api/v1/stores/league?period=2026-11").await;
+    assert_eq!(s, StatusCode::OK);
+    let regions: Vec<&str> =
+        league["items"].as_array().unwrap().iter().map(|r| r["region"].as_str().unwrap()).collect();
+    assert_eq!(regions, ["广州", "深圳"], "best mean first: {league}");
+
+    // A 20th store: one 优秀 place and four 良好.
+    app.post("inspector1", "/api/v1/stores", json!({"code": "S20", "name": "第20营业厅", "region": "深圳"})).await;
+    inspect(&app, "S20", scoring(&c, 88.0)).await;
+    let (_, g) = app.post("inspector1", "/api/v1/stores/grading", json!({"period": "2026-11"})).await;
+    assert_eq!(g["quotas"], json!({"excellent": 1, "good": 4}));
+    assert_eq!(g["counts"], json!({"excellent": 1, "good": 4, "compliant": 13, "failing": 2}), "{g}");
+    // Two inspections of a store in the period: their mean.
+    inspect(&app, "S20", scoring(&c, 92.0)).await;
+    let (_, g) = app.post("inspector1", "/api/v1/stores/grading", json!({"period": "2026-11"})).await;
+    let s20 = g["graded"].as_array().unwrap().iter().find(|r| r["code"] == "S20").unwrap().clone();
+    assert_eq!((s20["score"].clone(), s20["inspections"].clone()), (json!(90.0), json!(2)));
+    // A quarter covers its months.
+    let (_, q) = app.post("inspector1", "/api/v1/stores/grading", json!({"period": "2026-Q4"})).await;
+    assert_eq!(q["stores"], 20, "{q}");
+
+    // A red line failed: 0, whatever else; it needs its reason.
+    let failed = answers(&c, &[("without_consent", json!(0), None)]);
+    let (s, b) = inspect(&app, "S05", failed).await;
+    assert_eq!((s, b["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("items[15].reason")), "{b}");
+    let failed = answers(&c, &[("without_consent", json!(0), Some("未经同意开通视频会员"))]);
+    let (s, b) = inspect(&app, "S05", failed).await;
+    assert_eq!((s, b["score"].clone(), b["grade"].clone()), (StatusCode::CREATED, json!(0.0), json!("failing")), "{b}");
+    assert_eq!(b["red_lines_failed"], json!(["without_consent"]));
+    // N/A drops out; bonus and deductions within their caps.
+    let mixed = answers(
+        &c,
+        &[
+            ("facilities", json!("na"), None),
+            ("cleanliness", json!(0), None),
+            ("innovation", json!(3), None),
+            ("praise", json!(2), None),
+            ("upheld_complaint", json!(-10), Some("11月投诉查实")),
+        ],
+    );
+    let (s, b) = inspect(&app, "S06", mixed).await;
+    // 90 of 95 rated points = 94.74, + 5 bonus, − 10 = 89.74.
+    assert_eq!(
+        (s, b["score"].clone(), b["grade"].clone()),
+        (StatusCode::CREATED, json!(89.74), json!("compliant")),
+        "{b}"
+    );
+    // Mystery shopping is a store card too; a review card is not.
+    let m = card(&app, "mystery_shopping").await;
+    let (s, b) = app
+        .post(
+            "inspector1",
+            "/api/v1/stores/S07/inspections",
+            json!({"scorecard": "mystery_shopping", "period": "2026-11", "items": answers(&m, &[])}),
+        )
+        .await;
+    assert_eq!((s, b["score"].clone()), (StatusCode::CREATED, json!(100.0)), "{b}");
+    let r = card(&app, "ticket_review").await;
+    let (s, b) = app
+        .post(
+            "inspector1",
+            "/api/v1/stores/S07/inspections",
+            json!({"scorecard": "ticket_review", "period": "2026-11", "items": answers(&r, &[])}),
+        )
+        .await;
+    assert_eq!((s, b["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("scorecard")), "{b}");
+
+    // Refusals name the field; nothing is kept.
+    let before = app.get("inspector1", "/api/v1/stores/S08/inspections").await.1["items"].as_array().unwrap().len();
+    for (body, field) in [
+        (json!({"period": "2026-11", "items": []}), "items"),
+        (json!({"period": "2026-13", "items": answers(&c, &[])}), "period"),
+        (json!({"period": "2026-11", "items": answers(&c, &[("signage", json!("五"), None)])}), "items[0].points"),
+        (json!({"period": "2026-11", "items": answers(&c, &[("signage", json!(6), None)])}), "items[0].points"),
+        (json!({"period": "2026-11", "items": [{"item": "signage", "points": 5}]}), "items"),
+        (json!({"period": "2026-11", "items": answers(&c, &[]), "colour": "red"}), "colour"),
+        (json!({"period": "2026-11", "items": [{"item": "nope", "points": 1}]}), "items[0].item"),
+    ] {
+        let (s, b) = app.post("inspector1", "/api/v1/stores/S08/inspections", body.clone()).await;
+        assert_eq!((s, b["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some(field)), "{body}: {b}");
+        assert!(b["error"]["message_zh"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+    let after = app.get("inspector1", "/api/v1/stores/S08/inspections").await.1["items"].as_array().unwrap().len();
+    assert_eq!(before, after);
+    let (s, _) = inspect(&app, "NOPE", answers(&c, &[])).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = app
+        .post("agent1", "/api/v1/stores/S08/inspections", json!({"period": "2026-11", "items": answers(&c, &[])}))
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, b) = app.post("inspector1", "/api/v1/stores/grading", json!({"period": "十一月"})).await;
+    assert_eq!((s, b["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("period")));
+}
+
+fn body(phone: &str) -> Value {
+    let mut b = ticket_body("fault");
+    b["customer"]["phone"] = json!(phone);
+    b["service_number"] = json!(phone);
+    b
+}
+
+/// Shanghai wall time on a day of the week of Monday 23 November 2026.
+fn at(day: u32, hour: u32, minute: u32) -> chrono::DateTime<chrono::Utc> {
+    format!("2026-11-{day:02}T{:02}:{minute:02}:00Z", hour - 8).parse().unwrap()
+}
+
+async fn go(app: &mut TestApp, day: u32, hour: u32, minute: u32) {
+    app.clock.set(at(day, hour, minute));
+    for (name, _) in USERS {
+        app.relogin(name).await;
+    }
+}
+
+async fn step(app: &TestApp, who: &str, id: &Value, body: Value) {
+    let (s, b) = app.act(who, id, body.clone()).await;
+    assert_eq!(s, StatusCode::OK, "{body} → {b}");
+}
+
+/// A ticket of `who`'s registered and dispatched to them at (day, hour, minute).
+async fn open(app: &mut TestApp, who: &str, phone: &str, when: (u32, u32, u32)) -> Value {
+    go(app, when.0, when.1, when.2).await;
+    let t = app.create(who, body(phone)).await;
+    step(app, who, &t["id"], json!({"action": "dispatch", "assignee": who})).await;
+    t
+}
+
+async fn then(app: &mut TestApp, who: &str, t: &Value, action: &str, when: (u32, u32, u32)) {
+    go(app, when.0, when.1, when.2).await;
+    let body = match action {
+        "resolve" => json!({"action": "resolve", "result": "已处理"}),
+        a => json!({"action": a}),
+    };
+    step(app, who, &t["id"], body).await;
+}
+
+/// Registered, started and resolved by `who`, clock moving forward only.
+async fn handled(app: &mut TestApp, who: &str, phone: &str, times: [(u32, u32, u32); 3]) -> Value {
+    let t = open(app, who, phone, times[0]).await;
+    then(app, who, &t, "start", times[1]).await;
+    then(app, who, &t, "resolve", times[2]).await;
+    t
+}
+
+async fn review(app: &TestApp, who: &str, ticket: &Value, items: Value) -> Value {
+    let (s, b) = app.post(who, "/api/v1/quality/reviews", json!({"ticket": ticket["number"], "items": items})).await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    b
+}
+
+fn component<'a>(row: &'a Value, key: &str) -> &'a Value {
+    row["components"].as_array().unwrap().iter().find(|c| c["key"] == key).unwrap()
+}
+
+/// One whole month: four tickets, reviews, a calibration, an innovation
+/// entry → the ranking, every figure worked by hand.
+async fn a_month_of_reviews_ranks_the_agents(mut app: TestApp) {
+    // Monday 23 November: agent1 starts each of T1 and T2 half an hour in and
+    // resolves both that morning; agent2 starts T3 an hour in and resolves
+    // it Wednesday (50 hours: over the 24-hour limit), T4 the same afternoon.
+    let t1 = handled(&mut app, "agent1", "13800000001", [(23, 9, 0), (23, 9, 30), (23, 11, 0)]).await;
+    let t2 = handled(&mut app, "agent1", "13800000002", [(23, 11, 0), (23, 11, 30), (23, 12, 0)]).await;
+    let t3 = open(&mut app, "agent2", "13800000003", (23, 14, 0)).await;
+    then(&mut app, "agent2", &t3, "start", (23, 15, 0)).await;
+    let t4 = handled(&mut app, "agent2", "13800000004", [(23, 16, 0), (23, 16, 30), (23, 17, 0)]).await;
+    then(&mut app, "agent2", &t3, "resolve", (25, 16, 0)).await;
+    let c = card(&app, "ticket_review").await;
+    // agent1: 90 and 100 (mean 95); agent2: 80.
+    let r1 = review(&app, "inspector1", &t1, answers(&c, &[("accuracy", json!(15), Some("资费解释不完整"))])).await;
+    assert_eq!((r1["score"].clone(), r1["version"].clone()), (json!(90.0), json!(1)));
+    assert_eq!(r1["agent"]["username"], "agent1");
+    review(&app, "inspector1", &t2, answers(&c, &[])).await;
+    let r3 = review(&app, "supervisor1", &t3, answers(&c, &[("accuracy", json!(5), Some("处理方案错误"))])).await;
+    assert_eq!(r3["score"], 80.0);
+    // A calibration of agent2's T4 fails a red line, and counts for nobody.
+    let (s, cal) = app
+        .post(
+            "inspector1",
+            "/api/v1/quality/reviews",
+            json!({"ticket": t4["number"], "calibration": "11月校准", "items": answers(&c, &[("abuse", json!(0), Some("语气冲突"))])}),
+        )
+        .await;
+    assert_eq!(
+        (s, cal["score"].clone(), cal["kind"].clone()),
+        (StatusCode::CREATED, json!(0.0), json!("calibration")),
+        "{cal}"
+    );
+    // An innovation entry for agent1.
+    let (s, b) = app
+        .post(
+            "supervisor1",
+            "/api/v1/quality/innovations",
+            json!({"agent": "agent1", "title": "宽带自助排障话术", "points": 30, "day": "2026-11-25"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    (app.rollup)(None).await;
+
+    let (s, a) = app.get("supervisor1", "/api/v1/quality/assessments?period=2026-11").await;
+    assert_eq!(s, StatusCode::OK, "{a}");
+    let items = a["items"].as_array().unwrap();
+    let first = &items[0];
+    assert_eq!((first["agent"].as_str(), first["rank"].as_i64()), (Some("agent1"), Some(1)), "{a}");
+    // agent1: no complaint handled, so its 15 % is shared among the other
+    // 85 %: (100×0.20 + 100×0.30 + 95×0.20 + 30×0.15) / 0.85 = 73.5 / 0.85.
+    assert_eq!(first["total"], 86.47, "{first}");
+    assert_eq!(component(first, "response_time")["score"], 100.0);
+    assert_eq!(component(first, "response_time")["value"], 0.5, "half an hour to start");
+    assert_eq!(component(first, "resolution_rate")["value"], 1.0);
+    assert_eq!(
+        (component(first, "service_quality")["value"].clone(), component(first, "service_quality")["n"].clone()),
+        (json!(95.0), json!(2))
+    );
+    assert_eq!(component(first, "complaint_efficiency")["score"], Value::Null);
+    assert_eq!(component(first, "complaint_efficiency")["applied_weight"], 0.0);
+    assert_eq!(component(first, "innovation")["value"], 30.0);
+    assert!(
+        component(first, "resolution_rate")["source"]["link"]
+            .as_str()
+            .unwrap()
+            .contains("metric=resolved_in_limit_rate")
+    );
+    // agent2: (100×0.20 + 50×0.30 + 80×0.20 + 0×0.15) / 0.85 = 51 / 0.85 = 60.
+    let second = &items[1];
+    assert_eq!(
+        (second["agent"].as_str(), second["rank"].as_i64(), second["total"].as_f64()),
+        (Some("agent2"), Some(2), Some(60.0)),
+        "{a}"
+    );
+    assert_eq!(component(second, "resolution_rate")["value"], 0.5, "T3 took 50 hours");
+    assert_eq!(component(second, "service_quality")["n"], 1, "the calibration does not count");
+    // Nobody else worked: listed, not ranked.
+    let eng = items.iter().find(|i| i["agent"] == "engineer1").unwrap();
+    assert_eq!((eng["rank"].clone(), eng["assessed"].clone()), (Value::Null, json!(false)));
+    // An agent sees their own row; a quarter holds the month.
+    let (_, mine) = app.get("agent2", "/api/v1/quality/assessments?period=2026-11").await;
+    let rows = mine["items"].as_array().unwrap();
+    assert_eq!((rows.len(), rows[0]["agent"].as_str(), rows[0]["rank"].as_i64()), (1, Some("agent2"), Some(2)));
+    let (_, q) = app.get("supervisor1", "/api/v1/quality/assessments?period=2026-Q4").await;
+    assert_eq!(q["items"][0]["total"], 86.47);
+    let (s, b) = app.get("supervisor1", "/api/v1/quality/assessments?period=2026").await;
+    assert_eq!((s, b["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("period")));
+
+    // Agents read their own reviews, never a calibration or another's.
+    let (_, list) = app.get("agent1", "/api/v1/quality/reviews?period=2026-11").await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 2, "{list}");
+    let (s, _) = app.get("agent2", &format!("/api/v1/quality/reviews/{}", r1["id"])).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, one) = app.get("agent1", &format!("/api/v1/quality/reviews/{}", r1["id"])).await;
+    assert_eq!((s, one["items"].as_array().map(Vec::len)), (StatusCode::OK, Some(11)), "{one}");
+    let (_, cals) = app.get("agent2", "/api/v1/quality/reviews?kind=calibration").await;
+    assert!(cals["items"].as_array().unwrap().is_empty());
+    let (_, cals) = app.get("inspector1", "/api/v1/quality/reviews?kind=calibration").await;
+    assert_eq!(cals["items"].as_array().unwrap().len(), 1);
+    let (s, _) =
+        app.post("agent2", "/api/v1/quality/reviews", json!({"ticket": t1["number"], "items": answers(&c, &[])})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "agents do not review");
+    let (s, b) = app
+        .post(
+            "inspector1",
+            "/api/v1/quality/reviews",
+            json!({"ticket": t1["number"], "agent": "inspector1", "items": answers(&c, &[])}),
+        )
+        .await;
+    assert_eq!((s, b["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("agent")), "{b}");
+    let mut partial = answers(&c, &[]);
+    partial.as_array_mut().unwrap().remove(0);
+    let (s, b) =
+        app.post("inspector1", "/api/v1/quality/reviews", json!({"ticket": t1["number"], "items": partial})).await;
+    assert_eq!((s, b["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("items")), "{b}");
+    let (s, _) = app
+        .post("inspector1", "/api/v1/quality/reviews", json!({"ticket": "20991231000001", "items": answers(&c, &[])}))
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+/// Inspectors edit a scorecard as a new version; a review keeps the version
+/// it used and its score.
+async fn scorecard_versions_are_pinned_by_their_reviews(mut app: TestApp) {
+    let t = handled(&mut app, "agent1", "13800000009", [(23, 9, 0), (23, 9, 30), (23, 11, 0)]).await;
+    let (_, list) = app.get("agent1", "/api/v1/quality/scorecards").await;
+    let keys: Vec<&str> = list["items"].as_array().unwrap().iter().map(|c| c["key"].as_str().unwrap()).collect();
+    assert_eq!(keys, ["mystery_shopping", "store_inspection", "ticket_review"]);
+    assert_eq!(list["items"][2]["usage_zh"], "工单/通话质检");
+    let c = card(&app, "ticket_review").await;
+    let old = review(&app, "inspector1", &t, answers(&c, &[("accuracy", json!(15), Some("解释不完整"))])).await;
+    assert_eq!(old["score"], 90.0);
+    // Accuracy weighs 50 from now on.
+    let mut edited = c.clone();
+    for s in edited["sections"].as_array_mut().unwrap() {
+        let o = s.as_object_mut().unwrap();
+        for k in ["kind_zh", "kind_en"] {
+            o.remove(k);
+        }
+        for i in o["items"].as_array_mut().unwrap() {
+            if i["key"] == "accuracy" {
+                i["points"] = json!(50);
+            }
+        }
+    }
+    let edited = json!({"name_zh": edited["name_zh"], "name_en": edited["name_en"], "usage": "review", "sections": edited["sections"]});
+    let (s, _) = app.put("agent1", "/api/v1/quality/scorecards/ticket_review", edited.clone()).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, v2) = app.put("inspector1", "/api/v1/quality/scorecards/ticket_review", edited.clone()).await;
+    assert_eq!(
+        (s, v2["version"].clone(), v2["standard_points"].clone()),
+        (StatusCode::OK, json!(2), json!(125.0)),
+        "{v2}"
+    );
+    let new = review(&app, "inspector1", &t, answers(&v2, &[("accuracy", json!(30), Some("解释不完整"))])).await;
+    assert_eq!((new["version"].clone(), new["score"].clone()), (json!(2), json!(84.0)), "105 of 125");
+    let (_, kept) = app.get("inspector1", &format!("/api/v1/quality/reviews/{}", old["id"])).await;
+    assert_eq!((kept["version"].clone(), kept["score"].clone()), (json!(1), json!(90.0)));
+    let (_, v1) = app.get("agent1", "/api/v1/quality/scorecards/ticket_review?version=1").await;
+    assert_eq!(v1["standard_points"], 100.0);
+    // A card that does not hold together is refused, and changes nothing.
+    let mut bad = edited.clone();
+    bad["sections"][0]["items"][1]["key"] = json!("greeting");
+    let (s, b) = app.put("inspector1", "/api/v1/quality/scorecards/ticket_review", bad).await;
+    assert_eq!(
+        (s, b["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("sections[0].items[1]")),
+        "{b}"
+    );
+    let mut store_use = edited.clone();
+    store_use["usage"] = json!("store");
+    let (s, b) = app.put("inspector1", "/api/v1/quality/scorecards/ticket_review", store_use).await;
+    assert_eq!((s, b["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("usage")), "{b}");
+    assert_eq!(card(&app, "ticket_review").await["version"], 2);
+    let (s, _) = app.get("agent1", "/api/v1/quality/scorecards/nope").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+both_stores!(stores_are_inspected_and_graded_under_the_quotas);
+
+mod manual {
+    use super::*;
+    both_stores!(policy = manual_dispatch(); a_month_of_reviews_ranks_the_agents, scorecard_versions_are_pinned_by_their_reviews);
+}
