@@ -219,6 +219,20 @@ async fn stores_are_inspected_and_graded_under_the_quotas(app: TestApp) {
     }
     let after = app.get("inspector1", "/api/v1/stores/S08/inspections").await.1["items"].as_array().unwrap().len();
     assert_eq!(before, after);
+    // A retried inspection (same Idempotency-Key) is kept once; the key
+    // with another body is refused.
+    let once = json!({"period": "2026-11", "items": answers(&c, &[])});
+    let post = |b: Value| {
+        app.call(Some("inspector1"), reqwest::Method::POST, "/api/v1/stores/S08/inspections", Some(b), Some("insp-1"))
+    };
+    let (s1, a) = post(once.clone()).await;
+    let (s2, b) = post(once.clone()).await;
+    assert_eq!((s1, s2, a["id"].clone()), (StatusCode::CREATED, StatusCode::CREATED, b["id"].clone()), "{a} {b}");
+    let (s, _) = post(json!({"period": "2026-10", "items": answers(&c, &[])})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let after_retry =
+        app.get("inspector1", "/api/v1/stores/S08/inspections").await.1["items"].as_array().unwrap().len();
+    assert_eq!(after_retry, before + 1);
     let (s, _) = inspect(&app, "NOPE", answers(&c, &[])).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     let (s, _) = app

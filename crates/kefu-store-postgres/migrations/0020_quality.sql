@@ -34,8 +34,13 @@ CREATE TABLE quality_evaluations (
     score       DOUBLE PRECISION NOT NULL,
     body        TEXT NOT NULL,
     reviewer    BIGINT NOT NULL,
+    -- A retried request (Idempotency-Key, a console form's token) meets
+    -- the evaluation it made: (caller, scope, key) and the body's fingerprint.
+    request_key TEXT,
+    request_fp  TEXT,
     created_at  TIMESTAMPTZ NOT NULL,
-    CONSTRAINT quality_evaluations_pkey PRIMARY KEY (id)
+    CONSTRAINT quality_evaluations_pkey PRIMARY KEY (id),
+    CONSTRAINT quality_evaluations_request_key UNIQUE (request_key)
 );
 -- A period's evaluations of a kind (grading, the assessment, the queue).
 CREATE INDEX quality_evaluations_period_idx ON quality_evaluations (kind, day_from);

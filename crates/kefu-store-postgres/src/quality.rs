@@ -98,7 +98,7 @@ pub async fn outlets(c: &impl GenericClient, code: Option<&str>) -> StoreResult<
 }
 
 const EVALUATION: &str = "SELECT id, kind, subject, ticket_id, agent, scorecard, version, period, day_from, day_to,
-    score, body, reviewer, created_at FROM quality_evaluations";
+    score, body, reviewer, request_key, request_fp, created_at FROM quality_evaluations";
 
 fn evaluation(r: &tokio_postgres::Row) -> Evaluation {
     Evaluation {
@@ -115,7 +115,11 @@ fn evaluation(r: &tokio_postgres::Row) -> Evaluation {
         score: r.get(10),
         body: r.get(11),
         reviewer: UserId(r.get(12)),
-        created_at: r.get(13),
+        request: match (r.get::<_, Option<String>>(13), r.get::<_, Option<String>>(14)) {
+            (Some(k), Some(f)) => Some((k, f)),
+            _ => None,
+        },
+        created_at: r.get(15),
     }
 }
 
@@ -123,8 +127,8 @@ pub async fn add_evaluation(c: &impl GenericClient, e: Evaluation) -> StoreResul
     let id: i64 = c
         .query_one(
             "INSERT INTO quality_evaluations (kind, subject, ticket_id, agent, scorecard, version, period, day_from,
-                day_to, score, body, reviewer, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
+                day_to, score, body, reviewer, request_key, request_fp, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id",
             &[
                 &e.kind.code(),
                 &e.subject,
@@ -138,6 +142,8 @@ pub async fn add_evaluation(c: &impl GenericClient, e: Evaluation) -> StoreResul
                 &e.score,
                 &e.body,
                 &e.reviewer.0,
+                &e.request.as_ref().map(|r| r.0.clone()),
+                &e.request.as_ref().map(|r| r.1.clone()),
                 &e.created_at,
             ],
         )
@@ -145,6 +151,11 @@ pub async fn add_evaluation(c: &impl GenericClient, e: Evaluation) -> StoreResul
         .map_err(pg)?
         .get(0);
     Ok(Evaluation { id, ..e })
+}
+
+pub async fn by_request(c: &impl GenericClient, key: &str) -> StoreResult<Option<Evaluation>> {
+    let row = c.query_opt(&format!("{EVALUATION} WHERE request_key = $1"), &[&key]).await.map_err(pg)?;
+    Ok(row.as_ref().map(evaluation))
 }
 
 pub async fn evaluations(
@@ -280,6 +291,9 @@ mod capability {
         }
         async fn evaluation(&self, id: i64) -> StoreResult<Option<Evaluation>> {
             Ok(quality::evaluations(&self.client().await?, &EvaluationFilter::default(), Some(id)).await?.pop())
+        }
+        async fn evaluation_by_request(&self, key: String) -> StoreResult<Option<Evaluation>> {
+            quality::by_request(&self.client().await?, &key).await
         }
         async fn evaluations(&self, f: EvaluationFilter) -> StoreResult<Vec<Evaluation>> {
             quality::evaluations(&self.client().await?, &f, None).await

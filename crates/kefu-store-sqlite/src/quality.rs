@@ -97,7 +97,7 @@ pub fn outlets(c: &Connection, code: Option<&str>) -> StoreResult<Vec<Outlet>> {
 }
 
 const EVALUATION: &str = "SELECT id, kind, subject, ticket_id, agent, scorecard, version, period, day_from, day_to,
-    score, body, reviewer, created_at FROM quality_evaluations";
+    score, body, reviewer, request_key, request_fp, created_at FROM quality_evaluations";
 
 fn evaluation(r: &rusqlite::Row) -> rusqlite::Result<Evaluation> {
     let kind: String = r.get(1)?;
@@ -115,14 +115,19 @@ fn evaluation(r: &rusqlite::Row) -> rusqlite::Result<Evaluation> {
         score: r.get(10)?,
         body: r.get(11)?,
         reviewer: UserId(r.get(12)?),
-        created_at: parse_ts(&r.get::<_, String>(13)?)?,
+        request: match (r.get::<_, Option<String>>(13)?, r.get::<_, Option<String>>(14)?) {
+            (Some(k), Some(f)) => Some((k, f)),
+            _ => None,
+        },
+        created_at: parse_ts(&r.get::<_, String>(15)?)?,
     })
 }
 
 pub fn add_evaluation(c: &Connection, e: Evaluation) -> StoreResult<Evaluation> {
     c.execute(
         "INSERT INTO quality_evaluations (kind, subject, ticket_id, agent, scorecard, version, period, day_from, day_to,
-            score, body, reviewer, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            score, body, reviewer, request_key, request_fp, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
         params![
             e.kind.code(),
             e.subject,
@@ -136,11 +141,20 @@ pub fn add_evaluation(c: &Connection, e: Evaluation) -> StoreResult<Evaluation> 
             e.score,
             e.body,
             e.reviewer.0,
+            e.request.as_ref().map(|r| &r.0),
+            e.request.as_ref().map(|r| &r.1),
             ts(e.created_at)
         ],
     )
-    .map_err(backend)?;
+    .map_err(|e| match backend(e) {
+        StoreError::Conflict { .. } => StoreError::Conflict { constraint: "quality_evaluations_request_key".into() },
+        other => other,
+    })?;
     Ok(Evaluation { id: c.last_insert_rowid(), ..e })
+}
+
+pub fn by_request(c: &Connection, key: &str) -> StoreResult<Option<Evaluation>> {
+    c.query_row(&format!("{EVALUATION} WHERE request_key = ?1"), [key], evaluation).optional().map_err(backend)
 }
 
 pub fn evaluations(c: &Connection, f: &EvaluationFilter, id: Option<i64>) -> StoreResult<Vec<Evaluation>> {
@@ -274,6 +288,9 @@ mod capability {
         }
         async fn evaluation(&self, id: i64) -> StoreResult<Option<Evaluation>> {
             self.read(move |c| Ok(quality::evaluations(c, &EvaluationFilter::default(), Some(id))?.pop())).await
+        }
+        async fn evaluation_by_request(&self, key: String) -> StoreResult<Option<Evaluation>> {
+            self.read(move |c| quality::by_request(c, &key)).await
         }
         async fn evaluations(&self, f: EvaluationFilter) -> StoreResult<Vec<Evaluation>> {
             self.read(move |c| quality::evaluations(c, &f, None)).await

@@ -300,6 +300,8 @@ pub const TABLES: &[TableSpec] = &[
             ("score", Real),
             ("body", Json),
             ("reviewer", Int),
+            ("request_key", Text),
+            ("request_fp", Text),
             ("created_at", Time),
         ],
         order_by: "id",

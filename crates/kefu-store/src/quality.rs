@@ -80,6 +80,8 @@ pub struct Evaluation {
     /// plus the reviewer's notes.
     pub body: String,
     pub reviewer: UserId,
+    /// The retry key (caller, scope, key) and the request's fingerprint.
+    pub request: Option<(String, String)>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -142,6 +144,8 @@ pub trait QualityStore: Clone + Send + Sync + 'static {
     /// Keeps an evaluation (`id` is ignored) and returns it with its id.
     fn add_evaluation(&self, e: Evaluation) -> impl Future<Output = StoreResult<Evaluation>> + Send;
     fn evaluation(&self, id: i64) -> impl Future<Output = StoreResult<Option<Evaluation>>> + Send;
+    /// The evaluation a request with this retry key made.
+    fn evaluation_by_request(&self, key: String) -> impl Future<Output = StoreResult<Option<Evaluation>>> + Send;
     /// Oldest first.
     fn evaluations(&self, f: EvaluationFilter) -> impl Future<Output = StoreResult<Vec<Evaluation>>> + Send;
 

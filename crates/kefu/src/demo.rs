@@ -51,11 +51,12 @@ pub async fn seed<S: Store>(kefu: &Kefu<S>) -> Result<()> {
         seed_macros(kefu).await?;
         let n = seed_tickets(kefu).await?;
         println!("created {n} demo tickets / 已生成 {n} 张演示工单");
+        crate::demo_quality::seed(kefu).await?;
     }
     Ok(())
 }
 
-async fn actor<S: Store>(kefu: &Kefu<S>, username: &str) -> Result<Actor> {
+pub(crate) async fn actor<S: Store>(kefu: &Kefu<S>, username: &str) -> Result<Actor> {
     let u =
         kefu.store.user_by_username(username).await?.ok_or_else(|| anyhow::anyhow!("demo user {username} missing"))?;
     Ok(Actor::new(u.id, u.username, u.role))

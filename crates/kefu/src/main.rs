@@ -6,6 +6,7 @@ mod audit;
 mod bench;
 mod config;
 mod demo;
+mod demo_quality;
 mod kb;
 mod org;
 mod sample;

@@ -75,9 +75,9 @@ pub async fn save_scorecard<S: Store>(
 pub async fn create_review<S: Store>(
     State(app): State<AppState<S>>,
     user: CurrentUser,
-    ApiJson(body): ApiJson<Map<String, Value>>,
+    crate::extract::Idempotent { key, body }: crate::extract::Idempotent<Map<String, Value>>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let e = app.kefu.review_ticket(&user.actor, &body).await?;
+    let e = app.kefu.review_ticket(&user.actor, &body, key.as_ref()).await?;
     let org = app.kefu.org().await?;
     Ok((StatusCode::CREATED, Json(evaluation_json(&e, &org))))
 }

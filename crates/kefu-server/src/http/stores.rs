@@ -79,9 +79,9 @@ pub async fn inspect<S: Store>(
     State(app): State<AppState<S>>,
     user: CurrentUser,
     Path(code): Path<String>,
-    ApiJson(body): ApiJson<Map<String, Value>>,
+    crate::extract::Idempotent { key, body }: crate::extract::Idempotent<Map<String, Value>>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let e = app.kefu.inspect(&user.actor, &code, &body).await?;
+    let e = app.kefu.inspect(&user.actor, &code, &body, key.as_ref()).await?;
     let org = app.kefu.org().await?;
     Ok((StatusCode::CREATED, Json(inspection_json(&e, &org, &app.kefu.core.policy.quality.grades))))
 }

@@ -212,8 +212,46 @@ impl<S: Store> Kefu<S> {
         Ok((v, scored))
     }
 
+    /// What an earlier request with the same retry key made (its
+    /// fingerprint must match: the same key with another body is refused).
+    pub(crate) async fn replayed(&self, who: &Actor, idem: Option<&Idem>) -> Result<Option<Evaluation>, ApiError> {
+        let Some(i) = idem else { return Ok(None) };
+        let prev = self.store.evaluation_by_request(request_key(who, i)).await?;
+        match prev {
+            Some(e) if e.request.as_ref().is_some_and(|r| r.1 == i.fingerprint) => Ok(Some(e)),
+            Some(_) => Err(StoreError::IdempotencyMismatch.into()),
+            None => Ok(None),
+        }
+    }
+
+    /// Keeps an evaluation once per retry key: a request racing its own
+    /// retry meets the one that won.
+    pub(crate) async fn keep_evaluation(
+        &self,
+        who: &Actor,
+        mut e: Evaluation,
+        idem: Option<&Idem>,
+    ) -> Result<Evaluation, ApiError> {
+        e.request = idem.map(|i| (request_key(who, i), i.fingerprint.clone()));
+        match self.store.add_evaluation(e).await {
+            Err(StoreError::Conflict { .. }) => self
+                .replayed(who, idem)
+                .await?
+                .ok_or(ApiError::Conflict { constraint: "quality_evaluations_request_key".into() }),
+            other => Ok(other?),
+        }
+    }
+
     /// A QA review of a ticket: `{ticket, scorecard?, items, agent?, period?, notes?, calibration?}`.
-    pub async fn review_ticket(&self, who: &Actor, body: &Map<String, Value>) -> Result<Evaluation, ApiError> {
+    pub async fn review_ticket(
+        &self,
+        who: &Actor,
+        body: &Map<String, Value>,
+        idem: Option<&Idem>,
+    ) -> Result<Evaluation, ApiError> {
+        if let Some(e) = self.replayed(who, idem).await? {
+            return Ok(e);
+        }
         only_fields(body, &["ticket", "scorecard", "items", "agent", "period", "notes", "calibration"])?;
         let key = opt_str(body, "ticket")?
             .map(str::to_string)
@@ -270,9 +308,10 @@ impl<S: Store> Kefu<S> {
             score: scored.score,
             body: record.to_string(),
             reviewer: who.id,
+            request: None,
             created_at: self.now(),
         };
-        Ok(self.store.add_evaluation(e).await?)
+        self.keep_evaluation(who, e, idem).await
     }
 
     /// Reviews `who` may read: everything for supervisors, inspectors,
@@ -329,6 +368,10 @@ impl<S: Store> Kefu<S> {
         let i = Innovation { id: 0, agent: agent.id, day, title, points, recorded_by: who.id, created_at: self.now() };
         Ok(self.store.add_innovation(i).await?)
     }
+}
+
+fn request_key(who: &Actor, i: &Idem) -> String {
+    format!("{} {} {}", who.id, i.scope, i.key)
 }
 
 fn parse_card(v: &ScorecardVersion) -> Result<Scorecard, ApiError> {

@@ -65,7 +65,16 @@ impl<S: Store> Kefu<S> {
 
     /// `POST /api/v1/stores/{code}/inspections {scorecard, period, items, notes?}`:
     /// the inspection, its score and its grade before quotas.
-    pub async fn inspect(&self, who: &Actor, code: &str, body: &Map<String, Value>) -> Result<Evaluation, ApiError> {
+    pub async fn inspect(
+        &self,
+        who: &Actor,
+        code: &str,
+        body: &Map<String, Value>,
+        idem: Option<&Idem>,
+    ) -> Result<Evaluation, ApiError> {
+        if let Some(e) = self.replayed(who, idem).await? {
+            return Ok(e);
+        }
         only_fields(body, &["scorecard", "period", "items", "notes"])?;
         let outlet = self.outlet(code).await?;
         let card_key = opt_str(body, "scorecard")?.unwrap_or("store_inspection");
@@ -95,9 +104,10 @@ impl<S: Store> Kefu<S> {
             score: scored.score,
             body: record.to_string(),
             reviewer: who.id,
+            request: None,
             created_at: self.now(),
         };
-        Ok(self.store.add_evaluation(e).await?)
+        self.keep_evaluation(who, e, idem).await
     }
 
     /// Grades every store inspected in the period and keeps the result:

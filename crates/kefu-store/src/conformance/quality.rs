@@ -26,6 +26,7 @@ pub fn evaluation(kind: EvaluationKind, subject: &str, agent: Option<UserId>, mo
         score,
         body: r#"{"items":[]}"#.into(),
         reviewer: UserId(1),
+        request: None,
         created_at: t0(),
     }
 }
@@ -140,6 +141,17 @@ pub async fn quality_records_keep_versions_and_filter_by_period<S: Store>(s: S) 
     let by_store = EvaluationFilter { subject: Some("GZ001".into()), ..Default::default() };
     assert_eq!(s.evaluations(by_store).await.unwrap().len(), 2);
     assert_eq!(s.evaluation(9999).await.unwrap(), None);
+
+    // A retried request meets what it made; the key is taken once.
+    let keyed = Evaluation {
+        request: Some(("1 POST /api/v1/quality/reviews k1".into(), "fp".into())),
+        ..evaluation(EvaluationKind::Review, "20261120000006", Some(UserId(3)), "2026-11", 90.0)
+    };
+    let made = s.add_evaluation(keyed.clone()).await.unwrap();
+    assert!(matches!(s.add_evaluation(keyed).await, Err(StoreError::Conflict { .. })));
+    let found = s.evaluation_by_request("1 POST /api/v1/quality/reviews k1".into()).await.unwrap();
+    assert_eq!(found, Some(made));
+    assert_eq!(s.evaluation_by_request("other".into()).await.unwrap(), None);
 
     // A period's grading is replaced by the next.
     s.save_grading(Grading {
