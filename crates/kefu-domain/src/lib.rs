@@ -38,6 +38,7 @@ pub mod templates;
 pub mod ticket;
 pub mod time;
 pub mod validate;
+pub mod violations;
 
 #[cfg(test)]
 mod flow_tests;

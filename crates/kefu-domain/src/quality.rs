@@ -32,11 +32,17 @@ pub struct QualityPolicy {
     pub ceiling: f64,
     pub grades: crate::grading::GradePolicy,
     pub assessment: crate::assessment::AssessmentPolicy,
+    pub violations: crate::violations::ViolationPolicy,
 }
 
 impl Default for QualityPolicy {
     fn default() -> Self {
-        QualityPolicy { ceiling: 100.0, grades: Default::default(), assessment: Default::default() }
+        QualityPolicy {
+            ceiling: 100.0,
+            grades: Default::default(),
+            assessment: Default::default(),
+            violations: Default::default(),
+        }
     }
 }
 
@@ -46,6 +52,7 @@ impl QualityPolicy {
             return Err("[quality] ceiling must be > 0".into());
         }
         self.grades.check()?;
+        self.violations.check()?;
         self.assessment.check()
     }
 }

@@ -481,7 +481,97 @@ async fn scorecard_versions_are_pinned_by_their_reviews(mut app: TestApp) {
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
 
-both_stores!(stores_are_inspected_and_graded_under_the_quotas);
+/// A violation's life: recorded with its working-day deadlines,
+/// appealed once in time, decided by a supervisor other than the recorder,
+/// rectified and re-checked; every step kept; overturned ones not deducted.
+async fn violations_are_appealed_decided_and_rechecked(mut app: TestApp) {
+    go(&mut app, 23, 10, 0).await;
+    let record = |kind: &str, description: &str| json!({"agent": "agent1", "kind": kind, "description": description});
+    let (s, v) =
+        app.post("inspector1", "/api/v1/quality/violations", record("poor_attitude", "通话中语气生硬，打断客户")).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(
+        (v["points"].clone(), v["state"].clone(), v["state_label"].clone()),
+        (json!(5.0), json!("open"), json!("待整改"))
+    );
+    assert_eq!(v["kind_label"], "服务态度差");
+    // Monday 10:00 Shanghai + 3 working days: Thursday 10:00; + 5: next Monday.
+    assert_eq!(v["appeal_until"], "2026-11-26T02:00:00Z", "{v}");
+    assert_eq!(v["due_at"], "2026-11-30T02:00:00Z");
+    let path = format!("/api/v1/quality/violations/{}", v["id"]);
+    let steps = format!("{path}/steps");
+    let (s, _) = app.get("agent2", &path).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "another agent's violation is not theirs to see");
+    let (s, b) = app.post("agent1", &steps, json!({"action": "appeal"})).await;
+    assert_eq!((s, b["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("reason")), "{b}");
+    let (s, b) = app.post("agent1", &steps, json!({"action": "appeal", "reason": "客户先辱骂，录音可证"})).await;
+    assert_eq!((s, b["state"].clone()), (StatusCode::OK, json!("appealed")), "{b}");
+    let (s, _) = app.post("agent1", &steps, json!({"action": "appeal", "reason": "再次申诉"})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "once");
+    let (s, _) = app.post("inspector1", &steps, json!({"action": "decide", "upheld": false, "note": "撤销"})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "not the recorder, and a supervisor");
+    let (s, b) = app
+        .post("supervisor1", &steps, json!({"action": "decide", "upheld": false, "note": "录音证实客户先辱骂"}))
+        .await;
+    assert_eq!((s, b["state"].clone(), b["counts"].clone()), (StatusCode::OK, json!("void"), json!(false)), "{b}");
+
+    // Another, appealed too late; rectified, failed, rectified, passed.
+    let (_, w) =
+        app.post("inspector1", "/api/v1/quality/violations", record("wrong_wording", "使用禁语“这不归我管”")).await;
+    let steps = format!("/api/v1/quality/violations/{}/steps", w["id"]);
+    go(&mut app, 26, 10, 1).await;
+    let (s, b) = app.post("agent1", &steps, json!({"action": "appeal", "reason": "我没说过"})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "the window closed Thursday 10:00: {b}");
+    let (s, b) = app.post("agent1", &steps, json!({"action": "rectify", "note": "已参加服务用语培训"})).await;
+    assert_eq!((s, b["state"].clone()), (StatusCode::OK, json!("rectified")));
+    let (s, _) = app.post("agent1", &steps, json!({"action": "recheck", "passed": true, "note": "自查"})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, b) =
+        app.post("inspector1", &steps, json!({"action": "recheck", "passed": false, "note": "抽查仍有禁语"})).await;
+    assert_eq!((s, b["state"].clone()), (StatusCode::OK, json!("open")));
+    assert_eq!(b["due_at"], "2026-12-03T02:01:00Z", "five working days from the failed re-check: {b}");
+    app.post("agent1", &steps, json!({"action": "rectify", "note": "再次培训并考核通过"})).await;
+    let (_, b) =
+        app.post("inspector1", &steps, json!({"action": "recheck", "passed": true, "note": "抽查三通均规范"})).await;
+    assert_eq!(b["state"], "closed");
+    let actions: Vec<&str> = b["events"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["record", "rectify", "recheck", "rectify", "recheck"]);
+    // A third, left undone past its due time.
+    let (_, x) = app.post("supervisor1", "/api/v1/quality/violations", record("breach", "投诉工单超时未回复")).await;
+    go(&mut app, 30, 9, 0).await;
+    let (_, later) = app.get("agent1", &format!("/api/v1/quality/violations/{}", x["id"])).await;
+    assert_eq!((later["overdue"].clone(), later["due_at"].clone()), (json!(false), json!("2026-12-03T02:01:00Z")));
+    app.clock.set("2026-12-04T01:00:00Z".parse().unwrap());
+    for (name, _) in USERS {
+        app.relogin(name).await;
+    }
+    let (_, later) = app.get("agent1", &format!("/api/v1/quality/violations/{}", x["id"])).await;
+    assert_eq!(later["overdue"], true, "{later}");
+
+    // The month's assessment deducts the two that stand (2 + 3), not the overturned one.
+    let (_, a) = app.get("supervisor1", "/api/v1/quality/assessments?period=2026-11").await;
+    let row = a["items"].as_array().unwrap().iter().find(|i| i["agent"] == "agent1").unwrap().clone();
+    assert_eq!((row["deduction"].clone(), row["violations"].clone()), (json!(5.0), json!(2)), "{row}");
+    let (_, mine) = app.get("agent1", "/api/v1/quality/violations?period=2026-11").await;
+    assert_eq!(mine["items"].as_array().unwrap().len(), 3);
+    let (_, theirs) = app.get("agent2", "/api/v1/quality/violations").await;
+    assert!(theirs["items"].as_array().unwrap().is_empty());
+    // Refusals.
+    for (body, field) in [
+        (json!({"agent": "agent1", "kind": "nope", "description": "x"}), "kind"),
+        (json!({"agent": "nobody", "kind": "breach", "description": "x"}), "agent"),
+        (json!({"agent": "agent1", "kind": "breach", "description": "x", "points": 50}), "points"),
+        (json!({"agent": "agent1", "kind": "breach"}), "description"),
+        (json!({"agent": "inspector1", "kind": "breach", "description": "x"}), "agent"),
+    ] {
+        let (s, b) = app.post("inspector1", "/api/v1/quality/violations", body.clone()).await;
+        assert_eq!((s, b["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some(field)), "{body}: {b}");
+    }
+    let (s, _) = app.post("agent2", "/api/v1/quality/violations", record("breach", "x")).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+}
+
+both_stores!(stores_are_inspected_and_graded_under_the_quotas, violations_are_appealed_decided_and_rechecked);
 
 mod manual {
     use super::*;

@@ -6,7 +6,7 @@ use deadpool_postgres::GenericClient;
 use kefu_domain::{TicketId, UserId};
 use kefu_store::{
     Evaluation, EvaluationFilter, EvaluationKind, Grading, Innovation, Outlet, ScorecardVersion, StoreError,
-    StoreResult,
+    StoreResult, Violation, ViolationEvent, ViolationFilter,
 };
 use tokio_postgres::types::ToSql;
 
@@ -253,13 +253,164 @@ pub async fn innovations(
         .collect())
 }
 
+const VIOLATION: &str = "SELECT id, agent, kind, points, ticket_id, evaluation_id, description, state, appeal_until,
+    due_at, appealed_at, recorded_by, created_at, updated_at, version FROM quality_violations";
+
+fn violation(r: &tokio_postgres::Row) -> Violation {
+    Violation {
+        id: r.get(0),
+        agent: UserId(r.get(1)),
+        kind: r.get(2),
+        points: r.get(3),
+        ticket: r.get::<_, Option<i64>>(4).map(TicketId),
+        evaluation: r.get(5),
+        description: r.get(6),
+        state: r.get(7),
+        appeal_until: r.get(8),
+        due_at: r.get(9),
+        appealed_at: r.get(10),
+        recorded_by: UserId(r.get(11)),
+        created_at: r.get(12),
+        updated_at: r.get(13),
+        version: r.get(14),
+    }
+}
+
+async fn add_event(c: &impl GenericClient, violation: i64, e: &ViolationEvent) -> StoreResult<()> {
+    c.execute(
+        "INSERT INTO quality_violation_events (violation_id, action, actor, note, state, at) VALUES ($1, $2, $3, $4, $5, $6)",
+        &[&violation, &e.action, &e.actor.0, &e.note, &e.state, &e.at],
+    )
+    .await
+    .map_err(pg)?;
+    Ok(())
+}
+
+/// One transaction: the record and its first event.
+pub async fn add_violation(
+    client: &mut deadpool_postgres::Client,
+    v: Violation,
+    e: ViolationEvent,
+) -> StoreResult<Violation> {
+    let tx = client.transaction().await.map_err(pg)?;
+    let id: i64 = tx
+        .query_one(
+            "INSERT INTO quality_violations (agent, kind, points, ticket_id, evaluation_id, description, state,
+                appeal_until, due_at, appealed_at, recorded_by, created_at, updated_at, version)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
+            &[
+                &v.agent.0,
+                &v.kind,
+                &v.points,
+                &v.ticket.map(|t| t.0),
+                &v.evaluation,
+                &v.description,
+                &v.state,
+                &v.appeal_until,
+                &v.due_at,
+                &v.appealed_at,
+                &v.recorded_by.0,
+                &v.created_at,
+                &v.updated_at,
+                &v.version,
+            ],
+        )
+        .await
+        .map_err(pg)?
+        .get(0);
+    add_event(&tx, id, &e).await?;
+    tx.commit().await.map_err(pg)?;
+    Ok(Violation { id, ..v })
+}
+
+pub async fn violations(c: &impl GenericClient, f: &ViolationFilter, id: Option<i64>) -> StoreResult<Vec<Violation>> {
+    let (from, to) = f.created.unzip();
+    let rows = c
+        .query(
+            &format!(
+                "{VIOLATION} WHERE ($1::BIGINT = 0 OR id = $1) AND ($2::BIGINT = 0 OR agent = $2)
+                 AND ($3::TEXT = '' OR state = $3)
+                 AND ($4::TIMESTAMPTZ IS NULL OR (created_at >= $4 AND created_at < $5)) ORDER BY id DESC"
+            ),
+            &[&id.unwrap_or(0), &f.agent.map_or(0, |a| a.0), &f.state.clone().unwrap_or_default(), &from, &to],
+        )
+        .await
+        .map_err(pg)?;
+    Ok(rows.iter().map(violation).collect())
+}
+
+pub async fn violation_events(c: &impl GenericClient, id: i64) -> StoreResult<Vec<ViolationEvent>> {
+    let rows = c
+        .query(
+            "SELECT id, violation_id, action, actor, note, state, at FROM quality_violation_events
+             WHERE violation_id = $1 ORDER BY id",
+            &[&id],
+        )
+        .await
+        .map_err(pg)?;
+    Ok(rows
+        .iter()
+        .map(|r| ViolationEvent {
+            id: r.get(0),
+            violation: r.get(1),
+            action: r.get(2),
+            actor: UserId(r.get(3)),
+            note: r.get(4),
+            state: r.get(5),
+            at: r.get(6),
+        })
+        .collect())
+}
+
+/// One transaction: the step and its event, over the version read.
+pub async fn step_violation(
+    client: &mut deadpool_postgres::Client,
+    v: Violation,
+    e: ViolationEvent,
+) -> StoreResult<bool> {
+    let tx = client.transaction().await.map_err(pg)?;
+    let n = tx
+        .execute(
+            "UPDATE quality_violations SET points = $3, state = $4, due_at = $5, appealed_at = $6, updated_at = $7,
+                version = version + 1
+             WHERE id = $1 AND version = $2",
+            &[&v.id, &v.version, &v.points, &v.state, &v.due_at, &v.appealed_at, &v.updated_at],
+        )
+        .await
+        .map_err(pg)?;
+    if n == 0 {
+        return Ok(false);
+    }
+    add_event(&tx, v.id, &e).await?;
+    tx.commit().await.map_err(pg)?;
+    Ok(true)
+}
+
 /// The store capabilities kept in this file: QualityStore.
 mod capability {
     use crate::*;
     use chrono::NaiveDate;
-    use kefu_store::{Evaluation, EvaluationFilter, Grading, Innovation, Outlet, QualityStore, ScorecardVersion};
+    use kefu_store::{
+        Evaluation, EvaluationFilter, Grading, Innovation, Outlet, QualityStore, ScorecardVersion, Violation,
+        ViolationEvent, ViolationFilter,
+    };
 
     impl QualityStore for PgStore {
+        async fn add_violation(&self, v: Violation, e: ViolationEvent) -> StoreResult<Violation> {
+            quality::add_violation(&mut self.client().await?, v, e).await
+        }
+        async fn violation(&self, id: i64) -> StoreResult<Option<Violation>> {
+            Ok(quality::violations(&self.client().await?, &ViolationFilter::default(), Some(id)).await?.pop())
+        }
+        async fn violations(&self, f: ViolationFilter) -> StoreResult<Vec<Violation>> {
+            quality::violations(&self.client().await?, &f, None).await
+        }
+        async fn violation_events(&self, id: i64) -> StoreResult<Vec<ViolationEvent>> {
+            quality::violation_events(&self.client().await?, id).await
+        }
+        async fn step_violation(&self, v: Violation, e: ViolationEvent) -> StoreResult<bool> {
+            quality::step_violation(&mut self.client().await?, v, e).await
+        }
         async fn add_scorecard_version(
             &self,
             key: String,

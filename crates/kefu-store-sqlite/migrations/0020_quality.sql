@@ -2,7 +2,8 @@
 -- never changed, only added, and every evaluation names the one it used);
 -- stores (营业厅); evaluations — QA reviews of tickets, store inspections
 -- and calibration reviews, one table for the one scorecard engine; a
--- period's grading of the stores as decided; innovation entries.
+-- period's grading of the stores as decided; innovation entries;
+-- violations with their steps (appeal, decision, rectification, re-check).
 CREATE TABLE quality_scorecards (
     key         TEXT NOT NULL,
     version     BIGINT NOT NULL,
@@ -64,3 +65,35 @@ CREATE TABLE quality_innovations (
     CONSTRAINT quality_innovations_pkey PRIMARY KEY (id)
 );
 CREATE INDEX quality_innovations_day_idx ON quality_innovations (day, agent);
+CREATE TABLE quality_violations (
+    id            INTEGER NOT NULL,
+    agent         BIGINT NOT NULL,
+    kind          TEXT NOT NULL,
+    points        DOUBLE PRECISION NOT NULL,
+    ticket_id     BIGINT,
+    evaluation_id BIGINT,
+    description   TEXT NOT NULL,
+    state         TEXT NOT NULL,
+    appeal_until  TEXT NOT NULL,
+    due_at        TEXT NOT NULL,
+    appealed_at   TEXT,
+    recorded_by   BIGINT NOT NULL,
+    created_at    TEXT NOT NULL,
+    updated_at    TEXT NOT NULL,
+    version       BIGINT NOT NULL,
+    CONSTRAINT quality_violations_pkey PRIMARY KEY (id)
+);
+CREATE INDEX quality_violations_agent_idx ON quality_violations (agent, created_at);
+CREATE INDEX quality_violations_state_idx ON quality_violations (state, due_at);
+-- Every step, appended and never changed: the violation's audit trail.
+CREATE TABLE quality_violation_events (
+    id           INTEGER NOT NULL,
+    violation_id BIGINT NOT NULL,
+    action       TEXT NOT NULL,
+    actor        BIGINT NOT NULL,
+    note         TEXT NOT NULL,
+    state        TEXT NOT NULL,
+    at           TEXT NOT NULL,
+    CONSTRAINT quality_violation_events_pkey PRIMARY KEY (id)
+);
+CREATE INDEX quality_violation_events_violation_idx ON quality_violation_events (violation_id, id);

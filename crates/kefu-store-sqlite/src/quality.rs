@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use kefu_domain::{TicketId, UserId};
 use kefu_store::{
     Evaluation, EvaluationFilter, EvaluationKind, Grading, Innovation, Outlet, ScorecardVersion, StoreError,
-    StoreResult,
+    StoreResult, Violation, ViolationEvent, ViolationFilter,
 };
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
@@ -250,13 +250,148 @@ pub fn innovations(
     .map_err(backend)
 }
 
+const VIOLATION: &str = "SELECT id, agent, kind, points, ticket_id, evaluation_id, description, state, appeal_until,
+    due_at, appealed_at, recorded_by, created_at, updated_at, version FROM quality_violations";
+
+fn violation(r: &rusqlite::Row) -> rusqlite::Result<Violation> {
+    Ok(Violation {
+        id: r.get(0)?,
+        agent: UserId(r.get(1)?),
+        kind: r.get(2)?,
+        points: r.get(3)?,
+        ticket: r.get::<_, Option<i64>>(4)?.map(TicketId),
+        evaluation: r.get(5)?,
+        description: r.get(6)?,
+        state: r.get(7)?,
+        appeal_until: parse_ts(&r.get::<_, String>(8)?)?,
+        due_at: parse_ts(&r.get::<_, String>(9)?)?,
+        appealed_at: crate::rows::opt_ts(r.get(10)?)?,
+        recorded_by: UserId(r.get(11)?),
+        created_at: parse_ts(&r.get::<_, String>(12)?)?,
+        updated_at: parse_ts(&r.get::<_, String>(13)?)?,
+        version: r.get(14)?,
+    })
+}
+
+fn add_event(c: &Connection, violation: i64, e: &ViolationEvent) -> StoreResult<()> {
+    c.execute(
+        "INSERT INTO quality_violation_events (violation_id, action, actor, note, state, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![violation, e.action, e.actor.0, e.note, e.state, ts(e.at)],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
+/// Runs inside the writer's savepoint: the record and its first event.
+pub fn add_violation(c: &Connection, v: Violation, e: ViolationEvent) -> StoreResult<Violation> {
+    c.execute(
+        "INSERT INTO quality_violations (agent, kind, points, ticket_id, evaluation_id, description, state, appeal_until,
+            due_at, appealed_at, recorded_by, created_at, updated_at, version)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        params![
+            v.agent.0,
+            v.kind,
+            v.points,
+            v.ticket.map(|t| t.0),
+            v.evaluation,
+            v.description,
+            v.state,
+            ts(v.appeal_until),
+            ts(v.due_at),
+            v.appealed_at.map(ts),
+            v.recorded_by.0,
+            ts(v.created_at),
+            ts(v.updated_at),
+            v.version
+        ],
+    )
+    .map_err(backend)?;
+    let id = c.last_insert_rowid();
+    add_event(c, id, &e)?;
+    Ok(Violation { id, ..v })
+}
+
+pub fn violations(c: &Connection, f: &ViolationFilter, id: Option<i64>) -> StoreResult<Vec<Violation>> {
+    let (from, to) = f.created.map_or((String::new(), String::new()), |(a, b)| (ts(a), ts(b)));
+    c.prepare(&format!(
+        "{VIOLATION} WHERE (?1 = 0 OR id = ?1) AND (?2 = 0 OR agent = ?2) AND (?3 = '' OR state = ?3)
+         AND (?4 = '' OR (created_at >= ?4 AND created_at < ?5)) ORDER BY id DESC"
+    ))
+    .map_err(backend)?
+    .query_map(
+        params![id.unwrap_or(0), f.agent.map_or(0, |a| a.0), f.state.clone().unwrap_or_default(), from, to],
+        violation,
+    )
+    .map_err(backend)?
+    .collect::<Result<_, _>>()
+    .map_err(backend)
+}
+
+pub fn violation_events(c: &Connection, id: i64) -> StoreResult<Vec<ViolationEvent>> {
+    c.prepare(
+        "SELECT id, violation_id, action, actor, note, state, at FROM quality_violation_events
+         WHERE violation_id = ?1 ORDER BY id",
+    )
+    .map_err(backend)?
+    .query_map([id], |r| {
+        Ok(ViolationEvent {
+            id: r.get(0)?,
+            violation: r.get(1)?,
+            action: r.get(2)?,
+            actor: UserId(r.get(3)?),
+            note: r.get(4)?,
+            state: r.get(5)?,
+            at: parse_ts(&r.get::<_, String>(6)?)?,
+        })
+    })
+    .map_err(backend)?
+    .collect::<Result<_, _>>()
+    .map_err(backend)
+}
+
+/// Runs inside the writer's savepoint: the step and its event, over the
+/// version read.
+pub fn step_violation(c: &Connection, v: Violation, e: ViolationEvent) -> StoreResult<bool> {
+    let n = c
+        .execute(
+            "UPDATE quality_violations SET points = ?3, state = ?4, due_at = ?5, appealed_at = ?6, updated_at = ?7,
+                version = version + 1
+             WHERE id = ?1 AND version = ?2",
+            params![v.id, v.version, v.points, v.state, ts(v.due_at), v.appealed_at.map(ts), ts(v.updated_at)],
+        )
+        .map_err(backend)?;
+    if n == 0 {
+        return Ok(false);
+    }
+    add_event(c, v.id, &e)?;
+    Ok(true)
+}
+
 /// The store capabilities kept in this file: QualityStore.
 mod capability {
     use crate::*;
     use chrono::NaiveDate;
-    use kefu_store::{Evaluation, EvaluationFilter, Grading, Innovation, Outlet, QualityStore, ScorecardVersion};
+    use kefu_store::{
+        Evaluation, EvaluationFilter, Grading, Innovation, Outlet, QualityStore, ScorecardVersion, Violation,
+        ViolationEvent, ViolationFilter,
+    };
 
     impl QualityStore for SqliteStore {
+        async fn add_violation(&self, v: Violation, e: ViolationEvent) -> StoreResult<Violation> {
+            self.writer.run(move |c| quality::add_violation(c, v, e)).await
+        }
+        async fn violation(&self, id: i64) -> StoreResult<Option<Violation>> {
+            self.read(move |c| Ok(quality::violations(c, &ViolationFilter::default(), Some(id))?.pop())).await
+        }
+        async fn violations(&self, f: ViolationFilter) -> StoreResult<Vec<Violation>> {
+            self.read(move |c| quality::violations(c, &f, None)).await
+        }
+        async fn violation_events(&self, id: i64) -> StoreResult<Vec<ViolationEvent>> {
+            self.read(move |c| quality::violation_events(c, id)).await
+        }
+        async fn step_violation(&self, v: Violation, e: ViolationEvent) -> StoreResult<bool> {
+            self.writer.run(move |c| quality::step_violation(c, v, e)).await
+        }
         async fn add_scorecard_version(
             &self,
             key: String,

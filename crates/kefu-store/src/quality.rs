@@ -117,6 +117,50 @@ pub struct Innovation {
     pub created_at: DateTime<Utc>,
 }
 
+/// A violation recorded against an agent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Violation {
+    pub id: i64,
+    pub agent: UserId,
+    pub kind: String,
+    pub points: f64,
+    pub ticket: Option<TicketId>,
+    pub evaluation: Option<i64>,
+    pub description: String,
+    /// `kefu_domain::violations::State` code.
+    pub state: String,
+    pub appeal_until: DateTime<Utc>,
+    /// The rectification's due time.
+    pub due_at: DateTime<Utc>,
+    pub appealed_at: Option<DateTime<Utc>>,
+    pub recorded_by: UserId,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Moves on with every step (a step applies only over what was read).
+    pub version: i64,
+}
+
+/// One step of a violation, kept for good.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ViolationEvent {
+    pub id: i64,
+    pub violation: i64,
+    pub action: String,
+    pub actor: UserId,
+    pub note: String,
+    /// The state after the step.
+    pub state: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ViolationFilter {
+    pub agent: Option<UserId>,
+    pub state: Option<String>,
+    /// Recorded in `[from, to)`.
+    pub created: Option<(DateTime<Utc>, DateTime<Utc>)>,
+}
+
 pub trait QualityStore: Clone + Send + Sync + 'static {
     /// Adds the next version of a scorecard (1 for a new key) and returns it.
     fn add_scorecard_version(
@@ -152,6 +196,16 @@ pub trait QualityStore: Clone + Send + Sync + 'static {
     /// Replaces the period's grading.
     fn save_grading(&self, g: Grading) -> impl Future<Output = StoreResult<()>> + Send;
     fn grading(&self, period: String) -> impl Future<Output = StoreResult<Option<Grading>>> + Send;
+
+    /// Records a violation and its first event together (ids ignored).
+    fn add_violation(&self, v: Violation, e: ViolationEvent) -> impl Future<Output = StoreResult<Violation>> + Send;
+    fn violation(&self, id: i64) -> impl Future<Output = StoreResult<Option<Violation>>> + Send;
+    /// Newest first.
+    fn violations(&self, f: ViolationFilter) -> impl Future<Output = StoreResult<Vec<Violation>>> + Send;
+    fn violation_events(&self, id: i64) -> impl Future<Output = StoreResult<Vec<ViolationEvent>>> + Send;
+    /// Writes `v` (its version moved on by one) and the event, only if the
+    /// stored version is still `v.version`; false (nothing written) if not.
+    fn step_violation(&self, v: Violation, e: ViolationEvent) -> impl Future<Output = StoreResult<bool>> + Send;
 
     fn add_innovation(&self, i: Innovation) -> impl Future<Output = StoreResult<Innovation>> + Send;
     /// The entries dated within the days (both inclusive), of one agent or all.

@@ -23,6 +23,9 @@ pub fn router<S: Store>() -> Router<AppState<S>> {
         .route("/api/v1/quality/reviews/{id}", get(review::<S>))
         .route("/api/v1/quality/assessments", get(assessments::<S>))
         .route("/api/v1/quality/innovations", get(innovations::<S>).post(create_innovation::<S>))
+        .route("/api/v1/quality/violations", get(violations::<S>).post(create_violation::<S>))
+        .route("/api/v1/quality/violations/{id}", get(violation::<S>))
+        .route("/api/v1/quality/violations/{id}/steps", axum::routing::post(step_violation::<S>))
 }
 
 /// Every scorecard at its latest version, with sections, items and labels.
@@ -216,4 +219,116 @@ pub async fn innovations<S: Store>(
     }
     let list = app.kefu.store.innovations(from, to, agent).await?;
     Ok(Json(json!({ "items": list.iter().map(|i| innovation_json(i, &org)).collect::<Vec<_>>() })))
+}
+
+/// Records a violation: `{agent, kind, points?, ticket?, review?, description}`; the
+/// appeal window and the rectification's due time follow the working-day calendar.
+#[utoipa::path(post, path = "/api/v1/quality/violations", tag = "quality", security(("bearer" = [])),
+    responses((status = 201, description = "the violation"), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn create_violation<S: Store>(
+    State(app): State<AppState<S>>,
+    user: CurrentUser,
+    ApiJson(body): ApiJson<Map<String, Value>>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let v = app.kefu.record_violation(&user.actor, &body).await?;
+    let events = app.kefu.store.violation_events(v.id).await?;
+    Ok((StatusCode::CREATED, Json(violation_view(&app, &v, Some(&events)).await?)))
+}
+
+async fn violation_view<S: Store>(
+    app: &AppState<S>,
+    v: &kefu_store::Violation,
+    events: Option<&[kefu_store::ViolationEvent]>,
+) -> Result<Value, ApiError> {
+    let org = app.kefu.org().await?;
+    let policy = &app.kefu.core.policy.quality.violations;
+    Ok(crate::service::violations::violation_json(v, events, &org, policy, app.kefu.now()))
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct ViolationQuery {
+    /// Recorded in this month (`2026-11`) or quarter (`2026-Q4`).
+    pub period: Option<String>,
+    /// Username.
+    pub agent: Option<String>,
+    /// `open`, `appealed`, `rectified`, `closed` or `void`.
+    pub state: Option<String>,
+}
+
+/// Violations: all for supervisors, inspectors and admins; a lead's teams'; otherwise the caller's own.
+#[utoipa::path(get, path = "/api/v1/quality/violations", tag = "quality", security(("bearer" = [])),
+    params(ViolationQuery), responses((status = 200, description = "{items}"), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn violations<S: Store>(
+    State(app): State<AppState<S>>,
+    user: CurrentUser,
+    Query(q): Query<ViolationQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let org = app.kefu.org().await?;
+    let agent = match q.agent.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
+        Some(name) => Some(org.users.iter().find(|u| u.username == name).map(|u| u.id).ok_or_else(|| {
+            ApiError::from(kefu_domain::FieldError::new(
+                "agent",
+                format!("no staff '{name}'"),
+                format!("没有员工“{name}”"),
+            ))
+        })?),
+        None => None,
+    };
+    let state = match q.state.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        Some(s) if kefu_domain::violations::State::parse(s).is_some() => Some(s.to_string()),
+        Some(_) => {
+            return Err(kefu_domain::FieldError::new(
+                "state",
+                "state is open, appealed, rectified, closed or void",
+                "state 须为 open、appealed、rectified、closed 或 void",
+            )
+            .into());
+        }
+        None => None,
+    };
+    let created = match q.period.as_deref().filter(|p| !p.trim().is_empty()) {
+        Some(p) => {
+            let (from, to) = Cycle::parse(p, "period")?.days();
+            let end = to.succ_opt().unwrap_or(to);
+            Some((kefu_domain::time::shanghai_at(from, 0), kefu_domain::time::shanghai_at(end, 0)))
+        }
+        None => None,
+    };
+    let f = kefu_store::ViolationFilter { agent, state, created };
+    let list = app.kefu.visible_violations(&user.actor, f).await?;
+    let mut items = Vec::with_capacity(list.len());
+    for v in &list {
+        items.push(violation_view(&app, v, None).await?);
+    }
+    Ok(Json(json!({ "items": items })))
+}
+
+/// One violation with its steps.
+#[utoipa::path(get, path = "/api/v1/quality/violations/{id}", tag = "quality", security(("bearer" = [])),
+    params(("id" = i64, Path)), responses((status = 200, description = "the violation and its events"), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn violation<S: Store>(
+    State(app): State<AppState<S>>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<Json<Value>, ApiError> {
+    let v = app.kefu.violation_for(&user.actor, id).await?;
+    let events = app.kefu.store.violation_events(v.id).await?;
+    Ok(Json(violation_view(&app, &v, Some(&events)).await?))
+}
+
+/// A step: `{action: "appeal", reason}` (the agent, once, within the window),
+/// `{action: "decide", upheld, note}` (a supervisor other than the recorder),
+/// `{action: "rectify", note}` (the agent), `{action: "recheck", passed, note}`.
+#[utoipa::path(post, path = "/api/v1/quality/violations/{id}/steps", tag = "quality", security(("bearer" = [])),
+    params(("id" = i64, Path)),
+    responses((status = 200, description = "the violation after the step"), (status = 403, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn step_violation<S: Store>(
+    State(app): State<AppState<S>>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    ApiJson(body): ApiJson<Map<String, Value>>,
+) -> Result<Json<Value>, ApiError> {
+    let v = app.kefu.step_violation(&user.actor, id, &body).await?;
+    let events = app.kefu.store.violation_events(v.id).await?;
+    Ok(Json(violation_view(&app, &v, Some(&events)).await?))
 }

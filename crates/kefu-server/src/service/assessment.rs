@@ -45,6 +45,7 @@ impl<S: Store> Kefu<S> {
         for d in &policy.dimensions {
             measured.push(self.measure(&d.source, cycle).await?);
         }
+        let deductions = self.violation_points(from, to).await?;
         let people: Vec<&kefu_store::User> = org.users.iter().filter(|u| u.active && assessed(u.role)).collect();
         // Someone with no work measured in the period (no tickets, no
         // reviews) is listed but not ranked.
@@ -53,7 +54,8 @@ impl<S: Store> Kefu<S> {
             .map(|u| {
                 let m: Vec<_> = measured.iter().map(|x| x.per_agent.get(&u.id).copied().unwrap_or(x.absent)).collect();
                 let worked = measured.iter().any(|x| x.absent.2.is_none() && x.per_agent.contains_key(&u.id));
-                (u.id, weigh(policy, &m, 0.0, 0.0), worked)
+                let (deduction, _) = deductions.get(&u.id).copied().unwrap_or_default();
+                (u.id, weigh(policy, &m, 0.0, deduction), worked)
             })
             .collect();
         let totals: Vec<f64> = rows.iter().map(|r| if r.2 { r.1.total } else { -1.0 }).collect();
@@ -89,7 +91,10 @@ impl<S: Store> Kefu<S> {
                 json!({
                     "rank": worked.then_some(ranks[i]), "assessed": worked, "agent": u.map(|u| u.username.clone()), "name": u.map(|u| u.display_name.clone()),
                     "team": team.map(|t| t.name.clone()), "total": t.total, "weighted": t.weighted,
-                    "bonus": t.bonus, "deduction": t.deduction, "components": components,
+                    "bonus": t.bonus, "deduction": t.deduction,
+                    "violations": deductions.get(id).map_or(0, |d| d.1),
+                    "violations_link": format!("/api/v1/quality/violations?period={cycle}&agent={}", u.map_or(String::new(), |u| u.username.clone())),
+                    "components": components,
                 })
             })
             .collect();

@@ -52,6 +52,7 @@ pub mod stores;
 pub mod suggest;
 pub mod ticket_search;
 mod tickets;
+pub mod violations;
 
 pub use accounts::{LoginResponse, valid_username};
 pub use privacy::{RevealSubject, Revealed};

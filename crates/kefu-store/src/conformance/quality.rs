@@ -3,7 +3,7 @@
 
 use super::*;
 use chrono::NaiveDate;
-use kefu_domain::UserId;
+use kefu_domain::{TicketId, UserId};
 
 fn day(s: &str) -> NaiveDate {
     s.parse().unwrap()
@@ -63,7 +63,79 @@ pub async fn quality_rows<S: Store>(s: &S) -> Evaluation {
     })
     .await
     .unwrap();
+    s.add_violation(violation(UserId(2)), event("record", "open")).await.unwrap();
     e
+}
+
+pub fn violation(agent: UserId) -> Violation {
+    Violation {
+        id: 0,
+        agent,
+        kind: "wrong_wording".into(),
+        points: 2.0,
+        ticket: Some(TicketId(1)),
+        evaluation: None,
+        description: "使用服务禁语“这不归我管”".into(),
+        state: "open".into(),
+        appeal_until: t0() + Duration::days(3),
+        due_at: t0() + Duration::days(7),
+        appealed_at: None,
+        recorded_by: UserId(1),
+        created_at: t0(),
+        updated_at: t0(),
+        version: 1,
+    }
+}
+
+pub fn event(action: &str, state: &str) -> ViolationEvent {
+    ViolationEvent {
+        id: 0,
+        violation: 0,
+        action: action.into(),
+        actor: UserId(1),
+        note: "说明".into(),
+        state: state.into(),
+        at: t0(),
+    }
+}
+
+pub async fn violations_step_over_the_version_read<S: Store>(s: S) {
+    let v = s.add_violation(violation(UserId(3)), event("record", "open")).await.unwrap();
+    assert_eq!(s.violation(v.id).await.unwrap(), Some(v.clone()));
+    let later = t0() + Duration::hours(2);
+    let appealed = Violation { state: "appealed".into(), appealed_at: Some(later), updated_at: later, ..v.clone() };
+    assert!(s.step_violation(appealed.clone(), event("appeal", "appealed")).await.unwrap());
+    // A second step over the same read version changes nothing.
+    assert!(
+        !s.step_violation(Violation { state: "rectified".into(), ..v.clone() }, event("rectify", "rectified"))
+            .await
+            .unwrap()
+    );
+    let now = s.violation(v.id).await.unwrap().unwrap();
+    assert_eq!((now.state.as_str(), now.version, now.appealed_at), ("appealed", 2, Some(later)));
+    let events = s.violation_events(v.id).await.unwrap();
+    assert_eq!(events.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(), ["record", "appeal"]);
+    assert_eq!(events[1].violation, v.id);
+    // Filters: agent, state, when recorded; newest first.
+    let w = s
+        .add_violation(
+            Violation { created_at: t0() + Duration::days(40), ..violation(UserId(3)) },
+            event("record", "open"),
+        )
+        .await
+        .unwrap();
+    s.add_violation(violation(UserId(4)), event("record", "open")).await.unwrap();
+    let ids = |l: Vec<Violation>| l.into_iter().map(|v| v.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(s.violations(ViolationFilter { agent: Some(UserId(3)), ..Default::default() }).await.unwrap()),
+        [w.id, v.id]
+    );
+    let open = ViolationFilter { state: Some("open".into()), agent: Some(UserId(3)), ..Default::default() };
+    assert_eq!(ids(s.violations(open).await.unwrap()), [w.id]);
+    let month =
+        ViolationFilter { created: Some((t0() - Duration::days(1), t0() + Duration::days(30))), ..Default::default() };
+    assert_eq!(s.violations(month).await.unwrap().len(), 2);
+    assert_eq!(s.violation(9999).await.unwrap(), None);
 }
 
 pub async fn quality_records_keep_versions_and_filter_by_period<S: Store>(s: S) {
