@@ -33,6 +33,7 @@ pub mod priority;
 pub mod privacy;
 pub mod quality;
 pub mod rollup;
+pub mod sampling;
 pub mod sla;
 pub mod templates;
 pub mod ticket;

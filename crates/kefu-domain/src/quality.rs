@@ -33,6 +33,7 @@ pub struct QualityPolicy {
     pub grades: crate::grading::GradePolicy,
     pub assessment: crate::assessment::AssessmentPolicy,
     pub violations: crate::violations::ViolationPolicy,
+    pub sampling: crate::sampling::SamplingPolicy,
 }
 
 impl Default for QualityPolicy {
@@ -42,6 +43,7 @@ impl Default for QualityPolicy {
             grades: Default::default(),
             assessment: Default::default(),
             violations: Default::default(),
+            sampling: Default::default(),
         }
     }
 }

@@ -346,6 +346,39 @@ async fn a_month_of_reviews_ranks_the_agents(mut app: TestApp) {
     assert_eq!(s, StatusCode::CREATED, "{b}");
     (app.rollup)(None).await;
 
+    // The queue: all four drawn (fewer than three each), T3 also for its
+    // breach; three reviewed; the calibration is nobody's review.
+    let (s, q) = app.get("inspector1", "/api/v1/quality/queue?period=2026-11").await;
+    assert_eq!(s, StatusCode::OK, "{q}");
+    assert_eq!(
+        (q["sampled"].clone(), q["reviewed"].clone(), q["coverage"].clone()),
+        (json!(4), json!(3), json!(0.75)),
+        "{q}"
+    );
+    let item = |t: &Value| q["items"].as_array().unwrap().iter().find(|i| i["number"] == t["number"]).unwrap().clone();
+    assert!(item(&t3)["reasons"].as_array().unwrap().contains(&json!("breached")), "{q}");
+    assert_eq!(item(&t4)["review"], Value::Null);
+    let load = |who: &str| {
+        q["reviewers"].as_array().unwrap().iter().find(|r| r["reviewer"] == who).unwrap()["reviews"].clone()
+    };
+    assert_eq!((load("inspector1"), load("supervisor1")), (json!(2), json!(1)));
+    let (s, _) = app.get("agent1", "/api/v1/quality/queue?period=2026-11").await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    // Pre-checks flag a forbidden phrase and the result never told; they deduct nothing.
+    let (s, b) = app
+        .post(
+            "agent2",
+            &format!("/api/v1/tickets/{}/comments", t4["id"]),
+            json!({"body": "这个不归我管，您找营业厅", "internal": false}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let (s, flags) =
+        app.get("inspector1", &format!("/api/v1/quality/prechecks/{}", t4["number"].as_str().unwrap())).await;
+    assert_eq!(s, StatusCode::OK, "{flags}");
+    let codes: Vec<&str> = flags["items"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap()).collect();
+    assert!(codes.contains(&"forbidden_words") && codes.contains(&"no_result_notice"), "{flags}");
+
     let (s, a) = app.get("supervisor1", "/api/v1/quality/assessments?period=2026-11").await;
     assert_eq!(s, StatusCode::OK, "{a}");
     let items = a["items"].as_array().unwrap();

@@ -23,6 +23,8 @@ pub fn router<S: Store>() -> Router<AppState<S>> {
         .route("/api/v1/quality/reviews/{id}", get(review::<S>))
         .route("/api/v1/quality/assessments", get(assessments::<S>))
         .route("/api/v1/quality/innovations", get(innovations::<S>).post(create_innovation::<S>))
+        .route("/api/v1/quality/queue", get(queue::<S>))
+        .route("/api/v1/quality/prechecks/{ticket}", get(prechecks::<S>))
         .route("/api/v1/quality/violations", get(violations::<S>).post(create_violation::<S>))
         .route("/api/v1/quality/violations/{id}", get(violation::<S>))
         .route("/api/v1/quality/violations/{id}/steps", axum::routing::post(step_violation::<S>))
@@ -331,4 +333,29 @@ pub async fn step_violation<S: Store>(
     let v = app.kefu.step_violation(&user.actor, id, &body).await?;
     let events = app.kefu.store.violation_events(v.id).await?;
     Ok(Json(violation_view(&app, &v, Some(&events)).await?))
+}
+
+/// The reviewer queue of a cycle: the sample (mandatory kinds and a random
+/// draw per agent), what is reviewed, coverage, each reviewer against the goal.
+#[utoipa::path(get, path = "/api/v1/quality/queue", tag = "quality", security(("bearer" = [])),
+    params(PeriodQuery), responses((status = 200, description = "{period, sampled, reviewed, coverage, items, reviewers}"), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn queue<S: Store>(
+    State(app): State<AppState<S>>,
+    _user: CurrentUser,
+    Query(q): Query<PeriodQuery>,
+) -> Result<Json<crate::service::sampling::Queue>, ApiError> {
+    let cycle = Cycle::parse(&period_of(&app, &q), "period")?;
+    Ok(Json(app.kefu.review_queue(cycle).await?))
+}
+
+/// Automatic pre-checks of a ticket (flags for the reviewer, never a deduction).
+#[utoipa::path(get, path = "/api/v1/quality/prechecks/{ticket}", tag = "quality", security(("bearer" = [])),
+    params(("ticket" = String, Path)), responses((status = 200, description = "{items: [{code, label_zh, label_en}]}"), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn prechecks<S: Store>(
+    State(app): State<AppState<S>>,
+    user: CurrentUser,
+    Path(ticket): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let t = app.kefu.visible_ticket(&user.actor, &ticket).await?;
+    Ok(Json(json!({ "items": app.kefu.prechecks(&t).await? })))
 }

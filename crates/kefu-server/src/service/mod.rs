@@ -46,6 +46,7 @@ mod privacy;
 pub mod quality;
 pub mod report_exports;
 pub mod reports;
+pub mod sampling;
 pub mod schedules;
 mod sla;
 pub mod stores;
