@@ -610,3 +610,164 @@ mod manual {
     use super::*;
     both_stores!(policy = manual_dispatch(); a_month_of_reviews_ranks_the_agents, scorecard_versions_are_pinned_by_their_reviews);
 }
+
+async fn form(app: &TestApp, cookie: &str, path: &str, fields: &[(String, String)]) -> (StatusCode, String, String) {
+    let host = app.base.trim_start_matches("http://").to_string();
+    let r = no_redirects()
+        .post(format!("{}{path}", app.base))
+        .header(reqwest::header::COOKIE, cookie)
+        .header(reqwest::header::ORIGIN, format!("http://{host}"))
+        .form(fields)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    let to = r.headers().get(reqwest::header::LOCATION).map(|l| l.to_str().unwrap().to_string()).unwrap_or_default();
+    (status, to, r.text().await.unwrap())
+}
+
+/// Full points on every standard and red-line item, as form fields.
+fn full_form(card: &Value, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = extra.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    for s in card["sections"].as_array().unwrap() {
+        if matches!(s["kind"].as_str(), Some("standard" | "red_line")) {
+            for i in s["items"].as_array().unwrap() {
+                let key = format!("p.{}", i["key"].as_str().unwrap());
+                if !out.iter().any(|(k, _)| *k == key) {
+                    out.push((key, i["points"].to_string()));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// An inspector runs the month in the console: a store added, inspected
+/// (a double submit counts once), graded; a ticket reviewed beside its
+/// timeline; the agent sees the review and appeals the violation it led
+/// to; the supervisor decides and reads the ranking — all in Chinese words.
+async fn the_console_runs_a_month_of_quality(mut app: TestApp) {
+    let t = handled(&mut app, "agent1", "13800000011", [(23, 9, 0), (23, 9, 30), (23, 11, 0)]).await;
+    let number = t["number"].as_str().unwrap().to_string();
+    let inspector = console_login(&app, "inspector1").await;
+    let (s, page) = console_get(&app, &inspector, "/console/stores?period=2026-11").await;
+    assert_eq!(s, StatusCode::OK, "{page}");
+    let add = [
+        ("code", "GZ-01"),
+        ("name", "天河<b>营业厅</b>"),
+        ("region", "广州"),
+        ("form_token", "a1"),
+        ("period", "2026-11"),
+    ];
+    let add: Vec<(String, String)> = add.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let (s, to, _) = form(&app, &inspector, "/console/stores", &add).await;
+    assert_eq!((s, to.as_str()), (StatusCode::SEE_OTHER, "/console/stores/GZ-01?period=2026-11"));
+    let (s, page) = console_get(&app, &inspector, &to).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        !page.contains("<b>营业厅")
+            && page.contains("天河&#60;b&#62;营业厅")
+            && page.contains("营业环境")
+            && page.contains("id=\"inspection-form\""),
+        "{page}"
+    );
+    let c = card(&app, "store_inspection").await;
+    let fields = full_form(
+        &c,
+        &[("scorecard", "store_inspection"), ("period", "2026-11"), ("form_token", "i1"), ("p.waiting_time", "5")],
+    );
+    let (s, to, body) = form(&app, &inspector, "/console/stores/GZ-01", &fields).await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "{body}");
+    let (s2, to2, _) = form(&app, &inspector, "/console/stores/GZ-01", &fields).await;
+    assert_eq!((s2, &to2), (StatusCode::SEE_OTHER, &to), "the same form twice is one inspection");
+    let (_, list) = app.get("inspector1", "/api/v1/stores/GZ-01/inspections").await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    assert_eq!(list["items"][0]["score"], 95.0);
+    // A refusal names the item in Chinese and keeps what was typed.
+    let bad = full_form(
+        &c,
+        &[("scorecard", "store_inspection"), ("period", "2026-11"), ("form_token", "i2"), ("p.identity_check", "3")],
+    );
+    let (s, _, page) = form(&app, &inspector, "/console/stores/GZ-01", &bad).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("须填写原因") && page.contains("value=\"3\""), "{page}");
+    let grade = [("period".to_string(), "2026-11".to_string()), ("form_token".to_string(), "g1".to_string())];
+    let (s, to, _) = form(&app, &inspector, "/console/stores/grading", &grade).await;
+    assert_eq!((s, to.as_str()), (StatusCode::SEE_OTHER, "/console/stores?period=2026-11#graded"));
+    let (_, page) = console_get(&app, &inspector, "/console/stores?period=2026-11").await;
+    assert!(
+        page.contains("id=\"grading\"") && page.contains("优秀") && page.contains("达标") && page.contains("<svg"),
+        "{page}"
+    );
+    assert!(!page.contains(">excellent<") && !page.contains(">compliant<"), "words, not codes");
+
+    // The review form beside the timeline and pre-checks.
+    let (s, page) = console_get(&app, &inspector, &format!("/console/quality/review/{number}")).await;
+    assert_eq!(s, StatusCode::OK, "{page}");
+    assert!(
+        page.contains("自动预检") && page.contains("办结后未向客户发送处理结果") && page.contains("处理过程"),
+        "{page}"
+    );
+    let r = card(&app, "ticket_review").await;
+    let fields = full_form(
+        &r,
+        &[("form_token", "r1"), ("p.accuracy", "20"), ("r.accuracy", "资费解释不完整"), ("c.accuracy", "业务知识不足")],
+    );
+    let (s, to, body) = form(&app, &inspector, &format!("/console/quality/review/{number}"), &fields).await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "{body}");
+    assert!(to.starts_with("/console/quality/reviews/"));
+    let review_id = to.trim_start_matches("/console/quality/reviews/").to_string();
+    let (_, page) = console_get(&app, &inspector, &to).await;
+    assert!(
+        page.contains("<strong>95</strong>") && page.contains("业务解答与处理准确") && page.contains("业务知识不足"),
+        "{page}"
+    );
+    // The inspector records a violation from the review.
+    let v = [
+        ("form_token", "v1"),
+        ("agent", "agent1"),
+        ("review", review_id.as_str()),
+        ("ticket", number.as_str()),
+        ("kind", "wrong_wording"),
+        ("description", "资费解释有误"),
+    ];
+    let v: Vec<(String, String)> = v.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let (s, vto, body) = form(&app, &inspector, "/console/quality/violations", &v).await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "{body}");
+
+    // The agent sees the review and appeals.
+    let agent = console_login(&app, "agent1").await;
+    let (_, page) = console_get(&app, &agent, "/console/quality?period=2026-11").await;
+    assert!(page.contains("我的质检记录") && page.contains(&number) && page.contains("服务用语不规范"), "{page}");
+    assert!(!page.contains("待质检队列"), "the queue is the inspectors'");
+    let (s, _) = console_get(&app, &agent, &to).await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, page) = console_get(&app, &agent, &vto).await;
+    assert!(page.contains("id=\"step-appeal\"") && page.contains("id=\"step-rectify\""), "{page}");
+    let appeal = [("form_token", "ap1"), ("action", "appeal"), ("text", "已按资费手册解释")];
+    let appeal: Vec<(String, String)> = appeal.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let (s, _, body) = form(&app, &agent, &vto, &appeal).await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "{body}");
+    let other = console_login(&app, "agent2").await;
+    let (s, _) = console_get(&app, &other, &vto).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    // The supervisor decides, then reads the ranking.
+    let supervisor = console_login(&app, "supervisor1").await;
+    let (_, page) = console_get(&app, &supervisor, &vto).await;
+    assert!(page.contains("id=\"step-decide\"") && page.contains("申诉中"), "{page}");
+    let decide = [("form_token", "d1"), ("action", "decide"), ("upheld", "true"), ("text", "录音显示解释有误")];
+    let decide: Vec<(String, String)> = decide.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    form(&app, &supervisor, &vto, &decide).await;
+    let (_, page) = console_get(&app, &supervisor, &vto).await;
+    assert!(page.contains("待整改") && page.contains("申诉裁定"), "{page}");
+    (app.rollup)(None).await;
+    let (s, page) = console_get(&app, &supervisor, "/console/quality/assessments?period=2026-11").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.contains("id=\"ranking\"") && page.contains("响应时效 20%") && page.contains("违规扣分"), "{page}");
+    assert!(page.contains("/console/reports?metric=resolved_in_limit_rate"), "sources one click away");
+}
+
+mod console_month {
+    use super::*;
+    both_stores!(policy = manual_dispatch(); the_console_runs_a_month_of_quality);
+}

@@ -20,8 +20,10 @@ mod layout;
 mod login;
 mod notices;
 mod presence;
+mod quality;
 mod reports;
 mod reveal;
+mod stores;
 mod ticket;
 mod ticket_forms;
 mod visits;
@@ -56,6 +58,8 @@ pub fn router<S: Store>() -> Router<AppState<S>> {
         .merge(kb::router())
         .merge(kb_misses::router())
         .merge(reports::router())
+        .merge(quality::router())
+        .merge(stores::router())
         .merge(presence::router())
         .layer(axum::middleware::from_fn(remember_next))
 }

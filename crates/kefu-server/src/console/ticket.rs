@@ -28,12 +28,12 @@ pub fn router<S: Store>() -> Router<AppState<S>> {
 }
 
 /// A line of the timeline, transfers, messages or notes.
-struct Entry {
-    at: String,
-    title: String,
-    who: String,
-    detail: String,
-    note: String,
+pub(super) struct Entry {
+    pub(super) at: String,
+    pub(super) title: String,
+    pub(super) who: String,
+    pub(super) detail: String,
+    pub(super) note: String,
 }
 
 struct Deadline {
@@ -431,7 +431,7 @@ fn span(lang: Lang, d: chrono::Duration) -> String {
 
 /// Events, transfers, customer messages and notes, personal data masked
 /// as the viewer's role requires.
-async fn timeline<S: Store>(
+pub(super) async fn timeline<S: Store>(
     app: &AppState<S>,
     user: &CurrentUser,
     lang: Lang,
