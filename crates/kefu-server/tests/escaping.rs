@@ -192,6 +192,7 @@ async fn every_page_escapes_what_people_typed(mut app: TestApp) {
     let (_, html) = page(&app, "", "/console/login").await;
     escaped(&html, 1, "login page");
     portal_escapes(&app, &number).await;
+    quality_escapes(&app, &number).await;
     let (_, html) = page(&app, "", "/").await;
     escaped(&html, 0, "start page");
 }
@@ -229,3 +230,80 @@ async fn portal_escapes(app: &TestApp, number: &str) {
 }
 
 both_stores!(policy = manual_dispatch(); every_page_escapes_what_people_typed);
+
+/// A store, an inspection, a review and a violation with markup in every
+/// free-text field, on every quality page.
+async fn quality_escapes(app: &TestApp, number: &str) {
+    let (s, b) = app
+        .post("inspector1", "/api/v1/stores", json!({"code": "EV1", "name": EVIL, "region": EVIL, "manager": SHORT}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let (_, card) = app.get("inspector1", "/api/v1/quality/scorecards/store_inspection").await;
+    let full = |card: &Value| -> Vec<Value> {
+        let mut out = Vec::new();
+        for s in card["sections"].as_array().unwrap() {
+            if matches!(s["kind"].as_str(), Some("standard" | "red_line")) {
+                for i in s["items"].as_array().unwrap() {
+                    out.push(json!({"item": i["key"], "points": i["points"], "reason": EVIL}));
+                }
+            }
+        }
+        out
+    };
+    let (s, b) = app
+        .post(
+            "inspector1",
+            "/api/v1/stores/EV1/inspections",
+            json!({"period": "2026-11", "items": full(&card), "notes": EVIL}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    app.post("inspector1", "/api/v1/stores/grading", json!({"period": "2026-11"})).await;
+    let (_, card) = app.get("inspector1", "/api/v1/quality/scorecards/ticket_review").await;
+    let mut items = full(&card);
+    items[3] = json!({"item": "accuracy", "points": 10, "reason": EVIL});
+    let (s, review) = app
+        .post("inspector1", "/api/v1/quality/reviews", json!({"ticket": number, "items": items, "notes": EVIL}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{review}");
+    let (s, v) = app
+        .post(
+            "inspector1",
+            "/api/v1/quality/violations",
+            json!({"agent": "evil1", "kind": "wrong_wording", "description": EVIL, "ticket": number}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (s, b) = app
+        .post(
+            "evil1",
+            &format!("/api/v1/quality/violations/{}/steps", v["id"]),
+            json!({"action": "appeal", "reason": EVIL}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, b) = app
+        .post("supervisor1", "/api/v1/quality/innovations", json!({"agent": "evil1", "title": EVIL, "points": 10}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let cookie = console_login(app, "inspector1").await;
+    for path in [
+        "/console/stores?period=2026-11".to_string(),
+        "/console/stores/EV1?period=2026-11".to_string(),
+        "/console/quality?period=2026-11".to_string(),
+        format!("/console/quality/reviews/{}", review["id"]),
+        format!("/console/quality/violations/{}", v["id"]),
+        "/console/quality/assessments?period=2026-11".to_string(),
+        format!("/console/quality/review/{number}"),
+        format!("/console/quality?period={}", q(EVIL)),
+        format!("/console/stores/{}", q(EVIL)),
+    ] {
+        let (s, html) = page(app, &cookie, &path).await;
+        assert!(s.is_success() || s.is_client_error(), "{path}: {s}");
+        escaped(&html, 1, &path);
+    }
+    let (_, html) = page(app, &cookie, "/console/stores/EV1?period=2026-11").await;
+    assert!(html.contains(SHOWN), "the store's name shown as text");
+    let (_, html) = page(app, &cookie, &format!("/console/quality/violations/{}", v["id"])).await;
+    assert!(html.contains(SHOWN), "the description and the appeal shown as text");
+}

@@ -602,6 +602,41 @@ async fn violations_are_appealed_decided_and_rechecked(mut app: TestApp) {
     }
     let (s, _) = app.post("agent2", "/api/v1/quality/violations", record("breach", "x")).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
+
+    // The staff record: trainings, violations, assessments; for the
+    // person, their lead, supervisors and inspectors only.
+    let training =
+        json!({"course": "服务用语规范", "day": "2026-11-28", "hours": 4, "result": "合格", "certificate": "C-118"});
+    let (s, b) = app.post("supervisor1", "/api/v1/staff/agent1/trainings", training.clone()).await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let (s, _) = app.post("agent1", "/api/v1/staff/agent1/trainings", training.clone()).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "nobody records their own training");
+    let (s, b) = app
+        .post(
+            "supervisor1",
+            "/api/v1/staff/agent1/trainings",
+            json!({"course": "x", "day": "28/11", "hours": 1, "result": "合格"}),
+        )
+        .await;
+    assert_eq!((s, b["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("day")));
+    let (s, r) = app.get("agent1", "/api/v1/staff/agent1/record").await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!((r["trainings"].as_array().unwrap().len(), r["training_hours"].clone()), (1, json!(4.0)));
+    assert_eq!(r["violations"].as_array().unwrap().len(), 3);
+    assert_eq!(r["role_zh"], "客服专员");
+    let (s, _) = app.get("agent2", "/api/v1/staff/agent1/record").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = app.get("admin", "/api/v1/staff/agent1/record").await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "administrators keep accounts, not records");
+    let (s, _) = app.get("inspector1", "/api/v1/staff/agent1/record").await;
+    assert_eq!(s, StatusCode::OK);
+    let cookie = console_login(&app, "agent1").await;
+    let (s, page) = console_get(&app, &cookie, "/console/staff/agent1").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        page.contains("服务用语规范") && page.contains("培训档案") && !page.contains("id=\"add-training\""),
+        "{page}"
+    );
 }
 
 both_stores!(stores_are_inspected_and_graded_under_the_quotas, violations_are_appealed_decided_and_rechecked);

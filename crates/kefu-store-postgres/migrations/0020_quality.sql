@@ -3,7 +3,8 @@
 -- stores (营业厅); evaluations — QA reviews of tickets, store inspections
 -- and calibration reviews, one table for the one scorecard engine; a
 -- period's grading of the stores as decided; innovation entries;
--- violations with their steps (appeal, decision, rectification, re-check).
+-- violations with their steps (appeal, decision, rectification, re-check);
+-- staff training records (R-58).
 CREATE TABLE quality_scorecards (
     key         TEXT NOT NULL,
     version     BIGINT NOT NULL,
@@ -97,3 +98,16 @@ CREATE TABLE quality_violation_events (
     CONSTRAINT quality_violation_events_pkey PRIMARY KEY (id)
 );
 CREATE INDEX quality_violation_events_violation_idx ON quality_violation_events (violation_id, id);
+CREATE TABLE staff_training (
+    id          BIGSERIAL NOT NULL,
+    user_id     BIGINT NOT NULL,
+    course      TEXT NOT NULL,
+    day         DATE NOT NULL,
+    hours       DOUBLE PRECISION NOT NULL,
+    result      TEXT NOT NULL,
+    certificate TEXT,
+    recorded_by BIGINT NOT NULL,
+    created_at  TIMESTAMPTZ NOT NULL,
+    CONSTRAINT staff_training_pkey PRIMARY KEY (id)
+);
+CREATE INDEX staff_training_user_idx ON staff_training (user_id, day);

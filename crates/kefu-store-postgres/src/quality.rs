@@ -6,7 +6,7 @@ use deadpool_postgres::GenericClient;
 use kefu_domain::{TicketId, UserId};
 use kefu_store::{
     Evaluation, EvaluationFilter, EvaluationKind, Grading, Innovation, Outlet, ScorecardVersion, StoreError,
-    StoreResult, Violation, ViolationEvent, ViolationFilter,
+    StoreResult, Training, Violation, ViolationEvent, ViolationFilter,
 };
 use tokio_postgres::types::ToSql;
 
@@ -386,16 +386,60 @@ pub async fn step_violation(
     Ok(true)
 }
 
+pub async fn add_training(c: &impl GenericClient, t: Training) -> StoreResult<Training> {
+    let id: i64 = c
+        .query_one(
+            "INSERT INTO staff_training (user_id, course, day, hours, result, certificate, recorded_by, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+            &[&t.user.0, &t.course, &t.day, &t.hours, &t.result, &t.certificate, &t.recorded_by.0, &t.created_at],
+        )
+        .await
+        .map_err(pg)?
+        .get(0);
+    Ok(Training { id, ..t })
+}
+
+pub async fn trainings(c: &impl GenericClient, user: UserId) -> StoreResult<Vec<Training>> {
+    let rows = c
+        .query(
+            "SELECT id, user_id, course, day, hours, result, certificate, recorded_by, created_at FROM staff_training
+             WHERE user_id = $1 ORDER BY day DESC, id DESC",
+            &[&user.0],
+        )
+        .await
+        .map_err(pg)?;
+    Ok(rows
+        .iter()
+        .map(|r| Training {
+            id: r.get(0),
+            user: UserId(r.get(1)),
+            course: r.get(2),
+            day: r.get(3),
+            hours: r.get(4),
+            result: r.get(5),
+            certificate: r.get(6),
+            recorded_by: UserId(r.get(7)),
+            created_at: r.get(8),
+        })
+        .collect())
+}
+
 /// The store capabilities kept in this file: QualityStore.
 mod capability {
     use crate::*;
     use chrono::NaiveDate;
     use kefu_store::{
-        Evaluation, EvaluationFilter, Grading, Innovation, Outlet, QualityStore, ScorecardVersion, Violation,
+        Evaluation, EvaluationFilter, Grading, Innovation, Outlet, QualityStore, ScorecardVersion, Training, Violation,
         ViolationEvent, ViolationFilter,
     };
 
     impl QualityStore for PgStore {
+        async fn add_training(&self, t: Training) -> StoreResult<Training> {
+            quality::add_training(&self.client().await?, t).await
+        }
+        async fn trainings(&self, user: UserId) -> StoreResult<Vec<Training>> {
+            quality::trainings(&self.client().await?, user).await
+        }
         async fn add_violation(&self, v: Violation, e: ViolationEvent) -> StoreResult<Violation> {
             quality::add_violation(&mut self.client().await?, v, e).await
         }

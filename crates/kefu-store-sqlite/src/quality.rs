@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use kefu_domain::{TicketId, UserId};
 use kefu_store::{
     Evaluation, EvaluationFilter, EvaluationKind, Grading, Innovation, Outlet, ScorecardVersion, StoreError,
-    StoreResult, Violation, ViolationEvent, ViolationFilter,
+    StoreResult, Training, Violation, ViolationEvent, ViolationFilter,
 };
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
@@ -367,16 +367,65 @@ pub fn step_violation(c: &Connection, v: Violation, e: ViolationEvent) -> StoreR
     Ok(true)
 }
 
+pub fn add_training(c: &Connection, t: Training) -> StoreResult<Training> {
+    c.execute(
+        "INSERT INTO staff_training (user_id, course, day, hours, result, certificate, recorded_by, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            t.user.0,
+            t.course,
+            t.day.to_string(),
+            t.hours,
+            t.result,
+            t.certificate,
+            t.recorded_by.0,
+            ts(t.created_at)
+        ],
+    )
+    .map_err(backend)?;
+    Ok(Training { id: c.last_insert_rowid(), ..t })
+}
+
+pub fn trainings(c: &Connection, user: UserId) -> StoreResult<Vec<Training>> {
+    c.prepare(
+        "SELECT id, user_id, course, day, hours, result, certificate, recorded_by, created_at FROM staff_training
+         WHERE user_id = ?1 ORDER BY day DESC, id DESC",
+    )
+    .map_err(backend)?
+    .query_map([user.0], |r| {
+        Ok(Training {
+            id: r.get(0)?,
+            user: UserId(r.get(1)?),
+            course: r.get(2)?,
+            day: day(r.get(3)?)?,
+            hours: r.get(4)?,
+            result: r.get(5)?,
+            certificate: r.get(6)?,
+            recorded_by: UserId(r.get(7)?),
+            created_at: parse_ts(&r.get::<_, String>(8)?)?,
+        })
+    })
+    .map_err(backend)?
+    .collect::<Result<_, _>>()
+    .map_err(backend)
+}
+
 /// The store capabilities kept in this file: QualityStore.
 mod capability {
     use crate::*;
     use chrono::NaiveDate;
     use kefu_store::{
-        Evaluation, EvaluationFilter, Grading, Innovation, Outlet, QualityStore, ScorecardVersion, Violation,
+        Evaluation, EvaluationFilter, Grading, Innovation, Outlet, QualityStore, ScorecardVersion, Training, Violation,
         ViolationEvent, ViolationFilter,
     };
 
     impl QualityStore for SqliteStore {
+        async fn add_training(&self, t: Training) -> StoreResult<Training> {
+            self.writer.run(move |c| quality::add_training(c, t)).await
+        }
+        async fn trainings(&self, user: UserId) -> StoreResult<Vec<Training>> {
+            self.read(move |c| quality::trainings(c, user)).await
+        }
         async fn add_violation(&self, v: Violation, e: ViolationEvent) -> StoreResult<Violation> {
             self.writer.run(move |c| quality::add_violation(c, v, e)).await
         }

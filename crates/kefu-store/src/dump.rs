@@ -350,6 +350,22 @@ pub const TABLES: &[TableSpec] = &[
         identity: Some("id"),
     },
     TableSpec {
+        name: "staff_training",
+        columns: &[
+            ("id", Int),
+            ("user_id", Int),
+            ("course", Text),
+            ("day", Date),
+            ("hours", Real),
+            ("result", Text),
+            ("certificate", Text),
+            ("recorded_by", Int),
+            ("created_at", Time),
+        ],
+        order_by: "id",
+        identity: Some("id"),
+    },
+    TableSpec {
         name: "quality_innovations",
         columns: &[
             ("id", Int),

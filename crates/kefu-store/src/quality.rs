@@ -161,6 +161,21 @@ pub struct ViolationFilter {
     pub created: Option<(DateTime<Utc>, DateTime<Utc>)>,
 }
 
+/// A training record of a staff member (培训档案, R-58).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Training {
+    pub id: i64,
+    pub user: UserId,
+    pub course: String,
+    pub day: NaiveDate,
+    pub hours: f64,
+    /// 合格, 优秀, 不合格 … as the trainer words it.
+    pub result: String,
+    pub certificate: Option<String>,
+    pub recorded_by: UserId,
+    pub created_at: DateTime<Utc>,
+}
+
 pub trait QualityStore: Clone + Send + Sync + 'static {
     /// Adds the next version of a scorecard (1 for a new key) and returns it.
     fn add_scorecard_version(
@@ -206,6 +221,10 @@ pub trait QualityStore: Clone + Send + Sync + 'static {
     /// Writes `v` (its version moved on by one) and the event, only if the
     /// stored version is still `v.version`; false (nothing written) if not.
     fn step_violation(&self, v: Violation, e: ViolationEvent) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    fn add_training(&self, t: Training) -> impl Future<Output = StoreResult<Training>> + Send;
+    /// A staff member's training records, newest first.
+    fn trainings(&self, user: UserId) -> impl Future<Output = StoreResult<Vec<Training>>> + Send;
 
     fn add_innovation(&self, i: Innovation) -> impl Future<Output = StoreResult<Innovation>> + Send;
     /// The entries dated within the days (both inclusive), of one agent or all.

@@ -66,6 +66,11 @@ impl<'a> Shell<'a> {
         self.role().is_some()
     }
 
+    /// Everyone but administrators has a staff record.
+    pub fn may_keep_record(&self) -> bool {
+        matches!(self.role(), Some(r) if r != Role::Admin)
+    }
+
     pub fn may_supervise(&self) -> bool {
         matches!(self.role(), Some(Role::Supervisor | Role::Inspector | Role::Admin))
     }

@@ -27,6 +27,7 @@ pub fn router<S: Store>() -> Router<AppState<S>> {
         .route("/console/quality/assessments", get(assessments::<S>))
         .route("/console/quality/violations", post(record_violation::<S>))
         .route("/console/quality/violations/{id}", get(violation_page::<S>).post(violation_step::<S>))
+        .route("/console/staff/{username}", get(staff_page::<S>).post(add_training::<S>))
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -775,7 +776,7 @@ async fn assessments<S: Store>(
             }
             cells.push(r["deduction"].as_f64().map(score_text).unwrap_or_default());
             cells.push(r["total"].as_f64().map(score_text).unwrap_or_default());
-            Line { link: format!("/console/reports/scorecard?agent={}", r["agent"].as_str().unwrap_or("")), cells }
+            Line { link: format!("/console/staff/{}", r["agent"].as_str().unwrap_or("")), cells }
         })
         .collect();
     let note = match a["missing"].as_str() {
@@ -794,4 +795,172 @@ async fn assessments<S: Store>(
         note: note.to_string(),
     };
     render(StatusCode::OK, &page)
+}
+
+#[derive(Template)]
+#[template(path = "console/staff_record.html")]
+struct StaffPage<'a> {
+    shell: Shell<'a>,
+    username: String,
+    facts: Vec<(String, String)>,
+    trainings: Vec<Vec<String>>,
+    months: Vec<Vec<String>>,
+    violations: Vec<Line>,
+    may_add: bool,
+    error: Option<String>,
+    token: String,
+}
+
+async fn show_staff<S: Store>(
+    app: &AppState<S>,
+    user: &CurrentUser,
+    lang: Lang,
+    username: &str,
+    (status, error): (StatusCode, Option<String>),
+) -> Response {
+    let title = lang.t("员工档案", "Staff record");
+    let result: Result<StaffPage, crate::error::ApiError> = async {
+        let r = app.kefu.staff_record(&user.actor, username).await?;
+        let text = |v: &Value| {
+            v.as_str().map_or_else(|| if v.is_null() { "—".to_string() } else { v.to_string() }, str::to_string)
+        };
+        let role = Role::parse(r["role"].as_str().unwrap_or(""), "role")
+            .map_or_else(|_| text(&r["role"]), |ro| lang.t(ro.label_zh(), ro.as_str()).to_string());
+        let facts = vec![
+            (lang.t("姓名", "Name").to_string(), text(&r["name"])),
+            (lang.t("角色", "Role").to_string(), role),
+            (lang.t("班组", "Team").to_string(), text(&r["team"])),
+            (lang.t("层级", "Tier").to_string(), r["tier"].as_u64().map_or("—".into(), |t| format!("L{t}"))),
+            (
+                lang.t("技能", "Skills").to_string(),
+                r["skills"].to_string().trim_matches(|c| c == '[' || c == ']' || c == '{' || c == '}').replace('"', ""),
+            ),
+            (
+                lang.t("累计培训学时", "Training hours").to_string(),
+                r["training_hours"].as_f64().map_or("0".into(), score_text),
+            ),
+            (
+                lang.t("质检", "Reviews").to_string(),
+                format!(
+                    "{} {} · {} {}",
+                    lang.t("次数", "count"),
+                    r["reviews"]["count"],
+                    lang.t("均分", "mean"),
+                    r["reviews"]["mean"].as_f64().map_or("—".into(), score_text)
+                ),
+            ),
+        ];
+        let trainings = r["trainings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|t| {
+                vec![
+                    text(&t["day"]),
+                    text(&t["course"]),
+                    t["hours"].as_f64().map_or(String::new(), score_text),
+                    text(&t["result"]),
+                    text(&t["certificate"]),
+                    text(&t["recorded_by"]),
+                ]
+            })
+            .collect();
+        let months = r["assessments"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|m| {
+                let rank = m["rank"]
+                    .as_i64()
+                    .map_or_else(|| lang.t("未参评", "not ranked").to_string(), |n| format!("{n} / {}", m["of"]));
+                vec![
+                    text(&m["period"]),
+                    m["total"].as_f64().map_or("—".into(), score_text),
+                    m["deduction"].as_f64().map_or("0".into(), score_text),
+                    rank,
+                ]
+            })
+            .collect();
+        let violations = r["violations"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|v| Line {
+                link: format!("/console/quality/violations/{}", v["id"]),
+                cells: vec![
+                    super::layout::shown(v["created_at"].as_str().unwrap_or("")),
+                    lang.t(v["kind_label"].as_str().unwrap_or(""), v["kind_label_en"].as_str().unwrap_or(""))
+                        .to_string(),
+                    v["points"].as_f64().map_or(String::new(), score_text),
+                    lang.t(v["state_label"].as_str().unwrap_or(""), v["state_label_en"].as_str().unwrap_or(""))
+                        .to_string(),
+                ],
+            })
+            .collect();
+        let subject = r["username"].as_str().unwrap_or("").to_string();
+        Ok(StaffPage {
+            shell: Shell::new(lang, Some(user), title),
+            may_add: matches!(user.actor.role, Role::Supervisor | Role::Inspector) && subject != user.actor.username,
+            username: subject,
+            facts,
+            trainings,
+            months,
+            violations,
+            error,
+            token: form_token(),
+        })
+    }
+    .await;
+    match result {
+        Ok(page) => render(status, &page),
+        Err(e) => {
+            let (status, _, msg) = error_text(lang, e);
+            message(status, lang, Some(user), title, &msg)
+        }
+    }
+}
+
+async fn staff_page<S: Store>(
+    State(app): State<AppState<S>>,
+    headers: HeaderMap,
+    Path(username): Path<String>,
+) -> Response {
+    let user = match gate(&app, &headers, "GET /api/v1/staff/{username}/record").await {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    show_staff(&app, &user, Lang::of(&headers), &username, (StatusCode::OK, None)).await
+}
+
+async fn add_training<S: Store>(
+    State(app): State<AppState<S>>,
+    headers: HeaderMap,
+    Path(username): Path<String>,
+    Form(mut f): Form<Fields>,
+) -> Response {
+    let user = match gate(&app, &headers, "POST /api/v1/staff/{username}/trainings").await {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let lang = Lang::of(&headers);
+    if !super::same_origin(&headers) {
+        return forbidden(lang, &user);
+    }
+    take_token(&mut f, "POST /console/staff/training");
+    let mut body = Map::new();
+    for k in ["course", "day", "result", "certificate"] {
+        if let Some(v) = f.get(k).map(|v| v.trim()).filter(|v| !v.is_empty()) {
+            body.insert(k.into(), json!(v));
+        }
+    }
+    if let Some(h) = f.get("hours").map(|h| kefu_domain::validate::fold_width(h.trim())).filter(|h| !h.is_empty()) {
+        body.insert("hours".into(), h.parse::<f64>().map_or(json!(h), |n| json!(n)));
+    }
+    match app.kefu.record_training(&user.actor, &username, &body).await {
+        Ok(_) => Redirect::to(&format!("/console/staff/{username}")).into_response(),
+        Err(e) => {
+            let (status, _, msg) = error_text(lang, e);
+            show_staff(&app, &user, lang, &username, (status, Some(msg))).await
+        }
+    }
 }

@@ -14,6 +14,7 @@ mod privacy;
 mod quality;
 pub mod reports;
 mod staff;
+mod staff_records;
 mod stores;
 mod suggest;
 pub(crate) mod tickets;
@@ -50,7 +51,7 @@ use utoipa::OpenApi;
         kb::vote, kb::feedback, suggest::suggest, suggest::model, suggest::retrain,
         bot::start, bot::message, bot::transcript, bot::misses, bot::resolve,
         reports::metrics, reports::kpi, reports::create_export, reports::list_exports, reports::export, reports::download, reports::create_schedule, reports::schedules, reports::delete_schedule, reports::hot,
-        quality::scorecards, quality::scorecard, quality::save_scorecard, quality::create_review, quality::reviews, quality::review, quality::assessments, quality::create_innovation, quality::innovations, quality::create_violation, quality::violations, quality::violation, quality::step_violation, quality::queue, quality::prechecks,
+        quality::scorecards, quality::scorecard, quality::save_scorecard, quality::create_review, quality::reviews, quality::review, quality::assessments, quality::create_innovation, quality::innovations, quality::create_violation, quality::violations, quality::violation, quality::step_violation, quality::queue, quality::prechecks, staff_records::record, staff_records::add_training,
         stores::create, stores::list, stores::one, stores::inspect, stores::inspections, stores::grade, stores::grading, stores::league,
     ),
     components(schemas(
@@ -227,6 +228,7 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .merge(reports::router())
         .merge(quality::router())
         .merge(stores::router())
+        .merge(staff_records::router())
         .merge(portal::router())
         .merge(portal_kb::router())
         .merge(crate::console::router())

@@ -49,6 +49,7 @@ pub mod reports;
 pub mod sampling;
 pub mod schedules;
 mod sla;
+pub mod staff_records;
 pub mod stores;
 pub mod suggest;
 pub mod ticket_search;

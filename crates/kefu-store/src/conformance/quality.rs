@@ -64,7 +64,22 @@ pub async fn quality_rows<S: Store>(s: &S) -> Evaluation {
     .await
     .unwrap();
     s.add_violation(violation(UserId(2)), event("record", "open")).await.unwrap();
+    s.add_training(training(UserId(2), "2026-11-10")).await.unwrap();
     e
+}
+
+pub fn training(user: UserId, on: &str) -> Training {
+    Training {
+        id: 0,
+        user,
+        course: "宽带故障处理进阶".into(),
+        day: day(on),
+        hours: 6.5,
+        result: "合格".into(),
+        certificate: Some("CERT-2026-118".into()),
+        recorded_by: UserId(1),
+        created_at: t0(),
+    }
 }
 
 pub fn violation(agent: UserId) -> Violation {
@@ -136,6 +151,11 @@ pub async fn violations_step_over_the_version_read<S: Store>(s: S) {
         ViolationFilter { created: Some((t0() - Duration::days(1), t0() + Duration::days(30))), ..Default::default() };
     assert_eq!(s.violations(month).await.unwrap().len(), 2);
     assert_eq!(s.violation(9999).await.unwrap(), None);
+    // Training records, newest first.
+    let older = s.add_training(training(UserId(3), "2026-10-01")).await.unwrap();
+    let newer = s.add_training(Training { certificate: None, ..training(UserId(3), "2026-11-20") }).await.unwrap();
+    assert_eq!(s.trainings(UserId(3)).await.unwrap(), vec![newer, older]);
+    assert!(s.trainings(UserId(9)).await.unwrap().is_empty());
 }
 
 pub async fn quality_records_keep_versions_and_filter_by_period<S: Store>(s: S) {
