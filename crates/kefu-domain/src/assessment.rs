@@ -145,7 +145,7 @@ impl AssessmentPolicy {
                 return Err(format!("[quality.assessment] {}: hours scoring needs 0 ≤ full < zero", d.key));
             }
         }
-        if !(self.deduction_cap >= 0.0) {
+        if self.deduction_cap.is_nan() || self.deduction_cap < 0.0 {
             return Err("[quality.assessment] deduction_cap must be ≥ 0".into());
         }
         Ok(())

@@ -57,7 +57,10 @@ impl ViolationPolicy {
         if self.kinds.is_empty() {
             return Err("[quality.violations] needs at least one kind".into());
         }
-        if !(self.max_points > 0.0) || self.kinds.values().any(|k| !(k.points >= 0.0 && k.points <= self.max_points)) {
+        if self.max_points.is_nan()
+            || self.max_points <= 0.0
+            || self.kinds.values().any(|k| !(0.0..=self.max_points).contains(&k.points))
+        {
             return Err("[quality.violations] points lie in 0..=max_points".into());
         }
         Ok(())

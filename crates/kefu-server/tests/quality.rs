@@ -335,6 +335,30 @@ async fn a_month_of_reviews_ranks_the_agents(mut app: TestApp) {
         (StatusCode::CREATED, json!(0.0), json!("calibration")),
         "{cal}"
     );
+    // A second reviewer scores the same ticket in the session: the spread
+    // per item shows where the card is read differently.
+    let (s, _) = app
+        .post(
+            "supervisor1",
+            "/api/v1/quality/reviews",
+            json!({"ticket": t4["number"], "calibration": "11月校准", "items": answers(&c, &[("accuracy", json!(10), Some("方案不完整"))])}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, cal) = app.get("inspector1", "/api/v1/quality/calibration?session=11月校准").await;
+    assert_eq!(s, StatusCode::OK, "{cal}");
+    assert_eq!(cal["items"][0]["item"], "accuracy", "the widest spread first: {cal}");
+    assert_eq!(cal["items"][0]["spread"], 15.0);
+    let abuse = cal["items"].as_array().unwrap().iter().find(|i| i["item"] == "abuse").unwrap().clone();
+    assert_eq!(abuse["spread"], 1.0, "one failed the red line, one did not");
+    assert_eq!(cal["tickets"][0]["spread"], 85.0, "0 against 85");
+    let cookie = console_login(&app, "inspector1").await;
+    let (s, page) =
+        console_get(&app, &cookie, "/console/quality/calibration?session=11%E6%9C%88%E6%A0%A1%E5%87%86").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.contains("业务解答与处理准确") && page.contains("id=\"calibration-items\""), "{page}");
+    let (s, _) = app.get("inspector1", "/api/v1/quality/calibration?session=nope").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
     // An innovation entry for agent1.
     let (s, b) = app
         .post(
@@ -421,6 +445,19 @@ async fn a_month_of_reviews_ranks_the_agents(mut app: TestApp) {
     assert_eq!((rows.len(), rows[0]["agent"].as_str(), rows[0]["rank"].as_i64()), (1, Some("agent2"), Some(2)));
     let (_, q) = app.get("supervisor1", "/api/v1/quality/assessments?period=2026-Q4").await;
     assert_eq!(q["items"][0]["total"], 86.47);
+    // Exported as CSV for the spreadsheet.
+    let r = client()
+        .get(format!("{}/api/v1/quality/assessments/export?period=2026-11", app.base))
+        .bearer_auth(&app.tokens["supervisor1"])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+    let csv = r.text().await.unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines[0].starts_with("\u{feff}\"名次 rank\"") && lines[0].contains("响应时效 response_time"), "{csv}");
+    assert!(lines[1].starts_with("1,\"agent1\"") && lines[1].ends_with(",86.47"), "{csv}");
     let (s, b) = app.get("supervisor1", "/api/v1/quality/assessments?period=2026").await;
     assert_eq!((s, b["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("period")));
 
@@ -434,7 +471,7 @@ async fn a_month_of_reviews_ranks_the_agents(mut app: TestApp) {
     let (_, cals) = app.get("agent2", "/api/v1/quality/reviews?kind=calibration").await;
     assert!(cals["items"].as_array().unwrap().is_empty());
     let (_, cals) = app.get("inspector1", "/api/v1/quality/reviews?kind=calibration").await;
-    assert_eq!(cals["items"].as_array().unwrap().len(), 1);
+    assert_eq!(cals["items"].as_array().unwrap().len(), 2, "two reviewers in the session");
     let (s, _) =
         app.post("agent2", "/api/v1/quality/reviews", json!({"ticket": t1["number"], "items": answers(&c, &[])})).await;
     assert_eq!(s, StatusCode::FORBIDDEN, "agents do not review");

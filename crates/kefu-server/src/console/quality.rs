@@ -25,6 +25,8 @@ pub fn router<S: Store>() -> Router<AppState<S>> {
         .route("/console/quality/review/{ticket}", get(review_form::<S>).post(submit_review::<S>))
         .route("/console/quality/reviews/{id}", get(review_page::<S>))
         .route("/console/quality/assessments", get(assessments::<S>))
+        .route("/console/quality/assessments/export", get(export_csv::<S>))
+        .route("/console/quality/calibration", get(calibration_page::<S>))
         .route("/console/quality/violations", post(record_violation::<S>))
         .route("/console/quality/violations/{id}", get(violation_page::<S>).post(violation_step::<S>))
         .route("/console/staff/{username}", get(staff_page::<S>).post(add_training::<S>))
@@ -501,6 +503,15 @@ async fn record_violation<S: Store>(
     }
 }
 
+/// A step's form: the action, its label, what the text box asks, and the
+/// yes/no choice it needs (field, yes, no).
+struct StepForm {
+    action: String,
+    label: String,
+    prompt: String,
+    choice: Option<(String, String, String)>,
+}
+
 #[derive(Template)]
 #[template(path = "console/quality_violation.html")]
 struct ViolationPage<'a> {
@@ -508,8 +519,8 @@ struct ViolationPage<'a> {
     id: i64,
     facts: Vec<(String, String)>,
     events: Vec<Vec<String>>,
-    /// The steps this person may take now: (action, label, what the box asks, yes/no field).
-    steps: Vec<(String, String, String, Option<(String, String, String)>)>,
+    /// The steps this person may take now.
+    steps: Vec<StepForm>,
     error: Option<String>,
     token: String,
 }
@@ -574,19 +585,19 @@ async fn show_violation<S: Store>(
         match state {
             VState::Open if v.agent == me => {
                 if v.appealed_at.is_none() && now <= v.appeal_until {
-                    steps.push((
-                        "appeal".into(),
-                        step_label(lang, "appeal"),
-                        lang.t("申诉理由", "Reason").into(),
-                        None,
-                    ));
+                    steps.push(StepForm {
+                        action: "appeal".into(),
+                        label: step_label(lang, "appeal"),
+                        prompt: lang.t("申诉理由", "Reason").into(),
+                        choice: None,
+                    });
                 }
-                steps.push((
-                    "rectify".into(),
-                    step_label(lang, "rectify"),
-                    lang.t("整改说明", "What was done").into(),
-                    None,
-                ));
+                steps.push(StepForm {
+                    action: "rectify".into(),
+                    label: step_label(lang, "rectify"),
+                    prompt: lang.t("整改说明", "What was done").into(),
+                    choice: None,
+                });
             }
             VState::Appealed
                 if v.agent != me
@@ -594,21 +605,21 @@ async fn show_violation<S: Store>(
                     && matches!(user.actor.role, Role::Supervisor | Role::Admin) =>
             {
                 let yn = yes_no("upheld", lang.t("维持", "Uphold"), lang.t("撤销", "Overturn"));
-                steps.push((
-                    "decide".into(),
-                    step_label(lang, "decide"),
-                    lang.t("裁定意见", "Decision note").into(),
-                    yn,
-                ));
+                steps.push(StepForm {
+                    action: "decide".into(),
+                    label: step_label(lang, "decide"),
+                    prompt: lang.t("裁定意见", "Decision note").into(),
+                    choice: yn,
+                });
             }
             VState::Rectified if v.agent != me && matches!(user.actor.role, Role::Inspector | Role::Supervisor) => {
                 let yn = yes_no("passed", lang.t("通过", "Passed"), lang.t("不通过", "Not passed"));
-                steps.push((
-                    "recheck".into(),
-                    step_label(lang, "recheck"),
-                    lang.t("复查意见", "Re-check note").into(),
-                    yn,
-                ));
+                steps.push(StepForm {
+                    action: "recheck".into(),
+                    label: step_label(lang, "recheck"),
+                    prompt: lang.t("复查意见", "Re-check note").into(),
+                    choice: yn,
+                });
             }
             _ => {}
         }
@@ -961,6 +972,119 @@ async fn add_training<S: Store>(
         Err(e) => {
             let (status, _, msg) = error_text(lang, e);
             show_staff(&app, &user, lang, &username, (status, Some(msg))).await
+        }
+    }
+}
+
+async fn export_csv<S: Store>(
+    State(app): State<AppState<S>>,
+    headers: HeaderMap,
+    Query(f): Query<PeriodForm>,
+) -> Response {
+    let user = match gate(&app, &headers, "GET /api/v1/quality/assessments/export").await {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let lang = Lang::of(&headers);
+    match app.kefu.assessment_csv(&user.actor, &cycle_of(&app, &f.period).to_string()).await {
+        Ok((name, text)) => (
+            [
+                (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+                (axum::http::header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+            ],
+            text,
+        )
+            .into_response(),
+        Err(e) => {
+            let (status, _, msg) = error_text(lang, e);
+            message(status, lang, Some(&user), lang.t("考核排名", "Assessment ranking"), &msg)
+        }
+    }
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct SessionForm {
+    #[serde(default)]
+    session: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/quality_calibration.html")]
+struct CalibrationPage<'a> {
+    shell: Shell<'a>,
+    session: String,
+    tickets: Vec<Vec<String>>,
+    items: Vec<Vec<String>>,
+    error: Option<String>,
+}
+
+async fn calibration_page<S: Store>(
+    State(app): State<AppState<S>>,
+    headers: HeaderMap,
+    Query(f): Query<SessionForm>,
+) -> Response {
+    let user = match gate(&app, &headers, "GET /api/v1/quality/calibration").await {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let lang = Lang::of(&headers);
+    let mut page = CalibrationPage {
+        shell: Shell::new(lang, Some(&user), lang.t("校准会话", "Calibration")),
+        session: f.session.clone(),
+        tickets: Vec::new(),
+        items: Vec::new(),
+        error: None,
+    };
+    if f.session.trim().is_empty() {
+        return render(StatusCode::OK, &page);
+    }
+    let card = app.kefu.scorecard("ticket_review", None).await.ok().map(|(_, c)| c);
+    match app.kefu.calibration(&f.session).await {
+        Ok(c) => {
+            let scores = |v: &Value, k: &str| {
+                v.as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|x| format!("{} {}", x["reviewer"].as_str().unwrap_or(""), x[k]))
+                    .collect::<Vec<_>>()
+                    .join("；")
+            };
+            page.tickets = c["tickets"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|t| {
+                    vec![
+                        t["ticket"].as_str().unwrap_or("").to_string(),
+                        scores(&t["scores"], "score"),
+                        t["spread"].to_string(),
+                    ]
+                })
+                .collect();
+            page.items = c["items"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|i| {
+                    let key = i["item"].as_str().unwrap_or("");
+                    let name = card
+                        .as_ref()
+                        .and_then(|c| c.item(key))
+                        .map_or(key.to_string(), |(_, it)| lang.t(&it.name_zh, &it.name_en).to_string());
+                    vec![
+                        i["ticket"].as_str().unwrap_or("").to_string(),
+                        name,
+                        scores(&i["points"], "points"),
+                        i["spread"].to_string(),
+                    ]
+                })
+                .collect();
+            render(StatusCode::OK, &page)
+        }
+        Err(e) => {
+            let (status, _, msg) = error_text(lang, e);
+            page.error = Some(msg);
+            render(status, &page)
         }
     }
 }

@@ -22,6 +22,8 @@ pub fn router<S: Store>() -> Router<AppState<S>> {
         .route("/api/v1/quality/reviews", get(reviews::<S>).post(create_review::<S>))
         .route("/api/v1/quality/reviews/{id}", get(review::<S>))
         .route("/api/v1/quality/assessments", get(assessments::<S>))
+        .route("/api/v1/quality/assessments/export", get(export_assessments::<S>))
+        .route("/api/v1/quality/calibration", get(calibration::<S>))
         .route("/api/v1/quality/innovations", get(innovations::<S>).post(create_innovation::<S>))
         .route("/api/v1/quality/queue", get(queue::<S>))
         .route("/api/v1/quality/prechecks/{ticket}", get(prechecks::<S>))
@@ -358,4 +360,44 @@ pub async fn prechecks<S: Store>(
 ) -> Result<Json<Value>, ApiError> {
     let t = app.kefu.visible_ticket(&user.actor, &ticket).await?;
     Ok(Json(json!({ "items": app.kefu.prechecks(&t).await? })))
+}
+
+/// The assessment as CSV (UTF-8 with a byte-order mark, so spreadsheet
+/// programs read the Chinese): rank, staff, team, each dimension's score,
+/// deductions, total.
+#[utoipa::path(get, path = "/api/v1/quality/assessments/export", tag = "quality", security(("bearer" = [])),
+    params(PeriodQuery), responses((status = 200, content_type = "text/csv", body = String), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn export_assessments<S: Store>(
+    State(app): State<AppState<S>>,
+    user: CurrentUser,
+    Query(q): Query<PeriodQuery>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let (name, out) = app.kefu.assessment_csv(&user.actor, &period_of(&app, &q)).await?;
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (axum::http::header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+        ],
+        out,
+    )
+        .into_response())
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct SessionQuery {
+    /// The calibration session's name, as given to its reviews.
+    pub session: Option<String>,
+}
+
+/// A calibration session: each reviewer's score of the shared sample and,
+/// per item, the spread between reviewers (largest first).
+#[utoipa::path(get, path = "/api/v1/quality/calibration", tag = "quality", security(("bearer" = [])),
+    params(SessionQuery), responses((status = 200, description = "{session, tickets, items: [{ticket, item, spread, points}]}"), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn calibration<S: Store>(
+    State(app): State<AppState<S>>,
+    _user: CurrentUser,
+    Query(q): Query<SessionQuery>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(app.kefu.calibration(q.session.as_deref().unwrap_or("")).await?))
 }

@@ -171,3 +171,39 @@ impl<S: Store> Kefu<S> {
         }
     }
 }
+
+impl<S: Store> Kefu<S> {
+    /// The assessment as CSV (UTF-8 with a byte-order mark, so spreadsheet
+    /// programs read the Chinese): rank, staff, team, each dimension's
+    /// score, deductions, total — what `who` may read. (file name, text)
+    pub async fn assessment_csv(&self, who: &Actor, period: &str) -> Result<(String, String), ApiError> {
+        let a = self.assessments(who, period).await?;
+        let field = |s: &str| {
+            // A leading = + - @ would be a formula to a spreadsheet.
+            let s = if s.starts_with(['=', '+', '-', '@']) { format!("'{s}") } else { s.to_string() };
+            format!("\"{}\"", s.replace('"', "\"\""))
+        };
+        let mut head = vec!["名次 rank".to_string(), "工号 username".into(), "姓名 name".into(), "班组 team".into()];
+        for d in a["weights"].as_array().into_iter().flatten() {
+            head.push(format!("{} {}", d["name_zh"].as_str().unwrap_or(""), d["key"].as_str().unwrap_or("")));
+        }
+        head.extend(["违规扣分 deduction".into(), "总分 total".into()]);
+        let mut out = String::from("\u{feff}");
+        out.push_str(&head.iter().map(|h| field(h)).collect::<Vec<_>>().join(","));
+        out.push_str("\r\n");
+        let num = |v: &Value| v.as_f64().map_or(String::new(), |x| x.to_string());
+        for r in a["items"].as_array().into_iter().flatten() {
+            let mut row = vec![
+                r["rank"].as_i64().map_or(String::new(), |n| n.to_string()),
+                field(r["agent"].as_str().unwrap_or("")),
+                field(r["name"].as_str().unwrap_or("")),
+                field(r["team"].as_str().unwrap_or("")),
+            ];
+            row.extend(r["components"].as_array().into_iter().flatten().map(|c| num(&c["score"])));
+            row.extend([num(&r["deduction"]), num(&r["total"])]);
+            out.push_str(&row.join(","));
+            out.push_str("\r\n");
+        }
+        Ok((format!("assessment-{}.csv", a["period"].as_str().unwrap_or("period")), out))
+    }
+}

@@ -276,7 +276,7 @@ impl<S: Store> Kefu<S> {
         let calibration = match body.get("calibration") {
             None | Some(Value::Null) | Some(Value::Bool(false)) => None,
             Some(Value::String(s)) if !s.trim().is_empty() && s.chars().count() <= 100 => Some(s.trim().to_string()),
-            Some(Value::Bool(true)) => Some(format!("{}", ticket.number)),
+            Some(Value::Bool(true)) => Some(ticket.number.clone()),
             _ => {
                 return Err(invalid(
                     "calibration",
@@ -381,4 +381,58 @@ fn parse_card(v: &ScorecardVersion) -> Result<Scorecard, ApiError> {
 fn unknown_card(key: &str) -> ApiError {
     let _ = key;
     ApiError::NotFound { what: "scorecard", what_zh: "评分表" }
+}
+
+impl<S: Store> Kefu<S> {
+    /// A calibration session (校准): every reviewer's score of the shared
+    /// sample, and per item the spread between reviewers (largest less
+    /// smallest points given, N/A left out) — where the card is read
+    /// differently. Calibration reviews count for nobody.
+    pub async fn calibration(&self, session: &str) -> Result<Value, ApiError> {
+        let session = session.trim();
+        if session.is_empty() {
+            return Err(invalid("session", "name the calibration session", "请填写校准会话名称"));
+        }
+        let f = EvaluationFilter { kind: Some(EvaluationKind::Calibration), ..Default::default() };
+        let org = self.org().await?;
+        let name = |u: UserId| org.user(u).map_or_else(|| format!("#{u}"), |u| u.username.clone());
+        // (ticket, item) → points per reviewer; ticket → total per reviewer.
+        let mut items: std::collections::BTreeMap<(String, String), Vec<(String, f64)>> = Default::default();
+        let mut totals: std::collections::BTreeMap<String, Vec<(String, f64)>> = Default::default();
+        for e in self.store.evaluations(f).await? {
+            let body: Value = serde_json::from_str(&e.body).unwrap_or_default();
+            if body["session"].as_str() != Some(session) {
+                continue;
+            }
+            totals.entry(e.subject.clone()).or_default().push((name(e.reviewer), e.score));
+            for i in body["scored"]["items"].as_array().into_iter().flatten() {
+                if let (Some(k), Some(p)) = (i["item"].as_str(), i["points"].as_f64()) {
+                    items.entry((e.subject.clone(), k.to_string())).or_default().push((name(e.reviewer), p));
+                }
+            }
+        }
+        let spread = |v: &[(String, f64)]| {
+            let (lo, hi) = v.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), (_, p)| (l.min(*p), h.max(*p)));
+            if v.is_empty() { 0.0 } else { ((hi - lo) * 100.0).round() / 100.0 }
+        };
+        let mut item_rows: Vec<Value> = items
+            .iter()
+            .map(|((ticket, item), v)| {
+                json!({"ticket": ticket, "item": item, "reviewers": v.len(), "spread": spread(v),
+                    "points": v.iter().map(|(r, p)| json!({"reviewer": r, "points": p})).collect::<Vec<_>>()})
+            })
+            .collect();
+        item_rows.sort_by(|a, b| b["spread"].as_f64().unwrap_or(0.0).total_cmp(&a["spread"].as_f64().unwrap_or(0.0)));
+        let tickets: Vec<Value> = totals
+            .iter()
+            .map(|(t, v)| {
+                json!({"ticket": t, "spread": spread(v),
+                    "scores": v.iter().map(|(r, s)| json!({"reviewer": r, "score": s})).collect::<Vec<_>>()})
+            })
+            .collect();
+        if tickets.is_empty() {
+            return Err(ApiError::NotFound { what: "calibration session", what_zh: "校准会话" });
+        }
+        Ok(json!({"session": session, "tickets": tickets, "items": item_rows}))
+    }
 }
