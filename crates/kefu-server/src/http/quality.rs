@@ -123,16 +123,7 @@ pub async fn reviews<S: Store>(
         }
     };
     let org = app.kefu.org().await?;
-    let agent = match q.agent.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
-        Some(name) => Some(org.users.iter().find(|u| u.username == name).map(|u| u.id).ok_or_else(|| {
-            ApiError::from(kefu_domain::FieldError::new(
-                "agent",
-                format!("no staff '{name}'"),
-                format!("没有员工“{name}”"),
-            ))
-        })?),
-        None => None,
-    };
+    let agent = crate::service::quality::staff_filter(&org, q.agent.as_deref())?;
     let within = match q.period.as_deref().filter(|p| !p.trim().is_empty()) {
         Some(p) => Some(Cycle::parse(p, "period")?.days()),
         None => None,
@@ -268,16 +259,7 @@ pub async fn violations<S: Store>(
     Query(q): Query<ViolationQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let org = app.kefu.org().await?;
-    let agent = match q.agent.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
-        Some(name) => Some(org.users.iter().find(|u| u.username == name).map(|u| u.id).ok_or_else(|| {
-            ApiError::from(kefu_domain::FieldError::new(
-                "agent",
-                format!("no staff '{name}'"),
-                format!("没有员工“{name}”"),
-            ))
-        })?),
-        None => None,
-    };
+    let agent = crate::service::quality::staff_filter(&org, q.agent.as_deref())?;
     let state = match q.state.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         Some(s) if kefu_domain::violations::State::parse(s).is_some() => Some(s.to_string()),
         Some(_) => {

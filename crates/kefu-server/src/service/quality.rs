@@ -81,6 +81,30 @@ pub(crate) fn ratings(body: &Map<String, Value>) -> Result<Vec<Rating>, ApiError
         .collect()
 }
 
+/// The staff member of that username, or 422 naming `field`.
+pub(crate) fn staff_named<'a>(
+    org: &'a crate::directory::OrgSnapshot,
+    field: &str,
+    name: &str,
+) -> Result<&'a kefu_store::User, ApiError> {
+    let name = name.trim();
+    org.users
+        .iter()
+        .find(|u| u.username == name)
+        .ok_or_else(|| invalid(field, format!("no staff '{name}'"), format!("没有员工“{name}”")))
+}
+
+/// An optional username filter of a list (blank: none).
+pub(crate) fn staff_filter(
+    org: &crate::directory::OrgSnapshot,
+    name: Option<&str>,
+) -> Result<Option<UserId>, ApiError> {
+    match name.map(str::trim).filter(|n| !n.is_empty()) {
+        Some(n) => Ok(Some(staff_named(org, "agent", n)?.id)),
+        None => Ok(None),
+    }
+}
+
 /// Who sees every quality record.
 pub(crate) fn sees_all(role: Role) -> bool {
     matches!(role, Role::Supervisor | Role::Inspector | Role::Admin)
@@ -262,12 +286,7 @@ impl<S: Store> Kefu<S> {
         let (v, scored) = self.score_on(card_key, false, body).await?;
         let org = self.org().await?;
         let agent = match opt_str(body, "agent")? {
-            Some(name) => org
-                .users
-                .iter()
-                .find(|u| u.username == name.trim())
-                .map(|u| u.id)
-                .ok_or_else(|| invalid("agent", format!("no staff '{name}'"), format!("没有员工“{name}”")))?,
+            Some(name) => staff_named(&org, "agent", name)?.id,
             None => ticket.assignee.unwrap_or(ticket.first_owner),
         };
         if agent == who.id {
@@ -351,12 +370,7 @@ impl<S: Store> Kefu<S> {
     pub async fn record_innovation(&self, who: &Actor, body: &Map<String, Value>) -> Result<Innovation, ApiError> {
         only_fields(body, &["agent", "title", "points", "day"])?;
         let org = self.org().await?;
-        let name = opt_str(body, "agent")?.unwrap_or("").trim();
-        let agent = org
-            .users
-            .iter()
-            .find(|u| u.username == name)
-            .ok_or_else(|| invalid("agent", format!("no staff '{name}'"), format!("没有员工“{name}”")))?;
+        let agent = staff_named(&org, "agent", opt_str(body, "agent")?.unwrap_or(""))?;
         let title = kefu_domain::validate::required_free_text(opt_str(body, "title")?, "title", 200)?;
         let points = body.get("points").and_then(Value::as_f64).filter(|p| p.is_finite() && *p > 0.0 && *p <= 100.0);
         let points =

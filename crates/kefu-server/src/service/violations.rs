@@ -53,12 +53,7 @@ impl<S: Store> Kefu<S> {
         only_fields(body, &["agent", "kind", "points", "ticket", "review", "description"])?;
         let policy = &self.core.policy.quality.violations;
         let org = self.org().await?;
-        let name = opt_str(body, "agent")?.unwrap_or("").trim();
-        let agent = org
-            .users
-            .iter()
-            .find(|u| u.username == name)
-            .ok_or_else(|| invalid("agent", format!("no staff '{name}'"), format!("没有员工“{name}”")))?;
+        let agent = super::quality::staff_named(&org, "agent", opt_str(body, "agent")?.unwrap_or(""))?;
         if agent.id == who.id {
             return Err(invalid("agent", "nobody records a violation of their own", "不能给本人记录违规"));
         }
