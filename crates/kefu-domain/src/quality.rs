@@ -173,6 +173,22 @@ impl Scorecard {
         self.items().filter(|(s, _)| s.kind == SectionKind::Standard).map(|(_, i)| i.points).sum()
     }
 
+    /// The card as TOML, the shape of the shipped files, for editing.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// A card written as TOML (the console's editor), with the line of a
+    /// syntax error; checked as any written card.
+    pub fn from_toml(text: &str) -> Result<Scorecard, FieldError> {
+        let card: Scorecard = toml::from_str(text).map_err(|e| {
+            let line = e.span().map_or(0, |s| text[..s.start.min(text.len())].lines().count().max(1));
+            FieldError::new("card", format!("line {line}: {}", e.message()), format!("第 {line} 行：{}", e.message()))
+        })?;
+        card.check()?;
+        Ok(card)
+    }
+
     /// A card an inspector wrote is checked before it is kept.
     pub fn check(&self) -> Result<(), FieldError> {
         let bad = |field: &str, en: String, zh: String| Err(FieldError::new(field, en, zh));

@@ -295,3 +295,16 @@ fn the_shipped_policy_carries_the_quality_defaults() {
     let q = Policy::defaults().quality;
     assert_eq!(q, QualityPolicy::default());
 }
+
+#[test]
+fn a_card_round_trips_through_its_toml() {
+    for c in Scorecard::shipped() {
+        assert_eq!(Scorecard::from_toml(&c.to_toml()).unwrap(), c, "{}", c.key);
+    }
+    let e = Scorecard::from_toml("key = \"x\"\nname_zh = 3\n").unwrap_err();
+    assert_eq!(e.field, "card");
+    assert!(e.message_zh.starts_with("第 2 行"), "{e:?}");
+    let mut c = card();
+    c.sections[0].items[0].points = -1.0;
+    assert_eq!(Scorecard::from_toml(&c.to_toml()).unwrap_err().field, "sections[0].items[0].points");
+}

@@ -549,6 +549,50 @@ async fn scorecard_versions_are_pinned_by_their_reviews(mut app: TestApp) {
     assert_eq!(card(&app, "ticket_review").await["version"], 2);
     let (s, _) = app.get("agent1", "/api/v1/quality/scorecards/nope").await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+
+    // In the console: the card as TOML, saved as the next version; a
+    // mistake named by its line; agents read it only.
+    let cookie = console_login(&app, "inspector1").await;
+    let (s, page) = console_get(&app, &cookie, "/console/quality/scorecards/ticket_review").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.contains("id=\"scorecard-form\"") && page.contains("key = &#34;ticket_review&#34;"), "{page}");
+    let (_, v) = app.get("inspector1", "/api/v1/quality/scorecards/ticket_review").await;
+    let text = page.split("<textarea name=\"card\"").nth(1).unwrap().split('>').skip(1).collect::<Vec<_>>().join(">");
+    let text = text
+        .split("</textarea")
+        .next()
+        .unwrap()
+        .replace("&#34;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#60;", "<")
+        .replace("&#62;", ">")
+        .replace("&#38;", "&");
+    let renamed = text.replacen("工单与通话质检评分表", "工单质检评分表（2027版）", 1);
+    let fields = vec![("card".to_string(), renamed), ("form_token".to_string(), "sc1".to_string())];
+    let (s, to, body) = form(&app, &cookie, "/console/quality/scorecards/ticket_review", &fields).await;
+    assert_eq!(
+        (s, to.as_str()),
+        (StatusCode::SEE_OTHER, "/console/quality/scorecards/ticket_review?saved=1"),
+        "{body}"
+    );
+    let now = card(&app, "ticket_review").await;
+    assert_eq!(
+        (now["version"].clone(), now["name_zh"].clone()),
+        (json!(v["version"].as_i64().unwrap() + 1), json!("工单质检评分表（2027版）"))
+    );
+    assert_eq!(now["sections"], v["sections"], "the items came back as they were");
+    let broken = vec![
+        ("card".to_string(), "key = \"ticket_review\"\nname_zh = [\n".to_string()),
+        ("form_token".to_string(), "sc2".to_string()),
+    ];
+    let (s, _, page) = form(&app, &cookie, "/console/quality/scorecards/ticket_review", &broken).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("第 ") && page.contains("id=\"form-error\""), "{page}");
+    let agent = console_login(&app, "agent1").await;
+    let (_, page) = console_get(&app, &agent, "/console/quality/scorecards/ticket_review").await;
+    assert!(page.contains("id=\"scorecard-text\"") && !page.contains("scorecard-form"), "{page}");
+    let (s, _, _) = form(&app, &agent, "/console/quality/scorecards/ticket_review", &fields).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
 }
 
 /// A violation's life (R-33): recorded with its working-day deadlines,

@@ -27,6 +27,8 @@ pub fn router<S: Store>() -> Router<AppState<S>> {
         .route("/console/quality/assessments", get(assessments::<S>))
         .route("/console/quality/assessments/export", get(export_csv::<S>))
         .route("/console/quality/calibration", get(calibration_page::<S>))
+        .route("/console/quality/scorecards", get(scorecards_page::<S>))
+        .route("/console/quality/scorecards/{key}", get(scorecard_page::<S>).post(save_scorecard::<S>))
         .route("/console/quality/violations", post(record_violation::<S>))
         .route("/console/quality/violations/{id}", get(violation_page::<S>).post(violation_step::<S>))
         .route("/console/staff/{username}", get(staff_page::<S>).post(add_training::<S>))
@@ -1085,6 +1087,146 @@ async fn calibration_page<S: Store>(
             let (status, _, msg) = error_text(lang, e);
             page.error = Some(msg);
             render(status, &page)
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/quality_scorecards.html")]
+struct ScorecardsPage<'a> {
+    shell: Shell<'a>,
+    /// (key, name, use, version, standard points)
+    cards: Vec<(String, String, String, i64, String)>,
+}
+
+async fn scorecards_page<S: Store>(State(app): State<AppState<S>>, headers: HeaderMap) -> Response {
+    let user = match gate(&app, &headers, "GET /api/v1/quality/scorecards").await {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let lang = Lang::of(&headers);
+    let title = lang.t("评分表", "Scorecards");
+    match app.kefu.scorecards().await {
+        Ok(list) => {
+            let cards = list
+                .iter()
+                .map(|(v, c)| {
+                    let (uz, ue) = c.usage.label();
+                    (
+                        v.key.clone(),
+                        lang.t(&c.name_zh, &c.name_en).to_string(),
+                        lang.t(uz, ue).to_string(),
+                        v.version,
+                        score_text(c.standard_points()),
+                    )
+                })
+                .collect();
+            render(StatusCode::OK, &ScorecardsPage { shell: Shell::new(lang, Some(&user), title), cards })
+        }
+        Err(e) => {
+            let (status, _, msg) = error_text(lang, e);
+            message(status, lang, Some(&user), title, &msg)
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/quality_scorecard.html")]
+struct ScorecardPage<'a> {
+    shell: Shell<'a>,
+    key: String,
+    name: String,
+    version: i64,
+    text: String,
+    may_edit: bool,
+    error: Option<String>,
+    saved: bool,
+    token: String,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct SavedForm {
+    #[serde(default)]
+    saved: String,
+}
+
+async fn show_scorecard<S: Store>(
+    app: &AppState<S>,
+    user: &CurrentUser,
+    lang: Lang,
+    key: &str,
+    text: Option<String>,
+    (status, error, saved): (StatusCode, Option<String>, bool),
+) -> Response {
+    let title = lang.t("评分表", "Scorecard");
+    match app.kefu.scorecard(key, None).await {
+        Ok((v, c)) => {
+            let may_edit = app
+                .kefu
+                .core
+                .policy
+                .access
+                .endpoints
+                .get("PUT /api/v1/quality/scorecards/{key}")
+                .is_some_and(|roles| roles.contains(&user.actor.role));
+            let page = ScorecardPage {
+                shell: Shell::new(lang, Some(user), title),
+                key: v.key.clone(),
+                name: lang.t(&c.name_zh, &c.name_en).to_string(),
+                version: v.version,
+                text: text.unwrap_or_else(|| c.to_toml()),
+                may_edit,
+                error,
+                saved,
+                token: form_token(),
+            };
+            render(status, &page)
+        }
+        Err(e) => {
+            let (status, _, msg) = error_text(lang, e);
+            message(status, lang, Some(user), title, &msg)
+        }
+    }
+}
+
+async fn scorecard_page<S: Store>(
+    State(app): State<AppState<S>>,
+    headers: HeaderMap,
+    Path(key): Path<String>,
+    Query(f): Query<SavedForm>,
+) -> Response {
+    let user = match gate(&app, &headers, "GET /api/v1/quality/scorecards/{key}").await {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    show_scorecard(&app, &user, Lang::of(&headers), &key, None, (StatusCode::OK, None, !f.saved.is_empty())).await
+}
+
+async fn save_scorecard<S: Store>(
+    State(app): State<AppState<S>>,
+    headers: HeaderMap,
+    Path(key): Path<String>,
+    Form(mut f): Form<Fields>,
+) -> Response {
+    let user = match gate(&app, &headers, "PUT /api/v1/quality/scorecards/{key}").await {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let lang = Lang::of(&headers);
+    if !super::same_origin(&headers) {
+        return forbidden(lang, &user);
+    }
+    take_token(&mut f, "POST /console/quality/scorecards");
+    let text = f.get("card").cloned().unwrap_or_default();
+    let saved = match Scorecard::from_toml(&text) {
+        Ok(card) => app.kefu.keep_scorecard(&user.actor, &key, card).await,
+        Err(e) => Err(e.into()),
+    };
+    match saved {
+        Ok(_) => Redirect::to(&format!("/console/quality/scorecards/{key}?saved=1")).into_response(),
+        Err(e) => {
+            let (status, _, msg) = error_text(lang, e);
+            show_scorecard(&app, &user, lang, &key, Some(text), (status, Some(msg), false)).await
         }
     }
 }

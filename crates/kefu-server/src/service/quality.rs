@@ -195,6 +195,16 @@ impl<S: Store> Kefu<S> {
         }
         let card: Scorecard = serde_json::from_value(body)
             .map_err(|e| invalid("body", format!("not a scorecard: {e}"), format!("评分表格式有误：{e}")))?;
+        self.keep_scorecard(who, key, card).await
+    }
+
+    /// A checked card kept as the next version of `key`.
+    pub async fn keep_scorecard(
+        &self,
+        who: &Actor,
+        key: &str,
+        card: Scorecard,
+    ) -> Result<(ScorecardVersion, Scorecard), ApiError> {
         if card.key != key {
             return Err(invalid("key", "the key in the body differs from the path", "请求体中的 key 与路径不一致"));
         }
