@@ -72,6 +72,14 @@ pub enum Usage {
 }
 
 impl Usage {
+    pub fn code(self) -> &'static str {
+        match self {
+            Usage::Review => "review",
+            Usage::Store => "store",
+            Usage::Mystery => "mystery",
+        }
+    }
+
     pub fn label(self) -> (&'static str, &'static str) {
         match self {
             Usage::Review => ("工单/通话质检", "Ticket and call review"),
@@ -471,6 +479,11 @@ impl Cycle {
         Ok(Cycle::Month { year, month })
     }
 
+    /// The calendar month a day falls in.
+    pub fn month_of(day: NaiveDate) -> Cycle {
+        Cycle::Month { year: day.year(), month: day.month() }
+    }
+
     /// The first and last day (both inclusive).
     pub fn days(self) -> (NaiveDate, NaiveDate) {
         let (year, first, months) = match self {
@@ -485,7 +498,7 @@ impl Cycle {
     /// The cycle a day falls in, at the same length as `self`.
     pub fn containing(self, day: NaiveDate) -> Cycle {
         match self {
-            Cycle::Month { .. } => Cycle::Month { year: day.year(), month: day.month() },
+            Cycle::Month { .. } => Cycle::month_of(day),
             Cycle::Quarter { .. } => Cycle::Quarter { year: day.year(), quarter: day.month0() / 3 + 1 },
         }
     }

@@ -10,31 +10,6 @@ use common::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-fn body(phone: &str) -> Value {
-    let mut b = ticket_body("fault");
-    b["customer"]["phone"] = json!(phone);
-    b["service_number"] = json!(phone);
-    b
-}
-
-/// Shanghai wall time on a day of the week of Monday 23 November 2026.
-fn at(day: u32, hour: u32, minute: u32) -> chrono::DateTime<chrono::Utc> {
-    format!("2026-11-{day:02}T{:02}:{minute:02}:00Z", hour - 8).parse().unwrap()
-}
-
-/// Moves the clock, logging everyone in again (sessions end when idle).
-async fn go(app: &mut TestApp, day: u32, hour: u32, minute: u32) {
-    app.clock.set(at(day, hour, minute));
-    for (name, _) in USERS {
-        app.relogin(name).await;
-    }
-}
-
-async fn step(app: &TestApp, who: &str, id: &Value, body: Value) {
-    let (s, b) = app.act(who, id, body.clone()).await;
-    assert_eq!(s, StatusCode::OK, "{body} → {b}");
-}
-
 async fn kpi(app: &TestApp, who: &str, query: &str) -> Value {
     let (s, b) = app.get(who, &format!("/api/v1/reports/kpi?from=2026-11-23&to=2026-11-30&{query}")).await;
     assert_eq!(s, StatusCode::OK, "{query}: {b}");
@@ -60,14 +35,14 @@ fn close(v: &Value, want: f64) -> bool {
 async fn the_week(app: &mut TestApp) -> Vec<Value> {
     let mut ids = Vec::new();
     go(app, 23, 9, 0).await;
-    let t1 = app.create("agent1", body("13800000001")).await["id"].clone();
+    let t1 = app.create("agent1", fault_body("13800000001")).await["id"].clone();
     step(app, "agent1", &t1, json!({"action": "dispatch", "assignee": "agent1"})).await;
     go(app, 23, 9, 30).await;
     step(app, "agent1", &t1, json!({"action": "start"})).await;
     go(app, 23, 11, 0).await;
     step(app, "agent1", &t1, json!({"action": "resolve", "result": "已远程恢复"})).await;
     go(app, 23, 12, 0).await;
-    let t2 = app.create("agent1", body("13800000002")).await["id"].clone();
+    let t2 = app.create("agent1", fault_body("13800000002")).await["id"].clone();
     step(app, "agent1", &t2, json!({"action": "dispatch", "assignee": "engineer1"})).await;
     go(app, 23, 14, 0).await;
     step(app, "engineer1", &t2, json!({"action": "start"})).await;
@@ -78,13 +53,13 @@ async fn the_week(app: &mut TestApp) -> Vec<Value> {
     go(app, 25, 12, 0).await;
     step(app, "engineer1", &t2, json!({"action": "resolve", "result": "已更换光猫"})).await;
     go(app, 25, 13, 0).await;
-    let t3 = app.create("agent1", body("13800000003")).await["id"].clone();
+    let t3 = app.create("agent1", fault_body("13800000003")).await["id"].clone();
     go(app, 25, 13, 10).await;
     step(app, "agent1", &t3, json!({"action": "withdraw", "reason": "客户已自行解决"})).await;
     go(app, 25, 14, 0).await;
-    let t4 = app.create("agent1", body("13800000001")).await["id"].clone();
+    let t4 = app.create("agent1", fault_body("13800000001")).await["id"].clone();
     go(app, 25, 15, 0).await;
-    let t5 = app.create("agent1", body("13800000005")).await["id"].clone();
+    let t5 = app.create("agent1", fault_body("13800000005")).await["id"].clone();
     step(app, "agent1", &t5, json!({"action": "dispatch", "assignee": "agent1"})).await;
     go(app, 25, 15, 10).await;
     step(app, "agent1", &t5, json!({"action": "start"})).await;

@@ -243,34 +243,10 @@ async fn stores_are_inspected_and_graded_under_the_quotas(app: TestApp) {
     assert_eq!((s, b["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("period")));
 }
 
-fn body(phone: &str) -> Value {
-    let mut b = ticket_body("fault");
-    b["customer"]["phone"] = json!(phone);
-    b["service_number"] = json!(phone);
-    b
-}
-
-/// Shanghai wall time on a day of the week of Monday 23 November 2026.
-fn at(day: u32, hour: u32, minute: u32) -> chrono::DateTime<chrono::Utc> {
-    format!("2026-11-{day:02}T{:02}:{minute:02}:00Z", hour - 8).parse().unwrap()
-}
-
-async fn go(app: &mut TestApp, day: u32, hour: u32, minute: u32) {
-    app.clock.set(at(day, hour, minute));
-    for (name, _) in USERS {
-        app.relogin(name).await;
-    }
-}
-
-async fn step(app: &TestApp, who: &str, id: &Value, body: Value) {
-    let (s, b) = app.act(who, id, body.clone()).await;
-    assert_eq!(s, StatusCode::OK, "{body} → {b}");
-}
-
 /// A ticket of `who`'s registered and dispatched to them at (day, hour, minute).
 async fn open(app: &mut TestApp, who: &str, phone: &str, when: (u32, u32, u32)) -> Value {
     go(app, when.0, when.1, when.2).await;
-    let t = app.create(who, body(phone)).await;
+    let t = app.create(who, fault_body(phone)).await;
     step(app, who, &t["id"], json!({"action": "dispatch", "assignee": who})).await;
     t
 }

@@ -42,9 +42,7 @@ pub struct PeriodForm {
 
 /// The period asked for, this month by default.
 pub(super) fn cycle_of<S: Store>(app: &AppState<S>, raw: &str) -> Cycle {
-    Cycle::parse(raw, "period").unwrap_or_else(|_| {
-        Cycle::Month { year: 2000, month: 1 }.containing(kefu_domain::time::shanghai_date(app.kefu.now()))
-    })
+    Cycle::parse(raw, "period").unwrap_or_else(|_| Cycle::month_of(kefu_domain::time::shanghai_date(app.kefu.now())))
 }
 
 /// Inspectors, supervisors and admins review, inspect and grade.

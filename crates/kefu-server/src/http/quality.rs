@@ -162,7 +162,7 @@ pub struct PeriodQuery {
 fn period_of<S: Store>(app: &AppState<S>, q: &PeriodQuery) -> String {
     q.period.clone().filter(|p| !p.trim().is_empty()).unwrap_or_else(|| {
         let today = kefu_domain::time::shanghai_date(app.kefu.now());
-        Cycle::Month { year: 2000, month: 1 }.containing(today).to_string()
+        Cycle::month_of(today).to_string()
     })
 }
 

@@ -4,7 +4,7 @@
 //! ranked, and explained: each component names its source figures and the
 //! query that shows them.
 
-use super::quality::sees_all;
+use super::quality::reads_about;
 use super::*;
 use crate::error::ApiError;
 use crate::service::kpi::KpiRequest;
@@ -60,11 +60,7 @@ impl<S: Store> Kefu<S> {
             .collect();
         let totals: Vec<f64> = rows.iter().map(|r| if r.2 { r.1.total } else { -1.0 }).collect();
         let (order, ranks) = kefu_domain::assessment::ranks(&totals);
-        let visible = |id: UserId| {
-            sees_all(who.role)
-                || id == who.id
-                || org.user(id).and_then(|u| u.profile.team).is_some_and(|t| who.org.leads.contains(&t))
-        };
+        let visible = |id: UserId| reads_about(who, &org, id);
         let items: Vec<Value> = order
             .iter()
             .filter(|&&i| visible(rows[i].0))

@@ -6,7 +6,6 @@
 
 use super::*;
 use crate::error::ApiError;
-use chrono::Datelike;
 use kefu_domain::flow::Actor;
 use kefu_domain::quality::{Answer, Cycle, Rating, Scorecard, Scored, score};
 use kefu_domain::{FieldError, Role, UserId};
@@ -105,9 +104,32 @@ pub(crate) fn staff_filter(
     }
 }
 
+/// What a review or inspection decided, before it is kept.
+pub(crate) struct Judged {
+    pub kind: EvaluationKind,
+    /// The ticket's number or the store's code.
+    pub subject: String,
+    pub ticket: Option<kefu_domain::TicketId>,
+    pub agent: Option<UserId>,
+    pub cycle: Cycle,
+    /// The scorecard version used.
+    pub card: ScorecardVersion,
+    pub score: f64,
+    /// The scored items and whatever else the record keeps.
+    pub record: Value,
+}
+
 /// Who sees every quality record.
 pub(crate) fn sees_all(role: Role) -> bool {
     matches!(role, Role::Supervisor | Role::Inspector | Role::Admin)
+}
+
+/// Whether `who` may read the quality records of `agent`: everyone's for
+/// supervisors, inspectors and admins, a lead their teams', anyone their own.
+pub(crate) fn reads_about(who: &Actor, org: &crate::directory::OrgSnapshot, agent: UserId) -> bool {
+    sees_all(who.role)
+        || agent == who.id
+        || org.user(agent).and_then(|u| u.profile.team).is_some_and(|t| who.org.leads.contains(&t))
 }
 
 /// A scorecard version as the API shows it: the card with labels.
@@ -161,7 +183,7 @@ impl<S: Store> Kefu<S> {
         if !missing.is_empty() {
             for c in missing {
                 let body = serde_json::to_string(&c).map_err(|e| ApiError::Internal(e.to_string()))?;
-                let usage = serde_json::to_value(c.usage).unwrap_or_default().as_str().unwrap_or("review").to_string();
+                let usage = c.usage.code().to_string();
                 // Another node may have kept it first: theirs is version 1.
                 match self.store.add_scorecard_version(c.key, usage, body, None, self.now()).await {
                     Ok(_) | Err(StoreError::Conflict { .. }) => {}
@@ -176,9 +198,9 @@ impl<S: Store> Kefu<S> {
     /// One scorecard at its latest version (or the version named).
     pub async fn scorecard(&self, key: &str, version: Option<i64>) -> Result<(ScorecardVersion, Scorecard), ApiError> {
         if version.is_none() {
-            return self.scorecards().await?.into_iter().find(|(v, _)| v.key == key).ok_or_else(|| unknown_card(key));
+            return self.scorecards().await?.into_iter().find(|(v, _)| v.key == key).ok_or_else(unknown_card);
         }
-        let v = self.store.scorecard(key.to_string(), version).await?.ok_or_else(|| unknown_card(key))?;
+        let v = self.store.scorecard(key.to_string(), version).await?.ok_or_else(unknown_card)?;
         Ok((v.clone(), parse_card(&v)?))
     }
 
@@ -219,7 +241,7 @@ impl<S: Store> Kefu<S> {
             ));
         }
         let text = serde_json::to_string(&card).map_err(|e| ApiError::Internal(e.to_string()))?;
-        let usage = serde_json::to_value(card.usage).unwrap_or_default().as_str().unwrap_or("review").to_string();
+        let usage = card.usage.code().to_string();
         let v = self.store.add_scorecard_version(key.to_string(), usage, text, Some(who.id), self.now()).await?;
         Ok((v, card))
     }
@@ -258,15 +280,32 @@ impl<S: Store> Kefu<S> {
         }
     }
 
-    /// Keeps an evaluation once per retry key: a request racing its own
-    /// retry meets the one that won.
+    /// Keeps what `who` judged, once per retry key: a request racing its
+    /// own retry meets the one that won.
     pub(crate) async fn keep_evaluation(
         &self,
         who: &Actor,
-        mut e: Evaluation,
+        j: Judged,
         idem: Option<&Idem>,
     ) -> Result<Evaluation, ApiError> {
-        e.request = idem.map(|i| (request_key(who, i), i.fingerprint.clone()));
+        let (day_from, day_to) = j.cycle.days();
+        let e = Evaluation {
+            id: 0,
+            kind: j.kind,
+            subject: j.subject,
+            ticket: j.ticket,
+            agent: j.agent,
+            scorecard: j.card.key,
+            version: j.card.version,
+            period: j.cycle.to_string(),
+            day_from,
+            day_to,
+            score: j.score,
+            body: j.record.to_string(),
+            reviewer: who.id,
+            request: idem.map(|i| (request_key(who, i), i.fingerprint.clone())),
+            created_at: self.now(),
+        };
         match self.store.add_evaluation(e).await {
             Err(StoreError::Conflict { .. }) => self
                 .replayed(who, idem)
@@ -317,30 +356,22 @@ impl<S: Store> Kefu<S> {
         let registered = kefu_domain::time::shanghai_date(ticket.created_at);
         let cycle = match opt_str(body, "period")? {
             Some(p) => Cycle::parse(p, "period")?,
-            None => Cycle::Month { year: registered.year(), month: registered.month() },
+            None => Cycle::month_of(registered),
         };
         let notes = kefu_domain::validate::optional_free_text(opt_str(body, "notes")?, "notes", 2000)?;
-        let (day_from, day_to) = cycle.days();
         let record = json!({"scored": scored, "notes": notes, "ticket_number": ticket.number, "session": calibration});
         let kind = if calibration.is_some() { EvaluationKind::Calibration } else { EvaluationKind::Review };
-        let e = Evaluation {
-            id: 0,
+        let judged = Judged {
             kind,
             subject: ticket.number.clone(),
             ticket: Some(ticket.id),
             agent: Some(agent),
-            scorecard: v.key.clone(),
-            version: v.version,
-            period: cycle.to_string(),
-            day_from,
-            day_to,
+            cycle,
+            card: v,
             score: scored.score,
-            body: record.to_string(),
-            reviewer: who.id,
-            request: None,
-            created_at: self.now(),
+            record,
         };
-        self.keep_evaluation(who, e, idem).await
+        self.keep_evaluation(who, judged, idem).await
     }
 
     /// Reviews `who` may read: everything for supervisors, inspectors,
@@ -354,13 +385,7 @@ impl<S: Store> Kefu<S> {
             return Ok(list);
         }
         let org = self.org().await?;
-        let mine = |e: &Evaluation| {
-            e.agent == Some(who.id)
-                || e.agent
-                    .and_then(|a| org.user(a))
-                    .and_then(|u| u.profile.team)
-                    .is_some_and(|t| who.org.leads.contains(&t))
-        };
+        let mine = |e: &Evaluation| e.agent.is_some_and(|a| reads_about(who, &org, a));
         Ok(list.into_iter().filter(|e| e.kind != EvaluationKind::Calibration && mine(e)).collect())
     }
 
@@ -402,8 +427,7 @@ fn parse_card(v: &ScorecardVersion) -> Result<Scorecard, ApiError> {
     serde_json::from_str(&v.body).map_err(|e| ApiError::Internal(format!("scorecard {} v{}: {e}", v.key, v.version)))
 }
 
-fn unknown_card(key: &str) -> ApiError {
-    let _ = key;
+fn unknown_card() -> ApiError {
     ApiError::NotFound { what: "scorecard", what_zh: "评分表" }
 }
 

@@ -160,8 +160,12 @@ impl<S: Store> Kefu<S> {
         let mut flags = Vec::new();
         let replies = self.store.comments(t.id).await?;
         let texts = replies.iter().filter(|c| !c.internal).map(|c| c.body.as_str()).chain(t.result.as_deref());
-        let mut words: Vec<&str> = texts.flat_map(|x| forbidden_in(policy, x)).collect();
-        words.dedup();
+        // Each phrase once, however many replies hold it.
+        let words: Vec<&str> = texts
+            .flat_map(|x| forbidden_in(policy, x))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
         if !words.is_empty() {
             flags.push(Flag {
                 code: "forbidden_words",

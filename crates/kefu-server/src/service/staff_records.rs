@@ -70,10 +70,9 @@ impl<S: Store> Kefu<S> {
         let u = self.record_subject(who, key).await?;
         let org = self.org().await?;
         let name = |id: UserId| org.user(id).map_or_else(String::new, |u| u.display_name.clone());
-        let trainings: Vec<Value> = self
-            .store
-            .trainings(u.id)
-            .await?
+        let kept = self.store.trainings(u.id).await?;
+        let training_hours: f64 = kept.iter().map(|t| t.hours).sum();
+        let trainings: Vec<Value> = kept
             .iter()
             .map(|t| {
                 json!({"id": t.id, "course": t.course, "day": t.day, "hours": t.hours, "result": t.result,
@@ -82,7 +81,7 @@ impl<S: Store> Kefu<S> {
             .collect();
         let mut months = Vec::new();
         let today = kefu_domain::time::shanghai_date(self.now());
-        let mut cycle = Cycle::Month { year: 2000, month: 1 }.containing(today);
+        let mut cycle = Cycle::month_of(today);
         for _ in 0..MONTHS {
             let a = self.assessments(who, &cycle.to_string()).await?;
             let mine =
@@ -115,7 +114,7 @@ impl<S: Store> Kefu<S> {
         Ok(json!({
             "username": u.username, "name": u.display_name, "role": u.role.as_str(), "role_zh": u.role.label_zh(),
             "team": team, "tier": u.profile.tier, "skills": u.profile.skills, "active": u.active,
-            "trainings": trainings, "training_hours": self.store.trainings(u.id).await?.iter().map(|t| t.hours).sum::<f64>(),
+            "trainings": trainings, "training_hours": training_hours,
             "assessments": months,
             "reviews": {"count": reviews.len(), "mean": mean.map(|m| (m * 100.0).round() / 100.0)},
             "violations": violations,

@@ -80,34 +80,23 @@ impl<S: Store> Kefu<S> {
         let card_key = opt_str(body, "scorecard")?.unwrap_or("store_inspection");
         let cycle = match opt_str(body, "period")? {
             Some(p) => Cycle::parse(p, "period")?,
-            None => {
-                let today = kefu_domain::time::shanghai_date(self.now());
-                Cycle::Month { year: 2000, month: 1 }.containing(today)
-            }
+            None => Cycle::month_of(kefu_domain::time::shanghai_date(self.now())),
         };
         let notes = kefu_domain::validate::optional_free_text(opt_str(body, "notes")?, "notes", 2000)?;
         let (v, scored) = self.score_on(card_key, true, body).await?;
         let grade = self.core.policy.quality.grades.grade(scored.score);
-        let (day_from, day_to) = cycle.days();
         let record = json!({"scored": scored, "notes": notes, "grade": grade.code(), "store_name": outlet.name});
-        let e = Evaluation {
-            id: 0,
+        let judged = super::quality::Judged {
             kind: EvaluationKind::Inspection,
             subject: outlet.code,
             ticket: None,
             agent: None,
-            scorecard: v.key,
-            version: v.version,
-            period: cycle.to_string(),
-            day_from,
-            day_to,
+            cycle,
+            card: v,
             score: scored.score,
-            body: record.to_string(),
-            reviewer: who.id,
-            request: None,
-            created_at: self.now(),
+            record,
         };
-        self.keep_evaluation(who, e, idem).await
+        self.keep_evaluation(who, judged, idem).await
     }
 
     /// Grades every store inspected in the period and keeps the result:

@@ -4,7 +4,7 @@
 //! (`kefu_domain::violations`), written over the version read, with an
 //! event that is never changed.
 
-use super::quality::{invalid, only_fields, opt_str, sees_all};
+use super::quality::{invalid, only_fields, opt_str, reads_about, sees_all};
 use super::*;
 use crate::error::ApiError;
 use kefu_domain::flow::Actor;
@@ -115,16 +115,8 @@ impl<S: Store> Kefu<S> {
     pub async fn violation_for(&self, who: &Actor, id: i64) -> Result<Violation, ApiError> {
         let none = || ApiError::NotFound { what: "violation", what_zh: "违规记录" };
         let v = self.store.violation(id).await?.ok_or_else(none)?;
-        if self.may_read_about(who, v.agent).await? { Ok(v) } else { Err(none()) }
-    }
-
-    /// Whether `who` may read the quality records of `agent`.
-    pub(crate) async fn may_read_about(&self, who: &Actor, agent: UserId) -> Result<bool, ApiError> {
-        if sees_all(who.role) || agent == who.id {
-            return Ok(true);
-        }
         let org = self.org().await?;
-        Ok(org.user(agent).and_then(|u| u.profile.team).is_some_and(|t| who.org.leads.contains(&t)))
+        if reads_about(who, &org, v.agent) { Ok(v) } else { Err(none()) }
     }
 
     /// The violations `who` may read.
@@ -132,13 +124,8 @@ impl<S: Store> Kefu<S> {
         if !sees_all(who.role) && who.org.leads.is_empty() {
             f.agent = Some(who.id);
         }
-        let mut out = Vec::new();
-        for v in self.store.violations(f).await? {
-            if self.may_read_about(who, v.agent).await? {
-                out.push(v);
-            }
-        }
-        Ok(out)
+        let org = self.org().await?;
+        Ok(self.store.violations(f).await?.into_iter().filter(|v| reads_about(who, &org, v.agent)).collect())
     }
 
     /// `{action: appeal|decide|rectify|recheck, reason | note, upheld?, passed?}`.

@@ -434,3 +434,31 @@ pub async fn console_get(app: &TestApp, cookie: &str, path: &str) -> (StatusCode
     let r = no_redirects().get(format!("{}{path}", app.base)).header("cookie", cookie).send().await.unwrap();
     (r.status(), r.text().await.unwrap())
 }
+
+/// A fault ticket of the customer (and service) `phone`.
+pub fn fault_body(phone: &str) -> Value {
+    let mut b = ticket_body("fault");
+    b["customer"]["phone"] = json!(phone);
+    b["service_number"] = json!(phone);
+    b
+}
+
+/// Shanghai wall time on a day of the week of Monday 23 November 2026.
+pub fn at(day: u32, hour: u32, minute: u32) -> chrono::DateTime<chrono::Utc> {
+    format!("2026-11-{day:02}T{:02}:{minute:02}:00Z", hour - 8).parse().unwrap()
+}
+
+/// Moves the clock to `at(day, hour, minute)`, logging everyone in again
+/// (sessions end when idle).
+pub async fn go(app: &mut TestApp, day: u32, hour: u32, minute: u32) {
+    app.clock.set(at(day, hour, minute));
+    for (name, _) in USERS {
+        app.relogin(name).await;
+    }
+}
+
+/// An action that must succeed.
+pub async fn step(app: &TestApp, who: &str, id: &Value, body: Value) {
+    let (s, b) = app.act(who, id, body.clone()).await;
+    assert_eq!(s, StatusCode::OK, "{body} → {b}");
+}
