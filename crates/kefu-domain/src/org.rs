@@ -41,6 +41,30 @@ pub struct Skills {
     pub regions: Vec<String>,
 }
 
+impl Skills {
+    /// The skills as a person reads them, in Chinese or English
+    /// ("类型：故障报修、投诉；业务线：宽带"); "任意" / "any" when unrestricted.
+    pub fn describe(&self, zh: bool) -> String {
+        let types: Vec<&str> = self.types.iter().map(|t| if zh { t.label_zh() } else { t.as_str() }).collect();
+        let parts = [
+            (("类型", "types"), types.iter().map(|s| s.to_string()).collect::<Vec<_>>()),
+            (("业务线", "business lines"), self.business_lines.clone()),
+            (("地区", "regions"), self.regions.clone()),
+        ];
+        let text: Vec<String> = parts
+            .iter()
+            .filter(|(_, l)| !l.is_empty())
+            .map(|((z, e), l)| if zh { format!("{z}：{}", l.join("、")) } else { format!("{e}: {}", l.join(", ")) })
+            .collect();
+        match (text.is_empty(), zh) {
+            (true, true) => "任意".into(),
+            (true, false) => "any".into(),
+            (false, true) => text.join("；"),
+            (false, false) => text.join("; "),
+        }
+    }
+}
+
 /// A staff member's working profile.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -70,6 +94,22 @@ impl StaffProfile {
     pub fn tier_for(&self, role: Role) -> Option<u8> {
         self.tier.or(role.tier())
     }
+
+    /// The part of the profile a staff record keeps the history of.
+    pub fn placement(&self) -> Placement {
+        Placement { team: self.team, tier: self.tier, skills: self.skills.clone() }
+    }
+}
+
+/// Where a staff member stands: team, tier and skills. A change of any of
+/// them is kept on the staff record; capacity, duty and e-mail are
+/// working settings and are not.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Placement {
+    pub team: Option<TeamId>,
+    pub tier: Option<u8>,
+    pub skills: Skills,
 }
 
 /// Where an actor stands in the organisation; read by flow guards
@@ -137,6 +177,14 @@ mod tests {
     #[test]
     fn new_accounts_start_at_their_roles_tier() {
         assert_eq!(StaffProfile::default().tier_for(Role::Engineer), Some(2));
+        let s = Skills {
+            types: vec![TicketType::Fault, TicketType::Complaint],
+            business_lines: vec!["宽带".into()],
+            regions: vec![],
+        };
+        assert_eq!(s.describe(true), "类型：故障报修、投诉；业务线：宽带");
+        assert_eq!(s.describe(false), "types: fault, complaint; business lines: 宽带");
+        assert_eq!(Skills::default().describe(true), "任意");
         assert_eq!(StaffProfile::default().tier_for(Role::Inspector), None);
         let p = StaffProfile { tier: Some(3), ..Default::default() };
         assert_eq!(p.tier_for(Role::Agent), Some(3));

@@ -676,8 +676,32 @@ async fn violations_are_appealed_decided_and_rechecked(mut app: TestApp) {
         )
         .await;
     assert_eq!((s, b["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("day")));
+    // Team, tier and skill changes are history on the record, with who made
+    // them; going off duty is not.
+    let skills = json!({"tier": 2, "skills": {"types": ["fault"], "business_lines": ["宽带"], "regions": []}});
+    let (s, b) = app.put("admin", "/api/v1/users/agent1/profile", skills).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, b) = app.put("agent1", "/api/v1/users/me/duty", json!({"on_duty": false})).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
     let (s, r) = app.get("agent1", "/api/v1/staff/agent1/record").await;
     assert_eq!(s, StatusCode::OK, "{r}");
+    let history: Vec<(String, String, String)> = r["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            (h["field"].as_str().unwrap().into(), h["from"].as_str().unwrap().into(), h["to"].as_str().unwrap().into())
+        })
+        .collect();
+    assert_eq!(
+        history,
+        [
+            ("tier".into(), "—".into(), "L2".into()),
+            ("skills".into(), "任意".into(), "类型：故障报修；业务线：宽带".into())
+        ]
+    );
+    assert!(r["history"][0]["by"].is_string(), "{r}");
+    assert_eq!(r["skills_zh"], "类型：故障报修；业务线：宽带");
     assert_eq!((r["trainings"].as_array().unwrap().len(), r["training_hours"].clone()), (1, json!(4.0)));
     assert_eq!(r["violations"].as_array().unwrap().len(), 3);
     assert_eq!(r["role_zh"], "客服专员");
@@ -691,7 +715,10 @@ async fn violations_are_appealed_decided_and_rechecked(mut app: TestApp) {
     let (s, page) = console_get(&app, &cookie, "/console/staff/agent1").await;
     assert_eq!(s, StatusCode::OK);
     assert!(
-        page.contains("服务用语规范") && page.contains("培训档案") && !page.contains("id=\"add-training\""),
+        page.contains("服务用语规范")
+            && page.contains("培训档案")
+            && page.contains("类型：故障报修；业务线：宽带")
+            && !page.contains("id=\"add-training\""),
         "{page}"
     );
 }

@@ -225,8 +225,17 @@ mod capability {
         async fn teams(&self) -> StoreResult<Vec<Team>> {
             org::teams(&self.client().await?).await
         }
-        async fn set_profile(&self, id: UserId, profile: StaffProfile) -> StoreResult<User> {
-            users::set_profile(&self.client().await?, id, &profile).await
+        async fn set_profile(
+            &self,
+            id: UserId,
+            profile: StaffProfile,
+            by: Option<UserId>,
+            now: DateTime<Utc>,
+        ) -> StoreResult<User> {
+            users::set_profile(&mut self.client().await?, id, &profile, by, now).await
+        }
+        async fn staff_history(&self, user: UserId) -> StoreResult<Vec<kefu_store::StaffChange>> {
+            users::staff_history(&self.client().await?, user).await
         }
         async fn staff_loads(&self, ids: Vec<UserId>) -> StoreResult<Vec<(UserId, u32)>> {
             org::staff_loads(&self.client().await?, &ids).await

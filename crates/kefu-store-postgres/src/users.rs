@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use kefu_domain::org::StaffProfile;
 use kefu_domain::{Role, TeamId, UserId};
-use kefu_store::{NewUser, Session, StoreError, StoreResult, User};
+use kefu_store::{NewUser, Session, StaffChange, StoreError, StoreResult, User};
 use tokio_postgres::Row;
 
 const COLS: &str = "id, username, display_name, role, active, password_hash, created_at, failed_logins, locked_until,
@@ -191,27 +191,66 @@ pub async fn reset_login_failures(c: &impl GenericClient, id: UserId) -> StoreRe
     Ok(())
 }
 
-pub async fn set_profile(c: &impl GenericClient, id: UserId, p: &StaffProfile) -> StoreResult<User> {
-    let skills = serde_json::to_string(&p.skills).map_err(|e| StoreError::Backend(e.to_string()))?;
+pub async fn set_profile(
+    c: &mut deadpool_postgres::Client,
+    id: UserId,
+    p: &StaffProfile,
+    by: Option<UserId>,
+    now: DateTime<Utc>,
+) -> StoreResult<User> {
+    let tx = c.transaction().await.map_err(pg)?;
+    // FOR UPDATE: two changes at once each see the other's result as "before".
+    let sql = format!("SELECT {COLS} FROM users WHERE id = $1 FOR UPDATE");
+    let before = tx.query_opt(&sql, &[&id.0]).await.map_err(pg)?.ok_or(StoreError::NotFound)?;
+    let before = user(&before)?;
+    let skills = json_text(&p.skills)?;
     let sql = format!(
         "UPDATE users SET team_id = $2, tier = $3, skills = $4, capacity = $5, on_duty = $6, email = $7 WHERE id = $1 RETURNING {COLS}"
     );
-    let row = c
-        .query_opt(
-            &sql,
-            &[
-                &id.0,
-                &p.team.map(|t| t.0),
-                &p.tier.map(i64::from),
-                &skills,
-                &p.capacity.map(i64::from),
-                &p.on_duty,
-                &p.email,
-            ],
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 7] = [
+        &id.0,
+        &p.team.map(|t| t.0),
+        &p.tier.map(i64::from),
+        &skills,
+        &p.capacity.map(i64::from),
+        &p.on_duty,
+        &p.email,
+    ];
+    let after = user(&tx.query_one(&sql, &params).await.map_err(pg)?)?;
+    let (was, is) = (before.profile.placement(), p.placement());
+    if was != is {
+        tx.execute(
+            "INSERT INTO staff_history (user_id, at, by_user, before, after) VALUES ($1, $2, $3, $4, $5)",
+            &[&id.0, &now, &by.map(|u| u.0), &json_text(&was)?, &json_text(&is)?],
         )
         .await
         .map_err(pg)?;
-    row.as_ref().map(user).transpose()?.ok_or(StoreError::NotFound)
+    }
+    tx.commit().await.map_err(pg)?;
+    Ok(after)
+}
+
+fn json_text(v: &impl serde::Serialize) -> StoreResult<String> {
+    serde_json::to_string(v).map_err(|e| StoreError::Backend(e.to_string()))
+}
+
+pub async fn staff_history(c: &impl GenericClient, user: UserId) -> StoreResult<Vec<StaffChange>> {
+    let rows = c
+        .query("SELECT at, by_user, before, after FROM staff_history WHERE user_id = $1 ORDER BY id", &[&user.0])
+        .await
+        .map_err(pg)?;
+    let json = |raw: String| serde_json::from_str(&raw).map_err(|e| StoreError::Backend(e.to_string()));
+    rows.into_iter()
+        .map(|r| {
+            Ok(StaffChange {
+                user,
+                at: r.get(0),
+                by: r.get::<_, Option<i64>>(1).map(UserId),
+                before: json(r.get(2))?,
+                after: json(r.get(3))?,
+            })
+        })
+        .collect()
 }
 
 /// The store capabilities kept in this file: AccountStore, JobStore.

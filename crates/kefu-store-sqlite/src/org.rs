@@ -225,8 +225,17 @@ mod capability {
         async fn teams(&self) -> StoreResult<Vec<Team>> {
             self.read(org::teams).await
         }
-        async fn set_profile(&self, id: UserId, profile: StaffProfile) -> StoreResult<User> {
-            self.writer.run(move |c| users::set_profile(c, id, &profile)).await
+        async fn set_profile(
+            &self,
+            id: UserId,
+            profile: StaffProfile,
+            by: Option<UserId>,
+            now: DateTime<Utc>,
+        ) -> StoreResult<User> {
+            self.writer.run(move |c| users::set_profile(c, id, &profile, by, now)).await
+        }
+        async fn staff_history(&self, user: UserId) -> StoreResult<Vec<kefu_store::StaffChange>> {
+            self.read(move |c| users::staff_history(c, user)).await
         }
         async fn staff_loads(&self, ids: Vec<UserId>) -> StoreResult<Vec<(UserId, u32)>> {
             self.read(move |c| org::staff_loads(c, &ids)).await

@@ -5,7 +5,7 @@ use crate::rows::{parse_ts, ts};
 use chrono::{DateTime, Utc};
 use kefu_domain::org::StaffProfile;
 use kefu_domain::{Role, TeamId, UserId};
-use kefu_store::{NewUser, Session, StoreResult, User};
+use kefu_store::{NewUser, Session, StaffChange, StoreResult, User};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 const COLS: &str = "id, username, display_name, role, active, password_hash, created_at, failed_logins, locked_until,
@@ -195,19 +195,55 @@ pub fn reset_login_failures(c: &Connection, id: UserId) -> StoreResult<()> {
     Ok(())
 }
 
-pub fn set_profile(c: &Connection, id: UserId, p: &StaffProfile) -> StoreResult<User> {
-    let skills = serde_json::to_string(&p.skills).map_err(|e| kefu_store::StoreError::Backend(e.to_string()))?;
-    let n = c
-        .prepare_cached(
-            "UPDATE users SET team_id = ?2, tier = ?3, skills = ?4, capacity = ?5, on_duty = ?6, email = ?7 WHERE id = ?1",
-        )
-        .map_err(backend)?
-        .execute(params![id.0, p.team.map(|t| t.0), p.tier, skills, p.capacity, p.on_duty, p.email])
-        .map_err(backend)?;
-    if n == 0 {
-        return Err(kefu_store::StoreError::NotFound);
+pub fn set_profile(
+    c: &Connection,
+    id: UserId,
+    p: &StaffProfile,
+    by: Option<UserId>,
+    now: DateTime<Utc>,
+) -> StoreResult<User> {
+    let before = by_id(c, id)?.ok_or(kefu_store::StoreError::NotFound)?;
+    let skills = json_text(&p.skills)?;
+    c.prepare_cached(
+        "UPDATE users SET team_id = ?2, tier = ?3, skills = ?4, capacity = ?5, on_duty = ?6, email = ?7 WHERE id = ?1",
+    )
+    .map_err(backend)?
+    .execute(params![id.0, p.team.map(|t| t.0), p.tier, skills, p.capacity, p.on_duty, p.email])
+    .map_err(backend)?;
+    let (was, is) = (before.profile.placement(), p.placement());
+    if was != is {
+        c.prepare_cached("INSERT INTO staff_history (user_id, at, by_user, before, after) VALUES (?1, ?2, ?3, ?4, ?5)")
+            .map_err(backend)?
+            .execute(params![id.0, ts(now), by.map(|u| u.0), json_text(&was)?, json_text(&is)?])
+            .map_err(backend)?;
     }
     by_id(c, id).map(|u| u.expect("the row just updated"))
+}
+
+fn json_text(v: &impl serde::Serialize) -> StoreResult<String> {
+    serde_json::to_string(v).map_err(|e| kefu_store::StoreError::Backend(e.to_string()))
+}
+
+fn json_value<T: serde::de::DeserializeOwned>(raw: &str) -> rusqlite::Result<T> {
+    serde_json::from_str(raw)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+}
+
+pub fn staff_history(c: &Connection, user: UserId) -> StoreResult<Vec<StaffChange>> {
+    c.prepare_cached("SELECT at, by_user, before, after FROM staff_history WHERE user_id = ?1 ORDER BY id")
+        .map_err(backend)?
+        .query_map([user.0], |r| {
+            Ok(StaffChange {
+                user,
+                at: parse_ts(&r.get::<_, String>(0)?)?,
+                by: r.get::<_, Option<i64>>(1)?.map(UserId),
+                before: json_value(&r.get::<_, String>(2)?)?,
+                after: json_value(&r.get::<_, String>(3)?)?,
+            })
+        })
+        .map_err(backend)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(backend)
 }
 
 /// The store capabilities kept in this file: AccountStore, JobStore.

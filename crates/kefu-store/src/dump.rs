@@ -366,6 +366,12 @@ pub const TABLES: &[TableSpec] = &[
         identity: Some("id"),
     },
     TableSpec {
+        name: "staff_history",
+        columns: &[("id", Int), ("user_id", Int), ("at", Time), ("by_user", Int), ("before", Json), ("after", Json)],
+        order_by: "id",
+        identity: Some("id"),
+    },
+    TableSpec {
         name: "quality_innovations",
         columns: &[
             ("id", Int),

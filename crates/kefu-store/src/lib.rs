@@ -303,7 +303,17 @@ pub trait OrgStore: Clone + Send + Sync + 'static {
         lead: Option<Option<UserId>>,
     ) -> impl Future<Output = StoreResult<Team>> + Send;
     fn teams(&self) -> impl Future<Output = StoreResult<Vec<Team>>> + Send;
-    fn set_profile(&self, id: UserId, profile: StaffProfile) -> impl Future<Output = StoreResult<User>> + Send;
+    /// Sets a staff profile; a change of team, tier or skills is kept in
+    /// the staff history in the same transaction, with who made it and when.
+    fn set_profile(
+        &self,
+        id: UserId,
+        profile: StaffProfile,
+        by: Option<UserId>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> impl Future<Output = StoreResult<User>> + Send;
+    /// A staff member's changes of team, tier and skills, oldest first.
+    fn staff_history(&self, user: UserId) -> impl Future<Output = StoreResult<Vec<StaffChange>>> + Send;
     /// Open tickets held by each of these staff (those holding none are left out).
     fn staff_loads(&self, ids: Vec<UserId>) -> impl Future<Output = StoreResult<Vec<(UserId, u32)>>> + Send;
 

@@ -447,3 +447,14 @@ pub struct RetentionDue {
 /// The actor of changes kefu makes by itself (the SLA watcher): events
 /// record no user, and the actor name says which job it was.
 pub const SYSTEM: UserId = UserId(0);
+
+/// A change of a staff member's team, tier or skills.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StaffChange {
+    pub user: UserId,
+    pub at: DateTime<Utc>,
+    /// Who changed it; None when the command line did.
+    pub by: Option<UserId>,
+    pub before: kefu_domain::org::Placement,
+    pub after: kefu_domain::org::Placement,
+}

@@ -157,7 +157,7 @@ async fn seed_org<S: Store>(kefu: &Kefu<S>) -> Result<()> {
         for m in members {
             let mut p = serde_json::Map::new();
             p.insert("team".into(), json!(code));
-            kefu.set_profile(m, &p).await.map_err(e)?;
+            kefu.set_profile(m, &p, None).await.map_err(e)?;
         }
     }
     Ok(())

@@ -98,7 +98,7 @@ pub async fn set_profile<S: Store>(kefu: &Kefu<S>, a: ProfileArgs) -> Result<()>
         });
         body.insert("skills".into(), skills);
     }
-    let u = kefu.set_profile(&a.username, &body).await.map_err(crate::explain)?;
+    let u = kefu.set_profile(&a.username, &body, None).await.map_err(crate::explain)?;
     println!("{} {}", u.username, serde_json::to_string(&u.profile)?);
     Ok(())
 }

@@ -42,7 +42,7 @@ async fn set<S: Store>(State(app): State<AppState<S>>, headers: HeaderMap, Form(
     let on = f.get("on_duty").map(String::as_str) == Some("true");
     let mut patch = Map::new();
     patch.insert("on_duty".into(), json!(on));
-    if let Err(e) = app.kefu.set_profile(&user.actor.id.0.to_string(), &patch).await {
+    if let Err(e) = app.kefu.set_profile(&user.actor.id.0.to_string(), &patch, Some(user.actor.id)).await {
         tracing::warn!(error = %e, "setting duty failed");
     }
     Redirect::to(&super::back(&headers)).into_response()

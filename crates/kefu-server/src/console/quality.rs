@@ -817,6 +817,7 @@ struct StaffPage<'a> {
     trainings: Vec<Vec<String>>,
     months: Vec<Vec<String>>,
     violations: Vec<Line>,
+    history: Vec<Vec<String>>,
     may_add: bool,
     error: Option<String>,
     token: String,
@@ -842,10 +843,7 @@ async fn show_staff<S: Store>(
             (lang.t("角色", "Role").to_string(), role),
             (lang.t("班组", "Team").to_string(), text(&r["team"])),
             (lang.t("层级", "Tier").to_string(), r["tier"].as_u64().map_or("—".into(), |t| format!("L{t}"))),
-            (
-                lang.t("技能", "Skills").to_string(),
-                r["skills"].to_string().trim_matches(|c| c == '[' || c == ']' || c == '{' || c == '}').replace('"', ""),
-            ),
+            (lang.t("技能", "Skills").to_string(), text(&r[lang.t("skills_zh", "skills_en")])),
             (
                 lang.t("累计培训学时", "Training hours").to_string(),
                 r["training_hours"].as_f64().map_or("0".into(), score_text),
@@ -908,6 +906,21 @@ async fn show_staff<S: Store>(
                 ],
             })
             .collect();
+        let history = r["history"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|h| {
+                let pick = |zh: &str, en: &str| text(&h[lang.t(zh, en)]);
+                vec![
+                    super::layout::shown(h["at"].as_str().unwrap_or("")),
+                    pick("field_zh", "field_en"),
+                    pick("from", "from_en"),
+                    pick("to", "to_en"),
+                    h["by"].as_str().map_or_else(|| lang.t("系统", "system").to_string(), str::to_string),
+                ]
+            })
+            .collect();
         let subject = r["username"].as_str().unwrap_or("").to_string();
         Ok(StaffPage {
             shell: Shell::new(lang, Some(user), title),
@@ -917,6 +930,7 @@ async fn show_staff<S: Store>(
             trainings,
             months,
             violations,
+            history,
             error,
             token: form_token(),
         })

@@ -57,11 +57,11 @@ async fn staff_view<S: Store>(app: &AppState<S>, u: &kefu_store::User) -> Result
     responses((status = 200, body = StaffView), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn set_profile<S: Store>(
     State(app): State<AppState<S>>,
-    _user: CurrentUser,
+    user: CurrentUser,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<Map<String, Value>>,
 ) -> Result<Json<StaffView>, ApiError> {
-    let u = app.kefu.set_profile(&id, &body).await?;
+    let u = app.kefu.set_profile(&id, &body, Some(user.actor.id)).await?;
     Ok(Json(staff_view(&app, &u).await?))
 }
 
@@ -93,7 +93,7 @@ pub async fn set_duty<S: Store>(
     let on = body.on_duty.ok_or_else(|| kefu_domain::FieldError::required("on_duty"))?;
     let mut patch = Map::new();
     patch.insert("on_duty".into(), json!(on));
-    let u = app.kefu.set_profile(&target.0.to_string(), &patch).await?;
+    let u = app.kefu.set_profile(&target.0.to_string(), &patch, Some(me.id)).await?;
     Ok(Json(staff_view(&app, &u).await?))
 }
 

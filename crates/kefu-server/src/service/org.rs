@@ -122,7 +122,12 @@ impl<S: Store> Kefu<S> {
 
     /// Changes a staff member's profile; fields absent keep their value,
     /// `null` resets team, tier and capacity to none / the defaults.
-    pub async fn set_profile(&self, key: &str, body: &Map<String, Value>) -> Result<User, ApiError> {
+    pub async fn set_profile(
+        &self,
+        key: &str,
+        body: &Map<String, Value>,
+        by: Option<UserId>,
+    ) -> Result<User, ApiError> {
         let org = self.org().await?;
         let id = self.find_staff(key, "user").await?.id;
         let user = org.user(id).cloned().ok_or(ApiError::NotFound { what: "user", what_zh: "用户" })?;
@@ -167,7 +172,7 @@ impl<S: Store> Kefu<S> {
         if let Some(v) = body.get("skills") {
             p.skills = parse_skills(v)?;
         }
-        let u = self.store.set_profile(id, p).await?;
+        let u = self.store.set_profile(id, p, by, self.now()).await?;
         self.forget_org();
         Ok(u)
     }

@@ -111,13 +111,40 @@ impl<S: Store> Kefu<S> {
             .map(|v| crate::service::violations::violation_json(v, None, &org, policy, self.now()))
             .collect();
         let team = u.profile.team.and_then(|t| org.team(t)).map(|t| t.name.clone());
+        let history = self.staff_history(&org, u.id).await?;
         Ok(json!({
             "username": u.username, "name": u.display_name, "role": u.role.as_str(), "role_zh": u.role.label_zh(),
             "team": team, "tier": u.profile.tier, "skills": u.profile.skills, "active": u.active,
+            "skills_zh": u.profile.skills.describe(true), "skills_en": u.profile.skills.describe(false),
+            "history": history,
             "trainings": trainings, "training_hours": training_hours,
             "assessments": months,
             "reviews": {"count": reviews.len(), "mean": mean.map(|m| (m * 100.0).round() / 100.0)},
             "violations": violations,
         }))
+    }
+
+    /// Each change of team, tier or skills, newest first, one line per field
+    /// changed, with who changed it.
+    async fn staff_history(&self, org: &crate::directory::OrgSnapshot, user: UserId) -> Result<Vec<Value>, ApiError> {
+        let team =
+            |t: Option<kefu_domain::TeamId>| t.and_then(|t| org.team(t)).map_or("—".into(), |t| t.name.clone());
+        let tier = |t: Option<u8>| t.map_or("—".into(), |t| format!("L{t}"));
+        let mut lines = Vec::new();
+        for c in self.store.staff_history(user).await?.iter().rev() {
+            let by = c.by.and_then(|b| org.user(b)).map(|u| u.display_name.clone());
+            let (b, a) = (&c.before, &c.after);
+            let mut push = |field: &str, zh: &str, en: &str, from: [String; 2], to: [String; 2]| {
+                if from != to {
+                    lines.push(json!({"at": c.at, "by": by, "field": field, "field_zh": zh, "field_en": en,
+                        "from": from[0], "to": to[0], "from_en": from[1], "to_en": to[1]}));
+                }
+            };
+            push("team", "班组", "Team", [team(b.team), team(b.team)], [team(a.team), team(a.team)]);
+            push("tier", "层级", "Tier", [tier(b.tier), tier(b.tier)], [tier(a.tier), tier(a.tier)]);
+            let skills = |s: &kefu_domain::org::Skills| [s.describe(true), s.describe(false)];
+            push("skills", "技能", "Skills", skills(&b.skills), skills(&a.skills));
+        }
+        Ok(lines)
     }
 }

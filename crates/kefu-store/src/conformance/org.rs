@@ -5,6 +5,7 @@ use super::*;
 pub async fn organisation_round_trips<S: Store>(s: S) {
     use kefu_domain::org::{Skills, StaffProfile};
     let lead = staff(&s, "lead1", Role::Agent).await;
+    let fresh_admin = staff(&s, "admin9", Role::Admin).await;
     let d = s.create_department("service".into(), "客服部".into(), t0()).await.unwrap();
     let again = s.create_department("service".into(), "重复".into(), t0()).await.unwrap_err();
     assert!(
@@ -38,8 +39,26 @@ pub async fn organisation_round_trips<S: Store>(s: S) {
         on_duty: false,
         email: Some("wang.lead@kefu.example".into()),
     };
-    let u = s.set_profile(lead.id, p.clone()).await.unwrap();
+    let u = s.set_profile(lead.id, p.clone(), Some(fresh_admin.id), t0()).await.unwrap();
     assert_eq!(u.profile, p);
+    // Only a change of team, tier or skills is history: duty is not.
+    let later = t0() + chrono::Duration::hours(1);
+    let off = StaffProfile { on_duty: true, ..p.clone() };
+    s.set_profile(lead.id, off.clone(), Some(lead.id), later).await.unwrap();
+    let l3 = StaffProfile { tier: Some(3), ..off };
+    s.set_profile(lead.id, l3.clone(), None, later).await.unwrap();
+    let h = s.staff_history(lead.id).await.unwrap();
+    assert_eq!(h.len(), 2, "{h:?}");
+    assert_eq!(
+        (h[0].at, h[0].by, &h[0].before, &h[0].after),
+        (t0(), Some(fresh_admin.id), &StaffProfile::default().placement(), &p.placement())
+    );
+    assert_eq!((h[1].at, h[1].by, h[1].before.tier, h[1].after.tier), (later, None, Some(2), Some(3)));
+    assert!(matches!(
+        s.set_profile(kefu_domain::UserId(999), l3.clone(), None, later).await,
+        Err(StoreError::NotFound)
+    ));
+    let p = l3;
     assert_eq!(s.user_by_id(lead.id).await.unwrap().unwrap().profile, p);
     assert_eq!(s.list_users().await.unwrap()[0].profile, p);
     let fresh = staff(&s, "new1", Role::Engineer).await;

@@ -56,7 +56,7 @@ pub(super) async fn organisation(
         };
         let u = store.create_user(u).await?;
         let team = teams[i % teams_n];
-        store.set_profile(u.id, StaffProfile { team: Some(team), ..Default::default() }).await?;
+        store.set_profile(u.id, StaffProfile { team: Some(team), ..Default::default() }, None, now).await?;
         staff.push((u.id, team));
     }
     Ok(Org { staff, teams })
