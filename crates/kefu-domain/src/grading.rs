@@ -102,6 +102,14 @@ pub struct GradePolicy {
     pub ties: Ties,
     pub over_quota: OverQuota,
     pub combine: Combine,
+    /// A store graded 不达标 by an inspection rectifies within this many
+    /// working days; its next inspection is the re-check.
+    #[serde(default = "rectification_days")]
+    pub rectification_days: u32,
+}
+
+fn rectification_days() -> u32 {
+    10
 }
 
 impl Default for GradePolicy {
@@ -116,6 +124,7 @@ impl Default for GradePolicy {
             ties: Ties::Demote,
             over_quota: OverQuota::Demote,
             combine: Combine::Mean,
+            rectification_days: rectification_days(),
         }
     }
 }

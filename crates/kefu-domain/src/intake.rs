@@ -49,6 +49,9 @@ pub struct IntakeRequest {
     pub submitted_by: Option<String>,
     /// Business line (宽带, 移动, 固话 …), used by dispatch rules and skills.
     pub business_line: Option<String>,
+    /// The store (营业厅) code where the request was taken or which it is
+    /// about; the store's page lists its tickets.
+    pub store: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -86,6 +89,14 @@ pub fn parse_time(raw: &str, field: &str) -> Result<DateTime<Utc>, FieldError> {
 }
 
 impl IntakeRequest {
+    /// The store code, if any (blank means none).
+    fn store_code(&self) -> Result<Option<String>, FieldError> {
+        match self.store.as_deref().map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(raw) => crate::validate::store_code(raw, "store").map(Some),
+        }
+    }
+
     pub fn parse(&self, policy: &PriorityPolicy) -> Result<NewTicket, FieldError> {
         let channel =
             Channel::parse(self.channel.as_deref().ok_or_else(|| FieldError::required("channel"))?, "channel")?;
@@ -120,6 +131,7 @@ impl IntakeRequest {
             deadlines: Vec::new(),
             next_alert_at: None,
             business_line: optional_text(self.business_line.as_deref(), "business_line", limits::LEVEL)?,
+            store: self.store_code()?,
         })
     }
 }
@@ -167,6 +179,7 @@ impl IntakeRequest {
         check(optional_text(self.submitted_by.as_deref(), "submitted_by", limits::NAME).map(drop));
         check(self.priority.as_deref().map(|p| Priority::parse(p, "priority")).transpose().map(drop));
         check(optional_text(self.business_line.as_deref(), "business_line", limits::LEVEL).map(drop));
+        check(self.store_code().map(drop));
         out
     }
 }

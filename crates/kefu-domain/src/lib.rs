@@ -32,6 +32,7 @@ pub mod policy;
 pub mod priority;
 pub mod privacy;
 pub mod quality;
+pub mod rectification;
 pub mod rollup;
 pub mod sampling;
 pub mod sla;

@@ -14,7 +14,8 @@ use std::collections::BTreeMap;
 #[serde(rename_all = "snake_case")]
 pub enum Reason {
     Complaint,
-    /// A complaint marked urgent by the priority rules (工信部, 12300 …).
+    /// A complaint naming a regulator (工信部, 12300 …) in its title or
+    /// description (`regulator_words`).
     Regulator,
     Reopened,
     Appealed,
@@ -52,6 +53,9 @@ pub struct SamplingPolicy {
     pub goal_per_reviewer: u32,
     /// Phrases a customer-visible reply must not hold (flagged, not deducted).
     pub forbidden_words: Vec<String>,
+    /// A complaint whose title or description holds one of these is a
+    /// regulator complaint (监管申诉).
+    pub regulator_words: Vec<String>,
 }
 
 impl Default for SamplingPolicy {
@@ -81,6 +85,9 @@ impl Default for SamplingPolicy {
             ]
             .map(String::from)
             .to_vec(),
+            regulator_words: ["工信部", "通信管理局", "通管局", "管局", "12300", "12315", "12345", "消协", "市场监管"]
+                .map(String::from)
+                .to_vec(),
         }
     }
 }
@@ -93,7 +100,8 @@ pub struct Candidate {
     pub agent: UserId,
     pub team: Option<TeamId>,
     pub complaint: bool,
-    pub urgent: bool,
+    /// Names a regulator (`names_regulator`).
+    pub regulator: bool,
     pub reopened: bool,
     pub appealed: bool,
     pub rating: Option<u8>,
@@ -121,7 +129,7 @@ fn draw_order(seed: &str, ticket: TicketId) -> u64 {
 fn mandatory_reasons(p: &SamplingPolicy, c: &Candidate) -> Vec<Reason> {
     let hit = |r: Reason| match r {
         Reason::Complaint => c.complaint,
-        Reason::Regulator => c.complaint && c.urgent,
+        Reason::Regulator => c.complaint && c.regulator,
         Reason::Reopened => c.reopened,
         Reason::Appealed => c.appealed,
         Reason::LowSatisfaction => c.rating.is_some_and(|r| r < p.low_rating_below),
@@ -176,6 +184,11 @@ pub fn sample(
     out
 }
 
+/// Whether a ticket's text names a regulator.
+pub fn names_regulator(p: &SamplingPolicy, text: &str) -> bool {
+    p.regulator_words.iter().any(|w| !w.is_empty() && text.contains(w.as_str()))
+}
+
 /// The forbidden phrases a text holds.
 pub fn forbidden_in<'a>(p: &'a SamplingPolicy, text: &str) -> Vec<&'a str> {
     p.forbidden_words.iter().map(String::as_str).filter(|w| !w.is_empty() && text.contains(w)).collect()
@@ -191,7 +204,7 @@ mod tests {
             agent: UserId(agent),
             team: None,
             complaint: false,
-            urgent: false,
+            regulator: false,
             reopened: false,
             appealed: false,
             rating: None,
@@ -208,7 +221,7 @@ mod tests {
         let p = SamplingPolicy::default();
         let mut list: Vec<Candidate> = (1..=10).map(|i| c(i, 1)).chain((11..=12).map(|i| c(i, 2))).collect();
         list[0].complaint = true;
-        list[0].urgent = true;
+        list[0].regulator = true;
         list[1].reopened = true;
         list[2].rating = Some(2);
         list[3].rating = Some(3);
@@ -252,5 +265,8 @@ mod tests {
         let p = SamplingPolicy::default();
         assert_eq!(forbidden_in(&p, "这个不归我管，你找别人去"), vec!["不归我管", "找别人去"]);
         assert!(forbidden_in(&p, "已为您处理完毕").is_empty());
+        assert!(names_regulator(&p, "再不解决我就打12300投诉"));
+        assert!(names_regulator(&p, "已向工信部申诉"));
+        assert!(!names_regulator(&p, "宽带断网三天，要求尽快修复"));
     }
 }

@@ -75,6 +75,9 @@ pub struct Ticket {
     /// Business line (宽带, 移动 …), matched by dispatch rules and skills.
     #[serde(default)]
     pub business_line: Option<String>,
+    /// The store (营业厅) the request was taken at or is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
     /// The team the ticket belongs to: its handler's, or the queue it waits in.
     #[serde(default)]
     pub team: Option<TeamId>,
@@ -123,6 +126,8 @@ pub struct NewTicket {
     pub deadlines: Vec<crate::sla::Deadline>,
     pub next_alert_at: Option<DateTime<Utc>>,
     pub business_line: Option<String>,
+    /// The store (营业厅) code, checked by the service to exist.
+    pub store: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -175,6 +180,7 @@ impl NewTicket {
             deadlines: self.deadlines,
             next_alert_at: self.next_alert_at,
             business_line: self.business_line,
+            store: self.store,
             team: None,
             transfer_team: None,
             transfer_department: None,
@@ -278,6 +284,7 @@ pub fn sample(tt: crate::TicketType, p: crate::Priority) -> Ticket {
         deadlines: Vec::new(),
         next_alert_at: None,
         business_line: None,
+        store: None,
         team: None,
         transfer_team: None,
         transfer_department: None,

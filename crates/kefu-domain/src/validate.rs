@@ -239,9 +239,39 @@ pub fn forbidden_in_text(c: char) -> bool {
         || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
+/// The longest store (营业厅) code.
+pub const STORE_CODE_MAX: usize = 32;
+
+/// A store's code: letters, digits, `-` and `_`, full-width folded and
+/// upper-cased, so `bj-cy01` and `ＢＪ-CY01` name the same store.
+pub fn store_code(raw: &str, field: &str) -> Result<String, FieldError> {
+    let code = fold_width(raw.trim()).to_ascii_uppercase();
+    let ok = !code.is_empty()
+        && code.len() <= STORE_CODE_MAX
+        && code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(code)
+    } else {
+        Err(FieldError::new(
+            field,
+            format!("{field} is 1 to {STORE_CODE_MAX} letters, digits, - or _"),
+            format!("营业厅编码须为 1 至 {STORE_CODE_MAX} 个字母、数字、- 或 _"),
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn store_codes_fold_width_and_case() {
+        assert_eq!(store_code(" ｓ01 ", "store").unwrap(), "S01");
+        assert_eq!(store_code("bj-cy_01", "store").unwrap(), "BJ-CY_01");
+        for bad in ["", "天河", "A 1", &"X".repeat(STORE_CODE_MAX + 1)] {
+            assert_eq!(store_code(bad, "store").unwrap_err().field, "store", "{bad}");
+        }
+    }
 
     /// Builds a valid ID number from its first 17 digits.
     fn with_check(first17: &str) -> String {

@@ -50,6 +50,8 @@ pub struct TicketView {
     /// Escalated to the supervisor (主管督办).
     pub supervised: bool,
     pub business_line: Option<String>,
+    /// The store (营业厅) code the ticket was taken at or is about.
+    pub store: Option<String>,
     pub result: Option<String>,
     pub satisfaction: Option<u8>,
     pub nps: Option<u8>,
@@ -150,6 +152,7 @@ pub fn ticket_view(
         unassignable: t.unassignable,
         supervised: t.supervised,
         business_line: t.business_line.clone(),
+        store: t.store.clone(),
         result: t.result.as_deref().map(text),
         satisfaction: t.satisfaction,
         nps: t.nps,

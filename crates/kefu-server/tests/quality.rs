@@ -243,6 +243,115 @@ async fn stores_are_inspected_and_graded_under_the_quotas(app: TestApp) {
     assert_eq!((s, b["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("period")));
 }
 
+/// A store failing an inspection owes a rectification due in working days;
+/// the store reports it, the next inspection re-checks it (passing closes
+/// it, failing opens the next); tickets taken at a store are listed by it.
+async fn failing_stores_rectify_and_list_their_tickets(mut app: TestApp) {
+    let c = card(&app, "store_inspection").await;
+    for code in ["S01", "S02"] {
+        let (s, b) = app
+            .post("inspector1", "/api/v1/stores", json!({"code": code, "name": "天河营业厅", "region": "广州"}))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+    }
+    // Monday 2 November, 10:00: S01 fails at 70.
+    go(&mut app, 2, 10, 0).await;
+    let (s, failed) = inspect(&app, "S01", scoring(&c, 70.0)).await;
+    assert_eq!((s, failed["grade"].as_str()), (StatusCode::CREATED, Some("failing")), "{failed}");
+    let (s, store) = app.get("agent1", "/api/v1/stores/S01").await;
+    assert_eq!(s, StatusCode::OK, "{store}");
+    let task = store["rectifications"][0].clone();
+    assert_eq!((task["inspection"].clone(), task["state"].as_str()), (failed["id"].clone(), Some("open")), "{task}");
+    assert_eq!(task["state_label"], "待整改");
+    // Ten working days: 2 November + 10 = 16 November (no holiday between).
+    assert_eq!(
+        task["due_at"].as_str(),
+        Some(at(16, 10, 0).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)).as_deref(),
+        "{task}"
+    );
+    let lost: Vec<&str> =
+        task["failed_items"].as_array().unwrap().iter().map(|i| i["item"].as_str().unwrap()).collect();
+    assert!(lost.starts_with(&["signage", "cleanliness"]), "{lost:?}");
+    let (_, pending) = app.get("inspector1", "/api/v1/stores/rectifications").await;
+    assert_eq!(pending["items"].as_array().unwrap().len(), 1, "{pending}");
+    let (_, overdue) = app.get("inspector1", "/api/v1/stores/rectifications?state=overdue").await;
+    assert_eq!(overdue["items"], json!([]));
+    let (s, b) = app.get("inspector1", "/api/v1/stores/rectifications?state=late").await;
+    assert_eq!((s, b["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("state")));
+    go(&mut app, 17, 9, 0).await;
+    let (_, overdue) = app.get("inspector1", "/api/v1/stores/rectifications?state=overdue").await;
+    assert_eq!(overdue["items"].as_array().unwrap().len(), 1, "past its working-day deadline: {overdue}");
+
+    // The store reports it, once, with a note; the inspector does not.
+    let path = format!("/api/v1/stores/s01/rectifications/{}/report", failed["id"]);
+    let (s, b) = app.post("agent1", &path, json!({"note": "  "})).await;
+    assert_eq!((s, b["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("note")), "{b}");
+    let (s, _) = app.post("inspector1", &path, json!({"note": "已整改"})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, b) = app.post("agent1", &path, json!({"note": "已更换破损标识，清洁到位"})).await;
+    assert_eq!(
+        (s, b["state"].as_str(), b["overdue"].as_bool()),
+        (StatusCode::OK, Some("reported"), Some(false)),
+        "{b}"
+    );
+    assert_eq!(b["report"]["note"], "已更换破损标识，清洁到位");
+    let (s, _) = app.post("agent1", &path, json!({"note": "again"})).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    let (s, _) = app.post("agent1", "/api/v1/stores/S01/rectifications/999999/report", json!({"note": "x"})).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    // The re-inspection passes: the task is closed by it.
+    let (_, again) = inspect(&app, "S01", scoring(&c, 88.0)).await;
+    let (_, store) = app.get("agent1", "/api/v1/stores/S01").await;
+    let task = &store["rectifications"][0];
+    assert_eq!(
+        (task["state"].as_str(), task["rechecked_by"].clone()),
+        (Some("passed"), again["id"].clone()),
+        "{store}"
+    );
+    // S02 fails twice: the first task fails its re-check, the second is open.
+    let (_, first) = inspect(&app, "S02", scoring(&c, 60.0)).await;
+    go(&mut app, 18, 9, 0).await;
+    let (_, second) = inspect(&app, "S02", scoring(&c, 75.0)).await;
+    let (_, pending) = app.get("inspector1", "/api/v1/stores/rectifications").await;
+    let states: Vec<(Value, &str)> = pending["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["inspection"].clone(), t["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(states, [(second["id"].clone(), "open")]);
+    let (_, all) = app.get("inspector1", "/api/v1/stores/rectifications?state=all").await;
+    let failed_first =
+        all["items"].as_array().unwrap().iter().find(|t| t["inspection"] == first["id"]).unwrap().clone();
+    assert_eq!(failed_first["state_label"], "复查未通过");
+
+    // Tickets taken at a store name it (any width or case) and are listed by it.
+    let mut body = fault_body("13800138001");
+    body["channel"] = json!("store");
+    body["store"] = json!("ｓ01");
+    let t = app.create("agent1", body.clone()).await;
+    assert_eq!(t["store"], "S01");
+    for bad in ["S99", "天河"] {
+        body["store"] = json!(bad);
+        let (s, b) = app.post("agent1", "/api/v1/tickets", body.clone()).await;
+        assert_eq!((s, b["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("store")), "{bad}: {b}");
+    }
+    app.create("agent1", fault_body("13800138002")).await;
+    let (s, list) = app.get("agent1", "/api/v1/tickets?store=s01").await;
+    assert_eq!((s, list["total"].clone()), (StatusCode::OK, json!(1)), "{list}");
+    let (_, store) = app.get("supervisor1", "/api/v1/stores/S01").await;
+    assert_eq!(store["tickets"]["total"], 1);
+    assert_eq!(store["tickets"]["complaints"], 0);
+    assert_eq!(store["tickets"]["recent"][0]["number"], t["number"]);
+    let cookie = console_login(&app, "supervisor1").await;
+    let (s, page) = console_get(&app, &cookie, "/console/stores/S01").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.contains("复查通过") && page.contains(t["number"].as_str().unwrap()), "{page}");
+    let (_, page) = console_get(&app, &cookie, "/console/stores").await;
+    assert!(page.contains("待整改") && page.contains("S02"), "{page}");
+}
+
 /// A ticket of `who`'s registered and dispatched to them at (day, hour, minute).
 async fn open(app: &mut TestApp, who: &str, phone: &str, when: (u32, u32, u32)) -> Value {
     go(app, when.0, when.1, when.2).await;
@@ -723,7 +832,11 @@ async fn violations_are_appealed_decided_and_rechecked(mut app: TestApp) {
     );
 }
 
-both_stores!(stores_are_inspected_and_graded_under_the_quotas, violations_are_appealed_decided_and_rechecked);
+both_stores!(
+    stores_are_inspected_and_graded_under_the_quotas,
+    violations_are_appealed_decided_and_rechecked,
+    failing_stores_rectify_and_list_their_tickets
+);
 
 mod manual {
     use super::*;

@@ -5,8 +5,8 @@ use chrono::NaiveDate;
 use deadpool_postgres::GenericClient;
 use kefu_domain::{TicketId, UserId};
 use kefu_store::{
-    Evaluation, EvaluationFilter, EvaluationKind, Grading, Innovation, Outlet, ScorecardVersion, StoreError,
-    StoreResult, Training, Violation, ViolationEvent, ViolationFilter,
+    Evaluation, EvaluationFilter, EvaluationKind, Grading, Innovation, Outlet, RectificationReport, ScorecardVersion,
+    StoreError, StoreResult, Training, Violation, ViolationEvent, ViolationFilter,
 };
 use tokio_postgres::types::ToSql;
 
@@ -210,6 +210,40 @@ pub async fn grading(c: &impl GenericClient, period: &str) -> StoreResult<Option
         .await
         .map_err(pg)?;
     Ok(row.map(|r| Grading { period: r.get(0), body: r.get(1), graded_by: UserId(r.get(2)), graded_at: r.get(3) }))
+}
+
+pub async fn report_rectification(c: &impl GenericClient, r: RectificationReport) -> StoreResult<()> {
+    c.execute(
+        "INSERT INTO store_rectifications (inspection_id, store_code, note, reported_by, reported_at) VALUES ($1, $2, $3, $4, $5)",
+        &[&r.inspection, &r.store, &r.note, &r.reported_by.0, &r.reported_at],
+    )
+    .await
+    .map_err(pg)?;
+    Ok(())
+}
+
+pub async fn rectification_reports(
+    c: &impl GenericClient,
+    store: Option<String>,
+) -> StoreResult<Vec<RectificationReport>> {
+    let rows = c
+        .query(
+            "SELECT inspection_id, store_code, note, reported_by, reported_at FROM store_rectifications
+             WHERE $1::TEXT IS NULL OR store_code = $1 ORDER BY inspection_id",
+            &[&store],
+        )
+        .await
+        .map_err(pg)?;
+    Ok(rows
+        .iter()
+        .map(|r| RectificationReport {
+            inspection: r.get(0),
+            store: r.get(1),
+            note: r.get(2),
+            reported_by: UserId(r.get(3)),
+            reported_at: r.get(4),
+        })
+        .collect())
 }
 
 pub async fn add_innovation(c: &impl GenericClient, i: Innovation) -> StoreResult<Innovation> {
@@ -501,6 +535,12 @@ mod capability {
         }
         async fn add_innovation(&self, i: Innovation) -> StoreResult<Innovation> {
             quality::add_innovation(&self.client().await?, i).await
+        }
+        async fn report_rectification(&self, r: RectificationReport) -> StoreResult<()> {
+            quality::report_rectification(&self.client().await?, r).await
+        }
+        async fn rectification_reports(&self, store: Option<String>) -> StoreResult<Vec<RectificationReport>> {
+            quality::rectification_reports(&self.client().await?, store).await
         }
         async fn innovations(
             &self,

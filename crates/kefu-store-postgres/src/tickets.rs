@@ -177,8 +177,8 @@ pub async fn create(
     let sealed = sealed_doc(&ticket, cipher)?;
     let stmt = tx
         .prepare_cached(
-            "INSERT INTO tickets (number, channel, type, priority, status, customer_id, first_owner, assignee, created_at, updated_at, doc, next_due_at, next_alert_at, next_warn_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, $8, $9, $10, $11, $12) RETURNING id",
+            "INSERT INTO tickets (number, channel, type, priority, status, customer_id, first_owner, assignee, created_at, updated_at, doc, next_due_at, next_alert_at, next_warn_at, store_code)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, $8, $9, $10, $11, $12, $13) RETURNING id",
         )
         .await
         .map_err(pg)?;
@@ -198,6 +198,7 @@ pub async fn create(
                 &next_due(&ticket),
                 &ticket.next_alert_at,
                 &next_warn(&ticket),
+                &ticket.store,
             ],
         )
         .await

@@ -70,6 +70,7 @@ fn unique_constraint_name(msg: &str) -> String {
         "macros.owner_id, macros.name" => "macros_owner_name_key",
         "idempotency_keys.user_id, idempotency_keys.key" => "idempotency_keys_pkey",
         "bot_sessions.id" => "bot_sessions_pkey",
+        "store_rectifications.inspection_id" => "store_rectifications_pkey",
         other => other,
     }
     .to_string()

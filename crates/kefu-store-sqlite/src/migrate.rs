@@ -27,6 +27,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (19, "report_schedules", include_str!("../migrations/0019_report_schedules.sql")),
     (20, "quality", include_str!("../migrations/0020_quality.sql")),
     (21, "staff_history", include_str!("../migrations/0021_staff_history.sql")),
+    (22, "store_links", include_str!("../migrations/0022_store_links.sql")),
 ];
 
 pub fn known_version() -> i64 {

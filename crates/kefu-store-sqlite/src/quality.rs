@@ -5,8 +5,8 @@ use crate::rows::{parse_ts, ts};
 use chrono::NaiveDate;
 use kefu_domain::{TicketId, UserId};
 use kefu_store::{
-    Evaluation, EvaluationFilter, EvaluationKind, Grading, Innovation, Outlet, ScorecardVersion, StoreError,
-    StoreResult, Training, Violation, ViolationEvent, ViolationFilter,
+    Evaluation, EvaluationFilter, EvaluationKind, Grading, Innovation, Outlet, RectificationReport, ScorecardVersion,
+    StoreError, StoreResult, Training, Violation, ViolationEvent, ViolationFilter,
 };
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
@@ -211,6 +211,35 @@ pub fn grading(c: &Connection, period: &str) -> StoreResult<Option<Grading>> {
         })
     })
     .optional()
+    .map_err(backend)
+}
+
+pub fn report_rectification(c: &Connection, r: RectificationReport) -> StoreResult<()> {
+    c.execute(
+        "INSERT INTO store_rectifications (inspection_id, store_code, note, reported_by, reported_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![r.inspection, r.store, r.note, r.reported_by.0, ts(r.reported_at)],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
+pub fn rectification_reports(c: &Connection, store: Option<String>) -> StoreResult<Vec<RectificationReport>> {
+    c.prepare(
+        "SELECT inspection_id, store_code, note, reported_by, reported_at FROM store_rectifications
+         WHERE ?1 IS NULL OR store_code = ?1 ORDER BY inspection_id",
+    )
+    .map_err(backend)?
+    .query_map(params![store], |r| {
+        Ok(RectificationReport {
+            inspection: r.get(0)?,
+            store: r.get(1)?,
+            note: r.get(2)?,
+            reported_by: UserId(r.get(3)?),
+            reported_at: parse_ts(&r.get::<_, String>(4)?)?,
+        })
+    })
+    .map_err(backend)?
+    .collect::<rusqlite::Result<_>>()
     .map_err(backend)
 }
 
@@ -487,6 +516,12 @@ mod capability {
         }
         async fn add_innovation(&self, i: Innovation) -> StoreResult<Innovation> {
             self.writer.run(move |c| quality::add_innovation(c, i)).await
+        }
+        async fn report_rectification(&self, r: RectificationReport) -> StoreResult<()> {
+            self.writer.run(move |c| quality::report_rectification(c, r)).await
+        }
+        async fn rectification_reports(&self, store: Option<String>) -> StoreResult<Vec<RectificationReport>> {
+            self.read(move |c| quality::rectification_reports(c, store)).await
         }
         async fn innovations(
             &self,

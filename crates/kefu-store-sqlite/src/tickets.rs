@@ -109,8 +109,8 @@ pub fn create(c: &Connection, op: CreateTicket, cipher: &FieldCipher) -> StoreRe
     let sealed = sealed_doc(&ticket, cipher)?;
     let id: i64 = c
         .prepare_cached(
-            "INSERT INTO tickets (number, channel, type, priority, status, customer_id, first_owner, assignee, created_at, updated_at, doc, next_due_at, next_alert_at, next_warn_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, ?8, ?8, ?9, ?10, ?11, ?12) RETURNING id",
+            "INSERT INTO tickets (number, channel, type, priority, status, customer_id, first_owner, assignee, created_at, updated_at, doc, next_due_at, next_alert_at, next_warn_at, store_code)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, ?8, ?8, ?9, ?10, ?11, ?12, ?13) RETURNING id",
         )
         .map_err(backend)?
         .query_row(
@@ -126,7 +126,8 @@ pub fn create(c: &Connection, op: CreateTicket, cipher: &FieldCipher) -> StoreRe
                 sealed.to_string(),
                 next_due(&ticket).map(ts),
                 ticket.next_alert_at.map(ts),
-                next_warn(&ticket).map(ts)
+                next_warn(&ticket).map(ts),
+                ticket.store
             ],
             |r| r.get(0),
         )

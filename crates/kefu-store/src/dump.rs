@@ -118,6 +118,7 @@ pub const TABLES: &[TableSpec] = &[
             ("transfer_key", Text),
             ("next_warn_at", Time),
             ("rev", Int),
+            ("store_code", Text),
             ("doc", Json),
         ],
         order_by: "id",
@@ -364,6 +365,18 @@ pub const TABLES: &[TableSpec] = &[
         ],
         order_by: "id",
         identity: Some("id"),
+    },
+    TableSpec {
+        name: "store_rectifications",
+        columns: &[
+            ("inspection_id", Int),
+            ("store_code", Text),
+            ("note", Text),
+            ("reported_by", Int),
+            ("reported_at", Time),
+        ],
+        order_by: "inspection_id",
+        identity: None,
     },
     TableSpec {
         name: "staff_history",

@@ -69,6 +69,9 @@ pub fn clauses<D: Dialect>(f: &TicketFilter) -> Vec<(String, Vec<FilterValue>)> 
     if let Some(v) = f.tier {
         add("t.tier = ?", Int(i64::from(v)));
     }
+    if let Some(v) = &f.store {
+        add("t.store_code = ?", Text(v.clone()));
+    }
     // Literal, not bound: the planner matches it to the partial indexes
     // (`WHERE is_open = 1`) that keep the queues fast.
     match f.open {

@@ -176,6 +176,17 @@ pub struct Training {
     pub created_at: DateTime<Utc>,
 }
 
+/// A store's report that it rectified what a failing inspection found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RectificationReport {
+    /// The failing inspection (the task's id).
+    pub inspection: i64,
+    pub store: String,
+    pub note: String,
+    pub reported_by: UserId,
+    pub reported_at: DateTime<Utc>,
+}
+
 pub trait QualityStore: Clone + Send + Sync + 'static {
     /// Adds the next version of a scorecard (1 for a new key) and returns it.
     fn add_scorecard_version(
@@ -225,6 +236,14 @@ pub trait QualityStore: Clone + Send + Sync + 'static {
     fn add_training(&self, t: Training) -> impl Future<Output = StoreResult<Training>> + Send;
     /// A staff member's training records, newest first.
     fn trainings(&self, user: UserId) -> impl Future<Output = StoreResult<Vec<Training>>> + Send;
+
+    /// `Conflict { store_rectifications_pkey }` when the task was reported already.
+    fn report_rectification(&self, r: RectificationReport) -> impl Future<Output = StoreResult<()>> + Send;
+    /// The reports of one store, or of every store.
+    fn rectification_reports(
+        &self,
+        store: Option<String>,
+    ) -> impl Future<Output = StoreResult<Vec<RectificationReport>>> + Send;
 
     fn add_innovation(&self, i: Innovation) -> impl Future<Output = StoreResult<Innovation>> + Send;
     /// The entries dated within the days (both inclusive), of one agent or all.

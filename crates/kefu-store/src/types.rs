@@ -354,6 +354,8 @@ pub struct TicketFilter {
     pub resolved_to: Option<DateTime<Utc>>,
     pub team: Option<TeamId>,
     pub tier: Option<u8>,
+    /// Taken at or about this store (营业厅 code).
+    pub store: Option<String>,
     /// Open (weighing on a handler) or not.
     pub open: Option<bool>,
     /// Open tickets nobody holds.

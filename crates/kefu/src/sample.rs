@@ -130,6 +130,7 @@ pub fn intake(r: &mut Rng) -> IntakeRequest {
         consent,
         submitted_by: None,
         business_line: Some(r.pick(&["宽带", "移动", "固话", "IPTV"]).to_string()),
+        store: None,
     }
 }
 

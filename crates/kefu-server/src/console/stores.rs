@@ -23,6 +23,77 @@ pub fn router<S: Store>() -> Router<AppState<S>> {
         .route("/console/stores", get(list::<S>).post(add::<S>))
         .route("/console/stores/grading", post(grade::<S>))
         .route("/console/stores/{code}", get(store_page::<S>).post(inspect::<S>))
+        .route("/console/stores/{code}/rectifications/{inspection}", post(report::<S>))
+}
+
+/// A rectification task as a row: store, opened, due, state, what failed,
+/// the store's report.
+pub(super) struct TaskLine {
+    link: String,
+    inspection: String,
+    cells: Vec<String>,
+    overdue: bool,
+    failed: String,
+    report: String,
+    may_report: bool,
+}
+
+/// `tasks` as rows; `card` names the failed items (the keys otherwise).
+fn task_lines(
+    lang: Lang,
+    tasks: &[Value],
+    cards: &[(kefu_store::ScorecardVersion, kefu_domain::quality::Scorecard)],
+    may_report: bool,
+) -> Vec<TaskLine> {
+    let shown = |v: &Value| super::layout::shown(v.as_str().unwrap_or(""));
+    tasks
+        .iter()
+        .map(|t| {
+            let card = cards.iter().find(|(v, _)| Some(v.key.as_str()) == t["scorecard"].as_str()).map(|(_, c)| c);
+            let failed: Vec<String> = t["failed_items"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|i| {
+                    let key = i["item"].as_str().unwrap_or("");
+                    let name = card
+                        .and_then(|c| c.item(key))
+                        .map_or(key.to_string(), |(_, it)| lang.t(&it.name_zh, &it.name_en).to_string());
+                    match i["reason"].as_str() {
+                        Some(r) => format!("{name}（{r}）"),
+                        None => name,
+                    }
+                })
+                .collect();
+            let report = &t["report"];
+            let overdue = t["overdue"] == true;
+            let state = lang.t(t["state_label"].as_str().unwrap_or(""), t["state_label_en"].as_str().unwrap_or(""));
+            TaskLine {
+                link: format!("/console/stores/{}", t["store"].as_str().unwrap_or("")),
+                inspection: t["inspection"].to_string(),
+                cells: vec![
+                    t["store_name"].as_str().unwrap_or("").to_string(),
+                    t["score"].as_f64().map_or("—".into(), |s| format!("{s:.2}")),
+                    shown(&t["opened_at"]),
+                    shown(&t["due_at"]),
+                    if overdue { format!("{state} · {}", lang.t("已逾期", "overdue")) } else { state.to_string() },
+                ],
+                overdue,
+                failed: failed.join(lang.t("；", "; ")),
+                report: if report.is_null() {
+                    String::new()
+                } else {
+                    format!(
+                        "{} · {} · {}",
+                        report["note"].as_str().unwrap_or(""),
+                        report["by"].as_str().unwrap_or(""),
+                        shown(&report["at"])
+                    )
+                },
+                may_report: may_report && t["state"] == "open",
+            }
+        })
+        .collect()
 }
 
 fn grade_label(lang: Lang, code: &str) -> String {
@@ -39,6 +110,7 @@ struct ListPage<'a> {
     summary: String,
     league: Vec<Line>,
     chart: Option<super::reports::Columns>,
+    tasks: Vec<TaskLine>,
     may_write: bool,
     error: Option<String>,
     token: String,
@@ -141,6 +213,9 @@ async fn show_list<S: Store>(
             })
             .collect();
         let chart = (!bars.is_empty()).then(|| super::reports::Columns::of(&bars, Some(policy.compliant_from)));
+        let pending: Vec<Value> =
+            app.kefu.rectifications(None).await?.into_iter().filter(|t| t["pending"] == true).collect();
+        let tasks = task_lines(lang, &pending, &app.kefu.scorecards().await?, false);
         Ok(ListPage {
             shell: Shell::new(lang, Some(user), title),
             period: cycle.to_string(),
@@ -149,6 +224,7 @@ async fn show_list<S: Store>(
             summary,
             league,
             chart,
+            tasks,
             may_write: super::quality::reviewer_role(user.actor.role),
             error,
             token: form_token(),
@@ -241,6 +317,9 @@ struct StorePage<'a> {
     manager: String,
     period: String,
     inspections: Vec<Line>,
+    tasks: Vec<TaskLine>,
+    tickets: Vec<Line>,
+    ticket_counts: String,
     cards: Vec<(String, String, bool)>,
     card_key: String,
     sections: Vec<super::quality::SectionFields>,
@@ -298,8 +377,42 @@ async fn show_store<S: Store>(
                 }
             })
             .collect();
+        let may_report = app
+            .kefu
+            .core
+            .policy
+            .access
+            .allows("POST /api/v1/stores/{code}/rectifications/{inspection}/report", user.actor.role)
+            == Some(true);
+        let tasks = task_lines(lang, &app.kefu.rectifications(Some(&o.code)).await?, &cards, may_report);
+        let linked = app.kefu.store_tickets(&user.actor, &o.code, 10).await?;
+        let tickets = linked["recent"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|t| Line {
+                link: format!("/console/tickets/{}", t["id"]),
+                cells: vec![
+                    t["number"].as_str().unwrap_or("").to_string(),
+                    t["title"].as_str().unwrap_or("").to_string(),
+                    lang.t(t["type_zh"].as_str().unwrap_or(""), t["type"].as_str().unwrap_or("")).to_string(),
+                    t["status_zh"].as_str().unwrap_or("").to_string(),
+                    super::layout::shown(t["created_at"].as_str().unwrap_or("")),
+                ],
+            })
+            .collect();
+        let ticket_counts = format!(
+            "{} {} · {} {}",
+            lang.t("工单", "tickets"),
+            linked["total"],
+            lang.t("其中投诉", "complaints"),
+            linked["complaints"]
+        );
         Ok(StorePage {
             shell: Shell::new(lang, Some(user), title),
+            tasks,
+            tickets,
+            ticket_counts,
             code: o.code.clone(),
             name: o.name.clone(),
             region: o.region.clone(),
@@ -375,6 +488,32 @@ async fn inspect<S: Store>(
         Err(e) => {
             let (status, _, msg) = error_text(lang, e);
             show_store(&app, &user, lang, &code, &q, &f, (status, Some(msg))).await
+        }
+    }
+}
+
+/// The store reports a rectification done (the form on the store's page).
+async fn report<S: Store>(
+    State(app): State<AppState<S>>,
+    headers: HeaderMap,
+    Path((code, inspection)): Path<(String, String)>,
+    Form(mut f): Form<Fields>,
+) -> Response {
+    let user = match gate(&app, &headers, "POST /api/v1/stores/{code}/rectifications/{inspection}/report").await {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let lang = Lang::of(&headers);
+    if !super::same_origin(&headers) {
+        return forbidden(lang, &user);
+    }
+    take_token(&mut f, "POST /console/stores/rectification");
+    match app.kefu.report_rectification(&user.actor, &code, &inspection, &body_of(&f, &["note"])).await {
+        Ok(t) => Redirect::to(&format!("/console/stores/{}#rectifications", t["store"].as_str().unwrap_or("")))
+            .into_response(),
+        Err(e) => {
+            let (status, _, msg) = error_text(lang, e);
+            show_store(&app, &user, lang, &code, &StoreQuery::default(), &f, (status, Some(msg))).await
         }
     }
 }

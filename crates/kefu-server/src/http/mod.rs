@@ -52,7 +52,7 @@ use utoipa::OpenApi;
         bot::start, bot::message, bot::transcript, bot::misses, bot::resolve,
         reports::metrics, reports::kpi, reports::create_export, reports::list_exports, reports::export, reports::download, reports::create_schedule, reports::schedules, reports::delete_schedule, reports::hot,
         quality::scorecards, quality::scorecard, quality::save_scorecard, quality::create_review, quality::reviews, quality::review, quality::assessments, quality::create_innovation, quality::innovations, quality::create_violation, quality::violations, quality::violation, quality::step_violation, quality::queue, quality::prechecks, quality::export_assessments, quality::calibration, staff_records::record, staff_records::add_training,
-        stores::create, stores::list, stores::one, stores::inspect, stores::inspections, stores::grade, stores::grading, stores::league,
+        stores::create, stores::list, stores::one, stores::rectifications, stores::report, stores::inspect, stores::inspections, stores::grade, stores::grading, stores::league,
     ),
     components(schemas(
         crate::error::ErrorBody, crate::view::TicketView, crate::service::LoginResponse,

@@ -9,7 +9,7 @@ use crate::service::quality::evaluation_json;
 use crate::service::stores::{outlet_json, put_grade};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use kefu_domain::quality::Cycle;
 use kefu_store::{Evaluation, EvaluationFilter, EvaluationKind, Store};
@@ -21,7 +21,9 @@ pub fn router<S: Store>() -> Router<AppState<S>> {
         .route("/api/v1/stores", get(list::<S>).post(create::<S>))
         .route("/api/v1/stores/grading", get(grading::<S>).post(grade::<S>))
         .route("/api/v1/stores/league", get(league::<S>))
+        .route("/api/v1/stores/rectifications", get(rectifications::<S>))
         .route("/api/v1/stores/{code}", get(one::<S>))
+        .route("/api/v1/stores/{code}/rectifications/{inspection}/report", post(report::<S>))
         .route("/api/v1/stores/{code}/inspections", get(inspections::<S>).post(inspect::<S>))
 }
 
@@ -45,15 +47,67 @@ pub async fn list<S: Store>(State(app): State<AppState<S>>, _user: CurrentUser) 
     Ok(Json(json!({ "items": items })))
 }
 
-/// One store.
+/// One store, with the tickets taken at or about it (as the caller may see
+/// them) and its rectification tasks.
 #[utoipa::path(get, path = "/api/v1/stores/{code}", tag = "stores", security(("bearer" = [])),
-    params(("code" = String, Path)), responses((status = 200, description = "the store"), (status = 404, body = crate::error::ErrorBody)))]
+    params(("code" = String, Path)), responses((status = 200, description = "the store: {code, name, region, manager, tickets: {total, complaints, recent}, rectifications}"), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn one<S: Store>(
     State(app): State<AppState<S>>,
-    _user: CurrentUser,
+    user: CurrentUser,
     Path(code): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(outlet_json(&app.kefu.outlet(&code).await?)))
+    let mut out = outlet_json(&app.kefu.outlet(&code).await?);
+    out["tickets"] = app.kefu.store_tickets(&user.actor, &code, 10).await?;
+    out["rectifications"] = json!(app.kefu.rectifications(Some(&code)).await?);
+    Ok(Json(out))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct TaskQuery {
+    /// `pending` (awaiting rectification or re-inspection, the default),
+    /// `overdue`, or `all`.
+    pub state: Option<String>,
+}
+
+/// Rectification tasks (整改) of every store, newest first: a failing
+/// inspection opens one, the store reports it done, the next inspection re-checks.
+#[utoipa::path(get, path = "/api/v1/stores/rectifications", tag = "stores", security(("bearer" = [])),
+    params(TaskQuery), responses((status = 200, description = "{items: [{inspection, store, store_name, state, due_at, overdue, failed_items, report}]}"), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn rectifications<S: Store>(
+    State(app): State<AppState<S>>,
+    _user: CurrentUser,
+    Query(q): Query<TaskQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let state = q.state.as_deref().map(str::trim).filter(|s| !s.is_empty()).unwrap_or("pending");
+    let keep: fn(&Value) -> bool = match state {
+        "pending" => |t| t["pending"] == true,
+        "overdue" => |t| t["overdue"] == true,
+        "all" => |_| true,
+        _ => {
+            return Err(kefu_domain::FieldError::new(
+                "state",
+                "state is pending, overdue or all",
+                "state 须为 pending、overdue 或 all",
+            )
+            .into());
+        }
+    };
+    let items: Vec<Value> = app.kefu.rectifications(None).await?.into_iter().filter(keep).collect();
+    Ok(Json(json!({ "items": items })))
+}
+
+/// `{note}`: the store reports what a failing inspection found rectified;
+/// the store's next inspection re-checks it.
+#[utoipa::path(post, path = "/api/v1/stores/{code}/rectifications/{inspection}/report", tag = "stores", security(("bearer" = [])),
+    params(("code" = String, Path), ("inspection" = i64, Path)),
+    responses((status = 200, description = "the task"), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn report<S: Store>(
+    State(app): State<AppState<S>>,
+    user: CurrentUser,
+    Path((code, inspection)): Path<(String, String)>,
+    ApiJson(body): ApiJson<Map<String, Value>>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(app.kefu.report_rectification(&user.actor, &code, &inspection, &body).await?))
 }
 
 /// An inspection as the API shows it: the evaluation, its grade before quotas.

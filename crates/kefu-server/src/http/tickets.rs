@@ -70,6 +70,7 @@ const FILTERS: &[&str] = &[
     "type",
     "priority",
     "channel",
+    "store",
     "assignee",
     "first_owner",
     "customer_phone",
@@ -124,7 +125,8 @@ fn whole(v: &str, field: &str, min: u32, max: u32) -> Result<u32, FieldError> {
 #[utoipa::path(get, path = "/api/v1/tickets", tag = "tickets", security(("bearer" = [])),
     params(
         ("status" = Option<String>, Query), ("type" = Option<String>, Query), ("priority" = Option<String>, Query),
-        ("channel" = Option<String>, Query), ("assignee" = Option<String>, Query, description = "username, id or 'me'"),
+        ("channel" = Option<String>, Query), ("store" = Option<String>, Query, description = "store (营业厅) code"),
+        ("assignee" = Option<String>, Query, description = "username, id or 'me'"),
         ("first_owner" = Option<String>, Query), ("customer_phone" = Option<String>, Query), ("number" = Option<String>, Query),
         ("resolved_by" = Option<String>, Query, description = "resolved by this person (username or id)"),
         ("resolved_team" = Option<String>, Query, description = "resolved by a member of this team (code or id)"),
@@ -203,6 +205,7 @@ pub(crate) async fn parse_filter<S: Store>(
             "type" => f.ticket_type = Some(TicketType::parse(v, "type")?),
             "priority" => f.priority = Some(Priority::parse(v, "priority")?),
             "channel" => f.channel = Some(Channel::parse(v, "channel")?),
+            "store" => f.store = Some(kefu_domain::validate::store_code(v, "store")?),
             "assignee" | "first_owner" => {
                 let id = if v == "me" { user.actor.id } else { kefu.find_staff(v, k).await?.id };
                 if k == "assignee" { f.assignee = Some(id) } else { f.first_owner = Some(id) }

@@ -44,6 +44,7 @@ pub mod notices;
 pub mod org;
 mod privacy;
 pub mod quality;
+pub mod rectification;
 pub mod report_exports;
 pub mod reports;
 pub mod sampling;

@@ -6,10 +6,10 @@
 
 use super::*;
 use crate::error::ApiError;
+use kefu_domain::UserId;
 use kefu_domain::quality::Cycle;
 use kefu_domain::sampling::{Candidate, Reason, forbidden_in, sample};
 use kefu_domain::ticket::Ticket;
-use kefu_domain::{Priority, UserId};
 use kefu_store::*;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -55,6 +55,29 @@ pub struct Flag {
 }
 
 impl<S: Store> Kefu<S> {
+    /// Marks the complaints that name a regulator: only complaints are read
+    /// (the kept facts do not hold the text), in batches.
+    async fn mark_regulator_complaints(&self, mut list: Vec<Candidate>) -> Result<Vec<Candidate>, ApiError> {
+        let policy = &self.core.policy.quality.sampling;
+        if policy.regulator_words.is_empty() || !policy.mandatory.contains(&kefu_domain::sampling::Reason::Regulator) {
+            return Ok(list);
+        }
+        let complaints: Vec<kefu_domain::TicketId> = list.iter().filter(|c| c.complaint).map(|c| c.ticket).collect();
+        let mut naming = std::collections::BTreeSet::new();
+        for chunk in complaints.chunks(500) {
+            for t in self.store.ticket_texts(chunk.to_vec()).await? {
+                let text = format!("{}\n{}", t.ticket.title, t.ticket.description);
+                if kefu_domain::sampling::names_regulator(policy, &text) {
+                    naming.insert(t.ticket.id);
+                }
+            }
+        }
+        for c in &mut list {
+            c.regulator = naming.contains(&c.ticket);
+        }
+        Ok(list)
+    }
+
     /// The cycle's sample and how far its review has come.
     pub async fn review_queue(&self, cycle: Cycle) -> Result<Queue, ApiError> {
         let (from, to) = cycle.days();
@@ -75,7 +98,7 @@ impl<S: Store> Kefu<S> {
                     agent: k.facts.resolver?,
                     team: k.dims.team,
                     complaint: k.facts.complaint,
-                    urgent: k.dims.priority == Priority::Urgent,
+                    regulator: false,
                     reopened: k.facts.reopened,
                     appealed: k.facts.appealed,
                     rating: k.facts.rating,
@@ -83,6 +106,7 @@ impl<S: Store> Kefu<S> {
                 })
             })
             .collect();
+        let candidates = self.mark_regulator_complaints(candidates).await?;
         let org = self.org().await?;
         let drawn = sample(policy, &cycle.to_string(), &candidates, |t| org.team(t).map(|t| t.code.clone()));
         // Reviews of these tickets, whatever cycle they were filed under.

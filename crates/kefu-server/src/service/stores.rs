@@ -3,7 +3,7 @@
 //! grading — each store's score from its inspections, its grade, then the
 //! quotas by rank (`kefu_domain::grading`), kept as decided.
 
-use super::quality::{invalid, only_fields, opt_str};
+use super::quality::{only_fields, opt_str};
 use super::*;
 use crate::error::ApiError;
 use kefu_domain::flow::Actor;
@@ -12,23 +12,9 @@ use kefu_domain::quality::Cycle;
 use kefu_store::*;
 use serde_json::{Map, Value, json};
 
-const CODE_MAX: usize = 32;
-
-/// A store's code: letters, digits, `-` and `_` (full-width folded).
+/// A store's code, or 422 naming `code`.
 fn store_code(raw: Option<&str>) -> Result<String, ApiError> {
-    let code = kefu_domain::validate::fold_width(raw.unwrap_or("").trim()).to_ascii_uppercase();
-    let ok = !code.is_empty()
-        && code.len() <= CODE_MAX
-        && code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if ok {
-        Ok(code)
-    } else {
-        Err(invalid(
-            "code",
-            format!("code is 1 to {CODE_MAX} letters, digits, - or _"),
-            format!("营业厅编码须为 1 至 {CODE_MAX} 个字母、数字、- 或 _"),
-        ))
-    }
+    Ok(kefu_domain::validate::store_code(raw.unwrap_or(""), "code")?)
 }
 
 pub fn outlet_json(o: &Outlet) -> Value {

@@ -37,6 +37,17 @@ impl<S: Store> Kefu<S> {
         idempotency: Option<Idem>,
     ) -> Result<Written, ApiError> {
         let mut ticket = req.parse(&self.core.policy.priority)?;
+        if let Some(code) = &ticket.store {
+            // One read, paid only by tickets that name a store.
+            if self.store.outlet(code.clone()).await?.is_none() {
+                return Err(FieldError::new(
+                    "store",
+                    format!("no store has the code '{code}'"),
+                    format!("营业厅编码“{code}”不存在"),
+                )
+                .into());
+            }
+        }
         let initial_state = self.core.flows.get(ticket.ticket_type).initial.clone();
         let now = self.now();
         ticket.deadlines = kefu_domain::sla::on_create(

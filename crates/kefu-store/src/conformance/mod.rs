@@ -204,7 +204,8 @@ macro_rules! conformance_tests {
             kpi_batches_apply_once_and_cells_sum_by_grain, backlog_counts_open_tickets_by_age_and_holder,
             exports_are_claimed_once_built_in_parts_and_taken_over_when_abandoned,
             a_scheduled_report_runs_once_with_its_emails,
-            quality_records_keep_versions_and_filter_by_period, violations_step_over_the_version_read);
+            quality_records_keep_versions_and_filter_by_period, violations_step_over_the_version_read,
+            stores_list_their_tickets_and_keep_one_report_per_task);
     };
     (@each $make:expr; $($name:ident),+) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -275,3 +275,44 @@ pub async fn quality_records_keep_versions_and_filter_by_period<S: Store>(s: S) 
     let mine = s.innovations(q4.0, q4.1, Some(UserId(3))).await.unwrap();
     assert_eq!((mine.len(), mine[0].points, mine[0].title.as_str()), (1, 20.0, "投诉预警看板"));
 }
+
+/// Tickets that name a store are listed by it (and only they); a store's
+/// rectification report is kept once per failing inspection.
+pub async fn stores_list_their_tickets_and_keep_one_report_per_task<S: Store>(s: S) {
+    let a = staff(&s, "agent1", Role::Agent).await;
+    let at_store = |phone: &str, store: Option<&str>| CreateTicket {
+        ticket: kefu_domain::ticket::NewTicket { store: store.map(str::to_string), ..intake(phone, "营业厅办理") },
+        actor: a.clone(),
+        initial_state: "accepted".into(),
+        now: t0(),
+        idempotency: None,
+        follow_up: None,
+        messages: None,
+        render: render_number(),
+    };
+    let one = ticket_of(&s.create_ticket(at_store("13800000001", Some("BJ001"))).await.unwrap());
+    s.create_ticket(at_store("13800000002", None)).await.unwrap();
+    s.create_ticket(at_store("13800000003", Some("GZ001"))).await.unwrap();
+    assert_eq!(one.store.as_deref(), Some("BJ001"));
+    let listed = |store: &str| TicketFilter { store: Some(store.into()), page: 1, per_page: 10, ..Default::default() };
+    let bj = s.list_tickets(listed("BJ001")).await.unwrap();
+    assert_eq!((bj.total, bj.items[0].id, bj.items[0].store.as_deref()), (1, one.id, Some("BJ001")));
+    assert_eq!(s.list_tickets(listed("SH001")).await.unwrap().total, 0);
+
+    let report = |inspection: i64, store: &str| RectificationReport {
+        inspection,
+        store: store.into(),
+        note: "已更换破损座椅".into(),
+        reported_by: a.id,
+        reported_at: t0(),
+    };
+    s.report_rectification(report(7, "BJ001")).await.unwrap();
+    s.report_rectification(report(9, "GZ001")).await.unwrap();
+    let again = s.report_rectification(report(7, "BJ001")).await.unwrap_err();
+    assert!(
+        matches!(again, StoreError::Conflict { ref constraint } if constraint == "store_rectifications_pkey"),
+        "{again:?}"
+    );
+    assert_eq!(s.rectification_reports(Some("BJ001".into())).await.unwrap(), vec![report(7, "BJ001")]);
+    assert_eq!(s.rectification_reports(None).await.unwrap().len(), 2);
+}
