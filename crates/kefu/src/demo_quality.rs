@@ -1,6 +1,8 @@
 //! The demo's quality data: a dozen stores in three regions inspected last
-//! month and this, last month graded; QA reviews of resolved demo tickets;
-//! an innovation entry. All through the service, as an inspector would.
+//! month and this, last month graded, one failing this month (its
+//! rectification open); requests taken at store counters; QA reviews of
+//! resolved demo tickets; an innovation entry. All through the service, as
+//! an inspector or agent would.
 
 use crate::sample::Rng;
 use anyhow::{Result, anyhow};
@@ -54,6 +56,23 @@ fn answers(card: &Scorecard, rng: &mut Rng, strict: bool) -> Vec<Value> {
     out
 }
 
+/// A failing inspection: the first five standard items earn nothing.
+fn failing(card: &Scorecard) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut zeroed = 0;
+    for (s, i) in card.items() {
+        match s.kind {
+            SectionKind::Standard if zeroed < 5 => {
+                zeroed += 1;
+                out.push(json!({"item": i.key, "points": 0, "reason": "检查发现不合格，限期整改"}));
+            }
+            SectionKind::Standard | SectionKind::RedLine => out.push(json!({"item": i.key, "points": i.points})),
+            _ => {}
+        }
+    }
+    out
+}
+
 fn body(pairs: Value) -> Map<String, Value> {
     pairs.as_object().cloned().unwrap_or_default()
 }
@@ -81,6 +100,17 @@ pub async fn seed<S: Store>(kefu: &Kefu<S>) -> Result<()> {
         }
     }
     kefu.grade_stores(&inspector, &last.to_string()).await.map_err(err)?;
+    let (code, ..) = STORES[STORES.len() - 1];
+    let b = body(json!({"scorecard": "store_inspection", "period": this.to_string(), "items": failing(&store_card)}));
+    kefu.inspect(&inspector, code, &b, None).await.map_err(err)?;
+    // Requests taken at store counters, listed on each store's page.
+    let agent = crate::demo::actor(kefu, "agent1").await?;
+    for (code, ..) in STORES.iter().take(4) {
+        let mut req = crate::sample::intake(&mut rng);
+        req.channel = Some("store".into());
+        req.store = Some(code.to_string());
+        kefu.create_ticket(&agent, &req, None).await.map_err(err)?;
+    }
     // QA reviews of a sample of resolved tickets.
     let resolved = kefu
         .store
