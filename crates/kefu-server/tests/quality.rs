@@ -350,6 +350,8 @@ async fn failing_stores_rectify_and_list_their_tickets(mut app: TestApp) {
     assert!(page.contains("复查通过") && page.contains(t["number"].as_str().unwrap()), "{page}");
     let (_, page) = console_get(&app, &cookie, "/console/stores").await;
     assert!(page.contains("待整改") && page.contains("S02"), "{page}");
+    let (_, page) = console_get(&app, &cookie, &format!("/console/tickets/{}", t["number"].as_str().unwrap())).await;
+    assert!(page.contains("营业厅") && page.contains("S01"), "the ticket names its store: {page}");
 }
 
 /// A ticket of `who`'s registered and dispatched to them at (day, hour, minute).
