@@ -188,6 +188,9 @@ pub async fn evaluations(
     if let Some(t) = f.ticket {
         arg(&mut cond, "ticket_id = ?", Box::new(t.0));
     }
+    if let Some(at) = f.created_from {
+        arg(&mut cond, "created_at >= ?", Box::new(at));
+    }
     let refs: Vec<&(dyn ToSql + Sync)> = args.iter().map(|a| a.as_ref() as &(dyn ToSql + Sync)).collect();
     let rows = c.query(&format!("{EVALUATION} WHERE {} ORDER BY id", cond.join(" AND ")), &refs).await.map_err(pg)?;
     Ok(rows.iter().map(evaluation).collect())

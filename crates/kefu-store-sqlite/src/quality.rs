@@ -183,6 +183,9 @@ pub fn evaluations(c: &Connection, f: &EvaluationFilter, id: Option<i64>) -> Sto
     if let Some(t) = f.ticket {
         arg(&mut cond, "ticket_id = ?", Value::Integer(t.0));
     }
+    if let Some(at) = f.created_from {
+        arg(&mut cond, "created_at >= ?", Value::Text(ts(at)));
+    }
     c.prepare(&format!("{EVALUATION} WHERE {} ORDER BY id", cond.join(" AND ")))
         .map_err(backend)?
         .query_map(params_from_iter(args), evaluation)

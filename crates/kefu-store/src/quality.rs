@@ -94,6 +94,8 @@ pub struct EvaluationFilter {
     pub subject: Option<String>,
     pub agent: Option<UserId>,
     pub ticket: Option<TicketId>,
+    /// Made at or after this instant.
+    pub created_from: Option<DateTime<Utc>>,
 }
 
 /// A period's grading of the stores, as decided (JSON).

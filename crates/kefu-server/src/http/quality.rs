@@ -132,7 +132,7 @@ pub async fn reviews<S: Store>(
         Some(t) => Some(app.kefu.visible_ticket(&user.actor, t).await?.id),
         None => None,
     };
-    let f = EvaluationFilter { kind: Some(kind), within, agent, ticket, subject: None };
+    let f = EvaluationFilter { kind: Some(kind), within, agent, ticket, ..Default::default() };
     let list = app.kefu.visible_reviews(&user.actor, f).await?;
     let items: Vec<Value> = list.iter().rev().map(|e| evaluation_json(e, &org)).collect();
     Ok(Json(json!({ "items": items })))

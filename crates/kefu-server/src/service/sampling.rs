@@ -112,7 +112,13 @@ impl<S: Store> Kefu<S> {
         // Reviews of these tickets, whatever cycle they were filed under.
         let mut reviewed: BTreeMap<kefu_domain::TicketId, (i64, f64)> = BTreeMap::new();
         let mut per_reviewer: BTreeMap<UserId, usize> = BTreeMap::new();
-        let f = EvaluationFilter { kind: Some(EvaluationKind::Review), ..Default::default() };
+        // A sampled ticket was resolved in the cycle, so its review was made
+        // since the cycle began: older reviews need not be read.
+        let f = EvaluationFilter {
+            kind: Some(EvaluationKind::Review),
+            created_from: Some(kefu_domain::time::shanghai_at(from, 0)),
+            ..Default::default()
+        };
         for e in self.store.evaluations(f).await? {
             if in_cycle(e.created_at) {
                 *per_reviewer.entry(e.reviewer).or_default() += 1;

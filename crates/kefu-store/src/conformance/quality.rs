@@ -230,6 +230,15 @@ pub async fn quality_records_keep_versions_and_filter_by_period<S: Store>(s: S) 
     assert_eq!(s.evaluations(by_agent).await.unwrap().len(), 2);
     let by_ticket = EvaluationFilter { ticket: Some(TicketId(5)), ..Default::default() };
     assert_eq!(ids(s.evaluations(by_ticket).await.unwrap()), [review.id]);
+    let later = Evaluation {
+        created_at: t0() + chrono::Duration::days(3),
+        ..evaluation(EvaluationKind::Review, "20261120000007", Some(UserId(3)), "2026-11", 75.0)
+    };
+    let later = s.add_evaluation(later).await.unwrap();
+    let since =
+        |at| EvaluationFilter { kind: Some(EvaluationKind::Review), created_from: Some(at), ..Default::default() };
+    assert_eq!(ids(s.evaluations(since(t0() + chrono::Duration::days(1))).await.unwrap()), [later.id]);
+    assert_eq!(s.evaluations(since(t0())).await.unwrap().len(), 2, "at the instant counts");
     let by_store = EvaluationFilter { subject: Some("GZ001".into()), ..Default::default() };
     assert_eq!(s.evaluations(by_store).await.unwrap().len(), 2);
     assert_eq!(s.evaluation(9999).await.unwrap(), None);
