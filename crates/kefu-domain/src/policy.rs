@@ -45,6 +45,12 @@ pub struct Policy {
     /// Scorecards, store grades and quotas, the assessment (R-31…R-33).
     #[serde(default)]
     pub quality: crate::quality::QualityPolicy,
+    /// Service-interruption compensation rules.
+    #[serde(default)]
+    pub compensation: crate::compensation::CompensationPolicy,
+    /// Spike warning thresholds.
+    #[serde(default)]
+    pub spike: crate::spike::SpikePolicy,
 }
 
 /// Which roles may call which endpoint, keyed `"METHOD /path/{template}"`.
@@ -258,6 +264,8 @@ impl Policy {
             .and_then(|()| policy.bot.check())
             .and_then(|()| policy.reports.check())
             .and_then(|()| policy.quality.check())
+            .and_then(|()| policy.compensation.check())
+            .and_then(|()| policy.spike.check())
             .map_err(|message| PolicyError { source_name: source_name.to_string(), line: None, message })?;
         Ok(policy)
     }
