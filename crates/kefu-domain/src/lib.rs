@@ -23,6 +23,7 @@ pub mod figures;
 pub mod flow;
 pub mod grading;
 pub mod ids;
+pub mod incident;
 pub mod intake;
 pub mod kb;
 pub mod kpi;

@@ -51,6 +51,9 @@ pub struct Policy {
     /// Spike warning thresholds.
     #[serde(default)]
     pub spike: crate::spike::SpikePolicy,
+    /// Major incidents: linking, what children copy, notice approval.
+    #[serde(default)]
+    pub incidents: crate::incident::IncidentPolicy,
 }
 
 /// Which roles may call which endpoint, keyed `"METHOD /path/{template}"`.
