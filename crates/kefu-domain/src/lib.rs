@@ -30,6 +30,7 @@ pub mod kpi;
 pub mod macros;
 pub mod metrics;
 pub mod org;
+pub mod playbook;
 pub mod policy;
 pub mod priority;
 pub mod privacy;
