@@ -102,6 +102,9 @@ pub enum Guard {
     Assignee,
     TransferTarget,
     TeamLead,
+    /// A condition on the ticket, not a person: it is linked to a major
+    /// incident. Override roles do not bypass it.
+    IncidentChild,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -154,6 +157,7 @@ impl Guard {
                     || ticket.transfer_department.is_some_and(|d| actor.org.department == Some(d))
             }
             Guard::TeamLead => ticket.team.is_some_and(|t| actor.org.leads.contains(&t)),
+            Guard::IncidentChild => ticket.incident.is_some(),
         }
     }
 
@@ -164,6 +168,7 @@ impl Guard {
             Guard::Assignee => ("the assignee", "当前处理人"),
             Guard::TransferTarget => ("the receiver of the transfer", "转派接收人"),
             Guard::TeamLead => ("the lead of the ticket's team", "工单所属班组的组长"),
+            Guard::IncidentChild => ("on a ticket linked to a major incident", "仅限关联重大故障的工单"),
         }
     }
 }
@@ -218,10 +223,12 @@ impl Flow {
     }
 
     fn permits(&self, rule: &ActionRule, ticket: &Ticket, actor: &Actor) -> bool {
+        let on_ticket = |g: &Guard| *g == Guard::IncidentChild;
         rule.roles.contains(&actor.role)
+            && rule.only.iter().filter(|g| on_ticket(g)).all(|g| g.holds(ticket, actor))
             && (self.override_roles.contains(&actor.role)
-                || rule.only.is_empty()
-                || rule.only.iter().any(|g| g.holds(ticket, actor)))
+                || rule.only.iter().all(on_ticket)
+                || rule.only.iter().any(|g| !on_ticket(g) && g.holds(ticket, actor)))
     }
 
     /// The actions this actor may take on this ticket now, in flow order.
@@ -241,8 +248,12 @@ impl Flow {
         if self.is_final(&ticket.status) {
             return Err(DomainError::Archived);
         }
+        // A rule whose condition on the ticket fails is as if absent: the
+        // action is not possible on this ticket now, whoever asks.
+        let applies =
+            |r: &ActionRule| r.only.iter().filter(|g| **g == Guard::IncidentChild).all(|g| g.holds(ticket, actor));
         let in_state: Vec<&ActionRule> =
-            self.actions.iter().filter(|r| r.name == kind && r.from.contains(&ticket.status)).collect();
+            self.actions.iter().filter(|r| r.name == kind && r.from.contains(&ticket.status) && applies(r)).collect();
         if in_state.is_empty() {
             return Err(DomainError::NotAllowed {
                 action: kind.as_str().to_string(),

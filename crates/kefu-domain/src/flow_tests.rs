@@ -5,6 +5,7 @@
 use crate::action::{ActionKind, ActionRequest, Decision, StaffRef, Target, Wanted, decide};
 use crate::enums::{Priority, Role, TicketType};
 use crate::error::DomainError;
+use crate::flow::Guard;
 use crate::flow::{Actor, FlowSet};
 use crate::ids::UserId;
 use crate::ticket::Ticket;
@@ -132,7 +133,11 @@ fn every_action_outside_its_states_is_refused_with_the_allowed_list() {
         for (who, body, state) in happy_path(tt) {
             let sup = actor(SUPERVISOR, Role::Supervisor);
             for &kind in ActionKind::ALL {
-                let in_state = flow.actions.iter().any(|r| r.name == kind && r.from.contains(&t.status));
+                // Rules for a ticket linked to an incident do not apply to this one.
+                let in_state = flow
+                    .actions
+                    .iter()
+                    .any(|r| r.name == kind && r.from.contains(&t.status) && !r.only.contains(&Guard::IncidentChild));
                 match flow.rule_for(&t, &sup, kind) {
                     Err(DomainError::NotAllowed { allowed, state, .. }) => {
                         assert!(!in_state, "{tt}/{}: {kind:?} should be possible", t.status);
@@ -477,5 +482,20 @@ fn open_states_follow_the_flow() {
         step(&flows, &mut t, who, body, state);
         let open = matches!(state, "dispatched" | "in_progress" | "suspended");
         assert_eq!(t.open, open, "{state}");
+    }
+}
+
+#[test]
+fn an_incident_resolves_its_linked_tickets_from_any_handling_state() {
+    let flows = FlowSet::defaults();
+    let body = json!({"action": "resolve", "result": "光缆已熔接，业务恢复"});
+    for tt in [TicketType::Fault, TicketType::Complaint] {
+        let mut t = ticket(tt);
+        // Not linked: a supervisor cannot skip handling, override or not.
+        assert!(matches!(act(&flows, &t, SUPERVISOR, body.clone()), Err(DomainError::NotAllowed { .. })));
+        t.incident = Some(crate::incident_record::IncidentRef { id: 1, number: "ZD20261201001".into() });
+        assert_eq!(act(&flows, &t, SUPERVISOR, body.clone()).unwrap().ticket.status, "resolved");
+        // Linked, but an agent who holds nothing of it still may not.
+        assert!(matches!(act(&flows, &t, AGENT2, body.clone()), Err(DomainError::Forbidden { .. })));
     }
 }

@@ -132,6 +132,7 @@ impl IntakeRequest {
             next_alert_at: None,
             business_line: optional_text(self.business_line.as_deref(), "business_line", limits::LEVEL)?,
             store: self.store_code()?,
+            incident: None,
         })
     }
 }

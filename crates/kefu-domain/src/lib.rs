@@ -24,6 +24,7 @@ pub mod flow;
 pub mod grading;
 pub mod ids;
 pub mod incident;
+pub mod incident_record;
 pub mod intake;
 pub mod kb;
 pub mod kpi;

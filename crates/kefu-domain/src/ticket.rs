@@ -78,6 +78,9 @@ pub struct Ticket {
     /// The store (营业厅) the request was taken at or is about.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub store: Option<String>,
+    /// The major incident (重大故障) the ticket is linked to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incident: Option<crate::incident_record::IncidentRef>,
     /// The team the ticket belongs to: its handler's, or the queue it waits in.
     #[serde(default)]
     pub team: Option<TeamId>,
@@ -128,6 +131,8 @@ pub struct NewTicket {
     pub business_line: Option<String>,
     /// The store (营业厅) code, checked by the service to exist.
     pub store: Option<String>,
+    /// An active incident whose scope covers it, found by the service.
+    pub incident: Option<crate::incident_record::IncidentRef>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -181,6 +186,7 @@ impl NewTicket {
             next_alert_at: self.next_alert_at,
             business_line: self.business_line,
             store: self.store,
+            incident: self.incident,
             team: None,
             transfer_team: None,
             transfer_department: None,
@@ -285,6 +291,7 @@ pub fn sample(tt: crate::TicketType, p: crate::Priority) -> Ticket {
         next_alert_at: None,
         business_line: None,
         store: None,
+        incident: None,
         team: None,
         transfer_team: None,
         transfer_department: None,

@@ -11,6 +11,7 @@ mod bot;
 mod dump;
 mod exports;
 mod feed;
+mod incidents;
 mod kb;
 mod kpi;
 mod macros;

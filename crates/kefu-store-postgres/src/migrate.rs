@@ -29,6 +29,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (21, "staff_history", include_str!("../migrations/0021_staff_history.sql")),
     (22, "store_links", include_str!("../migrations/0022_store_links.sql")),
     (23, "review_queue", include_str!("../migrations/0023_review_queue.sql")),
+    (24, "incidents", include_str!("../migrations/0024_incidents.sql")),
 ];
 
 /// Any constant shared by all kefu nodes.

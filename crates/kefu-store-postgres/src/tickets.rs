@@ -177,8 +177,8 @@ pub async fn create(
     let sealed = sealed_doc(&ticket, cipher)?;
     let stmt = tx
         .prepare_cached(
-            "INSERT INTO tickets (number, channel, type, priority, status, customer_id, first_owner, assignee, created_at, updated_at, doc, next_due_at, next_alert_at, next_warn_at, store_code)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, $8, $9, $10, $11, $12, $13) RETURNING id",
+            "INSERT INTO tickets (number, channel, type, priority, status, customer_id, first_owner, assignee, created_at, updated_at, doc, next_due_at, next_alert_at, next_warn_at, store_code, incident_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
         )
         .await
         .map_err(pg)?;
@@ -199,6 +199,7 @@ pub async fn create(
                 &ticket.next_alert_at,
                 &next_warn(&ticket),
                 &ticket.store,
+                &ticket.incident.as_ref().map(|i| i.id),
             ],
         )
         .await
@@ -270,7 +271,8 @@ async fn write_mutation(
     let t = &m.ticket;
     tx.execute(
         "UPDATE tickets SET rev = rev + 1, priority = $2, status = $3, assignee = $4, updated_at = $5, doc = $6, next_due_at = $7,
-                next_alert_at = $8, is_open = $9, team_id = $10, tier = $11, transfer_key = $12, next_warn_at = $13
+                next_alert_at = $8, is_open = $9, team_id = $10, tier = $11, transfer_key = $12, next_warn_at = $13,
+                incident_id = $14
          WHERE id = $1",
         &[
             &t.id.0,
@@ -286,6 +288,7 @@ async fn write_mutation(
             &i64::from(t.tier),
             &transfer_key(t),
             &next_warn(t),
+            &t.incident.as_ref().map(|i| i.id),
         ],
     )
     .await

@@ -12,6 +12,7 @@ mod bot;
 mod dump;
 mod exports;
 mod feed;
+mod incidents;
 mod kb;
 mod kpi;
 mod macros;

@@ -109,8 +109,8 @@ pub fn create(c: &Connection, op: CreateTicket, cipher: &FieldCipher) -> StoreRe
     let sealed = sealed_doc(&ticket, cipher)?;
     let id: i64 = c
         .prepare_cached(
-            "INSERT INTO tickets (number, channel, type, priority, status, customer_id, first_owner, assignee, created_at, updated_at, doc, next_due_at, next_alert_at, next_warn_at, store_code)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, ?8, ?8, ?9, ?10, ?11, ?12, ?13) RETURNING id",
+            "INSERT INTO tickets (number, channel, type, priority, status, customer_id, first_owner, assignee, created_at, updated_at, doc, next_due_at, next_alert_at, next_warn_at, store_code, incident_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, ?8, ?8, ?9, ?10, ?11, ?12, ?13, ?14) RETURNING id",
         )
         .map_err(backend)?
         .query_row(
@@ -127,7 +127,8 @@ pub fn create(c: &Connection, op: CreateTicket, cipher: &FieldCipher) -> StoreRe
                 next_due(&ticket).map(ts),
                 ticket.next_alert_at.map(ts),
                 next_warn(&ticket).map(ts),
-                ticket.store
+                ticket.store,
+                ticket.incident.as_ref().map(|i| i.id)
             ],
             |r| r.get(0),
         )
@@ -193,7 +194,8 @@ fn write_mutation(
     let t = &m.ticket;
     c.prepare_cached(
         "UPDATE tickets SET rev = rev + 1, priority = ?2, status = ?3, assignee = ?4, updated_at = ?5, doc = ?6, next_due_at = ?7,
-                next_alert_at = ?8, is_open = ?9, team_id = ?10, tier = ?11, transfer_key = ?12, next_warn_at = ?13
+                next_alert_at = ?8, is_open = ?9, team_id = ?10, tier = ?11, transfer_key = ?12, next_warn_at = ?13,
+                incident_id = ?14
          WHERE id = ?1",
     )
     .map_err(backend)?
@@ -210,7 +212,8 @@ fn write_mutation(
         t.team.map(|x| x.0),
         t.tier,
         transfer_key(t),
-        next_warn(t).map(ts)
+        next_warn(t).map(ts),
+        t.incident.as_ref().map(|i| i.id)
     ])
     .map_err(backend)?;
     if let Some(cap) = &m.capacity {

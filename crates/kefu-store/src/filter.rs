@@ -72,6 +72,9 @@ pub fn clauses<D: Dialect>(f: &TicketFilter) -> Vec<(String, Vec<FilterValue>)> 
     if let Some(v) = &f.store {
         add("t.store_code = ?", Text(v.clone()));
     }
+    if let Some(v) = f.incident {
+        add("t.incident_id = ?", Int(v));
+    }
     // Literal, not bound: the planner matches it to the partial indexes
     // (`WHERE is_open = 1`) that keep the queues fast.
     match f.open {

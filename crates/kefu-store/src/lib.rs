@@ -13,6 +13,7 @@ pub mod dump;
 mod exports;
 mod feed;
 pub mod filter;
+mod incidents;
 mod kb;
 mod kpi;
 mod macros;
@@ -26,6 +27,7 @@ mod types;
 pub use bot::{BotStore, MISS_KINDS, Miss, NewMiss};
 pub use exports::*;
 pub use feed::{FeedMark, FeedStore, TicketText};
+pub use incidents::*;
 pub use kb::{ArticleFilter, Feedback, FeedbackSummary, KbChange, KbStore};
 pub use kpi::*;
 pub use macros::MacroStore;
@@ -66,8 +68,9 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Every store trait, for code that calls a concrete backend's methods.
 pub mod prelude {
     pub use crate::{
-        AccountStore, BotStore, DumpStore, ExportStore, FeedStore, JobStore, KbStore, KpiStore, MacroStore, ModelStore,
-        OrgStore, OutboxStore, PrivacyStore, QualityStore, ReportStore, ScheduleStore, Store, TicketStore,
+        AccountStore, BotStore, DumpStore, ExportStore, FeedStore, IncidentStore, JobStore, KbStore, KpiStore,
+        MacroStore, ModelStore, OrgStore, OutboxStore, PrivacyStore, QualityStore, ReportStore, ScheduleStore, Store,
+        TicketStore,
     };
 }
 
@@ -92,6 +95,7 @@ pub trait Store:
     + ExportStore
     + ScheduleStore
     + QualityStore
+    + IncidentStore
 {
 }
 
@@ -113,6 +117,7 @@ impl<T> Store for T where
         + ExportStore
         + ScheduleStore
         + QualityStore
+        + IncidentStore
 {
 }
 

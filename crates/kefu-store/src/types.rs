@@ -356,6 +356,8 @@ pub struct TicketFilter {
     pub tier: Option<u8>,
     /// Taken at or about this store (营业厅 code).
     pub store: Option<String>,
+    /// Linked to this major incident.
+    pub incident: Option<i64>,
     /// Open (weighing on a handler) or not.
     pub open: Option<bool>,
     /// Open tickets nobody holds.

@@ -17,6 +17,7 @@ mod accounts;
 mod bot;
 mod export;
 mod feed;
+mod incidents;
 mod jobs;
 mod kb;
 mod kpi;
@@ -34,6 +35,7 @@ pub use accounts::*;
 pub use bot::*;
 pub use export::*;
 pub use feed::*;
+pub use incidents::*;
 pub use jobs::*;
 pub use kb::*;
 pub use kpi::*;
@@ -205,7 +207,8 @@ macro_rules! conformance_tests {
             exports_are_claimed_once_built_in_parts_and_taken_over_when_abandoned,
             a_scheduled_report_runs_once_with_its_emails,
             quality_records_keep_versions_and_filter_by_period, violations_step_over_the_version_read,
-            stores_list_their_tickets_and_keep_one_report_per_task);
+            stores_list_their_tickets_and_keep_one_report_per_task,
+            incidents_chain_their_changes_and_count_their_children, each_customer_gets_a_notice_once);
     };
     (@each $make:expr; $($name:ident),+) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

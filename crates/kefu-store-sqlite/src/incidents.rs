@@ -1,0 +1,237 @@
+//! Major incidents (IncidentStore) in SQLite.
+
+use crate::backend;
+use crate::rows::{parse_ts, ts};
+use chrono::{DateTime, Utc};
+use kefu_domain::TicketId;
+use kefu_domain::incident_record::{Incident, IncidentEvent, number};
+use kefu_store::crypto::FieldCipher;
+use kefu_store::{ChangeIncident, NoticeProgress, NoticeTarget, StoreError, StoreResult};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::Value;
+
+fn decode(raw: String) -> StoreResult<Incident> {
+    serde_json::from_str(&raw).map_err(|e| StoreError::Backend(format!("incident document: {e}")))
+}
+
+fn write_event(c: &Connection, e: &IncidentEvent) -> StoreResult<()> {
+    c.execute(
+        "INSERT INTO incident_events (incident_id, seq, at, actor, actor_name, action, data, prev_hash, hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            e.incident_id,
+            e.seq,
+            ts(e.at),
+            e.actor.map(|a| a.0),
+            e.actor_name,
+            e.action,
+            e.data.to_string(),
+            e.prev_hash,
+            e.hash
+        ],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
+pub fn create(c: &Connection, i: Incident, actor_name: &str, data: Value) -> StoreResult<Incident> {
+    let day = kefu_domain::time::shanghai_date(i.created_at);
+    let prefix = number(day, 0);
+    let prefix = &prefix[..prefix.len() - 3];
+    let n: i64 = c
+        .query_row("SELECT COUNT(*) + 1 FROM incidents WHERE number LIKE ?1 || '%'", [prefix], |r| r.get(0))
+        .map_err(backend)?;
+    let id: i64 = c
+        .query_row(
+            "INSERT INTO incidents (number, state, active, started_at, doc, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, '{}', ?5, ?5) RETURNING id",
+            params![number(day, n), i.state.code(), i.state.active(), ts(i.started_at), ts(i.created_at)],
+            |r| r.get(0),
+        )
+        .map_err(backend)?;
+    let i = Incident { id, number: number(day, n), ..i };
+    save(c, &i)?;
+    write_event(c, &IncidentEvent::seal(id, None, i.created_at, Some(i.created_by), actor_name, "create", data))?;
+    Ok(i)
+}
+
+fn save(c: &Connection, i: &Incident) -> StoreResult<()> {
+    let doc = serde_json::to_string(i).map_err(|e| StoreError::Backend(e.to_string()))?;
+    c.execute(
+        "UPDATE incidents SET state = ?2, active = ?3, started_at = ?4, doc = ?5, updated_at = ?6 WHERE id = ?1",
+        params![i.id, i.state.code(), i.state.active(), ts(i.started_at), doc, ts(i.updated_at)],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
+pub fn change(c: &Connection, op: ChangeIncident) -> StoreResult<Incident> {
+    let current = one(c, op.id)?.ok_or(StoreError::NotFound)?;
+    let (mut next, action, data) = (op.decide)(&current)?;
+    next.id = current.id;
+    next.number = current.number.clone();
+    next.updated_at = op.now;
+    save(c, &next)?;
+    let last: (i64, String) = c
+        .query_row(
+            "SELECT seq, hash FROM incident_events WHERE incident_id = ?1 ORDER BY seq DESC LIMIT 1",
+            [op.id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .map_err(backend)?;
+    let e = IncidentEvent::seal(op.id, Some((last.0, &last.1)), op.now, op.actor, &op.actor_name, &action, data);
+    write_event(c, &e)?;
+    Ok(next)
+}
+
+pub fn one(c: &Connection, id: i64) -> StoreResult<Option<Incident>> {
+    c.query_row("SELECT doc FROM incidents WHERE id = ?1", [id], |r| r.get::<_, String>(0))
+        .optional()
+        .map_err(backend)?
+        .map(decode)
+        .transpose()
+}
+
+pub fn list(c: &Connection, active_only: bool, limit: u32) -> StoreResult<Vec<Incident>> {
+    c.prepare_cached("SELECT doc FROM incidents WHERE (?1 = 0 OR active = 1) ORDER BY id DESC LIMIT ?2")
+        .map_err(backend)?
+        .query_map(params![active_only, limit], |r| r.get::<_, String>(0))
+        .map_err(backend)?
+        .map(|r| r.map_err(backend).and_then(decode))
+        .collect()
+}
+
+pub fn events(c: &Connection, id: i64) -> StoreResult<Vec<IncidentEvent>> {
+    c.prepare(
+        "SELECT incident_id, seq, at, actor, actor_name, action, data, prev_hash, hash FROM incident_events
+         WHERE incident_id = ?1 ORDER BY seq",
+    )
+    .map_err(backend)?
+    .query_map([id], |r| {
+        Ok(IncidentEvent {
+            incident_id: r.get(0)?,
+            seq: r.get(1)?,
+            at: parse_ts(&r.get::<_, String>(2)?)?,
+            actor: r.get::<_, Option<i64>>(3)?.map(kefu_domain::UserId),
+            actor_name: r.get(4)?,
+            action: r.get(5)?,
+            data: serde_json::from_str(&r.get::<_, String>(6)?).unwrap_or(Value::Null),
+            prev_hash: r.get(7)?,
+            hash: r.get(8)?,
+        })
+    })
+    .map_err(backend)?
+    .collect::<Result<_, _>>()
+    .map_err(backend)
+}
+
+pub fn children(c: &Connection, id: i64, after: Option<TicketId>, limit: u32) -> StoreResult<Vec<TicketId>> {
+    c.prepare_cached("SELECT id FROM tickets WHERE incident_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3")
+        .map_err(backend)?
+        .query_map(params![id, after.map_or(0, |t| t.0), limit], |r| r.get(0).map(TicketId))
+        .map_err(backend)?
+        .collect::<Result<_, _>>()
+        .map_err(backend)
+}
+
+pub fn by_status(c: &Connection, id: i64) -> StoreResult<Vec<(String, i64)>> {
+    c.prepare_cached("SELECT status, COUNT(*) FROM tickets WHERE incident_id = ?1 GROUP BY status ORDER BY status")
+        .map_err(backend)?
+        .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .map_err(backend)?
+        .collect::<Result<_, _>>()
+        .map_err(backend)
+}
+
+pub fn record_notices(
+    c: &Connection,
+    id: i64,
+    notice: &str,
+    targets: &[NoticeTarget],
+    cipher: &FieldCipher,
+    now: DateTime<Utc>,
+) -> StoreResult<u32> {
+    let mut new = 0;
+    for t in targets {
+        let inserted = c
+            .prepare_cached(
+                "INSERT INTO incident_notices (incident_id, notice, customer_id, ticket_id, outbox_id, created_at)
+                 VALUES (?1, ?2, ?3, ?4, 0, ?5) ON CONFLICT DO NOTHING",
+            )
+            .map_err(backend)?
+            .execute(params![id, notice, t.customer.0, t.ticket.0, ts(now)])
+            .map_err(backend)?;
+        if inserted == 0 {
+            continue;
+        }
+        crate::outbox::insert_messages(c, Some(t.ticket), std::slice::from_ref(&t.message), cipher, now)?;
+        c.prepare_cached(
+            "UPDATE incident_notices SET outbox_id = last_insert_rowid()
+             WHERE incident_id = ?1 AND notice = ?2 AND customer_id = ?3",
+        )
+        .map_err(backend)?
+        .execute(params![id, notice, t.customer.0])
+        .map_err(backend)?;
+        new += 1;
+    }
+    Ok(new)
+}
+
+pub fn progress(c: &Connection, id: i64) -> StoreResult<Vec<NoticeProgress>> {
+    let rows: Vec<(String, String, i64)> = c
+        .prepare_cached(
+            "SELECT n.notice, COALESCE(o.state, 'pending'), COUNT(*) FROM incident_notices n
+             LEFT JOIN outbox o ON o.id = n.outbox_id WHERE n.incident_id = ?1 GROUP BY n.notice, o.state",
+        )
+        .map_err(backend)?
+        .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .map_err(backend)?
+        .collect::<Result<_, _>>()
+        .map_err(backend)?;
+    Ok(kefu_store::fold_progress(rows))
+}
+
+/// The store capabilities kept in this file: IncidentStore.
+mod capability {
+    use crate::*;
+    use kefu_domain::incident_record::{Incident, IncidentEvent};
+    use kefu_store::{ChangeIncident, IncidentStore, NoticeProgress, NoticeTarget};
+    use serde_json::Value;
+
+    impl IncidentStore for SqliteStore {
+        async fn create_incident(&self, i: Incident, actor_name: String, data: Value) -> StoreResult<Incident> {
+            self.writer.run(move |c| incidents::create(c, i, &actor_name, data)).await
+        }
+        async fn change_incident(&self, op: ChangeIncident) -> StoreResult<Incident> {
+            self.writer.run(move |c| incidents::change(c, op)).await
+        }
+        async fn incident(&self, id: i64) -> StoreResult<Option<Incident>> {
+            self.read(move |c| incidents::one(c, id)).await
+        }
+        async fn incidents(&self, active_only: bool, limit: u32) -> StoreResult<Vec<Incident>> {
+            self.read(move |c| incidents::list(c, active_only, limit)).await
+        }
+        async fn incident_events(&self, id: i64) -> StoreResult<Vec<IncidentEvent>> {
+            self.read(move |c| incidents::events(c, id)).await
+        }
+        async fn incident_children(&self, id: i64, after: Option<TicketId>, limit: u32) -> StoreResult<Vec<TicketId>> {
+            self.read(move |c| incidents::children(c, id, after, limit)).await
+        }
+        async fn children_by_status(&self, id: i64) -> StoreResult<Vec<(String, i64)>> {
+            self.read(move |c| incidents::by_status(c, id)).await
+        }
+        async fn record_notices(
+            &self,
+            id: i64,
+            notice: String,
+            targets: Vec<NoticeTarget>,
+            now: DateTime<Utc>,
+        ) -> StoreResult<u32> {
+            let k = self.cipher.clone();
+            self.writer.run(move |c| incidents::record_notices(c, id, &notice, &targets, &k, now)).await
+        }
+        async fn notice_progress(&self, id: i64) -> StoreResult<Vec<NoticeProgress>> {
+            self.read(move |c| incidents::progress(c, id)).await
+        }
+    }
+}
