@@ -203,6 +203,9 @@ pub struct IncidentPolicy {
     pub sync: SyncRules,
     /// A notice batch to more customers than this needs a second person's approval.
     pub approval_above: u32,
+    /// How old a node's list of active incidents (matched at intake) may be;
+    /// tickets registered meanwhile are linked by the sweep.
+    pub refresh_seconds: u32,
 }
 
 impl Default for IncidentPolicy {
@@ -212,6 +215,7 @@ impl Default for IncidentPolicy {
             link_before_minutes: 60,
             sync: SyncRules::default(),
             approval_above: 500,
+            refresh_seconds: 5,
         }
     }
 }

@@ -94,7 +94,7 @@ pub struct NoticeBatch {
     /// `n1`, `n2` … in the order requested.
     pub key: String,
     pub text: String,
-    /// `sms` (the operator's default for mass notices) or `email`.
+    /// `sms`: every customer has a phone number.
     pub channel: String,
     pub state: BatchState,
     /// Customers it would reach when requested.

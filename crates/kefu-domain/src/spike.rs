@@ -32,11 +32,23 @@ pub struct SpikePolicy {
     pub k: f64,
     /// Never alarm on fewer tickets than this, however quiet the baseline.
     pub min_count: u32,
+    /// Keyword clusters: a ticket whose title or description names one
+    /// of a cluster's words counts in that cluster's bucket for its region
+    /// too, whatever type or business line it was registered under.
+    pub clusters: BTreeMap<String, Vec<String>>,
 }
 
 impl Default for SpikePolicy {
     fn default() -> Self {
-        SpikePolicy { window_minutes: 60, baseline_days: 14, test: Test::Poisson, p_value: 0.001, k: 4.0, min_count: 8 }
+        SpikePolicy {
+            window_minutes: 60,
+            baseline_days: 14,
+            test: Test::Poisson,
+            p_value: 0.001,
+            k: 4.0,
+            min_count: 8,
+            clusters: BTreeMap::new(),
+        }
     }
 }
 
@@ -56,7 +68,7 @@ impl SpikePolicy {
         }
     }
 
-    fn window(&self) -> Duration {
+    pub fn window(&self) -> Duration {
         Duration::minutes(i64::from(self.window_minutes))
     }
 }
@@ -72,6 +84,39 @@ pub struct Alarm {
     pub bound: u32,
     /// The tickets in the window that fired it, oldest first.
     pub tickets: Vec<i64>,
+}
+
+/// The district (区/县) a free-text place names, else its city (市):
+/// "北京市朝阳区望京街道" → "朝阳区". None when it names neither.
+pub fn region_of(place: &str) -> Option<String> {
+    let chars: Vec<char> = place.chars().collect();
+    for marks in [&['区', '县'][..], &['市'][..]] {
+        if let Some(end) = chars.iter().position(|c| marks.contains(c)) {
+            let start = (0..end)
+                .rev()
+                .take_while(|&i| !matches!(chars[i], '省' | '市' | '区' | '县' | ' ' | ',' | '，'))
+                .last()
+                .unwrap_or(end);
+            // At least two characters: "小区" (a housing estate) is no district.
+            if end - start >= 2 {
+                return Some(chars[start..=end].iter().collect());
+            }
+        }
+    }
+    None
+}
+
+/// What a ticket counts toward: its bucket `type|region|business line`
+/// and `cluster|region` for each keyword cluster its text names.
+pub fn buckets(policy: &SpikePolicy, ticket_type: &str, place: &str, line: Option<&str>, text: &str) -> Vec<String> {
+    let region = region_of(place).unwrap_or_else(|| "-".into());
+    let mut out = vec![format!("{ticket_type}|{region}|{}", line.unwrap_or("-"))];
+    for (name, words) in &policy.clusters {
+        if words.iter().any(|w| text.contains(w.as_str())) {
+            out.push(format!("{name}|{region}"));
+        }
+    }
+    out
 }
 
 /// The smallest n with P(X ≥ n) ≤ p for X ~ Poisson(λ).
@@ -151,11 +196,28 @@ pub fn detect(policy: &SpikePolicy, tickets: &[(i64, String, DateTime<Utc>)], no
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn regions_and_buckets_come_from_the_place_and_text() {
+        assert_eq!(region_of("北京市朝阳区望京街道").as_deref(), Some("朝阳区"));
+        assert_eq!(region_of("河北省固安县城关镇").as_deref(), Some("固安县"));
+        assert_eq!(region_of("广州市天河").as_deref(), Some("广州市"));
+        assert_eq!(region_of("小区门口"), None, "a housing estate is no district");
+        assert_eq!(region_of(""), None);
+        let mut p = SpikePolicy::default();
+        p.clusters.insert("断网".into(), vec!["断网".into(), "上不了网".into()]);
+        let b = buckets(&p, "fault", "北京市朝阳区望京", Some("宽带"), "家里上不了网");
+        assert_eq!(b, ["fault|朝阳区|宽带", "断网|朝阳区"]);
+        assert_eq!(buckets(&p, "complaint", "", None, "话费"), ["complaint|-|-"]);
+    }
     use chrono::TimeZone;
 
     #[test]
     fn the_shipped_policy_is_the_default_and_checked() {
-        assert_eq!(crate::policy::Policy::defaults().spike, SpikePolicy::default());
+        // The shipped file adds keyword clusters; the numbers are the defaults.
+        let shipped = crate::policy::Policy::defaults().spike;
+        assert!(shipped.clusters.contains_key("断网"));
+        assert_eq!(SpikePolicy { clusters: BTreeMap::new(), ..shipped }, SpikePolicy::default());
         assert!(SpikePolicy { p_value: 1.0, ..Default::default() }.check().is_err());
         assert!(SpikePolicy { window_minutes: 0, ..Default::default() }.check().is_err());
     }

@@ -302,6 +302,24 @@ async fn record<S: Store>(kefu: &Kefu<S>, who: &str, subject: String, reason: St
     Ok(())
 }
 
+/// Major incidents, under a lease: links tickets registered in the last
+/// minutes that an active incident covers (a node that had not learnt of
+/// the incident yet registered them unlinked), and finishes notice batches
+/// a node left half-sent. Returns (linked, queued), or None without the lease.
+pub async fn incidents<S: Store>(kefu: &Kefu<S>, node: &str) -> Result<Option<(u32, u32)>, ApiError> {
+    if !kefu.store.try_lease("incidents", node, kefu.now(), Duration::seconds(LEASE)).await? {
+        return Ok(None);
+    }
+    // Twice the period and the cache's age: nothing falls between rounds.
+    let minutes = (2 * PERIOD.as_secs() as i64 + i64::from(kefu.core.policy.incidents.refresh_seconds)) / 60 + 1;
+    let linked = kefu.sweep_incidents(minutes).await?;
+    let queued = kefu.resume_incident_notices().await?;
+    if linked + queued > 0 {
+        tracing::info!(linked, queued, "incident sweep");
+    }
+    Ok(Some((linked, queued)))
+}
+
 /// Runs the jobs until the process ends.
 pub async fn run<S: Store>(kefu: Kefu<S>) {
     let node = node_name();
@@ -332,6 +350,9 @@ pub async fn run<S: Store>(kefu: Kefu<S>) {
         }
         if let Err(e) = scheduled_reports(&kefu, &node).await {
             tracing::warn!(error = %e, "scheduled reports failed; will retry");
+        }
+        if let Err(e) = incidents(&kefu, &node).await {
+            tracing::warn!(error = %e, "incident sweep failed; will retry");
         }
         round += 1;
         let retry_rounds = (kefu.core.policy.dispatch.retry_seconds / PERIOD.as_secs().max(1)).max(1);

@@ -52,6 +52,8 @@ pub struct TicketView {
     pub business_line: Option<String>,
     /// The store (营业厅) code the ticket was taken at or is about.
     pub store: Option<String>,
+    /// The major incident (重大故障) the ticket is linked to.
+    pub incident: Option<kefu_domain::incident_record::IncidentRef>,
     pub result: Option<String>,
     pub satisfaction: Option<u8>,
     pub nps: Option<u8>,
@@ -153,6 +155,7 @@ pub fn ticket_view(
         supervised: t.supervised,
         business_line: t.business_line.clone(),
         store: t.store.clone(),
+        incident: t.incident.clone(),
         result: t.result.as_deref().map(text),
         satisfaction: t.satisfaction,
         nps: t.nps,

@@ -33,6 +33,7 @@ pub mod bot;
 pub mod customer_loop;
 mod dispatch;
 pub mod hot;
+pub mod incidents;
 pub mod kb;
 pub mod kb_misses;
 pub mod kpi;
@@ -136,6 +137,8 @@ pub struct Core {
     pub bot_limiter: crate::auth::LoginLimiter,
     /// The bot's account, once known.
     pub bot_user: std::sync::OnceLock<kefu_domain::UserId>,
+    /// The active major incidents, as intake matches tickets against them.
+    pub incidents: incidents::ActiveIncidents,
 }
 
 pub struct Kefu<S> {
@@ -178,6 +181,7 @@ impl<S: Store> Kefu<S> {
             bot: Default::default(),
             bot_limiter: Default::default(),
             bot_user: Default::default(),
+            incidents: Default::default(),
             channels,
             flows,
             policy,

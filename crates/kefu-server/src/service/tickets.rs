@@ -59,8 +59,11 @@ impl<S: Store> Kefu<S> {
         )
         .map_err(DomainError::from)?;
         ticket.next_alert_at = kefu_domain::sla::next_alert(&self.core.policy.sla, &ticket.deadlines);
+        let draft = provisional(&ticket, &initial_state, actor, now);
+        // Matched against this node's cached list: no read per ticket.
+        ticket.incident = self.incident_for(&draft).await?;
         let follow_up = match self.core.policy.dispatch.on_create {
-            true => Some(self.dispatch_on_create(&provisional(&ticket, &initial_state, actor, now)).await?),
+            true => Some(self.dispatch_on_create(&Ticket { incident: ticket.incident.clone(), ..draft }).await?),
             false => None,
         };
         let written = self
@@ -250,6 +253,14 @@ impl<S: Store> Kefu<S> {
             let by_tier = matches!(target, Some(Target::Staff(_)));
             if d.action == ActionKind::Appeal && core.policy.dispatch.supervisor_on_appeal && !by_tier {
                 d.ticket.supervised = true;
+            }
+            // Still broken after the incident's repair: this fault is the
+            // customer's own now, no longer the incident's.
+            if d.action == ActionKind::Appeal
+                && let Some(from) = d.ticket.incident.take()
+                && let Value::Object(m) = &mut d.data
+            {
+                m.insert("detached_from_incident".into(), json!(from.number));
             }
             kefu_domain::sla::on_action(&core.policy.sla, &core.calendar, t, &mut d.ticket, d.action, now)?;
             settle(&core, &mut d.ticket);

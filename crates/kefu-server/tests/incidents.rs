@@ -1,0 +1,224 @@
+//! Major incidents over HTTP on both stores: declared, linked
+//! at intake and by hand, confirmed, customers told once (a second person
+//! approving above the threshold), restored with every child resolved
+//! together, a child still broken reopening and detaching; spike proposals
+//! confirmed into an incident; who may do what.
+
+mod common;
+
+use common::*;
+use kefu_domain::policy::Policy;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+fn policy() -> Policy {
+    let mut p = manual_dispatch();
+    p.incidents.approval_above = 3;
+    p
+}
+
+both_stores!(policy = super::policy(); a_district_outage_from_declaration_to_closing, a_spike_is_proposed_and_confirmed);
+
+fn in_district(phone: &str, district: &str) -> Value {
+    let mut b = fault_body(phone);
+    b["customer"]["address"] = json!(format!("北京市{district}建设路1号"));
+    b
+}
+
+fn declaration(minutes_ago: i64) -> Value {
+    let started = "2026-11-22T02:00:00Z".parse::<chrono::DateTime<chrono::Utc>>().unwrap()
+        - chrono::Duration::minutes(minutes_ago);
+    json!({"type": "outage", "title": "朝阳区光缆中断", "started_at": started,
+           "scope": {"regions": ["朝阳区"], "services": [], "elements": ["OLT-07"]}})
+}
+
+async fn incident(app: &TestApp, id: &Value) -> Value {
+    let (s, b) = app.get("agent1", &format!("/api/v1/incidents/{id}")).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    b
+}
+
+async fn incident_act(app: &TestApp, who: &str, id: &Value, body: Value) -> (StatusCode, Value) {
+    app.post(who, &format!("/api/v1/incidents/{id}/actions"), body).await
+}
+
+/// Waits for the background fan-out of notice `key` (bounded; no timing asserted).
+async fn sent(app: &TestApp, id: &Value, key: &str) -> Value {
+    for _ in 0..200 {
+        let i = incident(app, id).await;
+        let batch = i["notices"].as_array().unwrap().iter().find(|b| b["key"] == key).cloned().unwrap();
+        if batch["state"] == "sent" {
+            return batch;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("notice {key} was never sent");
+}
+
+async fn incident_messages(app: &TestApp, ticket: &Value) -> Vec<Value> {
+    let (s, b) = app.get("supervisor1", &format!("/api/v1/tickets/{ticket}/messages")).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    b.as_array().unwrap().iter().filter(|m| m["kind"] == "incident_notice").cloned().collect()
+}
+
+async fn a_district_outage_from_declaration_to_closing(app: TestApp) {
+    // Called in before it is declared: two tickets of one customer, two others, one elsewhere, one question.
+    let a1 = app.create("agent1", in_district("13800000001", "朝阳区")).await;
+    let a2 = app.create("agent1", in_district("13800000001", "朝阳区")).await;
+    let b = app.create("agent1", in_district("13800000002", "朝阳区")).await;
+    let c = app.create("agent1", in_district("13800000003", "朝阳区")).await;
+    let far = app.create("agent1", in_district("13800000009", "海淀区")).await;
+    let mut question = ticket_body("consultation");
+    question["customer"]["phone"] = json!("13800000005");
+    let question = app.create("agent1", question).await;
+
+    // Who may declare, and what a declaration needs.
+    assert_eq!(app.post("agent1", "/api/v1/incidents", declaration(30)).await.0, StatusCode::FORBIDDEN);
+    let mut bad = declaration(30);
+    bad["type"] = json!("fire");
+    let (s, e) = app.post("supervisor1", "/api/v1/incidents", bad).await;
+    assert_eq!((s, e["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("type")), "{e}");
+    let mut bad = declaration(30);
+    bad["scope"] = json!({"regions": []});
+    let (s, e) = app.post("supervisor1", "/api/v1/incidents", bad).await;
+    assert_eq!((s, e["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("scope")), "{e}");
+
+    let (s, i) = app.post("supervisor1", "/api/v1/incidents", declaration(30)).await;
+    assert_eq!(s, StatusCode::CREATED, "{i}");
+    let id = i["id"].clone();
+    assert!(i["number"].as_str().unwrap().starts_with("ZD20261122"), "{i}");
+    assert_eq!((i["state"].as_str(), i["state_label"]["zh"].as_str()), (Some("detected"), Some("已发现")));
+    assert_eq!(i["children"]["total"], 4, "the open faults of the district, not the question nor 海淀: {i}");
+    assert_eq!(i["children"]["by_status"]["accepted"], 4);
+    for t in [&far, &question] {
+        assert!(app.get("agent1", &format!("/api/v1/tickets/{}", t["id"])).await.1["incident"].is_null());
+    }
+
+    // Registered while it lasts: linked at intake, the number in the answer.
+    let d = app.create("agent1", in_district("13800000004", "朝阳区")).await;
+    assert_eq!(d["incident"]["number"], i["number"], "{d}");
+    let banner = app.get("agent1", "/api/v1/incidents?active=true").await.1;
+    assert_eq!(banner["items"][0]["number"], i["number"]);
+
+    // One child is settled with its customer before the repair.
+    for (who, body) in [
+        ("agent1", json!({"action": "dispatch", "assignee": "engineer1"})),
+        ("engineer1", json!({"action": "start"})),
+        ("engineer1", json!({"action": "resolve", "result": "上门更换光猫"})),
+        ("agent1", json!({"action": "notify_result", "method": "phone"})),
+        ("agent1", json!({"action": "confirm"})),
+    ] {
+        step(&app, who, &c["id"], body).await;
+    }
+
+    // Steering is for supervisors; the flow is checked.
+    assert_eq!(incident_act(&app, "engineer1", &id, json!({"action": "confirm"})).await.0, StatusCode::FORBIDDEN);
+    let (s, e) = incident_act(&app, "supervisor1", &id, json!({"action": "close"})).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{e}");
+    let (s, i) = incident_act(&app, "supervisor1", &id, json!({"action": "confirm"})).await;
+    assert_eq!((s, i["state"].as_str()), (StatusCode::OK, Some("confirmed")), "{i}");
+    let note = json!({"action": "note", "text": "抢修队已到达现场，预计18时恢复", "eta": "2026-11-22T10:00:00Z"});
+    let (s, i) = incident_act(&app, "engineer1", &id, note).await;
+    assert_eq!((s, i["notes"][0]["text"].as_str()), (StatusCode::OK, Some("抢修队已到达现场，预计18时恢复")), "{i}");
+
+    // The dry run counts customers (one per customer, open children only) and writes nothing.
+    let text = "朝阳区光缆中断，抢修中，预计今晚18时前恢复，给您带来不便敬请谅解。";
+    let (s, dry) =
+        incident_act(&app, "supervisor1", &id, json!({"action": "notify", "text": text, "dry_run": true})).await;
+    assert_eq!((s, dry["customers"].as_i64()), (StatusCode::OK, Some(3)), "{dry}");
+    assert_eq!(dry["message_zh"], "将通过短信通知 3 位客户");
+    assert_eq!(incident(&app, &id).await["notices"], json!([]));
+    let (s, i) = incident_act(&app, "supervisor1", &id, json!({"action": "notify", "text": text})).await;
+    assert_eq!(s, StatusCode::OK, "{i}");
+    let batch = sent(&app, &id, "n1").await;
+    assert_eq!((batch["customers"].as_i64(), batch["planned"].as_i64()), (Some(3), Some(3)), "{batch}");
+    assert_eq!(incident(&app, &id).await["state"], "repairing");
+    let once = incident_messages(&app, &a1["id"]).await.len() + incident_messages(&app, &a2["id"]).await.len();
+    assert_eq!(once, 1, "one customer, two tickets: told once");
+    assert_eq!(incident_messages(&app, &b["id"]).await.len(), 1);
+    assert!(incident_messages(&app, &c["id"]).await.is_empty(), "settled before: not told");
+
+    // A child linked late gets what the others were told; unlinking needs a reason.
+    let (s, e) = app.post("agent1", &format!("/api/v1/incidents/{id}/links"), json!({"ticket": far["number"]})).await;
+    assert_eq!(s, StatusCode::OK, "{e}");
+    assert_eq!(e["linked"]["new"], true);
+    assert_eq!(incident_messages(&app, &far["id"]).await.len(), 1, "the late child is told too");
+    let (s, e) = app.post("agent1", &format!("/api/v1/incidents/{id}/links"), json!({"ticket": far["number"]})).await;
+    assert_eq!((s, e["linked"]["new"].as_bool()), (StatusCode::OK, Some(false)), "{e}");
+    let unlink = json!({"ticket": question["number"], "reason": "  "});
+    assert_eq!(
+        app.post("agent1", &format!("/api/v1/incidents/{id}/unlinks"), unlink).await.0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+
+    // Above the threshold (3) a second person approves.
+    let (s, i) =
+        incident_act(&app, "supervisor1", &id, json!({"action": "notify", "text": "进展：光缆已熔接一半"})).await;
+    assert_eq!((s, i["notices"][1]["state"].as_str()), (StatusCode::OK, Some("awaiting_approval")), "{i}");
+    assert_eq!(i["notices"][1]["planned"], 4);
+    let (s, e) = incident_act(&app, "supervisor1", &id, json!({"action": "approve", "notice": "n2"})).await;
+    assert_eq!((s, e["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("notice")), "{e}");
+    assert_eq!(incident_act(&app, "admin", &id, json!({"action": "approve", "notice": "n2"})).await.0, StatusCode::OK);
+    assert_eq!(sent(&app, &id, "n2").await["customers"], 4);
+
+    // The repair closes every open child with one action; the settled one is left as it was.
+    let (s, i) =
+        incident_act(&app, "supervisor1", &id, json!({"action": "restore", "resolution": "光缆已熔接，业务恢复"}))
+            .await;
+    assert_eq!(s, StatusCode::OK, "{i}");
+    assert_eq!((i["state"].as_str(), i["restored"]["resolved"].as_i64()), (Some("restored"), Some(5)), "{i}");
+    assert_eq!(i["children"]["by_status"], json!({"resolved": 5, "confirmed": 1}));
+    let settled = app.get("agent1", &format!("/api/v1/tickets/{}", c["id"])).await.1;
+    assert_eq!((settled["status"].as_str(), settled["result"].as_str()), (Some("confirmed"), Some("上门更换光猫")));
+    let child = app.get("agent1", &format!("/api/v1/tickets/{}", b["id"])).await.1;
+    assert!(child["result"].as_str().unwrap().contains("光缆已熔接"), "{child}");
+
+    // Still broken for one customer: the appeal reopens it and it leaves the incident.
+    step(&app, "agent1", &b["id"], json!({"action": "notify_result", "method": "phone"})).await;
+    step(&app, "agent1", &b["id"], json!({"action": "appeal", "reason": "修复后仍然无法上网"})).await;
+    let reopened = app.get("agent1", &format!("/api/v1/tickets/{}", b["id"])).await.1;
+    assert!(reopened["incident"].is_null() && reopened["status"] == "in_progress", "{reopened}");
+    assert_eq!(incident(&app, &id).await["children"]["total"], 5);
+
+    let (s, i) = incident_act(&app, "supervisor1", &id, json!({"action": "close"})).await;
+    assert_eq!((s, i["state"].as_str()), (StatusCode::OK, Some("closed")));
+    let (s, _) =
+        app.post("agent1", &format!("/api/v1/incidents/{id}/links"), json!({"ticket": question["number"]})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "a closed incident takes no children");
+    let (s, events) = app.get("supervisor1", &format!("/api/v1/incidents/{id}/events")).await;
+    assert_eq!((s, events["verified"].as_bool()), (StatusCode::OK, Some(true)));
+    let actions: Vec<&str> =
+        events["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(
+        actions,
+        ["create", "confirm", "note", "notify", "notified", "notify", "approve", "notified", "restore", "close"]
+    );
+    assert_eq!(app.get("agent1", &format!("/api/v1/incidents/{id}/events")).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(app.get("agent1", "/api/v1/incidents/999999").await.0, StatusCode::NOT_FOUND);
+}
+
+async fn a_spike_is_proposed_and_confirmed(app: TestApp) {
+    // A quiet baseline, then nine faults from one district within the hour.
+    for n in 0..9 {
+        app.create("agent1", in_district(&format!("1390000000{n}"), "望京区")).await;
+    }
+    app.create("agent1", in_district("13900000019", "海淀区")).await;
+    assert_eq!(app.get("agent1", "/api/v1/incidents/candidates").await.0, StatusCode::FORBIDDEN);
+    let (s, c) = app.get("supervisor1", "/api/v1/incidents/candidates").await;
+    assert_eq!(s, StatusCode::OK, "{c}");
+    let items = c["items"].as_array().unwrap();
+    let spike = items.iter().find(|a| a["region"] == "望京区" && a["cluster"].is_null()).expect("the district's spike");
+    assert_eq!((spike["count"].as_i64(), spike["tickets"].as_array().unwrap().len()), (Some(9), 9), "{spike}");
+    assert!(spike["why_zh"].as_str().unwrap().contains("9 张工单"), "{spike}");
+    assert!(items.iter().all(|a| a["region"] != "海淀区"), "one ticket is no spike: {c}");
+
+    // Confirming the proposal declares the incident with those tickets.
+    let (s, i) = app.post("supervisor1", "/api/v1/incidents", spike["proposal"].clone()).await;
+    assert_eq!(s, StatusCode::CREATED, "{i}");
+    assert_eq!((i["children"]["total"].as_i64(), i["from_alarm"].as_str()), (Some(9), spike["bucket"].as_str()));
+    let again = app.get("supervisor1", "/api/v1/incidents/candidates").await.1;
+    assert!(
+        again["items"].as_array().unwrap().iter().all(|a| a["region"] != "望京区"),
+        "answered alarms are not proposed again: {again}"
+    );
+}
