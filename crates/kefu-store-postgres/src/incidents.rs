@@ -3,8 +3,8 @@
 use crate::pg;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
+use kefu_domain::UserId;
 use kefu_domain::incident_record::{Incident, IncidentEvent, number};
-use kefu_domain::{TicketId, UserId};
 use kefu_store::crypto::FieldCipher;
 use kefu_store::seal::seal_text;
 use kefu_store::{ChangeIncident, NoticeProgress, NoticeTarget, StoreError, StoreResult};
@@ -146,22 +146,6 @@ pub async fn events(c: &impl GenericClient, id: i64) -> StoreResult<Vec<Incident
         .collect())
 }
 
-pub async fn children(
-    c: &impl GenericClient,
-    id: i64,
-    after: Option<TicketId>,
-    limit: u32,
-) -> StoreResult<Vec<TicketId>> {
-    let rows = c
-        .query(
-            "SELECT id FROM tickets WHERE incident_id = $1 AND id > $2 ORDER BY id LIMIT $3",
-            &[&id, &after.map_or(0, |t| t.0), &i64::from(limit)],
-        )
-        .await
-        .map_err(pg)?;
-    Ok(rows.iter().map(|r| TicketId(r.get(0))).collect())
-}
-
 pub async fn by_status(c: &impl GenericClient, id: i64) -> StoreResult<Vec<(String, i64)>> {
     let rows = c
         .query("SELECT status, COUNT(*) FROM tickets WHERE incident_id = $1 GROUP BY status ORDER BY status", &[&id])
@@ -256,9 +240,6 @@ mod capability {
         }
         async fn incident_events(&self, id: i64) -> StoreResult<Vec<IncidentEvent>> {
             incidents::events(&self.client().await?, id).await
-        }
-        async fn incident_children(&self, id: i64, after: Option<TicketId>, limit: u32) -> StoreResult<Vec<TicketId>> {
-            incidents::children(&self.client().await?, id, after, limit).await
         }
         async fn children_by_status(&self, id: i64) -> StoreResult<Vec<(String, i64)>> {
             incidents::by_status(&self.client().await?, id).await

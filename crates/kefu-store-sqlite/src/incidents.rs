@@ -3,7 +3,6 @@
 use crate::backend;
 use crate::rows::{parse_ts, ts};
 use chrono::{DateTime, Utc};
-use kefu_domain::TicketId;
 use kefu_domain::incident_record::{Incident, IncidentEvent, number};
 use kefu_store::crypto::FieldCipher;
 use kefu_store::{ChangeIncident, NoticeProgress, NoticeTarget, StoreError, StoreResult};
@@ -125,15 +124,6 @@ pub fn events(c: &Connection, id: i64) -> StoreResult<Vec<IncidentEvent>> {
     .map_err(backend)
 }
 
-pub fn children(c: &Connection, id: i64, after: Option<TicketId>, limit: u32) -> StoreResult<Vec<TicketId>> {
-    c.prepare_cached("SELECT id FROM tickets WHERE incident_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3")
-        .map_err(backend)?
-        .query_map(params![id, after.map_or(0, |t| t.0), limit], |r| r.get(0).map(TicketId))
-        .map_err(backend)?
-        .collect::<Result<_, _>>()
-        .map_err(backend)
-}
-
 pub fn by_status(c: &Connection, id: i64) -> StoreResult<Vec<(String, i64)>> {
     c.prepare_cached("SELECT status, COUNT(*) FROM tickets WHERE incident_id = ?1 GROUP BY status ORDER BY status")
         .map_err(backend)?
@@ -213,9 +203,6 @@ mod capability {
         }
         async fn incident_events(&self, id: i64) -> StoreResult<Vec<IncidentEvent>> {
             self.read(move |c| incidents::events(c, id)).await
-        }
-        async fn incident_children(&self, id: i64, after: Option<TicketId>, limit: u32) -> StoreResult<Vec<TicketId>> {
-            self.read(move |c| incidents::children(c, id, after, limit)).await
         }
         async fn children_by_status(&self, id: i64) -> StoreResult<Vec<(String, i64)>> {
             self.read(move |c| incidents::by_status(c, id)).await

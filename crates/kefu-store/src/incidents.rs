@@ -57,13 +57,6 @@ pub trait IncidentStore: Clone + Send + Sync + 'static {
     /// Incidents newest first; `active_only`: not restored or closed.
     fn incidents(&self, active_only: bool, limit: u32) -> impl Future<Output = StoreResult<Vec<Incident>>> + Send;
     fn incident_events(&self, id: i64) -> impl Future<Output = StoreResult<Vec<IncidentEvent>>> + Send;
-    /// The linked tickets after `after` in id order, at most `limit`.
-    fn incident_children(
-        &self,
-        id: i64,
-        after: Option<TicketId>,
-        limit: u32,
-    ) -> impl Future<Output = StoreResult<Vec<TicketId>>> + Send;
     /// Linked tickets per state.
     fn children_by_status(&self, id: i64) -> impl Future<Output = StoreResult<Vec<(String, i64)>>> + Send;
     /// Records the notice for each target whose customer does not have it

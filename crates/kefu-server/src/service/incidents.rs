@@ -349,24 +349,20 @@ impl<S: Store> Kefu<S> {
             Err(ApiError::Invalid(e)) if e.message == "already linked" => fresh = false,
             Err(e) => return Err(e),
         }
-        if fresh {
-            self.catch_up_child(i, ticket).await?;
+        if fresh && let Some(t) = self.store.ticket(TicketKey::Id(ticket)).await? {
+            self.catch_up_child(i.id, &t).await?;
         }
         Ok(fresh)
     }
 
     /// A child linked late gets the notices already sent (the store keeps
-    /// it to once per customer) and, by the sync rules, the public notes.
-    async fn catch_up_child(&self, i: &Incident, ticket: TicketId) -> Result<(), ApiError> {
-        let sent: Vec<&NoticeBatch> = i.notices.iter().filter(|b| b.state != BatchState::AwaitingApproval).collect();
-        if sent.is_empty() {
-            return Ok(());
-        }
-        let Some(t) = self.store.ticket(TicketKey::Id(ticket)).await? else { return Ok(()) };
-        for b in sent {
-            self.store
-                .record_notices(i.id, b.key.clone(), notice_targets(b, std::slice::from_ref(&t)), self.now())
-                .await?;
+    /// it to once per customer). Public notes need no copy: the child's
+    /// view shows the incident's.
+    pub(super) async fn catch_up_child(&self, incident: i64, t: &Ticket) -> Result<(), ApiError> {
+        let Some(i) = self.store.incident(incident).await? else { return Ok(()) };
+        for b in i.notices.iter().filter(|b| b.state != BatchState::AwaitingApproval) {
+            let targets = notice_targets(b, std::slice::from_ref(t));
+            self.store.record_notices(i.id, b.key.clone(), targets, self.now()).await?;
         }
         Ok(())
     }
@@ -515,22 +511,28 @@ impl<S: Store> Kefu<S> {
         self.incident_view(id).await
     }
 
+    /// The linked tickets, a page at a time (newest first), whole: one
+    /// query per page, not one per child.
+    async fn children_page(&self, id: i64, after: Option<Cursor>) -> Result<Vec<Ticket>, ApiError> {
+        let f = TicketFilter { incident: Some(id), after, page: 1, per_page: PAGE, ..Default::default() };
+        Ok(self.store.list_tickets(f).await?.items)
+    }
+
+    /// The cursor after a page, None when it was the last.
+    fn next_page(page: &[Ticket]) -> Option<Cursor> {
+        page.last().filter(|_| page.len() == PAGE as usize).map(Cursor::of)
+    }
+
     /// The customers a notice would reach: one per customer of the open children.
     async fn notice_reach(&self, i: &Incident) -> Result<u32, ApiError> {
         let mut customers = std::collections::HashSet::new();
         let mut after = None;
         loop {
-            let ids = self.store.incident_children(i.id, after, PAGE).await?;
-            for id in &ids {
-                if let Some(t) = self.store.ticket(TicketKey::Id(*id)).await?
-                    && t.open
-                {
-                    customers.insert(t.customer.id);
-                }
-            }
-            match ids.last() {
-                Some(last) if ids.len() == PAGE as usize => after = Some(*last),
-                _ => return Ok(customers.len() as u32),
+            let page = self.children_page(i.id, after).await?;
+            customers.extend(page.iter().filter(|t| t.open).map(|t| t.customer.id));
+            match Self::next_page(&page) {
+                Some(c) => after = Some(c),
+                None => return Ok(customers.len() as u32),
             }
         }
     }
@@ -648,16 +650,12 @@ impl<S: Store> Kefu<S> {
         for b in i.notices.iter().filter(|b| b.state == BatchState::Sending) {
             let mut after = None;
             loop {
-                let ids = self.store.incident_children(id, after, PAGE).await?;
-                let mut children = Vec::with_capacity(ids.len());
-                for t in &ids {
-                    children.extend(self.store.ticket(TicketKey::Id(*t)).await?);
-                }
-                let targets = notice_targets(b, &children);
+                let page = self.children_page(id, after).await?;
+                let targets = notice_targets(b, &page);
                 queued += self.store.record_notices(id, b.key.clone(), targets, self.now()).await?;
-                match ids.last() {
-                    Some(last) if ids.len() == PAGE as usize => after = Some(*last),
-                    _ => break,
+                match Self::next_page(&page) {
+                    Some(c) => after = Some(c),
+                    None => break,
                 }
             }
             let (key, now) = (b.key.clone(), self.now());
@@ -709,16 +707,16 @@ impl<S: Store> Kefu<S> {
         if self.core.policy.incidents.sync.resolution {
             let mut after = None;
             loop {
-                let ids = self.store.incident_children(id, after, PAGE).await?;
-                for t in &ids {
-                    match self.resolve_child(who, &i, *t, &resolution).await? {
+                let page = self.children_page(id, after).await?;
+                for t in &page {
+                    match self.resolve_child(who, &i, t, &resolution).await? {
                         true => resolved += 1,
                         false => kept_open += 1,
                     }
                 }
-                match ids.last() {
-                    Some(last) if ids.len() == PAGE as usize => after = Some(*last),
-                    _ => break,
+                match Self::next_page(&page) {
+                    Some(c) => after = Some(c),
+                    None => break,
                 }
             }
         }
@@ -728,17 +726,18 @@ impl<S: Store> Kefu<S> {
     }
 
     /// Resolves one child if the sync rules allow; false if it was left as it is.
-    async fn resolve_child(&self, who: &Actor, i: &Incident, id: TicketId, resolution: &str) -> Result<bool, ApiError> {
-        let Some(t) = self.store.ticket(TicketKey::Id(id)).await? else { return Ok(false) };
+    /// The decision runs on the ticket as locked in the write; `t` may be a
+    /// moment old.
+    async fn resolve_child(&self, who: &Actor, i: &Incident, t: &Ticket, resolution: &str) -> Result<bool, ApiError> {
         let flow = self.core.flows.get(t.ticket_type);
-        if !may_sync(&t) || flow.rule_for(&t, who, ActionKind::Resolve).is_err() {
+        if !may_sync(t) || flow.rule_for(t, who, ActionKind::Resolve).is_err() {
             return Ok(false);
         }
         let mut body = Map::new();
         body.insert("action".into(), json!("resolve"));
         body.insert("result".into(), json!(format!("{resolution}（重大故障 {} 已修复）", i.number)));
         let request = ActionRequest::parse(&body)?;
-        match self.act_as(who, &t, request).await {
+        match self.act_as(who, t, request).await {
             Ok(_) => Ok(true),
             // Moved on meanwhile (its handler resolved it): nothing to do.
             Err(ApiError::NotAllowed { .. }) => Ok(false),

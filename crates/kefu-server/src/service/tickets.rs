@@ -81,6 +81,10 @@ impl<S: Store> Kefu<S> {
             .await?;
         self.core.search.note_ticket_write();
         let Written::New { ticket, .. } = &written else { return Ok(written) };
+        if let Some(to) = &ticket.incident {
+            // Only tickets linked at intake pay this read.
+            self.catch_up_child(to.id, ticket).await?;
+        }
         if !self.core.policy.dispatch.on_create || ticket.assignee.is_some() || ticket.unassignable {
             return Ok(written);
         }
