@@ -3,6 +3,7 @@
 //! the same count inserted straight into the store in-process. Figures are
 //! meant to be read as ratios: these machines are noisy.
 
+mod incidents;
 mod nodes;
 mod outbox;
 mod queues;
@@ -86,6 +87,18 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 20)]
         gateway_ms: u64,
     },
+    /// Major incidents: the spike warning on replayed months, and one
+    /// notice to an incident's children's customers (SQLite; with
+    /// --postgres also one and two nodes on one database).
+    Incidents {
+        #[arg(long, default_value_t = 5_000)]
+        children: usize,
+        /// Replayed months for the spike figures.
+        #[arg(long, default_value_t = 20)]
+        months: u64,
+        #[arg(long)]
+        postgres: Option<String>,
+    },
 }
 
 pub(crate) struct Run {
@@ -124,6 +137,9 @@ pub async fn run(cmd: BenchCommand) -> Result<()> {
         BenchCommand::Search { tickets, like_runs } => return search::run(tickets, like_runs.max(1)).await,
         BenchCommand::Reports { tickets, runs } => return reports::run(tickets, runs.max(1)).await,
         BenchCommand::Outbox { count, gateway_ms } => return outbox::run(count, gateway_ms).await,
+        BenchCommand::Incidents { children, months, postgres } => {
+            return incidents::run(children, months, postgres).await;
+        }
     };
     let concurrency = concurrency.max(1);
     if let Some(pg) = postgres {

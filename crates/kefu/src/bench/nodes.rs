@@ -62,14 +62,14 @@ async fn measure(label: &str, env: &Env, nodes: usize, bodies: Arc<Vec<Vec<u8>>>
 }
 
 /// A schema of the bench's own in the given database, dropped at the end.
-struct Schema {
+pub(super) struct Schema {
     admin: tokio_postgres::Client,
     name: String,
-    url: String,
+    pub(super) url: String,
 }
 
 impl Schema {
-    async fn create(base: &str, tag: &str) -> Result<Schema> {
+    pub(super) async fn create(base: &str, tag: &str) -> Result<Schema> {
         let (admin, conn) =
             tokio_postgres::connect(base, tokio_postgres::NoTls).await.context("cannot reach PostgreSQL")?;
         tokio::spawn(conn);
@@ -80,7 +80,7 @@ impl Schema {
         Ok(Schema { admin, name, url })
     }
 
-    async fn drop(self) -> Result<()> {
+    pub(super) async fn drop(self) -> Result<()> {
         self.admin.batch_execute(&format!("DROP SCHEMA {} CASCADE", self.name)).await?;
         Ok(())
     }
