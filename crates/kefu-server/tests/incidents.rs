@@ -17,7 +17,7 @@ fn policy() -> Policy {
     p
 }
 
-both_stores!(policy = super::policy(); a_district_outage_from_declaration_to_closing, a_spike_is_proposed_and_confirmed);
+both_stores!(policy = super::policy(); a_district_outage_from_declaration_to_closing, a_spike_is_proposed_and_confirmed, the_console_declares_counts_and_warns_at_intake);
 
 fn in_district(phone: &str, district: &str) -> Value {
     let mut b = fault_body(phone);
@@ -221,4 +221,59 @@ async fn a_spike_is_proposed_and_confirmed(app: TestApp) {
         again["items"].as_array().unwrap().iter().all(|a| a["region"] != "望京区"),
         "answered alarms are not proposed again: {again}"
     );
+}
+
+async fn form(app: &TestApp, cookie: &str, path: &str, fields: &[(&str, &str)]) -> (StatusCode, String, String) {
+    let host = app.base.trim_start_matches("http://").to_string();
+    let r = no_redirects()
+        .post(format!("{}{path}", app.base))
+        .header(reqwest::header::COOKIE, cookie)
+        .header(reqwest::header::ORIGIN, format!("http://{host}"))
+        .form(fields)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    let to = r.headers().get(reqwest::header::LOCATION).map(|l| l.to_str().unwrap().to_string()).unwrap_or_default();
+    (status, to, r.text().await.unwrap())
+}
+
+async fn the_console_declares_counts_and_warns_at_intake(app: TestApp) {
+    app.create("agent1", in_district("13800000001", "朝阳区")).await;
+    app.create("agent1", in_district("13800000002", "朝阳区")).await;
+    let sup = console_login(&app, "supervisor1").await;
+    let declare = [
+        ("type", "outage"),
+        ("severity", "major"),
+        ("title", "朝阳区光缆中断"),
+        ("regions", "朝阳区"),
+        ("elements", "OLT-07，OLT-08"),
+        ("note", "抢修队已出发"),
+    ];
+    let (s, to, body) = form(&app, &sup, "/console/incidents", &declare).await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "{body}");
+    let (s, html) = console_get(&app, &sup, &to).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(html.contains("朝阳区光缆中断") && html.contains("已发现") && html.contains("OLT-08"), "{html}");
+    assert!(html.contains("关联工单") && html.contains("(2)") && html.contains("哈希链校验通过"), "{html}");
+    let (s, back, _) = form(&app, &sup, &to, &[("op", "confirm")]).await;
+    assert_eq!((s, back.as_str()), (StatusCode::SEE_OTHER, to.as_str()));
+    let (s, _, html) = form(&app, &sup, &to, &[("op", "notify"), ("text", "抢修中"), ("dry_run", "true")]).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(html.contains("将通过短信通知 2 位客户"), "{html}");
+    let (s, _, html) = form(&app, &sup, &to, &[("op", "close")]).await;
+    assert_eq!(s, StatusCode::CONFLICT, "the flow refuses, the page says why");
+    assert!(html.contains("form-error"), "{html}");
+
+    // The agent taking the next call sees the incident and its note first.
+    let agent = console_login(&app, "agent1").await;
+    let (_, html) = console_get(&app, &agent, "/console/new").await;
+    assert!(
+        html.contains("incident-banner") && html.contains("朝阳区光缆中断") && html.contains("抢修队已出发"),
+        "{html}"
+    );
+    let (_, html) = console_get(&app, &agent, "/console/incidents").await;
+    assert!(html.contains("朝阳区光缆中断") && !html.contains("id=\"declare\""), "agents read, do not declare: {html}");
+    let (s, _, _) = form(&app, &agent, &to, &[("op", "confirm")]).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
 }

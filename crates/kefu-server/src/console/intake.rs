@@ -48,6 +48,8 @@ struct IntakePage<'a> {
     types: Vec<Opt>,
     priorities: Vec<Opt>,
     consent_methods: Vec<Opt>,
+    /// Active major incidents: read before registering.
+    incidents: Vec<super::incidents::Banner>,
     /// Makes this form's submission count once.
     token: String,
 }
@@ -108,6 +110,7 @@ fn intake_html(
     f: &Fields,
     history: Result<Option<History>, String>,
     problems: Problems,
+    incidents: Vec<super::incidents::Banner>,
 ) -> Response {
     let current = |k: &str| f.get(k).map_or("", String::as_str).to_string();
     let options = |all: Vec<(&str, &str, &str)>, k: &str| {
@@ -135,6 +138,7 @@ fn intake_html(
             ],
             "consent.method",
         ),
+        incidents,
         token: form_token(),
     };
     render(status, &page)
@@ -158,7 +162,15 @@ async fn intake_page<S: Store>(
         }
         None => Ok(None),
     };
-    intake_html(StatusCode::OK, lang, &user, &q, history, Problems::default())
+    intake_html(
+        StatusCode::OK,
+        lang,
+        &user,
+        &q,
+        history,
+        Problems::default(),
+        super::incidents::banners(&app, lang).await,
+    )
 }
 
 /// `POST /console/new/lookup`: the intake form as typed so far, with the
@@ -173,7 +185,15 @@ async fn lookup<S: Store>(State(app): State<AppState<S>>, headers: HeaderMap, Fo
     f.remove(super::layout::FORM_TOKEN);
     let phone = f.get("customer.phone").map(|p| p.trim().to_string()).unwrap_or_default();
     let history = if phone.is_empty() { Ok(None) } else { look_up(&app, &user, lang, &mut f, &phone).await };
-    intake_html(StatusCode::OK, lang, &user, &f, history, Problems::default())
+    intake_html(
+        StatusCode::OK,
+        lang,
+        &user,
+        &f,
+        history,
+        Problems::default(),
+        super::incidents::banners(&app, lang).await,
+    )
 }
 
 /// The customer's history by phone, filling the form's blank customer
@@ -269,7 +289,7 @@ async fn intake<S: Store>(State(app): State<AppState<S>>, headers: HeaderMap, Fo
     let lang = Lang::of(&headers);
     if !super::same_origin(&headers) {
         let refused = Problems::general("forbidden".to_string());
-        return intake_html(StatusCode::FORBIDDEN, lang, &user, &f, Ok(None), refused);
+        return intake_html(StatusCode::FORBIDDEN, lang, &user, &f, Ok(None), refused, Vec::new());
     }
     let once = take_token(&mut f, "POST /console/new");
     let body = intake_json(&f, app.kefu.now());
@@ -298,7 +318,7 @@ async fn intake<S: Store>(State(app): State<AppState<S>>, headers: HeaderMap, Fo
                 },
                 Some(field) => Problems { general: None, fields: vec![(field, msg)] },
             };
-            intake_html(status, lang, &user, &f, Ok(None), problems)
+            intake_html(status, lang, &user, &f, Ok(None), problems, super::incidents::banners(&app, lang).await)
         }
     }
 }

@@ -13,6 +13,7 @@ mod canned;
 mod customer;
 mod dashboard;
 mod duty;
+mod incidents;
 mod intake;
 pub(crate) mod kb;
 mod kb_misses;
@@ -60,6 +61,7 @@ pub fn router<S: Store>() -> Router<AppState<S>> {
         .merge(reports::router())
         .merge(quality::router())
         .merge(stores::router())
+        .merge(incidents::router())
         .merge(presence::router())
         .layer(axum::middleware::from_fn(remember_next))
 }

@@ -287,6 +287,7 @@ fn more_fields(lang: Lang, v: &Value) -> Vec<(&'static str, String)> {
         (lang.t("业务号码", "Service number"), text(&v["service_number"])),
         (lang.t("业务线", "Business line"), text(&v["business_line"])),
         (lang.t("营业厅", "Store"), text(&v["store"])),
+        (lang.t("关联重大故障", "Major incident"), text(&v["incident"]["number"])),
         (lang.t("故障地点", "Location"), text(&v["location"])),
         (lang.t("发生时间", "Occurred at"), v["occurred_at"].as_str().map(shown)),
         (lang.t("退订同意", "Consent"), consent),
