@@ -129,6 +129,13 @@ pub fn propose(policy: &CompensationPolicy, o: &Outage) -> Option<Proposal> {
 /// The monthly fee for `[from, to)`, month by month in Shanghai time: each
 /// month's share is the fee × the outage's seconds in it / the month's seconds.
 fn pro_rata(fee_fen: i64, from: DateTime<Utc>, to: DateTime<Utc>) -> i64 {
+    (fee_fen as f64 * month_share(from, to)).round() as i64
+}
+
+/// How many monthly fees `[from, to)` is worth, month by month in Shanghai
+/// time (one day of November is 1/30, of December 1/31): what the billing
+/// system multiplies a customer's fee by when kefu does not know the fee.
+pub fn month_share(from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
     let tz = crate::time::shanghai();
     let mut total = 0.0;
     let mut at = from;
@@ -140,10 +147,36 @@ fn pro_rata(fee_fen: i64, from: DateTime<Utc>, to: DateTime<Utc>) -> i64 {
         let end = tz.from_local_datetime(&next.and_hms_opt(0, 0, 0).expect("midnight")).unwrap().to_utc();
         let upto = end.min(to);
         let month: Duration = end - start;
-        total += fee_fen as f64 * (upto - at).num_seconds() as f64 / month.num_seconds() as f64;
+        total += (upto - at).num_seconds() as f64 / month.num_seconds() as f64;
         at = upto;
     }
-    total.round() as i64
+    total
+}
+
+/// Town or countryside from an address: a village (村) or township (乡)
+/// is the countryside; anything else, or no address, a town (the shorter,
+/// stricter repair time, so a customer is never owed less by a guess).
+pub fn area_of(address: &str) -> Area {
+    if address.contains('村') || address.contains('乡') { Area::Countryside } else { Area::Town }
+}
+
+impl Method {
+    pub fn label(&self) -> (&'static str, &'static str) {
+        match self {
+            Method::ProRata => ("按月费折算减免", "monthly fee waived pro rata"),
+            Method::Fixed { .. } => ("固定补偿", "fixed credit"),
+            Method::Capped { .. } => ("按日补偿（封顶）", "daily credit, capped"),
+        }
+    }
+}
+
+impl Area {
+    pub fn label(self) -> (&'static str, &'static str) {
+        match self {
+            Area::Town => ("城镇", "town"),
+            Area::Countryside => ("农村", "countryside"),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -157,6 +190,15 @@ mod tests {
 
     fn outage(area: Area, from: DateTime<Utc>, to: DateTime<Utc>) -> Outage<'static> {
         Outage { service: "宽带", area, started: from, restored: to, monthly_fee_fen: 12_000 }
+    }
+
+    #[test]
+    fn areas_and_shares() {
+        assert_eq!(area_of("河北省固安县柳泉镇北小营村"), Area::Countryside);
+        assert_eq!(area_of("北京市朝阳区建设路1号"), Area::Town);
+        assert_eq!(area_of(""), Area::Town);
+        let share = month_share(sh(2026, 11, 30, 0), sh(2026, 12, 2, 0));
+        assert!((share - (1.0 / 30.0 + 1.0 / 31.0)).abs() < 1e-12, "{share}");
     }
 
     #[test]

@@ -107,6 +107,17 @@ pub struct NoticeBatch {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
+/// Who approved the compensation proposals, when, and what they came to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Approval {
+    pub by: UserId,
+    pub at: DateTime<Utc>,
+    pub rows: u32,
+    /// The credits kefu could compute (fixed and capped ones), in fen;
+    /// pro-rata waivers are the billing system's fee × the row's share.
+    pub total_fen: i64,
+}
+
 /// The incident as kept (document of the `incidents` row).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Incident {
@@ -132,6 +143,10 @@ pub struct Incident {
     /// The spike alarm it was confirmed from, if any (its bucket).
     #[serde(default)]
     pub from_alarm: Option<String>,
+    /// The compensation proposals as approved; the rows themselves are in
+    /// the chain's `compensation_approved` event, which the export reads.
+    #[serde(default)]
+    pub compensation: Option<Approval>,
     pub created_by: UserId,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,

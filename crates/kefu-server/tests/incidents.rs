@@ -17,7 +17,7 @@ fn policy() -> Policy {
     p
 }
 
-both_stores!(policy = super::policy(); a_district_outage_from_declaration_to_closing, a_spike_is_proposed_and_confirmed, the_console_declares_counts_and_warns_at_intake);
+both_stores!(policy = super::policy(); a_district_outage_from_declaration_to_closing, a_spike_is_proposed_and_confirmed, the_console_declares_counts_and_warns_at_intake, compensation_is_proposed_approved_and_exported);
 
 fn in_district(phone: &str, district: &str) -> Value {
     let mut b = fault_body(phone);
@@ -276,4 +276,75 @@ async fn the_console_declares_counts_and_warns_at_intake(app: TestApp) {
     assert!(html.contains("朝阳区光缆中断") && !html.contains("id=\"declare\""), "agents read, do not declare: {html}");
     let (s, _, _) = form(&app, &agent, &to, &[("op", "confirm")]).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
+}
+
+async fn compensation_is_proposed_approved_and_exported(mut app: TestApp) {
+    app.create("agent1", in_district("13800000001", "朝阳区")).await;
+    app.create("agent1", in_district("13800000002", "朝阳区")).await;
+    let mut far = fault_body("13800000003");
+    far["customer"]["address"] = json!("北京市密云区太师屯镇马场村8号");
+    app.create("agent1", far).await;
+    let mut d = declaration(60);
+    d["scope"] = json!({"regions": ["朝阳区", "密云区"], "services": ["宽带"], "elements": []});
+    let (s, i) = app.post("supervisor1", "/api/v1/incidents", d).await;
+    assert_eq!((s, i["children"]["total"].as_i64()), (StatusCode::CREATED, Some(3)), "{i}");
+    let id = i["id"].clone();
+    let path = format!("/api/v1/incidents/{id}/compensation");
+    let (s, e) = app.get("supervisor1", &path).await;
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("incident")),
+        "not before the repair"
+    );
+    incident_act(&app, "supervisor1", &id, json!({"action": "confirm"})).await;
+    let future = json!({"action": "restore", "resolution": "x", "ended_at": "2026-11-30T00:00:00Z"});
+    assert_eq!(incident_act(&app, "supervisor1", &id, future).await.0, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // 49 hours later (Tuesday 10:00): past the towns' 48, short of the countryside's 72.
+    go(&mut app, 24, 10, 0).await;
+    let (s, r) = incident_act(&app, "supervisor1", &id, json!({"action": "restore", "resolution": "光缆已熔接"})).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let (s, c) = app.get("supervisor1", &path).await;
+    assert_eq!((s, c["state"].as_str(), c["customers"].as_i64()), (StatusCode::OK, Some("proposed"), Some(2)), "{c}");
+    let row = &c["items"][0];
+    assert_eq!(
+        (row["hours"].as_f64(), row["area"].as_str(), row["method"].as_str()),
+        (Some(49.0), Some("town"), Some("pro_rata"))
+    );
+    assert!(row["amount_fen"].is_null(), "the fee is the billing system's: {row}");
+    // 49 hours of a 30-day November.
+    assert!((row["month_share"].as_f64().unwrap() - 49.0 / 720.0).abs() < 1e-6, "{row}");
+    assert_eq!(app.get("agent1", &path).await.0, StatusCode::FORBIDDEN);
+
+    let export = format!("{path}/export?format=csv");
+    assert_eq!(app.get("supervisor1", &export).await.0, StatusCode::UNPROCESSABLE_ENTITY, "approve first");
+    let approve = json!({"action": "approve_compensation"});
+    assert_eq!(incident_act(&app, "engineer1", &id, approve.clone()).await.0, StatusCode::FORBIDDEN);
+    let (s, a) = incident_act(&app, "supervisor1", &id, approve.clone()).await;
+    assert_eq!((s, a["compensation"]["rows"].as_i64()), (StatusCode::OK, Some(2)), "{a}");
+    assert_eq!(incident_act(&app, "supervisor1", &id, approve).await.0, StatusCode::UNPROCESSABLE_ENTITY, "once");
+
+    let r =
+        app.client.get(format!("{}{export}", app.base)).bearer_auth(&app.tokens["supervisor1"]).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers()["content-disposition"].to_str().unwrap().contains("compensation-ZD"));
+    let csv = r.text().await.unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines[0].starts_with("\u{feff}工单号,客户编号,业务号码"), "{csv}");
+    assert_eq!(lines.len(), 3, "{csv}");
+    assert!(
+        lines[1].contains("城镇") && lines[1].contains("按月费折算减免") && lines[1].contains("2026-11-22 09:00"),
+        "{csv}"
+    );
+    let x = app
+        .client
+        .get(format!("{}{path}/export?format=xlsx", app.base))
+        .bearer_auth(&app.tokens["supervisor1"])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(x.status(), StatusCode::OK);
+    assert!(x.bytes().await.unwrap().starts_with(b"PK"), "an XLSX is a zip");
+    let (_, log) = app.get("admin", "/api/v1/access-log?per_page=50").await;
+    assert!(log["items"].as_array().unwrap().iter().any(|e| e["action"] == "compensation_export"), "{log}");
 }

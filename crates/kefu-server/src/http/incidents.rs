@@ -25,6 +25,8 @@ pub fn router<S: Store>() -> Router<AppState<S>> {
         .route("/api/v1/incidents/{id}/links", post(link::<S>))
         .route("/api/v1/incidents/{id}/unlinks", post(unlink::<S>))
         .route("/api/v1/incidents/{id}/actions", post(act::<S>))
+        .route("/api/v1/incidents/{id}/compensation", get(compensation::<S>))
+        .route("/api/v1/incidents/{id}/compensation/export", get(compensation_export::<S>))
 }
 
 fn id_of(raw: &str) -> Result<i64, ApiError> {
@@ -139,4 +141,46 @@ pub async fn act<S: Store>(
     responses((status = 200, description = "{items: [{bucket, count, expected, bound, tickets, why, why_zh, proposal}]}")))]
 pub async fn candidates<S: Store>(State(app): State<AppState<S>>, _user: CurrentUser) -> Result<Json<Value>, ApiError> {
     Ok(Json(app.kefu.incident_candidates().await?))
+}
+
+/// The compensation proposals of a restored incident: one row per
+/// customer and service number, with the rule, hours and amount (pro-rata
+/// waivers as the share of a monthly fee), as approved once they are.
+#[utoipa::path(get, path = "/api/v1/incidents/{id}/compensation", tag = "incidents", security(("bearer" = [])),
+    params(("id" = String, Path)), responses((status = 200, description = "{state, approved, customers, total_fen, rules, items}"), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn compensation<S: Store>(
+    State(app): State<AppState<S>>,
+    _user: CurrentUser,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(app.kefu.compensation_view(id_of(&id)?).await?))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct ExportQuery {
+    /// `csv` (the default) or `xlsx`.
+    pub format: Option<String>,
+}
+
+/// The approved proposals as a file for the billing system (logged as an
+/// access to personal data).
+#[utoipa::path(get, path = "/api/v1/incidents/{id}/compensation/export", tag = "incidents", security(("bearer" = [])),
+    params(("id" = String, Path), ExportQuery), responses((status = 200, description = "CSV or XLSX", content_type = "text/csv"), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn compensation_export<S: Store>(
+    State(app): State<AppState<S>>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+    Query(q): Query<ExportQuery>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let format = q.format.unwrap_or_else(|| "csv".into());
+    let (name, bytes) = app.kefu.compensation_export(&user.actor, id_of(&id)?, format.trim()).await?;
+    let headers = [
+        (
+            axum::http::header::CONTENT_TYPE,
+            crate::service::report_exports::Format::content_type(format.trim()).to_string(),
+        ),
+        (axum::http::header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+    ];
+    Ok((headers, bytes).into_response())
 }

@@ -117,7 +117,7 @@ pub fn incident_json(i: &Incident) -> Value {
         "scope": i.scope, "severity": i.severity, "severity_label": label(i.severity.label()),
         "state": i.state, "state_label": label(i.state.label()), "active": i.state.active(), "owner": i.owner,
         "started_at": i.started_at, "eta": i.eta, "ended_at": i.ended_at, "notes": i.notes,
-        "resolution": i.resolution, "notices": notices, "from_alarm": i.from_alarm,
+        "resolution": i.resolution, "notices": notices, "from_alarm": i.from_alarm, "compensation": i.compensation,
         "created_by": i.created_by, "created_at": i.created_at, "updated_at": i.updated_at,
     })
 }
@@ -179,6 +179,7 @@ impl<S: Store> Kefu<S> {
             resolution: None,
             notices: vec![],
             from_alarm,
+            compensation: None,
             created_by: who.id,
             created_at: now,
             updated_at: now,
@@ -423,12 +424,17 @@ impl<S: Store> Kefu<S> {
             "notify" => return self.notify_incident(who, id, body).await,
             "approve" => return self.approve_notice(who, id, body).await,
             "restore" => return self.restore_incident(who, id, body).await,
+            "approve_compensation" => return self.approve_compensation(who, id, body).await,
             "confirm" | "close" => {}
             other => {
                 return Err(invalid(
                     "action",
-                    format!("unknown action '{other}' (confirm, notify, approve, note, restore, close)"),
-                    format!("未知操作“{other}”（可用：confirm、notify、approve、note、restore、close）"),
+                    format!(
+                        "unknown action '{other}' (confirm, notify, approve, note, restore, close, approve_compensation)"
+                    ),
+                    format!(
+                        "未知操作“{other}”（可用：confirm、notify、approve、note、restore、close、approve_compensation）"
+                    ),
                 ));
             }
         }
@@ -687,6 +693,9 @@ impl<S: Store> Kefu<S> {
         may_steer(who)?;
         let resolution = kefu_domain::validate::required_free_text(opt_str(body, "resolution")?, "resolution", 1000)?;
         let ended_at = opt_time(body, "ended_at")?.unwrap_or(self.now());
+        if ended_at > self.now() + chrono::Duration::minutes(5) {
+            return Err(invalid("ended_at", "ended_at is not in the future", "恢复时间不能晚于当前时间"));
+        }
         let kept = resolution.clone();
         let data = json!({"resolution": resolution, "ended_at": ended_at});
         let i = self

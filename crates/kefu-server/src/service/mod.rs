@@ -30,6 +30,7 @@ pub mod access;
 mod accounts;
 pub mod assessment;
 pub mod bot;
+mod compensation;
 pub mod customer_loop;
 mod dispatch;
 pub mod hot;

@@ -28,7 +28,7 @@ pub enum Format {
 }
 
 impl Format {
-    fn parse(s: &str) -> Result<Format, ApiError> {
+    pub(crate) fn parse(s: &str) -> Result<Format, ApiError> {
         match s {
             "csv" => Ok(Format::Csv),
             "xlsx" => Ok(Format::Xlsx),
@@ -108,7 +108,7 @@ pub fn export_json(e: &ExportRecord) -> Value {
 
 /// Writes rows as CSV (UTF-8 with a byte-order mark, so spreadsheet
 /// programs read the Chinese right) or into an XLSX workbook.
-enum Sink {
+pub(crate) enum Sink {
     Csv(Vec<u8>),
     Xlsx {
         book: Box<rust_xlsxwriter::Workbook>,
@@ -131,7 +131,7 @@ fn xlsx_error(e: rust_xlsxwriter::XlsxError) -> ApiError {
 }
 
 impl Sink {
-    fn new(format: Format, header: Vec<String>, numeric: Vec<usize>) -> Result<Sink, ApiError> {
+    pub(crate) fn new(format: Format, header: Vec<String>, numeric: Vec<usize>) -> Result<Sink, ApiError> {
         let mut sink = match format {
             Format::Csv => Sink::Csv("\u{feff}".as_bytes().to_vec()),
             Format::Xlsx => Sink::Xlsx {
@@ -164,7 +164,7 @@ impl Sink {
         Ok(())
     }
 
-    fn row(&mut self, cells: &[String]) -> Result<(), ApiError> {
+    pub(crate) fn row(&mut self, cells: &[String]) -> Result<(), ApiError> {
         match self {
             Sink::Csv(buf) => {
                 let line: Vec<String> = cells.iter().map(|c| csv_field(c)).collect();
@@ -199,7 +199,7 @@ impl Sink {
         }
     }
 
-    fn finish(self) -> Result<Vec<u8>, ApiError> {
+    pub(crate) fn finish(self) -> Result<Vec<u8>, ApiError> {
         match self {
             Sink::Csv(buf) => Ok(buf),
             Sink::Xlsx { mut book, .. } => book.save_to_buffer().map_err(xlsx_error),

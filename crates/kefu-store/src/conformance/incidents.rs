@@ -21,6 +21,7 @@ fn draft(by: kefu_domain::UserId) -> Incident {
         resolution: None,
         notices: vec![],
         from_alarm: None,
+        compensation: None,
         created_by: by,
         created_at: t0(),
         updated_at: t0(),
