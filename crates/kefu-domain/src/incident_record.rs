@@ -107,6 +107,26 @@ pub struct NoticeBatch {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
+/// An emergency plan started from the incident, and its steps checked off.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlaybookRun {
+    pub key: String,
+    pub started_at: DateTime<Utc>,
+    pub started_by: UserId,
+    #[serde(default)]
+    pub checks: Vec<StepCheck>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepCheck {
+    pub step: String,
+    pub at: DateTime<Utc>,
+    pub by: UserId,
+    pub by_name: String,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
 /// Who approved the compensation proposals, when, and what they came to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Approval {
@@ -147,6 +167,9 @@ pub struct Incident {
     /// the chain's `compensation_approved` event, which the export reads.
     #[serde(default)]
     pub compensation: Option<Approval>,
+    /// The emergency plan run for it, if one was started.
+    #[serde(default)]
+    pub playbook: Option<PlaybookRun>,
     pub created_by: UserId,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,

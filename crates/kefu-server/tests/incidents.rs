@@ -265,7 +265,27 @@ async fn the_console_declares_counts_and_warns_at_intake(app: TestApp) {
     assert_eq!(s, StatusCode::CONFLICT, "the flow refuses, the page says why");
     assert!(html.contains("form-error"), "{html}");
 
-    // The agent taking the next call sees the incident and its note first.
+    // The emergency plan: started, a step checked off by its role, timed.
+    let (s, back, _) = form(&app, &sup, &to, &[("op", "start_playbook")]).await;
+    assert_eq!((s, back.as_str()), (StatusCode::SEE_OTHER, to.as_str()));
+    let id: i64 = to.rsplit('/').next().unwrap().parse().unwrap();
+    let (s, e) =
+        incident_act(&app, "engineer1", &json!(id), json!({"action": "check_step", "step": "confirm_scope"})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{e}");
+    let check = json!({"action": "check_step", "step": "confirm_scope", "note": "网管确认 OLT-07 下挂 1,832 户"});
+    let (s, v) = incident_act(&app, "supervisor1", &json!(id), check.clone()).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let step = &v["playbook"]["steps"][0];
+    assert_eq!(
+        (step["key"].as_str(), step["took_minutes"].as_i64(), step["late"].as_bool()),
+        (Some("confirm_scope"), Some(0), Some(false)),
+        "{step}"
+    );
+    assert_eq!(incident_act(&app, "supervisor1", &json!(id), check).await.0, StatusCode::UNPROCESSABLE_ENTITY, "once");
+    let (_, html) = console_get(&app, &sup, &to).await;
+    assert!(html.contains("大面积网络故障应急预案") && html.contains("与网管中心核实故障范围"), "{html}");
+
+    // The agent taking the next call sees the incident, its note and what to say first.
     let agent = console_login(&app, "agent1").await;
     let (_, html) = console_get(&app, &agent, "/console/new").await;
     assert!(

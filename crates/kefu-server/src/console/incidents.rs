@@ -28,6 +28,8 @@ pub(super) struct Banner {
     pub link: String,
     pub headline: String,
     pub notes: Vec<String>,
+    /// What to say, from the running emergency plan.
+    pub script: Option<String>,
 }
 
 /// The active incidents for the intake banner (this node's cached list).
@@ -57,6 +59,13 @@ pub(super) async fn banners<S: Store>(app: &AppState<S>, lang: Lang) -> Vec<Bann
                     .take(3)
                     .map(|n| format!("{} {}", shown(&n.at.to_rfc3339()), n.text))
                     .collect(),
+                script: crate::service::incidents::playbook_json(i, app.kefu.now())["steps"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find_map(|s| {
+                        s[if lang == Lang::Zh { "script" } else { "script_en" }].as_str().map(str::to_string)
+                    }),
             }
         })
         .collect()
@@ -77,6 +86,13 @@ fn may_declare(user: &CurrentUser) -> bool {
 struct Row {
     link: String,
     cells: Vec<String>,
+}
+
+struct PlanStep {
+    key: String,
+    cells: Vec<String>,
+    late: bool,
+    done: bool,
 }
 
 struct Proposal {
@@ -228,6 +244,8 @@ struct IncidentPage<'a> {
     awaiting: Vec<String>,
     events: Vec<Vec<String>>,
     verified: bool,
+    plan: Option<String>,
+    steps: Vec<PlanStep>,
     may_steer: bool,
     may_note: bool,
     active: bool,
@@ -331,6 +349,27 @@ async fn show_page<S: Store>(
                 (format!("/console/tickets/{}", t.id.0), vec![t.number.clone(), t.title.clone(), status])
             })
             .collect();
+        let plan_v = &v["playbook"];
+        let plan =
+            plan_v["name"].as_str().map(|_| label(&json!({"zh": plan_v["name"], "en": plan_v["name_en"]}), lang));
+        let steps = plan_v["steps"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|st| PlanStep {
+                key: st["key"].as_str().unwrap_or("").to_string(),
+                cells: vec![
+                    label(&json!({"zh": st["title"], "en": st["title_en"]}), lang),
+                    serde_json::from_value::<Role>(st["role"].clone())
+                        .map_or_else(|_| String::new(), |r| lang.t(r.label_zh(), r.as_str()).to_string()),
+                    st["due_at"].as_str().map_or(String::new(), shown),
+                    st["done_at"].as_str().map_or_else(|| "—".to_string(), shown),
+                    st["by"].as_str().unwrap_or("").to_string(),
+                ],
+                late: st["late"] == true,
+                done: !st["done_at"].is_null(),
+            })
+            .collect();
         let events = app.kefu.store.incident_events(id).await?;
         let verified = kefu_domain::incident_record::verify_events(&events).is_ok();
         let events = events
@@ -352,6 +391,8 @@ async fn show_page<S: Store>(
             awaiting,
             events,
             verified,
+            plan,
+            steps,
             may_steer: may_steer(user),
             may_note: may_declare(user),
             active: v["active"] == true,

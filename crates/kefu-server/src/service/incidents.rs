@@ -11,8 +11,11 @@ use crate::error::ApiError;
 use kefu_domain::action::{ActionKind, ActionRequest};
 use kefu_domain::flow::Actor;
 use kefu_domain::incident::{Action, Kind, Scope, State, links, may_sync, next};
-use kefu_domain::incident_record::{BatchState, Incident, IncidentRef, Note, NoticeBatch, Severity};
+use kefu_domain::incident_record::{
+    BatchState, Incident, IncidentRef, Note, NoticeBatch, PlaybookRun, Severity, StepCheck,
+};
 use kefu_domain::intake::parse_time;
+use kefu_domain::playbook::{Playbook, may_check, progress, script};
 use kefu_domain::ticket::Ticket;
 use kefu_domain::{DomainError, FieldError, Role, TicketId};
 use kefu_store::*;
@@ -180,6 +183,7 @@ impl<S: Store> Kefu<S> {
             notices: vec![],
             from_alarm,
             compensation: None,
+            playbook: None,
             created_by: who.id,
             created_at: now,
             updated_at: now,
@@ -216,6 +220,7 @@ impl<S: Store> Kefu<S> {
     pub async fn incident_view(&self, id: i64) -> Result<Value, ApiError> {
         let i = self.incident(id).await?;
         let mut out = incident_json(&i);
+        out["playbook"] = playbook_json(&i, self.now());
         let by_status = self.store.children_by_status(id).await?;
         let total: i64 = by_status.iter().map(|(_, n)| n).sum();
         let labelled: Vec<Value> = by_status
@@ -425,15 +430,17 @@ impl<S: Store> Kefu<S> {
             "approve" => return self.approve_notice(who, id, body).await,
             "restore" => return self.restore_incident(who, id, body).await,
             "approve_compensation" => return self.approve_compensation(who, id, body).await,
+            "start_playbook" => return self.start_playbook(who, id, body).await,
+            "check_step" => return self.check_step(who, id, body).await,
             "confirm" | "close" => {}
             other => {
                 return Err(invalid(
                     "action",
                     format!(
-                        "unknown action '{other}' (confirm, notify, approve, note, restore, close, approve_compensation)"
+                        "unknown action '{other}' (confirm, notify, approve, note, restore, close, approve_compensation, start_playbook, check_step)"
                     ),
                     format!(
-                        "未知操作“{other}”（可用：confirm、notify、approve、note、restore、close、approve_compensation）"
+                        "未知操作“{other}”（可用：confirm、notify、approve、note、restore、close、approve_compensation、start_playbook、check_step）"
                     ),
                 ));
             }
@@ -895,4 +902,133 @@ fn candidate_json(
             "tickets": numbers,
         },
     })
+}
+
+impl<S: Store> Kefu<S> {
+    /// `start_playbook {playbook?}`: runs an emergency plan for the
+    /// incident — the one named, or the first shipped for its kind.
+    pub(super) async fn start_playbook(
+        &self,
+        who: &Actor,
+        id: i64,
+        body: &Map<String, Value>,
+    ) -> Result<Value, ApiError> {
+        only_fields(body, &["action", "playbook"])?;
+        may_steer(who)?;
+        let i = self.incident(id).await?;
+        let all = Playbook::shipped();
+        let chosen = match opt_str(body, "playbook")? {
+            Some(key) => all.iter().find(|p| p.key == key.trim()),
+            None => all.iter().find(|p| p.kinds.contains(&i.kind)),
+        };
+        let p = chosen.ok_or_else(|| {
+            let keys: Vec<&str> = all.iter().map(|p| p.key.as_str()).collect();
+            invalid(
+                "playbook",
+                format!("no such emergency plan for this incident (plans: {})", keys.join(", ")),
+                format!("没有适用于该事件的应急预案（可用：{}）", keys.join("、")),
+            )
+        })?;
+        let (key, now, by) = (p.key.clone(), self.now(), who.id);
+        self.change(who, id, move |i| {
+            if i.playbook.is_some() {
+                return Err(DomainError::Invalid(FieldError::new(
+                    "playbook",
+                    "a plan is running already",
+                    "应急预案已启动",
+                )));
+            }
+            if i.state == State::Closed {
+                return Err(DomainError::Invalid(FieldError::new(
+                    "action",
+                    "the incident is closed",
+                    "该重大故障已关闭",
+                )));
+            }
+            let mut n = i.clone();
+            n.playbook = Some(PlaybookRun { key: key.clone(), started_at: now, started_by: by, checks: vec![] });
+            Ok((n, "start_playbook".into(), json!({"playbook": key})))
+        })
+        .await?;
+        self.incident_view(id).await
+    }
+
+    /// `check_step {step, note?}`: by the step's role (or a supervisor), once.
+    pub(super) async fn check_step(&self, who: &Actor, id: i64, body: &Map<String, Value>) -> Result<Value, ApiError> {
+        only_fields(body, &["action", "step", "note"])?;
+        let i = self.incident(id).await?;
+        let run = i.playbook.as_ref().ok_or_else(|| invalid("step", "no plan is running", "尚未启动应急预案"))?;
+        let plan = Playbook::shipped().into_iter().find(|p| p.key == run.key).ok_or_else(not_found)?;
+        let key = opt_str(body, "step")?.unwrap_or("").trim().to_string();
+        let step = plan
+            .step(&key)
+            .ok_or_else(|| invalid("step", format!("no step '{key}'"), format!("预案中没有步骤“{key}”")))?;
+        if !may_check(step, who.role) {
+            return Err(ApiError::Forbidden {
+                reason: format!("this step is for the {} role", step.role.as_str()),
+                reason_zh: format!("该步骤须由{}确认", step.role.label_zh()),
+            });
+        }
+        let note = kefu_domain::validate::optional_free_text(opt_str(body, "note")?, "note", 500)?;
+        let (now, by, by_name) = (self.now(), who.id, who.username.clone());
+        self.change(who, id, move |i| {
+            let mut n = i.clone();
+            let run = n
+                .playbook
+                .as_mut()
+                .ok_or_else(|| DomainError::Invalid(FieldError::new("step", "no plan", "尚未启动应急预案")))?;
+            if run.checks.iter().any(|c| c.step == key) {
+                return Err(DomainError::Invalid(FieldError::new("step", "already checked off", "该步骤已确认")));
+            }
+            run.checks.push(StepCheck { step: key.clone(), at: now, by, by_name, note: note.clone() });
+            Ok((n, "check_step".into(), json!({"step": key, "note": note})))
+        })
+        .await?;
+        self.incident_view(id).await
+    }
+
+    /// A change decided on the locked document (no flow step).
+    async fn change(
+        &self,
+        who: &Actor,
+        id: i64,
+        decide: impl FnOnce(&Incident) -> Result<(Incident, String, Value), DomainError> + Send + 'static,
+    ) -> Result<Incident, ApiError> {
+        let op = ChangeIncident {
+            id,
+            actor: Some(who.id),
+            actor_name: who.username.clone(),
+            now: self.now(),
+            decide: Box::new(decide),
+        };
+        let out = self.store.change_incident(op).await.map_err(|e| match e {
+            StoreError::NotFound => not_found(),
+            e => e.into(),
+        })?;
+        self.core.incidents.forget();
+        Ok(out)
+    }
+}
+
+/// The plan's steps as they stand: due, done, by whom, late, the script.
+pub fn playbook_json(i: &Incident, now: chrono::DateTime<Utc>) -> Value {
+    let Some(run) = &i.playbook else { return Value::Null };
+    let Some(plan) = Playbook::shipped().into_iter().find(|p| p.key == run.key) else { return Value::Null };
+    let done: Vec<(String, chrono::DateTime<Utc>)> = run.checks.iter().map(|c| (c.step.clone(), c.at)).collect();
+    let eta = i.eta.map(kefu_domain::time::shanghai_minute);
+    let steps: Vec<Value> = progress(&plan, run.started_at, &done, now)
+        .into_iter()
+        .zip(&plan.steps)
+        .map(|(st, step)| {
+            let check = run.checks.iter().find(|c| c.step == step.key);
+            json!({
+                "key": st.key, "title": step.title_zh, "title_en": step.title_en, "role": step.role,
+                "due_at": st.due_at, "done_at": st.done_at, "took_minutes": st.took_minutes, "late": st.late,
+                "by": check.map(|c| c.by_name.clone()), "note": check.and_then(|c| c.note.clone()),
+                "script": step.script_zh.as_deref().map(|t| script(t, eta.as_deref(), true)),
+                "script_en": step.script_en.as_deref().map(|t| script(t, eta.as_deref(), false)),
+            })
+        })
+        .collect();
+    json!({"key": plan.key, "name": plan.name_zh, "name_en": plan.name_en, "started_at": run.started_at, "steps": steps})
 }

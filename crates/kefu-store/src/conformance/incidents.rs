@@ -22,6 +22,7 @@ fn draft(by: kefu_domain::UserId) -> Incident {
         notices: vec![],
         from_alarm: None,
         compensation: None,
+        playbook: None,
         created_by: by,
         created_at: t0(),
         updated_at: t0(),
