@@ -28,6 +28,10 @@ pub struct SlaPolicy {
     pub warning_threshold: f64,
     /// Ticket states in which the clocks stop.
     pub pause_states: Vec<String>,
+    /// Deadline kinds whose clocks stop while the ticket is linked to a
+    /// major incident: its repair is out of the handler's hands.
+    #[serde(default)]
+    pub incident_pauses: Vec<String>,
     pub deadlines: Vec<DeadlineRule>,
     /// Who hears of a breach, step by step: the first step at the
     /// due time, each later one `after_minutes` past it if still not met.
@@ -43,6 +47,7 @@ impl Default for SlaPolicy {
         SlaPolicy {
             warning_threshold: 0.8,
             pause_states: vec!["suspended".into()],
+            incident_pauses: Vec::new(),
             deadlines: Vec::new(),
             escalation: Vec::new(),
             warn: Vec::new(),
@@ -304,24 +309,25 @@ pub fn on_create(
     Ok(out)
 }
 
-/// Updates `after`'s deadlines for an action taken at `now` on `before`.
-pub fn on_action(
-    policy: &SlaPolicy,
-    cal: &Calendar,
-    before: &Ticket,
-    after: &mut Ticket,
-    action: ActionKind,
-    now: DateTime<Utc>,
-) -> Result<(), CalendarError> {
-    let paused_before = policy.pause_states.contains(&before.status);
-    let paused_after = policy.pause_states.contains(&after.status);
-    for d in after.deadlines.iter_mut() {
+/// Whether a deadline of `kind` stands still on the ticket: in a pausing
+/// state, or one the policy stops while the ticket is linked to an incident.
+fn held(policy: &SlaPolicy, t: &Ticket, kind: &str) -> bool {
+    policy.pause_states.contains(&t.status)
+        || (t.incident.is_some() && policy.incident_pauses.iter().any(|k| k == kind))
+}
+
+/// Pauses the deadlines the change stops and resumes those it releases,
+/// moving a resumed one's due and warning times by the time it stood still.
+pub fn hold(policy: &SlaPolicy, before: &Ticket, after: &mut Ticket, now: DateTime<Utc>) {
+    let stopped: Vec<(bool, bool)> =
+        after.deadlines.iter().map(|d| (held(policy, before, &d.kind), held(policy, after, &d.kind))).collect();
+    for (d, (was, is)) in after.deadlines.iter_mut().zip(stopped) {
         match d.phase {
-            Phase::Running if paused_after && !paused_before => {
+            Phase::Running if is && !was => {
                 d.phase = Phase::Paused;
                 d.paused_at = Some(now);
             }
-            Phase::Paused if !paused_after => {
+            Phase::Paused if !is => {
                 let paused = now - d.paused_at.unwrap_or(now);
                 d.paused_secs += paused.num_seconds();
                 d.due_at += paused;
@@ -332,6 +338,28 @@ pub fn on_action(
             _ => {}
         }
     }
+}
+
+/// A ticket registered into an incident: its incident-stopped clocks start stopped.
+pub fn hold_from_start(policy: &SlaPolicy, deadlines: &mut [Deadline], now: DateTime<Utc>) {
+    for d in deadlines.iter_mut().filter(|d| d.phase == Phase::Running) {
+        if policy.incident_pauses.iter().any(|k| *k == d.kind) {
+            d.phase = Phase::Paused;
+            d.paused_at = Some(now);
+        }
+    }
+}
+
+/// Updates `after`'s deadlines for an action taken at `now` on `before`.
+pub fn on_action(
+    policy: &SlaPolicy,
+    cal: &Calendar,
+    before: &Ticket,
+    after: &mut Ticket,
+    action: ActionKind,
+    now: DateTime<Utc>,
+) -> Result<(), CalendarError> {
+    hold(policy, before, after, now);
     if action == ActionKind::SetPriority && before.priority != after.priority {
         recompute(policy, cal, after)?;
     }
@@ -560,6 +588,37 @@ mod tests {
         assert_eq!((phase(&a, "resolution"), due(&a, "resolution")), (Phase::Running, t0 + Duration::hours(34)));
         let w = step(&a, ActionKind::Withdraw, "withdrawn", t0 + Duration::hours(11));
         assert!(w.deadlines.iter().all(|d| d.phase != Phase::Running));
+    }
+
+    #[test]
+    fn an_incident_stops_the_repair_clocks_not_the_answer() {
+        let policy = Policy::defaults().sla;
+        let t0 = at("2026-11-23T10:00:00+08:00");
+        let t = ticket(TicketType::Fault, Priority::Normal, t0);
+        // Registered into an incident: resolution stands still from the start, the response clock runs.
+        let mut born = t.deadlines.clone();
+        hold_from_start(&policy, &mut born, t0);
+        let phases: Vec<(&str, Phase)> = born.iter().map(|d| (d.kind.as_str(), d.phase)).collect();
+        assert!(
+            phases.contains(&("resolution", Phase::Paused)) && phases.contains(&("response", Phase::Running)),
+            "{phases:?}"
+        );
+        // Linked an hour in, released three hours later: moved by three hours.
+        let before_due = due(&t, "resolution");
+        let mut linked = t.clone();
+        linked.incident = Some(crate::incident_record::IncidentRef { id: 1, number: "ZD20261123001".into() });
+        hold(&policy, &t, &mut linked, t0 + Duration::hours(1));
+        assert_eq!((phase(&linked, "resolution"), phase(&linked, "response")), (Phase::Paused, Phase::Running));
+        // An ordinary action while linked does not restart it.
+        let started = step(&linked, ActionKind::Dispatch, "dispatched", t0 + Duration::hours(2));
+        assert_eq!(phase(&started, "resolution"), Phase::Paused);
+        let mut released = started.clone();
+        released.incident = None;
+        hold(&policy, &started, &mut released, t0 + Duration::hours(4));
+        assert_eq!(
+            (phase(&released, "resolution"), due(&released, "resolution")),
+            (Phase::Running, before_due + Duration::hours(3))
+        );
     }
 
     #[test]

@@ -97,6 +97,18 @@ async fn a_district_outage_from_declaration_to_closing(app: TestApp) {
     // Registered while it lasts: linked at intake, the number in the answer.
     let d = app.create("agent1", in_district("13800000004", "朝阳区")).await;
     assert_eq!(d["incident"]["number"], i["number"], "{d}");
+    let phase = |t: &Value, kind: &str| {
+        t["deadlines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["kind"] == kind)
+            .map(|x| x["state"].as_str().unwrap().to_string())
+    };
+    assert_eq!(phase(&d, "resolution").as_deref(), Some("paused"), "the repair clock waits for the network: {d}");
+    assert_eq!(phase(&d, "response").as_deref(), Some("running"), "answering the customer does not");
+    let linked_later = app.get("agent1", &format!("/api/v1/tickets/{}", a1["id"])).await.1;
+    assert_eq!(phase(&linked_later, "resolution").as_deref(), Some("paused"), "{linked_later}");
     let banner = app.get("agent1", "/api/v1/incidents?active=true").await.1;
     assert_eq!(banner["items"][0]["number"], i["number"]);
 

@@ -326,6 +326,7 @@ impl<S: Store> Kefu<S> {
         let data =
             json!({"incident": to.number, "incident_id": to.id, "reason": reason, "automatic": reason.is_none()});
         let mut fresh = true;
+        let (core, now) = (self.core.clone(), self.now());
         let outcome = self
             .system_change(
                 who,
@@ -346,6 +347,7 @@ impl<S: Store> Kefu<S> {
                     }
                     let mut next = t.clone();
                     next.incident = Some(to);
+                    held(&core, t, &mut next, now);
                     Ok(Mutation::new(next, "incident_link", data))
                 }),
             )
@@ -401,6 +403,7 @@ impl<S: Store> Kefu<S> {
         let t = self.ticket_for(who, key, true).await?;
         let number = i.number.clone();
         let data = json!({"incident": number, "incident_id": i.id, "reason": reason});
+        let (core, now) = (self.core.clone(), self.now());
         self.system_change(
             who,
             t.id,
@@ -414,6 +417,7 @@ impl<S: Store> Kefu<S> {
                 }
                 let mut next = t.clone();
                 next.incident = None;
+                held(&core, t, &mut next, now);
                 Ok(Mutation::new(next, "incident_unlink", data))
             }),
         )
@@ -784,6 +788,13 @@ impl<S: Store> Kefu<S> {
         }
         Ok(linked)
     }
+}
+
+/// The clocks the policy stops while linked: stopped or released, and the
+/// next alert moved accordingly.
+fn held(core: &Core, before: &Ticket, after: &mut Ticket, now: chrono::DateTime<Utc>) {
+    kefu_domain::sla::hold(&core.policy.sla, before, after, now);
+    after.next_alert_at = kefu_domain::sla::next_alert(&core.policy.sla, &after.deadlines);
 }
 
 /// One message per customer of the open children, on the customer's first

@@ -62,6 +62,10 @@ impl<S: Store> Kefu<S> {
         let draft = provisional(&ticket, &initial_state, actor, now);
         // Matched against this node's cached list: no read per ticket.
         ticket.incident = self.incident_for(&draft).await?;
+        if ticket.incident.is_some() {
+            kefu_domain::sla::hold_from_start(&self.core.policy.sla, &mut ticket.deadlines, now);
+            ticket.next_alert_at = kefu_domain::sla::next_alert(&self.core.policy.sla, &ticket.deadlines);
+        }
         let follow_up = match self.core.policy.dispatch.on_create {
             true => Some(self.dispatch_on_create(&Ticket { incident: ticket.incident.clone(), ..draft }).await?),
             false => None,
