@@ -343,7 +343,7 @@ pub fn hold(policy: &SlaPolicy, before: &Ticket, after: &mut Ticket, now: DateTi
 /// A ticket registered into an incident: its incident-stopped clocks start stopped.
 pub fn hold_from_start(policy: &SlaPolicy, deadlines: &mut [Deadline], now: DateTime<Utc>) {
     for d in deadlines.iter_mut().filter(|d| d.phase == Phase::Running) {
-        if policy.incident_pauses.iter().any(|k| *k == d.kind) {
+        if policy.incident_pauses.contains(&d.kind) {
             d.phase = Phase::Paused;
             d.paused_at = Some(now);
         }
