@@ -263,9 +263,10 @@ pub fn verify_events(events: &[IncidentEvent]) -> Result<(), i64> {
     if events.is_empty() { Err(1) } else { Ok(()) }
 }
 
-/// An incident's number: `ZD` + the Shanghai day + a three-digit count of the day.
-pub fn number(day: chrono::NaiveDate, n: i64) -> String {
-    format!("ZD{}{n:03}", day.format("%Y%m%d"))
+/// A record's number: letters (`ZD` a major incident, `AQ` a security
+/// one) + the Shanghai day + a three-digit count of the day.
+pub fn number(prefix: &str, day: chrono::NaiveDate, n: i64) -> String {
+    format!("{prefix}{}{n:03}", day.format("%Y%m%d"))
 }
 
 #[cfg(test)]
@@ -300,7 +301,7 @@ mod tests {
 
     #[test]
     fn numbers_and_labels() {
-        assert_eq!(number(chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(), 7), "ZD20261201007");
+        assert_eq!(number("ZD", chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(), 7), "ZD20261201007");
         assert_eq!(Severity::parse("major ", "severity").unwrap(), Severity::Major);
         assert_eq!(Severity::parse("huge", "severity").unwrap_err().field, "severity");
         assert_eq!(BatchState::AwaitingApproval.label().0, "待审批");

@@ -39,6 +39,7 @@ pub mod quality;
 pub mod rectification;
 pub mod rollup;
 pub mod sampling;
+pub mod security;
 pub mod sla;
 pub mod spike;
 pub mod templates;

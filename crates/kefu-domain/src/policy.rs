@@ -54,6 +54,9 @@ pub struct Policy {
     /// Major incidents: linking, what children copy, notice approval.
     #[serde(default)]
     pub incidents: crate::incident::IncidentPolicy,
+    /// Information-security incidents: notification hours.
+    #[serde(default)]
+    pub security_incidents: crate::security::SecurityPolicy,
 }
 
 /// Which roles may call which endpoint, keyed `"METHOD /path/{template}"`.

@@ -4,24 +4,27 @@ use crate::pg;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use kefu_domain::UserId;
-use kefu_domain::incident_record::{Incident, IncidentEvent, number};
+use kefu_domain::incident_record::{IncidentEvent, number};
 use kefu_store::crypto::FieldCipher;
 use kefu_store::seal::seal_text;
-use kefu_store::{ChangeIncident, NoticeProgress, NoticeTarget, StoreError, StoreResult};
+use kefu_store::{ChangeRecord, NoticeProgress, NoticeTarget, Register, StoreError, StoreResult};
 use serde_json::Value;
 
-fn decode(raw: String) -> StoreResult<Incident> {
-    serde_json::from_str(&raw).map_err(|e| StoreError::Backend(format!("incident document: {e}")))
+fn decode<T: Register>(raw: String) -> StoreResult<T> {
+    serde_json::from_str(&raw).map_err(|e| StoreError::Backend(format!("{} document: {e}", T::TABLE)))
 }
 
-fn doc(i: &Incident) -> StoreResult<String> {
-    serde_json::to_string(i).map_err(|e| StoreError::Backend(e.to_string()))
+fn doc<T: Register>(r: &T) -> StoreResult<String> {
+    serde_json::to_string(r).map_err(|e| StoreError::Backend(e.to_string()))
 }
 
-async fn write_event(c: &impl GenericClient, e: &IncidentEvent) -> StoreResult<()> {
+async fn write_event<T: Register>(c: &impl GenericClient, e: &IncidentEvent) -> StoreResult<()> {
     c.execute(
-        "INSERT INTO incident_events (incident_id, seq, at, actor, actor_name, action, data, prev_hash, hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        &format!(
+            "INSERT INTO {} (incident_id, seq, at, actor, actor_name, action, data, prev_hash, hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            T::EVENTS
+        ),
         &[
             &e.incident_id,
             &e.seq,
@@ -39,29 +42,33 @@ async fn write_event(c: &impl GenericClient, e: &IncidentEvent) -> StoreResult<(
     Ok(())
 }
 
-pub async fn create(
+pub async fn create<T: Register>(
     client: &mut deadpool_postgres::Client,
-    i: Incident,
+    r: T,
     actor_name: &str,
     data: Value,
-) -> StoreResult<Incident> {
-    let day = kefu_domain::time::shanghai_date(i.created_at);
-    let prefix = number(day, 0);
+) -> StoreResult<T> {
+    let row = r.row();
+    let day = kefu_domain::time::shanghai_date(row.created_at);
+    let prefix = number(T::PREFIX, day, 0);
     let prefix = prefix[..prefix.len() - 3].to_string();
-    // Two nodes declaring incidents in the same second: the second meets
-    // the first's number and takes the next.
+    // Two nodes recording in the same second: the second meets the
+    // first's number and takes the next.
     for _ in 0..5 {
         let tx = client.transaction().await.map_err(pg)?;
         let n: i64 = tx
-            .query_one("SELECT COUNT(*) + 1 FROM incidents WHERE number LIKE $1 || '%'", &[&prefix])
+            .query_one(&format!("SELECT COUNT(*) + 1 FROM {} WHERE number LIKE $1 || '%'", T::TABLE), &[&prefix])
             .await
             .map_err(pg)?
             .get(0);
         let inserted = tx
             .query_one(
-                "INSERT INTO incidents (number, state, active, started_at, doc, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, '{}', $5, $5) RETURNING id",
-                &[&number(day, n), &i.state.code(), &i.state.active(), &i.started_at, &i.created_at],
+                &format!(
+                    "INSERT INTO {} (number, state, active, started_at, doc, created_at, updated_at)
+                     VALUES ($1, $2, $3, $4, '{{}}', $5, $5) RETURNING id",
+                    T::TABLE
+                ),
+                &[&number(T::PREFIX, day, n), &row.state, &row.active, &row.started_at, &row.created_at],
             )
             .await
             .map_err(pg);
@@ -70,50 +77,59 @@ pub async fn create(
             Err(StoreError::Conflict { .. }) => continue,
             Err(e) => return Err(e),
         };
-        let i = Incident { id, number: number(day, n), ..i };
-        tx.execute("UPDATE incidents SET doc = $2 WHERE id = $1", &[&id, &doc(&i)?]).await.map_err(pg)?;
-        let e = IncidentEvent::seal(id, None, i.created_at, Some(i.created_by), actor_name, "create", data);
-        write_event(&tx, &e).await?;
+        let mut r = r.clone();
+        r.set_identity(id, number(T::PREFIX, day, n));
+        tx.execute(&format!("UPDATE {} SET doc = $2 WHERE id = $1", T::TABLE), &[&id, &doc(&r)?]).await.map_err(pg)?;
+        let e = IncidentEvent::seal(id, None, row.created_at, Some(row.created_by), actor_name, "create", data);
+        write_event::<T>(&tx, &e).await?;
         tx.commit().await.map_err(pg)?;
-        return Ok(i);
+        return Ok(r);
     }
-    Err(StoreError::Conflict { constraint: "incidents_number_key".into() })
+    Err(StoreError::Conflict { constraint: format!("{}_number_key", T::TABLE) })
 }
 
-pub async fn change(client: &mut deadpool_postgres::Client, op: ChangeIncident) -> StoreResult<Incident> {
+pub async fn change<T: Register>(client: &mut deadpool_postgres::Client, op: ChangeRecord<T>) -> StoreResult<T> {
     let tx = client.transaction().await.map_err(pg)?;
-    let row = tx.query_opt("SELECT doc FROM incidents WHERE id = $1 FOR UPDATE", &[&op.id]).await.map_err(pg)?;
-    let current = decode(row.ok_or(StoreError::NotFound)?.get(0))?;
+    let found =
+        tx.query_opt(&format!("SELECT doc FROM {} WHERE id = $1 FOR UPDATE", T::TABLE), &[&op.id]).await.map_err(pg)?;
+    let current: T = decode(found.ok_or(StoreError::NotFound)?.get(0))?;
     let (mut next, action, data) = (op.decide)(&current)?;
-    next.id = current.id;
-    next.number = current.number.clone();
-    next.updated_at = op.now;
+    let (id, number) = current.identity();
+    next.set_identity(id, number);
+    next.touch(op.now);
+    let row = next.row();
     tx.execute(
-        "UPDATE incidents SET state = $2, active = $3, started_at = $4, doc = $5, updated_at = $6 WHERE id = $1",
-        &[&next.id, &next.state.code(), &next.state.active(), &next.started_at, &doc(&next)?, &next.updated_at],
+        &format!(
+            "UPDATE {} SET state = $2, active = $3, started_at = $4, doc = $5, updated_at = $6 WHERE id = $1",
+            T::TABLE
+        ),
+        &[&id, &row.state, &row.active, &row.started_at, &doc(&next)?, &row.updated_at],
     )
     .await
     .map_err(pg)?;
     let last = tx
-        .query_one("SELECT seq, hash FROM incident_events WHERE incident_id = $1 ORDER BY seq DESC LIMIT 1", &[&op.id])
+        .query_one(
+            &format!("SELECT seq, hash FROM {} WHERE incident_id = $1 ORDER BY seq DESC LIMIT 1", T::EVENTS),
+            &[&op.id],
+        )
         .await
         .map_err(pg)?;
     let (seq, hash): (i64, String) = (last.get(0), last.get(1));
     let e = IncidentEvent::seal(op.id, Some((seq, &hash)), op.now, op.actor, &op.actor_name, &action, data);
-    write_event(&tx, &e).await?;
+    write_event::<T>(&tx, &e).await?;
     tx.commit().await.map_err(pg)?;
     Ok(next)
 }
 
-pub async fn one(c: &impl GenericClient, id: i64) -> StoreResult<Option<Incident>> {
-    let row = c.query_opt("SELECT doc FROM incidents WHERE id = $1", &[&id]).await.map_err(pg)?;
+pub async fn one<T: Register>(c: &impl GenericClient, id: i64) -> StoreResult<Option<T>> {
+    let row = c.query_opt(&format!("SELECT doc FROM {} WHERE id = $1", T::TABLE), &[&id]).await.map_err(pg)?;
     row.map(|r| decode(r.get(0))).transpose()
 }
 
-pub async fn list(c: &impl GenericClient, active_only: bool, limit: u32) -> StoreResult<Vec<Incident>> {
+pub async fn list<T: Register>(c: &impl GenericClient, active_only: bool, limit: u32) -> StoreResult<Vec<T>> {
     let rows = c
         .query(
-            "SELECT doc FROM incidents WHERE (NOT $1 OR active) ORDER BY id DESC LIMIT $2",
+            &format!("SELECT doc FROM {} WHERE (NOT $1 OR active) ORDER BY id DESC LIMIT $2", T::TABLE),
             &[&active_only, &i64::from(limit)],
         )
         .await
@@ -121,11 +137,14 @@ pub async fn list(c: &impl GenericClient, active_only: bool, limit: u32) -> Stor
     rows.into_iter().map(|r| decode(r.get(0))).collect()
 }
 
-pub async fn events(c: &impl GenericClient, id: i64) -> StoreResult<Vec<IncidentEvent>> {
+pub async fn events<T: Register>(c: &impl GenericClient, id: i64) -> StoreResult<Vec<IncidentEvent>> {
     let rows = c
         .query(
-            "SELECT incident_id, seq, at, actor, actor_name, action, data, prev_hash, hash FROM incident_events
-             WHERE incident_id = $1 ORDER BY seq",
+            &format!(
+                "SELECT incident_id, seq, at, actor, actor_name, action, data, prev_hash, hash FROM {}
+                 WHERE incident_id = $1 ORDER BY seq",
+                T::EVENTS
+            ),
             &[&id],
         )
         .await
@@ -218,11 +237,12 @@ pub async fn progress(c: &impl GenericClient, id: i64) -> StoreResult<Vec<Notice
     Ok(kefu_store::fold_progress(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect()))
 }
 
-/// The store capabilities kept in this file: IncidentStore.
+/// The store capabilities kept in this file: IncidentStore, SecurityStore.
 mod capability {
     use crate::*;
     use kefu_domain::incident_record::{Incident, IncidentEvent};
-    use kefu_store::{ChangeIncident, IncidentStore, NoticeProgress, NoticeTarget};
+    use kefu_domain::security::SecurityIncident;
+    use kefu_store::{ChangeIncident, ChangeRecord, IncidentStore, NoticeProgress, NoticeTarget, SecurityStore};
     use serde_json::Value;
 
     impl IncidentStore for PgStore {
@@ -239,7 +259,7 @@ mod capability {
             incidents::list(&self.client().await?, active_only, limit).await
         }
         async fn incident_events(&self, id: i64) -> StoreResult<Vec<IncidentEvent>> {
-            incidents::events(&self.client().await?, id).await
+            incidents::events::<Incident>(&self.client().await?, id).await
         }
         async fn children_by_status(&self, id: i64) -> StoreResult<Vec<(String, i64)>> {
             incidents::by_status(&self.client().await?, id).await
@@ -255,6 +275,29 @@ mod capability {
         }
         async fn notice_progress(&self, id: i64) -> StoreResult<Vec<NoticeProgress>> {
             incidents::progress(&self.client().await?, id).await
+        }
+    }
+
+    impl SecurityStore for PgStore {
+        async fn create_security_incident(
+            &self,
+            r: SecurityIncident,
+            actor_name: String,
+            data: Value,
+        ) -> StoreResult<SecurityIncident> {
+            incidents::create(&mut self.client().await?, r, &actor_name, data).await
+        }
+        async fn change_security_incident(&self, op: ChangeRecord<SecurityIncident>) -> StoreResult<SecurityIncident> {
+            incidents::change(&mut self.client().await?, op).await
+        }
+        async fn security_incident(&self, id: i64) -> StoreResult<Option<SecurityIncident>> {
+            incidents::one(&self.client().await?, id).await
+        }
+        async fn security_incidents(&self, limit: u32) -> StoreResult<Vec<SecurityIncident>> {
+            incidents::list(&self.client().await?, false, limit).await
+        }
+        async fn security_events(&self, id: i64) -> StoreResult<Vec<IncidentEvent>> {
+            incidents::events::<SecurityIncident>(&self.client().await?, id).await
         }
     }
 }

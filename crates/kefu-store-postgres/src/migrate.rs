@@ -30,6 +30,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (22, "store_links", include_str!("../migrations/0022_store_links.sql")),
     (23, "review_queue", include_str!("../migrations/0023_review_queue.sql")),
     (24, "incidents", include_str!("../migrations/0024_incidents.sql")),
+    (25, "security_incidents", include_str!("../migrations/0025_security_incidents.sql")),
 ];
 
 /// Any constant shared by all kefu nodes.

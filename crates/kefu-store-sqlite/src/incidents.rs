@@ -3,20 +3,23 @@
 use crate::backend;
 use crate::rows::{parse_ts, ts};
 use chrono::{DateTime, Utc};
-use kefu_domain::incident_record::{Incident, IncidentEvent, number};
+use kefu_domain::incident_record::{IncidentEvent, number};
 use kefu_store::crypto::FieldCipher;
-use kefu_store::{ChangeIncident, NoticeProgress, NoticeTarget, StoreError, StoreResult};
+use kefu_store::{ChangeRecord, NoticeProgress, NoticeTarget, Register, StoreError, StoreResult};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
-fn decode(raw: String) -> StoreResult<Incident> {
-    serde_json::from_str(&raw).map_err(|e| StoreError::Backend(format!("incident document: {e}")))
+fn decode<T: Register>(raw: String) -> StoreResult<T> {
+    serde_json::from_str(&raw).map_err(|e| StoreError::Backend(format!("{} document: {e}", T::TABLE)))
 }
 
-fn write_event(c: &Connection, e: &IncidentEvent) -> StoreResult<()> {
+fn write_event<T: Register>(c: &Connection, e: &IncidentEvent) -> StoreResult<()> {
     c.execute(
-        "INSERT INTO incident_events (incident_id, seq, at, actor, actor_name, action, data, prev_hash, hash)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        &format!(
+            "INSERT INTO {} (incident_id, seq, at, actor, actor_name, action, data, prev_hash, hash)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            T::EVENTS
+        ),
         params![
             e.incident_id,
             e.seq,
@@ -33,66 +36,79 @@ fn write_event(c: &Connection, e: &IncidentEvent) -> StoreResult<()> {
     Ok(())
 }
 
-pub fn create(c: &Connection, i: Incident, actor_name: &str, data: Value) -> StoreResult<Incident> {
-    let day = kefu_domain::time::shanghai_date(i.created_at);
-    let prefix = number(day, 0);
+/// Writes a new record: number of the Shanghai day (the writer is single,
+/// so the count cannot race) and the first event of its chain.
+pub fn create<T: Register>(c: &Connection, mut r: T, actor_name: &str, data: Value) -> StoreResult<T> {
+    let row = r.row();
+    let day = kefu_domain::time::shanghai_date(row.created_at);
+    let prefix = number(T::PREFIX, day, 0);
     let prefix = &prefix[..prefix.len() - 3];
     let n: i64 = c
-        .query_row("SELECT COUNT(*) + 1 FROM incidents WHERE number LIKE ?1 || '%'", [prefix], |r| r.get(0))
+        .query_row(&format!("SELECT COUNT(*) + 1 FROM {} WHERE number LIKE ?1 || '%'", T::TABLE), [prefix], |r| {
+            r.get(0)
+        })
         .map_err(backend)?;
     let id: i64 = c
         .query_row(
-            "INSERT INTO incidents (number, state, active, started_at, doc, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, '{}', ?5, ?5) RETURNING id",
-            params![number(day, n), i.state.code(), i.state.active(), ts(i.started_at), ts(i.created_at)],
+            &format!(
+                "INSERT INTO {} (number, state, active, started_at, doc, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, '{{}}', ?5, ?5) RETURNING id",
+                T::TABLE
+            ),
+            params![number(T::PREFIX, day, n), row.state, row.active, ts(row.started_at), ts(row.created_at)],
             |r| r.get(0),
         )
         .map_err(backend)?;
-    let i = Incident { id, number: number(day, n), ..i };
-    save(c, &i)?;
-    write_event(c, &IncidentEvent::seal(id, None, i.created_at, Some(i.created_by), actor_name, "create", data))?;
-    Ok(i)
+    r.set_identity(id, number(T::PREFIX, day, n));
+    save(c, &r)?;
+    let first = IncidentEvent::seal(id, None, row.created_at, Some(row.created_by), actor_name, "create", data);
+    write_event::<T>(c, &first)?;
+    Ok(r)
 }
 
-fn save(c: &Connection, i: &Incident) -> StoreResult<()> {
-    let doc = serde_json::to_string(i).map_err(|e| StoreError::Backend(e.to_string()))?;
+fn save<T: Register>(c: &Connection, r: &T) -> StoreResult<()> {
+    let doc = serde_json::to_string(r).map_err(|e| StoreError::Backend(e.to_string()))?;
+    let row = r.row();
     c.execute(
-        "UPDATE incidents SET state = ?2, active = ?3, started_at = ?4, doc = ?5, updated_at = ?6 WHERE id = ?1",
-        params![i.id, i.state.code(), i.state.active(), ts(i.started_at), doc, ts(i.updated_at)],
+        &format!(
+            "UPDATE {} SET state = ?2, active = ?3, started_at = ?4, doc = ?5, updated_at = ?6 WHERE id = ?1",
+            T::TABLE
+        ),
+        params![r.identity().0, row.state, row.active, ts(row.started_at), doc, ts(row.updated_at)],
     )
     .map_err(backend)?;
     Ok(())
 }
 
-pub fn change(c: &Connection, op: ChangeIncident) -> StoreResult<Incident> {
-    let current = one(c, op.id)?.ok_or(StoreError::NotFound)?;
+pub fn change<T: Register>(c: &Connection, op: ChangeRecord<T>) -> StoreResult<T> {
+    let current: T = one(c, op.id)?.ok_or(StoreError::NotFound)?;
     let (mut next, action, data) = (op.decide)(&current)?;
-    next.id = current.id;
-    next.number = current.number.clone();
-    next.updated_at = op.now;
+    let (id, number) = current.identity();
+    next.set_identity(id, number);
+    next.touch(op.now);
     save(c, &next)?;
     let last: (i64, String) = c
         .query_row(
-            "SELECT seq, hash FROM incident_events WHERE incident_id = ?1 ORDER BY seq DESC LIMIT 1",
+            &format!("SELECT seq, hash FROM {} WHERE incident_id = ?1 ORDER BY seq DESC LIMIT 1", T::EVENTS),
             [op.id],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .map_err(backend)?;
     let e = IncidentEvent::seal(op.id, Some((last.0, &last.1)), op.now, op.actor, &op.actor_name, &action, data);
-    write_event(c, &e)?;
+    write_event::<T>(c, &e)?;
     Ok(next)
 }
 
-pub fn one(c: &Connection, id: i64) -> StoreResult<Option<Incident>> {
-    c.query_row("SELECT doc FROM incidents WHERE id = ?1", [id], |r| r.get::<_, String>(0))
+pub fn one<T: Register>(c: &Connection, id: i64) -> StoreResult<Option<T>> {
+    c.query_row(&format!("SELECT doc FROM {} WHERE id = ?1", T::TABLE), [id], |r| r.get::<_, String>(0))
         .optional()
         .map_err(backend)?
         .map(decode)
         .transpose()
 }
 
-pub fn list(c: &Connection, active_only: bool, limit: u32) -> StoreResult<Vec<Incident>> {
-    c.prepare_cached("SELECT doc FROM incidents WHERE (?1 = 0 OR active = 1) ORDER BY id DESC LIMIT ?2")
+pub fn list<T: Register>(c: &Connection, active_only: bool, limit: u32) -> StoreResult<Vec<T>> {
+    c.prepare_cached(&format!("SELECT doc FROM {} WHERE (?1 = 0 OR active = 1) ORDER BY id DESC LIMIT ?2", T::TABLE))
         .map_err(backend)?
         .query_map(params![active_only, limit], |r| r.get::<_, String>(0))
         .map_err(backend)?
@@ -100,11 +116,12 @@ pub fn list(c: &Connection, active_only: bool, limit: u32) -> StoreResult<Vec<In
         .collect()
 }
 
-pub fn events(c: &Connection, id: i64) -> StoreResult<Vec<IncidentEvent>> {
-    c.prepare(
-        "SELECT incident_id, seq, at, actor, actor_name, action, data, prev_hash, hash FROM incident_events
+pub fn events<T: Register>(c: &Connection, id: i64) -> StoreResult<Vec<IncidentEvent>> {
+    c.prepare(&format!(
+        "SELECT incident_id, seq, at, actor, actor_name, action, data, prev_hash, hash FROM {}
          WHERE incident_id = ?1 ORDER BY seq",
-    )
+        T::EVENTS
+    ))
     .map_err(backend)?
     .query_map([id], |r| {
         Ok(IncidentEvent {
@@ -181,11 +198,12 @@ pub fn progress(c: &Connection, id: i64) -> StoreResult<Vec<NoticeProgress>> {
     Ok(kefu_store::fold_progress(rows))
 }
 
-/// The store capabilities kept in this file: IncidentStore.
+/// The store capabilities kept in this file: IncidentStore, SecurityStore.
 mod capability {
     use crate::*;
     use kefu_domain::incident_record::{Incident, IncidentEvent};
-    use kefu_store::{ChangeIncident, IncidentStore, NoticeProgress, NoticeTarget};
+    use kefu_domain::security::SecurityIncident;
+    use kefu_store::{ChangeIncident, ChangeRecord, IncidentStore, NoticeProgress, NoticeTarget, SecurityStore};
     use serde_json::Value;
 
     impl IncidentStore for SqliteStore {
@@ -202,7 +220,7 @@ mod capability {
             self.read(move |c| incidents::list(c, active_only, limit)).await
         }
         async fn incident_events(&self, id: i64) -> StoreResult<Vec<IncidentEvent>> {
-            self.read(move |c| incidents::events(c, id)).await
+            self.read(move |c| incidents::events::<Incident>(c, id)).await
         }
         async fn children_by_status(&self, id: i64) -> StoreResult<Vec<(String, i64)>> {
             self.read(move |c| incidents::by_status(c, id)).await
@@ -219,6 +237,29 @@ mod capability {
         }
         async fn notice_progress(&self, id: i64) -> StoreResult<Vec<NoticeProgress>> {
             self.read(move |c| incidents::progress(c, id)).await
+        }
+    }
+
+    impl SecurityStore for SqliteStore {
+        async fn create_security_incident(
+            &self,
+            r: SecurityIncident,
+            actor_name: String,
+            data: Value,
+        ) -> StoreResult<SecurityIncident> {
+            self.writer.run(move |c| incidents::create(c, r, &actor_name, data)).await
+        }
+        async fn change_security_incident(&self, op: ChangeRecord<SecurityIncident>) -> StoreResult<SecurityIncident> {
+            self.writer.run(move |c| incidents::change(c, op)).await
+        }
+        async fn security_incident(&self, id: i64) -> StoreResult<Option<SecurityIncident>> {
+            self.read(move |c| incidents::one(c, id)).await
+        }
+        async fn security_incidents(&self, limit: u32) -> StoreResult<Vec<SecurityIncident>> {
+            self.read(move |c| incidents::list(c, false, limit)).await
+        }
+        async fn security_events(&self, id: i64) -> StoreResult<Vec<IncidentEvent>> {
+            self.read(move |c| incidents::events::<SecurityIncident>(c, id)).await
         }
     }
 }

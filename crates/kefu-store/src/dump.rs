@@ -430,6 +430,37 @@ pub const TABLES: &[TableSpec] = &[
         identity: None,
     },
     TableSpec {
+        name: "security_incidents",
+        columns: &[
+            ("id", Int),
+            ("number", Text),
+            ("state", Text),
+            ("active", Bool),
+            ("started_at", Time),
+            ("doc", Json),
+            ("created_at", Time),
+            ("updated_at", Time),
+        ],
+        order_by: "id",
+        identity: Some("id"),
+    },
+    TableSpec {
+        name: "security_events",
+        columns: &[
+            ("incident_id", Int),
+            ("seq", Int),
+            ("at", Time),
+            ("actor", Int),
+            ("actor_name", Text),
+            ("action", Text),
+            ("data", Json),
+            ("prev_hash", Text),
+            ("hash", Text),
+        ],
+        order_by: "incident_id, seq",
+        identity: None,
+    },
+    TableSpec {
         name: "quality_innovations",
         columns: &[
             ("id", Int),

@@ -8,21 +8,98 @@
 use crate::{NewMessage, StoreResult};
 use chrono::{DateTime, Utc};
 use kefu_domain::incident_record::{Incident, IncidentEvent};
+use kefu_domain::security::SecurityIncident;
 use kefu_domain::{CustomerId, DomainError, TicketId, UserId};
 use serde_json::Value;
 use std::future::Future;
 
-/// A change of an incident decided on the current document inside the
-/// write: the new document and what its audit event says.
-pub type DecideIncident = Box<dyn FnOnce(&Incident) -> Result<(Incident, String, Value), DomainError> + Send>;
+/// A document kept with a number of the day and its own audit chain: a
+/// major incident, a security incident. One set of backend code keeps both.
+pub trait Register: serde::Serialize + serde::de::DeserializeOwned + Clone + Send + Sync + 'static {
+    const TABLE: &'static str;
+    const EVENTS: &'static str;
+    /// The number's letters: `ZD20261201001`.
+    const PREFIX: &'static str;
+    fn identity(&self) -> (i64, String);
+    fn set_identity(&mut self, id: i64, number: String);
+    fn touch(&mut self, now: DateTime<Utc>);
+    /// The columns pulled out of the document for lists.
+    fn row(&self) -> RegisterRow;
+}
 
-pub struct ChangeIncident {
+pub struct RegisterRow {
+    pub state: &'static str,
+    /// Still open (lists of active ones).
+    pub active: bool,
+    pub started_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub created_by: UserId,
+}
+
+impl Register for Incident {
+    const TABLE: &'static str = "incidents";
+    const EVENTS: &'static str = "incident_events";
+    const PREFIX: &'static str = "ZD";
+    fn identity(&self) -> (i64, String) {
+        (self.id, self.number.clone())
+    }
+    fn set_identity(&mut self, id: i64, number: String) {
+        (self.id, self.number) = (id, number);
+    }
+    fn touch(&mut self, now: DateTime<Utc>) {
+        self.updated_at = now;
+    }
+    fn row(&self) -> RegisterRow {
+        RegisterRow {
+            state: self.state.code(),
+            active: self.state.active(),
+            started_at: self.started_at,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            created_by: self.created_by,
+        }
+    }
+}
+
+impl Register for SecurityIncident {
+    const TABLE: &'static str = "security_incidents";
+    const EVENTS: &'static str = "security_events";
+    const PREFIX: &'static str = "AQ";
+    fn identity(&self) -> (i64, String) {
+        (self.id, self.number.clone())
+    }
+    fn set_identity(&mut self, id: i64, number: String) {
+        (self.id, self.number) = (id, number);
+    }
+    fn touch(&mut self, now: DateTime<Utc>) {
+        self.updated_at = now;
+    }
+    fn row(&self) -> RegisterRow {
+        RegisterRow {
+            state: self.state.code(),
+            active: self.state != kefu_domain::security::State::Closed,
+            started_at: self.discovered_at,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            created_by: self.created_by,
+        }
+    }
+}
+
+/// A change of a record decided on the current document inside the write:
+/// the new document and what its audit event says.
+pub type DecideRecord<T> = Box<dyn FnOnce(&T) -> Result<(T, String, Value), DomainError> + Send>;
+
+pub struct ChangeRecord<T> {
     pub id: i64,
     pub actor: Option<UserId>,
     pub actor_name: String,
     pub now: DateTime<Utc>,
-    pub decide: DecideIncident,
+    pub decide: DecideRecord<T>,
 }
+
+pub type ChangeIncident = ChangeRecord<Incident>;
 
 /// One customer to tell, through one of their linked tickets.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,6 +148,25 @@ pub trait IncidentStore: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = StoreResult<u32>> + Send;
     /// Per notice batch of the incident, in key order.
     fn notice_progress(&self, id: i64) -> impl Future<Output = StoreResult<Vec<NoticeProgress>>> + Send;
+}
+
+/// The register of information-security incidents: restricted;
+/// the same record-and-chain keeping as major incidents.
+pub trait SecurityStore: Clone + Send + Sync + 'static {
+    fn create_security_incident(
+        &self,
+        record: SecurityIncident,
+        actor_name: String,
+        data: Value,
+    ) -> impl Future<Output = StoreResult<SecurityIncident>> + Send;
+    fn change_security_incident(
+        &self,
+        op: ChangeRecord<SecurityIncident>,
+    ) -> impl Future<Output = StoreResult<SecurityIncident>> + Send;
+    fn security_incident(&self, id: i64) -> impl Future<Output = StoreResult<Option<SecurityIncident>>> + Send;
+    /// Newest first.
+    fn security_incidents(&self, limit: u32) -> impl Future<Output = StoreResult<Vec<SecurityIncident>>> + Send;
+    fn security_events(&self, id: i64) -> impl Future<Output = StoreResult<Vec<IncidentEvent>>> + Send;
 }
 
 /// `(notice, outbox state, count)` rows into one progress per notice, in

@@ -69,8 +69,8 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub mod prelude {
     pub use crate::{
         AccountStore, BotStore, DumpStore, ExportStore, FeedStore, IncidentStore, JobStore, KbStore, KpiStore,
-        MacroStore, ModelStore, OrgStore, OutboxStore, PrivacyStore, QualityStore, ReportStore, ScheduleStore, Store,
-        TicketStore,
+        MacroStore, ModelStore, OrgStore, OutboxStore, PrivacyStore, QualityStore, ReportStore, ScheduleStore,
+        SecurityStore, Store, TicketStore,
     };
 }
 
@@ -96,6 +96,7 @@ pub trait Store:
     + ScheduleStore
     + QualityStore
     + IncidentStore
+    + SecurityStore
 {
 }
 
@@ -118,6 +119,7 @@ impl<T> Store for T where
         + ScheduleStore
         + QualityStore
         + IncidentStore
+        + SecurityStore
 {
 }
 

@@ -126,3 +126,53 @@ pub async fn each_customer_gets_a_notice_once<S: Store>(s: S) {
     };
     assert_eq!(sent, 35, "one message per customer and notice, on one of their tickets");
 }
+
+pub async fn security_incidents_keep_their_own_register_and_chain<S: Store>(s: S) {
+    use kefu_domain::security::{Kind as SecKind, SecurityIncident, SecurityPolicy, State as SecState};
+    let a = staff(&s, "admin1", Role::Admin).await;
+    let (regulator, customers) = SecurityPolicy::default().duties(Severity::Major, t0(), 2);
+    let record = SecurityIncident {
+        id: 0,
+        number: String::new(),
+        kind: SecKind::WrongDisclosure,
+        severity: Severity::Major,
+        title: "回复短信发给了错误客户".into(),
+        description: "批量回复时号码错位".into(),
+        discovered_at: t0(),
+        affected_records: 2,
+        affected_customers: 2,
+        tickets: vec![],
+        access_entries: vec![7],
+        containment: vec![],
+        regulator,
+        customers,
+        state: SecState::Reported,
+        created_by: a.id,
+        created_at: t0(),
+        updated_at: t0(),
+    };
+    let r = s.create_security_incident(record, "管理员".into(), json!({})).await.unwrap();
+    assert_eq!(r.number, "AQ20261122001", "its own numbers");
+    // A major incident the same day keeps its own count.
+    assert_eq!(s.create_incident(draft(a.id), "x".into(), json!({})).await.unwrap().number, "ZD20261122001");
+    let later = t0() + Duration::hours(1);
+    let contained = s
+        .change_security_incident(ChangeRecord {
+            id: r.id,
+            actor: Some(a.id),
+            actor_name: "管理员".into(),
+            now: later,
+            decide: Box::new(|i: &SecurityIncident| {
+                Ok((SecurityIncident { state: SecState::Contained, ..i.clone() }, "contain".into(), json!({})))
+            }),
+        })
+        .await
+        .unwrap();
+    assert_eq!((contained.state, contained.updated_at), (SecState::Contained, later));
+    assert_eq!(s.security_incident(r.id).await.unwrap(), Some(contained));
+    assert_eq!(s.security_incidents(10).await.unwrap().len(), 1);
+    let events = s.security_events(r.id).await.unwrap();
+    assert_eq!(events.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(), ["create", "contain"]);
+    assert_eq!(verify_events(&events), Ok(()));
+    assert!(s.incident_events(r.id).await.unwrap().iter().all(|e| e.action != "contain"), "chains apart");
+}

@@ -208,7 +208,8 @@ macro_rules! conformance_tests {
             a_scheduled_report_runs_once_with_its_emails,
             quality_records_keep_versions_and_filter_by_period, violations_step_over_the_version_read,
             stores_list_their_tickets_and_keep_one_report_per_task,
-            incidents_chain_their_changes_and_count_their_children, each_customer_gets_a_notice_once);
+            incidents_chain_their_changes_and_count_their_children, each_customer_gets_a_notice_once,
+            security_incidents_keep_their_own_register_and_chain);
     };
     (@each $make:expr; $($name:ident),+) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
