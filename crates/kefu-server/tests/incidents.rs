@@ -17,7 +17,7 @@ fn policy() -> Policy {
     p
 }
 
-both_stores!(policy = super::policy(); a_district_outage_from_declaration_to_closing, a_spike_is_proposed_and_confirmed, the_console_declares_counts_and_warns_at_intake, compensation_is_proposed_approved_and_exported);
+both_stores!(policy = super::policy(); a_district_outage_from_declaration_to_closing, a_spike_is_proposed_and_confirmed, the_console_declares_counts_and_warns_at_intake, compensation_is_proposed_approved_and_exported, a_security_incident_is_reported_contained_told_and_closed);
 
 fn in_district(phone: &str, district: &str) -> Value {
     let mut b = fault_body(phone);
@@ -379,4 +379,70 @@ async fn compensation_is_proposed_approved_and_exported(mut app: TestApp) {
     assert!(x.bytes().await.unwrap().starts_with(b"PK"), "an XLSX is a zip");
     let (_, log) = app.get("admin", "/api/v1/access-log?per_page=50").await;
     assert!(log["items"].as_array().unwrap().iter().any(|e| e["action"] == "compensation_export"), "{log}");
+}
+
+async fn a_security_incident_is_reported_contained_told_and_closed(app: TestApp) {
+    let t = app.create("agent1", in_district("13800000001", "朝阳区")).await;
+    // An access-log entry to name: a supervisor reveals the customer's phone.
+    let reveal = json!({"field": "customer.id_number", "reason": "核实客户身份"});
+    let (s, b) = app.post("supervisor1", &format!("/api/v1/tickets/{}/reveal", t["id"]), reveal).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (_, log) = app.get("admin", "/api/v1/access-log").await;
+    let entry = log["items"][0]["id"].as_i64().unwrap();
+
+    // Anyone reports; the answer is the number and what is owed when.
+    let report = json!({"kind": "wrong_disclosure", "severity": "major", "title": "结果短信发给了错误客户",
+        "affected_records": 1, "affected_customers": 1, "tickets": [t["number"]], "access_entries": [entry]});
+    let (s, r) = app.post("agent1", "/api/v1/security-incidents", report.clone()).await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    assert!(r["number"].as_str().unwrap().starts_with("AQ20261122"), "{r}");
+    assert_eq!(r["regulator_due_at"], "2026-11-22T06:00:00Z", "major: four hours");
+    assert_eq!(r["customers_due_at"], "2026-11-25T02:00:00Z", "customers: 72 hours");
+    let mut bad = report.clone();
+    bad["kind"] = json!("fire");
+    assert_eq!(app.post("agent1", "/api/v1/security-incidents", bad).await.1["error"]["field"], "kind");
+    let mut bad = report;
+    bad["tickets"] = json!(["GD20990101000001"]);
+    assert_eq!(app.post("agent1", "/api/v1/security-incidents", bad).await.1["error"]["field"], "tickets");
+
+    // Restricted: the register is the security office's.
+    let path = format!("/api/v1/security-incidents/{}", r["id"]);
+    for who in ["agent1", "supervisor1", "inspector1"] {
+        assert_eq!(app.get(who, &path).await.0, StatusCode::FORBIDDEN, "{who}");
+        assert_eq!(app.get(who, "/api/v1/security-incidents").await.0, StatusCode::FORBIDDEN, "{who}");
+    }
+    let (s, v) = app.get("admin", &path).await;
+    assert_eq!(
+        (s, v["verified"].as_bool(), v["kind_label"]["zh"].as_str()),
+        (StatusCode::OK, Some(true), Some("错误披露"))
+    );
+    let (_, log) = app.get("admin", "/api/v1/access-log").await;
+    assert_eq!(log["items"][0]["action"], "security_read", "reading the register is logged: {log}");
+    let named = log["items"].as_array().unwrap().iter().find(|e| e["id"] == entry).unwrap();
+    assert_eq!(named["security_incidents"], json!([r["number"]]), "the access log links to it");
+
+    let actions_path = format!("{path}/actions");
+    let act = |body: Value| app.post("admin", &actions_path, body);
+    let (s, e) = act(json!({"action": "close"})).await;
+    assert!(
+        s == StatusCode::UNPROCESSABLE_ENTITY && e["error"]["message_zh"].as_str().unwrap().contains("控制"),
+        "{e}"
+    );
+    assert_eq!(act(json!({"action": "contain", "text": "已撤回短信并致电客户说明"})).await.0, StatusCode::OK);
+    let (s, e) = act(json!({"action": "close"})).await;
+    assert!(
+        s == StatusCode::UNPROCESSABLE_ENTITY && e["error"]["message_zh"].as_str().unwrap().contains("监管"),
+        "{e}"
+    );
+    assert_eq!(
+        act(json!({"action": "notify_regulator", "reference": "通管局受理号 2026-118"})).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(act(json!({"action": "notify_customers", "reference": "电话告知并致歉"})).await.0, StatusCode::OK);
+    let (s, v) = act(json!({"action": "close"})).await;
+    assert_eq!((s, v["state"].as_str()), (StatusCode::OK, Some("closed")), "{v}");
+    assert_eq!(app.post("supervisor1", &actions_path, json!({"action": "close"})).await.0, StatusCode::FORBIDDEN);
+    let (_, v) = app.get("admin", &path).await;
+    let actions: Vec<&str> = v["events"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["create", "contain", "notify_regulator", "notify_customers", "close"]);
 }

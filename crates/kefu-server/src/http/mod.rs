@@ -14,6 +14,7 @@ mod portal_kb;
 mod privacy;
 mod quality;
 pub mod reports;
+mod security;
 mod staff;
 mod staff_records;
 mod stores;
@@ -55,6 +56,7 @@ use utoipa::OpenApi;
         quality::scorecards, quality::scorecard, quality::save_scorecard, quality::create_review, quality::reviews, quality::review, quality::assessments, quality::create_innovation, quality::innovations, quality::create_violation, quality::violations, quality::violation, quality::step_violation, quality::queue, quality::prechecks, quality::export_assessments, quality::calibration, staff_records::record, staff_records::add_training,
         stores::create, stores::list, stores::one, stores::rectifications, stores::report, stores::inspect, stores::inspections, stores::grade, stores::grading, stores::league,
         incidents::create, incidents::list, incidents::one, incidents::events, incidents::link, incidents::unlink, incidents::act, incidents::candidates, incidents::compensation, incidents::compensation_export,
+        security::report, security::list, security::one, security::act,
     ),
     components(schemas(
         crate::error::ErrorBody, crate::view::TicketView, crate::service::LoginResponse,
@@ -231,6 +233,7 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .merge(quality::router())
         .merge(stores::router())
         .merge(incidents::router())
+        .merge(security::router())
         .merge(staff_records::router())
         .merge(portal::router())
         .merge(portal_kb::router())

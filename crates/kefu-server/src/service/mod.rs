@@ -51,6 +51,7 @@ pub mod report_exports;
 pub mod reports;
 pub mod sampling;
 pub mod schedules;
+pub mod security;
 mod sla;
 pub mod staff_records;
 pub mod stores;
