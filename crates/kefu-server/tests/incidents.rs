@@ -223,6 +223,20 @@ async fn a_spike_is_proposed_and_confirmed(app: TestApp) {
     assert_eq!((spike["count"].as_i64(), spike["tickets"].as_array().unwrap().len()), (Some(9), 9), "{spike}");
     assert!(spike["why_zh"].as_str().unwrap().contains("9 张工单"), "{spike}");
     assert!(items.iter().all(|a| a["region"] != "海淀区"), "one ticket is no spike: {c}");
+    // A cluster alarm from the same tickets is dismissed: not proposed again this window.
+    let cluster = items.iter().find(|a| a["cluster"] == "断网").expect("掉线 is in the 断网 cluster");
+    assert_eq!(cluster["bucket"], "断网|望京区");
+    let body = json!({"bucket": cluster["bucket"], "reason": "同一故障，已按区域预警处理"});
+    let (s, d) = app.post("supervisor1", "/api/v1/incidents/candidates/dismiss", body).await;
+    assert_eq!(s, StatusCode::OK, "{d}");
+    let after = app.get("supervisor1", "/api/v1/incidents/candidates").await.1;
+    assert!(after["items"].as_array().unwrap().iter().all(|a| a["bucket"] != cluster["bucket"]), "{after}");
+    let (s, e) = app.post("supervisor1", "/api/v1/incidents/candidates/dismiss", json!({"bucket": "x"})).await;
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("reason")),
+        "a reason is required"
+    );
 
     // Confirming the proposal declares the incident with those tickets.
     let (s, i) = app.post("supervisor1", "/api/v1/incidents", spike["proposal"].clone()).await;

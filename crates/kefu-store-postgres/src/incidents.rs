@@ -7,7 +7,7 @@ use kefu_domain::UserId;
 use kefu_domain::incident_record::{IncidentEvent, number};
 use kefu_store::crypto::FieldCipher;
 use kefu_store::seal::seal_text;
-use kefu_store::{ChangeRecord, NoticeProgress, NoticeTarget, Register, StoreError, StoreResult};
+use kefu_store::{ChangeRecord, Dismissal, NoticeProgress, NoticeTarget, Register, StoreError, StoreResult};
 use serde_json::Value;
 
 fn decode<T: Register>(raw: String) -> StoreResult<T> {
@@ -237,6 +237,30 @@ pub async fn progress(c: &impl GenericClient, id: i64) -> StoreResult<Vec<Notice
     Ok(kefu_store::fold_progress(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect()))
 }
 
+pub async fn dismiss(c: &impl GenericClient, d: &Dismissal) -> StoreResult<()> {
+    c.execute(
+        "INSERT INTO spike_dismissals (bucket, until_at, reason, dismissed_by, dismissed_at) VALUES ($1, $2, $3, $4, $5)",
+        &[&d.bucket, &d.until, &d.reason, &d.by.0, &d.at],
+    )
+    .await
+    .map_err(pg)?;
+    Ok(())
+}
+
+pub async fn dismissals(c: &impl GenericClient, now: DateTime<Utc>) -> StoreResult<Vec<Dismissal>> {
+    let rows = c
+        .query(
+            "SELECT bucket, until_at, reason, dismissed_by, dismissed_at FROM spike_dismissals WHERE until_at > $1 ORDER BY dismissed_at",
+            &[&now],
+        )
+        .await
+        .map_err(pg)?;
+    Ok(rows
+        .iter()
+        .map(|r| Dismissal { bucket: r.get(0), until: r.get(1), reason: r.get(2), by: UserId(r.get(3)), at: r.get(4) })
+        .collect())
+}
+
 /// The store capabilities kept in this file: IncidentStore, SecurityStore.
 mod capability {
     use crate::*;
@@ -275,6 +299,12 @@ mod capability {
         }
         async fn notice_progress(&self, id: i64) -> StoreResult<Vec<NoticeProgress>> {
             incidents::progress(&self.client().await?, id).await
+        }
+        async fn dismiss_spike(&self, d: kefu_store::Dismissal) -> StoreResult<()> {
+            incidents::dismiss(&self.client().await?, &d).await
+        }
+        async fn spike_dismissals(&self, now: DateTime<Utc>) -> StoreResult<Vec<kefu_store::Dismissal>> {
+            incidents::dismissals(&self.client().await?, now).await
         }
     }
 

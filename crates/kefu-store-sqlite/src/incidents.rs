@@ -5,7 +5,7 @@ use crate::rows::{parse_ts, ts};
 use chrono::{DateTime, Utc};
 use kefu_domain::incident_record::{IncidentEvent, number};
 use kefu_store::crypto::FieldCipher;
-use kefu_store::{ChangeRecord, NoticeProgress, NoticeTarget, Register, StoreError, StoreResult};
+use kefu_store::{ChangeRecord, Dismissal, NoticeProgress, NoticeTarget, Register, StoreError, StoreResult};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
@@ -198,6 +198,34 @@ pub fn progress(c: &Connection, id: i64) -> StoreResult<Vec<NoticeProgress>> {
     Ok(kefu_store::fold_progress(rows))
 }
 
+pub fn dismiss(c: &Connection, d: &Dismissal) -> StoreResult<()> {
+    c.execute(
+        "INSERT INTO spike_dismissals (bucket, until_at, reason, dismissed_by, dismissed_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![d.bucket, ts(d.until), d.reason, d.by.0, ts(d.at)],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
+pub fn dismissals(c: &Connection, now: DateTime<Utc>) -> StoreResult<Vec<Dismissal>> {
+    c.prepare_cached(
+        "SELECT bucket, until_at, reason, dismissed_by, dismissed_at FROM spike_dismissals WHERE until_at > ?1 ORDER BY dismissed_at",
+    )
+    .map_err(backend)?
+    .query_map([ts(now)], |r| {
+        Ok(Dismissal {
+            bucket: r.get(0)?,
+            until: parse_ts(&r.get::<_, String>(1)?)?,
+            reason: r.get(2)?,
+            by: kefu_domain::UserId(r.get(3)?),
+            at: parse_ts(&r.get::<_, String>(4)?)?,
+        })
+    })
+    .map_err(backend)?
+    .collect::<Result<_, _>>()
+    .map_err(backend)
+}
+
 /// The store capabilities kept in this file: IncidentStore, SecurityStore.
 mod capability {
     use crate::*;
@@ -237,6 +265,12 @@ mod capability {
         }
         async fn notice_progress(&self, id: i64) -> StoreResult<Vec<NoticeProgress>> {
             self.read(move |c| incidents::progress(c, id)).await
+        }
+        async fn dismiss_spike(&self, d: kefu_store::Dismissal) -> StoreResult<()> {
+            self.writer.run(move |c| incidents::dismiss(c, &d)).await
+        }
+        async fn spike_dismissals(&self, now: DateTime<Utc>) -> StoreResult<Vec<kefu_store::Dismissal>> {
+            self.read(move |c| incidents::dismissals(c, now)).await
         }
     }
 

@@ -31,6 +31,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (23, "review_queue", include_str!("../migrations/0023_review_queue.sql")),
     (24, "incidents", include_str!("../migrations/0024_incidents.sql")),
     (25, "security_incidents", include_str!("../migrations/0025_security_incidents.sql")),
+    (26, "spike_dismissals", include_str!("../migrations/0026_spike_dismissals.sql")),
 ];
 
 pub fn known_version() -> i64 {

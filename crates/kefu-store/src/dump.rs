@@ -461,6 +461,18 @@ pub const TABLES: &[TableSpec] = &[
         identity: None,
     },
     TableSpec {
+        name: "spike_dismissals",
+        columns: &[
+            ("bucket", Text),
+            ("until_at", Time),
+            ("reason", Text),
+            ("dismissed_by", Int),
+            ("dismissed_at", Time),
+        ],
+        order_by: "dismissed_at, bucket",
+        identity: None,
+    },
+    TableSpec {
         name: "quality_innovations",
         columns: &[
             ("id", Int),

@@ -148,6 +148,20 @@ pub trait IncidentStore: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = StoreResult<u32>> + Send;
     /// Per notice batch of the incident, in key order.
     fn notice_progress(&self, id: i64) -> impl Future<Output = StoreResult<Vec<NoticeProgress>>> + Send;
+    /// A supervisor dismissed a spike proposal: its bucket is not proposed
+    /// again before `until`.
+    fn dismiss_spike(&self, d: Dismissal) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Dismissals still in force at `now`.
+    fn spike_dismissals(&self, now: DateTime<Utc>) -> impl Future<Output = StoreResult<Vec<Dismissal>>> + Send;
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dismissal {
+    pub bucket: String,
+    pub until: DateTime<Utc>,
+    pub reason: String,
+    pub by: UserId,
+    pub at: DateTime<Utc>,
 }
 
 /// The register of information-security incidents: restricted;

@@ -20,6 +20,7 @@ use serde_json::{Map, Value, json};
 pub fn router<S: Store>() -> Router<AppState<S>> {
     Router::new()
         .route("/console/incidents", get(list::<S>).post(declare::<S>))
+        .route("/console/incidents/dismiss", axum::routing::post(dismiss::<S>))
         .route("/console/incidents/{id}", get(page::<S>).post(act::<S>))
 }
 
@@ -98,6 +99,7 @@ struct PlanStep {
 struct Proposal {
     cells: Vec<String>,
     body: String,
+    bucket: String,
 }
 
 #[derive(Template)]
@@ -155,6 +157,7 @@ async fn show_list<S: Store>(
                         a["tickets"].as_array().map_or(0, Vec::len).to_string(),
                     ],
                     body: a["proposal"].to_string(),
+                    bucket: a["bucket"].as_str().unwrap_or("").to_string(),
                 })
                 .collect()
         } else {
@@ -220,6 +223,28 @@ async fn declare<S: Store>(State(app): State<AppState<S>>, headers: HeaderMap, F
     };
     match app.kefu.create_incident(&user.actor, &body).await {
         Ok(i) => Redirect::to(&format!("/console/incidents/{}", i["id"])).into_response(),
+        Err(e) => {
+            let (status, _, msg) = error_text(lang, e);
+            show_list(&app, &user, lang, (status, Some(msg))).await
+        }
+    }
+}
+
+/// Dismisses a spike proposal (with a reason) from the list.
+async fn dismiss<S: Store>(State(app): State<AppState<S>>, headers: HeaderMap, Form(mut f): Form<Fields>) -> Response {
+    let user = match gate(&app, &headers, "POST /api/v1/incidents/candidates/dismiss").await {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let lang = Lang::of(&headers);
+    if !super::same_origin(&headers) {
+        return forbidden(lang, &user);
+    }
+    take_token(&mut f, "POST /console/incidents/dismiss");
+    let body: Map<String, Value> =
+        ["bucket", "reason"].iter().filter_map(|k| f.get(*k).map(|v| ((*k).to_string(), json!(v.trim())))).collect();
+    match app.kefu.dismiss_candidate(&user.actor, &body).await {
+        Ok(_) => Redirect::to("/console/incidents").into_response(),
         Err(e) => {
             let (status, _, msg) = error_text(lang, e);
             show_list(&app, &user, lang, (status, Some(msg))).await

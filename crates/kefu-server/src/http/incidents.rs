@@ -20,6 +20,7 @@ pub fn router<S: Store>() -> Router<AppState<S>> {
     Router::new()
         .route("/api/v1/incidents", get(list::<S>).post(create::<S>))
         .route("/api/v1/incidents/candidates", get(candidates::<S>))
+        .route("/api/v1/incidents/candidates/dismiss", post(dismiss::<S>))
         .route("/api/v1/incidents/{id}", get(one::<S>))
         .route("/api/v1/incidents/{id}/events", get(events::<S>))
         .route("/api/v1/incidents/{id}/links", post(link::<S>))
@@ -183,4 +184,16 @@ pub async fn compensation_export<S: Store>(
         (axum::http::header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
     ];
     Ok((headers, bytes).into_response())
+}
+
+/// Dismisses a spike proposal: `{bucket, reason}`; the bucket is not
+/// proposed again for one window.
+#[utoipa::path(post, path = "/api/v1/incidents/candidates/dismiss", tag = "incidents", security(("bearer" = [])),
+    responses((status = 200, description = "{bucket, until, reason}"), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn dismiss<S: Store>(
+    State(app): State<AppState<S>>,
+    user: CurrentUser,
+    ApiJson(body): ApiJson<Map<String, Value>>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(app.kefu.dismiss_candidate(&user.actor, &body).await?))
 }

@@ -866,12 +866,29 @@ impl<S: Store> Kefu<S> {
             }
         }
         let alarms = kefu_domain::spike::detect(p, &marks, now);
+        let dismissed = self.store.spike_dismissals(now).await?;
         let items: Vec<Value> = alarms
             .iter()
             .filter(|a| a.tickets.iter().any(|id| recent.get(id).is_some_and(|t| t.incident.is_none())))
+            .filter(|a| !dismissed.iter().any(|d| d.bucket == a.bucket))
             .map(|a| candidate_json(a, &recent, p))
             .collect();
         Ok(json!({"items": items, "window_minutes": p.window_minutes, "baseline_days": p.baseline_days}))
+    }
+}
+
+impl<S: Store> Kefu<S> {
+    /// `POST /api/v1/incidents/candidates/dismiss {bucket, reason}`: not an
+    /// incident; the bucket is not proposed again for one window.
+    pub async fn dismiss_candidate(&self, who: &Actor, body: &Map<String, Value>) -> Result<Value, ApiError> {
+        only_fields(body, &["bucket", "reason"])?;
+        let bucket = kefu_domain::validate::required_text(opt_str(body, "bucket")?, "bucket", 200)?;
+        let reason = kefu_domain::validate::required_free_text(opt_str(body, "reason")?, "reason", 500)?;
+        let now = self.now();
+        let until = now + self.core.policy.spike.window();
+        let d = Dismissal { bucket: bucket.clone(), until, reason: reason.clone(), by: who.id, at: now };
+        self.store.dismiss_spike(d).await?;
+        Ok(json!({"bucket": bucket, "until": until, "reason": reason}))
     }
 }
 

@@ -89,6 +89,13 @@ pub async fn incidents_chain_their_changes_and_count_their_children<S: Store>(s:
     assert!(s.children_by_status(second.id).await.unwrap().is_empty());
     let page = s.list_tickets(TicketFilter { incident: Some(first.id), page: 1, per_page: 10, ..Default::default() });
     assert_eq!(page.await.unwrap().total, 3);
+
+    // A dismissed spike proposal stays dismissed until its time is up.
+    let until = t0() + Duration::hours(1);
+    let d = Dismissal { bucket: "fault|朝阳区|宽带".into(), until, reason: "演练".into(), by: a.id, at: t0() };
+    s.dismiss_spike(d.clone()).await.unwrap();
+    assert_eq!(s.spike_dismissals(t0()).await.unwrap(), [d]);
+    assert!(s.spike_dismissals(until).await.unwrap().is_empty());
 }
 
 pub async fn each_customer_gets_a_notice_once<S: Store>(s: S) {
