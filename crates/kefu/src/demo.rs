@@ -52,6 +52,7 @@ pub async fn seed<S: Store>(kefu: &Kefu<S>) -> Result<()> {
         let n = seed_tickets(kefu).await?;
         println!("created {n} demo tickets / 已生成 {n} 张演示工单");
         crate::demo_quality::seed(kefu).await?;
+        crate::demo_incidents::seed(kefu).await?;
     }
     Ok(())
 }

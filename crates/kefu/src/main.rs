@@ -6,6 +6,7 @@ mod audit;
 mod bench;
 mod config;
 mod demo;
+mod demo_incidents;
 mod demo_quality;
 mod kb;
 mod org;
