@@ -265,7 +265,7 @@ async fn form(app: &TestApp, cookie: &str, path: &str, fields: &[(&str, &str)]) 
 }
 
 async fn the_console_declares_counts_and_warns_at_intake(app: TestApp) {
-    app.create("agent1", in_district("13800000001", "朝阳区")).await;
+    let first = app.create("agent1", in_district("13800000001", "朝阳区")).await;
     app.create("agent1", in_district("13800000002", "朝阳区")).await;
     let sup = console_login(&app, "supervisor1").await;
     let declare = [
@@ -310,6 +310,16 @@ async fn the_console_declares_counts_and_warns_at_intake(app: TestApp) {
     assert_eq!(incident_act(&app, "supervisor1", &json!(id), check).await.0, StatusCode::UNPROCESSABLE_ENTITY, "once");
     let (_, html) = console_get(&app, &sup, &to).await;
     assert!(html.contains("大面积网络故障应急预案") && html.contains("与网管中心核实故障范围"), "{html}");
+
+    // The customer following the ticket sees the outage's progress.
+    let number = first["number"].as_str().unwrap();
+    let (s, to_page, _) = form(&app, "", "/portal/lookup", &[("number", number), ("phone", "13800000001")]).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let html = no_redirects().get(format!("{}{to_page}", app.base)).send().await.unwrap().text().await.unwrap();
+    assert!(
+        html.contains("incident-news") && html.contains("朝阳区光缆中断") && html.contains("抢修队已出发"),
+        "{html}"
+    );
 
     // The agent taking the next call sees the incident, its note and what to say first.
     let agent = console_login(&app, "agent1").await;

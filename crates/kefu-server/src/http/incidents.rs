@@ -166,7 +166,7 @@ pub struct ExportQuery {
 /// The approved proposals as a file for the billing system (logged as an
 /// access to personal data).
 #[utoipa::path(get, path = "/api/v1/incidents/{id}/compensation/export", tag = "incidents", security(("bearer" = [])),
-    params(("id" = String, Path), ExportQuery), responses((status = 200, description = "CSV or XLSX", content_type = "text/csv"), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+    params(("id" = String, Path), ExportQuery), responses((status = 200, description = "the CSV or XLSX file"), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn compensation_export<S: Store>(
     State(app): State<AppState<S>>,
     user: CurrentUser,

@@ -123,7 +123,8 @@ async fn ticket_page<S: Store>(
     match app.kefu.ticket_by_link(&token).await {
         Ok(t) => {
             let replies = replies(&app, &t).await;
-            render(&app, &t, &replies, &token, q.get("done").map(String::as_str), None, StatusCode::OK)
+            let news = incident_news(&app, &t).await;
+            render(&app, &t, (&replies, &news), &token, q.get("done").map(String::as_str), None, StatusCode::OK)
         }
         Err(e) => bad_link(e),
     }
@@ -135,6 +136,8 @@ struct TicketPage<'a> {
     title: String,
     t: &'a Ticket,
     replies: &'a [Reply],
+    /// The major incident's public progress, when the ticket is linked.
+    news: &'a [Reply],
     token: &'a str,
     done: Option<&'static str>,
     error: Option<&'a str>,
@@ -164,11 +167,30 @@ async fn replies<S: Store>(app: &AppState<S>, t: &Ticket) -> Vec<Reply> {
         .collect()
 }
 
+/// The public progress of the major incident a ticket is linked to:
+/// read as it is now, so a ticket linked late misses none. Newest first.
+async fn incident_news<S: Store>(app: &AppState<S>, t: &Ticket) -> Vec<Reply> {
+    let Some(link) = &t.incident else { return Vec::new() };
+    if !app.kefu.core.policy.incidents.sync.public_note {
+        return Vec::new();
+    }
+    let Ok(Some(i)) = app.kefu.store.incident(link.id).await else { return Vec::new() };
+    let local = kefu_domain::time::shanghai_minute;
+    let mut out: Vec<Reply> = i.notes.iter().rev().map(|n| Reply { at: local(n.at), text: n.text.clone() }).collect();
+    let (zh, en) = i.state.label();
+    let mut head = format!("{}：{zh}（{en}）", i.title);
+    if let Some(eta) = i.eta.filter(|_| i.state.active()) {
+        head.push_str(&format!("，预计 {} 恢复", local(eta)));
+    }
+    out.insert(0, Reply { at: local(i.updated_at), text: head });
+    out
+}
+
 /// The ticket page: progress, result, the replies, and the answers open now.
 fn render<S: Store>(
     app: &AppState<S>,
     t: &Ticket,
-    replies: &[Reply],
+    (replies, news): (&[Reply], &[Reply]),
     token: &str,
     done: Option<&str>,
     error: Option<&str>,
@@ -197,6 +219,7 @@ fn render<S: Store>(
         title: format!("工单 {}", t.number),
         t,
         replies,
+        news,
         token,
         done,
         error,
@@ -257,7 +280,8 @@ async fn answer<S: Store>(
             // Shown on the page as it is now: nothing was changed.
             let now = app.kefu.ticket_by_link(&token).await.unwrap_or(t);
             let replies = replies(&app, &now).await;
-            render(&app, &now, &replies, &token, None, Some(&message), status)
+            let news = incident_news(&app, &now).await;
+            render(&app, &now, (&replies, &news), &token, None, Some(&message), status)
         }
     }
 }
