@@ -249,21 +249,6 @@ async fn a_spike_is_proposed_and_confirmed(app: TestApp) {
     );
 }
 
-async fn form(app: &TestApp, cookie: &str, path: &str, fields: &[(&str, &str)]) -> (StatusCode, String, String) {
-    let host = app.base.trim_start_matches("http://").to_string();
-    let r = no_redirects()
-        .post(format!("{}{path}", app.base))
-        .header(reqwest::header::COOKIE, cookie)
-        .header(reqwest::header::ORIGIN, format!("http://{host}"))
-        .form(fields)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status();
-    let to = r.headers().get(reqwest::header::LOCATION).map(|l| l.to_str().unwrap().to_string()).unwrap_or_default();
-    (status, to, r.text().await.unwrap())
-}
-
 async fn the_console_declares_counts_and_warns_at_intake(app: TestApp) {
     let first = app.create("agent1", in_district("13800000001", "朝阳区")).await;
     app.create("agent1", in_district("13800000002", "朝阳区")).await;
@@ -276,23 +261,24 @@ async fn the_console_declares_counts_and_warns_at_intake(app: TestApp) {
         ("elements", "OLT-07，OLT-08"),
         ("note", "抢修队已出发"),
     ];
-    let (s, to, body) = form(&app, &sup, "/console/incidents", &declare).await;
+    let (s, to, body) = console_form(&app, &sup, "/console/incidents", &declare).await;
     assert_eq!(s, StatusCode::SEE_OTHER, "{body}");
     let (s, html) = console_get(&app, &sup, &to).await;
     assert_eq!(s, StatusCode::OK);
     assert!(html.contains("朝阳区光缆中断") && html.contains("已发现") && html.contains("OLT-08"), "{html}");
     assert!(html.contains("关联工单") && html.contains("(2)") && html.contains("哈希链校验通过"), "{html}");
-    let (s, back, _) = form(&app, &sup, &to, &[("op", "confirm")]).await;
+    let (s, back, _) = console_form(&app, &sup, &to, &[("op", "confirm")]).await;
     assert_eq!((s, back.as_str()), (StatusCode::SEE_OTHER, to.as_str()));
-    let (s, _, html) = form(&app, &sup, &to, &[("op", "notify"), ("text", "抢修中"), ("dry_run", "true")]).await;
+    let (s, _, html) =
+        console_form(&app, &sup, &to, &[("op", "notify"), ("text", "抢修中"), ("dry_run", "true")]).await;
     assert_eq!(s, StatusCode::OK);
     assert!(html.contains("将通过短信通知 2 位客户"), "{html}");
-    let (s, _, html) = form(&app, &sup, &to, &[("op", "close")]).await;
+    let (s, _, html) = console_form(&app, &sup, &to, &[("op", "close")]).await;
     assert_eq!(s, StatusCode::CONFLICT, "the flow refuses, the page says why");
     assert!(html.contains("form-error"), "{html}");
 
     // The emergency plan: started, a step checked off by its role, timed.
-    let (s, back, _) = form(&app, &sup, &to, &[("op", "start_playbook")]).await;
+    let (s, back, _) = console_form(&app, &sup, &to, &[("op", "start_playbook")]).await;
     assert_eq!((s, back.as_str()), (StatusCode::SEE_OTHER, to.as_str()));
     let id: i64 = to.rsplit('/').next().unwrap().parse().unwrap();
     let (s, e) =
@@ -313,7 +299,8 @@ async fn the_console_declares_counts_and_warns_at_intake(app: TestApp) {
 
     // The customer following the ticket sees the outage's progress.
     let number = first["number"].as_str().unwrap();
-    let (s, to_page, _) = form(&app, "", "/portal/lookup", &[("number", number), ("phone", "13800000001")]).await;
+    let (s, to_page, _) =
+        console_form(&app, "", "/portal/lookup", &[("number", number), ("phone", "13800000001")]).await;
     assert_eq!(s, StatusCode::SEE_OTHER);
     let html = no_redirects().get(format!("{}{to_page}", app.base)).send().await.unwrap().text().await.unwrap();
     assert!(
@@ -330,7 +317,7 @@ async fn the_console_declares_counts_and_warns_at_intake(app: TestApp) {
     );
     let (_, html) = console_get(&app, &agent, "/console/incidents").await;
     assert!(html.contains("朝阳区光缆中断") && !html.contains("id=\"declare\""), "agents read, do not declare: {html}");
-    let (s, _, _) = form(&app, &agent, &to, &[("op", "confirm")]).await;
+    let (s, _, _) = console_form(&app, &agent, &to, &[("op", "confirm")]).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
 }
 

@@ -656,7 +656,7 @@ async fn scorecard_versions_are_pinned_by_their_reviews(mut app: TestApp) {
         .replace("&#38;", "&");
     let renamed = text.replacen("工单与通话质检评分表", "工单质检评分表（2027版）", 1);
     let fields = vec![("card".to_string(), renamed), ("form_token".to_string(), "sc1".to_string())];
-    let (s, to, body) = form(&app, &cookie, "/console/quality/scorecards/ticket_review", &fields).await;
+    let (s, to, body) = console_form(&app, &cookie, "/console/quality/scorecards/ticket_review", &fields).await;
     assert_eq!(
         (s, to.as_str()),
         (StatusCode::SEE_OTHER, "/console/quality/scorecards/ticket_review?saved=1"),
@@ -672,13 +672,13 @@ async fn scorecard_versions_are_pinned_by_their_reviews(mut app: TestApp) {
         ("card".to_string(), "key = \"ticket_review\"\nname_zh = [\n".to_string()),
         ("form_token".to_string(), "sc2".to_string()),
     ];
-    let (s, _, page) = form(&app, &cookie, "/console/quality/scorecards/ticket_review", &broken).await;
+    let (s, _, page) = console_form(&app, &cookie, "/console/quality/scorecards/ticket_review", &broken).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(page.contains("第 ") && page.contains("id=\"form-error\""), "{page}");
     let agent = console_login(&app, "agent1").await;
     let (_, page) = console_get(&app, &agent, "/console/quality/scorecards/ticket_review").await;
     assert!(page.contains("id=\"scorecard-text\"") && !page.contains("scorecard-form"), "{page}");
-    let (s, _, _) = form(&app, &agent, "/console/quality/scorecards/ticket_review", &fields).await;
+    let (s, _, _) = console_form(&app, &agent, "/console/quality/scorecards/ticket_review", &fields).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
 }
 
@@ -845,21 +845,6 @@ mod manual {
     both_stores!(policy = manual_dispatch(); a_month_of_reviews_ranks_the_agents, scorecard_versions_are_pinned_by_their_reviews);
 }
 
-async fn form(app: &TestApp, cookie: &str, path: &str, fields: &[(String, String)]) -> (StatusCode, String, String) {
-    let host = app.base.trim_start_matches("http://").to_string();
-    let r = no_redirects()
-        .post(format!("{}{path}", app.base))
-        .header(reqwest::header::COOKIE, cookie)
-        .header(reqwest::header::ORIGIN, format!("http://{host}"))
-        .form(fields)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status();
-    let to = r.headers().get(reqwest::header::LOCATION).map(|l| l.to_str().unwrap().to_string()).unwrap_or_default();
-    (status, to, r.text().await.unwrap())
-}
-
 /// Full points on every standard and red-line item, as form fields.
 fn full_form(card: &Value, extra: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = extra.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
@@ -894,7 +879,7 @@ async fn the_console_runs_a_month_of_quality(mut app: TestApp) {
         ("period", "2026-11"),
     ];
     let add: Vec<(String, String)> = add.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    let (s, to, _) = form(&app, &inspector, "/console/stores", &add).await;
+    let (s, to, _) = console_form(&app, &inspector, "/console/stores", &add).await;
     assert_eq!((s, to.as_str()), (StatusCode::SEE_OTHER, "/console/stores/GZ-01?period=2026-11"));
     let (s, page) = console_get(&app, &inspector, &to).await;
     assert_eq!(s, StatusCode::OK);
@@ -910,9 +895,9 @@ async fn the_console_runs_a_month_of_quality(mut app: TestApp) {
         &c,
         &[("scorecard", "store_inspection"), ("period", "2026-11"), ("form_token", "i1"), ("p.waiting_time", "5")],
     );
-    let (s, to, body) = form(&app, &inspector, "/console/stores/GZ-01", &fields).await;
+    let (s, to, body) = console_form(&app, &inspector, "/console/stores/GZ-01", &fields).await;
     assert_eq!(s, StatusCode::SEE_OTHER, "{body}");
-    let (s2, to2, _) = form(&app, &inspector, "/console/stores/GZ-01", &fields).await;
+    let (s2, to2, _) = console_form(&app, &inspector, "/console/stores/GZ-01", &fields).await;
     assert_eq!((s2, &to2), (StatusCode::SEE_OTHER, &to), "the same form twice is one inspection");
     let (_, list) = app.get("inspector1", "/api/v1/stores/GZ-01/inspections").await;
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
@@ -922,11 +907,11 @@ async fn the_console_runs_a_month_of_quality(mut app: TestApp) {
         &c,
         &[("scorecard", "store_inspection"), ("period", "2026-11"), ("form_token", "i2"), ("p.identity_check", "3")],
     );
-    let (s, _, page) = form(&app, &inspector, "/console/stores/GZ-01", &bad).await;
+    let (s, _, page) = console_form(&app, &inspector, "/console/stores/GZ-01", &bad).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(page.contains("须填写原因") && page.contains("value=\"3\""), "{page}");
     let grade = [("period".to_string(), "2026-11".to_string()), ("form_token".to_string(), "g1".to_string())];
-    let (s, to, _) = form(&app, &inspector, "/console/stores/grading", &grade).await;
+    let (s, to, _) = console_form(&app, &inspector, "/console/stores/grading", &grade).await;
     assert_eq!((s, to.as_str()), (StatusCode::SEE_OTHER, "/console/stores?period=2026-11#graded"));
     let (_, page) = console_get(&app, &inspector, "/console/stores?period=2026-11").await;
     assert!(
@@ -947,7 +932,7 @@ async fn the_console_runs_a_month_of_quality(mut app: TestApp) {
         &r,
         &[("form_token", "r1"), ("p.accuracy", "20"), ("r.accuracy", "资费解释不完整"), ("c.accuracy", "业务知识不足")],
     );
-    let (s, to, body) = form(&app, &inspector, &format!("/console/quality/review/{number}"), &fields).await;
+    let (s, to, body) = console_form(&app, &inspector, &format!("/console/quality/review/{number}"), &fields).await;
     assert_eq!(s, StatusCode::SEE_OTHER, "{body}");
     assert!(to.starts_with("/console/quality/reviews/"));
     let review_id = to.trim_start_matches("/console/quality/reviews/").to_string();
@@ -966,7 +951,7 @@ async fn the_console_runs_a_month_of_quality(mut app: TestApp) {
         ("description", "资费解释有误"),
     ];
     let v: Vec<(String, String)> = v.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    let (s, vto, body) = form(&app, &inspector, "/console/quality/violations", &v).await;
+    let (s, vto, body) = console_form(&app, &inspector, "/console/quality/violations", &v).await;
     assert_eq!(s, StatusCode::SEE_OTHER, "{body}");
 
     // The agent sees the review and appeals.
@@ -980,7 +965,7 @@ async fn the_console_runs_a_month_of_quality(mut app: TestApp) {
     assert!(page.contains("id=\"step-appeal\"") && page.contains("id=\"step-rectify\""), "{page}");
     let appeal = [("form_token", "ap1"), ("action", "appeal"), ("text", "已按资费手册解释")];
     let appeal: Vec<(String, String)> = appeal.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    let (s, _, body) = form(&app, &agent, &vto, &appeal).await;
+    let (s, _, body) = console_form(&app, &agent, &vto, &appeal).await;
     assert_eq!(s, StatusCode::SEE_OTHER, "{body}");
     let other = console_login(&app, "agent2").await;
     let (s, _) = console_get(&app, &other, &vto).await;
@@ -991,7 +976,7 @@ async fn the_console_runs_a_month_of_quality(mut app: TestApp) {
     assert!(page.contains("id=\"step-decide\"") && page.contains("申诉中"), "{page}");
     let decide = [("form_token", "d1"), ("action", "decide"), ("upheld", "true"), ("text", "录音显示解释有误")];
     let decide: Vec<(String, String)> = decide.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    form(&app, &supervisor, &vto, &decide).await;
+    console_form(&app, &supervisor, &vto, &decide).await;
     let (_, page) = console_get(&app, &supervisor, &vto).await;
     assert!(page.contains("待整改") && page.contains("申诉裁定"), "{page}");
     (app.rollup)(None).await;

@@ -33,6 +33,31 @@ pub struct TableSpec {
 
 use Kind::*;
 
+/// The columns of a register of records (major and security incidents).
+const RECORD_COLUMNS: &[(&str, Kind)] = &[
+    ("id", Kind::Int),
+    ("number", Kind::Text),
+    ("state", Kind::Text),
+    ("active", Kind::Bool),
+    ("started_at", Kind::Time),
+    ("doc", Kind::Json),
+    ("created_at", Kind::Time),
+    ("updated_at", Kind::Time),
+];
+
+/// The columns of a register's event chain.
+const RECORD_EVENT_COLUMNS: &[(&str, Kind)] = &[
+    ("incident_id", Kind::Int),
+    ("seq", Kind::Int),
+    ("at", Kind::Time),
+    ("actor", Kind::Int),
+    ("actor_name", Kind::Text),
+    ("action", Kind::Text),
+    ("data", Kind::Json),
+    ("prev_hash", Kind::Text),
+    ("hash", Kind::Text),
+];
+
 /// Tables in an order that respects foreign keys (users and teams refer to
 /// each other: teams come first with their leads, which the import sets
 /// after the users; see `deferred`).
@@ -385,37 +410,8 @@ pub const TABLES: &[TableSpec] = &[
         order_by: "id",
         identity: Some("id"),
     },
-    TableSpec {
-        name: "incidents",
-        columns: &[
-            ("id", Int),
-            ("number", Text),
-            ("state", Text),
-            ("active", Bool),
-            ("started_at", Time),
-            ("doc", Json),
-            ("created_at", Time),
-            ("updated_at", Time),
-        ],
-        order_by: "id",
-        identity: Some("id"),
-    },
-    TableSpec {
-        name: "incident_events",
-        columns: &[
-            ("incident_id", Int),
-            ("seq", Int),
-            ("at", Time),
-            ("actor", Int),
-            ("actor_name", Text),
-            ("action", Text),
-            ("data", Json),
-            ("prev_hash", Text),
-            ("hash", Text),
-        ],
-        order_by: "incident_id, seq",
-        identity: None,
-    },
+    TableSpec { name: "incidents", columns: RECORD_COLUMNS, order_by: "id", identity: Some("id") },
+    TableSpec { name: "incident_events", columns: RECORD_EVENT_COLUMNS, order_by: "incident_id, seq", identity: None },
     TableSpec {
         name: "incident_notices",
         columns: &[
@@ -429,37 +425,8 @@ pub const TABLES: &[TableSpec] = &[
         order_by: "incident_id, notice, customer_id",
         identity: None,
     },
-    TableSpec {
-        name: "security_incidents",
-        columns: &[
-            ("id", Int),
-            ("number", Text),
-            ("state", Text),
-            ("active", Bool),
-            ("started_at", Time),
-            ("doc", Json),
-            ("created_at", Time),
-            ("updated_at", Time),
-        ],
-        order_by: "id",
-        identity: Some("id"),
-    },
-    TableSpec {
-        name: "security_events",
-        columns: &[
-            ("incident_id", Int),
-            ("seq", Int),
-            ("at", Time),
-            ("actor", Int),
-            ("actor_name", Text),
-            ("action", Text),
-            ("data", Json),
-            ("prev_hash", Text),
-            ("hash", Text),
-        ],
-        order_by: "incident_id, seq",
-        identity: None,
-    },
+    TableSpec { name: "security_incidents", columns: RECORD_COLUMNS, order_by: "id", identity: Some("id") },
+    TableSpec { name: "security_events", columns: RECORD_EVENT_COLUMNS, order_by: "incident_id, seq", identity: None },
     TableSpec {
         name: "spike_dismissals",
         columns: &[

@@ -429,6 +429,28 @@ pub async fn console_login(app: &TestApp, user: &str) -> String {
     cookie.split(';').next().unwrap().to_string()
 }
 
+/// Posts a console form as `cookie`'s session, from the site's own origin:
+/// status, where it redirects (or ""), and the page.
+pub async fn console_form<F: serde::Serialize + ?Sized>(
+    app: &TestApp,
+    cookie: &str,
+    path: &str,
+    fields: &F,
+) -> (StatusCode, String, String) {
+    let host = app.base.trim_start_matches("http://").to_string();
+    let r = no_redirects()
+        .post(format!("{}{path}", app.base))
+        .header(reqwest::header::COOKIE, cookie)
+        .header(reqwest::header::ORIGIN, format!("http://{host}"))
+        .form(fields)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    let to = r.headers().get(reqwest::header::LOCATION).map(|l| l.to_str().unwrap().to_string()).unwrap_or_default();
+    (status, to, r.text().await.unwrap())
+}
+
 /// A console page as `cookie`'s session sees it: status and HTML.
 pub async fn console_get(app: &TestApp, cookie: &str, path: &str) -> (StatusCode, String) {
     let r = no_redirects().get(format!("{}{path}", app.base)).header("cookie", cookie).send().await.unwrap();
