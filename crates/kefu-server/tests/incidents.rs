@@ -456,4 +456,22 @@ async fn a_security_incident_is_reported_contained_told_and_closed(app: TestApp)
     let (_, v) = app.get("admin", &path).await;
     let actions: Vec<&str> = v["events"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
     assert_eq!(actions, ["create", "contain", "notify_regulator", "notify_customers", "close"]);
+
+    // In the console: anyone reports; only the security office sees the register.
+    let agent = console_login(&app, "agent1").await;
+    let fields =
+        [("kind", "lost_device"), ("severity", "minor"), ("title", "营业厅平板遗失"), ("affected_records", "0")];
+    let (s, to, body) = console_form(&app, &agent, "/console/security/new", &fields).await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "{body}");
+    let (_, html) = console_get(&app, &agent, &to).await;
+    assert!(html.contains("已登记，编号 AQ20261122002"), "{html}");
+    assert_eq!(console_get(&app, &agent, "/console/security").await.0, StatusCode::FORBIDDEN);
+    let admin = console_login(&app, "admin").await;
+    let (s, html) = console_get(&app, &admin, "/console/security").await;
+    assert!(
+        s == StatusCode::OK && html.contains("营业厅平板遗失") && html.contains("结果短信发给了错误客户"),
+        "{html}"
+    );
+    let (s, html) = console_get(&app, &admin, &format!("/console/security/{}", r["id"])).await;
+    assert!(s == StatusCode::OK && html.contains("通管局受理号 2026-118") && html.contains("校验通过"), "{html}");
 }

@@ -71,6 +71,11 @@ impl<'a> Shell<'a> {
         matches!(self.role(), Some(r) if r != Role::Admin)
     }
 
+    /// The security incident register is the security office's.
+    pub fn may_keep_security(&self) -> bool {
+        self.role() == Some(Role::Admin)
+    }
+
     pub fn may_supervise(&self) -> bool {
         matches!(self.role(), Some(Role::Supervisor | Role::Inspector | Role::Admin))
     }

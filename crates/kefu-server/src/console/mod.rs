@@ -24,6 +24,7 @@ mod presence;
 mod quality;
 mod reports;
 mod reveal;
+mod security;
 mod stores;
 mod ticket;
 mod ticket_forms;
@@ -62,6 +63,7 @@ pub fn router<S: Store>() -> Router<AppState<S>> {
         .merge(quality::router())
         .merge(stores::router())
         .merge(incidents::router())
+        .merge(security::router())
         .merge(presence::router())
         .layer(axum::middleware::from_fn(remember_next))
 }
