@@ -57,6 +57,9 @@ pub struct Policy {
     /// Information-security incidents: notification hours.
     #[serde(default)]
     pub security_incidents: crate::security::SecurityPolicy,
+    /// Business and unsubscribe orders: consent, approval, processing.
+    #[serde(default)]
+    pub orders: crate::order::OrderPolicy,
 }
 
 /// Which roles may call which endpoint, keyed `"METHOD /path/{template}"`.
