@@ -44,6 +44,12 @@ impl Playbook {
         SHIPPED.iter().map(|t| toml::from_str::<Playbook>(t).expect("a shipped playbook parses")).collect()
     }
 
+    /// The shipped playbooks, parsed once (pages and the intake banner read them).
+    pub fn all() -> &'static [Playbook] {
+        static ALL: std::sync::OnceLock<Vec<Playbook>> = std::sync::OnceLock::new();
+        ALL.get_or_init(Playbook::shipped)
+    }
+
     /// Unique step keys and at least one step.
     pub fn check(&self) -> Result<(), String> {
         let mut keys: Vec<&str> = self.steps.iter().map(|s| s.key.as_str()).collect();

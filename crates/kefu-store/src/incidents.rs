@@ -37,19 +37,26 @@ pub struct RegisterRow {
     pub created_by: UserId,
 }
 
+/// The identity and touch of a record whose fields are `id`, `number` and `updated_at`.
+macro_rules! identity_fields {
+    () => {
+        fn identity(&self) -> (i64, String) {
+            (self.id, self.number.clone())
+        }
+        fn set_identity(&mut self, id: i64, number: String) {
+            (self.id, self.number) = (id, number);
+        }
+        fn touch(&mut self, now: DateTime<Utc>) {
+            self.updated_at = now;
+        }
+    };
+}
+
 impl Register for Incident {
     const TABLE: &'static str = "incidents";
     const EVENTS: &'static str = "incident_events";
     const PREFIX: &'static str = "ZD";
-    fn identity(&self) -> (i64, String) {
-        (self.id, self.number.clone())
-    }
-    fn set_identity(&mut self, id: i64, number: String) {
-        (self.id, self.number) = (id, number);
-    }
-    fn touch(&mut self, now: DateTime<Utc>) {
-        self.updated_at = now;
-    }
+    identity_fields!();
     fn row(&self) -> RegisterRow {
         RegisterRow {
             state: self.state.code(),
@@ -66,15 +73,7 @@ impl Register for SecurityIncident {
     const TABLE: &'static str = "security_incidents";
     const EVENTS: &'static str = "security_events";
     const PREFIX: &'static str = "AQ";
-    fn identity(&self) -> (i64, String) {
-        (self.id, self.number.clone())
-    }
-    fn set_identity(&mut self, id: i64, number: String) {
-        (self.id, self.number) = (id, number);
-    }
-    fn touch(&mut self, now: DateTime<Utc>) {
-        self.updated_at = now;
-    }
+    identity_fields!();
     fn row(&self) -> RegisterRow {
         RegisterRow {
             state: self.state.code(),

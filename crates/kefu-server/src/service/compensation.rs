@@ -56,8 +56,7 @@ impl<S: Store> Kefu<S> {
         let mut rows = Vec::new();
         let mut after = None;
         loop {
-            let f = TicketFilter { incident: Some(i.id), after, page: 1, per_page: 200, ..Default::default() };
-            let page = self.store.list_tickets(f).await?.items;
+            let page = self.children_page(i.id, after).await?;
             for t in &page {
                 let key = (t.customer.id, t.service_number.clone());
                 if seen.insert(key)
@@ -66,9 +65,9 @@ impl<S: Store> Kefu<S> {
                     rows.push(r);
                 }
             }
-            match page.last() {
-                Some(last) if page.len() == 200 => after = Some(Cursor::of(last)),
-                _ => break,
+            match Self::next_page(&page) {
+                Some(c) => after = Some(c),
+                None => break,
             }
         }
         rows.sort_by(|a, b| a["ticket"].as_str().cmp(&b["ticket"].as_str()));
@@ -142,8 +141,7 @@ impl<S: Store> Kefu<S> {
             next.compensation = Some(Approval { by, at: now, rows: n, total_fen: total });
             Ok((next, "compensation_approved".to_string(), json!({"rows": rows, "total_fen": total})))
         });
-        let op = ChangeIncident { id, actor: Some(who.id), actor_name: who.username.clone(), now, decide };
-        let changed = self.store.change_incident(op).await?;
+        let changed = self.change(who, id, decide).await?;
         let mut out = incident_json(&changed);
         out["compensation_rows"] = json!(n);
         Ok(out)

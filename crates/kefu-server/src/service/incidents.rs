@@ -482,13 +482,7 @@ impl<S: Store> Kefu<S> {
             also(&mut n)?;
             Ok((n, act.code().to_string(), data))
         });
-        let op = ChangeIncident { id, actor: Some(who.id), actor_name: who.username.clone(), now, decide };
-        let out = self.store.change_incident(op).await.map_err(|e| match e {
-            StoreError::NotFound => not_found(),
-            e => e.into(),
-        })?;
-        self.core.incidents.forget();
-        Ok(out)
+        self.change(who, id, decide).await
     }
 
     /// A public progress note. Children do not get a copy: their view shows
@@ -519,24 +513,19 @@ impl<S: Store> Kefu<S> {
             }
             Ok((n, "note".to_string(), json!({"text": note_text, "eta": eta})))
         });
-        let op = ChangeIncident { id, actor: Some(who.id), actor_name: who.username.clone(), now, decide };
-        self.store.change_incident(op).await.map_err(|e| match e {
-            StoreError::NotFound => not_found(),
-            e => e.into(),
-        })?;
-        self.core.incidents.forget();
+        self.change(who, id, decide).await?;
         self.incident_view(id).await
     }
 
     /// The linked tickets, a page at a time (newest first), whole: one
     /// query per page, not one per child.
-    async fn children_page(&self, id: i64, after: Option<Cursor>) -> Result<Vec<Ticket>, ApiError> {
+    pub(super) async fn children_page(&self, id: i64, after: Option<Cursor>) -> Result<Vec<Ticket>, ApiError> {
         let f = TicketFilter { incident: Some(id), after, page: 1, per_page: PAGE, ..Default::default() };
         Ok(self.store.list_tickets(f).await?.items)
     }
 
     /// The cursor after a page, None when it was the last.
-    fn next_page(page: &[Ticket]) -> Option<Cursor> {
+    pub(super) fn next_page(page: &[Ticket]) -> Option<Cursor> {
         page.last().filter(|_| page.len() == PAGE as usize).map(Cursor::of)
     }
 
@@ -640,11 +629,7 @@ impl<S: Store> Kefu<S> {
             b.approved_by = Some(by);
             Ok((n, "approve".to_string(), json!({"notice": key, "at": now})))
         });
-        let op = ChangeIncident { id, actor: Some(who.id), actor_name: who.username.clone(), now, decide };
-        let i = self.store.change_incident(op).await.map_err(|e| match e {
-            StoreError::NotFound => not_found(),
-            e => e.into(),
-        })?;
+        let i = self.change(who, id, decide).await?;
         self.spawn_fan_out(i.id);
         self.incident_view(id).await
     }
@@ -944,7 +929,7 @@ impl<S: Store> Kefu<S> {
         only_fields(body, &["action", "playbook"])?;
         may_steer(who)?;
         let i = self.incident(id).await?;
-        let all = Playbook::shipped();
+        let all = Playbook::all();
         let chosen = match opt_str(body, "playbook")? {
             Some(key) => all.iter().find(|p| p.key == key.trim()),
             None => all.iter().find(|p| p.kinds.contains(&i.kind)),
@@ -986,7 +971,7 @@ impl<S: Store> Kefu<S> {
         only_fields(body, &["action", "step", "note"])?;
         let i = self.incident(id).await?;
         let run = i.playbook.as_ref().ok_or_else(|| invalid("step", "no plan is running", "尚未启动应急预案"))?;
-        let plan = Playbook::shipped().into_iter().find(|p| p.key == run.key).ok_or_else(not_found)?;
+        let plan = Playbook::all().iter().find(|p| p.key == run.key).ok_or_else(not_found)?;
         let key = opt_str(body, "step")?.unwrap_or("").trim().to_string();
         let step = plan
             .step(&key)
@@ -1015,8 +1000,9 @@ impl<S: Store> Kefu<S> {
         self.incident_view(id).await
     }
 
-    /// A change decided on the locked document (no flow step).
-    async fn change(
+    /// A change decided on the locked document (no flow step); this node's
+    /// list of active incidents is read again after it.
+    pub(super) async fn change(
         &self,
         who: &Actor,
         id: i64,
@@ -1041,10 +1027,10 @@ impl<S: Store> Kefu<S> {
 /// The plan's steps as they stand: due, done, by whom, late, the script.
 pub fn playbook_json(i: &Incident, now: chrono::DateTime<Utc>) -> Value {
     let Some(run) = &i.playbook else { return Value::Null };
-    let Some(plan) = Playbook::shipped().into_iter().find(|p| p.key == run.key) else { return Value::Null };
+    let Some(plan) = Playbook::all().iter().find(|p| p.key == run.key) else { return Value::Null };
     let done: Vec<(String, chrono::DateTime<Utc>)> = run.checks.iter().map(|c| (c.step.clone(), c.at)).collect();
     let eta = i.eta.map(kefu_domain::time::shanghai_minute);
-    let steps: Vec<Value> = progress(&plan, run.started_at, &done, now)
+    let steps: Vec<Value> = progress(plan, run.started_at, &done, now)
         .into_iter()
         .zip(&plan.steps)
         .map(|(st, step)| {
