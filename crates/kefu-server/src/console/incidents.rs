@@ -76,6 +76,25 @@ fn label(v: &Value, lang: Lang) -> String {
     lang.t(v["zh"].as_str().unwrap_or(""), v["en"].as_str().unwrap_or("")).to_string()
 }
 
+/// An event of the incident's chain in words.
+fn action_label(lang: Lang, code: &str) -> String {
+    let (zh, en) = match code {
+        "create" => ("登记", "declared"),
+        "confirm" => ("确认故障", "confirmed"),
+        "note" => ("发布进展", "progress note"),
+        "notify" => ("发起客户通知", "notice requested"),
+        "approve" => ("审批通知", "notice approved"),
+        "notified" => ("通知已发出", "notice sent"),
+        "restore" => ("故障恢复", "restored"),
+        "close" => ("关闭", "closed"),
+        "start_playbook" => ("启动应急预案", "plan started"),
+        "check_step" => ("预案步骤完成", "plan step done"),
+        "compensation_approved" => ("补偿方案审批", "compensation approved"),
+        other => (other, other),
+    };
+    lang.t(zh, en).to_string()
+}
+
 fn may_steer(user: &CurrentUser) -> bool {
     matches!(user.actor.role, Role::Supervisor | Role::Admin)
 }
@@ -399,7 +418,9 @@ async fn show_page<S: Store>(
         let verified = kefu_domain::incident_record::verify_events(&events).is_ok();
         let events = events
             .iter()
-            .map(|e| vec![e.seq.to_string(), shown(&e.at.to_rfc3339()), e.actor_name.clone(), e.action.clone()])
+            .map(|e| {
+                vec![e.seq.to_string(), shown(&e.at.to_rfc3339()), e.actor_name.clone(), action_label(lang, &e.action)]
+            })
             .collect();
         Ok(IncidentPage {
             shell: Shell::new(lang, Some(user), title),
