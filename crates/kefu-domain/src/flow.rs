@@ -105,6 +105,12 @@ pub enum Guard {
     /// A condition on the ticket, not a person: it is linked to a major
     /// incident. Override roles do not bypass it.
     IncidentChild,
+    /// A condition on the ticket: the order it carries is completed (the
+    /// BSS's outcome resolves it).
+    OrderCompleted,
+    /// A condition on the ticket: it carries no order still to be carried
+    /// out or in the BSS's hands (a person cannot resolve it around the order).
+    OrderSettled,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -158,7 +164,17 @@ impl Guard {
             }
             Guard::TeamLead => ticket.team.is_some_and(|t| actor.org.leads.contains(&t)),
             Guard::IncidentChild => ticket.incident.is_some(),
+            Guard::OrderCompleted => {
+                ticket.order.as_ref().is_some_and(|o| o.state == crate::order::OrderState::Completed)
+            }
+            Guard::OrderSettled => ticket.order.as_ref().is_none_or(|o| o.state.settled()),
         }
+    }
+
+    /// A condition on the ticket rather than on who acts: every one of
+    /// these must hold, and override roles do not lift them.
+    pub fn on_ticket(self) -> bool {
+        matches!(self, Guard::IncidentChild | Guard::OrderCompleted | Guard::OrderSettled)
     }
 
     /// Who the guard lets through, in English and Chinese.
@@ -169,6 +185,8 @@ impl Guard {
             Guard::TransferTarget => ("the receiver of the transfer", "转派接收人"),
             Guard::TeamLead => ("the lead of the ticket's team", "工单所属班组的组长"),
             Guard::IncidentChild => ("on a ticket linked to a major incident", "仅限关联重大故障的工单"),
+            Guard::OrderCompleted => ("once its order is completed", "仅限订单已完成的工单"),
+            Guard::OrderSettled => ("once its order is carried out, failed or revoked", "须待订单执行完成、失败或撤销"),
         }
     }
 }
@@ -223,7 +241,7 @@ impl Flow {
     }
 
     fn permits(&self, rule: &ActionRule, ticket: &Ticket, actor: &Actor) -> bool {
-        let on_ticket = |g: &Guard| *g == Guard::IncidentChild;
+        let on_ticket = |g: &Guard| g.on_ticket();
         rule.roles.contains(&actor.role)
             && rule.only.iter().filter(|g| on_ticket(g)).all(|g| g.holds(ticket, actor))
             && (self.override_roles.contains(&actor.role)
@@ -250,8 +268,7 @@ impl Flow {
         }
         // A rule whose condition on the ticket fails is as if absent: the
         // action is not possible on this ticket now, whoever asks.
-        let applies =
-            |r: &ActionRule| r.only.iter().filter(|g| **g == Guard::IncidentChild).all(|g| g.holds(ticket, actor));
+        let applies = |r: &ActionRule| r.only.iter().filter(|g| g.on_ticket()).all(|g| g.holds(ticket, actor));
         let in_state: Vec<&ActionRule> =
             self.actions.iter().filter(|r| r.name == kind && r.from.contains(&ticket.status) && applies(r)).collect();
         if in_state.is_empty() {

@@ -134,10 +134,11 @@ fn every_action_outside_its_states_is_refused_with_the_allowed_list() {
             let sup = actor(SUPERVISOR, Role::Supervisor);
             for &kind in ActionKind::ALL {
                 // Rules for a ticket linked to an incident do not apply to this one.
-                let in_state = flow
-                    .actions
-                    .iter()
-                    .any(|r| r.name == kind && r.from.contains(&t.status) && !r.only.contains(&Guard::IncidentChild));
+                let in_state = flow.actions.iter().any(|r| {
+                    r.name == kind
+                        && r.from.contains(&t.status)
+                        && !r.only.iter().any(|g| g.on_ticket() && *g != Guard::OrderSettled)
+                });
                 match flow.rule_for(&t, &sup, kind) {
                     Err(DomainError::NotAllowed { allowed, state, .. }) => {
                         assert!(!in_state, "{tt}/{}: {kind:?} should be possible", t.status);

@@ -52,6 +52,8 @@ pub struct IntakeRequest {
     /// The store (营业厅) code where the request was taken or which it is
     /// about; the store's page lists its tickets.
     pub store: Option<String>,
+    /// The order a business, account or unsubscribe ticket carries.
+    pub order: Option<crate::order::OrderInput>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -133,6 +135,7 @@ impl IntakeRequest {
             business_line: optional_text(self.business_line.as_deref(), "business_line", limits::LEVEL)?,
             store: self.store_code()?,
             incident: None,
+            order: None,
         })
     }
 }

@@ -27,6 +27,7 @@ pub mod ids;
 pub mod incident;
 pub mod incident_record;
 pub mod intake;
+pub mod inventory;
 pub mod kb;
 pub mod kpi;
 pub mod macros;

@@ -12,6 +12,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum OrderKind {
     NewInstall,
@@ -72,6 +73,7 @@ impl OrderKind {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ItemAction {
     Add,
@@ -81,6 +83,7 @@ pub enum ItemAction {
 
 /// One line of an order: a product added, a service changed or ended.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct OrderItem {
     pub action: ItemAction,
@@ -90,6 +93,255 @@ pub struct OrderItem {
     /// The product added or changed to (add, modify).
     #[serde(default)]
     pub product_code: Option<String>,
+    /// The number a new service runs on (a secondary card's, a broadband
+    /// account); absent: the customer's own number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_number: Option<String>,
+}
+
+/// Where an order stands: approval, then the BSS's hands, then done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum OrderState {
+    /// A supervisor must approve it first (policy).
+    AwaitingApproval,
+    /// May be carried out by the handler.
+    Ready,
+    /// Handed to the BSS (or queued to be).
+    Submitted,
+    Acknowledged,
+    InProgress,
+    Completed,
+    /// The BSS refused or gave up; the handler may try again or revoke it.
+    Failed,
+    /// Withdrawn, by the customer or the handler, before it was carried out.
+    Revoked,
+}
+
+impl OrderState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderState::AwaitingApproval => "awaiting_approval",
+            OrderState::Ready => "ready",
+            OrderState::Submitted => "submitted",
+            OrderState::Acknowledged => "acknowledged",
+            OrderState::InProgress => "in_progress",
+            OrderState::Completed => "completed",
+            OrderState::Failed => "failed",
+            OrderState::Revoked => "revoked",
+        }
+    }
+
+    pub fn label(self) -> (&'static str, &'static str) {
+        match self {
+            OrderState::AwaitingApproval => ("待审批", "awaiting approval"),
+            OrderState::Ready => ("待执行", "ready"),
+            OrderState::Submitted => ("已提交", "submitted"),
+            OrderState::Acknowledged => ("BSS已受理", "acknowledged by the BSS"),
+            OrderState::InProgress => ("BSS处理中", "in progress at the BSS"),
+            OrderState::Completed => ("已完成", "completed"),
+            OrderState::Failed => ("执行失败", "failed"),
+            OrderState::Revoked => ("已撤销", "revoked"),
+        }
+    }
+
+    /// In the BSS's hands: nobody changes it until the BSS reports.
+    pub fn in_flight(self) -> bool {
+        matches!(self, OrderState::Submitted | OrderState::Acknowledged | OrderState::InProgress)
+    }
+
+    /// Nothing more happens to it (a failed order may still be tried again).
+    pub fn settled(self) -> bool {
+        matches!(self, OrderState::Completed | OrderState::Failed | OrderState::Revoked)
+    }
+}
+
+/// The order a business, account or unsubscribe ticket carries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Order {
+    pub kind: OrderKind,
+    pub items: Vec<OrderItem>,
+    pub state: OrderState,
+    /// The BSS's idempotency key, `{ticket number}-{round}`: set when it is
+    /// handed over, new for each try after a failure.
+    pub id: Option<String>,
+    pub round: u32,
+    /// Monthly fee change, fen (products added minus services ended).
+    pub fee_change_fen: i64,
+    pub needs_approval: bool,
+    pub approved_by: Option<String>,
+    /// The BSS's own id of the order.
+    pub bss_ref: Option<String>,
+    /// When its changes take effect (billing stops, the new plan starts).
+    pub effective_at: Option<DateTime<Utc>>,
+    /// Why it failed or was revoked.
+    pub reason: Option<String>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What a person does to an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderAction {
+    Approve,
+    Submit,
+    Retry,
+    Revoke,
+}
+
+impl OrderAction {
+    pub fn parse(s: &str) -> Result<OrderAction, FieldError> {
+        match s.trim() {
+            "approve" => Ok(OrderAction::Approve),
+            "submit" => Ok(OrderAction::Submit),
+            "retry" => Ok(OrderAction::Retry),
+            "revoke" => Ok(OrderAction::Revoke),
+            other => Err(FieldError::new(
+                "action",
+                format!("unknown order action '{other}' (approve, submit, retry, revoke)"),
+                format!("未知的订单操作“{other}”（approve、submit、retry、revoke）"),
+            )),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderAction::Approve => "approve",
+            OrderAction::Submit => "submit",
+            OrderAction::Retry => "retry",
+            OrderAction::Revoke => "revoke",
+        }
+    }
+}
+
+impl Order {
+    pub fn new(
+        kind: OrderKind,
+        items: Vec<OrderItem>,
+        fee_change_fen: i64,
+        needs_approval: bool,
+        now: DateTime<Utc>,
+    ) -> Order {
+        Order {
+            kind,
+            items,
+            state: if needs_approval { OrderState::AwaitingApproval } else { OrderState::Ready },
+            id: None,
+            round: 0,
+            fee_change_fen,
+            needs_approval,
+            approved_by: None,
+            bss_ref: None,
+            effective_at: None,
+            reason: None,
+            updated_at: now,
+        }
+    }
+
+    /// The order after a person's action, or why it cannot be taken now
+    /// (the states it can be taken from, in words).
+    pub fn act(&self, action: OrderAction, by: &str, number: &str, now: DateTime<Utc>) -> Result<Order, FieldError> {
+        use OrderState::*;
+        let mut o = Order { updated_at: now, ..self.clone() };
+        match (action, self.state) {
+            (OrderAction::Approve, AwaitingApproval) => {
+                o.state = Ready;
+                o.approved_by = Some(by.to_string());
+            }
+            (OrderAction::Submit, Ready) | (OrderAction::Retry, Failed) => {
+                o.round += 1;
+                o.id = Some(format!("{number}-{}", o.round));
+                o.state = Submitted;
+                o.bss_ref = None;
+                o.reason = None;
+            }
+            (OrderAction::Revoke, AwaitingApproval | Ready | Failed) => o.state = Revoked,
+            (a, s) => {
+                let (zh, en) = s.label();
+                return Err(FieldError::new(
+                    "action",
+                    format!("the order is {en}: '{}' is not possible now", a.as_str()),
+                    format!("订单当前为“{zh}”，不能执行此操作"),
+                ));
+            }
+        }
+        Ok(o)
+    }
+
+    /// The order after the BSS reported `state` for order id `id`; None when
+    /// the report changes nothing (a repeated callback, an older try's id,
+    /// an order already settled).
+    pub fn report(
+        &self,
+        id: &str,
+        state: OrderState,
+        bss_ref: Option<&str>,
+        reason: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Option<Order> {
+        if self.id.as_deref() != Some(id)
+            || !self.state.in_flight()
+            || state == self.state
+            || !order_follows(self.state, state)
+        {
+            return None;
+        }
+        Some(Order {
+            state,
+            bss_ref: bss_ref.map(str::to_string).or_else(|| self.bss_ref.clone()),
+            reason: reason.map(str::to_string).or_else(|| self.reason.clone()),
+            updated_at: now,
+            ..self.clone()
+        })
+    }
+}
+
+/// The BSS moves an order forward only: submitted → acknowledged → in
+/// progress → completed or failed (a late "acknowledged" after "in
+/// progress" is ignored).
+fn order_follows(from: OrderState, to: OrderState) -> bool {
+    let rank = |s: OrderState| match s {
+        OrderState::Submitted => 1,
+        OrderState::Acknowledged => 2,
+        OrderState::InProgress => 3,
+        OrderState::Completed | OrderState::Failed => 4,
+        _ => 0,
+    };
+    rank(to) > rank(from)
+}
+
+/// The `order` of a ticket as it arrives at intake.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct OrderInput {
+    pub kind: Option<OrderKind>,
+    /// Closing an account may leave them out: every service is ended.
+    #[serde(default)]
+    pub items: Vec<OrderItem>,
+}
+
+impl OrderInput {
+    /// The kind and items, checked against the ticket's type and the catalogue.
+    pub fn parse(
+        &self,
+        ticket_type: TicketType,
+        catalogue: &Catalogue,
+    ) -> Result<(OrderKind, Vec<OrderItem>), FieldError> {
+        let kind = self.kind.ok_or_else(|| FieldError::required("order.kind"))?;
+        if kind.ticket_type() != ticket_type {
+            return Err(FieldError::new(
+                "order.kind",
+                format!("a {} order is carried by a {} ticket", kind.label().1, kind.ticket_type().as_str()),
+                format!("{}订单须由“{}”类工单承载", kind.label().0, kind.ticket_type().label_zh()),
+            ));
+        }
+        if !(kind == OrderKind::AccountClose && self.items.is_empty()) {
+            check_items(catalogue, &self.items)?;
+        }
+        Ok((kind, self.items.clone()))
+    }
 }
 
 /// The order rules, as policy.
@@ -102,8 +354,12 @@ pub struct OrderPolicy {
     pub supervisor_kinds: Vec<OrderKind>,
     /// Orders whose monthly fee change is above this (fen) need a supervisor.
     pub supervisor_above_fen: i64,
-    /// An unsubscribe is processed within this many hours (R-23: 72).
-    pub process_hours: u32,
+    /// Attempts to hand an order to the BSS before it fails.
+    pub bss_retries: u32,
+    /// The wait after the first failed attempt; doubled each time.
+    pub bss_retry_seconds: u32,
+    /// How often an order in the BSS's hands is asked after without a callback.
+    pub bss_poll_seconds: u32,
 }
 
 impl Default for OrderPolicy {
@@ -112,7 +368,9 @@ impl Default for OrderPolicy {
             consent_max_days: 30,
             supervisor_kinds: vec![OrderKind::AccountClose],
             supervisor_above_fen: 20_000,
-            process_hours: 72,
+            bss_retries: 5,
+            bss_retry_seconds: 30,
+            bss_poll_seconds: 60,
         }
     }
 }
@@ -127,7 +385,9 @@ pub fn check_items(catalogue: &Catalogue, items: &[OrderItem]) -> Result<(), Fie
         let field = format!("order.items[{n}]");
         let (needs_product, needs_service) = match it.action {
             ItemAction::Add => (true, false),
-            ItemAction::Modify => (true, true),
+            // A plan change names the new plan; suspension and restoration
+            // none (inventory::check_order knows the kind).
+            ItemAction::Modify => (false, true),
             ItemAction::Delete => (false, true),
         };
         if needs_service && it.service.is_none() {
@@ -242,7 +502,7 @@ mod tests {
     }
 
     fn item(action: ItemAction, service: Option<i64>, product: Option<&str>) -> OrderItem {
-        OrderItem { action, service, product_code: product.map(str::to_string) }
+        OrderItem { action, service, product_code: product.map(str::to_string), service_number: None }
     }
 
     #[test]

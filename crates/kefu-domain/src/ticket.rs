@@ -81,6 +81,9 @@ pub struct Ticket {
     /// The major incident (重大故障) the ticket is linked to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incident: Option<crate::incident_record::IncidentRef>,
+    /// The order against the customer's services it carries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<crate::order::Order>,
     /// The team the ticket belongs to: its handler's, or the queue it waits in.
     #[serde(default)]
     pub team: Option<TeamId>,
@@ -133,6 +136,8 @@ pub struct NewTicket {
     pub store: Option<String>,
     /// An active incident whose scope covers it, found by the service.
     pub incident: Option<crate::incident_record::IncidentRef>,
+    /// The order it carries, built by the service against the inventory.
+    pub order: Option<crate::order::Order>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -187,6 +192,7 @@ impl NewTicket {
             business_line: self.business_line,
             store: self.store,
             incident: self.incident,
+            order: self.order,
             team: None,
             transfer_team: None,
             transfer_department: None,
@@ -292,6 +298,7 @@ pub fn sample(tt: crate::TicketType, p: crate::Priority) -> Ticket {
         business_line: None,
         store: None,
         incident: None,
+        order: None,
         team: None,
         transfer_team: None,
         transfer_department: None,
