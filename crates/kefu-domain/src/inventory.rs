@@ -89,7 +89,9 @@ impl Service {
         if let Some(p) = s.pending.take_if(|p| p.effective_at <= now) {
             s.product_code = p.product_code;
             s.monthly_fee_fen = p.fee_fen;
-            s.state = ServiceState::Active;
+            if s.state == ServiceState::PendingChange {
+                s.state = ServiceState::Active;
+            }
         }
         if s.ended_at.is_some_and(|e| e <= now) {
             s.state = ServiceState::Terminated;
@@ -110,8 +112,22 @@ pub struct AccountFacts {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum InventoryChange {
-    Add { product_code: String, service_number: String, fee_fen: i64, started_at: DateTime<Utc> },
-    Set { service: i64, state: ServiceState, ended_at: Option<DateTime<Utc>>, pending: Option<Pending> },
+    Add {
+        product_code: String,
+        service_number: String,
+        fee_fen: i64,
+        started_at: DateTime<Utc>,
+    },
+    /// The service as it becomes: a pending change whose day has come is
+    /// folded into its product and fee.
+    Set {
+        service: i64,
+        state: ServiceState,
+        product_code: String,
+        fee_fen: i64,
+        ended_at: Option<DateTime<Utc>>,
+        pending: Option<Pending>,
+    },
 }
 
 fn refuse(field: &str, en: impl Into<String>, zh: impl Into<String>) -> FieldError {
@@ -254,7 +270,7 @@ pub fn changes(
     default_number: &str,
     now: DateTime<Utc>,
 ) -> Vec<InventoryChange> {
-    let find = |id: Option<i64>| id.and_then(|id| services.iter().find(|s| s.id == id));
+    let find = |id: Option<i64>| id.and_then(|id| services.iter().find(|s| s.id == id)).map(|s| s.as_of(now));
     let effective = |code: &str| catalogue.product(code).map_or(now, |p| p.effective_at(now));
     let mut out = Vec::new();
     for it in &order.items {
@@ -272,15 +288,26 @@ pub fn changes(
                 let Some(p) = it.product_code.as_deref().and_then(|c| catalogue.product(c)) else { continue };
                 let pending =
                     Pending { product_code: p.code.clone(), fee_fen: p.fee_fen, effective_at: p.effective_at(now) };
-                let state = if pending.effective_at > now { ServiceState::PendingChange } else { ServiceState::Active };
-                out.push(InventoryChange::Set { service: s.id, state, ended_at: None, pending: Some(pending) });
+                let (code, fee, pending) = match pending.effective_at > now {
+                    true => (s.product_code.clone(), s.monthly_fee_fen, Some(pending)),
+                    false => (p.code.clone(), p.fee_fen, None),
+                };
+                let state = if pending.is_some() { ServiceState::PendingChange } else { ServiceState::Active };
+                out.push(InventoryChange::Set {
+                    service: s.id,
+                    state,
+                    product_code: code,
+                    fee_fen: fee,
+                    ended_at: None,
+                    pending,
+                });
             }
-            (OrderKind::Suspend, Some(s)) => out.push(set(s, ServiceState::Suspended, None)),
-            (OrderKind::Restore | OrderKind::ArrearsRestore, Some(s)) => out.push(set(s, ServiceState::Active, None)),
+            (OrderKind::Suspend, Some(s)) => out.push(set(&s, ServiceState::Suspended, None)),
+            (OrderKind::Restore | OrderKind::ArrearsRestore, Some(s)) => out.push(set(&s, ServiceState::Active, None)),
             (OrderKind::VasCancel | OrderKind::Unsubscribe | OrderKind::AccountClose, Some(s)) => {
                 let end = effective(&s.product_code);
                 let state = if end <= now { ServiceState::Terminated } else { s.state };
-                out.push(set(s, state, Some(end)));
+                out.push(set(&s, state, Some(end)));
             }
             _ => {}
         }
@@ -288,8 +315,16 @@ pub fn changes(
     out
 }
 
+/// `s` (as of now) in a new state, its pending change kept.
 fn set(s: &Service, state: ServiceState, ended_at: Option<DateTime<Utc>>) -> InventoryChange {
-    InventoryChange::Set { service: s.id, state, ended_at, pending: s.pending.clone() }
+    InventoryChange::Set {
+        service: s.id,
+        state,
+        product_code: s.product_code.clone(),
+        fee_fen: s.monthly_fee_fen,
+        ended_at,
+        pending: s.pending.clone(),
+    }
 }
 
 /// What an order ends, for the confirmation notice: product names and when billing stops.
@@ -438,7 +473,14 @@ mod tests {
         let ch = changes(&c, &o, &inventory(), "13800000001", now);
         assert_eq!(
             ch,
-            [InventoryChange::Set { service: 2, state: ServiceState::Terminated, ended_at: Some(now), pending: None }]
+            [InventoryChange::Set {
+                service: 2,
+                state: ServiceState::Terminated,
+                product_code: "VAS-CRBT".into(),
+                fee_fen: c.product("VAS-CRBT").unwrap().fee_fen,
+                ended_at: Some(now),
+                pending: None
+            }]
         );
         assert_eq!(ended_products(&c, &ch, &inventory()), [("视频彩铃".to_string(), now)]);
 

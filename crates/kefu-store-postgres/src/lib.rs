@@ -12,6 +12,7 @@ mod dump;
 mod exports;
 mod feed;
 mod incidents;
+mod inventory;
 mod kb;
 mod kpi;
 mod macros;

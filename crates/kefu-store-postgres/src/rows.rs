@@ -300,8 +300,18 @@ mod capability {
             if used > 0 {
                 return Err(StoreError::Conflict { constraint: "tickets_customer_id_fkey".into() });
             }
-            // A ticket registered meanwhile makes the foreign key refuse this.
-            match client.execute("DELETE FROM customers WHERE id = $1", &[&id.0]).await {
+            // Erasure takes their services and account facts with them; a
+            // ticket registered meanwhile makes the foreign key refuse it all.
+            let mut client = client;
+            let tx = client.transaction().await.map_err(pg)?;
+            for table in ["service_history", "services", "customer_accounts"] {
+                tx.execute(&format!("DELETE FROM {table} WHERE customer_id = $1"), &[&id.0]).await.map_err(pg)?;
+            }
+            let deleted = tx.execute("DELETE FROM customers WHERE id = $1", &[&id.0]).await;
+            if let Ok(1) = deleted {
+                tx.commit().await.map_err(pg)?;
+            }
+            match deleted {
                 Ok(0) => Err(StoreError::NotFound),
                 Ok(_) => Ok(()),
                 Err(e) if e.code() == Some(&SqlState::FOREIGN_KEY_VIOLATION) => {
@@ -335,9 +345,15 @@ mod capability {
         async fn purge_ticket(&self, id: TicketId) -> StoreResult<()> {
             let mut client = self.client().await?;
             let tx = client.transaction().await.map_err(pg)?;
-            for table in ["comments", "transfers", "sla_breaches", "notices", "outbox", "visits", "ticket_events"] {
+            for table in
+                ["comments", "transfers", "sla_breaches", "notices", "outbox", "visits", "ticket_events", "bss_jobs"]
+            {
                 tx.execute(&format!("DELETE FROM {table} WHERE ticket_id = $1"), &[&id.0]).await.map_err(pg)?;
             }
+            // The customer's service history outlives the ticket, without its link.
+            tx.execute("UPDATE service_history SET ticket_id = NULL WHERE ticket_id = $1", &[&id.0])
+                .await
+                .map_err(pg)?;
             let n = tx.execute("DELETE FROM tickets WHERE id = $1", &[&id.0]).await.map_err(pg)?;
             if n == 0 {
                 return Err(StoreError::NotFound);

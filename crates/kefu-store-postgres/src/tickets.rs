@@ -84,7 +84,7 @@ async fn remember(
 
 /// Finds the customer by phone (its blind index), updating what the new
 /// contact told us, or creates them. Sensitive fields are stored encrypted.
-async fn upsert_customer(
+pub(crate) async fn upsert_customer(
     c: &impl GenericClient,
     n: &NewCustomer,
     now: DateTime<Utc>,
@@ -311,6 +311,12 @@ async fn write_mutation(
     crate::org::insert_notices(tx, t.id, &m.notices, now, cipher).await?;
     crate::outbox::insert_messages(tx, Some(t.id), &m.outbox, cipher, now).await?;
     crate::outbox::sync_visit(tx, before, t).await?;
+    if let Some(w) = &m.inventory {
+        crate::inventory::write(tx, t.id, w, now, cipher).await?;
+    }
+    if let Some(q) = &m.bss {
+        crate::inventory::queue(tx, t.id, q).await?;
+    }
     let last = tx
         .query_opt("SELECT seq, hash FROM ticket_events WHERE ticket_id = $1 ORDER BY seq DESC LIMIT 1", &[&t.id.0])
         .await

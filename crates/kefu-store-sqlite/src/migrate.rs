@@ -32,6 +32,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (24, "incidents", include_str!("../migrations/0024_incidents.sql")),
     (25, "security_incidents", include_str!("../migrations/0025_security_incidents.sql")),
     (26, "spike_dismissals", include_str!("../migrations/0026_spike_dismissals.sql")),
+    (27, "inventory", include_str!("../migrations/0027_inventory.sql")),
 ];
 
 pub fn known_version() -> i64 {

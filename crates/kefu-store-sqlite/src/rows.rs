@@ -308,9 +308,11 @@ pub fn retention_due(c: &Connection, cutoff: DateTime<Utc>, limit: u32) -> Store
 }
 
 pub fn purge_ticket(c: &Connection, id: TicketId) -> StoreResult<()> {
-    for table in ["comments", "transfers", "sla_breaches", "notices", "outbox", "visits", "ticket_events"] {
+    for table in ["comments", "transfers", "sla_breaches", "notices", "outbox", "visits", "ticket_events", "bss_jobs"] {
         c.execute(&format!("DELETE FROM {table} WHERE ticket_id = ?1"), [id.0]).map_err(backend)?;
     }
+    // The customer's service history outlives the ticket, without its link.
+    c.execute("UPDATE service_history SET ticket_id = NULL WHERE ticket_id = ?1", [id.0]).map_err(backend)?;
     match c.execute("DELETE FROM tickets WHERE id = ?1", [id.0]).map_err(backend)? {
         0 => Err(StoreError::NotFound),
         _ => Ok(()),
@@ -346,6 +348,10 @@ mod capability {
                         .map_err(backend)?;
                     if used > 0 {
                         return Err(StoreError::Conflict { constraint: "tickets_customer_id_fkey".into() });
+                    }
+                    // Erasure takes their services and account facts with them.
+                    for table in ["service_history", "services", "customer_accounts"] {
+                        c.execute(&format!("DELETE FROM {table} WHERE customer_id = ?1"), [id.0]).map_err(backend)?;
                     }
                     match c.execute("DELETE FROM customers WHERE id = ?1", [id.0]).map_err(backend)? {
                         0 => Err(StoreError::NotFound),

@@ -60,7 +60,12 @@ fn remember(
 
 /// Finds the customer by phone (its blind index), updating what the new
 /// contact told us, or creates them. Sensitive fields are stored encrypted.
-fn upsert_customer(c: &Connection, n: &NewCustomer, now: DateTime<Utc>, cipher: &FieldCipher) -> StoreResult<Customer> {
+pub(crate) fn upsert_customer(
+    c: &Connection,
+    n: &NewCustomer,
+    now: DateTime<Utc>,
+    cipher: &FieldCipher,
+) -> StoreResult<Customer> {
     let s = seal_customer(n, cipher);
     let (id, stored_id, stored_address, stored_level): (i64, Option<String>, Option<String>, Option<String>) = c
         .prepare_cached(
@@ -231,6 +236,12 @@ fn write_mutation(
     crate::org::insert_notices(c, t.id, &m.notices, now, cipher)?;
     crate::outbox::insert_messages(c, Some(t.id), &m.outbox, cipher, now)?;
     crate::outbox::sync_visit(c, before, t)?;
+    if let Some(w) = &m.inventory {
+        crate::inventory::write(c, t.id, w, now, cipher)?;
+    }
+    if let Some(q) = &m.bss {
+        crate::inventory::queue(c, t.id, q)?;
+    }
     let (seq, prev) = last_link(c, t.id)?;
     let event = mutation_event(before, m, actor, now, (seq, &prev));
     rows::insert_event(c, &seal_event(cipher, &event))?;

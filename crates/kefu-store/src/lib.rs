@@ -14,6 +14,7 @@ mod exports;
 mod feed;
 pub mod filter;
 mod incidents;
+mod inventory;
 mod kb;
 mod kpi;
 mod macros;
@@ -28,6 +29,7 @@ pub use bot::{BotStore, MISS_KINDS, Miss, NewMiss};
 pub use exports::*;
 pub use feed::{FeedMark, FeedStore, TicketText};
 pub use incidents::*;
+pub use inventory::*;
 pub use kb::{ArticleFilter, Feedback, FeedbackSummary, KbChange, KbStore};
 pub use kpi::*;
 pub use macros::MacroStore;
@@ -68,9 +70,9 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Every store trait, for code that calls a concrete backend's methods.
 pub mod prelude {
     pub use crate::{
-        AccountStore, BotStore, DumpStore, ExportStore, FeedStore, IncidentStore, JobStore, KbStore, KpiStore,
-        MacroStore, ModelStore, OrgStore, OutboxStore, PrivacyStore, QualityStore, ReportStore, ScheduleStore,
-        SecurityStore, Store, TicketStore,
+        AccountStore, BotStore, DumpStore, ExportStore, FeedStore, IncidentStore, InventoryStore, JobStore, KbStore,
+        KpiStore, MacroStore, ModelStore, OrgStore, OutboxStore, PrivacyStore, QualityStore, ReportStore,
+        ScheduleStore, SecurityStore, Store, TicketStore,
     };
 }
 
@@ -97,6 +99,7 @@ pub trait Store:
     + QualityStore
     + IncidentStore
     + SecurityStore
+    + InventoryStore
 {
 }
 
@@ -120,6 +123,7 @@ impl<T> Store for T where
         + QualityStore
         + IncidentStore
         + SecurityStore
+        + InventoryStore
 {
 }
 

@@ -114,6 +114,10 @@ pub struct Mutation {
     /// Messages to the customer (outbox), written with the change and
     /// delivered afterwards by the outbox worker.
     pub outbox: Vec<NewMessage>,
+    /// A completed order's changes to the customer's services.
+    pub inventory: Option<crate::InventoryWrite>,
+    /// The order handed to the BSS, or settled.
+    pub bss: Option<crate::BssQueue>,
 }
 
 impl Mutation {
@@ -129,6 +133,8 @@ impl Mutation {
             notices: Vec::new(),
             capacity: None,
             outbox: Vec::new(),
+            inventory: None,
+            bss: None,
         }
     }
 }

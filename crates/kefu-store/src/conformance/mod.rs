@@ -18,6 +18,7 @@ mod bot;
 mod export;
 mod feed;
 mod incidents;
+mod inventory;
 mod jobs;
 mod kb;
 mod kpi;
@@ -36,6 +37,7 @@ pub use bot::*;
 pub use export::*;
 pub use feed::*;
 pub use incidents::*;
+pub use inventory::*;
 pub use jobs::*;
 pub use kb::*;
 pub use kpi::*;
@@ -209,7 +211,9 @@ macro_rules! conformance_tests {
             quality_records_keep_versions_and_filter_by_period, violations_step_over_the_version_read,
             stores_list_their_tickets_and_keep_one_report_per_task,
             incidents_chain_their_changes_and_count_their_children, each_customer_gets_a_notice_once,
-            security_incidents_keep_their_own_register_and_chain);
+            security_incidents_keep_their_own_register_and_chain,
+            services_change_with_their_ticket_and_keep_a_history,
+            bss_jobs_are_claimed_once_and_leave_with_their_order);
     };
     (@each $make:expr; $($name:ident),+) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
