@@ -528,5 +528,8 @@ mod tests {
             (Some("GD1-2"), None, None)
         );
         assert_eq!(failed.act(OrderAction::Revoke, "a", "GD1", t).unwrap().state, OrderState::Revoked);
+        // Never taken by the BSS (unreachable): tried again under the same id.
+        let lost = again.report("GD1-2", OrderState::Failed, None, Some("timeout"), t).unwrap();
+        assert_eq!(lost.act(OrderAction::Retry, "a", "GD1", t).unwrap().id.as_deref(), Some("GD1-2"));
     }
 }

@@ -250,8 +250,12 @@ impl Order {
                 o.approved_by = Some(by.to_string());
             }
             (OrderAction::Submit, Ready) | (OrderAction::Retry, Failed) => {
-                o.round += 1;
-                o.id = Some(format!("{number}-{}", o.round));
+                // A try the BSS never took keeps its id: had it arrived after
+                // all, the BSS knows it by that id and does not do it twice.
+                if o.id.is_none() || o.bss_ref.is_some() {
+                    o.round += 1;
+                    o.id = Some(format!("{number}-{}", o.round));
+                }
                 o.state = Submitted;
                 o.bss_ref = None;
                 o.reason = None;

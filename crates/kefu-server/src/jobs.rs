@@ -354,6 +354,10 @@ pub async fn run<S: Store>(kefu: Kefu<S>) {
         if let Err(e) = incidents(&kefu, &node).await {
             tracing::warn!(error = %e, "incident sweep failed; will retry");
         }
+        // Orders for the BSS: claimed per order, so every node takes part.
+        if let Err(e) = kefu.process_bss(&node).await {
+            tracing::warn!(error = %e, "handing orders to the BSS failed; will retry");
+        }
         round += 1;
         let retry_rounds = (kefu.core.policy.dispatch.retry_seconds / PERIOD.as_secs().max(1)).max(1);
         if round.is_multiple_of(retry_rounds)

@@ -54,6 +54,9 @@ pub struct TicketView {
     pub store: Option<String>,
     /// The major incident (重大故障) the ticket is linked to.
     pub incident: Option<kefu_domain::incident_record::IncidentRef>,
+    /// The order against the customer's services it carries (business,
+    /// account and unsubscribe tickets; ).
+    pub order: Option<OrderView>,
     pub result: Option<String>,
     pub satisfaction: Option<u8>,
     pub nps: Option<u8>,
@@ -68,6 +71,22 @@ pub struct TicketView {
     pub customer_loop: kefu_domain::customer_loop::CustomerLoop,
     /// What the calling user may do now, from the type's flow.
     pub allowed_actions: Vec<String>,
+}
+
+/// A ticket's order with its kind and state in words.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OrderView {
+    #[serde(flatten)]
+    pub order: kefu_domain::order::Order,
+    pub kind_zh: &'static str,
+    pub kind_en: &'static str,
+    pub state_zh: &'static str,
+    pub state_en: &'static str,
+}
+
+pub fn order_view(o: &kefu_domain::order::Order) -> OrderView {
+    let ((kind_zh, kind_en), (state_zh, state_en)) = (o.kind.label(), o.state.label());
+    OrderView { order: o.clone(), kind_zh, kind_en, state_zh, state_en }
 }
 
 /// A deadline on the ticket (filled by the SLA engine).
@@ -156,6 +175,7 @@ pub fn ticket_view(
         business_line: t.business_line.clone(),
         store: t.store.clone(),
         incident: t.incident.clone(),
+        order: t.order.as_ref().map(order_view),
         result: t.result.as_deref().map(text),
         satisfaction: t.satisfaction,
         nps: t.nps,

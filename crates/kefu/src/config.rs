@@ -31,6 +31,9 @@ pub struct Config {
     pub metrics_token: Option<String>,
     /// Connection limits: `[http] header_timeout_secs`, `max_connections_per_address`.
     pub http: kefu_server::ServeLimits,
+    /// Where orders are carried out (`[bss] url, token, callback_token`);
+    /// without a url, the embedded inventory.
+    pub bss: kefu_server::bss::BssConfig,
 }
 
 impl Default for Config {
@@ -47,6 +50,7 @@ impl Default for Config {
             delivery: Default::default(),
             metrics_token: None,
             http: Default::default(),
+            bss: Default::default(),
         }
     }
 }
@@ -123,6 +127,16 @@ impl Config {
         }
         if let Some(v) = var("KEFU_PUBLIC_URL") {
             self.public_url = Some(v);
+        }
+        // Secrets of the BSS adapter are better kept out of the config file.
+        if let Some(v) = var("KEFU_BSS_URL") {
+            self.bss.url = Some(v);
+        }
+        if let Some(v) = var("KEFU_BSS_TOKEN") {
+            self.bss.token = Some(v);
+        }
+        if let Some(v) = var("KEFU_BSS_CALLBACK_TOKEN") {
+            self.bss.callback_token = Some(v);
         }
         Ok(())
     }
@@ -252,6 +266,18 @@ pub fn load_metrics(cfg: &Config, policy: &kefu_domain::policy::Policy) -> Resul
     };
     kefu_domain::metrics::Dictionary::load(text.as_ref().map(|(n, t)| (n.as_str(), t.as_str())), policy)
         .map_err(|e| anyhow::anyhow!(e))
+}
+
+/// The product catalogue: the operator's `<config dir>/catalogue.toml`
+/// (from its BSS), else the one kefu ships for the demo.
+pub fn load_catalogue(cfg: &Config) -> Result<kefu_domain::catalogue::Catalogue> {
+    match cfg.config_dir.as_ref().map(|d| d.join("catalogue.toml")).filter(|f| f.is_file()) {
+        Some(f) => {
+            let text = std::fs::read_to_string(&f).with_context(|| format!("cannot read {}", f.display()))?;
+            kefu_domain::catalogue::Catalogue::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))
+        }
+        None => Ok(kefu_domain::catalogue::Catalogue::shipped()),
+    }
 }
 
 /// The message templates, with the operator's copies from

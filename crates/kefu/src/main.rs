@@ -101,10 +101,28 @@ enum Command {
         #[command(subcommand)]
         command: kb::SearchCommand,
     },
+    /// The customers' services: load the operator's BSS export.
+    Inventory {
+        #[command(subcommand)]
+        command: InventoryCommand,
+    },
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
         command: bench::BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum InventoryCommand {
+    /// Import a CSV of services with a header row: phone, name, product_code,
+    /// service_number, state, monthly_fee, started_at, contract_end,
+    /// devices_out, balance (phone, product_code and started_at required;
+    /// yuan; RFC 3339 or YYYY-MM-DD). All or nothing; existing services
+    /// (same customer, number and product) are updated.
+    Import {
+        /// The CSV file
+        file: std::path::PathBuf,
     },
 }
 
@@ -209,6 +227,8 @@ async fn service<S: Store>(store: S, cfg: &Config) -> Result<Kefu<S>> {
         metrics_token: cfg.metrics_token.clone(),
         search_dir: Some(cfg.data_dir.join("search")),
         metrics: config::load_metrics(cfg, &policy)?,
+        bss: cfg.bss.clone(),
+        catalogue: config::load_catalogue(cfg)?,
         ..Default::default()
     };
     let calendar = config::load_calendar(cfg)?;
@@ -330,6 +350,12 @@ async fn run<S: Store>(store: S, cfg: &Config, command: Command) -> Result<()> {
             let who = format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into()));
             let r = kefu_server::jobs::retention(&kefu, &who).await.map_err(explain)?;
             println!("retention run: removed {} tickets and {} customers", r.tickets, r.customers);
+            Ok(())
+        }
+        Command::Inventory { command: InventoryCommand::Import { file } } => {
+            let csv = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let counts = kefu.import_inventory(&csv).await.map_err(explain)?;
+            println!("inventory import: {} services added, {} updated", counts.added, counts.updated);
             Ok(())
         }
         Command::Migrate | Command::Bench { .. } | Command::Calendar { .. } => {

@@ -131,6 +131,7 @@ pub fn intake(r: &mut Rng) -> IntakeRequest {
         submitted_by: None,
         business_line: Some(r.pick(&["宽带", "移动", "固话", "IPTV"]).to_string()),
         store: None,
+        order: None,
     }
 }
 

@@ -30,6 +30,9 @@ struct CustomerPage<'a> {
     total: i64,
     rows: Vec<Row>,
     pager: Pager,
+    id: i64,
+    services: super::orders::Services,
+    token: String,
 }
 
 impl CustomerPage<'_> {
@@ -80,5 +83,7 @@ async fn customer<S: Store>(
     let title = c.name.clone();
     let pager = Pager::numbered(&format!("/console/customers/{id}"), page, PER_PAGE, list.total);
     let shell = Shell::new(lang, Some(&user), &title);
-    render(StatusCode::OK, &CustomerPage { shell, c, total: list.total, rows, pager })
+    let services = super::orders::services(&app, lang, CustomerId(id), user.actor.role).await;
+    let token = super::layout::form_token();
+    render(StatusCode::OK, &CustomerPage { shell, c, total: list.total, rows, pager, id, services, token })
 }

@@ -20,6 +20,7 @@ mod kb_misses;
 mod layout;
 mod login;
 mod notices;
+mod orders;
 mod presence;
 mod quality;
 mod reports;
@@ -55,6 +56,7 @@ pub fn router<S: Store>() -> Router<AppState<S>> {
         .merge(notices::router())
         .merge(duty::router())
         .merge(customer::router())
+        .merge(orders::router())
         .merge(bulk::router())
         .merge(canned::router())
         .merge(kb::router())

@@ -80,6 +80,8 @@ struct TicketPage<'a> {
     macros: Vec<super::layout::Opt>,
     /// Knowledge base articles that fit what the ticket describes.
     articles: Vec<super::kb::Found>,
+    /// The order the ticket carries (business, account, unsubscribe).
+    order: Option<super::orders::OrderCard>,
 }
 
 impl TicketPage<'_> {
@@ -129,6 +131,11 @@ fn other_label(lang: Lang, a: &str) -> String {
         "queue" => ("进入队列", "queued"),
         "sla_alert" => ("时限提醒", "deadline alert"),
         "visit_invite" => ("发送回访邀请", "survey sent"),
+        "order_approve" => ("审批业务订单", "order approved"),
+        "order_submit" => ("执行业务订单", "order handed to the BSS"),
+        "order_retry" => ("重新执行业务订单", "order tried again"),
+        "order_revoke" => ("撤销业务订单", "order revoked"),
+        "order_report" => ("业务订单状态更新", "order state from the BSS"),
         other => (other, other),
     };
     lang.t(zh, en).to_string()
@@ -211,6 +218,7 @@ pub(super) async fn render_ticket<S: Store>(
         call: super::reveal::callable(app, user, &v, revealed),
         macros: super::canned::offered(app, user, lang).await,
         articles: related(app, lang, &t).await,
+        order: super::orders::order_card(lang, &v, &app.kefu.core.settings.catalogue),
     };
     render(status.unwrap_or(StatusCode::OK), &page)
 }

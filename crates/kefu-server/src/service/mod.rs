@@ -35,6 +35,7 @@ pub mod customer_loop;
 mod dispatch;
 pub mod hot;
 pub mod incidents;
+mod inventory_import;
 pub mod kb;
 pub mod kb_misses;
 pub mod kpi;
@@ -43,6 +44,7 @@ mod macros;
 mod merge;
 pub mod messages;
 pub mod notices;
+pub mod orders;
 pub mod org;
 mod privacy;
 pub mod quality;
@@ -93,6 +95,10 @@ pub struct Settings {
     pub search_dir: Option<std::path::PathBuf>,
     /// The metric dictionary (shipped, or with the operator's entries).
     pub metrics: kefu_domain::metrics::Dictionary,
+    /// Where orders are carried out: `[bss]` (default: the embedded inventory).
+    pub bss: crate::bss::BssConfig,
+    /// The product catalogue (shipped, or the operator's `catalogue.toml`).
+    pub catalogue: kefu_domain::catalogue::Catalogue,
 }
 
 impl Default for Settings {
@@ -107,6 +113,8 @@ impl Default for Settings {
             metrics_token: None,
             search_dir: None,
             metrics: kefu_domain::metrics::Dictionary::shipped(),
+            bss: Default::default(),
+            catalogue: kefu_domain::catalogue::Catalogue::shipped(),
         }
     }
 }
@@ -141,6 +149,8 @@ pub struct Core {
     pub bot_user: std::sync::OnceLock<kefu_domain::UserId>,
     /// The active major incidents, as intake matches tickets against them.
     pub incidents: incidents::ActiveIncidents,
+    /// Where orders are carried out.
+    pub bss: crate::bss::Bss,
 }
 
 pub struct Kefu<S> {
@@ -177,7 +187,9 @@ impl<S: Store> Kefu<S> {
         }
         crate::delivery::install_tls_provider();
         let channels = crate::delivery::Channels::from_config(&settings.delivery).map_err(ApiError::Internal)?;
+        let bss = crate::bss::Bss::from_config(&settings.bss).map_err(ApiError::Internal)?;
         let core = Core {
+            bss,
             search: crate::search::Search::new(settings.search_dir.clone()),
             suggest: Default::default(),
             bot: Default::default(),

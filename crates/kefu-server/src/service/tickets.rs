@@ -37,6 +37,7 @@ impl<S: Store> Kefu<S> {
         idempotency: Option<Idem>,
     ) -> Result<Written, ApiError> {
         let mut ticket = req.parse(&self.core.policy.priority)?;
+        ticket.order = self.order_at_intake(req, &ticket).await?;
         if let Some(code) = &ticket.store {
             // One read, paid only by tickets that name a store.
             if self.store.outlet(code.clone()).await?.is_none() {
@@ -255,6 +256,7 @@ impl<S: Store> Kefu<S> {
         let Resolved { target, capacity, rule, org, delivered } = resolved;
         Box::new(move |t: &Ticket| {
             let mut d = decide(core.flows.get(t.ticket_type), t, &who, &request, target.as_ref(), now)?;
+            crate::service::orders::on_ticket_end(&mut d.ticket, d.action, now)?;
             let outbox = crate::service::messages::on_action(&core, t, &mut d, &who, &request, delivered, now)?;
             // Appeals the policy does not send up a tier (or that found
             // nobody free there) go to the supervisors.

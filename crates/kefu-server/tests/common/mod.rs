@@ -47,6 +47,8 @@ pub struct TestApp {
     /// Runs the KPI rollup job over the feed, as the background job would,
     /// with the calendar given (the service's when None): tickets counted.
     pub rollup: Rollup,
+    /// Runs one round of the BSS queue on node "test": jobs worked on.
+    pub bss: Jobs1,
     /// Removes the database when the test ends.
     _guard: Box<dyn std::any::Any + Send + Sync>,
 }
@@ -150,8 +152,19 @@ pub async fn spawn_app_limited(backend: Backend, limits: kefu_server::ServeLimit
 pub async fn spawn_app_full(
     backend: Backend,
     policy: Policy,
+    delivery: DeliveryConfig,
+    limits: kefu_server::ServeLimits,
+) -> TestApp {
+    spawn_app_bss(backend, policy, delivery, limits, Default::default()).await
+}
+
+/// With orders carried out where `bss` says (default: the embedded inventory).
+pub async fn spawn_app_bss(
+    backend: Backend,
+    policy: Policy,
     mut delivery: DeliveryConfig,
     limits: kefu_server::ServeLimits,
+    bss: kefu_server::bss::BssConfig,
 ) -> TestApp {
     let logs = tempfile::tempdir().unwrap();
     let messages_log = logs.path().join("messages.log");
@@ -160,12 +173,12 @@ pub async fn spawn_app_full(
         Backend::Sqlite => {
             let dir = tempfile::tempdir().unwrap();
             let store = SqliteStore::open(dir.path().join("kefu.db"), kefu_store::crypto::test_cipher()).unwrap();
-            spawn_with(store, Box::new((dir, logs)), policy, delivery, messages_log, limits).await
+            spawn_with(store, Box::new((dir, logs)), policy, (delivery, bss), messages_log, limits).await
         }
         Backend::Postgres => {
             let schema = TestSchema::create().await;
             let store = PgStore::connect(&schema.url, kefu_store::crypto::test_cipher()).await.unwrap();
-            spawn_with(store, Box::new((schema, logs)), policy, delivery, messages_log, limits).await
+            spawn_with(store, Box::new((schema, logs)), policy, (delivery, bss), messages_log, limits).await
         }
     }
 }
@@ -174,7 +187,7 @@ async fn spawn_with<S: Store>(
     store: S,
     guard: Box<dyn std::any::Any + Send + Sync>,
     policy: Policy,
-    delivery: DeliveryConfig,
+    (delivery, bss): (DeliveryConfig, kefu_server::bss::BssConfig),
     messages_log: std::path::PathBuf,
     limits: kefu_server::ServeLimits,
 ) -> TestApp {
@@ -184,6 +197,7 @@ async fn spawn_with<S: Store>(
     let settings = Settings {
         password_cost: PasswordCost { memory_kib: 1024, iterations: 1 },
         delivery,
+        bss,
         public_url: base.clone(),
         ..Settings::default()
     };
@@ -284,6 +298,11 @@ async fn spawn_with<S: Store>(
         })
     });
     let k = kefu.clone();
+    let bss: Jobs1 = Arc::new(move || {
+        let k = k.clone();
+        Box::pin(async move { k.process_bss("test").await.unwrap() as usize })
+    });
+    let k = kefu.clone();
     let schedules: Jobs1 = Arc::new(move || {
         let k = k.clone();
         Box::pin(async move { kefu_server::jobs::scheduled_reports(&k, "test").await.unwrap().unwrap_or(0) })
@@ -316,6 +335,7 @@ async fn spawn_with<S: Store>(
         exports,
         schedules,
         rollup,
+        bss,
         _guard: guard,
     }
 }
