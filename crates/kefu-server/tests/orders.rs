@@ -496,3 +496,94 @@ async fn submitted_suspension_again(app: &TestApp) -> (Value, Value, String) {
     assert_eq!(s, StatusCode::OK, "{b}");
     (id, customer, b["order"]["id"].as_str().unwrap().to_string())
 }
+
+// --- every order kind, through either adapter ---------------------------------
+
+/// Registers an order of `kind` and carries it out to the end: handling,
+/// approval where the policy asks, handed over, completed.
+async fn carry_out(app: &TestApp, kind: &str, items: Value) -> Value {
+    let ticket_type = match kind {
+        "unsubscribe" | "vas_cancel" => "unsubscribe",
+        "account_close" => "account",
+        _ => "business",
+    };
+    let t = app.create("agent1", order_body(ticket_type, json!({"kind": kind, "items": items}))).await;
+    let id = t["id"].clone();
+    let handler = if ticket_type == "unsubscribe" {
+        step(app, "agent1", &id, json!({"action": "approve"})).await;
+        "agent1"
+    } else {
+        to_handling(app, &id).await;
+        "engineer1"
+    };
+    if t["order"]["state"] == "awaiting_approval" {
+        assert_eq!(order(app, "supervisor1", &id, "approve").await.0, StatusCode::OK);
+    }
+    let (s, b) = order(app, handler, &id, "submit").await;
+    assert_eq!(s, StatusCode::OK, "{kind}: {b}");
+    let done = until(app, &id, |t| t["order"]["state"] == "completed" || t["order"]["state"] == "failed").await;
+    assert_eq!(done["order"]["state"], "completed", "{kind}: {}", done["order"]);
+    assert!(["resolved", "processed"].contains(&done["status"].as_str().unwrap()), "{kind}: {}", done["status"]);
+    done
+}
+
+async fn every_kind(app: TestApp) {
+    import(&app, &csv("0", "")).await;
+    let customer = app.create("agent1", ticket_body("consultation")).await["customer"]["id"].clone();
+    let id_of = |s: &HashMap<String, Value>, code: &str| s[code]["id"].clone();
+    let now = services(&app, &customer).await;
+    let (plan, crbt, bb) = (id_of(&now, "PLAN-5G-129"), id_of(&now, "VAS-CRBT"), id_of(&now, "BB-300M"));
+    carry_out(
+        &app,
+        "new_install",
+        json!([{"action": "add", "product_code": "IPTV-STD", "service_number": "IPTV0001"}]),
+    )
+    .await;
+    carry_out(&app, "plan_change", json!([{"action": "modify", "service": plan, "product_code": "PLAN-5G-199"}])).await;
+    carry_out(&app, "suspend", json!([{"action": "modify", "service": bb}])).await;
+    carry_out(&app, "restore", json!([{"action": "modify", "service": bb}])).await;
+    carry_out(&app, "suspend", json!([{"action": "modify", "service": bb}])).await;
+    carry_out(&app, "arrears_restore", json!([{"action": "modify", "service": bb}])).await;
+    carry_out(&app, "vas_add", json!([{"action": "add", "product_code": "VAS-MUSIC"}])).await;
+    let music = id_of(&services(&app, &customer).await, "VAS-MUSIC");
+    carry_out(&app, "vas_cancel", json!([{"action": "delete", "service": music}])).await;
+    carry_out(
+        &app,
+        "secondary_card",
+        json!([{"action": "add", "product_code": "CARD-SEC", "service_number": "13900000002"}]),
+    )
+    .await;
+    carry_out(&app, "unsubscribe", json!([{"action": "delete", "service": crbt}])).await;
+    let s = services(&app, &customer).await;
+    let states: HashMap<&str, &str> = s.iter().map(|(k, v)| (k.as_str(), v["state"].as_str().unwrap())).collect();
+    assert_eq!(states["IPTV-STD"], "active");
+    assert_eq!(states["PLAN-5G-129"], "pending_change");
+    assert_eq!(states["BB-300M"], "active");
+    assert_eq!((states["VAS-MUSIC"], states["VAS-CRBT"]), ("terminated", "terminated"));
+    assert_eq!(s["CARD-SEC"]["service_number"], "139****0002");
+    let closed = carry_out(&app, "account_close", json!([])).await;
+    assert_eq!(
+        closed["order"]["items"].as_array().unwrap().len(),
+        4,
+        "plan, broadband, IPTV and card: every running one"
+    );
+    let (_, history) = app.get("agent1", &format!("/api/v1/customers/{customer}/service-history")).await;
+    let changes = history["items"].as_array().unwrap().iter().filter(|h| h["change"] != "imported").count();
+    assert_eq!(changes, 10 + 4, "one line per service an order touched");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_order_kind_through_the_embedded_inventory() {
+    every_kind(spawn_app_with(Backend::Sqlite, policy()).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_order_kind_through_the_http_bss() {
+    let (url, sim) = simulator().await;
+    sim.lock().unwrap().start = "completed".into();
+    every_kind(
+        spawn_app_bss(Backend::Sqlite, policy(), Default::default(), Default::default(), bss_config(&url)).await,
+    )
+    .await;
+    assert_eq!(sim.lock().unwrap().posts.len(), 11, "one order each");
+}
