@@ -587,3 +587,53 @@ async fn every_order_kind_through_the_http_bss() {
     .await;
     assert_eq!(sim.lock().unwrap().posts.len(), 11, "one order each");
 }
+
+// --- the console and the portal -------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_and_the_portal_show_services_and_orders() {
+    let app = spawn_app_with(Backend::Sqlite, policy()).await;
+    import(&app, &csv("0", "")).await;
+    let customer = app.create("agent1", ticket_body("consultation")).await["customer"]["id"].clone();
+    let crbt = services(&app, &customer).await["VAS-CRBT"]["id"].to_string();
+    let cookie = console_login(&app, "agent1").await;
+    let (s, html) = console_get(&app, &cookie, &format!("/console/customers/{customer}")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(html.contains("id=\"services\"") && html.contains("视频彩铃") && html.contains("增值业务"), "{html}");
+    assert!(!html.contains("value_added") && !html.contains(">active<"), "labels, not codes");
+    // An unsubscribe without the customer's consent is refused from the console too.
+    let path = format!("/console/customers/{customer}/orders");
+    let (s, _, page) = console_form(&app, &cookie, &path, &[("kind", "vas_cancel"), ("service", crbt.as_str())]).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("同意"), "{page}");
+    let fields = [
+        ("kind", "vas_cancel"),
+        ("service", crbt.as_str()),
+        ("consent_method", "phone"),
+        ("consent_evidence", "录音编号 REC777"),
+    ];
+    let (s, to, _) = console_form(&app, &cookie, &path, &fields).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let number = to.trim_start_matches("/console/tickets/").split('?').next().unwrap().to_string();
+    let (_, html) = console_get(&app, &cookie, &to).await;
+    assert!(html.contains("id=\"order\"") && html.contains("增值业务退订") && html.contains("待执行"), "{html}");
+
+    // The customer's portal page: their services, the order pending, and revoking it.
+    (app.loop_jobs)().await;
+    let log = std::fs::read_to_string(&app.messages_log).unwrap();
+    let line =
+        log.lines().rev().find(|l| l.contains(&number)).unwrap_or_else(|| panic!("no receipt for {number}: {log}"));
+    let at = line.find("/portal/t/").unwrap();
+    let link = line[at..].split(|c: char| c.is_whitespace() || c == '，' || c == '。' || c == '"').next().unwrap();
+    let portal = app.client.get(format!("{}{link}", app.base)).send().await.unwrap().text().await.unwrap();
+    assert!(
+        portal.contains("id=\"services\"") && portal.contains("5G畅享套餐129元") && portal.contains("138****5678"),
+        "{portal}"
+    );
+    assert!(portal.contains("id=\"pending-orders\"") && portal.contains("id=\"revoke\""), "{portal}");
+    let r = no_redirects().post(format!("{}{link}/revoke", app.base)).form(&[("x", "1")]).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, t) = app.get("supervisor1", &format!("/api/v1/tickets/{number}")).await;
+    assert_eq!((t["order"]["state"].as_str(), t["status"].as_str()), (Some("revoked"), Some("withdrawn")));
+    assert_eq!(services(&app, &customer).await["VAS-CRBT"]["state"], "active", "nothing ended");
+}

@@ -122,9 +122,8 @@ async fn ticket_page<S: Store>(
 ) -> Response {
     match app.kefu.ticket_by_link(&token).await {
         Ok(t) => {
-            let replies = replies(&app, &t).await;
-            let news = incident_news(&app, &t).await;
-            render(&app, &t, (&replies, &news), &token, q.get("done").map(String::as_str), None, StatusCode::OK)
+            let (replies, news, own) = extras(&app, &t).await;
+            render(&app, &t, (&replies, &news, &own), &token, q.get("done").map(String::as_str), None, StatusCode::OK)
         }
         Err(e) => bad_link(e),
     }
@@ -149,6 +148,58 @@ struct TicketPage<'a> {
     confirm: bool,
     appeal: bool,
     survey: bool,
+    /// The customer's services and their orders still open.
+    own: &'a Own,
+    /// The ticket's order may still be revoked by the customer.
+    revoke: bool,
+    /// The ticket's order, kind and state in words.
+    order: Option<String>,
+}
+
+/// The customer's own services and pending orders, for the portal page.
+#[derive(Default)]
+struct Own {
+    /// (product, number masked, state, monthly fee in yuan)
+    services: Vec<(String, String, String, String)>,
+    /// (ticket number, kind, state) of their orders not yet settled.
+    pending: Vec<(String, String, String)>,
+}
+
+/// Replies, outage progress and the customer's services for a ticket's page.
+async fn extras<S: Store>(app: &AppState<S>, t: &Ticket) -> (Vec<Reply>, Vec<Reply>, Own) {
+    let replies = replies(app, t).await;
+    let news = incident_news(app, t).await;
+    (replies, news, own(app, t).await)
+}
+
+async fn own<S: Store>(app: &AppState<S>, t: &Ticket) -> Own {
+    let (catalogue, now) = (&app.kefu.core.settings.catalogue, app.kefu.now());
+    let services = app.kefu.store.services(t.customer.id).await.unwrap_or_default();
+    let services = services
+        .iter()
+        .map(|s| s.as_of(now))
+        .filter(|s| s.state.live())
+        .map(|s| {
+            let name = catalogue.product(&s.product_code).map_or(s.product_code.clone(), |p| p.name_zh.clone());
+            let (zh, _) = s.state.label();
+            let number = kefu_domain::privacy::PersonalField::Phone.mask(&s.service_number);
+            (name, number, zh.to_string(), format!("{:.2}", s.monthly_fee_fen as f64 / 100.0))
+        })
+        .collect();
+    let filter = kefu_store::TicketFilter {
+        customer_phone: Some(t.customer.phone.as_str().to_string()),
+        open: Some(true),
+        page: 1,
+        per_page: 20,
+        ..Default::default()
+    };
+    let open = app.kefu.store.list_tickets(filter).await.map(|p| p.items).unwrap_or_default();
+    let pending = open
+        .iter()
+        .filter_map(|x| x.order.as_ref().filter(|o| !o.state.settled()).map(|o| (x, o)))
+        .map(|(x, o)| (x.number.clone(), o.kind.label().0.to_string(), o.state.label().0.to_string()))
+        .collect();
+    Own { services, pending }
 }
 
 /// A reply the customer was sent: when, and what.
@@ -190,7 +241,7 @@ async fn incident_news<S: Store>(app: &AppState<S>, t: &Ticket) -> Vec<Reply> {
 fn render<S: Store>(
     app: &AppState<S>,
     t: &Ticket,
-    (replies, news): (&[Reply], &[Reply]),
+    (replies, news, own): (&[Reply], &[Reply], &Own),
     token: &str,
     done: Option<&str>,
     error: Option<&str>,
@@ -205,6 +256,7 @@ fn render<S: Store>(
             "您的申诉已受理，我们将重新处理并尽快与您联系。Your appeal is registered; we will handle the request again.",
         ),
         Some("survey") => Some("感谢您的评价！Thank you for your rating!"),
+        Some("revoke") => Some("您的订单已撤销，不会办理。Your order is revoked and will not be carried out."),
         _ => None,
     };
     let confirmed = t.customer_loop.confirmed_by.as_deref().map(|by| match by {
@@ -231,6 +283,14 @@ fn render<S: Store>(
         confirm: allowed.contains(&ActionKind::Confirm),
         appeal: allowed.contains(&ActionKind::Appeal),
         survey: invited && allowed.contains(&ActionKind::ReturnVisit),
+        own,
+        revoke: t.order.as_ref().is_some_and(|o| {
+            matches!(o.state, kefu_domain::order::OrderState::AwaitingApproval | kefu_domain::order::OrderState::Ready)
+        }),
+        order: t.order.as_ref().map(|o| {
+            let ((kz, ke), (sz, se)) = (o.kind.label(), o.state.label());
+            format!("{kz}：{sz}（{ke}: {se}）")
+        }),
     };
     page(status, &page_)
 }
@@ -261,6 +321,18 @@ async fn answer<S: Store>(
                    "satisfaction": int("satisfaction"), "nps": int("nps"),
                    "comment": form.get("comment").filter(|c| !c.trim().is_empty())})
         }
+        "revoke" => {
+            // The customer changes their mind before the order is carried out.
+            return match app.kefu.revoke_by_customer(&t).await {
+                Ok(()) => Redirect::to(&format!("/portal/t/{token}?done=revoke")).into_response(),
+                Err(_) => {
+                    let now = app.kefu.ticket_by_link(&token).await.unwrap_or(t);
+                    let (replies, news, own) = extras(&app, &now).await;
+                    let msg = "该订单已在办理中或已办结，无法撤销。The order can no longer be revoked.";
+                    render(&app, &now, (&replies, &news, &own), &token, None, Some(msg), StatusCode::CONFLICT)
+                }
+            };
+        }
         _ => return message(StatusCode::NOT_FOUND, "页面不存在", &["页面不存在。Not found."], false),
     };
     let Value::Object(body) = body else { unreachable!("built as an object") };
@@ -279,9 +351,8 @@ async fn answer<S: Store>(
             };
             // Shown on the page as it is now: nothing was changed.
             let now = app.kefu.ticket_by_link(&token).await.unwrap_or(t);
-            let replies = replies(&app, &now).await;
-            let news = incident_news(&app, &now).await;
-            render(&app, &now, (&replies, &news), &token, None, Some(&message), status)
+            let (replies, news, own) = extras(&app, &now).await;
+            render(&app, &now, (&replies, &news, &own), &token, None, Some(&message), status)
         }
     }
 }

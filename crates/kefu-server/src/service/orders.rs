@@ -135,6 +135,27 @@ impl<S: Store> Kefu<S> {
         Ok(written)
     }
 
+    /// The customer revokes their order through the portal before it is
+    /// carried out; the ticket is withdrawn with it where its flow allows.
+    pub async fn revoke_by_customer(&self, t: &Ticket) -> Result<(), ApiError> {
+        let who = crate::service::customer_loop::customer_actor(crate::links::LinkKind::Message);
+        let body: Map<String, Value> = [("action".to_string(), json!("revoke"))].into_iter().collect();
+        self.order_action(&who, &t.id.0.to_string(), &body, None).await?;
+        let withdraw = json!({"action": "withdraw", "reason": "客户本人撤销订单"});
+        let request = ActionRequest::parse(withdraw.as_object().unwrap_or(&Map::new()))?;
+        let now = self.ticket(&t.id.0.to_string()).await?;
+        if self
+            .core
+            .flows
+            .get(now.ticket_type)
+            .allowed_actions(&now, &who)
+            .contains(&kefu_domain::action::ActionKind::Withdraw)
+        {
+            self.act_as(&who, &now, request).await?;
+        }
+        Ok(())
+    }
+
     /// One round of the BSS queue on this node: hands over, asks after,
     /// retries with backoff, fails an order the BSS cannot take. Returns how
     /// many jobs it worked on.
