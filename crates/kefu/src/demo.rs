@@ -53,6 +53,7 @@ pub async fn seed<S: Store>(kefu: &Kefu<S>) -> Result<()> {
         println!("created {n} demo tickets / 已生成 {n} 张演示工单");
         crate::demo_quality::seed(kefu).await?;
         crate::demo_incidents::seed(kefu).await?;
+        crate::demo_orders::seed(kefu).await?;
     }
     Ok(())
 }

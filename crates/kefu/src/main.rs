@@ -7,6 +7,7 @@ mod bench;
 mod config;
 mod demo;
 mod demo_incidents;
+mod demo_orders;
 mod demo_quality;
 mod kb;
 mod org;
