@@ -24,6 +24,8 @@ fn policy() -> Policy {
     let mut p = Policy::defaults();
     p.dispatch.on_create = false;
     p.orders.bss_retries = 3;
+    // A plan change of +70 yuan a month then needs a supervisor.
+    p.orders.supervisor_above_fen = 5_000;
     p
 }
 
@@ -131,10 +133,22 @@ async fn an_agent_sees_the_services_and_changes_a_plan_effective_next_month(mut 
     let t = app.create("agent1", order_body("business", wrong_type)).await;
     let id = t["id"].clone();
     assert_eq!(t["order"]["kind"], "plan_change");
-    assert_eq!((t["order"]["state"].as_str(), t["order"]["state_zh"].as_str()), (Some("ready"), Some("待执行")));
-    assert_eq!(t["order"]["fee_change_fen"], 7_000);
+    assert_eq!(
+        (t["order"]["state"].as_str(), t["order"]["state_zh"].as_str()),
+        (Some("awaiting_approval"), Some("待审批"))
+    );
+    assert_eq!(
+        (t["order"]["fee_change_fen"].as_i64(), t["order"]["needs_approval"].as_bool()),
+        (Some(7_000), Some(true))
+    );
     assert_eq!(t["order"]["items"][0]["action"], "modify");
     to_handling(&app, &id).await;
+    // The supervisor's approval of the application (审批) approved its order.
+    let (_, t) = app.get("engineer1", &format!("/api/v1/tickets/{id}")).await;
+    assert_eq!(
+        (t["order"]["state"].as_str(), t["order"]["approved_by"].as_str()),
+        (Some("ready"), Some("supervisor1"))
+    );
     // Not resolved around the order, and only its handler (or a supervisor) carries it out.
     let (s, b) = app.act("engineer1", &id, json!({"action": "resolve", "result": "已变更"})).await;
     assert_eq!(s, StatusCode::CONFLICT, "{b}");
@@ -189,7 +203,9 @@ async fn an_unsubscribe_needs_consent_and_ends_only_the_chosen_service(app: Test
     b["consent"]["at"] = json!("2026-10-01T01:00:00Z");
     let (s, e) = app.post("agent1", "/api/v1/tickets", b).await;
     assert_eq!((s, e["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("consent.at")), "{e}");
-    // Chosen from the inventory, never free text.
+    // Chosen from the inventory, never free text: with services on record, an unsubscribe names them.
+    let (s, e) = app.post("agent1", "/api/v1/tickets", ticket_body("unsubscribe")).await;
+    assert_eq!((s, e["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("order")), "{e}");
     let free = json!({"kind": "unsubscribe", "items": [{"action": "delete", "product_code": "VAS-CRBT"}]});
     let (s, _) = app.post("agent1", "/api/v1/tickets", order_body("unsubscribe", free)).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
@@ -516,7 +532,9 @@ async fn carry_out(app: &TestApp, kind: &str, items: Value) -> Value {
         to_handling(app, &id).await;
         "engineer1"
     };
-    if t["order"]["state"] == "awaiting_approval" {
+    // A business ticket's 审批 approved its order already; others are approved on the order.
+    let (_, now) = app.get("supervisor1", &format!("/api/v1/tickets/{id}")).await;
+    if now["order"]["state"] == "awaiting_approval" {
         assert_eq!(order(app, "supervisor1", &id, "approve").await.0, StatusCode::OK);
     }
     let (s, b) = order(app, handler, &id, "submit").await;

@@ -20,7 +20,8 @@ pub async fn seed<S: Store>(kefu: &Kefu<S>) -> Result<()> {
     phones.sort();
     phones.dedup_by(|a, b| a.0 == b.0);
     let mut rng = Rng::new(20);
-    let mut csv = String::from("phone,name,product_code,service_number,state,started_at,contract_end,devices_out,balance\n");
+    let mut csv =
+        String::from("phone,name,product_code,service_number,state,started_at,contract_end,devices_out,balance\n");
     for (i, (phone, name)) in phones.iter().enumerate() {
         let name = name.replace([',', '"'], " ");
         let balance = if i % 9 == 4 { "-38.50" } else { "12.00" };
@@ -41,10 +42,20 @@ pub async fn seed<S: Store>(kefu: &Kefu<S>) -> Result<()> {
     let mut orders = Vec::new();
     if let Some(plan) = services.iter().find(|s| s.product_code.starts_with("PLAN-")) {
         let to = PLANS.iter().find(|p| **p != plan.product_code).copied().unwrap_or("PLAN-5G-199");
-        orders.push(("business", "套餐变更", json!({"kind": "plan_change", "items": [{"action": "modify", "service": plan.id, "product_code": to}]})));
+        orders.push((
+            "business",
+            "套餐变更",
+            json!({"kind": "plan_change", "items": [{"action": "modify", "service": plan.id, "product_code": to}]}),
+        ));
     }
-    if let Some(vas) = services.iter().find(|s| EXTRAS.contains(&s.product_code.as_str()) && s.product_code != "IPTV-STD") {
-        orders.push(("unsubscribe", "退订增值业务", json!({"kind": "unsubscribe", "items": [{"action": "delete", "service": vas.id}]})));
+    if let Some(vas) =
+        services.iter().find(|s| EXTRAS.contains(&s.product_code.as_str()) && s.product_code != "IPTV-STD")
+    {
+        orders.push((
+            "unsubscribe",
+            "退订增值业务",
+            json!({"kind": "unsubscribe", "items": [{"action": "delete", "service": vas.id}]}),
+        ));
     }
     for (ticket_type, title, order) in orders {
         let req: IntakeRequest = serde_json::from_value(json!({

@@ -29,7 +29,10 @@ impl<S: Store> Kefu<S> {
     /// customer's services, account and consent. Only tickets that carry an
     /// order pay these reads.
     pub(super) async fn order_at_intake(&self, req: &IntakeRequest, t: &NewTicket) -> Result<Option<Order>, ApiError> {
-        let Some(input) = &req.order else { return Ok(None) };
+        let Some(input) = &req.order else {
+            self.unsubscribe_names_services(t).await?;
+            return Ok(None);
+        };
         let catalogue = &self.core.settings.catalogue;
         let (kind, mut items) = input.parse(t.ticket_type, catalogue)?;
         let (services, account) = match self.store.customer_by_phone(t.customer.phone.as_str()).await? {
@@ -72,6 +75,25 @@ impl<S: Store> Kefu<S> {
         let fees: Vec<i64> = replaced.iter().map(|s| s.monthly_fee_fen).collect();
         let fee = rules::fee_change(catalogue, &items, &fees);
         Ok(Some(Order::new(kind, items, fee, rules::needs_supervisor(policy, kind, fee), now)))
+    }
+
+    /// An unsubscribe of a customer whose services kefu knows names them in
+    /// its order: what ends is chosen from the inventory, never free text
+    /// . One read, paid by unsubscribe tickets without an order only.
+    async fn unsubscribe_names_services(&self, t: &NewTicket) -> Result<(), ApiError> {
+        if t.ticket_type != kefu_domain::TicketType::Unsubscribe {
+            return Ok(());
+        }
+        let Some(c) = self.store.customer_by_phone(t.customer.phone.as_str()).await? else { return Ok(()) };
+        let now = self.now();
+        if self.store.services(c.id).await?.iter().any(|s| s.as_of(now).state.live()) {
+            return Err(invalid(
+                "order",
+                "choose the services to end from the customer's services (order: {kind: unsubscribe, items})",
+                "请从客户的在用业务中选择要退订的业务（order）",
+            ));
+        }
+        Ok(())
     }
 
     /// A person's step on a ticket's order: `{action: approve | submit |
@@ -348,6 +370,20 @@ impl<S: Store> Kefu<S> {
             })
             .collect();
         Ok(json!({ "items": items }))
+    }
+}
+
+/// A supervisor's approval of a business ticket (审批) approves the order
+/// it carries too: one decision, not two.
+pub fn on_approval(t: &mut Ticket, action: kefu_domain::action::ActionKind, who: &Actor, now: DateTime<Utc>) {
+    let lead = matches!(who.role, Role::Supervisor | Role::Admin);
+    if action != kefu_domain::action::ActionKind::Approve || !lead {
+        return;
+    }
+    if let Some(o) = t.order.as_mut().filter(|o| o.state == OrderState::AwaitingApproval) {
+        o.state = OrderState::Ready;
+        o.approved_by = Some(who.username.clone());
+        o.updated_at = now;
     }
 }
 

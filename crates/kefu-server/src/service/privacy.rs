@@ -161,10 +161,12 @@ impl<S: Store> Kefu<S> {
                 (self.store.comments(t.id).await?, self.store.transfers(t.id).await?, self.store.events(t.id).await?);
             tickets.push(json!({"ticket": t, "comments": comments, "transfers": transfers, "events": events}));
         }
+        let (services, service_history) = (self.store.services(id).await?, self.store.service_history(id).await?);
         let logged = self
             .log_access((Some(actor.id), &actor.username), "export", format!("customer:{}", id.0), None, reason)
             .await?;
-        Ok(json!({"exported_at": logged.at, "access_log_id": logged.id, "customer": customer, "tickets": tickets}))
+        Ok(json!({"exported_at": logged.at, "access_log_id": logged.id, "customer": customer, "tickets": tickets,
+                  "services": services, "service_history": service_history}))
     }
 
     /// Erases a customer on request where retention allows: only

@@ -257,6 +257,7 @@ impl<S: Store> Kefu<S> {
         Box::new(move |t: &Ticket| {
             let mut d = decide(core.flows.get(t.ticket_type), t, &who, &request, target.as_ref(), now)?;
             crate::service::orders::on_ticket_end(&mut d.ticket, d.action, now)?;
+            crate::service::orders::on_approval(&mut d.ticket, d.action, &who, now);
             let outbox = crate::service::messages::on_action(&core, t, &mut d, &who, &request, delivered, now)?;
             // Appeals the policy does not send up a tier (or that found
             // nobody free there) go to the supervisors.
