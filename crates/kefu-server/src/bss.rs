@@ -204,8 +204,15 @@ impl HttpBss {
     }
 
     async fn poll(&self, bss_ref: &str) -> BssReply {
-        let req = self.client.get(format!("{}/productOrder/{}", self.base, urlencode(bss_ref)));
-        self.call(req).await
+        // The BSS's id goes in as one path segment, encoded by the URL type.
+        let url = reqwest::Url::parse(&format!("{}/productOrder", self.base)).ok().and_then(|mut u| {
+            u.path_segments_mut().ok()?.push(bss_ref);
+            Some(u)
+        });
+        match url {
+            Some(url) => self.call(self.client.get(url)).await,
+            None => BssReply::Unavailable { error: format!("not a URL: {}", self.base) },
+        }
     }
 
     async fn call(&self, req: reqwest::RequestBuilder) -> BssReply {
@@ -223,15 +230,6 @@ impl HttpBss {
     }
 }
 
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,6 +245,5 @@ mod tests {
         let refused = read_reply(reqwest::StatusCode::UNPROCESSABLE_ENTITY, r#"{"reason":"no such product"}"#);
         assert!(matches!(refused, BssReply::Refused { reason } if reason.contains("no such product")));
         assert!(matches!(read_reply(reqwest::StatusCode::OK, "<html>"), BssReply::Unavailable { .. }));
-        assert_eq!(urlencode("PO 1/2"), "PO%201%2F2");
     }
 }

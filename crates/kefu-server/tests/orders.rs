@@ -393,14 +393,14 @@ fn event(external: &str, bss_id: &str, state: &str) -> Value {
            "event": {"productOrder": {"id": bss_id, "externalId": external, "state": state}}})
 }
 
-/// A suspension order in handling, handed over.
-async fn submitted_suspension(app: &TestApp) -> (Value, Value, String) {
+/// A suspension (or restoration) of the customer's plan in handling, handed over.
+async fn submitted(app: &TestApp, kind: &str) -> (Value, Value, String) {
     let customer = app.create("agent1", ticket_body("consultation")).await["customer"]["id"].clone();
     let plan = services(app, &customer).await["PLAN-5G-129"]["id"].clone();
     let t = app
         .create(
             "agent1",
-            order_body("business", json!({"kind": "suspend", "items": [{"action": "modify", "service": plan}]})),
+            order_body("business", json!({"kind": kind, "items": [{"action": "modify", "service": plan}]})),
         )
         .await;
     let id = t["id"].clone();
@@ -419,7 +419,7 @@ async fn the_http_bss_is_retried_followed_and_told_once() {
 
     // 1. Down once (503), then acknowledged; completed by the BSS's callback, told twice.
     sim.lock().unwrap().fail = 1;
-    let (id, customer, oid) = submitted_suspension(&app).await;
+    let (id, customer, oid) = submitted(&app, "suspend").await;
     posted(&sim, &oid, 1).await;
     let (_, t) = app.get("supervisor1", &format!("/api/v1/tickets/{id}")).await;
     assert_eq!((t["status"].as_str(), t["order"]["state"].as_str()), (Some("in_progress"), Some("submitted")));
@@ -443,7 +443,7 @@ async fn the_http_bss_is_retried_followed_and_told_once() {
 
     // 2. Never answering in time: failed after the policy's attempts, back to its handler.
     sim.lock().unwrap().slow = 3;
-    let (id, _, oid) = submitted_suspension_again(&app).await;
+    let (id, _, oid) = submitted(&app, "restore").await;
     posted(&sim, &oid, 1).await;
     // The first try (the submission's own) gives up after the 1 s timeout.
     tokio::time::sleep(std::time::Duration::from_millis(1_600)).await;
@@ -494,23 +494,6 @@ async fn posted(sim: &SimState, order: &str, n: u32) {
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
     panic!("the BSS never got order {order}");
-}
-
-/// The restoration of the suspension above: a second order on the same service.
-async fn submitted_suspension_again(app: &TestApp) -> (Value, Value, String) {
-    let customer = app.create("agent1", ticket_body("consultation")).await["customer"]["id"].clone();
-    let plan = services(app, &customer).await["PLAN-5G-129"]["id"].clone();
-    let t = app
-        .create(
-            "agent1",
-            order_body("business", json!({"kind": "restore", "items": [{"action": "modify", "service": plan}]})),
-        )
-        .await;
-    let id = t["id"].clone();
-    to_handling(app, &id).await;
-    let (s, b) = order(app, "engineer1", &id, "submit").await;
-    assert_eq!(s, StatusCode::OK, "{b}");
-    (id, customer, b["order"]["id"].as_str().unwrap().to_string())
 }
 
 // --- every order kind, through either adapter ---------------------------------
