@@ -327,25 +327,6 @@ fn set(s: &Service, state: ServiceState, ended_at: Option<DateTime<Utc>>) -> Inv
     }
 }
 
-/// What an order ends, for the confirmation notice: product names and when billing stops.
-pub fn ended_products(
-    catalogue: &Catalogue,
-    changes: &[InventoryChange],
-    services: &[Service],
-) -> Vec<(String, DateTime<Utc>)> {
-    changes
-        .iter()
-        .filter_map(|c| match c {
-            InventoryChange::Set { service, ended_at: Some(end), .. } => {
-                let s = services.iter().find(|s| s.id == *service)?;
-                let name = catalogue.product(&s.product_code).map_or(s.product_code.clone(), |p| p.name_zh.clone());
-                Some((name, *end))
-            }
-            _ => None,
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -482,7 +463,6 @@ mod tests {
                 pending: None
             }]
         );
-        assert_eq!(ended_products(&c, &ch, &inventory()), [("视频彩铃".to_string(), now)]);
 
         let o = order(
             OrderKind::SecondaryCard,

@@ -151,6 +151,16 @@ impl OrderState {
         matches!(self, OrderState::Submitted | OrderState::Acknowledged | OrderState::InProgress)
     }
 
+    /// The steps a person may take on an order in this state.
+    pub fn steps(self) -> &'static [&'static str] {
+        match self {
+            OrderState::AwaitingApproval => &["approve", "revoke"],
+            OrderState::Ready => &["submit", "revoke"],
+            OrderState::Failed => &["retry", "revoke"],
+            _ => &[],
+        }
+    }
+
     /// Nothing more happens to it (a failed order may still be tried again).
     pub fn settled(self) -> bool {
         matches!(self, OrderState::Completed | OrderState::Failed | OrderState::Revoked)

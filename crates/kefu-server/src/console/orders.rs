@@ -75,12 +75,8 @@ pub fn order_card(lang: Lang, v: &Value, catalogue: &Catalogue) -> Option<OrderC
             format!("{action} {}", what.join(" → "))
         })
         .collect();
-    let steps = match o["state"].as_str() {
-        Some("awaiting_approval") => vec!["approve", "revoke"],
-        Some("ready") => vec!["submit", "revoke"],
-        Some("failed") => vec!["retry", "revoke"],
-        _ => vec![],
-    };
+    let state: Option<kefu_domain::order::OrderState> = serde_json::from_value(o["state"].clone()).ok();
+    let steps = state.map_or(&[][..], |s| s.steps());
     Some(OrderCard {
         kind: label("kind").to_string(),
         state: label("state").to_string(),
@@ -90,7 +86,7 @@ pub fn order_card(lang: Lang, v: &Value, catalogue: &Catalogue) -> Option<OrderC
         effective: o["effective_at"].as_str().map(shown).unwrap_or_default(),
         approved_by: text("approved_by"),
         reason: text("reason"),
-        steps: steps.into_iter().map(|a| (a.to_string(), step_label(lang, a))).collect(),
+        steps: steps.iter().map(|a| (a.to_string(), step_label(lang, a))).collect(),
     })
 }
 

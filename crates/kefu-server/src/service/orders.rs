@@ -123,7 +123,7 @@ impl<S: Store> Kefu<S> {
                 return Err(DomainError::NotAllowed {
                     action: format!("order_{}", action.as_str()),
                     state: t.status.clone(),
-                    allowed: allowed(order).iter().map(|a| a.to_string()).collect(),
+                    allowed: order.state.steps().iter().map(|a| a.to_string()).collect(),
                 });
             }
             // Consent is checked again when the order is carried out: it may have aged meanwhile.
@@ -136,7 +136,7 @@ impl<S: Store> Kefu<S> {
             let next = order.act(action, &who, &t.number, now).map_err(|_| DomainError::NotAllowed {
                 action: format!("order_{}", action.as_str()),
                 state: order.state.as_str().to_string(),
-                allowed: allowed(order).iter().map(|a| a.to_string()).collect(),
+                allowed: order.state.steps().iter().map(|a| a.to_string()).collect(),
             })?;
             let bss = hands_over.then(|| BssQueue::Enqueue { order_id: next.id.clone().unwrap_or_default(), at: now });
             let data = json!({"order_id": next.id, "kind": next.kind, "state": next.state, "reason": reason});
@@ -208,14 +208,14 @@ impl<S: Store> Kefu<S> {
         let now = self.now();
         Ok(match reply {
             BssReply::Took { state, bss_ref, reason } => {
-                self.bss_report(&job.order_id, state, bss_ref.as_deref(), reason.as_deref()).await?;
+                self.report_on(t, &job.order_id, state, bss_ref.as_deref(), reason.as_deref()).await?;
                 match state.in_flight() {
                     true => later(now, policy.bss_poll_seconds, 0, "poll", None, false),
                     false => BssJobOutcome::Done,
                 }
             }
             BssReply::Refused { reason } => {
-                self.bss_report(&job.order_id, OrderState::Failed, None, Some(&reason)).await?;
+                self.report_on(t, &job.order_id, OrderState::Failed, None, Some(&reason)).await?;
                 BssJobOutcome::Done
             }
             // Asking after an order the BSS has goes on; it may still finish it.
@@ -224,7 +224,7 @@ impl<S: Store> Kefu<S> {
             }
             BssReply::Unavailable { error } if job.attempts + 1 >= policy.bss_retries => {
                 let reason = format!("{error} (after {} attempts)", job.attempts + 1);
-                self.bss_report(&job.order_id, OrderState::Failed, None, Some(&reason)).await?;
+                self.report_on(t, &job.order_id, OrderState::Failed, None, Some(&reason)).await?;
                 BssJobOutcome::Done
             }
             BssReply::Unavailable { error } => {
@@ -245,13 +245,25 @@ impl<S: Store> Kefu<S> {
     ) -> Result<bool, ApiError> {
         let Some((number, _)) = order_id.rsplit_once('-') else { return Ok(false) };
         let Some(t) = self.store.ticket(TicketKey::Number(number.to_string())).await? else { return Ok(false) };
+        self.report_on(&t, order_id, state, bss_ref, reason).await
+    }
+
+    /// A report on ticket `t`'s order, as read; re-checked on the locked ticket.
+    async fn report_on(
+        &self,
+        t: &Ticket,
+        order_id: &str,
+        state: OrderState,
+        bss_ref: Option<&str>,
+        reason: Option<&str>,
+    ) -> Result<bool, ApiError> {
         let now = self.now();
         let Some(next) = t.order.as_ref().and_then(|o| o.report(order_id, state, bss_ref, reason, now)) else {
             return Ok(false);
         };
         let system = order_actor();
         let decide = match next.state {
-            OrderState::Completed => self.completion(&system, &t, next).await?,
+            OrderState::Completed => self.completion(&system, t, next).await?,
             _ => self.report_decider(&system, next),
         };
         match self.mutate(&system, t.id, None, decide, 200).await {
@@ -471,16 +483,6 @@ fn handling(core: &Core, t: &Ticket) -> bool {
 
 fn needs_consent(core: &Core, o: &Order) -> bool {
     o.kind.needs_consent() || rules::touches_value_added(&core.settings.catalogue, &o.items, &[])
-}
-
-/// The steps possible on an order now.
-fn allowed(o: &Order) -> Vec<&'static str> {
-    match o.state {
-        OrderState::AwaitingApproval => vec!["approve", "revoke"],
-        OrderState::Ready => vec!["submit", "revoke"],
-        OrderState::Failed => vec!["retry", "revoke"],
-        _ => vec![],
-    }
 }
 
 /// The report still applies to the locked ticket's order (no other node's
