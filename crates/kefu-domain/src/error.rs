@@ -47,6 +47,9 @@ pub enum DomainError {
     /// Archive refused: steps of the customer loop are missing.
     #[error("the loop is not closed: missing {}", .missing.join(", "))]
     LoopIncomplete { missing: Vec<String> },
+    /// Over a size or count limit of the policy (a file, a ticket's files).
+    #[error("too large: {}", .0.message)]
+    TooLarge(FieldError),
 }
 
 impl From<FieldError> for DomainError {

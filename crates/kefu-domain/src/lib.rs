@@ -9,6 +9,7 @@
 pub mod access;
 pub mod action;
 pub mod assessment;
+pub mod attachment;
 pub mod audit;
 pub mod bot;
 pub mod calendar;

@@ -60,6 +60,9 @@ pub struct Policy {
     /// Business and unsubscribe orders: consent, approval, processing.
     #[serde(default)]
     pub orders: crate::order::OrderPolicy,
+    /// Evidence files: sizes, counts, accepted kinds.
+    #[serde(default)]
+    pub attachments: crate::attachment::AttachmentPolicy,
 }
 
 /// Which roles may call which endpoint, keyed `"METHOD /path/{template}"`.
@@ -275,6 +278,7 @@ impl Policy {
             .and_then(|()| policy.quality.check())
             .and_then(|()| policy.compensation.check())
             .and_then(|()| policy.spike.check())
+            .and_then(|()| policy.attachments.check())
             .map_err(|message| PolicyError { source_name: source_name.to_string(), line: None, message })?;
         Ok(policy)
     }

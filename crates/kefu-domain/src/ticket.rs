@@ -29,6 +29,20 @@ pub struct Consent {
     pub evidence: String,
 }
 
+/// A ticket's evidence files, counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FileTotals {
+    pub count: u64,
+    pub bytes: u64,
+}
+
+impl FileTotals {
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Ticket {
@@ -84,6 +98,10 @@ pub struct Ticket {
     /// The order against the customer's services it carries.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order: Option<crate::order::Order>,
+    /// How many evidence files it has and their bytes: the per-ticket limits
+    /// are checked on the locked ticket, so two uploads cannot both squeeze in.
+    #[serde(default, skip_serializing_if = "FileTotals::is_empty")]
+    pub files: FileTotals,
     /// The team the ticket belongs to: its handler's, or the queue it waits in.
     #[serde(default)]
     pub team: Option<TeamId>,
@@ -193,6 +211,7 @@ impl NewTicket {
             store: self.store,
             incident: self.incident,
             order: self.order,
+            files: FileTotals::default(),
             team: None,
             transfer_team: None,
             transfer_department: None,
@@ -299,6 +318,7 @@ pub fn sample(tt: crate::TicketType, p: crate::Priority) -> Ticket {
         store: None,
         incident: None,
         order: None,
+        files: FileTotals::default(),
         team: None,
         transfer_team: None,
         transfer_department: None,

@@ -51,6 +51,12 @@ pub enum ApiError {
     /// Archive refused: these loop steps are missing.
     #[error("loop not closed: {missing:?}")]
     LoopIncomplete { missing: Vec<String> },
+    /// A file over a size or count limit (413, naming the field).
+    #[error("file too large: {}", .0.field)]
+    FileTooLarge(FieldError),
+    /// A file whose content is not an accepted kind (415, naming the field).
+    #[error("unsupported file: {}", .0.field)]
+    UnsupportedFile(FieldError),
     #[error("too many requests")]
     RateLimited { retry_after_secs: u64, message: String, message_zh: String },
     #[error("internal error: {0}")]
@@ -77,6 +83,7 @@ impl From<DomainError> for ApiError {
             DomainError::NoCandidate { tier } => ApiError::NoCandidate { tier },
             DomainError::CapacityFull { username } => ApiError::CapacityFull { username },
             DomainError::LoopIncomplete { missing } => ApiError::LoopIncomplete { missing },
+            DomainError::TooLarge(f) => ApiError::FileTooLarge(f),
         }
     }
 }
@@ -128,6 +135,22 @@ impl ApiError {
             ApiError::Invalid(f) => Body {
                 status: StatusCode::UNPROCESSABLE_ENTITY,
                 code: "validation_failed",
+                message: f.message,
+                message_zh: f.message_zh,
+                field: Some(f.field),
+                details: json!({}),
+            },
+            ApiError::FileTooLarge(f) => Body {
+                status: StatusCode::PAYLOAD_TOO_LARGE,
+                code: "file_too_large",
+                message: f.message,
+                message_zh: f.message_zh,
+                field: Some(f.field),
+                details: json!({}),
+            },
+            ApiError::UnsupportedFile(f) => Body {
+                status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                code: "unsupported_file_type",
                 message: f.message,
                 message_zh: f.message_zh,
                 field: Some(f.field),

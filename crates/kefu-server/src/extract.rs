@@ -175,6 +175,22 @@ impl<'de> serde::de::Visitor<'de> for StrictSeed<'_> {
     }
 }
 
+/// The request's `Idempotency-Key`, if sent.
+fn idempotency_key(req: &Request) -> Result<Option<String>, ApiError> {
+    match req.headers().get("idempotency-key") {
+        None => Ok(None),
+        Some(v) => match v.to_str() {
+            Ok(s) if !s.trim().is_empty() && s.len() <= 200 => Ok(Some(s.trim().to_string())),
+            _ => Err(kefu_domain::FieldError::new(
+                "Idempotency-Key",
+                "the Idempotency-Key header must be 1 to 200 visible ASCII characters",
+                "Idempotency-Key 请求头必须是 1 到 200 个可见 ASCII 字符",
+            )
+            .into()),
+        },
+    }
+}
+
 /// A JSON body with the request's `Idempotency-Key`, if sent: the key
 /// scoped by method and path, with a fingerprint (SHA-256) of the body as
 /// sent, so that a reuse with another body is told apart from a retry.
@@ -188,20 +204,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Idempotent<T> {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         let scope = format!("{} {}", req.method(), req.uri().path());
-        let key = match req.headers().get("idempotency-key") {
-            None => None,
-            Some(v) => match v.to_str() {
-                Ok(s) if !s.trim().is_empty() && s.len() <= 200 => Some(s.trim().to_string()),
-                _ => {
-                    return Err(kefu_domain::FieldError::new(
-                        "Idempotency-Key",
-                        "the Idempotency-Key header must be 1 to 200 visible ASCII characters",
-                        "Idempotency-Key 请求头必须是 1 到 200 个可见 ASCII 字符",
-                    )
-                    .into());
-                }
-            },
-        };
+        let key = idempotency_key(&req)?;
         let json_type = is_json(&req);
         let bytes = read_body(req, state).await?;
         if !json_type {
@@ -221,15 +224,97 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Idempotent<T> {
 /// limit and the time limit of the connection (`BodyTimeout`): 413 or 408
 /// with the JSON error body, so that no extractor, JSON or form, waits on a
 /// client that sends a byte a second.
-pub async fn buffer_body(req: Request, next: axum::middleware::Next) -> axum::response::Response {
+pub async fn buffer_body(
+    axum::extract::State(upload): axum::extract::State<UploadLimit>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
     use axum::response::IntoResponse;
     let limit = req.extensions().get::<BodyTimeout>().map_or(std::time::Duration::from_secs(30), |t| t.0);
+    // A file upload may be as large as the policy lets a file be.
+    let uploading = req.method() == axum::http::Method::POST && req.uri().path().ends_with("/attachments");
+    let max = if uploading { upload.0 } else { BODY_LIMIT };
     let (parts, body) = req.into_parts();
-    let read = tokio::time::timeout(limit, axum::body::to_bytes(body, BODY_LIMIT));
+    let read = tokio::time::timeout(limit, axum::body::to_bytes(body, max));
     let bytes = match read.await {
         Err(_) => return ApiError::Timeout.into_response(),
+        Ok(Err(_)) if uploading => return upload.refusal().into_response(),
         Ok(Err(_)) => return ApiError::TooLarge { limit: BODY_LIMIT }.into_response(),
         Ok(Ok(b)) => b,
     };
     next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await
+}
+
+/// The largest body of a file upload: the policy's largest file and room
+/// for the multipart framing around it.
+#[derive(Debug, Clone, Copy)]
+pub struct UploadLimit(pub usize);
+
+impl UploadLimit {
+    pub const FRAMING: usize = 64 * 1024;
+
+    pub fn of(policy: &kefu_domain::attachment::AttachmentPolicy) -> UploadLimit {
+        UploadLimit(usize::try_from(policy.max_file_bytes).unwrap_or(usize::MAX).saturating_add(Self::FRAMING))
+    }
+
+    fn refusal(self) -> ApiError {
+        let max = self.0.saturating_sub(Self::FRAMING);
+        ApiError::FileTooLarge(kefu_domain::FieldError::new(
+            "file",
+            format!("the file may be at most {max} bytes"),
+            format!("单个文件不能超过 {max} 字节"),
+        ))
+    }
+}
+
+/// One uploaded file (`multipart/form-data`, part `file`) with the
+/// request's `Idempotency-Key`; the fingerprint covers name and bytes.
+pub struct Upload {
+    pub key: Option<crate::service::Idem>,
+    pub file: crate::service::attachments::Incoming,
+}
+
+impl<S: Send + Sync> FromRequest<S> for Upload {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let scope = format!("{} {}", req.method(), req.uri().path());
+        let key = idempotency_key(&req)?;
+        let mut form = axum::extract::Multipart::from_request(req, state)
+            .await
+            .map_err(|_| ApiError::Malformed("expected Content-Type: multipart/form-data with a boundary".into()))?;
+        let broken = |_| ApiError::Malformed("the multipart body could not be read".into());
+        let mut file = None;
+        while let Some(part) = form.next_field().await.map_err(broken)? {
+            let name = part.name().unwrap_or_default().to_string();
+            if name != "file" {
+                return Err(kefu_domain::FieldError::new(
+                    name.clone(),
+                    format!("unknown part '{name}'; send the file in a part named 'file'"),
+                    format!("未知字段“{name}”，文件字段名应为 file"),
+                )
+                .into());
+            }
+            if file.is_some() {
+                return Err(kefu_domain::FieldError::new(
+                    "file",
+                    "send one file per request",
+                    "每次请求只能上传一个文件",
+                )
+                .into());
+            }
+            let filename = part.file_name().unwrap_or_default().to_string();
+            let bytes = part.bytes().await.map_err(broken)?.to_vec();
+            file = Some(crate::service::attachments::Incoming { filename, bytes });
+        }
+        let file = file.ok_or_else(crate::service::attachments::missing_file)?;
+        let key = key.map(|key| {
+            let mut h = <sha2::Sha256 as sha2::Digest>::new();
+            sha2::Digest::update(&mut h, file.filename.as_bytes());
+            sha2::Digest::update(&mut h, [0u8]);
+            sha2::Digest::update(&mut h, &file.bytes);
+            crate::service::Idem { key, scope, fingerprint: crate::auth::hex(&sha2::Digest::finalize(h)) }
+        });
+        Ok(Upload { key, file })
+    }
 }

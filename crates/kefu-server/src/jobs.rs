@@ -328,8 +328,19 @@ pub async fn run<S: Store>(kefu: Kefu<S>) {
     tokio::spawn(follow_kpi_feed(kefu.clone(), node.clone()));
     tokio::spawn(run_exports(kefu.clone(), node.clone()));
     let mut next_retention = tokio::time::Instant::now();
+    let mut next_file_sweep = tokio::time::Instant::now();
     let mut round: u64 = 0;
     loop {
+        // Stored files no ticket names (a refused upload, a purged ticket):
+        // every node sweeps the directory it writes to, hourly.
+        if tokio::time::Instant::now() >= next_file_sweep {
+            next_file_sweep += std::time::Duration::from_secs(3600);
+            match kefu.sweep_orphan_files().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(removed = n, "orphaned attachment files removed"),
+                Err(e) => tracing::warn!(error = %e, "attachment sweep failed; next run in an hour"),
+            }
+        }
         // Retention runs daily, on whichever node holds its lease.
         if tokio::time::Instant::now() >= next_retention {
             next_retention += std::time::Duration::from_secs(24 * 3600);

@@ -3,6 +3,7 @@
 //! the backend at run time and calls `router::<ThatStore>`.
 
 pub mod auth;
+pub mod blobs;
 pub mod bss;
 pub mod console;
 pub mod delivery;

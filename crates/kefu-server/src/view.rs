@@ -57,6 +57,8 @@ pub struct TicketView {
     /// The order against the customer's services it carries (business,
     /// account and unsubscribe tickets; ).
     pub order: Option<OrderView>,
+    /// How many evidence files it has and their bytes (the files: `GET /api/v1/tickets/{id}/attachments`).
+    pub files: kefu_domain::ticket::FileTotals,
     pub result: Option<String>,
     pub satisfaction: Option<u8>,
     pub nps: Option<u8>,
@@ -176,6 +178,7 @@ pub fn ticket_view(
         store: t.store.clone(),
         incident: t.incident.clone(),
         order: t.order.as_ref().map(order_view),
+        files: t.files,
         result: t.result.as_deref().map(text),
         satisfaction: t.satisfaction,
         nps: t.nps,

@@ -7,6 +7,7 @@
 //! first and then replays its answer), and a ticket change by locking the
 //! ticket row (`SELECT … FOR UPDATE`) while the decision closure runs.
 
+mod attachments;
 mod bot;
 mod dump;
 mod exports;

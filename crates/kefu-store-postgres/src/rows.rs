@@ -345,9 +345,17 @@ mod capability {
         async fn purge_ticket(&self, id: TicketId) -> StoreResult<()> {
             let mut client = self.client().await?;
             let tx = client.transaction().await.map_err(pg)?;
-            for table in
-                ["comments", "transfers", "sla_breaches", "notices", "outbox", "visits", "ticket_events", "bss_jobs"]
-            {
+            for table in [
+                "comments",
+                "transfers",
+                "sla_breaches",
+                "notices",
+                "outbox",
+                "visits",
+                "ticket_events",
+                "bss_jobs",
+                "attachments",
+            ] {
                 tx.execute(&format!("DELETE FROM {table} WHERE ticket_id = $1"), &[&id.0]).await.map_err(pg)?;
             }
             // The customer's service history outlives the ticket, without its link.

@@ -317,6 +317,7 @@ async fn write_mutation(
     if let Some(q) = &m.bss {
         crate::inventory::queue(tx, t.id, q).await?;
     }
+    crate::attachments::insert(tx, &m.attachments, cipher).await?;
     let last = tx
         .query_opt("SELECT seq, hash FROM ticket_events WHERE ticket_id = $1 ORDER BY seq DESC LIMIT 1", &[&t.id.0])
         .await

@@ -8,6 +8,7 @@
 //! one fsync. Reads run on a small pool of WAL reader connections in the
 //! blocking thread pool and never wait for the writer.
 
+mod attachments;
 mod bot;
 mod dump;
 mod exports;

@@ -33,6 +33,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (25, "security_incidents", include_str!("../migrations/0025_security_incidents.sql")),
     (26, "spike_dismissals", include_str!("../migrations/0026_spike_dismissals.sql")),
     (27, "inventory", include_str!("../migrations/0027_inventory.sql")),
+    (28, "attachments", include_str!("../migrations/0028_attachments.sql")),
 ];
 
 pub fn known_version() -> i64 {

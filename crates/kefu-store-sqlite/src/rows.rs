@@ -308,7 +308,17 @@ pub fn retention_due(c: &Connection, cutoff: DateTime<Utc>, limit: u32) -> Store
 }
 
 pub fn purge_ticket(c: &Connection, id: TicketId) -> StoreResult<()> {
-    for table in ["comments", "transfers", "sla_breaches", "notices", "outbox", "visits", "ticket_events", "bss_jobs"] {
+    for table in [
+        "comments",
+        "transfers",
+        "sla_breaches",
+        "notices",
+        "outbox",
+        "visits",
+        "ticket_events",
+        "bss_jobs",
+        "attachments",
+    ] {
         c.execute(&format!("DELETE FROM {table} WHERE ticket_id = ?1"), [id.0]).map_err(backend)?;
     }
     // The customer's service history outlives the ticket, without its link.

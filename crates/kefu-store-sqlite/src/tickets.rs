@@ -242,6 +242,7 @@ fn write_mutation(
     if let Some(q) = &m.bss {
         crate::inventory::queue(c, t.id, q)?;
     }
+    crate::attachments::insert(c, &m.attachments, cipher)?;
     let (seq, prev) = last_link(c, t.id)?;
     let event = mutation_event(before, m, actor, now, (seq, &prev));
     rows::insert_event(c, &seal_event(cipher, &event))?;

@@ -497,6 +497,23 @@ pub const TABLES: &[TableSpec] = &[
         identity: None,
     },
     TableSpec {
+        name: "attachments",
+        columns: &[
+            ("id", Text),
+            ("ticket_id", Int),
+            ("filename", Text),
+            ("content_type", Text),
+            ("size", Int),
+            ("sha256", Text),
+            ("blob", Text),
+            ("source", Text),
+            ("added_by", Text),
+            ("created_at", Time),
+        ],
+        order_by: "id",
+        identity: None,
+    },
+    TableSpec {
         name: "quality_innovations",
         columns: &[
             ("id", Int),

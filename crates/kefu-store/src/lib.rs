@@ -5,6 +5,7 @@
 //! ticket change, its audit event and the idempotency record commit together
 //! or not at all.
 
+mod attachments;
 mod bot;
 pub mod conformance;
 pub mod crypto;
@@ -25,6 +26,7 @@ mod schedules;
 pub mod seal;
 mod types;
 
+pub use attachments::*;
 pub use bot::{BotStore, MISS_KINDS, Miss, NewMiss};
 pub use exports::*;
 pub use feed::{FeedMark, FeedStore, TicketText};
@@ -70,9 +72,9 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Every store trait, for code that calls a concrete backend's methods.
 pub mod prelude {
     pub use crate::{
-        AccountStore, BotStore, DumpStore, ExportStore, FeedStore, IncidentStore, InventoryStore, JobStore, KbStore,
-        KpiStore, MacroStore, ModelStore, OrgStore, OutboxStore, PrivacyStore, QualityStore, ReportStore,
-        ScheduleStore, SecurityStore, Store, TicketStore,
+        AccountStore, AttachmentStore, BotStore, DumpStore, ExportStore, FeedStore, IncidentStore, InventoryStore,
+        JobStore, KbStore, KpiStore, MacroStore, ModelStore, OrgStore, OutboxStore, PrivacyStore, QualityStore,
+        ReportStore, ScheduleStore, SecurityStore, Store, TicketStore,
     };
 }
 
@@ -100,6 +102,7 @@ pub trait Store:
     + IncidentStore
     + SecurityStore
     + InventoryStore
+    + AttachmentStore
 {
 }
 
@@ -124,6 +127,7 @@ impl<T> Store for T where
         + IncidentStore
         + SecurityStore
         + InventoryStore
+        + AttachmentStore
 {
 }
 

@@ -118,6 +118,8 @@ pub struct Mutation {
     pub inventory: Option<crate::InventoryWrite>,
     /// The order handed to the BSS, or settled.
     pub bss: Option<crate::BssQueue>,
+    /// Evidence files added by the change (their bytes are already stored).
+    pub attachments: Vec<crate::Attachment>,
 }
 
 impl Mutation {
@@ -135,6 +137,7 @@ impl Mutation {
             outbox: Vec::new(),
             inventory: None,
             bss: None,
+            attachments: Vec::new(),
         }
     }
 }

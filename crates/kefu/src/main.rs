@@ -230,6 +230,7 @@ async fn service<S: Store>(store: S, cfg: &Config) -> Result<Kefu<S>> {
         metrics: config::load_metrics(cfg, &policy)?,
         bss: cfg.bss.clone(),
         catalogue: config::load_catalogue(cfg)?,
+        files: Some(kefu_server::blobs::Blobs::new(cfg.data_dir.join("attachments"), cfg.cipher()?)),
         ..Default::default()
     };
     let calendar = config::load_calendar(cfg)?;

@@ -1,5 +1,6 @@
 //! HTTP routes, one module per resource, merged here.
 
+mod attachments;
 mod auth;
 mod bot;
 mod calendar;
@@ -56,12 +57,13 @@ use utoipa::OpenApi;
         reports::metrics, reports::kpi, reports::create_export, reports::list_exports, reports::export, reports::download, reports::create_schedule, reports::schedules, reports::delete_schedule, reports::hot,
         quality::scorecards, quality::scorecard, quality::save_scorecard, quality::create_review, quality::reviews, quality::review, quality::assessments, quality::create_innovation, quality::innovations, quality::create_violation, quality::violations, quality::violation, quality::step_violation, quality::queue, quality::prechecks, quality::export_assessments, quality::calibration, staff_records::record, staff_records::add_training,
         stores::create, stores::list, stores::one, stores::rectifications, stores::report, stores::inspect, stores::inspections, stores::grade, stores::grading, stores::league,
+        attachments::upload, attachments::list, attachments::download,
         orders::products, orders::services, orders::history, orders::order_action, orders::bss_events, orders::import,
         incidents::create, incidents::list, incidents::one, incidents::events, incidents::link, incidents::unlink, incidents::act, incidents::candidates, incidents::dismiss, incidents::compensation, incidents::compensation_export,
         security::report, security::list, security::one, security::act,
     ),
     components(schemas(
-        crate::error::ErrorBody, crate::view::TicketView, crate::service::LoginResponse,
+        crate::error::ErrorBody, crate::view::TicketView, crate::service::attachments::AttachmentView, attachments::AttachmentList, crate::service::LoginResponse,
         kefu_domain::intake::IntakeRequest, tickets::ActionBody, tickets::CommentBody, tickets::TicketPage,
         kefu_domain::audit::AuditEvent, kefu_domain::ticket::Transfer, kefu_domain::ticket::Comment,
         crate::service::org::StaffView, kefu_domain::org::Department, kefu_domain::org::Team, kefu_domain::org::Skills,
@@ -218,6 +220,7 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 
 pub fn router<S: Store>(state: AppState<S>) -> Router {
     let metrics = state.metrics.clone();
+    let upload = crate::extract::UploadLimit::of(&state.kefu.core.policy.attachments);
     Router::new()
         .merge(auth::router())
         .merge(tickets::router())
@@ -236,6 +239,7 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .merge(stores::router())
         .merge(incidents::router())
         .merge(orders::router())
+        .merge(attachments::router())
         .merge(security::router())
         .merge(staff_records::router())
         .merge(portal::router())
@@ -243,7 +247,7 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .merge(crate::console::router())
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), authorize::<S>))
         .with_state(state)
-        .layer(axum::middleware::from_fn(crate::extract::buffer_body))
+        .layer(axum::middleware::from_fn_with_state(upload, crate::extract::buffer_body))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
         .layer(axum::middleware::from_fn(json_errors))
         .layer(axum::middleware::from_fn_with_state(metrics, crate::metrics::track))

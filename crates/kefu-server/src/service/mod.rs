@@ -29,6 +29,7 @@
 pub mod access;
 mod accounts;
 pub mod assessment;
+pub mod attachments;
 pub mod bot;
 mod compensation;
 pub mod customer_loop;
@@ -99,6 +100,8 @@ pub struct Settings {
     pub bss: crate::bss::BssConfig,
     /// The product catalogue (shipped, or the operator's `catalogue.toml`).
     pub catalogue: kefu_domain::catalogue::Catalogue,
+    /// Where evidence files are kept (`<data dir>/attachments`); None: uploads are refused.
+    pub files: Option<crate::blobs::Blobs>,
 }
 
 impl Default for Settings {
@@ -115,6 +118,7 @@ impl Default for Settings {
             metrics: kefu_domain::metrics::Dictionary::shipped(),
             bss: Default::default(),
             catalogue: kefu_domain::catalogue::Catalogue::shipped(),
+            files: None,
         }
     }
 }

@@ -49,6 +49,10 @@ pub struct TestApp {
     pub rollup: Rollup,
     /// Runs one round of the BSS queue on node "test": jobs worked on.
     pub bss: Jobs1,
+    /// Runs the sweep of stored files no ticket names: files removed.
+    pub sweep_files: Jobs1,
+    /// Where this app keeps attachment files.
+    pub files_dir: std::path::PathBuf,
     /// Removes the database when the test ends.
     _guard: Box<dyn std::any::Any + Send + Sync>,
 }
@@ -194,10 +198,15 @@ async fn spawn_with<S: Store>(
     let clock = Arc::new(FixedClock::new("2026-11-22T02:00:00Z".parse().unwrap()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
+    let files = tempfile::tempdir().unwrap();
+    let files_dir = files.path().to_path_buf();
+    let blobs = kefu_server::blobs::Blobs::new(files.path().to_path_buf(), kefu_store::crypto::test_cipher());
+    let guard: Box<dyn std::any::Any + Send + Sync> = Box::new((guard, files));
     let settings = Settings {
         password_cost: PasswordCost { memory_kib: 1024, iterations: 1 },
         delivery,
         bss,
+        files: Some(blobs),
         public_url: base.clone(),
         ..Settings::default()
     };
@@ -298,6 +307,11 @@ async fn spawn_with<S: Store>(
         })
     });
     let k = kefu.clone();
+    let sweep_files: Jobs1 = Arc::new(move || {
+        let k = k.clone();
+        Box::pin(async move { k.sweep_orphan_files().await.unwrap() as usize })
+    });
+    let k = kefu.clone();
     let bss: Jobs1 = Arc::new(move || {
         let k = k.clone();
         Box::pin(async move { k.process_bss("test").await.unwrap() as usize })
@@ -336,6 +350,8 @@ async fn spawn_with<S: Store>(
         schedules,
         rollup,
         bss,
+        sweep_files,
+        files_dir,
         _guard: guard,
     }
 }

@@ -14,6 +14,7 @@ use kefu_domain::{Priority, Role, TicketId, TicketType};
 use serde_json::{Value, json};
 
 mod accounts;
+mod attachments;
 mod bot;
 mod export;
 mod feed;
@@ -33,6 +34,7 @@ mod reports;
 mod tickets;
 
 pub use accounts::*;
+pub use attachments::*;
 pub use bot::*;
 pub use export::*;
 pub use feed::*;
@@ -213,7 +215,8 @@ macro_rules! conformance_tests {
             incidents_chain_their_changes_and_count_their_children, each_customer_gets_a_notice_once,
             security_incidents_keep_their_own_register_and_chain,
             services_change_with_their_ticket_and_keep_a_history,
-            bss_jobs_are_claimed_once_and_leave_with_their_order);
+            bss_jobs_are_claimed_once_and_leave_with_their_order,
+            files_join_a_ticket_with_its_change_and_leave_with_it);
     };
     (@each $make:expr; $($name:ident),+) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
