@@ -25,6 +25,7 @@ both_stores!(policy = super::policy();
     a_photo_is_stored_sealed_and_downloaded_as_an_attachment,
     disguised_oversized_and_malformed_uploads_are_refused_and_nothing_is_kept,
     files_follow_the_tickets_rules_and_the_sweep_keeps_what_is_named,
+    the_console_lists_files_with_thumbnails_and_takes_uploads_once,
 );
 
 /// A small JPEG (the start of a real one: SOI, APP0 JFIF) of `len` bytes.
@@ -254,4 +255,53 @@ async fn files_follow_the_tickets_rules_and_the_sweep_keeps_what_is_named(app: T
     assert_eq!(files_on_disk(&app).len(), 1);
     let (s, _) = app.get("agent1", &format!("/api/v1/attachments/{id}")).await;
     assert_eq!(s, StatusCode::OK, "the named file stays");
+}
+
+/// The ticket page lists each file (an image with its thumbnail, shown
+/// inline only as an image); the page's upload form adds a file once
+/// however often it is sent; a refused file says why in Chinese.
+async fn the_console_lists_files_with_thumbnails_and_takes_uploads_once(app: TestApp) {
+    let t = app.create("agent1", ticket_body("fault")).await;
+    let number = t["number"].as_str().unwrap();
+    let cookie = console_login(&app, "agent1").await;
+    let host = app.base.trim_start_matches("http://").to_string();
+    let photo = jpeg(3_000);
+    let send = |parts: Vec<(&'static str, &'static str, Vec<u8>)>| {
+        let (app, cookie, host) = (&app, cookie.clone(), host.clone());
+        async move {
+            let borrowed: Vec<(&str, &str, &[u8])> = parts.iter().map(|(n, f, b)| (*n, *f, b.as_slice())).collect();
+            let (content_type, body) = multipart(&borrowed);
+            no_redirects()
+                .post(format!("{}/console/tickets/{number}/attachments", app.base))
+                .header("cookie", cookie)
+                .header("origin", format!("http://{host}"))
+                .header("content-type", content_type)
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    for _ in 0..2 {
+        let r = send(vec![("form_token", "", b"tok-1".to_vec()), ("file", "光猫.jpg", photo.clone())]).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    }
+    let (s, page) = console_get(&app, &cookie, &format!("/console/tickets/{number}")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(page.matches("class=\"thumb\"").count(), 1, "one file, shown once");
+    assert!(page.contains("光猫.jpg") && page.contains("图片") && page.contains("添加附件"), "{page}");
+    let id = list(&app, "agent1", &t["id"]).await[0]["id"].as_str().unwrap().to_string();
+    let r = no_redirects()
+        .get(format!("{}/console/attachments/{id}?view=1", app.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers()["content-disposition"].to_str().unwrap().starts_with("inline"));
+    assert_eq!(r.bytes().await.unwrap().to_vec(), photo);
+
+    let r = send(vec![("form_token", "", b"tok-2".to_vec()), ("file", "page.jpg", b"<html>".to_vec())]).await;
+    assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert!(r.text().await.unwrap().contains("文件内容不是允许的类型"));
 }

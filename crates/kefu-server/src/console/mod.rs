@@ -8,6 +8,7 @@
 //! One module per page family, each with its router and its templates under
 //! `templates/console/`; askama escapes every value the templates print.
 
+mod attachments;
 mod bulk;
 mod canned;
 mod customer;
@@ -51,6 +52,7 @@ pub fn router<S: Store>() -> Router<AppState<S>> {
         .merge(workbench::router())
         .merge(intake::router())
         .merge(ticket::router())
+        .merge(attachments::router())
         .merge(visits::router())
         .merge(dashboard::router())
         .merge(notices::router())

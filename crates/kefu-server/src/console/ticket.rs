@@ -82,6 +82,10 @@ struct TicketPage<'a> {
     articles: Vec<super::kb::Found>,
     /// The order the ticket carries (business, account, unsubscribe).
     order: Option<super::orders::OrderCard>,
+    /// Evidence files, images with a thumbnail.
+    files: Vec<super::attachments::FileRow>,
+    /// Whether this person may add a file.
+    may_attach: bool,
 }
 
 impl TicketPage<'_> {
@@ -126,6 +130,7 @@ fn other_label(lang: Lang, a: &str) -> String {
     let (zh, en) = match a {
         "create" => ("登记", "registered"),
         "comment" => ("备注", "note"),
+        "attach" => ("添加附件", "file added"),
         "macro" => ("快捷回复", "macro"),
         "merged_in" => ("合并来单", "repeat merged in"),
         "queue" => ("进入队列", "queued"),
@@ -219,6 +224,9 @@ pub(super) async fn render_ticket<S: Store>(
         macros: super::canned::offered(app, user, lang).await,
         articles: related(app, lang, &t).await,
         order: super::orders::order_card(lang, &v, &app.kefu.core.settings.catalogue),
+        files: super::attachments::rows(app, lang, &user.actor, number).await,
+        may_attach: app.kefu.core.policy.access.allows("POST /api/v1/tickets/{id}/attachments", user.actor.role)
+            == Some(true),
     };
     render(status.unwrap_or(StatusCode::OK), &page)
 }
@@ -466,6 +474,9 @@ pub(super) async fn timeline<S: Store>(
         }
         if let Some(n) = data["from"].as_str() {
             detail.push(format!("{}{n}", lang.t("重复来电 ", "repeat report ")));
+        }
+        for f in data["attachments"].as_array().into_iter().flatten() {
+            detail.push(f["filename"].as_str().unwrap_or_default().to_string());
         }
         detail.extend(
             ["reason", "result", "comment", "method"]

@@ -1,6 +1,6 @@
 //! HTTP routes, one module per resource, merged here.
 
-mod attachments;
+pub(crate) mod attachments;
 mod auth;
 mod bot;
 mod calendar;
