@@ -25,6 +25,7 @@ pub mod figures;
 pub mod flow;
 pub mod grading;
 pub mod ids;
+pub mod inbound;
 pub mod incident;
 pub mod incident_record;
 pub mod intake;

@@ -63,6 +63,9 @@ pub struct Policy {
     /// Evidence files: sizes, counts, accepted kinds.
     #[serde(default)]
     pub attachments: crate::attachment::AttachmentPolicy,
+    /// Messages customers send in: threading and new requests.
+    #[serde(default)]
+    pub inbound: crate::inbound::InboundPolicy,
 }
 
 /// Which roles may call which endpoint, keyed `"METHOD /path/{template}"`.

@@ -37,6 +37,11 @@ pub const DEFAULT_TEMPLATES: &[(&str, &str, &[&str])] = &[
     ("staff_transfer", include_str!("../templates/staff_transfer.toml"), &["number", "by"]),
     ("staff_mention", include_str!("../templates/staff_mention.toml"), &["number", "by", "where_zh"]),
     ("staff_appeal", include_str!("../templates/staff_appeal.toml"), &["number", "reason"]),
+    (
+        "staff_customer_message",
+        include_str!("../templates/staff_customer_message.toml"),
+        &["number", "channel_zh", "channel"],
+    ),
 ];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

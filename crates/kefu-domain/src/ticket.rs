@@ -271,6 +271,10 @@ pub struct Comment {
     /// Colleagues named with `@username`, who were notified.
     #[serde(default)]
     pub mentions: Vec<UserId>,
+    /// A message from the customer: the channel it came by (`sms`, `email`,
+    /// `wechat`); None for a staff member's note or reply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 

@@ -110,12 +110,27 @@ pub struct SmsGatewayConfig {
     #[serde(default = "delivered_values")]
     pub receipt_delivered: Vec<String>,
     pub receipt_token: Option<String>,
+    /// Messages customers send (mobile-originated), POSTed by the gateway
+    /// to `/api/v1/sms/inbound` as JSON (one or a list) or a form: the
+    /// fields holding the gateway's message id, the sender and the text, and
+    /// the token it must send (header `X-Inbound-Token` or `?token=`). No
+    /// token: inbound messages refused.
+    #[serde(default = "id_field")]
+    pub inbound_id_field: String,
+    #[serde(default = "from_field")]
+    pub inbound_from_field: String,
+    #[serde(default = "text_field")]
+    pub inbound_text_field: String,
+    pub inbound_token: Option<String>,
     #[serde(default = "ten")]
     pub timeout_seconds: u64,
 }
 
 fn to_field() -> String {
     "to".into()
+}
+fn from_field() -> String {
+    "from".into()
 }
 fn text_field() -> String {
     "text".into()

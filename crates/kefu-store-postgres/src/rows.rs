@@ -208,7 +208,7 @@ pub async fn transfers(c: &impl GenericClient, ticket: TicketId) -> StoreResult<
 pub async fn comments(c: &impl GenericClient, ticket: TicketId) -> StoreResult<Vec<Comment>> {
     let rows = c
         .query(
-            "SELECT id, ticket_id, author, body, internal, created_at, mentions FROM comments WHERE ticket_id = $1 ORDER BY id",
+            "SELECT id, ticket_id, author, body, internal, created_at, mentions, channel FROM comments WHERE ticket_id = $1 ORDER BY id",
             &[&ticket.0],
         )
         .await
@@ -223,6 +223,7 @@ pub async fn comments(c: &impl GenericClient, ticket: TicketId) -> StoreResult<V
             internal: r.get(4),
             created_at: r.get(5),
             mentions: serde_json::from_str(r.get::<_, &str>(6)).unwrap_or_default(),
+            channel: r.get(7),
         })
         .collect())
 }

@@ -338,8 +338,16 @@ async fn write_mutation(
     }
     if let Some(cm) = &m.comment {
         tx.execute(
-            "INSERT INTO comments (ticket_id, author, body, internal, created_at, mentions) VALUES ($1, $2, $3, $4, $5, $6)",
-            &[&t.id.0, &actor.id.0, &seal_text(cipher, &cm.body), &cm.internal, &now, &serde_json::json!(cm.mentions).to_string()],
+            "INSERT INTO comments (ticket_id, author, body, internal, created_at, mentions, channel) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                &t.id.0,
+                &actor.id.0,
+                &seal_text(cipher, &cm.body),
+                &cm.internal,
+                &now,
+                &serde_json::json!(cm.mentions).to_string(),
+                &cm.channel,
+            ],
         )
         .await
         .map_err(pg)?;

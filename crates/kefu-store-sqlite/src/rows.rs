@@ -222,7 +222,7 @@ pub fn transfers(c: &Connection, ticket: TicketId, cipher: &FieldCipher) -> Stor
 
 pub fn comments(c: &Connection, ticket: TicketId, cipher: &FieldCipher) -> StoreResult<Vec<Comment>> {
     c.prepare_cached(
-        "SELECT id, ticket_id, author, body, internal, created_at, mentions FROM comments WHERE ticket_id = ?1 ORDER BY id",
+        "SELECT id, ticket_id, author, body, internal, created_at, mentions, channel FROM comments WHERE ticket_id = ?1 ORDER BY id",
     )
     .map_err(backend)?
     .query_map([ticket.0], |r| {
@@ -234,6 +234,7 @@ pub fn comments(c: &Connection, ticket: TicketId, cipher: &FieldCipher) -> Store
             internal: r.get(4)?,
             created_at: parse_ts(&r.get::<_, String>(5)?)?,
             mentions: serde_json::from_value(json(&r.get::<_, String>(6)?)?).unwrap_or_default(),
+            channel: r.get(7)?,
         })
     })
     .map_err(backend)?

@@ -257,7 +257,7 @@ fn write_mutation(
     }
     if let Some(cm) = &m.comment {
         c.prepare_cached(
-            "INSERT INTO comments (ticket_id, author, body, internal, created_at, mentions) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO comments (ticket_id, author, body, internal, created_at, mentions, channel) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )
         .map_err(backend)?
         .execute(params![
@@ -266,7 +266,8 @@ fn write_mutation(
             seal_text(cipher, &cm.body),
             cm.internal,
             ts(now),
-            serde_json::json!(cm.mentions).to_string()
+            serde_json::json!(cm.mentions).to_string(),
+            cm.channel
         ])
         .map_err(backend)?;
     }

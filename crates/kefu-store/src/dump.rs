@@ -199,6 +199,7 @@ pub const TABLES: &[TableSpec] = &[
             ("internal", Bool),
             ("mentions", Json),
             ("created_at", Time),
+            ("channel", Text),
         ],
         order_by: "id",
         identity: Some("id"),

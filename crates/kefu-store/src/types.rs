@@ -290,6 +290,8 @@ pub struct NewComment {
     pub body: String,
     pub internal: bool,
     pub mentions: Vec<UserId>,
+    /// A message from the customer: the channel it came by (`sms`, `email`, `wechat`).
+    pub channel: Option<String>,
 }
 
 pub type Decide = Box<dyn FnOnce(&Ticket) -> Result<Mutation, DomainError> + Send>;

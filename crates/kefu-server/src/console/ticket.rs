@@ -131,6 +131,7 @@ fn other_label(lang: Lang, a: &str) -> String {
         "create" => ("登记", "registered"),
         "comment" => ("备注", "note"),
         "attach" => ("添加附件", "file added"),
+        "customer_message" => ("客户来信", "customer wrote"),
         "macro" => ("快捷回复", "macro"),
         "merged_in" => ("合并来单", "repeat merged in"),
         "queue" => ("进入队列", "queued"),
@@ -417,6 +418,7 @@ fn word(lang: Lang, code: &str) -> String {
     let (zh, en) = match code {
         "sms" => ("短信", "SMS"),
         "email" => ("电子邮件", "e-mail"),
+        "wechat" => ("微信", "WeChat"),
         "phone" => ("电话", "phone"),
         "manual" => ("人工", "manual"),
         "system" => ("系统", "system"),
@@ -502,10 +504,21 @@ pub(super) async fn timeline<S: Store>(
         entry(m.created_at, kind, channel, state, m.last_error.unwrap_or_default())
     });
     let comments = store.comments(t.id).await.unwrap_or_default().into_iter().map(|c| {
-        let kind =
-            if c.internal { lang.t("（内部）", "(internal)") } else { lang.t("（回复客户）", "(reply)") };
-        let author = app.kefu.core.directory.summary(c.author).name;
-        entry(c.created_at, author, kind.to_string(), privacy.show_text(role, &c.body), String::new())
+        let (author, kind) = match &c.channel {
+            Some(ch) => (
+                lang.t("客户", "Customer").to_string(),
+                format!("（{} · {}）", lang.t("客户来信", "customer wrote"), word(lang, ch)),
+            ),
+            None => {
+                let kind = if c.internal {
+                    lang.t("（内部）", "(internal)")
+                } else {
+                    lang.t("（回复客户）", "(reply)")
+                };
+                (app.kefu.core.directory.summary(c.author).name, kind.to_string())
+            }
+        };
+        entry(c.created_at, author, kind, privacy.show_text(role, &c.body), String::new())
     });
     (events.collect(), transfers.collect(), messages.collect(), comments.collect())
 }

@@ -20,6 +20,46 @@ pub struct LoginResponse {
 }
 
 impl<S: Store> Kefu<S> {
+    /// The id of an account kefu acts as (the bot, the inbound channels):
+    /// made on first use, inactive — it cannot log in and is never
+    /// dispatched to — and remembered in `cell`. Two nodes making it at once
+    /// end up with the one that was written.
+    pub(crate) async fn service_account(
+        &self,
+        cell: &std::sync::OnceLock<UserId>,
+        username: &str,
+        display: &str,
+    ) -> Result<UserId, ApiError> {
+        if let Some(id) = cell.get() {
+            return Ok(*id);
+        }
+        let user = match self.store.user_by_username(username).await? {
+            Some(u) => u,
+            None => {
+                let new = NewUser {
+                    username: username.into(),
+                    display_name: display.into(),
+                    role: Role::Agent,
+                    // Not a password hash: no password verifies against it.
+                    password_hash: "!".into(),
+                    now: self.now(),
+                };
+                match self.store.create_user(new).await {
+                    Ok(u) => self.store.set_account(u.id, None, Some(false)).await?,
+                    Err(StoreError::Conflict { .. }) => self
+                        .store
+                        .user_by_username(username)
+                        .await?
+                        .ok_or(ApiError::Internal(format!("account {username} vanished")))?,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        };
+        self.core.directory.remember(&user);
+        let _ = cell.set(user.id);
+        Ok(user.id)
+    }
+
     pub async fn add_user(
         &self,
         username: &str,

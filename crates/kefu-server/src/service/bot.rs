@@ -102,34 +102,8 @@ impl<S: Store> Kefu<S> {
     /// The bot's own account, made when first needed (by whichever node
     /// gets there first).
     async fn bot_actor(&self) -> Result<Actor, ApiError> {
-        if let Some(id) = self.core.bot_user.get() {
-            return Ok(Actor::new(*id, BOT_USERNAME, Role::Agent));
-        }
-        let user = match self.store.user_by_username(BOT_USERNAME).await? {
-            Some(u) => u,
-            None => {
-                let new = NewUser {
-                    username: BOT_USERNAME.into(),
-                    display_name: BOT_DISPLAY.into(),
-                    role: Role::Agent,
-                    // Not a password hash: no password verifies against it.
-                    password_hash: "!".into(),
-                    now: self.now(),
-                };
-                match self.store.create_user(new).await {
-                    Ok(u) => self.store.set_account(u.id, None, Some(false)).await?,
-                    Err(StoreError::Conflict { .. }) => self
-                        .store
-                        .user_by_username(BOT_USERNAME)
-                        .await?
-                        .ok_or(ApiError::Internal("bot account vanished".into()))?,
-                    Err(e) => return Err(e.into()),
-                }
-            }
-        };
-        self.core.directory.remember(&user);
-        let _ = self.core.bot_user.set(user.id);
-        Ok(Actor::new(user.id, BOT_USERNAME, Role::Agent))
+        let id = self.service_account(&self.core.bot_user, BOT_USERNAME, BOT_DISPLAY).await?;
+        Ok(Actor::new(id, BOT_USERNAME, Role::Agent))
     }
 
     pub async fn start_bot_session(&self, req: StartRequest) -> Result<Session, ApiError> {

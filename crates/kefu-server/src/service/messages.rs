@@ -37,7 +37,7 @@ pub const AUTO_CONFIRM: &str = "system:auto-confirm";
 /// How an answer arrived, from who gave it.
 pub fn via(actor: &Actor) -> Via {
     match actor.username.as_str() {
-        PORTAL | LOOKUP => Via::Portal,
+        PORTAL | LOOKUP | super::inbound::CUSTOMER_SMS => Via::Portal,
         AUTO_CONFIRM => Via::Default,
         _ => Via::Staff,
     }

@@ -35,6 +35,7 @@ mod compensation;
 pub mod customer_loop;
 mod dispatch;
 pub mod hot;
+pub mod inbound;
 pub mod incidents;
 mod inventory_import;
 pub mod kb;
@@ -151,6 +152,8 @@ pub struct Core {
     pub bot_limiter: crate::auth::LoginLimiter,
     /// The bot's account, once known.
     pub bot_user: std::sync::OnceLock<kefu_domain::UserId>,
+    /// The account that registers what customers send in (SMS, e-mail, WeChat).
+    pub inbound_user: std::sync::OnceLock<kefu_domain::UserId>,
     /// The active major incidents, as intake matches tickets against them.
     pub incidents: incidents::ActiveIncidents,
     /// Where orders are carried out.
@@ -199,6 +202,7 @@ impl<S: Store> Kefu<S> {
             bot: Default::default(),
             bot_limiter: Default::default(),
             bot_user: Default::default(),
+            inbound_user: Default::default(),
             incidents: Default::default(),
             channels,
             flows,

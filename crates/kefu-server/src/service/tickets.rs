@@ -346,7 +346,7 @@ impl<S: Store> Kefu<S> {
             if !internal {
                 data["sent_by"] = json!(sent_by);
             }
-            let comment = Some(NewComment { body: text, internal, mentions });
+            let comment = Some(NewComment { body: text, internal, mentions, channel: None });
             Ok(Mutation { comment, notices: notices.into_vec(), outbox, ..Mutation::new(ticket, "comment", data) })
         }))
     }

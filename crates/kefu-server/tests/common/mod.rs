@@ -4,6 +4,10 @@
 
 #![allow(dead_code)]
 
+pub mod channels;
+#[allow(unused_imports)]
+pub use channels::*;
+
 use kefu_domain::Role;
 use kefu_domain::clock::FixedClock;
 use kefu_domain::flow::FlowSet;

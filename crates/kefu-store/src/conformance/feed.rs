@@ -4,7 +4,7 @@
 use super::*;
 
 fn reply(body: &str, internal: bool) -> Decide {
-    let comment = Some(NewComment { body: body.into(), internal, mentions: Vec::new() });
+    let comment = Some(NewComment { body: body.into(), internal, mentions: Vec::new(), channel: None });
     Box::new(move |t| {
         let mut t = t.clone();
         t.updated_at = t0() + Duration::minutes(9);

@@ -110,7 +110,8 @@ pub async fn retention_finds_and_purges_only_what_is_due<S: Store>(s: S) {
             idempotency: None,
             decide: Box::new(move |t| {
                 let ticket = Ticket { status: "archived".into(), archived_at: Some(at), ..t.clone() };
-                let comment = Some(NewComment { body: "归档".into(), internal: true, mentions: Vec::new() });
+                let comment =
+                    Some(NewComment { body: "归档".into(), internal: true, mentions: Vec::new(), channel: None });
                 Ok(Mutation { comment, ..Mutation::new(ticket, "archive", json!({})) })
             }),
             render: render_number(),

@@ -194,7 +194,10 @@ pub async fn comments_are_events_too<S: Store>(s: S) {
         now: t0(),
         idempotency: None,
         decide: Box::new(|t| {
-            let comment = Some(NewComment { body: "已联系客户".into(), internal: true, mentions: Vec::new() });
+            let comment =
+                Some(NewComment {
+                    body: "已联系客户".into(), internal: true, mentions: Vec::new(), channel: None
+                });
             Ok(Mutation { comment, ..Mutation::new(t.clone(), "comment", json!({"internal": true})) })
         }),
         render: render_number(),
