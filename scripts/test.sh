@@ -2,13 +2,15 @@
 # The test command of README.md: every unit, conformance and integration
 # test of the workspace, on SQLite and on PostgreSQL (which it starts, or
 # installs on a fresh Debian machine when run as root), and with a real
-# SMTP server for the e-mail tests (aiosmtpd, installed if missing); then
+# SMTP server (aiosmtpd) and IMAP server (dovecot) for the e-mail tests,
+# installed if missing; then
 # schemathesis and a Unicode corpus against a live server (scripts/fuzz-api.sh)
 # and the console's browser tests (scripts/e2e.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/ensure-postgres.sh
 source scripts/ensure-smtp.sh
+source scripts/ensure-imap.sh
 cargo test --workspace --locked "$@"
 # The API under a fuzzer (schemathesis) and a crafted Unicode corpus.
 scripts/fuzz-api.sh

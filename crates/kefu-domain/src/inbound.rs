@@ -120,6 +120,103 @@ impl InboundPolicy {
     }
 }
 
+/// The headers of an e-mail that tell whether a machine sent it.
+#[derive(Debug, Clone, Default)]
+pub struct MailMarks<'a> {
+    pub auto_submitted: Option<&'a str>,
+    pub precedence: Option<&'a str>,
+    /// Any of X-Autoreply, X-Autorespond, X-Auto-Response-Suppress.
+    pub autoreply_header: bool,
+    /// The top-level content type, `multipart/report` for a bounce.
+    pub content_type: Option<&'a str>,
+    pub from: &'a str,
+    /// Return-Path `<>`: a delivery report.
+    pub null_return_path: bool,
+}
+
+/// Why an e-mail is not answered, if a machine sent it: an auto-reply
+/// (Auto-Submitted, Precedence, X-Autoreply …), a bounce (a delivery report,
+/// MAILER-DAEMON, an empty return path), or kefu's own address (a loop).
+pub fn automatic(m: &MailMarks, own: &[&str]) -> Option<&'static str> {
+    let lower = |s: Option<&str>| s.map(|v| v.trim().to_ascii_lowercase());
+    if lower(m.auto_submitted).is_some_and(|v| !v.is_empty() && v != "no") {
+        return Some("auto_submitted");
+    }
+    if lower(m.precedence).is_some_and(|v| matches!(v.as_str(), "bulk" | "junk" | "list" | "auto_reply")) {
+        return Some("precedence");
+    }
+    if m.autoreply_header {
+        return Some("autoreply");
+    }
+    let from = m.from.trim().to_ascii_lowercase();
+    let local = from.split('@').next().unwrap_or_default();
+    if m.null_return_path
+        || lower(m.content_type).is_some_and(|v| v.starts_with("multipart/report"))
+        || matches!(local, "mailer-daemon" | "postmaster")
+    {
+        return Some("bounce");
+    }
+    if own.iter().any(|o| o.trim().eq_ignore_ascii_case(&from)) {
+        return Some("loop");
+    }
+    None
+}
+
+/// The ticket an e-mail answers: the id in a Message-ID kefu gave its own
+/// mail (`<kefu-t{id}-m{n}@…>`, found in In-Reply-To or References), else a
+/// ticket number in the subject (`GD` + 14 digits).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Thread {
+    Ticket(TicketId),
+    Number(String),
+    None,
+}
+
+pub fn thread(subject: &str, references: &[&str]) -> Thread {
+    for r in references.iter().rev() {
+        let r = r.trim_matches(['<', '>', ' ']);
+        if let Some(rest) = r.strip_prefix("kefu-t")
+            && let Some((id, _)) = rest.split_once("-m")
+            && let Ok(id) = id.parse::<i64>()
+        {
+            return Thread::Ticket(TicketId(id));
+        }
+    }
+    let chars: Vec<char> = subject.chars().collect();
+    for i in 0..chars.len().saturating_sub(15) {
+        let digits = &chars[i + 2..i + 16];
+        let before_ok = i == 0 || !chars[i - 1].is_ascii_alphanumeric();
+        let after_ok = chars.get(i + 16).is_none_or(|c| !c.is_ascii_digit());
+        if chars[i] == 'G' && chars[i + 1] == 'D' && digits.iter().all(char::is_ascii_digit) && before_ok && after_ok {
+            return Thread::Number(chars[i..i + 16].iter().collect());
+        }
+    }
+    Thread::None
+}
+
+/// The new part of a reply: the text above the quoted mail (a line
+/// "在 … 写道：", "On … wrote:", "-----Original Message-----", "发件人:",
+/// or lines starting with `>`), or all of it when nothing is quoted.
+pub fn without_quote(text: &str) -> String {
+    let mut kept = Vec::new();
+    for line in text.lines() {
+        let t = line.trim();
+        let quote_head = (t.starts_with("在") && (t.ends_with("写道：") || t.ends_with("写道:")))
+            || (t.starts_with("On ") && t.ends_with("wrote:"))
+            || t.contains("Original Message")
+            || t.starts_with("-----原始邮件-----")
+            || t.starts_with("发件人:")
+            || t.starts_with("发件人：")
+            || t.starts_with("From: ");
+        if quote_head || t.starts_with('>') {
+            break;
+        }
+        kept.push(line);
+    }
+    let new = kept.join("\n").trim().to_string();
+    if new.is_empty() { text.trim().to_string() } else { new }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,6 +264,51 @@ mod tests {
         assert_eq!(p.route("5", std::slice::from_ref(&open), now), Route::Reply(TicketId(2)), "no survey waits");
         assert_eq!(p.route("你好", &[old, archived], now), Route::New, "too old, or finished");
         assert_eq!(p.route("你好", &[], now), Route::New);
+    }
+
+    #[test]
+    fn machines_are_told_from_people() {
+        let own = ["kefu@example.com"];
+        let person = MailMarks { from: "zhang.san@example.com", ..Default::default() };
+        assert_eq!(automatic(&person, &own), None);
+        let no = MailMarks { auto_submitted: Some("no"), ..person.clone() };
+        assert_eq!(automatic(&no, &own), None);
+        for (m, why) in [
+            (MailMarks { auto_submitted: Some("auto-replied"), ..person.clone() }, "auto_submitted"),
+            (MailMarks { precedence: Some("Bulk"), ..person.clone() }, "precedence"),
+            (MailMarks { autoreply_header: true, ..person.clone() }, "autoreply"),
+            (
+                MailMarks { content_type: Some("multipart/report; report-type=delivery-status"), ..person.clone() },
+                "bounce",
+            ),
+            (MailMarks { from: "MAILER-DAEMON@mx.example.com", ..person.clone() }, "bounce"),
+            (MailMarks { null_return_path: true, ..person.clone() }, "bounce"),
+            (MailMarks { from: "KEFU@example.com", ..person.clone() }, "loop"),
+        ] {
+            assert_eq!(automatic(&m, &own), Some(why), "{m:?}");
+        }
+    }
+
+    #[test]
+    fn replies_find_their_ticket() {
+        assert_eq!(thread("Re: hi", &["<abc@x>", "<kefu-t42-m7@kefu.example.com>"]), Thread::Ticket(TicketId(42)));
+        assert_eq!(
+            thread("回复：关于您的工单 GD20261122000001（宽带）", &["<abc@x>"]),
+            Thread::Number("GD20261122000001".into())
+        );
+        assert_eq!(thread("GD202611220000012", &[]), Thread::None, "too many digits");
+        assert_eq!(thread("XGD20261122000001", &[]), Thread::None);
+        assert_eq!(thread("宽带断网", &["<kefu-tx-m1@a>", "<kefu-m5@a>"]), Thread::None);
+        assert_eq!(thread("", &[]), Thread::None);
+    }
+
+    #[test]
+    fn the_quoted_mail_is_left_out() {
+        let reply = "好的，明天在家。\n\n在 2026年11月22日 10:00，客服中心 <kefu@example.com> 写道：\n> 明天上门";
+        assert_eq!(without_quote(reply), "好的，明天在家。");
+        assert_eq!(without_quote("Thanks\n\nOn Mon, Nov 23 kefu wrote:\n> hi"), "Thanks");
+        assert_eq!(without_quote("> only a quote"), "> only a quote");
+        assert_eq!(without_quote("no quote\nat all"), "no quote\nat all");
     }
 
     #[test]

@@ -136,6 +136,8 @@ impl IntakeRequest {
             store: self.store_code()?,
             incident: None,
             order: None,
+            email: None,
+            email_message_id: None,
         })
     }
 }

@@ -32,6 +32,7 @@ pub const DEFAULT_TEMPLATES: &[(&str, &str, &[&str])] = &[
         &["number", "title", "link", "valid_until"],
     ),
     ("reply", include_str!("../templates/reply.toml"), &["number", "title", "reply", "link"]),
+    ("identify", include_str!("../templates/identify.toml"), &["subject"]),
     ("staff_sla_warning", include_str!("../templates/staff_sla_warning.toml"), &["number", "kind", "label_zh", "due"]),
     ("staff_sla_breach", include_str!("../templates/staff_sla_breach.toml"), &["number", "kind", "label_zh", "due"]),
     ("staff_transfer", include_str!("../templates/staff_transfer.toml"), &["number", "by"]),

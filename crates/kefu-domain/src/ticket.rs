@@ -102,6 +102,13 @@ pub struct Ticket {
     /// are checked on the locked ticket, so two uploads cannot both squeeze in.
     #[serde(default, skip_serializing_if = "FileTotals::is_empty")]
     pub files: FileTotals,
+    /// A request by e-mail: the customer's address (sealed at rest, like
+    /// every `email` field) — kefu answers there, in the same thread …
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// … answering the customer's latest message (its Message-ID).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_message_id: Option<String>,
     /// The team the ticket belongs to: its handler's, or the queue it waits in.
     #[serde(default)]
     pub team: Option<TeamId>,
@@ -156,6 +163,9 @@ pub struct NewTicket {
     pub incident: Option<crate::incident_record::IncidentRef>,
     /// The order it carries, built by the service against the inventory.
     pub order: Option<crate::order::Order>,
+    /// The address of a request that came by e-mail, and its Message-ID.
+    pub email: Option<String>,
+    pub email_message_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -212,6 +222,8 @@ impl NewTicket {
             incident: self.incident,
             order: self.order,
             files: FileTotals::default(),
+            email: self.email,
+            email_message_id: self.email_message_id,
             team: None,
             transfer_team: None,
             transfer_department: None,
@@ -323,6 +335,8 @@ pub fn sample(tt: crate::TicketType, p: crate::Priority) -> Ticket {
         incident: None,
         order: None,
         files: FileTotals::default(),
+        email: None,
+        email_message_id: None,
         team: None,
         transfer_team: None,
         transfer_department: None,

@@ -232,18 +232,33 @@ impl Transport for Smtp {
             use lettre::AsyncTransport;
             let permanent = |message: String| SendError { permanent: true, message };
             let to = m.recipient.parse().map_err(|e| permanent(format!("bad address: {e}")))?;
-            let email = lettre::Message::builder()
+            let mut builder = lettre::Message::builder()
                 .from(self.from.clone())
                 .to(to)
                 .subject(m.subject.as_str())
-                .header(lettre::message::header::ContentType::TEXT_PLAIN)
-                .body(m.body.clone())
-                .map_err(|e| permanent(e.to_string()))?;
+                .message_id(Some(message_id(m, self.from.email.domain())))
+                .header(lettre::message::header::ContentType::TEXT_PLAIN);
+            // The customer's mail program shows the answer in their thread.
+            if let Some(theirs) = &m.in_reply_to {
+                let theirs = format!("<{}>", theirs.trim_matches(['<', '>']));
+                builder = builder.in_reply_to(theirs.clone()).references(theirs);
+            }
+            let email = builder.body(m.body.clone()).map_err(|e| permanent(e.to_string()))?;
             match self.transport.send(email).await {
                 Ok(r) => Ok(Some(r.message().collect::<Vec<_>>().join(" ")).filter(|s| !s.is_empty())),
                 Err(e) => Err(SendError { permanent: e.is_permanent(), message: e.to_string() }),
             }
         })
+    }
+}
+
+/// The Message-ID of an e-mail kefu sends: it names the ticket, so a reply
+/// (In-Reply-To, References) finds its ticket even with the subject changed
+/// (`inbound::thread_ticket`).
+pub fn message_id(m: &Message, domain: &str) -> String {
+    match m.ticket_id {
+        Some(t) => format!("<kefu-t{}-m{}@{domain}>", t.0, m.id),
+        None => format!("<kefu-m{}@{domain}>", m.id),
     }
 }
 

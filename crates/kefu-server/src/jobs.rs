@@ -320,6 +320,56 @@ pub async fn incidents<S: Store>(kefu: &Kefu<S>, node: &str) -> Result<Option<(u
     Ok(Some((linked, queued)))
 }
 
+/// One round of the customers' mailbox, under its lease: each new mail
+/// taken in UID order. A failure of kefu's own (the database) ends the
+/// round before the mail, to be taken next round; a mail kefu cannot take
+/// (refused as a request) is passed over with a warning. Returns the mails
+/// taken, or None without a mailbox or the lease.
+pub async fn fetch_mail<S: Store>(kefu: &Kefu<S>, node: &str) -> Result<Option<usize>, ApiError> {
+    let Some(cfg) = kefu.core.settings.imap.clone() else { return Ok(None) };
+    let source = cfg.source();
+    let lease = Duration::seconds(i64::try_from(cfg.timeout_seconds * 4 + 30).unwrap_or(150));
+    if !kefu.store.try_lease(&format!("mail:{source}"), node, kefu.now(), lease).await? {
+        return Ok(None);
+    }
+    let cursor = kefu.store.inbound_cursor(&source).await?;
+    let fetched = crate::imap::fetch(&cfg, cursor).await.map_err(|e| ApiError::Internal(format!("imap: {e}")))?;
+    let smtp_from = kefu
+        .core
+        .settings
+        .delivery
+        .smtp
+        .as_ref()
+        .and_then(|s| s.from.parse::<lettre::message::Mailbox>().ok().map(|m| m.email.to_string()));
+    let own: Vec<&str> = cfg.own_addresses.iter().map(String::as_str).chain(smtp_from.as_deref()).collect();
+    let mut taken = 0;
+    for (uid, raw) in fetched.messages {
+        let at = crate::service::mail_in::MailAt { source: source.clone(), validity: fetched.validity, uid };
+        match kefu.receive_email(&at, &raw, &own).await {
+            Ok(_) => taken += 1,
+            Err(e @ ApiError::Internal(_)) => return Err(e),
+            Err(e) => {
+                tracing::warn!(uid, error = %e, "an inbound mail could not be taken; passed over");
+                kefu.store.set_inbound_cursor(&source, (fetched.validity, uid), None, kefu.now()).await?;
+            }
+        }
+    }
+    Ok(Some(taken))
+}
+
+/// Reads the mailbox every `poll_seconds` until the process ends.
+pub async fn run_mail<S: Store>(kefu: Kefu<S>, node: String) {
+    let Some(every) = kefu.core.settings.imap.as_ref().map(|c| c.poll_seconds.max(5)) else { return };
+    loop {
+        match fetch_mail(&kefu, &node).await {
+            Ok(Some(n)) if n > 0 => tracing::info!(mails = n, "inbound mail taken"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "reading the mailbox failed; will retry"),
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(every)).await;
+    }
+}
+
 /// Runs the jobs until the process ends.
 pub async fn run<S: Store>(kefu: Kefu<S>) {
     let node = node_name();
@@ -327,6 +377,7 @@ pub async fn run<S: Store>(kefu: Kefu<S>) {
     tokio::spawn(follow_search_feed(kefu.clone()));
     tokio::spawn(follow_kpi_feed(kefu.clone(), node.clone()));
     tokio::spawn(run_exports(kefu.clone(), node.clone()));
+    tokio::spawn(run_mail(kefu.clone(), node.clone()));
     let mut next_retention = tokio::time::Instant::now();
     let mut next_file_sweep = tokio::time::Instant::now();
     let mut round: u64 = 0;

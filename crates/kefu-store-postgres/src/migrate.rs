@@ -34,7 +34,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (26, "spike_dismissals", include_str!("../migrations/0026_spike_dismissals.sql")),
     (27, "inventory", include_str!("../migrations/0027_inventory.sql")),
     (28, "attachments", include_str!("../migrations/0028_attachments.sql")),
-    (29, "customer_messages", include_str!("../migrations/0029_customer_messages.sql")),
+    (29, "inbound", include_str!("../migrations/0029_inbound.sql")),
 ];
 
 /// Any constant shared by all kefu nodes.

@@ -21,9 +21,9 @@ pub async fn insert_messages(
         let recipient = cipher.encrypt(&m.recipient);
         let (subject, body) = (seal_text(cipher, &m.subject), seal_text(cipher, &m.body));
         c.execute(
-            "INSERT INTO outbox (ticket_id, kind, channel, recipient, subject, body, state, next_attempt_at, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $7)",
-            &[&ticket.map(|t| t.0), &m.kind, &m.channel, &recipient, &subject, &body, &now],
+            "INSERT INTO outbox (ticket_id, kind, channel, recipient, subject, body, state, next_attempt_at, created_at, in_reply_to)
+             VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $7, $8)",
+            &[&ticket.map(|t| t.0), &m.kind, &m.channel, &recipient, &subject, &body, &now, &m.in_reply_to],
         )
         .await
         .map_err(pg)?;
@@ -67,7 +67,7 @@ pub async fn sync_visit(c: &impl GenericClient, before: &Ticket, after: &Ticket)
 }
 
 const MESSAGE_COLS: &str = "id, ticket_id, kind, channel, recipient, subject, body, state, attempts, next_attempt_at, \
-                            last_error, provider_id, created_at, sent_at, delivered_at";
+                            last_error, provider_id, created_at, sent_at, delivered_at, in_reply_to";
 
 fn message(r: &Row, cipher: &FieldCipher) -> StoreResult<Message> {
     Ok(Message {
@@ -86,6 +86,7 @@ fn message(r: &Row, cipher: &FieldCipher) -> StoreResult<Message> {
         created_at: r.get(12),
         sent_at: r.get(13),
         delivered_at: r.get(14),
+        in_reply_to: r.get(15),
     })
 }
 

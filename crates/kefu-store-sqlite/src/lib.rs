@@ -13,6 +13,7 @@ mod bot;
 mod dump;
 mod exports;
 mod feed;
+mod inbound;
 mod incidents;
 mod inventory;
 mod kb;

@@ -19,14 +19,14 @@ pub fn insert_messages(
 ) -> StoreResult<()> {
     let mut stmt = c
         .prepare_cached(
-            "INSERT INTO outbox (ticket_id, kind, channel, recipient, subject, body, state, next_attempt_at, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?7)",
+            "INSERT INTO outbox (ticket_id, kind, channel, recipient, subject, body, state, next_attempt_at, created_at, in_reply_to)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?7, ?8)",
         )
         .map_err(backend)?;
     for m in messages {
         let recipient = cipher.encrypt(&m.recipient);
         let (subject, body) = (seal_text(cipher, &m.subject), seal_text(cipher, &m.body));
-        stmt.execute(params![ticket.map(|t| t.0), m.kind, m.channel, recipient, subject, body, ts(now)])
+        stmt.execute(params![ticket.map(|t| t.0), m.kind, m.channel, recipient, subject, body, ts(now), m.in_reply_to])
             .map_err(backend)?;
     }
     Ok(())
@@ -71,7 +71,7 @@ pub fn sync_visit(c: &Connection, before: &Ticket, after: &Ticket) -> StoreResul
 }
 
 const MESSAGE_COLS: &str = "id, ticket_id, kind, channel, recipient, subject, body, state, attempts, next_attempt_at, \
-                            last_error, provider_id, created_at, sent_at, delivered_at";
+                            last_error, provider_id, created_at, sent_at, delivered_at, in_reply_to";
 
 fn message(r: &Row) -> rusqlite::Result<Message> {
     Ok(Message {
@@ -90,6 +90,7 @@ fn message(r: &Row) -> rusqlite::Result<Message> {
         created_at: parse_ts(&r.get::<_, String>(12)?)?,
         sent_at: opt_ts(r.get(13)?)?,
         delivered_at: opt_ts(r.get(14)?)?,
+        in_reply_to: r.get(15)?,
     })
 }
 

@@ -582,9 +582,22 @@ pub const TABLES: &[TableSpec] = &[
             ("created_at", Time),
             ("sent_at", Time),
             ("delivered_at", Time),
+            ("in_reply_to", Text),
         ],
         order_by: "id",
         identity: Some("id"),
+    },
+    TableSpec {
+        name: "inbound_cursors",
+        columns: &[("source", Text), ("validity", Int), ("last_uid", Int), ("updated_at", Time)],
+        order_by: "source",
+        identity: None,
+    },
+    TableSpec {
+        name: "customer_emails",
+        columns: &[("address_idx", Text), ("customer_id", Int), ("address", Text), ("updated_at", Time)],
+        order_by: "address_idx",
+        identity: None,
     },
     TableSpec {
         name: "visits",

@@ -14,6 +14,7 @@ pub mod dump;
 mod exports;
 mod feed;
 pub mod filter;
+mod inbound;
 mod incidents;
 mod inventory;
 mod kb;
@@ -30,6 +31,7 @@ pub use attachments::*;
 pub use bot::{BotStore, MISS_KINDS, Miss, NewMiss};
 pub use exports::*;
 pub use feed::{FeedMark, FeedStore, TicketText};
+pub use inbound::*;
 pub use incidents::*;
 pub use inventory::*;
 pub use kb::{ArticleFilter, Feedback, FeedbackSummary, KbChange, KbStore};
@@ -72,9 +74,9 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Every store trait, for code that calls a concrete backend's methods.
 pub mod prelude {
     pub use crate::{
-        AccountStore, AttachmentStore, BotStore, DumpStore, ExportStore, FeedStore, IncidentStore, InventoryStore,
-        JobStore, KbStore, KpiStore, MacroStore, ModelStore, OrgStore, OutboxStore, PrivacyStore, QualityStore,
-        ReportStore, ScheduleStore, SecurityStore, Store, TicketStore,
+        AccountStore, AttachmentStore, BotStore, DumpStore, ExportStore, FeedStore, InboundStore, IncidentStore,
+        InventoryStore, JobStore, KbStore, KpiStore, MacroStore, ModelStore, OrgStore, OutboxStore, PrivacyStore,
+        QualityStore, ReportStore, ScheduleStore, SecurityStore, Store, TicketStore,
     };
 }
 
@@ -103,6 +105,7 @@ pub trait Store:
     + SecurityStore
     + InventoryStore
     + AttachmentStore
+    + InboundStore
 {
 }
 
@@ -128,6 +131,7 @@ impl<T> Store for T where
         + SecurityStore
         + InventoryStore
         + AttachmentStore
+        + InboundStore
 {
 }
 

@@ -187,6 +187,8 @@ pub struct NewMessage {
     pub recipient: String,
     pub subject: String,
     pub body: String,
+    /// An e-mail answering the customer's message with this Message-ID.
+    pub in_reply_to: Option<String>,
 }
 
 /// A message in the outbox with its delivery state: `pending` (waiting or
@@ -211,6 +213,9 @@ pub struct Message {
     pub created_at: DateTime<Utc>,
     pub sent_at: Option<DateTime<Utc>>,
     pub delivered_at: Option<DateTime<Utc>>,
+    /// An e-mail answering the customer's message with this Message-ID.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub in_reply_to: Option<String>,
 }
 
 /// What one delivery attempt came to.

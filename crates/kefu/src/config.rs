@@ -34,6 +34,9 @@ pub struct Config {
     /// Where orders are carried out (`[bss] url, token, callback_token`);
     /// without a url, the embedded inventory.
     pub bss: kefu_server::bss::BssConfig,
+    /// The mailbox customers write to (`[imap] host, username, password, mailbox`);
+    /// the password also from `KEFU_IMAP_PASSWORD`.
+    pub imap: Option<kefu_server::imap::ImapConfig>,
 }
 
 impl Default for Config {
@@ -51,6 +54,7 @@ impl Default for Config {
             metrics_token: None,
             http: Default::default(),
             bss: Default::default(),
+            imap: None,
         }
     }
 }

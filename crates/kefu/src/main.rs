@@ -231,6 +231,13 @@ async fn service<S: Store>(store: S, cfg: &Config) -> Result<Kefu<S>> {
         bss: cfg.bss.clone(),
         catalogue: config::load_catalogue(cfg)?,
         files: Some(kefu_server::blobs::Blobs::new(cfg.data_dir.join("attachments"), cfg.cipher()?)),
+        imap: match &cfg.imap {
+            Some(i) => {
+                i.check().map_err(|e| anyhow::anyhow!(e))?;
+                Some(i.clone())
+            }
+            None => None,
+        },
         ..Default::default()
     };
     let calendar = config::load_calendar(cfg)?;

@@ -36,6 +36,7 @@ pub struct AttachmentView {
 }
 
 /// A file received, before it is checked.
+#[derive(Debug, Clone)]
 pub struct Incoming {
     pub filename: String,
     pub bytes: Vec<u8>,
@@ -104,27 +105,71 @@ impl<S: Store> Kefu<S> {
         let mut checked = Vec::with_capacity(files.len());
         for f in files {
             let kind = policy.accept(field, &f.bytes).map_err(refusal)?;
-            checked.push((safe_name(&f.filename, kind, policy.max_name_chars), kind, f.bytes));
+            checked.push((f, kind));
         }
         let mut rows = Vec::with_capacity(checked.len());
-        for (filename, kind, bytes) in checked {
-            let size = bytes.len() as u64;
-            let stored =
-                self.blobs()?.put(bytes).await.map_err(|e| ApiError::Internal(format!("storing a file: {e}")))?;
-            rows.push(Attachment {
-                id: new_id(),
-                ticket: ticket.id,
-                filename,
-                content_type: kind.content_type.into(),
-                size,
-                sha256: stored.sha256,
-                blob: stored.blob,
-                source: source.into(),
-                added_by: added_by.into(),
-                created_at: self.now(),
-            });
+        for (f, kind) in checked {
+            rows.push(self.store_file(f, kind, source, added_by, ticket).await?);
         }
         Ok(rows)
+    }
+
+    /// Like `store_files`, for what a customer sent: files that are refused
+    /// (by kind or size, or no longer fitting on the ticket) are left out and
+    /// named, so the message itself is still taken.
+    pub(crate) async fn store_files_leniently(
+        &self,
+        files: Vec<Incoming>,
+        source: &str,
+        added_by: &str,
+        ticket: &Ticket,
+    ) -> Result<(Vec<Attachment>, Vec<String>), ApiError> {
+        let policy = &self.core.policy.attachments;
+        let (mut rows, mut refused) = (Vec::new(), Vec::new());
+        let mut totals = ticket.files;
+        for f in files {
+            let size = f.bytes.len() as u64;
+            let checked = policy
+                .accept("file", &f.bytes)
+                .and_then(|k| policy.fits("file", totals.count, totals.bytes, size).map(|()| k));
+            match checked {
+                Ok(kind) => {
+                    totals.count += 1;
+                    totals.bytes += size;
+                    rows.push(self.store_file(f, kind, source, added_by, ticket).await?);
+                }
+                Err(Refusal::TooLarge(e) | Refusal::Type(e) | Refusal::Invalid(e)) => {
+                    refused.push(format!("{}（{}）", f.filename, e.message_zh));
+                }
+            }
+        }
+        Ok((rows, refused))
+    }
+
+    async fn store_file(
+        &self,
+        f: Incoming,
+        kind: FileKind,
+        source: &str,
+        added_by: &str,
+        ticket: &Ticket,
+    ) -> Result<Attachment, ApiError> {
+        let filename = safe_name(&f.filename, kind, self.core.policy.attachments.max_name_chars);
+        let size = f.bytes.len() as u64;
+        let stored =
+            self.blobs()?.put(f.bytes).await.map_err(|e| ApiError::Internal(format!("storing a file: {e}")))?;
+        Ok(Attachment {
+            id: new_id(),
+            ticket: ticket.id,
+            filename,
+            content_type: kind.content_type.into(),
+            size,
+            sha256: stored.sha256,
+            blob: stored.blob,
+            source: source.into(),
+            added_by: added_by.into(),
+            created_at: self.now(),
+        })
     }
 
     /// Adds files to a ticket's change: the per-ticket limits are checked on

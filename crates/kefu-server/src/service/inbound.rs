@@ -55,7 +55,7 @@ pub struct Received {
 pub const CUSTOMER_SMS: &str = "customer:sms";
 
 impl<S: Store> Kefu<S> {
-    async fn inbound_actor(&self) -> Result<Actor, ApiError> {
+    pub(super) async fn inbound_actor(&self) -> Result<Actor, ApiError> {
         let id = self.service_account(&self.core.inbound_user, INBOUND_USERNAME, INBOUND_DISPLAY).await?;
         Ok(Actor::new(id, INBOUND_USERNAME, Role::Agent))
     }
@@ -108,10 +108,11 @@ impl<S: Store> Kefu<S> {
             }
             Route::Reply(ticket) => {
                 let t = tickets.iter().find(|t| t.id == ticket).expect("routed to one of them");
-                let rows = self.store_files(files, "file", m.channel, INBOUND_USERNAME, t).await?;
-                self.customer_words(&actor, ticket, m.channel, m.text.clone(), rows, idem).await?
+                let (rows, refused) = self.store_files_leniently(files, m.channel, INBOUND_USERNAME, t).await?;
+                let text = with_refusals(m.text.clone(), &refused);
+                self.customer_words(&actor, ticket, (m.channel, None), text, rows, idem).await?
             }
-            Route::New => self.new_request(&actor, &m, idem).await?,
+            Route::New => self.new_request_from(&actor, &m, idem, None).await?,
         };
         let repeated = matches!(written, Written::Replayed { .. });
         let ticket = written.body()["number"].as_str().unwrap_or_default().to_string();
@@ -153,7 +154,7 @@ impl<S: Store> Kefu<S> {
         &self,
         actor: &Actor,
         id: TicketId,
-        channel: &'static str,
+        (channel, message_id): (&'static str, Option<String>),
         text: String,
         files: Vec<Attachment>,
         idem: Idem,
@@ -164,6 +165,10 @@ impl<S: Store> Kefu<S> {
                 return Err(DomainError::Archived);
             }
             let mut ticket = Ticket { updated_at: now, ..t.clone() };
+            // An e-mail is answered in the thread of the customer's latest one.
+            if message_id.is_some() {
+                ticket.email_message_id = message_id;
+            }
             super::tickets::settle(&core, &mut ticket);
             let channel_zh = Channel::parse(channel, "channel").map_or(channel, |c| c.label_zh());
             let vars = [("number", t.number.as_str()), ("channel_zh", channel_zh), ("channel", channel)];
@@ -189,7 +194,13 @@ impl<S: Store> Kefu<S> {
 
     /// A new request from the message: the channel's, typed as the
     /// suggestions say (or `[inbound] default_type`), the customer by phone.
-    async fn new_request(&self, actor: &Actor, m: &InboundMessage, idem: Idem) -> Result<Written, ApiError> {
+    pub(super) async fn new_request_from(
+        &self,
+        actor: &Actor,
+        m: &InboundMessage,
+        idem: Idem,
+        email: Option<(String, Option<String>)>,
+    ) -> Result<Written, ApiError> {
         let policy = &self.core.policy.inbound;
         let known = self.store.customer_by_phone(m.phone.as_str()).await?;
         let suggestion = self
@@ -220,6 +231,14 @@ impl<S: Store> Kefu<S> {
             submitted_by: Some(format!("客户{channel_zh}")),
             ..Default::default()
         };
-        self.create_ticket(actor, &req, Some(idem)).await
+        self.create_ticket_from(actor, &req, Some(idem), email).await
     }
+}
+
+/// The text with the files that were not kept named at its end.
+pub(super) fn with_refusals(text: String, refused: &[String]) -> String {
+    if refused.is_empty() {
+        return text;
+    }
+    format!("{text}\n\n（以下附件未保存：{}）", refused.join("；"))
 }

@@ -798,6 +798,7 @@ fn notice_targets(b: &NoticeBatch, children: &[Ticket]) -> Vec<NoticeTarget> {
                 recipient: t.customer.phone.as_str().to_string(),
                 subject: "故障通知".into(),
                 body: format!("【故障通知】{}（您的工单 {}）", b.text, t.number),
+                in_reply_to: None,
             },
         })
         .collect()

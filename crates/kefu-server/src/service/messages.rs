@@ -66,7 +66,14 @@ pub fn portal_link(core: &Core, id: TicketId, now: DateTime<Utc>) -> String {
 
 fn message(core: &Core, kind: &str, channel: &str, to: String, vars: &[(&str, &str)]) -> NewMessage {
     let r = core.settings.templates.render(kind, &core.policy.customer_loop.language, vars);
-    NewMessage { kind: kind.into(), channel: channel.into(), recipient: to, subject: r.subject, body: r.body }
+    NewMessage {
+        kind: kind.into(),
+        channel: channel.into(),
+        recipient: to,
+        subject: r.subject,
+        body: r.body,
+        in_reply_to: None,
+    }
 }
 
 /// The receipt (受理回执) of a new ticket, by SMS to the customer's phone.
@@ -84,18 +91,28 @@ pub fn receipt(core: std::sync::Arc<Core>) -> Option<MessagesFn> {
             ("created_at", &when(t.created_at)),
             ("link", &link),
         ];
-        vec![message(&core, "receipt", "sms", t.customer.phone.as_str().to_string(), &vars)]
+        // A request by e-mail is answered by e-mail, in its thread.
+        match &t.email {
+            Some(address) => vec![threaded(message(&core, "receipt", "email", address.clone(), &vars), t)],
+            None => vec![message(&core, "receipt", "sms", t.customer.phone.as_str().to_string(), &vars)],
+        }
     }))
 }
 
+/// An e-mail answering the customer's latest message on the ticket.
+fn threaded(m: NewMessage, t: &Ticket) -> NewMessage {
+    NewMessage { in_reply_to: t.email_message_id.clone(), ..m }
+}
+
 /// A staff member's reply to the customer: by e-mail to `email` (the
-/// address the customer was last written to on this ticket), else by SMS to
-/// a mobile phone; None when the customer has neither (a landline).
+/// address the customer was last written to on this ticket, or wrote from),
+/// in the thread of their last mail, else by SMS to a mobile phone; None
+/// when the customer has neither (a landline).
 pub fn reply(core: &Core, t: &Ticket, text: &str, email: Option<&str>) -> Option<NewMessage> {
     let link = LINK_MARK.to_string();
     let vars = [("number", t.number.as_str()), ("title", t.title.as_str()), ("reply", text), ("link", &link)];
-    match email {
-        Some(address) => Some(message(core, "reply", "email", address.to_string(), &vars)),
+    match email.or(t.email.as_deref()) {
+        Some(address) => Some(threaded(message(core, "reply", "email", address.to_string(), &vars), t)),
         None if t.customer.phone.is_mobile() => {
             Some(message(core, "reply", "sms", t.customer.phone.as_str().to_string(), &vars))
         }

@@ -43,6 +43,7 @@ pub mod kb_misses;
 pub mod kpi;
 mod kpi_feed;
 mod macros;
+pub mod mail_in;
 mod merge;
 pub mod messages;
 pub mod notices;
@@ -103,6 +104,8 @@ pub struct Settings {
     pub catalogue: kefu_domain::catalogue::Catalogue,
     /// Where evidence files are kept (`<data dir>/attachments`); None: uploads are refused.
     pub files: Option<crate::blobs::Blobs>,
+    /// The mailbox customers write to (`[imap]`); None: no e-mail in.
+    pub imap: Option<crate::imap::ImapConfig>,
 }
 
 impl Default for Settings {
@@ -120,6 +123,7 @@ impl Default for Settings {
             bss: Default::default(),
             catalogue: kefu_domain::catalogue::Catalogue::shipped(),
             files: None,
+            imap: None,
         }
     }
 }

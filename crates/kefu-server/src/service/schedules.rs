@@ -159,6 +159,7 @@ impl<S: Store> Kefu<S> {
                 recipient: email,
                 subject: subject.clone(),
                 body: body.clone(),
+                in_reply_to: None,
             })
             .collect())
     }

@@ -36,7 +36,23 @@ impl<S: Store> Kefu<S> {
         req: &IntakeRequest,
         idempotency: Option<Idem>,
     ) -> Result<Written, ApiError> {
+        self.create_ticket_from(actor, req, idempotency, None).await
+    }
+
+    /// A registration; `email`: the request came by e-mail from this address
+    /// (and Message-ID), where the receipt and replies then go, in its thread.
+    pub(crate) async fn create_ticket_from(
+        &self,
+        actor: &Actor,
+        req: &IntakeRequest,
+        idempotency: Option<Idem>,
+        email: Option<(String, Option<String>)>,
+    ) -> Result<Written, ApiError> {
         let mut ticket = req.parse(&self.core.policy.priority)?;
+        if let Some((address, message_id)) = email {
+            ticket.email = Some(address);
+            ticket.email_message_id = message_id;
+        }
         ticket.order = self.order_at_intake(req, &ticket).await?;
         if let Some(code) = &ticket.store {
             // One read, paid only by tickets that name a store.

@@ -55,6 +55,8 @@ pub struct TestApp {
     pub bss: Jobs1,
     /// Runs the sweep of stored files no ticket names: files removed.
     pub sweep_files: Jobs1,
+    /// Reads the mailbox once on node "test": mails taken.
+    pub mail: Jobs1,
     /// Where this app keeps attachment files.
     pub files_dir: std::path::PathBuf,
     /// Removes the database when the test ends.
@@ -170,9 +172,21 @@ pub async fn spawn_app_full(
 pub async fn spawn_app_bss(
     backend: Backend,
     policy: Policy,
+    delivery: DeliveryConfig,
+    limits: kefu_server::ServeLimits,
+    bss: kefu_server::bss::BssConfig,
+) -> TestApp {
+    spawn_app_channels(backend, policy, delivery, limits, bss, None).await
+}
+
+/// With e-mail read from `imap` (and orders where `bss` says).
+pub async fn spawn_app_channels(
+    backend: Backend,
+    policy: Policy,
     mut delivery: DeliveryConfig,
     limits: kefu_server::ServeLimits,
     bss: kefu_server::bss::BssConfig,
+    imap: Option<kefu_server::imap::ImapConfig>,
 ) -> TestApp {
     let logs = tempfile::tempdir().unwrap();
     let messages_log = logs.path().join("messages.log");
@@ -181,12 +195,12 @@ pub async fn spawn_app_bss(
         Backend::Sqlite => {
             let dir = tempfile::tempdir().unwrap();
             let store = SqliteStore::open(dir.path().join("kefu.db"), kefu_store::crypto::test_cipher()).unwrap();
-            spawn_with(store, Box::new((dir, logs)), policy, (delivery, bss), messages_log, limits).await
+            spawn_with(store, Box::new((dir, logs)), policy, (delivery, bss, imap), messages_log, limits).await
         }
         Backend::Postgres => {
             let schema = TestSchema::create().await;
             let store = PgStore::connect(&schema.url, kefu_store::crypto::test_cipher()).await.unwrap();
-            spawn_with(store, Box::new((schema, logs)), policy, (delivery, bss), messages_log, limits).await
+            spawn_with(store, Box::new((schema, logs)), policy, (delivery, bss, imap), messages_log, limits).await
         }
     }
 }
@@ -195,7 +209,7 @@ async fn spawn_with<S: Store>(
     store: S,
     guard: Box<dyn std::any::Any + Send + Sync>,
     policy: Policy,
-    (delivery, bss): (DeliveryConfig, kefu_server::bss::BssConfig),
+    (delivery, bss, imap): (DeliveryConfig, kefu_server::bss::BssConfig, Option<kefu_server::imap::ImapConfig>),
     messages_log: std::path::PathBuf,
     limits: kefu_server::ServeLimits,
 ) -> TestApp {
@@ -211,6 +225,7 @@ async fn spawn_with<S: Store>(
         delivery,
         bss,
         files: Some(blobs),
+        imap,
         public_url: base.clone(),
         ..Settings::default()
     };
@@ -316,6 +331,11 @@ async fn spawn_with<S: Store>(
         Box::pin(async move { k.sweep_orphan_files().await.unwrap() as usize })
     });
     let k = kefu.clone();
+    let mail: Jobs1 = Arc::new(move || {
+        let k = k.clone();
+        Box::pin(async move { kefu_server::jobs::fetch_mail(&k, "test").await.unwrap().unwrap_or(0) })
+    });
+    let k = kefu.clone();
     let bss: Jobs1 = Arc::new(move || {
         let k = k.clone();
         Box::pin(async move { k.process_bss("test").await.unwrap() as usize })
@@ -355,6 +375,7 @@ async fn spawn_with<S: Store>(
         rollup,
         bss,
         sweep_files,
+        mail,
         files_dir,
         _guard: guard,
     }

@@ -29,6 +29,9 @@ class Sink:
             "to": str(msg["To"]),
             "subject": str(msg["Subject"]),
             "body": body.get_content() if body is not None else "",
+            "message_id": str(msg["Message-ID"] or ""),
+            "in_reply_to": str(msg["In-Reply-To"] or ""),
+            "references": str(msg["References"] or ""),
         }
         tmp = os.path.join(self.out, f".{uuid.uuid4().hex}")
         with open(tmp, "w", encoding="utf-8") as f:

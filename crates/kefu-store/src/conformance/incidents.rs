@@ -110,6 +110,7 @@ pub async fn each_customer_gets_a_notice_once<S: Store>(s: S) {
             recipient: t.customer.phone.as_str().to_string(),
             subject: String::new(),
             body: "望京光缆中断，预计18时恢复".into(),
+            in_reply_to: None,
         };
         targets.push(NoticeTarget { customer: t.customer.id, ticket: t.id, message });
     }

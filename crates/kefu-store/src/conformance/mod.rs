@@ -18,6 +18,7 @@ mod attachments;
 mod bot;
 mod export;
 mod feed;
+mod inbound;
 mod incidents;
 mod inventory;
 mod jobs;
@@ -38,6 +39,7 @@ pub use attachments::*;
 pub use bot::*;
 pub use export::*;
 pub use feed::*;
+pub use inbound::*;
 pub use incidents::*;
 pub use inventory::*;
 pub use jobs::*;
@@ -216,7 +218,8 @@ macro_rules! conformance_tests {
             security_incidents_keep_their_own_register_and_chain,
             services_change_with_their_ticket_and_keep_a_history,
             bss_jobs_are_claimed_once_and_leave_with_their_order,
-            files_join_a_ticket_with_its_change_and_leave_with_it);
+            files_join_a_ticket_with_its_change_and_leave_with_it,
+            cursors_move_on_and_addresses_find_their_customer);
     };
     (@each $make:expr; $($name:ident),+) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,6 +9,7 @@ fn sms(kind: &str, to: &str) -> NewMessage {
         recipient: to.into(),
         subject: format!("{kind} 主题"),
         body: format!("{kind} 正文"),
+        in_reply_to: None,
     }
 }
 

@@ -85,6 +85,7 @@ pub async fn a_scheduled_report_runs_once_with_its_emails<S: Store>(s: S) {
         recipient: "wang@kefu.example".into(),
         subject: "班组日报".into(),
         body: "首问解决率 81.0%".into(),
+        in_reply_to: None,
     };
     let next = t0() + Duration::days(1);
     assert!(s.complete_run(a.id, t0(), next, vec![mail.clone()], t0()).await.unwrap());
