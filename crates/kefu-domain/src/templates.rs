@@ -33,6 +33,8 @@ pub const DEFAULT_TEMPLATES: &[(&str, &str, &[&str])] = &[
     ),
     ("reply", include_str!("../templates/reply.toml"), &["number", "title", "reply", "link"]),
     ("identify", include_str!("../templates/identify.toml"), &["subject"]),
+    ("wechat_welcome", include_str!("../templates/wechat_welcome.toml"), &[]),
+    ("wechat_received", include_str!("../templates/wechat_received.toml"), &["number"]),
     ("staff_sla_warning", include_str!("../templates/staff_sla_warning.toml"), &["number", "kind", "label_zh", "due"]),
     ("staff_sla_breach", include_str!("../templates/staff_sla_breach.toml"), &["number", "kind", "label_zh", "due"]),
     ("staff_transfer", include_str!("../templates/staff_transfer.toml"), &["number", "by"]),

@@ -22,6 +22,8 @@ use std::sync::Arc;
 pub struct DeliveryConfig {
     pub smtp: Option<SmtpConfig>,
     pub sms: Option<SmsGatewayConfig>,
+    /// The WeChat official account: its callback and customer-service messages.
+    pub wechat: Option<crate::wechat::WechatConfig>,
     /// Attempts before a message is given up as failed.
     pub max_attempts: u32,
     /// The first retry waits this long; each next one twice as long (≤ 1 h).
@@ -41,6 +43,7 @@ impl Default for DeliveryConfig {
         DeliveryConfig {
             smtp: None,
             sms: None,
+            wechat: None,
             max_attempts: 8,
             retry_base_seconds: 30,
             claim_seconds: 120,
@@ -165,6 +168,7 @@ pub trait Transport: Send + Sync {
 pub struct Channels {
     pub sms: Option<Arc<dyn Transport>>,
     pub email: Option<Arc<dyn Transport>>,
+    pub wechat: Option<Arc<dyn Transport>>,
 }
 
 impl Channels {
@@ -177,14 +181,23 @@ impl Channels {
             Some(s) => Some(Arc::new(HttpSms::new(s)?) as Arc<dyn Transport>),
             None => None,
         };
+        let wechat = match &cfg.wechat {
+            Some(w) => Some(Arc::new(crate::wechat::WechatTransport::new(w)?) as Arc<dyn Transport>),
+            None => None,
+        };
         let file = cfg.log_file.as_ref().map(|p| Arc::new(FileLog { path: p.clone() }) as Arc<dyn Transport>);
-        Ok(Channels { sms: sms.or_else(|| file.clone()), email: email.or(file) })
+        Ok(Channels {
+            sms: sms.or_else(|| file.clone()),
+            email: email.or_else(|| file.clone()),
+            wechat: wechat.or(file),
+        })
     }
 
     fn get(&self, channel: &str) -> Option<&Arc<dyn Transport>> {
         match channel {
             "sms" => self.sms.as_ref(),
             "email" => self.email.as_ref(),
+            "wechat" => self.wechat.as_ref(),
             _ => None,
         }
     }

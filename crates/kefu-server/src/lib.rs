@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod search;
 pub mod service;
 pub mod view;
+pub mod wechat;
 
 pub use service::{Kefu, Settings};
 

@@ -15,12 +15,14 @@ CREATE TABLE inbound_cursors (
     updated_at TIMESTAMPTZ NOT NULL
 );
 
--- The e-mail addresses customers wrote from, by blind index, so the next
--- mail from one finds its customer. The address is sealed.
-CREATE TABLE customer_emails (
-    address_idx TEXT PRIMARY KEY,
+-- Where customers wrote from — an e-mail address, a WeChat openid — by
+-- blind index of kind and value, so the next message from there finds its
+-- customer, and a reply finds where to go. The value is sealed.
+CREATE TABLE customer_contacts (
+    contact_idx TEXT PRIMARY KEY,
+    kind        TEXT NOT NULL,
     customer_id BIGINT NOT NULL REFERENCES customers (id),
-    address     TEXT NOT NULL,
+    value       TEXT NOT NULL,
     updated_at  TIMESTAMPTZ NOT NULL
 );
-CREATE INDEX customer_emails_customer ON customer_emails (customer_id);
+CREATE INDEX customer_contacts_customer ON customer_contacts (customer_id, kind, updated_at);

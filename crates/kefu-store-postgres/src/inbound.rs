@@ -4,7 +4,7 @@ use crate::pg;
 use chrono::{DateTime, Utc};
 use kefu_domain::CustomerId;
 use kefu_domain::ticket::Customer;
-use kefu_store::{StoreResult, email_key};
+use kefu_store::{StoreResult, contact_index, contact_key};
 
 /// The store capabilities kept in this file: InboundStore.
 mod capability {
@@ -45,11 +45,11 @@ mod capability {
                 .map_err(pg)?;
             tx.commit().await.map_err(pg)
         }
-        async fn customer_by_email(&self, address: &str) -> StoreResult<Option<Customer>> {
-            let idx = self.cipher.blind_index("email", &email_key(address));
+        async fn customer_by_contact(&self, kind: &str, value: &str) -> StoreResult<Option<Customer>> {
+            let idx = contact_index(&self.cipher, kind, value);
             let client = self.client().await?;
             let row = client
-                .query_opt("SELECT customer_id FROM customer_emails WHERE address_idx = $1", &[&idx])
+                .query_opt("SELECT customer_id FROM customer_contacts WHERE contact_idx = $1", &[&idx])
                 .await
                 .map_err(pg)?;
             match row {
@@ -57,18 +57,36 @@ mod capability {
                 None => Ok(None),
             }
         }
-        async fn link_email(&self, customer: CustomerId, address: &str, now: DateTime<Utc>) -> StoreResult<()> {
-            let key = email_key(address);
+        async fn link_contact(
+            &self,
+            customer: CustomerId,
+            kind: &str,
+            value: &str,
+            now: DateTime<Utc>,
+        ) -> StoreResult<()> {
+            let sealed = self.cipher.encrypt(&contact_key(kind, value));
             self.client()
                 .await?
                 .execute(
-                    "INSERT INTO customer_emails (address_idx, customer_id, address, updated_at) VALUES ($1, $2, $3, $4)
-                     ON CONFLICT (address_idx) DO UPDATE SET customer_id = excluded.customer_id, updated_at = excluded.updated_at",
-                    &[&self.cipher.blind_index("email", &key), &customer.0, &self.cipher.encrypt(&key), &now],
+                    "INSERT INTO customer_contacts (contact_idx, kind, customer_id, value, updated_at) VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT (contact_idx) DO UPDATE SET customer_id = excluded.customer_id, updated_at = excluded.updated_at",
+                    &[&contact_index(&self.cipher, kind, value), &kind, &customer.0, &sealed, &now],
                 )
                 .await
                 .map_err(pg)?;
             Ok(())
+        }
+        async fn contact_of(&self, customer: CustomerId, kind: &str) -> StoreResult<Option<String>> {
+            let row = self
+                .client()
+                .await?
+                .query_opt(
+                    "SELECT value FROM customer_contacts WHERE customer_id = $1 AND kind = $2 ORDER BY updated_at DESC LIMIT 1",
+                    &[&customer.0, &kind],
+                )
+                .await
+                .map_err(pg)?;
+            row.map(|r| self.cipher.decrypt(r.get(0))).transpose()
         }
     }
 }

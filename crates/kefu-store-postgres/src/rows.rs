@@ -305,7 +305,7 @@ mod capability {
             // ticket registered meanwhile makes the foreign key refuse it all.
             let mut client = client;
             let tx = client.transaction().await.map_err(pg)?;
-            for table in ["service_history", "services", "customer_accounts", "customer_emails"] {
+            for table in ["service_history", "services", "customer_accounts", "customer_contacts"] {
                 tx.execute(&format!("DELETE FROM {table} WHERE customer_id = $1"), &[&id.0]).await.map_err(pg)?;
             }
             let deleted = tx.execute("DELETE FROM customers WHERE id = $1", &[&id.0]).await;

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use kefu_domain::CustomerId;
 use kefu_domain::ticket::Customer;
 use kefu_store::crypto::FieldCipher;
-use kefu_store::{StoreResult, email_key};
+use kefu_store::{StoreResult, contact_index, contact_key};
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub fn cursor(c: &Connection, source: &str) -> StoreResult<Option<(i64, i64)>> {
@@ -32,12 +32,16 @@ pub fn set_cursor(c: &Connection, source: &str, validity: i64, uid: i64, now: Da
     Ok(())
 }
 
-pub fn customer_by_email(c: &Connection, address: &str, cipher: &FieldCipher) -> StoreResult<Option<Customer>> {
-    let idx = cipher.blind_index("email", &email_key(address));
+pub fn customer_by_contact(
+    c: &Connection,
+    kind: &str,
+    value: &str,
+    cipher: &FieldCipher,
+) -> StoreResult<Option<Customer>> {
     let id: Option<i64> = c
-        .prepare_cached("SELECT customer_id FROM customer_emails WHERE address_idx = ?1")
+        .prepare_cached("SELECT customer_id FROM customer_contacts WHERE contact_idx = ?1")
         .map_err(backend)?
-        .query_row([idx], |r| r.get(0))
+        .query_row([contact_index(cipher, kind, value)], |r| r.get(0))
         .optional()
         .map_err(backend)?;
     match id {
@@ -46,22 +50,44 @@ pub fn customer_by_email(c: &Connection, address: &str, cipher: &FieldCipher) ->
     }
 }
 
-pub fn link_email(
+pub fn link_contact(
     c: &Connection,
     customer: CustomerId,
-    address: &str,
+    (kind, value): (&str, &str),
     now: DateTime<Utc>,
     cipher: &FieldCipher,
 ) -> StoreResult<()> {
-    let key = email_key(address);
     c.prepare_cached(
-        "INSERT INTO customer_emails (address_idx, customer_id, address, updated_at) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (address_idx) DO UPDATE SET customer_id = excluded.customer_id, updated_at = excluded.updated_at",
+        "INSERT INTO customer_contacts (contact_idx, kind, customer_id, value, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (contact_idx) DO UPDATE SET customer_id = excluded.customer_id, updated_at = excluded.updated_at",
     )
     .map_err(backend)?
-    .execute(params![cipher.blind_index("email", &key), customer.0, cipher.encrypt(&key), ts(now)])
+    .execute(params![
+        contact_index(cipher, kind, value),
+        kind,
+        customer.0,
+        cipher.encrypt(&contact_key(kind, value)),
+        ts(now)
+    ])
     .map_err(backend)?;
     Ok(())
+}
+
+pub fn contact_of(
+    c: &Connection,
+    customer: CustomerId,
+    kind: &str,
+    cipher: &FieldCipher,
+) -> StoreResult<Option<String>> {
+    let sealed: Option<String> = c
+        .prepare_cached(
+            "SELECT value FROM customer_contacts WHERE customer_id = ?1 AND kind = ?2 ORDER BY updated_at DESC LIMIT 1",
+        )
+        .map_err(backend)?
+        .query_row(params![customer.0, kind], |r| r.get(0))
+        .optional()
+        .map_err(backend)?;
+    sealed.map(|v| cipher.decrypt(&v)).transpose()
 }
 
 /// The store capabilities kept in this file: InboundStore.
@@ -89,13 +115,23 @@ mod capability {
                 })
                 .await
         }
-        async fn customer_by_email(&self, address: &str) -> StoreResult<Option<Customer>> {
-            let (k, address) = (self.cipher.clone(), address.to_string());
-            self.read(move |c| super::customer_by_email(c, &address, &k)).await
+        async fn customer_by_contact(&self, kind: &str, value: &str) -> StoreResult<Option<Customer>> {
+            let (k, kind, value) = (self.cipher.clone(), kind.to_string(), value.to_string());
+            self.read(move |c| super::customer_by_contact(c, &kind, &value, &k)).await
         }
-        async fn link_email(&self, customer: CustomerId, address: &str, now: DateTime<Utc>) -> StoreResult<()> {
-            let (k, address) = (self.cipher.clone(), address.to_string());
-            self.writer.run(move |c| super::link_email(c, customer, &address, now, &k)).await
+        async fn link_contact(
+            &self,
+            customer: CustomerId,
+            kind: &str,
+            value: &str,
+            now: DateTime<Utc>,
+        ) -> StoreResult<()> {
+            let (k, kind, value) = (self.cipher.clone(), kind.to_string(), value.to_string());
+            self.writer.run(move |c| super::link_contact(c, customer, (&kind, &value), now, &k)).await
+        }
+        async fn contact_of(&self, customer: CustomerId, kind: &str) -> StoreResult<Option<String>> {
+            let (k, kind) = (self.cipher.clone(), kind.to_string());
+            self.read(move |c| super::contact_of(c, customer, &kind, &k)).await
         }
     }
 }

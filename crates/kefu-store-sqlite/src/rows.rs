@@ -361,7 +361,7 @@ mod capability {
                         return Err(StoreError::Conflict { constraint: "tickets_customer_id_fkey".into() });
                     }
                     // Erasure takes their services and account facts with them.
-                    for table in ["service_history", "services", "customer_accounts", "customer_emails"] {
+                    for table in ["service_history", "services", "customer_accounts", "customer_contacts"] {
                         c.execute(&format!("DELETE FROM {table} WHERE customer_id = ?1"), [id.0]).map_err(backend)?;
                     }
                     match c.execute("DELETE FROM customers WHERE id = ?1", [id.0]).map_err(backend)? {

@@ -594,9 +594,9 @@ pub const TABLES: &[TableSpec] = &[
         identity: None,
     },
     TableSpec {
-        name: "customer_emails",
-        columns: &[("address_idx", Text), ("customer_id", Int), ("address", Text), ("updated_at", Time)],
-        order_by: "address_idx",
+        name: "customer_contacts",
+        columns: &[("contact_idx", Text), ("kind", Text), ("customer_id", Int), ("value", Text), ("updated_at", Time)],
+        order_by: "contact_idx",
         identity: None,
     },
     TableSpec {

@@ -1,5 +1,5 @@
 //! What customers send in (issue 21): how far each source (a mailbox) has
-//! been read, and the e-mail addresses customers wrote from. A message's own
+//! been read, and where customers wrote from (e-mail addresses, openids). A message's own
 //! write (ticket, note) carries its idempotency key, so the cursor only
 //! bounds the re-reading after a crash; it never decides whether a message
 //! was taken.
@@ -10,7 +10,7 @@ use kefu_domain::CustomerId;
 use kefu_domain::ticket::Customer;
 use std::future::Future;
 
-/// Sources read and customers' addresses (`inbound_cursors`, `customer_emails`).
+/// Sources read and customers' addresses (`inbound_cursors`, `customer_contacts`).
 pub trait InboundStore: Clone + Send + Sync + 'static {
     /// How far `source` has been read: (UID validity, last UID taken).
     fn inbound_cursor(&self, source: &str) -> impl Future<Output = StoreResult<Option<(i64, i64)>>> + Send;
@@ -25,18 +25,35 @@ pub trait InboundStore: Clone + Send + Sync + 'static {
         answer: Option<crate::NewMessage>,
         now: DateTime<Utc>,
     ) -> impl Future<Output = StoreResult<()>> + Send;
-    /// The customer who wrote from `address` (compared case-insensitively).
-    fn customer_by_email(&self, address: &str) -> impl Future<Output = StoreResult<Option<Customer>>> + Send;
-    /// Remembers `address` as the customer's (the latest customer wins).
-    fn link_email(
+    /// The customer who wrote from `value` (an e-mail address, compared
+    /// case-insensitively; a WeChat openid), by `kind` (`email`, `wechat`).
+    fn customer_by_contact(
+        &self,
+        kind: &str,
+        value: &str,
+    ) -> impl Future<Output = StoreResult<Option<Customer>>> + Send;
+    /// Remembers `value` as the customer's (the latest customer wins).
+    fn link_contact(
         &self,
         customer: CustomerId,
-        address: &str,
+        kind: &str,
+        value: &str,
         now: DateTime<Utc>,
     ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Where the customer last wrote from by `kind`, if anywhere.
+    fn contact_of(&self, customer: CustomerId, kind: &str) -> impl Future<Output = StoreResult<Option<String>>> + Send;
 }
 
-/// The form of an address its blind index is taken of.
-pub fn email_key(address: &str) -> String {
-    address.trim().to_lowercase()
+/// The form of a contact its blind index is taken of: e-mail addresses
+/// compare case-insensitively, openids exactly.
+pub fn contact_key(kind: &str, value: &str) -> String {
+    match kind {
+        "email" => value.trim().to_lowercase(),
+        _ => value.trim().to_string(),
+    }
+}
+
+/// The blind index of a contact: kind and value.
+pub fn contact_index(cipher: &crate::crypto::FieldCipher, kind: &str, value: &str) -> String {
+    cipher.blind_index(&format!("contact:{kind}"), &contact_key(kind, value))
 }

@@ -23,6 +23,7 @@ mod staff_records;
 mod stores;
 mod suggest;
 pub(crate) mod tickets;
+mod wechat;
 
 use crate::AppState;
 use crate::auth::authenticate;
@@ -58,7 +59,7 @@ use utoipa::OpenApi;
         reports::metrics, reports::kpi, reports::create_export, reports::list_exports, reports::export, reports::download, reports::create_schedule, reports::schedules, reports::delete_schedule, reports::hot,
         quality::scorecards, quality::scorecard, quality::save_scorecard, quality::create_review, quality::reviews, quality::review, quality::assessments, quality::create_innovation, quality::innovations, quality::create_violation, quality::violations, quality::violation, quality::step_violation, quality::queue, quality::prechecks, quality::export_assessments, quality::calibration, staff_records::record, staff_records::add_training,
         stores::create, stores::list, stores::one, stores::rectifications, stores::report, stores::inspect, stores::inspections, stores::grade, stores::grading, stores::league,
-        attachments::upload, attachments::list, attachments::download, inbound::sms,
+        attachments::upload, attachments::list, attachments::download, inbound::sms, wechat::verify, wechat::message,
         orders::products, orders::services, orders::history, orders::order_action, orders::bss_events, orders::import,
         incidents::create, incidents::list, incidents::one, incidents::events, incidents::link, incidents::unlink, incidents::act, incidents::candidates, incidents::dismiss, incidents::compensation, incidents::compensation_export,
         security::report, security::list, security::one, security::act,
@@ -150,8 +151,14 @@ pub const PUBLIC: &[&str] = &[
 /// Endpoints that check their caller themselves instead of by the endpoint
 /// table: the metrics scraper and the SMS gateway have tokens of their own,
 /// not sessions.
-pub const OWN_AUTH: &[&str] =
-    &["GET /metrics", "POST /api/v1/sms/receipts", "POST /api/v1/sms/inbound", "POST /api/v1/bss/events"];
+pub const OWN_AUTH: &[&str] = &[
+    "GET /metrics",
+    "POST /api/v1/sms/receipts",
+    "POST /api/v1/sms/inbound",
+    "POST /api/v1/bss/events",
+    "GET /api/v1/wechat/callback",
+    "POST /api/v1/wechat/callback",
+];
 
 /// Enforces the endpoint table: authenticate, then allow the role only if
 /// the table names it for this endpoint. No rule means closed.
@@ -243,6 +250,7 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .merge(orders::router())
         .merge(attachments::router())
         .merge(inbound::router())
+        .merge(wechat::router())
         .merge(security::router())
         .merge(staff_records::router())
         .merge(portal::router())

@@ -107,6 +107,12 @@ impl<S: Store> Kefu<S> {
     }
 
     pub async fn start_bot_session(&self, req: StartRequest) -> Result<Session, ApiError> {
+        self.start_bot_session_as(&new_session_id()?, req).await
+    }
+
+    /// A session under an id the caller chose (a WeChat user's conversation
+    /// of the day); two nodes starting it at once keep the first.
+    pub(crate) async fn start_bot_session_as(&self, id: &str, req: StartRequest) -> Result<Session, ApiError> {
         let channel = Channel::parse(req.channel.as_deref().unwrap_or("web"), "channel")?;
         let c = req.customer.unwrap_or_default();
         let name = kefu_domain::validate::optional_text(c.name.as_deref(), "customer.name", 50)?;
@@ -116,9 +122,11 @@ impl<S: Store> Kefu<S> {
             .map(|p| kefu_domain::validate::Phone::parse(p, "customer.phone").map(|p| p.as_str().to_string()))
             .transpose()?;
         let level = kefu_domain::validate::optional_text(c.level.as_deref(), "customer.level", 20)?;
-        let session = Session::new(new_session_id()?, channel, Contact { name, phone, level }, self.now());
-        self.store.create_bot_session(session.clone()).await?;
-        Ok(session)
+        let session = Session::new(id.to_string(), channel, Contact { name, phone, level }, self.now());
+        match self.store.create_bot_session(session.clone()).await {
+            Err(kefu_store::StoreError::Conflict { .. }) => self.bot_session(id).await,
+            other => other.map(|()| session).map_err(Into::into),
+        }
     }
 
     pub async fn bot_transcript(&self, id: &str) -> Result<Transcript, ApiError> {

@@ -53,6 +53,8 @@ pub struct Received {
 /// The actor name of a customer's survey answer by SMS: the loop counts it
 /// as the customer's own answer (`messages::via`).
 pub const CUSTOMER_SMS: &str = "customer:sms";
+/// … and by WeChat.
+pub const CUSTOMER_WECHAT: &str = "customer:wechat";
 
 impl<S: Store> Kefu<S> {
     pub(super) async fn inbound_actor(&self) -> Result<Actor, ApiError> {

@@ -60,7 +60,7 @@ impl<S: Store> Kefu<S> {
             scope: SCOPE.into(),
             fingerprint: crate::auth::hex(&<sha2::Sha256 as sha2::Digest>::digest(mail.text.as_bytes())),
         };
-        let known = self.store.customer_by_email(&mail.from).await?;
+        let known = self.store.customer_by_contact("email", &mail.from).await?;
         if let Some(t) = self.answered_ticket(&mail, known.as_ref().map(|c| c.id)).await? {
             let written = self.mail_on_ticket(&t, &mail, idem).await?;
             return Ok((received(&mail, "reply", &written), None));
@@ -135,7 +135,7 @@ impl<S: Store> Kefu<S> {
         let written = self.new_request_from(&actor, &m, idem, contact).await?;
         let number = written.body()["number"].as_str().unwrap_or_default().to_string();
         let t = self.ticket(&number).await?;
-        self.store.link_email(t.customer.id, &mail.from, self.now()).await?;
+        self.store.link_contact(t.customer.id, "email", &mail.from, self.now()).await?;
         if !mail.files.is_empty() {
             let (rows, refused) = self.store_files_leniently(mail.files.clone(), "email", "kefu-inbound", &t).await?;
             if !rows.is_empty() || !refused.is_empty() {

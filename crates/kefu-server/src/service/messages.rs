@@ -37,7 +37,7 @@ pub const AUTO_CONFIRM: &str = "system:auto-confirm";
 /// How an answer arrived, from who gave it.
 pub fn via(actor: &Actor) -> Via {
     match actor.username.as_str() {
-        PORTAL | LOOKUP | super::inbound::CUSTOMER_SMS => Via::Portal,
+        PORTAL | LOOKUP | super::inbound::CUSTOMER_SMS | super::inbound::CUSTOMER_WECHAT => Via::Portal,
         AUTO_CONFIRM => Via::Default,
         _ => Via::Staff,
     }
@@ -104,14 +104,36 @@ fn threaded(m: NewMessage, t: &Ticket) -> NewMessage {
     NewMessage { in_reply_to: t.email_message_id.clone(), ..m }
 }
 
-/// A staff member's reply to the customer: by e-mail to `email` (the
-/// address the customer was last written to on this ticket, or wrote from),
-/// in the thread of their last mail, else by SMS to a mobile phone; None
-/// when the customer has neither (a landline).
-pub fn reply(core: &Core, t: &Ticket, text: &str, email: Option<&str>) -> Option<NewMessage> {
+/// Where a reply to the customer can go besides their phone.
+#[derive(Debug, Clone, Default)]
+pub struct Reach {
+    /// The address they were last written to on the ticket.
+    pub email: Option<String>,
+    /// Their WeChat openid, for a ticket that came by WeChat.
+    pub wechat: Option<String>,
+}
+
+/// Where a reply on the ticket can go (read before the change is decided).
+pub async fn reach<S: Store>(kefu: &Kefu<S>, t: &Ticket) -> Result<Reach, ApiError> {
+    let wechat = match t.channel {
+        kefu_domain::Channel::Wechat => kefu.store.contact_of(t.customer.id, "wechat").await?,
+        _ => None,
+    };
+    Ok(Reach { email: last_email(kefu, t.id).await?, wechat })
+}
+
+/// A staff member's reply to the customer, by the channel they came by: on
+/// WeChat through the customer-service message API; by e-mail to the
+/// address they were last written to on this ticket, or wrote from, in the
+/// thread of their last mail; else by SMS to a mobile phone; None when the
+/// customer has none of these (a landline).
+pub fn reply(core: &Core, t: &Ticket, text: &str, reach: &Reach) -> Option<NewMessage> {
     let link = LINK_MARK.to_string();
     let vars = [("number", t.number.as_str()), ("title", t.title.as_str()), ("reply", text), ("link", &link)];
-    match email.or(t.email.as_deref()) {
+    if let Some(openid) = &reach.wechat {
+        return Some(message(core, "reply", "wechat", openid.clone(), &vars));
+    }
+    match reach.email.as_deref().or(t.email.as_deref()) {
         Some(address) => Some(threaded(message(core, "reply", "email", address.to_string(), &vars), t)),
         None if t.customer.phone.is_mobile() => {
             Some(message(core, "reply", "sms", t.customer.phone.as_str().to_string(), &vars))

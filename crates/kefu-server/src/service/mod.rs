@@ -64,6 +64,7 @@ pub mod suggest;
 pub mod ticket_search;
 mod tickets;
 pub mod violations;
+pub mod wechat;
 
 pub use accounts::{LoginResponse, valid_username};
 pub use privacy::{RevealSubject, Revealed};

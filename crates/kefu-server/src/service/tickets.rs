@@ -338,7 +338,17 @@ impl<S: Store> Kefu<S> {
         internal: bool,
     ) -> Result<Decide, ApiError> {
         // A reply goes to the customer the way they were last answered.
-        let email = if internal { None } else { crate::service::messages::last_email(self, id).await? };
+        let reach = match internal {
+            true => Default::default(),
+            false => {
+                let t = self
+                    .store
+                    .ticket(TicketKey::Id(id))
+                    .await?
+                    .ok_or(ApiError::NotFound { what: "ticket", what_zh: "工单" })?;
+                crate::service::messages::reach(self, &t).await?
+            }
+        };
         let org = self.org().await?;
         let mentions = mentioned(&org, &text);
         let (core, now, who) = (self.core.clone(), self.now(), actor.clone());
@@ -355,7 +365,7 @@ impl<S: Store> Kefu<S> {
             notices.add(mentions.iter().copied(), "mention", &notice.body_en, &notice.body);
             let outbox: Vec<NewMessage> = match internal {
                 true => Vec::new(),
-                false => crate::service::messages::reply(&core, t, &text, email.as_deref()).into_iter().collect(),
+                false => crate::service::messages::reply(&core, t, &text, &reach).into_iter().collect(),
             };
             let sent_by = outbox.first().map(|m| m.channel.clone());
             let mut data = json!({"internal": internal, "mentions": mentions});

@@ -32,9 +32,17 @@ pub async fn cursors_move_on_and_addresses_find_their_customer<S: Store>(s: S) {
     let a = staff(&s, "agent1", Role::Agent).await;
     let one = ticket_of(&create(&s, &a, "13800000001", t0(), None).await).customer;
     let two = ticket_of(&create(&s, &a, "13800000002", t0(), None).await).customer;
-    assert_eq!(s.customer_by_email("zhang.san@example.com").await.unwrap(), None);
-    s.link_email(one.id, "Zhang.San@Example.com ", t0()).await.unwrap();
-    assert_eq!(s.customer_by_email("zhang.san@example.com").await.unwrap().map(|c| c.id), Some(one.id));
-    s.link_email(two.id, "zhang.san@example.com", t0()).await.unwrap();
-    assert_eq!(s.customer_by_email("ZHANG.SAN@EXAMPLE.COM").await.unwrap().map(|c| c.id), Some(two.id));
+    assert_eq!(s.customer_by_contact("email", "zhang.san@example.com").await.unwrap(), None);
+    s.link_contact(one.id, "email", "Zhang.San@Example.com ", t0()).await.unwrap();
+    assert_eq!(s.customer_by_contact("email", "zhang.san@example.com").await.unwrap().map(|c| c.id), Some(one.id));
+    s.link_contact(two.id, "email", "zhang.san@example.com", t0()).await.unwrap();
+    assert_eq!(s.customer_by_contact("email", "ZHANG.SAN@EXAMPLE.COM").await.unwrap().map(|c| c.id), Some(two.id));
+    assert_eq!(s.contact_of(two.id, "email").await.unwrap().as_deref(), Some("zhang.san@example.com"));
+    // Openids compare exactly, and are kept apart from addresses.
+    s.link_contact(one.id, "wechat", "oAbC-123", t0()).await.unwrap();
+    s.link_contact(one.id, "wechat", "oAbC-456", t0() + Duration::seconds(1)).await.unwrap();
+    assert_eq!(s.customer_by_contact("wechat", "oabc-123").await.unwrap(), None);
+    assert_eq!(s.customer_by_contact("email", "oAbC-123").await.unwrap(), None);
+    assert_eq!(s.contact_of(one.id, "wechat").await.unwrap().as_deref(), Some("oAbC-456"), "the latest");
+    assert_eq!(s.contact_of(two.id, "wechat").await.unwrap(), None);
 }
