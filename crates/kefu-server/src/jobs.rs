@@ -328,8 +328,13 @@ pub async fn incidents<S: Store>(kefu: &Kefu<S>, node: &str) -> Result<Option<(u
 pub async fn fetch_mail<S: Store>(kefu: &Kefu<S>, node: &str) -> Result<Option<usize>, ApiError> {
     let Some(cfg) = kefu.core.settings.imap.clone() else { return Ok(None) };
     let source = cfg.source();
-    let lease = Duration::seconds(i64::try_from(cfg.timeout_seconds * 4 + 30).unwrap_or(150));
-    if !kefu.store.try_lease(&format!("mail:{source}"), node, kefu.now(), lease).await? {
+    // Short, and renewed as the round goes: a node killed mid-round holds
+    // the mailbox for half a minute at most. Two readers at once would only
+    // repeat work: each mail's write is keyed by its Message-ID, the cursor
+    // never moves back.
+    let lease = Duration::seconds(i64::try_from(cfg.poll_seconds * 2).unwrap_or(30).max(30));
+    let job = format!("mail:{source}");
+    if !kefu.store.try_lease(&job, node, kefu.now(), lease).await? {
         return Ok(None);
     }
     let cursor = kefu.store.inbound_cursor(&source).await?;
@@ -343,7 +348,10 @@ pub async fn fetch_mail<S: Store>(kefu: &Kefu<S>, node: &str) -> Result<Option<u
         .and_then(|s| s.from.parse::<lettre::message::Mailbox>().ok().map(|m| m.email.to_string()));
     let own: Vec<&str> = cfg.own_addresses.iter().map(String::as_str).chain(smtp_from.as_deref()).collect();
     let mut taken = 0;
-    for (uid, raw) in fetched.messages {
+    for (n, (uid, raw)) in fetched.messages.into_iter().enumerate() {
+        if n > 0 && n % 10 == 0 && !kefu.store.try_lease(&job, node, kefu.now(), lease).await? {
+            return Ok(Some(taken));
+        }
         let at = crate::service::mail_in::MailAt { source: source.clone(), validity: fetched.validity, uid };
         match kefu.receive_email(&at, &raw, &own).await {
             Ok(_) => taken += 1,
@@ -359,7 +367,7 @@ pub async fn fetch_mail<S: Store>(kefu: &Kefu<S>, node: &str) -> Result<Option<u
 
 /// Reads the mailbox every `poll_seconds` until the process ends.
 pub async fn run_mail<S: Store>(kefu: Kefu<S>, node: String) {
-    let Some(every) = kefu.core.settings.imap.as_ref().map(|c| c.poll_seconds.max(5)) else { return };
+    let Some(every) = kefu.core.settings.imap.as_ref().map(|c| c.poll_seconds.max(1)) else { return };
     loop {
         match fetch_mail(&kefu, &node).await {
             Ok(Some(n)) if n > 0 => tracing::info!(mails = n, "inbound mail taken"),
