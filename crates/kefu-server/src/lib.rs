@@ -18,6 +18,7 @@ pub mod mail;
 pub mod metrics;
 pub mod search;
 pub mod service;
+pub mod tmf621;
 pub mod view;
 pub mod wechat;
 

@@ -123,6 +123,13 @@ pub fn clauses<D: Dialect>(f: &TicketFilter) -> Vec<(String, Vec<FilterValue>)> 
         );
         out.push((sql, vec![Text(q.clone()), Text(q.clone()), Text(q.clone())]));
     }
+    if let Some(states) = &f.statuses {
+        // An empty list matches nothing (a TMF status no kefu state maps to).
+        let marks = vec!["?"; states.len().max(1)].join(", ");
+        let values =
+            if states.is_empty() { vec![Text(String::new())] } else { states.iter().cloned().map(Text).collect() };
+        out.push((format!("t.status IN ({marks})"), values));
+    }
     out
 }
 

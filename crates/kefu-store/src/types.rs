@@ -348,6 +348,8 @@ pub enum TicketKey {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TicketFilter {
     pub status: Option<String>,
+    /// Any of these states (the TMF621 façade's status, which several states share).
+    pub statuses: Option<Vec<String>>,
     pub ticket_type: Option<TicketType>,
     pub priority: Option<Priority>,
     pub channel: Option<Channel>,

@@ -63,6 +63,7 @@ pub mod stores;
 pub mod suggest;
 pub mod ticket_search;
 mod tickets;
+pub mod tmf621;
 pub mod violations;
 pub mod wechat;
 

@@ -1,0 +1,128 @@
+//! TMF621 Trouble Ticket v4 over HTTP (issue 22), the reads first:
+//! `GET /tmf-api/troubleTicket/v4/troubleTicket` (attribute filters,
+//! `fields`, `offset`/`limit`, `X-Total-Count` and `X-Result-Count`) and
+//! `GET …/troubleTicket/{id}`. Errors use the specification's `Error` body.
+
+use crate::AppState;
+use crate::auth::CurrentUser;
+use crate::error::ApiError;
+use crate::service::tmf621::TmfQuery;
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use kefu_store::Store;
+
+pub fn router<S: Store>() -> Router<AppState<S>> {
+    Router::new()
+        .route("/tmf-api/troubleTicket/v4/troubleTicket", get(list::<S>))
+        .route("/tmf-api/troubleTicket/v4/troubleTicket/{id}", get(retrieve::<S>))
+}
+
+/// kefu's error as the specification's `Error` (code, reason, message, status).
+fn tmf_error(e: ApiError) -> Response {
+    let (status, field, message, _) = e.parts();
+    // The specification answers a request it cannot take with 400.
+    let status = if status == StatusCode::UNPROCESSABLE_ENTITY { StatusCode::BAD_REQUEST } else { status };
+    let reason = status.canonical_reason().unwrap_or("Error");
+    let message = match field {
+        Some(f) => format!("{f}: {message}"),
+        None => message,
+    };
+    (status, Json(crate::tmf621::error(status.as_u16(), reason, &message))).into_response()
+}
+
+fn bad(field: &str, what: &str) -> ApiError {
+    kefu_domain::FieldError::new(field, format!("{field}: {what}"), format!("{field} 取值无效：{what}")).into()
+}
+
+fn time(field: &str, v: &str) -> Result<chrono::DateTime<chrono::Utc>, ApiError> {
+    chrono::DateTime::parse_from_rfc3339(v)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|_| bad(field, "an RFC 3339 time"))
+}
+
+fn query(params: &[(String, String)]) -> Result<TmfQuery, ApiError> {
+    let mut q = TmfQuery { limit: 20, ..Default::default() };
+    for (k, v) in params {
+        let number = |what: &str| v.trim().parse::<u32>().map_err(|_| bad(what, "a whole number ≥ 0"));
+        match k.as_str() {
+            "fields" => q.fields = Some(v.clone()),
+            "offset" => q.offset = number("offset")?,
+            "limit" => q.limit = number("limit")?.clamp(1, crate::service::tmf621::MAX_LIMIT),
+            "status" => q.status = Some(v.clone()),
+            "ticketType" => q.ticket_type = Some(v.clone()),
+            "severity" => q.severity = Some(v.clone()),
+            "priority" => q.priority = Some(v.clone()),
+            "externalId" => q.external_id = Some(v.clone()),
+            "creationDate.gte" | "creationDate.gt" => q.created_from = Some(time(k, v)?),
+            "creationDate.lte" | "creationDate.lt" => q.created_to = Some(time(k, v)?),
+            // Attributes kefu cannot filter on are refused, not ignored: a
+            // client would take the unfiltered list for a filtered one.
+            other => {
+                return Err(bad(
+                    other,
+                    "not a filter of this API (status, ticketType, severity, priority, externalId, creationDate.gte/lte, fields, offset, limit)",
+                ));
+            }
+        }
+    }
+    Ok(q)
+}
+
+/// Trouble tickets the caller may see, newest first: `[TroubleTicket]` with
+/// `X-Total-Count` (all matching) and `X-Result-Count` (in this page).
+#[utoipa::path(get, path = "/tmf-api/troubleTicket/v4/troubleTicket", tag = "tmf621", security(("bearer" = [])),
+    params(("fields" = Option<String>, Query), ("offset" = Option<u32>, Query), ("limit" = Option<u32>, Query),
+        ("status" = Option<String>, Query), ("ticketType" = Option<String>, Query), ("severity" = Option<String>, Query),
+        ("priority" = Option<String>, Query), ("externalId" = Option<String>, Query)),
+    responses((status = 200, description = "[TroubleTicket]"), (status = 400, description = "TMF Error"),
+        (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
+pub async fn list<S: Store>(
+    State(app): State<AppState<S>>,
+    user: CurrentUser,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Response {
+    let run = async {
+        let q = query(&params)?;
+        app.kefu.tmf_list(&user.actor, &q).await
+    };
+    match run.await {
+        Ok((items, total)) => {
+            let count = items.len();
+            let mut r = (StatusCode::OK, Json(items)).into_response();
+            let h = r.headers_mut();
+            h.insert("x-total-count", HeaderValue::from(total.max(0) as u64));
+            h.insert("x-result-count", HeaderValue::from(count as u64));
+            r
+        }
+        Err(e) => tmf_error(e),
+    }
+}
+
+/// One trouble ticket (`fields` selects).
+#[utoipa::path(get, path = "/tmf-api/troubleTicket/v4/troubleTicket/{id}", tag = "tmf621", security(("bearer" = [])),
+    params(("id" = String, Path), ("fields" = Option<String>, Query)),
+    responses((status = 200, description = "TroubleTicket"), (status = 401, body = crate::error::ErrorBody),
+        (status = 400, description = "TMF Error"), (status = 404, description = "TMF Error")))]
+pub async fn retrieve<S: Store>(
+    State(app): State<AppState<S>>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Response {
+    let fields = params.iter().find(|(k, _)| k == "fields").map(|(_, v)| v.as_str());
+    if let Some((k, _)) = params.iter().find(|(k, _)| k != "fields") {
+        return tmf_error(bad(k, "only fields may be given here"));
+    }
+    // The TMF id is kefu's ticket id; the number is the externalId.
+    if id.trim().parse::<i64>().is_err() {
+        return tmf_error(ApiError::NotFound { what: "troubleTicket", what_zh: "工单" });
+    }
+    match app.kefu.tmf_ticket(&user.actor, id.trim(), fields).await {
+        Ok(v) => (StatusCode::OK, Json(v)).into_response(),
+        Err(e) => tmf_error(e),
+    }
+}

@@ -1,0 +1,256 @@
+//! TM Forum TMF621 Trouble Ticket (v4.0.0) as an adapter over kefu's own
+//! model, which stays the Chinese operator's: a ticket as the caller may see
+//! it (masked for their role) rendered as a `TroubleTicket`. The mapping,
+//! also in the README:
+//!
+//! | TMF621 | kefu |
+//! | --- | --- |
+//! | `id`, `href` | the ticket id, `/tmf-api/troubleTicket/v4/troubleTicket/{id}` |
+//! | `externalId` | the ticket number (`GD…`) |
+//! | `name`, `description` | title, description |
+//! | `ticketType` | the type code (`fault`, `complaint`, `consultation` …) |
+//! | `severity` / `priority` | urgent → Critical / High, important → Major / Medium, normal → Minor / Low |
+//! | `status` | `STATUS` below: the flows' states, grouped |
+//! | `creationDate`, `lastUpdate`, `resolutionDate` | created, updated, resolved |
+//! | `expectedResolutionDate` | the resolution deadline |
+//! | `statusChange`, `statusChangeDate`, `statusChangeReason` | the audit events that changed the state |
+//! | `channel` | `{id: channel code, name: 中文}` |
+//! | `relatedParty` | customer, first owner (`originator`), handler (`assignee`) |
+//! | `relatedEntity` | the service number (`@referredType` Service, role `serviceNumber`) |
+//! | `troubleTicketRelationship` | the major incident the ticket is linked to (`isChildOf`) |
+//! | `note` | notes and replies (internal ones marked in `@type`) |
+//! | `attachment` | the ticket's files, by reference |
+
+use serde_json::{Map, Value, json};
+
+/// kefu states → TMF621 status. A state of an operator's own flow not
+/// listed falls back on what the ticket is: open → inProgress, resolved →
+/// resolved, else acknowledged.
+pub const STATUS: &[(&str, &str)] = &[
+    ("accepted", "acknowledged"),
+    ("dispatched", "inProgress"),
+    ("in_progress", "inProgress"),
+    ("transfer_pending", "inProgress"),
+    ("approved", "inProgress"),
+    ("operator_confirmed", "inProgress"),
+    ("suspended", "pending"),
+    ("resolved", "resolved"),
+    ("result_notified", "resolved"),
+    ("confirmed", "resolved"),
+    ("visited", "resolved"),
+    ("reviewed", "resolved"),
+    ("processed", "resolved"),
+    ("confirmation_sent", "resolved"),
+    ("archived", "closed"),
+    ("withdrawn", "cancelled"),
+    ("merged", "cancelled"),
+    ("rejected", "rejected"),
+];
+
+/// The statuses of the specification.
+pub const STATUSES: [&str; 8] =
+    ["acknowledged", "rejected", "pending", "held", "inProgress", "cancelled", "closed", "resolved"];
+
+pub fn status(state: &str, open: bool, resolved: bool) -> &'static str {
+    match STATUS.iter().find(|(s, _)| *s == state) {
+        Some((_, t)) => t,
+        None if open => "inProgress",
+        None if resolved => "resolved",
+        None => "acknowledged",
+    }
+}
+
+/// The kefu states a TMF status stands for (for the list's filter).
+pub fn states_of(tmf: &str) -> Vec<String> {
+    STATUS.iter().filter(|(_, t)| *t == tmf).map(|(s, _)| s.to_string()).collect()
+}
+
+/// (severity, priority) of a kefu priority.
+pub fn severity_priority(p: &str) -> (&'static str, &'static str) {
+    match p {
+        "urgent" => ("Critical", "High"),
+        "important" => ("Major", "Medium"),
+        _ => ("Minor", "Low"),
+    }
+}
+
+/// The kefu priority a TMF severity or priority names (either vocabulary).
+pub fn priority_of(value: &str) -> Option<&'static str> {
+    match value.to_ascii_lowercase().as_str() {
+        "critical" | "high" => Some("urgent"),
+        "major" | "medium" => Some("important"),
+        "minor" | "low" => Some("normal"),
+        _ => None,
+    }
+}
+
+/// The parts of a ticket beyond its view.
+pub struct Extras<'a> {
+    pub comments: &'a [kefu_domain::ticket::Comment],
+    pub author: &'a dyn Fn(kefu_domain::UserId) -> String,
+    pub attachments: &'a [crate::service::attachments::AttachmentView],
+    pub events: &'a [kefu_domain::audit::AuditEvent],
+    pub flows: &'a kefu_domain::flow::FlowSet,
+    pub ticket_type: kefu_domain::TicketType,
+}
+
+fn party(p: &Value, role: &str) -> Option<Value> {
+    let id = p.get("id").filter(|v| !v.is_null())?;
+    Some(json!({
+        "id": id.to_string().trim_matches('"'),
+        "name": p["name"],
+        "role": role,
+        "@referredType": if role == "customer" { "Individual" } else { "PartyRole" },
+    }))
+}
+
+/// A ticket view (already masked for the caller) as a `TroubleTicket`.
+pub fn trouble_ticket(base: &str, v: &Value, x: &Extras) -> Value {
+    let id = v["id"].to_string();
+    let href = format!("{base}/troubleTicket/{id}");
+    let state = v["status"].as_str().unwrap_or_default();
+    let open = v["allowed_actions"].as_array().is_some_and(|a| !a.is_empty()) && v["resolved_at"].is_null();
+    let (severity, priority) = severity_priority(v["priority"].as_str().unwrap_or_default());
+    let flow = x.flows.get(x.ticket_type);
+    let state_of = |e: &kefu_domain::audit::AuditEvent, k: &str| e.after.get(k).or_else(|| e.before.get(k)).cloned();
+    let mut changes: Vec<Value> = Vec::new();
+    for e in x.events {
+        let (before, after) =
+            (e.before.get("status").and_then(Value::as_str), e.after.get("status").and_then(Value::as_str));
+        let to = match (e.action.as_str(), after) {
+            ("create", _) => Some(flow.initial.as_str()),
+            (_, Some(a)) if Some(a) != before => Some(a),
+            _ => None,
+        };
+        if let Some(to) = to {
+            let resolved = state_of(e, "resolved_at").is_some_and(|r| !r.is_null());
+            let reason = e.data.get("reason").or_else(|| e.data.get("result")).and_then(Value::as_str);
+            changes.push(json!({
+                "changeDate": e.at,
+                "changeReason": reason.map_or_else(|| e.action.clone(), str::to_string),
+                "status": status(to, flow.is_open(to), resolved),
+                "@type": "StatusChange",
+            }));
+        }
+    }
+    let last = changes.last().cloned().unwrap_or(Value::Null);
+    let resolution_due = v["deadlines"]
+        .as_array()
+        .and_then(|d| d.iter().find(|d| d["kind"] == "resolution"))
+        .map(|d| d["due_at"].clone())
+        .unwrap_or(Value::Null);
+    let mut parties: Vec<Value> = Vec::new();
+    parties.extend(party(&v["customer"], "customer"));
+    parties.extend(party(&v["first_owner"], "originator"));
+    parties.extend(party(&v["assignee"], "assignee"));
+    let entities: Vec<Value> = v["service_number"]
+        .as_str()
+        .map(|n| json!({"id": n, "role": "serviceNumber", "name": n, "@referredType": "Service"}))
+        .into_iter()
+        .collect();
+    let relations: Vec<Value> = v["incident"]
+        .as_object()
+        .map(|i| json!({"id": i.get("id").map(|x| x.to_string()), "name": i.get("number"), "relationshipType": "isChildOf", "@type": "TroubleTicketRelationship"}))
+        .into_iter()
+        .collect();
+    let notes: Vec<Value> = x
+        .comments
+        .iter()
+        .map(|c| {
+            let kind = match (&c.channel, c.internal) {
+                (Some(_), _) => "CustomerMessage",
+                (None, true) => "InternalNote",
+                (None, false) => "Note",
+            };
+            let author = if c.channel.is_some() { "customer".to_string() } else { (x.author)(c.author) };
+            json!({"id": c.id.to_string(), "author": author, "date": c.created_at, "text": c.body, "@type": kind})
+        })
+        .collect();
+    let files: Vec<Value> = x
+        .attachments
+        .iter()
+        .map(|a| {
+            json!({
+                "id": a.id, "href": a.url, "name": a.filename, "mimeType": a.content_type,
+                "size": {"amount": a.size, "units": "bytes"}, "attachmentType": a.kind_en,
+                "@referredType": "Attachment", "@type": "AttachmentRef",
+            })
+        })
+        .collect();
+    json!({
+        "id": id,
+        "href": href,
+        "externalId": v["number"],
+        "name": v["title"],
+        "description": v["description"],
+        "ticketType": v["type"],
+        "severity": severity,
+        "priority": priority,
+        "status": status(state, open || flow.is_open(state), !v["resolved_at"].is_null()),
+        "creationDate": v["created_at"],
+        "lastUpdate": v["updated_at"],
+        "resolutionDate": v["resolved_at"],
+        "expectedResolutionDate": resolution_due,
+        "statusChangeDate": last.get("changeDate").cloned().unwrap_or(Value::Null),
+        "statusChangeReason": last.get("changeReason").cloned().unwrap_or(Value::Null),
+        "statusChange": changes,
+        "channel": {"id": v["channel"], "name": v["channel_zh"], "@referredType": "Channel"},
+        "relatedParty": parties,
+        "relatedEntity": entities,
+        "troubleTicketRelationship": relations,
+        "note": notes,
+        "attachment": files,
+        "@type": "TroubleTicket",
+        "@baseType": "TroubleTicket",
+    })
+}
+
+/// The resource with only `fields` (comma-separated; `id` and `href` always
+/// kept), nulls left out as the specification's examples do.
+pub fn select(v: Value, fields: Option<&str>) -> Value {
+    let Value::Object(m) = v else { return v };
+    let wanted: Option<Vec<&str>> = fields.map(|f| f.split(',').map(str::trim).filter(|s| !s.is_empty()).collect());
+    let keep = |k: &str| wanted.as_ref().is_none_or(|w| k == "id" || k == "href" || w.contains(&k));
+    Value::Object(m.into_iter().filter(|(k, v)| keep(k) && !v.is_null()).collect::<Map<_, _>>())
+}
+
+/// The specification's error body.
+pub fn error(code: u16, reason: &str, message: &str) -> Value {
+    json!({"code": code.to_string(), "reason": reason, "message": message, "status": code.to_string(), "@type": "Error"})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_state_of_the_shipped_flows_has_a_status_of_the_specification() {
+        let flows = kefu_domain::flow::FlowSet::defaults();
+        for t in kefu_domain::TicketType::ALL {
+            for s in &flows.get(*t).states {
+                let tmf = status(&s.name, flows.get(*t).is_open(&s.name), false);
+                assert!(STATUSES.contains(&tmf), "{t:?} {}", s.name);
+                assert!(STATUS.iter().any(|(k, _)| *k == s.name), "{} is mapped explicitly", s.name);
+            }
+        }
+        assert_eq!(status("operator_own_state", true, false), "inProgress");
+        assert_eq!(states_of("cancelled"), vec!["withdrawn".to_string(), "merged".to_string()]);
+        assert!(states_of("held").is_empty());
+    }
+
+    #[test]
+    fn priorities_travel_both_ways_and_fields_select() {
+        for p in ["urgent", "important", "normal"] {
+            let (sev, pri) = severity_priority(p);
+            assert_eq!((priority_of(sev), priority_of(pri)), (Some(p), Some(p)));
+        }
+        assert_eq!(priority_of("whatever"), None);
+        let v = json!({"id": "1", "href": "h", "name": "n", "status": "acknowledged", "severity": null});
+        assert_eq!(
+            select(v.clone(), Some("status, name")),
+            json!({"id": "1", "href": "h", "name": "n", "status": "acknowledged"})
+        );
+        assert_eq!(select(v.clone(), Some("status")), json!({"id": "1", "href": "h", "status": "acknowledged"}));
+        assert_eq!(select(v, None), json!({"id": "1", "href": "h", "name": "n", "status": "acknowledged"}));
+    }
+}

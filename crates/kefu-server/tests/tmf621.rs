@@ -1,0 +1,147 @@
+//! The TMF621 Trouble Ticket v4 façade's reads (issue 22): kefu tickets, as
+//! the caller may see them, as `TroubleTicket` resources — the mapping of
+//! type, priority, state, dates, parties, service, notes, files and status
+//! history; `fields`, `offset`/`limit` with `X-Total-Count`/`X-Result-Count`;
+//! the attribute filters; the specification's error body.
+
+mod common;
+
+use common::*;
+use kefu_domain::policy::Policy;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+fn policy() -> Policy {
+    let mut p = Policy::defaults();
+    p.dispatch.on_create = false;
+    p
+}
+
+both_stores!(policy = super::policy();
+    a_ticket_reads_as_a_trouble_ticket,
+    lists_page_filter_and_refuse_as_the_specification_says,
+);
+
+const BASE: &str = "/tmf-api/troubleTicket/v4/troubleTicket";
+
+async fn tmf(app: &TestApp, user: &str, path: &str) -> (StatusCode, Value, Option<(String, String)>) {
+    let r = app.client.get(format!("{}{path}", app.base)).bearer_auth(&app.tokens[user]).send().await.unwrap();
+    let status = r.status();
+    let h = |n: &str| r.headers().get(n).map(|v| v.to_str().unwrap().to_string());
+    let counts = h("x-total-count").zip(h("x-result-count"));
+    (status, r.json().await.unwrap(), counts)
+}
+
+async fn a_ticket_reads_as_a_trouble_ticket(app: TestApp) {
+    let t = app.create("agent1", ticket_body("fault")).await;
+    let id = t["id"].clone();
+    for (who, body) in
+        [("agent1", json!({"action": "dispatch", "assignee": "engineer1"})), ("engineer1", json!({"action": "start"}))]
+    {
+        let (s, b) = app.act(who, &id, body).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+    }
+    let (s, b) = app
+        .post(
+            "engineer1",
+            &format!("/api/v1/tickets/{id}/comments"),
+            json!({"body": "已联系客户，约好上门", "internal": true}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let (s, tt, _) = tmf(&app, "supervisor1", &format!("{BASE}/{id}")).await;
+    assert_eq!(s, StatusCode::OK, "{tt}");
+    assert_eq!(tt["id"], id.to_string());
+    assert!(tt["href"].as_str().unwrap().ends_with(&format!("{BASE}/{id}")), "{tt}");
+    assert_eq!(tt["externalId"], t["number"]);
+    assert_eq!((tt["name"].as_str(), tt["ticketType"].as_str()), (Some("宽带频繁掉线"), Some("fault")));
+    assert_eq!(
+        (tt["severity"].as_str(), tt["priority"].as_str()),
+        (Some("Critical"), Some("High")),
+        "faults are urgent"
+    );
+    assert_eq!(tt["status"], "inProgress");
+    let history: Vec<&str> =
+        tt["statusChange"].as_array().unwrap().iter().map(|c| c["status"].as_str().unwrap()).collect();
+    assert_eq!(history, ["acknowledged", "inProgress", "inProgress"], "{tt}");
+    assert_eq!(tt["channel"], json!({"id": "phone", "name": "电话", "@referredType": "Channel"}));
+    let roles: Vec<&str> = tt["relatedParty"].as_array().unwrap().iter().map(|p| p["role"].as_str().unwrap()).collect();
+    assert_eq!(roles, ["customer", "originator", "assignee"]);
+    assert_eq!(tt["relatedParty"][0]["@referredType"], "Individual");
+    assert_eq!(tt["relatedEntity"][0]["role"], "serviceNumber");
+    assert_eq!(tt["relatedEntity"][0]["id"], "138****5678", "masked for the role, like every read");
+    assert_eq!(
+        (tt["note"][0]["text"].as_str(), tt["note"][0]["@type"].as_str()),
+        (Some("已联系客户，约好上门"), Some("InternalNote"))
+    );
+    assert!(tt["expectedResolutionDate"].is_string() && tt["creationDate"].is_string(), "{tt}");
+    assert_eq!(tt["@type"], "TroubleTicket");
+
+    // `fields` selects (id and href always there).
+    let (_, some, _) = tmf(&app, "supervisor1", &format!("{BASE}/{id}?fields=status,externalId")).await;
+    let mut keys: Vec<&str> = some.as_object().unwrap().keys().map(String::as_str).collect();
+    keys.sort();
+    assert_eq!(keys, ["externalId", "href", "id", "status"]);
+
+    // Need to know, and the specification's errors.
+    let (s, e, _) = tmf(&app, "agent2", &format!("{BASE}/{id}")).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(
+        (e["code"].as_str(), e["reason"].as_str(), e["status"].as_str()),
+        (Some("404"), Some("Not Found"), Some("404")),
+        "{e}"
+    );
+    let (s, _, _) = tmf(&app, "supervisor1", &format!("{BASE}/GD20261122000001")).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "the id is kefu's id; the number is externalId");
+}
+
+async fn lists_page_filter_and_refuse_as_the_specification_says(app: TestApp) {
+    let mut ids = Vec::new();
+    for ty in ["fault", "consultation", "consultation", "complaint", "consultation"] {
+        ids.push(app.create("agent1", ticket_body(ty)).await["id"].clone());
+    }
+    let (s, b) = app.act("agent1", &ids[1], json!({"action": "withdraw", "reason": "客户来电撤单"})).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+
+    let (s, all, counts) = tmf(&app, "supervisor1", &format!("{BASE}?limit=2")).await;
+    assert_eq!(s, StatusCode::OK, "{all}");
+    assert_eq!(counts, Some(("5".into(), "2".into())));
+    let (_, page, counts) = tmf(&app, "supervisor1", &format!("{BASE}?offset=1&limit=3&fields=externalId")).await;
+    assert_eq!(counts, Some(("5".into(), "3".into())));
+    let (_, whole, _) = tmf(&app, "supervisor1", &format!("{BASE}?limit=5&fields=externalId")).await;
+    assert_eq!(page.as_array().unwrap()[..], whole.as_array().unwrap()[1..4], "offset 1, limit 3 of the same order");
+
+    let (_, cancelled, counts) = tmf(&app, "supervisor1", &format!("{BASE}?status=cancelled")).await;
+    assert_eq!(counts.unwrap().0, "1");
+    assert_eq!(cancelled[0]["id"], ids[1].to_string());
+    let (_, held, counts) = tmf(&app, "supervisor1", &format!("{BASE}?status=held")).await;
+    assert_eq!((counts.unwrap().0.as_str(), held.as_array().unwrap().len()), ("0", 0));
+    let (_, c, counts) = tmf(&app, "supervisor1", &format!("{BASE}?ticketType=consultation")).await;
+    assert_eq!(counts.unwrap().0, "3", "{c}");
+    // The VIP customer's consultations are important: Major, Medium.
+    assert_eq!((c[0]["severity"].as_str(), c[0]["priority"].as_str()), (Some("Major"), Some("Medium")), "{c}");
+    let (_, _, counts) = tmf(&app, "supervisor1", &format!("{BASE}?ticketType=consultation&severity=Major")).await;
+    assert_eq!(counts.unwrap().0, "3");
+    let (_, _, counts) = tmf(&app, "supervisor1", &format!("{BASE}?ticketType=consultation&priority=Low")).await;
+    assert_eq!(counts.unwrap().0, "0");
+    let number = c[0]["externalId"].as_str().unwrap().to_string();
+    let (_, one, _) = tmf(&app, "supervisor1", &format!("{BASE}?externalId={number}")).await;
+    assert_eq!(one.as_array().unwrap().len(), 1);
+
+    let (s, none, counts) = tmf(&app, "supervisor1", &format!("{BASE}?offset=4294967295&limit=1")).await;
+    assert_eq!((s, counts), (StatusCode::OK, Some(("5".into(), "0".into()))), "{none}");
+
+    for bad in [
+        "status=open",
+        "ticketType=fax",
+        "severity=Huge",
+        "limit=-1",
+        "offset=x",
+        "color=red",
+        "creationDate.gte=yesterday",
+    ] {
+        let (s, e, _) = tmf(&app, "supervisor1", &format!("{BASE}?{bad}")).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{bad}: {e}");
+        assert_eq!((e["code"].as_str(), e["@type"].as_str()), (Some("400"), Some("Error")), "{bad}: {e}");
+    }
+}
