@@ -20,6 +20,7 @@ fn policy() -> Policy {
 both_stores!(policy = super::policy();
     a_ticket_reads_as_a_trouble_ticket,
     lists_page_filter_and_refuse_as_the_specification_says,
+    a_client_creates_a_ticket_by_tmf_and_follows_it,
 );
 
 const BASE: &str = "/tmf-api/troubleTicket/v4/troubleTicket";
@@ -143,5 +144,69 @@ async fn lists_page_filter_and_refuse_as_the_specification_says(app: TestApp) {
         let (s, e, _) = tmf(&app, "supervisor1", &format!("{BASE}?{bad}")).await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{bad}: {e}");
         assert_eq!((e["code"].as_str(), e["@type"].as_str()), (Some("400"), Some("Error")), "{bad}: {e}");
+    }
+}
+
+/// A TMF client registers a ticket (the spec's create body), kefu takes it
+/// like any intake, the client reads it back; a retry with its key is the
+/// same ticket; a body missing what the specification requires is 400.
+async fn a_client_creates_a_ticket_by_tmf_and_follows_it(app: TestApp) {
+    let body = json!({
+        "description": "OSS告警：用户光猫离线超过30分钟",
+        "severity": "Major",
+        "ticketType": "fault",
+        "name": "光猫离线",
+        "channel": {"id": "web"},
+        "relatedParty": [{"id": "13912340000", "name": "赵六", "role": "customer", "@referredType": "Individual"}],
+        "relatedEntity": [{"id": "KD88880001", "role": "serviceNumber", "@referredType": "Service"}],
+        "@type": "TroubleTicket"
+    });
+    let post = |body: Value, key: Option<&'static str>| {
+        let mut r = app.client.post(format!("{}{BASE}", app.base)).bearer_auth(&app.tokens["agent1"]).json(&body);
+        if let Some(k) = key {
+            r = r.header("Idempotency-Key", k);
+        }
+        async move {
+            let resp = r.send().await.unwrap();
+            let replayed = resp.headers().contains_key("idempotent-replayed");
+            (resp.status(), replayed, resp.json::<Value>().await.unwrap())
+        }
+    };
+    let (s, _, tt) = post(body.clone(), Some("oss-alarm-1")).await;
+    assert_eq!(s, StatusCode::CREATED, "{tt}");
+    assert_eq!(
+        (tt["status"].as_str(), tt["severity"].as_str(), tt["ticketType"].as_str()),
+        (Some("acknowledged"), Some("Major"), Some("fault"))
+    );
+    assert!(tt["externalId"].as_str().unwrap().starts_with("GD"));
+    assert_eq!(tt["relatedParty"][0]["name"], "赵六");
+    let (s, replayed, again) = post(body.clone(), Some("oss-alarm-1")).await;
+    assert_eq!((s, replayed, &again["id"]), (StatusCode::CREATED, true, &tt["id"]));
+    // kefu's own API sees it as a kefu ticket.
+    let (_, t) = app.get("agent1", &format!("/api/v1/tickets/{}", tt["id"].as_str().unwrap())).await;
+    assert_eq!(
+        (t["title"].as_str(), t["priority"].as_str(), t["service_number"].as_str()),
+        (Some("光猫离线"), Some("important"), Some("KD8***0001")),
+        "{t}"
+    );
+
+    for (field, broken) in [
+        (
+            "severity",
+            json!({"description": "x", "ticketType": "fault", "relatedParty": [{"id": "13912340000", "role": "customer"}]}),
+        ),
+        (
+            "ticketType",
+            json!({"description": "x", "severity": "Minor", "ticketType": "fax", "relatedParty": [{"id": "13912340000", "role": "customer"}]}),
+        ),
+        ("relatedParty", json!({"description": "x", "severity": "Minor", "ticketType": "fault"})),
+        (
+            "relatedParty.id",
+            json!({"description": "x", "severity": "Minor", "ticketType": "fault", "relatedParty": [{"id": "abc", "role": "customer"}]}),
+        ),
+    ] {
+        let (s, _, e) = post(broken, None).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{field}: {e}");
+        assert!(e["message"].as_str().unwrap().contains(field), "{field}: {e}");
     }
 }

@@ -17,7 +17,7 @@ use kefu_store::Store;
 
 pub fn router<S: Store>() -> Router<AppState<S>> {
     Router::new()
-        .route("/tmf-api/troubleTicket/v4/troubleTicket", get(list::<S>))
+        .route("/tmf-api/troubleTicket/v4/troubleTicket", get(list::<S>).post(create::<S>))
         .route("/tmf-api/troubleTicket/v4/troubleTicket/{id}", get(retrieve::<S>))
 }
 
@@ -96,6 +96,34 @@ pub async fn list<S: Store>(
             let h = r.headers_mut();
             h.insert("x-total-count", HeaderValue::from(total.max(0) as u64));
             h.insert("x-result-count", HeaderValue::from(count as u64));
+            r
+        }
+        Err(e) => tmf_error(e),
+    }
+}
+
+/// Registers a ticket from a `TroubleTicket_Create` (README: the mapping):
+/// 201 with the `TroubleTicket`; `Idempotency-Key` is honoured.
+#[utoipa::path(post, path = "/tmf-api/troubleTicket/v4/troubleTicket", tag = "tmf621", security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header)),
+    request_body(content = Object, description = "TroubleTicket_Create: description, severity, ticketType, relatedParty (customer: id = phone) …"),
+    responses((status = 201, description = "TroubleTicket"), (status = 400, description = "TMF Error"),
+        (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
+pub async fn create<S: Store>(
+    State(app): State<AppState<S>>,
+    user: CurrentUser,
+    body: Result<crate::extract::Idempotent<serde_json::Value>, ApiError>,
+) -> Response {
+    let run = async {
+        let crate::extract::Idempotent { key, body } = body?;
+        app.kefu.tmf_create(&user.actor, &body, key).await
+    };
+    match run.await {
+        Ok((replayed, v)) => {
+            let mut r = (StatusCode::CREATED, Json(v)).into_response();
+            if replayed {
+                r.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+            }
             r
         }
         Err(e) => tmf_error(e),

@@ -125,3 +125,92 @@ impl<S: Store> Kefu<S> {
         Ok(f)
     }
 }
+
+/// A `TroubleTicket_Create` body as kefu's intake: `ticketType` a kefu type
+/// code, `description`, `severity` (or `priority`) in either vocabulary,
+/// `name` the title (else the description's start), `channel.id` a kefu
+/// channel (default `web`), the customer the `relatedParty` with role
+/// `customer` — its `id` their phone number, its `name` their name — and the
+/// service number a `relatedEntity` with role `serviceNumber`.
+pub fn intake(body: &Value) -> Result<kefu_domain::intake::IntakeRequest, ApiError> {
+    let bad = |field: &str, what: &str| -> ApiError {
+        FieldError::new(field, format!("{field}: {what}"), format!("{field} 取值无效：{what}")).into()
+    };
+    let obj = body.as_object().ok_or_else(|| bad("body", "a TroubleTicket object"))?;
+    let text =
+        |k: &str| obj.get(k).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+    let description = text("description").ok_or_else(|| bad("description", "required"))?;
+    let ticket_type = text("ticketType").ok_or_else(|| bad("ticketType", "required"))?;
+    let severity = text("severity").ok_or_else(|| bad("severity", "required"))?;
+    let priority = priority_of(&severity)
+        .or_else(|| text("priority").as_deref().and_then(priority_of))
+        .ok_or_else(|| bad("severity", "Critical, Major or Minor"))?;
+    let title = text("name").unwrap_or_else(|| description.chars().take(30).collect());
+    let role_of = |list: &str, role: &str| -> Option<Value> {
+        obj.get(list)?
+            .as_array()?
+            .iter()
+            .find(|p| p["role"].as_str().is_some_and(|r| r.eq_ignore_ascii_case(role)))
+            .cloned()
+    };
+    let customer = role_of("relatedParty", "customer")
+        .ok_or_else(|| bad("relatedParty", "a party with role customer, its id the customer's phone number"))?;
+    let phone = customer["id"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| bad("relatedParty.id", "the customer's phone number"))?;
+    let service_number = role_of("relatedEntity", "serviceNumber").and_then(|e| e["id"].as_str().map(str::to_string));
+    let channel = obj.get("channel").and_then(|c| c["id"].as_str()).map(str::to_string).unwrap_or_else(|| "web".into());
+    Ok(kefu_domain::intake::IntakeRequest {
+        channel: Some(channel),
+        ticket_type: Some(ticket_type),
+        title: Some(title),
+        description: Some(description),
+        customer: Some(kefu_domain::intake::CustomerInput {
+            name: Some(customer["name"].as_str().unwrap_or("客户").to_string()),
+            phone: Some(phone),
+            ..Default::default()
+        }),
+        service_number,
+        priority: Some(priority.into()),
+        submitted_by: Some("TMF621".into()),
+        ..Default::default()
+    })
+}
+
+impl<S: Store> Kefu<S> {
+    /// `POST …/troubleTicket`: registered like any intake (deadlines,
+    /// dispatch, receipt), answered as the `TroubleTicket` it became.
+    pub async fn tmf_create(
+        &self,
+        actor: &Actor,
+        body: &Value,
+        idem: Option<super::Idem>,
+    ) -> Result<(bool, Value), ApiError> {
+        let req = intake(body)?;
+        let written = self.create_ticket(actor, &req, idem).await.map_err(tmf_field)?;
+        let replayed = matches!(written, kefu_store::Written::Replayed { .. });
+        let id = written.body()["id"].to_string();
+        let t = self.visible_ticket(actor, &id).await?;
+        Ok((replayed, self.tmf_render(actor, &t, None).await.map(|v| crate::tmf621::select(v, None))?))
+    }
+}
+
+/// kefu's intake fields named as the TMF client sent them.
+fn tmf_field(e: ApiError) -> ApiError {
+    let ApiError::Invalid(mut f) = e else { return e };
+    let renamed = match f.field.as_str() {
+        "type" => "ticketType",
+        "title" => "name",
+        "priority" => "severity",
+        "channel" => "channel.id",
+        "customer.phone" => "relatedParty.id",
+        "customer.name" => "relatedParty.name",
+        "service_number" => "relatedEntity.id",
+        _ => return ApiError::Invalid(f),
+    };
+    f.message = f.message.replacen(&f.field, renamed, 1);
+    f.message_zh = f.message_zh.replacen(&f.field, renamed, 1);
+    f.field = renamed.to_string();
+    ApiError::Invalid(f)
+}
