@@ -14,11 +14,12 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use kefu_store::Store;
+use serde_json::Value;
 
 pub fn router<S: Store>() -> Router<AppState<S>> {
     Router::new()
         .route("/tmf-api/troubleTicket/v4/troubleTicket", get(list::<S>).post(create::<S>))
-        .route("/tmf-api/troubleTicket/v4/troubleTicket/{id}", get(retrieve::<S>))
+        .route("/tmf-api/troubleTicket/v4/troubleTicket/{id}", get(retrieve::<S>).patch(patch::<S>))
 }
 
 /// kefu's error as the specification's `Error` (code, reason, message, status).
@@ -150,6 +151,35 @@ pub async fn retrieve<S: Store>(
         return tmf_error(ApiError::NotFound { what: "troubleTicket", what_zh: "工单" });
     }
     match app.kefu.tmf_ticket(&user.actor, id.trim(), fields).await {
+        Ok(v) => (StatusCode::OK, Json(v)).into_response(),
+        Err(e) => tmf_error(e),
+    }
+}
+
+/// A JSON merge patch of a trouble ticket: `status` (reached through the
+/// flow's own action from where the ticket is, with `statusChangeReason`
+/// as its reason or result), `severity`/`priority`, new `note`s; anything
+/// else 400 naming it; a status the flow does not lead to now 409.
+#[utoipa::path(patch, path = "/tmf-api/troubleTicket/v4/troubleTicket/{id}", tag = "tmf621", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    request_body(content = Object, content_type = "application/merge-patch+json", description = "TroubleTicket_Update"),
+    responses((status = 200, description = "TroubleTicket"), (status = 400, description = "TMF Error"),
+        (status = 401, body = crate::error::ErrorBody), (status = 403, description = "TMF Error"),
+        (status = 404, description = "TMF Error"), (status = 409, description = "TMF Error")))]
+pub async fn patch<S: Store>(
+    State(app): State<AppState<S>>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+    raw: axum::body::Bytes,
+) -> Response {
+    let run = async {
+        if id.trim().parse::<i64>().is_err() {
+            return Err(ApiError::NotFound { what: "troubleTicket", what_zh: "工单" });
+        }
+        let body: Value = crate::extract::parse_json(&raw)?;
+        app.kefu.tmf_patch(&user.actor, id.trim(), &body).await
+    };
+    match run.await {
         Ok(v) => (StatusCode::OK, Json(v)).into_response(),
         Err(e) => tmf_error(e),
     }

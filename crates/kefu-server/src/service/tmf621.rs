@@ -214,3 +214,119 @@ fn tmf_field(e: ApiError) -> ApiError {
     f.field = renamed.to_string();
     ApiError::Invalid(f)
 }
+
+/// What a merge-patch may change: the status (through the flow's own
+/// actions, `statusChangeReason` their reason or result), the severity (or
+/// priority), and notes added. Everything else of a registration is kefu's
+/// record and is refused by name.
+const PATCHABLE: [&str; 6] = ["status", "statusChangeReason", "severity", "priority", "note", "@type"];
+
+impl<S: Store> Kefu<S> {
+    /// `PATCH …/troubleTicket/{id}` (JSON merge patch): every change is
+    /// checked before the first is made; each is then one of kefu's own
+    /// steps, with its rules, deadlines and audit event.
+    pub async fn tmf_patch(&self, actor: &Actor, id: &str, patch: &Value) -> Result<Value, ApiError> {
+        let bad = |field: &str, what: &str| -> ApiError {
+            FieldError::new(field, format!("{field}: {what}"), format!("{field} 取值无效：{what}")).into()
+        };
+        let obj = patch.as_object().ok_or_else(|| bad("body", "a JSON merge patch object"))?;
+        if let Some(k) = obj.keys().find(|k| !PATCHABLE.contains(&k.as_str())) {
+            return Err(bad(
+                k,
+                "not changeable through this API (status, statusChangeReason, severity, priority, note)",
+            ));
+        }
+        let t = self.ticket_for(actor, id, true).await?;
+        let reason = obj.get("statusChangeReason").and_then(Value::as_str).map(str::to_string);
+        let mut steps: Vec<serde_json::Map<String, Value>> = Vec::new();
+        for field in ["severity", "priority"] {
+            if let Some(v) = obj.get(field) {
+                let p = v
+                    .as_str()
+                    .and_then(priority_of)
+                    .ok_or_else(|| bad(field, "Critical, Major, Minor (or High, Medium, Low)"))?;
+                if p != t.priority.as_str() {
+                    let why =
+                        reason.clone().unwrap_or_else(|| format!("TMF621 {field} {}", v.as_str().unwrap_or_default()));
+                    steps.push(json_map(serde_json::json!({"action": "set_priority", "priority": p, "reason": why})));
+                }
+                break;
+            }
+        }
+        if let Some(target) = obj.get("status") {
+            let target = target
+                .as_str()
+                .filter(|s| crate::tmf621::STATUSES.contains(s))
+                .ok_or_else(|| bad("status", "a status of the specification"))?;
+            steps.push(self.tmf_status_step(actor, &t, target, reason.as_deref())?);
+        }
+        let notes: Vec<String> = match obj.get("note") {
+            None => Vec::new(),
+            Some(Value::Array(list)) => list
+                .iter()
+                .filter(|n| n.get("id").is_none_or(Value::is_null))
+                .map(|n| {
+                    n["text"].as_str().map(str::to_string).ok_or_else(|| bad("note.text", "required on a new note"))
+                })
+                .collect::<Result<_, _>>()?,
+            Some(_) => return Err(bad("note", "a list of notes")),
+        };
+        for step in steps {
+            self.act(actor, &t.id.0.to_string(), &step, None).await?;
+        }
+        for text in notes {
+            self.comment(actor, &t.id.0.to_string(), Some(&text), true, None).await?;
+        }
+        self.tmf_ticket(actor, &t.id.0.to_string(), None).await
+    }
+
+    /// The action that takes the ticket to a state with TMF status `target`,
+    /// among those the caller may take now.
+    fn tmf_status_step(
+        &self,
+        actor: &Actor,
+        t: &Ticket,
+        target: &str,
+        reason: Option<&str>,
+    ) -> Result<serde_json::Map<String, Value>, ApiError> {
+        let flow = self.core.flows.get(t.ticket_type);
+        let allowed = flow.allowed_actions(t, actor);
+        let action = allowed.iter().find(|a| {
+            flow.actions.iter().any(|r| {
+                r.name == **a
+                    && r.from.contains(&t.status)
+                    && r.to.as_deref().is_some_and(|to| {
+                        crate::tmf621::status(to, flow.is_open(to), t.resolved_at.is_some() || to == "resolved")
+                            == target
+                    })
+            })
+        });
+        let Some(action) = action else {
+            return Err(ApiError::NotAllowed {
+                action: format!("status {target}"),
+                state: t.status.clone(),
+                allowed: allowed.iter().map(|a| a.as_str().to_string()).collect(),
+            });
+        };
+        // The action takes the reason as whatever it asks for (a reason, a result).
+        let text = reason.unwrap_or("TMF621");
+        let mut step = json_map(serde_json::json!({"action": action.as_str()}));
+        for _ in 0..3 {
+            match kefu_domain::action::ActionRequest::parse(&step) {
+                Err(f) if matches!(f.field.as_str(), "reason" | "result") && !step.contains_key(&f.field) => {
+                    step.insert(f.field, Value::String(text.to_string()));
+                }
+                Err(e) => return Err(e.into()),
+                Ok(_) => return Ok(step),
+            }
+        }
+        Ok(step)
+    }
+}
+
+fn json_map(v: Value) -> serde_json::Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => serde_json::Map::new(),
+    }
+}
