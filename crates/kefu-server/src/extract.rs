@@ -308,13 +308,7 @@ impl<S: Send + Sync> FromRequest<S> for Upload {
             file = Some(crate::service::attachments::Incoming { filename, bytes });
         }
         let file = file.ok_or_else(crate::service::attachments::missing_file)?;
-        let key = key.map(|key| {
-            let mut h = <sha2::Sha256 as sha2::Digest>::new();
-            sha2::Digest::update(&mut h, file.filename.as_bytes());
-            sha2::Digest::update(&mut h, [0u8]);
-            sha2::Digest::update(&mut h, &file.bytes);
-            crate::service::Idem { key, scope, fingerprint: crate::auth::hex(&sha2::Digest::finalize(h)) }
-        });
+        let key = key.map(|key| crate::service::Idem { key, scope, fingerprint: file.fingerprint() });
         Ok(Upload { key, file })
     }
 }

@@ -86,16 +86,10 @@ async fn upload<S: Store>(
         Ok(parts) => parts,
         Err(e) => return refused(e),
     };
-    let once = token.map(|token| {
-        let mut h = <sha2::Sha256 as sha2::Digest>::new();
-        sha2::Digest::update(&mut h, file.filename.as_bytes());
-        sha2::Digest::update(&mut h, &file.bytes);
-        let fingerprint = crate::auth::hex(&sha2::Digest::finalize(h));
-        crate::service::Idem {
-            key: token,
-            scope: format!("console POST /console/tickets/{key}/attachments"),
-            fingerprint,
-        }
+    let once = token.map(|token| crate::service::Idem {
+        key: token,
+        scope: format!("console POST /console/tickets/{key}/attachments"),
+        fingerprint: file.fingerprint(),
     });
     match app.kefu.attach(&user.actor, &key, file, once).await {
         Ok(_) => Redirect::to(&format!("/console/tickets/{key}?done=attach#files")).into_response(),

@@ -42,6 +42,17 @@ pub struct Incoming {
     pub bytes: Vec<u8>,
 }
 
+impl Incoming {
+    /// What an upload's Idempotency-Key is checked against: name and bytes.
+    pub fn fingerprint(&self) -> String {
+        let mut h = <sha2::Sha256 as sha2::Digest>::new();
+        sha2::Digest::update(&mut h, self.filename.as_bytes());
+        sha2::Digest::update(&mut h, [0u8]);
+        sha2::Digest::update(&mut h, &self.bytes);
+        crate::auth::hex(&sha2::Digest::finalize(h))
+    }
+}
+
 fn kind_of(content_type: &str) -> Option<FileKind> {
     kefu_domain::attachment::KINDS.into_iter().find(|k| k.content_type == content_type)
 }

@@ -87,32 +87,16 @@ impl<S: Store> Kefu<S> {
         files: Vec<crate::service::attachments::Incoming>,
     ) -> Result<Received, ApiError> {
         let actor = self.inbound_actor().await?;
-        let idem = Idem {
-            key: format!("{}:{}", m.channel, m.id),
-            scope: SCOPE.into(),
-            fingerprint: crate::auth::hex(&<sha2::Sha256 as sha2::Digest>::digest(m.text.as_bytes())),
-        };
-        let tickets = self.latest_tickets_of(&m.phone).await?;
-        let candidates: Vec<Candidate> = tickets
-            .iter()
-            .map(|t| Candidate {
-                id: t.id,
-                finished: !self.takes_words(t),
-                visit: t.customer_loop.visit.as_ref().map(|v| v.state),
-                updated_at: t.updated_at,
-            })
-            .collect();
-        let route = self.core.policy.inbound.route(&m.text, &candidates, self.now());
+        let idem = message_idem(&format!("{}:{}", m.channel, m.id), &m.text);
+        let (tickets, route) = self.route_message(&m.phone, &m.text).await?;
         let written = match route {
             Route::Survey { ticket, score } => {
                 let t = tickets.iter().find(|t| t.id == ticket).expect("routed to one of them");
-                self.survey_answer(&actor, t, score, idem).await?
+                self.survey_answer(&actor, t, score, idem, (CUSTOMER_SMS, "sms")).await?
             }
             Route::Reply(ticket) => {
                 let t = tickets.iter().find(|t| t.id == ticket).expect("routed to one of them");
-                let (rows, refused) = self.store_files_leniently(files, m.channel, INBOUND_USERNAME, t).await?;
-                let text = with_refusals(m.text.clone(), &refused);
-                self.customer_words(&actor, ticket, (m.channel, None), text, rows, idem).await?
+                self.words_on_ticket(&actor, t, (m.channel, None), m.text.clone(), files, idem).await?
             }
             Route::New => self.new_request_from(&actor, &m, idem, None).await?,
         };
@@ -129,6 +113,38 @@ impl<S: Store> Kefu<S> {
         !archived && (t.open || t.resolved_at.is_some())
     }
 
+    /// Where a message from `phone` goes, with the customer's latest tickets
+    /// it was decided on.
+    pub(super) async fn route_message(&self, phone: &Phone, text: &str) -> Result<(Vec<Ticket>, Route), ApiError> {
+        let tickets = self.latest_tickets_of(phone).await?;
+        let candidates: Vec<Candidate> = tickets
+            .iter()
+            .map(|t| Candidate {
+                id: t.id,
+                finished: !self.takes_words(t),
+                visit: t.customer_loop.visit.as_ref().map(|v| v.state),
+                updated_at: t.updated_at,
+            })
+            .collect();
+        let route = self.core.policy.inbound.route(text, &candidates, self.now());
+        Ok((tickets, route))
+    }
+
+    /// The customer's message on their ticket with the files they sent: those
+    /// that cannot be kept are named in the text, the message is still taken.
+    pub(super) async fn words_on_ticket(
+        &self,
+        actor: &Actor,
+        t: &Ticket,
+        from: (&'static str, Option<String>),
+        text: String,
+        files: Vec<crate::service::attachments::Incoming>,
+        idem: Idem,
+    ) -> Result<Written, ApiError> {
+        let (rows, refused) = self.store_files_leniently(files, from.0, INBOUND_USERNAME, t).await?;
+        self.customer_words(actor, t.id, from, with_refusals(text, &refused), rows, idem).await
+    }
+
     /// The customer's latest tickets, newest first.
     async fn latest_tickets_of(&self, phone: &Phone) -> Result<Vec<Ticket>, ApiError> {
         let filter = TicketFilter {
@@ -142,9 +158,17 @@ impl<S: Store> Kefu<S> {
 
     /// A digit 1–5 answering the survey: the ticket's return visit, as the
     /// customer's own answer.
-    async fn survey_answer(&self, actor: &Actor, t: &Ticket, score: u8, idem: Idem) -> Result<Written, ApiError> {
-        let customer = Actor::new(actor.id, CUSTOMER_SMS, Role::Agent);
-        let body = json!({"action": "return_visit", "method": "sms", "reached": true, "satisfaction": score});
+    /// `who`: the customer's actor name by the channel and the visit method.
+    pub(super) async fn survey_answer(
+        &self,
+        actor: &Actor,
+        t: &Ticket,
+        score: u8,
+        idem: Idem,
+        (name, method): (&str, &str),
+    ) -> Result<Written, ApiError> {
+        let customer = Actor::new(actor.id, name, Role::Agent);
+        let body = json!({"action": "return_visit", "method": method, "reached": true, "satisfaction": score});
         let Value::Object(body) = body else { unreachable!("built as an object") };
         let request = ActionRequest::parse(&body)?;
         self.act_on(&customer, t, request, Some(idem)).await
@@ -243,4 +267,14 @@ pub(super) fn with_refusals(text: String, refused: &[String]) -> String {
         return text;
     }
     format!("{text}\n\n（以下附件未保存：{}）", refused.join("；"))
+}
+
+/// The idempotency key of the one write a message makes: its channel id,
+/// scoped to inbound messages, fingerprinted by its text.
+pub(super) fn message_idem(key: &str, text: &str) -> Idem {
+    Idem {
+        key: key.chars().take(200).collect(),
+        scope: SCOPE.into(),
+        fingerprint: crate::auth::hex(&<sha2::Sha256 as sha2::Digest>::digest(text.as_bytes())),
+    }
 }

@@ -17,9 +17,6 @@ use kefu_domain::ticket::Ticket;
 use kefu_domain::validate::Phone;
 use kefu_store::{NewMessage, Store, Written};
 
-/// The idempotency scope of the writes of inbound mail.
-const SCOPE: &str = "inbound message";
-
 /// Where one mail sits in its mailbox.
 #[derive(Debug, Clone)]
 pub struct MailAt {
@@ -55,11 +52,7 @@ impl<S: Store> Kefu<S> {
             Some(id) => format!("email:{id}"),
             None => format!("email:{}:{}:{}", at.source, at.validity, at.uid),
         };
-        let idem = Idem {
-            key: key.chars().take(200).collect(),
-            scope: SCOPE.into(),
-            fingerprint: crate::auth::hex(&<sha2::Sha256 as sha2::Digest>::digest(mail.text.as_bytes())),
-        };
+        let idem = super::inbound::message_idem(&key, &mail.text);
         let known = self.store.customer_by_contact("email", &mail.from).await?;
         if let Some(t) = self.answered_ticket(&mail, known.as_ref().map(|c| c.id)).await? {
             let written = self.mail_on_ticket(&t, &mail, idem).await?;
@@ -108,9 +101,7 @@ impl<S: Store> Kefu<S> {
     async fn mail_on_ticket(&self, t: &Ticket, mail: &Mail, idem: Idem) -> Result<Written, ApiError> {
         let actor = self.inbound_actor().await?;
         let text = self.core.policy.inbound.text(&without_quote(&mail.text));
-        let (rows, refused) = self.store_files_leniently(mail.files.clone(), "email", "kefu-inbound", t).await?;
-        let text = super::inbound::with_refusals(text, &refused);
-        self.customer_words(&actor, t.id, ("email", mail.message_id.clone()), text, rows, idem).await
+        self.words_on_ticket(&actor, t, ("email", mail.message_id.clone()), text, mail.files.clone(), idem).await
     }
 
     /// A new request by e-mail: answered by e-mail in its thread, the
@@ -130,19 +121,15 @@ impl<S: Store> Kefu<S> {
             text: self.core.policy.inbound.text(&text),
         };
         let files_key = format!("{}:files", idem.key);
-        let fingerprint = idem.fingerprint.clone();
         let contact = Some((mail.from.clone(), mail.message_id.clone()));
         let written = self.new_request_from(&actor, &m, idem, contact).await?;
         let number = written.body()["number"].as_str().unwrap_or_default().to_string();
         let t = self.ticket(&number).await?;
         self.store.link_contact(t.customer.id, "email", &mail.from, self.now()).await?;
+        // The files in a write of their own: the ticket did not exist before.
         if !mail.files.is_empty() {
-            let (rows, refused) = self.store_files_leniently(mail.files.clone(), "email", "kefu-inbound", &t).await?;
-            if !rows.is_empty() || !refused.is_empty() {
-                let idem = Idem { key: files_key, scope: SCOPE.into(), fingerprint };
-                let note = super::inbound::with_refusals("（来信附件）".into(), &refused);
-                self.customer_words(&actor, t.id, ("email", None), note, rows, idem).await?;
-            }
+            let idem = super::inbound::message_idem(&files_key, &mail.text);
+            self.words_on_ticket(&actor, &t, ("email", None), "（来信附件）".into(), mail.files.clone(), idem).await?;
         }
         Ok(written)
     }

@@ -5,16 +5,12 @@
 //! and links the openid to the customer. Replies from agents then go out
 //! through the customer-service message API (the `wechat` outbox channel).
 
+use super::Kefu;
 use super::bot::{MessageRequest, StartRequest};
-use super::{Idem, Kefu};
 use crate::error::ApiError;
 use crate::service::attachments::Incoming;
-use kefu_domain::action::ActionRequest;
-use kefu_domain::flow::Actor;
-use kefu_domain::inbound::{Candidate, Route};
-use kefu_domain::{Role, TicketId};
+use kefu_domain::inbound::Route;
 use kefu_store::Store;
-use serde_json::{Value, json};
 
 /// One message of the platform's callback, read.
 #[derive(Debug, Clone, Default)]
@@ -47,41 +43,22 @@ impl<S: Store> Kefu<S> {
         let (text, files) = self.wechat_content(&m).await?;
         let customer = self.store.customer_by_contact("wechat", &m.openid).await?;
         if let Some(c) = customer {
-            let tickets = self.store.list_tickets(kefu_store::TicketFilter {
-                customer_phone: Some(c.phone.as_str().to_string()),
-                page: 1,
-                per_page: 20,
-                ..Default::default()
-            });
-            let tickets = tickets.await?.items;
-            let candidates: Vec<Candidate> = tickets
-                .iter()
-                .map(|t| Candidate {
-                    id: t.id,
-                    finished: self.core.flows.get(t.ticket_type).is_final(&t.status)
-                        || (!t.open && t.resolved_at.is_none()),
-                    visit: t.customer_loop.visit.as_ref().map(|v| v.state),
-                    updated_at: t.updated_at,
-                })
-                .collect();
-            let idem = || Idem {
-                key: format!(
-                    "wechat:{}",
-                    m.msg_id.clone().unwrap_or_else(|| format!("{}:{}", m.openid, self.now().timestamp()))
-                ),
-                scope: "inbound message".into(),
-                fingerprint: crate::auth::hex(&<sha2::Sha256 as sha2::Digest>::digest(text.as_bytes())),
-            };
-            match self.core.policy.inbound.route(&text, &candidates, self.now()) {
-                Route::Reply(id) => return self.wechat_on_ticket(id, &text, files, idem()).await.map(Some),
+            let id = m.msg_id.clone().unwrap_or_else(|| format!("{}:{}", m.openid, self.now().timestamp()));
+            let idem = super::inbound::message_idem(&format!("wechat:{id}"), &text);
+            let (tickets, route) = self.route_message(&c.phone, &text).await?;
+            let actor = self.inbound_actor().await?;
+            match route {
+                Route::Reply(id) => {
+                    let t = tickets.iter().find(|t| t.id == id).expect("routed to one of them");
+                    self.words_on_ticket(&actor, t, ("wechat", None), text, files, idem).await?;
+                    let lang = &self.core.policy.customer_loop.language;
+                    let vars = [("number", t.number.as_str())];
+                    return Ok(Some(self.core.settings.templates.render("wechat_received", lang, &vars).body));
+                }
                 Route::Survey { ticket, score } => {
                     let t = tickets.iter().find(|t| t.id == ticket).expect("routed to one of them");
-                    let actor = self.inbound_actor().await?;
-                    let customer = Actor::new(actor.id, super::inbound::CUSTOMER_WECHAT, Role::Agent);
-                    let body =
-                        json!({"action": "return_visit", "method": "online", "reached": true, "satisfaction": score});
-                    let Value::Object(body) = body else { unreachable!("built as an object") };
-                    self.act_on(&customer, t, ActionRequest::parse(&body)?, Some(idem())).await?;
+                    let who = (super::inbound::CUSTOMER_WECHAT, "online");
+                    self.survey_answer(&actor, t, score, idem, who).await?;
                     return Ok(Some("感谢您的评价！".into()));
                 }
                 Route::New => {}
@@ -133,23 +110,6 @@ impl<S: Store> Kefu<S> {
         let api = crate::wechat::WechatTransport::new(cfg).ok()?;
         let bytes = api.media(media_id).await.ok()?;
         (bytes.len() as u64 <= self.core.policy.attachments.max_file_bytes).then_some(bytes)
-    }
-
-    /// The customer's message (and file) on their ticket, the handler told.
-    async fn wechat_on_ticket(
-        &self,
-        id: TicketId,
-        text: &str,
-        files: Vec<Incoming>,
-        idem: Idem,
-    ) -> Result<String, ApiError> {
-        let actor = self.inbound_actor().await?;
-        let t = self.ticket(&id.0.to_string()).await?;
-        let (rows, refused) = self.store_files_leniently(files, "wechat", "kefu-inbound", &t).await?;
-        let text = super::inbound::with_refusals(text.to_string(), &refused);
-        self.customer_words(&actor, id, ("wechat", None), text, rows, idem).await?;
-        let lang = &self.core.policy.customer_loop.language;
-        Ok(self.core.settings.templates.render("wechat_received", lang, &[("number", t.number.as_str())]).body)
     }
 
     /// The smart first line: the openid's conversation of the day; its
