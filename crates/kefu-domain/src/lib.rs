@@ -20,6 +20,7 @@ pub mod customer_loop;
 pub mod dispatch;
 pub mod enums;
 pub mod error;
+pub mod events;
 pub mod facts;
 pub mod figures;
 pub mod flow;

@@ -66,6 +66,9 @@ pub struct Policy {
     /// Messages customers send in: threading and new requests.
     #[serde(default)]
     pub inbound: crate::inbound::InboundPolicy,
+    /// Webhook and TMF hub deliveries: retries, disabling (issue 22).
+    #[serde(default)]
+    pub webhooks: crate::events::WebhookPolicy,
 }
 
 /// Which roles may call which endpoint, keyed `"METHOD /path/{template}"`.

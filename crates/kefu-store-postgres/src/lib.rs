@@ -10,6 +10,7 @@
 mod attachments;
 mod bot;
 mod dump;
+mod events;
 mod exports;
 mod feed;
 mod inbound;
@@ -56,7 +57,11 @@ pub(crate) fn pg(e: tokio_postgres::Error) -> StoreError {
     {
         return StoreError::Conflict { constraint: db.constraint().unwrap_or("unique").to_string() };
     }
-    StoreError::Backend(e.to_string())
+    // "db error" alone names nothing: the server's own message does.
+    match e.as_db_error() {
+        Some(db) => StoreError::Backend(format!("{e}: {} ({})", db.message(), db.code().code())),
+        None => StoreError::Backend(e.to_string()),
+    }
 }
 
 /// Connections per node: enough to keep PostgreSQL busy from two cores.

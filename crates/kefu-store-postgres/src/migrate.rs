@@ -35,6 +35,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (27, "inventory", include_str!("../migrations/0027_inventory.sql")),
     (28, "attachments", include_str!("../migrations/0028_attachments.sql")),
     (29, "inbound", include_str!("../migrations/0029_inbound.sql")),
+    (30, "events", include_str!("../migrations/0030_events.sql")),
 ];
 
 /// Any constant shared by all kefu nodes.

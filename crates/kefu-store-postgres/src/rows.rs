@@ -115,7 +115,11 @@ fn event(r: &Row) -> StoreResult<AuditEvent> {
 pub async fn insert_event(c: &impl GenericClient, e: &AuditEvent) -> StoreResult<()> {
     let stmt = c
         .prepare_cached(&format!(
-            "INSERT INTO ticket_events ({EVENT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+            // The events outbox (issue 22) in the same statement: written
+            // with the change, never without it, and no extra round trip.
+            "WITH e AS (INSERT INTO ticket_events ({EVENT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                        RETURNING ticket_id, seq, action, at)
+             INSERT INTO event_outbox (ticket_id, seq, action, at) SELECT ticket_id, seq, action, at FROM e"
         ))
         .await
         .map_err(pg)?;
@@ -356,6 +360,7 @@ mod capability {
                 "ticket_events",
                 "bss_jobs",
                 "attachments",
+                "webhook_deliveries",
             ] {
                 tx.execute(&format!("DELETE FROM {table} WHERE ticket_id = $1"), &[&id.0]).await.map_err(pg)?;
             }

@@ -11,6 +11,7 @@
 mod attachments;
 mod bot;
 mod dump;
+mod events;
 mod exports;
 mod feed;
 mod inbound;

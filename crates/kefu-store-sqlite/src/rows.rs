@@ -147,7 +147,8 @@ pub fn insert_event(c: &Connection, e: &AuditEvent) -> StoreResult<()> {
         e.hash
     ])
     .map_err(backend)?;
-    Ok(())
+    // The events outbox (issue 22): written with the change, never without it.
+    crate::events::enqueue(c, e.ticket_id, e.seq, &e.action, e.at)
 }
 
 /// The events of one ticket, or of all tickets after a (ticket, seq) cursor.
@@ -319,6 +320,7 @@ pub fn purge_ticket(c: &Connection, id: TicketId) -> StoreResult<()> {
         "ticket_events",
         "bss_jobs",
         "attachments",
+        "webhook_deliveries",
     ] {
         c.execute(&format!("DELETE FROM {table} WHERE ticket_id = ?1"), [id.0]).map_err(backend)?;
     }

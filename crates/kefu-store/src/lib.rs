@@ -11,6 +11,7 @@ pub mod conformance;
 pub mod crypto;
 pub mod doc;
 pub mod dump;
+mod events;
 mod exports;
 mod feed;
 pub mod filter;
@@ -29,6 +30,7 @@ mod types;
 
 pub use attachments::*;
 pub use bot::{BotStore, MISS_KINDS, Miss, NewMiss};
+pub use events::*;
 pub use exports::*;
 pub use feed::{FeedMark, FeedStore, TicketText};
 pub use inbound::*;
@@ -74,9 +76,9 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Every store trait, for code that calls a concrete backend's methods.
 pub mod prelude {
     pub use crate::{
-        AccountStore, AttachmentStore, BotStore, DumpStore, ExportStore, FeedStore, InboundStore, IncidentStore,
-        InventoryStore, JobStore, KbStore, KpiStore, MacroStore, ModelStore, OrgStore, OutboxStore, PrivacyStore,
-        QualityStore, ReportStore, ScheduleStore, SecurityStore, Store, TicketStore,
+        AccountStore, AttachmentStore, BotStore, DumpStore, EventStore, ExportStore, FeedStore, InboundStore,
+        IncidentStore, InventoryStore, JobStore, KbStore, KpiStore, MacroStore, ModelStore, OrgStore, OutboxStore,
+        PrivacyStore, QualityStore, ReportStore, ScheduleStore, SecurityStore, Store, TicketStore,
     };
 }
 
@@ -106,6 +108,7 @@ pub trait Store:
     + InventoryStore
     + AttachmentStore
     + InboundStore
+    + EventStore
 {
 }
 
@@ -132,6 +135,7 @@ impl<T> Store for T where
         + InventoryStore
         + AttachmentStore
         + InboundStore
+        + EventStore
 {
 }
 

@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 mod accounts;
 mod attachments;
 mod bot;
+mod events;
 mod export;
 mod feed;
 mod inbound;
@@ -37,6 +38,7 @@ mod tickets;
 pub use accounts::*;
 pub use attachments::*;
 pub use bot::*;
+pub use events::*;
 pub use export::*;
 pub use feed::*;
 pub use inbound::*;
@@ -219,7 +221,8 @@ macro_rules! conformance_tests {
             services_change_with_their_ticket_and_keep_a_history,
             bss_jobs_are_claimed_once_and_leave_with_their_order,
             files_join_a_ticket_with_its_change_and_leave_with_it,
-            cursors_move_on_and_addresses_find_their_customer);
+            cursors_move_on_and_addresses_find_their_customer,
+            every_change_leaves_an_outbox_row_with_it, deliveries_keep_their_line_and_failing_endpoints_stop);
     };
     (@each $make:expr; $($name:ident),+) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
