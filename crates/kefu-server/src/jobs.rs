@@ -378,6 +378,113 @@ pub async fn run_mail<S: Store>(kefu: Kefu<S>, node: String) {
     }
 }
 
+/// How often the events worker looks for changes to hand out and send.
+const EVENTS_PERIOD: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// One round of the events job under its lease: outbox rows handed out to
+/// the endpoints, then what is due sent (for at most `budget`). Returns
+/// (rows handed out, tries made), or None without the lease. One node at a
+/// time, so each endpoint gets its events in order.
+pub async fn events<S: Store>(
+    kefu: &Kefu<S>,
+    node: &str,
+    budget: std::time::Duration,
+) -> Result<Option<(usize, usize)>, ApiError> {
+    if !kefu.store.try_lease("events", node, kefu.now(), Duration::seconds(LEASE)).await? {
+        return Ok(None);
+    }
+    let mut handed = 0;
+    loop {
+        let n = kefu.fan_out_events().await?;
+        handed += n;
+        if n == 0 {
+            break;
+        }
+    }
+    let tries = kefu.deliver_webhooks(budget).await?;
+    Ok(Some((handed, tries)))
+}
+
+/// Hands out and sends events until the process ends; prunes hourly.
+pub async fn run_events<S: Store>(kefu: Kefu<S>, node: String) {
+    let mut next_prune = tokio::time::Instant::now();
+    loop {
+        if let Err(e) = events(&kefu, &node, std::time::Duration::from_secs(5)).await {
+            tracing::warn!(error = %e, "events job failed; will retry");
+        }
+        if tokio::time::Instant::now() >= next_prune {
+            next_prune += std::time::Duration::from_secs(3600);
+            if let Err(e) = kefu.prune_events(kefu.now()).await {
+                tracing::warn!(error = %e, "pruning events failed; next run in an hour");
+            }
+        }
+        tokio::time::sleep(EVENTS_PERIOD).await;
+    }
+}
+
+/// One round of the stream publisher under its lease: the events not yet
+/// published, each awaited before the next. Returns how many rows were
+/// published, or None without the lease.
+pub async fn publish_events<S: Store>(
+    kefu: &Kefu<S>,
+    node: &str,
+    publisher: &crate::nats::Publisher,
+    batch: u32,
+) -> Result<Option<usize>, ApiError> {
+    if !kefu.store.try_lease("nats_publish", node, kefu.now(), Duration::seconds(LEASE)).await? {
+        return Ok(None);
+    }
+    let rows = kefu.store.unpublished_events(batch.max(1)).await?;
+    let mut done = Vec::with_capacity(rows.len());
+    let mut failed = None;
+    for (row, event) in kefu.stream_events(&rows).await? {
+        if let Some((id, kind, body)) = event
+            && let Err(e) = publisher.publish(&id, kind, body).await
+        {
+            failed = Some(e);
+            break;
+        }
+        done.push(row);
+    }
+    let n = done.len();
+    if !done.is_empty() {
+        kefu.store.mark_published(done).await?;
+    }
+    match failed {
+        Some(e) => Err(ApiError::Internal(e)),
+        None => Ok(Some(n)),
+    }
+}
+
+/// Publishes events to NATS until the process ends (with `[nats]`):
+/// reconnects after a failure, carries on from the first unpublished row.
+pub async fn run_nats<S: Store>(kefu: Kefu<S>, node: String) {
+    let Some(cfg) = kefu.core.settings.nats.clone() else { return };
+    let mut publisher: Option<crate::nats::Publisher> = None;
+    loop {
+        if publisher.is_none() {
+            match crate::nats::Publisher::connect(&cfg).await {
+                Ok(p) => publisher = Some(p),
+                Err(e) => tracing::warn!(error = %e, "NATS unreachable; will retry"),
+            }
+        }
+        let mut busy = false;
+        if let Some(p) = &publisher {
+            match publish_events(&kefu, &node, p, cfg.batch).await {
+                Ok(Some(n)) => busy = n > 0,
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "publishing events failed; will reconnect");
+                    publisher = None;
+                }
+            }
+        }
+        if !busy {
+            tokio::time::sleep(EVENTS_PERIOD).await;
+        }
+    }
+}
+
 /// Runs the jobs until the process ends.
 pub async fn run<S: Store>(kefu: Kefu<S>) {
     let node = node_name();
@@ -386,6 +493,8 @@ pub async fn run<S: Store>(kefu: Kefu<S>) {
     tokio::spawn(follow_kpi_feed(kefu.clone(), node.clone()));
     tokio::spawn(run_exports(kefu.clone(), node.clone()));
     tokio::spawn(run_mail(kefu.clone(), node.clone()));
+    tokio::spawn(run_events(kefu.clone(), node.clone()));
+    tokio::spawn(run_nats(kefu.clone(), node.clone()));
     let mut next_retention = tokio::time::Instant::now();
     let mut next_file_sweep = tokio::time::Instant::now();
     let mut round: u64 = 0;

@@ -16,10 +16,12 @@ pub mod jobs;
 pub mod links;
 pub mod mail;
 pub mod metrics;
+pub mod nats;
 pub mod search;
 pub mod service;
 pub mod tmf621;
 pub mod view;
+pub mod webhooks;
 pub mod wechat;
 
 pub use service::{Kefu, Settings};

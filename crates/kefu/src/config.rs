@@ -37,6 +37,9 @@ pub struct Config {
     /// The mailbox customers write to (`[imap] host, username, password, mailbox`);
     /// the password also from `KEFU_IMAP_PASSWORD`.
     pub imap: Option<kefu_server::imap::ImapConfig>,
+    /// The event stream (`[nats] url, stream, subject_prefix`); the url
+    /// also from `KEFU_NATS_URL`.
+    pub nats: Option<kefu_server::nats::NatsConfig>,
 }
 
 impl Default for Config {
@@ -55,6 +58,7 @@ impl Default for Config {
             http: Default::default(),
             bss: Default::default(),
             imap: None,
+            nats: None,
         }
     }
 }
@@ -141,6 +145,12 @@ impl Config {
         }
         if let Some(v) = var("KEFU_BSS_CALLBACK_TOKEN") {
             self.bss.callback_token = Some(v);
+        }
+        if let Some(v) = var("KEFU_NATS_URL") {
+            match &mut self.nats {
+                Some(n) => n.url = v,
+                None => self.nats = Some(kefu_server::nats::NatsConfig::new(&v)),
+            }
         }
         Ok(())
     }

@@ -238,6 +238,13 @@ async fn service<S: Store>(store: S, cfg: &Config) -> Result<Kefu<S>> {
             }
             None => None,
         },
+        nats: match &cfg.nats {
+            Some(n) => {
+                n.check().map_err(|e| anyhow::anyhow!(e))?;
+                Some(n.clone())
+            }
+            None => None,
+        },
         ..Default::default()
     };
     let calendar = config::load_calendar(cfg)?;

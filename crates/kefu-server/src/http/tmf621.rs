@@ -19,7 +19,9 @@ use serde_json::Value;
 pub fn router<S: Store>() -> Router<AppState<S>> {
     Router::new()
         .route("/tmf-api/troubleTicket/v4/troubleTicket", get(list::<S>).post(create::<S>))
-        .route("/tmf-api/troubleTicket/v4/troubleTicket/{id}", get(retrieve::<S>).patch(patch::<S>))
+        .route("/tmf-api/troubleTicket/v4/troubleTicket/{id}", get(retrieve::<S>).patch(patch::<S>).delete(delete::<S>))
+        .route("/tmf-api/troubleTicket/v4/hub", axum::routing::post(hub_register::<S>))
+        .route("/tmf-api/troubleTicket/v4/hub/{id}", get(hub_get::<S>).delete(hub_delete::<S>))
 }
 
 /// kefu's error as the specification's `Error` (code, reason, message, status).
@@ -181,6 +183,123 @@ pub async fn patch<S: Store>(
     };
     match run.await {
         Ok(v) => (StatusCode::OK, Json(v)).into_response(),
+        Err(e) => tmf_error(e),
+    }
+}
+
+/// Deletes a trouble ticket as far as an operator's records allow: the
+/// ticket is withdrawn (撤单) through its flow — status `cancelled`, a
+/// `TroubleTicketDeleteEvent` to subscribers — and stays on record (R-43:
+/// an audited ticket is never erased). One the flow cannot withdraw any
+/// more (in hand, resolved) is 409.
+#[utoipa::path(delete, path = "/tmf-api/troubleTicket/v4/troubleTicket/{id}", tag = "tmf621", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 204), (status = 401, body = crate::error::ErrorBody), (status = 403, description = "TMF Error"),
+        (status = 404, description = "TMF Error"), (status = 409, description = "TMF Error")))]
+pub async fn delete<S: Store>(State(app): State<AppState<S>>, user: CurrentUser, Path(id): Path<String>) -> Response {
+    if id.trim().parse::<i64>().is_err() {
+        return tmf_error(ApiError::NotFound { what: "troubleTicket", what_zh: "工单" });
+    }
+    match app.kefu.tmf_delete(&user.actor, id.trim()).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => tmf_error(e),
+    }
+}
+
+/// The hub's `EventSubscription` (with the signing `secret` once, at registration).
+fn subscription(h: &kefu_store::Webhook, secret: bool) -> Value {
+    let mut v = serde_json::json!({"id": h.id.to_string(), "callback": h.url, "query": h.query});
+    if secret {
+        v["secret"] = Value::String(h.secret.clone());
+    }
+    v
+}
+
+/// Registers a listener (`EventSubscriptionInput`: `callback`, `query`
+/// such as `eventType=TroubleTicketStatusChangeEvent&severity=Major`).
+/// Each notification is POSTed to the callback signed like kefu's webhooks
+/// (`webhook-id`, `webhook-timestamp`, `webhook-signature` with the
+/// `secret` of this answer), in order, retried, and the subscription is
+/// switched off after the policy's failures in a row.
+#[utoipa::path(post, path = "/tmf-api/troubleTicket/v4/hub", tag = "tmf621", security(("bearer" = [])),
+    request_body(content = Object, description = "EventSubscriptionInput: callback, query"),
+    responses((status = 201, description = "EventSubscription"), (status = 400, description = "TMF Error"),
+        (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
+pub async fn hub_register<S: Store>(
+    State(app): State<AppState<S>>,
+    user: CurrentUser,
+    raw: axum::body::Bytes,
+) -> Response {
+    let run = async {
+        let body: Value = crate::extract::parse_json(&raw)?;
+        let obj = body.as_object().ok_or_else(|| bad("body", "an EventSubscriptionInput object"))?;
+        if let Some(k) = obj.keys().find(|k| !k.starts_with('@') && !["callback", "query"].contains(&k.as_str())) {
+            return Err(bad(k, "not a field of EventSubscriptionInput (callback, query)"));
+        }
+        let callback = obj.get("callback").and_then(Value::as_str).ok_or_else(|| bad("callback", "required"))?;
+        let query = match obj.get("query") {
+            None | Some(Value::Null) => String::new(),
+            Some(Value::String(q)) => q.trim().to_string(),
+            Some(_) => return Err(bad("query", "a string")),
+        };
+        kefu_domain::events::HubQuery::parse(&query).map_err(|e| bad("query", &e))?;
+        if query.chars().count() > 1000 {
+            return Err(bad("query", "at most 1000 characters"));
+        }
+        let input = crate::service::events::WebhookInput { url: callback.to_string(), ..Default::default() };
+        app.kefu.register_hook(&user.actor, "tmf", input, query).await
+    };
+    match run.await {
+        Ok(h) => {
+            let mut r = (StatusCode::CREATED, Json(subscription(&h, true))).into_response();
+            if let Ok(v) = HeaderValue::from_str(&format!("/tmf-api/troubleTicket/v4/hub/{}", h.id)) {
+                r.headers_mut().insert("location", v);
+            }
+            r
+        }
+        Err(e) => tmf_error(e),
+    }
+}
+
+/// A subscription of the caller's (an administrator sees every one).
+async fn own_hub<S: Store>(app: &AppState<S>, user: &CurrentUser, id: &str) -> Result<kefu_store::Webhook, ApiError> {
+    let gone = || ApiError::NotFound { what: "hub", what_zh: "订阅" };
+    let id = id.trim().parse::<i64>().map_err(|_| gone())?;
+    let h = app.kefu.hook(id, Some("tmf")).await.map_err(|_| gone())?;
+    if h.owner != user.actor.id && user.actor.role != kefu_domain::Role::Admin {
+        return Err(gone());
+    }
+    Ok(h)
+}
+
+/// One subscription (`EventSubscription`).
+#[utoipa::path(get, path = "/tmf-api/troubleTicket/v4/hub/{id}", tag = "tmf621", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, description = "EventSubscription"), (status = 404, description = "TMF Error"),
+        (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
+pub async fn hub_get<S: Store>(State(app): State<AppState<S>>, user: CurrentUser, Path(id): Path<String>) -> Response {
+    match own_hub(&app, &user, &id).await {
+        Ok(h) => (StatusCode::OK, Json(subscription(&h, false))).into_response(),
+        Err(e) => tmf_error(e),
+    }
+}
+
+/// Unregisters a listener: no notification is sent to it after this.
+#[utoipa::path(delete, path = "/tmf-api/troubleTicket/v4/hub/{id}", tag = "tmf621", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 204), (status = 404, description = "TMF Error"),
+        (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
+pub async fn hub_delete<S: Store>(
+    State(app): State<AppState<S>>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> Response {
+    let run = async {
+        let h = own_hub(&app, &user, &id).await?;
+        app.kefu.remove_hook(h.id, Some("tmf")).await
+    };
+    match run.await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => tmf_error(e),
     }
 }

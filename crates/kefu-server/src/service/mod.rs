@@ -34,6 +34,7 @@ pub mod bot;
 mod compensation;
 pub mod customer_loop;
 mod dispatch;
+pub mod events;
 pub mod hot;
 pub mod inbound;
 pub mod incidents;
@@ -108,6 +109,8 @@ pub struct Settings {
     pub files: Option<crate::blobs::Blobs>,
     /// The mailbox customers write to (`[imap]`); None: no e-mail in.
     pub imap: Option<crate::imap::ImapConfig>,
+    /// The event stream (`[nats]`); None: events go to webhooks only.
+    pub nats: Option<crate::nats::NatsConfig>,
 }
 
 impl Default for Settings {
@@ -126,6 +129,7 @@ impl Default for Settings {
             catalogue: kefu_domain::catalogue::Catalogue::shipped(),
             files: None,
             imap: None,
+            nats: None,
         }
     }
 }

@@ -280,6 +280,24 @@ impl<S: Store> Kefu<S> {
         self.tmf_ticket(actor, &t.id.0.to_string(), None).await
     }
 
+    /// `DELETE …/troubleTicket/{id}`: the ticket withdrawn through its flow
+    /// (it stays on record; subscribers get a `TroubleTicketDeleteEvent`).
+    pub async fn tmf_delete(&self, actor: &Actor, id: &str) -> Result<(), ApiError> {
+        let t = self.ticket_for(actor, id, true).await?;
+        let flow = self.core.flows.get(t.ticket_type);
+        let allowed = flow.allowed_actions(&t, actor);
+        if !allowed.contains(&kefu_domain::action::ActionKind::Withdraw) {
+            return Err(ApiError::NotAllowed {
+                action: "withdraw (DELETE)".into(),
+                state: t.status.clone(),
+                allowed: allowed.iter().map(|a| a.as_str().to_string()).collect(),
+            });
+        }
+        let step = json_map(serde_json::json!({"action": "withdraw", "reason": "TMF621 DELETE"}));
+        self.act(actor, &t.id.0.to_string(), &step, None).await?;
+        Ok(())
+    }
+
     /// The action that takes the ticket to a state with TMF status `target`,
     /// among those the caller may take now.
     fn tmf_status_step(

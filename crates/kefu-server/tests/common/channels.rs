@@ -91,3 +91,67 @@ impl SmtpSink {
 mod imap_server;
 #[allow(unused_imports)]
 pub use imap_server::ImapServer;
+
+/// One request a webhook receiver got.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub id: String,
+    pub timestamp: i64,
+    pub signature: String,
+    pub body: String,
+}
+
+impl Received {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap()
+    }
+}
+
+/// A webhook receiver: records each request with its Standard Webhooks
+/// headers and answers with the next status of its script (then 204).
+#[derive(Clone, Default)]
+pub struct Receiver {
+    pub got: Arc<Mutex<Vec<Received>>>,
+    script: Arc<Mutex<std::collections::VecDeque<u16>>>,
+    /// Answer this to everything after the script (0: 204).
+    always: Arc<Mutex<u16>>,
+}
+
+impl Receiver {
+    pub async fn start(script: &[u16]) -> (Receiver, String) {
+        let r = Receiver { script: Arc::new(Mutex::new(script.iter().copied().collect())), ..Default::default() };
+        let state = r.clone();
+        let app = axum::Router::new().route(
+            "/hook",
+            post(move |headers: axum::http::HeaderMap, body: String| {
+                let state = state.clone();
+                async move {
+                    let h = |n: &str| headers.get(n).map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+                    state.got.lock().unwrap().push(Received {
+                        id: h("webhook-id"),
+                        timestamp: h("webhook-timestamp").parse().unwrap_or(0),
+                        signature: h("webhook-signature"),
+                        body,
+                    });
+                    let next = state.script.lock().unwrap().pop_front();
+                    let always = *state.always.lock().unwrap();
+                    let code = next.unwrap_or(if always == 0 { 204 } else { always });
+                    axum::http::StatusCode::from_u16(code).unwrap()
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (r, url)
+    }
+
+    /// Answers `status` to every request from now on (after the script).
+    pub fn answer(&self, status: u16) {
+        *self.always.lock().unwrap() = status;
+    }
+
+    pub fn all(&self) -> Vec<Received> {
+        self.got.lock().unwrap().clone()
+    }
+}

@@ -57,6 +57,9 @@ pub struct TestApp {
     pub sweep_files: Jobs1,
     /// Reads the mailbox once on node "test": mails taken.
     pub mail: Jobs1,
+    /// One round of the events job on node "test" (outbox rows handed out
+    /// to webhooks and the TMF hub, what is due sent): tries made.
+    pub events: Jobs1,
     /// Where this app keeps attachment files.
     pub files_dir: std::path::PathBuf,
     /// Removes the database when the test ends.
@@ -331,6 +334,14 @@ async fn spawn_with<S: Store>(
         Box::pin(async move { k.sweep_orphan_files().await.unwrap() as usize })
     });
     let k = kefu.clone();
+    let events: Jobs1 = Arc::new(move || {
+        let k = k.clone();
+        Box::pin(async move {
+            let budget = std::time::Duration::from_secs(10);
+            kefu_server::jobs::events(&k, "test", budget).await.unwrap().map_or(0, |(_, tries)| tries)
+        })
+    });
+    let k = kefu.clone();
     let mail: Jobs1 = Arc::new(move || {
         let k = k.clone();
         Box::pin(async move { kefu_server::jobs::fetch_mail(&k, "test").await.unwrap().unwrap_or(0) })
@@ -376,6 +387,7 @@ async fn spawn_with<S: Store>(
         bss,
         sweep_files,
         mail,
+        events,
         files_dir,
         _guard: guard,
     }
