@@ -380,6 +380,12 @@ pub async fn run_mail<S: Store>(kefu: Kefu<S>, node: String) {
 
 /// How often the events worker looks for changes to hand out and send.
 const EVENTS_PERIOD: std::time::Duration = std::time::Duration::from_secs(1);
+/// The events jobs' leases: renewed every round (a second apart), so a
+/// dead node's events go on from another within this time; a round is
+/// bounded well inside it (one holder at a time keeps the order).
+const EVENTS_LEASE: i64 = 30;
+/// Fan-out batches per round at most.
+const FAN_OUT_ROUNDS: usize = 20;
 
 /// One round of the events job under its lease: outbox rows handed out to
 /// the endpoints, then what is due sent (for at most `budget`). Returns
@@ -390,11 +396,11 @@ pub async fn events<S: Store>(
     node: &str,
     budget: std::time::Duration,
 ) -> Result<Option<(usize, usize)>, ApiError> {
-    if !kefu.store.try_lease("events", node, kefu.now(), Duration::seconds(LEASE)).await? {
+    if !kefu.store.try_lease("events", node, kefu.now(), Duration::seconds(EVENTS_LEASE)).await? {
         return Ok(None);
     }
     let mut handed = 0;
-    loop {
+    for _ in 0..FAN_OUT_ROUNDS {
         let n = kefu.fan_out_events().await?;
         handed += n;
         if n == 0 {
@@ -409,7 +415,7 @@ pub async fn events<S: Store>(
 pub async fn run_events<S: Store>(kefu: Kefu<S>, node: String) {
     let mut next_prune = tokio::time::Instant::now();
     loop {
-        if let Err(e) = events(&kefu, &node, std::time::Duration::from_secs(5)).await {
+        if let Err(e) = events(&kefu, &node, std::time::Duration::from_secs(10)).await {
             tracing::warn!(error = %e, "events job failed; will retry");
         }
         if tokio::time::Instant::now() >= next_prune {
@@ -431,7 +437,7 @@ pub async fn publish_events<S: Store>(
     publisher: &crate::nats::Publisher,
     batch: u32,
 ) -> Result<Option<usize>, ApiError> {
-    if !kefu.store.try_lease("nats_publish", node, kefu.now(), Duration::seconds(LEASE)).await? {
+    if !kefu.store.try_lease("nats_publish", node, kefu.now(), Duration::seconds(EVENTS_LEASE)).await? {
         return Ok(None);
     }
     let rows = kefu.store.unpublished_events(batch.max(1)).await?;
