@@ -348,12 +348,7 @@ impl<S: Store> Kefu<S> {
     async fn deliveries_for(&self, rows: &[OutboxEvent], hooks: &[Webhook]) -> Result<Vec<NewDelivery>, ApiError> {
         let org = self.org().await?;
         let username = |id: i64| org.username(kefu_domain::UserId(id));
-        let mut trails: BTreeMap<TicketId, Trail> = BTreeMap::new();
-        for r in rows {
-            if !trails.contains_key(&r.ticket) {
-                trails.insert(r.ticket, Trail::new(self.store.events(r.ticket).await?));
-            }
-        }
+        let trails = self.trails(rows).await?;
         // A subscriber sees tickets as its owner may (masked for their role).
         let mut owners: HashMap<i64, Option<Actor>> = HashMap::new();
         for h in hooks.iter().filter(|h| h.kind == "tmf") {
@@ -518,20 +513,26 @@ impl<S: Store> Kefu<S> {
     ) -> Result<Vec<(i64, Option<(String, &'static str, String)>)>, ApiError> {
         let org = self.org().await?;
         let username = |id: i64| org.username(kefu_domain::UserId(id));
-        let mut trails: BTreeMap<TicketId, Trail> = BTreeMap::new();
+        let trails = self.trails(rows).await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
-            if !trails.contains_key(&r.ticket) {
-                trails.insert(r.ticket, Trail::new(self.store.events(r.ticket).await?));
-            }
-            let trail = &trails[&r.ticket];
-            let event = trail
-                .event(r.seq)
-                .and_then(|e| kefu_event(trail, e, &username))
+            let event = trails
+                .get(&r.ticket)
+                .and_then(|trail| trail.event(r.seq).map(|e| (trail, e)))
+                .and_then(|(trail, e)| kefu_event(trail, e, &username))
                 .map(|(kind, body)| (event_id(r.ticket.0, r.seq), kind, body.to_string()));
             out.push((r.id, event));
         }
         Ok(out)
+    }
+
+    /// The audit trails of the tickets of these rows.
+    async fn trails(&self, rows: &[OutboxEvent]) -> Result<BTreeMap<TicketId, Trail>, ApiError> {
+        let mut trails = BTreeMap::new();
+        for t in rows.iter().map(|r| r.ticket).collect::<std::collections::BTreeSet<_>>() {
+            trails.insert(t, Trail::new(self.store.events(t).await?));
+        }
+        Ok(trails)
     }
 
     /// Removes outbox rows done with and the delivery log past `keep_days`.
