@@ -35,6 +35,7 @@ pub const DEFAULT_TEMPLATES: &[(&str, &str, &[&str])] = &[
     ("identify", include_str!("../templates/identify.toml"), &["subject"]),
     ("wechat_welcome", include_str!("../templates/wechat_welcome.toml"), &[]),
     ("wechat_received", include_str!("../templates/wechat_received.toml"), &["number"]),
+    ("wechat_rated", include_str!("../templates/wechat_rated.toml"), &["number", "score"]),
     ("staff_sla_warning", include_str!("../templates/staff_sla_warning.toml"), &["number", "kind", "label_zh", "due"]),
     ("staff_sla_breach", include_str!("../templates/staff_sla_breach.toml"), &["number", "kind", "label_zh", "due"]),
     ("staff_transfer", include_str!("../templates/staff_transfer.toml"), &["number", "by"]),

@@ -219,8 +219,105 @@ pub fn error(code: u16, reason: &str, message: &str) -> Value {
     json!({"code": code.to_string(), "reason": reason, "message": message, "status": code.to_string(), "@type": "Error"})
 }
 
+/// TMF621 v5.0.1 where it differs from v4 (the same tickets; kefu maps v4,
+/// v5 is a rewrite of it): `externalIdentifier` (a list) for `externalId`,
+/// `relatedParty` as `RelatedPartyRefOrPartyRoleRef` (`partyOrPartyRole`),
+/// `statusChangeHistory` for `statusChange`, and `/v5/` in `href`s.
+pub fn to_v5(v: Value) -> Value {
+    match v {
+        Value::Array(items) => Value::Array(items.into_iter().map(to_v5).collect()),
+        Value::Object(mut m) if m.contains_key("href") || m.contains_key("externalId") => {
+            if let Some(Value::String(h)) = m.get_mut("href") {
+                *h = h.replacen("/troubleTicket/v4/", "/troubleTicket/v5/", 1);
+            }
+            if let Some(number) = m.remove("externalId") {
+                m.insert(
+                    "externalIdentifier".into(),
+                    json!([{"id": number, "externalIdentifierType": "troubleTicketNumber", "owner": "kefu",
+                            "@type": "ExternalIdentifier"}]),
+                );
+            }
+            if let Some(history) = m.remove("statusChange") {
+                m.insert("statusChangeHistory".into(), history);
+            }
+            if let Some(Value::Array(parties)) = m.remove("relatedParty") {
+                let parties: Vec<Value> = parties
+                    .into_iter()
+                    .map(|p| {
+                        let mut party = p.clone();
+                        if let Value::Object(o) = &mut party {
+                            o.remove("role");
+                            o.insert("@type".into(), json!("PartyRef"));
+                        }
+                        json!({"role": p["role"], "partyOrPartyRole": party, "@type": "RelatedPartyRefOrPartyRoleRef"})
+                    })
+                    .collect();
+                m.insert("relatedParty".into(), Value::Array(parties));
+            }
+            if let Some(Value::Object(event)) = m.get_mut("event")
+                && let Some(t) = event.remove("troubleTicket")
+            {
+                event.insert("troubleTicket".into(), to_v5(t));
+            }
+            Value::Object(m)
+        }
+        // An event: its ticket rewritten.
+        Value::Object(mut m) if m.contains_key("eventType") => {
+            if let Some(Value::Object(event)) = m.get_mut("event")
+                && let Some(t) = event.remove("troubleTicket")
+            {
+                event.insert("troubleTicket".into(), to_v5(t));
+            }
+            Value::Object(m)
+        }
+        other => other,
+    }
+}
+
+/// A v5 request body in v4's words: `partyOrPartyRole` flattened into the
+/// party (its `role` kept), `externalIdentifier` dropped (kefu numbers its
+/// own tickets, as `externalId` on v4).
+pub fn from_v5(v: Value) -> Value {
+    let Value::Object(mut m) = v else { return v };
+    if let Some(Value::Array(parties)) = m.remove("relatedParty") {
+        let parties: Vec<Value> = parties
+            .into_iter()
+            .map(|p| match p.get("partyOrPartyRole").cloned() {
+                Some(Value::Object(mut inner)) => {
+                    inner.insert("role".into(), p["role"].clone());
+                    Value::Object(inner)
+                }
+                _ => p,
+            })
+            .collect();
+        m.insert("relatedParty".into(), Value::Array(parties));
+    }
+    m.remove("externalIdentifier");
+    Value::Object(m)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn v5_rewrites_identifiers_parties_and_history_both_ways() {
+        let v4 = json!({"id": "7", "href": "http://k/tmf-api/troubleTicket/v4/troubleTicket/7", "externalId": "GD1",
+                        "statusChange": [{"status": "acknowledged"}],
+                        "relatedParty": [{"id": "13900000000", "name": "赵六", "role": "customer", "@referredType": "Individual"}]});
+        let v5 = to_v5(v4);
+        assert_eq!(v5["href"], "http://k/tmf-api/troubleTicket/v5/troubleTicket/7");
+        assert_eq!(v5["externalIdentifier"][0]["id"], "GD1");
+        assert!(v5.get("externalId").is_none() && v5.get("statusChange").is_none());
+        assert_eq!(v5["statusChangeHistory"][0]["status"], "acknowledged");
+        assert_eq!(v5["relatedParty"][0]["role"], "customer");
+        assert_eq!(v5["relatedParty"][0]["partyOrPartyRole"]["name"], "赵六");
+        assert_eq!(to_v5(json!([{"code": "404"}])), json!([{"code": "404"}]), "errors stay");
+        let back =
+            from_v5(json!({"relatedParty": [v5["relatedParty"][0].clone()], "externalIdentifier": [{"id": "x"}]}));
+        assert_eq!(back["relatedParty"][0]["id"], "13900000000");
+        assert_eq!(back["relatedParty"][0]["role"], "customer");
+        assert!(back.get("externalIdentifier").is_none());
+    }
+
     use super::*;
 
     #[test]

@@ -27,6 +27,7 @@ both_stores!(policy = super::policy();
     a_failing_endpoint_is_retried_switched_off_and_replayed,
     administrators_register_endpoints_and_bad_ones_are_refused,
     a_tmf_subscriber_follows_its_tickets,
+    v5_speaks_its_own_words_over_the_same_tickets,
 );
 
 fn verified(r: &Received, secret: &str, now: i64) -> Value {
@@ -289,4 +290,59 @@ async fn a_tmf_subscriber_follows_its_tickets(app: TestApp) {
         assert_eq!(s, StatusCode::BAD_REQUEST, "{body} → {e}");
         assert!(e["message"].as_str().unwrap().contains(field), "{e}");
     }
+}
+
+async fn v5_speaks_its_own_words_over_the_same_tickets(app: TestApp) {
+    const V5: &str = "/tmf-api/troubleTicket/v5";
+    let (rx, url) = Receiver::start(&[]).await;
+    let (s, hub) = app.post("supervisor1", &format!("{V5}/hub"), json!({"callback": url})).await;
+    assert_eq!(s, StatusCode::CREATED, "{hub}");
+    let secret = hub["secret"].as_str().unwrap().to_string();
+    let body = json!({"description": "OSS告警：基站退服", "severity": "Critical", "ticketType": "fault", "@type": "TroubleTicket",
+        "relatedParty": [{"role": "customer", "@type": "RelatedPartyRefOrPartyRoleRef",
+                          "partyOrPartyRole": {"id": "13912340001", "name": "钱七", "@type": "PartyRef", "@referredType": "Individual"}}],
+        "externalIdentifier": [{"id": "NMS-778", "owner": "NMS"}]});
+    let (s, tt) = app.post("agent1", &format!("{V5}/troubleTicket"), body).await;
+    assert_eq!(s, StatusCode::CREATED, "{tt}");
+    assert!(tt.get("externalId").is_none());
+    assert!(tt["externalIdentifier"][0]["id"].as_str().unwrap().starts_with("GD"));
+    assert!(tt["href"].as_str().unwrap().contains("/troubleTicket/v5/troubleTicket/"));
+    let customer = tt["relatedParty"].as_array().unwrap().iter().find(|p| p["role"] == "customer").unwrap();
+    assert_eq!(customer["partyOrPartyRole"]["name"], "钱七");
+    let id = tt["id"].as_str().unwrap();
+    // The same ticket by v4, in v4's words.
+    let (_, v4) = app.get("agent1", &format!("{TMF}/troubleTicket/{id}")).await;
+    assert_eq!(v4["externalId"], tt["externalIdentifier"][0]["id"]);
+    let r = app
+        .client
+        .get(format!("{}{V5}/troubleTicket?limit=1", app.base))
+        .bearer_auth(&app.tokens["agent1"])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["x-result-count"], "1");
+    let list: Value = r.json().await.unwrap();
+    assert!(list[0]["externalIdentifier"].is_array());
+    let (s, e) = app.get("agent1", &format!("{V5}/troubleTicket?colour=red")).await;
+    assert_eq!((s, e["code"].as_str()), (StatusCode::BAD_REQUEST, Some("400")));
+    let (s, p) = app
+        .call(
+            Some("agent1"),
+            Method::PATCH,
+            &format!("{V5}/troubleTicket/{id}"),
+            Some(json!({"severity": "Minor"})),
+            None,
+        )
+        .await;
+    assert_eq!((s, p["severity"].as_str()), (StatusCode::OK, Some("Minor")), "{p}");
+    (app.events)().await;
+    let got: Vec<Value> = rx.all().iter().map(|r| verified(r, &secret, app.clock.now().timestamp())).collect();
+    assert_eq!(got[0]["eventType"], "TroubleTicketCreateEvent");
+    let t = &got[0]["event"]["troubleTicket"];
+    assert!(t["externalIdentifier"].is_array() && t.get("externalId").is_none(), "{t}");
+    assert_eq!(got[1]["eventType"], "TroubleTicketAttributeValueChangeEvent");
+    assert_eq!(got[1]["fieldPath"], "priority");
+    let hub_id = hub["id"].as_str().unwrap();
+    let (s, _) = app.call(Some("supervisor1"), Method::DELETE, &format!("{V5}/hub/{hub_id}"), None, None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
 }

@@ -19,8 +19,9 @@ pub struct OutboxEvent {
     pub at: DateTime<Utc>,
 }
 
-/// `webhook` (kefu's own events) or `tmf` (a TMF621 hub subscription).
-pub const HOOK_KINDS: [&str; 2] = ["webhook", "tmf"];
+/// `webhook` (kefu's own events), `tmf` / `tmf5` (a TMF621 hub
+/// subscription made through v4 / v5: its events in that version's words).
+pub const HOOK_KINDS: [&str; 3] = ["webhook", "tmf", "tmf5"];
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewWebhook {

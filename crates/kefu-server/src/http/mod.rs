@@ -61,7 +61,7 @@ use utoipa::OpenApi;
         reports::metrics, reports::kpi, reports::create_export, reports::list_exports, reports::export, reports::download, reports::create_schedule, reports::schedules, reports::delete_schedule, reports::hot,
         quality::scorecards, quality::scorecard, quality::save_scorecard, quality::create_review, quality::reviews, quality::review, quality::assessments, quality::create_innovation, quality::innovations, quality::create_violation, quality::violations, quality::violation, quality::step_violation, quality::queue, quality::prechecks, quality::export_assessments, quality::calibration, staff_records::record, staff_records::add_training,
         stores::create, stores::list, stores::one, stores::rectifications, stores::report, stores::inspect, stores::inspections, stores::grade, stores::grading, stores::league,
-        attachments::upload, attachments::list, attachments::download, inbound::sms, wechat::verify, wechat::message, tmf621::list, tmf621::create, tmf621::retrieve, tmf621::patch, tmf621::delete, tmf621::hub_register, tmf621::hub_get, tmf621::hub_delete, webhooks::create, webhooks::list, webhooks::retrieve, webhooks::change, webhooks::remove, webhooks::deliveries, webhooks::replay,
+        attachments::upload, attachments::list, attachments::download, inbound::sms, wechat::verify, wechat::message, tmf621::list, tmf621::create, tmf621::retrieve, tmf621::patch, tmf621::delete, tmf621::hub_register, tmf621::hub_get, tmf621::hub_delete, tmf621::v5_list, tmf621::v5_create, tmf621::v5_retrieve, tmf621::v5_patch, tmf621::v5_delete, tmf621::v5_hub_register, tmf621::v5_hub_get, tmf621::v5_hub_delete, webhooks::create, webhooks::list, webhooks::retrieve, webhooks::change, webhooks::remove, webhooks::deliveries, webhooks::replay,
         orders::products, orders::services, orders::history, orders::order_action, orders::bss_events, orders::import,
         incidents::create, incidents::list, incidents::one, incidents::events, incidents::link, incidents::unlink, incidents::act, incidents::candidates, incidents::dismiss, incidents::compensation, incidents::compensation_export,
         security::report, security::list, security::one, security::act,
@@ -254,6 +254,7 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .merge(inbound::router())
         .merge(wechat::router())
         .merge(tmf621::router())
+        .merge(tmf621::router_v5())
         .merge(webhooks::router())
         .merge(security::router())
         .merge(staff_records::router())

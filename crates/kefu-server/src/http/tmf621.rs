@@ -24,6 +24,150 @@ pub fn router<S: Store>() -> Router<AppState<S>> {
         .route("/tmf-api/troubleTicket/v4/hub/{id}", get(hub_get::<S>).delete(hub_delete::<S>))
 }
 
+/// TMF621 v5 where it differs (`tmf621::to_v5`): the same operations,
+/// each request forwarded to its v4 handler with the body in v4's words
+/// and the answer rewritten in v5's.
+pub fn router_v5<S: Store>() -> Router<AppState<S>> {
+    Router::new()
+        .route("/tmf-api/troubleTicket/v5/troubleTicket", get(v5_list::<S>).post(v5_create::<S>))
+        .route(
+            "/tmf-api/troubleTicket/v5/troubleTicket/{id}",
+            get(v5_retrieve::<S>).patch(v5_patch::<S>).delete(v5_delete::<S>),
+        )
+        .route("/tmf-api/troubleTicket/v5/hub", axum::routing::post(v5_hub_register::<S>))
+        .route("/tmf-api/troubleTicket/v5/hub/{id}", get(v5_hub_get::<S>).delete(v5_hub_delete::<S>))
+}
+
+/// Marks a request that came in through v5 (its hub subscription gets v5 events).
+#[derive(Debug, Clone, Copy)]
+pub struct V5;
+
+async fn forward<S: Store>(app: AppState<S>, req: axum::extract::Request) -> Response {
+    use tower::ServiceExt;
+    let (mut parts, body) = req.into_parts();
+    let uri = parts.uri.to_string().replacen("/troubleTicket/v5", "/troubleTicket/v4", 1);
+    match uri.parse() {
+        Ok(u) => parts.uri = u,
+        Err(_) => return tmf_error(ApiError::NotFound { what: "troubleTicket", what_zh: "工单" }),
+    }
+    // A fresh set: the outer route's path parameters must not reach the
+    // inner one; the caller (authenticated outside) and its address do.
+    let user = parts.extensions.remove::<CurrentUser>();
+    let peer = parts.extensions.remove::<axum::extract::ConnectInfo<std::net::SocketAddr>>();
+    parts.extensions = axum::http::Extensions::new();
+    parts.extensions.insert(V5);
+    if let Some(u) = user {
+        parts.extensions.insert(u);
+    }
+    if let Some(p) = peer {
+        parts.extensions.insert(p);
+    }
+    // The body was bounded by the server's body limit before it got here.
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return tmf_error(bad("body", "could not be read"));
+    };
+    let bytes = match serde_json::from_slice::<Value>(&bytes) {
+        Ok(v) if !bytes.is_empty() => axum::body::Bytes::from(crate::tmf621::from_v5(v).to_string()),
+        _ => bytes,
+    };
+    let request = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
+    let Ok(answer) = router::<S>().with_state(app).oneshot(request).await;
+    let (mut parts, body) = answer.into_parts();
+    let json = parts
+        .headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !json {
+        return Response::from_parts(parts, body);
+    }
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return tmf_error(ApiError::Internal("the answer could not be read".into()));
+    };
+    let out = match serde_json::from_slice::<Value>(&bytes) {
+        Ok(v) => crate::tmf621::to_v5(v).to_string().into_bytes(),
+        Err(_) => bytes.to_vec(),
+    };
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(out))
+}
+
+/// v5: trouble tickets (as v4's list; `externalIdentifier`, `relatedParty.partyOrPartyRole`).
+#[utoipa::path(get, path = "/tmf-api/troubleTicket/v5/troubleTicket", tag = "tmf621", security(("bearer" = [])),
+    params(("fields" = Option<String>, Query), ("offset" = Option<u32>, Query), ("limit" = Option<u32>, Query),
+        ("status" = Option<String>, Query), ("ticketType" = Option<String>, Query), ("severity" = Option<String>, Query),
+        ("priority" = Option<String>, Query), ("externalId" = Option<String>, Query)),
+    responses((status = 200, description = "[TroubleTicket] (v5)"), (status = 400, description = "TMF Error"),
+        (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
+pub async fn v5_list<S: Store>(State(app): State<AppState<S>>, req: axum::extract::Request) -> Response {
+    forward(app, req).await
+}
+
+/// v5: registers a ticket from a `TroubleTicket_FVO`.
+#[utoipa::path(post, path = "/tmf-api/troubleTicket/v5/troubleTicket", tag = "tmf621", security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header)),
+    request_body(content = Object, description = "TroubleTicket_FVO"),
+    responses((status = 201, description = "TroubleTicket (v5)"), (status = 400, description = "TMF Error"),
+        (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
+pub async fn v5_create<S: Store>(State(app): State<AppState<S>>, req: axum::extract::Request) -> Response {
+    forward(app, req).await
+}
+
+/// v5: one trouble ticket.
+#[utoipa::path(get, path = "/tmf-api/troubleTicket/v5/troubleTicket/{id}", tag = "tmf621", security(("bearer" = [])),
+    params(("id" = String, Path), ("fields" = Option<String>, Query)),
+    responses((status = 200, description = "TroubleTicket (v5)"), (status = 401, body = crate::error::ErrorBody),
+        (status = 400, description = "TMF Error"), (status = 404, description = "TMF Error")))]
+pub async fn v5_retrieve<S: Store>(State(app): State<AppState<S>>, req: axum::extract::Request) -> Response {
+    forward(app, req).await
+}
+
+/// v5: a merge patch (`TroubleTicket_MVO`), as v4's.
+#[utoipa::path(patch, path = "/tmf-api/troubleTicket/v5/troubleTicket/{id}", tag = "tmf621", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    request_body(content = Object, content_type = "application/merge-patch+json", description = "TroubleTicket_MVO"),
+    responses((status = 200, description = "TroubleTicket (v5)"), (status = 400, description = "TMF Error"),
+        (status = 401, body = crate::error::ErrorBody), (status = 403, description = "TMF Error"),
+        (status = 404, description = "TMF Error"), (status = 409, description = "TMF Error")))]
+pub async fn v5_patch<S: Store>(State(app): State<AppState<S>>, req: axum::extract::Request) -> Response {
+    forward(app, req).await
+}
+
+/// v5: withdraws a trouble ticket, as v4's DELETE.
+#[utoipa::path(delete, path = "/tmf-api/troubleTicket/v5/troubleTicket/{id}", tag = "tmf621", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 204), (status = 401, body = crate::error::ErrorBody), (status = 403, description = "TMF Error"),
+        (status = 404, description = "TMF Error"), (status = 409, description = "TMF Error")))]
+pub async fn v5_delete<S: Store>(State(app): State<AppState<S>>, req: axum::extract::Request) -> Response {
+    forward(app, req).await
+}
+
+/// v5: registers a listener; its events carry v5 resources.
+#[utoipa::path(post, path = "/tmf-api/troubleTicket/v5/hub", tag = "tmf621", security(("bearer" = [])),
+    request_body(content = Object, description = "Hub_FVO: callback, query"),
+    responses((status = 201, description = "Hub"), (status = 400, description = "TMF Error"),
+        (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
+pub async fn v5_hub_register<S: Store>(State(app): State<AppState<S>>, req: axum::extract::Request) -> Response {
+    forward(app, req).await
+}
+
+/// v5: one subscription.
+#[utoipa::path(get, path = "/tmf-api/troubleTicket/v5/hub/{id}", tag = "tmf621", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, description = "Hub"), (status = 404, description = "TMF Error"),
+        (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
+pub async fn v5_hub_get<S: Store>(State(app): State<AppState<S>>, req: axum::extract::Request) -> Response {
+    forward(app, req).await
+}
+
+/// v5: unregisters a listener.
+#[utoipa::path(delete, path = "/tmf-api/troubleTicket/v5/hub/{id}", tag = "tmf621", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 204), (status = 404, description = "TMF Error"),
+        (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
+pub async fn v5_hub_delete<S: Store>(State(app): State<AppState<S>>, req: axum::extract::Request) -> Response {
+    forward(app, req).await
+}
+
 /// kefu's error as the specification's `Error` (code, reason, message, status).
 fn tmf_error(e: ApiError) -> Response {
     let (status, field, message, _) = e.parts();
@@ -228,6 +372,7 @@ fn subscription(h: &kefu_store::Webhook, secret: bool) -> Value {
 pub async fn hub_register<S: Store>(
     State(app): State<AppState<S>>,
     user: CurrentUser,
+    v5: Option<axum::Extension<V5>>,
     raw: axum::body::Bytes,
 ) -> Response {
     let run = async {
@@ -247,12 +392,14 @@ pub async fn hub_register<S: Store>(
             return Err(bad("query", "at most 1000 characters"));
         }
         let input = crate::service::events::WebhookInput { url: callback.to_string(), ..Default::default() };
-        app.kefu.register_hook(&user.actor, "tmf", input, query).await
+        let kind = if v5.is_some() { "tmf5" } else { "tmf" };
+        app.kefu.register_hook(&user.actor, kind, input, query).await
     };
     match run.await {
         Ok(h) => {
             let mut r = (StatusCode::CREATED, Json(subscription(&h, true))).into_response();
-            if let Ok(v) = HeaderValue::from_str(&format!("/tmf-api/troubleTicket/v4/hub/{}", h.id)) {
+            let version = if h.kind == "tmf5" { "v5" } else { "v4" };
+            if let Ok(v) = HeaderValue::from_str(&format!("/tmf-api/troubleTicket/{version}/hub/{}", h.id)) {
                 r.headers_mut().insert("location", v);
             }
             r

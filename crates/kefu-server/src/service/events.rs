@@ -219,7 +219,7 @@ pub fn hook_view(h: &Webhook, secret: bool) -> WebhookView {
         disabled_reason: h.disabled_reason.clone(),
         created_at: h.created_at,
         updated_at: h.updated_at,
-        query: (h.kind == "tmf").then(|| h.query.clone()),
+        query: h.kind.starts_with("tmf").then(|| h.query.clone()),
         secret: secret.then(|| h.secret.clone()),
     }
 }
@@ -278,7 +278,7 @@ impl<S: Store> Kefu<S> {
         input: WebhookInput,
         query: String,
     ) -> Result<Webhook, ApiError> {
-        let url = check_url(if kind == "tmf" { "callback" } else { "url" }, &input.url)?;
+        let url = check_url(if kind.starts_with("tmf") { "callback" } else { "url" }, &input.url)?;
         let events = check_events(&input.events)?;
         if input.description.chars().count() > 200 {
             return Err(field("description", "at most 200 characters", "不超过200字"));
@@ -300,14 +300,14 @@ impl<S: Store> Kefu<S> {
     /// One endpoint of `kind` (None: either), or 404.
     pub async fn hook(&self, id: i64, kind: Option<&str>) -> Result<Webhook, ApiError> {
         match self.store.webhook(id).await? {
-            Some(h) if kind.is_none_or(|k| k == h.kind) => Ok(h),
+            Some(h) if kind.is_none_or(|k| h.kind.starts_with(k)) => Ok(h),
             _ => Err(ApiError::NotFound { what: "webhook", what_zh: "回调地址" }),
         }
     }
 
     pub async fn change_hook(&self, id: i64, c: WebhookChange) -> Result<Webhook, ApiError> {
         let h = self.hook(id, None).await?;
-        let name = if h.kind == "tmf" { "callback" } else { "url" };
+        let name = if h.kind.starts_with("tmf") { "callback" } else { "url" };
         let patch = WebhookPatch {
             url: c.url.as_deref().map(|u| check_url(name, u)).transpose()?,
             events: c.events.as_deref().map(check_events).transpose()?,
@@ -351,7 +351,7 @@ impl<S: Store> Kefu<S> {
         let trails = self.trails(rows).await?;
         // A subscriber sees tickets as its owner may (masked for their role).
         let mut owners: HashMap<i64, Option<Actor>> = HashMap::new();
-        for h in hooks.iter().filter(|h| h.kind == "tmf") {
+        for h in hooks.iter().filter(|h| h.kind.starts_with("tmf")) {
             let actor = org
                 .user(h.owner)
                 .filter(|u| u.active)
@@ -377,7 +377,7 @@ impl<S: Store> Kefu<S> {
                     }
                 }
             }
-            for h in hooks.iter().filter(|h| h.kind == "tmf") {
+            for h in hooks.iter().filter(|h| h.kind.starts_with("tmf")) {
                 let Some(Some(owner)) = owners.get(&h.id) else { continue };
                 out.extend(self.tmf_deliveries(h, owner, trail, e).await?);
             }
@@ -436,6 +436,10 @@ impl<S: Store> Kefu<S> {
             });
             if kind == "TroubleTicketAttributeValueChangeEvent" {
                 body["fieldPath"] = json!(changed.join(","));
+            }
+            // A subscription made through v5 gets v5's resource.
+            if h.kind == "tmf5" {
+                body = crate::tmf621::to_v5(body);
             }
             out.push(NewDelivery {
                 webhook: h.id,

@@ -59,7 +59,10 @@ impl<S: Store> Kefu<S> {
                     let t = tickets.iter().find(|t| t.id == ticket).expect("routed to one of them");
                     let who = (super::inbound::CUSTOMER_WECHAT, "online");
                     self.survey_answer(&actor, t, score, idem, who).await?;
-                    return Ok(Some("感谢您的评价！".into()));
+                    let lang = &self.core.policy.customer_loop.language;
+                    let score = score.to_string();
+                    let vars = [("number", t.number.as_str()), ("score", score.as_str())];
+                    return Ok(Some(self.core.settings.templates.render("wechat_rated", lang, &vars).body));
                 }
                 Route::New => {}
             }
