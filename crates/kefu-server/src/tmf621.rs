@@ -74,6 +74,37 @@ pub fn severity_priority(p: &str) -> (&'static str, &'static str) {
     }
 }
 
+/// The kefu type a TMF `ticketType` names: a kefu code, or the words other
+/// systems use for it (the specification leaves the values to each
+/// operator: its own example says `Bill Dispute`). Unknown: itself, which
+/// intake then refuses listing kefu's codes.
+pub fn ticket_type_of(value: &str) -> String {
+    let v = value.trim().to_ascii_lowercase().replace(['-', '_'], " ");
+    let code = match v.as_str() {
+        "complaint" | "complain" | "bill dispute" | "billing dispute" | "dispute" => "complaint",
+        "fault" | "incident" | "trouble" | "network fault" | "outage" | "alarm" | "problem" => "fault",
+        "consultation" | "inquiry" | "enquiry" | "question" | "information" => "consultation",
+        "service request" | "servicerequest" | "request" => "service_request",
+        "business" | "order" => "business",
+        "account" => "account",
+        "unsubscribe" | "cancellation" => "unsubscribe",
+        _ => return value.trim().to_string(),
+    };
+    code.to_string()
+}
+
+/// The kefu channel of a TMF `channel` (a reference into the client's own
+/// catalogue): a kefu channel code by id or name, else `web` (a system
+/// reaching kefu online).
+pub fn channel_of(channel: &Value) -> String {
+    [&channel["id"], &channel["name"]]
+        .into_iter()
+        .filter_map(Value::as_str)
+        .map(|s| s.trim().to_ascii_lowercase())
+        .find(|s| kefu_domain::Channel::ALL.iter().any(|c| c.as_str() == s))
+        .unwrap_or_else(|| "web".into())
+}
+
 /// The kefu priority a TMF severity or priority names (either vocabulary).
 pub fn priority_of(value: &str) -> Option<&'static str> {
     match value.to_ascii_lowercase().as_str() {
@@ -298,6 +329,18 @@ pub fn from_v5(v: Value) -> Value {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn other_systems_words_for_types_and_channels() {
+        assert_eq!(ticket_type_of("Bill Dispute"), "complaint");
+        assert_eq!(ticket_type_of("incident"), "fault");
+        assert_eq!(ticket_type_of("Service-Request"), "service_request");
+        assert_eq!(ticket_type_of("fault"), "fault");
+        assert_eq!(ticket_type_of("Gardening"), "Gardening");
+        assert_eq!(channel_of(&json!({"id": "8774", "name": "self service"})), "web");
+        assert_eq!(channel_of(&json!({"id": "8774", "name": "Phone"})), "phone");
+        assert_eq!(channel_of(&json!(null)), "web");
+    }
+
     #[test]
     fn v5_rewrites_identifiers_parties_and_history_both_ways() {
         let v4 = json!({"id": "7", "href": "http://k/tmf-api/troubleTicket/v4/troubleTicket/7", "externalId": "GD1",

@@ -160,10 +160,10 @@ pub fn intake(body: &Value) -> Result<kefu_domain::intake::IntakeRequest, ApiErr
         .map(str::to_string)
         .ok_or_else(|| bad("relatedParty.id", "the customer's phone number"))?;
     let service_number = role_of("relatedEntity", "serviceNumber").and_then(|e| e["id"].as_str().map(str::to_string));
-    let channel = obj.get("channel").and_then(|c| c["id"].as_str()).map(str::to_string).unwrap_or_else(|| "web".into());
+    let channel = crate::tmf621::channel_of(obj.get("channel").unwrap_or(&Value::Null));
     Ok(kefu_domain::intake::IntakeRequest {
         channel: Some(channel),
-        ticket_type: Some(ticket_type),
+        ticket_type: Some(crate::tmf621::ticket_type_of(&ticket_type)),
         title: Some(title),
         description: Some(description),
         customer: Some(kefu_domain::intake::CustomerInput {
