@@ -28,6 +28,7 @@ both_stores!(policy = super::policy();
     administrators_register_endpoints_and_bad_ones_are_refused,
     a_tmf_subscriber_follows_its_tickets,
     v5_speaks_its_own_words_over_the_same_tickets,
+    administrators_keep_endpoints_in_the_console,
 );
 
 fn verified(r: &Received, secret: &str, now: i64) -> Value {
@@ -345,4 +346,56 @@ async fn v5_speaks_its_own_words_over_the_same_tickets(app: TestApp) {
     let hub_id = hub["id"].as_str().unwrap();
     let (s, _) = app.call(Some("supervisor1"), Method::DELETE, &format!("{V5}/hub/{hub_id}"), None, None).await;
     assert_eq!(s, StatusCode::NO_CONTENT);
+}
+
+/// The console's page: add an endpoint (the secret shown once), see it fail
+/// and get switched off with its reason in Chinese, switch it on, read the
+/// delivery log and send a delivery again; other roles are turned away.
+async fn administrators_keep_endpoints_in_the_console(app: TestApp) {
+    let (rx, url) = Receiver::start(&[]).await;
+    rx.answer(500);
+    let admin = console_login(&app, "admin").await;
+    let (s, page) = console_get(&app, &admin, "/console/webhooks").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.contains("尚无回调地址") && page.contains("工单办结"), "event types by their Chinese names");
+    let form =
+        [("form_token", "t1"), ("url", url.as_str()), ("description", "数据仓库<b>"), ("event_ticket.created", "1")];
+    let (s, _, page) = console_form(&app, &admin, "/console/webhooks", &form).await;
+    assert_eq!(s, StatusCode::CREATED, "{page}");
+    assert!(page.contains("whsec_"), "the secret, once");
+    assert!(page.contains("数据仓库") && !page.contains("数据仓库<b>"), "escaped");
+    let (_, page) = console_get(&app, &admin, "/console/webhooks").await;
+    assert!(!page.contains("whsec_") && page.contains("工单受理"));
+    let (s, _, page) = console_form(&app, &admin, "/console/webhooks", &[("url", "ftp://x")]).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("form-error"));
+    let (_, list) = app.get("admin", "/api/v1/webhooks").await;
+    let id = list[0]["id"].as_i64().unwrap();
+    app.create("agent1", ticket_body("fault")).await;
+    for _ in 0..3 {
+        (app.events)().await;
+        app.clock.advance(chrono::Duration::seconds(6));
+    }
+    let (_, page) = console_get(&app, &admin, "/console/webhooks").await;
+    assert!(page.contains("已停用") && page.contains("连续3次投递失败"), "{page}");
+    let (_, page) = console_get(&app, &admin, &format!("/console/webhooks/{id}")).await;
+    assert!(page.contains("待投递") && page.contains("answered 500"), "{page}");
+    rx.answer(204);
+    let (s, to, _) = console_form(&app, &admin, &format!("/console/webhooks/{id}"), &[("enabled", "true")]).await;
+    assert_eq!((s, to.as_str()), (StatusCode::SEE_OTHER, "/console/webhooks"));
+    (app.events)().await;
+    let (_, log) = app.get("admin", &format!("/api/v1/webhooks/{id}/deliveries")).await;
+    let delivery = log["items"][0]["id"].as_i64().unwrap();
+    assert_eq!(log["items"][0]["state"], "delivered");
+    let path = format!("/console/webhooks/{id}/replay/{delivery}");
+    let (s, to, _) = console_form(&app, &admin, &path, &[("form_token", "t2")]).await;
+    assert_eq!((s, to), (StatusCode::SEE_OTHER, format!("/console/webhooks/{id}")));
+    let before = rx.all().len();
+    (app.events)().await;
+    assert_eq!(rx.all().len(), before + 1, "sent again");
+    let (_, page) = console_get(&app, &admin, &format!("/console/webhooks/{id}")).await;
+    assert!(page.contains("已投递"));
+    let sup = console_login(&app, "supervisor1").await;
+    let (s, _) = console_get(&app, &sup, "/console/webhooks").await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
 }

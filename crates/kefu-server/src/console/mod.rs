@@ -31,6 +31,7 @@ mod stores;
 mod ticket;
 mod ticket_forms;
 mod visits;
+mod webhooks;
 mod workbench;
 
 use crate::AppState;
@@ -68,6 +69,7 @@ pub fn router<S: Store>() -> Router<AppState<S>> {
         .merge(stores::router())
         .merge(incidents::router())
         .merge(security::router())
+        .merge(webhooks::router())
         .merge(presence::router())
         .layer(axum::middleware::from_fn(remember_next))
 }
