@@ -140,7 +140,9 @@ pub async fn run_outbox<S: Store>(kefu: Kefu<S>, node: String) {
         if let Err(e) = crate::delivery::deliver(&kefu, &node).await {
             tracing::warn!(error = %e, "outbox delivery failed; will retry");
         }
-        tokio::time::sleep(OUTBOX_PERIOD).await;
+        if kefu.pause(OUTBOX_PERIOD).await {
+            return;
+        }
     }
 }
 
@@ -152,6 +154,7 @@ pub async fn follow_search_feed<S: Store>(kefu: Kefu<S>) {
         let started = std::time::Instant::now();
         match kefu.ticket_catch_up().await {
             Ok((index, n)) if first || n >= 10_000 => {
+                kefu.note_search_caught_up();
                 tracing::info!(
                     indexed = n,
                     documents = index.len(),
@@ -159,13 +162,15 @@ pub async fn follow_search_feed<S: Store>(kefu: Kefu<S>) {
                     "ticket index caught up"
                 );
             }
-            Ok(_) => {}
+            Ok(_) => kefu.note_search_caught_up(),
             Err(e) => tracing::warn!(error = %e, "ticket index catch-up failed; will retry"),
         }
         first = false;
         // Twice per period: a search then never finds the view too old.
         let every = std::time::Duration::from_secs(kefu.core.policy.search.catch_up_seconds) / 2;
-        tokio::time::sleep(every.max(std::time::Duration::from_millis(500))).await;
+        if kefu.pause(every.max(std::time::Duration::from_millis(500))).await {
+            return;
+        }
     }
 }
 
@@ -174,11 +179,13 @@ pub async fn follow_search_feed<S: Store>(kefu: Kefu<S>) {
 pub async fn run_exports<S: Store>(kefu: Kefu<S>, node: String) {
     loop {
         match kefu.make_export(&node).await {
-            Ok(true) => continue,
-            Ok(false) => {}
+            Ok(true) if !kefu.is_stopping() => continue,
+            Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "report export failed; will retry"),
         }
-        tokio::time::sleep(OUTBOX_PERIOD).await;
+        if kefu.pause(OUTBOX_PERIOD).await {
+            return;
+        }
     }
 }
 
@@ -204,7 +211,9 @@ pub async fn follow_kpi_feed<S: Store>(kefu: Kefu<S>, node: String) {
             tracing::warn!(error = %e, "KPI rollup failed; will retry");
         }
         let every = std::time::Duration::from_secs(kefu.core.policy.reports.catch_up_seconds);
-        tokio::time::sleep(every).await;
+        if kefu.pause(every).await {
+            return;
+        }
     }
 }
 
@@ -374,7 +383,9 @@ pub async fn run_mail<S: Store>(kefu: Kefu<S>, node: String) {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "reading the mailbox failed; will retry"),
         }
-        tokio::time::sleep(std::time::Duration::from_secs(every)).await;
+        if kefu.pause(std::time::Duration::from_secs(every)).await {
+            return;
+        }
     }
 }
 
@@ -424,7 +435,9 @@ pub async fn run_events<S: Store>(kefu: Kefu<S>, node: String) {
                 tracing::warn!(error = %e, "pruning events failed; next run in an hour");
             }
         }
-        tokio::time::sleep(EVENTS_PERIOD).await;
+        if kefu.pause(EVENTS_PERIOD).await {
+            return;
+        }
     }
 }
 
@@ -485,22 +498,56 @@ pub async fn run_nats<S: Store>(kefu: Kefu<S>, node: String) {
                 }
             }
         }
-        if !busy {
-            tokio::time::sleep(EVENTS_PERIOD).await;
+        if (!busy && kefu.pause(EVENTS_PERIOD).await) || kefu.is_stopping() {
+            return;
         }
     }
 }
 
-/// Runs the jobs until the process ends.
+/// Runs the jobs until the service begins to shut down (`begin_shutdown`),
+/// then lets each finish its round, gives up this node's leases (other
+/// nodes take the jobs over at once instead of after the lease runs out)
+/// and brings the search index up to date.
 pub async fn run<S: Store>(kefu: Kefu<S>) {
     let node = node_name();
-    tokio::spawn(run_outbox(kefu.clone(), node.clone()));
-    tokio::spawn(follow_search_feed(kefu.clone()));
-    tokio::spawn(follow_kpi_feed(kefu.clone(), node.clone()));
-    tokio::spawn(run_exports(kefu.clone(), node.clone()));
-    tokio::spawn(run_mail(kefu.clone(), node.clone()));
-    tokio::spawn(run_events(kefu.clone(), node.clone()));
-    tokio::spawn(run_nats(kefu.clone(), node.clone()));
+    let tasks = vec![
+        tokio::spawn(run_outbox(kefu.clone(), node.clone())),
+        tokio::spawn(follow_search_feed(kefu.clone())),
+        tokio::spawn(follow_kpi_feed(kefu.clone(), node.clone())),
+        tokio::spawn(run_exports(kefu.clone(), node.clone())),
+        tokio::spawn(run_mail(kefu.clone(), node.clone())),
+        tokio::spawn(run_events(kefu.clone(), node.clone())),
+        tokio::spawn(run_nats(kefu.clone(), node.clone())),
+    ];
+    rounds(&kefu, &node).await;
+    finish(&kefu, &node, tasks).await;
+}
+
+/// After the last round: waits for the other loops (a round in progress
+/// ends; one stuck on a remote system is cut off), releases the leases and
+/// flushes the search index.
+async fn finish<S: Store>(kefu: &Kefu<S>, node: &str, tasks: Vec<tokio::task::JoinHandle<()>>) {
+    let grace = std::time::Duration::from_secs(kefu.core.settings.shutdown_grace_seconds);
+    for task in tasks {
+        let abort = task.abort_handle();
+        if tokio::time::timeout(grace, task).await.is_err() {
+            abort.abort();
+        }
+    }
+    match kefu.store.release_leases(node).await {
+        Ok(n) => tracing::info!(leases = n, "job leases released"),
+        Err(e) => tracing::warn!(error = %e, "releasing job leases failed; they run out by themselves"),
+    }
+    match tokio::time::timeout(grace, kefu.ticket_catch_up()).await {
+        Ok(Ok(_)) => tracing::info!("search index flushed"),
+        Ok(Err(e)) => tracing::warn!(error = %e, "last search index catch-up failed; the next start catches up"),
+        Err(_) => tracing::warn!("last search index catch-up took too long; the next start catches up"),
+    }
+}
+
+/// The periodic jobs of `run`, until shutdown begins.
+async fn rounds<S: Store>(kefu: &Kefu<S>, node: &str) {
+    let node = node.to_string();
     let mut next_retention = tokio::time::Instant::now();
     let mut next_file_sweep = tokio::time::Instant::now();
     let mut round: u64 = 0;
@@ -519,7 +566,7 @@ pub async fn run<S: Store>(kefu: Kefu<S>) {
         if tokio::time::Instant::now() >= next_retention {
             next_retention += std::time::Duration::from_secs(24 * 3600);
             match kefu.store.try_lease("retention", &node, kefu.now(), Duration::hours(1)).await {
-                Ok(true) => match retention(&kefu, &format!("job:{node}")).await {
+                Ok(true) => match retention(kefu, &format!("job:{node}")).await {
                     Ok(r) => tracing::info!(tickets = r.tickets, customers = r.customers, "retention run"),
                     Err(e) => tracing::warn!(error = %e, "retention run failed; next run tomorrow"),
                 },
@@ -527,16 +574,16 @@ pub async fn run<S: Store>(kefu: Kefu<S>) {
                 Err(e) => tracing::warn!(error = %e, "retention lease failed"),
             }
         }
-        if let Err(e) = watch_sla(&kefu, &node).await {
+        if let Err(e) = watch_sla(kefu, &node).await {
             tracing::warn!(error = %e, "SLA watcher failed; will retry");
         }
-        if let Err(e) = customer_loop(&kefu, &node).await {
+        if let Err(e) = customer_loop(kefu, &node).await {
             tracing::warn!(error = %e, "customer loop job failed; will retry");
         }
-        if let Err(e) = scheduled_reports(&kefu, &node).await {
+        if let Err(e) = scheduled_reports(kefu, &node).await {
             tracing::warn!(error = %e, "scheduled reports failed; will retry");
         }
-        if let Err(e) = incidents(&kefu, &node).await {
+        if let Err(e) = incidents(kefu, &node).await {
             tracing::warn!(error = %e, "incident sweep failed; will retry");
         }
         // Orders for the BSS: claimed per order, so every node takes part.
@@ -546,21 +593,23 @@ pub async fn run<S: Store>(kefu: Kefu<S>) {
         round += 1;
         let retry_rounds = (kefu.core.policy.dispatch.retry_seconds / PERIOD.as_secs().max(1)).max(1);
         if round.is_multiple_of(retry_rounds)
-            && let Err(e) = dispatch_waiting(&kefu, &node).await
+            && let Err(e) = dispatch_waiting(kefu, &node).await
         {
             tracing::warn!(error = %e, "dispatch of waiting tickets failed; will retry");
         }
         if round % 4 == 1 {
-            if let Err(e) = tick(&kefu, &node).await {
+            if let Err(e) = tick(kefu, &node).await {
                 tracing::warn!(error = %e, "session purge failed; will retry");
             }
-            if let Err(e) = reencrypt(&kefu, &node).await {
+            if let Err(e) = reencrypt(kefu, &node).await {
                 tracing::warn!(error = %e, "re-encryption failed; will retry");
             }
-            if let Err(e) = train_suggestions(&kefu, &node).await {
+            if let Err(e) = train_suggestions(kefu, &node).await {
                 tracing::warn!(error = %e, "training the suggestion models failed; will retry");
             }
         }
-        tokio::time::sleep(PERIOD).await;
+        if kefu.pause(PERIOD).await {
+            return;
+        }
     }
 }

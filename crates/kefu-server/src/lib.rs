@@ -65,11 +65,19 @@ pub struct ServeLimits {
     /// Connections one address may hold open at once; more are closed at
     /// once. A call centre behind one NAT address needs room here.
     pub max_connections_per_address: usize,
+    /// Seconds a shutdown (SIGTERM) gives requests in flight to finish, and
+    /// then the background jobs their round.
+    pub shutdown_grace_secs: u64,
 }
 
 impl Default for ServeLimits {
     fn default() -> Self {
-        ServeLimits { header_timeout_secs: 10, body_timeout_secs: 30, max_connections_per_address: 512 }
+        ServeLimits {
+            header_timeout_secs: 10,
+            body_timeout_secs: 30,
+            max_connections_per_address: 512,
+            shutdown_grace_secs: 20,
+        }
     }
 }
 
@@ -113,8 +121,8 @@ impl Drop for ConnSlot {
     }
 }
 
-/// Serves HTTP/1.1 until `shutdown` completes, then lets open requests
-/// finish (up to 10 s). Headers must arrive within the limit (a client
+/// Serves HTTP/1.1 until `shutdown` completes, then stops accepting and
+/// lets open requests finish (up to `shutdown_grace_secs`). Headers must arrive within the limit (a client
 /// sending a byte a second is cut off; bodies have their own limit in the
 /// extractors), and one address holds at most so many connections.
 pub async fn serve_with(
@@ -166,7 +174,7 @@ pub async fn serve_with(
     drop(listener);
     tokio::select! {
         _ = graceful.shutdown() => {}
-        _ = tokio::time::sleep(std::time::Duration::from_secs(10)) => {}
+        _ = tokio::time::sleep(std::time::Duration::from_secs(limits.shutdown_grace_secs)) => {}
     }
     Ok(())
 }

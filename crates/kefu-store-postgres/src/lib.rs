@@ -17,6 +17,7 @@ mod inbound;
 mod incidents;
 mod inventory;
 mod kb;
+mod keys;
 mod kpi;
 mod macros;
 mod migrate;
@@ -75,7 +76,9 @@ impl PgStore {
         Self::migrate_only(url).await?;
         let config: tokio_postgres::Config =
             url.parse().map_err(|e| StoreError::Backend(format!("invalid PostgreSQL URL: {e}")))?;
-        Ok(PgStore { pool: pool(config)?, numbers: Default::default(), cipher })
+        let store = PgStore { pool: pool(config)?, numbers: Default::default(), cipher };
+        keys::check(&store.client().await?, &store.cipher).await?;
+        Ok(store)
     }
 
     /// Applies migrations only, on a connection of its own that is closed

@@ -36,6 +36,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (28, "attachments", include_str!("../migrations/0028_attachments.sql")),
     (29, "inbound", include_str!("../migrations/0029_inbound.sql")),
     (30, "events", include_str!("../migrations/0030_events.sql")),
+    (31, "key_fingerprints", include_str!("../migrations/0031_key_fingerprints.sql")),
 ];
 
 /// Any constant shared by all kefu nodes.

@@ -137,6 +137,35 @@ pub async fn try_lease(
     Ok(n == 1)
 }
 
+pub async fn release_leases(c: &impl GenericClient, holder: &str) -> StoreResult<u64> {
+    c.execute("DELETE FROM job_leases WHERE holder = $1", &[&holder]).await.map_err(pg)
+}
+
+pub async fn health(
+    c: &impl GenericClient,
+    cipher: &kefu_store::crypto::FieldCipher,
+) -> StoreResult<kefu_store::Health> {
+    let row = c
+        .query_one(
+            "SELECT (SELECT COALESCE(MAX(version), 0) FROM schema_migrations)::BIGINT,
+                    (SELECT MIN(next_alert_at) FROM tickets WHERE next_alert_at IS NOT NULL),
+                    (SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'pending'),
+                    (SELECT at FROM event_outbox WHERE NOT fanned ORDER BY id LIMIT 1)",
+            &[],
+        )
+        .await
+        .map_err(pg)?;
+    let rows = c.query("SELECT name, fingerprint FROM key_fingerprints", &[]).await.map_err(pg)?;
+    let keys: Vec<(String, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    Ok(kefu_store::Health {
+        schema_version: row.get(0),
+        key_problem: cipher.check(&keys).err().map(|e| e.to_string()),
+        oldest_alert_due: row.get(1),
+        oldest_message_due: row.get(2),
+        oldest_event: row.get(3),
+    })
+}
+
 pub async fn purge_expired_sessions(c: &impl GenericClient, now: DateTime<Utc>) -> StoreResult<u64> {
     c.execute("DELETE FROM sessions WHERE expires_at <= $1", &[&now]).await.map_err(pg)
 }
@@ -323,6 +352,12 @@ mod capability {
         }
         async fn purge_expired_sessions(&self, now: DateTime<Utc>) -> StoreResult<u64> {
             users::purge_expired_sessions(&self.client().await?, now).await
+        }
+        async fn release_leases(&self, holder: &str) -> StoreResult<u64> {
+            users::release_leases(&self.client().await?, holder).await
+        }
+        async fn health(&self) -> StoreResult<kefu_store::Health> {
+            users::health(&self.client().await?, &self.cipher).await
         }
     }
 }

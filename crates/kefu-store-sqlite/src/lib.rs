@@ -18,6 +18,7 @@ mod inbound;
 mod incidents;
 mod inventory;
 mod kb;
+mod keys;
 mod kpi;
 mod macros;
 mod migrate;
@@ -99,6 +100,7 @@ impl SqliteStore {
         let path = path.into();
         let mut conn = open_connection(&path)?;
         migrate::migrate(&mut conn)?;
+        keys::check(&conn, &cipher)?;
         Ok(SqliteStore {
             writer: writer::Writer::spawn(conn),
             readers: Arc::new(ReadPool {

@@ -146,6 +146,30 @@ pub fn try_lease(
     Ok(n == 1)
 }
 
+pub fn release_leases(c: &Connection, holder: &str) -> StoreResult<u64> {
+    let n = c.execute("DELETE FROM job_leases WHERE holder = ?1", [holder]).map_err(backend)?;
+    Ok(n as u64)
+}
+
+pub fn health(c: &Connection, cipher: &kefu_store::crypto::FieldCipher) -> StoreResult<kefu_store::Health> {
+    let first = |sql: &str| -> StoreResult<Option<DateTime<Utc>>> {
+        let at: Option<Option<String>> = c.query_row(sql, [], |r| r.get(0)).optional().map_err(backend)?;
+        at.flatten().map(|s| parse_ts(&s).map_err(backend)).transpose()
+    };
+    let mut stmt = c.prepare_cached("SELECT name, fingerprint FROM key_fingerprints").map_err(backend)?;
+    let keys: Vec<(String, String)> =
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(backend)?.collect::<Result<_, _>>().map_err(backend)?;
+    Ok(kefu_store::Health {
+        schema_version: c
+            .query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))
+            .map_err(backend)?,
+        key_problem: cipher.check(&keys).err().map(|e| e.to_string()),
+        oldest_alert_due: first("SELECT MIN(next_alert_at) FROM tickets WHERE next_alert_at IS NOT NULL")?,
+        oldest_message_due: first("SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'pending'")?,
+        oldest_event: first("SELECT at FROM event_outbox WHERE fanned = 0 ORDER BY id LIMIT 1")?,
+    })
+}
+
 pub fn purge_expired_sessions(c: &Connection, now: DateTime<Utc>) -> StoreResult<u64> {
     let n = c.execute("DELETE FROM sessions WHERE expires_at <= ?1", [ts(now)]).map_err(backend)?;
     Ok(n as u64)
@@ -320,6 +344,14 @@ mod capability {
         }
         async fn purge_expired_sessions(&self, now: DateTime<Utc>) -> StoreResult<u64> {
             self.writer.run(move |c| users::purge_expired_sessions(c, now)).await
+        }
+        async fn release_leases(&self, holder: &str) -> StoreResult<u64> {
+            let holder = holder.to_string();
+            self.writer.run(move |c| users::release_leases(c, &holder)).await
+        }
+        async fn health(&self) -> StoreResult<kefu_store::Health> {
+            let cipher = self.cipher.clone();
+            self.read(move |c| users::health(c, &cipher)).await
         }
     }
 }

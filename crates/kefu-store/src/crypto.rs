@@ -182,12 +182,73 @@ impl FieldCipher {
         mac.finalize().into_bytes()[..16].iter().map(|b| format!("{b:02x}")).collect()
     }
 
+    /// One-way fingerprints of the keys, for the database to keep: the index
+    /// key as `index`, each field key by its id. A keyed hash of a fixed text
+    /// tells nothing about a key but whether another one is the same.
+    pub fn fingerprints(&self) -> Vec<(String, String)> {
+        let set = self.read();
+        let mut out = vec![("index".to_string(), fingerprint(&set.index_key))];
+        out.extend(set.keys.iter().map(|(id, k)| (id.to_string(), fingerprint(k))));
+        out
+    }
+
+    /// Whether these keys fit a database's fingerprints; re-reads the key
+    /// file once when they do not (another node rotated).
+    pub fn check(&self, stored: &[(String, String)]) -> Result<(), StoreError> {
+        if compare_fingerprints(stored, &self.fingerprints()).is_ok() {
+            return Ok(());
+        }
+        self.reload();
+        compare_fingerprints(stored, &self.fingerprints()).map(|_| ())
+    }
+
     fn reload(&self) {
         let Some(path) = &self.source else { return };
         if let Ok(set) = std::fs::read_to_string(path).map_err(|e| e.to_string()).and_then(|t| KeySet::parse(&t)) {
             *self.keys.write().unwrap_or_else(|e| e.into_inner()) = set;
         }
     }
+}
+
+fn fingerprint(key: &[u8; 32]) -> String {
+    let mut mac = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(key).expect("any key length");
+    mac.update(b"kefu key fingerprint v1");
+    mac.finalize().into_bytes()[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Compares a process's key fingerprints with those a database keeps.
+/// Every key the database has seen must be in the key file, unchanged: a
+/// value sealed with a key the node lacks, or a phone looked up under
+/// another index key, would fail on every customer read. Returns the
+/// fingerprints the database does not have yet (a first start, a rotation).
+pub fn compare_fingerprints(
+    stored: &[(String, String)],
+    mine: &[(String, String)],
+) -> Result<Vec<(String, String)>, StoreError> {
+    for (name, fp) in stored {
+        let what = if name == "index" { "the index key".to_string() } else { format!("key {name}") };
+        match mine.iter().find(|(n, _)| n == name) {
+            Some((_, m)) if m == fp => {}
+            Some(_) => return Err(StoreError::KeyMismatch(format!("{what} differs from the one this database was written with / {}与写入本数据库时的密钥不同", zh(name)))),
+            None => return Err(StoreError::KeyMismatch(format!("{what}, which this database was written with, is not in the key file / 密钥文件缺少写入本数据库时所用的{}", zh(name)))),
+        }
+    }
+    Ok(mine.iter().filter(|(n, _)| !stored.iter().any(|(s, _)| s == n)).cloned().collect())
+}
+
+fn zh(name: &str) -> String {
+    if name == "index" { "索引密钥".to_string() } else { format!("密钥 {name}") }
+}
+
+/// Whether this process's keys open a value stored before the database
+/// kept fingerprints (an upgrade): a wrong key file must not be recorded
+/// as the right one.
+pub fn probe(cipher: &FieldCipher, stored: &str) -> Result<(), StoreError> {
+    cipher.decrypt(stored).map(|_| ()).map_err(|_| {
+        StoreError::KeyMismatch(
+            "the key file does not open the customer data already stored / 密钥文件无法解密已存储的客户资料".into(),
+        )
+    })
 }
 
 /// Stored files (evidence attachments) are sealed in chunks so a download
@@ -308,6 +369,34 @@ pub fn test_cipher() -> std::sync::Arc<FieldCipher> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A database's fingerprints accept the same keys (and a rotation's new
+    /// one), and refuse other keys or a key file missing a key.
+    #[test]
+    fn fingerprints_tell_the_same_keys_from_others() {
+        let a = FieldCipher::random();
+        let mine = a.fingerprints();
+        assert_eq!(mine.len(), 2);
+        assert!(mine.iter().all(|(_, fp)| fp.len() == 32));
+        assert_eq!(compare_fingerprints(&[], &mine).unwrap(), mine, "a new database takes all");
+        assert!(compare_fingerprints(&mine, &mine).unwrap().is_empty());
+        let other = FieldCipher::random().fingerprints();
+        let err = compare_fingerprints(&mine, &other).unwrap_err().to_string();
+        assert!(err.contains("the index key differs") && err.contains("索引密钥"), "{err}");
+        // Same index key, another field key 1.
+        let mixed = vec![mine[0].clone(), other[1].clone()];
+        assert!(compare_fingerprints(&mine, &mixed).unwrap_err().to_string().contains("key 1 differs"));
+        // A rotation adds key 2: the database learns it; a node without it is refused.
+        let rotated = [mine.clone(), vec![("2".into(), "ab".repeat(16))]].concat();
+        assert_eq!(compare_fingerprints(&mine, &rotated).unwrap(), vec![("2".to_string(), "ab".repeat(16))]);
+        assert!(compare_fingerprints(&rotated, &mine).unwrap_err().to_string().contains("key 2, which"));
+        // No key material in a fingerprint.
+        let text = a.read();
+        assert!(mine.iter().all(|(_, fp)| !fp.contains(&B64.encode(text.index_key))));
+        drop(text);
+        assert!(probe(&a, &a.encrypt("13800000000")).is_ok());
+        assert!(probe(&FieldCipher::random(), &a.encrypt("13800000000")).is_err());
+    }
 
     /// Sealed files open to what was sealed at every size around the chunk
     /// boundary; a cut, a swapped chunk or a flipped bit does not open.

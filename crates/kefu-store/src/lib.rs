@@ -66,6 +66,11 @@ pub enum StoreError {
     SchemaTooNew { found: i64, known: i64 },
     #[error("database error: {0}")]
     Backend(String),
+    /// The key file is not the one the database was written with.
+    #[error(
+        "the key file does not match this database: {0}. Start with the key file (or KEFU_KEYS) this database was written with / 密钥文件与数据库不符，请使用写入本数据库时的密钥文件"
+    )]
+    KeyMismatch(String),
     /// An Idempotency-Key reused with a different request body.
     #[error("idempotency key reused with a different request")]
     IdempotencyMismatch,
@@ -266,6 +271,27 @@ pub trait JobStore: Clone + Send + Sync + 'static {
         &self,
         now: chrono::DateTime<chrono::Utc>,
     ) -> impl Future<Output = StoreResult<u64>> + Send;
+    /// Gives up every lease `holder` has (a node shutting down), so other
+    /// nodes take its jobs over at once; returns how many.
+    fn release_leases(&self, holder: &str) -> impl Future<Output = StoreResult<u64>> + Send;
+    /// What readiness and the job-lag metrics read: cheap, indexed queries.
+    fn health(&self) -> impl Future<Output = StoreResult<Health>> + Send;
+}
+
+/// The database as readiness and `/metrics` see it.
+#[derive(Debug, Clone, Default)]
+pub struct Health {
+    /// Migrations applied.
+    pub schema_version: i64,
+    /// Why this process's keys no longer fit the database's fingerprints
+    /// (another node rotated to a key this node's file lacks), if they do not.
+    pub key_problem: Option<String>,
+    /// The earliest SLA alert due (warning, breach, escalation step).
+    pub oldest_alert_due: Option<chrono::DateTime<chrono::Utc>>,
+    /// The earliest customer message waiting to be sent.
+    pub oldest_message_due: Option<chrono::DateTime<chrono::Utc>>,
+    /// The oldest event not yet handed to webhooks and the hub.
+    pub oldest_event: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Personal data: the access log, customers and their encryption at rest, retention.

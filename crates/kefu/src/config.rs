@@ -206,6 +206,16 @@ pub enum KeySource {
     File(PathBuf),
 }
 
+impl KeySource {
+    /// Where the keys came from, for messages (never the keys).
+    pub fn describe(&self) -> String {
+        match self {
+            KeySource::Env(_) => "KEFU_KEYS".into(),
+            KeySource::File(p) => p.display().to_string(),
+        }
+    }
+}
+
 impl Config {
     pub fn key_source(&self) -> KeySource {
         match std::env::var("KEFU_KEYS").ok().filter(|v| !v.trim().is_empty()) {

@@ -3,6 +3,7 @@
 //! migrations, `bench` measures.
 
 mod audit;
+mod backup;
 mod bench;
 mod config;
 mod demo;
@@ -70,6 +71,22 @@ enum Command {
         /// Why the data leaves the system; kept in the access log.
         #[arg(long)]
         reason: String,
+    },
+    /// Copy the SQLite database while it serves (consistent, online), with
+    /// its evidence files in `<FILE>.attachments/`. Keep the key file too,
+    /// elsewhere. PostgreSQL: pg_dump or base backups (README).
+    Backup {
+        /// The backup file (must not exist)
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+    /// Replace the SQLite database with a backup (no server may be running
+    /// on it; the database replaced is kept beside it), then check every
+    /// audit chain.
+    Restore {
+        /// The backup file
+        #[arg(long = "in")]
+        input: std::path::PathBuf,
     },
     /// The working-day calendar.
     Calendar {
@@ -238,6 +255,7 @@ async fn service<S: Store>(store: S, cfg: &Config) -> Result<Kefu<S>> {
             }
             None => None,
         },
+        shutdown_grace_seconds: cfg.http.shutdown_grace_secs,
         nats: match &cfg.nats {
             Some(n) => {
                 n.check().map_err(|e| anyhow::anyhow!(e))?;
@@ -314,6 +332,22 @@ async fn main() -> Result<()> {
     let cfg = Config::load(&cli.common)?;
     match cli.command {
         Command::Migrate => migrate(&cfg).await,
+        Command::Backup { out } => match cfg.backend()? {
+            Backend::Sqlite(path) => backup::backup(&path, &cfg.data_dir.join("attachments"), &out),
+            Backend::Postgres(_) => anyhow::bail!(
+                "a PostgreSQL database is backed up with PostgreSQL's tools: pg_dump for a copy, base backups with WAL archiving for point-in-time recovery (see README)"
+            ),
+        },
+        Command::Restore { input } => match cfg.backend()? {
+            Backend::Sqlite(path) => {
+                let data = &cfg.data_dir;
+                backup::restore(&path, &data.join("attachments"), &data.join("search"), &input)?;
+                audit::verify(&open_sqlite(&path, cfg.cipher()?)?).await
+            }
+            Backend::Postgres(_) => {
+                anyhow::bail!("a PostgreSQL database is restored with pg_restore or from a base backup (see README)")
+            }
+        },
         Command::Calendar { command } => calendar(&cfg, command),
         Command::Bench { command } => bench::run(command).await,
         command => {
@@ -324,10 +358,24 @@ async fn main() -> Result<()> {
                 rotate_key_file(&cfg)?;
             }
             let cipher = cfg.cipher()?;
+            let keys = cfg.key_source().describe();
             match cfg.backend()? {
-                Backend::Sqlite(path) => run(open_sqlite(&path, cipher)?, &cfg, command).await,
+                Backend::Sqlite(path) => {
+                    // Held while serving: a restore must not replace the file under us.
+                    let _lock = match command {
+                        Command::Serve { .. } => {
+                            create_parent(&path)?;
+                            Some(backup::serve_lock(&path)?)
+                        }
+                        _ => None,
+                    };
+                    let store = open_sqlite(&path, cipher).with_context(|| format!("keys from {keys}"))?;
+                    run(store, &cfg, command).await
+                }
                 Backend::Postgres(url) => {
-                    let store = PgStore::connect(&url, cipher).await.context("cannot open the PostgreSQL database")?;
+                    let store = PgStore::connect(&url, cipher)
+                        .await
+                        .with_context(|| format!("cannot open the PostgreSQL database with the keys from {keys}"))?;
                     run(store, &cfg, command).await
                 }
             }
@@ -374,7 +422,11 @@ async fn run<S: Store>(store: S, cfg: &Config, command: Command) -> Result<()> {
             println!("inventory import: {} services added, {} updated", counts.added, counts.updated);
             Ok(())
         }
-        Command::Migrate | Command::Bench { .. } | Command::Calendar { .. } => {
+        Command::Migrate
+        | Command::Bench { .. }
+        | Command::Calendar { .. }
+        | Command::Backup { .. }
+        | Command::Restore { .. } => {
             unreachable!("handled before a store is opened")
         }
     }
@@ -451,7 +503,7 @@ async fn serve<S: Store>(kefu: Kefu<S>, mut cfg: Config, listen: Option<String>,
     }
     let listener =
         tokio::net::TcpListener::bind(&cfg.listen).await.with_context(|| format!("cannot listen on {}", cfg.listen))?;
-    tokio::spawn(kefu_server::jobs::run(kefu.clone()));
+    let jobs = tokio::spawn(kefu_server::jobs::run(kefu.clone()));
     let addr = listener.local_addr()?;
     // One line (whoever started us may read just that and close the pipe);
     // a closed stdout is no reason to stop serving.
@@ -461,11 +513,43 @@ async fn serve<S: Store>(kefu: Kefu<S>, mut cfg: Config, listen: Option<String>,
         "kefu 客服工单系统已启动 / listening on http://{addr}/ · 工作台 console http://{addr}/console · 客户自助 portal http://{addr}/portal"
     );
     quiet_panics();
-    kefu_server::serve_with(listener, kefu_server::router(kefu), cfg.http.clone(), async {
-        let _ = tokio::signal::ctrl_c().await;
+    let stopping = kefu.clone();
+    kefu_server::serve_with(listener, kefu_server::router(kefu), cfg.http.clone(), async move {
+        stop_signal().await;
+        tracing::info!("shutting down: no new connections; requests in flight finish");
+        stopping.begin_shutdown();
     })
     .await?;
+    // Requests are done; the jobs end their round, release their leases
+    // and flush the search index.
+    if let Err(e) = jobs.await {
+        tracing::warn!(error = %e, "background jobs ended abnormally");
+    }
+    tracing::info!("stopped");
     Ok(())
+}
+
+/// SIGTERM (a service manager, an orchestrator) or Ctrl-C.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 /// A panic (a bug) is logged as one line with where it happened: neither

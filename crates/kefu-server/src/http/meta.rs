@@ -16,6 +16,7 @@ pub fn router<S: Store>() -> Router<AppState<S>> {
     Router::new()
         .route("/", get(index::<S>))
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz::<S>))
         .route("/favicon.ico", get(favicon))
         .route("/metrics", get(metrics::<S>))
         .route("/api/openapi.json", get(openapi))
@@ -43,6 +44,21 @@ pub async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
+/// Readiness: 200 when this node should take traffic — the database
+/// answers at the schema it started on, the keys fit the database's
+/// fingerprints, the calendar covers today, no shutdown has begun; else
+/// 503 naming each check that failed (a load balancer takes it out).
+#[utoipa::path(get, path = "/readyz", tag = "meta", responses(
+    (status = 200, description = "ready"),
+    (status = 503, description = "not ready: `problems` names the checks that failed")))]
+pub async fn readyz<S: Store>(State(app): State<AppState<S>>) -> Response {
+    let problems = app.kefu.readiness().await;
+    if problems.is_empty() {
+        return Json(json!({"status": "ready"})).into_response();
+    }
+    (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "not_ready", "problems": problems}))).into_response()
+}
+
 /// Prometheus metrics, for the scraper's token (`metrics_token`,
 /// `KEFU_METRICS_TOKEN`) or an administrator's session: request counts and
 /// latencies per route say how the service is used and are not public.
@@ -66,7 +82,9 @@ pub async fn metrics<S: Store>(
             });
         }
     }
-    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], app.metrics.render()))
+    let mut text = app.metrics.render();
+    text.push_str(&app.kefu.ops_metrics().await);
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text))
 }
 
 /// The site's icon (an SVG; browsers take it under the name they ask for).

@@ -50,7 +50,7 @@ use utoipa::OpenApi;
         tickets::events, tickets::transfers,
         org::users, org::set_profile, org::set_duty, org::departments, org::create_department, org::teams,
         org::create_team, org::update_team, org::notices, org::read_notices, staff::customer,
-        meta::flows, meta::policy, meta::healthz, meta::metrics,
+        meta::flows, meta::policy, meta::healthz, meta::readyz, meta::metrics,
         privacy::reveal_ticket, privacy::reveal_customer, privacy::access_log, privacy::export_customer,
         privacy::erase_customer, calendar::add, calendar::day,
         customer_loop::messages, customer_loop::sms_receipts, customer_loop::return_visits, customer_loop::visit_report,
@@ -141,6 +141,7 @@ impl utoipa::Modify for BearerAuth {
 pub const PUBLIC: &[&str] = &[
     "GET /",
     "GET /healthz",
+    "GET /readyz",
     "GET /favicon.ico",
     "GET /api/openapi.json",
     "POST /api/v1/auth/login",
@@ -205,7 +206,7 @@ async fn authorize<S: Store>(State(state): State<AppState<S>>, mut req: Request,
 /// that does not parse, an unknown route, a wrong method) is rewritten.
 async fn json_errors(req: Request, next: Next) -> Response {
     let path = req.uri().path();
-    let api = path.starts_with("/api/") || path == "/healthz" || path == "/metrics";
+    let api = path.starts_with("/api/") || path == "/healthz" || path == "/readyz" || path == "/metrics";
     let response = next.run(req).await;
     if !api || response.status().as_u16() < 400 {
         return response;

@@ -48,6 +48,7 @@ pub mod mail_in;
 mod merge;
 pub mod messages;
 pub mod notices;
+pub mod ops;
 pub mod orders;
 pub mod org;
 mod privacy;
@@ -111,6 +112,8 @@ pub struct Settings {
     pub imap: Option<crate::imap::ImapConfig>,
     /// The event stream (`[nats]`); None: events go to webhooks only.
     pub nats: Option<crate::nats::NatsConfig>,
+    /// Seconds the jobs get to finish their round at shutdown (`[http] shutdown_grace_secs`).
+    pub shutdown_grace_seconds: u64,
 }
 
 impl Default for Settings {
@@ -130,6 +133,7 @@ impl Default for Settings {
             files: None,
             imap: None,
             nats: None,
+            shutdown_grace_seconds: 20,
         }
     }
 }
@@ -168,6 +172,8 @@ pub struct Core {
     pub incidents: incidents::ActiveIncidents,
     /// Where orders are carried out.
     pub bss: crate::bss::Bss,
+    /// Readiness, shutdown and job lag.
+    pub ops: ops::OpsState,
 }
 
 pub struct Kefu<S> {
@@ -205,7 +211,9 @@ impl<S: Store> Kefu<S> {
         crate::delivery::install_tls_provider();
         let channels = crate::delivery::Channels::from_config(&settings.delivery).map_err(ApiError::Internal)?;
         let bss = crate::bss::Bss::from_config(&settings.bss).map_err(ApiError::Internal)?;
+        let schema_version = store.health().await?.schema_version;
         let core = Core {
+            ops: ops::OpsState::new(schema_version),
             bss,
             search: crate::search::Search::new(settings.search_dir.clone()),
             suggest: Default::default(),

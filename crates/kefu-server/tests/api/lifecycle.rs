@@ -222,7 +222,7 @@ async fn list_filters_over_http(app: TestApp) {
     );
 }
 
-async fn openapi_health_and_metrics(app: TestApp) {
+async fn openapi_health_and_metrics(mut app: TestApp) {
     let (s, doc) = app.call(None, reqwest::Method::GET, "/api/openapi.json", None, None).await;
     assert_eq!(s, StatusCode::OK);
     assert!(doc["openapi"].as_str().unwrap().starts_with('3'));
@@ -237,9 +237,34 @@ async fn openapi_health_and_metrics(app: TestApp) {
     let m = m.as_str().unwrap().to_string();
     assert!(m.contains(r#"kefu_http_requests_total{method="GET",route="/api/v1/tickets",status="200"} 1"#), "{m}");
     assert!(m.contains("kefu_http_request_duration_seconds_bucket"));
+    assert!(m.contains("kefu_ready 1"), "{m}");
+    assert!(m.contains(r#"kefu_job_lag_seconds{job="sla_alerts"} 0.000"#), "nothing due yet: {m}");
     let (s, page) = app.call(None, reqwest::Method::GET, "/", None, None).await;
     assert_eq!(s, StatusCode::OK);
     assert!(page.as_str().unwrap().contains("客服工单系统"));
+
+    // A ticket's first SLA alert falls due and no watcher runs: the lag shows.
+    app.create("agent1", ticket_body("complaint")).await;
+    app.clock.advance(chrono::Duration::days(2));
+    app.relogin("admin").await;
+    let (_, m) = app.get("admin", "/metrics").await;
+    let lag: f64 = m
+        .as_str()
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix(r#"kefu_job_lag_seconds{job="sla_alerts"} "#))
+        .expect("sla lag line")
+        .parse()
+        .unwrap();
+    assert!(lag > 3_600.0, "an alert due for a day lags by {lag} s");
+
+    let (s, r) = app.call(None, reqwest::Method::GET, "/readyz", None, None).await;
+    assert_eq!((s, r["status"].as_str()), (StatusCode::OK, Some("ready")));
+    (app.begin_shutdown)();
+    let (s, r) = app.call(None, reqwest::Method::GET, "/readyz", None, None).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{r}");
+    assert_eq!(r["problems"][0]["check"], "shutdown", "{r}");
+    assert!(r["problems"][0]["message_zh"].as_str().unwrap().contains("停止"));
 }
 
 both_stores!(

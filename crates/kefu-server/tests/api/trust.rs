@@ -723,7 +723,12 @@ mod limited {
     use super::common::*;
 
     fn limits() -> kefu_server::ServeLimits {
-        kefu_server::ServeLimits { header_timeout_secs: 1, body_timeout_secs: 1, max_connections_per_address: 4 }
+        kefu_server::ServeLimits {
+            header_timeout_secs: 1,
+            body_timeout_secs: 1,
+            max_connections_per_address: 4,
+            ..Default::default()
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

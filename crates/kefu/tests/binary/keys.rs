@@ -92,11 +92,43 @@ async fn database_file_alone_reveals_nothing_and_keys_rotate() {
     assert_eq!(found["total"], 1, "phone lookups survive the rotation");
     server.kill().await.unwrap();
 
-    // Without the key file the data cannot be read.
+    // Another key file cannot start a node on this database: it says why
+    // instead of serving a 500 on every customer read.
+    let good = std::fs::read(dir.join("keys.toml")).unwrap();
     std::fs::remove_file(dir.join("keys.toml")).unwrap();
+    refused(target.kefu()).await;
+    std::fs::write(dir.join("keys.toml"), &good).unwrap();
     let (mut server, base) = target.start().await;
     let token = login(&client, &base).await;
-    let r = client.get(format!("{base}/api/v1/tickets/{ticket}")).bearer_auth(&token).send().await.unwrap();
-    assert_eq!(r.status(), 500, "a fresh key cannot decrypt the old data");
+    assert_eq!(reveal_id(&base, &client, &token, &ticket).await, ID, "the right key file starts it again");
+    server.kill().await.unwrap();
+}
+
+/// `kefu serve` with `cmd`'s keys exits at once with a message naming the mismatch.
+async fn refused(mut cmd: tokio::process::Command) {
+    let out = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        cmd.args(["serve", "--listen", "127.0.0.1:0"]).kill_on_drop(true).output(),
+    )
+    .await
+    .expect("a refused node exits")
+    .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "started with the wrong keys: {err}");
+    assert!(err.contains("does not match this database") && err.contains("密钥文件与数据库不符"), "{err}");
+    assert!(String::from_utf8_lossy(&out.stdout).is_empty(), "no URL printed");
+}
+
+/// The same on PostgreSQL: the schema keeps the fingerprints, a node with
+/// other keys (`KEFU_KEYS`) is refused, the right keys still start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_with_other_keys_is_refused_on_postgres() {
+    let target = Target::postgres().await;
+    let mut other = target.kefu();
+    let wrong = common::TEST_KEYS.replace("ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=", "QEFCQ0RFRkdISUpLTE1OT1BRUlNUVVZXWFlaW1xdXl8=");
+    other.env("KEFU_KEYS", wrong);
+    refused(other).await;
+    let (mut server, base) = target.start().await;
+    login(&common::client(), &base).await;
     server.kill().await.unwrap();
 }

@@ -12,6 +12,7 @@ mod logs;
 mod mail_crash;
 mod nats_stream;
 mod nodes;
+mod operations;
 mod org;
 mod sessions;
 mod transfer;

@@ -62,6 +62,8 @@ pub struct TestApp {
     pub events: Jobs1,
     /// Where this app keeps attachment files.
     pub files_dir: std::path::PathBuf,
+    /// Begins the service's shutdown (as SIGTERM does).
+    pub begin_shutdown: Arc<dyn Fn() + Send + Sync>,
     /// Removes the database when the test ends.
     _guard: Box<dyn std::any::Any + Send + Sync>,
 }
@@ -248,6 +250,8 @@ async fn spawn_with<S: Store>(
         })
     });
     let k = kefu.clone();
+    let begin_shutdown = Arc::new(move || k.begin_shutdown());
+    let k = kefu.clone();
     let jobs: Jobs = Arc::new(move || {
         let k = k.clone();
         Box::pin(async move {
@@ -386,6 +390,7 @@ async fn spawn_with<S: Store>(
         rollup,
         bss,
         sweep_files,
+        begin_shutdown,
         mail,
         events,
         files_dir,
