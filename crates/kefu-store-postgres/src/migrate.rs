@@ -37,6 +37,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (29, "inbound", include_str!("../migrations/0029_inbound.sql")),
     (30, "events", include_str!("../migrations/0030_events.sql")),
     (31, "key_fingerprints", include_str!("../migrations/0031_key_fingerprints.sql")),
+    (32, "index_diet", include_str!("../migrations/0032_index_diet.sql")),
 ];
 
 /// Any constant shared by all kefu nodes.

@@ -26,6 +26,11 @@ use kefu_store_sqlite::SqliteStore;
 use std::io::IsTerminal;
 use std::sync::Arc;
 
+/// mimalloc instead of glibc's malloc: allocation was a quarter of the
+/// intake profile (many small JSON values freed on other threads).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "kefu", version, about = "kefu 客服工单系统 — customer-service work orders")]
 struct Cli {

@@ -10,6 +10,7 @@ mod queues;
 mod reports;
 mod search;
 mod sla;
+mod soak;
 
 use crate::sample::{self, Rng};
 use anyhow::{Context, Result, bail};
@@ -87,6 +88,19 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 20)]
         gateway_ms: u64,
     },
+    /// A steady mixed load for `minutes` (intake, actions, lists, search,
+    /// the SLA watcher): errors, p50/p99 and RSS per minute, and whether
+    /// every deadline alert fired on time (SQLite, in-process server).
+    Soak {
+        #[arg(long, default_value_t = 20)]
+        minutes: u64,
+        /// Tickets registered per second (actions: 80 % of that).
+        #[arg(long, default_value_t = 40)]
+        rate: u32,
+        /// The response deadline for the run, so breaches fall due in it.
+        #[arg(long, default_value_t = 2)]
+        response_minutes: i64,
+    },
     /// Major incidents: the spike warning on replayed months, and one
     /// notice to an incident's children's customers (SQLite; with
     /// --postgres also one and two nodes on one database).
@@ -137,6 +151,9 @@ pub async fn run(cmd: BenchCommand) -> Result<()> {
         BenchCommand::Search { tickets, like_runs } => return search::run(tickets, like_runs.max(1)).await,
         BenchCommand::Reports { tickets, runs } => return reports::run(tickets, runs.max(1)).await,
         BenchCommand::Outbox { count, gateway_ms } => return outbox::run(count, gateway_ms).await,
+        BenchCommand::Soak { minutes, rate, response_minutes } => {
+            return soak::run(minutes, rate, response_minutes).await;
+        }
         BenchCommand::Incidents { children, months, postgres } => {
             return incidents::run(children, months, postgres).await;
         }
@@ -157,6 +174,9 @@ pub async fn run(cmd: BenchCommand) -> Result<()> {
         None => {
             let dir = tempfile::tempdir()?;
             let kefu = bench_service(&dir.path().join("http.db")).await?;
+            let cpu = Cpu::now();
+            // Kept until measured: the writer thread ends with the last clone.
+            let keep = kefu.store.clone();
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
             let addr = listener.local_addr()?;
             let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -166,14 +186,131 @@ pub async fn run(cmd: BenchCommand) -> Result<()> {
             let run = http_load(&format!("http://{addr}"), "bench", BENCH_PASSWORD, bodies, concurrency).await?;
             let _ = stop.send(());
             let _ = server.await;
+            Cpu::now().since(&cpu).print("HTTP run (server and load generator)", count);
+            drop(keep);
             run
         }
     };
     let dir = tempfile::tempdir()?;
+    let written = io_write_bytes();
     let mut store = store_load(&dir.path().join("store.db"), count, concurrency).await?;
+    let written = io_write_bytes().saturating_sub(written);
     let h = http.report("HTTP  POST /api/v1/tickets");
     let s = store.report("store create_ticket in-process (baseline)");
     println!("  ratio HTTP / store baseline: {:.2}", h / s);
+    footprint(&dir.path().join("store.db"), count, written)?;
+    println!("  peak RSS of this process: {:.0} MB", peak_rss_mb());
+    Ok(())
+}
+
+/// CPU seconds of this process and of its SQLite writer threads (Linux
+/// `/proc/self/task/*/stat`, in clock ticks of 10 ms).
+#[derive(Default)]
+pub(crate) struct Cpu {
+    process: f64,
+    writer: f64,
+}
+
+impl Cpu {
+    pub(crate) fn now() -> Cpu {
+        // "pid (comm) state ... utime stime": fields after the comm's ')'.
+        let times = |stat: &str| -> Option<(bool, f64)> {
+            let (head, rest) = stat.rsplit_once(") ")?;
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+            Some((head.contains("kefu-sqlite-wri"), (ticks(11) + ticks(12)) / 100.0))
+        };
+        // The process's own line counts threads that have ended too.
+        let process = std::fs::read_to_string("/proc/self/stat").ok().and_then(|s| times(&s)).map_or(0.0, |t| t.1);
+        let mut writer = 0.0;
+        if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
+            for task in tasks.flatten() {
+                if let Some((true, secs)) = std::fs::read_to_string(task.path().join("stat")).ok().and_then(|s| times(&s)) {
+                    writer += secs;
+                }
+            }
+        }
+        Cpu { process, writer }
+    }
+
+    pub(crate) fn since(&self, before: &Cpu) -> Cpu {
+        Cpu { process: self.process - before.process, writer: self.writer - before.writer }
+    }
+
+    /// CPU per ticket; the writer's share bounds SQLite intake (one thread).
+    pub(crate) fn print(&self, label: &str, tickets: usize) {
+        let per = |s: f64| s * 1e3 / tickets.max(1) as f64;
+        println!(
+            "  CPU per ticket, {label}: {:.3} ms in all, {:.3} ms in the SQLite writer thread (alone it allows {:.0} tickets/s)",
+            per(self.process),
+            per(self.writer),
+            1e3 / per(self.writer).max(1e-6)
+        );
+    }
+}
+
+/// Bytes this process has caused to be written to storage (Linux
+/// `/proc/self/io`: the WAL, checkpoints into the database, fsyncs' data).
+pub(crate) fn io_write_bytes() -> u64 {
+    let io = std::fs::read_to_string("/proc/self/io").unwrap_or_default();
+    io.lines().find_map(|l| l.strip_prefix("write_bytes:")).and_then(|v| v.trim().parse().ok()).unwrap_or(0)
+}
+
+/// The process's peak resident set size in MB (Linux `VmHWM`).
+pub(crate) fn peak_rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// What one ticket of the store run left: rows per table, index entries
+/// (partial indexes counted by their condition), bytes written.
+fn footprint(db: &std::path::Path, tickets: usize, written: u64) -> Result<()> {
+    let conn = rusqlite::Connection::open(db)?;
+    let count = |sql: &str| -> Result<u64> { Ok(conn.query_row(sql, [], |r| r.get::<_, i64>(0))? as u64) };
+    let mut tables: Vec<(String, u64)> = Vec::new();
+    let names: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for name in names {
+        let n = count(&format!("SELECT COUNT(*) FROM \"{name}\""))?;
+        if n > 0 {
+            tables.push((name, n));
+        }
+    }
+    let indexes: Vec<(String, String, Option<String>)> = conn
+        .prepare("SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'index'")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut entries = 0u64;
+    let mut by_table: std::collections::BTreeMap<String, (u64, u64)> = Default::default();
+    for (_, table, sql) in &indexes {
+        let Some((_, rows)) = tables.iter().find(|(t, _)| t == table) else { continue };
+        let n = match sql.as_deref().and_then(|s| s.split_once(" WHERE ")) {
+            Some((_, cond)) => count(&format!("SELECT COUNT(*) FROM \"{table}\" WHERE {cond}"))?,
+            None => *rows,
+        };
+        entries += n;
+        let slot = by_table.entry(table.clone()).or_default();
+        slot.0 += 1;
+        slot.1 += n;
+    }
+    let per = |n: u64| n as f64 / tickets.max(1) as f64;
+    let rows: u64 = tables.iter().map(|(_, n)| n).sum();
+    println!(
+        "  per ticket (store run): {:.2} rows, {:.2} index entries, {:.0} bytes written (WAL, checkpoints)",
+        per(rows),
+        per(entries),
+        per(written)
+    );
+    for (t, n) in &tables {
+        let (idx, e) = by_table.get(t).copied().unwrap_or_default();
+        println!("    {t:<22} {:>6.2} rows  {idx:>2} indexes  {:>6.2} index entries", per(*n), per(e));
+    }
     Ok(())
 }
 
@@ -297,6 +434,7 @@ async fn store_load(path: &std::path::Path, count: usize, concurrency: usize) ->
         .map_err(|e| anyhow::anyhow!(e.message))?;
     let tickets = Arc::new(std::sync::Mutex::new(tickets));
     let now = <crate::SystemClock as kefu_domain::clock::Clock>::now(&crate::SystemClock);
+    let cpu = Cpu::now();
     let start = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
@@ -326,5 +464,7 @@ async fn store_load(path: &std::path::Path, count: usize, concurrency: usize) ->
             (lat, errors)
         }));
     }
-    collect(tasks, start).await
+    let run = collect(tasks, start).await?;
+    Cpu::now().since(&cpu).print("store run", count);
+    Ok(run)
 }

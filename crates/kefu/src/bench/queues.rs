@@ -237,5 +237,6 @@ pub async fn run(tickets: usize) -> Result<()> {
         let b = *base.get_or_insert(ms);
         println!("  {name:<32} {ms:>9.3} ms  ratio {:>7.1}  ({total} tickets)", ms / b);
     }
+    println!("  peak RSS of this process: {:.0} MB", super::peak_rss_mb());
     Ok(())
 }

@@ -184,5 +184,6 @@ pub async fn run(tickets: usize, like_runs: usize) -> Result<()> {
         p50s[p50s.len() / 2],
         p99s[p99s.len() - 1]
     );
+    println!("  peak RSS of this process: {:.0} MB", super::peak_rss_mb());
     Ok(())
 }

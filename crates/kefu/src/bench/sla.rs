@@ -100,6 +100,7 @@ pub async fn run(open: usize, due: usize) -> Result<()> {
         "  tick, {open} open, {due} due ({raised} alerts) {with_due:>9.3} ms   {:.3} ms per ticket",
         with_due / due.max(1) as f64
     );
+    println!("  peak RSS of this process: {:.0} MB", super::peak_rss_mb());
     Ok(())
 }
 
