@@ -10,10 +10,8 @@ pub async fn check(client: &impl GenericClient, cipher: &FieldCipher) -> StoreRe
     let stored = stored(client).await?;
     if stored.is_empty() {
         // A database from before fingerprints: its data must open first.
-        let sample = client
-            .query_opt("SELECT phone FROM customers WHERE phone LIKE 'enc:%' LIMIT 1", &[])
-            .await
-            .map_err(pg)?;
+        let sample =
+            client.query_opt("SELECT phone FROM customers WHERE phone LIKE 'enc:%' LIMIT 1", &[]).await.map_err(pg)?;
         if let Some(row) = sample {
             probe(cipher, row.get(0))?;
         }

@@ -157,8 +157,11 @@ pub fn health(c: &Connection, cipher: &kefu_store::crypto::FieldCipher) -> Store
         at.flatten().map(|s| parse_ts(&s).map_err(backend)).transpose()
     };
     let mut stmt = c.prepare_cached("SELECT name, fingerprint FROM key_fingerprints").map_err(backend)?;
-    let keys: Vec<(String, String)> =
-        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(backend)?.collect::<Result<_, _>>().map_err(backend)?;
+    let keys: Vec<(String, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .map_err(backend)?
+        .collect::<Result<_, _>>()
+        .map_err(backend)?;
     Ok(kefu_store::Health {
         schema_version: c
             .query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))

@@ -229,8 +229,18 @@ pub fn compare_fingerprints(
         let what = if name == "index" { "the index key".to_string() } else { format!("key {name}") };
         match mine.iter().find(|(n, _)| n == name) {
             Some((_, m)) if m == fp => {}
-            Some(_) => return Err(StoreError::KeyMismatch(format!("{what} differs from the one this database was written with / {}与写入本数据库时的密钥不同", zh(name)))),
-            None => return Err(StoreError::KeyMismatch(format!("{what}, which this database was written with, is not in the key file / 密钥文件缺少写入本数据库时所用的{}", zh(name)))),
+            Some(_) => {
+                return Err(StoreError::KeyMismatch(format!(
+                    "{what} differs from the one this database was written with / {}与写入本数据库时的密钥不同",
+                    zh(name)
+                )));
+            }
+            None => {
+                return Err(StoreError::KeyMismatch(format!(
+                    "{what}, which this database was written with, is not in the key file / 密钥文件缺少写入本数据库时所用的{}",
+                    zh(name)
+                )));
+            }
         }
     }
     Ok(mine.iter().filter(|(n, _)| !stored.iter().any(|(s, _)| s == n)).cloned().collect())

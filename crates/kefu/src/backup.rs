@@ -23,7 +23,9 @@ pub fn serve_lock(db: &Path) -> Result<std::fs::File> {
     let f = lock_file(db)?;
     match f.try_lock_shared() {
         Ok(()) => Ok(f),
-        Err(std::fs::TryLockError::WouldBlock) => bail!("{} is being restored; start kefu when that is done", db.display()),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            bail!("{} is being restored; start kefu when that is done", db.display())
+        }
         Err(std::fs::TryLockError::Error(e)) => Err(e).context("cannot lock the database's lock file"),
     }
 }
@@ -70,7 +72,9 @@ pub fn backup(db: &Path, attachments: &Path, out: &Path) -> Result<()> {
         files,
         sibling(out, "attachments").display()
     );
-    println!("keep the key file with the backup, but not in the same place: without it the customer data cannot be read");
+    println!(
+        "keep the key file with the backup, but not in the same place: without it the customer data cannot be read"
+    );
     Ok(())
 }
 
@@ -80,7 +84,10 @@ pub fn restore(db: &Path, attachments: &Path, search: &Path, input: &Path) -> Re
     let summary = check(input)?;
     let known = kefu_store_sqlite::known_version();
     if summary.version > known {
-        bail!("the backup is at schema version {}, newer than this kefu knows ({known}); restore with that kefu", summary.version);
+        bail!(
+            "the backup is at schema version {}, newer than this kefu knows ({known}); restore with that kefu",
+            summary.version
+        );
     }
     if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;

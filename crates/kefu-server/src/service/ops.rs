@@ -89,7 +89,9 @@ impl<S: Store> Kefu<S> {
             out.push(problem("shutdown", "shutting down".into(), "正在停止".into()));
         }
         match self.store.health().await {
-            Err(e) => out.push(problem("database", format!("the database does not answer: {e}"), "数据库无响应".into())),
+            Err(e) => {
+                out.push(problem("database", format!("the database does not answer: {e}"), "数据库无响应".into()))
+            }
             Ok(h) => {
                 if h.schema_version != self.core.ops.schema_version {
                     out.push(problem(

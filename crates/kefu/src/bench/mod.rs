@@ -225,7 +225,9 @@ impl Cpu {
         let mut writer = 0.0;
         if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
             for task in tasks.flatten() {
-                if let Some((true, secs)) = std::fs::read_to_string(task.path().join("stat")).ok().and_then(|s| times(&s)) {
+                if let Some((true, secs)) =
+                    std::fs::read_to_string(task.path().join("stat")).ok().and_then(|s| times(&s))
+                {
                     writer += secs;
                 }
             }

@@ -130,7 +130,7 @@ pub async fn run(minutes: u64, rate: u32, response_minutes: i64) -> Result<()> {
     }
     // The last breaches fall due up to a watcher period after the end.
     tokio::time::sleep(Duration::from_secs(ON_TIME_SECS as u64)).await;
-    let ended = chrono::Utc::now();
+    let ended = <crate::SystemClock as kefu_domain::clock::Clock>::now(&crate::SystemClock);
     let _ = stop.send(());
     server.await??;
     jobs.await?;
@@ -148,19 +148,11 @@ async fn service(path: &std::path::Path, response_minutes: i64) -> Result<Kefu<S
         d.hours = None;
         d.working_days = None;
     }
-    let settings = kefu_server::Settings {
-        search_dir: Some(path.with_extension("search")),
-        ..kefu_server::Settings::default()
-    };
-    let kefu = Kefu::new(
-        store,
-        kefu_domain::flow::FlowSet::defaults(),
-        policy,
-        Arc::new(crate::SystemClock),
-        settings,
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!(e.to_string()))?;
+    let settings =
+        kefu_server::Settings { search_dir: Some(path.with_extension("search")), ..kefu_server::Settings::default() };
+    let kefu = Kefu::new(store, kefu_domain::flow::FlowSet::defaults(), policy, Arc::new(crate::SystemClock), settings)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.to_string()))?;
     let err = |e: kefu_server::error::ApiError| anyhow::anyhow!(e.to_string());
     kefu.add_user("soak_agent", Role::Agent, Some("压测坐席"), PASSWORD).await.map_err(err)?;
     kefu.add_user("soak_engineer", Role::Engineer, Some("压测工程师"), PASSWORD).await.map_err(err)?;
@@ -201,7 +193,8 @@ fn intake(ctx: Arc<Ctx>, n: u64) -> std::pin::Pin<Box<dyn std::future::Future<Ou
         let mut body = sample::intake_json(&mut Rng::new(n));
         body["type"] = json!("fault");
         let t = Instant::now();
-        let r = ctx.client.post(format!("{}/api/v1/tickets", ctx.base)).bearer_auth(&ctx.agent).json(&body).send().await;
+        let r =
+            ctx.client.post(format!("{}/api/v1/tickets", ctx.base)).bearer_auth(&ctx.agent).json(&body).send().await;
         let created: Option<Value> = match r {
             Ok(resp) if resp.status().as_u16() == 201 => resp.json().await.ok(),
             _ => None,
@@ -212,7 +205,7 @@ fn intake(ctx: Arc<Ctx>, n: u64) -> std::pin::Pin<Box<dyn std::future::Future<Ou
             return;
         };
         // One in five is left for the watcher: its response deadline breaches.
-        if n % 5 == 0 {
+        if n.is_multiple_of(5) {
             ctx.left.lock().unwrap_or_else(|e| e.into_inner()).push((id, at));
         } else {
             ctx.fresh.lock().unwrap_or_else(|e| e.into_inner()).push_back((id, Instant::now()));
@@ -316,7 +309,10 @@ fn report(ctx: &Ctx, minutes: u64) {
         if v.len() >= 4 {
             let early = v[1..v.len().min(4)].iter().sum::<f64>() / (v.len().min(4) - 1) as f64;
             let late = v[v.len() - 3..].iter().sum::<f64>() / 3.0;
-            println!("  {op:<7} p99 first minutes {early:>7.1} ms, last three {late:>7.1} ms (×{:.2})", late / early.max(0.001));
+            println!(
+                "  {op:<7} p99 first minutes {early:>7.1} ms, last three {late:>7.1} ms (×{:.2})",
+                late / early.max(0.001)
+            );
         }
     }
     let r: Vec<(f64, f64)> = rss.values().copied().collect();

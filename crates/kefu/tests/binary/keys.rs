@@ -125,7 +125,8 @@ async fn refused(mut cmd: tokio::process::Command) {
 async fn a_node_with_other_keys_is_refused_on_postgres() {
     let target = Target::postgres().await;
     let mut other = target.kefu();
-    let wrong = common::TEST_KEYS.replace("ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=", "QEFCQ0RFRkdISUpLTE1OT1BRUlNUVVZXWFlaW1xdXl8=");
+    let wrong = common::TEST_KEYS
+        .replace("ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=", "QEFCQ0RFRkdISUpLTE1OT1BRUlNUVVZXWFlaW1xdXl8=");
     other.env("KEFU_KEYS", wrong);
     refused(other).await;
     let (mut server, base) = target.start().await;

@@ -41,8 +41,12 @@ impl Load {
                     let mut i = 0;
                     while !stop.load(Ordering::Relaxed) {
                         i += 1;
-                        let r =
-                            client.post(format!("{base}/api/v1/tickets")).bearer_auth(&token).json(&body(w * 100_000 + i)).send().await;
+                        let r = client
+                            .post(format!("{base}/api/v1/tickets"))
+                            .bearer_auth(&token)
+                            .json(&body(w * 100_000 + i))
+                            .send()
+                            .await;
                         let Ok(resp) = r else { return };
                         assert!(!resp.status().is_server_error(), "a request failed: {}", resp.status());
                         if resp.status() != 201 {
@@ -112,7 +116,11 @@ async fn a_backup_under_load_restores_every_acknowledged_ticket() {
     assert!(!again.status.success());
     let refused = target.kefu().args(["restore", "--in"]).arg(&file).output().await.unwrap();
     assert!(!refused.status.success(), "restored under a running server");
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("running"), "{}", String::from_utf8_lossy(&refused.stderr));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("running"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
 
     // Tickets answered well after the backup returned cannot be in it.
     tokio::time::sleep((returned + Duration::from_millis(2500)).saturating_duration_since(Instant::now())).await;
