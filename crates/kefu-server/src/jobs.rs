@@ -528,9 +528,11 @@ pub async fn run<S: Store>(kefu: Kefu<S>) {
 /// flushes the search index.
 async fn finish<S: Store>(kefu: &Kefu<S>, node: &str, tasks: Vec<tokio::task::JoinHandle<()>>) {
     let grace = std::time::Duration::from_secs(kefu.core.settings.shutdown_grace_seconds);
+    // One grace period for all of them, not one each.
+    let deadline = tokio::time::Instant::now() + grace;
     for task in tasks {
         let abort = task.abort_handle();
-        if tokio::time::timeout(grace, task).await.is_err() {
+        if tokio::time::timeout_at(deadline, task).await.is_err() {
             abort.abort();
         }
     }

@@ -197,6 +197,7 @@ macro_rules! conformance_tests {
             refused_actions_change_nothing, action_idempotency_replays, transfers_are_recorded,
             comments_are_events_too, list_filters_and_pages, audit_streams_every_chain,
             a_job_runs_on_one_node_and_moves_when_it_dies, expired_sessions_are_purged,
+            a_stopping_node_releases_its_leases, health_reports_the_oldest_waiting_work,
             access_log_appends_and_lists_newest_first, wrong_passwords_lock_an_account,
             sensitive_fields_are_encrypted_at_rest, plaintext_customers_are_encrypted_in_batches,
             customers_without_tickets_can_be_deleted, retention_finds_and_purges_only_what_is_due,
