@@ -1,6 +1,6 @@
 //! `kefu bench soak`: a bounded mixed load at a steady rate against a
 //! server this command starts (SQLite, durable commits) with its real
-//! background jobs: intake, actions (dispatch, start), work-queue lists,
+//! background jobs: intake, actions (dispatch, start, resolve), work-queue lists,
 //! ticket search, and the SLA watcher raising the breaches of the tickets
 //! nobody dispatched. Reported per minute: requests, errors, p50/p99 per
 //! operation, the process's RSS; at the end whether it drifted and whether
@@ -70,6 +70,8 @@ struct Ctx {
     tally: Mutex<Tally>,
     /// Registered tickets not yet taken by the action worker: (id, when).
     fresh: Mutex<std::collections::VecDeque<(i64, Instant)>>,
+    /// Tickets started and not yet resolved: (id, when started).
+    started: Mutex<std::collections::VecDeque<(i64, Instant)>>,
     /// Tickets left undispatched on purpose: (id, created_at).
     left: Mutex<Vec<(i64, chrono::DateTime<chrono::Utc>)>>,
 }
@@ -90,8 +92,9 @@ pub async fn run(minutes: u64, rate: u32, response_minutes: i64) -> Result<()> {
         bail!("--minutes, --rate and --response-minutes must be positive");
     }
     println!(
-        "kefu bench soak: {minutes} min, {rate} tickets/s, {} actions/s, 5 lists/s, 2 searches/s; \
-         response deadline {response_minutes} min (1 in 5 tickets left to breach); SQLite synchronous=FULL",
+        "kefu bench soak: {minutes} min, {rate} tickets/s, {} action rounds/s (dispatch and start one, resolve one \
+         started 20 s ago), 5 lists/s, 2 searches/s; response deadline {response_minutes} min (1 in 5 tickets left \
+         to breach); SQLite synchronous=FULL",
         rate * 8 / 10
     );
     let dir = tempfile::tempdir()?;
@@ -116,6 +119,7 @@ pub async fn run(minutes: u64, rate: u32, response_minutes: i64) -> Result<()> {
         end: Instant::now() + Duration::from_secs(minutes * 60),
         tally: Default::default(),
         fresh: Default::default(),
+        started: Default::default(),
         left: Default::default(),
     });
     let mut workers = vec![
@@ -213,29 +217,37 @@ fn intake(ctx: Arc<Ctx>, n: u64) -> std::pin::Pin<Box<dyn std::future::Future<Ou
     })
 }
 
-/// Dispatches a ticket registered a few seconds ago, then its engineer starts it.
+/// Dispatches a ticket registered a few seconds ago and its engineer starts
+/// it; resolves one started 20 s ago, so the open tickets stay a steady set.
 fn action(ctx: Arc<Ctx>, _n: u64) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
     Box::pin(async move {
-        let next = {
-            let mut q = ctx.fresh.lock().unwrap_or_else(|e| e.into_inner());
+        let due = |q: &Mutex<std::collections::VecDeque<(i64, Instant)>>, after: u64| {
+            let mut q = q.lock().unwrap_or_else(|e| e.into_inner());
             match q.front() {
-                Some((_, at)) if at.elapsed() >= Duration::from_secs(3) => q.pop_front(),
+                Some((_, at)) if at.elapsed() >= Duration::from_secs(after) => q.pop_front().map(|(id, _)| id),
                 _ => None,
             }
         };
-        let Some((id, _)) = next else { return };
-        let url = format!("{}/api/v1/tickets/{id}/actions", ctx.base);
-        for (token, body) in [
-            (&ctx.agent, json!({"action": "dispatch", "assignee": "soak_engineer"})),
-            (&ctx.engineer, json!({"action": "start"})),
-        ] {
+        let mut steps = Vec::new();
+        if let Some(id) = due(&ctx.fresh, 3) {
+            steps.push((id, &ctx.agent, json!({"action": "dispatch", "assignee": "soak_engineer"})));
+            steps.push((id, &ctx.engineer, json!({"action": "start"})));
+        }
+        if let Some(id) = due(&ctx.started, 20) {
+            steps.push((id, &ctx.engineer, json!({"action": "resolve", "result": "已远程重置光猫，恢复上网"})));
+        }
+        for (id, token, body) in steps {
             let t = Instant::now();
+            let url = format!("{}/api/v1/tickets/{id}/actions", ctx.base);
             let r = ctx.client.post(&url).bearer_auth(token).json(&body).send().await;
             let ok = matches!(&r, Ok(resp) if resp.status().is_success());
             if let Ok(resp) = r {
                 let _ = resp.bytes().await;
             }
             ctx.note("action", t, ok);
+            if ok && body["action"] == "start" {
+                ctx.started.lock().unwrap_or_else(|e| e.into_inner()).push_back((id, Instant::now()));
+            }
         }
     })
 }
