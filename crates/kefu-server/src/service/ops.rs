@@ -83,12 +83,17 @@ impl<S: Store> Kefu<S> {
     /// database answers at the schema this node started on, the keys fit
     /// its fingerprints, the calendar covers today, and no shutdown began.
     pub async fn readiness(&self) -> Vec<Problem> {
+        self.problems(&self.store.health().await)
+    }
+
+    /// Readiness from one read of the database's health.
+    fn problems(&self, health: &Result<kefu_store::Health, kefu_store::StoreError>) -> Vec<Problem> {
         let mut out = Vec::new();
         let problem = |check, message: String, message_zh: String| Problem { check, message, message_zh };
         if self.is_stopping() {
             out.push(problem("shutdown", "shutting down".into(), "正在停止".into()));
         }
-        match self.store.health().await {
+        match health {
             Err(e) => {
                 out.push(problem("database", format!("the database does not answer: {e}"), "数据库无响应".into()))
             }
@@ -103,8 +108,8 @@ impl<S: Store> Kefu<S> {
                         "数据库结构已被更新版本迁移，请以新版本重启本节点".into(),
                     ));
                 }
-                if let Some(why) = h.key_problem {
-                    out.push(problem("keys", why, "密钥文件与数据库不符".into()));
+                if let Some(why) = &h.key_problem {
+                    out.push(problem("keys", why.clone(), "密钥文件与数据库不符".into()));
                 }
             }
         }
@@ -116,27 +121,32 @@ impl<S: Store> Kefu<S> {
 
     /// How far behind the jobs are, from the database's own queues.
     pub async fn job_lag(&self) -> Result<JobLag, ApiError> {
-        let h = self.store.health().await?;
+        Ok(self.lag(&self.store.health().await?))
+    }
+
+    fn lag(&self, h: &kefu_store::Health) -> JobLag {
         let now = self.now();
         let behind = |t: Option<chrono::DateTime<chrono::Utc>>| {
             t.map_or(0.0, |t| ((now - t).num_milliseconds().max(0) as f64) / 1000.0)
         };
         let search = self.core.ops.search_caught_up.lock().unwrap_or_else(|e| e.into_inner()).elapsed();
-        Ok(JobLag {
+        JobLag {
             sla_alerts: behind(h.oldest_alert_due),
             messages: behind(h.oldest_message_due),
             events: behind(h.oldest_event),
             search_index: search.as_secs_f64(),
-        })
+        }
     }
 
     /// The readiness and job-lag lines of `/metrics` (Prometheus text).
     pub async fn ops_metrics(&self) -> String {
         let mut out = String::new();
-        let ready = self.readiness().await.is_empty();
+        // One read of the database for both.
+        let health = self.store.health().await;
+        let ready = self.problems(&health).is_empty();
         out.push_str("# HELP kefu_ready Whether this node takes traffic (see /readyz).\n# TYPE kefu_ready gauge\n");
         let _ = writeln!(out, "kefu_ready {}", u8::from(ready));
-        if let Ok(lag) = self.job_lag().await {
+        if let Ok(lag) = health.as_ref().map(|h| self.lag(h)) {
             out.push_str(
                 "# HELP kefu_job_lag_seconds How long the oldest work of a background job has waited past its time.\n# TYPE kefu_job_lag_seconds gauge\n",
             );

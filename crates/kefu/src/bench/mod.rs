@@ -260,10 +260,15 @@ pub(crate) fn io_write_bytes() -> u64 {
 
 /// The process's peak resident set size in MB (Linux `VmHWM`).
 pub(crate) fn peak_rss_mb() -> f64 {
+    status_mb("VmHWM:")
+}
+
+/// A size field of `/proc/self/status` (Linux, kB) in MB; 0 elsewhere.
+pub(crate) fn status_mb(field: &str) -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1024.0)
 }

@@ -49,15 +49,7 @@ fn pct(sorted: &[Duration], p: f64) -> f64 {
 /// The rest is file pages mapped in (the search indexes, SQLite's
 /// shared memory), which the kernel drops first under pressure.
 pub(crate) fn rss_mb() -> (f64, f64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-            .map_or(0.0, |kb| kb / 1024.0)
-    };
-    (field("VmRSS:"), field("RssAnon:"))
+    (super::status_mb("VmRSS:"), super::status_mb("RssAnon:"))
 }
 
 struct Ctx {
