@@ -455,7 +455,15 @@ impl Dialect for Postgres {
 
 /// WHERE clause and its parameters; PostgreSQL numbers its placeholders.
 pub(crate) fn conditions(f: &TicketFilter) -> (String, Vec<Box<dyn ToSql + Sync + Send>>) {
-    let parts = clauses::<Postgres>(f);
+    render(clauses::<Postgres>(f))
+}
+
+/// The WHERE clause of one page, `depth` rows deep (`filter::page_clauses`).
+pub(crate) fn page_conditions(f: &TicketFilter, depth: u64) -> (String, Vec<Box<dyn ToSql + Sync + Send>>) {
+    render(kefu_store::filter::page_clauses::<Postgres>(f, depth))
+}
+
+fn render(parts: Vec<(String, Vec<FilterValue>)>) -> (String, Vec<Box<dyn ToSql + Sync + Send>>) {
     if parts.is_empty() {
         return (String::new(), Vec::new());
     }
@@ -495,9 +503,9 @@ pub async fn list(c: &impl GenericClient, f: &TicketFilter, cipher: &FieldCipher
     let all_params: Vec<&(dyn ToSql + Sync)> = all_args.iter().map(|b| b.as_ref() as &(dyn ToSql + Sync)).collect();
     let total: i64 =
         c.query_one(&format!("SELECT COUNT(*) FROM tickets t{all}"), &all_params).await.map_err(pg)?.get(0);
-    let (cond, args) = conditions(f);
-    let params: Vec<&(dyn ToSql + Sync)> = args.iter().map(|b| b.as_ref() as &(dyn ToSql + Sync)).collect();
     let offset = i64::from(f.page.saturating_sub(1)) * i64::from(f.per_page);
+    let (cond, args) = page_conditions(f, offset as u64 + u64::from(f.per_page));
+    let params: Vec<&(dyn ToSql + Sync)> = args.iter().map(|b| b.as_ref() as &(dyn ToSql + Sync)).collect();
     let sql = format!(
         "{TICKET_SELECT}{cond} ORDER BY {} LIMIT {} OFFSET {offset}",
         kefu_store::filter::order_by(f),

@@ -370,11 +370,22 @@ impl Dialect for Sqlite {
     fn column_contains(column: &str) -> String {
         format!("instr({column}, ?) > 0")
     }
+    fn unindexed(column: &str) -> String {
+        format!("+{column}")
+    }
 }
 
 /// WHERE clause and its parameters; SQLite binds bare `?` in order.
 pub(crate) fn conditions(f: &TicketFilter) -> (String, Vec<Box<dyn ToSql>>) {
-    let parts = clauses::<Sqlite>(f);
+    render(clauses::<Sqlite>(f))
+}
+
+/// The WHERE clause of one page, `depth` rows deep (`filter::page_clauses`).
+pub(crate) fn page_conditions(f: &TicketFilter, depth: u64) -> (String, Vec<Box<dyn ToSql>>) {
+    render(kefu_store::filter::page_clauses::<Sqlite>(f, depth))
+}
+
+fn render(parts: Vec<(String, Vec<FilterValue>)>) -> (String, Vec<Box<dyn ToSql>>) {
     if parts.is_empty() {
         return (String::new(), Vec::new());
     }
@@ -404,9 +415,9 @@ pub fn list(c: &Connection, f: &TicketFilter, cipher: &FieldCipher) -> StoreResu
         .map_err(backend)?
         .query_row(all_params.as_slice(), |r| r.get(0))
         .map_err(backend)?;
-    let (cond, args) = conditions(f);
-    let params: Vec<&dyn ToSql> = args.iter().map(|b| b.as_ref()).collect();
     let offset = i64::from(f.page.saturating_sub(1)) * i64::from(f.per_page);
+    let (cond, args) = page_conditions(f, offset as u64 + u64::from(f.per_page));
+    let params: Vec<&dyn ToSql> = args.iter().map(|b| b.as_ref()).collect();
     let items = c
         .prepare_cached(&format!(
             "{TICKET_SELECT}{cond} ORDER BY {} LIMIT {} OFFSET {offset}",

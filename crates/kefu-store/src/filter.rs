@@ -19,6 +19,13 @@ pub trait Dialect {
     fn doc_field_contains(field: &str) -> String;
     /// SQL for "the text column `column` contains the parameter `?`".
     fn column_contains(column: &str) -> String;
+    /// `column` as the planner may not look it up by an index: the need-to-
+    /// know terms of a due-time queue, so the short due range drives the
+    /// query whatever statistics the planner has. PostgreSQL's own
+    /// statistics choose well: the column as it is.
+    fn unindexed(column: &str) -> String {
+        column.to_string()
+    }
 }
 
 /// The clauses of a filter, ANDed together, each with its parameters.
@@ -101,7 +108,7 @@ pub fn clauses<D: Dialect>(f: &TicketFilter) -> Vec<(String, Vec<FilterValue>)> 
         out.push(c);
     }
     if let Some(v) = &f.visible {
-        out.push(visible_clause(v));
+        out.push(visible_clause::<D>(v, due_queue(f)));
     }
     if let Some(ids) = &f.ids {
         if ids.is_empty() {
@@ -165,57 +172,104 @@ fn resolved_clause(f: &TicketFilter) -> Option<(String, Vec<FilterValue>)> {
 /// Need to know as one OR of the caller's relations; each term is served
 /// by an index (assignee, first owner, team, transfer key, the transfer
 /// records by person, the visit projection by state).
-fn visible_clause(v: &crate::Visible) -> (String, Vec<FilterValue>) {
+fn visible_clause<D: Dialect>(v: &crate::Visible, due: bool) -> (String, Vec<FilterValue>) {
+    match visible_terms::<D>(v, due) {
+        None => ("1 = 1".into(), Vec::new()),
+        Some(terms) if terms.is_empty() => ("1 = 0".into(), Vec::new()),
+        Some(terms) => {
+            let sql: Vec<&str> = terms.iter().map(|(s, _)| s.as_str()).collect();
+            (format!("({})", sql.join(" OR ")), terms.iter().flat_map(|(_, p)| p.iter().cloned()).collect())
+        }
+    }
+}
+
+/// Whether the list is a due-time queue (overdue, due before, warning):
+/// a short range of the due index, which should drive it.
+fn due_queue(f: &TicketFilter) -> bool {
+    f.overdue_at.is_some() || f.due_before.is_some() || f.warning_at.is_some()
+}
+
+/// The OR terms of need to know, each with its parameters; None when the
+/// caller sees every ticket. `due`: the terms are only checked on the
+/// due range's rows, not looked up by their own indexes (without it SQLite
+/// walked every ticket an agent registered to count the overdue ones: 22 ms
+/// against 2 ms at 12,000 tickets, and growing).
+fn visible_terms<D: Dialect>(v: &crate::Visible, due: bool) -> Option<Vec<(String, Vec<FilterValue>)>> {
     use FilterValue::*;
     use kefu_domain::access::Relation as R;
-    let mut terms: Vec<String> = Vec::new();
-    let mut params = Vec::new();
+    let col = |c: &str| if due { D::unindexed(&format!("t.{c}")) } else { format!("t.{c}") };
+    let mut terms: Vec<(String, Vec<FilterValue>)> = Vec::new();
     let me = Int(v.user.0);
     for r in &v.relations {
         match r {
-            R::All => return ("1 = 1".into(), Vec::new()),
-            R::Assignee => {
-                terms.push("t.assignee = ?".into());
-                params.push(me.clone());
-            }
-            R::FirstOwner => {
-                terms.push("t.first_owner = ?".into());
-                params.push(me.clone());
-            }
+            R::All => return None,
+            R::Assignee => terms.push((format!("{} = ?", col("assignee")), vec![me.clone()])),
+            R::FirstOwner => terms.push((format!("{} = ?", col("first_owner")), vec![me.clone()])),
             R::Team => {
                 if let Some(team) = v.team {
                     // Literal is_open: the planner takes the team queue's partial index.
-                    terms.push("(t.team_id = ? AND t.is_open = 1)".into());
-                    params.push(Int(team.0));
+                    terms.push((format!("({} = ? AND t.is_open = 1)", col("team_id")), vec![Int(team.0)]));
                 }
             }
             R::LedTeam => {
                 if !v.leads.is_empty() {
-                    terms.push(format!("t.team_id IN ({})", vec!["?"; v.leads.len()].join(", ")));
-                    params.extend(v.leads.iter().map(|t| Int(t.0)));
+                    let marks = vec!["?"; v.leads.len()].join(", ");
+                    let leads = v.leads.iter().map(|t| Int(t.0)).collect();
+                    terms.push((format!("{} IN ({marks})", col("team_id")), leads));
                 }
             }
             R::Transferred => {
                 if !v.transfer_keys.is_empty() {
-                    terms.push(format!("t.transfer_key IN ({})", vec!["?"; v.transfer_keys.len()].join(", ")));
-                    params.extend(v.transfer_keys.iter().map(|k| Text(k.clone())));
+                    let marks = vec!["?"; v.transfer_keys.len()].join(", ");
+                    let keys = v.transfer_keys.iter().map(|k| Text(k.clone())).collect();
+                    terms.push((format!("{} IN ({marks})", col("transfer_key")), keys));
                 }
-                terms.push(
-                    "t.id IN (SELECT ticket_id FROM transfers WHERE from_user = ? OR to_user = ? OR decided_by = ?)"
-                        .into(),
-                );
-                params.extend([me.clone(), me.clone(), me.clone()]);
+                terms.push((
+                    format!(
+                        "{} IN (SELECT ticket_id FROM transfers WHERE from_user = ? OR to_user = ? OR decided_by = ?)",
+                        col("id")
+                    ),
+                    vec![me.clone(), me.clone(), me.clone()],
+                ));
             }
-            R::VisitDue => {
-                terms
-                    .push("t.id IN (SELECT ticket_id FROM visits WHERE state = 'pending' AND method = 'phone')".into());
-            }
+            R::VisitDue => terms.push((
+                format!("{} IN (SELECT ticket_id FROM visits WHERE state = 'pending' AND method = 'phone')", col("id")),
+                Vec::new(),
+            )),
         }
     }
-    if terms.is_empty() {
-        return ("1 = 0".into(), Vec::new());
+    Some(terms)
+}
+
+/// The clauses of one page of a list, `depth` rows deep (offset + page
+/// size). Like `clauses`, except that need to know with several relations
+/// becomes one clause: the union of each relation's first `depth` tickets
+/// in list order under the other filters. Each relation then walks its own
+/// index in order and stops, instead of every ticket the caller may see
+/// being fetched and sorted for one page (an agent's registered tickets
+/// grow without bound: the soak's page-3 list drifted with them). The top
+/// `depth` of a union is within the union of each part's top `depth`, so
+/// the page is the same.
+pub fn page_clauses<D: Dialect>(f: &TicketFilter, depth: u64) -> Vec<(String, Vec<FilterValue>)> {
+    let Some(terms) = f.visible.as_ref().and_then(|v| visible_terms::<D>(v, due_queue(f))).filter(|t| t.len() > 1)
+    else {
+        return clauses::<D>(f);
+    };
+    let base = clauses::<D>(&TicketFilter { visible: None, ..f.clone() });
+    let mut parts = Vec::new();
+    let mut params = Vec::new();
+    for (i, (term, term_params)) in terms.into_iter().enumerate() {
+        let mut cond: Vec<&str> = base.iter().map(|(s, _)| s.as_str()).collect();
+        cond.push(&term);
+        parts.push(format!(
+            "SELECT id FROM (SELECT t.id FROM tickets t WHERE {} ORDER BY {} LIMIT {depth}) AS r{i}",
+            cond.join(" AND "),
+            order_by(f)
+        ));
+        params.extend(base.iter().flat_map(|(_, p)| p.iter().cloned()));
+        params.extend(term_params);
     }
-    (format!("({})", terms.join(" OR ")), params)
+    vec![(format!("t.id IN ({})", parts.join(" UNION ")), params)]
 }
 
 /// The ORDER BY of a list: newest first, or most urgent first (the

@@ -206,6 +206,7 @@ macro_rules! conformance_tests {
             outbox_messages_are_claimed_once_and_tracked, visits_follow_the_ticket_and_are_counted,
             keyset_pages_follow_the_newest_first_order,
             account_changes_end_sessions_and_addresses_are_remembered, lists_show_only_what_the_caller_may_see,
+            pages_under_need_to_know_are_slices_of_the_whole_list,
             macros_are_shared_or_their_owners, a_linked_change_commits_with_the_first_or_not_at_all,
             handling_figures_count_each_resolution_once_for_who_resolved_it,
             articles_keep_every_version_and_feed_every_change,
