@@ -13,8 +13,12 @@ use kefu_store::prelude::*;
 const LEASE: i64 = 5 * 60;
 /// How long a retried request is still answered from its first result.
 const IDEMPOTENCY_DAYS: i64 = 7;
-/// How often the SLA watcher looks; the other jobs run every fourth time.
+/// How often the periodic jobs run (some every fourth time), and the
+/// longest the SLA watcher sleeps.
 const PERIOD: std::time::Duration = std::time::Duration::from_secs(15);
+/// The shortest the SLA watcher sleeps between rounds, so an alert that
+/// keeps failing does not make it spin.
+const WATCH_MIN: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A name for this node in lease records: random per process.
 pub fn node_name() -> String {
@@ -518,9 +522,44 @@ pub async fn run<S: Store>(kefu: Kefu<S>) {
         tokio::spawn(run_mail(kefu.clone(), node.clone())),
         tokio::spawn(run_events(kefu.clone(), node.clone())),
         tokio::spawn(run_nats(kefu.clone(), node.clone())),
+        tokio::spawn(run_sla_watcher(kefu.clone(), node.clone())),
     ];
     rounds(&kefu, &node).await;
     finish(&kefu, &node, tasks).await;
+}
+
+/// The SLA watcher: on the node holding its lease, the next round starts
+/// when the earliest alert falls due (at most PERIOD, at least WATCH_MIN
+/// later), so an alert is raised within about a second of its time rather
+/// than up to a whole period late; elsewhere it asks for the lease every
+/// PERIOD.
+async fn run_sla_watcher<S: Store>(kefu: Kefu<S>, node: String) {
+    loop {
+        let wait = match watch_sla(&kefu, &node).await {
+            Ok(Some(_)) => until_next_alert(&kefu).await,
+            Ok(None) => PERIOD,
+            Err(e) => {
+                tracing::warn!(error = %e, "SLA watcher failed; will retry");
+                PERIOD
+            }
+        };
+        if kefu.pause(wait).await {
+            return;
+        }
+    }
+}
+
+/// How long until the earliest alert falls due, within [WATCH_MIN, PERIOD].
+async fn until_next_alert<S: Store>(kefu: &Kefu<S>) -> std::time::Duration {
+    let next = match kefu.store.health().await {
+        Ok(h) => h.oldest_alert_due,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read when the next SLA alert falls due");
+            None
+        }
+    };
+    // Already due (raised meanwhile, or failing): the shortest wait.
+    next.map_or(PERIOD, |at| (at - kefu.now()).to_std().unwrap_or_default().clamp(WATCH_MIN, PERIOD))
 }
 
 /// After the last round: waits for the other loops (a round in progress
@@ -575,9 +614,6 @@ async fn rounds<S: Store>(kefu: &Kefu<S>, node: &str) {
                 Ok(false) => {}
                 Err(e) => tracing::warn!(error = %e, "retention lease failed"),
             }
-        }
-        if let Err(e) = watch_sla(kefu, &node).await {
-            tracing::warn!(error = %e, "SLA watcher failed; will retry");
         }
         if let Err(e) = customer_loop(kefu, &node).await {
             tracing::warn!(error = %e, "customer loop job failed; will retry");
