@@ -42,6 +42,7 @@ use kefu_store::crypto::FieldCipher;
 use kefu_store::*;
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 pub use migrate::known_version;
@@ -104,12 +105,14 @@ impl SqliteStore {
         let mut conn = open_connection(&path)?;
         migrate::migrate(&mut conn)?;
         keys::check(&conn, &cipher)?;
+        let stats = Arc::new(AtomicU64::new(0));
         Ok(SqliteStore {
-            writer: writer::Writer::spawn(conn),
+            writer: writer::Writer::spawn(conn, stats.clone()),
             readers: Arc::new(ReadPool {
                 path,
                 idle: Mutex::new(Vec::new()),
                 permits: Arc::new(tokio::sync::Semaphore::new(MAX_READERS)),
+                stats,
             }),
             cipher,
         })
@@ -138,7 +141,7 @@ impl SqliteStore {
             .map_err(|e| StoreError::Backend(format!("reader pool closed: {e}")))?;
         tokio::task::spawn_blocking(move || {
             let conn = pool.take()?;
-            let out = f(&conn);
+            let out = f(&conn.0);
             pool.give_back(conn);
             drop(permit);
             out
@@ -149,26 +152,33 @@ impl SqliteStore {
 }
 
 /// Reader connections, opened on demand and kept: at most MAX_READERS
-/// reads run at once, so at most that many connections exist.
+/// reads run at once, so at most that many connections exist. A connection
+/// loads the planner's statistics when it opens, so after the writer
+/// refreshes them (`stats` moves on) the older ones are closed.
 struct ReadPool {
     path: PathBuf,
-    idle: Mutex<Vec<Connection>>,
+    idle: Mutex<Vec<(Connection, u64)>>,
     permits: Arc<tokio::sync::Semaphore>,
+    stats: Arc<AtomicU64>,
 }
 
 const MAX_READERS: usize = 16;
 
 impl ReadPool {
-    fn take(&self) -> StoreResult<Connection> {
-        if let Some(c) = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop() {
+    fn take(&self) -> StoreResult<(Connection, u64)> {
+        let now = self.stats.load(Ordering::Acquire);
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        idle.retain(|(_, generation)| *generation == now);
+        if let Some(c) = idle.pop() {
             return Ok(c);
         }
-        open_connection(&self.path)
+        drop(idle);
+        Ok((open_connection(&self.path)?, now))
     }
 
-    fn give_back(&self, conn: Connection) {
+    fn give_back(&self, conn: (Connection, u64)) {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        if idle.len() < MAX_READERS {
+        if idle.len() < MAX_READERS && conn.1 == self.stats.load(Ordering::Acquire) {
             idle.push(conn);
         }
     }
