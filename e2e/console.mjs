@@ -310,6 +310,9 @@ try {
     const eng = await session(colleague);
     await eng.waitForFunction(() => parseInt(document.getElementById('unread').textContent, 10) >= 1);
     await eng.click('#notices-link');
+    // The click navigates: a screenshot taken before the page is there
+    // fails in Chromium ("Unable to capture screenshot", seen once).
+    await eng.locator('#notices li.unread').first().waitFor();
     await eng.screenshot({ path: join(shots, 'notices.png') });
     const link = eng.locator(`#notices li.unread a[href*="${number}"]`).first();
     assert.match(await link.textContent(), new RegExp(number));
