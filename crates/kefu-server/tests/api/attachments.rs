@@ -57,6 +57,11 @@ async fn upload_parts(app: &TestApp, user: &str, ticket: &Value, parts: &[(&str,
         .post(format!("{}/api/v1/tickets/{ticket}/attachments", app.base))
         .bearer_auth(&app.tokens[user])
         .header("content-type", content_type)
+        // A refused upload is answered before its body is read and the
+        // server then closes the connection; pooled, that connection could
+        // be picked for the next request and fail it with a broken pipe
+        // (seen once in CI). Uploads do not go back to the pool.
+        .header("connection", "close")
         .body(body)
         .send()
         .await
